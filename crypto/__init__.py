@@ -1,0 +1,1 @@
+"""Pure cryptography: timelock (tlock over age), BLS beacons, Merkle log, signed notes. Imports nothing of the project."""

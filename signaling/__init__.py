@@ -1,0 +1,1 @@
+"""WebRTC signaling: rooms, participants, protocol messages, relay bus. Knows nothing of tenders."""
