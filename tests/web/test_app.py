@@ -1,0 +1,62 @@
+"""The application over real HTTP on loopback: pages, beacon mount, error shape, the demo."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from crypto.chain import ChainInfo
+from web.app import create_app
+from web.config import Settings
+from web.demo import install_demo
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "data", beacon_period=1)
+
+
+async def test_home_page_and_beacon(aiohttp_client: Any, settings: Settings) -> None:
+    client: TestClient = await aiohttp_client(create_app(settings))
+    resp = await client.get("/")
+    assert resp.status == 200
+    html = await resp.text()
+    assert "评标舱" in html and "single-operator trust" in html
+    status = await (await client.get("/api/beacon")).json()
+    info = ChainInfo.from_json(await (await client.get(f"/beacon/{status['chain']}/info")).text())
+    info.check_hash()
+    assert info.hash == status["chain"]
+    assert (settings.data_dir / "beacon" / "beacon.key").exists()
+
+
+async def test_errors_have_one_shape(aiohttp_client: Any, settings: Settings) -> None:
+    client: TestClient = await aiohttp_client(create_app(settings))
+    resp = await client.get("/no/such/page")
+    assert resp.status == 404
+    body = await resp.json()
+    assert body == {"ok": False, "status": 404, "error": "Not Found"}
+
+
+async def test_demo_bids_open_by_themselves(aiohttp_client: Any, settings: Settings) -> None:
+    app = create_app(settings)
+    install_demo(app, delays=(0.5, 1.0, 1.5))
+    client: TestClient = await aiohttp_client(app)
+    first = await (await client.get("/api/demo/timelock")).json()
+    assert all(b["opened"] is None for b in first["bids"])  # sealed: nobody has the round's signature yet
+    page = await client.get("/demo/timelock")
+    assert "密封中 Sealed" in await page.text()
+
+    async def all_open() -> list[dict[str, Any]]:
+        while True:
+            bids = (await (await client.get("/api/demo/timelock")).json())["bids"]
+            if all(b["opened"] or b["error"] for b in bids):
+                return bids
+            await asyncio.sleep(0.2)  # polling the public API, as the page does
+
+    bids = await asyncio.wait_for(all_open(), timeout=30)
+    assert [b["error"] for b in bids] == [None, None, None]
+    assert all("总报价" in b["opened"] for b in bids)

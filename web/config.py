@@ -1,0 +1,93 @@
+"""Settings of one installation, from (highest first) command-line flags, the environment
+(`PINGBIAO_*`), an optional TOML file, and the embedded defaults. Documented in docs/configuration.md;
+a test checks that every field here is documented there.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+DEFAULT_DATA_DIR = "pingbiao-data"
+
+
+class ConfigError(Exception):
+    """A setting has a value pingbiao cannot use."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting of one installation; all state lives under `data_dir`."""
+
+    data_dir: Path = field(default_factory=lambda: Path(DEFAULT_DATA_DIR))
+    host: str = "127.0.0.1"
+    port: int = 8080
+    database_url: str = ""  # empty: SQLite file in the data directory
+    beacon_url: str = ""  # empty: the embedded local beacon, served at /beacon
+    beacon_chain: str = ""  # chain hash to pin when beacon_url is set
+    beacon_period: int = 3  # seconds between rounds of a newly created local beacon
+    log_format: str = "text"  # "text" or "json"
+    log_level: str = "INFO"
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'pingbiao.db').resolve()}"
+
+    @property
+    def beacon_dir(self) -> Path:
+        return self.data_dir / "beacon"
+
+    @property
+    def uses_local_beacon(self) -> bool:
+        return not self.beacon_url
+
+
+_INT_FIELDS = {"port", "beacon_period"}
+
+
+def _coerce(name: str, value: Any) -> Any:
+    if name == "data_dir":
+        return Path(str(value)).expanduser()
+    if name in _INT_FIELDS:
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"setting {name} must be a whole number, got {value!r}") from None
+    if name == "log_format" and value not in {"text", "json"}:
+        raise ConfigError(f"setting log_format must be 'text' or 'json', got {value!r}")
+    return str(value)
+
+
+def load_settings(overrides: dict[str, Any] | None = None, environ: dict[str, str] | None = None) -> Settings:
+    """Build Settings from overrides (flags) > environment > config file > defaults.
+
+    The config file is `PINGBIAO_CONFIG` if set, else `<data_dir>/pingbiao.toml` if it exists.
+    """
+    env = dict(os.environ if environ is None else environ)
+    names = [f.name for f in fields(Settings)]
+    given: dict[str, Any] = {}
+    from_env = {n: env[f"PINGBIAO_{n.upper()}"] for n in names if f"PINGBIAO_{n.upper()}" in env}
+    flags = {k: v for k, v in (overrides or {}).items() if v is not None}
+
+    data_dir = Path(flags.get("data_dir") or from_env.get("data_dir") or DEFAULT_DATA_DIR).expanduser()
+    config_path = Path(env["PINGBIAO_CONFIG"]) if env.get("PINGBIAO_CONFIG") else data_dir / "pingbiao.toml"
+    if config_path.exists():
+        try:
+            from_file = tomllib.loads(config_path.read_text())
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{config_path} is not valid TOML: {exc}") from None
+        unknown = set(from_file) - set(names)
+        if unknown:
+            raise ConfigError(f"{config_path}: unknown setting(s) {', '.join(sorted(unknown))}")
+        given.update(from_file)
+    elif env.get("PINGBIAO_CONFIG"):
+        raise ConfigError(f"config file {config_path} does not exist")
+    given.update(from_env)
+    given.update(flags)
+    given["data_dir"] = data_dir
+    return replace(Settings(), **{k: _coerce(k, v) for k, v in given.items() if k in names})

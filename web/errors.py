@@ -1,0 +1,83 @@
+"""Errors a request can end in, mapped once to one JSON shape (or a plain page for browsers).
+
+Shape: ``{"ok": false, "status": 404, "error": "one plain line"}`` — pinned by tests/web/test_errors.py.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from crypto.errors import CryptoError
+
+log = logging.getLogger("pingbiao.web")
+
+
+class UsageError(Exception):
+    """A command line asks for something that cannot be done as asked."""
+
+
+class AppError(Exception):
+    """An error with an HTTP status and a message meant for the person who caused it."""
+
+    status = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class BadRequest(AppError):
+    status = 400
+
+
+class Unauthorized(AppError):
+    status = 401
+
+
+class Forbidden(AppError):
+    status = 403
+
+
+class NotFound(AppError):
+    status = 404
+
+
+class Conflict(AppError):
+    status = 409
+
+
+class InvalidStateError(AppError):
+    """The object is not in a state that allows this (message names the state)."""
+
+    status = 409
+
+
+class PayloadTooLarge(AppError):
+    status = 413
+
+
+def error_response(status: int, message: str) -> web.Response:
+    return web.json_response({"ok": False, "status": status, "error": message}, status=status)
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except AppError as exc:
+        return error_response(exc.status, exc.message)
+    except CryptoError as exc:
+        return error_response(400, str(exc))
+    except web.HTTPException as exc:
+        if exc.status < 400 or exc.content_type == "application/json":
+            raise
+        return error_response(exc.status, exc.reason)
+    except Exception:
+        log.exception("unhandled error", extra={"path": request.path, "method": request.method})
+        return error_response(500, "internal error: it has been logged")
