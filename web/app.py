@@ -11,7 +11,11 @@ from aiohttp import web
 
 from crypto.beacon import TRUST_WARNING, LocalBeacon, LocalBeaconSource, beacon_app
 from crypto.drand import BeaconSource, DrandClient
-from web import keys, pages
+from evaluation.audit.entry import EntryDraft
+from evaluation.audit.keys import load_or_create_signer
+from evaluation.audit.log import AuditLog
+from evaluation.db import create_schema, make_engine
+from web import audit_api, audit_pages, keys, pages
 from web.config import Settings
 from web.errors import error_middleware
 
@@ -42,6 +46,24 @@ async def _beacon_ctx(app: web.Application) -> AsyncIterator[None]:
     await source.close()
 
 
+async def _database_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The database engine and the audit log's single writer, for the app's lifetime."""
+    settings = app[keys.SETTINGS]
+    engine = make_engine(settings.effective_database_url)
+    await create_schema(engine)
+    signer, vkey = load_or_create_signer(settings.log_key_path, settings.log_origin)
+    audit = AuditLog(engine, settings.log_origin, signer)
+    await audit.start()
+    app[keys.ENGINE], app[keys.AUDIT_LOG], app[keys.LOG_VKEY] = engine, audit, vkey
+    if audit.size == 0:
+        await audit.append(EntryDraft("log.started", {"origin": settings.log_origin, "verifier_key": vkey}))
+    try:
+        yield
+    finally:
+        await audit.stop()
+        await engine.dispose()
+
+
 def create_app(settings: Settings) -> web.Application:
     """Build the application for `settings`. The data directory is created if missing."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -53,7 +75,10 @@ def create_app(settings: Settings) -> web.Application:
         app[keys.LOCAL_BEACON] = beacon
         app.add_subapp("/beacon", beacon_app(beacon))
         log.warning(TRUST_WARNING)
+    app.cleanup_ctx.append(_database_ctx)
     app.cleanup_ctx.append(_beacon_ctx)
     app.add_routes(pages.routes)
+    app.add_routes(audit_api.routes)
+    app.add_routes(audit_pages.routes)
     app.router.add_static("/static", HERE / "static", name="static")
     return app

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from crypto.errors import CryptoError
+from evaluation.errors import DomainError
 from web.config import ConfigError, Settings, load_settings
 from web.errors import UsageError
 
@@ -113,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return _dispatch(args)
-    except (CryptoError, ConfigError, UsageError) as exc:
+    except (CryptoError, ConfigError, UsageError, DomainError) as exc:
         print(f"pingbiao: error: {exc}", file=sys.stderr)
         return 1
     except FileNotFoundError as exc:

@@ -29,6 +29,7 @@ class Settings:
     beacon_url: str = ""  # empty: the embedded local beacon, served at /beacon
     beacon_chain: str = ""  # chain hash to pin when beacon_url is set
     beacon_period: int = 3  # seconds between rounds of a newly created local beacon
+    log_origin: str = "pingbiao.local/audit"  # origin line of the audit log's checkpoints
     log_format: str = "text"  # "text" or "json"
     log_level: str = "INFO"
 
@@ -41,6 +42,10 @@ class Settings:
     @property
     def beacon_dir(self) -> Path:
         return self.data_dir / "beacon"
+
+    @property
+    def log_key_path(self) -> Path:
+        return self.data_dir / "log.key"
 
     @property
     def uses_local_beacon(self) -> bool:

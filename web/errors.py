@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from crypto.errors import CryptoError
+from evaluation.errors import DomainError
 
 log = logging.getLogger("pingbiao.web")
 
@@ -70,7 +71,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
-    except AppError as exc:
+    except (AppError, DomainError) as exc:
         return error_response(exc.status, exc.message)
     except CryptoError as exc:
         return error_response(400, str(exc))

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from crypto.beacon import LocalBeacon
 from crypto.chain import ChainInfo
 from crypto.drand import BeaconSource
+from evaluation.audit.log import AuditLog
 from web.config import Settings
 
 SETTINGS = web.AppKey("settings", Settings)
 LOCAL_BEACON = web.AppKey("local_beacon", LocalBeacon)
 BEACON = web.AppKey("beacon", BeaconSource)
 CHAIN = web.AppKey("chain", ChainInfo)
+ENGINE = web.AppKey("engine", AsyncEngine)
+AUDIT_LOG = web.AppKey("audit_log", AuditLog)
+LOG_VKEY = web.AppKey("log_vkey", str)

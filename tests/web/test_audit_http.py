@@ -1,0 +1,121 @@
+"""The audit log over HTTP and the supervisor pages, checked the way an outside verifier would."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from aiohttp.test_utils import TestClient
+
+from crypto.checkpoint import Checkpoint
+from crypto.note import Verifier, open_note
+from crypto.proof import verify_consistency, verify_inclusion
+from evaluation.audit import store
+from evaluation.audit.entry import Actor, EntryDraft
+from web.app import create_app
+from web.config import Settings
+from web.keys import AUDIT_LOG, ENGINE
+
+AGENCY = Actor("agency-1", "agency")
+BIDDER = Actor("bidder-7", "bidder")
+
+
+def b64d(s: str) -> bytes:
+    return base64.b64decode(s)
+
+
+@pytest.fixture
+async def client(aiohttp_client: Any, tmp_path: Path) -> TestClient:
+    app = create_app(Settings(data_dir=tmp_path / "data", log_origin="test.example/audit"))
+    c: TestClient = await aiohttp_client(app)
+    log = app[AUDIT_LOG]
+    await log.append(EntryDraft("tender.published", {"title": "办公设备采购 Office equipment", "round": 100}, "T-1", AGENCY))
+    await log.append_many(
+        [EntryDraft("bid.submitted", {"sha256": f"{i:064x}", "size": 1000 + i}, "T-1", BIDDER) for i in range(5)]
+    )
+    await log.append(EntryDraft("tender.published", {"title": "另一个项目 Another", "round": 200}, "T-2", AGENCY))
+    return c
+
+
+async def checkpoint_and_verifier(client: TestClient) -> tuple[Checkpoint, Verifier]:
+    vkey = (await (await client.get("/api/audit/vkey")).text()).strip()
+    verifier = Verifier.from_key_text(vkey)
+    note = await (await client.get("/api/audit/checkpoint")).read()
+    return Checkpoint.parse(open_note(note, [verifier]).text), verifier
+
+
+async def test_checkpoint_entries_and_proofs_verify(client: TestClient) -> None:
+    cp, _ = await checkpoint_and_verifier(client)
+    assert cp.origin == "test.example/audit"
+    assert cp.size == 8  # log.started + 7
+    body = await (await client.get("/api/audit/entries", params={"start": "0", "end": "100"})).json()
+    entries = body["entries"]
+    assert [e["index"] for e in entries] == list(range(8))
+    assert entries[0]["kind"] == "log.started"
+    for e in entries:
+        proof = await (await client.get("/api/audit/proof/inclusion", params={"index": str(e["index"])})).json()
+        assert b64d(proof["root"]) == cp.root
+        verify_inclusion(b64d(e["leaf_hash"]), e["index"], cp.size, [b64d(p) for p in proof["proof"]], cp.root)
+    for size1 in range(1, 9):
+        c = await (await client.get("/api/audit/proof/consistency", params={"from": str(size1), "to": "8"})).json()
+        verify_consistency(size1, 8, [b64d(p) for p in c["proof"]], b64d(c["root1"]), cp.root)
+
+
+async def test_receipt_verifies_offline(client: TestClient) -> None:
+    _, verifier = await checkpoint_and_verifier(client)
+    rec = await (await client.get("/api/audit/receipt/3")).json()
+    cp = Checkpoint.parse(open_note(rec["checkpoint"].encode(), [verifier]).text)
+    leaf = b64d(rec["entry"]["leaf"])
+    from crypto.merkle import leaf_hash
+
+    verify_inclusion(leaf_hash(leaf), 3, cp.size, [b64d(p) for p in rec["proof"]], cp.root)
+    assert json.loads(leaf)["kind"] == "bid.submitted"
+
+
+@pytest.mark.parametrize(
+    "path, params, status, message",
+    [
+        ("/api/audit/proof/inclusion", {"index": "99"}, 400, "is not in a tree of size"),
+        ("/api/audit/proof/inclusion", {"index": "x"}, 400, "must be a whole number"),
+        ("/api/audit/proof/inclusion", {}, 400, "'index' is required"),
+        ("/api/audit/proof/inclusion", {"index": "0", "size": "50"}, 400, "beyond the log size"),
+        ("/api/audit/proof/consistency", {"from": "9", "to": "3"}, 400, "need from <= to"),
+        ("/api/audit/entries", {"start": "500"}, 400, "beyond the log size"),
+        ("/api/audit/receipt/77", {}, 404, "no entry 77"),
+        ("/api/audit/receipt/-1", {}, 400, "whole number"),
+    ],
+)
+async def test_bad_requests_are_one_clear_line(client: TestClient, path: str, params: dict[str, str], status: int, message: str) -> None:
+    resp = await client.get(path, params=params)
+    assert resp.status == status
+    body = await resp.json()
+    assert body["ok"] is False and body["status"] == status
+    assert message in body["error"] and "\n" not in body["error"]
+
+
+async def test_supervisor_pages(client: TestClient) -> None:
+    html = await (await client.get("/audit")).text()
+    assert "已验证 Verified" in html and "T-1" in html and "T-2" in html
+    html = await (await client.get("/audit/tenders/T-1")).text()
+    assert "已验证 Verified" in html and html.count("bid.submitted") >= 5
+    # The state at a chosen point: after the publication, before any bid.
+    html = await (await client.get("/audit/tenders/T-1", params={"until": "1"})).text()
+    assert "State at entry 1" in html
+    filtered = await (await client.get("/audit/tenders/T-1", params={"kind": "tender.published"})).text()
+    assert "<code>bid.submitted</code>" not in filtered
+    assert (await client.get("/audit/tenders/NOPE")).status == 404
+
+
+async def test_quiet_change_in_the_database_is_caught(client: TestClient) -> None:
+    """An operator edits a stored entry: the page says the log no longer verifies, and where."""
+    engine = client.app[ENGINE]
+    t = store.entry_table
+    async with engine.begin() as conn:
+        await conn.execute(sa.update(t).where(t.c.idx == 2).values(payload=json.dumps({"sha256": "0" * 64, "size": 1})))
+    html = await (await client.get("/audit/tenders/T-1")).text()
+    assert "验证失败 Not verified" in html
+    assert "entry 2" in html

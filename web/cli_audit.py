@@ -1,0 +1,83 @@
+"""`pingbiao audit export|verify`: the offline bundle of the audit log (docs/audit-log.md)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from web.config import Settings
+
+DEFAULT_ORIGIN = "pingbiao.local/audit"
+
+
+def add_audit_commands(sub: Any, add_common: Callable[[argparse.ArgumentParser], None]) -> None:
+    """Register `audit export` and `audit verify` on the top-level subparsers."""
+    audit = sub.add_parser("audit", help="export or verify the tamper-evident audit log (审计日志)")
+    asub = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
+    p = asub.add_parser("export", help="write an offline bundle of the log at its latest checkpoint")
+    add_common(p)
+    p.add_argument("out", metavar="OUT", help="a new (or empty) directory for the bundle")
+    p = asub.add_parser("verify", help="verify a bundle offline: entries, root, signature, consistency")
+    add_common(p)
+    p.add_argument("bundle", metavar="BUNDLE", help="the bundle directory")
+    p.add_argument("--since", metavar="OLD_CHECKPOINT_FILE", help="an older signed checkpoint the log must extend")
+    p.add_argument("--strict", action="store_true", help="also decode every leaf and require its canonical form")
+
+
+def run_audit_command(args: argparse.Namespace, settings: Settings) -> int:
+    """Run `audit <action>`. A DomainError prints one line and returns 1; CryptoError and OSError
+    propagate to web.cli.main, which prints them the same way."""
+    from evaluation.errors import DomainError
+
+    try:
+        if args.audit_command == "export":
+            return asyncio.run(_export(Path(args.out), settings))
+        return _verify(Path(args.bundle), Path(args.since) if args.since else None, args.strict)
+    except DomainError as exc:
+        print(f"pingbiao: error: {exc}", file=sys.stderr)
+        return 1
+
+
+async def _export(out: Path, settings: Settings) -> int:
+    from evaluation.audit.bundle import export_bundle
+    from evaluation.audit.keys import load_or_create_signer
+    from evaluation.audit.log import AuditLog
+    from evaluation.db import make_engine
+    from evaluation.errors import NotFoundError
+
+    origin = getattr(settings, "log_origin", "") or DEFAULT_ORIGIN
+    key_path = settings.data_dir / "log.key"
+    if not key_path.exists():
+        raise NotFoundError(f"no audit log key at {key_path}: this data directory has no audit log")
+    signer, vkey = load_or_create_signer(key_path, origin)
+    engine = make_engine(settings.effective_database_url)
+    try:
+        log = AuditLog(engine, origin, signer)
+        await log.start(readonly=True)
+        report = await export_bundle(log, out, vkey)
+    finally:
+        await engine.dispose()
+    print(f"exported {report.size} entries, root {report.root.hex()}, to {out}")
+    return 0
+
+
+def _verify(bundle: Path, since: Path | None, strict: bool) -> int:
+    from evaluation.audit.bundle import verify_bundle
+
+    progress = _progress if sys.stderr.isatty() else None
+    try:
+        report = verify_bundle(bundle, since.read_bytes() if since else None, progress, strict=strict)
+    finally:
+        if progress is not None:
+            print(file=sys.stderr)
+    since_text = f", consistent with the checkpoint at {report.since_size}" if report.since_size is not None else ""
+    print(f"ok: {report.size} entries, root {report.root.hex()}, checkpoint signed by {report.signer}{since_text}")
+    return 0
+
+
+def _progress(done: int, total: int) -> None:
+    print(f"\rverifying: {done}/{total} entries", end="", file=sys.stderr, flush=True)
