@@ -1,0 +1,218 @@
+"""The offline bundle: everything a supervisor (监管) needs to verify the log without the server.
+
+A bundle is a directory of three files (docs/audit-log.md, "Bundle"):
+
+``checkpoint``     the signed note exactly as the log served it (C2SP tlog-checkpoint)
+``log.vkey``       the log's verifier key (C2SP signed-note key text), one line
+``entries.jsonl``  one line per entry in index order: ``{"leaf":"<base64>",`` followed by the
+                   leaf's own JSON after its opening brace. A line is therefore a JSON object
+                   holding ``leaf`` and the decoded fields (actor, index, kind, payload, tender,
+                   time, v), and the decoded fields ARE the leaf bytes.
+
+``verify_bundle`` is pure (files in, report out): it checks every line against its leaf, the
+index sequence, the Merkle root against the signed checkpoint, and optionally the consistency
+with an older checkpoint, and names the first bad entry.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from crypto import merkle
+from crypto.checkpoint import Checkpoint
+from crypto.errors import CryptoError
+from crypto.note import Verifier, open_note
+from evaluation.audit.entry import LeafError, decode_leaf
+from evaluation.audit.log import AuditLog
+from evaluation.errors import ConflictError, IntegrityFailure
+
+CHECKPOINT_FILE = "checkpoint"
+VKEY_FILE = "log.vkey"
+ENTRIES_FILE = "entries.jsonl"
+EXPORT_PAGE = 10_000
+PROGRESS_EVERY = 1 << 16
+
+Progress = Callable[[int, int], None]
+"""Called with (entries done, entries total) now and then during verification."""
+
+_PREFIX = b'{"leaf":"'
+# The canonical leaf begins with the actor object (two strings) and then the index.
+_INDEX = re.compile(rb'\{"actor":\{"account":"(?:[^"\\]|\\.)*","role":"(?:[^"\\]|\\.)*"\},"index":(0|[1-9][0-9]{0,15}),')
+
+
+class BundleError(IntegrityFailure):
+    """The bundle does not verify; the message names the first problem found."""
+
+
+@dataclass(frozen=True)
+class ExportReport:
+    size: int
+    root: bytes
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """What a successful verification established."""
+
+    size: int
+    root: bytes
+    origin: str
+    signer: str
+    """Verifier key name and ID, ``name+hexid``."""
+    since_size: int | None = None
+
+
+def bundle_line(leaf: bytes) -> bytes:
+    """The entries.jsonl line of a leaf (with its newline). Requires canonical leaf bytes."""
+    return _PREFIX + base64.b64encode(leaf) + b'",' + leaf[1:] + b"\n"
+
+
+async def export_bundle(log: AuditLog, out_dir: Path, verifier_key: str) -> ExportReport:
+    """Write the bundle of `log` at its latest checkpoint into `out_dir` (new or empty).
+
+    Entries are streamed page by page. Raises ConflictError when `out_dir` holds files, and
+    crypto errors when `verifier_key` does not verify the log's checkpoint.
+    """
+    checkpoint = await log.latest_checkpoint()
+    verifier = Verifier.from_key_text(verifier_key.strip())
+    open_note(checkpoint.note, [verifier])  # refuse to write a bundle that cannot verify
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if any(out_dir.iterdir()):
+        raise ConflictError(f"{out_dir} is not empty: export into a new directory")
+    entries_tmp = out_dir / (ENTRIES_FILE + ".part")
+    with open(entries_tmp, "wb") as out:
+        for start in range(0, checkpoint.size, EXPORT_PAGE):
+            leaves = await log.leaves(start, min(start + EXPORT_PAGE, checkpoint.size))
+            out.write(b"".join(map(bundle_line, leaves)))
+        out.flush()
+        os.fsync(out.fileno())
+    entries_tmp.rename(out_dir / ENTRIES_FILE)
+    (out_dir / VKEY_FILE).write_text(verifier.to_key_text() + "\n")
+    (out_dir / CHECKPOINT_FILE).write_bytes(checkpoint.note)
+    return ExportReport(checkpoint.size, checkpoint.root)
+
+
+def verify_bundle(
+    directory: Path, since: bytes | None = None, progress: Progress | None = None, *, strict: bool = False
+) -> VerifyReport:
+    """Verify the bundle in `directory`; `since` is an older signed checkpoint to check consistency with.
+
+    With `strict`, every leaf is also fully decoded and must be the canonical encoding of an
+    entry (slower). Raises BundleError naming the first bad entry or the failed check; a missing
+    file raises FileNotFoundError.
+    """
+    verifier = _read_vkey(directory / VKEY_FILE)
+    checkpoint = _open_checkpoint((directory / CHECKPOINT_FILE).read_bytes(), verifier, "checkpoint")
+    old = None if since is None else _open_checkpoint(since, verifier, "--since checkpoint")
+    if old is not None and old.size > checkpoint.size:
+        raise BundleError(f"--since checkpoint has {old.size} entries, more than the bundle's {checkpoint.size}")
+    root, old_root = _fold(directory / ENTRIES_FILE, checkpoint.size, old.size if old else None, progress, strict)
+    if root != checkpoint.root:
+        raise BundleError(
+            f"root mismatch: the {checkpoint.size} entries give {root.hex()}, the checkpoint says {checkpoint.root.hex()}"
+        )
+    if old is not None and old_root != old.root:
+        raise BundleError(
+            f"not consistent with the --since checkpoint: the first {old.size} entries give root "
+            f"{(old_root or b'').hex()}, the --since checkpoint says {old.root.hex()}"
+        )
+    signer = f"{verifier.name}+{verifier.key_id:08x}"
+    return VerifyReport(checkpoint.size, root, checkpoint.origin, signer, None if old is None else old.size)
+
+
+def _read_vkey(path: Path) -> Verifier:
+    try:
+        return Verifier.from_key_text(path.read_text().strip())
+    except (CryptoError, UnicodeDecodeError) as exc:
+        raise BundleError(f"{VKEY_FILE} is not a verifier key: {exc}") from None
+
+
+def _open_checkpoint(note: bytes, verifier: Verifier, what: str) -> Checkpoint:
+    try:
+        text = open_note(note, [verifier]).text
+    except CryptoError as exc:
+        raise BundleError(f"{what} signature does not verify with {VKEY_FILE}: {exc}") from None
+    try:
+        checkpoint = Checkpoint.parse(text)
+    except CryptoError as exc:
+        raise BundleError(f"{what} is not a checkpoint: {exc}") from None
+    if checkpoint.origin != verifier.name:
+        raise BundleError(f"{what} origin {checkpoint.origin!r} is not the log named by {VKEY_FILE} ({verifier.name!r})")
+    return checkpoint
+
+
+def _fold(
+    path: Path, size: int, old_size: int | None, progress: Progress | None, strict: bool
+) -> tuple[bytes, bytes | None]:
+    """Check every line and fold the leaf hashes into the root (and the root at `old_size`)."""
+    sha256 = hashlib.sha256
+    b2a = binascii.b2a_base64
+    match_index = _INDEX.match
+    stack: list[bytes] = []  # compact range of the leaves so far (merkle.range_nodes hashes)
+    old_root = merkle.EMPTY_ROOT if old_size == 0 else None
+    n = 0
+    with open(path, "rb", buffering=1 << 20) as lines:
+        for line in lines:
+            if n >= size:
+                raise BundleError(f"entry {n}: entries.jsonl has more entries than the checkpoint's {size}")
+            if not line.startswith(_PREFIX) or line[-1:] != b"\n":
+                raise BundleError(_line_problem(n, line))
+            end = line.find(b'"', 9)  # base64 holds no quote: the first one closes it
+            leaf = b"{" + line[end + 2 : -1]  # the decoded fields, which must be the leaf itself
+            # Canonical base64 is unique, so "encodes to the given text" == "the text decodes to it".
+            if end < 0 or line[end : end + 2] != b'",' or b2a(leaf, newline=False) != line[9:end]:
+                raise BundleError(_leaf_problem(n, line[9:end]))
+            found = match_index(leaf)
+            if found is None or int(found[1]) != n:
+                raise BundleError(_sequence_problem(n, None if found is None else int(found[1])))
+            if strict:
+                try:
+                    decode_leaf(leaf)
+                except LeafError as exc:
+                    raise BundleError(f"entry {n}: {exc}") from None
+            h = sha256(b"\x00" + leaf).digest()
+            n += 1
+            m = n
+            while not m & 1:
+                h = sha256(b"\x01" + stack.pop() + h).digest()
+                m >>= 1
+            stack.append(h)
+            if n == old_size:
+                old_root = merkle.fold_range(stack)
+            if progress is not None and not n % PROGRESS_EVERY:
+                progress(n, size)
+    if n < size:
+        raise BundleError(f"entries.jsonl ends after {n} entries: entry {n} is missing (the checkpoint covers {size})")
+    if progress is not None:
+        progress(n, size)
+    return merkle.fold_range(stack), old_root
+
+
+def _leaf_problem(n: int, text: bytes) -> str:
+    try:
+        binascii.a2b_base64(text, strict_mode=True)
+    except binascii.Error:
+        return f"entry {n}: leaf is not valid base64"
+    return f"entry {n}: leaf does not match its fields"
+
+
+def _line_problem(n: int, line: bytes) -> str:
+    if not line.endswith(b"\n"):
+        return f"entry {n}: line is truncated (no newline at the end of entries.jsonl)"
+    return f"entry {n}: line is not a bundle entry (it must start with {_PREFIX.decode()})"
+
+
+def _sequence_problem(expected: int, found: int | None) -> str:
+    after = f"after {expected - 1}" if expected else "at the start"
+    if found is None:
+        return f"entry {expected}: leaf has no index where the canonical encoding puts it"
+    if found > expected:
+        return f"entry {expected} is missing: found {found} {after}"
+    return f"entry {expected} is out of order: found {found} {after}"

@@ -1,0 +1,218 @@
+"""Audit-log entries and their one canonical leaf encoding (docs/audit-log.md, "Leaf encoding").
+
+A leaf is UTF-8 JSON, keys sorted, no insignificant whitespace, non-ASCII characters as
+themselves::
+
+    {"actor":{"account":"a-1","role":"agency"},"index":0,"kind":"tender.published",
+     "payload":{...},"tender":"T-1","time":"2026-05-01T08:00:00.000000Z","v":1}
+
+The index binds the entry to its position, the time is RFC 3339 UTC with exactly six fractional
+digits. Payload values are strings, integers within ±(2**53 − 1), booleans, null, lists and
+objects with string keys; floats are refused because their text is not canonical.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from crypto import merkle
+from evaluation.errors import InvalidRequest
+
+LEAF_VERSION = 1
+MAX_SAFE_INTEGER = 2**53 - 1
+"""Largest integer every JSON reader (JavaScript included) holds exactly."""
+MAX_DEPTH = 32
+_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+_LEAF_KEYS = ("actor", "index", "kind", "payload", "tender", "time", "v")
+
+
+class LeafError(InvalidRequest):
+    """A leaf or a draft cannot be encoded, or bytes are not a canonical leaf."""
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who caused an entry: an account and its role (agency, bidder, expert, supervisor, admin, system)."""
+
+    account: str
+    role: str
+
+    def __post_init__(self) -> None:
+        if not self.account or not self.role:
+            raise LeafError("actor account and role must not be empty")
+
+    def to_json(self) -> dict[str, str]:
+        return {"account": self.account, "role": self.role}
+
+
+SYSTEM = Actor("system", "system")
+
+
+@dataclass(frozen=True)
+class EntryDraft:
+    """An entry before the log gives it an index and a time. Validated on creation."""
+
+    kind: str
+    payload: dict[str, Any] = field(default_factory=dict)
+    tender_id: str | None = None
+    actor: Actor = SYSTEM
+
+    def __post_init__(self) -> None:
+        if not self.kind or any(ch.isspace() for ch in self.kind):
+            raise LeafError(f"entry kind {self.kind!r} must be non-empty without spaces")
+        if self.tender_id == "":
+            raise LeafError("tender_id must be None or non-empty")
+        check_payload(self.payload)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One entry of the log as stored: its fields and the exact leaf bytes they encode to."""
+
+    index: int
+    time: datetime
+    tender_id: str | None
+    actor: Actor
+    kind: str
+    payload: dict[str, Any]
+    leaf: bytes
+
+    @property
+    def leaf_hash(self) -> bytes:
+        """RFC 9162 leaf hash of the leaf bytes."""
+        return merkle.leaf_hash(self.leaf)
+
+    def to_json(self) -> dict[str, Any]:
+        """The entry as JSON for APIs: decoded fields plus ``leaf``, base64 of the exact bytes."""
+        return {
+            "index": self.index,
+            "time": format_time(self.time),
+            "tender_id": self.tender_id,
+            "actor": self.actor.to_json(),
+            "kind": self.kind,
+            "payload": self.payload,
+            "leaf": base64.b64encode(self.leaf).decode(),
+        }
+
+
+def format_time(moment: datetime) -> str:
+    """RFC 3339 UTC with microseconds, e.g. ``2026-05-01T08:00:00.000000Z``. Requires an aware datetime."""
+    if moment.tzinfo is None:
+        raise LeafError("entry time must be timezone-aware")
+    return moment.astimezone(timezone.utc).strftime(_TIME_FORMAT)
+
+
+def parse_time(text: str) -> datetime:
+    """Inverse of ``format_time``; only that exact form is accepted."""
+    try:
+        moment = datetime.strptime(text, _TIME_FORMAT).replace(tzinfo=timezone.utc)
+    except ValueError:
+        raise LeafError(f"time {text!r} is not RFC 3339 UTC with microseconds") from None
+    if format_time(moment) != text:
+        raise LeafError(f"time {text!r} is not in canonical form")
+    return moment
+
+
+def check_payload(value: Any, path: str = "payload", depth: int = 0) -> None:
+    """Raise LeafError unless `value` holds only canonical JSON values (see module doc)."""
+    if depth > MAX_DEPTH:
+        raise LeafError(f"{path} is nested deeper than {MAX_DEPTH} levels")
+    if value is None or isinstance(value, (bool, str)):
+        if isinstance(value, str):
+            _check_text(value, path)
+        return
+    if isinstance(value, int):
+        if abs(value) > MAX_SAFE_INTEGER:
+            raise LeafError(f"{path} is {value}: integers must be within ±(2**53 - 1); send a string")
+        return
+    if isinstance(value, float):
+        raise LeafError(f"{path} is a float ({value!r}): floats are not canonical; use an integer or a string")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise LeafError(f"{path} has a non-string key {key!r}")
+            _check_text(key, path)
+            check_payload(item, f"{path}.{key}", depth + 1)
+        return
+    if isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            check_payload(item, f"{path}[{i}]", depth + 1)
+        return
+    raise LeafError(f"{path} has a value of type {type(value).__name__}, not allowed in a leaf")
+
+
+def _check_text(text: str, path: str) -> None:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        raise LeafError(f"{path} holds a string that is not valid Unicode (lone surrogate)") from None
+
+
+def canonical_json(value: Any) -> bytes:
+    """The canonical bytes of a JSON value: sorted keys, no spaces, UTF-8, floats refused."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+
+
+def encode_leaf(
+    index: int, time: datetime, tender_id: str | None, actor: Actor, kind: str, payload: dict[str, Any]
+) -> bytes:
+    """The canonical leaf bytes of an entry. Requires ``index >= 0`` and a valid payload."""
+    if index < 0:
+        raise LeafError(f"entry index must not be negative, got {index}")
+    check_payload(payload)
+    return _encode(index, time, tender_id, actor, kind, payload)
+
+
+def _encode(
+    index: int, time: datetime, tender_id: str | None, actor: Actor, kind: str, payload: dict[str, Any]
+) -> bytes:
+    return canonical_json(
+        {
+            "actor": actor.to_json(),
+            "index": index,
+            "kind": kind,
+            "payload": payload,
+            "tender": tender_id,
+            "time": format_time(time),
+            "v": LEAF_VERSION,
+        }
+    )
+
+
+def make_entry(index: int, time: datetime, draft: EntryDraft) -> Entry:
+    """The entry `draft` becomes at `index` and `time`; the payload is checked again (dicts are mutable)."""
+    leaf = encode_leaf(index, time, draft.tender_id, draft.actor, draft.kind, draft.payload)
+    return Entry(index, time, draft.tender_id, draft.actor, draft.kind, draft.payload, leaf)
+
+
+def decode_leaf(leaf: bytes) -> Entry:
+    """Parse leaf bytes. Raises LeafError unless they are exactly the canonical encoding of an entry."""
+    try:
+        obj = json.loads(leaf.decode(), parse_float=_refuse_float)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise LeafError(f"leaf is not UTF-8 JSON: {exc}") from None
+    if not isinstance(obj, dict) or tuple(sorted(obj)) != _LEAF_KEYS:
+        raise LeafError(f"leaf must be an object with the members {', '.join(_LEAF_KEYS)}")
+    if obj["v"] != LEAF_VERSION:
+        raise LeafError(f"leaf version {obj['v']!r} is not supported (want {LEAF_VERSION})")
+    actor, index, kind, payload, tender = obj["actor"], obj["index"], obj["kind"], obj["payload"], obj["tender"]
+    if not isinstance(actor, dict) or sorted(actor) != ["account", "role"]:
+        raise LeafError("leaf actor must be an object with account and role")
+    if type(index) is not int or not isinstance(kind, str) or not isinstance(payload, dict):
+        raise LeafError("leaf index, kind or payload has the wrong type")
+    if tender is not None and not isinstance(tender, str) or not isinstance(obj["time"], str):
+        raise LeafError("leaf tender or time has the wrong type")
+    entry = Entry(
+        index, parse_time(obj["time"]), tender, Actor(str(actor["account"]), str(actor["role"])), kind, payload, leaf
+    )
+    if encode_leaf(entry.index, entry.time, tender, entry.actor, kind, payload) != leaf:
+        raise LeafError(f"leaf of entry {index} is not in canonical form")
+    return entry
+
+
+def _refuse_float(text: str) -> float:
+    raise LeafError(f"leaf holds a float ({text}): not canonical")

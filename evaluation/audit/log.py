@@ -1,0 +1,373 @@
+"""The audit log (审计日志): one writer task, durable batched appends, proofs and receipts.
+
+Every append goes through one asyncio task, so indices are assigned in one place. The task drains
+its queue into a batch and writes, in ONE transaction: each request's domain change (its
+``apply``, inside a SAVEPOINT), the entries, the new tree nodes and a newly signed checkpoint.
+Only after the commit are the callers' futures resolved, so an acknowledged entry is durable and
+covered by a signed checkpoint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import time as _time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from crypto import merkle
+from crypto.checkpoint import Checkpoint
+from crypto.note import Signer, Verifier, open_note, sign_note
+from crypto.proof import verify_inclusion
+from evaluation.audit import store
+from evaluation.audit.entry import Actor, Entry, EntryDraft, make_entry
+from evaluation.errors import ConflictError, IntegrityFailure, InvalidRequest, NotFoundError
+
+log = logging.getLogger(__name__)
+
+Apply = Callable[[AsyncConnection], Awaitable[None]]
+"""A domain change run in the append's transaction, before its entry is written."""
+
+MAX_BATCH = 2000
+
+
+@dataclass(frozen=True)
+class SignedCheckpoint:
+    """A checkpoint (检查点) as served: its size and root, and the signed note bytes."""
+
+    size: int
+    root: bytes
+    note: bytes
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """Proof that an entry is in the log: the entry, its inclusion proof, the checkpoint it is under."""
+
+    entry: Entry
+    proof: list[bytes]
+    checkpoint: SignedCheckpoint
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "entry": self.entry.to_json(),
+            "tree_size": self.checkpoint.size,
+            "proof": [base64.b64encode(h).decode() for h in self.proof],
+            "checkpoint": self.checkpoint.note.decode(),
+        }
+
+    def verify(self, verifier: Verifier) -> None:
+        """Check the note signature, the checkpoint it carries and the inclusion proof.
+
+        Raises crypto errors (IntegrityError subclasses, FormatError) on failure.
+        """
+        note = open_note(self.checkpoint.note, [verifier])
+        checkpoint = Checkpoint.parse(note.text)
+        if (checkpoint.size, checkpoint.root) != (self.checkpoint.size, self.checkpoint.root):
+            raise IntegrityFailure("receipt checkpoint fields do not match its signed note")
+        verify_inclusion(self.entry.leaf_hash, self.entry.index, checkpoint.size, self.proof, checkpoint.root)
+
+
+@dataclass
+class _Request:
+    drafts: list[EntryDraft]
+    apply: Apply | None
+    future: asyncio.Future[list[Entry]] = field(repr=False)
+
+
+class AuditLog:
+    """The audit log of one installation. ``await start()`` before use, ``await stop()`` at the end."""
+
+    def __init__(self, engine: AsyncEngine, origin: str, signer: Signer, *, max_batch: int = MAX_BATCH) -> None:
+        self._engine = engine
+        self.origin = origin
+        self._signer = signer
+        self._max_batch = max_batch
+        self._queue: asyncio.Queue[_Request | None] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self._size = 0
+        self._range: list[bytes] = []  # hashes of merkle.range_nodes(size): the right border
+        self._last_us = 0
+        self._checkpoint: SignedCheckpoint | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def start(self, *, readonly: bool = False) -> None:
+        """Load the size, the right border and the latest checkpoint (O(log n) reads); start the writer.
+
+        Requires the schema to exist (``evaluation.db.create_schema``). Raises IntegrityFailure
+        when the stored nodes do not give the root of the latest stored checkpoint. With
+        `readonly`, no writer starts and nothing is written: the log is a snapshot at its latest
+        checkpoint (for exports next to a running server); it raises NotFoundError if the log
+        has never been started.
+        """
+        if self._task is not None:
+            raise ConflictError("audit log is already started")
+        await self._load(check_entries=not readonly)
+        if readonly:
+            if self._checkpoint is None:
+                raise NotFoundError("the audit log has no checkpoint yet: start the platform once first")
+            return
+        if self._checkpoint is None:  # a new log: sign the empty tree
+            async with self._engine.begin() as conn:
+                self._checkpoint = await self._sign(conn, 0, merkle.EMPTY_ROOT)
+        self._task = asyncio.create_task(self._run(), name="audit-log-writer")
+        log.info("audit log started", extra={"origin": self.origin, "size": self._size})
+
+    async def stop(self) -> None:
+        """Let the writer finish what is queued, then end it."""
+        if self._task is None:
+            return
+        await self._queue.put(None)
+        await self._task
+        self._task = None
+        log.info("audit log stopped", extra={"origin": self.origin, "size": self._size})
+
+    async def _load(self, *, check_entries: bool = True) -> None:
+        # The checkpoint first: the nodes it needs are permanent, so this stays consistent even
+        # when another process appends between the statements.
+        async with self._engine.connect() as conn:
+            row = await store.latest_checkpoint(conn)
+            size = 0 if row is None else row.size
+            border = await store.node_hashes(conn, merkle.range_nodes(size))
+            last_us = await store.last_time_us(conn, size)
+            stored = await store.log_size(conn) if check_entries else size
+        root = merkle.fold_range(border)
+        if stored != size or (row is not None and row.root != root):
+            raise IntegrityFailure(
+                f"stored audit log does not match its latest checkpoint: {stored} entries, nodes give "
+                f"root {root.hex()}, checkpoint has size {size}"
+            )
+        self._size, self._range, self._last_us = size, border, last_us
+        self._checkpoint = None if row is None else SignedCheckpoint(row.size, row.root, row.note.encode())
+
+    # -- appends ---------------------------------------------------------------------------
+
+    async def append(self, draft: EntryDraft, apply: Apply | None = None) -> Entry:
+        """Append one entry; with `apply`, run it in the same transaction first (both or neither).
+
+        Returns once the entry is committed under a signed checkpoint. An exception raised by
+        `apply` is raised here and nothing of this request is stored.
+        """
+        return (await self._submit([draft], apply))[0]
+
+    async def append_many(self, drafts: Sequence[EntryDraft], apply: Apply | None = None) -> list[Entry]:
+        """Append several entries at consecutive indices, atomically, in order."""
+        if not drafts:
+            return []
+        return await self._submit(list(drafts), apply)
+
+    async def _submit(self, drafts: list[EntryDraft], apply: Apply | None) -> list[Entry]:
+        if self._task is None or self._task.done():
+            raise ConflictError("audit log is not running (not started, stopped, or read-only)")
+        for draft in drafts:
+            if not isinstance(draft, EntryDraft):
+                raise InvalidRequest(f"expected an EntryDraft, got {type(draft).__name__}")
+        future: asyncio.Future[list[Entry]] = asyncio.get_running_loop().create_future()
+        await self._queue.put(_Request(drafts, apply, future))
+        return await future
+
+    async def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            first = await self._queue.get()
+            if first is None:
+                break
+            batch, count = [first], len(first.drafts)
+            while count < self._max_batch and not self._queue.empty():
+                item = self._queue.get_nowait()
+                if item is None:
+                    stopping = True
+                    break
+                batch.append(item)
+                count += len(item.drafts)
+            try:
+                await self._commit(batch)
+            except Exception as exc:  # the whole transaction failed: tell every caller, reload state
+                log.error("audit log batch failed", extra={"entries": count, "error": repr(exc)})
+                for request in batch:
+                    if not request.future.done():
+                        request.future.set_exception(exc)
+                try:
+                    await self._load()
+                except Exception as reload_exc:  # keep serving; the next batch will report
+                    log.error("audit log reload failed", extra={"error": repr(reload_exc)})
+
+    async def _commit(self, batch: list[_Request]) -> None:
+        size, border = self._size, list(self._range)
+        now_us = max(_time.time_ns() // 1000, self._last_us)
+        moment = datetime.fromtimestamp(now_us // 1_000_000, tz=timezone.utc).replace(microsecond=now_us % 1_000_000)
+        done: list[tuple[_Request, list[Entry]]] = []
+        failed: list[tuple[_Request, BaseException]] = []
+        rows: list[dict[str, Any]] = []
+        nodes: list[tuple[merkle.NodeID, bytes]] = []
+        async with self._engine.begin() as conn:
+            for request in batch:
+                if request.future.cancelled():
+                    continue
+                if request.apply is not None:
+                    try:
+                        async with conn.begin_nested():
+                            await request.apply(conn)
+                    except Exception as exc:
+                        failed.append((request, exc))
+                        continue
+                made = []
+                for draft in request.drafts:
+                    entry = make_entry(size, moment, draft)
+                    hashes = merkle.hashes_on_append(size, merkle.leaf_hash(entry.leaf), border)
+                    nodes.extend(zip(merkle.new_nodes_on_append(size), hashes))
+                    if len(hashes) > 1:
+                        del border[1 - len(hashes) :]
+                    border.append(hashes[-1])
+                    rows.append(_row(entry, now_us))
+                    made.append(entry)
+                    size += 1
+                done.append((request, made))
+            checkpoint = self._checkpoint
+            if rows:
+                await store.insert_entries(conn, rows)
+                await store.insert_nodes(conn, nodes)
+                checkpoint = await self._sign(conn, size, merkle.fold_range(border))
+        self._size, self._range, self._last_us, self._checkpoint = size, border, now_us, checkpoint
+        log.debug("audit log batch committed", extra={"entries": len(rows), "size": size})
+        for request, made in done:
+            if not request.future.done():
+                request.future.set_result(made)
+        for request, exc in failed:
+            if not request.future.done():
+                request.future.set_exception(exc)
+
+    async def _sign(self, conn: AsyncConnection, size: int, root: bytes) -> SignedCheckpoint:
+        note = sign_note(Checkpoint(self.origin, size, root).to_bytes(), [self._signer])
+        row = store.CheckpointRow(size, root, note.decode(), _time.time_ns() // 1000)
+        await store.insert_checkpoint(conn, row)
+        return SignedCheckpoint(size, root, note)
+
+    # -- reads -----------------------------------------------------------------------------
+
+    @property
+    def size(self) -> int:
+        """Number of committed entries."""
+        return self._size
+
+    async def latest_checkpoint(self) -> SignedCheckpoint:
+        """The newest signed checkpoint; it covers every committed entry. Requires a started log."""
+        if self._checkpoint is None:
+            raise ConflictError("audit log is not started")
+        return self._checkpoint
+
+    async def entries(self, start: int, end: int) -> list[Entry]:
+        """Entries ``start <= index < end``. Requires ``0 <= start <= end <= size``."""
+        if not 0 <= start <= end <= self._size:
+            raise InvalidRequest(f"entry range [{start}, {end}) is not within the log of size {self._size}")
+        async with self._engine.connect() as conn:
+            return [_entry(r) for r in await store.entry_rows(conn, start, end)]
+
+    async def leaves(self, start: int, end: int) -> list[bytes]:
+        """Leaf bytes of entries ``start <= index < end``. Requires ``0 <= start <= end <= size``."""
+        if not 0 <= start <= end <= self._size:
+            raise InvalidRequest(f"entry range [{start}, {end}) is not within the log of size {self._size}")
+        async with self._engine.connect() as conn:
+            return await store.leaves(conn, start, end)
+
+    async def entry(self, index: int) -> Entry:
+        """Entry `index`. Raises NotFoundError when ``index >= size``."""
+        self._check_index(index, self._size)
+        return (await self.entries(index, index + 1))[0]
+
+    async def entries_for_tender(
+        self,
+        tender_id: str,
+        *,
+        until_index: int | None = None,
+        until_time: datetime | None = None,
+        kinds: Sequence[str] | None = None,
+        actor: str | None = None,
+    ) -> list[Entry]:
+        """A tender's entries in log order, up to `until_index` / `until_time` (inclusive)."""
+        until_us = None
+        if until_time is not None:
+            if until_time.tzinfo is None:
+                raise InvalidRequest("until_time must carry a timezone")
+            until_us = _to_us(until_time)
+        async with self._engine.connect() as conn:
+            rows = await store.tender_rows(
+                conn, tender_id, until_index=until_index, until_time_us=until_us, kinds=kinds, actor=actor
+            )
+        return [_entry(r) for r in rows]
+
+    async def root_at(self, size: int) -> bytes:
+        """Root of the first `size` entries. Requires ``0 <= size <= self.size``."""
+        if not 0 <= size <= self._size:
+            raise InvalidRequest(f"tree size {size} is out of range: the log has {self._size} entries")
+        async with self._engine.connect() as conn:
+            return merkle.fold_range(await store.node_hashes(conn, merkle.range_nodes(size)))
+
+    async def inclusion_proof(self, index: int, size: int | None = None) -> list[bytes]:
+        """Inclusion proof of entry `index` in the tree of `size` entries (default: current size).
+
+        Requires ``0 <= index < size <= self.size``. One query for about log2(size) node hashes.
+        """
+        size = self._size if size is None else size
+        if not 0 < size <= self._size:
+            raise InvalidRequest(f"tree size {size} is out of range: the log has {self._size} entries")
+        self._check_index(index, size)
+        nodes = merkle.inclusion_nodes(index, size)
+        async with self._engine.connect() as conn:
+            return nodes.rehash(await store.node_hashes(conn, nodes.ids))
+
+    async def consistency_proof(self, size1: int, size2: int) -> list[bytes]:
+        """Consistency proof from `size1` to `size2`. Requires ``0 < size1 <= size2 <= self.size``."""
+        if not 0 < size1 <= size2 <= self._size:
+            raise InvalidRequest(
+                f"no consistency proof from size {size1} to {size2}: need 0 < size1 <= size2 <= {self._size}"
+            )
+        nodes = merkle.consistency_nodes(size1, size2)
+        async with self._engine.connect() as conn:
+            return nodes.rehash(await store.node_hashes(conn, nodes.ids))
+
+    async def receipt(self, index: int) -> Receipt:
+        """Entry `index`, its inclusion proof and the latest signed checkpoint, which covers it."""
+        checkpoint = await self.latest_checkpoint()
+        self._check_index(index, checkpoint.size)
+        entry = await self.entry(index)
+        return Receipt(entry, await self.inclusion_proof(index, checkpoint.size), checkpoint)
+
+    @staticmethod
+    def _check_index(index: int, size: int) -> None:
+        if index < 0:
+            raise InvalidRequest(f"entry index must not be negative, got {index}")
+        if index >= size:
+            raise NotFoundError(f"entry {index} is beyond the log size {size}")
+
+
+def _to_us(moment: datetime) -> int:
+    delta = moment - datetime(1970, 1, 1, tzinfo=timezone.utc)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def _row(entry: Entry, time_us: int) -> dict[str, Any]:
+    return {
+        "idx": entry.index,
+        "time_us": time_us,
+        "tender_id": entry.tender_id,
+        "actor_account": entry.actor.account,
+        "actor_role": entry.actor.role,
+        "kind": entry.kind,
+        "payload": json.dumps(entry.payload, ensure_ascii=False, sort_keys=True, separators=(",", ":")),
+        "leaf": entry.leaf,
+    }
+
+
+def _entry(row: Any) -> Entry:
+    us = row.time_us
+    moment = datetime.fromtimestamp(us // 1_000_000, tz=timezone.utc).replace(microsecond=us % 1_000_000)
+    actor = Actor(row.actor_account, row.actor_role)
+    return Entry(row.idx, moment, row.tender_id, actor, row.kind, json.loads(row.payload), bytes(row.leaf))

@@ -1,0 +1,58 @@
+"""Database engine and schema for evaluation/: SQLite (embedded) or PostgreSQL (production).
+
+SQLite runs in WAL mode with ``synchronous=FULL`` so that a commit the audit log has acknowledged
+survives power loss, a busy timeout for the readers next to the single writer, foreign keys on,
+and explicit ``BEGIN`` so that SAVEPOINTs nest inside the transaction (the sqlite3 module's own
+implicit transactions do not). PostgreSQL goes through asyncpg.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+metadata = sa.MetaData()
+"""All tables of evaluation/; modules add theirs when imported (``create_schema`` imports them)."""
+
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    """An async engine for `url` (``sqlite+aiosqlite:///file`` or ``postgresql+asyncpg://…``).
+
+    Extra keyword arguments go to ``create_async_engine``. Requires an async driver URL.
+    """
+    engine = create_async_engine(url, **kwargs)
+    if engine.dialect.name == "sqlite":
+        _configure_sqlite(engine)
+    return engine
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves, below
+        cursor = dbapi_connection.cursor()
+        for pragma in (
+            "journal_mode=WAL",
+            "synchronous=FULL",
+            f"busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
+            "foreign_keys=ON",
+        ):
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN")
+
+
+async def create_schema(engine: AsyncEngine) -> None:
+    """Create every table of evaluation/ that does not exist yet (no migrations at this stage)."""
+    import evaluation.audit.store  # noqa: F401  (registers its tables on `metadata`)
+
+    async with engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
