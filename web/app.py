@@ -64,6 +64,19 @@ async def _database_ctx(app: web.Application) -> AsyncIterator[None]:
         await engine.dispose()
 
 
+FEATURES = ("web.auth", "web.tenders_web", "web.booth")
+"""Feature modules wired into the app, each exposing ``install(app)`` (routes, middlewares, contexts)."""
+
+
+def _install_features(app: web.Application) -> None:
+    import importlib
+    import importlib.util
+
+    for name in FEATURES:
+        if importlib.util.find_spec(name) is not None:
+            importlib.import_module(name).install(app)
+
+
 def create_app(settings: Settings) -> web.Application:
     """Build the application for `settings`. The data directory is created if missing."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -80,5 +93,6 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(pages.routes)
     app.add_routes(audit_api.routes)
     app.add_routes(audit_pages.routes)
+    _install_features(app)
     app.router.add_static("/static", HERE / "static", name="static")
     return app
