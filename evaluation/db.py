@@ -50,9 +50,18 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         conn.exec_driver_sql("BEGIN")
 
 
+MIGRATION_LOCK = 0x70696E67  # "ping": PostgreSQL advisory lock held while migrating
+
+
 async def create_schema(engine: AsyncEngine) -> None:
-    """Create every table of evaluation/ that does not exist yet (no migrations at this stage)."""
-    import evaluation.audit.store  # noqa: F401  (registers its tables on `metadata`)
+    """Bring the database to the newest schema: ``alembic upgrade head`` (evaluation/migrations).
+
+    Runs in one transaction; on PostgreSQL an advisory lock makes concurrent starts wait for each
+    other instead of migrating twice. Idempotent.
+    """
+    from evaluation.migrations import upgrade
 
     async with engine.begin() as conn:
-        await conn.run_sync(metadata.create_all)
+        if engine.dialect.name == "postgresql":
+            await conn.execute(sa.text("select pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+        await conn.run_sync(upgrade)

@@ -41,20 +41,20 @@ def int_param(request: web.Request, name: str, default: int | None = None, minim
     return value
 
 
-@routes.get("/api/audit/checkpoint")
+@routes.get("/api/audit/checkpoint", name="audit.checkpoint")
 async def checkpoint(request: web.Request) -> web.Response:
     """The latest signed checkpoint, as a C2SP signed note (text/plain)."""
     cp = await request.app[AUDIT_LOG].latest_checkpoint()
     return web.Response(body=cp.note, content_type="text/plain", charset="utf-8")
 
 
-@routes.get("/api/audit/vkey")
+@routes.get("/api/audit/vkey", name="audit.vkey")
 async def vkey(request: web.Request) -> web.Response:
     """The log's verifier key in signed-note vkey form."""
     return web.Response(text=request.app[LOG_VKEY] + "\n", content_type="text/plain")
 
 
-@routes.get("/api/audit/entries")
+@routes.get("/api/audit/entries", name="audit.entries")
 async def entries(request: web.Request) -> web.Response:
     """Entries [start, end) — at most 1000 per call."""
     log = request.app[AUDIT_LOG]
@@ -66,7 +66,7 @@ async def entries(request: web.Request) -> web.Response:
     return web.json_response({"size": log.size, "entries": [entry_json(e) for e in rows]})
 
 
-@routes.get("/api/audit/proof/inclusion")
+@routes.get("/api/audit/proof/inclusion", name="audit.proof.inclusion")
 async def inclusion(request: web.Request) -> web.Response:
     log = request.app[AUDIT_LOG]
     index = int_param(request, "index")
@@ -83,7 +83,7 @@ async def inclusion(request: web.Request) -> web.Response:
     )
 
 
-@routes.get("/api/audit/proof/consistency")
+@routes.get("/api/audit/proof/consistency", name="audit.proof.consistency")
 async def consistency(request: web.Request) -> web.Response:
     log = request.app[AUDIT_LOG]
     size1 = int_param(request, "from")
@@ -102,7 +102,7 @@ async def consistency(request: web.Request) -> web.Response:
     )
 
 
-@routes.get("/api/audit/receipt/{index}")
+@routes.get("/api/audit/receipt/{index}", name="audit.receipt")
 async def receipt(request: web.Request) -> web.Response:
     raw = request.match_info["index"]
     if not raw.isdigit() or len(raw) > 18:

@@ -13,7 +13,7 @@ from web.pages import render
 routes = web.RouteTableDef()
 
 
-@routes.get("/audit")
+@routes.get("/audit", name="audit.home")
 async def audit_home(request: web.Request) -> web.Response:
     log = request.app[AUDIT_LOG]
     entries = await overview.platform_entries(log)
@@ -37,7 +37,7 @@ async def audit_home(request: web.Request) -> web.Response:
     )
 
 
-@routes.get("/audit/tenders/{tender_id}")
+@routes.get("/audit/tenders/{tender_id}", name="audit.tender")
 async def audit_tender(request: web.Request) -> web.Response:
     log = request.app[AUDIT_LOG]
     tender_id = request.match_info["tender_id"]

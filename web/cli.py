@@ -69,15 +69,15 @@ def build_parser() -> argparse.ArgumentParser:
     _add_beacon_source(p)
 
     _add_audit(sub)
+    from web.cli_accounts import add_accounts_commands
+
+    add_accounts_commands(sub, _add_common)
     return parser
 
 
 def _add_audit(sub: Any) -> None:
-    """Audit-log commands register here once the audit log exists (see web/cli_audit.py)."""
-    try:
-        from web.cli_audit import add_audit_commands
-    except ImportError:
-        return
+    from web.cli_audit import add_audit_commands
+
     add_audit_commands(sub, _add_common)
 
 
@@ -105,6 +105,10 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         handler = cli_seal.seal if args.command == "seal" else cli_seal.unseal
         return handler(args, settings)
+    if args.command == "accounts":
+        from web.cli_accounts import run_accounts_command
+
+        return run_accounts_command(args, settings)
     from web.cli_audit import run_audit_command
 
     return run_audit_command(args, settings)

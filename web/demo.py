@@ -108,5 +108,5 @@ def install_demo(app: web.Application, delays: tuple[float, ...] = OPEN_AFTER) -
     """
     app[DEMO_DELAYS] = delays
     app.cleanup_ctx.append(_demo_ctx)
-    app.router.add_get("/demo/timelock", demo_page)
-    app.router.add_get("/api/demo/timelock", demo_api)
+    app.router.add_get("/demo/timelock", demo_page, name="demo.timelock")
+    app.router.add_get("/api/demo/timelock", demo_api, name="api.demo.timelock")

@@ -35,16 +35,16 @@ def beacon_status(app: web.Application) -> dict[str, Any]:
     }
 
 
-@routes.get("/")
+@routes.get("/", name="index")
 async def index(request: web.Request) -> web.Response:
     return render(request, "index.html", beacon=beacon_status(request.app))
 
 
-@routes.get("/api/beacon")
+@routes.get("/api/beacon", name="api.beacon")
 async def api_beacon(request: web.Request) -> web.Response:
     return web.json_response(beacon_status(request.app))
 
 
-@routes.get("/healthz")
+@routes.get("/healthz", name="healthz")
 async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"ok": True})

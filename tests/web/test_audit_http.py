@@ -15,10 +15,13 @@ from crypto.checkpoint import Checkpoint
 from crypto.note import Verifier, open_note
 from crypto.proof import verify_consistency, verify_inclusion
 from evaluation.audit import store
+from evaluation.accounts import Role
 from evaluation.audit.entry import Actor, EntryDraft
 from web.app import create_app
 from web.config import Settings
 from web.keys import AUDIT_LOG, ENGINE
+
+from tests.web.signin import sign_in_as
 
 AGENCY = Actor("agency-1", "agency")
 BIDDER = Actor("bidder-7", "bidder")
@@ -38,6 +41,7 @@ async def client(aiohttp_client: Any, tmp_path: Path) -> TestClient:
         [EntryDraft("bid.submitted", {"sha256": f"{i:064x}", "size": 1000 + i}, "T-1", BIDDER) for i in range(5)]
     )
     await log.append(EntryDraft("tender.published", {"title": "另一个项目 Another", "round": 200}, "T-2", AGENCY))
+    await sign_in_as(c, Role.supervisor)  # entries and pages are for supervisors; proofs are public
     return c
 
 
@@ -51,18 +55,18 @@ async def checkpoint_and_verifier(client: TestClient) -> tuple[Checkpoint, Verif
 async def test_checkpoint_entries_and_proofs_verify(client: TestClient) -> None:
     cp, _ = await checkpoint_and_verifier(client)
     assert cp.origin == "test.example/audit"
-    assert cp.size == 8  # log.started + 7
+    assert cp.size == 9  # log.started + 7 + the supervisor's account.created
     body = await (await client.get("/api/audit/entries", params={"start": "0", "end": "100"})).json()
     entries = body["entries"]
-    assert [e["index"] for e in entries] == list(range(8))
+    assert [e["index"] for e in entries] == list(range(9))
     assert entries[0]["kind"] == "log.started"
     for e in entries:
         proof = await (await client.get("/api/audit/proof/inclusion", params={"index": str(e["index"])})).json()
         assert b64d(proof["root"]) == cp.root
         verify_inclusion(b64d(e["leaf_hash"]), e["index"], cp.size, [b64d(p) for p in proof["proof"]], cp.root)
-    for size1 in range(1, 9):
-        c = await (await client.get("/api/audit/proof/consistency", params={"from": str(size1), "to": "8"})).json()
-        verify_consistency(size1, 8, [b64d(p) for p in c["proof"]], b64d(c["root1"]), cp.root)
+    for size1 in range(1, 10):
+        c = await (await client.get("/api/audit/proof/consistency", params={"from": str(size1), "to": "9"})).json()
+        verify_consistency(size1, 9, [b64d(p) for p in c["proof"]], b64d(c["root1"]), cp.root)
 
 
 async def test_receipt_verifies_offline(client: TestClient) -> None:
