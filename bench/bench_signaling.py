@@ -1,0 +1,481 @@
+"""Signaling server vs a bare aiohttp WebSocket relay (the limit), with one load generator.
+
+Run: python bench/bench_signaling.py   (about a minute; loopback only; stops by itself)
+
+Three processes: both servers pinned to CPU 0 (only one is loaded at a time), one load generator
+pinned to CPU 1. For each server, in the same run and with the same generator: memory per idle
+connection (RSS delta over 1,000 joined, idle connections), messages/s at saturation (200 clients in
+50 rooms, each sending a real 5.5 KB Chromium offer to a peer in its room, a window of 4 messages
+in flight per client), then p50/p99 latency at a fixed 2,000 messages/s. Our server runs with
+tokens, validation, rate limits and hooks on (default settings).
+Goals: saturation ≥ 70% of bare; p99 at 2,000 msg/s ≤ 1.5× bare; ≤ 64 KB per idle connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import aiohttp  # noqa: E402
+from aiohttp import web  # noqa: E402
+
+SECRET = bytes(range(32))
+ROOMS, PER_ROOM = 50, 4  # 200 clients
+IDLE = 1000  # idle connections for the memory figure
+WINDOW = 4  # messages in flight per client at saturation
+SATURATION_S, LATENCY_S, RATE = 5.0, 5.0, 2000.0
+SESSION_ID = "1125711667211848281"  # the offer's o= session id, replaced by a sequence number
+# A real browser offer: Chromium 156 (Debian), headless, audio + video transceivers and a data
+# channel, createOffer() (candidates trickle separately) — what a booth page sends.
+OFFER = (
+    "v=0\r\n"
+    "o=- 1125711667211848281 2 IN IP4 127.0.0.1\r\n"
+    "s=-\r\n"
+    "t=0 0\r\n"
+    "a=group:BUNDLE 0 1 2\r\n"
+    "a=extmap-allow-mixed\r\n"
+    "a=msid-semantic: WMS\r\n"
+    "m=audio 9 UDP/TLS/RTP/SAVPF 111 63 9 0 8 13 110 126\r\n"
+    "c=IN IP4 0.0.0.0\r\n"
+    "a=rtcp:9 IN IP4 0.0.0.0\r\n"
+    "a=ice-ufrag:WpEN\r\n"
+    "a=ice-pwd:XA0gLQkr/Cg7ygul8gfx61F9\r\n"
+    "a=ice-options:trickle\r\n"
+    "a=fingerprint:sha-256 B1:FF:36:A4:EF:29:DE:0A:B9:37:2E:BC:69:E5:AA:FC:E7:6A:BE:4A:12:93:F5:F1:9B:77:89:A5:15:1E:37:FD\r\n"
+    "a=setup:actpass\r\n"
+    "a=mid:0\r\n"
+    "a=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level\r\n"
+    "a=extmap:2 http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time\r\n"
+    "a=extmap:3 http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01\r\n"
+    "a=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid\r\n"
+    "a=sendrecv\r\n"
+    "a=msid:- c70c060a-b9a9-459c-87b6-fa0d027af691\r\n"
+    "a=rtcp-mux\r\n"
+    "a=rtcp-rsize\r\n"
+    "a=rtcp-xr:rcvr-rtt=all\r\n"
+    "a=rtpmap:111 opus/48000/2\r\n"
+    "a=rtcp-fb:111 transport-cc\r\n"
+    "a=fmtp:111 minptime=10;useinbandfec=1\r\n"
+    "a=rtpmap:63 red/48000/2\r\n"
+    "a=fmtp:63 111/111\r\n"
+    "a=rtpmap:9 G722/8000\r\n"
+    "a=rtpmap:0 PCMU/8000\r\n"
+    "a=rtpmap:8 PCMA/8000\r\n"
+    "a=rtpmap:13 CN/8000\r\n"
+    "a=rtpmap:110 telephone-event/48000\r\n"
+    "a=rtpmap:126 telephone-event/8000\r\n"
+    "a=ssrc:3109242295 cname:vk9q3zp9g2xMk6Yo\r\n"
+    "a=ssrc:3109242295 msid:- c70c060a-b9a9-459c-87b6-fa0d027af691\r\n"
+    "m=video 9 UDP/TLS/RTP/SAVPF 96 97 102 103 104 107 108 109 114 115 116 117 39 40 45 46 98 99 100 101 118 119 120\r\n"
+    "c=IN IP4 0.0.0.0\r\n"
+    "a=rtcp:9 IN IP4 0.0.0.0\r\n"
+    "a=ice-ufrag:WpEN\r\n"
+    "a=ice-pwd:XA0gLQkr/Cg7ygul8gfx61F9\r\n"
+    "a=ice-options:trickle\r\n"
+    "a=fingerprint:sha-256 B1:FF:36:A4:EF:29:DE:0A:B9:37:2E:BC:69:E5:AA:FC:E7:6A:BE:4A:12:93:F5:F1:9B:77:89:A5:15:1E:37:FD\r\n"
+    "a=setup:actpass\r\n"
+    "a=mid:1\r\n"
+    "a=extmap:14 urn:ietf:params:rtp-hdrext:toffset\r\n"
+    "a=extmap:2 http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time\r\n"
+    "a=extmap:13 urn:3gpp:video-orientation\r\n"
+    "a=extmap:3 http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01\r\n"
+    "a=extmap:5 http://www.webrtc.org/experiments/rtp-hdrext/playout-delay\r\n"
+    "a=extmap:6 http://www.webrtc.org/experiments/rtp-hdrext/video-content-type\r\n"
+    "a=extmap:7 http://www.webrtc.org/experiments/rtp-hdrext/video-timing\r\n"
+    "a=extmap:8 http://www.webrtc.org/experiments/rtp-hdrext/color-space\r\n"
+    "a=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid\r\n"
+    "a=extmap:10 urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id\r\n"
+    "a=extmap:11 urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id\r\n"
+    "a=sendrecv\r\n"
+    "a=msid:- bb461bc3-24ad-4733-8145-b9e0a1eeb4bd\r\n"
+    "a=rtcp-mux\r\n"
+    "a=rtcp-rsize\r\n"
+    "a=rtcp-xr:rcvr-rtt=all\r\n"
+    "a=rtpmap:96 VP8/90000\r\n"
+    "a=rtcp-fb:96 goog-remb\r\n"
+    "a=rtcp-fb:96 transport-cc\r\n"
+    "a=rtcp-fb:96 ccm fir\r\n"
+    "a=rtcp-fb:96 nack\r\n"
+    "a=rtcp-fb:96 nack pli\r\n"
+    "a=rtpmap:97 rtx/90000\r\n"
+    "a=fmtp:97 apt=96\r\n"
+    "a=rtpmap:102 H264/90000\r\n"
+    "a=rtcp-fb:102 goog-remb\r\n"
+    "a=rtcp-fb:102 transport-cc\r\n"
+    "a=rtcp-fb:102 ccm fir\r\n"
+    "a=rtcp-fb:102 nack\r\n"
+    "a=rtcp-fb:102 nack pli\r\n"
+    "a=fmtp:102 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f\r\n"
+    "a=rtpmap:103 rtx/90000\r\n"
+    "a=fmtp:103 apt=102\r\n"
+    "a=rtpmap:104 H264/90000\r\n"
+    "a=rtcp-fb:104 goog-remb\r\n"
+    "a=rtcp-fb:104 transport-cc\r\n"
+    "a=rtcp-fb:104 ccm fir\r\n"
+    "a=rtcp-fb:104 nack\r\n"
+    "a=rtcp-fb:104 nack pli\r\n"
+    "a=fmtp:104 level-asymmetry-allowed=1;packetization-mode=0;profile-level-id=42001f\r\n"
+    "a=rtpmap:107 rtx/90000\r\n"
+    "a=fmtp:107 apt=104\r\n"
+    "a=rtpmap:108 H264/90000\r\n"
+    "a=rtcp-fb:108 goog-remb\r\n"
+    "a=rtcp-fb:108 transport-cc\r\n"
+    "a=rtcp-fb:108 ccm fir\r\n"
+    "a=rtcp-fb:108 nack\r\n"
+    "a=rtcp-fb:108 nack pli\r\n"
+    "a=fmtp:108 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f\r\n"
+    "a=rtpmap:109 rtx/90000\r\n"
+    "a=fmtp:109 apt=108\r\n"
+    "a=rtpmap:114 H264/90000\r\n"
+    "a=rtcp-fb:114 goog-remb\r\n"
+    "a=rtcp-fb:114 transport-cc\r\n"
+    "a=rtcp-fb:114 ccm fir\r\n"
+    "a=rtcp-fb:114 nack\r\n"
+    "a=rtcp-fb:114 nack pli\r\n"
+    "a=fmtp:114 level-asymmetry-allowed=1;packetization-mode=0;profile-level-id=42e01f\r\n"
+    "a=rtpmap:115 rtx/90000\r\n"
+    "a=fmtp:115 apt=114\r\n"
+    "a=rtpmap:116 H264/90000\r\n"
+    "a=rtcp-fb:116 goog-remb\r\n"
+    "a=rtcp-fb:116 transport-cc\r\n"
+    "a=rtcp-fb:116 ccm fir\r\n"
+    "a=rtcp-fb:116 nack\r\n"
+    "a=rtcp-fb:116 nack pli\r\n"
+    "a=fmtp:116 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=4d001f\r\n"
+    "a=rtpmap:117 rtx/90000\r\n"
+    "a=fmtp:117 apt=116\r\n"
+    "a=rtpmap:39 H264/90000\r\n"
+    "a=rtcp-fb:39 goog-remb\r\n"
+    "a=rtcp-fb:39 transport-cc\r\n"
+    "a=rtcp-fb:39 ccm fir\r\n"
+    "a=rtcp-fb:39 nack\r\n"
+    "a=rtcp-fb:39 nack pli\r\n"
+    "a=fmtp:39 level-asymmetry-allowed=1;packetization-mode=0;profile-level-id=4d001f\r\n"
+    "a=rtpmap:40 rtx/90000\r\n"
+    "a=fmtp:40 apt=39\r\n"
+    "a=rtpmap:45 AV1/90000\r\n"
+    "a=rtcp-fb:45 goog-remb\r\n"
+    "a=rtcp-fb:45 transport-cc\r\n"
+    "a=rtcp-fb:45 ccm fir\r\n"
+    "a=rtcp-fb:45 nack\r\n"
+    "a=rtcp-fb:45 nack pli\r\n"
+    "a=fmtp:45 level-idx=5;profile=0;tier=0\r\n"
+    "a=rtpmap:46 rtx/90000\r\n"
+    "a=fmtp:46 apt=45\r\n"
+    "a=rtpmap:98 VP9/90000\r\n"
+    "a=rtcp-fb:98 goog-remb\r\n"
+    "a=rtcp-fb:98 transport-cc\r\n"
+    "a=rtcp-fb:98 ccm fir\r\n"
+    "a=rtcp-fb:98 nack\r\n"
+    "a=rtcp-fb:98 nack pli\r\n"
+    "a=fmtp:98 profile-id=0\r\n"
+    "a=rtpmap:99 rtx/90000\r\n"
+    "a=fmtp:99 apt=98\r\n"
+    "a=rtpmap:100 VP9/90000\r\n"
+    "a=rtcp-fb:100 goog-remb\r\n"
+    "a=rtcp-fb:100 transport-cc\r\n"
+    "a=rtcp-fb:100 ccm fir\r\n"
+    "a=rtcp-fb:100 nack\r\n"
+    "a=rtcp-fb:100 nack pli\r\n"
+    "a=fmtp:100 profile-id=2\r\n"
+    "a=rtpmap:101 rtx/90000\r\n"
+    "a=fmtp:101 apt=100\r\n"
+    "a=rtpmap:118 red/90000\r\n"
+    "a=rtpmap:119 rtx/90000\r\n"
+    "a=fmtp:119 apt=118\r\n"
+    "a=rtpmap:120 ulpfec/90000\r\n"
+    "a=ssrc-group:FID 580629100 1483605432\r\n"
+    "a=ssrc:580629100 cname:vk9q3zp9g2xMk6Yo\r\n"
+    "a=ssrc:580629100 msid:- bb461bc3-24ad-4733-8145-b9e0a1eeb4bd\r\n"
+    "a=ssrc:1483605432 cname:vk9q3zp9g2xMk6Yo\r\n"
+    "a=ssrc:1483605432 msid:- bb461bc3-24ad-4733-8145-b9e0a1eeb4bd\r\n"
+    "m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n"
+    "c=IN IP4 0.0.0.0\r\n"
+    "a=ice-ufrag:WpEN\r\n"
+    "a=ice-pwd:XA0gLQkr/Cg7ygul8gfx61F9\r\n"
+    "a=ice-options:trickle\r\n"
+    "a=fingerprint:sha-256 B1:FF:36:A4:EF:29:DE:0A:B9:37:2E:BC:69:E5:AA:FC:E7:6A:BE:4A:12:93:F5:F1:9B:77:89:A5:15:1E:37:FD\r\n"
+    "a=setup:actpass\r\n"
+    "a=mid:2\r\n"
+    "a=sctp-port:5000\r\n"
+    "a=max-message-size:262144\r\n"
+)
+
+
+# --- the two servers ------------------------------------------------------------------------------
+
+
+def bare_app() -> web.Application:
+    """The limit: join (room, id), forward each text to its `to` in the same room, nothing else."""
+    rooms: dict[str, dict[str, web.WebSocketResponse]] = {}
+
+    async def handle(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        room: dict[str, web.WebSocketResponse] | None = None
+        me = ""
+        try:
+            async for msg in ws:
+                data = json.loads(msg.data)
+                if room is None:
+                    me = data["id"]
+                    room = rooms.setdefault(data["room"], {})
+                    room[me] = ws
+                    await ws.send_str('{"type":"welcome"}')
+                else:
+                    peer = room.get(data["to"])
+                    if peer is not None:
+                        await peer.send_str(msg.data)
+        finally:
+            if room is not None:
+                room.pop(me, None)
+        return ws
+
+    app = web.Application()
+    app.router.add_get("/rooms/{room}", handle)
+    return app
+
+
+def ours_app() -> web.Application:
+    from signaling.config import SignalingConfig
+    from signaling.hooks import NoHooks
+    from signaling.server import signaling_app
+
+    class CountingHooks(NoHooks):  # hooks on: every join and leave goes through one
+        calls = 0
+
+        async def on_join(self, room: str, account: str, role: object, reason: str) -> None:  # type: ignore[override]
+            CountingHooks.calls += 1
+
+    return signaling_app(SignalingConfig(token_secret=SECRET), CountingHooks())
+
+
+async def serve(kind: str) -> None:
+    runner = web.AppRunner(bare_app() if kind == "bare" else ours_app(), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0, backlog=4096)
+    await site.start()
+    print(runner.addresses[0][1], flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)  # until the parent closes it
+    await runner.cleanup()
+
+
+# --- the load generator ---------------------------------------------------------------------------
+
+
+def rss_kb(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
+
+
+class Load:
+    """Clients of one server; `join_text` differs per server, everything else is identical."""
+
+    def __init__(self, kind: str, port: int, pid: int) -> None:
+        self.kind, self.port, self.pid = kind, port, pid
+        self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+        self.signer = None
+        if kind == "ours":
+            from signaling.codes import Role
+            from signaling.tokens import TokenSigner
+
+            self.signer, self.role = TokenSigner(SECRET), Role.EXPERT
+
+    def join_text(self, room: str, account: str) -> str:
+        if self.signer is None:
+            return json.dumps({"type": "join", "room": room, "id": account})
+        return json.dumps({"type": "join", "token": self.signer.issue(room, account, self.role, account, 600)})
+
+    async def connect(self, room: str, account: str) -> aiohttp.ClientWebSocketResponse:
+        ws = await self.session.ws_connect(f"http://127.0.0.1:{self.port}/rooms/{room}", max_msg_size=1 << 20)
+        await ws.send_str(self.join_text(room, account))
+        msg = await ws.receive(10.0)
+        assert msg.type is aiohttp.WSMsgType.TEXT and '"welcome"' in msg.data, msg
+        return ws
+
+    async def memory(self) -> float:
+        """KB of server RSS per joined idle connection."""
+        warm = [await self.connect(f"w{i}", "x") for i in range(20)]
+        for ws in warm:
+            await ws.close()
+        before = rss_kb(self.pid)
+        socks = []
+        for i in range(0, IDLE, 50):
+            socks += await asyncio.gather(*(self.connect(f"m{j // 4}", f"c{j % 4}") for j in range(i, i + 50)))
+        after = rss_kb(self.pid)
+        for ws in socks:
+            if self.kind == "ours":
+                await ws.send_str('{"type":"leave"}')
+            await ws.close()
+        return (after - before) / IDLE
+
+    async def traffic(self) -> tuple[float, int, float, float]:
+        """(messages/s at saturation, messages lost, p50 ms, p99 ms at RATE messages/s)."""
+        clients = []
+        for r in range(ROOMS):
+            for c in range(PER_ROOM):
+                clients.append((f"t{r}", f"c{c}", await self.connect(f"t{r}", f"c{c}")))
+        n = len(clients)
+        sent_at: dict[int, float] = {}
+        latencies: list[float] = []
+        received = [0] * n  # per sender index
+        waiters = [asyncio.Event() for _ in range(n)]
+        index = {(room, acc): i for i, (room, acc, _) in enumerate(clients)}
+        seq_owner: dict[int, int] = {}
+        total = [0]
+
+        async def reader(ws: aiohttp.ClientWebSocketResponse) -> None:
+            async for msg in ws:
+                text = msg.data
+                at = text.find("o=- ")
+                if at < 0:  # presence (peer-joined…): not part of the measurement
+                    continue
+                seq = int(text[at + 4: text.find(" ", at + 4)])
+                owner = seq_owner.pop(seq)
+                received[owner] += 1
+                total[0] += 1
+                t = sent_at.pop(seq, None)
+                if t is not None:
+                    latencies.append(time.perf_counter() - t)
+                waiters[owner].set()
+
+        readers = [asyncio.create_task(reader(ws)) for _, _, ws in clients]
+        texts = []  # per client: (prefix, suffix) around the sequence number
+        for room, acc, _ in clients:
+            peer = f"c{(int(acc[1:]) + 1) % PER_ROOM}"
+            body = json.dumps({"type": "offer", "to": peer, "sdp": OFFER})
+            head, tail = body.split(SESSION_ID)
+            texts.append((head, tail))
+        seq = [0]
+
+        async def send(i: int, stamp: bool) -> None:
+            seq[0] += 1
+            s = seq[0]
+            seq_owner[s] = i
+            if stamp:
+                sent_at[s] = time.perf_counter()
+            head, tail = texts[i]
+            await clients[i][2].send_str(f"{head}{s}{tail}")
+
+        # saturation: every client keeps WINDOW messages in flight
+        sent = [0] * n
+        stop = time.perf_counter() + 1.0 + SATURATION_S
+
+        async def pump(i: int) -> None:
+            while time.perf_counter() < stop:
+                while sent[i] - received[i] >= WINDOW:
+                    waiters[i].clear()
+                    await asyncio.wait_for(waiters[i].wait(), 10.0)
+                sent[i] += 1
+                await send(i, False)
+
+        pumps = [asyncio.create_task(pump(i)) for i in range(n)]
+        await asyncio.sleep(1.0)  # warm-up, then measure SATURATION_S seconds
+        start_count, start = total[0], time.perf_counter()
+        await asyncio.gather(*pumps)
+        rate = (total[0] - start_count) / (time.perf_counter() - start)
+        async with asyncio.timeout(10.0):
+            while total[0] < sum(sent):
+                await asyncio.sleep(0.01)
+        lost = sum(sent) - total[0]
+
+        # latency at a fixed RATE: send on a schedule, round-robin over the clients
+        t0 = time.perf_counter()
+        k = 0
+        while k < RATE * LATENCY_S:
+            due = int((time.perf_counter() - t0) * RATE) + 1
+            while k < min(due, RATE * LATENCY_S):
+                await send(k % n, True)
+                k += 1
+            await asyncio.sleep(0.0005)
+        async with asyncio.timeout(10.0):
+            while sent_at:
+                await asyncio.sleep(0.01)
+        for r in readers:
+            r.cancel()
+        for _, _, ws in clients:
+            await ws.close()
+        qs = statistics.quantiles(latencies, n=100)
+        return rate, lost, qs[49] * 1000, qs[98] * 1000
+
+    async def close(self) -> None:
+        await self.session.close()
+
+
+async def generate(targets: list[tuple[str, int, int]]) -> None:
+    async with asyncio.timeout(150.0):  # bounded whatever happens
+        await _generate(targets)
+
+
+async def _generate(targets: list[tuple[str, int, int]]) -> None:
+    results = {}
+    for kind, port, pid in targets:
+        print(f"measuring {kind}", file=sys.stderr, flush=True)
+        load = Load(kind, port, pid)
+        try:
+            mem = await load.memory()
+            rate, lost, p50, p99 = await load.traffic()
+        finally:
+            await load.close()
+        results[kind] = {"mem_kb": mem, "rate": rate, "lost": lost, "p50": p50, "p99": p99}
+    print(json.dumps(results), flush=True)
+
+
+# --- orchestration --------------------------------------------------------------------------------
+
+
+def pin(core: int) -> None:
+    cores = sorted(os.sched_getaffinity(0))
+    if len(cores) >= 2:
+        os.sched_setaffinity(0, {cores[core]})
+
+
+def main() -> None:
+    if len(sys.argv) > 2 and sys.argv[1] == "--serve":
+        pin(0)
+        asyncio.run(serve(sys.argv[2]))
+        return
+    if len(sys.argv) > 2 and sys.argv[1] == "--load":
+        pin(1)
+        asyncio.run(generate([(k, int(p), int(pid)) for k, p, pid in (t.split(":") for t in sys.argv[2:])]))
+        return
+    if len(os.sched_getaffinity(0)) < 2:
+        print("warning: fewer than 2 CPUs: server and load generator share one; compare ratios only")
+    me = os.path.abspath(__file__)
+    servers = {k: subprocess.Popen([sys.executable, me, "--serve", k], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                   text=True) for k in ("bare", "ours")}
+    try:
+        ports = {k: int(p.stdout.readline()) for k, p in servers.items()}  # type: ignore[union-attr]
+        targets = [f"{k}:{ports[k]}:{servers[k].pid}" for k in ("bare", "ours")]
+        out = subprocess.run([sys.executable, me, "--load", *targets], stdout=subprocess.PIPE, text=True, timeout=170)
+        if out.returncode != 0:
+            sys.exit("load generator failed")
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+    finally:
+        for p in servers.values():
+            p.stdin.close()  # type: ignore[union-attr]
+            p.wait(timeout=20)
+    b, o = r["bare"], r["ours"]
+    print(f"{ROOMS * PER_ROOM} clients in {ROOMS} rooms, {len(OFFER.encode()):,}-byte Chromium offer; "
+          f"servers on one CPU, load generator on another")
+    print(f"{'':34}{'pingbiao':>12}{'bare relay':>12}{'ratio':>8}   goal")
+    print(f"{'saturation, messages/s':34}{o['rate']:12,.0f}{b['rate']:12,.0f}{o['rate'] / b['rate']:8.2f}   ≥ 0.70"
+          f"   (lost: {o['lost']} / {b['lost']})")
+    print(f"{'p50 at 2,000 msg/s, ms':34}{o['p50']:12.2f}{b['p50']:12.2f}{o['p50'] / b['p50']:8.2f}")
+    print(f"{'p99 at 2,000 msg/s, ms':34}{o['p99']:12.2f}{b['p99']:12.2f}{o['p99'] / b['p99']:8.2f}   ≤ 1.50")
+    print(f"{'memory per idle connection, KB':34}{o['mem_kb']:12.1f}{b['mem_kb']:12.1f}"
+          f"{o['mem_kb'] / b['mem_kb']:8.2f}   ≤ 64 KB")
+
+
+if __name__ == "__main__":
+    main()

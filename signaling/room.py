@@ -1,0 +1,342 @@
+"""Rooms as this process sees them: a state machine per participant, and the room operations.
+
+The registry (signaling.bus) is the truth about who holds a place; this module keeps, per room,
+the participants whose connection this process holds (or held, during their grace period), and
+turns joins, losses, leaves, relays and host actions into registry changes, bus events and hooks.
+
+Participant states::
+
+    connected ──socket lost──▶ reconnecting ──back within grace──▶ connected
+        │                           │──grace over──▶ left
+        ├──leave──▶ left            ├──host removes──▶ removed
+        ├──host removes──▶ removed  └──came back through another process──▶ moved
+        └──came back through another process──▶ moved
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+from collections.abc import Coroutine
+from typing import Any
+import time
+import uuid
+
+from signaling.bus import Bus, BusEvent, Claim, Member
+from signaling.codes import CloseCode, ErrorCode, LeaveReason, Role
+from signaling.config import SignalingConfig
+from signaling.connection import Connection
+from signaling.hooks import SignalingHooks, call_hook
+from signaling.messages import (
+    Error, Mute, MuteRequested, Offer, PeerBack, PeerJoined, PeerLeft, PeerReconnecting, RelayedAnswer,
+    RelayedCandidate, RelayedIceRestart, RelayedOffer, Remove, Removed, Welcome, Candidate, IceRestart,
+    Answer,
+)
+from signaling.tokens import RoomToken
+from signaling.wire import PeerInfo, ProtocolError
+
+log = logging.getLogger("pingbiao.signaling")
+
+
+class ParticipantState(enum.Enum):
+    CONNECTED = "connected"
+    RECONNECTING = "reconnecting"
+    LEFT = "left"
+    REMOVED = "removed"
+    MOVED = "moved"  # its place is now held by a connection on another process
+
+
+_TRANSITIONS: dict[ParticipantState, frozenset[ParticipantState]] = {
+    ParticipantState.CONNECTED: frozenset(
+        {ParticipantState.RECONNECTING, ParticipantState.LEFT, ParticipantState.REMOVED, ParticipantState.MOVED}
+    ),
+    ParticipantState.RECONNECTING: frozenset(
+        {ParticipantState.CONNECTED, ParticipantState.LEFT, ParticipantState.REMOVED, ParticipantState.MOVED}
+    ),
+    ParticipantState.LEFT: frozenset(),
+    ParticipantState.REMOVED: frozenset(),
+    ParticipantState.MOVED: frozenset(),
+}
+
+
+class InvalidStateError(Exception):
+    """A transition the participant state machine does not allow."""
+
+
+class JoinRefused(Exception):
+    """A join that must be refused with a close code."""
+
+    def __init__(self, code: CloseCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class Participant:
+    """One participant whose place this process holds. `states` lists every state it was in."""
+
+    __slots__ = ("room", "id", "name", "role", "conn", "epoch", "deadline", "_state", "states")
+
+    def __init__(self, room: str, grant: RoomToken, conn: Connection) -> None:
+        self.room = room
+        self.id = grant.account
+        self.name = grant.name
+        self.role = grant.role
+        self.conn: Connection | None = conn
+        self.epoch = conn.epoch  # of the connection that holds (or last held) the place
+        self.deadline = 0.0  # monotonic time the grace period ends, while reconnecting
+        self._state = ParticipantState.CONNECTED
+        self.states = [ParticipantState.CONNECTED]
+
+    @property
+    def state(self) -> ParticipantState:
+        return self._state
+
+    def set_state(self, new: ParticipantState) -> None:
+        """The one place the state changes: checked, logged, recorded."""
+        if new not in _TRANSITIONS[self._state]:
+            raise InvalidStateError(f'cannot go to "{new.value}" in state "{self._state.value}"')
+        log.info(
+            "participant %s -> %s", self._state.value, new.value, extra={"room": self.room, "account": self.id}
+        )
+        self._state = new
+        self.states.append(new)
+
+
+def _epoch() -> str:
+    return uuid.uuid4().hex[:16]
+
+
+class Rooms:
+    """The room operations of one server process, over a shared `Bus`."""
+
+    def __init__(self, config: SignalingConfig, bus: Bus, hooks: SignalingHooks) -> None:
+        self.config = config
+        self.bus = bus
+        self.hooks = hooks
+        self.local: dict[str, dict[str, Participant]] = {}  # room → id → participant held here
+        self.gone: list[Participant] = []  # every participant that ended here (tests read states)
+        self.background: set[asyncio.Task[None]] = set()  # closes in progress (cancelled at cleanup)
+
+    new_epoch = staticmethod(_epoch)
+
+    # --- local bookkeeping ---------------------------------------------------------------------------
+
+    async def _forget(self, p: Participant) -> None:
+        places = self.local.get(p.room)
+        if places is not None and places.get(p.id) is p:
+            del places[p.id]
+            self.gone.append(p)
+            if not places:
+                del self.local[p.room]
+                await self.bus.unsubscribe(p.room)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run a socket close apart: a dead client's close handshake must not hold anyone up."""
+        task = asyncio.create_task(coro)
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
+
+    async def _close(self, conn: Connection, code: CloseCode, message: str, reason: str, last: str = "") -> None:
+        conn.end_reason = reason
+        if last:
+            await conn.send(last)
+        await conn.close(code, message, reason)
+
+    async def _hook(self, name: str, room: str, account: str, role: Role, reason: str) -> None:
+        await call_hook(self.hooks, name, room, account, role, reason)
+
+    # --- join, loss, leave ---------------------------------------------------------------------------
+
+    async def join(self, grant: RoomToken, conn: Connection) -> None:
+        """Give `conn` the participant's place, send the welcome, tell the others (or `JoinRefused`)."""
+        room, pid = grant.room, grant.account
+        if room not in self.local:
+            self.local[room] = {}
+            await self.bus.subscribe(room)
+        me = Member(pid, grant.name, grant.role, "connected", conn.epoch)
+        outcome, previous = await self.bus.claim(room, me, self.config.capacity)
+        if outcome in (Claim.FULL, Claim.BANNED):
+            if not self.local.get(room):
+                self.local.pop(room, None)
+                await self.bus.unsubscribe(room)
+            if outcome is Claim.FULL:
+                raise JoinRefused(CloseCode.ROOM_FULL, f"room is full ({self.config.capacity} places)")
+            raise JoinRefused(CloseCode.REMOVED, "you were removed from this room")
+        conn.hold()
+        p = self.local[room].get(pid)
+        if p is None:
+            p = Participant(room, grant, conn)
+            self.local[room][pid] = p
+        else:  # this process held the place: a live socket is replaced, or a lost one comes back
+            old = p.conn
+            p.conn, p.epoch = conn, conn.epoch
+            if old is not None:
+                old.end_reason = "replaced"
+                self._spawn(self._close(old, CloseCode.REPLACED, "replaced by a newer connection", "replaced"))
+            if p.state is ParticipantState.RECONNECTING:
+                p.set_state(ParticipantState.CONNECTED)
+        conn.participant = p
+        others = [m for m in await self.bus.members(room) if m.id != pid]
+        resumed = previous is not None
+        await conn.ws.send_str(
+            Welcome(
+                pid, room, grant.role, grant.name,
+                tuple(PeerInfo(m.id, m.name, m.role, m.state) for m in others),
+                self.config.ice.servers_for(pid),
+                self.config.grace, self.config.heartbeat, self.config.max_message_bytes, resumed,
+            ).to_json()
+        )
+        await conn.release()
+        if previous is None:
+            await self.bus.publish(room, BusEvent("send", PeerJoined(PeerInfo(pid, grant.name, grant.role)).to_json(), exclude=pid))
+            await self._hook("on_join", room, pid, grant.role, "joined")
+        else:
+            await self.bus.publish(room, BusEvent("replace", to=pid, epoch=conn.epoch))
+            await self.bus.publish(room, BusEvent("send", PeerBack(pid).to_json(), exclude=pid))
+            why = "back" if previous.state == "reconnecting" else "replaced"
+            await self._hook("on_reconnect", room, pid, grant.role, why)
+        log.info("joined", extra={"room": room, "account": pid, "role": grant.role.value, "resumed": resumed})
+
+    async def ended(self, conn: Connection) -> None:
+        """The socket of `conn` is closed: start the grace period unless it left, was removed or replaced."""
+        p = conn.participant
+        if p is None or p.conn is not conn or p.state is not ParticipantState.CONNECTED:
+            return
+        p.conn = None
+        if not await self.bus.set_state(p.room, p.id, conn.epoch, "reconnecting"):
+            p.set_state(ParticipantState.MOVED)
+            await self._forget(p)
+            return
+        p.deadline = time.monotonic() + self.config.grace
+        p.set_state(ParticipantState.RECONNECTING)
+        await self.bus.publish(p.room, BusEvent("send", PeerReconnecting(p.id).to_json(), exclude=p.id))
+        await self._hook("on_reconnect", p.room, p.id, p.role, conn.end_reason)
+
+    async def leave(self, conn: Connection) -> None:
+        """`leave`: release the place now, no grace period."""
+        p = conn.participant
+        assert p is not None
+        conn.end_reason = "left"
+        if await self.bus.release(p.room, p.id, conn.epoch) is not None:
+            p.set_state(ParticipantState.LEFT)
+            await self._forget(p)
+            await self.bus.publish(p.room, BusEvent("send", PeerLeft(p.id, LeaveReason.LEFT).to_json(), exclude=p.id))
+            await self._hook("on_leave", p.room, p.id, p.role, "left")
+
+    async def expire(self, now: float) -> None:
+        """Release the places whose grace period is over."""
+        due = [
+            p for places in self.local.values() for p in places.values()
+            if p.state is ParticipantState.RECONNECTING and p.deadline <= now
+        ]
+        for p in due:
+            released = await self.bus.release(p.room, p.id, p.epoch)
+            if released is not None:
+                p.set_state(ParticipantState.LEFT)
+                await self._forget(p)
+                await self.bus.publish(
+                    p.room, BusEvent("send", PeerLeft(p.id, LeaveReason.TIMEOUT).to_json(), exclude=p.id)
+                )
+                await self._hook("on_leave", p.room, p.id, p.role, "timeout")
+            else:  # a newer connection (through another process) holds the place
+                p.set_state(ParticipantState.MOVED)
+                await self._forget(p)
+
+    # --- relay and host actions ----------------------------------------------------------------------
+
+    async def _target(self, room: str, sender: str, to: str) -> Member:
+        if to == sender:
+            raise ProtocolError(ErrorCode.BAD_MESSAGE, "cannot address yourself")
+        m = await self.bus.member(room, to)
+        if m is None:
+            raise ProtocolError(ErrorCode.UNKNOWN_PEER, f'no participant "{to}" in this room')
+        return m
+
+    async def relay(self, conn: Connection, msg: Offer | Answer | Candidate | IceRestart) -> None:
+        """Forward an offer, answer, candidate or ICE-restart request to `msg.to`, with `from`."""
+        p = conn.participant
+        assert p is not None
+        target = await self._target(p.room, p.id, msg.to)
+        if target.state != "connected":
+            raise ProtocolError(ErrorCode.PEER_UNAVAILABLE, f'participant "{msg.to}" is reconnecting')
+        if isinstance(msg, Answer):
+            text = RelayedAnswer(p.id, msg.sdp).to_json()
+        elif isinstance(msg, Offer):
+            text = RelayedOffer(p.id, msg.sdp).to_json()
+        elif isinstance(msg, Candidate):
+            text = RelayedCandidate(p.id, msg.candidate).to_json()
+        else:
+            text = RelayedIceRestart(p.id).to_json()
+        await self.bus.publish(p.room, BusEvent("send", text, to=msg.to))
+
+    def _host_only(self, p: Participant, action: str) -> None:
+        if p.role is not Role.HOST:
+            raise ProtocolError(ErrorCode.FORBIDDEN, f"only the host may {action}")
+
+    async def mute(self, conn: Connection, msg: Mute) -> None:
+        p = conn.participant
+        assert p is not None
+        self._host_only(p, "ask to mute")
+        await self._target(p.room, p.id, msg.to)
+        await self.bus.publish(p.room, BusEvent("send", MuteRequested(p.id, msg.kind).to_json(), to=msg.to))
+
+    async def remove(self, conn: Connection, msg: Remove) -> None:
+        """Host only: release `msg.to`'s place, bar it from rejoining, close its socket (4005)."""
+        p = conn.participant
+        assert p is not None
+        self._host_only(p, "remove participants")
+        await self._target(p.room, p.id, msg.to)
+        await self.bus.ban(p.room, msg.to)
+        gone = await self.bus.release(p.room, msg.to, "")
+        if gone is None:
+            raise ProtocolError(ErrorCode.UNKNOWN_PEER, f'no participant "{msg.to}" in this room')
+        await self.bus.publish(p.room, BusEvent("remove", Removed(p.id, msg.reason).to_json(), to=msg.to))
+        await self.bus.publish(
+            p.room, BusEvent("send", PeerLeft(msg.to, LeaveReason.REMOVED).to_json(), exclude=msg.to)
+        )
+        reason = f"by {p.id}: {msg.reason}" if msg.reason else f"by {p.id}"
+        await self._hook("on_remove", p.room, msg.to, gone.role, reason)
+
+    # --- bus delivery --------------------------------------------------------------------------------
+
+    async def deliver(self, room: str, ev: BusEvent) -> None:
+        """Hand one bus event to this process's sockets in `room`."""
+        places = self.local.get(room)
+        if not places:
+            return
+        if ev.kind == "send":
+            if ev.to is not None:
+                p = places.get(ev.to)
+                if p is not None and p.conn is not None:
+                    await p.conn.send(ev.text)
+                return
+            for p in list(places.values()):
+                if p.id != ev.exclude and p.conn is not None:
+                    await p.conn.send(ev.text)
+            return
+        p = places.get(ev.to or "")
+        if p is None:
+            return
+        if ev.kind == "replace":
+            if p.conn is not None and p.conn.epoch != ev.epoch:  # taken over through another process
+                old, p.conn = p.conn, None
+                p.set_state(ParticipantState.MOVED)
+                await self._forget(p)
+                old.end_reason = "replaced"
+                self._spawn(self._close(old, CloseCode.REPLACED, "replaced by a newer connection", "replaced"))
+            elif p.conn is None and p.state is ParticipantState.RECONNECTING:
+                p.set_state(ParticipantState.MOVED)
+                await self._forget(p)
+        elif ev.kind == "remove":
+            conn, p.conn = p.conn, None
+            p.set_state(ParticipantState.REMOVED)
+            await self._forget(p)
+            if conn is not None:
+                conn.end_reason = "removed"
+                self._spawn(self._close(conn, CloseCode.REMOVED, "removed by the host", "removed", ev.text))
+
+    def error(self, exc: ProtocolError, ref: str | None = None) -> str:
+        """The wire text of an `error` for `exc`."""
+        return Error(exc.code, exc.message, ref).to_json()

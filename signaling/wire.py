@@ -1,0 +1,194 @@
+"""Building blocks of the wire messages: the protocol error, typed field reads, shared values.
+
+signaling.messages builds every message type from these; validation of untrusted input happens
+only through `Fields`, so each malformed case has exactly one error text.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeVar
+
+from signaling.codes import ErrorCode, Role
+
+MAX_ID_CHARS = 64  # participant ids (= accounts), `to`, `from`
+MAX_NAME_CHARS = 128
+MAX_TOKEN_CHARS = 2048
+MAX_CANDIDATE_CHARS = 1024
+MAX_REASON_CHARS = 200
+
+E = TypeVar("E", bound=enum.Enum)
+
+
+class ProtocolError(Exception):
+    """A message that cannot be accepted: `code` for programs, `message` (one line) for people."""
+
+    def __init__(self, code: ErrorCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class Fields:
+    """Typed reads of one JSON object's fields, each failure an exact `bad-message` error."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj: dict[str, Any]) -> None:
+        self.obj = obj
+
+    def _get(self, name: str) -> Any:
+        if name not in self.obj:
+            raise ProtocolError(ErrorCode.BAD_MESSAGE, f'missing field "{name}"')
+        return self.obj[name]
+
+    def str(self, name: str, max_chars: int, *, empty: bool = False) -> str:
+        value = self._get(name)
+        low = 0 if empty else 1
+        if not isinstance(value, str) or not low <= len(value) <= max_chars:
+            raise ProtocolError(
+                ErrorCode.BAD_MESSAGE, f'field "{name}" must be a string of {low} to {max_chars} characters'
+            )
+        return value
+
+    def opt_str(self, name: str, max_chars: int) -> str | None:
+        if self.obj.get(name) is None:
+            return None
+        return self.str(name, max_chars, empty=True)
+
+    def number(self, name: str, *, optional: bool = False) -> float | None:
+        value = self.obj.get(name) if optional else self._get(name)
+        if value is None and optional:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ProtocolError(ErrorCode.BAD_MESSAGE, f'field "{name}" must be a number')
+        return float(value)
+
+    def opt_index(self, name: str) -> int | None:
+        value = self.obj.get(name)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 1023:
+            raise ProtocolError(ErrorCode.BAD_MESSAGE, f'field "{name}" must be an integer from 0 to 1023')
+        return value
+
+    def enum(self, name: str, kind: type[E]) -> E:
+        value = self._get(name)
+        try:
+            return kind(value)
+        except ValueError:
+            allowed = ", ".join(str(m.value) for m in kind)
+            raise ProtocolError(ErrorCode.BAD_MESSAGE, f'field "{name}" must be one of: {allowed}') from None
+
+    def obj_field(self, name: str) -> Fields:
+        value = self._get(name)
+        if not isinstance(value, dict):
+            raise ProtocolError(ErrorCode.BAD_MESSAGE, f'field "{name}" must be an object')
+        return Fields(value)
+
+    def list_field(self, name: str) -> list[Fields]:
+        value = self._get(name)
+        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+            raise ProtocolError(ErrorCode.BAD_MESSAGE, f'field "{name}" must be a list of objects')
+        return [Fields(v) for v in value]
+
+
+def dumps(obj: dict[str, Any]) -> str:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+
+
+# --- values carried inside messages ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class IceCandidate:
+    """A browser's RTCIceCandidateInit; `candidate == ""` marks the end of candidates."""
+
+    candidate: str
+    sdp_mid: str | None = None
+    sdp_mline_index: int | None = None
+    username_fragment: str | None = None
+
+    @classmethod
+    def load(cls, f: Fields) -> IceCandidate:
+        return cls(
+            f.str("candidate", MAX_CANDIDATE_CHARS, empty=True),
+            f.opt_str("sdpMid", MAX_ID_CHARS),
+            f.opt_index("sdpMLineIndex"),
+            f.opt_str("usernameFragment", 256),
+        )
+
+    def dump(self) -> dict[str, Any]:
+        return {
+            "candidate": self.candidate,
+            "sdpMid": self.sdp_mid,
+            "sdpMLineIndex": self.sdp_mline_index,
+            "usernameFragment": self.username_fragment,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class PeerInfo:
+    """A participant as others see it. `state` is "connected" or "reconnecting"."""
+
+    id: str
+    name: str
+    role: Role
+    state: str = "connected"
+
+    @classmethod
+    def load(cls, f: Fields) -> PeerInfo:
+        state = f.str("state", 16)
+        if state not in {"connected", "reconnecting"}:
+            raise ProtocolError(ErrorCode.BAD_MESSAGE, 'field "state" must be one of: connected, reconnecting')
+        return cls(f.str("id", MAX_ID_CHARS), f.str("name", MAX_NAME_CHARS), f.enum("role", Role), state)
+
+    def dump(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "role": self.role.value, "state": self.state}
+
+
+@dataclass(frozen=True, slots=True)
+class IceServer:
+    """One RTCIceServer entry, in the browser's own field names."""
+
+    urls: tuple[str, ...]
+    username: str | None = None
+    credential: str | None = None
+
+    @classmethod
+    def load(cls, f: Fields) -> IceServer:
+        urls = f.obj.get("urls")
+        if not isinstance(urls, list) or not urls or not all(isinstance(u, str) and u for u in urls):
+            raise ProtocolError(ErrorCode.BAD_MESSAGE, 'field "urls" must be a non-empty list of strings')
+        return cls(tuple(urls), f.opt_str("username", 512), f.opt_str("credential", 512))
+
+    def dump(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"urls": list(self.urls)}
+        if self.username is not None:
+            out["username"] = self.username
+        if self.credential is not None:
+            out["credential"] = self.credential
+        return out
+
+
+# --- base -------------------------------------------------------------------------------------------
+
+
+class Message:
+    """Base of every wire message: `TYPE` on the wire, `load` from fields, `dump` to fields."""
+
+    TYPE: ClassVar[str]
+    __slots__ = ()
+
+    @classmethod
+    def load(cls, f: Fields) -> Message:
+        return cls()
+
+    def dump(self) -> dict[str, Any]:
+        return {}
+
+    def to_json(self) -> str:
+        """The message as one compact JSON text (what goes into a WebSocket text frame)."""
+        return dumps({"type": self.TYPE, **self.dump()})

@@ -1,0 +1,35 @@
+"""Run `python -m signaling` in a subprocess for tests across processes; wait for its ready line."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@asynccontextmanager
+async def signaling_process(secret: bytes, *args: str) -> AsyncIterator[str]:
+    """A signaling server process on 127.0.0.1 (port chosen by the OS); yields its ws:// base URL."""
+    env = {**os.environ, "PINGBIAO_SIGNALING_SECRET": secret.hex(), "PYTHONPATH": str(ROOT)}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "signaling", "--host", "127.0.0.1", "--port", "0", *args,
+        env=env, cwd=ROOT, stdout=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert proc.stdout is not None
+        line = (await asyncio.wait_for(proc.stdout.readline(), 20.0)).decode().split()
+        assert line[:1] == ["listening"], f"signaling process did not start: {line}"
+        yield f"ws://127.0.0.1:{line[2]}"
+    finally:
+        if proc.returncode is None:
+            proc.terminate()
+            try:
+                await asyncio.wait_for(proc.wait(), 10.0)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()

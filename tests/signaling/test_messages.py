@@ -1,0 +1,136 @@
+"""Protocol messages: every type round-trips, every malformed case has its exact error."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from signaling.codes import ErrorCode, LeaveReason, MediaKind, Role
+from signaling.messages import (
+    Answer, Candidate, Error, IceRestart, Join, Leave, Mute, MuteRequested, Offer, PeerBack, PeerJoined,
+    PeerLeft, PeerReconnecting, Ping, Pong, RelayedAnswer, RelayedCandidate, RelayedIceRestart, RelayedOffer,
+    Remove, Removed, Welcome, parse_client, parse_server, CLIENT_TYPES, SERVER_TYPES,
+)
+from signaling.wire import IceCandidate, IceServer, PeerInfo, ProtocolError
+
+from .sdp import CHROMIUM_OFFER
+
+CAND = IceCandidate("candidate:1 1 udp 2122260223 192.0.2.7 54400 typ host generation 0", "0", 0, "abcd")
+CLIENT = [
+    Join("pb1.x.y"),
+    Offer("bob", CHROMIUM_OFFER),
+    Answer("bob", "v=0\r\n"),
+    Candidate("bob", CAND),
+    Candidate("bob", IceCandidate("")),
+    IceRestart("bob"),
+    Leave(),
+    Ping(),
+    Ping(1723456789.5),
+    Mute("bob", MediaKind.AUDIO),
+    Remove("bob", "left the booth unattended"),
+]
+SERVER = [
+    Welcome(
+        "alice", "room-1", Role.HOST, "Alice",
+        (PeerInfo("bob", "Bob", Role.EXPERT), PeerInfo("carol", "Carol", Role.SUPERVISOR, "reconnecting")),
+        (IceServer(("stun:stun.example.org:3478",)), IceServer(("turn:t.example.org:3478",), "1:alice", "cHc=")),
+        60.0, 10.0, 65536, True,
+    ),
+    PeerJoined(PeerInfo("bob", "Bob", Role.OBSERVER)),
+    PeerLeft("bob", LeaveReason.TIMEOUT),
+    PeerReconnecting("bob"),
+    PeerBack("bob"),
+    RelayedOffer("bob", CHROMIUM_OFFER),
+    RelayedAnswer("bob", "v=0\r\n"),
+    RelayedCandidate("bob", CAND),
+    RelayedIceRestart("bob"),
+    MuteRequested("alice", MediaKind.VIDEO),
+    Removed("alice", ""),
+    Error(ErrorCode.UNKNOWN_PEER, 'no participant "x" in this room', "offer"),
+    Pong(3.0),
+]
+
+
+def test_every_type_is_covered() -> None:
+    assert {m.TYPE for m in CLIENT} == set(CLIENT_TYPES)
+    assert {m.TYPE for m in SERVER} == set(SERVER_TYPES)
+
+
+@pytest.mark.parametrize("msg", CLIENT, ids=lambda m: m.TYPE)
+def test_client_round_trip(msg: object) -> None:
+    text = msg.to_json()  # type: ignore[attr-defined]
+    assert parse_client(text) == msg
+    assert parse_client(text).to_json() == text
+
+
+@pytest.mark.parametrize("msg", SERVER, ids=lambda m: m.TYPE)
+def test_server_round_trip(msg: object) -> None:
+    text = msg.to_json()  # type: ignore[attr-defined]
+    assert parse_server(text) == msg
+    assert parse_server(text).to_json() == text
+
+
+def test_wire_shape_is_pinned() -> None:
+    assert Offer("bob", "v=0").to_json() == '{"type":"offer","to":"bob","sdp":"v=0"}'
+    assert RelayedOffer("alice", "v=0").to_json() == '{"type":"offer","from":"alice","sdp":"v=0"}'
+    assert json.loads(Candidate("bob", CAND).to_json())["candidate"] == {
+        "candidate": CAND.candidate, "sdpMid": "0", "sdpMLineIndex": 0, "usernameFragment": "abcd",
+    }
+    assert PeerLeft("x", LeaveReason.REMOVED).to_json() == '{"type":"peer-left","id":"x","reason":"removed"}'
+
+
+def test_unknown_fields_are_ignored() -> None:
+    assert parse_client('{"type":"ice-restart","to":"bob","extra":[1,2]}') == IceRestart("bob")
+
+
+def test_real_browser_offer_parses() -> None:
+    msg = parse_client(Offer("bob", CHROMIUM_OFFER).to_json())
+    assert isinstance(msg, Offer) and msg.sdp == CHROMIUM_OFFER
+    assert 5000 < len(CHROMIUM_OFFER.encode()) < 8000
+
+
+MALFORMED = [
+    ("{", ErrorCode.BAD_JSON, "message is not valid JSON"),
+    (b"\xff\xfe", ErrorCode.BAD_JSON, "message is not valid JSON"),
+    ("[1,2]", ErrorCode.BAD_MESSAGE, "message must be a JSON object"),
+    ('"join"', ErrorCode.BAD_MESSAGE, "message must be a JSON object"),
+    ("{}", ErrorCode.BAD_MESSAGE, 'missing field "type"'),
+    ('{"type":7}', ErrorCode.BAD_MESSAGE, 'missing field "type"'),
+    ('{"type":"shout"}', ErrorCode.UNKNOWN_TYPE, 'unknown message type "shout"'),
+    ('{"type":"welcome"}', ErrorCode.UNKNOWN_TYPE, 'unknown message type "welcome"'),
+    ('{"type":"join"}', ErrorCode.BAD_MESSAGE, 'missing field "token"'),
+    ('{"type":"join","token":""}', ErrorCode.BAD_MESSAGE, 'field "token" must be a string of 1 to 2048 characters'),
+    ('{"type":"offer","sdp":"v=0"}', ErrorCode.BAD_MESSAGE, 'missing field "to"'),
+    ('{"type":"offer","to":5,"sdp":"v=0"}', ErrorCode.BAD_MESSAGE, 'field "to" must be a string of 1 to 64 characters'),
+    ('{"type":"offer","to":"' + "x" * 65 + '","sdp":"v=0"}', ErrorCode.BAD_MESSAGE,
+     'field "to" must be a string of 1 to 64 characters'),
+    ('{"type":"answer","to":"bob"}', ErrorCode.BAD_MESSAGE, 'missing field "sdp"'),
+    ('{"type":"candidate","to":"bob"}', ErrorCode.BAD_MESSAGE, 'missing field "candidate"'),
+    ('{"type":"candidate","to":"bob","candidate":"x"}', ErrorCode.BAD_MESSAGE, 'field "candidate" must be an object'),
+    ('{"type":"candidate","to":"bob","candidate":{"candidate":"c","sdpMLineIndex":-1}}', ErrorCode.BAD_MESSAGE,
+     'field "sdpMLineIndex" must be an integer from 0 to 1023'),
+    ('{"type":"candidate","to":"bob","candidate":{"candidate":"c","sdpMLineIndex":true}}', ErrorCode.BAD_MESSAGE,
+     'field "sdpMLineIndex" must be an integer from 0 to 1023'),
+    ('{"type":"ping","ts":"now"}', ErrorCode.BAD_MESSAGE, 'field "ts" must be a number'),
+    ('{"type":"ping","ts":true}', ErrorCode.BAD_MESSAGE, 'field "ts" must be a number'),
+    ('{"type":"mute","to":"bob","kind":"screen"}', ErrorCode.BAD_MESSAGE, 'field "kind" must be one of: audio, video'),
+    ('{"type":"remove","to":"bob","reason":5}', ErrorCode.BAD_MESSAGE,
+     'field "reason" must be a string of 0 to 200 characters'),
+]
+
+
+@pytest.mark.parametrize(("text", "code", "message"), MALFORMED)
+def test_malformed_client_messages(text: str | bytes, code: ErrorCode, message: str) -> None:
+    with pytest.raises(ProtocolError) as info:
+        parse_client(text)
+    assert (info.value.code, info.value.message) == (code, message)
+
+
+def test_malformed_server_messages() -> None:
+    with pytest.raises(ProtocolError, match='field "reason" must be one of: left, timeout, removed'):
+        parse_server('{"type":"peer-left","id":"x","reason":"bored"}')
+    with pytest.raises(ProtocolError, match='field "state" must be one of: connected, reconnecting'):
+        parse_server('{"type":"peer-joined","peer":{"id":"x","name":"X","role":"expert","state":"gone"}}')
+    with pytest.raises(ProtocolError, match='field "urls" must be a non-empty list of strings'):
+        parse_server(SERVER[0].to_json().replace('"urls":["stun:stun.example.org:3478"]', '"urls":[]'))
