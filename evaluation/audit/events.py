@@ -87,9 +87,23 @@ register_kind(
 
 
 @reducer(
+    "tender.drafted",
+    "An agency created or edited a draft tender (not public). Payload: spec (the whole tender, "
+    "docs/tenders.md). The draft spec is kept; phase becomes 'draft'.",
+)
+def _drafted(state: dict[str, Any], entry: Entry) -> None:
+    spec = entry.payload["spec"]
+    if not isinstance(spec, dict):
+        raise TypeError("spec must be an object")
+    state["tender"] = {**spec, "agency": entry.actor.account}
+    state["phase"] = "draft"
+
+
+@reducer(
     "tender.published",
     "An agency published a tender. Payload: title (str), opening_round (int), chain (str, drand "
-    "chain hash); other fields are kept as given. Phase becomes 'published'.",
+    "chain hash); the rest of the spec (method, budget_fen, opening_time, record_fields, min_bids…) "
+    "is kept as given. Phase becomes 'published'.",
 )
 def _published(state: dict[str, Any], entry: Entry) -> None:
     p = entry.payload
@@ -100,7 +114,7 @@ def _published(state: dict[str, Any], entry: Entry) -> None:
 
 @reducer(
     "tender.amended",
-    "The agency amended a published tender. Payload: changes (object of field -> new value), "
+    "The agency amended a published tender (变更公告). Payload: changes (object of field -> new value), "
     "reason (str). The changes are merged into the tender; the amendment count grows by one.",
 )
 def _amended(state: dict[str, Any], entry: Entry) -> None:
@@ -112,9 +126,22 @@ def _amended(state: dict[str, Any], entry: Entry) -> None:
 
 
 @reducer(
+    "tender.postponed",
+    "The agency postponed the opening (延期). Payload: opening_time, opening_round (new), "
+    "previous_round, round_time, reason. Bids sealed to the previous round are voided by the "
+    "bid.voided entries that follow in the same transaction.",
+)
+def _postponed(state: dict[str, Any], entry: Entry) -> None:
+    p = entry.payload
+    state["tender"].update({"opening_time": p["opening_time"], "opening_round": p["opening_round"]})
+    state["postponements"] = state.get("postponements", 0) + 1
+
+
+@reducer(
     "bid.submitted",
     "A bidder submitted a sealed bid (the ciphertext, never its content). Payload: bid_id (str), "
-    "sha256 (hex of the ciphertext), size (int, bytes). The bid is 'submitted', owned by the actor.",
+    "sha256 (hex of the ciphertext), size (int, bytes), round (int, the round it is sealed to). "
+    "The bid is 'submitted', owned by the actor.",
 )
 def _submitted(state: dict[str, Any], entry: Entry) -> None:
     p = entry.payload
@@ -127,6 +154,16 @@ def _submitted(state: dict[str, Any], entry: Entry) -> None:
 
 
 @reducer(
+    "bid.replaced",
+    "A bidder replaced its sealed bid before the deadline. Payload: bid_id, sha256, size, round, "
+    "previous_sha256. The bid now points at the new ciphertext; the old one is kept.",
+)
+def _replaced(state: dict[str, Any], entry: Entry) -> None:
+    p = entry.payload
+    state["bids"][p["bid_id"]].update({"sha256": p["sha256"], "size": p["size"], "status": "submitted"})
+
+
+@reducer(
     "bid.withdrawn",
     "A bidder withdrew its bid before the opening. Payload: bid_id (str). The bid is 'withdrawn'.",
 )
@@ -135,24 +172,122 @@ def _withdrawn(state: dict[str, Any], entry: Entry) -> None:
 
 
 @reducer(
+    "bid.voided",
+    "A postponement voided a bid sealed to the previous round; its ciphertext is erased and the "
+    "bidder must reseal. Payload: bid_id, reason. The bid is 'void'.",
+)
+def _voided(state: dict[str, Any], entry: Entry) -> None:
+    state["bids"][entry.payload["bid_id"]]["status"] = "void"
+
+
+@reducer(
+    "hall.signin",
+    "An account signed in (签到) to the opening hall. Payload: name (as shown in the hall).",
+)
+def _signin(state: dict[str, Any], entry: Entry) -> None:
+    state.setdefault("signins", []).append(entry.payload["name"])
+
+
+@reducer(
+    "opening.started",
+    "The opening began with the verified beacon of the tender's round. Payload: round (int), "
+    "signature (hex), chain. Phase becomes 'opening'.",
+)
+def _started(state: dict[str, Any], entry: Entry) -> None:
+    state["phase"] = "opening"
+    state["opened_round"] = entry.payload["round"]
+
+
+@reducer(
+    "bid.opened",
+    "One bid was unsealed and read (唱标). Payload: bid_id, bidder_name, fields (its opening-record "
+    "values), documents (list of {name, sha256, size}). Stored under opening_record[bid_id].",
+)
+def _bid_opened(state: dict[str, Any], entry: Entry) -> None:
+    p = entry.payload
+    fields = p["fields"]
+    if not isinstance(fields, dict):
+        raise TypeError("fields must be an object")
+    state["bids"][p["bid_id"]]["status"] = "opened"
+    state["opening_record"][p["bid_id"]] = dict(fields)
+
+
+@reducer(
+    "bid.open_failed",
+    "One bid could not be opened or read. Payload: bid_id, bidder_name, reason (one line). The bid "
+    "is 'open_failed' and is listed in the record with the reason.",
+)
+def _bid_open_failed(state: dict[str, Any], entry: Entry) -> None:
+    bid = state["bids"][entry.payload["bid_id"]]
+    bid["status"] = "open_failed"
+    bid["reason"] = entry.payload["reason"]
+
+
+@reducer(
     "bids.unsealed",
-    "The scheduler opened the sealed bids with the beacon signature of the opening round. "
-    "Payload: round (int), bid_ids (list of str). Those bids are 'unsealed'; phase becomes 'opened'.",
+    "Every current bid has been tried. Payload: round (int), bid_ids (opened), failed_ids. "
+    "Phase becomes 'opened'.",
 )
 def _unsealed(state: dict[str, Any], entry: Entry) -> None:
-    for bid_id in entry.payload["bid_ids"]:
-        state["bids"][bid_id]["status"] = "unsealed"
     state["opened_round"] = entry.payload["round"]
     state["phase"] = "opened"
 
 
 @reducer(
     "opening.record",
-    "One bid's opening-record fields (开标记录: price, duration…) as read from the unsealed bid. "
-    "Payload: bid_id (str), fields (object). Stored under opening_record[bid_id].",
+    "The opening record (开标记录表) is published. Payload: rows (list of {seq, bid_id, bidder, "
+    "bidder_name, status, fields, documents, reason}), valid (int), min_bids (int), confirm_until "
+    "(RFC 3339 or null). Phase becomes 'confirming'.",
 )
 def _opening_record(state: dict[str, Any], entry: Entry) -> None:
-    fields = entry.payload["fields"]
-    if not isinstance(fields, dict):
-        raise TypeError("fields must be an object")
-    state["opening_record"][entry.payload["bid_id"]] = dict(fields)
+    rows = entry.payload["rows"]
+    if not isinstance(rows, list):
+        raise TypeError("rows must be a list")
+    state["record_rows"] = len(rows)
+    state["confirm_until"] = entry.payload["confirm_until"]
+    state["phase"] = "confirming"
+
+
+@reducer(
+    "tender.failed",
+    "The tender failed (流标): fewer valid bids than its minimum. Payload: reason, valid, min_bids. "
+    "Phase becomes 'failed'.",
+)
+def _failed(state: dict[str, Any], entry: Entry) -> None:
+    state["phase"] = "failed"
+    state["failed_reason"] = entry.payload["reason"]
+
+
+@reducer(
+    "opening.confirmed",
+    "A bidder confirmed the opening record. Payload: {}. The actor is added to confirmations.",
+)
+def _confirmed(state: dict[str, Any], entry: Entry) -> None:
+    state.setdefault("confirmations", []).append(entry.actor.account)
+
+
+@reducer(
+    "opening.objection",
+    "A bidder raised an objection (异议) to the record. Payload: objection_id, text.",
+)
+def _objection(state: dict[str, Any], entry: Entry) -> None:
+    p = entry.payload
+    state.setdefault("objections", {})[p["objection_id"]] = {"bidder": entry.actor.account, "text": p["text"], "answer": None}
+
+
+@reducer(
+    "opening.answer",
+    "The agency answered an objection. Payload: objection_id, text.",
+)
+def _answer(state: dict[str, Any], entry: Entry) -> None:
+    p = entry.payload
+    state["objections"][p["objection_id"]]["answer"] = p["text"]
+
+
+@reducer(
+    "opening.final",
+    "The confirmation window closed: the record is final. Payload: confirmed (list of accounts), "
+    "objections (int), unanswered (int). Phase becomes 'confirmed'.",
+)
+def _final(state: dict[str, Any], entry: Entry) -> None:
+    state["phase"] = "confirmed"

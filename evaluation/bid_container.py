@@ -1,0 +1,150 @@
+"""The plaintext of a sealed bid (投标文件容器), version 1 — what the browser seals with tlock-js.
+
+    pingbiao-bid/1\\n
+    {"record": {...}, "documents": [{"name": "…", "size": N, "sha256": "…"}, …]}\\n
+    <the bytes of document 1><the bytes of document 2>…
+
+Line 1 is the magic; line 2 the manifest, one line of UTF-8 JSON (at most 1 MiB); then each
+document's bytes, exactly ``size`` of them, in manifest order, and nothing after the last. A
+browser builds it with ``new Blob([magic, JSON.stringify(manifest) + "\\n", ...files])``; no
+base64, no ZIP library, and the server reads it as a stream. ``sha256`` (hex) is optional; when
+given it must match. Specified in docs/tenders.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+from evaluation.errors import InvalidRequest
+
+MAGIC = b"pingbiao-bid/1\n"
+MAX_MANIFEST = 1 << 20
+MAX_DOCUMENTS = 200
+CHUNK = 1 << 20
+_HEX = re.compile(r"^[0-9a-f]{64}$")
+
+
+class ContainerError(InvalidRequest):
+    """The unsealed plaintext is not a valid bid container (the bid cannot be opened)."""
+
+
+@dataclass(frozen=True)
+class DocumentEntry:
+    name: str
+    size: int
+    sha256: str | None
+
+
+@dataclass(frozen=True)
+class Manifest:
+    record: dict[str, Any]
+    documents: tuple[DocumentEntry, ...]
+
+
+def parse_manifest(line: bytes) -> Manifest:
+    """Parse the manifest line (without its newline). Raises ContainerError with the reason."""
+    try:
+        obj = json.loads(line.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise ContainerError("bid manifest is not UTF-8 JSON") from None
+    if not isinstance(obj, dict) or not isinstance(obj.get("record"), dict):
+        raise ContainerError("bid manifest must be an object with a 'record' object")
+    docs = obj.get("documents", [])
+    if not isinstance(docs, list) or len(docs) > MAX_DOCUMENTS:
+        raise ContainerError(f"bid manifest 'documents' must be a list of at most {MAX_DOCUMENTS}")
+    entries: list[DocumentEntry] = []
+    for n, d in enumerate(docs):
+        if not isinstance(d, dict):
+            raise ContainerError(f"document {n} is not an object")
+        name, size, digest = d.get("name"), d.get("size"), d.get("sha256")
+        if not isinstance(name, str) or not name or len(name) > 255 or "/" in name or "\\" in name:
+            raise ContainerError(f"document {n} needs a file name without slashes (at most 255 characters)")
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            raise ContainerError(f"document {name!r} needs a size in bytes")
+        if digest is not None and (not isinstance(digest, str) or not _HEX.match(digest)):
+            raise ContainerError(f"document {name!r} sha256 must be 64 lowercase hex characters")
+        entries.append(DocumentEntry(name, size, digest))
+    return Manifest(obj["record"], tuple(entries))
+
+
+def _read_line(src: BinaryIO, limit: int, what: str) -> bytes:
+    line = src.readline(limit + 1)
+    if not line.endswith(b"\n"):
+        raise ContainerError(f"bid {what} is missing or longer than {limit} bytes")
+    return line[:-1]
+
+
+Sink = Callable[[DocumentEntry], "DocumentSink"]
+
+
+class DocumentSink:
+    """Where one document's bytes go while it is read (a blob writer, or nothing)."""
+
+    def write(self, chunk: bytes) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def finish(self) -> None:
+        """Called once the document's bytes are complete and verified."""
+
+    def abort(self) -> None:
+        """Called when reading fails."""
+
+
+class _Discard(DocumentSink):
+    def write(self, chunk: bytes) -> None:
+        return None
+
+
+def read_container(
+    src: BinaryIO, sink: Sink | None = None, check: Callable[[Manifest], None] | None = None
+) -> tuple[Manifest, list[str]]:
+    """Read a bid container from `src`, streaming each document into ``sink(entry)``.
+
+    `check`, if given, runs on the manifest before any document is read (and may raise).
+    Returns the manifest and each document's SHA-256. Raises ContainerError naming the problem
+    (bad magic, manifest, a short or surplus document, a hash mismatch).
+    """
+    if src.read(len(MAGIC)) != MAGIC:
+        raise ContainerError("unsealed bid is not a pingbiao bid container (magic 'pingbiao-bid/1' missing)")
+    manifest = parse_manifest(_read_line(src, MAX_MANIFEST, "manifest line"))
+    if check is not None:
+        check(manifest)
+    digests: list[str] = []
+    for entry in manifest.documents:
+        out = (sink or (lambda _e: _Discard()))(entry)
+        h = hashlib.sha256()
+        left = entry.size
+        try:
+            while left:
+                chunk = src.read(min(CHUNK, left))
+                if not chunk:
+                    raise ContainerError(f"document {entry.name!r} is truncated: {left} of {entry.size} bytes missing")
+                h.update(chunk)
+                out.write(chunk)
+                left -= len(chunk)
+            digest = h.hexdigest()
+            if entry.sha256 is not None and entry.sha256 != digest:
+                raise ContainerError(f"document {entry.name!r} does not match its sha256")
+        except BaseException:
+            out.abort()
+            raise
+        out.finish()
+        digests.append(digest)
+    if src.read(1):
+        raise ContainerError("bid container has bytes after its last document")
+    return manifest, digests
+
+
+def build_container(record: dict[str, Any], documents: list[tuple[str, bytes]]) -> bytes:
+    """A container for `record` and named documents (tests, the demo, `pingbiao seal` helpers)."""
+    manifest = {
+        "record": record,
+        "documents": [{"name": n, "size": len(b), "sha256": hashlib.sha256(b).hexdigest()} for n, b in documents],
+    }
+    head = MAGIC + json.dumps(manifest, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+    return head + b"".join(b for _, b in documents)
