@@ -37,6 +37,11 @@ def build_parser() -> argparse.ArgumentParser:
         _add_common(p)
         p.add_argument("--host", help="address to listen on (default 127.0.0.1)")
         p.add_argument("--port", type=int, help="port to listen on (default 8080)")
+        if name == "demo":
+            p.add_argument(
+                "--fast", action="store_true",
+                help="play one whole tender through the HTTP API on a 1-second beacon in a temporary directory, print the record, exit",
+            )
 
     beacon = sub.add_parser("beacon", help="the local beacon (single-operator trust; see docs/beacon.md)")
     bsub = beacon.add_subparsers(dest="beacon_command", required=True, metavar="ACTION")
@@ -91,6 +96,10 @@ def _settings(args: argparse.Namespace) -> Settings:
 def _dispatch(args: argparse.Namespace) -> int:
     settings = _settings(args)
     handler: Callable[[argparse.Namespace, Settings], int]
+    if args.command == "demo" and args.fast:
+        from web.demo_fast import run_fast_demo
+
+        return run_fast_demo()
     if args.command in {"serve", "demo"}:
         from web.server import run_server
 

@@ -8,6 +8,7 @@ import asyncio
 import io
 import json
 import logging
+import sys
 import time
 from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass
@@ -80,7 +81,30 @@ async def _open_when_due(app: web.Application, bid: DemoBid) -> None:
         bid.error = str(exc)
 
 
+DEMO_TENDER_IN = web.AppKey("demo_tender_in", float)
+
+
+async def _seed_tender(app: web.Application) -> None:
+    """Demo accounts and a published tender with three sealed bids, opening a few minutes ahead."""
+    from web.demo_data import ACCOUNTS, DEMO_PASSWORD, ensure_accounts, seed_tender
+    from web.tenders_api import TENDERS
+
+    accounts = await ensure_accounts(app)
+    tender = await seed_tender(app[TENDERS], accounts, app[DEMO_TENDER_IN])
+    settings = app[keys.SETTINGS]
+    base = f"http://{settings.host}:{settings.port}"
+    lines = [
+        f"demo tender {tender.id} opens at round {tender.opening_round}, in {int(app[DEMO_TENDER_IN])} s:",
+        f"  hall 开标大厅: {base}/tenders/{tender.id}/hall",
+        f"sign in at {base}/login with password {DEMO_PASSWORD!r} as:",
+        *(f"  {a.username:<11} {a.role.value:<10} {a.display_name}" for a in ACCOUNTS),
+        f"watch sealed files open by themselves: {base}/demo/timelock",
+    ]
+    print("\n".join(lines), file=sys.stderr, flush=True)
+
+
 async def _demo_ctx(app: web.Application) -> AsyncIterator[None]:
+    await _seed_tender(app)
     app[DEMO_BIDS] = await _seal_samples(app)
     tasks = [asyncio.create_task(_open_when_due(app, bid)) for bid in app[DEMO_BIDS]]
     yield
@@ -101,12 +125,14 @@ async def demo_api(request: web.Request) -> web.Response:
     return web.json_response({"now": time.time(), "bids": _bids_json(request.app)})
 
 
-def install_demo(app: web.Application, delays: tuple[float, ...] = OPEN_AFTER) -> None:
+def install_demo(app: web.Application, delays: tuple[float, ...] = OPEN_AFTER, tender_in: float = 180) -> None:
     """Add the demo's data and pages to an application built by create_app.
 
-    `delays`: seconds after start-up at which each sample bid becomes openable (one per sample).
+    `delays`: seconds after start-up at which each sample file becomes openable (one per sample);
+    `tender_in`: seconds until the demo tender's opening.
     """
     app[DEMO_DELAYS] = delays
+    app[DEMO_TENDER_IN] = tender_in
     app.cleanup_ctx.append(_demo_ctx)
     app.router.add_get("/demo/timelock", demo_page, name="demo.timelock")
     app.router.add_get("/api/demo/timelock", demo_api, name="api.demo.timelock")

@@ -60,3 +60,35 @@ async def test_demo_bids_open_by_themselves(aiohttp_client: Any, settings: Setti
     bids = await asyncio.wait_for(all_open(), timeout=30)
     assert [b["error"] for b in bids] == [None, None, None]
     assert all("总报价" in b["opened"] for b in bids)
+
+
+async def test_demo_seeds_accounts_and_a_tender(aiohttp_client: Any, settings: Settings) -> None:
+    from evaluation.accounts import authenticate
+    from web.demo_data import ACCOUNTS, DEMO_PASSWORD
+    from web.keys import AUDIT_LOG, ENGINE
+
+    app = create_app(settings)
+    install_demo(app, delays=(60, 60, 60), tender_in=120)
+    await aiohttp_client(app)
+    for a in ACCOUNTS:
+        account = await authenticate(app[ENGINE], a.username, DEMO_PASSWORD)
+        assert account.role == a.role
+    log = app[AUDIT_LOG]
+    kinds = [e.kind for e in await log.entries(0, log.size)]
+    assert kinds.count("tender.published") == 1
+    assert kinds.count("bid.submitted") == 3
+
+
+def test_fast_demo_plays_a_whole_tender() -> None:
+    import subprocess
+    import sys
+
+    r = subprocess.run(
+        [sys.executable, "-c", "import sys; from web.cli import main; sys.exit(main(['demo', '--fast']))"],
+        capture_output=True, timeout=120, text=True,
+    )
+    assert r.returncode == 0, r.stderr
+    assert "开标记录表 Opening record" in r.stdout
+    assert r.stdout.count("total_price: ") == 3
+    assert "valid bids 有效投标: 3" in r.stdout
+    assert "nobody can open the bids before it" in r.stderr
