@@ -37,7 +37,6 @@ CHECKPOINT_FILE = "checkpoint"
 VKEY_FILE = "log.vkey"
 ENTRIES_FILE = "entries.jsonl"
 EXPORT_PAGE = 10_000
-PROGRESS_EVERY = 1 << 16
 
 Progress = Callable[[int, int], None]
 """Called with (entries done, entries total) now and then during verification."""
@@ -148,51 +147,185 @@ def _open_checkpoint(note: bytes, verifier: Verifier, what: str) -> Checkpoint:
     return checkpoint
 
 
+_BLOCK = 1 << 24
+"""Bytes of entries.jsonl read at a time."""
+_CHUNK_LEVEL = 16
+"""Leaf hashes are folded into complete subtrees of 2**_CHUNK_LEVEL leaves as they come."""
+
+
 def _fold(
     path: Path, size: int, old_size: int | None, progress: Progress | None, strict: bool
 ) -> tuple[bytes, bytes | None]:
-    """Check every line and fold the leaf hashes into the root (and the root at `old_size`)."""
+    """Check every line and fold the leaf hashes into the root (and the root at `old_size`).
+
+    The file is read in blocks of whole lines; each line gets the fast checks of ``_check_block``
+    and the first that fails them goes through ``_check_lines``, which names the bad entry. Leaf
+    hashes are folded 2**16 at a time into complete subtrees (``merkle.root``), so at most about
+    that many are held.
+    """
+    heads: set[bytes] = set()
+    chunk = 1 << _CHUNK_LEVEL
+    stack: list[bytes] = []  # compact range of the first `n` leaves (merkle.range_nodes hashes)
+    pending: list[bytes] = []  # leaf hashes of entries [n, n + len(pending)), n a multiple of chunk
+    old_root = merkle.EMPTY_ROOT if old_size == 0 else None
+    n = 0  # leaves folded into `stack`
+    done = 0  # lines checked
+    carry = b""
+    with open(path, "rb", buffering=0) as file:
+        while True:
+            data = file.read(_BLOCK)
+            cut = data.rfind(b"\n") + 1
+            block, carry = (carry + data[:cut], data[cut:]) if cut else (b"", carry + data)
+            if not data:
+                block, carry = carry, b""  # the rest, if any, is a truncated line
+                if not block:
+                    break
+            elif not block:
+                continue
+            lines = block.split(b"\n")
+            last = lines.pop()  # b"" after a final newline, else a truncated line
+            if last:
+                _check_lines([line + b"\n" for line in lines] + [last], done, size, strict)
+            leaves, hashes = _check_block(lines, done, size, heads, strict)
+            if strict:
+                _decode_all(leaves, done)
+            done += len(leaves)
+            pending.extend(hashes)
+            while len(pending) >= chunk:
+                if old_size is not None and n < old_size <= n + chunk:
+                    old_root = _root_after(stack, n, pending[: old_size - n])
+                _stack_push(stack, n, merkle.root(pending[:chunk]), _CHUNK_LEVEL)
+                n += chunk
+                del pending[:chunk]
+            if progress is not None:
+                progress(done, size)
+            if not data:
+                break
+    if done < size:
+        raise BundleError(f"entries.jsonl ends after {done} entries: entry {done} is missing (the checkpoint covers {size})")
+    if old_size is not None and n < old_size:
+        old_root = _root_after(stack, n, pending[: old_size - n])
+    return _root_after(stack, n, pending), old_root
+
+
+# The start of a leaf up to its index: the actor object without its closing quote and brace
+# (``_INDEX`` up to there). Heads repeat (one per actor), so each is matched once.
+_HEAD = re.compile(rb'\{"actor":\{"account":"(?:[^"\\]|\\.)*","role":"(?:[^"\\]|\\.)*')
+_AT_INDEX = b'"},"index":'
+
+
+def _check_block(
+    lines: list[bytes], n: int, size: int, heads: set[bytes], strict: bool
+) -> tuple[list[bytes], list[bytes]]:
+    """Leaves and leaf hashes of the newline-stripped `lines` (entries `n`, `n` + 1, …), checked as
+    ``_check_lines`` checks them, fast; the first line that fails any check goes, with the rest,
+    through ``_check_lines``, which raises naming it.
+
+    A leaf's index is found at the first ``"},"index":`` (in a leaf ``_INDEX`` accepts that is the
+    one after the actor: inside a JSON string a quote is always escaped), the part before it must
+    match ``_HEAD`` (checked once per distinct head, remembered in `heads`) and the digits must
+    be exactly `n`: together the same as ``_INDEX`` matching with index `n`.
+    """
+    b2a = binascii.b2a_base64
     sha256 = hashlib.sha256
+    leaves: list[bytes] = []
+    hashes: list[bytes] = []
+    add_leaf, add_hash = leaves.append, hashes.append
+    for line in lines:
+        end = line.find(b'"', 9)
+        leaf = b"{" + line[end + 2 :]
+        at = leaf.find(_AT_INDEX)
+        if (
+            n >= size
+            or line[end : end + 2] != b'",'
+            or line[:9] != _PREFIX
+            or b2a(leaf, newline=False) != line[9:end]
+            or at < 0
+            or not leaf.startswith(b"%d," % n, at + 11)
+            or (leaf[:at] not in heads and not _new_head(leaf[:at], heads))
+        ):
+            if strict:
+                _decode_all(leaves, n - len(leaves))
+            _check_lines([line + b"\n" for line in lines[len(leaves) :]], n, size, strict)
+            raise AssertionError("a line failed the fast checks but passed the full ones")  # pragma: no cover
+        add_leaf(leaf)
+        add_hash(sha256(b"\x00" + leaf).digest())
+        n += 1
+    return leaves, hashes
+
+
+def _decode_all(leaves: list[bytes], n: int) -> None:
+    """--strict: every leaf (entries `n`, `n` + 1, …) must decode as a canonical entry."""
+    for i, leaf in enumerate(leaves, n):
+        try:
+            decode_leaf(leaf)
+        except LeafError as exc:
+            raise BundleError(f"entry {i}: {exc}") from None
+
+
+def _new_head(head: bytes, heads: set[bytes]) -> bool:
+    if _HEAD.fullmatch(head) is None:
+        return False
+    if len(heads) >= 1 << 16:  # a bound on memory when nearly every actor is new
+        heads.clear()
+    heads.add(head)
+    return True
+
+
+def _stack_push(stack: list[bytes], n: int, subtree: bytes, level: int) -> None:
+    """Add the complete subtree of 2**level leaves starting at leaf `n` (a multiple of its width)
+    to the compact range `stack` of the first `n` leaves."""
+    sha256 = hashlib.sha256
+    m = (n >> level) + 1
+    while not m & 1:
+        subtree = sha256(b"\x01" + stack.pop() + subtree).digest()
+        m >>= 1
+    stack.append(subtree)
+
+
+def _root_after(stack: list[bytes], n: int, leaf_hashes: list[bytes]) -> bytes:
+    """Root of the first ``n + len(leaf_hashes)`` leaves, from the compact range `stack` of the
+    first `n`. Requires `n` to be a multiple of the smallest power of two >= ``len(leaf_hashes)``."""
+    grown = list(stack)
+    start = 0
+    for level in range(len(leaf_hashes).bit_length() - 1, -1, -1):
+        width = 1 << level
+        if len(leaf_hashes) - start >= width:
+            _stack_push(grown, n + start, merkle.root(leaf_hashes[start : start + width]), level)
+            start += width
+    return merkle.fold_range(grown)
+
+
+def _check_lines(lines: list[bytes], n: int, size: int, strict: bool) -> list[bytes]:
+    """The leaves of `lines` (entries `n`, `n` + 1, …, each with its newline but a truncated last
+    one) checked one by one, as the bundle format says.
+
+    With `strict`, each leaf is also decoded. Raises BundleError naming the first bad entry.
+    """
     b2a = binascii.b2a_base64
     match_index = _INDEX.match
-    stack: list[bytes] = []  # compact range of the leaves so far (merkle.range_nodes hashes)
-    old_root = merkle.EMPTY_ROOT if old_size == 0 else None
-    n = 0
-    with open(path, "rb", buffering=1 << 20) as lines:
-        for line in lines:
-            if n >= size:
-                raise BundleError(f"entry {n}: entries.jsonl has more entries than the checkpoint's {size}")
-            if not line.startswith(_PREFIX) or line[-1:] != b"\n":
-                raise BundleError(_line_problem(n, line))
-            end = line.find(b'"', 9)  # base64 holds no quote: the first one closes it
-            leaf = b"{" + line[end + 2 : -1]  # the decoded fields, which must be the leaf itself
-            # Canonical base64 is unique, so "encodes to the given text" == "the text decodes to it".
-            if end < 0 or line[end : end + 2] != b'",' or b2a(leaf, newline=False) != line[9:end]:
-                raise BundleError(_leaf_problem(n, line[9:end]))
-            found = match_index(leaf)
-            if found is None or int(found[1]) != n:
-                raise BundleError(_sequence_problem(n, None if found is None else int(found[1])))
-            if strict:
-                try:
-                    decode_leaf(leaf)
-                except LeafError as exc:
-                    raise BundleError(f"entry {n}: {exc}") from None
-            h = sha256(b"\x00" + leaf).digest()
-            n += 1
-            m = n
-            while not m & 1:
-                h = sha256(b"\x01" + stack.pop() + h).digest()
-                m >>= 1
-            stack.append(h)
-            if n == old_size:
-                old_root = merkle.fold_range(stack)
-            if progress is not None and not n % PROGRESS_EVERY:
-                progress(n, size)
-    if n < size:
-        raise BundleError(f"entries.jsonl ends after {n} entries: entry {n} is missing (the checkpoint covers {size})")
-    if progress is not None:
-        progress(n, size)
-    return merkle.fold_range(stack), old_root
+    leaves = []
+    for line in lines:
+        if n >= size:
+            raise BundleError(f"entry {n}: entries.jsonl has more entries than the checkpoint's {size}")
+        if not line.startswith(_PREFIX) or line[-1:] != b"\n":
+            raise BundleError(_line_problem(n, line))
+        end = line.find(b'"', 9)  # base64 holds no quote: the first one closes it
+        leaf = b"{" + line[end + 2 : -1]  # the decoded fields, which must be the leaf itself
+        # Canonical base64 is unique, so "encodes to the given text" == "the text decodes to it".
+        if end < 0 or line[end : end + 2] != b'",' or b2a(leaf, newline=False) != line[9:end]:
+            raise BundleError(_leaf_problem(n, line[9:end]))
+        found = match_index(leaf)
+        if found is None or int(found[1]) != n:
+            raise BundleError(_sequence_problem(n, None if found is None else int(found[1])))
+        if strict:
+            try:
+                decode_leaf(leaf)
+            except LeafError as exc:
+                raise BundleError(f"entry {n}: {exc}") from None
+        leaves.append(leaf)
+        n += 1
+    return leaves
 
 
 def _leaf_problem(n: int, text: bytes) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -119,6 +120,49 @@ def parse_time(text: str) -> datetime:
 
 def check_payload(value: Any, path: str = "payload", depth: int = 0) -> None:
     """Raise LeafError unless `value` holds only canonical JSON values (see module doc)."""
+    if not _is_canonical(value, depth):
+        _explain(value, path, depth)
+
+
+def _is_canonical(value: Any, depth: int) -> bool:
+    """Fast test for ``check_payload`` (exact built-in types only, no paths built).
+
+    True only for values ``_explain`` accepts; on False, ``_explain`` decides and words the error.
+    """
+    if depth > MAX_DEPTH:
+        return False
+    kind = type(value)
+    if kind is str:
+        return value.isascii() or _encodes(value)
+    if kind is int:
+        return -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER
+    if value is None or kind is bool:
+        return True
+    if kind is dict:
+        depth += 1
+        for key, item in value.items():
+            if type(key) is not str or not (key.isascii() or _encodes(key)) or not _is_canonical(item, depth):
+                return False
+        return True
+    if kind is list or kind is tuple:
+        depth += 1
+        for item in value:
+            if not _is_canonical(item, depth):
+                return False
+        return True
+    return False
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _explain(value: Any, path: str, depth: int) -> None:
+    """The full check, with the path of the first offending value in the error."""
     if depth > MAX_DEPTH:
         raise LeafError(f"{path} is nested deeper than {MAX_DEPTH} levels")
     if value is None or isinstance(value, (bool, str)):
@@ -136,11 +180,11 @@ def check_payload(value: Any, path: str = "payload", depth: int = 0) -> None:
             if not isinstance(key, str):
                 raise LeafError(f"{path} has a non-string key {key!r}")
             _check_text(key, path)
-            check_payload(item, f"{path}.{key}", depth + 1)
+            _explain(item, f"{path}.{key}", depth + 1)
         return
     if isinstance(value, (list, tuple)):
         for i, item in enumerate(value):
-            check_payload(item, f"{path}[{i}]", depth + 1)
+            _explain(item, f"{path}[{i}]", depth + 1)
         return
     raise LeafError(f"{path} has a value of type {type(value).__name__}, not allowed in a leaf")
 
@@ -152,9 +196,18 @@ def _check_text(text: str, path: str) -> None:
         raise LeafError(f"{path} holds a string that is not valid Unicode (lone surrogate)") from None
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+_string = json.encoder.encode_basestring  # what _CANONICAL writes for a str (C implementation)
+
+
 def canonical_json(value: Any) -> bytes:
     """The canonical bytes of a JSON value: sorted keys, no spaces, UTF-8, floats refused."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+    return _CANONICAL.encode(value).encode()
+
+
+def canonical_payload(payload: dict[str, Any]) -> str:
+    """The canonical JSON text of a payload (as it appears in its leaf). Requires a checked payload."""
+    return _CANONICAL.encode(payload)
 
 
 def encode_leaf(
@@ -164,29 +217,42 @@ def encode_leaf(
     if index < 0:
         raise LeafError(f"entry index must not be negative, got {index}")
     check_payload(payload)
-    return _encode(index, time, tender_id, actor, kind, payload)
+    return _encode(index, format_time(time), tender_id, actor, kind, canonical_payload(payload))
 
 
-def _encode(
-    index: int, time: datetime, tender_id: str | None, actor: Actor, kind: str, payload: dict[str, Any]
-) -> bytes:
-    return canonical_json(
-        {
-            "actor": actor.to_json(),
-            "index": index,
-            "kind": kind,
-            "payload": payload,
-            "tender": tender_id,
-            "time": format_time(time),
-            "v": LEAF_VERSION,
-        }
-    )
+def _encode(index: int, time_text: str, tender_id: str | None, actor: Actor, kind: str, payload_text: str) -> bytes:
+    """``canonical_json`` of the leaf object, written member by member in sorted key order.
+
+    Same bytes as encoding the whole object at once (the members are fixed and sorted here; each
+    string goes through the same encoder), without building the object for every entry.
+    """
+    tender = "null" if tender_id is None else _string(tender_id)
+    return (
+        f'{{"actor":{{"account":{_string(actor.account)},"role":{_string(actor.role)}}},"index":{index:d},'
+        f'"kind":{_string(kind)},"payload":{payload_text},"tender":{tender},"time":"{time_text}","v":{LEAF_VERSION:d}}}'
+    ).encode()
 
 
 def make_entry(index: int, time: datetime, draft: EntryDraft) -> Entry:
     """The entry `draft` becomes at `index` and `time`; the payload is checked again (dicts are mutable)."""
     leaf = encode_leaf(index, time, draft.tender_id, draft.actor, draft.kind, draft.payload)
     return Entry(index, time, draft.tender_id, draft.actor, draft.kind, draft.payload, leaf)
+
+
+def make_entries(start: int, time: datetime, drafts: Sequence[EntryDraft]) -> list[tuple[Entry, str]]:
+    """``make_entry`` for drafts at consecutive indices from `start`, all at `time`, each with its
+    canonical payload text (the ``payload`` column). Payloads are checked again, as there."""
+    if start < 0:
+        raise LeafError(f"entry index must not be negative, got {start}")
+    time_text = format_time(time)
+    out = []
+    for index, draft in enumerate(drafts, start):
+        payload = draft.payload
+        check_payload(payload)
+        text = _CANONICAL.encode(payload)
+        leaf = _encode(index, time_text, draft.tender_id, draft.actor, draft.kind, text)
+        out.append((Entry(index, time, draft.tender_id, draft.actor, draft.kind, payload, leaf), text))
+    return out
 
 
 def decode_leaf(leaf: bytes) -> Entry:

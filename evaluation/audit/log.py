@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import json
 import logging
 import time as _time
@@ -26,7 +27,7 @@ from crypto.checkpoint import Checkpoint
 from crypto.note import Signer, Verifier, open_note, sign_note
 from crypto.proof import verify_inclusion
 from evaluation.audit import store
-from evaluation.audit.entry import Actor, Entry, EntryDraft, make_entry
+from evaluation.audit.entry import Actor, Entry, EntryDraft, canonical_payload, make_entries
 from evaluation.errors import ConflictError, IntegrityFailure, InvalidRequest, NotFoundError
 
 log = logging.getLogger(__name__)
@@ -205,8 +206,9 @@ class AuditLog:
         moment = datetime.fromtimestamp(now_us // 1_000_000, tz=timezone.utc).replace(microsecond=now_us % 1_000_000)
         done: list[tuple[_Request, list[Entry]]] = []
         failed: list[tuple[_Request, BaseException]] = []
-        rows: list[dict[str, Any]] = []
-        nodes: list[tuple[merkle.NodeID, bytes]] = []
+        rows: list[tuple[Any, ...]] = []
+        nodes: list[tuple[int, bytes]] = []  # (store node key, hash) of every subtree completed
+        sha256 = hashlib.sha256
         async with self._engine.begin() as conn:
             for request in batch:
                 if request.future.cancelled():
@@ -219,14 +221,19 @@ class AuditLog:
                         failed.append((request, exc))
                         continue
                 made = []
-                for draft in request.drafts:
-                    entry = make_entry(size, moment, draft)
-                    hashes = merkle.hashes_on_append(size, merkle.leaf_hash(entry.leaf), border)
-                    nodes.extend(zip(merkle.new_nodes_on_append(size), hashes))
-                    if len(hashes) > 1:
-                        del border[1 - len(hashes) :]
-                    border.append(hashes[-1])
-                    rows.append(_row(entry, now_us))
+                for entry, payload_text in make_entries(size, moment, request.drafts):
+                    # merkle.hashes_on_append, inlined: the leaf and each subtree it completes all
+                    # end at leaf `size`, so their keys are size·64 + level (store.node_key).
+                    h = sha256(b"\x00" + entry.leaf).digest()
+                    nodes.append((size << store.LEVEL_BITS, h))
+                    level, m = 0, size + 1
+                    while not m & 1:
+                        level += 1
+                        m >>= 1
+                        h = sha256(b"\x01" + border.pop() + h).digest()
+                        nodes.append((size << store.LEVEL_BITS | level, h))
+                    border.append(h)
+                    rows.append(_row(entry, now_us, payload_text))
                     made.append(entry)
                     size += 1
                 done.append((request, made))
@@ -353,17 +360,13 @@ def _to_us(moment: datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
-def _row(entry: Entry, time_us: int) -> dict[str, Any]:
-    return {
-        "idx": entry.index,
-        "time_us": time_us,
-        "tender_id": entry.tender_id,
-        "actor_account": entry.actor.account,
-        "actor_role": entry.actor.role,
-        "kind": entry.kind,
-        "payload": json.dumps(entry.payload, ensure_ascii=False, sort_keys=True, separators=(",", ":")),
-        "leaf": entry.leaf,
-    }
+def _row(entry: Entry, time_us: int, payload_text: str | None = None) -> tuple[Any, ...]:
+    """The ``audit_entry`` row of `entry` (store.ENTRY_COLUMNS order); `payload_text` is its canonical
+    payload JSON when already at hand."""
+    if payload_text is None:
+        payload_text = canonical_payload(entry.payload)
+    actor = entry.actor
+    return (entry.index, time_us, entry.tender_id, actor.account, actor.role, entry.kind, payload_text, entry.leaf)
 
 
 def _entry(row: Any) -> Entry:

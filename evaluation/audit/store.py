@@ -1,14 +1,21 @@
 """Tables of the audit log and the queries on them. No logic beyond reading and writing rows.
 
-``audit_node`` holds the hash of every complete subtree, leaves included (level 0), keyed by
-``(level, idx)`` as in ``crypto.merkle.NodeID``; any proof or root is then one primary-key lookup
-of about log2(size) keys. Times are stored as integer microseconds since the Unix epoch (UTC).
+``audit_node`` holds the hash of every complete subtree, leaves included (level 0), under one
+integer key, ``node_key(level, idx)`` = (last leaf covered) · 64 + level: the nodes a new leaf
+completes get consecutive, ever-growing keys (appends go to the end of the index), and a proof or
+root is one ``IN`` lookup of about log2(size) integer primary keys. On SQLite the integer primary
+keys are rowid aliases (one B-tree per table, no separate index). Times are stored as integer
+microseconds since the Unix epoch (UTC).
+
+Bulk writes and the node lookup go to the driver directly (``exec_driver_sql``): the statements
+are fixed text, so SQLAlchemy's per-row parameter processing is pure overhead there.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,10 +25,13 @@ from crypto.merkle import NodeID
 from evaluation.db import metadata
 from evaluation.errors import IntegrityFailure
 
+# BIGINT, but INTEGER on SQLite: only "INTEGER PRIMARY KEY" makes the key the rowid itself.
+_Key = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
 entry_table = sa.Table(
     "audit_entry",
     metadata,
-    sa.Column("idx", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("idx", _Key, primary_key=True, autoincrement=False),
     sa.Column("time_us", sa.BigInteger, nullable=False),
     sa.Column("tender_id", sa.String(128), nullable=True),
     sa.Column("actor_account", sa.String(256), nullable=False),
@@ -35,8 +45,7 @@ entry_table = sa.Table(
 node_table = sa.Table(
     "audit_node",
     metadata,
-    sa.Column("level", sa.SmallInteger, primary_key=True, autoincrement=False),
-    sa.Column("idx", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("id", _Key, primary_key=True, autoincrement=False),
     sa.Column("hash", sa.LargeBinary(32), nullable=False),
 )
 
@@ -60,18 +69,38 @@ class CheckpointRow:
     created_us: int
 
 
-async def insert_entries(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert entry rows (dicts with the ENTRY_COLUMNS keys) in one executemany."""
+LEVEL_BITS = 6
+"""Low bits of a node key that hold the level (levels are < 64)."""
+
+
+def node_key(level: int, idx: int) -> int:
+    """The ``audit_node.id`` of node ``(level, idx)``: (last leaf it covers) · 64 + level."""
+    return (((idx + 1) << level) - 1) << LEVEL_BITS | level
+
+
+def _placeholders(conn: AsyncConnection, count: int) -> str:
+    if conn.dialect.paramstyle == "qmark":
+        return ", ".join("?" * count)
+    return ", ".join(f"${i}" for i in range(1, count + 1))  # asyncpg: numeric_dollar
+
+
+@lru_cache(maxsize=8)
+def _insert_sql(table: str, columns: tuple[str, ...], placeholders: str) -> str:
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})"
+
+
+async def insert_entries(conn: AsyncConnection, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Insert entry rows (tuples in ENTRY_COLUMNS order) in one driver executemany."""
     if rows:
-        await conn.execute(entry_table.insert(), list(rows))
+        sql = _insert_sql("audit_entry", ENTRY_COLUMNS, _placeholders(conn, len(ENTRY_COLUMNS)))
+        await conn.exec_driver_sql(sql, rows if isinstance(rows, list) else list(rows))
 
 
-async def insert_nodes(conn: AsyncConnection, nodes: Sequence[tuple[NodeID, bytes]]) -> None:
-    """Insert node hashes in one executemany."""
-    if nodes:
-        await conn.execute(
-            node_table.insert(), [{"level": n.level, "idx": n.index, "hash": h} for n, h in nodes]
-        )
+async def insert_nodes(conn: AsyncConnection, nodes: Iterable[tuple[int, bytes]]) -> None:
+    """Insert ``(node_key, hash)`` pairs in one driver executemany."""
+    rows = nodes if isinstance(nodes, list) else list(nodes)
+    if rows:
+        await conn.exec_driver_sql(_insert_sql("audit_node", ("id", "hash"), _placeholders(conn, 2)), rows)
 
 
 async def insert_checkpoint(conn: AsyncConnection, row: CheckpointRow) -> None:
@@ -100,22 +129,48 @@ async def latest_checkpoint(conn: AsyncConnection) -> CheckpointRow | None:
     return None if row is None else CheckpointRow(row.size, row.root, row.note, row.created_us)
 
 
+_ONE_ROUND_TRIP: dict[str, Callable[[Any, str, Sequence[Any]], Awaitable[Iterable[Any]]]] = {
+    # A plain SELECT in whatever transaction the connection is in (none: autocommit).
+    "aiosqlite": lambda raw, sql, params: raw.execute_fetchall(sql, params),
+    "asyncpg": lambda raw, sql, params: raw.fetch(sql, *params),
+}
+
+
+@lru_cache(maxsize=128)
+def _lookup_sql(paramstyle: str, count: int) -> str:
+    if paramstyle == "qmark":
+        return f"SELECT id, hash FROM audit_node WHERE id IN ({', '.join('?' * count)})"
+    return "SELECT id, hash FROM audit_node WHERE id = ANY($1::bigint[])"  # one prepared statement
+
+
 async def node_hashes(conn: AsyncConnection, ids: Sequence[NodeID]) -> list[bytes]:
-    """Hashes of `ids`, in the same order, in one query (an OR of primary-key pairs).
+    """Hashes of `ids`, in the same order, in one query (``id IN`` the nodes' integer keys).
 
     Raises IntegrityFailure naming the first node that is not stored.
     """
     if not ids:
         return []
-    wanted = set(ids)
-    c = node_table.c
-    condition = sa.or_(*(sa.and_(c.level == n.level, c.idx == n.index) for n in wanted))
-    rows = await conn.execute(sa.select(c.level, c.idx, c.hash).where(condition))
-    found = {NodeID(r.level, r.idx): r.hash for r in rows}
-    for n in ids:
-        if n not in found:
-            raise IntegrityFailure(f"audit log node (level {n.level}, index {n.index}) is missing from the database")
-    return [found[n] for n in ids]
+    keys = [(((n.index + 1) << n.level) - 1) << LEVEL_BITS | n.level for n in ids]
+    wanted = tuple(set(keys))
+    paramstyle = conn.dialect.paramstyle
+    sql = _lookup_sql(paramstyle, len(wanted))
+    params = wanted if paramstyle == "qmark" else (list(wanted),)
+    driver = conn.dialect.driver
+    if driver in _ONE_ROUND_TRIP:  # the driver's own execute-and-fetch: one round trip, not four
+        raw = (await conn.get_raw_connection()).driver_connection
+        found = dict(await _ONE_ROUND_TRIP[driver](raw, sql, params))
+    else:
+        rows: Iterable[Any] = await conn.exec_driver_sql(sql, params)
+        found = {row[0]: row[1] for row in rows}
+    try:
+        return [bytes(found[k]) for k in keys]
+    except KeyError:
+        for n, k in zip(ids, keys):
+            if k not in found:
+                raise IntegrityFailure(
+                    f"audit log node (level {n.level}, index {n.index}) is missing from the database"
+                ) from None
+        raise
 
 
 async def entry_rows(conn: AsyncConnection, start: int, end: int) -> list[Any]:

@@ -59,3 +59,39 @@ def test_decode_refuses(leaf: bytes, message: str) -> None:
     with pytest.raises(LeafError) as caught:
         decode_leaf(leaf)
     assert str(caught.value).startswith(message)
+
+
+def test_member_by_member_encoding_equals_whole_object_encoding() -> None:
+    """encode_leaf writes the leaf member by member: the same bytes as canonical_json of the object."""
+    import random
+    from datetime import timedelta
+
+    from evaluation.audit.entry import canonical_json, format_time, make_entries
+
+    rng = random.Random(7)
+    alphabet = 'ab"\\\n\t\x00\x1f\x7f/é名值😀\u2028 '
+
+    def text() -> str:
+        return "".join(rng.choice(alphabet) for _ in range(rng.randrange(1, 8)))
+
+    def value(depth: int = 0) -> object:
+        r = rng.random()
+        if depth > 3 or r < 0.5:
+            return rng.choice([text(), rng.randrange(-(2**53) + 1, 2**53), True, False, None])
+        if r < 0.75:
+            return [value(depth + 1) for _ in range(rng.randrange(3))]
+        return {text(): value(depth + 1) for _ in range(rng.randrange(4))}
+
+    for i in range(2000):
+        payload = {text(): value() for _ in range(rng.randrange(5))}
+        actor, tender = Actor(text(), text()), rng.choice([None, text()])
+        kind = "".join(ch for ch in text() if not ch.isspace()) or "k"
+        moment = T + timedelta(microseconds=rng.randrange(10**12))
+        whole = canonical_json(
+            {"actor": actor.to_json(), "index": i, "kind": kind, "payload": payload, "tender": tender,
+             "time": format_time(moment), "v": 1}
+        )
+        assert encode_leaf(i, moment, tender, actor, kind, payload) == whole
+        [(entry, payload_text)] = make_entries(i, moment, [EntryDraft(kind, payload, tender, actor)])
+        assert entry.leaf == whole
+        assert payload_text.encode() == canonical_json(payload)

@@ -143,3 +143,21 @@ async def test_entries_for_tender_filters(audit_log: AuditLog) -> None:
     assert [e.index for e in await audit_log.entries_for_tender("T-1", actor="u7")] == [7]
     assert await audit_log.entries_for_tender("T-1", kinds=["bid.withdrawn"]) == []
     assert got[0] == made[1]
+
+
+async def test_node_keys_and_a_missing_node(audit_log: AuditLog, engine: AsyncEngine) -> None:
+    """Nodes are stored under store.node_key; a proof that needs a deleted node names it."""
+    from evaluation.audit import store
+    from evaluation.errors import IntegrityFailure
+
+    await audit_log.append_many([draft(n) for n in range(7)])
+    async with engine.connect() as conn:
+        ids = {r[0] for r in await conn.execute(sa.select(store.node_table.c.id))}
+    # 7 leaves: (0, 0..6), (1, 0..2), (2, 0)
+    expected = [(0, i) for i in range(7)] + [(1, i) for i in range(3)] + [(2, 0)]
+    assert ids == {store.node_key(level, idx) for level, idx in expected}
+    assert store.node_key(1, 2) == 5 * 64 + 1 and store.node_key(2, 0) == 3 * 64 + 2
+    async with engine.begin() as conn:
+        await conn.execute(sa.delete(store.node_table).where(store.node_table.c.id == store.node_key(1, 0)))
+    with pytest.raises(IntegrityFailure, match=r"node \(level 1, index 0\) is missing"):
+        await audit_log.inclusion_proof(3, 7)
