@@ -29,6 +29,12 @@ class Settings:
     beacon_url: str = ""  # empty: the embedded local beacon, served at /beacon
     beacon_chain: str = ""  # chain hash to pin when beacon_url is set
     beacon_period: int = 3  # seconds between rounds of a newly created local beacon
+    stun_urls: str = ""  # comma-separated STUN URLs handed to booth clients
+    turn_urls: str = ""  # comma-separated TURN URLs (coturn), e.g. turn:turn.example:3478?transport=udp
+    turn_secret: str = ""  # coturn's static-auth-secret (use-auth-secret), for TURN REST credentials
+    turn_ttl: int = 21600  # seconds a TURN credential stays valid
+    booth_grace: int = 60  # seconds a booth participant who lost its connection keeps its place
+    signaling_bus_url: str = ""  # empty: in-process signaling bus; redis://host:6379/0 for several processes
     log_origin: str = "pingbiao.local/audit"  # origin line of the audit log's checkpoints
     log_format: str = "text"  # "text" or "json"
     log_level: str = "INFO"
@@ -52,7 +58,7 @@ class Settings:
         return not self.beacon_url
 
 
-_INT_FIELDS = {"port", "beacon_period"}
+_INT_FIELDS = {"port", "beacon_period", "turn_ttl", "booth_grace"}
 
 
 def _coerce(name: str, value: Any) -> Any:
