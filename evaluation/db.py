@@ -47,7 +47,10 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN")
+        # A writer that must not lose a race to another process asks for the write lock up front
+        # with execution_options(sqlite_begin="IMMEDIATE"); everything else begins deferred.
+        mode = conn.get_execution_options().get("sqlite_begin", "")
+        conn.exec_driver_sql(f"BEGIN {mode}" if mode in ("IMMEDIATE", "EXCLUSIVE") else "BEGIN")
 
 
 MIGRATION_LOCK = 0x70696E67  # "ping": PostgreSQL advisory lock held while migrating

@@ -82,6 +82,9 @@ class _Request:
     future: asyncio.Future[list[Entry]] = field(repr=False)
 
 
+APPEND_LOCK = 0x70626C67  # "pblg": PostgreSQL advisory lock held by the writer of each batch
+
+
 class AuditLog:
     """The audit log of one installation. ``await start()`` before use, ``await stop()`` at the end."""
 
@@ -131,14 +134,17 @@ class AuditLog:
         log.info("audit log stopped", extra={"origin": self.origin, "size": self._size})
 
     async def _load(self, *, check_entries: bool = True) -> None:
+        async with self._engine.connect() as conn:
+            await self._load_from(conn, check_entries=check_entries)
+
+    async def _load_from(self, conn: AsyncConnection, *, check_entries: bool = True) -> None:
         # The checkpoint first: the nodes it needs are permanent, so this stays consistent even
         # when another process appends between the statements.
-        async with self._engine.connect() as conn:
-            row = await store.latest_checkpoint(conn)
-            size = 0 if row is None else row.size
-            border = await store.node_hashes(conn, merkle.range_nodes(size))
-            last_us = await store.last_time_us(conn, size)
-            stored = await store.log_size(conn) if check_entries else size
+        row = await store.latest_checkpoint(conn)
+        size = 0 if row is None else row.size
+        border = await store.node_hashes(conn, merkle.range_nodes(size))
+        last_us = await store.last_time_us(conn, size)
+        stored = await store.log_size(conn) if check_entries else size
         root = merkle.fold_range(border)
         if stored != size or (row is not None and row.root != root):
             raise IntegrityFailure(
@@ -200,16 +206,32 @@ class AuditLog:
                 except Exception as reload_exc:  # keep serving; the next batch will report
                     log.error("audit log reload failed", extra={"error": repr(reload_exc)})
 
+    async def _lock(self, conn: AsyncConnection) -> None:
+        """Hold the log's write lock for this transaction and catch up with other processes.
+
+        Several processes (app workers, a `pingbiao` command next to a running server) may share
+        one database; each has its own writer. The lock (SQLite: the database write lock taken by
+        BEGIN IMMEDIATE; PostgreSQL: a transaction advisory lock) serialises their batches, and a
+        writer that finds entries it did not write reloads the right border (O(log n) reads)
+        before assigning indices, so no index is ever assigned twice.
+        """
+        if conn.dialect.name == "postgresql":
+            await conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({APPEND_LOCK})")
+        if await store.log_size(conn) != self._size:
+            await self._load_from(conn)
+            log.info("audit log caught up with another writer", extra={"size": self._size})
+
     async def _commit(self, batch: list[_Request]) -> None:
-        size, border = self._size, list(self._range)
-        now_us = max(_time.time_ns() // 1000, self._last_us)
-        moment = datetime.fromtimestamp(now_us // 1_000_000, tz=timezone.utc).replace(microsecond=now_us % 1_000_000)
         done: list[tuple[_Request, list[Entry]]] = []
         failed: list[tuple[_Request, BaseException]] = []
         rows: list[tuple[Any, ...]] = []
         nodes: list[tuple[int, bytes]] = []  # (store node key, hash) of every subtree completed
         sha256 = hashlib.sha256
-        async with self._engine.begin() as conn:
+        async with self._engine.execution_options(sqlite_begin="IMMEDIATE").begin() as conn:
+            await self._lock(conn)
+            size, border = self._size, list(self._range)
+            now_us = max(_time.time_ns() // 1000, self._last_us)
+            moment = datetime.fromtimestamp(now_us // 1_000_000, tz=timezone.utc).replace(microsecond=now_us % 1_000_000)
             for request in batch:
                 if request.future.cancelled():
                     continue
@@ -261,32 +283,39 @@ class AuditLog:
 
     @property
     def size(self) -> int:
-        """Number of committed entries."""
-        return self._size
+        """Number of committed entries under the newest checkpoint this process has seen."""
+        return 0 if self._checkpoint is None else self._checkpoint.size
 
     async def latest_checkpoint(self) -> SignedCheckpoint:
         """The newest signed checkpoint; it covers every committed entry. Requires a started log."""
         if self._checkpoint is None:
             raise ConflictError("audit log is not started")
+        async with self._engine.connect() as conn:
+            row = await store.latest_checkpoint(conn)
+        current = self._checkpoint
+        if row is not None and current is not None and row.size > current.size:
+            # Another process appended: show its newer checkpoint (reads only; the writer
+            # catches up under the lock before its next batch).
+            self._checkpoint = SignedCheckpoint(row.size, row.root, row.note.encode())
         return self._checkpoint
 
     async def entries(self, start: int, end: int) -> list[Entry]:
         """Entries ``start <= index < end``. Requires ``0 <= start <= end <= size``."""
-        if not 0 <= start <= end <= self._size:
-            raise InvalidRequest(f"entry range [{start}, {end}) is not within the log of size {self._size}")
+        if not 0 <= start <= end <= self.size:
+            raise InvalidRequest(f"entry range [{start}, {end}) is not within the log of size {self.size}")
         async with self._engine.connect() as conn:
             return [_entry(r) for r in await store.entry_rows(conn, start, end)]
 
     async def leaves(self, start: int, end: int) -> list[bytes]:
         """Leaf bytes of entries ``start <= index < end``. Requires ``0 <= start <= end <= size``."""
-        if not 0 <= start <= end <= self._size:
-            raise InvalidRequest(f"entry range [{start}, {end}) is not within the log of size {self._size}")
+        if not 0 <= start <= end <= self.size:
+            raise InvalidRequest(f"entry range [{start}, {end}) is not within the log of size {self.size}")
         async with self._engine.connect() as conn:
             return await store.leaves(conn, start, end)
 
     async def entry(self, index: int) -> Entry:
         """Entry `index`. Raises NotFoundError when ``index >= size``."""
-        self._check_index(index, self._size)
+        self._check_index(index, self.size)
         return (await self.entries(index, index + 1))[0]
 
     async def entries_for_tender(
@@ -312,8 +341,8 @@ class AuditLog:
 
     async def root_at(self, size: int) -> bytes:
         """Root of the first `size` entries. Requires ``0 <= size <= self.size``."""
-        if not 0 <= size <= self._size:
-            raise InvalidRequest(f"tree size {size} is out of range: the log has {self._size} entries")
+        if not 0 <= size <= self.size:
+            raise InvalidRequest(f"tree size {size} is out of range: the log has {self.size} entries")
         async with self._engine.connect() as conn:
             return merkle.fold_range(await store.node_hashes(conn, merkle.range_nodes(size)))
 
@@ -322,9 +351,9 @@ class AuditLog:
 
         Requires ``0 <= index < size <= self.size``. One query for about log2(size) node hashes.
         """
-        size = self._size if size is None else size
-        if not 0 < size <= self._size:
-            raise InvalidRequest(f"tree size {size} is out of range: the log has {self._size} entries")
+        size = self.size if size is None else size
+        if not 0 < size <= self.size:
+            raise InvalidRequest(f"tree size {size} is out of range: the log has {self.size} entries")
         self._check_index(index, size)
         nodes = merkle.inclusion_nodes(index, size)
         async with self._engine.connect() as conn:
@@ -332,9 +361,9 @@ class AuditLog:
 
     async def consistency_proof(self, size1: int, size2: int) -> list[bytes]:
         """Consistency proof from `size1` to `size2`. Requires ``0 < size1 <= size2 <= self.size``."""
-        if not 0 < size1 <= size2 <= self._size:
+        if not 0 < size1 <= size2 <= self.size:
             raise InvalidRequest(
-                f"no consistency proof from size {size1} to {size2}: need 0 < size1 <= size2 <= {self._size}"
+                f"no consistency proof from size {size1} to {size2}: need 0 < size1 <= size2 <= {self.size}"
             )
         nodes = merkle.consistency_nodes(size1, size2)
         async with self._engine.connect() as conn:

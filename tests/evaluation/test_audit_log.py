@@ -161,3 +161,95 @@ async def test_node_keys_and_a_missing_node(audit_log: AuditLog, engine: AsyncEn
         await conn.execute(sa.delete(store.node_table).where(store.node_table.c.id == store.node_key(1, 0)))
     with pytest.raises(IntegrityFailure, match=r"node \(level 1, index 0\) is missing"):
         await audit_log.inclusion_proof(3, 7)
+
+
+async def test_two_writers_on_one_database_never_share_an_index(audit_log: AuditLog, engine: AsyncEngine, signer: Signer) -> None:
+    """Two app processes (or a `pingbiao` command next to a server) each run a writer on one database."""
+    other = AuditLog(engine, ORIGIN, signer)
+    await other.start()
+    try:
+        async def appender(log: AuditLog, task: int) -> list[int]:
+            return [(await log.append(draft(task * 100 + i))).index for i in range(10)]
+
+        jobs = [appender(audit_log if t % 2 else other, t) for t in range(20)]
+        indices = sorted(i for got in await asyncio.gather(*jobs) for i in got)
+        assert indices == list(range(200))
+        # Each log sees the other's entries and the newest checkpoint signs all of them.
+        for log in (audit_log, other):
+            cp = await log.latest_checkpoint()
+            assert cp.size == 200
+            assert cp.root == merkle.root(await all_leaf_hashes(log))
+            proof.verify_inclusion((await log.entry(0)).leaf_hash, 0, 200, await log.inclusion_proof(0, 200), cp.root)
+    finally:
+        await other.stop()
+
+
+WRITER = """
+import asyncio, sys
+from pathlib import Path
+from crypto.note import Signer
+from evaluation.audit.entry import Actor, EntryDraft
+from evaluation.audit.log import AuditLog
+from evaluation.db import make_engine
+
+async def main(url, key, tag):
+    engine = make_engine(url)
+    log = AuditLog(engine, {origin!r}, Signer.from_key_text(key))
+    await log.start()
+    print("ready", flush=True)
+    sys.stdin.readline()  # both processes start appending together
+    async def one(i):
+        return (await log.append(EntryDraft("test.multi", {{"n": i}}, None, Actor(tag, "system")))).index
+    got = await asyncio.gather(*(one(i) for i in range(150)))
+    await log.stop()
+    await engine.dispose()
+    print(" ".join(map(str, got)), flush=True)
+
+asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3]))
+"""
+
+
+async def test_two_processes_append_to_one_sqlite_file(tmp_path: "Path", signer: Signer) -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from evaluation.db import create_schema, make_engine
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}"
+    engine = make_engine(url)
+    await create_schema(engine)
+    first = AuditLog(engine, ORIGIN, signer)
+    await first.start()
+    await first.stop()
+    script = WRITER.format(origin=ORIGIN)
+    root = Path(__file__).resolve().parents[2]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, url, signer.to_key_text(), f"p{n}"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=root, text=True,
+        )
+        for n in range(2)
+    ]
+    try:
+        for p in procs:
+            assert p.stdout is not None and p.stdout.readline().strip() == "ready"
+        for p in procs:
+            assert p.stdin is not None
+            p.stdin.write("go\n")
+            p.stdin.flush()
+        outputs = [p.communicate(timeout=120)[0] for p in procs]
+    finally:
+        for p in procs:
+            p.kill()
+    assert all(p.returncode == 0 for p in procs)
+    indices = sorted(int(i) for out in outputs for i in out.split())
+    assert indices == list(range(300))
+    check = AuditLog(engine, ORIGIN, signer)
+    await check.start()  # verifies the stored nodes give the latest checkpoint's root
+    try:
+        cp = await check.latest_checkpoint()
+        assert cp.size == 300 and cp.root == merkle.root(await all_leaf_hashes(check))
+    finally:
+        await check.stop()
+        await engine.dispose()
