@@ -1,0 +1,159 @@
+"""Booth room tokens over real HTTP, checked by the real signaling server mounted at /signaling;
+presence reaches the audit log; the signaling secret is created once, private."""
+
+from __future__ import annotations
+
+import stat
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from evaluation.accounts import Role
+from evaluation.audit.events import KINDS
+from signaling.client import Closed, SignalingClient
+from signaling.codes import CloseCode
+from signaling.codes import Role as BoothRole
+from signaling.messages import Leave, PeerBack, PeerJoined, PeerLeft, PeerReconnecting, Remove
+from signaling.tokens import RoomToken, TokenSigner
+from tests.web.signin import make_account, session_headers
+from web.app import create_app
+from web.booth import PRESENCE, SECRET_FILE, SIGNER
+from web.config import Settings
+from web.keys import AUDIT_LOG
+
+ROOM = "eval-tender-0001"
+
+
+async def start(aiohttp_client: Any, tmp_path: Path) -> tuple[TestClient, dict[str, Any], dict[str, dict[str, str]]]:
+    app = create_app(Settings(data_dir=tmp_path / "data", beacon_period=1, log_origin="test.example/audit"))
+    client: TestClient = await aiohttp_client(app)
+    accounts, headers = {}, {}
+    for name, role in [("expert1", Role.expert), ("expert2", Role.expert), ("agency", Role.agency),
+                       ("supervisor", Role.supervisor), ("bidder", Role.bidder), ("admin", Role.admin)]:
+        accounts[name] = await make_account(app, role, username=name)
+        headers[name] = await session_headers(app, accounts[name])
+    headers["anonymous"] = await session_headers(app, None)
+    return client, accounts, headers
+
+
+def ws_url(client: TestClient, room: str = ROOM) -> str:
+    return str(client.make_url(f"/signaling/rooms/{room}")).replace("http://", "ws://")
+
+
+async def token_for(client: TestClient, headers: dict[str, str], room: str = ROOM) -> tuple[int, Any]:
+    resp = await client.get(f"/api/booth/{room}/token", headers={**headers, "Accept": "application/json"})
+    return resp.status, await resp.json()
+
+
+async def test_allowed_roles_get_tokens_the_server_accepts(aiohttp_client: Any, tmp_path: Path) -> None:
+    client, accounts, headers = await start(aiohttp_client, tmp_path)
+    expected = {"expert1": "expert", "agency": "host", "supervisor": "supervisor"}
+    joined = []
+    try:
+        for name, role in expected.items():
+            status, body = await token_for(client, headers[name])
+            assert status == 200, body
+            assert body["role"] == role and body["id"] == accounts[name].id and body["room"] == ROOM
+            assert body["url"] == f"/signaling/rooms/{ROOM}"
+            assert 60 <= body["expires"] - time.time() <= 130
+            peer = await SignalingClient.connect(ws_url(client), body["token"])
+            assert peer.welcome is not None
+            assert peer.welcome.id == accounts[name].id and peer.welcome.role.value == role
+            assert peer.welcome.name == accounts[name].display_name
+            assert peer.welcome.ice_servers == ()  # no STUN/TURN configured: host candidates only
+            joined.append(peer)
+        last = joined[-1].welcome
+        assert last is not None
+        assert [p.id for p in last.participants] == [accounts["expert1"].id, accounts["agency"].id]
+    finally:
+        for peer in joined:
+            await peer.close()
+
+
+async def test_other_roles_and_rooms_are_refused(aiohttp_client: Any, tmp_path: Path) -> None:
+    client, _, headers = await start(aiohttp_client, tmp_path)
+    for name in ("bidder", "admin"):
+        status, body = await token_for(client, headers[name])
+        assert status == 403, body
+        assert "expert" in body["error"].lower() or "专家" in body["error"]  # names who may
+    status, _ = await token_for(client, headers["anonymous"])
+    assert status == 401
+    status, body = await token_for(client, headers["expert1"], room="not-an-evaluation")
+    assert status == 404 and "not-an-evaluation" in body["error"]
+    resp = await client.get(f"/booth/{ROOM}", headers={**headers["bidder"], "Accept": "text/html"})
+    assert resp.status == 403
+    resp = await client.get(f"/booth/{ROOM}", headers={"Accept": "text/html"}, allow_redirects=False)
+    assert resp.status == 302 and resp.headers["Location"].startswith("/login?next=")
+    resp = await client.get(f"/booth/{ROOM}", headers=headers["expert1"])
+    assert resp.status == 200
+    page = await resp.text()
+    assert "摄像头与麦克风检查" in page and "/static/booth.js" in page and 'data-role="expert"' in page
+
+
+async def test_forged_expired_and_foreign_tokens_get_their_close_codes(aiohttp_client: Any, tmp_path: Path) -> None:
+    client, accounts, headers = await start(aiohttp_client, tmp_path)
+    _, good = await token_for(client, headers["expert1"])
+    forger = TokenSigner(b"x" * 32)  # not the server's secret
+    forged = forger.issue(ROOM, accounts["expert1"].id, BoothRole.HOST, "冒名 Forger")
+    tampered = good["token"][:-2] + ("AA" if not good["token"].endswith("AA") else "BB")
+    signer = client.app[SIGNER]
+    expired = signer.encode(RoomToken(ROOM, accounts["expert1"].id, BoothRole.EXPERT, "过期 Expired", int(time.time()) - 1))
+    cases = [(forged, ROOM, CloseCode.INVALID_TOKEN), (tampered, ROOM, CloseCode.INVALID_TOKEN),
+             (expired, ROOM, CloseCode.EXPIRED_TOKEN), (good["token"], "eval-other", CloseCode.WRONG_ROOM)]
+    for token, room, code in cases:
+        with pytest.raises(Closed) as refused:
+            await SignalingClient.connect(ws_url(client, room), token)
+        assert refused.value.code == code, (room, refused.value)
+
+
+async def test_presence_is_in_the_audit_log(aiohttp_client: Any, tmp_path: Path) -> None:
+    client, accounts, headers = await start(aiohttp_client, tmp_path)
+    assert {"booth.joined", "booth.left", "booth.reconnected", "booth.removed"} <= set(KINDS)
+    log = client.app[AUDIT_LOG]
+    start_size = log.size
+    url = ws_url(client)
+    host = await SignalingClient.connect(url, (await token_for(client, headers["agency"]))[1]["token"])
+    expert = await SignalingClient.connect(url, (await token_for(client, headers["expert1"]))[1]["token"])
+    await host.expect(PeerJoined)
+    await expert.close()  # lost, then back within the grace period
+    await host.expect(PeerReconnecting)
+    expert = await SignalingClient.connect(url, (await token_for(client, headers["expert1"]))[1]["token"])
+    assert expert.welcome is not None and expert.welcome.resumed
+    await host.expect(PeerBack)
+    other = await SignalingClient.connect(url, (await token_for(client, headers["expert2"]))[1]["token"])
+    await host.expect(PeerJoined)
+    await host.send(Remove(accounts["expert2"].id, "测试 test"))
+    assert await other.closed() == CloseCode.REMOVED
+    await expert.send(Leave())
+    assert await expert.closed() == 1000
+    while not (isinstance(m := await host.recv(), PeerLeft) and m.id == accounts["expert1"].id):
+        pass
+    await host.close()
+    await client.app[PRESENCE].drain()
+    entries = [e for e in await log.entries(start_size, log.size) if e.kind.startswith("booth.")]
+    seen = [(e.kind, e.actor.account, e.actor.role, e.payload["reason"]) for e in entries]
+    a, e1, e2 = accounts["agency"].id, accounts["expert1"].id, accounts["expert2"].id
+    assert seen[:7] == [
+        ("booth.joined", a, "agency", "joined"),
+        ("booth.joined", e1, "expert", "joined"),
+        ("booth.reconnected", e1, "expert", "lost"),
+        ("booth.reconnected", e1, "expert", "back"),
+        ("booth.joined", e2, "expert", "joined"),
+        ("booth.removed", e2, "expert", f"by {a}: 测试 test"),
+        ("booth.left", e1, "expert", "left"),
+    ], seen
+    assert all(e.tender_id == "tender-0001" and e.payload["room"] == ROOM for e in entries)
+    assert entries[0].payload["role"] == "host"
+
+
+def test_secret_is_created_once_and_private(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data")
+    create_app(settings)
+    path = settings.data_dir / SECRET_FILE
+    first = path.read_bytes()
+    assert len(first) == 32 and stat.S_IMODE(path.stat().st_mode) == 0o600
+    create_app(settings)
+    assert path.read_bytes() == first

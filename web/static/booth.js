@@ -1,0 +1,752 @@
+// 评标舱 booth page: camera & microphone check, a mesh of RTCPeerConnections (one per remote
+// participant) negotiated with "perfect negotiation", a connection-quality indicator per peer,
+// reconnect with the same identity and ICE restart. Protocol: docs/signaling.md; guide: docs/booth.md.
+"use strict";
+
+(() => {
+  const root = document.getElementById("booth");
+  if (!root) return;
+  const $ = (id) => document.getElementById(id);
+  const ROOM = root.dataset.room;
+  const SELF = root.dataset.id;
+  const ROLE = root.dataset.role;
+  const TOKEN_URL = root.dataset.tokenUrl;
+  const STATS_EVERY_MS = 2000;
+  const MAX_BACKOFF_MS = 8000;
+  const ROLE_LABELS = { host: "主持人 Host", supervisor: "监管 Supervisor", expert: "专家 Expert", observer: "旁听 Observer" };
+
+  // Close codes (docs/signaling.md) → a one-line message in plain words, and whether to try again.
+  const CLOSES = {
+    1000: { retry: false, text: "您已离开评标舱。You left the booth." },
+    1009: { retry: false, text: "消息过大，连接被关闭，请刷新页面。A message was too large; reload the page." },
+    4001: { retry: false, text: "入场凭证无效，请刷新页面。Your room pass is not valid; reload the page." },
+    4002: { retry: true, text: "入场凭证已过期，正在重新获取… Your room pass expired; getting a new one…" },
+    4003: { retry: false, text: "入场凭证不属于这个评标舱。Your room pass is for another booth." },
+    4004: { retry: false, text: "评标舱已满（最多 12 人）。The booth is full (12 people at most)." },
+    4005: { retry: false, text: "您已被主持人移出评标舱。The host removed you from the booth." },
+    4006: { retry: false, text: "您已在另一个窗口或设备加入，本窗口已停止。You joined from another window or device; this one stopped." },
+    4007: { retry: true, text: "连接长时间无响应，正在重新连接… The connection went silent; reconnecting…" },
+    4008: { retry: false, text: "协议错误，请刷新页面。Protocol error; reload the page." },
+    4009: { retry: true, text: "消息过多，稍后重新连接… Too many messages; reconnecting shortly…" },
+  };
+
+  const state = {
+    ws: null,
+    joined: false,
+    stopped: false, // left, removed, or refused for good: no more reconnects
+    attempt: 0,
+    expiredInARow: 0,
+    heartbeat: null,
+    reconnectTimer: null,
+    iceServers: [],
+    local: null, // MediaStream from the camera check
+    peers: new Map(), // id → peer
+    events: [], // presence messages received, in order (shown to tests through window.booth)
+    serial: 0,
+    removedReason: "",
+  };
+
+  // -- small helpers ---------------------------------------------------------------------------
+
+  function showError(text) {
+    const el = $("error");
+    el.textContent = text || "";
+    el.hidden = !text;
+  }
+
+  function setStatus(kind, text) {
+    const el = $("status");
+    el.dataset.state = kind;
+    el.textContent = text;
+  }
+
+  function send(msg) {
+    const ws = state.ws;
+    if (ws && ws.readyState === WebSocket.OPEN) {
+      ws.send(JSON.stringify(msg));
+      return true;
+    }
+    return false;
+  }
+
+  function politeToward(peer) {
+    // aiortc cannot roll back an offer: a browser is always the polite side toward it.
+    if (peer.aiortc) return true;
+    if ((ROLE === "host") !== (peer.role === "host")) return ROLE === "host"; // the host is polite
+    return SELF < peer.id;
+  }
+
+  // aiortc writes its session origin as "- <n> <n> IN IP4 0.0.0.0"; browsers do not.
+  const AIORTC_ORIGIN = /^o=- (\d+) \1 IN IP4 0\.0\.0\.0\r?$/m;
+  function fingerprint(sdp) {
+    const m = /^a=fingerprint:(.+?)\r?$/m.exec(sdp || "");
+    return m ? m[1].trim().toLowerCase() : "";
+  }
+
+  // -- camera and microphone check -------------------------------------------------------------
+
+  let meterContext = null;
+
+  async function openMedia(videoId, audioId) {
+    const constraints = {
+      video: videoId ? { deviceId: { exact: videoId } } : { width: { ideal: 640 }, height: { ideal: 360 } },
+      audio: audioId ? { deviceId: { exact: audioId } } : { echoCancellation: true, noiseSuppression: true },
+    };
+    const stream = await navigator.mediaDevices.getUserMedia(constraints);
+    const old = state.local;
+    state.local = stream;
+    $("preview").srcObject = stream;
+    $("self-video").srcObject = stream;
+    applyMuteState();
+    startMeter(stream);
+    if (old) {
+      for (const peer of state.peers.values()) replaceTracks(peer, stream);
+      old.getTracks().forEach((t) => t.stop());
+    }
+    return stream;
+  }
+
+  function startMeter(stream) {
+    if (!stream.getAudioTracks().length) return;
+    try {
+      meterContext?.close();
+      meterContext = new AudioContext();
+      const source = meterContext.createMediaStreamSource(stream);
+      const analyser = meterContext.createAnalyser();
+      analyser.fftSize = 512;
+      source.connect(analyser);
+      const data = new Float32Array(analyser.fftSize);
+      const fill = $("level");
+      const tick = () => {
+        if (meterContext?.state === "closed" || analyser.context !== meterContext) return;
+        analyser.getFloatTimeDomainData(data);
+        let sum = 0;
+        for (const v of data) sum += v * v;
+        const rms = Math.sqrt(sum / data.length);
+        const level = Math.min(1, rms * 4);
+        fill.style.width = `${Math.round(level * 100)}%`;
+        fill.dataset.level = level.toFixed(3);
+        fill.classList.toggle("loud", level > 0.85);
+        requestAnimationFrame(tick);
+      };
+      requestAnimationFrame(tick);
+    } catch (err) {
+      console.warn("audio level meter unavailable", err);
+    }
+  }
+
+  async function listDevices() {
+    const devices = await navigator.mediaDevices.enumerateDevices();
+    const fill = (select, kind, track) => {
+      const current = track?.getSettings().deviceId;
+      select.replaceChildren();
+      for (const d of devices.filter((x) => x.kind === kind)) {
+        const opt = new Option(d.label || d.deviceId.slice(0, 8), d.deviceId, false, d.deviceId === current);
+        select.append(opt);
+      }
+      select.disabled = select.options.length < 2;
+    };
+    fill($("camera-select"), "videoinput", state.local?.getVideoTracks()[0]);
+    fill($("mic-select"), "audioinput", state.local?.getAudioTracks()[0]);
+  }
+
+  async function check() {
+    try {
+      await openMedia();
+      await listDevices();
+      $("check-status").textContent = "摄像头和麦克风正常：对着麦克风说话，音量条应会跳动。Camera and microphone work: speak and the level bar moves.";
+    } catch (err) {
+      console.warn("getUserMedia failed", err);
+      $("check-status").textContent = "无法打开摄像头或麦克风（检查浏览器权限）；仍可加入，但他人看不到、听不到您。Camera or microphone unavailable (check the browser's permissions); you can still join, but others will not see or hear you.";
+    }
+    $("join").disabled = false;
+  }
+
+  async function switchDevice() {
+    try {
+      await openMedia($("camera-select").value || undefined, $("mic-select").value || undefined);
+    } catch (err) {
+      showError("无法切换设备。Could not switch the device.");
+    }
+  }
+
+  // -- mute --------------------------------------------------------------------------------------
+
+  const muted = { audio: false, video: false };
+
+  function applyMuteState() {
+    for (const t of state.local?.getAudioTracks() || []) t.enabled = !muted.audio;
+    for (const t of state.local?.getVideoTracks() || []) t.enabled = !muted.video;
+    const mute = $("mute");
+    mute.setAttribute("aria-pressed", String(muted.audio));
+    mute.textContent = muted.audio ? "取消静音 Unmute" : "静音 Mute";
+    const cam = $("camera");
+    cam.setAttribute("aria-pressed", String(muted.video));
+    cam.textContent = muted.video ? "打开摄像头 Camera on" : "关闭摄像头 Camera off";
+    document.querySelector("#tile-self .mic-off").hidden = !muted.audio;
+  }
+
+  function setMuted(kind, value) {
+    muted[kind] = value;
+    applyMuteState();
+  }
+
+  // -- tiles -------------------------------------------------------------------------------------
+
+  function layout() {
+    const grid = $("grid");
+    grid.dataset.count = String(grid.children.length);
+  }
+
+  function makeTile(peer) {
+    const tile = $("tile-template").content.firstElementChild.cloneNode(true);
+    tile.id = `tile-${peer.id}`;
+    tile.dataset.peer = peer.id;
+    tile.querySelector(".name").textContent = peer.name;
+    tile.querySelector(".peer-role").textContent = ROLE_LABELS[peer.role] || peer.role;
+    const actions = tile.querySelector(".host-actions");
+    if (ROLE === "host" && peer.role !== "host") {
+      actions.hidden = false;
+      actions.querySelector('[data-action="mute-audio"]').addEventListener("click", () => {
+        send({ type: "mute", to: peer.id, kind: "audio" });
+      });
+      actions.querySelector('[data-action="remove"]').addEventListener("click", () => {
+        const reason = window.prompt(`移出 ${peer.name}？请填写原因。Remove ${peer.name}? Give a reason.`, "");
+        if (reason !== null) send({ type: "remove", to: peer.id, reason: reason.slice(0, 200) });
+      });
+    }
+    $("grid").append(tile);
+    layout();
+    return tile;
+  }
+
+  function setReconnecting(peer, on) {
+    peer.reconnecting = on;
+    peer.tile.querySelector(".overlay").hidden = !on;
+    peer.tile.classList.toggle("reconnecting", on);
+  }
+
+  // -- peers and perfect negotiation -------------------------------------------------------------
+
+  function enqueue(peer, job) {
+    peer.queue = peer.queue.then(job).catch((err) => console.warn(`negotiation with ${peer.id}:`, err));
+    return peer.queue;
+  }
+
+  function createPeer(info, offerer) {
+    const peer = {
+      id: info.id,
+      name: info.name,
+      role: info.role,
+      aiortc: false,
+      polite: false,
+      canOffer: offerer, // the newcomer offers; those already present wait for its offer
+      makingOffer: false,
+      ignoreOffer: false,
+      tracksAdded: false,
+      reconnecting: false,
+      queue: Promise.resolve(),
+      pc: null,
+      stream: null,
+      stats: null,
+      prev: null,
+      quality: "unknown",
+      tile: null,
+      disconnectTimer: null,
+    };
+    peer.polite = politeToward(peer);
+    peer.tile = makeTile(peer);
+    state.peers.set(peer.id, peer);
+    makePc(peer);
+    if (offerer) addLocalTracks(peer);
+    setReconnecting(peer, info.state === "reconnecting");
+    return peer;
+  }
+
+  function makePc(peer) {
+    const pc = new RTCPeerConnection({ iceServers: state.iceServers });
+    pc.boothId = `${peer.id}/${++state.serial}/${Math.random().toString(36).slice(2, 10)}`;
+    peer.pc = pc;
+    peer.tracksAdded = false;
+    peer.makingOffer = false;
+    peer.ignoreOffer = false;
+    peer.prev = null;
+    peer.stream = new MediaStream();
+    const video = peer.tile.querySelector("video");
+    video.srcObject = peer.stream;
+
+    pc.ontrack = ({ track }) => {
+      if (pc !== peer.pc) return;
+      peer.stream.addTrack(track);
+      track.onended = () => peer.stream.removeTrack(track);
+      video.play?.().catch(() => {});
+    };
+    pc.onicecandidate = ({ candidate }) => {
+      if (pc !== peer.pc || !candidate) return;
+      send({ type: "candidate", to: peer.id, candidate: candidate.toJSON() });
+    };
+    pc.onnegotiationneeded = async () => {
+      if (pc !== peer.pc || !peer.canOffer) return;
+      try {
+        peer.makingOffer = true;
+        await pc.setLocalDescription();
+        if (pc.signalingState === "have-local-offer") {
+          send({ type: "offer", to: peer.id, sdp: pc.localDescription.sdp });
+        }
+      } catch (err) {
+        console.warn(`offer to ${peer.id} failed`, err);
+      } finally {
+        peer.makingOffer = false;
+      }
+    };
+    pc.oniceconnectionstatechange = () => {
+      if (pc !== peer.pc) return;
+      const s = pc.iceConnectionState;
+      clearTimeout(peer.disconnectTimer);
+      if (s === "failed") {
+        recover(peer, "ice failed");
+      } else if (s === "disconnected") {
+        peer.disconnectTimer = setTimeout(() => {
+          if (pc === peer.pc && pc.iceConnectionState === "disconnected") recover(peer, "ice disconnected");
+        }, 4000);
+      }
+      renderQuality(peer);
+    };
+    pc.onconnectionstatechange = () => renderQuality(peer);
+    return pc;
+  }
+
+  function addLocalTracks(peer) {
+    if (peer.tracksAdded) return;
+    peer.tracksAdded = true;
+    const pc = peer.pc;
+    const stream = state.local;
+    const kinds = new Set();
+    for (const track of stream?.getTracks() || []) {
+      pc.addTrack(track, stream);
+      kinds.add(track.kind);
+    }
+    // Without a camera or microphone, still receive the others.
+    for (const kind of ["audio", "video"]) {
+      if (kinds.has(kind)) continue;
+      const reusable = pc.getTransceivers().some((t) => t.receiver.track.kind === kind);
+      if (!reusable) pc.addTransceiver(kind, { direction: "recvonly" });
+    }
+  }
+
+  function replaceTracks(peer, stream) {
+    for (const sender of peer.pc.getSenders()) {
+      const track = stream.getTracks().find((t) => sender.track && t.kind === sender.track.kind);
+      if (track) sender.replaceTrack(track).catch((err) => console.warn("replaceTrack", err));
+    }
+  }
+
+  function newPcFor(peer) {
+    try {
+      peer.pc.close();
+    } catch (_) { /* already closed */ }
+    makePc(peer);
+  }
+
+  function onDescription(peer, type, sdp) {
+    return enqueue(peer, async () => {
+      if (AIORTC_ORIGIN.test(sdp) && !peer.aiortc) {
+        peer.aiortc = true;
+        peer.polite = politeToward(peer);
+      }
+      let pc = peer.pc;
+      // A new DTLS identity in an offer means the other side started a fresh RTCPeerConnection
+      // (what an aiortc peer does instead of an ICE restart): follow it with a fresh one here.
+      const current = pc.remoteDescription ? fingerprint(pc.remoteDescription.sdp) : "";
+      if (type === "offer" && current && fingerprint(sdp) && fingerprint(sdp) !== current) {
+        newPcFor(peer);
+        pc = peer.pc;
+      }
+      const collision = type === "offer" && (peer.makingOffer || pc.signalingState !== "stable");
+      peer.ignoreOffer = !peer.polite && collision;
+      if (peer.ignoreOffer) return;
+      if (type === "answer" && pc.signalingState !== "have-local-offer") return; // stale answer
+      await pc.setRemoteDescription({ type, sdp });
+      peer.canOffer = true;
+      if (type === "offer") {
+        addLocalTracks(peer);
+        await pc.setLocalDescription();
+        send({ type: "answer", to: peer.id, sdp: pc.localDescription.sdp });
+      }
+    });
+  }
+
+  function onCandidate(peer, candidate) {
+    return enqueue(peer, async () => {
+      try {
+        await peer.pc.addIceCandidate(candidate.candidate === "" ? null : candidate);
+      } catch (err) {
+        if (!peer.ignoreOffer) console.warn(`candidate from ${peer.id}`, err);
+      }
+    });
+  }
+
+  // ICE restart, keeping the RTCPeerConnection (and so the tile, the stream, the peer's identity).
+  function restartIce(peer, why) {
+    if (peer.aiortc) return; // aiortc cannot restart ICE: it renegotiates a fresh connection itself
+    enqueue(peer, async () => {
+      const pc = peer.pc;
+      console.info(`ICE restart toward ${peer.id}: ${why}`);
+      if (pc.signalingState === "have-local-offer") await pc.setLocalDescription({ type: "rollback" });
+      peer.canOffer = true;
+      if (!pc.localDescription && !pc.remoteDescription) {
+        addLocalTracks(peer); // never negotiated (its offer was lost): start over on this connection
+        return;
+      }
+      pc.restartIce(); // fires negotiationneeded → an offer with new ICE credentials
+    });
+  }
+
+  function recover(peer, why) {
+    if (!state.joined || peer.reconnecting) return; // wait for peer-back / our own welcome
+    if (!peer.aiortc) {
+      restartIce(peer, why);
+      return;
+    }
+    enqueue(peer, async () => {
+      newPcFor(peer);
+      peer.canOffer = true;
+      addLocalTracks(peer); // a fresh connection with an offer from here
+    });
+  }
+
+  function dropPeer(id) {
+    const peer = state.peers.get(id);
+    if (!peer) return;
+    state.peers.delete(id);
+    clearTimeout(peer.disconnectTimer);
+    try {
+      peer.pc.close();
+    } catch (_) { /* closed */ }
+    peer.tile.remove();
+    layout();
+  }
+
+  // -- connection quality --------------------------------------------------------------------------
+
+  async function collectStats(peer) {
+    const report = await peer.pc.getStats();
+    let rtt = null;
+    let bytes = 0;
+    let packetsReceived = 0;
+    let packetsLost = 0;
+    let framesDecoded = 0;
+    let selectedPair = null;
+    report.forEach((s) => {
+      if (s.type === "transport" && s.selectedCandidatePairId) selectedPair = s.selectedCandidatePairId;
+    });
+    report.forEach((s) => {
+      if (s.type === "candidate-pair" && (s.id === selectedPair || (!selectedPair && s.nominated && s.state === "succeeded"))) {
+        if (typeof s.currentRoundTripTime === "number") rtt = s.currentRoundTripTime;
+      } else if (s.type === "inbound-rtp") {
+        bytes += s.bytesReceived || 0;
+        packetsReceived += s.packetsReceived || 0;
+        packetsLost += Math.max(0, s.packetsLost || 0);
+        if (s.kind === "video") framesDecoded += s.framesDecoded || 0;
+      } else if (s.type === "remote-inbound-rtp" && rtt === null && typeof s.roundTripTime === "number") {
+        rtt = s.roundTripTime;
+      }
+    });
+    return { rtt, bytes, packetsReceived, packetsLost, framesDecoded };
+  }
+
+  async function readStats(peer) {
+    const { rtt, bytes, packetsReceived, packetsLost, framesDecoded } = await collectStats(peer);
+    const now = performance.now();
+    const prev = peer.prev;
+    let kbps = null;
+    let loss = null;
+    if (prev && now > prev.at) {
+      kbps = Math.max(0, ((bytes - prev.bytes) * 8) / (now - prev.at));
+      const got = packetsReceived - prev.packetsReceived;
+      const lost = packetsLost - prev.packetsLost;
+      loss = got + lost > 0 ? Math.max(0, lost) / (got + lost) : 0;
+    }
+    peer.prev = { at: now, bytes, packetsReceived, packetsLost };
+    peer.stats = { rtt, kbps, loss, framesDecoded };
+    return peer.stats;
+  }
+
+  // Network first (round-trip time, packet loss); bitrate only tells "nothing arrives" (a still
+  // picture or a camera turned off is cheap to send and still good).
+  function grade(stats) {
+    if (!stats || stats.kbps === null) return "unknown";
+    const rttMs = stats.rtt === null ? 0 : stats.rtt * 1000;
+    if (rttMs > 400 || stats.loss > 0.08 || stats.kbps < 8) return "poor";
+    if (rttMs > 150 || stats.loss > 0.02 || stats.kbps < 20) return "fair";
+    return "good";
+  }
+
+  const GRADE_TEXT = { good: "良好 good", fair: "一般 fair", poor: "差 poor", unknown: "— 连接中 connecting" };
+
+  function renderQuality(peer) {
+    const el = peer.tile.querySelector(".quality");
+    const connected = ["connected", "completed"].includes(peer.pc.iceConnectionState);
+    const q = connected ? grade(peer.stats) : "unknown";
+    peer.quality = q;
+    el.className = `quality q ${q}`;
+    el.dataset.quality = q;
+    const s = peer.stats;
+    let detail = "";
+    if (connected && s && s.kbps !== null) {
+      const parts = [];
+      if (s.rtt !== null) parts.push(`${Math.round(s.rtt * 1000)} ms`);
+      parts.push(`丢包 loss ${(s.loss * 100).toFixed(1)}%`);
+      parts.push(`${Math.round(s.kbps)} kbps`);
+      detail = ` · ${parts.join(" · ")}`;
+    }
+    el.textContent = (connected || !peer.reconnecting ? GRADE_TEXT[q] : "重新连接中 reconnecting") + detail;
+  }
+
+  setInterval(async () => {
+    for (const peer of state.peers.values()) {
+      try {
+        await readStats(peer);
+      } catch (_) { /* the connection closed meanwhile */ }
+      renderQuality(peer);
+    }
+  }, STATS_EVERY_MS);
+
+  // -- signaling ----------------------------------------------------------------------------------
+
+  class Fatal extends Error {}
+
+  async function fetchToken() {
+    let resp;
+    try {
+      resp = await fetch(TOKEN_URL, { credentials: "same-origin", headers: { Accept: "application/json" }, cache: "no-store" });
+    } catch (err) {
+      throw new Error("network");
+    }
+    if (resp.status === 401) throw new Fatal("登录已过期，请重新登录后再加入。Your sign-in expired; sign in again to join.");
+    if (resp.status === 403) throw new Fatal("您无权进入这个评标舱。You may not join this booth.");
+    if (!resp.ok) throw new Error(`token ${resp.status}`);
+    return resp.json();
+  }
+
+  async function connect() {
+    clearTimeout(state.reconnectTimer);
+    if (state.stopped) return;
+    setStatus("connecting", state.attempt ? "重新连接中… Reconnecting…" : "连接中… Connecting…");
+    let grant;
+    try {
+      grant = await fetchToken();
+    } catch (err) {
+      if (err instanceof Fatal) return stop(err.message);
+      return scheduleReconnect();
+    }
+    const url = new URL(grant.url, location.href);
+    url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+    const ws = new WebSocket(url);
+    state.ws = ws;
+    ws.onopen = () => ws.send(JSON.stringify({ type: "join", token: grant.token }));
+    ws.onmessage = (ev) => {
+      if (ws !== state.ws) return;
+      let msg;
+      try {
+        msg = JSON.parse(ev.data);
+      } catch (_) {
+        return;
+      }
+      onMessage(msg);
+    };
+    ws.onclose = (ev) => {
+      if (ws === state.ws) onClosed(ev.code);
+    };
+  }
+
+  function lost() {
+    state.ws = null;
+    state.joined = false;
+    clearInterval(state.heartbeat);
+    for (const peer of state.peers.values()) clearTimeout(peer.disconnectTimer);
+    scheduleReconnect();
+  }
+
+  function onClosed(code) {
+    const known = CLOSES[code];
+    if (code === 4005 && state.removedReason) {
+      return stop(`${known.text}（${state.removedReason}）`);
+    }
+    if (known && !known.retry) return stop(known.text);
+    if (code === 4002) {
+      state.expiredInARow += 1;
+      if (state.expiredInARow > 3) return stop("入场凭证总是过期：请检查本机时间后刷新页面。Room passes keep expiring: check this computer's clock, then reload.");
+    }
+    if (known) showError(known.text);
+    lost();
+  }
+
+  function scheduleReconnect() {
+    if (state.stopped) return;
+    state.ws = null;
+    state.joined = false;
+    setStatus("reconnecting", "重新连接中… Reconnecting…");
+    const base = Math.min(MAX_BACKOFF_MS, 250 * 2 ** state.attempt);
+    const delay = base * (0.75 + Math.random() / 2);
+    state.attempt += 1;
+    clearTimeout(state.reconnectTimer);
+    state.reconnectTimer = setTimeout(connect, delay);
+  }
+
+  function stop(text) {
+    state.stopped = true;
+    state.joined = false;
+    clearTimeout(state.reconnectTimer);
+    clearInterval(state.heartbeat);
+    const ws = state.ws;
+    state.ws = null;
+    if (ws && ws.readyState <= WebSocket.OPEN) ws.close();
+    for (const id of [...state.peers.keys()]) dropPeer(id);
+    showError(text);
+    setStatus("stopped", "已断开 Disconnected");
+  }
+
+  function onWelcome(msg) {
+    state.joined = true;
+    state.attempt = 0;
+    state.expiredInARow = 0;
+    state.iceServers = msg.iceServers || [];
+    showError("");
+    setStatus("connected", "已连接 Connected");
+    $("check").hidden = true;
+    $("room").hidden = false;
+    clearInterval(state.heartbeat);
+    const every = Math.max(1000, ((msg.heartbeat || 10) * 1000) / 2);
+    state.heartbeat = setInterval(() => send({ type: "ping", ts: Date.now() / 1000 }), every);
+
+    const present = new Map((msg.participants || []).map((p) => [p.id, p]));
+    for (const id of [...state.peers.keys()]) {
+      // A fresh place (grace over): the others dropped their connections to us; so do we.
+      if (!msg.resumed || !present.has(id)) dropPeer(id);
+    }
+    for (const info of present.values()) {
+      const peer = state.peers.get(info.id);
+      if (!peer) {
+        createPeer(info, true); // the newcomer offers to everyone already here
+        continue;
+      }
+      setReconnecting(peer, info.state === "reconnecting");
+      if (info.state !== "reconnecting") restartIce(peer, "we are back");
+    }
+  }
+
+  function onMessage(msg) {
+    const peerOf = (id) => state.peers.get(id);
+    switch (msg.type) {
+      case "welcome":
+        onWelcome(msg);
+        break;
+      case "peer-joined": {
+        state.events.push({ type: msg.type, id: msg.peer.id });
+        if (state.peers.has(msg.peer.id)) dropPeer(msg.peer.id); // a new place: start over
+        createPeer(msg.peer, false);
+        break;
+      }
+      case "peer-left":
+        state.events.push({ type: msg.type, id: msg.id, reason: msg.reason });
+        dropPeer(msg.id);
+        break;
+      case "peer-reconnecting": {
+        state.events.push({ type: msg.type, id: msg.id });
+        const peer = peerOf(msg.id);
+        if (peer) setReconnecting(peer, true);
+        break;
+      }
+      case "peer-back": {
+        state.events.push({ type: msg.type, id: msg.id });
+        const peer = peerOf(msg.id);
+        if (peer) {
+          setReconnecting(peer, false);
+          restartIce(peer, "peer is back");
+        }
+        break;
+      }
+      case "offer":
+      case "answer": {
+        const peer = peerOf(msg.from);
+        if (peer) onDescription(peer, msg.type, msg.sdp);
+        break;
+      }
+      case "candidate": {
+        const peer = peerOf(msg.from);
+        if (peer && msg.candidate) onCandidate(peer, msg.candidate);
+        break;
+      }
+      case "ice-restart": {
+        const peer = peerOf(msg.from);
+        if (peer) restartIce(peer, "asked by peer");
+        break;
+      }
+      case "mute-requested":
+        setMuted(msg.kind === "video" ? "video" : "audio", true);
+        showError(msg.kind === "video"
+          ? "主持人请您关闭摄像头。The host asked you to turn your camera off."
+          : "主持人请您静音，已为您静音。The host asked you to mute; you are muted.");
+        break;
+      case "removed":
+        state.removedReason = msg.reason || "";
+        break;
+      case "error":
+        if (msg.code !== "peer-unavailable") console.warn("signaling error", msg.code, msg.message);
+        break;
+      default:
+        break;
+    }
+  }
+
+  function leave() {
+    send({ type: "leave" });
+    stop("您已离开评标舱。You left the booth.");
+    state.local?.getTracks().forEach((t) => t.stop());
+  }
+
+  // -- wiring --------------------------------------------------------------------------------------
+
+  $("join").addEventListener("click", () => {
+    $("join").disabled = true;
+    meterContext?.resume?.();
+    connect();
+  });
+  $("mute").addEventListener("click", () => setMuted("audio", !muted.audio));
+  $("camera").addEventListener("click", () => setMuted("video", !muted.video));
+  $("leave").addEventListener("click", leave);
+  $("camera-select").addEventListener("change", switchDevice);
+  $("mic-select").addEventListener("change", switchDevice);
+  window.addEventListener("online", () => {
+    if (!state.joined && !state.stopped && state.reconnectTimer) connect();
+  });
+
+  // Read-only view for tests and support staff (the console); `_dropSocket` simulates a network drop.
+  window.booth = {
+    get id() { return SELF; },
+    get room() { return ROOM; },
+    get joined() { return state.joined; },
+    get events() { return state.events.slice(); },
+    peerIds: () => [...state.peers.keys()],
+    pcId: (id) => state.peers.get(id)?.pc.boothId ?? null,
+    connectionState: (id) => state.peers.get(id)?.pc.connectionState ?? null,
+    quality: (id) => state.peers.get(id)?.quality ?? null,
+    isAiortc: (id) => state.peers.get(id)?.aiortc ?? null,
+    iceUfrag: (id) => /^a=ice-ufrag:(.+?)\r?$/m.exec(state.peers.get(id)?.pc.currentLocalDescription?.sdp || "")?.[1] ?? null,
+    framesDecoded: async (id) => {
+      const peer = state.peers.get(id);
+      return peer ? (await collectStats(peer)).framesDecoded : 0;
+    },
+    _dropSocket: () => {
+      const ws = state.ws;
+      if (!ws) return false;
+      ws.onclose = null;
+      ws.close();
+      lost();
+      return true;
+    },
+  };
+
+  check();
+})();
