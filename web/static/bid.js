@@ -1,0 +1,221 @@
+// The bid page: fill the opening-record fields, pick documents, then in this browser build the
+// bid container and seal it (window.pingbiao, /static/vendor/pingbiao-seal.js) to the tender's
+// round on its pinned chain, fetched from the platform's beacon; PUT only the ciphertext (upload
+// progress from XMLHttpRequest), then show the receipt and verify it here (receipt.js).
+"use strict";
+
+(function () {
+  const $ = (id) => document.getElementById(id);
+  const data = pb.pageData();
+  const tender = data.tender;
+  let lastReceipt = null;
+
+  function setStep(name, state) {
+    const li = document.querySelector(`#steps li[data-step="${name}"]`);
+    if (li) li.dataset.state = state;
+  }
+
+  function resetSteps() {
+    for (const li of document.querySelectorAll("#steps li")) delete li.dataset.state;
+    $("upload-progress").value = 0;
+    $("upload-pct").textContent = "";
+  }
+
+  function readRecord(form) {
+    const record = {};
+    for (const f of tender.record_fields) {
+      const input = form.elements[f.key];
+      const raw = (input.value || "").trim();
+      const label = `${f.label_zh} ${f.label_en}`;
+      if (raw === "") {
+        if (f.required) throw new Error(`请填写 Please fill in ${label}`);
+        continue;
+      }
+      if (f.type === "money") {
+        if (!/^(\d{1,3}(,\d{3})+|\d+)(\.\d{1,2})?$/.test(raw)) throw new Error(`${label}: 金额（元，最多两位小数）an amount in yuan with at most 2 decimals`);
+        record[f.key] = raw;
+      } else if (f.type === "integer" || f.type === "days") {
+        if (!/^-?\d+$/.test(raw) || (f.type === "days" && raw.startsWith("-"))) throw new Error(`${label}: 整数 a whole number`);
+        record[f.key] = Number(raw);
+      } else {
+        if ([...raw].length > 500) throw new Error(`${label}: 最多 500 字 at most 500 characters`);
+        record[f.key] = input.value;
+      }
+    }
+    return record;
+  }
+
+  function upload(bytes, onProgress) {
+    return new Promise((resolve, reject) => {
+      const xhr = new XMLHttpRequest();
+      xhr.open("PUT", data.upload_url);
+      xhr.setRequestHeader("Content-Type", "application/octet-stream");
+      xhr.setRequestHeader("X-CSRF-Token", pb.csrf());
+      xhr.setRequestHeader("Accept", "application/json");
+      xhr.upload.onprogress = (e) => e.lengthComputable && onProgress(e.loaded / e.total);
+      xhr.onload = () => {
+        let body = null;
+        try {
+          body = JSON.parse(xhr.responseText);
+        } catch (e) {
+          body = null;
+        }
+        if (xhr.status >= 200 && xhr.status < 300) resolve(body);
+        else reject(new Error((body && body.error) || `HTTP ${xhr.status}`));
+      };
+      xhr.onerror = () => reject(new Error("上传失败：网络错误 Upload failed: network error"));
+      xhr.send(bytes);
+    });
+  }
+
+  async function showReceipt(result) {
+    lastReceipt = result;
+    const { bid, receipt } = result;
+    $("receipt").hidden = false;
+    $("r-status").textContent = { submitted: "已提交 submitted", withdrawn: "已撤回 withdrawn", void: "已作废 void (须重新提交 reseal)" }[bid.status] || bid.status;
+    $("r-sha256").textContent = bid.sha256 || "—";
+    $("r-size").textContent = bid.size ? `${pb.size(bid.size)} (${bid.size} bytes)` : "—";
+    const at = Date.parse(receipt.entry.time) / 1000;
+    $("r-time").textContent = Number.isFinite(at) ? `${pb.localTime(at)} (${receipt.entry.time})` : String(receipt.entry.time);
+    $("r-index").textContent = receipt.entry.index;
+    $("r-kind").textContent = receipt.entry.kind;
+    $("r-tree").textContent = receipt.tree_size;
+    $("r-checkpoint").textContent = receipt.checkpoint;
+    const out = $("r-verified");
+    out.textContent = "验证中 Verifying…";
+    delete out.dataset.kind;
+    try {
+      const vkey = await (await fetch("/api/audit/vkey")).text();
+      const result = await pbReceipt.verify(receipt, vkey, bid.status === "submitted" ? bid.sha256 : null);
+      out.textContent = `✔ ${result.message}`;
+      out.dataset.kind = "ok";
+      out.dataset.verified = "true";
+    } catch (e) {
+      out.textContent = `✘ 验证失败 Not verified: ${e.message}`;
+      out.dataset.kind = "error";
+      out.dataset.verified = "false";
+    }
+    const withdraw = $("withdraw");
+    if (withdraw) withdraw.hidden = bid.status !== "submitted";
+    const submit = $("submit-bid");
+    if (submit) submit.textContent = bid.status === "submitted" ? "加密并替换 Seal and replace" : "加密并投标 Seal and submit bid";
+    const title = $("bid-form-title");
+    if (title) title.textContent = bid.status === "submitted" ? "替换投标 Replace bid" : "填写开标记录 Opening-record fields";
+  }
+
+  async function loadMine() {
+    if (!tender.my_bid) return;
+    try {
+      await showReceipt(await pb.api("GET", data.upload_url));
+    } catch (e) {
+      pb.message($("receipt-status"), e.message, "error");
+    }
+  }
+
+  function closeForm() {
+    const form = $("bid-form");
+    if (!form) return;
+    form.hidden = true;
+    const p = document.createElement("p");
+    p.className = "warn";
+    p.id = "bid-closed";
+    p.textContent = "投标已截止 Bidding is closed: 截止时间已过，不能再投标、替换或撤回。The deadline has passed: bids can no longer be submitted, replaced or withdrawn.";
+    form.after(p);
+  }
+
+  function init() {
+    $("r-download").addEventListener("click", (event) => {
+      event.preventDefault();
+      if (!lastReceipt) return;
+      const a = document.createElement("a");
+      a.href = URL.createObjectURL(new Blob([JSON.stringify(lastReceipt, null, 2)], { type: "application/json" }));
+      a.download = `receipt-${tender.id}-${lastReceipt.receipt.entry.index}.json`;
+      a.click();
+    });
+    loadMine();
+    const form = $("bid-form");
+    if (!form) return;
+    const message = $("bid-message");
+    const docs = $("documents");
+    docs.addEventListener("change", () => {
+      const files = [...docs.files];
+      const total = files.reduce((n, f) => n + f.size, 0);
+      $("doc-summary").textContent = files.length
+        ? `${files.length} 个文件 files, ${pb.size(total)}: ${files.map((f) => f.name).join(", ")}`
+        : "未选择文件 No documents chosen.";
+    });
+    const deadline = tender.opening_unix * 1000;
+    const timer = setInterval(() => {
+      if (Date.now() >= deadline) {
+        clearInterval(timer);
+        closeForm();
+      }
+    }, 1000);
+
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const button = $("submit-bid");
+      button.disabled = true;
+      resetSteps();
+      form.dataset.phase = "building";
+      try {
+        const record = readRecord(form);
+        const files = [...docs.files];
+        const total = files.reduce((n, f) => n + f.size, 0);
+        if (total > tender.max_bid_bytes) throw new Error(`文件超过上限 The documents exceed the size limit of ${pb.size(tender.max_bid_bytes)}`);
+        setStep("build", "active");
+        pb.message(message, "组装投标文件 Building the bid container…");
+        let payload = await pingbiao.buildBidPayload(record, files);
+        setStep("build", "done");
+
+        form.dataset.phase = "sealing";
+        setStep("seal", "active");
+        pb.message(message, `加密到轮次 Sealing to round ${tender.opening_round}…`);
+        const chain = await pingbiao.chainFromBeacon(data.beacon_url, tender.chain);
+        const sealed = await pingbiao.sealBytes(chain, tender.opening_round, payload);
+        payload.fill(0);
+        payload = null;
+        setStep("seal", "done");
+        if (sealed.length > tender.max_bid_bytes) throw new Error(`密封后超过上限 The sealed bid (${pb.size(sealed.length)}) exceeds the limit of ${pb.size(tender.max_bid_bytes)}`);
+
+        form.dataset.phase = "uploading";
+        setStep("upload", "active");
+        pb.message(message, `上传密文 Uploading ${pb.size(sealed.length)} of ciphertext…`);
+        const result = await upload(sealed, (fraction) => {
+          $("upload-progress").value = Math.round(fraction * 100);
+          $("upload-pct").textContent = `${Math.round(fraction * 100)}%`;
+        });
+        $("upload-progress").value = 100;
+        $("upload-pct").textContent = "100%";
+        setStep("upload", "done");
+        setStep("receipt", "active");
+        await showReceipt(result);
+        setStep("receipt", "done");
+        form.dataset.phase = "done";
+        pb.message(message, result.receipt.entry.kind === "bid.replaced" ? "投标已替换 Bid replaced." : "投标已提交 Bid submitted.", "ok");
+        form.reset();
+        $("doc-summary").textContent = "未选择文件 No documents chosen.";
+      } catch (e) {
+        form.dataset.phase = "error";
+        for (const li of document.querySelectorAll('#steps li[data-state="active"]')) li.dataset.state = "failed";
+        pb.message(message, `${e.name === "ChainError" ? "信标链校验失败 Beacon chain check failed: " : ""}${e.message}`, "error");
+      } finally {
+        button.disabled = false;
+      }
+    });
+
+    $("withdraw").addEventListener("click", async () => {
+      if (!confirm("撤回投标？Withdraw your bid? 截止前可再次提交 You may submit again before the deadline.")) return;
+      try {
+        const result = await pb.api("DELETE", data.upload_url);
+        await showReceipt(result);
+        pb.message(message, "投标已撤回 Bid withdrawn.", "ok");
+      } catch (e) {
+        pb.message(message, e.message, "error");
+      }
+    });
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
+  else init();
+})();

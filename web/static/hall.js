@@ -1,0 +1,414 @@
+// The opening hall (开标大厅): one WebSocket (/api/tenders/{id}/hall/ws) gives a snapshot, then
+// events (docs/tenders.md). Countdown to the round's time, sign-in (签到), the record row by row
+// (唱标, rows deduplicated by seq), 流标, confirmation / objection within the window, the agency's
+// answers. The socket reconnects by itself; every reconnect starts again from a snapshot.
+"use strict";
+
+(function () {
+  const $ = (id) => document.getElementById(id);
+  const data = pb.pageData();
+  const STATES = {
+    draft: "草稿 Draft", published: "已发布 Published", opening: "开标中 Opening", opened: "已开标 Opened",
+    failed: "流标 Failed tender", confirming: "确认中 Confirming", confirmed: "已确认 Confirmed", evaluating: "评标中 Evaluating",
+  };
+  const hall = {
+    offset: 0, // server time - local time, seconds
+    tender: null,
+    signins: new Map(),
+    rows: new Map(),
+    fields: [],
+    record: null, // {confirm_until, failed_reason, valid, min_bids, final}
+    confirmations: new Set(),
+    objections: new Map(),
+  };
+  const now = () => Date.now() / 1000 + hall.offset;
+
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (k === "class") node.className = v;
+      else if (k.startsWith("data-")) node.setAttribute(k, v);
+      else node[k] = v;
+    }
+    for (const c of children) node.append(c);
+    return node;
+  }
+
+  // "1234567.5" → "1,234,567.5" (the digits as the record has them; no floats)
+  const money = (v) => v.replace(/^(-?)(\d+)/, (_, sign, whole) => sign + whole.replace(/\B(?=(\d{3})+$)/g, ","));
+
+  function nameOf(account) {
+    for (const row of hall.rows.values()) if (row.bidder === account) return row.bidder_name;
+    const s = hall.signins.get(account);
+    return s ? s.name : account;
+  }
+
+  function inRecord() {
+    for (const row of hall.rows.values()) if (row.bidder === data.account) return true;
+    return false;
+  }
+
+  const confirmUntil = () => (hall.record && hall.record.confirm_until ? Date.parse(hall.record.confirm_until) / 1000 : null);
+
+  // ---- rendering ------------------------------------------------------------------------
+
+  function renderState() {
+    const state = hall.tender.state;
+    const badge = $("hall-state");
+    badge.dataset.state = state;
+    badge.textContent = STATES[state] || state;
+    badge.className = `tp-state tp-state-${state}`;
+    document.body.dataset.hallState = state;
+    const failed = $("failed-notice");
+    const reason = hall.record && hall.record.failed_reason;
+    if (state === "failed" || reason) {
+      failed.hidden = false;
+      failed.innerHTML = "";
+      failed.append(el("strong", {}, "流标 Failed tender. "), reason || "");
+    } else failed.hidden = true;
+  }
+
+  function renderSignins() {
+    const list = $("signins");
+    list.innerHTML = "";
+    for (const s of [...hall.signins.values()].filter((s) => s && s.account).sort((a, b) => a.at_us - b.at_us)) {
+      list.append(el("li", { "data-account": s.account },
+        el("strong", {}, s.name), " ",
+        el("small", { class: "tp-muted" }, `${s.role === "agency" ? "采购人 agency" : "投标人 bidder"} · ${pb.localTime(s.at_us / 1e6)}`)));
+    }
+    if (!hall.signins.size) list.append(el("li", { class: "tp-muted" }, "尚无签到 Nobody has signed in yet."));
+    const button = $("signin-button");
+    const open = ["published", "opening"].includes(hall.tender.state);
+    const signed = hall.signins.has(data.account);
+    button.hidden = !(data.may_sign_in && open && !signed);
+    if (signed && data.may_sign_in) $("signin-note").textContent = "您已签到 You have signed in.";
+  }
+
+  function renderHead() {
+    const head = $("record-head");
+    head.innerHTML = "";
+    head.append(el("th", {}, "#"), el("th", {}, "投标人 Bidder"));
+    for (const f of hall.fields) head.append(el("th", { "data-key": f.key }, `${f.label_zh} ${f.label_en}`));
+    head.append(el("th", {}, "文件 Documents"), el("th", {}, "状态 Status"));
+  }
+
+  function rowNode(row) {
+    const tr = el("tr", { class: row.status === "opened" ? "opened" : "tp-failed-row", "data-seq": row.seq, "data-bidder": row.bidder });
+    tr.append(el("td", {}, String(row.seq)), el("td", { class: "bidder" }, row.bidder_name));
+    for (const f of hall.fields) {
+      const v = row.fields ? row.fields[f.key] : undefined;
+      const text = v === undefined || v === null ? "" : f.type === "money" ? money(String(v)) : String(v);
+      tr.append(el("td", { "data-key": f.key, class: f.type === "text" ? "" : "tp-num" }, text));
+    }
+    const docs = el("td", {});
+    for (const d of row.documents || []) docs.append(el("div", {}, d.name, " ", el("small", { class: "tp-muted" }, pb.size(d.size))));
+    tr.append(docs);
+    const status = el("td", {});
+    if (row.status === "opened") status.append(el("span", { class: "badge ok" }, "已开启 opened"));
+    else status.append(el("span", { class: "badge bad" }, "未能开启 failed"), el("br"), el("small", { class: "reason" }, row.reason || ""));
+    tr.append(status);
+    return tr;
+  }
+
+  function addRow(row) {
+    if (hall.rows.has(row.seq)) return;
+    hall.rows.set(row.seq, row);
+    const body = $("record-rows");
+    const node = rowNode(row);
+    const after = [...body.children].find((tr) => Number(tr.dataset.seq) > row.seq);
+    body.insertBefore(node, after || null);
+    node.classList.add("tp-new");
+    setTimeout(() => node.classList.remove("tp-new"), 1500);
+    renderSummary();
+  }
+
+  function renderRows() {
+    renderHead();
+    $("record-rows").innerHTML = "";
+    const rows = [...hall.rows.values()].sort((a, b) => a.seq - b.seq);
+    for (const row of rows) $("record-rows").append(rowNode(row));
+    renderSummary();
+  }
+
+  function renderSummary() {
+    const rows = [...hall.rows.values()];
+    const opened = rows.filter((r) => r.status === "opened").length;
+    const note = $("record-note");
+    if (rows.length) note.textContent = hall.record && hall.record.final ? "开标记录表已完整公布 The opening record is complete." : "唱标中 Reading of bids…";
+    $("record-summary").textContent = rows.length
+      ? `已开启 Opened ${opened} · 未能开启 Failed ${rows.length - opened}` +
+        (hall.record && hall.record.min_bids ? ` · 最少有效投标 Minimum ${hall.record.min_bids}` : "")
+      : "";
+    $("record").dataset.rows = String(rows.length);
+  }
+
+  function renderConfirm() {
+    const box = $("confirm-box");
+    const state = hall.tender.state;
+    const until = confirmUntil();
+    const show = ["confirming", "confirmed", "failed"].includes(state) && hall.rows.size > 0;
+    box.hidden = !show;
+    if (!show) return;
+    const open = state === "confirming" && until !== null && now() < until;
+    const mine = data.role === "bidder" && inRecord();
+    const confirmed = hall.confirmations.has(data.account);
+    const objected = [...hall.objections.values()].some((o) => o.bidder === data.account);
+    $("confirm-actions").hidden = !(open && mine && !confirmed);
+    $("objection-form").hidden = objected;
+    if (mine && confirmed) pb.message($("confirm-message"), "您已确认开标记录 You have confirmed the record.", "ok");
+    else if (mine && objected && !$("confirm-message").textContent) pb.message($("confirm-message"), "您已提出异议 You have raised an objection.", "info");
+    const names = [...hall.confirmations].map(nameOf);
+    $("confirmations").textContent = `已确认 Confirmed (${names.length}): ${names.join("、") || "—"}`;
+  }
+
+  function renderObjections() {
+    const box = $("objections-box");
+    const list = $("objections");
+    box.hidden = hall.objections.size === 0;
+    list.innerHTML = "";
+    for (const o of [...hall.objections.values()].sort((a, b) => a.at_us - b.at_us)) {
+      const item = el("div", { class: "tp-objection", "data-objection": o.id, "data-bidder": o.bidder });
+      item.append(el("p", {}, el("strong", {}, nameOf(o.bidder)), " ",
+        el("small", { class: "tp-muted" }, pb.localTime(o.at_us / 1e6)), el("br"), el("span", { class: "text" }, o.text)));
+      if (o.answer) {
+        item.append(el("p", { class: "tp-answer" }, el("strong", {}, "答复 Answer: "), el("span", { class: "answer-text" }, o.answer)));
+      } else if (data.owner) {
+        const form = el("form", { class: "tp-form answer-form" });
+        const text = el("textarea", { name: "text", rows: 2, required: true });
+        const out = el("p", { class: "tp-message" });
+        form.append(el("label", {}, "答复 Answer ", text), el("p", {}, el("button", { type: "submit", class: "button" }, "答复 Answer")), out);
+        form.addEventListener("submit", async (event) => {
+          event.preventDefault();
+          try {
+            const result = await pb.api("POST", `/api/tenders/${data.tender_id}/record/objections/${o.id}/answer`, { text: text.value });
+            applyAnswer(result.objection_id, result.answer, result.answered_us);
+          } catch (e) {
+            pb.message(out, e.message, "error");
+          }
+        });
+        item.append(form);
+      } else {
+        item.append(el("p", { class: "tp-muted" }, "待答复 Awaiting the agency's answer."));
+      }
+      list.append(item);
+    }
+  }
+
+  function applyAnswer(id, text, at) {
+    const o = hall.objections.get(id);
+    if (!o || o.answer) return;
+    o.answer = text;
+    o.answered_us = at;
+    renderObjections();
+  }
+
+  function renderAll() {
+    renderState();
+    renderSignins();
+    renderRows();
+    renderConfirm();
+    renderObjections();
+  }
+
+  function tick() {
+    if (!hall.tender) return;
+    const target = hall.tender.round_time || Date.parse(hall.tender.opening_time) / 1000;
+    const left = target - now();
+    const state = hall.tender.state;
+    const label = $("countdown-label");
+    const clock = $("countdown");
+    if (state === "published" && left > 0) {
+      label.textContent = "距开标 Until the opening";
+      clock.textContent = pb.duration(left);
+    } else if (state === "published" || state === "opening") {
+      label.textContent = "开标中 Opening";
+      clock.textContent = "唱标 Reading…";
+    } else {
+      label.textContent = STATES[state] || state;
+      clock.textContent = state === "failed" ? "流标" : "已开标 Opened";
+    }
+    const until = confirmUntil();
+    if (until !== null) {
+      const rest = until - now();
+      $("confirm-countdown").textContent = rest > 0 ? `${pb.duration(rest)}（至 until ${pb.localTime(until)}）` : `已结束 closed at ${pb.localTime(until)}`;
+      if (rest <= 0 && !$("confirm-actions").hidden) renderConfirm();
+    }
+  }
+
+  // ---- events -----------------------------------------------------------------------------
+
+  function applySnapshot(msg) {
+    hall.offset = msg.server_time - Date.now() / 1000;
+    hall.tender = msg.tender;
+    hall.fields = msg.tender.fields || [];
+    hall.signins = new Map(msg.signins.map((s) => [s.account, s]));
+    hall.rows = new Map();
+    hall.confirmations = new Set();
+    hall.objections = new Map();
+    hall.record = null;
+    if (msg.record) applyRecord(msg.record);
+    renderAll();
+  }
+
+  async function refreshSignins() {
+    try {
+      const snap = await pb.api("GET", `/api/tenders/${data.tender_id}/hall`);
+      for (const s of snap.signins) hall.signins.set(s.account, s);
+      renderSignins();
+    } catch (e) {
+      console.warn("sign-in list", e);
+    }
+  }
+
+  function applyRecord(record) {
+    hall.record = hall.record || {};
+    for (const k of ["confirm_until", "failed_reason", "valid", "min_bids", "final"]) {
+      if (record[k] !== undefined && record[k] !== null) hall.record[k] = record[k];
+    }
+    if (record.fields && record.fields.length) hall.fields = record.fields;
+    for (const row of record.rows || []) if (!hall.rows.has(row.seq)) hall.rows.set(row.seq, row);
+    for (const a of record.confirmations || []) hall.confirmations.add(a);
+    for (const o of record.objections || []) hall.objections.set(o.id, Object.assign({}, o));
+  }
+
+  function handle(msg) {
+    switch (msg.type) {
+      case "snapshot":
+        applySnapshot(msg);
+        break;
+      case "signin":
+        hall.signins.set(msg.signin.account, msg.signin);
+        renderSignins();
+        break;
+      case "phase":
+        hall.tender.state = msg.state;
+        if (msg.state === "opening") refreshSignins(); // the list is revealed at the opening (the event names only)
+        if (msg.confirm_until) hall.record = Object.assign(hall.record || {}, { confirm_until: msg.confirm_until });
+        if (msg.state === "published" && msg.postponed) {
+          hall.tender.opening_time = msg.opening_time;
+          hall.tender.opening_round = msg.opening_round;
+          hall.tender.round_time = Date.parse(msg.opening_time) / 1000;
+          connection.restart(); // a fresh snapshot carries the new round's time
+        }
+        renderAll();
+        break;
+      case "record.bid":
+        addRow(msg.row);
+        break;
+      case "record.final":
+        if (msg.state) hall.tender.state = msg.state;
+        applyRecord(Array.isArray(msg.record)
+          ? { rows: msg.record, confirm_until: msg.confirm_until, final: true }
+          : Object.assign({}, msg.record || {}, { confirm_until: msg.confirm_until, final: true }));
+        renderAll();
+        break;
+      case "failed":
+        hall.tender.state = "failed";
+        hall.record = Object.assign(hall.record || {}, { failed_reason: msg.reason });
+        renderAll();
+        break;
+      case "confirmation":
+        hall.confirmations.add(msg.bidder);
+        renderConfirm();
+        break;
+      case "objection":
+        if (!hall.objections.has(msg.objection.id)) hall.objections.set(msg.objection.id, Object.assign({}, msg.objection));
+        renderObjections();
+        renderConfirm();
+        break;
+      case "answer":
+        applyAnswer(msg.objection_id, msg.text, msg.at_us);
+        break;
+      default:
+        break;
+    }
+    tick();
+  }
+
+  // ---- the connection ---------------------------------------------------------------------
+
+  const connection = {
+    ws: null,
+    attempts: 0,
+    timer: null,
+    connect() {
+      clearTimeout(this.timer);
+      const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+      const ws = new WebSocket(`${scheme}//${location.host}${data.ws_path}`);
+      this.ws = ws;
+      setConn("connecting", "连接中 Connecting…");
+      ws.onopen = () => {
+        this.attempts = 0;
+        setConn("open", "● 实时 Live");
+      };
+      ws.onmessage = (event) => {
+        try {
+          handle(JSON.parse(event.data));
+        } catch (e) {
+          console.error("hall event", e);
+        }
+      };
+      ws.onclose = () => {
+        if (this.ws !== ws) return;
+        this.ws = null;
+        const delay = Math.min(10000, 500 * 2 ** this.attempts++);
+        setConn("closed", `连接断开，${Math.ceil(delay / 1000)} 秒后重连 Disconnected — reconnecting in ${Math.ceil(delay / 1000)} s`);
+        this.timer = setTimeout(() => this.connect(), delay);
+      };
+    },
+    restart() {
+      const ws = this.ws;
+      this.ws = null;
+      if (ws) ws.close();
+      this.connect();
+    },
+  };
+
+  function setConn(state, text) {
+    const badge = $("conn");
+    badge.dataset.state = state;
+    badge.textContent = text;
+  }
+
+  function init() {
+    $("signin-button").addEventListener("click", async () => {
+      const button = $("signin-button");
+      button.disabled = true;
+      try {
+        const row = await pb.api("POST", `/api/tenders/${data.tender_id}/hall/signin`, {});
+        hall.signins.set(row.account, row);
+        renderSignins();
+      } catch (e) {
+        $("signin-note").textContent = e.message;
+      } finally {
+        button.disabled = false;
+      }
+    });
+    $("confirm-button").addEventListener("click", async () => {
+      try {
+        const result = await pb.api("POST", `/api/tenders/${data.tender_id}/record/confirm`);
+        hall.confirmations.add(result.bidder);
+        renderConfirm();
+      } catch (e) {
+        pb.message($("confirm-message"), e.message, "error");
+      }
+    });
+    $("objection-form").addEventListener("submit", async (event) => {
+      event.preventDefault();
+      try {
+        const o = await pb.api("POST", `/api/tenders/${data.tender_id}/record/objections`, { text: $("objection-text").value });
+        if (!hall.objections.has(o.id)) hall.objections.set(o.id, Object.assign({}, o));
+        pb.message($("confirm-message"), "异议已提交，等待答复 Objection raised; awaiting the agency's answer.", "info");
+        renderObjections();
+        renderConfirm();
+      } catch (e) {
+        pb.message($("confirm-message"), e.message, "error");
+      }
+    });
+    connection.connect();
+    setInterval(tick, 250);
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
+  else init();
+})();

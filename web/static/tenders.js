@@ -1,0 +1,332 @@
+// Tender pages: shared helpers (window.pb) and the new-tender form and tender detail actions.
+// Every state-changing call sends the X-CSRF-Token header from <meta name="csrf-token">.
+"use strict";
+
+(function () {
+  const pb = {};
+  window.pb = pb;
+
+  pb.csrf = () => (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
+
+  pb.pageData = () => {
+    const el = document.getElementById("page-data");
+    return el ? JSON.parse(el.textContent) : {};
+  };
+
+  /** Call the JSON API; resolves to the body, throws Error(message) on an error answer. */
+  pb.api = async (method, url, body) => {
+    const headers = { Accept: "application/json" };
+    if (method !== "GET") headers["X-CSRF-Token"] = pb.csrf();
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    const response = await fetch(url, {
+      method,
+      headers,
+      credentials: "same-origin",
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    let data = null;
+    try {
+      data = await response.json();
+    } catch (e) {
+      data = null;
+    }
+    if (!response.ok) {
+      const error = new Error((data && data.error) || `HTTP ${response.status}`);
+      error.status = response.status;
+      throw error;
+    }
+    return data;
+  };
+
+  /** "1,268,000.5" yuan → 126800050 fen (integer arithmetic on the digits: no floats). */
+  pb.yuanToFen = (text) => {
+    const s = String(text || "").trim().replace(/[,，\s]/g, "");
+    const m = /^(\d+)(?:\.(\d{1,2}))?$/.exec(s);
+    if (!m) throw new Error(`“${text}” 不是金额 is not an amount in yuan (at most 2 decimals)`);
+    return Number(m[1]) * 100 + Number((m[2] || "").padEnd(2, "0"));
+  };
+
+  pb.fenToYuan = (fen) => {
+    const whole = Math.floor(fen / 100).toLocaleString("en-US");
+    return `${whole}.${String(fen % 100).padStart(2, "0")}`;
+  };
+
+  const pad = (n) => String(n).padStart(2, "0");
+
+  /** A unix time as local "YYYY-MM-DD HH:MM:SS". */
+  pb.localTime = (unix) => {
+    const d = new Date(unix * 1000);
+    return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+  };
+
+  /** The value of a datetime-local input for a unix time. */
+  pb.toLocalInput = (unix) => pb.localTime(unix).replace(" ", "T");
+
+  /** A datetime-local input's value (the browser's local time) → unix seconds, or NaN. */
+  pb.fromLocalInput = (value) => {
+    const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?/.exec(value || "");
+    if (!m) return NaN;
+    return Math.floor(new Date(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +(m[6] || 0)).getTime() / 1000);
+  };
+
+  pb.duration = (seconds) => {
+    const s = Math.max(0, Math.floor(seconds));
+    const d = Math.floor(s / 86400);
+    const rest = `${pad(Math.floor((s % 86400) / 3600))}:${pad(Math.floor((s % 3600) / 60))}:${pad(s % 60)}`;
+    return d > 0 ? `${d} 天 d ${rest}` : rest;
+  };
+
+  pb.size = (n) => {
+    for (const [unit, step] of [["GiB", 2 ** 30], ["MiB", 2 ** 20], ["KiB", 2 ** 10]]) {
+      if (n >= step) return `${(n / step).toFixed(n % step ? 1 : 0)} ${unit}`;
+    }
+    return `${n} B`;
+  };
+
+  pb.message = (el, text, kind) => {
+    if (!el) return;
+    el.textContent = text;
+    el.dataset.kind = kind || "info";
+  };
+
+  /** Fill every <time class="tp-local"> with local time (data-unix seconds, data-us microseconds, data-iso). */
+  pb.localizeTimes = (root) => {
+    for (const el of (root || document).querySelectorAll("time.tp-local")) {
+      let unix = NaN;
+      if (el.dataset.unix) unix = Number(el.dataset.unix);
+      else if (el.dataset.us) unix = Number(el.dataset.us) / 1e6;
+      else if (el.dataset.iso) unix = Date.parse(el.dataset.iso) / 1000;
+      if (Number.isFinite(unix)) {
+        el.textContent = pb.localTime(unix);
+        el.title = new Date(unix * 1000).toISOString();
+      }
+    }
+  };
+
+  /** The beacon round a time maps to, with window.pingbiao.roundForTime (same rule as the server). */
+  pb.roundInfo = (beacon, unix) => {
+    if (!Number.isFinite(unix)) return "请选择开标时间 Choose the opening time.";
+    const chain = { genesis_time: beacon.genesis_time, period: beacon.period };
+    const round = window.pingbiao ? window.pingbiao.roundForTime(chain, unix) : Math.ceil((unix - chain.genesis_time) / chain.period) + 1;
+    const at = chain.genesis_time + (round - 1) * chain.period;
+    const past = unix <= Date.now() / 1000;
+    return `对应信标轮次 Beacon round ${round}（${pb.localTime(at)} 产生 produced），链 chain ${String(beacon.chain).slice(0, 16)}…` +
+      (past ? " — 该时间已过 this time has passed" : "") +
+      " · 发布后锁定，不能推迟解锁 Locked at publishing: the lock cannot be moved later.";
+  };
+
+  pb.countdowns = () => {
+    const tick = () => {
+      for (const el of document.querySelectorAll(".tp-countdown[data-until]")) {
+        const left = Number(el.dataset.until) - Date.now() / 1000;
+        el.textContent = left > 0 ? ` — 剩余 ${pb.duration(left)} left` : " — 已截止 closed";
+      }
+    };
+    tick();
+    setInterval(tick, 1000);
+  };
+
+  // ---- the new-tender form ------------------------------------------------------------
+
+  function fieldRow(f) {
+    const tr = document.createElement("tr");
+    tr.innerHTML = `<td><input class="k" size="14" pattern="[a-z][a-z0-9_]{0,31}"></td><td><input class="zh" size="10"></td>
+      <td><input class="en" size="14"></td><td><select class="t"><option value="money">金额 money</option>
+      <option value="integer">整数 integer</option><option value="days">天数 days</option><option value="text">文字 text</option></select></td>
+      <td><input type="checkbox" class="r"></td><td><button type="button" class="rm" title="删除 Remove">✕</button></td>`;
+    tr.querySelector(".k").value = f.key || "";
+    tr.querySelector(".zh").value = f.label_zh || "";
+    tr.querySelector(".en").value = f.label_en || "";
+    tr.querySelector(".t").value = f.type || "text";
+    tr.querySelector(".r").checked = f.required !== false;
+    tr.querySelector(".rm").onclick = () => tr.remove();
+    return tr;
+  }
+
+  function lotRow(lot) {
+    const tr = document.createElement("tr");
+    tr.innerHTML = `<td><input class="n" size="24"></td><td><input class="b" inputmode="decimal" size="14"></td>
+      <td><button type="button" class="rm" title="删除 Remove">✕</button></td>`;
+    tr.querySelector(".n").value = lot.name || "";
+    tr.querySelector(".b").value = lot.budget_fen === undefined ? "" : (lot.budget_fen / 100).toFixed(2);
+    tr.querySelector(".rm").onclick = () => tr.remove();
+    return tr;
+  }
+
+  function initNewTender(form) {
+    const data = pb.pageData();
+    const draft = data.draft;
+    const $ = (id) => document.getElementById(id);
+    const fieldsBody = document.querySelector("#fields tbody");
+    const lotsBody = document.querySelector("#lots tbody");
+    const message = $("form-message");
+    const spec = draft || {};
+    $("f-title").value = spec.title || "";
+    $("f-description").value = spec.description || "";
+    $("f-method").value = spec.method || "open";
+    $("f-invited").value = (spec.invited || []).join("\n");
+    $("f-budget").value = spec.budget_fen === undefined ? "" : (spec.budget_fen / 100).toFixed(2);
+    $("f-evaluation").value = spec.evaluation_method || "comprehensive";
+    if (spec.min_bids) $("f-min-bids").value = spec.min_bids;
+    if (spec.max_bid_bytes) $("f-max-bid").value = Math.round(spec.max_bid_bytes / 2 ** 20);
+    if (spec.objection_window_s !== undefined) $("f-objection").value = Math.round(spec.objection_window_s / 60);
+    const opening = spec.opening_unix || Math.ceil(Date.now() / 1000 / 3600 + 24 * 7) * 3600;
+    $("f-opening").value = pb.toLocalInput(opening);
+    for (const f of spec.record_fields || data.defaults.record_fields) fieldsBody.append(fieldRow(f));
+    for (const lot of spec.lots || []) lotsBody.append(lotRow(lot));
+    $("add-field").onclick = () => fieldsBody.append(fieldRow({ type: "text" }));
+    $("add-lot").onclick = () => lotsBody.append(lotRow({}));
+
+    const showRound = () => ($("round-info").textContent = pb.roundInfo(data.beacon, pb.fromLocalInput($("f-opening").value)));
+    $("f-opening").addEventListener("input", showRound);
+    showRound();
+    setInterval(showRound, 5000);
+    const method = $("f-method");
+    const methodChanged = () => {
+      $("invited-row").hidden = !["invited", "single_source"].includes(method.value);
+      if (!draft) $("f-min-bids").value = method.value === "single_source" ? 1 : 3;
+    };
+    method.addEventListener("change", methodChanged);
+    $("invited-row").hidden = !["invited", "single_source"].includes(method.value);
+
+    const collect = () => {
+      const opening = pb.fromLocalInput($("f-opening").value);
+      if (!Number.isFinite(opening)) throw new Error("请选择开标时间 Choose the opening time");
+      return {
+        title: $("f-title").value.trim(),
+        description: $("f-description").value,
+        method: method.value,
+        invited: $("f-invited").value.split(/[\s,]+/).filter(Boolean),
+        budget_fen: pb.yuanToFen($("f-budget").value),
+        lots: [...lotsBody.rows].map((tr) => ({
+          name: tr.querySelector(".n").value.trim(),
+          budget_fen: pb.yuanToFen(tr.querySelector(".b").value),
+        })),
+        opening_time: opening,
+        record_fields: [...fieldsBody.rows].map((tr) => ({
+          key: tr.querySelector(".k").value.trim(),
+          label_zh: tr.querySelector(".zh").value.trim(),
+          label_en: tr.querySelector(".en").value.trim(),
+          type: tr.querySelector(".t").value,
+          required: tr.querySelector(".r").checked,
+        })),
+        evaluation_method: $("f-evaluation").value,
+        min_bids: Number($("f-min-bids").value),
+        max_bid_bytes: Number($("f-max-bid").value) * 2 ** 20,
+        objection_window_s: Number($("f-objection").value) * 60,
+      };
+    };
+
+    let saved = draft ? draft.id : null;
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const publish = event.submitter && event.submitter.value === "publish";
+      for (const b of form.querySelectorAll("button[type=submit]")) b.disabled = true;
+      try {
+        const body = collect();
+        pb.message(message, "保存中 Saving…");
+        const tender = saved ? await pb.api("PUT", `/api/tenders/${saved}`, body) : await pb.api("POST", "/api/tenders", body);
+        saved = tender.id;
+        if (publish) {
+          pb.message(message, "发布中 Publishing…");
+          await pb.api("POST", `/api/tenders/${saved}/publish`);
+        }
+        location.href = `/tenders/${saved}`;
+      } catch (e) {
+        pb.message(message, e.message, "error");
+        for (const b of form.querySelectorAll("button[type=submit]")) b.disabled = false;
+      }
+    });
+  }
+
+  // ---- the tender detail page (agency actions) ---------------------------------------------
+
+  function initDetail() {
+    const data = pb.pageData();
+    const tender = data.tender;
+    const publish = document.getElementById("publish");
+    if (publish) {
+      publish.onclick = async () => {
+        publish.disabled = true;
+        try {
+          await pb.api("POST", `/api/tenders/${tender.id}/publish`);
+          location.reload();
+        } catch (e) {
+          alert(e.message);
+          publish.disabled = false;
+        }
+      };
+    }
+    const amend = document.getElementById("amend-form");
+    if (amend) {
+      amend.addEventListener("submit", async (event) => {
+        event.preventDefault();
+        const out = amend.querySelector(".tp-message");
+        try {
+          const f = amend.elements;
+          const proposed = {
+            title: f.title.value.trim(),
+            description: f.description.value,
+            budget_fen: pb.yuanToFen(f.budget.value),
+            min_bids: Number(f.min_bids.value),
+            objection_window_s: Number(f.objection_min.value) * 60,
+          };
+          const changes = {};
+          for (const [k, v] of Object.entries(proposed)) if (v !== tender[k]) changes[k] = v;
+          if (!Object.keys(changes).length) throw new Error("没有变更 Nothing was changed");
+          await pb.api("POST", `/api/tenders/${tender.id}/amend`, { changes, reason: f.reason.value });
+          location.reload();
+        } catch (e) {
+          pb.message(out, e.message, "error");
+        }
+      });
+    }
+    const postpone = document.getElementById("postpone-form");
+    if (postpone) {
+      const input = postpone.elements.opening_time;
+      input.value = pb.toLocalInput(tender.opening_unix + 86400);
+      const info = postpone.querySelector(".round-info");
+      fetch("/api/beacon").then((r) => r.json()).then((beacon) => {
+        const show = () => (info.textContent = pb.roundInfo(beacon, pb.fromLocalInput(input.value)));
+        input.addEventListener("input", show);
+        show();
+      });
+      postpone.addEventListener("submit", async (event) => {
+        event.preventDefault();
+        const out = postpone.querySelector(".tp-message");
+        if (!confirm("延期将作废所有已提交的投标，投标人须重新加密提交。继续？\nPostponing voids every submitted bid; bidders must reseal. Continue?")) return;
+        try {
+          await pb.api("POST", `/api/tenders/${tender.id}/postpone`, {
+            opening_time: pb.fromLocalInput(input.value),
+            reason: postpone.elements.reason.value,
+          });
+          location.reload();
+        } catch (e) {
+          pb.message(out, e.message, "error");
+        }
+      });
+    }
+    for (const form of document.querySelectorAll("form.answer-form")) {
+      form.addEventListener("submit", async (event) => {
+        event.preventDefault();
+        const out = form.querySelector(".tp-message");
+        try {
+          await pb.api("POST", `/api/tenders/${tender.id}/record/objections/${form.dataset.objection}/answer`, {
+            text: form.elements.text.value,
+          });
+          location.reload();
+        } catch (e) {
+          pb.message(out, e.message, "error");
+        }
+      });
+    }
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    pb.localizeTimes();
+    pb.countdowns();
+    const form = document.getElementById("tender-form");
+    if (form) initNewTender(form);
+    if (document.getElementById("tender-title")) initDetail();
+  });
+})();
