@@ -64,7 +64,7 @@ async def _database_ctx(app: web.Application) -> AsyncIterator[None]:
         await engine.dispose()
 
 
-FEATURES = ("web.auth", "web.tenders_web", "web.tender_pages", "web.booth")
+FEATURES = ("web.auth", "web.tenders_web", "web.tender_pages", "web.booth", "web.experts_web", "web.evaluation_web")
 """Feature modules wired into the app, each exposing ``install(app)`` (routes, middlewares, contexts)."""
 
 
