@@ -1,6 +1,6 @@
 """Errors a request can end in, mapped once to one JSON shape (or a plain page for browsers).
 
-Shape: ``{"ok": false, "status": 404, "error": "one plain line"}`` — pinned by tests/web/test_errors.py.
+Shape: ``{"ok": false, "status": 404, "error": "one plain line"}`` — pinned by tests/web/test_app.py.
 """
 
 from __future__ import annotations
@@ -20,14 +20,11 @@ class UsageError(Exception):
     """A command line asks for something that cannot be done as asked."""
 
 
-class AppError(Exception):
-    """An error with an HTTP status and a message meant for the person who caused it."""
+class AppError(DomainError):
+    """An error a web handler raises: an HTTP status and a message for the person who caused it.
 
-    status = 400
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    The same base as the domain's errors (evaluation/errors.py), so both map in one place.
+    """
 
 
 class BadRequest(AppError):
@@ -71,7 +68,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
-    except (AppError, DomainError) as exc:
+    except DomainError as exc:
         return error_response(exc.status, exc.message)
     except CryptoError as exc:
         return error_response(400, str(exc))
