@@ -48,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rate", type=float, default=50.0)
     p.add_argument("--burst", type=int, default=200)
     p.add_argument("--capacity", type=int, default=12)
+    p.add_argument("--lease", type=float, default=15.0, help="Redis: seconds a dead process's places outlive it")
     p.add_argument("--log-level", default="WARNING")
     args = p.parse_args(argv)
     secret_hex = os.environ.get("PINGBIAO_SIGNALING_SECRET", "")
@@ -56,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         config = SignalingConfig(
             token_secret=secret, capacity=args.capacity, grace=args.grace, heartbeat=args.heartbeat,
             rate=args.rate, burst=args.burst, bus_url=args.bus, bus_prefix=args.prefix,
+            bus_lease=args.lease,
         )
         TokenSigner(secret)
     except ValueError as exc:

@@ -16,7 +16,8 @@ import enum
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass
+import uuid
+from dataclasses import asdict, dataclass, replace
 
 import redis.asyncio as aioredis
 
@@ -35,6 +36,7 @@ class Member:
     role: Role
     state: str  # "connected" or "reconnecting"
     epoch: str  # identifies the connection currently holding the place
+    proc: str = ""  # the server process holding it (Redis: its liveness lease; "" in memory)
 
     def to_json(self) -> str:
         return json.dumps({**asdict(self), "role": self.role.value}, separators=(",", ":"))
@@ -42,7 +44,7 @@ class Member:
     @classmethod
     def from_json(cls, text: str | bytes) -> Member:
         d = json.loads(text)
-        return cls(d["id"], d["name"], Role(d["role"]), d["state"], d["epoch"])
+        return cls(d["id"], d["name"], Role(d["role"]), d["state"], d["epoch"], d.get("proc") or "")
 
 
 class Claim(enum.Enum):
@@ -85,6 +87,7 @@ class Bus(abc.ABC):
     """Registry and pub/sub. `start(deliver)` first; `deliver(room, event)` gets subscribed rooms' events."""
 
     deliver: Deliver
+    lease: float | None = None  # seconds a dead process's members outlive it (None: one process)
 
     async def start(self, deliver: Deliver) -> None:
         self.deliver = deliver
@@ -124,6 +127,10 @@ class Bus(abc.ABC):
     async def ban(self, room: str, id: str) -> None:
         """Refuse future claims of `id` in `room` (in memory: until the room empties; Redis: 24 h)."""
 
+    async def reap(self, room: str) -> list[Member]:
+        """Release the places in `room` held by server processes that died; the released members."""
+        return []
+
 
 class MemoryBus(Bus):
     """Everything in this process's memory: one server process."""
@@ -160,7 +167,7 @@ class MemoryBus(Bus):
         old = places.get(id)
         if old is None or old.epoch != epoch:
             return False
-        places[id] = Member(old.id, old.name, old.role, state, old.epoch)
+        places[id] = replace(old, state=state)
         return True
 
     async def release(self, room: str, id: str, epoch: str = "") -> Member | None:
@@ -201,6 +208,18 @@ m['state'] = ARGV[3]
 redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(m))
 return 1
 """
+_REAP = """
+if redis.call('EXISTS', KEYS[2]) == 1 then return {} end
+local out = {}
+local all = redis.call('HGETALL', KEYS[1])
+for i = 1, #all, 2 do
+  if cjson.decode(all[i + 1])['proc'] == ARGV[1] then
+    redis.call('HDEL', KEYS[1], all[i])
+    table.insert(out, all[i + 1])
+  end
+end
+return out
+"""
 _RELEASE = """
 local old = redis.call('HGET', KEYS[1], ARGV[1])
 if not old then return false end
@@ -214,18 +233,30 @@ class RedisBus(Bus):
     """Registry and pub/sub on Redis (redis.asyncio), for several server processes.
 
     Keys: `<prefix>members:<room>` (hash id → member JSON), `<prefix>ban:<room>` (set),
-    channel `<prefix>room:<room>`. One pub/sub connection per process, read by one task.
+    `<prefix>alive:<proc>` (this process's liveness lease), channel `<prefix>room:<room>`. One
+    pub/sub connection per process, read by one task.
+
+    Every member entry names the process holding it (`proc`). Each process renews its lease key
+    (TTL `lease`) every `lease / 3` seconds; once a process is gone (crashed, killed, cut off) its
+    key expires and `reap` — run before each claim and periodically for the rooms this process
+    serves — releases its members, so a crash does not keep places taken forever.
     """
 
-    def __init__(self, url: str, prefix: str = "pingbiao:signaling:") -> None:
+    def __init__(self, url: str, prefix: str = "pingbiao:signaling:", lease: float = 15.0) -> None:
+        if lease <= 0:
+            raise ValueError("the bus lease must be positive")
         self._redis = aioredis.Redis.from_url(url)
         self._prefix = prefix
+        self.lease = lease
+        self.proc = uuid.uuid4().hex[:16]  # this process, in member entries and its lease key
+        self._heartbeat: asyncio.Task[None] | None = None
         self._pubsub = self._redis.pubsub()
         self._reader: asyncio.Task[None] | None = None
         self._confirm: dict[str, asyncio.Future[None]] = {}
         self._claim = self._redis.register_script(_CLAIM)
         self._set_state = self._redis.register_script(_SET_STATE)
         self._release = self._redis.register_script(_RELEASE)
+        self._reap = self._redis.register_script(_REAP)
 
     def _members_key(self, room: str) -> str:
         return f"{self._prefix}members:{room}"
@@ -233,17 +264,36 @@ class RedisBus(Bus):
     def _channel(self, room: str) -> str:
         return f"{self._prefix}room:{room}"
 
+    def _alive_key(self, proc: str) -> str:
+        return f"{self._prefix}alive:{proc}"
+
+    async def _renew(self) -> None:
+        await self._redis.set(self._alive_key(self.proc), b"1", px=max(1, int(self.lease * 1000)))
+
+    async def _keep_alive(self) -> None:
+        while True:
+            await asyncio.sleep(self.lease / 3)
+            try:
+                await self._renew()
+            except (OSError, aioredis.RedisError) as exc:  # retried at the next beat
+                log.error("lease renewal failed", extra={"proc": self.proc, "error": repr(exc)})
+
     async def start(self, deliver: Deliver) -> None:
         await super().start(deliver)
         await self._redis.ping()
+        await self._renew()
+        self._heartbeat = asyncio.create_task(self._keep_alive(), name="signaling-redis-lease")
         # A channel of its own keeps the pub/sub connection subscribed, so the reader never idles.
         await self._pubsub.subscribe(f"{self._prefix}process")
         self._reader = asyncio.create_task(self._read(), name="signaling-redis-reader")
 
     async def close(self) -> None:
-        if self._reader is not None:
-            self._reader.cancel()
-            await asyncio.gather(self._reader, return_exceptions=True)
+        # The lease is left to expire rather than deleted: clients of this process reconnect
+        # elsewhere within it and resume their places; the others are reaped after it.
+        for task in (self._reader, self._heartbeat):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         await self._pubsub.aclose()
         await self._redis.aclose()
 
@@ -279,6 +329,7 @@ class RedisBus(Bus):
 
     async def claim(self, room: str, member: Member, capacity: int) -> tuple[Claim, Member | None]:
         keys = [self._members_key(room), f"{self._prefix}ban:{room}"]
+        member = replace(member, proc=self.proc)
         out = await self._claim(keys=keys, args=[member.id, member.to_json(), capacity])
         outcome = Claim(out[0].decode())
         return outcome, (Member.from_json(out[1]) if len(out) > 1 else None)
@@ -303,11 +354,24 @@ class RedisBus(Bus):
         await self._redis.sadd(key, id)  # type: ignore[misc]
         await self._redis.expire(key, BAN_TTL_SECONDS)
 
+    async def reap(self, room: str) -> list[Member]:
+        members = await self.members(room)
+        procs = sorted({m.proc for m in members if m.proc and m.proc != self.proc})
+        if not procs:
+            return []
+        gone: list[Member] = []
+        for proc in procs:  # the script re-checks the lease: a process alive after all keeps its members
+            out = await self._reap(keys=[self._members_key(room), self._alive_key(proc)], args=[proc])
+            gone += [Member.from_json(raw) for raw in out]
+        if gone:
+            log.warning("released places of a dead server process", extra={"room": room, "ids": [m.id for m in gone]})
+        return gone
 
-def make_bus(url: str, prefix: str) -> Bus:
+
+def make_bus(url: str, prefix: str, lease: float = 15.0) -> Bus:
     """`MemoryBus` for an empty url, `RedisBus` for redis:// or rediss:// urls."""
     if not url:
         return MemoryBus()
     if url.startswith(("redis://", "rediss://", "unix://")):
-        return RedisBus(url, prefix)
+        return RedisBus(url, prefix, lease)
     raise ValueError(f"unsupported bus url scheme: {url.split(':', 1)[0]}")

@@ -32,11 +32,14 @@ class CloseCode(enum.IntEnum):
     HEARTBEAT_TIMEOUT = 4007
     PROTOCOL_VIOLATION = 4008
     TOO_MANY_MESSAGES = 4009
+    TOO_SLOW = 4010  # the client did not read: its outgoing backlog passed `send_backlog_bytes`
 
     @property
     def may_reconnect(self) -> bool:
         """Whether a client should try again (with a fresh token) after this code."""
-        return self in {CloseCode.EXPIRED_TOKEN, CloseCode.HEARTBEAT_TIMEOUT, CloseCode.TOO_MANY_MESSAGES}
+        return self in {
+            CloseCode.EXPIRED_TOKEN, CloseCode.HEARTBEAT_TIMEOUT, CloseCode.TOO_MANY_MESSAGES, CloseCode.TOO_SLOW,
+        }
 
 
 class ErrorCode(enum.Enum):

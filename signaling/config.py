@@ -21,14 +21,18 @@ class SignalingConfig:
     max_message_bytes: int = 64 * 1024  # larger text frames are refused with an error
     rate: float = 50.0  # messages per second a connection may send, sustained
     burst: int = 200  # ... and at once; beyond, messages are dropped, then the socket closed (4009)
+    send_backlog_bytes: int = 1 << 20  # a client this far behind in reading is closed (4010)
     bus_url: str = ""  # empty: in-memory bus (one process); redis://host:port/db for several
     bus_prefix: str = "pingbiao:signaling:"  # Redis key and channel prefix
+    bus_lease: float = 15.0  # Redis: places held by a process that stopped renewing its lease are released
 
     def __post_init__(self) -> None:
         if self.capacity < 1 or self.grace < 0 or self.heartbeat <= 0 or self.heartbeat_misses < 1:
             raise ValueError("capacity ≥ 1, grace ≥ 0, heartbeat > 0 and heartbeat_misses ≥ 1 are required")
         if self.max_message_bytes < 1024 or self.rate <= 0 or self.burst < 1:
             raise ValueError("max_message_bytes ≥ 1024, rate > 0 and burst ≥ 1 are required")
+        if self.bus_lease <= 0 or self.send_backlog_bytes < self.max_message_bytes:
+            raise ValueError("bus_lease > 0 and send_backlog_bytes ≥ max_message_bytes are required")
 
     @property
     def tick(self) -> float:

@@ -27,8 +27,9 @@ class SignalingHooks(Protocol):
 
     async def on_reconnect(self, room: str, account: str, role: Role, reason: str) -> None:
         """A participant's connection dropped or came back. reason: "lost" (socket closed),
-        "heartbeat" (silent too long), "back" (returned within grace), "replaced" (a new
-        connection of the same participant replaced a live one)."""
+        "heartbeat" (silent too long), "slow" (stopped reading: closed with 4010), "back"
+        (returned within grace), "replaced" (a new connection of the same participant replaced a
+        live one)."""
 
     async def on_remove(self, room: str, account: str, role: Role, reason: str) -> None:
         """The host removed a participant. reason: "by <host account>: <host's reason>"."""

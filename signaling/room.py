@@ -29,9 +29,8 @@ from signaling.config import SignalingConfig
 from signaling.connection import Connection
 from signaling.hooks import SignalingHooks, call_hook
 from signaling.messages import (
-    Error, Mute, MuteRequested, Offer, PeerBack, PeerJoined, PeerLeft, PeerReconnecting, RelayedAnswer,
-    RelayedCandidate, RelayedIceRestart, RelayedOffer, Remove, Removed, Welcome, Candidate, IceRestart,
-    Answer,
+    Answer, Candidate, Error, IceRestart, Mute, MuteRequested, Offer, PeerBack, PeerJoined, PeerLeft,
+    PeerReconnecting, Remove, Removed, Welcome, relay_text,
 )
 from signaling.tokens import RoomToken
 from signaling.wire import PeerInfo, ProtocolError
@@ -156,6 +155,7 @@ class Rooms:
             self.local[room] = {}
             await self.bus.subscribe(room)
         me = Member(pid, grant.name, grant.role, "connected", conn.epoch)
+        await self.reap(room)  # places held by a dead server process do not count
         outcome, previous = await self.bus.claim(room, me, self.config.capacity)
         if outcome in (Claim.FULL, Claim.BANNED):
             if not self.local.get(room):
@@ -244,6 +244,18 @@ class Rooms:
                 p.set_state(ParticipantState.MOVED)
                 await self._forget(p)
 
+    async def reap(self, room: str) -> None:
+        """Release the places in `room` of server processes whose lease expired (crashed): the
+        others get `peer-left` (timeout) and `on_leave` runs here, as the dead process cannot."""
+        for m in await self.bus.reap(room):
+            await self.bus.publish(room, BusEvent("send", PeerLeft(m.id, LeaveReason.TIMEOUT).to_json(), exclude=m.id))
+            await self._hook("on_leave", room, m.id, m.role, "timeout")
+
+    async def reap_all(self) -> None:
+        """`reap` every room this process has participants in."""
+        for room in list(self.local):
+            await self.reap(room)
+
     # --- relay and host actions ----------------------------------------------------------------------
 
     async def _target(self, room: str, sender: str, to: str) -> Member:
@@ -254,22 +266,19 @@ class Rooms:
             raise ProtocolError(ErrorCode.UNKNOWN_PEER, f'no participant "{to}" in this room')
         return m
 
-    async def relay(self, conn: Connection, msg: Offer | Answer | Candidate | IceRestart) -> None:
-        """Forward an offer, answer, candidate or ICE-restart request to `msg.to`, with `from`."""
+    async def relay(
+        self, conn: Connection, msg: Offer | Answer | Candidate | IceRestart, received: str = ""
+    ) -> None:
+        """Forward an offer, answer, candidate or ICE-restart request to `msg.to`, with `from`.
+
+        `received` is the text `msg` was parsed from (lets the SDP be copied, see `relay_text`).
+        """
         p = conn.participant
         assert p is not None
         target = await self._target(p.room, p.id, msg.to)
         if target.state != "connected":
             raise ProtocolError(ErrorCode.PEER_UNAVAILABLE, f'participant "{msg.to}" is reconnecting')
-        if isinstance(msg, Answer):
-            text = RelayedAnswer(p.id, msg.sdp).to_json()
-        elif isinstance(msg, Offer):
-            text = RelayedOffer(p.id, msg.sdp).to_json()
-        elif isinstance(msg, Candidate):
-            text = RelayedCandidate(p.id, msg.candidate).to_json()
-        else:
-            text = RelayedIceRestart(p.id).to_json()
-        await self.bus.publish(p.room, BusEvent("send", text, to=msg.to))
+        await self.bus.publish(p.room, BusEvent("send", relay_text(msg, p.id, received), to=msg.to))
 
     def _host_only(self, p: Participant, action: str) -> None:
         if p.role is not Role.HOST:

@@ -48,7 +48,7 @@ class SignalingServer:
 
     async def run(self) -> AsyncIterator[None]:
         """Start the bus and the sweeper; on exit close every socket and stop them (cleanup_ctx)."""
-        bus = make_bus(self.config.bus_url, self.config.bus_prefix)
+        bus = make_bus(self.config.bus_url, self.config.bus_prefix, self.config.bus_lease)
         rooms = Rooms(self.config, bus, self.hooks)
         await bus.start(rooms.deliver)
         self._rooms = rooms
@@ -59,6 +59,8 @@ class SignalingServer:
         finally:
             sweeper.cancel()
             await asyncio.gather(sweeper, return_exceptions=True)
+            for conn in list(self.connections):
+                conn.cancel()
             for task in list(rooms.background):
                 task.cancel()
             await asyncio.gather(*rooms.background, return_exceptions=True)
@@ -77,10 +79,15 @@ class SignalingServer:
         """Close silent and never-joined sockets, release places whose grace period is over."""
         cfg = self.config
         silent = cfg.heartbeat * cfg.heartbeat_misses
+        lease = self.rooms.bus.lease
+        next_reap = time.monotonic() + (lease or 0.0) / 3
         while True:
-            await asyncio.sleep(cfg.tick)
+            await asyncio.sleep(cfg.tick if lease is None else min(cfg.tick, lease / 3))
             now = time.monotonic()
             try:
+                if lease is not None and now >= next_reap:  # places held by dead server processes
+                    next_reap = now + lease / 3
+                    await self.rooms.reap_all()
                 for conn in list(self.connections):
                     if conn.end_reason != "lost" or conn.ws.closed:
                         continue
@@ -105,7 +112,11 @@ class SignalingServer:
             max_msg_size=4 * cfg.max_message_bytes, compress=False, timeout=CLOSE_TIMEOUT, autoping=True
         )
         await ws.prepare(request)
-        conn = Connection(ws, Rooms.new_epoch(), request.match_info["room"], cfg.rate, cfg.burst)
+        conn = Connection(
+            ws, Rooms.new_epoch(), request.match_info["room"], cfg.rate, cfg.burst,
+            request.transport, cfg.send_backlog_bytes,  # type: ignore[arg-type]
+        )
+        conn.on_slow = self.rooms.ended  # its place goes into its grace period at once
         self.connections.add(conn)
         try:
             async for msg in ws:
@@ -155,7 +166,7 @@ class SignalingServer:
             return
         try:
             if isinstance(msg, (Offer, Candidate, IceRestart)):  # Answer is an Offer
-                await self.rooms.relay(conn, msg)
+                await self.rooms.relay(conn, msg, data)
             elif isinstance(msg, Ping):
                 await conn.send(Pong(msg.ts).to_json())
             elif isinstance(msg, Mute):

@@ -99,6 +99,52 @@ def dumps(obj: dict[str, Any]) -> str:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
 
 
+_JSON_SPACE = " \t\n\r"
+
+
+def raw_string_literal(text: str, name: str, value: str) -> str | None:
+    """The JSON string literal of the top-level field `name` as written in `text`, or None (then
+    the caller encodes `value` itself). `text` must already have been parsed by `json.loads` into
+    an object whose `name` is the string `value`.
+
+    This lets the relay copy a ~6 KB SDP into the outgoing frame instead of encoding it again
+    (and without decoding it a second time). The slice taken is the string token after the first
+    `"name"` followed by `:`, up to the next quote (a quote preceded by a backslash returns None:
+    SDPs hold no quotes, so the token holds none). It is exactly the top-level field because:
+
+    * outside that token `text` holds no `\\u` escape, so the top-level key meaning `name` is
+      spelled `"name"` literally;
+    * `"name"` occurs nowhere after the token (nor inside it: it has no quotes, nor before it: the
+      first occurrence was taken), so this occurrence is that key — not a nested object's key, a
+      duplicate, or text inside another string;
+    * in a valid JSON document only a string token can follow a key's colon there.
+
+    Only the short text around the SDP is searched (about a microsecond per message). Anything
+    unusual (escaped keys, repeated names, quotes in the value) falls back to re-encoding.
+    """
+    key = f'"{name}"'
+    at = text.find(key)
+    if at < 0:
+        return None
+    n = len(text)
+    i = at + len(key)
+    while i < n and text[i] in _JSON_SPACE:
+        i += 1
+    if i >= n or text[i] != ":":
+        return None
+    i += 1
+    while i < n and text[i] in _JSON_SPACE:
+        i += 1
+    if i >= n or text[i] != '"':
+        return None
+    j = text.find('"', i + 1)
+    if j < 0 or text[j - 1] == "\\" or j - i - 1 < len(value):  # escapes only lengthen a literal
+        return None
+    if text.find(key, j + 1) >= 0 or text.find("\\u", 0, at) >= 0 or text.find("\\u", j + 1) >= 0:
+        return None
+    return text[i:j + 1]
+
+
 # --- values carried inside messages ---------------------------------------------------------------
 
 

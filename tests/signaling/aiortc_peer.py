@@ -5,8 +5,15 @@
 The participant who finds others in the room offers to the first of them; one who finds the room
 empty waits for an offer. Each side sends a generated video track and, over a data channel, one
 message. Prints JSON lines: {"state": ...} per connection-state change, {"message": ...} for the
-data-channel message received, {"frame": [w, h]} for the first decoded remote video frame, and
-exits 0 once it has both, 1 on timeout.
+data-channel message received, {"frame": [w, h]} for the first decoded remote video frame, then
+{"done": true} once it has both. It then keeps the connection open until its standard input closes
+(the test closes it once *both* peers said done) and exits 0; on a timeout or an ended remote track
+it prints {"error": ...} and exits 1.
+
+Why wait for standard input: a peer that closed its RTCPeerConnection as soon as it had its own
+frame and message sent RTCP BYE and an SCTP ABORT to the other peer, whose first frame could still
+be in flight or in its decoder; aiortc then ends the remote track (`recv()` raises
+MediaStreamError) and that peer never saw a frame. Only the test knows when both are done.
 
 Loopback only: aioice never gathers 127.0.0.1 and would use the machine's other interfaces, so this
 process patches `aioice.ice.get_host_addresses` to return just 127.0.0.1 (tests only).
@@ -20,7 +27,7 @@ import sys
 
 import aioice.ice
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription, VideoStreamTrack
-from aiortc.mediastreams import MediaStreamTrack
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from signaling.client import SignalingClient
 from signaling.messages import Answer, Offer, RelayedAnswer, RelayedOffer
@@ -36,8 +43,10 @@ async def run(url: str, token: str, timeout: float) -> int:
     client = await SignalingClient.connect(url, token)
     assert client.welcome is not None
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    tasks: set[asyncio.Future[None]] = set()
     got_frame = asyncio.Event()
     got_message = asyncio.Event()
+    failed: asyncio.Future[str] = asyncio.get_running_loop().create_future()
 
     @pc.on("connectionstatechange")
     def _state() -> None:
@@ -46,12 +55,17 @@ async def run(url: str, token: str, timeout: float) -> int:
     @pc.on("track")
     def _track(track: MediaStreamTrack) -> None:
         async def first_frame() -> None:
-            frame = await track.recv()
+            try:
+                frame = await track.recv()
+            except MediaStreamError:  # the remote side ended the track before a frame was decoded
+                if not failed.done():
+                    failed.set_result("remote video track ended before its first frame")
+                return
             say(frame=[frame.width, frame.height])  # type: ignore[union-attr]
             got_frame.set()
 
         if track.kind == "video":
-            asyncio.ensure_future(first_frame())
+            tasks.add(asyncio.ensure_future(first_frame()))
 
     def wire_channel(channel) -> None:  # type: ignore[no-untyped-def]
         @channel.on("message")
@@ -83,8 +97,15 @@ async def run(url: str, token: str, timeout: float) -> int:
                 await pc.setRemoteDescription(RTCSessionDescription(offer.sdp, "offer"))
                 await pc.setLocalDescription(await pc.createAnswer())
                 await client.send(Answer(offer.from_, pc.localDescription.sdp))
-            await got_frame.wait()
-            await got_message.wait()
+            both = asyncio.ensure_future(asyncio.gather(got_frame.wait(), got_message.wait()))
+            tasks.add(both)
+            await asyncio.wait({both, failed}, return_when=asyncio.FIRST_COMPLETED)
+            if failed.done():
+                both.cancel()
+                say(error=failed.result())
+                return 1
+            say(done=True)
+            await stdin_closed()  # keep media flowing until the other peer is done too
             return 0
     except TimeoutError:
         say(error="timeout")
@@ -92,6 +113,21 @@ async def run(url: str, token: str, timeout: float) -> int:
     finally:
         await pc.close()
         await client.close()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def stdin_closed() -> None:
+    """Return once standard input reaches end of file (whatever is written to it is ignored)."""
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    try:
+        while await reader.read(4096):
+            pass
+    finally:
+        transport.close()
 
 
 if __name__ == "__main__":

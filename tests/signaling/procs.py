@@ -7,14 +7,23 @@ import os
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@dataclass
+class ServerProcess:
+    """A running `python -m signaling`: its ws:// base URL and the process (tests may kill it)."""
+
+    url: str
+    proc: asyncio.subprocess.Process
+
+
 @asynccontextmanager
-async def signaling_process(secret: bytes, *args: str) -> AsyncIterator[str]:
-    """A signaling server process on 127.0.0.1 (port chosen by the OS); yields its ws:// base URL."""
+async def signaling_server_process(secret: bytes, *args: str) -> AsyncIterator[ServerProcess]:
+    """A signaling server process on 127.0.0.1 (port chosen by the OS), stopped at the end."""
     env = {**os.environ, "PINGBIAO_SIGNALING_SECRET": secret.hex(), "PYTHONPATH": str(ROOT)}
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "signaling", "--host", "127.0.0.1", "--port", "0", *args,
@@ -24,7 +33,7 @@ async def signaling_process(secret: bytes, *args: str) -> AsyncIterator[str]:
         assert proc.stdout is not None
         line = (await asyncio.wait_for(proc.stdout.readline(), 20.0)).decode().split()
         assert line[:1] == ["listening"], f"signaling process did not start: {line}"
-        yield f"ws://127.0.0.1:{line[2]}"
+        yield ServerProcess(f"ws://127.0.0.1:{line[2]}", proc)
     finally:
         if proc.returncode is None:
             proc.terminate()
@@ -33,3 +42,10 @@ async def signaling_process(secret: bytes, *args: str) -> AsyncIterator[str]:
             except TimeoutError:
                 proc.kill()
                 await proc.wait()
+
+
+@asynccontextmanager
+async def signaling_process(secret: bytes, *args: str) -> AsyncIterator[str]:
+    """A signaling server process on 127.0.0.1 (port chosen by the OS); yields its ws:// base URL."""
+    async with signaling_server_process(secret, *args) as server:
+        yield server.url

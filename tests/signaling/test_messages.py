@@ -10,9 +10,9 @@ from signaling.codes import ErrorCode, LeaveReason, MediaKind, Role
 from signaling.messages import (
     Answer, Candidate, Error, IceRestart, Join, Leave, Mute, MuteRequested, Offer, PeerBack, PeerJoined,
     PeerLeft, PeerReconnecting, Ping, Pong, RelayedAnswer, RelayedCandidate, RelayedIceRestart, RelayedOffer,
-    Remove, Removed, Welcome, parse_client, parse_server, CLIENT_TYPES, SERVER_TYPES,
+    Remove, Removed, Welcome, parse_client, parse_server, relay_text, CLIENT_TYPES, SERVER_TYPES,
 )
-from signaling.wire import IceCandidate, IceServer, PeerInfo, ProtocolError
+from signaling.wire import IceCandidate, IceServer, PeerInfo, ProtocolError, raw_string_literal
 
 from .sdp import CHROMIUM_OFFER
 
@@ -134,3 +134,67 @@ def test_malformed_server_messages() -> None:
         parse_server('{"type":"peer-joined","peer":{"id":"x","name":"X","role":"expert","state":"gone"}}')
     with pytest.raises(ProtocolError, match='field "urls" must be a non-empty list of strings'):
         parse_server(SERVER[0].to_json().replace('"urls":["stun:stun.example.org:3478"]', '"urls":[]'))
+
+
+# --- relaying without re-encoding the SDP -----------------------------------------------------------
+
+
+def _relayed(text: str) -> tuple[str, object]:
+    msg = parse_client(text)
+    assert isinstance(msg, (Offer, Candidate, IceRestart))
+    return relay_text(msg, "alice", text), msg
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        json.dumps({"type": "offer", "to": "bob", "sdp": CHROMIUM_OFFER}),  # Python's default separators
+        json.dumps({"type": "answer", "to": "bob", "sdp": CHROMIUM_OFFER}, separators=(",", ":")),
+        json.dumps({"sdp": CHROMIUM_OFFER, "type": "offer", "to": "bob", "extra": [1, {"x": 2}]}),
+        '{ "type" : "offer" ,\n "to" : "bob" ,\t"sdp"\r\n:\n "v=0\\r\\nx é 中\\r\\n" }',
+        json.dumps({"type": "offer", "to": "bob", "sdp": "v=0\r\né"}, ensure_ascii=False),
+    ],
+    ids=["default-json", "compact-answer", "sdp-first", "whitespace", "non-ascii"],
+)
+def test_relay_copies_the_sdp_literal(text: str) -> None:
+    out, msg = _relayed(text)
+    assert isinstance(msg, Offer)
+    relayed = (RelayedAnswer if isinstance(msg, Answer) else RelayedOffer)("alice", msg.sdp)
+    assert parse_server(out) == relayed
+    assert json.loads(out) == {"type": msg.TYPE, "from": "alice", "sdp": msg.sdp}  # nothing else, no `to`
+    assert raw_string_literal(text, "sdp", msg.sdp) is not None  # the fast path was taken
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # decoys: whatever the text holds, the addressee gets exactly the validated `sdp`
+        '{"type":"offer","to":"bob","sdp":"evil","sdp":"good"}',
+        '{"type":"offer","to":"bob","sdp":"good","x":{"sdp":"evil"}}',
+        '{"type":"offer","to":"bob","x":"\\"sdp\\":\\"evil\\"","sdp":"good"}',
+        '{"type":"offer","to":"bob","k\\"sdp":"evil","sdp":"good"}',
+        '{"type":"offer","to":"bob","sdp":"go\\u006fd"}',  # other escapes: encoded again
+        '{"type":"offer","to":"bob","x":{"sdp":"evil"},"s\\u0064p":"good"}',  # escaped key
+        '{"type":"offer","to":"bob","s\\u0064p":"good","a\\"sdp":"evil"}',
+        '{"type":"offer","to":"bob","a\\"sdp":"evil","s\\u0064p":"good"}',
+        '{"type":"offer","to":"bob","x":["\\"sdp\\":\\"evil"],"sdp":"good"}',
+        '{"type":"offer","to":"bob","sdp":"a\\"b\\\\"}',
+        '{"type":"offer","to":"bob","sdp":"a\\\\r"}',
+        '{"type":"offer","to":"bob","sdp":"a\\\\\\r"}',
+        '{"type":"offer","to":"bob","sdp":"\\t/\\/"}',
+    ],
+)
+def test_relay_never_forwards_other_text_than_the_validated_sdp(text: str) -> None:
+    out, msg = _relayed(text)
+    assert isinstance(msg, Offer)
+    assert json.loads(out) == {"type": "offer", "from": "alice", "sdp": json.loads(text)["sdp"]}
+    assert parse_server(out) == RelayedOffer("alice", msg.sdp)
+
+
+def test_relay_of_candidates_and_ice_restarts_is_rebuilt() -> None:
+    text = json.dumps({"type": "candidate", "to": "bob", "candidate": {**CAND.dump(), "junk": "x" * 100}})
+    out, _ = _relayed(text)
+    assert parse_server(out) == RelayedCandidate("alice", CAND)
+    assert "junk" not in out and '"to"' not in out
+    out, _ = _relayed('{"type":"ice-restart","to":"bob"}')
+    assert out == '{"type":"ice-restart","from":"alice"}'

@@ -3,6 +3,8 @@ reach each other, and presence, capacity and reconnects hold across them."""
 
 from __future__ import annotations
 
+import signal
+import time
 import uuid
 from collections.abc import AsyncIterator
 
@@ -10,13 +12,15 @@ import pytest
 import redis.asyncio as aioredis
 
 from signaling.client import Closed, SignalingClient
-from signaling.codes import CloseCode, Role
-from signaling.messages import Answer, Offer, PeerBack, PeerJoined, PeerReconnecting, RelayedAnswer, RelayedOffer
+from signaling.codes import CloseCode, LeaveReason, Role
+from signaling.messages import (
+    Answer, Offer, PeerBack, PeerJoined, PeerLeft, PeerReconnecting, RelayedAnswer, RelayedOffer,
+)
 from signaling.tokens import TokenSigner
 from signaling.wire import PeerInfo
 
 from ..conftest import need
-from .procs import signaling_process
+from .procs import signaling_process, signaling_server_process
 from .sdp import CHROMIUM_OFFER
 
 pytestmark = pytest.mark.redis
@@ -83,3 +87,43 @@ async def test_peers_on_different_processes_exchange_offer_and_answer(prefix: st
         finally:
             await alice.close()
             await bob.close()
+
+
+async def test_places_of_a_killed_process_are_released_within_the_lease(prefix: str) -> None:
+    lease = 1.0
+    args = ("--bus", REDIS, "--prefix", prefix, "--capacity", "2", "--grace", "30", "--lease", str(lease))
+    async with signaling_process(SECRET, *args) as one, signaling_server_process(SECRET, *args) as two:
+        alice = await SignalingClient.connect(f"{one}/rooms/r1", token("r1", "alice", Role.HOST))
+        bob = await SignalingClient.connect(f"{two.url}/rooms/r1", token("r1", "bob"))
+        dave = await SignalingClient.connect(f"{two.url}/rooms/r2", token("r2", "dave"))  # alone in r2
+        carol = None
+        try:
+            assert await alice.expect(PeerJoined) == PeerJoined(PeerInfo("bob", "Bob", Role.EXPERT))
+            with pytest.raises(Closed) as info:  # r1 is full
+                await SignalingClient.connect(f"{one}/rooms/r1", token("r1", "carol"))
+            assert info.value.code == CloseCode.ROOM_FULL
+
+            two.proc.send_signal(signal.SIGKILL)  # no cleanup at all: bob's entry stays in Redis
+            await two.proc.wait()
+            killed = time.monotonic()
+            # the surviving process notices the expired lease by itself (its periodic reap)...
+            assert await alice.expect(PeerLeft, timeout=3 * lease + 2) == PeerLeft("bob", LeaveReason.TIMEOUT)
+            assert time.monotonic() - killed < lease + lease / 3 + 2.0  # lease, one reap period, slack
+            carol = await SignalingClient.connect(f"{one}/rooms/r1", token("r1", "carol"))
+            assert carol.welcome is not None and carol.welcome.participants == (
+                PeerInfo("alice", "Alice", Role.HOST),
+            )
+            # ...and a joiner reaps a room no live process serves (dave's r2, capacity 2 → 1 free)
+            client = aioredis.Redis.from_url(REDIS)
+            try:
+                assert await client.hlen(f"{prefix}members:r2") == 1  # type: ignore[misc]
+                erin = await SignalingClient.connect(f"{one}/rooms/r2", token("r2", "erin"))
+                assert erin.welcome is not None and erin.welcome.participants == ()
+                assert await client.hkeys(f"{prefix}members:r2") == [b"erin"]  # type: ignore[misc]
+                await erin.close()
+            finally:
+                await client.aclose()
+        finally:
+            for c in (alice, bob, dave, carol):
+                if c is not None:
+                    await c.close()
