@@ -77,6 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     from web.cli_accounts import add_accounts_commands
 
     add_accounts_commands(sub, _add_common)
+    from web.cli_experts import add_experts_commands
+
+    add_experts_commands(sub, _add_common)
     return parser
 
 
@@ -114,6 +117,10 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         handler = cli_seal.seal if args.command == "seal" else cli_seal.unseal
         return handler(args, settings)
+    if args.command == "experts":
+        from web.cli_experts import run_experts_command
+
+        return run_experts_command(args, settings)
     if args.command == "accounts":
         from web.cli_accounts import run_accounts_command
 

@@ -1,0 +1,70 @@
+"""Shared helpers of the expert tests: a pool CSV, accounts with organisations, and a tender that
+is opened (bidders known) without waiting for an opening round."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+
+from evaluation import bids, tenders
+from evaluation.accounts import Account, create_account
+from evaluation.tender_rules import TenderState
+from evaluation.tenders import TenderContext
+from tests.evaluation.tender_fixtures import chunks, meta, sealed, spec
+
+FAST = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+AGENCY_ORG, BIDDER_ORGS = "91330100AGENCY0001", ["91330100BIDDER0000", "91330100BIDDER0001"]
+
+HEADER = "id,name,account,region,sites,specialties,employers,relatives,unavailable,active\n"
+# 9 experts: E01..E06 at 杭州 (3301…), E07..E09 at 成都 (5101…); specialties A01/B02.
+POOL = HEADER + "\n".join([
+    "E01,张一,,330102,main,A01,,,,1",
+    "E02,张二,,330106,main;remote,A01;B02,,,,1",
+    "E03,张三,,330108,main,B02,,,,1",
+    "E04,张四,,330110,main,A01,91330100BIDDER0000|employee|2020-01-01|2024-12-31,,,1",
+    "E05,张五,,330111,main,A01,,91330100BIDDER0001|spouse,,1",
+    "E06,张六,,330112,main,B02,91330100AGENCY0001|employee|2019-01-01|,,,1",
+    "E07,李七,,510104,remote,A01,,,,1",
+    "E08,李八,,510107,remote,B02,,,,1",
+    "E09,李九,,510108,remote,A01,91330100BIDDER0000|director|2010-01-01|2015-12-31,,,1",
+]) + "\n"
+
+CRITERIA = {
+    "size": 5, "purchaser_reps": 0, "evaluation_date": "2026-05-10",
+    "specialties": {"A01": 3, "B02": 2},
+    "sites": [
+        {"site": "hz", "role": "main", "regions": ["3301"], "count": 3},
+        {"site": "cd", "role": "remote", "regions": ["5101"], "count": 2},
+    ],
+}
+
+
+@dataclass
+class People:
+    agency: Account
+    bidders: list[Account]
+
+
+async def people(tctx: TenderContext) -> People:
+    agency = await create_account(tctx.audit, username="agency-x", password="p" * 12, display_name="代理", role="agency",
+                                  organization=AGENCY_ORG, hasher=FAST)
+    bidders = [
+        await create_account(tctx.audit, username=f"bidder-{n}", password="p" * 12, display_name=f"供应商{n}",
+                             role="bidder", organization=org, hasher=FAST)
+        for n, org in enumerate(BIDDER_ORGS)
+    ]
+    return People(agency, bidders)
+
+
+async def opened_tender(tctx: TenderContext, who: People) -> tenders.Tender:
+    """A tender with a bid from each bidder, moved to 'opened' through the state setter."""
+    t = await tenders.create(tctx, who.agency.actor, "采购中心", spec(120))
+    t = await tenders.publish(tctx, who.agency.actor, t.id)
+    assert t.opening_round is not None
+    for n, b in enumerate(who.bidders):
+        await bids.submit(tctx, b.actor, t.id, chunks(sealed(tctx.chain, t.opening_round)), meta(n))
+    async with tctx.engine.begin() as conn:
+        await tenders.set_state(conn, t.id, TenderState.PUBLISHED, TenderState.OPENING)
+        await tenders.set_state(conn, t.id, TenderState.OPENING, TenderState.OPENED)
+    return await tenders.get(tctx, t.id)
