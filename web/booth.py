@@ -42,7 +42,7 @@ from signaling.tokens import TokenSigner
 from signaling.turn import IceConfig
 from web.config import Settings
 from web.errors import Forbidden, NotFound
-from web.keys import AUDIT_LOG, SETTINGS
+from web.keys import AUDIT_LOG, ENGINE, SETTINGS
 from web.pages import render
 
 log = logging.getLogger("pingbiao.booth")
@@ -75,13 +75,23 @@ def tender_of(room: str) -> str | None:
 async def may_join(request: web.Request, account: Account, room: str) -> BoothRole | None:
     """The role `account` takes in `room`, or None if it may not join.
 
-    The one place that decides entry to a booth room. For now: any evaluation session room, for
-    experts (as experts), the agency (as the host) and supervisors. The evaluation feature will
-    tighten this (only the tender's committee, its agency, its supervisors).
+    The one place that decides entry to a booth room: supervisors (as supervisors); the tender's
+    own agency (as the host); members of the tender's evaluation committee — the drawn experts and
+    a purchaser's representative — as experts. Everyone else: None.
     """
-    if tender_of(room) is None:
+    tender_id = tender_of(room)
+    if tender_id is None:
         return None
-    return ROOM_ROLES.get(account.role)
+    if account.role is AccountRole.supervisor:
+        return BoothRole.SUPERVISOR
+    from evaluation.session_access import booth_standing
+
+    standing = await booth_standing(request.app[ENGINE], tender_id, account.id)
+    if standing == "owner" and account.role is AccountRole.agency:
+        return BoothRole.HOST
+    if standing == "member":
+        return BoothRole.EXPERT
+    return None
 
 
 # -- settings ---------------------------------------------------------------------------------------

@@ -26,6 +26,10 @@ def add_audit_commands(sub: Any, add_common: Callable[[argparse.ArgumentParser],
     p.add_argument("bundle", metavar="BUNDLE", help="the bundle directory")
     p.add_argument("--since", metavar="OLD_CHECKPOINT_FILE", help="an older signed checkpoint the log must extend")
     p.add_argument("--strict", action="store_true", help="also decode every leaf and require its canonical form")
+    p = asub.add_parser("replay", help="recompute a tender's tally from the log and compare it with the stored one")
+    add_common(p)
+    p.add_argument("tender", metavar="TENDER", help="the tender id")
+    p.add_argument("--bundle", metavar="DIR", help="read a verified offline bundle instead of the installation's log")
 
 
 def run_audit_command(args: argparse.Namespace, settings: Settings) -> int:
@@ -36,6 +40,8 @@ def run_audit_command(args: argparse.Namespace, settings: Settings) -> int:
     try:
         if args.audit_command == "export":
             return asyncio.run(_export(Path(args.out), settings))
+        if args.audit_command == "replay":
+            return asyncio.run(_replay(args.tender, Path(args.bundle) if args.bundle else None, settings))
         return _verify(Path(args.bundle), Path(args.since) if args.since else None, args.strict)
     except DomainError as exc:
         print(f"pingbiao: error: {exc}", file=sys.stderr)
@@ -63,6 +69,37 @@ async def _export(out: Path, settings: Settings) -> int:
         await engine.dispose()
     print(f"exported {report.size} entries, root {report.root.hex()}, to {out}")
     return 0
+
+
+async def _replay(tender_id: str, bundle: Path | None, settings: Settings) -> int:
+    """Print the ranking recomputed from the log and "ok", or the first difference (exit 1)."""
+    from evaluation import session_replay
+
+    if bundle is not None:
+        from evaluation.audit.bundle import verify_bundle
+
+        verify_bundle(bundle)
+        result = session_replay.check(session_replay.bundle_entries(bundle, tender_id), None)
+    else:
+        from evaluation.audit.keys import load_or_create_signer
+        from evaluation.audit.log import AuditLog
+        from evaluation.db import make_engine
+        from evaluation.errors import NotFoundError
+
+        origin = getattr(settings, "log_origin", "") or DEFAULT_ORIGIN
+        if not (settings.data_dir / "log.key").exists():
+            raise NotFoundError(f"no audit log key in {settings.data_dir}: this data directory has no audit log")
+        signer, _ = load_or_create_signer(settings.data_dir / "log.key", origin)
+        engine = make_engine(settings.effective_database_url)
+        try:
+            log = AuditLog(engine, origin, signer)
+            await log.start(readonly=True)
+            entries = await log.entries_for_tender(tender_id)
+            result = session_replay.check(entries, await session_replay.stored_tally(engine, tender_id))
+        finally:
+            await engine.dispose()
+    print(result.text)
+    return 0 if result.ok else 1
 
 
 def _verify(bundle: Path, since: Path | None, strict: bool) -> int:

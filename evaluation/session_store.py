@@ -1,0 +1,84 @@
+"""Tables of the evaluation session (migration 0004_evaluation). JSON columns are text; times are
+integer microseconds since the Unix epoch (``*_us``)."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from evaluation.db import metadata
+
+session_table = sa.Table(
+    "evaluation_session",
+    metadata,
+    sa.Column("tender_id", sa.String(40), sa.ForeignKey("tender.id"), primary_key=True),
+    sa.Column("state", sa.String(20), nullable=False),
+    sa.Column("config", sa.Text, nullable=False),
+    sa.Column("criteria", sa.Text, nullable=False),
+    sa.Column("bids", sa.Text, nullable=False),
+    sa.Column("leader", sa.String(256), nullable=True),
+    sa.Column("vote_round", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("tie_round", sa.BigInteger, nullable=True),
+    sa.Column("tally", sa.Text, nullable=True),
+    sa.Column("report", sa.Text, nullable=True),
+    sa.Column("report_sha256", sa.String(64), nullable=True),
+    sa.Column("started_by", sa.String(256), nullable=False),
+    sa.Column("started_us", sa.BigInteger, nullable=False),
+)
+
+member_table = sa.Table(
+    "evaluation_member",
+    metadata,
+    sa.Column("tender_id", sa.String(40), primary_key=True),
+    sa.Column("account", sa.String(256), primary_key=True),
+    sa.Column("kind", sa.String(20), nullable=False),  # expert | purchaser_rep
+    sa.Column("expert_id", sa.String(40), nullable=True),
+    sa.Column("name", sa.String(256), nullable=False),
+    sa.Column("site", sa.String(40), nullable=False),
+    sa.Column("specialty", sa.String(40), nullable=False),
+    sa.Column("seat", sa.Integer, nullable=False),
+    sa.Column("public_key", sa.Text, nullable=True),
+    sa.Column("checked_in_us", sa.BigInteger, nullable=True),
+)
+
+vote_table = sa.Table(
+    "evaluation_vote",
+    metadata,
+    sa.Column("tender_id", sa.String(40), primary_key=True),
+    sa.Column("round", sa.Integer, primary_key=True),
+    sa.Column("voter", sa.String(256), primary_key=True),
+    sa.Column("candidate", sa.String(256), nullable=False),
+)
+
+sheet_table = sa.Table(
+    "evaluation_sheet",
+    metadata,
+    sa.Column("tender_id", sa.String(40), primary_key=True),
+    sa.Column("account", sa.String(256), primary_key=True),
+    sa.Column("document", sa.Text, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("signature", sa.Text, nullable=False),
+    sa.Column("submitted_us", sa.BigInteger, nullable=False),
+)
+
+change_table = sa.Table(
+    "evaluation_change",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("tender_id", sa.String(40), nullable=False, index=True),
+    sa.Column("account", sa.String(256), nullable=False),
+    sa.Column("change", sa.Text, nullable=False),
+    sa.Column("document", sa.Text, nullable=False),
+    sa.Column("signature", sa.Text, nullable=False),
+    sa.Column("at_us", sa.BigInteger, nullable=False),
+)
+
+report_signature_table = sa.Table(
+    "evaluation_report_signature",
+    metadata,
+    sa.Column("tender_id", sa.String(40), primary_key=True),
+    sa.Column("account", sa.String(256), primary_key=True),
+    sa.Column("signature", sa.Text, nullable=False),
+    sa.Column("at_us", sa.BigInteger, nullable=False),
+)
+
+TABLES = (session_table, member_table, vote_table, sheet_table, change_table, report_signature_table)

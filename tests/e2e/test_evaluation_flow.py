@@ -1,0 +1,143 @@
+"""A whole evaluation session in headless Chromium, as its users would do it.
+
+The tender, its three opened bids and the final record are set up through the domain on the
+running app (as tests/web/tender_client.py does over HTTP); the committee of five experts across
+two sites comes from a test committee source until the draw's API is wired in. Then, in the
+browser: the agency starts the evaluation; each expert, in its own browser context, checks in
+(accepting the avoidance declaration and the commitment, a WebCrypto P-256 key made and kept in
+IndexedDB), three elect a leader; all score the three bids and submit signed sheets; one far-off
+score is flagged and corrected with a reason (畸高畸低), re-signed; the leader tallies; every expert
+signs the report; the PDF is downloaded; the supervisor's replay page shows each step.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Any
+
+from crypto.beacon import LocalBeaconSource
+from evaluation import bids, opening, opening_record, tenders
+from evaluation.accounts import Role
+from evaluation.audit.entry import Actor
+from tests.e2e.conftest import MakeAppServer, NewPage
+from tests.evaluation.session_fixtures import CRITERIA, PRICES, Member, TestCommittee
+from tests.evaluation.tender_fixtures import chunks, meta, sealed, spec
+from tests.web.signin import PASSWORD, make_account
+from web.evaluation_api import EVALUATION
+from web.keys import LOCAL_BEACON
+from web.tenders_api import TENDERS
+
+EXPERTS = 5
+SITES = ("主场 main", "副场 remote")
+STEP_MS = 20_000
+
+
+async def sign_in(page: Any, base: str, username: str, then: str) -> None:
+    await page.goto(f"{base}/login?next={then}")
+    await page.fill("input[name=username]", username)
+    await page.fill("input[name=password]", PASSWORD)
+    await page.click("button[type=submit]")
+    await page.wait_for_url(f"{base}{then}")
+
+
+async def state_is(page: Any, state: str) -> None:
+    await page.wait_for_selector(f'#eval-state[data-state="{state}"]', timeout=STEP_MS)
+
+
+async def confirmed_tender(app: Any, agency: Actor) -> str:
+    ctx: tenders.TenderContext = app[TENDERS]
+    t = await tenders.create(ctx, agency, "采购中心", spec(3, criteria=CRITERIA, objection_window_s=0))
+    t = await tenders.publish(ctx, agency, t.id)
+    assert t.opening_round is not None
+    for i, price in enumerate(PRICES):
+        data = sealed(ctx.chain, t.opening_round, {"total_price": price, "delivery_days": 30})
+        await bids.submit(ctx, Actor(f"acc-bidder-{i}", "bidder"), t.id, chunks(data), meta(i))
+    beacon = await LocalBeaconSource(app[LOCAL_BEACON]).wait_for(t.opening_round)
+    await opening.run(ctx, t.id, beacon)  # idempotent next to the app's own scheduler
+    await opening_record.finalize(dataclasses.replace(ctx, clock=lambda: time.time() + 5), t.id)
+    assert (await tenders.get(ctx, t.id)).state.value == "confirmed"
+    return t.id
+
+
+async def test_evaluation_session_in_the_browser(make_app_server: MakeAppServer, new_page: NewPage) -> None:
+    running = await make_app_server()
+    app, base = running.app, running.url
+    agency = await make_account(app, Role.agency, "agency")
+    supervisor = await make_account(app, Role.supervisor, "supervisor")
+    experts = [await make_account(app, Role.expert, f"expert{i}") for i in range(EXPERTS)]
+    tender_id = await confirmed_tender(app, agency.actor)
+    app[EVALUATION].committee = TestCommittee({tender_id: [
+        Member(f"E{i}", e.id, e.display_name, SITES[i % 2], "computers") for i, e in enumerate(experts)]})
+    page_url = f"/evaluation/{tender_id}"
+
+    host = await new_page()
+    await sign_in(host, base, "agency", page_url)
+    await host.click("#start")
+    await state_is(host, "checkin")
+
+    pages = []
+    for i in range(EXPERTS):
+        page = await new_page()
+        await sign_in(page, base, f"expert{i}", page_url)
+        await state_is(page, "checkin")
+        for box in ("#ck-identity", "#ck-declaration", "#ck-commitment"):
+            await page.check(box)
+        await page.click("#checkin")
+        await page.wait_for_selector("#checkin-box", state="hidden", timeout=STEP_MS)
+        pages.append(page)
+    for page in pages[:3]:
+        await state_is(page, "election")
+        await page.select_option("#vote-candidate", experts[0].id)
+        await page.click("#vote")
+        await page.wait_for_selector("#vote-box", state="hidden", timeout=STEP_MS)
+    await state_is(pages[0], "scoring")
+
+    for i, page in enumerate(pages):
+        await state_is(page, "scoring")
+        inputs = page.locator("#sheet input.score")
+        count = await inputs.count()
+        assert count == 6  # three bids × (technical, business)
+        for n in range(count):
+            code = await inputs.nth(n).get_attribute("data-code")
+            value = "40" if code == "c2" else "15"
+            if i == 4 and n == 0:
+                value = "10"  # far below the others: a deviation (畸低)
+            await inputs.nth(n).fill(value)
+        await page.click("#submit-sheets")
+        await page.wait_for_selector("#sheet-box", state="hidden", timeout=STEP_MS)
+
+    odd = pages[4]
+    await state_is(odd, "review")
+    await odd.wait_for_selector("#deviations tr.deviation", timeout=STEP_MS)
+    first_bid = await odd.locator("#sheet input.score").first.get_attribute("data-bid")
+    await odd.select_option("#change-bid", first_bid)
+    await odd.select_option("#change-criterion", "c2")
+    await odd.fill("#change-new", "39.5")
+    await odd.select_option("#change-reason", "abnormal_high_low")
+    await odd.fill("#change-explanation", "重新核对技术方案后修正 Re-read the technical proposal")
+    await odd.click("#change-submit")
+    await odd.wait_for_selector("#changes li", timeout=STEP_MS)
+
+    await pages[0].wait_for_selector("#tally:not([hidden])", timeout=STEP_MS)
+    await pages[0].click("#tally")
+    for page in pages:
+        await state_is(page, "signing")
+        await page.click("#sign-report")
+        await page.wait_for_selector("#sign-report", state="hidden", timeout=STEP_MS)
+    await state_is(host, "done")
+    assert await host.locator("#ranking tr").count() == 4
+
+    pdf = await pages[0].request.get(f"{base}{page_url}/report.pdf")
+    assert pdf.status == 200 and (await pdf.body()).startswith(b"%PDF")
+    await pages[0].goto(f"{base}{page_url}/report")
+    assert "评标报告" in await pages[0].text_content("#report")
+
+    watcher = await new_page()
+    await sign_in(watcher, base, "supervisor", f"/audit/tenders/{tender_id}")
+    text = await watcher.text_content("body") or ""
+    for kind in ("evaluation.started", "evaluation.checked_in", "evaluation.leader_elected",
+                 "evaluation.sheet_submitted", "evaluation.review", "evaluation.score_changed",
+                 "evaluation.tally", "evaluation.report_signed", "evaluation.report_final"):
+        assert kind in text, kind
+    assert supervisor.role is Role.supervisor

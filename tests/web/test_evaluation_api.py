@@ -1,0 +1,109 @@
+"""The evaluation API over real HTTP: who may call what (status codes and one-line errors), the
+independence of sheets, refusals that log nothing, and `pingbiao audit replay` (a real process)
+recomputing the stored tally from the installation's log and from an exported bundle."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from evaluation.accounts import Role
+from tests.e2e.test_evaluation_flow import confirmed_tender
+from tests.evaluation.session_fixtures import Keys, Member, TestCommittee, sheets_doc
+from tests.web.signin import make_account, session_headers
+from tests.web.tender_client import Hall, start
+from web.evaluation_api import EVALUATION
+from web.keys import AUDIT_LOG
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def seated(hall: Hall, n: int = 5) -> tuple[str, list[str]]:
+    app = hall.client.app
+    names = []
+    members = []
+    for i in range(n):
+        account = await make_account(app, Role.expert, f"e{i}")
+        hall.accounts[f"e{i}"], hall.headers[f"e{i}"] = account, await session_headers(app, account)
+        members.append(Member(f"E{i}", account.id, account.display_name, ("main", "remote")[i % 2], "computers"))
+        names.append(f"e{i}")
+    tender_id = await confirmed_tender(app, hall.accounts["agency"].actor)
+    app[EVALUATION].committee = TestCommittee({tender_id: members})
+    return tender_id, names
+
+
+def run_cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PINGBIAO_DATA_DIR": str(data_dir), "PINGBIAO_LOG_ORIGIN": "test.example/audit"}
+    env.pop("PINGBIAO_CONFIG", None)
+    return subprocess.run([sys.executable, "-m", "web.cli", *args], check=False, capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+
+
+async def test_api_rules_flow_and_replay(aiohttp_client: Any, tmp_path: Path) -> None:
+    hall = await start(aiohttp_client, tmp_path)
+    tender_id, experts = await seated(hall)
+    base = f"/api/evaluation/{tender_id}"
+    keys = Keys()
+    acct = {n: hall.accounts[n].id for n in experts}
+
+    assert (await hall.call("bidder0", "POST", f"{base}/start", json={}))[0] == 403
+    assert (await hall.call("agency2", "POST", f"{base}/start", json={}))[0] == 403
+    assert (await hall.call("e0", "GET", base))[0] == 404  # not started
+    status, body = await hall.call("agency", "POST", f"{base}/start", json={"config": {"deviation_threshold": "3/10"}})
+    assert status == 201 and body["state"] == "checkin", body
+    assert (await hall.call("agency", "POST", f"{base}/start", json={}))[0] == 409
+    assert (await hall.call("expert", "GET", base))[0] == 403  # an expert not on this committee
+    assert (await hall.call("supervisor", "POST", f"{base}/checkin", json={}))[0] == 403
+    status, body = await hall.call("e0", "POST", f"{base}/checkin", json={**keys.checkin(acct["e0"]), "declaration_sha256": "0" * 64})
+    assert status == 400 and "avoidance declaration" in body["error"]
+    for n in experts:
+        assert (await hall.call(n, "POST", f"{base}/checkin", json=keys.checkin(acct[n])))[0] == 201
+    for n in experts[:3]:
+        status, body = await hall.call(n, "POST", f"{base}/votes", json={"candidate": acct["e0"]})
+        assert status == 201, body
+    assert body["state"] == "scoring" and body["leader"] == acct["e0"]
+
+    bid_ids = [b["bid"] for b in body["bids"]]
+    scores = {b: {"c2": "40", "c3": "15"} for b in bid_ids}
+    text, _ = sheets_doc(keys, tender_id, acct["e0"], scores)
+    size = hall.client.app[AUDIT_LOG].size
+    status, body = await hall.call("e0", "POST", f"{base}/sheets", json={"document": text, "signature": Keys().sign(acct["e0"], text.encode())})
+    assert (status, body["error"]) == (400, "the signature does not verify with your registered key")
+    assert hall.client.app[AUDIT_LOG].size == size
+    for i, n in enumerate(experts):
+        mine = {b: ({"c2": "10", "c3": "15"} if i == 4 and b == bid_ids[0] else s) for b, s in scores.items()}
+        text, sig = sheets_doc(keys, tender_id, acct[n], mine)
+        status, body = await hall.call(n, "POST", f"{base}/sheets", json={"document": text, "signature": sig})
+        assert status == 201, body
+        if i == 0:
+            assert list(body["sheets"]) == [acct["e0"]]
+            assert (await hall.call("e1", "GET", f"{base}/sheets/{acct['e0']}"))[0] == 404
+            assert (await hall.call("e0", "GET", f"{base}/sheets/{acct['e0']}"))[0] == 200
+    assert body["state"] == "review" and body["review"]["deviations"]
+    change = {"expert": acct["e4"], "bid": bid_ids[0], "criterion": "c2", "new": "39", "explanation": "核对 re-checked"}
+    text, sig = keys.document("pingbiao-change/1", tender_id, acct["e4"], change={**change, "reason": "it felt low"})
+    status, body = await hall.call("e4", "POST", f"{base}/changes", json={"document": text, "signature": sig})
+    assert status == 409 and "allowed reasons" in body["error"]
+    text, sig = keys.document("pingbiao-change/1", tender_id, acct["e4"], change={**change, "reason": "abnormal_high_low"})
+    assert (await hall.call("e4", "POST", f"{base}/changes", json={"document": text, "signature": sig}))[0] == 201
+    assert (await hall.call("e1", "POST", f"{base}/tally"))[0] == 403
+    status, body = await hall.call("e0", "POST", f"{base}/tally")
+    assert status == 201 and body["state"] == "signing", body
+    for n in experts:
+        text, sig = keys.document("pingbiao-report/1", tender_id, acct[n], sha256=body["report_sha256"])
+        assert (await hall.call(n, "POST", f"{base}/report/signatures", json={"document": text, "signature": sig}))[0] == 201
+    status, report = await hall.call("supervisor", "GET", f"{base}/report")
+    assert status == 200 and report["final"] and len(report["signers"]) == 5
+    resp = await hall.client.get(f"/evaluation/{tender_id}/report.pdf", headers=hall.headers["agency"])
+    assert resp.status == 200 and (await resp.read()).startswith(b"%PDF")
+
+    data_dir = tmp_path / "data"
+    done = run_cli(data_dir, "audit", "replay", tender_id)
+    assert done.returncode == 0 and done.stdout.strip().endswith("ok"), done.stderr + done.stdout
+    assert done.stdout.startswith("1. ")
+    exported = run_cli(data_dir, "audit", "export", str(tmp_path / "bundle"))
+    assert exported.returncode == 0, exported.stderr
+    offline = run_cli(data_dir, "audit", "replay", tender_id, "--bundle", str(tmp_path / "bundle"))
+    assert offline.returncode == 0 and offline.stdout == done.stdout, offline.stderr

@@ -1,0 +1,220 @@
+// The evaluation session page (评标): check-in with a WebCrypto signing key (ECDSA P-256, the
+// private key non-extractable, kept in IndexedDB), the leader vote, the scoring sheet signed in
+// the browser, the review with signed changes, the tally and the report signature.
+// Signed documents are canonical JSON (sorted keys, no spaces), as the server checks them.
+"use strict";
+
+(function () {
+  const pb = window.pb;
+  const data = pb.pageData();
+  const T = data.tender_id;
+  const $ = (id) => document.getElementById(id);
+  let view = null;
+
+  // -- canonical JSON, exact points, keys ------------------------------------------------------
+  const canon = (v) => {
+    if (Array.isArray(v)) return "[" + v.map(canon).join(",") + "]";
+    if (v !== null && typeof v === "object") {
+      return "{" + Object.keys(v).sort().map((k) => JSON.stringify(k) + ":" + canon(v[k])).join(",") + "}";
+    }
+    return JSON.stringify(v);
+  };
+  const gcd = (a, b) => (b === 0n ? (a < 0n ? -a : a) : gcd(b, a % b));
+  /** "39.5" or "79/2" -> "79/2"; "40" -> "40" (Python's str(Fraction)). */
+  const frac = (text) => {
+    const t = String(text).trim();
+    let n, d;
+    if (/^-?\d+\/\d+$/.test(t)) [n, d] = t.split("/").map(BigInt);
+    else if (/^-?\d+(\.\d+)?$/.test(t)) {
+      const [w, f = ""] = t.split(".");
+      n = BigInt(w + f);
+      d = 10n ** BigInt(f.length);
+    } else throw new Error(`分值无效 Not a number of points: ${text}`);
+    if (d === 0n) throw new Error("分母为零 Zero denominator");
+    const g = gcd(n, d);
+    n /= g; d /= g;
+    return d === 1n ? `${n}` : `${n}/${d}`;
+  };
+  const b64 = (buf) => btoa(String.fromCharCode(...new Uint8Array(buf)));
+
+  const idb = () => new Promise((resolve, reject) => {
+    const r = indexedDB.open("pingbiao-keys", 1);
+    r.onupgradeneeded = () => r.result.createObjectStore("keys");
+    r.onsuccess = () => resolve(r.result);
+    r.onerror = () => reject(r.error);
+  });
+  const idbDo = async (mode, fn) => {
+    const db = await idb();
+    return new Promise((resolve, reject) => {
+      const req = fn(db.transaction("keys", mode).objectStore("keys"));
+      req.onsuccess = () => resolve(req.result);
+      req.onerror = () => reject(req.error);
+    });
+  };
+  const keyName = () => `eval:${T}:${data.account}`;
+  async function signingKey(create) {
+    let pair = await idbDo("readonly", (s) => s.get(keyName()));
+    if (!pair && create) {
+      pair = await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, false, ["sign", "verify"]);
+      await idbDo("readwrite", (s) => s.put(pair, keyName()));
+    }
+    if (!pair) throw new Error("本浏览器没有签名密钥 No signing key in this browser: check in from the browser you registered");
+    return pair;
+  }
+  async function signed(kind, fields) {
+    const text = canon({ kind, tender: T, signer: data.account, ...fields });
+    const pair = await signingKey(false);
+    const sig = await crypto.subtle.sign({ name: "ECDSA", hash: "SHA-256" }, pair.privateKey, new TextEncoder().encode(text));
+    return { document: text, signature: b64(sig) };
+  }
+
+  // -- actions --------------------------------------------------------------------------------------
+  const say = (text, bad) => { $("eval-message").textContent = text; $("eval-message").dataset.bad = bad ? "1" : ""; };
+  async function act(fn, done) {
+    try {
+      view = await fn();
+      say(done || "");
+      render();
+    } catch (e) {
+      say(e.message, true);
+    }
+  }
+  const post = (path, body) => pb.api("POST", `/api/evaluation/${T}${path}`, body);
+
+  $("start").onclick = () => act(async () => {
+    const criteria = $("start-criteria").value.trim();
+    return post("/start", {
+      criteria: criteria ? JSON.parse(criteria) : undefined,
+      config: { deviation_threshold: $("start-threshold").value.trim(), recommend: Number($("start-recommend").value) },
+    });
+  }, "评标已开始 Started");
+  $("add-rep").onclick = () => act(() => post("/members", { account: $("rep-account").value.trim() }), "已添加 Added");
+  $("checkin").onclick = () => act(async () => {
+    if (!$("ck-identity").checked || !$("ck-declaration").checked || !$("ck-commitment").checked) {
+      throw new Error("请确认身份并接受回避声明和承诺书 Confirm your identity and accept both texts");
+    }
+    const pair = await signingKey(true);
+    const spki = await crypto.subtle.exportKey("spki", pair.publicKey);
+    return post("/checkin", {
+      identity_confirmed: true,
+      declaration_sha256: view.texts.declaration_sha256,
+      commitment_sha256: view.texts.commitment_sha256,
+      public_key: b64(spki),
+    });
+  }, "已签到 Checked in");
+  $("vote").onclick = () => act(() => post("/votes", { candidate: $("vote-candidate").value }), "已投票 Voted");
+  $("submit-sheets").onclick = () => act(async () => {
+    const sheets = view.bids.map((b) => {
+      const scores = {};
+      document.querySelectorAll(`#sheet input[data-bid="${b.bid}"]`).forEach((i) => { scores[i.dataset.code] = frac(i.value); });
+      const sorted = {};
+      Object.keys(scores).sort().forEach((k) => { sorted[k] = scores[k]; });
+      return { bid: b.bid, expert: data.account, scores: sorted, total: null };
+    });
+    return post("/sheets", await signed("pingbiao-sheets/1", { sheets }));
+  }, "已提交并签名 Submitted and signed");
+  $("change-submit").onclick = () => act(async () => {
+    const change = {
+      expert: data.account, bid: $("change-bid").value, criterion: $("change-criterion").value,
+      new: frac($("change-new").value), reason: $("change-reason").value, explanation: $("change-explanation").value,
+    };
+    return post("/changes", await signed("pingbiao-change/1", { change }));
+  }, "已修改 Changed");
+  $("tally").onclick = () => act(() => post("/tally"), "已汇总 Tallied");
+  $("sign-report").onclick = () => act(async () => post("/report/signatures", await signed("pingbiao-report/1", { sha256: view.report_sha256 })), "已签署 Signed");
+
+  // -- rendering --------------------------------------------------------------------------------------
+  const show = (id, on) => { $(id).hidden = !on; };
+  const cell = (tag, text) => { const el = document.createElement(tag); el.textContent = text; return el; };
+  const row = (cells, tag = "td") => { const tr = document.createElement("tr"); cells.forEach((c) => tr.append(cell(tag, c))); return tr; };
+  const nameOf = (account) => ((view.members.find((m) => m.account === account) || {}).name || account);
+  const bidName = (bid) => ((view.bids.find((b) => b.bid === bid) || {}).bidder_name || bid);
+  const options = (sel, items) => {
+    const keep = sel.value;
+    sel.replaceChildren(...items.map(([v, t]) => { const o = cell("option", t); o.value = v; return o; }));
+    if (items.some(([v]) => v === keep)) sel.value = keep;
+  };
+
+  function render() {
+    const s = view.state;
+    const me = view.me;
+    $("eval-state").dataset.state = s;
+    $("eval-state").textContent = s;
+    show("start-box", false);
+    show("members-box", true);
+    $("members").replaceChildren(...view.members.map((m) => {
+      const li = cell("li", `${m.seat}. ${m.name} · ${m.kind === "expert" ? "专家 expert" : "采购人代表 purchaser's rep"} · ${m.site} · `
+        + `${m.checked_in ? "已签到 checked in" : "未签到 not checked in"}${m.submitted ? " · 已提交 submitted" : ""}`
+        + `${m.signed ? " · 已签署 signed" : ""}${view.leader === m.account ? " · 评标组长 leader" : ""}`);
+      li.dataset.account = m.account;
+      li.dataset.checkedIn = m.checked_in ? "1" : "";
+      return li;
+    }));
+    show("rep-box", view.tender.owner && s === "checkin");
+    show("checkin-box", !!me && s === "checkin" && !me.checked_in);
+    if (me) $("my-name").textContent = nameOf(me.account);
+    $("declaration-text").textContent = view.texts.declaration;
+    $("commitment-text").textContent = view.texts.commitment;
+    show("vote-box", !!me && s === "election" && !me.voted_for);
+    $("vote-round").textContent = `第 ${view.vote_round} 轮 round ${view.vote_round}`;
+    options($("vote-candidate"), view.members.filter((m) => m.kind === "expert").map((m) => [m.account, m.name]));
+    const scored = view.criteria.filter((c) => c.kind !== "price");
+    show("sheet-box", !!me && s === "scoring" && !me.submitted);
+    if (!$("sheet").rows.length && scored.length) {
+      $("sheet").append(row(["投标人 Bidder", ...scored.map((c) => `${c.title || c.code} (${c.minimum}–${c.max_points})`)], "th"));
+      view.bids.forEach((b) => {
+        const tr = row([b.bidder_name]);
+        scored.forEach((c) => {
+          const td = document.createElement("td");
+          const input = document.createElement("input");
+          Object.assign(input, { size: 5, className: "score" });
+          input.dataset.bid = b.bid;
+          input.dataset.code = c.code;
+          td.append(input);
+          tr.append(td);
+        });
+        $("sheet").append(tr);
+      });
+    }
+    const reviewing = view.review !== null;
+    show("review-box", reviewing);
+    if (reviewing) {
+      $("deviations").replaceChildren(row(["投标人 Bidder", "专家 Expert", "因素 Item", "分 Score", "他人均值 Others' mean"], "th"),
+        ...view.review.deviations.map((d) => { const tr = row([bidName(d.bid), nameOf(d.expert), d.criterion, d.score, d.others_mean]); tr.className = "deviation"; tr.dataset.expert = d.expert; return tr; }));
+      $("findings").replaceChildren(...view.review.findings.map((f) => cell("li", `${bidName(f.bid)}: ${f.message}`)));
+      $("low-bids").textContent = Object.entries(view.review.abnormally_low).map(([b, why]) => `异常低价 Abnormally low: ${bidName(b)} — ${why}`).join("; ");
+      $("all-scores").replaceChildren(row(["投标人 Bidder", "专家 Expert", ...scored.map((c) => c.code)], "th"),
+        ...view.current.map((sh) => row([bidName(sh.bid), nameOf(sh.expert), ...scored.map((c) => sh.scores[c.code])])));
+      $("changes").replaceChildren(...view.changes.map((c) => cell("li", `修改 ${nameOf(c.expert)} ${bidName(c.bid)} ${c.criterion} → ${c.new} (${c.reason}): ${c.explanation}`)));
+      show("change-form", !!me && s === "review");
+      options($("change-bid"), view.bids.map((b) => [b.bid, b.bidder_name]));
+      options($("change-criterion"), scored.map((c) => [c.code, c.title || c.code]));
+      show("tally", !!me && me.leader && s === "review");
+    }
+    show("tally-box", !!view.tally);
+    if (view.tally) {
+      $("ranking").replaceChildren(row(["名次 Rank", "投标人 Bidder", "总分 Total"], "th"),
+        ...view.ranking.map((b) => row([String(b.rank), bidName(b.bid), b.total_display])));
+      $("recommended").textContent = view.tally.recommendation.candidates.map(bidName).join(", ");
+    }
+    show("report-box", !!view.report_sha256);
+    $("report-sha").textContent = view.report_sha256 || "";
+    show("sign-report", !!me && s === "signing" && !me.signed);
+    $("signers").textContent = view.report_signers.length ? "已签署 Signed: " + view.report_signers.map(nameOf).join(", ") : "";
+  }
+
+  async function refresh() {
+    try {
+      view = await pb.api("GET", `/api/evaluation/${T}`);
+      render();
+    } catch (e) {
+      if (e.status === 404 && data.role === "agency") {
+        show("start-box", true);
+        $("eval-state").dataset.state = "none";
+        $("eval-state").textContent = "未开始 not started";
+      } else say(e.message, true);
+    }
+  }
+  refresh();
+  setInterval(refresh, 1000);
+})();
