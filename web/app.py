@@ -15,7 +15,18 @@ from evaluation.audit.entry import EntryDraft
 from evaluation.audit.keys import load_or_create_signer
 from evaluation.audit.log import AuditLog
 from evaluation.db import create_schema, make_engine
-from web import audit_api, audit_pages, keys, pages
+from web import (
+    audit_api,
+    audit_pages,
+    auth,
+    booth,
+    evaluation_web,
+    experts_web,
+    keys,
+    pages,
+    tender_pages,
+    tenders_web,
+)
 from web.config import Settings
 from web.errors import error_middleware
 
@@ -64,17 +75,9 @@ async def _database_ctx(app: web.Application) -> AsyncIterator[None]:
         await engine.dispose()
 
 
-FEATURES = ("web.auth", "web.tenders_web", "web.tender_pages", "web.booth", "web.experts_web", "web.evaluation_web")
-"""Feature modules wired into the app, each exposing ``install(app)`` (routes, middlewares, contexts)."""
-
-
-def _install_features(app: web.Application) -> None:
-    import importlib
-    import importlib.util
-
-    for name in FEATURES:
-        if importlib.util.find_spec(name) is not None:
-            importlib.import_module(name).install(app)
+FEATURES = (auth, tenders_web, tender_pages, booth, experts_web, evaluation_web)
+"""Feature modules wired into the app, in order; each exposes ``install(app)`` (routes,
+middlewares, contexts). Sessions and permissions come first: every later route is checked."""
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -93,6 +96,7 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(pages.routes)
     app.add_routes(audit_api.routes)
     app.add_routes(audit_pages.routes)
-    _install_features(app)
+    for feature in FEATURES:
+        feature.install(app)
     app.router.add_static("/static", HERE / "static", name="static")
     return app
