@@ -6,6 +6,11 @@ grace period: the other page keeps its RTCPeerConnection (ICE restart, `peer-bac
 
 Loopback only: the pages drop remote ICE candidates that are not 127.0.0.1 (an init script) and
 aioice is patched to gather 127.0.0.1 only, so no media leaves 127.0.0.1.
+
+Each room is the evaluation session of a real tender (``eval-<tender id>``) whose committee is
+seated by the real pool import and draw on the app's local beacon
+(tests/evaluation/experts_fixtures.py), since only the tender's agency, its committee and
+supervisors may join.
 """
 
 from __future__ import annotations
@@ -50,12 +55,14 @@ from tests.e2e.conftest import (
     SHUTDOWN_TIMEOUT,
     MakeAppServer,
 )
+from tests.evaluation.experts_fixtures import People, draw_committee, opened_tender
 from tests.web.signin import PASSWORD, session_headers
 from web.booth import PRESENCE
+from web.experts_api import DRAW_JOB
 from web.keys import AUDIT_LOG
 from web.sessions import COOKIE
+from web.tenders_api import TENDERS
 
-ROOM = "eval-e2e-booth"
 WAIT_MS = 20_000  # bound on every wait in the browser
 MEDIA_ARGS = [
     "--use-fake-device-for-media-stream",
@@ -125,7 +132,7 @@ async def open_booth(media_browser: Any, request: pytest.FixtureRequest) -> Asyn
     contexts: list[Any] = []
     booths: list[Booth] = []
 
-    async def open_(base: str, app: Any, account: Account) -> Booth:
+    async def open_(base: str, app: Any, account: Account, room: str) -> Booth:
         context = await media_browser.new_context(viewport={"width": 1280, "height": 860})
         context.set_default_timeout(PAGE_TIMEOUT_MS)
         contexts.append(context)
@@ -137,7 +144,7 @@ async def open_booth(media_browser: Any, request: pytest.FixtureRequest) -> Asyn
         page.on("console", lambda msg: booth.lines.append(f"{msg.type}: {msg.text}"))
         page.on("pageerror", lambda err: booth.lines.append(f"pageerror: {err}"))
         booths.append(booth)
-        await page.goto(f"{base}/booth/{ROOM}")
+        await page.goto(f"{base}/booth/{room}")
         await page.wait_for_selector("#join:not([disabled])", timeout=WAIT_MS)
         await page.click("#join")
         await booth.until("() => window.booth.joined")
@@ -257,9 +264,17 @@ async def make_account(app: Any, role: Role, username: str, display_name: str) -
                                 role=role, organization="测试单位")
 
 
-async def room_token(base: str, app: Any, account: Account) -> str:
+async def booth_room(app: Any, agency: Account, experts: list[Account]) -> str:
+    """The booth room of an opened tender of `agency` whose drawn committee seats `experts`."""
+    tctx = app[TENDERS]
+    tender = await opened_tender(tctx, People(agency, []))
+    await draw_committee(tctx, app[DRAW_JOB], agency.actor, tender.id, [e.id for e in experts])
+    return f"eval-{tender.id}"
+
+
+async def room_token(base: str, app: Any, account: Account, room: str) -> str:
     headers = await session_headers(app, account)
-    async with aiohttp.ClientSession() as http, http.get(f"{base}/api/booth/{ROOM}/token", headers=headers) as resp:
+    async with aiohttp.ClientSession() as http, http.get(f"{base}/api/booth/{room}/token", headers=headers) as resp:
         assert resp.status == 200, await resp.text()
         return str((await resp.json())["token"])
 
@@ -276,13 +291,15 @@ async def test_booth_mesh_with_aiortc_and_a_dropped_socket(
     alice = await make_account(app, Role.expert, "expert-alice", "王专家 Alice")
     bob = await make_account(app, Role.expert, "expert-bob", "李专家 Bob")
     carol = await make_account(app, Role.supervisor, "supervisor-carol", "赵监管 Carol")
+    agency = await make_account(app, Role.agency, "agency-erin", "代理机构 Erin")
+    room = await booth_room(app, agency, [alice, bob])
     log = app[AUDIT_LOG]
     start = log.size
 
-    a = await open_booth(base, app, alice)
-    b = await open_booth(base, app, bob)
-    py = AiortcPeer(await SignalingClient.connect(f"{base.replace('http', 'ws')}/signaling/rooms/{ROOM}",
-                                                  await room_token(base, app, carol)))
+    a = await open_booth(base, app, alice, room)
+    b = await open_booth(base, app, bob, room)
+    py = AiortcPeer(await SignalingClient.connect(f"{base.replace('http', 'ws')}/signaling/rooms/{room}",
+                                                  await room_token(base, app, carol, room)))
     try:
         # Everyone sees everyone: frames decode in both pages from both remote peers, and in aiortc from both pages.
         for me, others in ((a, (bob, carol)), (b, (alice, carol))):
@@ -335,7 +352,7 @@ async def test_booth_mesh_with_aiortc_and_a_dropped_socket(
         reconnects = [(acct, reason) for kind, acct, reason in seen if kind == "booth.reconnected"]
         assert (alice.id, "back") in reconnects and all(acct == alice.id for acct, _ in reconnects), seen
         assert reconnects[-1] == (alice.id, "back") and reconnects[0][1] in {"lost", "replaced"}, seen
-        assert all(e.tender_id == "e2e-booth" and e.actor.role in {"expert", "supervisor"} for e in booth_entries)
+        assert all(e.tender_id == room.removeprefix("eval-") and e.actor.role in {"expert", "supervisor"} for e in booth_entries)
         assert not any(k in {"booth.left", "booth.removed"} for k, _, _ in seen)
         assert shot.stat().st_size > 10_000
     finally:
@@ -348,8 +365,9 @@ async def test_booth_shows_refusals_in_plain_words(make_app_server: MakeAppServe
     app, base = server.app, server.url
     host = await make_account(app, Role.agency, "agency-host", "代理机构主持人 Host")
     expert = await make_account(app, Role.expert, "expert-dave", "周专家 Dave")
-    h = await open_booth(base, app, host)
-    e = await open_booth(base, app, expert)
+    room = await booth_room(app, host, [expert])
+    h = await open_booth(base, app, host, room)
+    e = await open_booth(base, app, expert, room)
     await h.until("id => window.booth.peerIds().includes(id)", expert.id)
     tile = h.page.locator(f'[data-peer="{expert.id}"]')
     await tile.locator(".host-actions").wait_for(state="visible", timeout=WAIT_MS)

@@ -1,13 +1,15 @@
 """A whole evaluation session in headless Chromium, as its users would do it.
 
 The tender, its three opened bids and the final record are set up through the domain on the
-running app (as tests/web/tender_client.py does over HTTP); the committee of five experts across
-two sites comes from a test committee source until the draw's API is wired in. Then, in the
-browser: the agency starts the evaluation; each expert, in its own browser context, checks in
-(accepting the avoidance declaration and the commitment, a WebCrypto P-256 key made and kept in
-IndexedDB), three elect a leader; all score the three bids and submit signed sheets; one far-off
-score is flagged and corrected with a reason (畸高畸低), re-signed; the leader tallies; every expert
-signs the report; the PDF is downloaded; the supervisor's replay page shows each step.
+running app (as tests/web/tender_client.py does over HTTP); the committee of five experts is the
+real one: a pool imported and the draw completed by the app's draw job on its local beacon
+(tests/evaluation/experts_fixtures.py), read by the session through
+evaluation.experts.committee_of as in production. Then, in the browser: the agency starts the
+evaluation; each expert, in its own browser context, checks in (accepting the avoidance
+declaration and the commitment, a WebCrypto P-256 key made and kept in IndexedDB), three elect
+a leader; all score the three bids and submit signed sheets; one far-off score is flagged and
+corrected with a reason (畸高畸低), re-signed; the leader tallies; every expert signs the report;
+the PDF is downloaded; the supervisor's replay page shows each step.
 """
 
 from __future__ import annotations
@@ -20,16 +22,18 @@ from crypto.beacon import LocalBeaconSource
 from evaluation import bids, opening, opening_record, tenders
 from evaluation.accounts import Role
 from evaluation.audit.entry import Actor
+from evaluation.sessions import drawn_committee
 from tests.e2e.conftest import MakeAppServer, NewPage
-from tests.evaluation.session_fixtures import CRITERIA, PRICES, Member, TestCommittee
+from tests.evaluation.experts_fixtures import draw_committee
+from tests.evaluation.session_fixtures import CRITERIA, PRICES
 from tests.evaluation.tender_fixtures import chunks, meta, sealed, spec
 from tests.web.signin import PASSWORD, make_account
 from web.evaluation_api import EVALUATION
+from web.experts_api import DRAW_JOB
 from web.keys import LOCAL_BEACON
 from web.tenders_api import TENDERS
 
 EXPERTS = 5
-SITES = ("主场 main", "副场 remote")
 STEP_MS = 20_000
 
 
@@ -67,8 +71,8 @@ async def test_evaluation_session_in_the_browser(make_app_server: MakeAppServer,
     supervisor = await make_account(app, Role.supervisor, "supervisor")
     experts = [await make_account(app, Role.expert, f"expert{i}") for i in range(EXPERTS)]
     tender_id = await confirmed_tender(app, agency.actor)
-    app[EVALUATION].committee = TestCommittee({tender_id: [
-        Member(f"E{i}", e.id, e.display_name, SITES[i % 2], "computers") for i, e in enumerate(experts)]})
+    assert app[EVALUATION].committee is drawn_committee  # production's source, no stand-in
+    await draw_committee(app[TENDERS], app[DRAW_JOB], agency.actor, tender_id, [e.id for e in experts])
     page_url = f"/evaluation/{tender_id}"
 
     host = await new_page()

@@ -1,14 +1,21 @@
-"""Shared helpers of the expert tests: a pool CSV, accounts with organisations, and a tender that
-is opened (bidders known) without waiting for an opening round."""
+"""Shared helpers of the expert tests: a pool CSV, accounts with organisations, a tender that is
+opened (bidders known) without waiting for an opening round, and a real committee: a pool imported
+and the draw completed by the app's draw job on the local beacon (``draw_committee``), for the tests
+of what comes after the draw (the booth, the evaluation session)."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 
-from evaluation import bids, tenders
+from evaluation import bids, draw_service, experts, tenders
 from evaluation.accounts import Account, create_account
+from evaluation.audit.entry import Actor
+from evaluation.experts import CommitteeMember
+from evaluation.experts_job import DrawJob
 from evaluation.tender_rules import TenderState
 from evaluation.tenders import TenderContext
 from tests.evaluation.tender_fixtures import chunks, meta, sealed, spec
@@ -68,3 +75,38 @@ async def opened_tender(tctx: TenderContext, who: People) -> tenders.Tender:
         await tenders.set_state(conn, t.id, TenderState.PUBLISHED, TenderState.OPENING)
         await tenders.set_state(conn, t.id, TenderState.OPENING, TenderState.OPENED)
     return await tenders.get(tctx, t.id)
+
+
+DRAW_TIMEOUT = 30.0  # seconds: the draw waits for the first beacon round after its request
+
+
+def committee_pool(members: Sequence[str], outsiders: Sequence[str] = (), size: int = 5) -> str:
+    """A pool CSV from which a draw of `size` seats exactly `members` (account ids, linked in order),
+    padded with unlinked experts up to `size`; `outsiders` are expert accounts linked to inactive
+    pool rows: in the pool, never drawn. All at 杭州, main site, specialty A01."""
+    if len(members) > size:
+        raise ValueError(f"{len(members)} members do not fit a committee of {size}")
+    linked = list(members) + [""] * (size - len(members))
+    rows = [f"C{n:02d},专家{n},{acc},330102,main,A01,,,,1" for n, acc in enumerate(linked)]
+    rows += [f"X{n:02d},库外{n},{acc},330102,main,A01,,,,0" for n, acc in enumerate(outsiders)]
+    return HEADER + "\n".join(rows) + "\n"
+
+
+async def wait_drawn(job: DrawJob, tender_id: str) -> None:
+    """Wait for the draw job's completion event of `tender_id` (no polling, no sleeps)."""
+    await asyncio.wait_for(job.drawn(tender_id), timeout=DRAW_TIMEOUT)
+
+
+async def draw_committee(tctx: TenderContext, job: DrawJob, agency: Actor, tender_id: str, members: Sequence[str],
+                         outsiders: Sequence[str] = ()) -> list[CommitteeMember]:
+    """Import ``committee_pool(members, outsiders)`` and have the real draw seat them on
+    `tender_id` (opened or later): request as its agency, then the app's draw job completes it
+    once the local beacon has the round. Returns ``experts.committee_of`` — what production uses."""
+    report = await experts.import_csv(tctx.engine, tctx.audit, committee_pool(members, outsiders), agency)
+    assert report.rejected == [], report
+    await draw_service.request_draw(tctx, agency, tender_id, {"size": 5})
+    job.kick()
+    await wait_drawn(job, tender_id)
+    committee = await experts.committee_of(tctx.engine, tender_id)
+    assert sorted(m.account_id for m in committee if m.account_id) == sorted(members), committee
+    return committee

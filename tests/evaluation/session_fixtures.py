@@ -1,8 +1,13 @@
 """Helpers of the evaluation-session tests: a confirmed tender with three opened bids (the real
 opening on the local beacon), a committee, members' signing keys, and signed documents.
 
-The committee comes from ``TestCommittee`` (a fake committee source for EvaluationContext) until
-the draw's API is used directly; its members are ``evaluation.experts.CommitteeMember``-shaped.
+``TestCommittee`` is a stand-in committee source for EvaluationContext, kept for the pure domain
+tests of the session rules (tests/evaluation/test_session_flow.py): they need a committee of a
+chosen size and shape at once, on both databases, without a pool, a draw request and a wait for
+the beacon round, none of which they test. Its members are
+``evaluation.experts.CommitteeMember``-shaped. The HTTP and end-to-end tests use the real draw
+instead (tests/evaluation/experts_fixtures.py ``draw_committee``, tests/web/tender_client.py
+``drawn_committee``), read through production's ``evaluation.experts.committee_of``.
 """
 
 from __future__ import annotations

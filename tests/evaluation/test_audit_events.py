@@ -1,16 +1,56 @@
-"""Replay (回放): folding a generated log gives the state the test built directly; kinds are documented."""
+"""Replay (回放): folding a generated log gives the state the test built directly; kinds are documented.
+
+The generator covers every kind that has a reducer: the tender, bids and opening, the expert draw
+(experts.*, evaluation/experts_events.py) and the evaluation session (evaluation.*,
+evaluation/session_events.py). Every module of the evaluation package is imported first, so a
+reducer registered anywhere without a generator case fails the test whatever ran before it.
+"""
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import random
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from evaluation.audit.entry import Actor, EntryDraft
+import evaluation
+from evaluation.audit.entry import Actor, Entry, EntryDraft
 from evaluation.audit.events import KINDS, new_state, replay
 from evaluation.audit.log import AuditLog
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "audit-log.md"
+NOT_IMPORTED = ("evaluation.migrations",)  # alembic scripts: run by alembic, not importable alone
+
+
+def import_every_kind() -> None:
+    """Import every module of the evaluation package: each registers its kinds on import."""
+    for module in pkgutil.walk_packages(evaluation.__path__, "evaluation."):
+        if not module.name.startswith(NOT_IMPORTED):
+            importlib.import_module(module.name)
+
+
+import_every_kind()
+
+
+@dataclass(frozen=True)
+class IndexOf:
+    """In an expected state: the log index of this tender's `position`-th draft, which the log
+    assigns only when the interleaved drafts are appended (experts.draw_requested keeps it)."""
+
+    position: int
+
+
+def resolve(value: Any, entries: list[Entry]) -> Any:
+    """`value` with every IndexOf replaced by the index the log gave that entry."""
+    if isinstance(value, IndexOf):
+        return entries[value.position].index
+    if isinstance(value, dict):
+        return {k: resolve(v, entries) for k, v in value.items()}
+    if isinstance(value, list):
+        return [resolve(v, entries) for v in value]
+    return value
 
 
 def generate(rng: random.Random, tender: str) -> tuple[list[EntryDraft], list[dict[str, Any]]]:
@@ -87,7 +127,150 @@ def generate(rng: random.Random, tender: str) -> tuple[list[EntryDraft], list[di
     add(EntryDraft("opening.answer", {"objection_id": "O-1", "text": "答复"}, tender, agency))
     state["phase"] = "confirmed"
     add(EntryDraft("opening.final", {"confirmed": ["bidder-3"], "objections": 1, "unanswered": 0}, tender, system))
+    committee = _draw(rng, tender, add, state, drafts)
+    _evaluation(rng, tender, add, state, committee, opened)
     return drafts, states
+
+
+def _draw(rng: random.Random, tender: str, add: Any, state: dict[str, Any], drafts: list[EntryDraft]) -> list[str]:
+    """The expert draw (docs/audit-log.md, "Experts"): requested, drawn, accepted, a decline
+    replaced from the reserve; on T-B a second decline finds the reserve empty (exhausted) and a
+    new request draws again (the request resets declined and accepted). Returns the committee."""
+    agency, system = Actor("agency-1", "agency"), Actor("system", "system")
+    attempts = 2 if tender.endswith("B") else 1
+    committee: list[str] = []
+    for attempt in range(attempts):
+        pool = [f"{tender}-X{attempt}{n}" for n in range(6 if attempt < attempts - 1 else rng.randint(6, 9))]
+        excluded = {"bidder_employee": rng.randint(0, 2), "unavailable": rng.randint(0, 1)}
+        request = {"v": 1, "tender": tender, "criteria": {"seats": 5, "specialties": {"A01": 5}, "sites": []},
+                   "pool": [{"id": x, "region": "330102", "specialties": ["A01"]} for x in pool]}
+        state["experts"] = {"state": "requested", "request_index": IndexOf(len(drafts)), "seats": 5, "pool": len(pool),
+                            "excluded": dict(excluded), "committee": [], "declined": [], "accepted": []}
+        add(EntryDraft("experts.draw_requested", {
+            "request": request, "plan": {"size": 5, "purchaser_reps": 0, "evaluation_date": "2030-01-02"},
+            "excluded": excluded, "chain": {"hash": "ab" * 32, "period": 3, "genesis_time": 1700000000}}, tender, agency))
+        sequence = rng.sample(pool, len(pool))
+        committee, reserve = sequence[:5], sequence[5:]
+        state["experts"].update(state="drawn", round=1020 + attempt, committee=list(committee))
+        add(EntryDraft("experts.drawn", {"round": 1020 + attempt, "signature": "5a" * 48, "randomness": "11" * 32,
+                                         "seed": "22" * 32, "committee": committee, "sequence": sequence}, tender, system))
+        for expert in rng.sample(committee, rng.randint(1, 3)):
+            state["experts"]["accepted"].append(expert)
+            add(EntryDraft("experts.accepted", {"expert": expert}, tender, Actor(f"acc-{expert}", "expert")))
+        if attempt == attempts - 1 and attempts > 1:
+            break  # T-B's second draw stands as drawn
+        declined: list[str] = []
+        for expert in committee[1:attempts + 1]:  # T-A: one decline; T-B: two
+            by = rng.choice([Actor(f"acc-{expert}", "expert"), agency])
+            declined.append(expert)
+            members = [x for x in committee if x not in declined]
+            state["experts"]["committee"] = list(members)
+            state["experts"]["declined"].append(expert)
+            add(EntryDraft("experts.declined", {"expert": expert, "by": by.role, "reason": "出差"}, tender, by))
+            if reserve:
+                replacements, reserve = reserve[:1], reserve[1:]
+                committee = members + replacements
+                state["experts"]["committee"] = list(committee)
+                add(EntryDraft("experts.replaced", {"declined": list(declined), "members": members,
+                                                    "replacements": replacements}, tender, by))
+            else:
+                state["experts"].update(state="exhausted", committee=list(members))
+                add(EntryDraft("experts.exhausted", {"declined": list(declined), "members": members,
+                                                     "problem": "A01 needs 1 more expert"}, tender, by))
+    return list(state["experts"]["committee"])
+
+
+def _evaluation(rng: random.Random, tender: str, add: Any, state: dict[str, Any], committee: list[str],
+                opened: list[str]) -> None:
+    """The evaluation session (docs/audit-log.md, "Evaluation session"), each reducer's effect
+    built directly in state["evaluation"]."""
+    agency = Actor("agency-1", "agency")
+    members = [{"account": f"acc-{x}", "kind": "expert", "expert_id": x, "name": f"专家 {x}", "site": "main",
+                "specialty": "A01", "seat": n} for n, x in enumerate(committee, start=1)]
+    config = {"method": "comprehensive", "category": "goods", "deviation_threshold": "3/10", "tie_rule": "draw",
+              "recommend": 3, "separated": False, "low_bid_fraction": "1/5"}
+    criteria = [{"code": "c1", "kind": "price", "max_points": "30", "allowed": None, "minimum": None, "title": "价格"},
+                {"code": "c2", "kind": "technical", "max_points": "70", "allowed": None, "minimum": None, "title": "技术"}]
+    bids = [{"bid": b, "bidder": f"bidder-{b[-1]}", "bidder_name": "x", "price_fen": 100_000 + n} for n, b in enumerate(opened)]
+    declaration = {"version": 1, "sha256": "d0" * 32}
+    commitment = {"version": 1, "sha256": "c0" * 32}
+    state["phase"] = "evaluating"
+    state["evaluation"] = {
+        "state": "checkin", "config": config, "criteria": criteria, "bids": bids,
+        "members": {m["account"]: {**m, "checked_in": False} for m in members},
+        "votes": [], "leader": None, "sheets": {}, "changes": [], "tally": None, "report_sha256": None, "report_signers": [],
+    }
+    ev = state["evaluation"]
+    add(EntryDraft("evaluation.started", {"config": config, "criteria": criteria, "bids": bids, "members": members,
+                                          "declaration": declaration, "commitment": commitment}, tender, agency))
+    rep = {"account": "acc-rep", "kind": "purchaser_rep", "name": "采购人代表", "seat": len(members) + 1}
+    ev["members"]["acc-rep"] = {**rep, "checked_in": False}
+    add(EntryDraft("evaluation.member_added", rep, tender, agency))
+    accounts = list(ev["members"])
+    actors = {a: Actor(a, "expert") for a in accounts}
+
+    def move(old: str, new: str, by: Actor) -> None:
+        ev["state"] = new
+        add(EntryDraft("evaluation.state", {"old": old, "new": new}, tender, by))
+
+    for account in rng.sample(accounts, len(accounts)):
+        key = f"key-{account}"
+        ev["members"][account].update(checked_in=True, public_key=key)
+        add(EntryDraft("evaluation.checked_in", {"declaration": declaration, "commitment": commitment,
+                                                 "public_key": key, "key_sha256": "ee" * 32}, tender, actors[account]))
+    move("checkin", "election", actors[account])
+    leader = rng.choice(accounts)
+    for account in accounts:  # round 1: split, nobody has a majority
+        candidate = accounts[accounts.index(account) % 3]
+        ev["votes"].append({"round": 1, "voter": account, "candidate": candidate})
+        add(EntryDraft("evaluation.vote", {"round": 1, "candidate": candidate}, tender, actors[account]))
+    add(EntryDraft("evaluation.revote", {"round": 2, "counts": {accounts[0]: 2, accounts[1]: 2, accounts[2]: 2}},
+                   tender, actors[account]))  # no reducer: the state keeps the votes
+    majority = len(accounts) // 2 + 1
+    for account in accounts[:majority]:
+        ev["votes"].append({"round": 2, "voter": account, "candidate": leader})
+        add(EntryDraft("evaluation.vote", {"round": 2, "candidate": leader}, tender, actors[account]))
+    ev["leader"] = leader
+    add(EntryDraft("evaluation.leader_elected", {"leader": leader, "round": 2, "counts": {leader: majority}},
+                   tender, actors[account]))
+    move("election", "scoring", actors[account])
+    for account in accounts:
+        sheets = []
+        for bid in opened:
+            c2 = str(rng.randint(20, 70))
+            sheets.append({"expert": account, "bid": bid, "scores": {"c2": c2}, "total": c2})
+        ev["sheets"][account] = sheets
+        add(EntryDraft("evaluation.sheet_submitted", {"sheets": sheets, "sha256": "5e" * 32, "signature": "c2ln"},
+                       tender, actors[account]))
+    review = {"findings": [], "deviations": [{"expert": accounts[-1], "bid": opened[0], "criterion": "c2", "score": "20",
+                                              "others_mean": "55", "high": False}], "abnormally_low": {}}
+    ev["review"] = review
+    add(EntryDraft("evaluation.review", review, tender, actors[accounts[-1]]))
+    move("scoring", "review", actors[accounts[-1]])
+    change = {"expert": accounts[-1], "bid": opened[0], "criterion": "c2", "new": "50", "reason": "abnormal_high_low",
+              "explanation": "核对"}
+    ev["changes"].append(change)
+    add(EntryDraft("evaluation.score_changed", {"change": change, "sha256": "ce" * 32, "signature": "c2ln"},
+                   tender, actors[accounts[-1]]))
+    move("review", "tally", actors[leader])
+    tied = [[opened[0], opened[-1]]]
+    ev["tie_round"] = 1040
+    add(EntryDraft("evaluation.tie_draw_requested", {"round": 1040, "tied": tied}, tender, actors[leader]))
+    tally = {"tally": {"method": "comprehensive", "bids": [{"bid": b, "rank": n + 1} for n, b in enumerate(opened)]},
+             "recommendation": {"candidates": opened[:3], "ranked": opened}, "tie_rule": "draw", "round": 1040,
+             "randomness": "33" * 32}
+    ev["tally"] = tally
+    add(EntryDraft("evaluation.tally", tally, tender, actors[leader]))
+    ev["report_sha256"] = "a5" * 32
+    add(EntryDraft("evaluation.report_issued", {"sha256": "a5" * 32}, tender, actors[leader]))
+    move("tally", "signing", actors[leader])
+    for account in rng.sample(accounts, len(accounts)):
+        ev["report_signers"].append(account)
+        add(EntryDraft("evaluation.report_signed", {"sha256": "a5" * 32, "signature": "c2ln"}, tender, actors[account]))
+    ev["report_final"] = "a5" * 32
+    add(EntryDraft("evaluation.report_final", {"sha256": "a5" * 32, "signers": list(ev["report_signers"])},
+                   tender, actors[account]))
+    move("signing", "done", actors[account])
 
 
 def _copy(value: Any) -> Any:
@@ -116,7 +299,7 @@ async def test_replay_matches_state_built_directly(audit_log: AuditLog) -> None:
             folded = replay(entries, until_index=entry.index)
             assert folded["problems"] == []
             assert len(folded["timeline"]) == position + 1
-            assert {k: v for k, v in folded.items() if k not in {"timeline", "problems"}} == states[position]
+            assert {k: v for k, v in folded.items() if k not in {"timeline", "problems"}} == resolve(states[position], entries)
         by_time = replay(entries, until_time=entries[2].time)
         assert len(by_time["timeline"]) >= 3
     folded_kinds = {name for name, kind in KINDS.items() if kind.reducer is not None}  # platform-wide kinds fold nothing

@@ -32,6 +32,9 @@ SCORES = [{"c2": "40", "c3": "15"}, {"c2": "42", "c3": "16"}, {"c2": "38", "c3":
 
 @pytest.fixture
 async def ectx(tctx: TenderContext, beacon: LocalBeacon) -> AsyncIterator[EvaluationContext]:  # noqa: F811
+    # A stand-in committee source: these are pure domain tests of the session rules, on both
+    # databases, needing a committee of a chosen shape at once; the draw is not what they test
+    # (the real draw → session chain runs in tests/web/test_evaluation_api.py and the e2e flow).
     yield EvaluationContext(tctx, TestCommittee(), LocalBeaconSource(beacon))
 
 

@@ -1,19 +1,27 @@
-"""A running app with one account per role, for the tender API tests over real HTTP."""
+"""A running app with one account per role, for the tender API tests over real HTTP; an opened
+tender and a really drawn committee on it (pool import and draw over the API, the draw job on the
+local beacon), for the tests of what comes after the draw."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from aiohttp.test_utils import TestClient
 
+from evaluation import experts, tenders
 from evaluation.accounts import Account, Role
+from evaluation.experts import CommitteeMember
+from evaluation.tender_rules import TenderState
+from tests.evaluation.experts_fixtures import committee_pool, wait_drawn
 from tests.web.signin import make_account, session_headers
 from web.app import create_app
 from web.config import Settings
-from web.keys import AUDIT_LOG, CHAIN
+from web.experts_api import DRAW_JOB
+from web.keys import AUDIT_LOG, CHAIN, ENGINE
 
 NAMES = ["agency", "agency2", "bidder0", "bidder1", "bidder2", "bidder3", "supervisor", "expert"]
 
@@ -54,3 +62,33 @@ async def start(aiohttp_client: Any, tmp_path: Path) -> Hall:
 def tender_body(opening_in: float = 4.0, **over: Any) -> dict[str, Any]:
     return {"title": "办公设备采购", "method": "open", "budget_fen": 100_000_000,
             "opening_time": int(time.time() + opening_in), "min_bids": 2, "objection_window_s": 60, **over}
+
+
+async def opened_tender(hall: Hall, agency: str = "agency") -> str:
+    """A tender created and published over the API, then moved to 'opened' by the state setter
+    (no bids, no opening round to wait for): what a draw needs. Returns its id."""
+    status, t = await hall.call(agency, "POST", "/api/tenders", json=tender_body(120))
+    assert status == 201, t
+    assert (await hall.call(agency, "POST", f"/api/tenders/{t['id']}/publish"))[0] == 200
+    async with hall.client.app[ENGINE].begin() as conn:
+        await tenders.set_state(conn, t["id"], TenderState.PUBLISHED, TenderState.OPENING)
+        await tenders.set_state(conn, t["id"], TenderState.OPENING, TenderState.OPENED)
+    return str(t["id"])
+
+
+async def drawn_committee(hall: Hall, tender_id: str, members: Sequence[str], outsiders: Sequence[str] = (),
+                          agency: str = "agency") -> list[CommitteeMember]:
+    """Seat the accounts named `members` (keys of hall.accounts) on `tender_id` by the real draw:
+    the pool (tests/evaluation/experts_fixtures.committee_pool) imported and the draw requested over
+    the API by the tender's agency, completed by the app's draw job (its event awaited). `outsiders`
+    are expert accounts in the pool but inactive, so never drawn."""
+    ids = [hall.accounts[n].id for n in members]
+    csv = committee_pool(ids, [hall.accounts[n].id for n in outsiders])
+    status, body = await hall.call(agency, "POST", "/api/experts/import", data=csv.encode(), headers={"Content-Type": "text/csv"})
+    assert status == 200 and body["rejected"] == [], body
+    status, body = await hall.call(agency, "POST", f"/api/tenders/{tender_id}/draw", json={"size": 5})
+    assert status == 201, body
+    await wait_drawn(hall.client.app[DRAW_JOB], tender_id)
+    committee = await experts.committee_of(hall.client.app[ENGINE], tender_id)
+    assert sorted(m.account_id for m in committee if m.account_id) == sorted(ids), committee
+    return committee

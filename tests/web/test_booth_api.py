@@ -1,5 +1,9 @@
 """Booth room tokens over real HTTP, checked by the real signaling server mounted at /signaling;
-presence reaches the audit log; the signaling secret is created once, private."""
+presence reaches the audit log; the signaling secret is created once, private.
+
+The room is the evaluation session of a real tender (``eval-<tender id>``): created and opened
+over the API by its agency, with a committee seated by the real pool import and draw
+(tests/web/tender_client.py), so ``may_join`` decides from the tender and the drawn committee."""
 
 from __future__ import annotations
 
@@ -19,47 +23,50 @@ from signaling.codes import Role as BoothRole
 from signaling.messages import Leave, PeerBack, PeerJoined, PeerLeft, PeerReconnecting, Remove
 from signaling.tokens import RoomToken, TokenSigner
 from tests.web.signin import make_account, session_headers
+from tests.web.tender_client import drawn_committee, opened_tender
+from tests.web.tender_client import start as start_hall
 from web.app import create_app
 from web.booth import PRESENCE, SECRET_FILE, SIGNER
 from web.config import Settings
 from web.keys import AUDIT_LOG
 
-ROOM = "eval-tender-0001"
+
+async def start(aiohttp_client: Any, tmp_path: Path) -> tuple[TestClient, dict[str, Any], dict[str, dict[str, str]], str]:
+    """The app, accounts by name, their session headers, and the booth room of a tender of
+    "agency" whose drawn committee seats expert1 and expert2 ("outsider": an expert in the pool,
+    never drawn; "expert": an expert not in the pool)."""
+    hall = await start_hall(aiohttp_client, tmp_path)
+    app = hall.client.app
+    for name, role in [("expert1", Role.expert), ("expert2", Role.expert), ("outsider", Role.expert),
+                       ("bidder", Role.bidder), ("admin", Role.admin)]:
+        hall.accounts[name] = await make_account(app, role, username=name)
+        hall.headers[name] = await session_headers(app, hall.accounts[name])
+    tender_id = await opened_tender(hall)
+    await drawn_committee(hall, tender_id, ["expert1", "expert2"], outsiders=["outsider"])
+    return hall.client, hall.accounts, hall.headers, f"eval-{tender_id}"
 
 
-async def start(aiohttp_client: Any, tmp_path: Path) -> tuple[TestClient, dict[str, Any], dict[str, dict[str, str]]]:
-    app = create_app(Settings(data_dir=tmp_path / "data", beacon_period=1, log_origin="test.example/audit"))
-    client: TestClient = await aiohttp_client(app)
-    accounts, headers = {}, {}
-    for name, role in [("expert1", Role.expert), ("expert2", Role.expert), ("agency", Role.agency),
-                       ("supervisor", Role.supervisor), ("bidder", Role.bidder), ("admin", Role.admin)]:
-        accounts[name] = await make_account(app, role, username=name)
-        headers[name] = await session_headers(app, accounts[name])
-    headers["anonymous"] = await session_headers(app, None)
-    return client, accounts, headers
-
-
-def ws_url(client: TestClient, room: str = ROOM) -> str:
+def ws_url(client: TestClient, room: str) -> str:
     return str(client.make_url(f"/signaling/rooms/{room}")).replace("http://", "ws://")
 
 
-async def token_for(client: TestClient, headers: dict[str, str], room: str = ROOM) -> tuple[int, Any]:
+async def token_for(client: TestClient, headers: dict[str, str], room: str) -> tuple[int, Any]:
     resp = await client.get(f"/api/booth/{room}/token", headers={**headers, "Accept": "application/json"})
     return resp.status, await resp.json()
 
 
 async def test_allowed_roles_get_tokens_the_server_accepts(aiohttp_client: Any, tmp_path: Path) -> None:
-    client, accounts, headers = await start(aiohttp_client, tmp_path)
+    client, accounts, headers, room = await start(aiohttp_client, tmp_path)
     expected = {"expert1": "expert", "agency": "host", "supervisor": "supervisor"}
     joined = []
     try:
         for name, role in expected.items():
-            status, body = await token_for(client, headers[name])
+            status, body = await token_for(client, headers[name], room)
             assert status == 200, body
-            assert body["role"] == role and body["id"] == accounts[name].id and body["room"] == ROOM
-            assert body["url"] == f"/signaling/rooms/{ROOM}"
+            assert body["role"] == role and body["id"] == accounts[name].id and body["room"] == room
+            assert body["url"] == f"/signaling/rooms/{room}"
             assert 60 <= body["expires"] - time.time() <= 130
-            peer = await SignalingClient.connect(ws_url(client), body["token"])
+            peer = await SignalingClient.connect(ws_url(client, room), body["token"])
             assert peer.welcome is not None
             assert peer.welcome.id == accounts[name].id and peer.welcome.role.value == role
             assert peer.welcome.name == accounts[name].display_name
@@ -74,35 +81,35 @@ async def test_allowed_roles_get_tokens_the_server_accepts(aiohttp_client: Any, 
 
 
 async def test_other_roles_and_rooms_are_refused(aiohttp_client: Any, tmp_path: Path) -> None:
-    client, _, headers = await start(aiohttp_client, tmp_path)
+    client, _, headers, room = await start(aiohttp_client, tmp_path)
     for name in ("bidder", "admin"):
-        status, body = await token_for(client, headers[name])
+        status, body = await token_for(client, headers[name], room)
         assert status == 403, body
         assert "expert" in body["error"].lower() or "专家" in body["error"]  # names who may
-    status, _ = await token_for(client, headers["anonymous"])
+    status, _ = await token_for(client, headers["anonymous"], room)
     assert status == 401
     status, body = await token_for(client, headers["expert1"], room="not-an-evaluation")
     assert status == 404 and "not-an-evaluation" in body["error"]
-    resp = await client.get(f"/booth/{ROOM}", headers={**headers["bidder"], "Accept": "text/html"})
+    resp = await client.get(f"/booth/{room}", headers={**headers["bidder"], "Accept": "text/html"})
     assert resp.status == 403
-    resp = await client.get(f"/booth/{ROOM}", headers={"Accept": "text/html"}, allow_redirects=False)
+    resp = await client.get(f"/booth/{room}", headers={"Accept": "text/html"}, allow_redirects=False)
     assert resp.status == 302 and resp.headers["Location"].startswith("/login?next=")
-    resp = await client.get(f"/booth/{ROOM}", headers=headers["expert1"])
+    resp = await client.get(f"/booth/{room}", headers=headers["expert1"])
     assert resp.status == 200
     page = await resp.text()
     assert "摄像头与麦克风检查" in page and "/static/booth.js" in page and 'data-role="expert"' in page
 
 
 async def test_forged_expired_and_foreign_tokens_get_their_close_codes(aiohttp_client: Any, tmp_path: Path) -> None:
-    client, accounts, headers = await start(aiohttp_client, tmp_path)
-    _, good = await token_for(client, headers["expert1"])
+    client, accounts, headers, room = await start(aiohttp_client, tmp_path)
+    _, good = await token_for(client, headers["expert1"], room)
     forger = TokenSigner(b"x" * 32)  # not the server's secret
-    forged = forger.issue(ROOM, accounts["expert1"].id, BoothRole.HOST, "冒名 Forger")
+    forged = forger.issue(room, accounts["expert1"].id, BoothRole.HOST, "冒名 Forger")
     tampered = good["token"][:-2] + ("AA" if not good["token"].endswith("AA") else "BB")
     signer = client.app[SIGNER]
-    expired = signer.encode(RoomToken(ROOM, accounts["expert1"].id, BoothRole.EXPERT, "过期 Expired", int(time.time()) - 1))
-    cases = [(forged, ROOM, CloseCode.INVALID_TOKEN), (tampered, ROOM, CloseCode.INVALID_TOKEN),
-             (expired, ROOM, CloseCode.EXPIRED_TOKEN), (good["token"], "eval-other", CloseCode.WRONG_ROOM)]
+    expired = signer.encode(RoomToken(room, accounts["expert1"].id, BoothRole.EXPERT, "过期 Expired", int(time.time()) - 1))
+    cases = [(forged, room, CloseCode.INVALID_TOKEN), (tampered, room, CloseCode.INVALID_TOKEN),
+             (expired, room, CloseCode.EXPIRED_TOKEN), (good["token"], "eval-other", CloseCode.WRONG_ROOM)]
     for token, room, code in cases:
         with pytest.raises(Closed) as refused:
             await SignalingClient.connect(ws_url(client, room), token)
@@ -110,20 +117,20 @@ async def test_forged_expired_and_foreign_tokens_get_their_close_codes(aiohttp_c
 
 
 async def test_presence_is_in_the_audit_log(aiohttp_client: Any, tmp_path: Path) -> None:
-    client, accounts, headers = await start(aiohttp_client, tmp_path)
+    client, accounts, headers, room = await start(aiohttp_client, tmp_path)
     assert {"booth.joined", "booth.left", "booth.reconnected", "booth.removed"} <= set(KINDS)
     log = client.app[AUDIT_LOG]
     start_size = log.size
-    url = ws_url(client)
-    host = await SignalingClient.connect(url, (await token_for(client, headers["agency"]))[1]["token"])
-    expert = await SignalingClient.connect(url, (await token_for(client, headers["expert1"]))[1]["token"])
+    url = ws_url(client, room)
+    host = await SignalingClient.connect(url, (await token_for(client, headers["agency"], room))[1]["token"])
+    expert = await SignalingClient.connect(url, (await token_for(client, headers["expert1"], room))[1]["token"])
     await host.expect(PeerJoined)
     await expert.close()  # lost, then back within the grace period
     await host.expect(PeerReconnecting)
-    expert = await SignalingClient.connect(url, (await token_for(client, headers["expert1"]))[1]["token"])
+    expert = await SignalingClient.connect(url, (await token_for(client, headers["expert1"], room))[1]["token"])
     assert expert.welcome is not None and expert.welcome.resumed
     await host.expect(PeerBack)
-    other = await SignalingClient.connect(url, (await token_for(client, headers["expert2"]))[1]["token"])
+    other = await SignalingClient.connect(url, (await token_for(client, headers["expert2"], room))[1]["token"])
     await host.expect(PeerJoined)
     await host.send(Remove(accounts["expert2"].id, "测试 test"))
     assert await other.closed() == CloseCode.REMOVED
@@ -145,8 +152,28 @@ async def test_presence_is_in_the_audit_log(aiohttp_client: Any, tmp_path: Path)
         ("booth.removed", e2, "expert", f"by {a}: 测试 test"),
         ("booth.left", e1, "expert", "left"),
     ], seen
-    assert all(e.tender_id == "tender-0001" and e.payload["room"] == ROOM for e in entries)
+    assert all(e.tender_id == room.removeprefix("eval-") and e.payload["room"] == room for e in entries)
     assert entries[0].payload["role"] == "host"
+
+
+async def test_only_the_tenders_agency_and_committee_may_join(aiohttp_client: Any, tmp_path: Path) -> None:
+    """An expert signed in but not on this tender's committee — in the pool yet not drawn, or not
+    in the pool at all — gets 403 for the token and the page; so does another agency, and a room
+    named after a tender that does not exist."""
+    client, _, headers, room = await start(aiohttp_client, tmp_path)
+    for name in ("outsider", "expert", "agency2"):
+        status, body = await token_for(client, headers[name], room)
+        assert status == 403, (name, body)
+        assert room in body["error"], body
+        resp = await client.get(f"/booth/{room}", headers={**headers[name], "Accept": "text/html"})
+        assert resp.status == 403, name
+    for name, role in [("expert1", "expert"), ("expert2", "expert"), ("agency", "host")]:
+        status, body = await token_for(client, headers[name], room)
+        assert (status, body["role"]) == (200, role), (name, body)
+    status, _ = await token_for(client, headers["expert1"], "eval-T-no-such-tender")
+    assert status == 403
+    status, body = await token_for(client, headers["supervisor"], "eval-T-no-such-tender")
+    assert status == 200 and body["role"] == "supervisor"  # supervisors may watch any evaluation room
 
 
 def test_secret_is_created_once_and_private(tmp_path: Path) -> None:

@@ -1,6 +1,9 @@
 """The evaluation API over real HTTP: who may call what (status codes and one-line errors), the
 independence of sheets, refusals that log nothing, and `pingbiao audit replay` (a real process)
-recomputing the stored tally from the installation's log and from an exported bundle."""
+recomputing the stored tally from the installation's log and from an exported bundle.
+
+The committee is drawn for real (pool import and draw over the API, the draw job on the local
+beacon) and read by the session through production's source, evaluation.experts.committee_of."""
 
 from __future__ import annotations
 
@@ -11,10 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from evaluation.accounts import Role
+from evaluation.sessions import drawn_committee
 from tests.e2e.test_evaluation_flow import confirmed_tender
-from tests.evaluation.session_fixtures import Keys, Member, TestCommittee, sheets_doc
+from tests.evaluation.session_fixtures import Keys, sheets_doc
 from tests.web.signin import make_account, session_headers
 from tests.web.tender_client import Hall, start
+from tests.web.tender_client import drawn_committee as draw_over_api
 from web.evaluation_api import EVALUATION
 from web.keys import AUDIT_LOG
 
@@ -24,14 +29,13 @@ ROOT = Path(__file__).resolve().parents[2]
 async def seated(hall: Hall, n: int = 5) -> tuple[str, list[str]]:
     app = hall.client.app
     names = []
-    members = []
     for i in range(n):
         account = await make_account(app, Role.expert, f"e{i}")
         hall.accounts[f"e{i}"], hall.headers[f"e{i}"] = account, await session_headers(app, account)
-        members.append(Member(f"E{i}", account.id, account.display_name, ("main", "remote")[i % 2], "computers"))
         names.append(f"e{i}")
     tender_id = await confirmed_tender(app, hall.accounts["agency"].actor)
-    app[EVALUATION].committee = TestCommittee({tender_id: members})
+    assert app[EVALUATION].committee is drawn_committee  # production's source, no stand-in
+    await draw_over_api(hall, tender_id, names)
     return tender_id, names
 
 
