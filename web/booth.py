@@ -234,16 +234,22 @@ def _account(request: web.Request) -> Account:
     return account
 
 
-@routes.get("/api/booth/{room}/token", name="booth.token")
-async def booth_token(request: web.Request) -> web.Response:
-    """A room token (valid ~2 minutes) for the signed-in account, to join the room once."""
-    room = request.match_info["room"]
+async def _admitted(request: web.Request, room: str) -> tuple[Account, BoothRole]:
+    """The signed-in account and its role in `room`; NotFound for no such room, Forbidden if it may not join."""
     account = _account(request)
     if tender_of(room) is None:
         raise NotFound(f"没有这个评标舱 No booth room {room}")
     role = await may_join(request, account, room)
     if role is None:
         raise Forbidden(f"无权进入评标舱 You may not join the booth room {room}")
+    return account, role
+
+
+@routes.get("/api/booth/{room}/token", name="booth.token")
+async def booth_token(request: web.Request) -> web.Response:
+    """A room token (valid ~2 minutes) for the signed-in account, to join the room once."""
+    room = request.match_info["room"]
+    account, role = await _admitted(request, room)
     token = request.app[SIGNER].issue(room, account.id, role, account.display_name[:128] or account.username, TOKEN_TTL)
     body = {
         "token": token,
@@ -260,12 +266,7 @@ async def booth_token(request: web.Request) -> web.Response:
 @routes.get("/booth/{room}", name="booth.page")
 async def booth_page(request: web.Request) -> web.Response:
     room = request.match_info["room"]
-    account = _account(request)
-    if tender_of(room) is None:
-        raise NotFound(f"没有这个评标舱 No booth room {room}")
-    role = await may_join(request, account, room)
-    if role is None:
-        raise Forbidden(f"无权进入评标舱 You may not join the booth room {room}")
+    account, role = await _admitted(request, room)
     return render(request, "booth.html", room=room, tender_id=tender_of(room), booth_role=role.value, account=account)
 
 

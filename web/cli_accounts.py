@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from evaluation.accounts import Role
+from web.cli_support import database, installation
 from web.config import Settings
 from web.errors import UsageError
 
@@ -55,42 +56,20 @@ def _password(path: str | None) -> str:
 
 async def _create(settings: Settings, username: str, password: str, name: str, role: str, org: str) -> int:
     from evaluation.accounts import create_account
-    from evaluation.audit.entry import EntryDraft
-    from evaluation.audit.keys import load_or_create_signer
-    from evaluation.audit.log import AuditLog
-    from evaluation.db import create_schema, make_engine
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(settings.effective_database_url)
-    try:
-        await create_schema(engine)
-        signer, vkey = load_or_create_signer(settings.log_key_path, settings.log_origin)
-        log = AuditLog(engine, settings.log_origin, signer)
-        await log.start()
-        try:
-            if log.size == 0:  # as the server does on a new log
-                await log.append(EntryDraft("log.started", {"origin": settings.log_origin, "verifier_key": vkey}))
-            account = await create_account(
-                log, username=username, password=password, display_name=name, role=role, organization=org
-            )
-        finally:
-            await log.stop()
-    finally:
-        await engine.dispose()
+    async with installation(settings) as (_engine, log):
+        account = await create_account(
+            log, username=username, password=password, display_name=name, role=role, organization=org
+        )
     print(f"created {account.role.value} account {account.username} ({account.id})")
     return 0
 
 
 async def _list(settings: Settings) -> int:
     from evaluation.accounts import list_accounts
-    from evaluation.db import create_schema, make_engine
 
-    engine = make_engine(settings.effective_database_url)
-    try:
-        await create_schema(engine)
+    async with database(settings) as engine:
         accounts = await list_accounts(engine)
-    finally:
-        await engine.dispose()
     for a in accounts:
         print(f"{a.username}\t{a.role.value}\t{a.display_name}\t{a.organization}\t{a.id}")
     if not accounts:

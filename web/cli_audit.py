@@ -9,9 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from web.cli_support import existing_log
 from web.config import Settings
-
-DEFAULT_ORIGIN = "pingbiao.local/audit"
 
 
 def add_audit_commands(sub: Any, add_common: Callable[[argparse.ArgumentParser], None]) -> None:
@@ -50,23 +49,9 @@ def run_audit_command(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _export(out: Path, settings: Settings) -> int:
     from evaluation.audit.bundle import export_bundle
-    from evaluation.audit.keys import load_or_create_signer
-    from evaluation.audit.log import AuditLog
-    from evaluation.db import make_engine
-    from evaluation.errors import NotFoundError
 
-    origin = getattr(settings, "log_origin", "") or DEFAULT_ORIGIN
-    key_path = settings.data_dir / "log.key"
-    if not key_path.exists():
-        raise NotFoundError(f"no audit log key at {key_path}: this data directory has no audit log")
-    signer, vkey = load_or_create_signer(key_path, origin)
-    engine = make_engine(settings.effective_database_url)
-    try:
-        log = AuditLog(engine, origin, signer)
-        await log.start(readonly=True)
+    async with existing_log(settings) as (_engine, log, vkey):
         report = await export_bundle(log, out, vkey)
-    finally:
-        await engine.dispose()
     print(f"exported {report.size} entries, root {report.root.hex()}, to {out}")
     return 0
 
@@ -81,23 +66,9 @@ async def _replay(tender_id: str, bundle: Path | None, settings: Settings) -> in
         verify_bundle(bundle)
         result = session_replay.check(session_replay.bundle_entries(bundle, tender_id), None)
     else:
-        from evaluation.audit.keys import load_or_create_signer
-        from evaluation.audit.log import AuditLog
-        from evaluation.db import make_engine
-        from evaluation.errors import NotFoundError
-
-        origin = getattr(settings, "log_origin", "") or DEFAULT_ORIGIN
-        if not (settings.data_dir / "log.key").exists():
-            raise NotFoundError(f"no audit log key in {settings.data_dir}: this data directory has no audit log")
-        signer, _ = load_or_create_signer(settings.data_dir / "log.key", origin)
-        engine = make_engine(settings.effective_database_url)
-        try:
-            log = AuditLog(engine, origin, signer)
-            await log.start(readonly=True)
+        async with existing_log(settings) as (engine, log, _vkey):
             entries = await log.entries_for_tender(tender_id)
             result = session_replay.check(entries, await session_replay.stored_tally(engine, tender_id))
-        finally:
-            await engine.dispose()
     print(result.text)
     return 0 if result.ok else 1
 

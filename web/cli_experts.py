@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from web.cli_support import database, installation
 from web.config import Settings
 
 
@@ -55,27 +56,11 @@ def _verify(tender: str, bundle: Path) -> int:
 
 
 async def _import(settings: Settings, path: Path) -> int:
-    from evaluation.audit.entry import SYSTEM, EntryDraft
-    from evaluation.audit.keys import load_or_create_signer
-    from evaluation.audit.log import AuditLog
-    from evaluation.db import create_schema, make_engine
+    from evaluation.audit.entry import SYSTEM
     from evaluation.experts import import_csv
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(settings.effective_database_url)
-    try:
-        await create_schema(engine)
-        signer, vkey = load_or_create_signer(settings.log_key_path, settings.log_origin)
-        log = AuditLog(engine, settings.log_origin, signer)
-        await log.start()
-        try:
-            if log.size == 0:
-                await log.append(EntryDraft("log.started", {"origin": settings.log_origin, "verifier_key": vkey}))
-            report = await import_csv(engine, log, path, SYSTEM)
-        finally:
-            await log.stop()
-    finally:
-        await engine.dispose()
+    async with installation(settings) as (engine, log):
+        report = await import_csv(engine, log, path, SYSTEM)
     for line, reason in report.rejected:
         print(f"{path}:{line}: rejected: {reason}", file=sys.stderr)
     print(f"imported {report.accepted} experts, rejected {len(report.rejected)} rows")
@@ -83,15 +68,10 @@ async def _import(settings: Settings, path: Path) -> int:
 
 
 async def _list(settings: Settings) -> int:
-    from evaluation.db import create_schema, make_engine
     from evaluation.experts import list_experts
 
-    engine = make_engine(settings.effective_database_url)
-    try:
-        await create_schema(engine)
+    async with database(settings) as engine:
         pool = await list_experts(engine)
-    finally:
-        await engine.dispose()
     for e in pool:
         state = "active" if e.active else "inactive"
         print(f"{e.id}\t{e.name}\t{e.region}\t{';'.join(sorted(e.specialties))}\t{';'.join(sorted(e.sites))}\t{state}")

@@ -3,8 +3,6 @@ cleanup_ctx background task that completes requested draws when their beacon rou
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 
@@ -12,6 +10,7 @@ from aiohttp import web
 
 from evaluation.experts_job import DrawJob
 from web import experts_api
+from web.background import running
 from web.keys import BEACON
 from web.tenders_api import TENDERS
 
@@ -21,15 +20,8 @@ log = logging.getLogger("pingbiao.experts")
 async def _draw_ctx(app: web.Application) -> AsyncIterator[None]:
     job = DrawJob(app[TENDERS], app[BEACON])
     app[experts_api.DRAW_JOB] = job
-    task = asyncio.create_task(job.run(), name="draw-job")
-    log.info("draw job started")
-    try:
+    async with running(job, "draw-job", log):
         yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await job.stop()
 
 
 def install(app: web.Application) -> None:

@@ -3,8 +3,6 @@ context, the hall's pub/sub and the opening scheduler (a cleanup_ctx background 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 
@@ -13,6 +11,7 @@ from aiohttp import web
 from evaluation.blobstore import BlobStore
 from evaluation.tenders import TenderContext
 from web import bids_api, hall, opening_api, tenders_api
+from web.background import running
 from web.keys import AUDIT_LOG, BEACON, CHAIN, ENGINE, SETTINGS
 from web.opening_job import OpeningScheduler
 
@@ -31,15 +30,8 @@ async def _tenders_ctx(app: web.Application) -> AsyncIterator[None]:
     )
     scheduler = OpeningScheduler(ctx, app[BEACON])
     app[hall.HUB], app[tenders_api.TENDERS], app[tenders_api.SCHEDULER] = hub, ctx, scheduler
-    task = asyncio.create_task(scheduler.run(), name="opening-scheduler")
-    log.info("opening scheduler started")
-    try:
+    async with running(scheduler, "opening-scheduler", log):
         yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await scheduler.stop()
 
 
 def install(app: web.Application) -> None:

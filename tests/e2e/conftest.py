@@ -26,6 +26,7 @@ WebCrypto, which sealing uses, exists only in secure contexts.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,8 +113,10 @@ async def app_server(make_app_server: MakeAppServer) -> str:
     return (await make_app_server()).url
 
 
-@pytest.fixture
-async def browser() -> AsyncIterator[Any]:
+@contextlib.asynccontextmanager
+async def launch_chromium(extra_args: Iterable[str] = ()) -> AsyncIterator[Any]:
+    """Debian's chromium, headless with CHROMIUM_ARGS (plus `extra_args`), closed on exit.
+    Skips (or fails under CI=true) without chromium or playwright."""
     executable = need_executable("chromium")
     try:
         from playwright.async_api import async_playwright
@@ -124,7 +127,7 @@ async def browser() -> AsyncIterator[Any]:
         instance = await playwright.chromium.launch(
             executable_path=executable,
             headless=True,
-            args=CHROMIUM_ARGS,
+            args=[*CHROMIUM_ARGS, *extra_args],
             timeout=LAUNCH_TIMEOUT_MS,
             handle_sigint=False,
         )
@@ -132,6 +135,12 @@ async def browser() -> AsyncIterator[Any]:
             yield instance
         finally:
             await asyncio.wait_for(instance.close(), timeout=SHUTDOWN_TIMEOUT)
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    async with launch_chromium() as instance:
+        yield instance
 
 
 NewPage = Callable[[], Awaitable[Any]]

@@ -47,13 +47,11 @@ from signaling.messages import (
     RelayedCandidate,
     RelayedOffer,
 )
-from tests.conftest import need, need_executable
 from tests.e2e.conftest import (
-    CHROMIUM_ARGS,
-    LAUNCH_TIMEOUT_MS,
     PAGE_TIMEOUT_MS,
     SHUTDOWN_TIMEOUT,
     MakeAppServer,
+    launch_chromium,
 )
 from tests.evaluation.experts_fixtures import People, draw_committee, opened_tender
 from tests.web.signin import PASSWORD, session_headers
@@ -97,21 +95,8 @@ def loopback_sdp(sdp: str) -> str:
 @pytest.fixture
 async def media_browser() -> AsyncIterator[Any]:
     """Debian's chromium with a fake camera and microphone and loopback WebRTC (shared notes)."""
-    executable = need_executable("chromium")
-    try:
-        from playwright.async_api import async_playwright
-    except ImportError:
-        need(False, "playwright (PyPI) is not installed: pip install -e '.[test]'")
-        raise
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=executable, headless=True, args=CHROMIUM_ARGS + MEDIA_ARGS,
-            timeout=LAUNCH_TIMEOUT_MS, handle_sigint=False,
-        )
-        try:
-            yield browser
-        finally:
-            await asyncio.wait_for(browser.close(), timeout=SHUTDOWN_TIMEOUT)
+    async with launch_chromium(MEDIA_ARGS) as browser:
+        yield browser
 
 
 @dataclass
