@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,8 +71,25 @@ def _recipient(stanza: age.Stanza) -> TlockRecipient:
 
 
 def _open(src: BinaryIO) -> tuple[io.BufferedReader, age.Header, bool]:
+    start = _file_position(src)
     reader, armored = open_maybe_armored(src)
+    if start is not None and not armored:
+        # A binary age file on disk: read it directly, so its payload can be mapped, not copied.
+        src.seek(start)
+        reader = src  # type: ignore[assignment]
     return reader, age.read_header(reader), armored
+
+
+def _file_position(src: BinaryIO) -> int | None:
+    """The position of `src` if it is a buffered regular file we may seek back in, else None."""
+    if not isinstance(src, io.BufferedReader):
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(src.fileno()).st_mode):
+            return None
+        return src.tell()
+    except (OSError, ValueError, io.UnsupportedOperation):
+        return None
 
 
 def inspect(src: BinaryIO) -> SealedHeader:
