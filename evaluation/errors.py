@@ -35,6 +35,10 @@ class ConflictError(DomainError):
     status = 409
 
 
+class InvalidStateError(ConflictError):
+    """An object (tender, bid, session) is not in a state that allows this; the message names it."""
+
+
 class IntegrityFailure(DomainError):
     """Stored or exported data fails a check against what was signed: tampering or corruption."""
 

@@ -19,7 +19,7 @@ from fractions import Fraction
 from typing import Any
 
 from evaluation.audit.entry import canonical_json
-from evaluation.errors import ConflictError, InvalidRequest
+from evaluation.errors import InvalidRequest, InvalidStateError
 from evaluation.scoring import (
     Category,
     Criteria,
@@ -33,9 +33,6 @@ from evaluation.scoring import (
 )
 from evaluation.tally import TieRule
 
-
-class InvalidStateError(ConflictError):
-    """The session is not in a state that allows this; the message names the state."""
 
 
 class SessionState(str, enum.Enum):

@@ -15,11 +15,8 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from evaluation.errors import ConflictError, InvalidRequest
+from evaluation.errors import InvalidRequest, InvalidStateError
 
-
-class InvalidStateError(ConflictError):
-    """The tender (or bid) is not in a state that allows this; the message names the state."""
 
 
 class Method(str, enum.Enum):

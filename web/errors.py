@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from crypto.errors import CryptoError
-from evaluation.errors import DomainError
+from evaluation.errors import DomainError, InvalidRequest, NotFoundError
 
 log = logging.getLogger("pingbiao.web")
 
@@ -27,8 +27,8 @@ class AppError(DomainError):
     """
 
 
-class BadRequest(AppError):
-    status = 400
+BadRequest = InvalidRequest
+NotFound = NotFoundError
 
 
 class Unauthorized(AppError):
@@ -37,24 +37,6 @@ class Unauthorized(AppError):
 
 class Forbidden(AppError):
     status = 403
-
-
-class NotFound(AppError):
-    status = 404
-
-
-class Conflict(AppError):
-    status = 409
-
-
-class InvalidStateError(AppError):
-    """The object is not in a state that allows this (message names the state)."""
-
-    status = 409
-
-
-class PayloadTooLarge(AppError):
-    status = 413
 
 
 def error_response(status: int, message: str) -> web.Response:
