@@ -27,13 +27,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from aiohttp.test_utils import TestClient, TestServer
 
 from crypto import tlock
-from evaluation.accounts import Account, Role, create_account
-from evaluation.bid_container import build_container
-from evaluation.logins import open_session
+from evaluation.accounts.account import Account, Role, create_account
+from evaluation.accounts.logins import open_session
+from evaluation.tenders.bid_container import build_container
+from web.access.sessions import COOKIE, COOKIE_KEYS, CookieToken, csrf_token_for, seal_cookie
 from web.app import create_app
 from web.config import Settings
 from web.keys import AUDIT_LOG, CHAIN, ENGINE
-from web.sessions import COOKIE, COOKIE_KEYS, CookieToken, csrf_token_for, seal_cookie
 
 MB = 1 << 20
 OPENING_LIMIT_S = 3.0

@@ -15,8 +15,8 @@ import asyncio
 import enum
 import json
 import logging
-from collections.abc import Awaitable, Callable
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, replace
 
 import redis.asyncio as aioredis

@@ -8,24 +8,25 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import Generic, TypeVar
 
 from aiohttp import web
 
 from signaling.codes import CloseCode
 
-if TYPE_CHECKING:
-    from signaling.room import Participant
-
 log = logging.getLogger("pingbiao.signaling")
 SLOW_CLOSE_TIMEOUT = 5.0  # seconds a too-slow client gets to read up to the close frame
 
 
-class Connection:
+P = TypeVar("P")
+
+
+class Connection(Generic[P]):
     """A WebSocket between one client and this process, before and after it joins.
 
     `epoch` names this connection in the room registry: when the same participant connects again,
-    the newer epoch holds the place and the older connection is closed with 4006.
+    the newer epoch holds the place and the older connection is closed with 4006. `participant`
+    is the place it holds once joined, of the room's type `P` (signaling.room.Participant).
     """
 
     __slots__ = (
@@ -47,10 +48,10 @@ class Connection:
         self._max_backlog = max_backlog
         self._task: asyncio.Task[None] | None = None  # the backlog writer, or the close of a too-slow client
         # called once the client is found too slow, before its socket is closed (which waits for it)
-        self.on_slow: Callable[[Connection], Awaitable[None]] | None = None
+        self.on_slow: Callable[[Connection[P]], Awaitable[None]] | None = None
         self.epoch = epoch
         self.room = room
-        self.participant: Participant | None = None
+        self.participant: P | None = None
         self.opened = self.last_seen = time.monotonic()
         self._rate = rate
         self._burst = float(burst)

@@ -9,8 +9,8 @@ more); unknown types are refused. docs/signaling.md documents every type with an
 from __future__ import annotations
 
 import json
-from json.encoder import encode_basestring
 from dataclasses import dataclass
+from json.encoder import encode_basestring
 from typing import Any, ClassVar, Union
 
 from signaling.codes import ErrorCode, LeaveReason, MediaKind, Role

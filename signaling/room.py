@@ -18,10 +18,10 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
-from collections.abc import Coroutine
-from typing import Any
 import time
 import uuid
+from collections.abc import Coroutine
+from typing import Any
 
 from signaling.bus import Bus, BusEvent, Claim, Member
 from signaling.codes import CloseCode, ErrorCode, LeaveReason, Role
@@ -29,8 +29,21 @@ from signaling.config import SignalingConfig
 from signaling.connection import Connection
 from signaling.hooks import SignalingHooks, call_hook
 from signaling.messages import (
-    Answer, Candidate, Error, IceRestart, Mute, MuteRequested, Offer, PeerBack, PeerJoined, PeerLeft,
-    PeerReconnecting, Remove, Removed, Welcome, relay_text,
+    Answer,
+    Candidate,
+    Error,
+    IceRestart,
+    Mute,
+    MuteRequested,
+    Offer,
+    PeerBack,
+    PeerJoined,
+    PeerLeft,
+    PeerReconnecting,
+    Remove,
+    Removed,
+    Welcome,
+    relay_text,
 )
 from signaling.tokens import RoomToken
 from signaling.wire import PeerInfo, ProtocolError
@@ -77,12 +90,12 @@ class Participant:
 
     __slots__ = ("room", "id", "name", "role", "conn", "epoch", "deadline", "_state", "states")
 
-    def __init__(self, room: str, grant: RoomToken, conn: Connection) -> None:
+    def __init__(self, room: str, grant: RoomToken, conn: Connection[Participant]) -> None:
         self.room = room
         self.id = grant.account
         self.name = grant.name
         self.role = grant.role
-        self.conn: Connection | None = conn
+        self.conn: Connection[Participant] | None = conn
         self.epoch = conn.epoch  # of the connection that holds (or last held) the place
         self.deadline = 0.0  # monotonic time the grace period ends, while reconnecting
         self._state = ParticipantState.CONNECTED
@@ -137,7 +150,7 @@ class Rooms:
         self.background.add(task)
         task.add_done_callback(self.background.discard)
 
-    async def _close(self, conn: Connection, code: CloseCode, message: str, reason: str, last: str = "") -> None:
+    async def _close(self, conn: Connection[Participant], code: CloseCode, message: str, reason: str, last: str = "") -> None:
         conn.end_reason = reason
         if last:
             await conn.send(last)
@@ -148,7 +161,7 @@ class Rooms:
 
     # --- join, loss, leave ---------------------------------------------------------------------------
 
-    async def join(self, grant: RoomToken, conn: Connection) -> None:
+    async def join(self, grant: RoomToken, conn: Connection[Participant]) -> None:
         """Give `conn` the participant's place, send the welcome, tell the others (or `JoinRefused`)."""
         room, pid = grant.room, grant.account
         if room not in self.local:
@@ -199,7 +212,7 @@ class Rooms:
             await self._hook("on_reconnect", room, pid, grant.role, why)
         log.info("joined", extra={"room": room, "account": pid, "role": grant.role.value, "resumed": resumed})
 
-    async def ended(self, conn: Connection) -> None:
+    async def ended(self, conn: Connection[Participant]) -> None:
         """The socket of `conn` is closed: start the grace period unless it left, was removed or replaced."""
         p = conn.participant
         if p is None or p.conn is not conn or p.state is not ParticipantState.CONNECTED:
@@ -214,7 +227,7 @@ class Rooms:
         await self.bus.publish(p.room, BusEvent("send", PeerReconnecting(p.id).to_json(), exclude=p.id))
         await self._hook("on_reconnect", p.room, p.id, p.role, conn.end_reason)
 
-    async def leave(self, conn: Connection) -> None:
+    async def leave(self, conn: Connection[Participant]) -> None:
         """`leave`: release the place now, no grace period."""
         p = conn.participant
         assert p is not None
@@ -267,7 +280,7 @@ class Rooms:
         return m
 
     async def relay(
-        self, conn: Connection, msg: Offer | Answer | Candidate | IceRestart, received: str = ""
+        self, conn: Connection[Participant], msg: Offer | Answer | Candidate | IceRestart, received: str = ""
     ) -> None:
         """Forward an offer, answer, candidate or ICE-restart request to `msg.to`, with `from`.
 
@@ -284,14 +297,14 @@ class Rooms:
         if p.role is not Role.HOST:
             raise ProtocolError(ErrorCode.FORBIDDEN, f"only the host may {action}")
 
-    async def mute(self, conn: Connection, msg: Mute) -> None:
+    async def mute(self, conn: Connection[Participant], msg: Mute) -> None:
         p = conn.participant
         assert p is not None
         self._host_only(p, "ask to mute")
         await self._target(p.room, p.id, msg.to)
         await self.bus.publish(p.room, BusEvent("send", MuteRequested(p.id, msg.kind).to_json(), to=msg.to))
 
-    async def remove(self, conn: Connection, msg: Remove) -> None:
+    async def remove(self, conn: Connection[Participant], msg: Remove) -> None:
         """Host only: release `msg.to`'s place, bar it from rejoining, close its socket (4005)."""
         p = conn.participant
         assert p is not None

@@ -19,9 +19,18 @@ from signaling.config import SignalingConfig
 from signaling.connection import Connection
 from signaling.hooks import NoHooks, SignalingHooks
 from signaling.messages import (
-    Candidate, IceRestart, Join, Leave, Mute, Offer, Ping, Pong, Remove, parse_client,
+    Candidate,
+    IceRestart,
+    Join,
+    Leave,
+    Mute,
+    Offer,
+    Ping,
+    Pong,
+    Remove,
+    parse_client,
 )
-from signaling.room import JoinRefused, Rooms
+from signaling.room import JoinRefused, Participant, Rooms
 from signaling.tokens import TokenError, TokenSigner
 from signaling.wire import ProtocolError
 
@@ -37,7 +46,7 @@ class SignalingServer:
         self.config = config
         self.hooks = hooks
         self.signer = TokenSigner(config.token_secret)
-        self.connections: set[Connection] = set()
+        self.connections: set[Connection[Participant]] = set()
         self._rooms: Rooms | None = None
 
     @property
@@ -132,14 +141,14 @@ class SignalingServer:
             log.info("socket closed", extra={"room": conn.room, "code": ws.close_code})
         return ws
 
-    async def _refuse(self, conn: Connection, exc: ProtocolError, ref: str | None = None) -> None:
+    async def _refuse(self, conn: Connection[Participant], exc: ProtocolError, ref: str | None = None) -> None:
         """An error reply once joined; before joining, any bad message closes the socket (4008)."""
         if conn.participant is None:
             await conn.close(CloseCode.PROTOCOL_VIOLATION, exc.message, "protocol")
         else:
             await conn.send(self.rooms.error(exc, ref))
 
-    async def _on_text(self, conn: Connection, data: str) -> None:
+    async def _on_text(self, conn: Connection[Participant], data: str) -> None:
         cfg = self.config
         if not conn.admit(time.monotonic()):
             if conn.strikes == 1:
@@ -181,7 +190,7 @@ class SignalingServer:
         except ProtocolError as exc:
             await conn.send(self.rooms.error(exc, msg.TYPE))
 
-    async def _join(self, conn: Connection, msg: object) -> None:
+    async def _join(self, conn: Connection[Participant], msg: object) -> None:
         if not isinstance(msg, Join):
             await conn.close(CloseCode.PROTOCOL_VIOLATION, 'the first message must be "join"', "protocol")
             return

@@ -1,83 +1,54 @@
-"""The aiohttp application factory: wires settings, beacon, pages and API."""
+"""The aiohttp application factory: the one place that wires settings, contexts, middlewares and
+every route table (api/, pages/, booth/, access/) into an app."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import jinja2
 from aiohttp import web
 
-from crypto.beacon import TRUST_WARNING, LocalBeacon, LocalBeaconSource, beacon_app
-from crypto.drand import BeaconSource, DrandClient
-from evaluation.audit.entry import EntryDraft
-from evaluation.audit.keys import load_or_create_signer
-from evaluation.audit.log import AuditLog
-from evaluation.db import create_schema, make_engine
-from web import (
-    audit_api,
-    audit_pages,
-    auth,
-    booth,
-    evaluation_web,
-    experts_web,
-    keys,
-    pages,
-    tender_pages,
-    tenders_web,
-)
+from crypto.beacon import TRUST_WARNING, LocalBeacon, beacon_app
+from evaluation.session import events as session_events
+from web import contexts, keys
+from web.access import auth
+from web.api import audit as audit_api
+from web.api import bids as bids_api
+from web.api import evaluation as evaluation_api
+from web.api import experts as experts_api
+from web.api import hall
+from web.api import opening as opening_api
+from web.api import tenders as tenders_api
+from web.booth import routes as booth
 from web.config import Settings
 from web.errors import error_middleware
+from web.pages import audit as audit_pages
+from web.pages import evaluation as evaluation_pages
+from web.pages import home as home_pages
+from web.pages import tenders as tender_pages
+from web.rendering import JINJA, make_environment
 
 log = logging.getLogger("pingbiao.web")
 HERE = Path(__file__).parent
-JINJA = web.AppKey("jinja", jinja2.Environment)
 
+ROUTES = (
+    home_pages.routes,
+    audit_api.routes,
+    audit_pages.routes,
+    tenders_api.routes,
+    bids_api.routes,
+    hall.routes,
+    opening_api.routes,
+    tender_pages.routes,
+    experts_api.routes,
+    evaluation_api.routes,
+    evaluation_pages.routes,
+)
+"""Route tables in the order they are matched. Sessions and permissions are installed before any
+of them (web.access.auth.install): every route is checked, and a route without a rule is denied."""
 
-def _jinja() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(HERE / "templates"),
-        autoescape=jinja2.select_autoescape(["html"]),
-        enable_async=False,
-    )
-
-
-async def _beacon_ctx(app: web.Application) -> AsyncIterator[None]:
-    settings = app[keys.SETTINGS]
-    source: BeaconSource
-    if settings.uses_local_beacon:
-        source = LocalBeaconSource(app[keys.LOCAL_BEACON])
-    else:
-        source = DrandClient(settings.beacon_url, settings.beacon_chain or None)
-    app[keys.BEACON] = source
-    app[keys.CHAIN] = await source.info()
-    log.info("beacon ready", extra={"chain": app[keys.CHAIN].hash, "local": settings.uses_local_beacon})
-    yield
-    await source.close()
-
-
-async def _database_ctx(app: web.Application) -> AsyncIterator[None]:
-    """The database engine and the audit log's single writer, for the app's lifetime."""
-    settings = app[keys.SETTINGS]
-    engine = make_engine(settings.effective_database_url)
-    await create_schema(engine)
-    signer, vkey = load_or_create_signer(settings.log_key_path, settings.log_origin)
-    audit = AuditLog(engine, settings.log_origin, signer)
-    await audit.start()
-    app[keys.ENGINE], app[keys.AUDIT_LOG], app[keys.LOG_VKEY] = engine, audit, vkey
-    if audit.size == 0:
-        await audit.append(EntryDraft("log.started", {"origin": settings.log_origin, "verifier_key": vkey}))
-    try:
-        yield
-    finally:
-        await audit.stop()
-        await engine.dispose()
-
-
-FEATURES = (auth, tenders_web, tender_pages, booth, experts_web, evaluation_web)
-"""Feature modules wired into the app, in order; each exposes ``install(app)`` (routes,
-middlewares, contexts). Sessions and permissions come first: every later route is checked."""
+CONTEXTS = (contexts.database, contexts.beacon, contexts.tenders, contexts.draws, contexts.evaluation)
+"""Cleanup contexts in start-up order; each needs the ones before it."""
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -85,18 +56,17 @@ def create_app(settings: Settings) -> web.Application:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     app = web.Application(middlewares=[error_middleware], client_max_size=1 << 20)
     app[keys.SETTINGS] = settings
-    app[JINJA] = _jinja()
+    app[JINJA] = make_environment()
     if settings.uses_local_beacon:
         beacon = LocalBeacon.open_or_create(settings.beacon_dir, period=settings.beacon_period)
         app[keys.LOCAL_BEACON] = beacon
         app.add_subapp("/beacon", beacon_app(beacon))
         log.warning(TRUST_WARNING)
-    app.cleanup_ctx.append(_database_ctx)
-    app.cleanup_ctx.append(_beacon_ctx)
-    app.add_routes(pages.routes)
-    app.add_routes(audit_api.routes)
-    app.add_routes(audit_pages.routes)
-    for feature in FEATURES:
-        feature.install(app)
+    app.cleanup_ctx.extend(CONTEXTS)
+    auth.install(app)
+    session_events.register()
+    for table in ROUTES:
+        app.add_routes(table)
+    booth.install(app)
     app.router.add_static("/static", HERE / "static", name="static")
     return app

@@ -9,6 +9,7 @@ from crypto.beacon import LocalBeacon
 from crypto.chain import ChainInfo
 from crypto.drand import BeaconSource
 from evaluation.audit.log import AuditLog
+from evaluation.session.session import CommitteeSource
 from web.config import Settings
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -18,3 +19,5 @@ CHAIN = web.AppKey("chain", ChainInfo)
 ENGINE = web.AppKey("engine", AsyncEngine)
 AUDIT_LOG = web.AppKey("audit_log", AuditLog)
 LOG_VKEY = web.AppKey("log_vkey", str)
+COMMITTEE: web.AppKey[CommitteeSource] = web.AppKey("evaluation_committee")
+"""Optional: where the evaluation takes its committee from (default: the expert draw)."""

@@ -212,7 +212,7 @@ export async function sealBytes(chain, round, bytes) {
 
 // --- the bid container --------------------------------------------------------------------
 //
-// evaluation/bid_container.py reads it at the opening; docs/tenders.md specifies it:
+// evaluation/tenders/bid_container.py reads it at the opening; docs/tenders.md specifies it:
 //
 //   pingbiao-bid/1\n
 //   {"record":{…},"documents":[{"name":"…","size":N,"sha256":"…"},…]}\n

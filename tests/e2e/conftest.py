@@ -73,7 +73,7 @@ def _allow_test_routes(monkeypatch: pytest.MonkeyPatch, routes: list[web.RouteDe
                 f"test route {route.method} {route.path} needs name= (routes without a rule are denied)"
             )
     try:
-        from web import permissions
+        from web.access import permissions
     except ImportError:  # an installation without the permissions feature serves every route
         return
     for route in routes:

@@ -35,7 +35,7 @@ from aiortc import (
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.sdp import candidate_from_sdp
 
-from evaluation.accounts import Account, Role, create_account
+from evaluation.accounts.account import Account, Role, create_account
 from signaling.client import SignalingClient
 from signaling.messages import (
     Answer,
@@ -55,11 +55,11 @@ from tests.e2e.conftest import (
 )
 from tests.evaluation.experts_fixtures import People, draw_committee, opened_tender
 from tests.web.signin import PASSWORD, session_headers
-from web.booth import PRESENCE
-from web.experts_api import DRAW_JOB
+from web.access.sessions import COOKIE
+from web.api.experts import DRAW_JOB
+from web.api.tenders import TENDERS
+from web.booth.routes import PRESENCE
 from web.keys import AUDIT_LOG
-from web.sessions import COOKIE
-from web.tenders_api import TENDERS
 
 WAIT_MS = 20_000  # bound on every wait in the browser
 MEDIA_ARGS = [

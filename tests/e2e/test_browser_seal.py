@@ -24,7 +24,7 @@ from aiohttp import web
 from crypto import tlock
 from crypto.beacon import LocalBeacon
 from crypto.errors import RoundNotReachedError
-from evaluation.bid_container import build_container, read_container
+from evaluation.tenders.bid_container import build_container, read_container
 from web import keys
 
 PAGE = """<!doctype html>

@@ -19,19 +19,20 @@ import time
 from typing import Any
 
 from crypto.beacon import LocalBeaconSource
-from evaluation import bids, opening, opening_record, tenders
-from evaluation.accounts import Role
+from evaluation.accounts.account import Role
 from evaluation.audit.entry import Actor
-from evaluation.sessions import drawn_committee
+from evaluation.session.session import drawn_committee
+from evaluation.tenders import bids, opening, opening_record
+from evaluation.tenders import tender as tenders
 from tests.e2e.conftest import MakeAppServer, NewPage
 from tests.evaluation.experts_fixtures import draw_committee
 from tests.evaluation.session_fixtures import CRITERIA, PRICES
 from tests.evaluation.tender_fixtures import chunks, meta, sealed, spec
 from tests.web.signin import PASSWORD, make_account
-from web.evaluation_api import EVALUATION
-from web.experts_api import DRAW_JOB
+from web.api.evaluation import EVALUATION
+from web.api.experts import DRAW_JOB
+from web.api.tenders import TENDERS
 from web.keys import LOCAL_BEACON
-from web.tenders_api import TENDERS
 
 EXPERTS = 5
 STEP_MS = 20_000

@@ -26,7 +26,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from evaluation.accounts import Role, create_account
+from evaluation.accounts.account import Role, create_account
 from tests.e2e.conftest import MakeAppServer, NewPage
 from tests.web.signin import PASSWORD, make_account
 from web.keys import AUDIT_LOG, ENGINE

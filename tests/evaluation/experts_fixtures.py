@@ -11,13 +11,16 @@ from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 
-from evaluation import bids, draw_service, experts, tenders
-from evaluation.accounts import Account, create_account
+from evaluation.accounts.account import Account, create_account
 from evaluation.audit.entry import Actor
-from evaluation.experts import CommitteeMember
-from evaluation.experts_job import DrawJob
-from evaluation.tender_rules import TenderState
-from evaluation.tenders import TenderContext
+from evaluation.experts import draw_service
+from evaluation.experts import pool as experts
+from evaluation.experts.draw_job import DrawJob
+from evaluation.experts.pool import CommitteeMember
+from evaluation.tenders import bids
+from evaluation.tenders import tender as tenders
+from evaluation.tenders.rules import TenderState
+from evaluation.tenders.tender import TenderContext
 from tests.evaluation.tender_fixtures import chunks, meta, sealed, spec
 
 FAST = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)

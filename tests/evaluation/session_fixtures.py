@@ -24,11 +24,12 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from crypto.beacon import LocalBeacon, LocalBeaconSource
-from evaluation import bids, opening, opening_record, tenders
 from evaluation.audit.entry import Actor, canonical_json
-from evaluation.scoring import Sheet, points
-from evaluation.session_rules import COMMITMENT_SHA256, DECLARATION_SHA256
-from evaluation.tenders import TenderContext
+from evaluation.session.rules import COMMITMENT_SHA256, DECLARATION_SHA256
+from evaluation.session.scoring import Sheet, points
+from evaluation.tenders import bids, opening, opening_record
+from evaluation.tenders import tender as tenders
+from evaluation.tenders.tender import TenderContext
 from tests.evaluation.tender_fixtures import AGENCY, BIDDERS, chunks, meta, sealed, spec
 
 PRICES = ("100000.00", "90000.00", "120000.00")

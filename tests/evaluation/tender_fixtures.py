@@ -18,11 +18,11 @@ from crypto.beacon import LocalBeacon, LocalBeaconSource
 from crypto.chain import ChainInfo
 from evaluation.audit.entry import Actor
 from evaluation.audit.log import AuditLog
-from evaluation.bid_container import build_container
-from evaluation.bids import UploadMeta
-from evaluation.blobstore import BlobStore
-from evaluation.tender_store import TABLES
-from evaluation.tenders import TenderContext
+from evaluation.tenders.bid_container import build_container
+from evaluation.tenders.bids import UploadMeta
+from evaluation.tenders.blobstore import BlobStore
+from evaluation.tenders.store import TABLES
+from evaluation.tenders.tender import TenderContext
 
 AGENCY = Actor("acc-agency-1", "agency")
 OTHER_AGENCY = Actor("acc-agency-2", "agency")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from evaluation.accounts import (
+from evaluation.accounts.account import (
     Account,
     AuthenticationFailed,
     Role,
@@ -17,10 +17,7 @@ from evaluation.accounts import (
     get_account,
     list_accounts,
 )
-from evaluation.audit.entry import Actor
-from evaluation.audit.log import AuditLog
-from evaluation.errors import ConflictError, InvalidRequest, NotFoundError
-from evaluation.logins import (
+from evaluation.accounts.logins import (
     SESSION_IDLE_US,
     USER_POLICY,
     ThrottlePolicy,
@@ -33,6 +30,9 @@ from evaluation.logins import (
     record_failure,
     session_account,
 )
+from evaluation.audit.entry import Actor
+from evaluation.audit.log import AuditLog
+from evaluation.errors import ConflictError, InvalidRequest, NotFoundError
 
 PW = "s3cret-enough"
 ADMIN = Actor("acct_admin", "admin")
@@ -109,7 +109,7 @@ async def test_rehash_when_parameters_change(engine: AsyncEngine, audit_log: Aud
 
     weak = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)
     account = await create_account(audit_log, username="old.hash", password=PW, display_name="旧", role="expert", hasher=weak)
-    from evaluation.accounts import account_table
+    from evaluation.accounts.tables import account_table
 
     async def stored() -> str:
         async with engine.connect() as conn:

@@ -1,8 +1,8 @@
 """Replay (回放): folding a generated log gives the state the test built directly; kinds are documented.
 
 The generator covers every kind that has a reducer: the tender, bids and opening, the expert draw
-(experts.*, evaluation/experts_events.py) and the evaluation session (evaluation.*,
-evaluation/session_events.py). Every module of the evaluation package is imported first, so a
+(experts.*, evaluation/experts/events.py) and the evaluation session (evaluation.*,
+evaluation/session/events.py). Every module of the evaluation package is imported first, so a
 reducer registered anywhere without a generator case fails the test whatever ran before it.
 """
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from evaluation.avoidance import (
+from evaluation.experts.avoidance import (
     Affiliation,
     Agency,
     AvoidanceError,

@@ -15,12 +15,22 @@ import pytest
 from crypto import tlock
 from crypto.beacon import LocalBeacon
 from crypto.note import Signer
-from evaluation import bids, tenders
-from evaluation.blobstore import TooLarge
 from evaluation.errors import ConflictError, DomainError, InvalidRequest, NotFoundError
-from evaluation.tenders import NotPermitted, TenderContext
+from evaluation.tenders import bids
+from evaluation.tenders import tender as tenders
+from evaluation.tenders.blobstore import TooLarge
+from evaluation.tenders.tender import NotPermitted, TenderContext
 from tests.evaluation.tender_fixtures import (  # noqa: F401  (fixtures)
-    AGENCY, BIDDERS, beacon, chunks, dump_everything, local_beacon, meta, sealed, spec, tctx,
+    AGENCY,
+    BIDDERS,
+    beacon,
+    chunks,
+    dump_everything,
+    local_beacon,
+    meta,
+    sealed,
+    spec,
+    tctx,
 )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import zipfile
 
-from evaluation.collusion import DocumentTrace, UploadTrace, document_metadata, leads
+from evaluation.tenders.collusion import DocumentTrace, UploadTrace, document_metadata, leads
 
 
 def docx(author: str, tool: str) -> bytes:

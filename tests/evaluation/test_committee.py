@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from evaluation.committee import (
+from evaluation.experts.committee import (
     CommitteeError,
     ProcurementMethod,
     minimum_committee_size,

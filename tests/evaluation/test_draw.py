@@ -14,8 +14,16 @@ import pytest
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
-from evaluation.avoidance import Affiliation, Agency, DateRange, Expert, Relation, eligible, exclusion_counts
-from evaluation.draw import (
+from evaluation.experts.avoidance import (
+    Affiliation,
+    Agency,
+    DateRange,
+    Expert,
+    Relation,
+    eligible,
+    exclusion_counts,
+)
+from evaluation.experts.draw import (
     DrawCriteria,
     DrawError,
     DrawRequest,

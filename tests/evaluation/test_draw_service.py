@@ -15,15 +15,16 @@ import pytest
 
 from crypto.beacon import LocalBeacon, LocalBeaconSource
 from crypto.note import Signer
-from evaluation import draw_service, experts
 from evaluation.audit.bundle import export_bundle
 from evaluation.audit.entry import EntryDraft
-from evaluation.draw import TooFewExperts
 from evaluation.errors import NotFoundError
-from evaluation.experts_job import DrawJob
-from evaluation.experts_views import draw_status
-from evaluation.tender_rules import InvalidStateError
-from evaluation.tenders import NotPermitted, TenderContext
+from evaluation.experts import draw_service
+from evaluation.experts import pool as experts
+from evaluation.experts.draw import TooFewExperts
+from evaluation.experts.draw_job import DrawJob
+from evaluation.experts.views import draw_status
+from evaluation.tenders.rules import InvalidStateError
+from evaluation.tenders.tender import NotPermitted, TenderContext
 from tests.evaluation.experts_fixtures import CRITERIA, POOL, People, opened_tender, people
 from tests.evaluation.tender_fixtures import AGENCY, beacon, tctx  # noqa: F401  (fixtures)
 
@@ -87,7 +88,7 @@ async def test_too_few_names_the_rules(tctx: TenderContext) -> None:
 
 
 async def test_a_draw_needs_the_bidders_known(tctx: TenderContext) -> None:
-    from evaluation import tenders
+    from evaluation.tenders import tender as tenders
     from tests.evaluation.tender_fixtures import spec
 
     who = await people(tctx)
@@ -132,7 +133,7 @@ async def test_sealed_until_the_session_starts(tctx: TenderContext, beacon: Loca
 
 def verify(bundle: Path, tender: str) -> tuple[int, str]:
     done = subprocess.run(
-        [sys.executable, "-m", "web.cli_experts", "verify-draw", tender, "--bundle", str(bundle)],
+        [sys.executable, "-m", "web.cli.experts", "verify-draw", tender, "--bundle", str(bundle)],
         capture_output=True, text=True, timeout=120, cwd=Path(__file__).resolve().parents[2],
     )
     return done.returncode, (done.stdout + done.stderr).strip()

@@ -6,10 +6,10 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from evaluation import experts
 from evaluation.audit.entry import Actor
 from evaluation.audit.log import AuditLog
-from evaluation.experts_csv import parse_row
+from evaluation.experts import pool as experts
+from evaluation.experts.pool_csv import parse_row
 from tests.evaluation.experts_fixtures import HEADER, POOL
 
 ADMIN = Actor("acc-admin", "admin")

@@ -12,12 +12,21 @@ import pytest
 
 from crypto.beacon import LocalBeacon, LocalBeaconSource
 from crypto.drand import Beacon
-from evaluation import bids, opening, opening_record, tenders
 from evaluation.errors import ConflictError
-from evaluation.tender_rules import TenderState
-from evaluation.tenders import NotPermitted, TenderContext
+from evaluation.tenders import bids, opening, opening_record
+from evaluation.tenders import tender as tenders
+from evaluation.tenders.rules import TenderState
+from evaluation.tenders.tender import NotPermitted, TenderContext
 from tests.evaluation.tender_fixtures import (  # noqa: F401  (fixtures)
-    AGENCY, BIDDERS, beacon, chunks, dump_everything, meta, sealed, spec, tctx,
+    AGENCY,
+    BIDDERS,
+    beacon,
+    chunks,
+    dump_everything,
+    meta,
+    sealed,
+    spec,
+    tctx,
 )
 
 SECRET = "技术方案 secret-marker".encode()
@@ -77,7 +86,7 @@ async def test_crash_half_way_resumes_without_repeating(tctx: TenderContext, bea
     signature = await the_beacon(beacon, t.opening_round or 0)
     await opening.start(tctx, t.id, signature)
     async with tctx.engine.connect() as conn:
-        from evaluation.tender_store import bid_rows
+        from evaluation.tenders.store import bid_rows
 
         ids = [b.id for b in await bid_rows(conn, t.id)]
     first = await opening.open_bids(tctx, t.id, signature, only=set(ids[:3]))  # then the process "crashes"

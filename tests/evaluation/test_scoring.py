@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from evaluation.scoring import (
+from evaluation.session.scoring import (
     Category,
     Criteria,
     Criterion,

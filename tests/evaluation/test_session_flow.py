@@ -11,17 +11,17 @@ from typing import Any
 import pytest
 
 from crypto.beacon import LocalBeacon, LocalBeaconSource
-from evaluation import session_scoring as scoring
-from evaluation import sessions
-from evaluation.accounts import Role, create_account
+from evaluation.accounts.account import Role, create_account
 from evaluation.audit.entry import Actor
 from evaluation.audit.events import replay
 from evaluation.errors import ConflictError, InvalidRequest, NotFoundError
-from evaluation.session_events import first_difference, recompute_tally
-from evaluation.session_signatures import BadSignature
-from evaluation.sessions import EvaluationContext
-from evaluation.tally import ChangeRefused
-from evaluation.tenders import NotPermitted, TenderContext
+from evaluation.session import session as sessions
+from evaluation.session import sheets as scoring
+from evaluation.session.events import first_difference, recompute_tally
+from evaluation.session.session import EvaluationContext
+from evaluation.session.signatures import BadSignature
+from evaluation.session.tally import ChangeRefused
+from evaluation.tenders.tender import NotPermitted, TenderContext
 from tests.evaluation.session_fixtures import Keys, TestCommittee, confirmed_tender, sheets_doc
 from tests.evaluation.tender_fixtures import AGENCY, beacon, tctx  # noqa: F401  (fixtures)
 

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evaluation.scoring import Criteria, Criterion, Kind, Method, ScoringError, Sheet, display
-from evaluation.tally import (
+from evaluation.session.scoring import Criteria, Criterion, Kind, Method, ScoringError, Sheet, display
+from evaluation.session.tally import (
     Bid,
     ChangeReason,
     ChangeRefused,

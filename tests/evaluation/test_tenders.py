@@ -6,12 +6,18 @@ import time
 
 import pytest
 
-from evaluation import tenders
 from evaluation.errors import ConflictError, InvalidRequest
-from evaluation.tender_rules import (
-    TRANSITIONS, InvalidStateError, TenderState, amend_spec, check_record, check_transition, parse_spec,
+from evaluation.tenders import tender as tenders
+from evaluation.tenders.rules import (
+    TRANSITIONS,
+    InvalidStateError,
+    TenderState,
+    amend_spec,
+    check_record,
+    check_transition,
+    parse_spec,
 )
-from evaluation.tenders import NotPermitted, TenderContext
+from evaluation.tenders.tender import NotPermitted, TenderContext
 from tests.evaluation.tender_fixtures import AGENCY, OTHER_AGENCY, beacon, spec, tctx  # noqa: F401
 
 

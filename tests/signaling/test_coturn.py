@@ -16,7 +16,11 @@ from dataclasses import dataclass
 import aioice.ice
 import pytest
 from aiortc import (
-    RTCConfiguration, RTCIceServer, RTCIceTransportPolicy, RTCPeerConnection, RTCSessionDescription,
+    RTCConfiguration,
+    RTCIceServer,
+    RTCIceTransportPolicy,
+    RTCPeerConnection,
+    RTCSessionDescription,
     VideoStreamTrack,
 )
 

@@ -8,9 +8,33 @@ import pytest
 
 from signaling.codes import ErrorCode, LeaveReason, MediaKind, Role
 from signaling.messages import (
-    Answer, Candidate, Error, IceRestart, Join, Leave, Mute, MuteRequested, Offer, PeerBack, PeerJoined,
-    PeerLeft, PeerReconnecting, Ping, Pong, RelayedAnswer, RelayedCandidate, RelayedIceRestart, RelayedOffer,
-    Remove, Removed, Welcome, parse_client, parse_server, relay_text, CLIENT_TYPES, SERVER_TYPES,
+    CLIENT_TYPES,
+    SERVER_TYPES,
+    Answer,
+    Candidate,
+    Error,
+    IceRestart,
+    Join,
+    Leave,
+    Mute,
+    MuteRequested,
+    Offer,
+    PeerBack,
+    PeerJoined,
+    PeerLeft,
+    PeerReconnecting,
+    Ping,
+    Pong,
+    RelayedAnswer,
+    RelayedCandidate,
+    RelayedIceRestart,
+    RelayedOffer,
+    Remove,
+    Removed,
+    Welcome,
+    parse_client,
+    parse_server,
+    relay_text,
 )
 from signaling.wire import IceCandidate, IceServer, PeerInfo, ProtocolError, raw_string_literal
 

@@ -14,7 +14,14 @@ import redis.asyncio as aioredis
 from signaling.client import Closed, SignalingClient
 from signaling.codes import CloseCode, LeaveReason, Role
 from signaling.messages import (
-    Answer, Offer, PeerBack, PeerJoined, PeerLeft, PeerReconnecting, RelayedAnswer, RelayedOffer,
+    Answer,
+    Offer,
+    PeerBack,
+    PeerJoined,
+    PeerLeft,
+    PeerReconnecting,
+    RelayedAnswer,
+    RelayedOffer,
 )
 from signaling.tokens import TokenSigner
 from signaling.wire import PeerInfo

@@ -9,8 +9,24 @@ import pytest
 from signaling.client import Closed, SignalingClient
 from signaling.codes import CloseCode, ErrorCode, LeaveReason, MediaKind, Role
 from signaling.messages import (
-    Answer, Candidate, Error, IceRestart, Leave, Mute, MuteRequested, Offer, PeerJoined, PeerLeft, Ping, Pong,
-    RelayedAnswer, RelayedCandidate, RelayedIceRestart, RelayedOffer, Remove, Removed,
+    Answer,
+    Candidate,
+    Error,
+    IceRestart,
+    Leave,
+    Mute,
+    MuteRequested,
+    Offer,
+    PeerJoined,
+    PeerLeft,
+    Ping,
+    Pong,
+    RelayedAnswer,
+    RelayedCandidate,
+    RelayedIceRestart,
+    RelayedOffer,
+    Remove,
+    Removed,
 )
 from signaling.tokens import RoomToken
 from signaling.turn import IceConfig

@@ -5,10 +5,10 @@ from __future__ import annotations
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from evaluation.accounts import Account, Role, create_account, find_by_username
-from evaluation.logins import open_session
+from evaluation.accounts.account import Account, Role, create_account, find_by_username
+from evaluation.accounts.logins import open_session
+from web.access.sessions import COOKIE, COOKIE_KEYS, CookieToken, csrf_token_for, seal_cookie
 from web.keys import AUDIT_LOG, ENGINE
-from web.sessions import COOKIE, COOKIE_KEYS, CookieToken, csrf_token_for, seal_cookie
 
 PASSWORD = "correct horse battery"
 

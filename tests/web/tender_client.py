@@ -12,15 +12,16 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from evaluation import experts, tenders
-from evaluation.accounts import Account, Role
-from evaluation.experts import CommitteeMember
-from evaluation.tender_rules import TenderState
+from evaluation.accounts.account import Account, Role
+from evaluation.experts import pool as experts
+from evaluation.experts.pool import CommitteeMember
+from evaluation.tenders import tender as tenders
+from evaluation.tenders.rules import TenderState
 from tests.evaluation.experts_fixtures import committee_pool, wait_drawn
 from tests.web.signin import make_account, session_headers
+from web.api.experts import DRAW_JOB
 from web.app import create_app
 from web.config import Settings
-from web.experts_api import DRAW_JOB
 from web.keys import AUDIT_LOG, CHAIN, ENGINE
 
 NAMES = ["agency", "agency2", "bidder0", "bidder1", "bidder2", "bidder3", "supervisor", "expert"]

@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestClient
 from crypto.chain import ChainInfo
 from web.app import create_app
 from web.config import Settings
-from web.demo import install_demo
+from web.demo.pages import install_demo
 
 
 @pytest.fixture
@@ -63,8 +63,8 @@ async def test_demo_bids_open_by_themselves(aiohttp_client: Any, settings: Setti
 
 
 async def test_demo_seeds_accounts_and_a_tender(aiohttp_client: Any, settings: Settings) -> None:
-    from evaluation.accounts import authenticate
-    from web.demo_data import ACCOUNTS, DEMO_PASSWORD
+    from evaluation.accounts.account import authenticate
+    from web.demo.data import ACCOUNTS, DEMO_PASSWORD
     from web.keys import AUDIT_LOG, ENGINE
 
     app = create_app(settings)
@@ -84,7 +84,7 @@ def test_fast_demo_plays_a_whole_tender() -> None:
     import sys
 
     r = subprocess.run(
-        [sys.executable, "-c", "import sys; from web.cli import main; sys.exit(main(['demo', '--fast']))"],
+        [sys.executable, "-c", "import sys; from web.cli.main import main; sys.exit(main(['demo', '--fast']))"],
         capture_output=True, timeout=120, text=True,
     )
     assert r.returncode == 0, r.stderr

@@ -14,14 +14,13 @@ from aiohttp.test_utils import TestClient
 from crypto.checkpoint import Checkpoint
 from crypto.note import Verifier, open_note
 from crypto.proof import verify_consistency, verify_inclusion
+from evaluation.accounts.account import Role
 from evaluation.audit import store
-from evaluation.accounts import Role
 from evaluation.audit.entry import Actor, EntryDraft
+from tests.web.signin import sign_in_as
 from web.app import create_app
 from web.config import Settings
 from web.keys import AUDIT_LOG, ENGINE
-
-from tests.web.signin import sign_in_as
 
 AGENCY = Actor("agency-1", "agency")
 BIDDER = Actor("bidder-7", "bidder")

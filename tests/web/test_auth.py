@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from evaluation.accounts import Role, list_accounts
+from evaluation.accounts.account import Role, list_accounts
 from tests.web.signin import PASSWORD, make_account, session_headers, sign_in, sign_in_as
+from web.access.sessions import COOKIE
 from web.app import create_app
 from web.config import Settings
 from web.keys import AUDIT_LOG, ENGINE
-from web.sessions import COOKIE
 
 
 @pytest.fixture
@@ -186,7 +186,7 @@ async def test_websocket_upgrade_from_another_site_is_refused(client: TestClient
 async def test_cli_creates_and_lists(settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import asyncio
 
-    from web.cli_accounts import add_accounts_commands, run_accounts_command
+    from web.cli.accounts import add_accounts_commands, run_accounts_command
 
     parser = argparse.ArgumentParser()
     def common(p: argparse.ArgumentParser) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from evaluation.accounts import Role
+from evaluation.accounts.account import Role
 from evaluation.audit.events import KINDS
 from signaling.client import Closed, SignalingClient
 from signaling.codes import CloseCode
@@ -26,7 +26,7 @@ from tests.web.signin import make_account, session_headers
 from tests.web.tender_client import drawn_committee, opened_tender
 from tests.web.tender_client import start as start_hall
 from web.app import create_app
-from web.booth import PRESENCE, SECRET_FILE, SIGNER
+from web.booth.routes import PRESENCE, SECRET_FILE, SIGNER
 from web.config import Settings
 from web.keys import AUDIT_LOG
 

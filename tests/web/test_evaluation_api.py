@@ -13,14 +13,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from evaluation.accounts import Role
-from evaluation.sessions import drawn_committee
+from evaluation.accounts.account import Role
+from evaluation.session.session import drawn_committee
 from tests.e2e.test_evaluation_flow import confirmed_tender
 from tests.evaluation.session_fixtures import Keys, sheets_doc
 from tests.web.signin import make_account, session_headers
 from tests.web.tender_client import Hall, start
 from tests.web.tender_client import drawn_committee as draw_over_api
-from web.evaluation_api import EVALUATION
+from web.api.evaluation import EVALUATION
 from web.keys import AUDIT_LOG
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,12 +8,13 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from evaluation import experts, tenders
-from evaluation.tender_rules import TenderState
+from evaluation.experts import pool as experts
+from evaluation.tenders import tender as tenders
+from evaluation.tenders.rules import TenderState
 from tests.web.tender_client import start, tender_body
-from web.experts_api import DRAW_JOB
+from web.api.experts import DRAW_JOB
+from web.api.tenders import TENDERS
 from web.keys import ENGINE
-from web.tenders_api import TENDERS
 
 HEADER = "id,name,account,region,sites,specialties,employers,relatives,unavailable,active\n"
 

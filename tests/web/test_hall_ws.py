@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from crypto import tlock
-from evaluation.bid_container import build_container
+from evaluation.tenders.bid_container import build_container
 from tests.web.tender_client import start, tender_body
 
 

@@ -3,7 +3,7 @@
 * A rebuild from js/ (scripts/build-js into a temporary file) must give the committed bytes, so
   nobody ships a bundle that is stale against js/src/seal.js or js/package-lock.json.
 * The committed bundle, run in node, seals files that crypto.tlock opens, and builds the bid
-  container that evaluation/bid_container.py reads (docs/tenders.md). (tests/e2e runs it in Chromium.)
+  container that evaluation/tenders/bid_container.py reads (docs/tenders.md). (tests/e2e runs it in Chromium.)
 
 Needs node; the rebuild also needs js/node_modules, installed by `scripts/build-js` (npm ci) when
 missing. Without them the tests skip, or fail under CI=true.
@@ -24,7 +24,7 @@ import pytest
 
 from crypto import tlock
 from crypto.beacon import LocalBeacon
-from evaluation.bid_container import build_container, read_container
+from evaluation.tenders.bid_container import build_container, read_container
 from tests.conftest import need, need_executable
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,4 +1,4 @@
-"""Every route of the app, with every role and signed out, gets what web/permissions/ declares.
+"""Every route of the app, with every role and signed out, gets what web/access/permissions/ declares.
 
 The walk reads the routes from the router (sub-applications included), so a route added by any
 feature is walked too; one without a rule fails the test.
@@ -16,12 +16,21 @@ from aiohttp import DummyCookieJar, web
 from aiohttp.test_utils import TestClient
 from yarl import URL
 
-from evaluation.accounts import Account, Role
+from evaluation.accounts.account import Account, Role
 from tests.web.signin import make_account, session_headers
+from web.access.permissions import (
+    PUBLIC,
+    RULES,
+    SIGNED_IN,
+    STATE_CHANGING,
+    Decision,
+    Rule,
+    decide,
+    route_keys,
+)
 from web.app import create_app
 from web.config import Settings
-from web.demo import install_demo
-from web.permissions import PUBLIC, RULES, SIGNED_IN, STATE_CHANGING, Decision, Rule, decide, route_keys
+from web.demo.pages import install_demo
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "accounts.md"
 _PARAM = re.compile(r"\{([^}:]+)(?::([^}]+))?\}")
@@ -81,7 +90,7 @@ async def test_every_route_with_every_role(app_client: TestClient) -> None:
         accounts[each] = await make_account(app, each)
     routes = sorted(set(walk(app)), key=lambda r: (r[2], r[1]))
     missing = sorted({f"{method} {path} (name {key!r})" for key, method, path in routes if key not in RULES})
-    assert missing == [], f"routes without a permission rule (add them to web/permissions/): {missing}"
+    assert missing == [], f"routes without a permission rule (add them to web/access/permissions/): {missing}"
     failures = []
     for key, method, path in routes:
         if method == "HEAD":
@@ -137,6 +146,6 @@ async def test_wrong_role_and_supervisor_writes_are_one_line_403(app_client: Tes
 
 
 def test_docs_list_every_rule() -> None:
-    from web.permissions.__main__ import rules_markdown
+    from web.access.permissions.__main__ import rules_markdown
 
     assert rules_markdown() in DOC.read_text(), "docs/accounts.md is stale: run python -m web.permissions --write"

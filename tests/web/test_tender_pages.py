@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from crypto import tlock
-from evaluation.bid_container import build_container
+from evaluation.tenders.bid_container import build_container
 from tests.web.tender_client import Hall, start, tender_body
 from web.keys import AUDIT_LOG
 

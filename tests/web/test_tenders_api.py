@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from crypto import tlock
-from evaluation.bid_container import build_container
+from evaluation.tenders.bid_container import build_container
 from tests.web.tender_client import Hall, start, tender_body
 from web.keys import AUDIT_LOG
 

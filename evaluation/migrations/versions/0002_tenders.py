@@ -1,4 +1,4 @@
-"""Tenders, sealed bids, uploads, the opening results and the hall (evaluation/tender_store.py).
+"""Tenders, sealed bids, uploads, the opening results and the hall (evaluation/tenders/store.py).
 
 Revision ID: 0002_tenders
 Revises: 0001_initial

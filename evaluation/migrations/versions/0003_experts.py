@@ -1,4 +1,4 @@
-"""The expert pool (专家库), draws and committee invitations (evaluation/experts_store.py).
+"""The expert pool (专家库), draws and committee invitations (evaluation/experts/store.py).
 
 Revision ID: 0003_experts
 Revises: 0002_tenders

@@ -1,5 +1,5 @@
 """The evaluation session: members, votes, signed sheets, changes, report signatures
-(evaluation/session_store.py).
+(evaluation/session/store.py).
 
 Revision ID: 0004_evaluation
 Revises: 0003_experts

@@ -1,0 +1,241 @@
+"""Audit-log kinds of the evaluation session, their reducers, and the tally recomputed from a replay.
+
+Every reducer folds into ``state["evaluation"]`` (created by ``evaluation.started``). The log alone
+holds what the tally needs: the criteria, configuration and valid bids (``evaluation.started``),
+every signed sheet (``evaluation.sheet_submitted``), every change (``evaluation.score_changed``)
+and the randomness of a drawn tie order (``evaluation.tally``). ``recompute_tally`` folds them with
+the pure rules (tally.apply_change, tally.tally) — what ``pingbiao audit replay`` compares with
+the logged and stored tally. Documented in docs/audit-log.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from evaluation.audit.entry import Entry
+from evaluation.audit.events import KINDS, register_kind
+from evaluation.session.rules import SessionConfig, criteria_from_json
+from evaluation.session.scoring import Sheet, points
+from evaluation.session.tally import Bid, ChangeReason, ScoreChange, Tally, TieRule, apply_change, tally
+
+KINDS_DOC: dict[str, str] = {
+    "evaluation.started": (
+        "The agency started the evaluation session (评标) of a tender whose record is final and whose "
+        "committee is drawn; this reveals the committee to the agency. Payload: config (method, "
+        "category, deviation_threshold, tie_rule, recommend, separated, low_bid_fraction), criteria "
+        "(list of {code, kind, max_points, allowed, minimum, title}, points as strings), bids (valid "
+        "bids of the opening record: {bid, bidder, bidder_name, price_fen}), members ({account, "
+        "kind, expert_id, name, site, specialty, seat}), declaration and commitment ({version, sha256})."
+    ),
+    "evaluation.state": "The session's state changed. Payload: old, new (checkin, election, scoring, review, tally, signing, done).",
+    "evaluation.member_added": (
+        "The agency added a purchaser's representative (采购人代表) to the committee. Payload: "
+        "account, kind ('purchaser_rep'), name, seat."
+    ),
+    "evaluation.checked_in": (
+        "A member checked in (签到): identity confirmed, the avoidance declaration (回避声明) and the "
+        "commitment (承诺书) accepted, a signing key registered. Payload: declaration and commitment "
+        "({version, sha256} of the texts shown), public_key (base64 SPKI, ECDSA P-256), key_sha256."
+    ),
+    "evaluation.vote": "A member voted for a group leader (评标组长). Payload: round (int), candidate (account).",
+    "evaluation.revote": (
+        "Nobody had a majority of the members after everyone voted: a new round. Payload: round "
+        "(the new round), counts (candidate -> votes of the round that ended)."
+    ),
+    "evaluation.leader_elected": "A candidate had a majority of the members. Payload: leader, round, counts.",
+    "evaluation.sheet_submitted": (
+        "A member submitted its scoring sheets for every bid, signed in the booth. Payload: sheets "
+        "(list of {expert, bid, scores, total}, points as strings), sha256 (of the signed document, "
+        "docs/evaluation.md), signature (base64 P1363, verified by the server with the member's key)."
+    ),
+    "evaluation.review": (
+        "Every member submitted: the sheets are shown to all. Payload: findings (sheet checks), "
+        "deviations (畸高畸低: {expert, bid, criterion, score, others_mean, high}), abnormally_low "
+        "(bid -> reason)."
+    ),
+    "evaluation.score_changed": (
+        "A member changed one of its scores for an allowed reason, re-signed. Payload: change "
+        "({expert, bid, criterion, new, reason, explanation}), sha256, signature."
+    ),
+    "evaluation.tie_draw_requested": (
+        "Bids are tied and the tender orders ties by a draw: the randomness is the beacon round "
+        "named here, after this entry. Payload: round (int), tied (lists of bid ids)."
+    ),
+    "evaluation.tally": (
+        "The tally (汇总). Payload: tally ({method, bids: [{bid, price_fen, means, price_score, total, "
+        "rank}]}), recommendation ({candidates, ranked}), tie_rule (as applied), round and randomness "
+        "(hex; null unless drawn)."
+    ),
+    "evaluation.report_issued": "The evaluation report (评标报告) was built. Payload: sha256 (of its canonical JSON).",
+    "evaluation.report_signed": "A member signed the report's hash in the booth. Payload: sha256, signature (base64).",
+    "evaluation.report_final": "Every member signed: the report is final. Payload: sha256, signers (accounts).",
+}
+
+
+def _ev(state: dict[str, Any]) -> dict[str, Any]:
+    ev: dict[str, Any] = state["evaluation"]
+    return ev
+
+
+def _started(state: dict[str, Any], entry: Entry) -> None:
+    p = entry.payload
+    state["evaluation"] = {
+        "state": "checkin",
+        "config": p["config"],
+        "criteria": p["criteria"],
+        "bids": p["bids"],
+        "members": {m["account"]: {**m, "checked_in": False} for m in p["members"]},
+        "votes": [],
+        "leader": None,
+        "sheets": {},
+        "changes": [],
+        "tally": None,
+        "report_sha256": None,
+        "report_signers": [],
+    }
+    state["phase"] = "evaluating"
+
+
+def _state(state: dict[str, Any], entry: Entry) -> None:
+    _ev(state)["state"] = entry.payload["new"]
+
+
+def _member_added(state: dict[str, Any], entry: Entry) -> None:
+    p = entry.payload
+    _ev(state)["members"][p["account"]] = {**p, "checked_in": False}
+
+
+def _checked_in(state: dict[str, Any], entry: Entry) -> None:
+    member = _ev(state)["members"][entry.actor.account]
+    member.update(checked_in=True, public_key=entry.payload["public_key"])
+
+
+def _vote(state: dict[str, Any], entry: Entry) -> None:
+    _ev(state)["votes"].append({"round": entry.payload["round"], "voter": entry.actor.account,
+                                "candidate": entry.payload["candidate"]})
+
+
+def _leader(state: dict[str, Any], entry: Entry) -> None:
+    _ev(state)["leader"] = entry.payload["leader"]
+
+
+def _sheet(state: dict[str, Any], entry: Entry) -> None:
+    sheets = entry.payload["sheets"]
+    if not isinstance(sheets, list):
+        raise TypeError("sheets must be a list")
+    _ev(state)["sheets"][entry.actor.account] = sheets
+
+
+def _review(state: dict[str, Any], entry: Entry) -> None:
+    _ev(state)["review"] = entry.payload
+
+
+def _changed(state: dict[str, Any], entry: Entry) -> None:
+    _ev(state)["changes"].append(entry.payload["change"])
+
+
+def _tie(state: dict[str, Any], entry: Entry) -> None:
+    _ev(state)["tie_round"] = entry.payload["round"]
+
+
+def _tally(state: dict[str, Any], entry: Entry) -> None:
+    _ev(state)["tally"] = entry.payload
+
+
+def _report(state: dict[str, Any], entry: Entry) -> None:
+    _ev(state)["report_sha256"] = entry.payload["sha256"]
+
+
+def _report_signed(state: dict[str, Any], entry: Entry) -> None:
+    _ev(state)["report_signers"].append(entry.actor.account)
+
+
+def _final(state: dict[str, Any], entry: Entry) -> None:
+    _ev(state)["report_final"] = entry.payload["sha256"]
+
+
+REDUCERS = {
+    "evaluation.started": _started,
+    "evaluation.state": _state,
+    "evaluation.member_added": _member_added,
+    "evaluation.checked_in": _checked_in,
+    "evaluation.vote": _vote,
+    "evaluation.revote": None,
+    "evaluation.leader_elected": _leader,
+    "evaluation.sheet_submitted": _sheet,
+    "evaluation.review": _review,
+    "evaluation.score_changed": _changed,
+    "evaluation.tie_draw_requested": _tie,
+    "evaluation.tally": _tally,
+    "evaluation.report_issued": _report,
+    "evaluation.report_signed": _report_signed,
+    "evaluation.report_final": _final,
+}
+
+
+def register() -> None:
+    """Register the evaluation kinds (once; later calls do nothing)."""
+    for kind, doc in KINDS_DOC.items():
+        if kind not in KINDS:
+            register_kind(kind, doc, REDUCERS[kind])
+
+
+register()
+
+
+def change_from_json(obj: Mapping[str, Any]) -> ScoreChange:
+    """A logged change; an unknown reason stays a plain string so apply_change refuses it."""
+    reason: Any = obj["reason"]
+    try:
+        reason = ChangeReason(reason)
+    except ValueError:
+        pass
+    criterion = obj.get("criterion")
+    return ScoreChange(str(obj["expert"]), str(obj["bid"]), None if criterion is None else str(criterion),
+                       points(obj["new"]), reason, str(obj.get("explanation", "")))
+
+
+def current_sheets(ev: Mapping[str, Any]) -> tuple[Sheet, ...]:
+    """The submitted sheets with every logged change applied in log order (apply_change)."""
+    config = SessionConfig.from_json(ev["config"])
+    criteria = criteria_from_json(ev["criteria"])
+    sheets: tuple[Sheet, ...] = tuple(
+        Sheet.from_json(s) for account in sorted(ev["sheets"]) for s in ev["sheets"][account]
+    )
+    for change in ev["changes"]:
+        sheets = apply_change(criteria, sheets, change_from_json(change), threshold=config.deviation_threshold)
+    return sheets
+
+
+def recompute_tally(ev: Mapping[str, Any]) -> Tally:
+    """The tally from a replayed session alone: logged criteria, bids, sheets, changes, randomness."""
+    config = SessionConfig.from_json(ev["config"])
+    criteria = criteria_from_json(ev["criteria"])
+    bids = [Bid(str(b["bid"]), int(b["price_fen"])) for b in ev["bids"]]
+    logged = ev.get("tally") or {}
+    rule = TieRule(logged.get("tie_rule", config.tie_rule.value))
+    randomness = logged.get("randomness")
+    return tally(criteria, config.method, bids, current_sheets(ev), tie_rule=rule,
+                 randomness=None if randomness is None else bytes.fromhex(randomness))
+
+
+def first_difference(a: Any, b: Any, path: str = "tally") -> str | None:
+    """The first place two JSON values differ, as one line, or None when equal."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in sorted(set(a) | set(b)):
+            if key not in a or key not in b:
+                return f"{path}.{key}: present on one side only"
+            found = first_difference(a[key], b[key], f"{path}.{key}")
+            if found:
+                return found
+        return None
+    if isinstance(a, list) and isinstance(b, list):
+        if len(a) != len(b):
+            return f"{path}: {len(a)} items vs {len(b)}"
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            found = first_difference(x, y, f"{path}[{i}]")
+            if found:
+                return found
+        return None
+    return None if a == b else f"{path}: {a!r} vs {b!r}"

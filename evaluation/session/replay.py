@@ -1,0 +1,72 @@
+"""``pingbiao audit replay TENDER``: fold a tender's log entries, recompute the tally from the
+logged criteria, bids, signed sheets, changes and randomness (evaluation/session/events.py recompute_tally), and
+compare it with the logged tally and, when the installation's database is at hand, the stored one."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from evaluation.audit.bundle import ENTRIES_FILE
+from evaluation.audit.entry import Entry, decode_leaf
+from evaluation.audit.events import replay
+from evaluation.errors import DomainError, NotFoundError
+from evaluation.session.events import first_difference, recompute_tally, register
+from evaluation.session.scoring import display
+from evaluation.session.store import session_table
+
+register()
+
+
+@dataclass(frozen=True)
+class ReplayResult:
+    ok: bool
+    text: str
+
+
+def bundle_entries(directory: Path, tender_id: str) -> list[Entry]:
+    """The tender's entries of an offline bundle (verify it first: audit.bundle.verify_bundle)."""
+    found = []
+    with open(directory / ENTRIES_FILE, "rb") as lines:
+        for line in lines:
+            obj = json.loads(line)
+            if obj.get("tender") == tender_id:
+                found.append(decode_leaf(base64.b64decode(obj["leaf"])))
+    return found
+
+
+async def stored_tally(engine: AsyncEngine, tender_id: str) -> dict[str, Any] | None:
+    async with engine.connect() as conn:
+        text = (await conn.execute(sa.select(session_table.c.tally).where(session_table.c.tender_id == tender_id))).scalar()
+    return None if text is None else dict(json.loads(text))["tally"]
+
+
+def check(entries: Sequence[Entry], stored: dict[str, Any] | None) -> ReplayResult:
+    """Recompute and compare. The text lists the ranking and ends with "ok" or the first difference."""
+    if not entries:
+        raise NotFoundError("the log has no entry for this tender")
+    state = replay(entries)
+    ev = state.get("evaluation")
+    if ev is None or ev.get("tally") is None:
+        raise NotFoundError(f"tender {entries[0].tender_id} has no logged tally yet")
+    try:
+        recomputed = recompute_tally(ev).to_json()
+    except DomainError as exc:
+        return ReplayResult(False, f"cannot recompute the tally: {exc.message}")
+    names = {b["bid"]: b["bidder_name"] for b in ev["bids"]}
+    lines = [f"{b['rank']}. {b['bid']} {names.get(b['bid'], '')} {display(Fraction(b['total']))}" for b in recomputed["bids"]]
+    for label, other in (("logged", ev["tally"]["tally"]), ("stored", stored)):
+        if other is None:
+            continue
+        diff = first_difference(recomputed, other)
+        if diff:
+            return ReplayResult(False, "\n".join([*lines, f"mismatch with the {label} tally: {diff}"]))
+    return ReplayResult(True, "\n".join([*lines, "ok"]))

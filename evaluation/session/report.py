@@ -1,0 +1,138 @@
+"""The evaluation report (评标报告): its content as canonical JSON (what members sign: the SHA-256 of
+those bytes), and its PDF rendering (reportlab, the built-in CID font STSong-Light for Chinese).
+
+``build`` is pure. The HTML page (web/pages/templates/evaluation_report.html) and ``render_pdf`` show the
+same content and print its hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Mapping, Sequence
+from fractions import Fraction
+from typing import TYPE_CHECKING, Any
+
+from evaluation.audit.entry import canonical_json
+from evaluation.session.scoring import Sheet, display
+
+if TYPE_CHECKING:
+    from evaluation.session.session import Session
+
+REPORT_VERSION = "pingbiao-report/1"
+
+
+def yuan(fen: int) -> str:
+    return display(Fraction(fen, 100))
+
+
+def build(
+    tender: Mapping[str, Any],
+    session: Session,
+    original: Mapping[str, Sequence[Mapping[str, Any]]],
+    changes: Sequence[Mapping[str, Any]],
+    sheets: Sequence[Sheet],
+    review: Mapping[str, Any],
+    tally_payload: Mapping[str, Any],
+    objections: Sequence[Mapping[str, Any]],
+) -> dict[str, Any]:
+    """The report's content: members and attendance, every member's final scores by criterion (with
+    the originally signed ones), changes and their reasons, deviations, ranking, recommendation,
+    abnormally low bids, and the objections to the opening record with their answers."""
+    names = {b["bid"]: b["bidder_name"] for b in session.bids}
+    return {
+        "version": REPORT_VERSION,
+        "tender": {"id": tender["id"], "title": tender["title"], "agency_name": tender["agency_name"],
+                   "method": tender["method"], "evaluation_method": session.config.method.value},
+        "config": session.config.to_json(),
+        "criteria": [{"code": c.code, "kind": c.kind.value, "title": c.title, "max_points": str(c.max_points)}
+                     for c in session.criteria.items],
+        "members": [
+            {"seat": m.seat, "account": m.account, "name": m.name, "kind": m.kind, "site": m.site,
+             "specialty": m.specialty, "present": m.checked_in_us is not None, "checked_in_us": m.checked_in_us,
+             "leader": m.account == session.leader}
+            for m in session.members
+        ],
+        "bids": [{"bid": b["bid"], "bidder_name": b["bidder_name"], "price": yuan(b["price_fen"])} for b in session.bids],
+        "scores": [
+            {"expert": s.expert, "bid": s.bid, "bidder_name": names.get(s.bid, s.bid),
+             "scores": {k: str(v) for k, v in sorted(s.scores.items())},
+             "original": next((dict(o["scores"]) for o in original.get(s.expert, []) if o["bid"] == s.bid), {})}
+            for s in sorted(sheets, key=lambda s: (s.bid, s.expert))
+        ],
+        "changes": [dict(c) for c in changes],
+        "deviations": list(review["deviations"]),
+        "abnormally_low": dict(review["abnormally_low"]),
+        "ranking": [
+            {"rank": b["rank"], "bid": b["bid"], "bidder_name": names.get(b["bid"], b["bid"]), "total": b["total"],
+             "total_display": display(Fraction(b["total"])), "price_score": b["price_score"], "price": yuan(b["price_fen"])}
+            for b in tally_payload["tally"]["bids"]
+        ],
+        "recommendation": dict(tally_payload["recommendation"]),
+        "tie_rule": tally_payload["tie_rule"],
+        "objections": [{"bidder": o["bidder"], "text": o["text"], "answer": o["answer"]} for o in objections],
+    }
+
+
+def digest(report: Mapping[str, Any]) -> str:
+    """SHA-256 (hex) of the report's canonical JSON: what every member signs."""
+    return hashlib.sha256(canonical_json(report)).hexdigest()
+
+
+def render_pdf(report: Mapping[str, Any], sha256: str, signers: Sequence[str]) -> bytes:
+    """The report as a PDF (A4). Chinese text in reportlab's CID font STSong-Light (no font files)."""
+    from reportlab.lib import colors  # type: ignore[import-untyped]
+    from reportlab.lib.pagesizes import A4  # type: ignore[import-untyped]
+    from reportlab.lib.styles import ParagraphStyle  # type: ignore[import-untyped]
+    from reportlab.pdfbase import pdfmetrics  # type: ignore[import-untyped]
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont  # type: ignore[import-untyped]
+    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle  # type: ignore[import-untyped]
+
+    if "STSong-Light" not in pdfmetrics.getRegisteredFontNames():
+        pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
+    body = ParagraphStyle("body", fontName="STSong-Light", fontSize=9, leading=13, wordWrap="CJK")
+    head = ParagraphStyle("head", parent=body, fontSize=13, leading=18, spaceBefore=8)
+    title = ParagraphStyle("title", parent=body, fontSize=17, leading=24)
+
+    def p(text: Any, style: ParagraphStyle = body) -> Paragraph:
+        return Paragraph(str(text).replace("&", "&amp;").replace("<", "&lt;"), style)
+
+    def table(rows: list[list[Any]]) -> Table:
+        t = Table([[p(c) for c in row] for row in rows], repeatRows=1)
+        t.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
+                               ("BACKGROUND", (0, 0), (-1, 0), colors.whitesmoke)]))
+        return t
+
+    tender = report["tender"]
+    codes = [c["code"] for c in report["criteria"] if c["kind"] != "price"]
+    flow: list[Any] = [
+        p("评标报告 Evaluation report", title),
+        p(f"{tender['title']} ({tender['id']}) · {tender['agency_name']}"),
+        p(f"SHA-256: {sha256}"),
+        p("评标委员会 Committee", head),
+        table([["#", "姓名 Name", "身份 Role", "场地 Site", "专业 Specialty", "签到 Present"]]
+              + [[m["seat"], m["name"] + (" (组长 leader)" if m["leader"] else ""), m["kind"], m["site"], m["specialty"],
+                  "是 yes" if m["present"] else "否 no"] for m in report["members"]]),
+        p("评分 Scores by criterion", head),
+        table([["投标 Bid", "专家 Expert", *codes]]
+              + [[s["bidder_name"], s["expert"], *[s["scores"].get(c, "") for c in codes]] for s in report["scores"]]),
+        p("偏差 Deviations", head),
+        table([["投标 Bid", "专家 Expert", "因素 Item", "分 Score", "他人均值 Others' mean"]]
+              + [[d["bid"], d["expert"], d["criterion"], d["score"], display(Fraction(d["others_mean"]))] for d in report["deviations"]]),
+        p("修改 Changes and reasons", head),
+        table([["投标 Bid", "专家 Expert", "因素 Item", "新分 New", "修改理由 Reason", "说明 Explanation"]]
+              + [[c["bid"], c["expert"], c["criterion"] or "total", c["new"], c["reason"], c["explanation"]] for c in report["changes"]]),
+        p("排序 Ranking", head),
+        table([["名次 Rank", "投标人 Bidder", "报价 Price", "价格分 Price score", "总分 Total"]]
+              + [[r["rank"], r["bidder_name"], r["price"], display(Fraction(r["price_score"])), r["total_display"]] for r in report["ranking"]]),
+        p("推荐候选人 Recommended candidates: " + ", ".join(report["recommendation"]["candidates"])
+          + ("" if report["recommendation"]["ranked"] else " (评定分离, unranked)")),
+        p("异常低价 Abnormally low: " + ("; ".join(f"{k}: {v}" for k, v in report["abnormally_low"].items()) or "无 none")),
+        p("开标异议 Objections to the opening record", head),
+        *[p(f"{o['bidder']}: {o['text']} — 答复 answer: {o['answer'] or '未答复 none'}") for o in report["objections"]],
+        Spacer(1, 10),
+        p("签字 Signed by: " + (", ".join(signers) or "—")),
+    ]
+    out = io.BytesIO()
+    SimpleDocTemplate(out, pagesize=A4, title="评标报告 Evaluation report", invariant=1).build(flow)
+    return out.getvalue()

@@ -1,0 +1,326 @@
+"""Pure rules of the evaluation session (评标): its states, the check-in texts, the criteria and
+configuration an agency gives, the leader vote, prices from the opening record, signed documents.
+
+No database, no clock. docs/evaluation.md describes the session; the scoring and tally rules are
+in evaluation/session/scoring.py and evaluation/session/tally.py and are used as they are.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+import re
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
+from typing import Any
+
+from evaluation.audit.entry import canonical_json
+from evaluation.errors import InvalidRequest, InvalidStateError
+from evaluation.session.scoring import (
+    Category,
+    Criteria,
+    Criterion,
+    Kind,
+    LowBidRule,
+    Method,
+    ScoringError,
+    check_price_weight,
+    points,
+)
+from evaluation.session.tally import TieRule
+
+
+class SessionState(str, enum.Enum):
+    """The evaluation session's states, in order (docs/evaluation.md)."""
+
+    CHECKIN = "checkin"  # 签到
+    ELECTION = "election"  # 推选评标组长
+    SCORING = "scoring"  # 独立评分
+    REVIEW = "review"  # 偏差与修改
+    TALLY = "tally"  # 汇总 (waiting for a drawn tie order's beacon round)
+    SIGNING = "signing"  # 评标报告签字
+    DONE = "done"
+
+
+TRANSITIONS: dict[SessionState, frozenset[SessionState]] = {
+    SessionState.CHECKIN: frozenset({SessionState.ELECTION}),
+    SessionState.ELECTION: frozenset({SessionState.SCORING}),
+    SessionState.SCORING: frozenset({SessionState.REVIEW}),
+    SessionState.REVIEW: frozenset({SessionState.TALLY}),
+    SessionState.TALLY: frozenset({SessionState.SIGNING}),
+    SessionState.SIGNING: frozenset({SessionState.DONE}),
+    SessionState.DONE: frozenset(),
+}
+ORDER = list(SessionState)
+
+
+def check_transition(tender_id: str, old: SessionState, new: SessionState) -> None:
+    """Raise InvalidStateError unless ``old -> new`` is allowed."""
+    if new not in TRANSITIONS[old]:
+        raise InvalidStateError(f"evaluation of {tender_id} is {old.value}: it cannot become {new.value}")
+
+
+def require(tender_id: str, state: SessionState, *allowed: SessionState, doing: str) -> None:
+    """Raise InvalidStateError naming the current state unless it is one of `allowed`."""
+    if state not in allowed:
+        raise InvalidStateError(f"evaluation of {tender_id} is {state.value}: cannot {doing}")
+
+
+def at_least(state: SessionState, floor: SessionState) -> bool:
+    return ORDER.index(state) >= ORDER.index(floor)
+
+
+# -- check-in texts (versioned; the page shows them, the log keeps their SHA-256) -----------------
+
+DECLARATION_VERSION = "avoidance-v1"
+DECLARATION_TEXT = (
+    "回避声明 Avoidance declaration\n"
+    "本人与本项目的供应商不存在下列关系：近三年内的劳动关系、担任董事或监事、控股或实际控制，"
+    "夫妻、直系血亲、三代以内旁系血亲或近姻亲关系，以及其他可能影响公正评审的利害关系。"
+    "如有，本人将立即申请回避。\n"
+    "I have none of these ties to any bidder of this tender: employment, directorship, supervisory "
+    "office, control or ownership within the past three years; spouse, lineal or collateral relative "
+    "within three generations, or close in-law; any other interest that could affect a fair "
+    "evaluation. Should one appear, I will withdraw at once."
+)
+COMMITMENT_VERSION = "commitment-v1"
+COMMITMENT_TEXT = (
+    "承诺书 Commitment\n"
+    "本人承诺：依法独立、客观、公正评审；不私下接触供应商，不收受财物；对评审情况保密；"
+    "按评审标准评分并对评审意见承担责任。\n"
+    "I will evaluate independently, objectively and fairly as the law requires; I will not meet "
+    "bidders privately or accept anything of value; I will keep the evaluation confidential; I will "
+    "score by the published criteria and answer for my opinions."
+)
+
+
+def text_sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+DECLARATION_SHA256 = text_sha256(DECLARATION_TEXT)
+COMMITMENT_SHA256 = text_sha256(COMMITMENT_TEXT)
+
+
+# -- configuration -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SessionConfig:
+    """What the agency decides when starting the session (all optional, defaults below)."""
+
+    method: Method
+    category: Category = Category.GOODS
+    deviation_threshold: Fraction = Fraction(3, 10)
+    tie_rule: TieRule = TieRule.SHARED
+    recommend: int = 3
+    separated: bool = False  # 评定分离: candidates handed over unranked
+    low_bid_fraction: Fraction | None = Fraction(4, 5)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "method": self.method.value,
+            "category": self.category.value,
+            "deviation_threshold": str(self.deviation_threshold),
+            "tie_rule": self.tie_rule.value,
+            "recommend": self.recommend,
+            "separated": self.separated,
+            "low_bid_fraction": None if self.low_bid_fraction is None else str(self.low_bid_fraction),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> SessionConfig:
+        low = data.get("low_bid_fraction", "4/5")
+        return cls(
+            method=_enum(Method, data.get("method", "comprehensive"), "method"),
+            category=_enum(Category, data.get("category", "goods"), "category"),
+            deviation_threshold=points(data.get("deviation_threshold", "3/10")),
+            tie_rule=_enum(TieRule, data.get("tie_rule", "shared"), "tie_rule"),
+            recommend=_int(data.get("recommend", 3), "recommend", 1, 20),
+            separated=_bool(data.get("separated", False), "separated"),
+            low_bid_fraction=None if low is None else points(low),
+        )
+
+    @property
+    def low_bid_rule(self) -> LowBidRule:
+        return LowBidRule(others_fraction=self.low_bid_fraction)
+
+
+def _enum(cls: type[enum.Enum], value: Any, name: str) -> Any:
+    try:
+        return cls(value)
+    except ValueError:
+        allowed = ", ".join(str(m.value) for m in cls)
+        raise InvalidRequest(f"{name} must be one of {allowed}, got {value!r}") from None
+
+
+def _int(value: Any, name: str, low: int, high: int) -> int:
+    if type(value) is not int or not low <= value <= high:
+        raise InvalidRequest(f"{name} must be a whole number in {low}..{high}, got {value!r}")
+    return value
+
+
+def _bool(value: Any, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidRequest(f"{name} must be true or false, got {value!r}")
+    return value
+
+
+# -- criteria --------------------------------------------------------------------------------------
+
+_CODE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,31}")
+_PRICE_WORDS = ("价格", "报价", "price")
+
+
+def criterion_json(c: Criterion) -> dict[str, Any]:
+    return {
+        "code": c.code,
+        "kind": c.kind.value,
+        "max_points": str(c.max_points),
+        "allowed": [str(a) for a in c.allowed],
+        "minimum": str(c.minimum),
+        "title": c.title,
+    }
+
+
+def criteria_json(criteria: Criteria) -> list[dict[str, Any]]:
+    return [criterion_json(c) for c in criteria.items]
+
+
+def criteria_from_json(items: Any) -> Criteria:
+    """Criteria as an agency sends them (and as logged): ``[{code, kind, max_points, allowed?,
+    minimum?, title?}]``; points as integers or exact strings. Raises ScoringError."""
+    if not isinstance(items, list) or not items:
+        raise ScoringError("criteria must be a non-empty list")
+    out = []
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise ScoringError(f"criteria[{i}] must be an object")
+        code = item.get("code")
+        if not isinstance(code, str) or not _CODE.fullmatch(code):
+            raise ScoringError(f"criteria[{i}].code must match {_CODE.pattern}")
+        allowed = item.get("allowed", [])
+        if not isinstance(allowed, list):
+            raise ScoringError(f"criteria[{i}].allowed must be a list")
+        title = item.get("title", "")
+        if not isinstance(title, str) or len(title) > 200:
+            raise ScoringError(f"criteria[{i}].title must be text of at most 200 characters")
+        out.append(
+            Criterion(
+                code,
+                _enum(Kind, item.get("kind"), f"criteria[{i}].kind"),
+                points(item.get("max_points", 0)),
+                tuple(sorted(points(a) for a in allowed)),
+                points(item.get("minimum", 0)),
+                title,
+            )
+        )
+    return Criteria(tuple(out))
+
+
+def criteria_from_tender(items: Sequence[Mapping[str, Any]]) -> Criteria:
+    """Criteria derived from a tender's ``[{name, points, description}]``: an item whose name says
+    price (价格, 报价, price) is the price item; every other is a subjective technical item scored
+    ``0..points``. Raises ScoringError when the tender has no criteria (send them with the start)."""
+    if not items:
+        raise ScoringError("the tender has no criteria: define the evaluation criteria when starting")
+    out = []
+    for i, item in enumerate(items, start=1):
+        name = str(item.get("name", ""))
+        is_price = any(w in name.lower() for w in _PRICE_WORDS)
+        out.append(Criterion(f"c{i}", Kind.PRICE if is_price else Kind.TECHNICAL, Fraction(int(item["points"])), title=name))
+    return Criteria(tuple(out))
+
+
+def check_criteria(criteria: Criteria, config: SessionConfig) -> None:
+    """Raise ScoringError unless the criteria fit the method (综合评分法: price weight, art. 55)."""
+    if config.method is Method.COMPREHENSIVE:
+        check_price_weight(criteria, config.category)
+
+
+# -- bids from the opening record --------------------------------------------------------------------
+
+
+def yuan_to_fen(text: Any) -> int:
+    """A record's money value (decimal yuan, ≤ 2 decimals, commas allowed) in fen. Raises InvalidRequest."""
+    if not isinstance(text, str):
+        raise InvalidRequest(f"a price must be a yuan string, got {text!r}")
+    try:
+        value = Decimal(text.replace(",", "").strip())
+    except InvalidOperation:
+        raise InvalidRequest(f"price {text!r} is not a number of yuan") from None
+    fen = value * 100
+    if fen != fen.to_integral_value() or fen <= 0:
+        raise InvalidRequest(f"price {text!r} must be positive with at most 2 decimals")
+    return int(fen)
+
+
+def bids_from_record(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The valid bids of an opening record: ``[{bid, bidder, bidder_name, price_fen}]`` by bid id."""
+    bids = []
+    for row in rows:
+        if row["status"] != "opened":
+            continue
+        price = row["fields"].get("total_price")
+        if price is None:
+            raise InvalidRequest(f"bid {row['bid_id']} has no total_price in the opening record")
+        bids.append({"bid": row["bid_id"], "bidder": row["bidder"], "bidder_name": row["bidder_name"],
+                     "price_fen": yuan_to_fen(price)})
+    if not bids:
+        raise InvalidRequest("the opening record has no valid bid to evaluate")
+    return sorted(bids, key=lambda b: str(b["bid"]))
+
+
+# -- the leader vote -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VoteOutcome:
+    """A round's result so far: the elected leader, or a revote, or neither yet."""
+
+    leader: str | None
+    revote: bool
+
+
+def count_votes(members: int, votes: Mapping[str, str]) -> VoteOutcome:
+    """Votes of one round (voter → candidate): a candidate with more than half of all `members` is
+    elected; when everyone voted and nobody has that majority (a tie or a split), a revote."""
+    tally = Counter(votes.values())
+    for candidate, n in sorted(tally.items()):
+        if 2 * n > members:
+            return VoteOutcome(candidate, False)
+    return VoteOutcome(None, len(votes) >= members)
+
+
+# -- signed documents ------------------------------------------------------------------------------------
+
+SHEETS_DOC = "pingbiao-sheets/1"
+CHANGE_DOC = "pingbiao-change/1"
+REPORT_DOC = "pingbiao-report/1"
+
+
+def parse_document(text: Any, kind: str, tender_id: str, signer: str) -> dict[str, Any]:
+    """A signed document as the browser sent it: canonical JSON (docs/evaluation.md) of an object
+    with ``kind``, ``tender`` and ``signer`` matching. Raises InvalidRequest naming what is wrong."""
+    if not isinstance(text, str) or len(text) > 1 << 20:
+        raise InvalidRequest("document must be a JSON text of at most 1 MiB")
+    try:
+        doc = json.loads(text, parse_float=_no_float)
+    except ValueError as exc:
+        raise InvalidRequest(f"document is not JSON: {exc}") from None
+    if not isinstance(doc, dict):
+        raise InvalidRequest("document must be a JSON object")
+    if canonical_json(doc) != text.encode():
+        raise InvalidRequest("document is not in canonical form (sorted keys, no spaces, UTF-8)")
+    for key, want in (("kind", kind), ("tender", tender_id), ("signer", signer)):
+        if doc.get(key) != want:
+            raise InvalidRequest(f"document {key} must be {want!r}, got {doc.get(key)!r}")
+    return doc
+
+
+def _no_float(text: str) -> Any:
+    raise ValueError(f"floats are not allowed ({text}); send points as strings")

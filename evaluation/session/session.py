@@ -1,0 +1,402 @@
+"""The evaluation session (评标): start, members, check-in (签到) and the leader vote (评标组长).
+
+One session per tender, one state machine (evaluation/session/rules.py) changed only by
+`transition`, which returns the ``evaluation.state`` entry (``old -> new``) to append with the
+change. Every step is one audit append whose ``apply`` writes the rows in the same transaction.
+Scoring, changes, the tally and the report are in evaluation/session/sheets.py.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from crypto.drand import BeaconSource
+from evaluation.accounts.account import get_account
+from evaluation.audit.entry import Actor, EntryDraft
+from evaluation.errors import ConflictError, InvalidRequest, NotFoundError
+from evaluation.experts.committee import minimum_experts
+from evaluation.session import events as session_events
+from evaluation.session.rules import (
+    COMMITMENT_SHA256,
+    COMMITMENT_VERSION,
+    DECLARATION_SHA256,
+    DECLARATION_VERSION,
+    SessionConfig,
+    SessionState,
+    bids_from_record,
+    check_criteria,
+    check_transition,
+    count_votes,
+    criteria_from_json,
+    criteria_from_tender,
+    criteria_json,
+    require,
+)
+from evaluation.session.scoring import Criteria
+from evaluation.session.signatures import key_fingerprint, load_public_key
+from evaluation.session.store import member_table, session_table, vote_table
+from evaluation.tenders import opening_record
+from evaluation.tenders.opening import record_rows
+from evaluation.tenders.rules import TenderState
+from evaluation.tenders.tender import NotPermitted, TenderContext, get, set_state
+
+log = logging.getLogger(__name__)
+session_events.register()
+
+
+class MemberLike(Protocol):
+    """A drawn committee member (evaluation.experts.CommitteeMember)."""
+
+    @property
+    def expert_id(self) -> str: ...
+    @property
+    def account_id(self) -> str | None: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def site(self) -> str: ...
+    @property
+    def specialty(self) -> str: ...
+
+
+CommitteeSource = Callable[[AsyncEngine, str], Awaitable[Sequence[MemberLike]]]
+
+
+async def drawn_committee(engine: AsyncEngine, tender_id: str) -> Sequence[MemberLike]:
+    """The committee drawn for `tender_id` (evaluation.experts.committee_of)."""
+    from evaluation.experts import pool as experts
+
+    found: Sequence[MemberLike] = await experts.committee_of(engine, tender_id)
+    return found
+
+
+@dataclass
+class EvaluationContext:
+    """What the session functions need: the tender context (database, log, clock, chain), where the
+    committee comes from, the beacon (drawn tie orders) and a notifier called after commits."""
+
+    tenders: TenderContext
+    committee: CommitteeSource = drawn_committee
+    beacon: BeaconSource | None = None
+    notify: Callable[[str, dict[str, Any]], None] = field(default=lambda _t, _e: None)
+
+    @property
+    def engine(self) -> AsyncEngine:
+        return self.tenders.engine
+
+
+class Stale(ConflictError):
+    """What a step was decided on changed before it committed (a concurrent step): decide again."""
+
+
+async def retrying(step: Callable[[], Awaitable[Any]], attempts: int = 8) -> Any:
+    """Run `step` again while it raises Stale (concurrent members finishing a phase together)."""
+    for _ in range(attempts - 1):
+        try:
+            return await step()
+        except Stale:
+            continue
+    return await step()
+
+
+@dataclass(frozen=True)
+class Member:
+    account: str
+    kind: str  # expert | purchaser_rep
+    expert_id: str | None
+    name: str
+    site: str
+    specialty: str
+    seat: int
+    public_key: str | None
+    checked_in_us: int | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"account": self.account, "kind": self.kind, "expert_id": self.expert_id, "name": self.name,
+                "site": self.site, "specialty": self.specialty, "seat": self.seat,
+                "checked_in": self.checked_in_us is not None, "checked_in_us": self.checked_in_us,
+                "key_sha256": None if self.public_key is None else key_fingerprint(self.public_key)}
+
+
+@dataclass(frozen=True)
+class Session:
+    """A session as stored, with its members (by seat)."""
+
+    tender_id: str
+    state: SessionState
+    config: SessionConfig
+    criteria: Criteria
+    bids: list[dict[str, Any]]
+    leader: str | None
+    vote_round: int
+    tie_round: int | None
+    tally: dict[str, Any] | None
+    report: dict[str, Any] | None
+    report_sha256: str | None
+    members: tuple[Member, ...]
+
+    def member(self, account: str) -> Member | None:
+        return next((m for m in self.members if m.account == account), None)
+
+    def require_member(self, actor: Actor) -> Member:
+        found = self.member(actor.account)
+        if found is None:
+            raise NotPermitted(f"you are not a member of the evaluation committee of {self.tender_id}")
+        return found
+
+
+async def load(conn: AsyncConnection, tender_id: str) -> Session:
+    """The session of `tender_id`; NotFoundError when it has not started."""
+    row = (await conn.execute(sa.select(session_table).where(session_table.c.tender_id == tender_id))).first()
+    if row is None:
+        raise NotFoundError(f"the evaluation of {tender_id[:60]} has not started")
+    c = member_table.c
+    members = tuple(
+        Member(r.account, r.kind, r.expert_id, r.name, r.site, r.specialty, r.seat, r.public_key, r.checked_in_us)
+        for r in await conn.execute(sa.select(member_table).where(c.tender_id == tender_id).order_by(c.seat))
+    )
+    return Session(
+        tender_id, SessionState(row.state), SessionConfig.from_json(json.loads(row.config)),
+        criteria_from_json(json.loads(row.criteria)), json.loads(row.bids), row.leader, row.vote_round,
+        row.tie_round, None if row.tally is None else json.loads(row.tally),
+        None if row.report is None else json.loads(row.report), row.report_sha256, members,
+    )
+
+
+async def get_session(ctx: EvaluationContext, tender_id: str) -> Session:
+    async with ctx.engine.connect() as conn:
+        return await load(conn, tender_id)
+
+
+def transition(session: Session, new: SessionState, actor: Actor) -> EntryDraft:
+    """THE state change: checked here, written by `write_state` in the apply; returns its entry."""
+    check_transition(session.tender_id, session.state, new)
+    log.info("evaluation state", extra={"tender": session.tender_id, "old": session.state.value, "new": new.value})
+    return EntryDraft("evaluation.state", {"old": session.state.value, "new": new.value}, session.tender_id, actor)
+
+
+async def write_state(conn: AsyncConnection, session: Session, new: SessionState | None = None, **values: Any) -> None:
+    """Update the session row if it is still in `session.state` (else Stale), moving it to `new`."""
+    values["state"] = (new or session.state).value
+    c = session_table.c
+    result = await conn.execute(
+        sa.update(session_table).where(c.tender_id == session.tender_id, c.state == session.state.value).values(**values)
+    )
+    if result.rowcount != 1:
+        raise Stale(f"the evaluation of {session.tender_id} changed meanwhile: retry")
+
+
+def _text(value: Any, name: str, maximum: int = 256) -> str:
+    if not isinstance(value, str) or not value.strip() or len(value) > maximum:
+        raise InvalidRequest(f"{name} must be non-empty text of at most {maximum} characters")
+    return value.strip()
+
+
+# -- start --------------------------------------------------------------------------------------------
+
+
+async def start(ctx: EvaluationContext, actor: Actor, tender_id: str, data: dict[str, Any]) -> Session:
+    """The owning agency starts the evaluation of a confirmed tender with a drawn committee.
+
+    `data` may hold ``config`` (SessionConfig fields) and ``criteria`` (session_rules
+    criteria_from_json); without criteria, the tender's own are mapped (criteria_from_tender).
+    Moves the tender ``confirmed -> evaluating``; logs ``evaluation.started``.
+    """
+    tender = await get(ctx.tenders, tender_id)
+    if not tender.owned_by(actor):
+        raise NotPermitted(f"tender {tender_id} belongs to another agency")
+    if tender.state is TenderState.CONFIRMING:
+        tender = await opening_record.finalize(ctx.tenders, tender_id)  # the window may have closed
+    if tender.state is not TenderState.CONFIRMED:
+        raise ConflictError(f"tender {tender_id} is {tender.state.value}: the evaluation starts once the record is confirmed")
+    raw_config = data.get("config", {})
+    if not isinstance(raw_config, dict):
+        raise InvalidRequest("config must be an object")
+    config = SessionConfig.from_json({"method": tender.spec.evaluation_method.value, **raw_config})
+    if data.get("criteria"):
+        criteria = criteria_from_json(data["criteria"])
+    else:
+        criteria = criteria_from_tender([c.to_json() for c in tender.spec.criteria])
+    check_criteria(criteria, config)
+    committee = list(await ctx.committee(ctx.engine, tender_id))
+    if not committee:
+        raise ConflictError(f"the committee of {tender_id} is not drawn yet")
+    unlinked = [m.name for m in committee if not m.account_id]
+    if unlinked:
+        raise ConflictError(f"committee member {unlinked[0]} has no platform account: link one before the session")
+    async with ctx.engine.connect() as conn:
+        bids = bids_from_record([r.to_json() for r in await record_rows(conn, tender_id)])
+    members = [
+        {"account": m.account_id, "kind": "expert", "expert_id": m.expert_id, "name": m.name, "site": m.site,
+         "specialty": m.specialty, "seat": seat}
+        for seat, m in enumerate(committee, start=1)
+    ]
+    if len({m["account"] for m in members}) != len(members):
+        raise ConflictError("two committee members share an account")
+    now = ctx.tenders.now_us()
+
+    async def apply(conn: AsyncConnection) -> None:
+        await set_state(conn, tender_id, TenderState.CONFIRMED, TenderState.EVALUATING)
+        await conn.execute(session_table.insert().values(
+            tender_id=tender_id, state=SessionState.CHECKIN.value, config=json.dumps(config.to_json()),
+            criteria=json.dumps(criteria_json(criteria), ensure_ascii=False), bids=json.dumps(bids, ensure_ascii=False),
+            vote_round=1, started_by=actor.account, started_us=now))
+        await conn.execute(member_table.insert(), [{"tender_id": tender_id, **m} for m in members])
+
+    payload = {
+        "config": config.to_json(), "criteria": criteria_json(criteria), "bids": bids, "members": members,
+        "declaration": {"version": DECLARATION_VERSION, "sha256": DECLARATION_SHA256},
+        "commitment": {"version": COMMITMENT_VERSION, "sha256": COMMITMENT_SHA256},
+    }
+    await ctx.tenders.audit.append(EntryDraft("evaluation.started", payload, tender_id, actor), apply=apply)
+    ctx.notify(tender_id, {"type": "state", "state": SessionState.CHECKIN.value})
+    return await get_session(ctx, tender_id)
+
+
+async def add_purchaser_rep(ctx: EvaluationContext, actor: Actor, tender_id: str, account_id: Any) -> Session:
+    """The owning agency adds a purchaser's representative (采购人代表) during check-in; experts stay
+    at least two thirds of the members (committee.minimum_experts)."""
+    account = await get_account(ctx.engine, _text(account_id, "account"))
+    if account.role.value not in ("agency", "expert"):
+        raise InvalidRequest(f"a purchaser's representative is an agency or expert account, not {account.role.value}")
+    tender = await get(ctx.tenders, tender_id)
+    if not tender.owned_by(actor):
+        raise NotPermitted(f"tender {tender_id} belongs to another agency")
+
+    async def step() -> Session:
+        session = await get_session(ctx, tender_id)
+        require(tender_id, session.state, SessionState.CHECKIN, doing="add members (only during check-in)")
+        if session.member(account.id) is not None:
+            raise ConflictError(f"{account.display_name} is already a member")
+        size = len(session.members) + 1
+        experts = sum(m.kind == "expert" for m in session.members)
+        if experts < minimum_experts(size):
+            raise ConflictError(f"experts must be at least two thirds of the members: {experts} of {size}")
+        seat = max(m.seat for m in session.members) + 1
+        row = {"account": account.id, "kind": "purchaser_rep", "name": account.display_name or account.username, "seat": seat}
+
+        async def apply(conn: AsyncConnection) -> None:
+            await write_state(conn, session)
+            await conn.execute(member_table.insert().values(tender_id=tender_id, expert_id=None, site="", specialty="", **row))
+
+        await ctx.tenders.audit.append(EntryDraft("evaluation.member_added", row, tender_id, actor), apply=apply)
+        return await get_session(ctx, tender_id)
+
+    result: Session = await retrying(step)
+    ctx.notify(tender_id, {"type": "members"})
+    return result
+
+
+# -- check-in ------------------------------------------------------------------------------------------
+
+
+async def check_in(ctx: EvaluationContext, actor: Actor, tender_id: str, data: dict[str, Any]) -> Session:
+    """签到: a member confirms its identity, accepts the declaration and commitment (their SHA-256
+    must be of the texts this version shows) and registers its signing key (base64 SPKI, P-256).
+    The last check-in opens the leader election."""
+    if data.get("identity_confirmed") is not True:
+        raise InvalidRequest("confirm your identity (identity_confirmed: true)")
+    if data.get("declaration_sha256") != DECLARATION_SHA256:
+        raise InvalidRequest(f"accept the current avoidance declaration ({DECLARATION_VERSION})")
+    if data.get("commitment_sha256") != COMMITMENT_SHA256:
+        raise InvalidRequest(f"accept the current commitment ({COMMITMENT_VERSION})")
+    public_key = data.get("public_key")
+    load_public_key(public_key)
+    assert isinstance(public_key, str)
+
+    async def step() -> Session:
+        session = await get_session(ctx, tender_id)
+        member = session.require_member(actor)
+        require(tender_id, session.state, SessionState.CHECKIN, doing="check in")
+        if member.checked_in_us is not None:
+            raise ConflictError("you have already checked in")
+        now = ctx.tenders.now_us()
+        payload = {
+            "declaration": {"version": DECLARATION_VERSION, "sha256": DECLARATION_SHA256},
+            "commitment": {"version": COMMITMENT_VERSION, "sha256": COMMITMENT_SHA256},
+            "public_key": public_key, "key_sha256": key_fingerprint(public_key),
+        }
+        drafts = [EntryDraft("evaluation.checked_in", payload, tender_id, actor)]
+        last = all(m.checked_in_us is not None for m in session.members if m.account != actor.account)
+        if last:
+            drafts.append(transition(session, SessionState.ELECTION, actor))
+
+        async def apply(conn: AsyncConnection) -> None:
+            await write_state(conn, session, SessionState.ELECTION if last else None)
+            c = member_table.c
+            await conn.execute(sa.update(member_table).where(c.tender_id == tender_id, c.account == actor.account)
+                               .values(public_key=public_key, checked_in_us=now))
+
+        await ctx.tenders.audit.append_many(drafts, apply=apply)
+        return await get_session(ctx, tender_id)
+
+    result: Session = await retrying(step)
+    ctx.notify(tender_id, {"type": "state", "state": result.state.value})
+    return result
+
+
+# -- the leader vote ---------------------------------------------------------------------------------------
+
+
+async def round_votes(conn: AsyncConnection, tender_id: str, round: int) -> dict[str, str]:
+    c = vote_table.c
+    rows = await conn.execute(sa.select(vote_table).where(c.tender_id == tender_id, c.round == round))
+    return {r.voter: r.candidate for r in rows}
+
+
+async def vote(ctx: EvaluationContext, actor: Actor, tender_id: str, candidate: Any) -> Session:
+    """One vote per member and round for a group leader (评标组长); the purchaser's representative
+    cannot be elected. A majority of the members elects (scoring opens); everyone voted without a
+    majority: a new round (``evaluation.revote``)."""
+    candidate = _text(candidate, "candidate")
+
+    async def step() -> Session:
+        session = await get_session(ctx, tender_id)
+        session.require_member(actor)
+        require(tender_id, session.state, SessionState.ELECTION, doing="vote for the group leader")
+        chosen = session.member(candidate)
+        if chosen is None:
+            raise InvalidRequest(f"{candidate} is not a member of the committee")
+        if chosen.kind != "expert":
+            raise InvalidRequest("the purchaser's representative cannot be the group leader")
+        round = session.vote_round
+        async with ctx.engine.connect() as conn:
+            votes = await round_votes(conn, tender_id, round)
+        if actor.account in votes:
+            raise ConflictError(f"you have already voted in round {round}")
+        before = len(votes)
+        votes[actor.account] = candidate
+        outcome = count_votes(len(session.members), votes)
+        counts: dict[str, int] = {}
+        for v in votes.values():
+            counts[v] = counts.get(v, 0) + 1
+        drafts = [EntryDraft("evaluation.vote", {"round": round, "candidate": candidate}, tender_id, actor)]
+        values: dict[str, Any] = {}
+        new = None
+        if outcome.leader is not None:
+            drafts.append(EntryDraft("evaluation.leader_elected", {"leader": outcome.leader, "round": round, "counts": counts}, tender_id, actor))
+            drafts.append(transition(session, SessionState.SCORING, actor))
+            values, new = {"leader": outcome.leader}, SessionState.SCORING
+        elif outcome.revote:
+            drafts.append(EntryDraft("evaluation.revote", {"round": round + 1, "counts": counts}, tender_id, actor))
+            values = {"vote_round": round + 1}
+
+        async def apply(conn: AsyncConnection) -> None:
+            if len(await round_votes(conn, tender_id, round)) != before:
+                raise Stale("votes changed meanwhile: retry")
+            await write_state(conn, session, new, **values)
+            await conn.execute(vote_table.insert().values(tender_id=tender_id, round=round, voter=actor.account, candidate=candidate))
+
+        await ctx.tenders.audit.append_many(drafts, apply=apply)
+        return await get_session(ctx, tender_id)
+
+    result: Session = await retrying(step)
+    ctx.notify(tender_id, {"type": "state", "state": result.state.value})
+    return result

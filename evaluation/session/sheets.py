@@ -1,0 +1,370 @@
+"""Scoring in the evaluation session: signed sheets (独立评分), the review (偏差与修改), the tally
+(汇总) and the signed evaluation report (评标报告).
+
+Independence: until every member has submitted, a member reads only its own sheets (the view and
+`sheets_of` enforce it). Each signed document is canonical JSON (session_rules.parse_document)
+verified with the member's registered key before anything is stored; a refusal stores nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import replace
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from evaluation.audit.entry import Actor, EntryDraft, canonical_json
+from evaluation.errors import ConflictError, InvalidRequest, NotFoundError
+from evaluation.session import report as session_report
+from evaluation.session.events import change_from_json, current_sheets
+from evaluation.session.rules import (
+    CHANGE_DOC,
+    REPORT_DOC,
+    SHEETS_DOC,
+    SessionState,
+    at_least,
+    criteria_json,
+    parse_document,
+    require,
+)
+from evaluation.session.scoring import (
+    Finding,
+    Problem,
+    ScoringError,
+    Sheet,
+    abnormally_low,
+    check_sheet,
+    check_sheets,
+)
+from evaluation.session.session import (
+    EvaluationContext,
+    Session,
+    Stale,
+    get_session,
+    retrying,
+    transition,
+    write_state,
+)
+from evaluation.session.signatures import verify
+from evaluation.session.store import change_table, report_signature_table, session_table, sheet_table
+from evaluation.session.tally import (
+    Bid,
+    Deviation,
+    Tally,
+    TieRule,
+    apply_change,
+    deviations,
+    recommend,
+    tally,
+)
+from evaluation.tenders.opening_record import record as opening_record
+from evaluation.tenders.tender import NotPermitted, get
+
+REFUSED_AT_SUBMISSION = (Problem.MISSING, Problem.UNKNOWN)
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+async def submitted(conn: AsyncConnection, tender_id: str) -> dict[str, list[dict[str, Any]]]:
+    """Each member's submitted sheets (as signed), by account."""
+    rows = await conn.execute(sa.select(sheet_table).where(sheet_table.c.tender_id == tender_id))
+    return {r.account: json.loads(r.document)["sheets"] for r in rows}
+
+
+async def changes(conn: AsyncConnection, tender_id: str) -> list[dict[str, Any]]:
+    c = change_table.c
+    rows = await conn.execute(sa.select(change_table).where(c.tender_id == tender_id).order_by(c.id))
+    return [json.loads(r.change) for r in rows]
+
+
+def replay_view(session: Session, sheets: dict[str, Any], logged_changes: list[dict[str, Any]]) -> dict[str, Any]:
+    """The session in the shape session_events' reducers build, for current_sheets/recompute."""
+    return {"config": session.config.to_json(), "criteria": criteria_json(session.criteria), "bids": session.bids,
+            "sheets": sheets, "changes": logged_changes}
+
+
+def deviation_json(d: Deviation) -> dict[str, Any]:
+    return {"expert": d.expert, "bid": d.bid, "criterion": d.criterion, "score": str(d.score),
+            "others_mean": str(d.others_mean), "high": d.high}
+
+
+def finding_json(f: Finding) -> dict[str, Any]:
+    return {"problem": f.problem.value, "expert": f.expert, "bid": f.bid, "criterion": f.criterion, "message": f.message}
+
+
+def review_of(session: Session, sheets: tuple[Sheet, ...]) -> dict[str, Any]:
+    """Findings, deviations and abnormally low bids over `sheets` (shown to every member)."""
+    prices = {b["bid"]: b["price_fen"] for b in session.bids}
+    return {
+        "findings": [finding_json(f) for f in check_sheets(session.criteria, sheets)],
+        "deviations": [deviation_json(d) for d in deviations(session.criteria, sheets, session.config.deviation_threshold)],
+        "abnormally_low": abnormally_low(prices, session.config.low_bid_rule),
+    }
+
+
+# -- sheets -----------------------------------------------------------------------------------------------
+
+
+async def submit_sheets(ctx: EvaluationContext, actor: Actor, tender_id: str, document: Any, signature: Any) -> Session:
+    """A member's sheets for every valid bid, as the canonical JSON it signed in the booth.
+
+    The document is ``{"kind": "pingbiao-sheets/1", "tender", "signer", "sheets": [Sheet.to_json]}``;
+    each sheet's expert is the signer. Missing or unknown criteria are refused; a score off its
+    scale or a wrong total is accepted and shown in the review (fixed only by an allowed change).
+    The last submission opens the review (``evaluation.review``).
+    """
+    doc = parse_document(document, SHEETS_DOC, tender_id, actor.account)
+    assert isinstance(document, str)
+
+    async def step() -> Session:
+        session = await get_session(ctx, tender_id)
+        member = session.require_member(actor)
+        require(tender_id, session.state, SessionState.SCORING, doing="submit sheets")
+        raw = doc.get("sheets")
+        if not isinstance(raw, list):
+            raise InvalidRequest("document sheets must be a list")
+        try:
+            sheets = [Sheet.from_json(s) for s in raw]
+        except ScoringError as exc:
+            raise InvalidRequest(f"a sheet is malformed: {exc.message}") from None
+        if any(s.expert != actor.account for s in sheets):
+            raise InvalidRequest("every sheet's expert must be you")
+        if sorted(s.bid for s in sheets) != sorted(b["bid"] for b in session.bids):
+            raise InvalidRequest("submit exactly one sheet for every valid bid")
+        if [s.to_json() for s in sheets] != raw:
+            raise InvalidRequest("sheets must be in Sheet.to_json form (points as exact strings)")
+        for s in sheets:
+            bad = [f for f in check_sheet(session.criteria, s) if f.problem in REFUSED_AT_SUBMISSION]
+            if bad:
+                raise InvalidRequest(f"bid {s.bid}: {bad[0].message}")
+        assert member.public_key is not None
+        verify(member.public_key, document.encode(), signature)
+        async with ctx.engine.connect() as conn:
+            done = await submitted(conn, tender_id)
+        if actor.account in done:
+            raise ConflictError("you have already submitted your sheets")
+        digest, now = sha256_hex(document.encode()), ctx.tenders.now_us()
+        payload = {"sheets": raw, "sha256": digest, "signature": signature}
+        drafts = [EntryDraft("evaluation.sheet_submitted", payload, tender_id, actor)]
+        last = len(done) + 1 == len(session.members)
+        if last:
+            every = {**done, actor.account: raw}
+            all_sheets = current_sheets(replay_view(session, every, []))
+            drafts.append(EntryDraft("evaluation.review", review_of(session, all_sheets), tender_id, actor))
+            drafts.append(transition(session, SessionState.REVIEW, actor))
+        count = len(done)
+
+        async def apply(conn: AsyncConnection) -> None:
+            if len(await submitted(conn, tender_id)) != count:
+                raise Stale("sheets changed meanwhile: retry")
+            await write_state(conn, session, SessionState.REVIEW if last else None)
+            await conn.execute(sheet_table.insert().values(tender_id=tender_id, account=actor.account, document=document,
+                                                           sha256=digest, signature=signature, submitted_us=now))
+
+        await ctx.tenders.audit.append_many(drafts, apply=apply)
+        return await get_session(ctx, tender_id)
+
+    result: Session = await retrying(step)
+    ctx.notify(tender_id, {"type": "state", "state": result.state.value})
+    return result
+
+
+async def sheets_of(ctx: EvaluationContext, actor: Actor, tender_id: str, account: str) -> dict[str, Any]:
+    """`account`'s signed sheets. Before everyone submitted only the member itself (and supervisors)
+    may read them: anyone else gets NotFoundError, as if there were none."""
+    session = await get_session(ctx, tender_id)
+    await require_reader(ctx, session, actor)
+    if account != actor.account and actor.role != "supervisor" and not at_least(session.state, SessionState.REVIEW):
+        raise NotFoundError(f"no sheets of {account[:60]} to show before every member has submitted")
+    async with ctx.engine.connect() as conn:
+        row = (await conn.execute(sa.select(sheet_table).where(sheet_table.c.tender_id == tender_id,
+                                                               sheet_table.c.account == account))).first()
+    if row is None:
+        raise NotFoundError(f"{account[:60]} has not submitted sheets")
+    return {"account": account, "document": row.document, "sha256": row.sha256, "signature": row.signature,
+            "submitted_us": row.submitted_us, "sheets": json.loads(row.document)["sheets"]}
+
+
+async def require_reader(ctx: EvaluationContext, session: Session, actor: Actor) -> None:
+    """Members, the owning agency and supervisors read the session; anyone else: NotPermitted."""
+    if actor.role == "supervisor" or session.member(actor.account) is not None:
+        return
+    tender = await get(ctx.tenders, session.tender_id)
+    if not tender.owned_by(actor):
+        raise NotPermitted(f"you are not in the evaluation of {session.tender_id}")
+
+
+# -- changes --------------------------------------------------------------------------------------------------
+
+
+async def change_score(ctx: EvaluationContext, actor: Actor, tender_id: str, document: Any, signature: Any) -> Session:
+    """A member changes one of its own scores during the review: ``{"kind": "pingbiao-change/1",
+    "tender", "signer", "change": ScoreChange.to_json()}`` signed in the booth. Refused (ChangeRefused,
+    409) without an allowed reason that holds, or without an explanation; nothing is stored then."""
+    doc = parse_document(document, CHANGE_DOC, tender_id, actor.account)
+    assert isinstance(document, str)
+    raw = doc.get("change")
+    if not isinstance(raw, dict):
+        raise InvalidRequest("document change must be an object")
+    try:
+        change = change_from_json(raw)
+    except (KeyError, TypeError, ScoringError) as exc:
+        raise InvalidRequest(f"change is malformed: {exc}") from None
+    if change.expert != actor.account:
+        raise NotPermitted("a member changes only its own scores")
+
+    async def step() -> Session:
+        session = await get_session(ctx, tender_id)
+        member = session.require_member(actor)
+        require(tender_id, session.state, SessionState.REVIEW, doing="change scores (only during the review)")
+        async with ctx.engine.connect() as conn:
+            done, before = await submitted(conn, tender_id), await changes(conn, tender_id)
+        sheets = current_sheets(replay_view(session, done, before))
+        apply_change(session.criteria, sheets, change, threshold=session.config.deviation_threshold)
+        assert member.public_key is not None
+        verify(member.public_key, document.encode(), signature)
+        logged = change.to_json()
+        payload = {"change": logged, "sha256": sha256_hex(document.encode()), "signature": signature}
+        now, count = ctx.tenders.now_us(), len(before)
+
+        async def apply(conn: AsyncConnection) -> None:
+            if len(await changes(conn, tender_id)) != count:
+                raise Stale("changes happened meanwhile: retry")
+            await write_state(conn, session)
+            await conn.execute(change_table.insert().values(tender_id=tender_id, account=actor.account, at_us=now,
+                                                            change=json.dumps(logged, ensure_ascii=False),
+                                                            document=document, signature=signature))
+
+        await ctx.tenders.audit.append(EntryDraft("evaluation.score_changed", payload, tender_id, actor), apply=apply)
+        return await get_session(ctx, tender_id)
+
+    result: Session = await retrying(step)
+    ctx.notify(tender_id, {"type": "changed"})
+    return result
+
+
+# -- tally and report ---------------------------------------------------------------------------------------------
+
+
+def _has_ties(result: Tally) -> list[list[str]]:
+    groups: dict[int, list[str]] = {}
+    for b in result.bids:
+        if b.rank is not None:
+            groups.setdefault(b.rank, []).append(b.bid)
+    return [g for g in groups.values() if len(g) > 1]
+
+
+async def compute_tally(ctx: EvaluationContext, actor: Actor, tender_id: str) -> Session:
+    """The group leader closes the review: tally (tally.tally) with the tender's tie rule, the
+    recommendation, and the report to sign. Refused while a sheet check finding remains. A drawn
+    tie order logs ``evaluation.tie_draw_requested`` first and uses the next beacon round."""
+    session = await get_session(ctx, tender_id)
+    if session.leader != actor.account:
+        raise NotPermitted("only the group leader (评标组长) closes the review and tallies")
+    require(tender_id, session.state, SessionState.REVIEW, doing="tally")
+    async with ctx.engine.connect() as conn:
+        done, logged_changes = await submitted(conn, tender_id), await changes(conn, tender_id)
+    sheets = current_sheets(replay_view(session, done, logged_changes))
+    problems = check_sheets(session.criteria, sheets)
+    if problems:
+        raise ConflictError(f"fix the findings first ({len(problems)}): {problems[0].bid}: {problems[0].message}")
+    bids = [Bid(b["bid"], b["price_fen"]) for b in session.bids]
+    rule, round, randomness = session.config.tie_rule, None, None
+    drafts: list[EntryDraft] = []
+    if rule is TieRule.DRAW:
+        tied = _has_ties(tally(session.criteria, session.config.method, bids, sheets))
+        if not tied:
+            rule = TieRule.SHARED
+        else:
+            if ctx.beacon is None:
+                raise ConflictError("a drawn tie order needs the beacon, which this installation lacks")
+            chain = ctx.tenders.chain
+            round = chain.round_at(ctx.tenders.clock()) + 2
+            draw = EntryDraft("evaluation.tie_draw_requested", {"round": round, "tied": tied}, tender_id, actor)
+            moving = transition(session, SessionState.TALLY, actor)
+
+            async def request(conn: AsyncConnection) -> None:
+                await write_state(conn, session, SessionState.TALLY, tie_round=round)
+
+            await ctx.tenders.audit.append_many([draw, moving], apply=request)
+            session = await get_session(ctx, tender_id)
+            randomness = (await ctx.beacon.wait_for(round)).randomness
+    if session.state is SessionState.REVIEW:
+        drafts.append(transition(session, SessionState.TALLY, actor))
+    result = tally(session.criteria, session.config.method, bids, sheets, tie_rule=rule, randomness=randomness)
+    rec = recommend(result, session.config.recommend, separated=session.config.separated)
+    tally_payload = {
+        "tally": result.to_json(), "recommendation": {"candidates": list(rec.candidates), "ranked": rec.ranked},
+        "tie_rule": rule.value, "round": round, "randomness": None if randomness is None else randomness.hex(),
+    }
+    tender = await get(ctx.tenders, tender_id)
+    record = await opening_record(ctx.tenders, tender_id)
+    report = session_report.build(tender.to_json(), session, done, logged_changes, sheets, review_of(session, sheets),
+                                  tally_payload, record["objections"])
+    digest = session_report.digest(report)
+    drafts.append(EntryDraft("evaluation.tally", tally_payload, tender_id, actor))
+    drafts.append(EntryDraft("evaluation.report_issued", {"sha256": digest}, tender_id, actor))
+    at_tally = replace(session, state=SessionState.TALLY)
+    drafts.append(transition(at_tally, SessionState.SIGNING, actor))
+
+    async def apply(conn: AsyncConnection) -> None:
+        c = session_table.c
+        moved = await conn.execute(sa.update(session_table).where(c.tender_id == tender_id, c.state == session.state.value)
+                                   .values(state=SessionState.SIGNING.value, tally=json.dumps(tally_payload),
+                                           report=canonical_json(report).decode(), report_sha256=digest))
+        if moved.rowcount != 1:
+            raise ConflictError(f"the evaluation of {tender_id} changed meanwhile: reload")
+
+    await ctx.tenders.audit.append_many(drafts, apply=apply)
+    ctx.notify(tender_id, {"type": "state", "state": SessionState.SIGNING.value})
+    return await get_session(ctx, tender_id)
+
+
+async def report_signers(conn: AsyncConnection, tender_id: str) -> list[str]:
+    c = report_signature_table.c
+    return [r.account for r in await conn.execute(sa.select(c.account).where(c.tender_id == tender_id).order_by(c.at_us))]
+
+
+async def sign_report(ctx: EvaluationContext, actor: Actor, tender_id: str, document: Any, signature: Any) -> Session:
+    """A member signs the report: ``{"kind": "pingbiao-report/1", "tender", "signer", "sha256"}``
+    with the report's hash, in the booth. The last signature makes it final (``evaluation.report_final``)."""
+    doc = parse_document(document, REPORT_DOC, tender_id, actor.account)
+    assert isinstance(document, str)
+
+    async def step() -> Session:
+        session = await get_session(ctx, tender_id)
+        member = session.require_member(actor)
+        require(tender_id, session.state, SessionState.SIGNING, doing="sign the report")
+        if doc.get("sha256") != session.report_sha256:
+            raise InvalidRequest(f"the report's SHA-256 is {session.report_sha256}: sign that one")
+        assert member.public_key is not None
+        verify(member.public_key, document.encode(), signature)
+        async with ctx.engine.connect() as conn:
+            signers = await report_signers(conn, tender_id)
+        if actor.account in signers:
+            raise ConflictError("you have already signed the report")
+        drafts = [EntryDraft("evaluation.report_signed", {"sha256": session.report_sha256, "signature": signature}, tender_id, actor)]
+        last = len(signers) + 1 == len(session.members)
+        if last:
+            final = {"sha256": session.report_sha256, "signers": sorted([*signers, actor.account])}
+            drafts += [EntryDraft("evaluation.report_final", final, tender_id, actor), transition(session, SessionState.DONE, actor)]
+        now, count = ctx.tenders.now_us(), len(signers)
+
+        async def apply(conn: AsyncConnection) -> None:
+            if len(await report_signers(conn, tender_id)) != count:
+                raise Stale("signatures changed meanwhile: retry")
+            await write_state(conn, session, SessionState.DONE if last else None)
+            await conn.execute(report_signature_table.insert().values(tender_id=tender_id, account=actor.account,
+                                                                      signature=signature, at_us=now))
+
+        await ctx.tenders.audit.append_many(drafts, apply=apply)
+        return await get_session(ctx, tender_id)
+
+    result: Session = await retrying(step)
+    ctx.notify(tender_id, {"type": "state", "state": result.state.value})
+    return result

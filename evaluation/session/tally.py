@@ -1,0 +1,324 @@
+"""The tally (汇总): means per criterion, totals, ranking, deviations and the allowed score changes.
+
+Pure functions over plain values, no I/O; docs/scoring.md gives the rules. Exact fractions
+throughout; ranking never uses rounded numbers. Sources: MOF Order 87 arts. 55, 64–65 (ranking and
+ties), art. 64 and 财库〔2012〕69号 (the reasons a score may be changed after submission).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from enum import Enum
+from fractions import Fraction
+from typing import Any
+
+from evaluation.errors import ConflictError
+from evaluation.session.scoring import (
+    Criteria,
+    Kind,
+    Method,
+    Problem,
+    ScoringError,
+    Sheet,
+    check_prices,
+    check_sheet,
+    check_sheets,
+    price_scores,
+)
+
+TIE_DOMAIN = b"pingbiao-tie-v1"
+
+
+class ChangeRefused(ConflictError):
+    """A score change without an allowed reason, or one the reason does not cover."""
+
+
+class TieRule(Enum):
+    """What orders bids equal in score and price (MOF Order 87 art. 65: they are tied, 并列)."""
+
+    SHARED = "shared"  # 并列: equal rank
+    TECHNICAL = "technical"  # the tender's rule: higher technical subtotal first, then 并列
+    DRAW = "draw"  # a logged draw: SHA-256("pingbiao-tie-v1" ‖ randomness ‖ bid id) ascending
+
+
+class ChangeReason(Enum):
+    """The only reasons a submitted score may change (each change also states an explanation)."""
+
+    SUM_ERROR = "sum_error"  # 计算错误
+    OUT_OF_SCALE = "out_of_scale"  # 分值超出范围
+    OBJECTIVE_INCONSISTENT = "objective_inconsistent"  # 客观分不一致
+    ABNORMAL_HIGH_LOW = "abnormal_high_low"  # 畸高畸低
+
+
+@dataclass(frozen=True)
+class Bid:
+    """A valid bid (通过符合性审查) and its price in fen (after any policy deduction)."""
+
+    id: str
+    price_fen: int
+
+
+@dataclass(frozen=True)
+class BidTally:
+    """One bid's result: mean per scored criterion, price score, total; rank None when unranked."""
+
+    bid: str
+    price_fen: int
+    means: Mapping[str, Fraction]
+    price_score: Fraction
+    total: Fraction
+    rank: int | None
+
+    def subtotal(self, criteria: Criteria, kind: Kind) -> Fraction:
+        return sum((v for c, v in self.means.items() if criteria.get(c).kind is kind), Fraction(0))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "bid": self.bid,
+            "price_fen": self.price_fen,
+            "means": {k: str(v) for k, v in sorted(self.means.items())},
+            "price_score": str(self.price_score),
+            "total": str(self.total),
+            "rank": self.rank,
+        }
+
+
+@dataclass(frozen=True)
+class Tally:
+    """The bids in ranking order (ties by bid id), each with its rank."""
+
+    method: Method
+    bids: tuple[BidTally, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"method": self.method.value, "bids": [b.to_json() for b in self.bids]}
+
+
+def tally(
+    criteria: Criteria,
+    method: Method,
+    bids: Iterable[Bid],
+    sheets: Iterable[Sheet],
+    *,
+    tie_rule: TieRule = TieRule.SHARED,
+    randomness: bytes | None = None,
+) -> Tally:
+    """Mean over experts per criterion, summed with the price score; then rank.
+
+    综合评分法: total score descending, then lower price, then `tie_rule`. 最低评标价法: price
+    ascending (sheets are then not needed; technical means are still computed if given), then
+    `tie_rule`. Requires every expert to have one sheet for every bid, each free of problems
+    (``check_sheets``); TieRule.DRAW requires `randomness` (e.g. a beacon round's). Raises otherwise.
+    """
+    bids = sorted(bids, key=lambda b: b.id)
+    if len({b.id for b in bids}) != len(bids):
+        raise ScoringError("bid ids must be unique")
+    sheets = list(sheets)
+    problems = check_sheets(criteria, sheets)
+    if problems:
+        raise ScoringError(
+            f"sheets have {len(problems)} problem(s), first: {problems[0].bid}: {problems[0].message}"
+        )
+    experts = sorted({s.expert for s in sheets})
+    ids = {b.id for b in bids}
+    if any(s.bid not in ids for s in sheets):
+        raise ScoringError("a sheet is for a bid that is not among the valid bids")
+    if len(sheets) != len(experts) * len(bids):
+        raise ScoringError(
+            f"every expert must score every bid: {len(sheets)} sheets for {len(experts)} × {len(bids)}"
+        )
+    if method is Method.COMPREHENSIVE and (criteria.price is None or not experts):
+        raise ScoringError("综合评分法 needs a price criterion and at least one expert's sheets")
+    if tie_rule is TieRule.DRAW and (randomness is None or len(randomness) < 16):
+        raise ScoringError("a drawn tie order needs at least 16 bytes of logged randomness")
+
+    prices = {b.id: b.price_fen for b in bids}
+    check_prices(prices)
+    price = criteria.price
+    p_scores = price_scores(prices, price.max_points) if method is Method.COMPREHENSIVE and price else {}
+    rows = []
+    for b in bids:
+        mine = [s for s in sheets if s.bid == b.id]
+        means = (
+            {c.code: sum((s.scores[c.code] for s in mine), Fraction(0)) / len(mine) for c in criteria.scored}
+            if mine
+            else {}
+        )
+        ps = p_scores.get(b.id, Fraction(0))
+        rows.append(BidTally(b.id, b.price_fen, means, ps, sum(means.values(), Fraction(0)) + ps, None))
+    return Tally(method, _ranked(criteria, method, rows, tie_rule, randomness))
+
+
+def _ranked(
+    criteria: Criteria, method: Method, rows: list[BidTally], tie_rule: TieRule, randomness: bytes | None
+) -> tuple[BidTally, ...]:
+    def key(r: BidTally) -> tuple[Any, ...]:
+        main: tuple[Any, ...] = (-r.total, r.price_fen) if method is Method.COMPREHENSIVE else (r.price_fen,)
+        if tie_rule is TieRule.TECHNICAL:
+            return (*main, -r.subtotal(criteria, Kind.TECHNICAL))
+        if tie_rule is TieRule.DRAW:
+            assert randomness is not None
+            return (*main, hashlib.sha256(TIE_DOMAIN + randomness + r.bid.encode()).digest())
+        return main
+
+    ordered = sorted(rows, key=lambda r: (key(r), r.bid))
+    out: list[BidTally] = []
+    for i, r in enumerate(ordered):
+        rank = out[-1].rank if out and key(ordered[i - 1]) == key(r) else i + 1
+        out.append(replace(r, rank=rank))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """Candidates handed to the purchaser; `ranked` False in 评定分离 mode (then sorted by bid id)."""
+
+    candidates: tuple[str, ...]
+    ranked: bool
+
+
+def recommend(result: Tally, count: int, *, separated: bool = False) -> Recommendation:
+    """The best `count` bids; a tie across the cut brings in every tied bid. Requires count >= 1.
+
+    `separated` (评定分离): the same candidates, unranked, in bid-id order.
+    """
+    if count < 1:
+        raise ScoringError("recommend at least one candidate")
+    chosen = [b for b in result.bids if b.rank is not None and b.rank <= count]
+    if separated:
+        return Recommendation(tuple(sorted(b.bid for b in chosen)), ranked=False)
+    return Recommendation(tuple(b.bid for b in chosen), ranked=True)
+
+
+@dataclass(frozen=True)
+class Deviation:
+    """A subjective score far from the other experts' mean for the same bid and item (畸高畸低)."""
+
+    expert: str
+    bid: str
+    criterion: str
+    score: Fraction
+    others_mean: Fraction
+    high: bool
+
+
+def deviations(criteria: Criteria, sheets: Iterable[Sheet], threshold: Fraction) -> list[Deviation]:
+    """Subjective scores with |score − mean of the other experts| > `threshold` × the item's maximum.
+
+    Requires 0 < threshold <= 1 and at least two experts on a bid for it to be checked. Sorted by
+    bid, criterion, expert.
+    """
+    if not 0 < threshold <= 1:
+        raise ScoringError(f"deviation threshold must be in (0, 1], got {threshold}")
+    sheets = list(sheets)
+    found = []
+    for c in criteria.scored:
+        if c.objective:
+            continue
+        for bid in sorted({s.bid for s in sheets}):
+            given = {s.expert: s.scores[c.code] for s in sheets if s.bid == bid and c.code in s.scores}
+            if len(given) < 2:
+                continue
+            total = sum(given.values(), Fraction(0))
+            for expert, score in sorted(given.items()):
+                others = (total - score) / (len(given) - 1)
+                if abs(score - others) > threshold * c.max_points:
+                    found.append(Deviation(expert, bid, c.code, score, others, score > others))
+    return sorted(found, key=lambda d: (d.bid, d.criterion, d.expert))
+
+
+@dataclass(frozen=True)
+class ScoreChange:
+    """A change to one submitted score (`criterion`) or to the written total (`criterion` None)."""
+
+    expert: str
+    bid: str
+    criterion: str | None
+    new: Fraction
+    reason: ChangeReason
+    explanation: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "expert": self.expert,
+            "bid": self.bid,
+            "criterion": self.criterion,
+            "new": str(self.new),
+            "reason": self.reason.value,
+            "explanation": self.explanation,
+        }
+
+
+def apply_change(
+    criteria: Criteria, sheets: Sequence[Sheet], change: ScoreChange, *, threshold: Fraction
+) -> tuple[Sheet, ...]:
+    """The sheets with `change` applied, or ChangeRefused when its reason does not allow it.
+
+    SUM_ERROR fixes a written total to the items' sum; OUT_OF_SCALE fixes a score off its scale;
+    OBJECTIVE_INCONSISTENT an objective score experts disagree on; ABNORMAL_HIGH_LOW a score that
+    ``deviations(…, threshold)`` flags. The new score must be on the scale and differ from the old.
+    When an item changes on a sheet whose written total was right, the total follows the item.
+    """
+    if not isinstance(change.reason, ChangeReason):
+        allowed = ", ".join(r.value for r in ChangeReason)
+        raise ChangeRefused(
+            f"a score change needs one of the allowed reasons ({allowed}), got {change.reason!r}"
+        )
+    if not change.explanation.strip():
+        raise ChangeRefused("a score change needs a stated explanation")
+    index = next((i for i, s in enumerate(sheets) if s.expert == change.expert and s.bid == change.bid), None)
+    if index is None:
+        raise ChangeRefused(f"expert {change.expert} has no sheet for bid {change.bid}")
+    sheet = sheets[index]
+    reason = change.reason
+    if change.criterion is None:
+        if reason is not ChangeReason.SUM_ERROR:
+            raise ChangeRefused(f"only {ChangeReason.SUM_ERROR.value} may change a written total")
+        if sheet.total is None or sheet.total == sheet.items_sum() or change.new != sheet.items_sum():
+            raise ChangeRefused(
+                f"a {reason.value} change sets a wrong total to the items' sum ({sheet.items_sum()})"
+            )
+        return _put(sheets, index, replace(sheet, total=change.new))
+    crit = criteria.get(change.criterion)
+    if crit.kind is Kind.PRICE or change.criterion not in sheet.scores:
+        raise ChangeRefused(f"{change.criterion} is not scored on this sheet")
+    old = sheet.scores[change.criterion]
+    if change.new == old or not crit.in_scale(change.new):
+        raise ChangeRefused(f"the new score {change.new} must differ from {old} and be {crit.scale()}")
+    if not _reason_holds(criteria, sheets, sheet, change, threshold):
+        raise ChangeRefused(
+            f"{reason.value} does not apply to {change.criterion} = {old} of {change.expert} on {change.bid}"
+        )
+    scores = dict(sheet.scores)
+    scores[change.criterion] = change.new
+    total = sheet.total
+    if total is not None and total == sheet.items_sum():
+        total = total - old + change.new
+    return _put(sheets, index, replace(sheet, scores=scores, total=total))
+
+
+def _reason_holds(
+    criteria: Criteria, sheets: Sequence[Sheet], sheet: Sheet, change: ScoreChange, threshold: Fraction
+) -> bool:
+    code = change.criterion
+    if change.reason is ChangeReason.OUT_OF_SCALE:
+        return any(
+            f.problem is Problem.OUT_OF_SCALE and f.criterion == code for f in check_sheet(criteria, sheet)
+        )
+    if change.reason is ChangeReason.OBJECTIVE_INCONSISTENT:
+        return any(
+            f.problem is Problem.OBJECTIVE_INCONSISTENT and f.criterion == code and f.bid == sheet.bid
+            for f in check_sheets(criteria, sheets)
+        )
+    if change.reason is ChangeReason.ABNORMAL_HIGH_LOW:
+        return any(
+            d.expert == sheet.expert and d.bid == sheet.bid and d.criterion == code
+            for d in deviations(criteria, sheets, threshold)
+        )
+    return False  # SUM_ERROR changes totals, not items
+
+
+def _put(sheets: Sequence[Sheet], index: int, sheet: Sheet) -> tuple[Sheet, ...]:
+    return (*sheets[:index], sheet, *sheets[index + 1 :])

@@ -1,0 +1,106 @@
+"""The session as one reader may see it: members and progress for everyone in the session; a
+member's own sheets until every member has submitted; everything after that (and always for
+supervisors). The owning agency sees progress, not scores, until the review."""
+
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+from typing import Any
+
+import sqlalchemy as sa
+
+from evaluation.audit.entry import Actor
+from evaluation.session.events import current_sheets
+from evaluation.session.report import yuan
+from evaluation.session.rules import (
+    COMMITMENT_SHA256,
+    COMMITMENT_TEXT,
+    DECLARATION_SHA256,
+    DECLARATION_TEXT,
+    SessionState,
+    at_least,
+    criteria_json,
+)
+from evaluation.session.scoring import abnormally_low, display
+from evaluation.session.session import EvaluationContext, get_session
+from evaluation.session.sheets import (
+    changes,
+    replay_view,
+    report_signers,
+    require_reader,
+    review_of,
+    submitted,
+)
+from evaluation.session.store import vote_table
+from evaluation.tenders.tender import get
+
+
+async def view(ctx: EvaluationContext, actor: Actor, tender_id: str) -> dict[str, Any]:
+    """The session for `actor` (a member, the owning agency or a supervisor; else NotPermitted)."""
+    session = await get_session(ctx, tender_id)
+    await require_reader(ctx, session, actor)
+    tender = await get(ctx.tenders, tender_id)
+    async with ctx.engine.connect() as conn:
+        done = await submitted(conn, tender_id)
+        logged_changes = await changes(conn, tender_id)
+        signers = await report_signers(conn, tender_id)
+        c = vote_table.c
+        votes = [{"round": r.round, "voter": r.voter, "candidate": r.candidate}
+                 for r in await conn.execute(sa.select(vote_table).where(c.tender_id == tender_id).order_by(c.round))]
+    me = session.member(actor.account)
+    everything = actor.role == "supervisor" or at_least(session.state, SessionState.REVIEW)
+    this_round = [v for v in votes if v["round"] == session.vote_round]
+    body: dict[str, Any] = {
+        "tender": {"id": tender.id, "title": tender.spec.title, "agency_name": tender.agency_name,
+                   "state": tender.state.value, "owner": tender.owned_by(actor)},
+        "state": session.state.value,
+        "config": session.config.to_json(),
+        "criteria": criteria_json(session.criteria),
+        "bids": [{**b, "price": yuan(b["price_fen"])} for b in session.bids],
+        "abnormally_low": abnormally_low({b["bid"]: b["price_fen"] for b in session.bids}, session.config.low_bid_rule),
+        "members": [{**m.to_json(), "voted": any(v["voter"] == m.account for v in this_round),
+                     "submitted": m.account in done, "signed": m.account in signers} for m in session.members],
+        "leader": session.leader,
+        "vote_round": session.vote_round,
+        "votes": votes if everything or session.leader else [],
+        "me": None if me is None else {"account": me.account, "kind": me.kind,
+                                       "checked_in": me.checked_in_us is not None,
+                                       "voted_for": next((v["candidate"] for v in this_round if v["voter"] == me.account), None),
+                                       "submitted": me.account in done, "signed": me.account in signers,
+                                       "leader": me.account == session.leader},
+        "texts": {"declaration": DECLARATION_TEXT, "declaration_sha256": DECLARATION_SHA256,
+                  "commitment": COMMITMENT_TEXT, "commitment_sha256": COMMITMENT_SHA256},
+        "sheets": {},
+        "review": None,
+        "changes": [],
+        "tally": session.tally,
+        "report_sha256": session.report_sha256,
+        "report_signers": signers,
+    }
+    if everything:
+        body["sheets"] = {a: s for a, s in done.items()}
+        body["changes"] = logged_changes
+        if at_least(session.state, SessionState.REVIEW):
+            sheets = current_sheets(replay_view(session, done, logged_changes))
+            body["current"] = [s.to_json() for s in sheets]
+            body["review"] = review_of(session, sheets)
+    elif me is not None and me.account in done:
+        body["sheets"] = {me.account: done[me.account]}
+    if session.tally:
+        body["ranking"] = [{**b, "total_display": display(Fraction(b["total"]))} for b in session.tally["tally"]["bids"]]
+    return body
+
+
+async def report(ctx: EvaluationContext, actor: Actor, tender_id: str) -> dict[str, Any]:
+    """The report's content, hash and signers, once built (from the signing state on)."""
+    from evaluation.errors import NotFoundError
+
+    session = await get_session(ctx, tender_id)
+    await require_reader(ctx, session, actor)
+    if session.report is None:
+        raise NotFoundError(f"the evaluation report of {tender_id} is not built yet")
+    async with ctx.engine.connect() as conn:
+        signers = await report_signers(conn, tender_id)
+    return {"report": session.report, "sha256": session.report_sha256, "signers": signers,
+            "final": session.state is SessionState.DONE, "text": json.dumps(session.report, ensure_ascii=False)}

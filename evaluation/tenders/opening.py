@@ -1,0 +1,264 @@
+"""The opening (开标): unseal every current bid with the round's beacon and publish the record.
+
+Resumable and idempotent. Each bid's result (opened with its record fields, or failed with the
+reason) is one ``bid_opening`` row committed with its ``bid.opened`` / ``bid.open_failed`` entry;
+a rerun skips bids that have a row. ``bids.unsealed`` and ``opening.record`` (and ``tender.failed``
+for 流标) are appended once, with the state change ``opening -> opened -> confirming|failed``.
+A bid that fails does not stop the others. Plaintext goes to an unlinked temporary file while it
+is read; the documents it holds are stored as blobs only after the opening.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import tempfile
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from crypto import bls, tlock
+from crypto.drand import Beacon
+from crypto.errors import CryptoError
+from evaluation.audit.entry import SYSTEM, EntryDraft
+from evaluation.errors import ConflictError, DomainError, InvalidRequest
+from evaluation.tenders.bid_container import DocumentEntry, DocumentSink, Manifest, read_container
+from evaluation.tenders.blobstore import BlobStore, BlobWriter
+from evaluation.tenders.collusion import document_metadata
+from evaluation.tenders.rules import RecordField, TenderState, check_record, format_time, require_state
+from evaluation.tenders.store import bid_rows, opening_rows, opening_table, signin_table
+from evaluation.tenders.tender import Tender, TenderContext, get, load_for_update, set_state
+
+log = logging.getLogger(__name__)
+
+
+class _AlreadyOpened(Exception):
+    """This bid already has its result row (a rerun or a concurrent run)."""
+
+
+@dataclass(frozen=True)
+class BidResult:
+    """One line of the opening record (开标记录表)."""
+
+    bid_id: str
+    bidder: str
+    bidder_name: str
+    status: str  # "opened" | "failed"
+    fields: dict[str, Any]
+    documents: list[dict[str, Any]]
+    reason: str | None
+    seq: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "bid_id": self.bid_id,
+            "bidder": self.bidder,
+            "bidder_name": self.bidder_name,
+            "status": self.status,
+            "fields": self.fields,
+            "documents": [{k: d[k] for k in ("name", "sha256", "size")} for d in self.documents],
+            "reason": self.reason,
+        }
+
+
+def result_from_row(row: Any, bidder: str, bidder_name: str) -> BidResult:
+    return BidResult(
+        row.bid_id, bidder, bidder_name, row.status, json.loads(row.fields), json.loads(row.documents), row.reason, row.seq
+    )
+
+
+class _BlobSink(DocumentSink):
+    def __init__(self, blobs: BlobStore, entry: DocumentEntry, out: list[dict[str, Any]]) -> None:
+        self._writer: BlobWriter = blobs.writer(1 << 62)
+        self._blobs, self._entry, self._out = blobs, entry, out
+
+    def write(self, chunk: bytes) -> None:
+        self._writer.write(chunk)
+
+    def finish(self) -> None:
+        stored = self._writer.commit_sync()
+        with self._blobs.open(stored.sha256) as f:
+            meta = document_metadata(self._entry.name, f)
+        self._out.append({"name": self._entry.name, "sha256": stored.sha256, "size": stored.size, "meta": meta})
+
+    def abort(self) -> None:
+        self._writer.abort()
+
+
+def unseal_bid(
+    blobs: BlobStore, chain: Any, signature: bytes, sha256: str, fields: tuple[RecordField, ...]
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Unseal blob `sha256` and read its container: (record values, documents). Blocking.
+
+    Raises CryptoError (cannot be unsealed) or InvalidRequest (not a valid bid) with the reason.
+    """
+    record: dict[str, Any] = {}
+    documents: list[dict[str, Any]] = []
+
+    def check(manifest: Manifest) -> None:
+        record.update(check_record(fields, manifest.record))
+
+    blobs.tmp_dir.mkdir(parents=True, exist_ok=True)
+    with blobs.open(sha256) as src, tempfile.TemporaryFile(dir=blobs.tmp_dir) as plain:
+        tlock.unseal(src, plain, chain, signature)
+        plain.seek(0)
+        read_container(plain, lambda e: _BlobSink(blobs, e, documents), check)
+    return record, documents
+
+
+async def start(ctx: TenderContext, tender_id: str, beacon: Beacon) -> Tender:
+    """``published -> opening`` with ``opening.started`` (round, signature). No-op if already past.
+
+    Requires the verified beacon of the tender's round: raises InvalidRequest for another round
+    and a crypto error for a signature that does not verify.
+    """
+    tender = await get(ctx, tender_id)
+    if tender.state is not TenderState.PUBLISHED:
+        return tender
+    if beacon.round != tender.opening_round:
+        raise InvalidRequest(f"beacon is for round {beacon.round}, tender {tender_id} opens at round {tender.opening_round}")
+    bls.verify_beacon(ctx.chain, beacon.round, beacon.signature)
+    async with ctx.engine.connect() as conn:
+        signins = [r.name for r in await conn.execute(sa.select(signin_table.c.name).where(signin_table.c.tender_id == tender_id).order_by(signin_table.c.at_us))]
+
+    async def apply(conn: AsyncConnection) -> None:
+        await set_state(conn, tender_id, TenderState.PUBLISHED, TenderState.OPENING)
+
+    payload = {"round": beacon.round, "signature": beacon.signature.hex(), "chain": ctx.chain.hash}
+    try:
+        await ctx.audit.append(EntryDraft("opening.started", payload, tender_id, SYSTEM), apply=apply)
+    except ConflictError:
+        return await get(ctx, tender_id)
+    ctx.notify(tender_id, {"type": "phase", "state": "opening", "round": beacon.round, "signins": signins})
+    return await get(ctx, tender_id)
+
+
+async def open_bids(
+    ctx: TenderContext, tender_id: str, beacon: Beacon, *, only: set[str] | None = None, concurrency: int = 8
+) -> list[BidResult]:
+    """Open every current bid that has no result yet (or only those in `only`). Returns the new results."""
+    tender = await get(ctx, tender_id)
+    require_state(tender_id, tender.state, TenderState.OPENING, doing="open bids")
+    async with ctx.engine.connect() as conn:
+        done = {r.bid_id for r in await opening_rows(conn, tender_id)}
+        todo = [b for b in await bid_rows(conn, tender_id, status="submitted") if b.id not in done]
+    if only is not None:
+        todo = [b for b in todo if b.id in only]
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(bid: Any) -> BidResult | None:
+        async with gate:
+            return await _open_one(ctx, tender, beacon, bid)
+
+    results = await asyncio.gather(*(one(b) for b in todo))
+    return [r for r in results if r is not None]
+
+
+async def _open_one(ctx: TenderContext, tender: Tender, beacon: Beacon, bid: Any) -> BidResult | None:
+    try:
+        fields, documents = await asyncio.to_thread(
+            unseal_bid, ctx.blobs, ctx.chain, beacon.signature, bid.sha256, tender.spec.record_fields
+        )
+        status, reason = "opened", None
+    except CryptoError as exc:
+        status, reason, fields, documents = "failed", f"cannot be unsealed: {exc}", {}, []
+    except DomainError as exc:
+        status, reason, fields, documents = "failed", f"not a valid bid: {exc.message}", {}, []
+    seq_box: list[int] = []
+
+    async def apply(conn: AsyncConnection) -> None:
+        current = await load_for_update(conn, tender.id)
+        require_state(tender.id, current.state, TenderState.OPENING, doing="record an opened bid")
+        exists = await conn.execute(sa.select(opening_table.c.bid_id).where(opening_table.c.bid_id == bid.id))
+        if exists.first() is not None:
+            raise _AlreadyOpened(bid.id)
+        count = await conn.execute(sa.select(sa.func.count()).where(opening_table.c.tender_id == tender.id))
+        seq_box.append(int(count.scalar_one()) + 1)
+        await conn.execute(
+            opening_table.insert().values(
+                bid_id=bid.id, tender_id=tender.id, status=status, fields=json.dumps(fields, ensure_ascii=False),
+                documents=json.dumps(documents, ensure_ascii=False), reason=reason, opened_us=ctx.now_us(), seq=seq_box[-1],
+            )
+        )
+
+    if status == "opened":
+        docs = [{k: d[k] for k in ("name", "sha256", "size")} for d in documents]
+        payload = {"bid_id": bid.id, "bidder_name": bid.bidder_name, "fields": fields, "documents": docs}
+        draft = EntryDraft("bid.opened", payload, tender.id, SYSTEM)
+    else:
+        draft = EntryDraft("bid.open_failed", {"bid_id": bid.id, "bidder_name": bid.bidder_name, "reason": reason}, tender.id, SYSTEM)
+    try:
+        await ctx.audit.append(draft, apply=apply)
+    except _AlreadyOpened:
+        return None
+    result = BidResult(bid.id, bid.bidder, bid.bidder_name, status, fields, documents, reason, seq_box[-1])
+    log.info("bid opened" if status == "opened" else "bid failed to open", extra={"tender": tender.id, "bid": bid.id, "reason": reason})
+    ctx.notify(tender.id, {"type": "record.bid", "row": result.to_json()})
+    return result
+
+
+async def record_rows(conn: AsyncConnection, tender_id: str) -> list[BidResult]:
+    """The record so far, in opening order."""
+    bids = {b.id: b for b in await bid_rows(conn, tender_id)}
+    return [result_from_row(r, bids[r.bid_id].bidder, bids[r.bid_id].bidder_name) for r in await opening_rows(conn, tender_id)]
+
+
+async def finish(ctx: TenderContext, tender_id: str) -> Tender:
+    """Publish the record once every current bid has a result: ``opening -> opened -> confirming``,
+    or ``-> failed`` (流标) with fewer valid bids than the tender's minimum. No-op if already done."""
+    tender = await get(ctx, tender_id)
+    if tender.state is not TenderState.OPENING:
+        return tender
+    async with ctx.engine.connect() as conn:
+        rows = await record_rows(conn, tender_id)
+        current = {b.id for b in await bid_rows(conn, tender_id, status="submitted")}
+    missing = current - {r.bid_id for r in rows}
+    if missing:
+        raise ConflictError(f"{len(missing)} bid(s) of tender {tender_id} are not opened yet")
+    valid = [r for r in rows if r.status == "opened"]
+    now = ctx.clock()
+    failed = len(valid) < tender.spec.min_bids
+    reason = f"only {len(valid)} valid bid(s), at least {tender.spec.min_bids} required" if failed else None
+    confirm_until = None if failed else int(now) + tender.spec.objection_window_s
+    record = [r.to_json() for r in rows]
+    drafts = [
+        EntryDraft("bids.unsealed", {"round": tender.opening_round, "bid_ids": [r.bid_id for r in valid],
+                                     "failed_ids": [r.bid_id for r in rows if r.status != "opened"]}, tender_id, SYSTEM),
+        EntryDraft("opening.record", {"rows": record, "valid": len(valid), "min_bids": tender.spec.min_bids,
+                                      "confirm_until": None if confirm_until is None else format_time(confirm_until)},
+                   tender_id, SYSTEM),
+    ]
+    if failed:
+        drafts.append(EntryDraft("tender.failed", {"reason": reason, "valid": len(valid), "min_bids": tender.spec.min_bids}, tender_id, SYSTEM))
+
+    async def apply(conn: AsyncConnection) -> None:
+        await set_state(conn, tender_id, TenderState.OPENING, TenderState.OPENED, opened_us=ctx.now_us())
+        if failed:
+            await set_state(conn, tender_id, TenderState.OPENED, TenderState.FAILED, failed_reason=reason)
+        else:
+            await set_state(conn, tender_id, TenderState.OPENED, TenderState.CONFIRMING, confirm_until=confirm_until)
+
+    try:
+        await ctx.audit.append_many(drafts, apply=apply)
+    except ConflictError:
+        return await get(ctx, tender_id)
+    ctx.notify(tender_id, {"type": "record.final", "record": record, "state": "failed" if failed else "confirming",
+                           "confirm_until": None if confirm_until is None else format_time(confirm_until)})
+    if failed:
+        ctx.notify(tender_id, {"type": "failed", "reason": reason})
+    else:
+        ctx.notify(tender_id, {"type": "phase", "state": "confirming", "confirm_until": format_time(confirm_until or 0)})
+    return await get(ctx, tender_id)
+
+
+async def run(ctx: TenderContext, tender_id: str, beacon: Beacon) -> Tender:
+    """The whole opening for a verified `beacon` of the tender's round; safe to rerun after a crash."""
+    tender = await start(ctx, tender_id, beacon)
+    if tender.state is TenderState.OPENING:
+        await open_bids(ctx, tender_id, beacon)
+        tender = await finish(ctx, tender_id)
+    return tender

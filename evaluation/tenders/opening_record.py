@@ -1,0 +1,234 @@
+"""The opening hall's side of a tender: sign-in (签到), the record view, confirmations, objections
+(异议) and answers, the end of the confirmation window, and the collusion leads.
+
+Who may act is checked here against ownership: a bidder acts on a tender only through its own bid;
+the agency that owns the tender answers objections.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from evaluation.audit.entry import SYSTEM, Actor, EntryDraft
+from evaluation.errors import ConflictError, InvalidRequest, NotFoundError
+from evaluation.tenders import collusion
+from evaluation.tenders.opening import record_rows
+from evaluation.tenders.rules import InvalidStateError, TenderState, format_time, require_state
+from evaluation.tenders.store import (
+    bid_of,
+    bid_rows,
+    confirmation_table,
+    objection_table,
+    opening_rows,
+    signin_table,
+    upload_rows,
+)
+from evaluation.tenders.tender import (
+    NotPermitted,
+    Tender,
+    TenderContext,
+    get,
+    load_for_update,
+    new_id,
+    set_state,
+)
+
+AFTER_OPENING = (TenderState.OPENED, TenderState.FAILED, TenderState.CONFIRMING, TenderState.CONFIRMED, TenderState.EVALUATING)
+MAX_TEXT = 5000
+
+
+def _text(value: Any, what: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidRequest(f"{what} must be non-empty text")
+    if len(value) > MAX_TEXT:
+        raise InvalidRequest(f"{what} is longer than {MAX_TEXT} characters")
+    return value.strip()
+
+
+async def sign_in(ctx: TenderContext, actor: Actor, tender_id: str, name: str) -> dict[str, Any]:
+    """签到 in the hall: a bidder with a current bid, or the owning agency; before the record is out."""
+    tender = await get(ctx, tender_id)
+    require_state(tender_id, tender.state, TenderState.PUBLISHED, TenderState.OPENING, doing="sign in")
+    if actor.role == "bidder":
+        async with ctx.engine.connect() as conn:
+            bid = await bid_of(conn, tender_id, actor.account)
+        if bid is None or bid.status != "submitted":
+            raise NotPermitted("only bidders with a submitted bid sign in to this hall")
+    elif not tender.owned_by(actor):
+        raise NotPermitted("only the tender's bidders and its agency sign in")
+    at = ctx.now_us()
+
+    async def apply(conn: AsyncConnection) -> None:
+        found = await conn.execute(
+            sa.select(signin_table.c.account).where(signin_table.c.tender_id == tender_id, signin_table.c.account == actor.account)
+        )
+        if found.first() is not None:
+            raise ConflictError("you have already signed in")
+        await conn.execute(signin_table.insert().values(tender_id=tender_id, account=actor.account, role=actor.role, name=name, at_us=at))
+
+    await ctx.audit.append(EntryDraft("hall.signin", {"name": name}, tender_id, actor), apply=apply)
+    row = {"account": actor.account, "role": actor.role, "name": name, "at_us": at}
+    private = tender.state is TenderState.PUBLISHED
+    ctx.notify(tender_id, {"type": "signin", "signin": row, **({"_private_to": actor.account} if private else {})})
+    return row
+
+
+async def signins(ctx: TenderContext, tender_id: str) -> list[dict[str, Any]]:
+    c = signin_table.c
+    async with ctx.engine.connect() as conn:
+        rows = await conn.execute(sa.select(signin_table).where(c.tender_id == tender_id).order_by(c.at_us))
+        return [{"account": r.account, "role": r.role, "name": r.name, "at_us": r.at_us} for r in rows]
+
+
+async def record(ctx: TenderContext, tender_id: str, *, partial: bool = False) -> dict[str, Any]:
+    """The opening record with confirmations and objections. Only after the opening, unless `partial`."""
+    tender = await get(ctx, tender_id)
+    if not partial and tender.state not in AFTER_OPENING:
+        raise InvalidStateError(f"tender {tender_id} is {tender.state.value}: the record is published at the opening")
+    async with ctx.engine.connect() as conn:
+        rows = [r.to_json() for r in await record_rows(conn, tender_id)]
+        confirmed = [r.bidder for r in await conn.execute(sa.select(confirmation_table).where(confirmation_table.c.tender_id == tender_id).order_by(confirmation_table.c.at_us))]
+        objections = [_objection_json(r) for r in await conn.execute(sa.select(objection_table).where(objection_table.c.tender_id == tender_id).order_by(objection_table.c.at_us))]
+    return {
+        "tender_id": tender_id,
+        "state": tender.state.value,
+        "round": tender.opening_round,
+        "min_bids": tender.spec.min_bids,
+        "valid": sum(1 for r in rows if r["status"] == "opened"),
+        "fields": [f.to_json() for f in tender.spec.record_fields],
+        "rows": rows,
+        "confirm_until": None if tender.confirm_until is None else format_time(tender.confirm_until),
+        "final": tender.state in (TenderState.CONFIRMED, TenderState.EVALUATING, TenderState.FAILED),
+        "failed_reason": tender.failed_reason,
+        "confirmations": confirmed,
+        "objections": objections,
+    }
+
+
+def _objection_json(r: Any) -> dict[str, Any]:
+    return {"id": r.id, "bidder": r.bidder, "text": r.text, "at_us": r.at_us, "answer": r.answer,
+            "answered_by": r.answered_by, "answered_us": r.answered_us}
+
+
+async def _bidder_in_record(ctx: TenderContext, tender: Tender, actor: Actor) -> None:
+    if actor.role != "bidder":
+        raise NotPermitted("only bidders in the opening record confirm or object")
+    async with ctx.engine.connect() as conn:
+        bid = await bid_of(conn, tender.id, actor.account)
+        opened = {r.bid_id for r in await opening_rows(conn, tender.id)}
+    if bid is None or bid.id not in opened:
+        raise NotPermitted(f"you have no bid in the opening record of tender {tender.id}")
+
+
+def _check_window(ctx: TenderContext, tender: Tender) -> None:
+    require_state(tender.id, tender.state, TenderState.CONFIRMING, doing="confirm or object")
+    if tender.confirm_until is not None and ctx.clock() >= tender.confirm_until:
+        raise ConflictError(f"the confirmation window closed at {format_time(tender.confirm_until)}")
+
+
+async def confirm(ctx: TenderContext, actor: Actor, tender_id: str) -> dict[str, Any]:
+    """A bidder confirms the record (once), within the window."""
+    tender = await get(ctx, tender_id)
+    await _bidder_in_record(ctx, tender, actor)
+    _check_window(ctx, tender)
+    at = ctx.now_us()
+
+    async def apply(conn: AsyncConnection) -> None:
+        _check_window(ctx, await load_for_update(conn, tender_id))
+        c = confirmation_table.c
+        if (await conn.execute(sa.select(c.bidder).where(c.tender_id == tender_id, c.bidder == actor.account))).first():
+            raise ConflictError("you have already confirmed the record")
+        await conn.execute(confirmation_table.insert().values(tender_id=tender_id, bidder=actor.account, at_us=at))
+
+    await ctx.audit.append(EntryDraft("opening.confirmed", {}, tender_id, actor), apply=apply)
+    ctx.notify(tender_id, {"type": "confirmation", "bidder": actor.account, "at_us": at})
+    return {"bidder": actor.account, "at_us": at}
+
+
+async def object_to(ctx: TenderContext, actor: Actor, tender_id: str, text: Any) -> dict[str, Any]:
+    """A bidder raises an objection (异议) to the record, within the window, unless it confirmed."""
+    body = _text(text, "objection text")
+    tender = await get(ctx, tender_id)
+    await _bidder_in_record(ctx, tender, actor)
+    _check_window(ctx, tender)
+    objection_id, at = new_id("O"), ctx.now_us()
+
+    async def apply(conn: AsyncConnection) -> None:
+        _check_window(ctx, await load_for_update(conn, tender_id))
+        c = confirmation_table.c
+        if (await conn.execute(sa.select(c.bidder).where(c.tender_id == tender_id, c.bidder == actor.account))).first():
+            raise ConflictError("you have confirmed the record: no objection after a confirmation")
+        await conn.execute(objection_table.insert().values(id=objection_id, tender_id=tender_id, bidder=actor.account, text=body, at_us=at))
+
+    await ctx.audit.append(EntryDraft("opening.objection", {"objection_id": objection_id, "text": body}, tender_id, actor), apply=apply)
+    row = {"id": objection_id, "bidder": actor.account, "text": body, "at_us": at, "answer": None, "answered_by": None, "answered_us": None}
+    ctx.notify(tender_id, {"type": "objection", "objection": row})
+    return row
+
+
+async def answer(ctx: TenderContext, actor: Actor, tender_id: str, objection_id: str, text: Any) -> dict[str, Any]:
+    """The owning agency answers an objection (once), while confirming or after the record is final."""
+    body = _text(text, "answer text")
+    tender = await get(ctx, tender_id)
+    if not tender.owned_by(actor):
+        raise NotPermitted(f"tender {tender_id} belongs to another agency")
+    require_state(tender_id, tender.state, TenderState.CONFIRMING, TenderState.CONFIRMED, doing="answer objections")
+    at = ctx.now_us()
+
+    async def apply(conn: AsyncConnection) -> None:
+        c = objection_table.c
+        row = (await conn.execute(sa.select(objection_table).where(c.id == objection_id, c.tender_id == tender_id))).first()
+        if row is None:
+            raise NotFoundError(f"no objection {objection_id[:60]} in tender {tender_id}")
+        if row.answer is not None:
+            raise ConflictError(f"objection {objection_id} is already answered")
+        await conn.execute(sa.update(objection_table).where(c.id == objection_id).values(answer=body, answered_by=actor.account, answered_us=at))
+
+    await ctx.audit.append(EntryDraft("opening.answer", {"objection_id": objection_id, "text": body}, tender_id, actor), apply=apply)
+    ctx.notify(tender_id, {"type": "answer", "objection_id": objection_id, "text": body, "at_us": at})
+    return {"objection_id": objection_id, "answer": body, "answered_by": actor.account, "answered_us": at}
+
+
+async def finalize(ctx: TenderContext, tender_id: str) -> Tender:
+    """After the window: ``confirming -> confirmed`` with ``opening.final``. No-op before or after."""
+    tender = await get(ctx, tender_id)
+    if tender.state is not TenderState.CONFIRMING or (tender.confirm_until or 0) > ctx.clock():
+        return tender
+    async with ctx.engine.connect() as conn:
+        confirmed = [r.bidder for r in await conn.execute(sa.select(confirmation_table.c.bidder).where(confirmation_table.c.tender_id == tender_id))]
+        objections = list(await conn.execute(sa.select(objection_table).where(objection_table.c.tender_id == tender_id)))
+
+    async def apply(conn: AsyncConnection) -> None:
+        await set_state(conn, tender_id, TenderState.CONFIRMING, TenderState.CONFIRMED)
+
+    payload = {"confirmed": sorted(confirmed), "objections": len(objections),
+               "unanswered": sum(1 for o in objections if o.answer is None)}
+    try:
+        await ctx.audit.append(EntryDraft("opening.final", payload, tender_id, SYSTEM), apply=apply)
+    except ConflictError:
+        return await get(ctx, tender_id)
+    ctx.notify(tender_id, {"type": "phase", "state": "confirmed", **payload})
+    return await get(ctx, tender_id)
+
+
+async def collusion_leads(ctx: TenderContext, tender_id: str) -> list[dict[str, Any]]:
+    """Leads over the current bids' uploads and opened documents. Only after the opening."""
+    tender = await get(ctx, tender_id)
+    if tender.state not in AFTER_OPENING:
+        raise InvalidStateError(f"tender {tender_id} is {tender.state.value}: leads exist only after the opening")
+    async with ctx.engine.connect() as conn:
+        current = {b.id: b.bidder for b in await bid_rows(conn, tender_id) if b.status == "submitted"}
+        uploads = [
+            collusion.UploadTrace(u.bidder, u.ip, u.fingerprint)
+            for u in await upload_rows(conn, tender_id) if u.bid_id in current
+        ]
+        documents = [
+            collusion.DocumentTrace(current[r.bid_id], d["name"], d["sha256"], d.get("meta", {}))
+            for r in await opening_rows(conn, tender_id) if r.bid_id in current
+            for d in json.loads(r.documents)
+        ]
+    return [lead.to_json() for lead in collusion.leads(uploads, documents)]

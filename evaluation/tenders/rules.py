@@ -1,0 +1,378 @@
+"""Pure rules of a tender (招标项目): its procurement method, record fields, state machine, and the
+validation of what an agency sends. No database, no clock: callers pass `now`.
+
+Amounts are integer fen (分, 1/100 yuan) in the tender (``budget_fen``); a bidder's money fields in
+the opening record are decimal yuan strings with at most two decimals (``"1268000.00"``), because
+floats are not canonical in the audit log.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from evaluation.errors import InvalidRequest, InvalidStateError
+
+
+class Method(str, enum.Enum):
+    """Procurement method (采购方式)."""
+
+    OPEN = "open"  # 公开招标
+    INVITED = "invited"  # 邀请招标
+    NEGOTIATION = "negotiation"  # 竞争性谈判
+    CONSULTATION = "consultation"  # 竞争性磋商
+    INQUIRY = "inquiry"  # 询价
+    SINGLE_SOURCE = "single_source"  # 单一来源
+
+
+DEFAULT_MIN_BIDS = {m: 3 for m in Method} | {Method.SINGLE_SOURCE: 1}
+
+
+class EvaluationMethod(str, enum.Enum):
+    COMPREHENSIVE = "comprehensive"  # 综合评分法
+    LOWEST_PRICE = "lowest_price"  # 最低评标价法
+
+
+class FieldType(str, enum.Enum):
+    MONEY = "money"  # decimal yuan, at most 2 decimals, as a string
+    INTEGER = "integer"
+    DAYS = "days"  # whole days, >= 0
+    TEXT = "text"  # at most 500 characters
+
+
+class TenderState(str, enum.Enum):
+    DRAFT = "draft"
+    PUBLISHED = "published"
+    OPENING = "opening"
+    OPENED = "opened"
+    FAILED = "failed"  # 流标
+    CONFIRMING = "confirming"
+    CONFIRMED = "confirmed"
+    EVALUATING = "evaluating"
+
+
+TRANSITIONS: dict[TenderState, frozenset[TenderState]] = {
+    TenderState.DRAFT: frozenset({TenderState.PUBLISHED}),
+    TenderState.PUBLISHED: frozenset({TenderState.OPENING}),
+    TenderState.OPENING: frozenset({TenderState.OPENED}),
+    TenderState.OPENED: frozenset({TenderState.FAILED, TenderState.CONFIRMING}),
+    TenderState.CONFIRMING: frozenset({TenderState.CONFIRMED}),
+    TenderState.CONFIRMED: frozenset({TenderState.EVALUATING}),
+    TenderState.FAILED: frozenset(),
+    TenderState.EVALUATING: frozenset(),
+}
+
+
+def check_transition(tender_id: str, old: TenderState, new: TenderState) -> None:
+    """Raise InvalidStateError unless ``old -> new`` is an allowed transition."""
+    if new not in TRANSITIONS[old]:
+        raise InvalidStateError(f"tender {tender_id} is {old.value}: it cannot become {new.value}")
+
+
+def require_state(tender_id: str, state: TenderState, *allowed: TenderState, doing: str) -> None:
+    """Raise InvalidStateError naming the current state unless it is one of `allowed`."""
+    if state not in allowed:
+        raise InvalidStateError(f"tender {tender_id} is {state.value}: cannot {doing}")
+
+
+@dataclass(frozen=True)
+class RecordField:
+    """One field of the opening record (开标记录表) that every bidder fills in its sealed bid."""
+
+    key: str
+    label_zh: str
+    label_en: str
+    type: FieldType
+    required: bool = True
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "type": self.type.value}
+
+
+DEFAULT_FIELDS = (
+    RecordField("total_price", "总报价", "Total price", FieldType.MONEY),
+    RecordField("delivery_days", "交货期", "Delivery period", FieldType.DAYS),
+)
+
+
+@dataclass(frozen=True)
+class Lot:
+    """A lot (分包) of a tender."""
+
+    name: str
+    budget_fen: int
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """One evaluation criterion (评分因素), stored now and used by the evaluation feature."""
+
+    name: str
+    points: int
+    description: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+MIB = 1 << 20
+DEFAULT_MAX_BID_BYTES = 100 * MIB
+MAX_MAX_BID_BYTES = 2048 * MIB
+DEFAULT_OBJECTION_WINDOW = 900
+MAX_OBJECTION_WINDOW = 7 * 86400
+
+
+@dataclass(frozen=True)
+class TenderSpec:
+    """Everything an agency decides about a tender. Validated by `parse_spec`."""
+
+    title: str
+    method: Method
+    budget_fen: int
+    opening_time: int  # unix seconds; the bid deadline is the same instant
+    description: str = ""
+    lots: tuple[Lot, ...] = ()
+    record_fields: tuple[RecordField, ...] = DEFAULT_FIELDS
+    evaluation_method: EvaluationMethod = EvaluationMethod.COMPREHENSIVE
+    criteria: tuple[Criterion, ...] = ()
+    min_bids: int = 3
+    max_bid_bytes: int = DEFAULT_MAX_BID_BYTES
+    objection_window_s: int = DEFAULT_OBJECTION_WINDOW
+    invited: tuple[str, ...] = field(default=())
+
+    def to_json(self) -> dict[str, Any]:
+        """The spec as JSON-safe plain values (the shape `parse_spec` reads back)."""
+        return {
+            "title": self.title,
+            "description": self.description,
+            "method": self.method.value,
+            "budget_fen": self.budget_fen,
+            "opening_time": format_time(self.opening_time),
+            "lots": [lot.to_json() for lot in self.lots],
+            "record_fields": [f.to_json() for f in self.record_fields],
+            "evaluation_method": self.evaluation_method.value,
+            "criteria": [c.to_json() for c in self.criteria],
+            "min_bids": self.min_bids,
+            "max_bid_bytes": self.max_bid_bytes,
+            "objection_window_s": self.objection_window_s,
+            "invited": list(self.invited),
+        }
+
+
+SPEC_KEYS = frozenset(TenderSpec.__dataclass_fields__)
+AMENDABLE = SPEC_KEYS - {"opening_time", "record_fields", "method", "invited"}
+"""What a 变更公告 may change: not the time (postpone), not what bidders sealed against."""
+
+_KEY = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+_MONEY = re.compile(r"^(0|[1-9][0-9]{0,14})(\.[0-9]{1,2})?$")
+
+
+def format_time(unix: int) -> str:
+    """RFC 3339 UTC with a Z, whole seconds."""
+    return datetime.fromtimestamp(unix, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(value: Any, name: str = "opening_time") -> int:
+    """Unix seconds from an integer or an RFC 3339 string carrying a timezone."""
+    if isinstance(value, bool):
+        raise InvalidRequest(f"{name} must be an RFC 3339 time with a timezone or unix seconds")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise InvalidRequest(f"{name} {value[:40]!r} is not an RFC 3339 time") from None
+        if moment.tzinfo is None:
+            raise InvalidRequest(f"{name} {value[:40]!r} has no timezone (add +08:00 or Z)")
+        return int(moment.timestamp())
+    raise InvalidRequest(f"{name} must be an RFC 3339 time with a timezone or unix seconds")
+
+
+def _text(data: dict[str, Any], name: str, *, maximum: int, required: bool = True, default: str = "") -> str:
+    value = data.get(name, None if required else default)
+    if not isinstance(value, str) or (required and not value.strip()):
+        raise InvalidRequest(f"{name} must be a non-empty string" if required else f"{name} must be a string")
+    if len(value) > maximum:
+        raise InvalidRequest(f"{name} is longer than {maximum} characters")
+    return value.strip()
+
+
+def _int(data: dict[str, Any], name: str, *, default: int | None, low: int, high: int) -> int:
+    value = data.get(name, default)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise InvalidRequest(f"{name} must be a whole number")
+    if not low <= value <= high:
+        raise InvalidRequest(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def _enum(cls: type[enum.Enum], data: dict[str, Any], name: str, default: Any = None) -> Any:
+    value = data.get(name, default)
+    try:
+        return cls(value)
+    except ValueError:
+        allowed = ", ".join(m.value for m in cls)  # type: ignore[attr-defined]
+        raise InvalidRequest(f"{name} must be one of {allowed}, got {str(value)[:40]!r}") from None
+
+
+def _list(data: dict[str, Any], name: str, maximum: int) -> list[Any]:
+    value = data.get(name, [])
+    if not isinstance(value, list):
+        raise InvalidRequest(f"{name} must be a list")
+    if len(value) > maximum:
+        raise InvalidRequest(f"{name} has more than {maximum} items")
+    for n, item in enumerate(value):
+        if not isinstance(item, (dict, str)):
+            raise InvalidRequest(f"{name}[{n}] must be an object")
+    return value
+
+
+def parse_record_fields(items: list[Any]) -> tuple[RecordField, ...]:
+    fields: list[RecordField] = []
+    for n, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise InvalidRequest(f"record_fields[{n}] must be an object")
+        key = item.get("key")
+        if not isinstance(key, str) or not _KEY.match(key):
+            raise InvalidRequest(f"record_fields[{n}].key must match [a-z][a-z0-9_]{{0,31}}")
+        if key in {f.key for f in fields}:
+            raise InvalidRequest(f"record_fields[{n}].key {key!r} is repeated")
+        required = item.get("required", True)
+        if not isinstance(required, bool):
+            raise InvalidRequest(f"record_fields[{n}].required must be true or false")
+        fields.append(
+            RecordField(
+                key,
+                _text(item, "label_zh", maximum=60),
+                _text(item, "label_en", maximum=80),
+                _enum(FieldType, item, "type"),
+                required,
+            )
+        )
+    if not fields:
+        raise InvalidRequest("record_fields must name at least one field")
+    return tuple(fields)
+
+
+def parse_spec(data: Any) -> TenderSpec:
+    """Validate a tender as the API receives it. Raises InvalidRequest naming the first bad field."""
+    if not isinstance(data, dict):
+        raise InvalidRequest("a tender must be a JSON object")
+    unknown = set(data) - SPEC_KEYS
+    if unknown:
+        raise InvalidRequest(f"unknown tender field(s): {', '.join(sorted(unknown))}")
+    method = _enum(Method, data, "method", Method.OPEN.value)
+    lots = tuple(
+        Lot(_text(item, "name", maximum=200), _int(item, "budget_fen", default=0, low=0, high=10**15))
+        for item in _list(data, "lots", 100)
+    )
+    criteria = tuple(
+        Criterion(
+            _text(item, "name", maximum=200),
+            _int(item, "points", default=None, low=0, high=100),
+            _text(item, "description", maximum=2000, required=False),
+        )
+        for item in _list(data, "criteria", 100)
+    )
+    evaluation = _enum(EvaluationMethod, data, "evaluation_method", EvaluationMethod.COMPREHENSIVE.value)
+    if evaluation is EvaluationMethod.COMPREHENSIVE and criteria and sum(c.points for c in criteria) != 100:
+        raise InvalidRequest(f"criteria points must add up to 100 for comprehensive scoring, got {sum(c.points for c in criteria)}")
+    invited = data.get("invited", [])
+    if not isinstance(invited, list) or not all(isinstance(x, str) and x for x in invited) or len(invited) > 500:
+        raise InvalidRequest("invited must be a list of bidder account names")
+    if method in (Method.INVITED, Method.SINGLE_SOURCE) and not invited:
+        raise InvalidRequest(f"a {method.value} tender must list the invited bidders")
+    raw_fields = data.get("record_fields")
+    return TenderSpec(
+        title=_text(data, "title", maximum=200),
+        description=_text(data, "description", maximum=20000, required=False),
+        method=method,
+        budget_fen=_int(data, "budget_fen", default=None, low=0, high=10**15),
+        opening_time=parse_time(data.get("opening_time")),
+        lots=lots,
+        record_fields=DEFAULT_FIELDS if raw_fields is None else parse_record_fields(_list(data, "record_fields", 50)),
+        evaluation_method=evaluation,
+        criteria=criteria,
+        min_bids=_int(data, "min_bids", default=DEFAULT_MIN_BIDS[method], low=1, high=1000),
+        max_bid_bytes=_int(data, "max_bid_bytes", default=DEFAULT_MAX_BID_BYTES, low=1024, high=MAX_MAX_BID_BYTES),
+        objection_window_s=_int(
+            data, "objection_window_s", default=DEFAULT_OBJECTION_WINDOW, low=0, high=MAX_OBJECTION_WINDOW
+        ),
+        invited=tuple(dict.fromkeys(invited)),
+    )
+
+
+def amend_spec(spec: TenderSpec, changes: Any) -> tuple[TenderSpec, dict[str, Any]]:
+    """Apply a 变更公告 to `spec`: the new spec and the changed fields as JSON. Pure.
+
+    Raises InvalidRequest for fields that cannot be amended or an empty change.
+    """
+    if not isinstance(changes, dict) or not changes:
+        raise InvalidRequest("changes must be a non-empty object")
+    fixed = set(changes) - AMENDABLE
+    if fixed:
+        raise InvalidRequest(
+            f"{', '.join(sorted(fixed))} cannot be amended after publication"
+            + (" (use postpone for the opening time)" if "opening_time" in fixed else "")
+        )
+    merged = {**spec.to_json(), **changes}
+    new = parse_spec(merged)
+    new = replace(new, opening_time=spec.opening_time)
+    before, after = spec.to_json(), new.to_json()
+    diff = {k: after[k] for k in after if after[k] != before[k]}
+    if not diff:
+        raise InvalidRequest("the changes leave the tender as it is")
+    return new, diff
+
+
+def spec_from_json(data: dict[str, Any]) -> TenderSpec:
+    """Read back a spec stored with `TenderSpec.to_json` (trusted; still validated)."""
+    return parse_spec(data)
+
+
+def check_value(f: RecordField, value: Any) -> Any:
+    """The canonical form of a bidder's value for field `f`; raises InvalidRequest naming the field."""
+    where = f"field {f.key} ({f.label_zh})"
+    if value is None or value == "":
+        if f.required:
+            raise InvalidRequest(f"{where} is missing")
+        return None
+    if f.type is FieldType.MONEY:
+        text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+        if not isinstance(text, str) or not _MONEY.match(text.strip().replace(",", "")):
+            raise InvalidRequest(f"{where} must be an amount in yuan with at most 2 decimals, got {str(value)[:40]!r}")
+        try:
+            return f"{Decimal(text.strip().replace(',', '')):.2f}"
+        except InvalidOperation:
+            raise InvalidRequest(f"{where} is not a number") from None
+    if f.type in (FieldType.INTEGER, FieldType.DAYS):
+        if isinstance(value, str) and re.fullmatch(r"-?[0-9]{1,15}", value.strip()):
+            value = int(value.strip())
+        if not isinstance(value, int) or isinstance(value, bool) or abs(value) > 2**53 - 1:
+            raise InvalidRequest(f"{where} must be a whole number, got {str(value)[:40]!r}")
+        if f.type is FieldType.DAYS and value < 0:
+            raise InvalidRequest(f"{where} must not be negative")
+        return value
+    if not isinstance(value, str):
+        raise InvalidRequest(f"{where} must be text")
+    if len(value) > 500:
+        raise InvalidRequest(f"{where} is longer than 500 characters")
+    return value.strip()
+
+
+def check_record(fields: tuple[RecordField, ...], values: Any) -> dict[str, Any]:
+    """Validate a bidder's whole record against the tender's fields. Unknown keys are refused."""
+    if not isinstance(values, dict):
+        raise InvalidRequest("record must be an object of field -> value")
+    unknown = set(values) - {f.key for f in fields}
+    if unknown:
+        raise InvalidRequest(f"record has unknown field(s): {', '.join(sorted(unknown))[:200]}")
+    return {f.key: check_value(f, values.get(f.key)) for f in fields}

@@ -1,0 +1,33 @@
+"""Who may use the evaluation-session routes (评标), by route name (format: web/access/permissions/__init__.py).
+
+Roles are the first gate. The domain (evaluation/session/session.py, evaluation/session/sheets.py) then checks that
+the account is a member of this tender's committee, the tender's own agency, or a supervisor;
+a purchaser's representative may hold an agency or expert account. Supervisors read everything
+and change nothing.
+"""
+
+from __future__ import annotations
+
+from evaluation.accounts.account import Role
+from web.access.permissions import Rule, roles
+
+READERS = roles(Role.expert, Role.agency, Role.supervisor)
+MEMBERS = roles(Role.expert, Role.agency)
+AGENCY = roles(Role.agency)
+
+RULES: dict[str, Rule] = {
+    "evaluation.page": Rule(READERS, "评标 the evaluation session page (members, its agency, supervisors)"),
+    "evaluation.report_page": Rule(READERS, "评标报告 the printable evaluation report"),
+    "evaluation.report_pdf": Rule(READERS, "评标报告 PDF of the evaluation report"),
+    "evaluation.view": Rule(READERS, "the session: progress; a member's own sheets until all have submitted"),
+    "evaluation.report": Rule(READERS, "the report's content, hash and signers"),
+    "evaluation.sheets": Rule(READERS, "a member's signed sheets (others' only after all have submitted)"),
+    "evaluation.start": Rule(AGENCY, "开始评标 start the evaluation of one's own confirmed tender"),
+    "evaluation.add_member": Rule(AGENCY, "add a purchaser's representative (采购人代表) during check-in"),
+    "evaluation.checkin": Rule(MEMBERS, "签到 check in: declaration, commitment, signing key (members)"),
+    "evaluation.vote": Rule(MEMBERS, "投票 vote for the group leader (members)"),
+    "evaluation.submit": Rule(MEMBERS, "提交并签名 submit one's signed sheets (members)"),
+    "evaluation.change": Rule(MEMBERS, "修改 change one's own score for an allowed reason, signed (members)"),
+    "evaluation.tally": Rule(MEMBERS, "汇总 close the review and tally (the group leader)"),
+    "evaluation.sign_report": Rule(MEMBERS, "sign the evaluation report's hash (members)"),
+}

@@ -1,0 +1,116 @@
+"""The audit log over HTTP: checkpoint, entries, proofs, receipts (JSON), for supervisors and bidders.
+
+Checkpoints, proofs and receipts reveal only hashes; entry contents are for supervisors (role
+checks are declared in web/access/permissions.py).
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from aiohttp import web
+
+from evaluation.audit.entry import Entry
+from web.errors import BadRequest
+from web.keys import AUDIT_LOG, LOG_VKEY
+
+routes = web.RouteTableDef()
+MAX_PAGE = 1000
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def entry_json(entry: Entry) -> dict[str, Any]:
+    return {**entry.to_json(), "leaf_hash": b64(entry.leaf_hash)}
+
+
+def int_param(request: web.Request, name: str, default: int | None = None, minimum: int = 0) -> int:
+    raw = request.query.get(name)
+    if raw is None:
+        if default is None:
+            raise BadRequest(f"query parameter '{name}' is required")
+        return default
+    if not raw.isdigit() or len(raw) > 18:
+        raise BadRequest(f"query parameter '{name}' must be a whole number, got {raw[:20]!r}")
+    value = int(raw)
+    if value < minimum:
+        raise BadRequest(f"query parameter '{name}' must be at least {minimum}")
+    return value
+
+
+@routes.get("/api/audit/checkpoint", name="audit.checkpoint")
+async def checkpoint(request: web.Request) -> web.Response:
+    """The latest signed checkpoint, as a C2SP signed note (text/plain)."""
+    cp = await request.app[AUDIT_LOG].latest_checkpoint()
+    return web.Response(body=cp.note, content_type="text/plain", charset="utf-8")
+
+
+@routes.get("/api/audit/vkey", name="audit.vkey")
+async def vkey(request: web.Request) -> web.Response:
+    """The log's verifier key in signed-note vkey form."""
+    return web.Response(text=request.app[LOG_VKEY] + "\n", content_type="text/plain")
+
+
+@routes.get("/api/audit/entries", name="audit.entries")
+async def entries(request: web.Request) -> web.Response:
+    """Entries [start, end) — at most 1000 per call."""
+    log = request.app[AUDIT_LOG]
+    start = int_param(request, "start", 0)
+    end = min(int_param(request, "end", start + 100), start + MAX_PAGE, log.size)
+    if start > log.size:
+        raise BadRequest(f"start {start} is beyond the log size {log.size}")
+    rows = await log.entries(start, max(start, end))
+    return web.json_response({"size": log.size, "entries": [entry_json(e) for e in rows]})
+
+
+@routes.get("/api/audit/proof/inclusion", name="audit.proof.inclusion")
+async def inclusion(request: web.Request) -> web.Response:
+    log = request.app[AUDIT_LOG]
+    index = int_param(request, "index")
+    size = int_param(request, "size", log.size, minimum=1)
+    if size > log.size:
+        raise BadRequest(f"size {size} is beyond the log size {log.size}")
+    if index >= size:
+        raise BadRequest(f"index {index} is not in a tree of size {size}")
+    proof = await log.inclusion_proof(index, size)
+    entry = (await log.entries(index, index + 1))[0]
+    root = await log.root_at(size)
+    return web.json_response(
+        {"index": index, "size": size, "leaf_hash": b64(entry.leaf_hash), "proof": [b64(p) for p in proof], "root": b64(root)}
+    )
+
+
+@routes.get("/api/audit/proof/consistency", name="audit.proof.consistency")
+async def consistency(request: web.Request) -> web.Response:
+    log = request.app[AUDIT_LOG]
+    size1 = int_param(request, "from")
+    size2 = int_param(request, "to", log.size)
+    if not size1 <= size2 <= log.size:
+        raise BadRequest(f"need from <= to <= {log.size}, got from={size1} to={size2}")
+    proof = await log.consistency_proof(size1, size2)
+    return web.json_response(
+        {
+            "size1": size1,
+            "size2": size2,
+            "root1": b64(await log.root_at(size1)),
+            "root2": b64(await log.root_at(size2)),
+            "proof": [b64(p) for p in proof],
+        }
+    )
+
+
+@routes.get("/api/audit/receipt/{index}", name="audit.receipt")
+async def receipt(request: web.Request) -> web.Response:
+    raw = request.match_info["index"]
+    if not raw.isdigit() or len(raw) > 18:
+        raise BadRequest("entry index must be a whole number")
+    log = request.app[AUDIT_LOG]
+    if int(raw) >= log.size:
+        from web.errors import NotFound
+
+        raise NotFound(f"no entry {raw}: the log has {log.size} entries")
+    rec = await log.receipt(int(raw))
+    return web.json_response(rec.to_json())

@@ -1,0 +1,7 @@
+"""``python -m web.cli`` runs the `pingbiao` command line."""
+
+import sys
+
+from web.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,91 @@
+"""`pingbiao audit export|verify`: the offline bundle of the audit log (docs/audit-log.md)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from web.cli.installation import existing_log
+from web.config import Settings
+
+
+def add_audit_commands(sub: Any, add_common: Callable[[argparse.ArgumentParser], None]) -> None:
+    """Register `audit export` and `audit verify` on the top-level subparsers."""
+    audit = sub.add_parser("audit", help="export or verify the tamper-evident audit log (审计日志)")
+    asub = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
+    p = asub.add_parser("export", help="write an offline bundle of the log at its latest checkpoint")
+    add_common(p)
+    p.add_argument("out", metavar="OUT", help="a new (or empty) directory for the bundle")
+    p = asub.add_parser("verify", help="verify a bundle offline: entries, root, signature, consistency")
+    add_common(p)
+    p.add_argument("bundle", metavar="BUNDLE", help="the bundle directory")
+    p.add_argument("--since", metavar="OLD_CHECKPOINT_FILE", help="an older signed checkpoint the log must extend")
+    p.add_argument("--strict", action="store_true", help="also decode every leaf and require its canonical form")
+    p = asub.add_parser("replay", help="recompute a tender's tally from the log and compare it with the stored one")
+    add_common(p)
+    p.add_argument("tender", metavar="TENDER", help="the tender id")
+    p.add_argument("--bundle", metavar="DIR", help="read a verified offline bundle instead of the installation's log")
+
+
+def run_audit_command(args: argparse.Namespace, settings: Settings) -> int:
+    """Run `audit <action>`. A DomainError prints one line and returns 1; CryptoError and OSError
+    propagate to web.cli.main, which prints them the same way."""
+    from evaluation.errors import DomainError
+
+    try:
+        if args.audit_command == "export":
+            return asyncio.run(_export(Path(args.out), settings))
+        if args.audit_command == "replay":
+            return asyncio.run(_replay(args.tender, Path(args.bundle) if args.bundle else None, settings))
+        return _verify(Path(args.bundle), Path(args.since) if args.since else None, args.strict)
+    except DomainError as exc:
+        print(f"pingbiao: error: {exc}", file=sys.stderr)
+        return 1
+
+
+async def _export(out: Path, settings: Settings) -> int:
+    from evaluation.audit.bundle import export_bundle
+
+    async with existing_log(settings) as (_engine, log, vkey):
+        report = await export_bundle(log, out, vkey)
+    print(f"exported {report.size} entries, root {report.root.hex()}, to {out}")
+    return 0
+
+
+async def _replay(tender_id: str, bundle: Path | None, settings: Settings) -> int:
+    """Print the ranking recomputed from the log and "ok", or the first difference (exit 1)."""
+    from evaluation.session import replay as session_replay
+
+    if bundle is not None:
+        from evaluation.audit.bundle import verify_bundle
+
+        verify_bundle(bundle)
+        result = session_replay.check(session_replay.bundle_entries(bundle, tender_id), None)
+    else:
+        async with existing_log(settings) as (engine, log, _vkey):
+            entries = await log.entries_for_tender(tender_id)
+            result = session_replay.check(entries, await session_replay.stored_tally(engine, tender_id))
+    print(result.text)
+    return 0 if result.ok else 1
+
+
+def _verify(bundle: Path, since: Path | None, strict: bool) -> int:
+    from evaluation.audit.bundle import verify_bundle
+
+    progress = _progress if sys.stderr.isatty() else None
+    try:
+        report = verify_bundle(bundle, since.read_bytes() if since else None, progress, strict=strict)
+    finally:
+        if progress is not None:
+            print(file=sys.stderr)
+    since_text = f", consistent with the checkpoint at {report.since_size}" if report.since_size is not None else ""
+    print(f"ok: {report.size} entries, root {report.root.hex()}, checkpoint signed by {report.signer}{since_text}")
+    return 0
+
+
+def _progress(done: int, total: int) -> None:
+    print(f"\rverifying: {done}/{total} entries", end="", file=sys.stderr, flush=True)

@@ -1,0 +1,44 @@
+"""Pages and small JSON endpoints that belong to no single feature."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from aiohttp import web
+
+from web import keys
+from web.rendering import render
+
+routes = web.RouteTableDef()
+
+
+def beacon_status(app: web.Application) -> dict[str, Any]:
+    chain = app[keys.CHAIN]
+    now = time.time()
+    current = chain.round_at(now)
+    return {
+        "chain": chain.hash,
+        "scheme": chain.scheme_id,
+        "period": chain.period,
+        "genesis_time": chain.genesis_time,
+        "current_round": current,
+        "next_round_at": chain.time_of(current + 1),
+        "local": app[keys.SETTINGS].uses_local_beacon,
+        "url": "/beacon" if app[keys.SETTINGS].uses_local_beacon else app[keys.SETTINGS].beacon_url,
+    }
+
+
+@routes.get("/", name="index")
+async def index(request: web.Request) -> web.Response:
+    return render(request, "index.html", beacon=beacon_status(request.app))
+
+
+@routes.get("/api/beacon", name="api.beacon")
+async def api_beacon(request: web.Request) -> web.Response:
+    return web.json_response(beacon_status(request.app))
+
+
+@routes.get("/healthz", name="healthz")
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"ok": True})

@@ -1,0 +1,220 @@
+"""The tender pages (招标项目): list, new tender, detail, bid page and opening hall (开标大厅).
+
+Server-rendered with jinja2; every action on a page is a small script in web/static/ calling the
+JSON API of docs/tenders.md (with the ``X-CSRF-Token`` header), so these handlers only read. Each
+page also carries what its script needs as JSON in ``<script type="application/json" id="page-data">``.
+Who may open each page is declared in web/access/permissions/pages.py; the same ownership checks as the
+JSON API apply (a draft is its agency's, the hall is for the tender's agency, its bidders and
+supervisors). Bids are sealed in the browser: this module never sees a bid's plaintext.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from aiohttp import web
+
+from evaluation.audit.entry import Actor
+from evaluation.tenders import opening_record
+from evaluation.tenders import tender as tenders
+from evaluation.tenders.opening_record import AFTER_OPENING
+from evaluation.tenders.rules import (
+    DEFAULT_FIELDS,
+    DEFAULT_MAX_BID_BYTES,
+    DEFAULT_OBJECTION_WINDOW,
+    TenderState,
+)
+from evaluation.tenders.store import bid_of
+from web.api.tenders import ctx, current_actor, tender_view, visible_tender
+from web.errors import Forbidden
+from web.formatting import money, size_text, yuan
+from web.pages.home import beacon_status
+from web.rendering import render
+
+routes = web.RouteTableDef()
+
+METHODS = {
+    "open": "公开招标 Open tender",
+    "invited": "邀请招标 Invited tender",
+    "negotiation": "竞争性谈判 Competitive negotiation",
+    "consultation": "竞争性磋商 Competitive consultation",
+    "inquiry": "询价 Request for quotation",
+    "single_source": "单一来源 Single source",
+}
+EVALUATION_METHODS = {
+    "comprehensive": "综合评分法 Comprehensive scoring",
+    "lowest_price": "最低评标价法 Lowest evaluated price",
+}
+STATES = {
+    "draft": "草稿 Draft",
+    "published": "已发布 Published",
+    "opening": "开标中 Opening",
+    "opened": "已开标 Opened",
+    "failed": "流标 Failed tender",
+    "confirming": "确认中 Confirming",
+    "confirmed": "已确认 Confirmed",
+    "evaluating": "评标中 Evaluating",
+}
+LEAD_KINDS = {
+    "same_ip": "相同上传 IP 地址 Same upload IP address",
+    "same_fingerprint": "相同客户端指纹 Same client fingerprint",
+    "same_document": "相同文件（SHA-256）Identical document",
+    "same_author": "相同文档作者 Same document author",
+    "same_last_modified_by": "相同最后修改人 Same last-modified-by",
+    "same_company": "相同文档单位 Same company in document metadata",
+    "same_creator_tool": "相同创建工具 Same creating tool",
+    "same_producer": "相同 PDF 生成器 Same PDF producer",
+}
+FIELD_TYPES = {"money": "金额 money (元)", "integer": "整数 integer", "days": "天数 days", "text": "文字 text"}
+
+
+def _common(request: web.Request) -> dict[str, Any]:
+    return {
+        "methods": METHODS,
+        "evaluation_methods": EVALUATION_METHODS,
+        "states": STATES,
+        "field_types": FIELD_TYPES,
+        "lead_kinds": LEAD_KINDS,
+        "yuan": yuan,
+        "money": money,
+        "size_text": size_text,
+        "beacon": beacon_status(request.app),
+        "now": time.time(),
+    }
+
+
+async def _may_enter_hall(request: web.Request, tender: tenders.Tender, actor: Actor) -> bool:
+    if actor.role == "supervisor" or tender.owned_by(actor):
+        return True
+    if actor.role == "bidder":
+        async with ctx(request).engine.connect() as conn:
+            return await bid_of(conn, tender.id, actor.account) is not None
+    return False
+
+
+def _may_bid(tender: tenders.Tender, actor: Actor) -> bool:
+    if actor.role != "bidder" or tender.state is not TenderState.PUBLISHED:
+        return False
+    invited = tender.spec.to_json().get("invited") or []
+    return not invited or actor.account in invited
+
+
+@routes.get("/tenders", name="pages.tenders")
+async def tender_list(request: web.Request) -> web.Response:
+    actor = current_actor(request)
+    mine = bool(request.query.get("mine")) and actor.role == "agency"
+    items = []
+    for t in await tenders.list_all(ctx(request)):
+        if t.state is TenderState.DRAFT and not (t.owned_by(actor) or actor.role == "supervisor"):
+            continue
+        if mine and not t.owned_by(actor):
+            continue
+        items.append(t.to_json())
+    return render(request, "tender_list.html", tenders=items, role=actor.role, mine=mine, **_common(request))
+
+
+def _form_page(request: web.Request, draft: dict[str, Any] | None) -> web.Response:
+    defaults = {
+        "record_fields": [f.to_json() for f in DEFAULT_FIELDS],
+        "max_bid_bytes": DEFAULT_MAX_BID_BYTES,
+        "objection_window_s": DEFAULT_OBJECTION_WINDOW,
+    }
+    data = {"draft": draft, "defaults": defaults, "beacon": beacon_status(request.app)}
+    return render(request, "tender_new.html", draft=draft, defaults=defaults, page_data=data, **_common(request))
+
+
+@routes.get("/tenders/new", name="pages.tender_new")
+async def tender_new(request: web.Request) -> web.Response:
+    current_actor(request)
+    return _form_page(request, None)
+
+
+@routes.get("/tenders/{id}/edit", name="pages.tender_edit")
+async def tender_edit(request: web.Request) -> web.Response:
+    actor = current_actor(request)
+    tender = await visible_tender(request, actor)
+    if not tender.owned_by(actor):
+        raise Forbidden(f"tender {tender.id} belongs to another agency")
+    if tender.state is not TenderState.DRAFT:
+        raise web.HTTPSeeOther(f"/tenders/{tender.id}")
+    return _form_page(request, await tender_view(request, tender, actor))
+
+
+@routes.get("/tenders/{id}", name="pages.tender")
+async def tender_detail(request: web.Request) -> web.Response:
+    actor = current_actor(request)
+    tender = await visible_tender(request, actor)
+    view = await tender_view(request, tender, actor)
+    owner = tender.owned_by(actor)
+    after = tender.state in AFTER_OPENING
+    record = await opening_record.record(ctx(request), tender.id) if after else None
+    leads = None
+    if after and (owner or actor.role == "supervisor"):
+        leads = await opening_record.collusion_leads(ctx(request), tender.id)
+    data = {"tender": view, "owner": owner, "role": actor.role, "record": record}
+    return render(
+        request,
+        "tender_detail.html",
+        tender=view,
+        owner=owner,
+        role=actor.role,
+        after_opening=after,
+        before_deadline=tender.state is TenderState.PUBLISHED and time.time() < tender.spec.opening_time,
+        may_bid=_may_bid(tender, actor),
+        may_enter_hall=await _may_enter_hall(request, tender, actor),
+        record=record,
+        leads=leads,
+        bidder_names={r["bidder"]: r["bidder_name"] for r in (record or {}).get("rows", [])},
+        page_data=data,
+        **_common(request),
+    )
+
+
+@routes.get("/tenders/{id}/bid", name="pages.bid")
+async def bid_page(request: web.Request) -> web.Response:
+    actor = current_actor(request)
+    tender = await visible_tender(request, actor)
+    view = await tender_view(request, tender, actor)
+    open_for_bids = tender.state is TenderState.PUBLISHED and time.time() < tender.spec.opening_time
+    invited = _may_bid(tender, actor) or tender.state is not TenderState.PUBLISHED
+    beacon = beacon_status(request.app)
+    data = {
+        "tender": view,
+        "beacon_url": beacon["url"],
+        "open": open_for_bids,
+        "upload_url": f"/api/tenders/{tender.id}/bid",
+    }
+    return render(
+        request,
+        "tender_bid.html",
+        tender=view,
+        open_for_bids=open_for_bids,
+        invited=invited,
+        page_data=data,
+        **_common(request),
+    )
+
+
+@routes.get("/tenders/{id}/hall", name="pages.hall")
+async def hall_page(request: web.Request) -> web.Response:
+    actor = current_actor(request)
+    tender = await visible_tender(request, actor)
+    if not await _may_enter_hall(request, tender, actor):
+        raise Forbidden(f"the hall of tender {tender.id} is for its agency, its bidders and supervisors")
+    view = await tender_view(request, tender, actor)
+    bid: dict[str, Any] | None = view.get("my_bid")
+    data = {
+        "tender_id": tender.id,
+        "role": actor.role,
+        "account": actor.account,
+        "owner": tender.owned_by(actor),
+        "may_sign_in": tender.owned_by(actor) or (bid is not None and bid["status"] == "submitted"),
+        "ws_path": f"/api/tenders/{tender.id}/hall/ws",
+    }
+    return render(request, "tender_hall.html", tender=view, page_data=data, **_common(request))
+
+
+def install(app: web.Application) -> None:
+    """Add the tender pages (picked up by web.app FEATURES)."""
+    app.add_routes(routes)
