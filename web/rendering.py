@@ -12,9 +12,10 @@ from typing import Any
 import jinja2
 from aiohttp import web
 
-from evaluation.accounts.account import ROLE_LABELS
 from web.access.csrf import csrf_input
 from web.formatting import money, size_text, yuan
+from web.i18n import gettext, language_of, page_catalogue
+from web.labels import field_label, label
 
 TEMPLATES = Path(__file__).parent / "pages" / "templates"
 JINJA = web.AppKey("jinja", jinja2.Environment)
@@ -27,7 +28,17 @@ def make_environment() -> jinja2.Environment:
         autoescape=jinja2.select_autoescape(["html"]),
         enable_async=False,
     )
-    env.globals.update(csrf_input=csrf_input, role_labels=ROLE_LABELS, yuan=yuan, money=money, size_text=size_text)
+    env.globals.update(
+        _=gettext,
+        language_of=language_of,
+        page_catalogue=page_catalogue,
+        csrf_input=csrf_input,
+        label=label,
+        field_label=field_label,
+        yuan=yuan,
+        money=money,
+        size_text=size_text,
+    )
     env.filters.update(yuan=yuan)
     return env
 

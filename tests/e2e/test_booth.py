@@ -363,7 +363,7 @@ async def test_booth_shows_refusals_in_plain_words(make_app_server: MakeAppServe
     await tile.locator('[data-action="remove"]').click()
     await e.until("() => !document.querySelector('#error').hidden && /移出|removed/.test(document.querySelector('#error').textContent)")
     text = await e.page.locator("#error").inner_text()
-    assert re.search(r"removed you", text) and "测试 test" in text, text
+    assert re.search(r"被主持人移出", text) and "测试 test" in text, text
     await h.until("id => !window.booth.peerIds().includes(id)", expert.id)
     await app[PRESENCE].drain()
     kinds = [(x.kind, x.actor.account) for x in await app[AUDIT_LOG].entries(0, app[AUDIT_LOG].size)]

@@ -71,7 +71,7 @@ async def create_tender(page: Any, base: str) -> tuple[str, int]:
     opening = int(time.time()) + LEAD_SECONDS
     await page.fill("#f-opening", await page.evaluate("u => pb.toLocalInput(u)", opening))
     await page.dispatch_event("#f-opening", "input")
-    assert "Beacon round" in await page.text_content("#round-info")
+    assert "对应信标轮次" in await page.text_content("#round-info")
     await screenshot(page, "tender-new")
     await page.click("#publish")
     await page.wait_for_url(re.compile(r"/tenders/T-[0-9a-f]+$"))
@@ -187,7 +187,7 @@ async def test_tender_flow_in_browsers(make_app_server: MakeAppServer, new_page:
             row = page.locator("#record-rows tr", has_text=record["total_price"])
             assert await row.count() == 1
             assert record["remarks"] in await row.inner_text()
-            assert "opened" in await row.inner_text()
+            assert "已开启" in await row.inner_text()
         for company in COMPANIES:
             assert await page.locator("#record-rows td.bidder", has_text=company).count() == 1
 
@@ -203,19 +203,19 @@ async def test_tender_flow_in_browsers(make_app_server: MakeAppServer, new_page:
     await agency.click(".tp-objection .answer-form button")
     await objector.wait_for_selector(f".tp-objection .tp-answer:has-text('{answer}')")
     await bidders[2].wait_for_selector(f".tp-objection .tp-answer:has-text('{answer}')")
-    await objector.wait_for_function("document.querySelector('#confirmations').textContent.includes('(1)')")
+    await objector.wait_for_function("document.querySelector('#confirmations').textContent.includes('（1）')")
     await screenshot(objector, "hall-after-answer")
 
     # The agency's tender page after the opening: record, the answered objection, leads.
     await agency.goto(f"{base}/tenders/{tender_id}")
     assert await agency.locator("#record tbody tr").count() == 3
     assert answer in await agency.inner_text("#objections")
-    assert "leads, not verdicts" in await agency.inner_text("#leads")
+    assert "以下仅为线索" in await agency.inner_text("#leads")
     await screenshot(agency, "tender-detail-after-opening")
 
     # After the deadline the bid page says bidding is closed (and offers no form).
     await bidders[2].goto(f"{base}/tenders/{tender_id}/bid")
-    assert "Bidding is closed" in await bidders[2].inner_text("#bid-closed")
+    assert "投标已截止" in await bidders[2].inner_text("#bid-closed")
     assert await bidders[2].locator("#bid-form").count() == 0
     await bidders[2].wait_for_selector("#r-verified[data-verified=true]")  # its receipt is still there
     await screenshot(bidders[2], "bid-closed")

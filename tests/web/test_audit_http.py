@@ -102,12 +102,12 @@ async def test_bad_requests_are_one_clear_line(client: TestClient, path: str, pa
 
 async def test_supervisor_pages(client: TestClient) -> None:
     html = await (await client.get("/audit")).text()
-    assert "已验证 Verified" in html and "T-1" in html and "T-2" in html
+    assert "已验证" in html and "T-1" in html and "T-2" in html
     html = await (await client.get("/audit/tenders/T-1")).text()
-    assert "已验证 Verified" in html and html.count("bid.submitted") >= 5
+    assert "已验证" in html and html.count("bid.submitted") >= 5
     # The state at a chosen point: after the publication, before any bid.
     html = await (await client.get("/audit/tenders/T-1", params={"until": "1"})).text()
-    assert "State at entry 1" in html
+    assert "第 1 条时的状态" in html
     filtered = await (await client.get("/audit/tenders/T-1", params={"kind": "tender.published"})).text()
     assert "<code>bid.submitted</code>" not in filtered
     assert (await client.get("/audit/tenders/NOPE")).status == 404
@@ -120,5 +120,5 @@ async def test_quiet_change_in_the_database_is_caught(client: TestClient) -> Non
     async with engine.begin() as conn:
         await conn.execute(sa.update(t).where(t.c.idx == 2).values(payload=json.dumps({"sha256": "0" * 64, "size": 1})))
     html = await (await client.get("/audit/tenders/T-1")).text()
-    assert "验证失败 Not verified" in html
+    assert "验证失败" in html
     assert "entry 2" in html

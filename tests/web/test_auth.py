@@ -39,7 +39,7 @@ async def test_sign_in_with_the_form_then_out(client: TestClient) -> None:
     await make_account(client.app, Role.expert, "li.expert")
     page = await client.get("/login")
     html = await page.text()
-    assert "登录 Sign in" in html and '<meta name="csrf-token"' in html
+    assert "登录" in html and '<meta name="csrf-token"' in html
     assert page.cookies[COOKIE]["httponly"] and page.cookies[COOKIE]["samesite"] == "Lax"
     token = await form_token(client)
     resp = await client.post(
@@ -50,7 +50,7 @@ async def test_sign_in_with_the_form_then_out(client: TestClient) -> None:
     me = await (await client.get("/api/me")).json()
     assert me["account"]["username"] == "li.expert" and me["account"]["role"] == "expert"
     html = await (await client.get("/account")).text()
-    assert "评审专家 Expert" in html
+    assert "评审专家" in html
     resp = await client.post("/logout", data={"csrf_token": await form_token(client, "/account")}, allow_redirects=False)
     assert resp.status == 303
     assert (await (await client.get("/api/me")).json())["account"] is None
@@ -170,7 +170,7 @@ async def test_admin_creates_accounts_and_changes_roles(client: TestClient) -> N
     resp = await client.post(f"/admin/accounts/{created['id']}/role", json={"role": "expert"}, headers={"X-CSRF-Token": token})
     assert (await resp.json())["account"]["role"] == "expert"
     html = await (await client.get("/admin/accounts")).text()
-    assert "wang.bidder" in html and "新建账户 Create an account" in html
+    assert "wang.bidder" in html and "新建账户" in html
     kinds = [e.kind for e in await client.app[AUDIT_LOG].entries(0, client.app[AUDIT_LOG].size)]
     assert kinds[-3:] == ["account.created", "account.created", "account.role_changed"]
 

@@ -148,4 +148,4 @@ async def test_wrong_role_and_supervisor_writes_are_one_line_403(app_client: Tes
 def test_docs_list_every_rule() -> None:
     from web.access.permissions.__main__ import rules_markdown
 
-    assert rules_markdown() in DOC.read_text(), "docs/accounts.md is stale: run python -m web.permissions --write"
+    assert rules_markdown() in DOC.read_text(), "docs/accounts.md is stale: run python -m web.access.permissions --write"

@@ -8,6 +8,8 @@ from typing import Any
 from aiohttp import web
 
 from web import keys
+from web.access.auth import safe_next
+from web.i18n import COOKIE, LANGS
 from web.rendering import render
 
 routes = web.RouteTableDef()
@@ -42,3 +44,13 @@ async def api_beacon(request: web.Request) -> web.Response:
 @routes.get("/healthz", name="healthz")
 async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
+
+
+@routes.get("/lang", name="language")
+async def language(request: web.Request) -> web.Response:
+    """Switch the pages' language (``?to=en`` or ``zh``) for this browser, then go back."""
+    chosen = request.query.get("to", "")
+    response = web.Response(status=303, headers={"Location": safe_next(request.query.get("next", "/"))})
+    if chosen in LANGS:
+        response.set_cookie(COOKIE, chosen, max_age=365 * 86400, httponly=True, samesite="Lax", path="/")
+    return response

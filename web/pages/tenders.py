@@ -34,48 +34,10 @@ from web.rendering import render
 
 routes = web.RouteTableDef()
 
-METHODS = {
-    "open": "公开招标 Open tender",
-    "invited": "邀请招标 Invited tender",
-    "negotiation": "竞争性谈判 Competitive negotiation",
-    "consultation": "竞争性磋商 Competitive consultation",
-    "inquiry": "询价 Request for quotation",
-    "single_source": "单一来源 Single source",
-}
-EVALUATION_METHODS = {
-    "comprehensive": "综合评分法 Comprehensive scoring",
-    "lowest_price": "最低评标价法 Lowest evaluated price",
-}
-STATES = {
-    "draft": "草稿 Draft",
-    "published": "已发布 Published",
-    "opening": "开标中 Opening",
-    "opened": "已开标 Opened",
-    "failed": "流标 Failed tender",
-    "confirming": "确认中 Confirming",
-    "confirmed": "已确认 Confirmed",
-    "evaluating": "评标中 Evaluating",
-}
-LEAD_KINDS = {
-    "same_ip": "相同上传 IP 地址 Same upload IP address",
-    "same_fingerprint": "相同客户端指纹 Same client fingerprint",
-    "same_document": "相同文件（SHA-256）Identical document",
-    "same_author": "相同文档作者 Same document author",
-    "same_last_modified_by": "相同最后修改人 Same last-modified-by",
-    "same_company": "相同文档单位 Same company in document metadata",
-    "same_creator_tool": "相同创建工具 Same creating tool",
-    "same_producer": "相同 PDF 生成器 Same PDF producer",
-}
-FIELD_TYPES = {"money": "金额 money (元)", "integer": "整数 integer", "days": "天数 days", "text": "文字 text"}
 
 
 def _common(request: web.Request) -> dict[str, Any]:
     return {
-        "methods": METHODS,
-        "evaluation_methods": EVALUATION_METHODS,
-        "states": STATES,
-        "field_types": FIELD_TYPES,
-        "lead_kinds": LEAD_KINDS,
         "yuan": yuan,
         "money": money,
         "size_text": size_text,

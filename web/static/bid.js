@@ -28,17 +28,17 @@
       const raw = (input.value || "").trim();
       const label = `${f.label_zh} ${f.label_en}`;
       if (raw === "") {
-        if (f.required) throw new Error(`请填写 Please fill in ${label}`);
+        if (f.required) throw new Error(t("请填写 {label}", { label }));
         continue;
       }
       if (f.type === "money") {
-        if (!/^(\d{1,3}(,\d{3})+|\d+)(\.\d{1,2})?$/.test(raw)) throw new Error(`${label}: 金额（元，最多两位小数）an amount in yuan with at most 2 decimals`);
+        if (!/^(\d{1,3}(,\d{3})+|\d+)(\.\d{1,2})?$/.test(raw)) throw new Error(t("{label}：金额（元，最多两位小数）", { label }));
         record[f.key] = raw;
       } else if (f.type === "integer" || f.type === "days") {
-        if (!/^-?\d+$/.test(raw) || (f.type === "days" && raw.startsWith("-"))) throw new Error(`${label}: 整数 a whole number`);
+        if (!/^-?\d+$/.test(raw) || (f.type === "days" && raw.startsWith("-"))) throw new Error(t("{label}：整数", { label }));
         record[f.key] = Number(raw);
       } else {
-        if ([...raw].length > 500) throw new Error(`${label}: 最多 500 字 at most 500 characters`);
+        if ([...raw].length > 500) throw new Error(t("{label}：最多 500 字", { label }));
         record[f.key] = input.value;
       }
     }
@@ -63,7 +63,7 @@
         if (xhr.status >= 200 && xhr.status < 300) resolve(body);
         else reject(new Error((body && body.error) || `HTTP ${xhr.status}`));
       };
-      xhr.onerror = () => reject(new Error("上传失败：网络错误 Upload failed: network error"));
+      xhr.onerror = () => reject(new Error(t("上传失败：网络错误")));
       xhr.send(bytes);
     });
   }
@@ -72,7 +72,7 @@
     lastReceipt = result;
     const { bid, receipt } = result;
     $("receipt").hidden = false;
-    $("r-status").textContent = { submitted: "已提交 submitted", withdrawn: "已撤回 withdrawn", void: "已作废 void (须重新提交 reseal)" }[bid.status] || bid.status;
+    $("r-status").textContent = { submitted: t("已提交"), withdrawn: t("已撤回"), void: t("已作废（须重新提交）") }[bid.status] || bid.status;
     $("r-sha256").textContent = bid.sha256 || "—";
     $("r-size").textContent = bid.size ? `${pb.size(bid.size)} (${bid.size} bytes)` : "—";
     const at = Date.parse(receipt.entry.time) / 1000;
@@ -82,7 +82,7 @@
     $("r-tree").textContent = receipt.tree_size;
     $("r-checkpoint").textContent = receipt.checkpoint;
     const out = $("r-verified");
-    out.textContent = "验证中 Verifying…";
+    out.textContent = t("验证中…");
     delete out.dataset.kind;
     try {
       const vkey = await (await fetch("/api/audit/vkey")).text();
@@ -91,16 +91,16 @@
       out.dataset.kind = "ok";
       out.dataset.verified = "true";
     } catch (e) {
-      out.textContent = `✘ 验证失败 Not verified: ${e.message}`;
+      out.textContent = `✘ ${t("验证失败")}: ${e.message}`;
       out.dataset.kind = "error";
       out.dataset.verified = "false";
     }
     const withdraw = $("withdraw");
     if (withdraw) withdraw.hidden = bid.status !== "submitted";
     const submit = $("submit-bid");
-    if (submit) submit.textContent = bid.status === "submitted" ? "加密并替换 Seal and replace" : "加密并投标 Seal and submit bid";
+    if (submit) submit.textContent = bid.status === "submitted" ? t("加密并替换") : t("加密并投标");
     const title = $("bid-form-title");
-    if (title) title.textContent = bid.status === "submitted" ? "替换投标 Replace bid" : "填写开标记录 Opening-record fields";
+    if (title) title.textContent = bid.status === "submitted" ? t("替换投标") : t("填写开标记录");
   }
 
   async function loadMine() {
@@ -119,7 +119,7 @@
     const p = document.createElement("p");
     p.className = "warn";
     p.id = "bid-closed";
-    p.textContent = "投标已截止 Bidding is closed: 截止时间已过，不能再投标、替换或撤回。The deadline has passed: bids can no longer be submitted, replaced or withdrawn.";
+    p.textContent = t("投标已截止") + "：" + t("截止时间已过，不能再投标、替换或撤回。");
     form.after(p);
   }
 
@@ -141,8 +141,8 @@
       const files = [...docs.files];
       const total = files.reduce((n, f) => n + f.size, 0);
       $("doc-summary").textContent = files.length
-        ? `${files.length} 个文件 files, ${pb.size(total)}: ${files.map((f) => f.name).join(", ")}`
-        : "未选择文件 No documents chosen.";
+        ? t("{n} 个文件，共 {size}：{names}", { n: files.length, size: pb.size(total), names: files.map((f) => f.name).join(", ") })
+        : t("未选择文件");
     });
     const deadline = tender.opening_unix * 1000;
     const timer = setInterval(() => {
@@ -162,25 +162,25 @@
         const record = readRecord(form);
         const files = [...docs.files];
         const total = files.reduce((n, f) => n + f.size, 0);
-        if (total > tender.max_bid_bytes) throw new Error(`文件超过上限 The documents exceed the size limit of ${pb.size(tender.max_bid_bytes)}`);
+        if (total > tender.max_bid_bytes) throw new Error(t("文件超过上限 {limit}", { limit: pb.size(tender.max_bid_bytes) }));
         setStep("build", "active");
-        pb.message(message, "组装投标文件 Building the bid container…");
+        pb.message(message, t("组装投标文件…"));
         let payload = await pingbiao.buildBidPayload(record, files);
         setStep("build", "done");
 
         form.dataset.phase = "sealing";
         setStep("seal", "active");
-        pb.message(message, `加密到轮次 Sealing to round ${tender.opening_round}…`);
+        pb.message(message, t("加密到轮次 {round}…", { round: tender.opening_round }));
         const chain = await pingbiao.chainFromBeacon(data.beacon_url, tender.chain);
         const sealed = await pingbiao.sealBytes(chain, tender.opening_round, payload);
         payload.fill(0);
         payload = null;
         setStep("seal", "done");
-        if (sealed.length > tender.max_bid_bytes) throw new Error(`密封后超过上限 The sealed bid (${pb.size(sealed.length)}) exceeds the limit of ${pb.size(tender.max_bid_bytes)}`);
+        if (sealed.length > tender.max_bid_bytes) throw new Error(t("密封后 {size} 超过上限 {limit}", { size: pb.size(sealed.length), limit: pb.size(tender.max_bid_bytes) }));
 
         form.dataset.phase = "uploading";
         setStep("upload", "active");
-        pb.message(message, `上传密文 Uploading ${pb.size(sealed.length)} of ciphertext…`);
+        pb.message(message, t("上传密文 {size}…", { size: pb.size(sealed.length) }));
         const result = await upload(sealed, (fraction) => {
           $("upload-progress").value = Math.round(fraction * 100);
           $("upload-pct").textContent = `${Math.round(fraction * 100)}%`;
@@ -192,24 +192,24 @@
         await showReceipt(result);
         setStep("receipt", "done");
         form.dataset.phase = "done";
-        pb.message(message, result.receipt.entry.kind === "bid.replaced" ? "投标已替换 Bid replaced." : "投标已提交 Bid submitted.", "ok");
+        pb.message(message, result.receipt.entry.kind === "bid.replaced" ? t("投标已替换") : t("投标已提交"), "ok");
         form.reset();
-        $("doc-summary").textContent = "未选择文件 No documents chosen.";
+        $("doc-summary").textContent = t("未选择文件");
       } catch (e) {
         form.dataset.phase = "error";
         for (const li of document.querySelectorAll('#steps li[data-state="active"]')) li.dataset.state = "failed";
-        pb.message(message, `${e.name === "ChainError" ? "信标链校验失败 Beacon chain check failed: " : ""}${e.message}`, "error");
+        pb.message(message, `${e.name === "ChainError" ? t("信标链校验失败") + " " : ""}${e.message}`, "error");
       } finally {
         button.disabled = false;
       }
     });
 
     $("withdraw").addEventListener("click", async () => {
-      if (!confirm("撤回投标？Withdraw your bid? 截止前可再次提交 You may submit again before the deadline.")) return;
+      if (!confirm(t("撤回投标？截止前可再次提交。"))) return;
       try {
         const result = await pb.api("DELETE", data.upload_url);
         await showReceipt(result);
-        pb.message(message, "投标已撤回 Bid withdrawn.", "ok");
+        pb.message(message, t("投标已撤回"), "ok");
       } catch (e) {
         pb.message(message, e.message, "error");
       }

@@ -13,21 +13,21 @@
   const TOKEN_URL = root.dataset.tokenUrl;
   const STATS_EVERY_MS = 2000;
   const MAX_BACKOFF_MS = 8000;
-  const ROLE_LABELS = { host: "主持人 Host", supervisor: "监管 Supervisor", expert: "专家 Expert", observer: "旁听 Observer" };
+  const ROLE_LABELS = { host: t("主持人"), supervisor: t("监管"), expert: t("专家"), observer: t("旁听") };
 
   // Close codes (docs/signaling.md) → a one-line message in plain words, and whether to try again.
   const CLOSES = {
-    1000: { retry: false, text: "您已离开评标舱。You left the booth." },
-    1009: { retry: false, text: "消息过大，连接被关闭，请刷新页面。A message was too large; reload the page." },
-    4001: { retry: false, text: "入场凭证无效，请刷新页面。Your room pass is not valid; reload the page." },
-    4002: { retry: true, text: "入场凭证已过期，正在重新获取… Your room pass expired; getting a new one…" },
-    4003: { retry: false, text: "入场凭证不属于这个评标舱。Your room pass is for another booth." },
-    4004: { retry: false, text: "评标舱已满（最多 12 人）。The booth is full (12 people at most)." },
-    4005: { retry: false, text: "您已被主持人移出评标舱。The host removed you from the booth." },
-    4006: { retry: false, text: "您已在另一个窗口或设备加入，本窗口已停止。You joined from another window or device; this one stopped." },
-    4007: { retry: true, text: "连接长时间无响应，正在重新连接… The connection went silent; reconnecting…" },
-    4008: { retry: false, text: "协议错误，请刷新页面。Protocol error; reload the page." },
-    4009: { retry: true, text: "消息过多，稍后重新连接… Too many messages; reconnecting shortly…" },
+    1000: { retry: false, text: t("您已离开评标舱。") },
+    1009: { retry: false, text: t("消息过大，连接被关闭，请刷新页面。") },
+    4001: { retry: false, text: t("入场凭证无效，请刷新页面。") },
+    4002: { retry: true, text: t("入场凭证已过期，正在重新获取…") },
+    4003: { retry: false, text: t("入场凭证不属于这个评标舱。") },
+    4004: { retry: false, text: t("评标舱已满（最多 12 人）。") },
+    4005: { retry: false, text: t("您已被主持人移出评标舱。") },
+    4006: { retry: false, text: t("您已在另一个窗口或设备加入，本窗口已停止。") },
+    4007: { retry: true, text: t("连接长时间无响应，正在重新连接…") },
+    4008: { retry: false, text: t("协议错误，请刷新页面。") },
+    4009: { retry: true, text: t("消息过多，稍后重新连接…") },
   };
 
   const state = {
@@ -154,10 +154,10 @@
     try {
       await openMedia();
       await listDevices();
-      $("check-status").textContent = "摄像头和麦克风正常：对着麦克风说话，音量条应会跳动。Camera and microphone work: speak and the level bar moves.";
+      $("check-status").textContent = t("摄像头和麦克风正常：对着麦克风说话，音量条应会跳动。");
     } catch (err) {
       console.warn("getUserMedia failed", err);
-      $("check-status").textContent = "无法打开摄像头或麦克风（检查浏览器权限）；仍可加入，但他人看不到、听不到您。Camera or microphone unavailable (check the browser's permissions); you can still join, but others will not see or hear you.";
+      $("check-status").textContent = t("无法打开摄像头或麦克风（检查浏览器权限）；仍可加入，但他人看不到、听不到您。");
     }
     $("join").disabled = false;
   }
@@ -166,7 +166,7 @@
     try {
       await openMedia($("camera-select").value || undefined, $("mic-select").value || undefined);
     } catch (err) {
-      showError("无法切换设备。Could not switch the device.");
+      showError(t("无法切换设备。"));
     }
   }
 
@@ -179,10 +179,10 @@
     for (const t of state.local?.getVideoTracks() || []) t.enabled = !muted.video;
     const mute = $("mute");
     mute.setAttribute("aria-pressed", String(muted.audio));
-    mute.textContent = muted.audio ? "取消静音 Unmute" : "静音 Mute";
+    mute.textContent = muted.audio ? t("取消静音") : t("静音");
     const cam = $("camera");
     cam.setAttribute("aria-pressed", String(muted.video));
-    cam.textContent = muted.video ? "打开摄像头 Camera on" : "关闭摄像头 Camera off";
+    cam.textContent = muted.video ? t("打开摄像头") : t("关闭摄像头");
     document.querySelector("#tile-self .mic-off").hidden = !muted.audio;
   }
 
@@ -211,7 +211,7 @@
         send({ type: "mute", to: peer.id, kind: "audio" });
       });
       actions.querySelector('[data-action="remove"]').addEventListener("click", () => {
-        const reason = window.prompt(`移出 ${peer.name}？请填写原因。Remove ${peer.name}? Give a reason.`, "");
+        const reason = window.prompt(t("移出 {name}？请填写原因。", { name: peer.name }), "");
         if (reason !== null) send({ type: "remove", to: peer.id, reason: reason.slice(0, 200) });
       });
     }
@@ -482,7 +482,7 @@
     return "good";
   }
 
-  const GRADE_TEXT = { good: "良好 good", fair: "一般 fair", poor: "差 poor", unknown: "— 连接中 connecting" };
+  const GRADE_TEXT = { good: t("良好"), fair: t("一般"), poor: t("差"), unknown: "— " + t("连接中") };
 
   function renderQuality(peer) {
     const el = peer.tile.querySelector(".quality");
@@ -496,11 +496,11 @@
     if (connected && s && s.kbps !== null) {
       const parts = [];
       if (s.rtt !== null) parts.push(`${Math.round(s.rtt * 1000)} ms`);
-      parts.push(`丢包 loss ${(s.loss * 100).toFixed(1)}%`);
+      parts.push(t("丢包 {pct}%", { pct: (s.loss * 100).toFixed(1) }));
       parts.push(`${Math.round(s.kbps)} kbps`);
       detail = ` · ${parts.join(" · ")}`;
     }
-    el.textContent = (connected || !peer.reconnecting ? GRADE_TEXT[q] : "重新连接中 reconnecting") + detail;
+    el.textContent = (connected || !peer.reconnecting ? GRADE_TEXT[q] : t("重新连接中")) + detail;
   }
 
   setInterval(async () => {
@@ -523,8 +523,8 @@
     } catch (err) {
       throw new Error("network");
     }
-    if (resp.status === 401) throw new Fatal("登录已过期，请重新登录后再加入。Your sign-in expired; sign in again to join.");
-    if (resp.status === 403) throw new Fatal("您无权进入这个评标舱。You may not join this booth.");
+    if (resp.status === 401) throw new Fatal(t("登录已过期，请重新登录后再加入。"));
+    if (resp.status === 403) throw new Fatal(t("您无权进入这个评标舱。"));
     if (!resp.ok) throw new Error(`token ${resp.status}`);
     return resp.json();
   }
@@ -532,7 +532,7 @@
   async function connect() {
     clearTimeout(state.reconnectTimer);
     if (state.stopped) return;
-    setStatus("connecting", state.attempt ? "重新连接中… Reconnecting…" : "连接中… Connecting…");
+    setStatus("connecting", state.attempt ? t("重新连接中…") : t("连接中…"));
     let grant;
     try {
       grant = await fetchToken();
@@ -576,7 +576,7 @@
     if (known && !known.retry) return stop(known.text);
     if (code === 4002) {
       state.expiredInARow += 1;
-      if (state.expiredInARow > 3) return stop("入场凭证总是过期：请检查本机时间后刷新页面。Room passes keep expiring: check this computer's clock, then reload.");
+      if (state.expiredInARow > 3) return stop(t("入场凭证总是过期：请检查本机时间后刷新页面。"));
     }
     if (known) showError(known.text);
     lost();
@@ -586,7 +586,7 @@
     if (state.stopped) return;
     state.ws = null;
     state.joined = false;
-    setStatus("reconnecting", "重新连接中… Reconnecting…");
+    setStatus("reconnecting", t("重新连接中…"));
     const base = Math.min(MAX_BACKOFF_MS, 250 * 2 ** state.attempt);
     const delay = base * (0.75 + Math.random() / 2);
     state.attempt += 1;
@@ -604,7 +604,7 @@
     if (ws && ws.readyState <= WebSocket.OPEN) ws.close();
     for (const id of [...state.peers.keys()]) dropPeer(id);
     showError(text);
-    setStatus("stopped", "已断开 Disconnected");
+    setStatus("stopped", t("已断开"));
   }
 
   function onWelcome(msg) {
@@ -613,7 +613,7 @@
     state.expiredInARow = 0;
     state.iceServers = msg.iceServers || [];
     showError("");
-    setStatus("connected", "已连接 Connected");
+    setStatus("connected", t("已连接"));
     $("check").hidden = true;
     $("room").hidden = false;
     clearInterval(state.heartbeat);
@@ -686,8 +686,8 @@
       case "mute-requested":
         setMuted(msg.kind === "video" ? "video" : "audio", true);
         showError(msg.kind === "video"
-          ? "主持人请您关闭摄像头。The host asked you to turn your camera off."
-          : "主持人请您静音，已为您静音。The host asked you to mute; you are muted.");
+          ? t("主持人请您关闭摄像头。")
+          : t("主持人请您静音，已为您静音。"));
         break;
       case "removed":
         state.removedReason = msg.reason || "";
@@ -702,7 +702,7 @@
 
   function leave() {
     send({ type: "leave" });
-    stop("您已离开评标舱。You left the booth.");
+    stop(t("您已离开评标舱。"));
     state.local?.getTracks().forEach((t) => t.stop());
   }
 

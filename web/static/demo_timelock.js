@@ -10,8 +10,8 @@
         const row = tbody.rows[i];
         const left = Math.max(0, Math.round(b.opens_at - Date.now() / 1000));
         row.querySelector(".countdown").textContent = left > 0 ? left + " s" : "—";
-        row.querySelector(".status").textContent = b.opened ? "已开启 Opened" : b.error ? "开启失败 Failed" : "密封中 Sealed";
-        row.querySelector(".record").textContent = b.opened || b.error || ("密文 ciphertext, " + b.sealed_bytes + " bytes");
+        row.querySelector(".status").textContent = b.opened ? t("已开启") : b.error ? t("开启失败") : t("密封中");
+        row.querySelector(".record").textContent = b.opened || b.error || (t("密文") + " " + b.sealed_bytes + " bytes");
         row.classList.toggle("opened", !!b.opened);
       });
     } catch (e) { /* the next tick retries */ }

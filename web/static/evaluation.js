@@ -29,8 +29,8 @@
       const [w, f = ""] = t.split(".");
       n = BigInt(w + f);
       d = 10n ** BigInt(f.length);
-    } else throw new Error(`分值无效 Not a number of points: ${text}`);
-    if (d === 0n) throw new Error("分母为零 Zero denominator");
+    } else throw new Error(t("分值无效：{text}", { text }));
+    if (d === 0n) throw new Error(t("分母为零"));
     const g = gcd(n, d);
     n /= g; d /= g;
     return d === 1n ? `${n}` : `${n}/${d}`;
@@ -58,7 +58,7 @@
       pair = await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, false, ["sign", "verify"]);
       await idbDo("readwrite", (s) => s.put(pair, keyName()));
     }
-    if (!pair) throw new Error("本浏览器没有签名密钥 No signing key in this browser: check in from the browser you registered");
+    if (!pair) throw new Error(t("本浏览器没有签名密钥"));
     return pair;
   }
   async function signed(kind, fields) {
@@ -87,11 +87,11 @@
       criteria: criteria ? JSON.parse(criteria) : undefined,
       config: { deviation_threshold: $("start-threshold").value.trim(), recommend: Number($("start-recommend").value) },
     });
-  }, "评标已开始 Started");
-  $("add-rep").onclick = () => act(() => post("/members", { account: $("rep-account").value.trim() }), "已添加 Added");
+  }, t("评标已开始"));
+  $("add-rep").onclick = () => act(() => post("/members", { account: $("rep-account").value.trim() }), t("已添加"));
   $("checkin").onclick = () => act(async () => {
     if (!$("ck-identity").checked || !$("ck-declaration").checked || !$("ck-commitment").checked) {
-      throw new Error("请确认身份并接受回避声明和承诺书 Confirm your identity and accept both texts");
+      throw new Error(t("请确认身份并接受回避声明和承诺书"));
     }
     const pair = await signingKey(true);
     const spki = await crypto.subtle.exportKey("spki", pair.publicKey);
@@ -101,8 +101,8 @@
       commitment_sha256: view.texts.commitment_sha256,
       public_key: b64(spki),
     });
-  }, "已签到 Checked in");
-  $("vote").onclick = () => act(() => post("/votes", { candidate: $("vote-candidate").value }), "已投票 Voted");
+  }, t("已签到"));
+  $("vote").onclick = () => act(() => post("/votes", { candidate: $("vote-candidate").value }), t("已投票"));
   $("submit-sheets").onclick = () => act(async () => {
     const sheets = view.bids.map((b) => {
       const scores = {};
@@ -112,16 +112,16 @@
       return { bid: b.bid, expert: data.account, scores: sorted, total: null };
     });
     return post("/sheets", await signed("pingbiao-sheets/1", { sheets }));
-  }, "已提交并签名 Submitted and signed");
+  }, t("已提交并签名"));
   $("change-submit").onclick = () => act(async () => {
     const change = {
       expert: data.account, bid: $("change-bid").value, criterion: $("change-criterion").value,
       new: frac($("change-new").value), reason: $("change-reason").value, explanation: $("change-explanation").value,
     };
     return post("/changes", await signed("pingbiao-change/1", { change }));
-  }, "已修改 Changed");
-  $("tally").onclick = () => act(() => post("/tally"), "已汇总 Tallied");
-  $("sign-report").onclick = () => act(async () => post("/report/signatures", await signed("pingbiao-report/1", { sha256: view.report_sha256 })), "已签署 Signed");
+  }, t("已修改"));
+  $("tally").onclick = () => act(() => post("/tally"), t("已汇总"));
+  $("sign-report").onclick = () => act(async () => post("/report/signatures", await signed("pingbiao-report/1", { sha256: view.report_sha256 })), t("已签署"));
 
   // -- rendering --------------------------------------------------------------------------------------
   const show = (id, on) => { $(id).hidden = !on; };
@@ -143,9 +143,9 @@
     show("start-box", false);
     show("members-box", true);
     $("members").replaceChildren(...view.members.map((m) => {
-      const li = cell("li", `${m.seat}. ${m.name} · ${m.kind === "expert" ? "专家 expert" : "采购人代表 purchaser's rep"} · ${m.site} · `
-        + `${m.checked_in ? "已签到 checked in" : "未签到 not checked in"}${m.submitted ? " · 已提交 submitted" : ""}`
-        + `${m.signed ? " · 已签署 signed" : ""}${view.leader === m.account ? " · 评标组长 leader" : ""}`);
+      const li = cell("li", `${m.seat}. ${m.name} · ${m.kind === "expert" ? t("专家") : t("采购人代表")} · ${m.site} · `
+        + `${m.checked_in ? t("已签到") : t("未签到")}${m.submitted ? " · " + t("已提交") : ""}`
+        + `${m.signed ? " · " + t("已签署") : ""}${view.leader === m.account ? " · " + t("评标组长") : ""}`);
       li.dataset.account = m.account;
       li.dataset.checkedIn = m.checked_in ? "1" : "";
       return li;
@@ -156,12 +156,12 @@
     $("declaration-text").textContent = view.texts.declaration;
     $("commitment-text").textContent = view.texts.commitment;
     show("vote-box", !!me && s === "election" && !me.voted_for);
-    $("vote-round").textContent = `第 ${view.vote_round} 轮 round ${view.vote_round}`;
+    $("vote-round").textContent = t("第 {n} 轮", { n: view.vote_round });
     options($("vote-candidate"), view.members.filter((m) => m.kind === "expert").map((m) => [m.account, m.name]));
     const scored = view.criteria.filter((c) => c.kind !== "price");
     show("sheet-box", !!me && s === "scoring" && !me.submitted);
     if (!$("sheet").rows.length && scored.length) {
-      $("sheet").append(row(["投标人 Bidder", ...scored.map((c) => `${c.title || c.code} (${c.minimum}–${c.max_points})`)], "th"));
+      $("sheet").append(row([t("投标人"), ...scored.map((c) => `${c.title || c.code} (${c.minimum}–${c.max_points})`)], "th"));
       view.bids.forEach((b) => {
         const tr = row([b.bidder_name]);
         scored.forEach((c) => {
@@ -179,13 +179,13 @@
     const reviewing = view.review !== null;
     show("review-box", reviewing);
     if (reviewing) {
-      $("deviations").replaceChildren(row(["投标人 Bidder", "专家 Expert", "因素 Item", "分 Score", "他人均值 Others' mean"], "th"),
+      $("deviations").replaceChildren(row([t("投标人"), t("专家"), t("因素"), t("分"), t("他人均值")], "th"),
         ...view.review.deviations.map((d) => { const tr = row([bidName(d.bid), nameOf(d.expert), d.criterion, d.score, d.others_mean]); tr.className = "deviation"; tr.dataset.expert = d.expert; return tr; }));
       $("findings").replaceChildren(...view.review.findings.map((f) => cell("li", `${bidName(f.bid)}: ${f.message}`)));
-      $("low-bids").textContent = Object.entries(view.review.abnormally_low).map(([b, why]) => `异常低价 Abnormally low: ${bidName(b)} — ${why}`).join("; ");
-      $("all-scores").replaceChildren(row(["投标人 Bidder", "专家 Expert", ...scored.map((c) => c.code)], "th"),
+      $("low-bids").textContent = Object.entries(view.review.abnormally_low).map(([b, why]) => `${t("异常低价")}: ${bidName(b)} — ${why}`).join("; ");
+      $("all-scores").replaceChildren(row([t("投标人"), t("专家"), ...scored.map((c) => c.code)], "th"),
         ...view.current.map((sh) => row([bidName(sh.bid), nameOf(sh.expert), ...scored.map((c) => sh.scores[c.code])])));
-      $("changes").replaceChildren(...view.changes.map((c) => cell("li", `修改 ${nameOf(c.expert)} ${bidName(c.bid)} ${c.criterion} → ${c.new} (${c.reason}): ${c.explanation}`)));
+      $("changes").replaceChildren(...view.changes.map((c) => cell("li", `${t("修改")} ${nameOf(c.expert)} ${bidName(c.bid)} ${c.criterion} → ${c.new} (${c.reason}): ${c.explanation}`)));
       show("change-form", !!me && s === "review");
       options($("change-bid"), view.bids.map((b) => [b.bid, b.bidder_name]));
       options($("change-criterion"), scored.map((c) => [c.code, c.title || c.code]));
@@ -193,14 +193,14 @@
     }
     show("tally-box", !!view.tally);
     if (view.tally) {
-      $("ranking").replaceChildren(row(["名次 Rank", "投标人 Bidder", "总分 Total"], "th"),
+      $("ranking").replaceChildren(row([t("名次"), t("投标人"), t("总分")], "th"),
         ...view.ranking.map((b) => row([String(b.rank), bidName(b.bid), b.total_display])));
       $("recommended").textContent = view.tally.recommendation.candidates.map(bidName).join(", ");
     }
     show("report-box", !!view.report_sha256);
     $("report-sha").textContent = view.report_sha256 || "";
     show("sign-report", !!me && s === "signing" && !me.signed);
-    $("signers").textContent = view.report_signers.length ? "已签署 Signed: " + view.report_signers.map(nameOf).join(", ") : "";
+    $("signers").textContent = view.report_signers.length ? t("已签署") + " " + view.report_signers.map(nameOf).join(", ") : "";
   }
 
   async function refresh() {
@@ -211,7 +211,7 @@
       if (e.status === 404 && data.role === "agency") {
         show("start-box", true);
         $("eval-state").dataset.state = "none";
-        $("eval-state").textContent = "未开始 not started";
+        $("eval-state").textContent = t("未开始");
       } else say(e.message, true);
     }
   }

@@ -8,8 +8,8 @@
   const $ = (id) => document.getElementById(id);
   const data = pb.pageData();
   const STATES = {
-    draft: "草稿 Draft", published: "已发布 Published", opening: "开标中 Opening", opened: "已开标 Opened",
-    failed: "流标 Failed tender", confirming: "确认中 Confirming", confirmed: "已确认 Confirmed", evaluating: "评标中 Evaluating",
+    draft: t("草稿"), published: t("已发布"), opening: t("开标中"), opened: t("已开标"),
+    failed: t("流标"), confirming: t("确认中"), confirmed: t("已确认"), evaluating: t("评标中"),
   };
   const hall = {
     offset: 0, // server time - local time, seconds
@@ -64,7 +64,7 @@
     if (state === "failed" || reason) {
       failed.hidden = false;
       failed.innerHTML = "";
-      failed.append(el("strong", {}, "流标 Failed tender. "), reason || "");
+      failed.append(el("strong", {}, t("流标") + " "), reason || "");
     } else failed.hidden = true;
   }
 
@@ -74,22 +74,22 @@
     for (const s of [...hall.signins.values()].filter((s) => s && s.account).sort((a, b) => a.at_us - b.at_us)) {
       list.append(el("li", { "data-account": s.account },
         el("strong", {}, s.name), " ",
-        el("small", { class: "tp-muted" }, `${s.role === "agency" ? "采购人 agency" : "投标人 bidder"} · ${pb.localTime(s.at_us / 1e6)}`)));
+        el("small", { class: "tp-muted" }, `${s.role === "agency" ? t("采购人") : t("投标人")} · ${pb.localTime(s.at_us / 1e6)}`)));
     }
-    if (!hall.signins.size) list.append(el("li", { class: "tp-muted" }, "尚无签到 Nobody has signed in yet."));
+    if (!hall.signins.size) list.append(el("li", { class: "tp-muted" }, t("尚无签到")));
     const button = $("signin-button");
     const open = ["published", "opening"].includes(hall.tender.state);
     const signed = hall.signins.has(data.account);
     button.hidden = !(data.may_sign_in && open && !signed);
-    if (signed && data.may_sign_in) $("signin-note").textContent = "您已签到 You have signed in.";
+    if (signed && data.may_sign_in) $("signin-note").textContent = t("您已签到");
   }
 
   function renderHead() {
     const head = $("record-head");
     head.innerHTML = "";
-    head.append(el("th", {}, "#"), el("th", {}, "投标人 Bidder"));
+    head.append(el("th", {}, "#"), el("th", {}, t("投标人")));
     for (const f of hall.fields) head.append(el("th", { "data-key": f.key }, `${f.label_zh} ${f.label_en}`));
-    head.append(el("th", {}, "文件 Documents"), el("th", {}, "状态 Status"));
+    head.append(el("th", {}, t("文件")), el("th", {}, t("状态")));
   }
 
   function rowNode(row) {
@@ -104,8 +104,8 @@
     for (const d of row.documents || []) docs.append(el("div", {}, d.name, " ", el("small", { class: "tp-muted" }, pb.size(d.size))));
     tr.append(docs);
     const status = el("td", {});
-    if (row.status === "opened") status.append(el("span", { class: "badge ok" }, "已开启 opened"));
-    else status.append(el("span", { class: "badge bad" }, "未能开启 failed"), el("br"), el("small", { class: "reason" }, row.reason || ""));
+    if (row.status === "opened") status.append(el("span", { class: "badge ok" }, t("已开启")));
+    else status.append(el("span", { class: "badge bad" }, t("未能开启")), el("br"), el("small", { class: "reason" }, row.reason || ""));
     tr.append(status);
     return tr;
   }
@@ -134,10 +134,10 @@
     const rows = [...hall.rows.values()];
     const opened = rows.filter((r) => r.status === "opened").length;
     const note = $("record-note");
-    if (rows.length) note.textContent = hall.record && hall.record.final ? "开标记录表已完整公布 The opening record is complete." : "唱标中 Reading of bids…";
+    if (rows.length) note.textContent = hall.record && hall.record.final ? t("开标记录表已完整公布") : t("唱标中…");
     $("record-summary").textContent = rows.length
-      ? `已开启 Opened ${opened} · 未能开启 Failed ${rows.length - opened}` +
-        (hall.record && hall.record.min_bids ? ` · 最少有效投标 Minimum ${hall.record.min_bids}` : "")
+      ? t("已开启 {opened} · 未能开启 {failed}", { opened, failed: rows.length - opened }) +
+        (hall.record && hall.record.min_bids ? " · " + t("最少有效投标 {n}", { n: hall.record.min_bids }) : "")
       : "";
     $("record").dataset.rows = String(rows.length);
   }
@@ -155,10 +155,10 @@
     const objected = [...hall.objections.values()].some((o) => o.bidder === data.account);
     $("confirm-actions").hidden = !(open && mine && !confirmed);
     $("objection-form").hidden = objected;
-    if (mine && confirmed) pb.message($("confirm-message"), "您已确认开标记录 You have confirmed the record.", "ok");
-    else if (mine && objected && !$("confirm-message").textContent) pb.message($("confirm-message"), "您已提出异议 You have raised an objection.", "info");
+    if (mine && confirmed) pb.message($("confirm-message"), t("您已确认开标记录"), "ok");
+    else if (mine && objected && !$("confirm-message").textContent) pb.message($("confirm-message"), t("您已提出异议"), "info");
     const names = [...hall.confirmations].map(nameOf);
-    $("confirmations").textContent = `已确认 Confirmed (${names.length}): ${names.join("、") || "—"}`;
+    $("confirmations").textContent = t("已确认（{n}）：{names}", { n: names.length, names: names.join("、") || "—" });
   }
 
   function renderObjections() {
@@ -171,12 +171,12 @@
       item.append(el("p", {}, el("strong", {}, nameOf(o.bidder)), " ",
         el("small", { class: "tp-muted" }, pb.localTime(o.at_us / 1e6)), el("br"), el("span", { class: "text" }, o.text)));
       if (o.answer) {
-        item.append(el("p", { class: "tp-answer" }, el("strong", {}, "答复 Answer: "), el("span", { class: "answer-text" }, o.answer)));
+        item.append(el("p", { class: "tp-answer" }, el("strong", {}, t("答复") + " "), el("span", { class: "answer-text" }, o.answer)));
       } else if (data.owner) {
         const form = el("form", { class: "tp-form answer-form" });
         const text = el("textarea", { name: "text", rows: 2, required: true });
         const out = el("p", { class: "tp-message" });
-        form.append(el("label", {}, "答复 Answer ", text), el("p", {}, el("button", { type: "submit", class: "button" }, "答复 Answer")), out);
+        form.append(el("label", {}, t("答复") + " ", text), el("p", {}, el("button", { type: "submit", class: "button" }, t("答复"))), out);
         form.addEventListener("submit", async (event) => {
           event.preventDefault();
           try {
@@ -188,7 +188,7 @@
         });
         item.append(form);
       } else {
-        item.append(el("p", { class: "tp-muted" }, "待答复 Awaiting the agency's answer."));
+        item.append(el("p", { class: "tp-muted" }, t("待答复")));
       }
       list.append(item);
     }
@@ -218,19 +218,19 @@
     const label = $("countdown-label");
     const clock = $("countdown");
     if (state === "published" && left > 0) {
-      label.textContent = "距开标 Until the opening";
+      label.textContent = t("距开标");
       clock.textContent = pb.duration(left);
     } else if (state === "published" || state === "opening") {
-      label.textContent = "开标中 Opening";
-      clock.textContent = "唱标 Reading…";
+      label.textContent = t("开标中");
+      clock.textContent = t("唱标…");
     } else {
       label.textContent = STATES[state] || state;
-      clock.textContent = state === "failed" ? "流标" : "已开标 Opened";
+      clock.textContent = state === "failed" ? t("流标") : t("已开标");
     }
     const until = confirmUntil();
     if (until !== null) {
       const rest = until - now();
-      $("confirm-countdown").textContent = rest > 0 ? `${pb.duration(rest)}（至 until ${pb.localTime(until)}）` : `已结束 closed at ${pb.localTime(until)}`;
+      $("confirm-countdown").textContent = rest > 0 ? t("{left}（至 {until}）", { left: pb.duration(rest), until: pb.localTime(until) }) : t("已结束于 {time}", { time: pb.localTime(until) });
       if (rest <= 0 && !$("confirm-actions").hidden) renderConfirm();
     }
   }
@@ -336,10 +336,10 @@
       const scheme = location.protocol === "https:" ? "wss:" : "ws:";
       const ws = new WebSocket(`${scheme}//${location.host}${data.ws_path}`);
       this.ws = ws;
-      setConn("connecting", "连接中 Connecting…");
+      setConn("connecting", t("连接中…"));
       ws.onopen = () => {
         this.attempts = 0;
-        setConn("open", "● 实时 Live");
+        setConn("open", t("● 实时"));
       };
       ws.onmessage = (event) => {
         try {
@@ -352,7 +352,7 @@
         if (this.ws !== ws) return;
         this.ws = null;
         const delay = Math.min(10000, 500 * 2 ** this.attempts++);
-        setConn("closed", `连接断开，${Math.ceil(delay / 1000)} 秒后重连 Disconnected — reconnecting in ${Math.ceil(delay / 1000)} s`);
+        setConn("closed", t("连接断开，{s} 秒后重连", { s: Math.ceil(delay / 1000) }));
         this.timer = setTimeout(() => this.connect(), delay);
       };
     },
@@ -398,7 +398,7 @@
       try {
         const o = await pb.api("POST", `/api/tenders/${data.tender_id}/record/objections`, { text: $("objection-text").value });
         if (!hall.objections.has(o.id)) hall.objections.set(o.id, Object.assign({}, o));
-        pb.message($("confirm-message"), "异议已提交，等待答复 Objection raised; awaiting the agency's answer.", "info");
+        pb.message($("confirm-message"), t("异议已提交，等待答复"), "info");
         renderObjections();
         renderConfirm();
       } catch (e) {

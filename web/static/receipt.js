@@ -100,7 +100,7 @@
       origin: checkpoint.origin,
       size: checkpoint.size,
       root: hex(checkpoint.root),
-      message: `已验证 Verified in this browser: entry #${entry.index} is in the log of ${checkpoint.size} entries signed by ${checkpoint.origin} (root ${hex(checkpoint.root).slice(0, 16)}…)`,
+      message: t("已在本浏览器验证：第 {index} 条在 {origin} 签名的 {size} 条日志中（根 {root}…）", { index: entry.index, size: checkpoint.size, origin: checkpoint.origin, root: hex(checkpoint.root).slice(0, 16) }),
     };
   }
 

@@ -42,7 +42,7 @@
   pb.yuanToFen = (text) => {
     const s = String(text || "").trim().replace(/[,，\s]/g, "");
     const m = /^(\d+)(?:\.(\d{1,2}))?$/.exec(s);
-    if (!m) throw new Error(`“${text}” 不是金额 is not an amount in yuan (at most 2 decimals)`);
+    if (!m) throw new Error(t("“{text}”不是金额（元，最多两位小数）", { text }));
     return Number(m[1]) * 100 + Number((m[2] || "").padEnd(2, "0"));
   };
 
@@ -73,7 +73,7 @@
     const s = Math.max(0, Math.floor(seconds));
     const d = Math.floor(s / 86400);
     const rest = `${pad(Math.floor((s % 86400) / 3600))}:${pad(Math.floor((s % 3600) / 60))}:${pad(s % 60)}`;
-    return d > 0 ? `${d} 天 d ${rest}` : rest;
+    return d > 0 ? t("{d} 天 {rest}", { d, rest }) : rest;
   };
 
   pb.size = (n) => {
@@ -105,21 +105,21 @@
 
   /** The beacon round a time maps to, with window.pingbiao.roundForTime (same rule as the server). */
   pb.roundInfo = (beacon, unix) => {
-    if (!Number.isFinite(unix)) return "请选择开标时间 Choose the opening time.";
+    if (!Number.isFinite(unix)) return t("请选择开标时间");
     const chain = { genesis_time: beacon.genesis_time, period: beacon.period };
     const round = window.pingbiao ? window.pingbiao.roundForTime(chain, unix) : Math.ceil((unix - chain.genesis_time) / chain.period) + 1;
     const at = chain.genesis_time + (round - 1) * chain.period;
     const past = unix <= Date.now() / 1000;
-    return `对应信标轮次 Beacon round ${round}（${pb.localTime(at)} 产生 produced），链 chain ${String(beacon.chain).slice(0, 16)}…` +
-      (past ? " — 该时间已过 this time has passed" : "") +
-      " · 发布后锁定，不能推迟解锁 Locked at publishing: the lock cannot be moved later.";
+    return t("对应信标轮次 {round}（{time} 产生），链 {chain}…", { round, time: pb.localTime(at), chain: String(beacon.chain).slice(0, 16) }) +
+      (past ? " — " + t("该时间已过") : "") +
+      " · " + t("发布后锁定，不能推迟解锁");
   };
 
   pb.countdowns = () => {
     const tick = () => {
       for (const el of document.querySelectorAll(".tp-countdown[data-until]")) {
         const left = Number(el.dataset.until) - Date.now() / 1000;
-        el.textContent = left > 0 ? ` — 剩余 ${pb.duration(left)} left` : " — 已截止 closed";
+        el.textContent = left > 0 ? " — " + t("剩余 {left}", { left: pb.duration(left) }) : " — " + t("已截止");
       }
     };
     tick();
@@ -131,9 +131,9 @@
   function fieldRow(f) {
     const tr = document.createElement("tr");
     tr.innerHTML = `<td><input class="k" size="14" pattern="[a-z][a-z0-9_]{0,31}"></td><td><input class="zh" size="10"></td>
-      <td><input class="en" size="14"></td><td><select class="t"><option value="money">金额 money</option>
-      <option value="integer">整数 integer</option><option value="days">天数 days</option><option value="text">文字 text</option></select></td>
-      <td><input type="checkbox" class="r"></td><td><button type="button" class="rm" title="删除 Remove">✕</button></td>`;
+      <td><input class="en" size="14"></td><td><select class="t"><option value="money">${t("金额")}</option>
+      <option value="integer">${t("整数")}</option><option value="days">${t("天数")}</option><option value="text">${t("文字")}</option></select></td>
+      <td><input type="checkbox" class="r"></td><td><button type="button" class="rm" title=t("删除")>✕</button></td>`;
     tr.querySelector(".k").value = f.key || "";
     tr.querySelector(".zh").value = f.label_zh || "";
     tr.querySelector(".en").value = f.label_en || "";
@@ -146,7 +146,7 @@
   function lotRow(lot) {
     const tr = document.createElement("tr");
     tr.innerHTML = `<td><input class="n" size="24"></td><td><input class="b" inputmode="decimal" size="14"></td>
-      <td><button type="button" class="rm" title="删除 Remove">✕</button></td>`;
+      <td><button type="button" class="rm" title=t("删除")>✕</button></td>`;
     tr.querySelector(".n").value = lot.name || "";
     tr.querySelector(".b").value = lot.budget_fen === undefined ? "" : (lot.budget_fen / 100).toFixed(2);
     tr.querySelector(".rm").onclick = () => tr.remove();
@@ -191,7 +191,7 @@
 
     const collect = () => {
       const opening = pb.fromLocalInput($("f-opening").value);
-      if (!Number.isFinite(opening)) throw new Error("请选择开标时间 Choose the opening time");
+      if (!Number.isFinite(opening)) throw new Error(t("请选择开标时间"));
       return {
         title: $("f-title").value.trim(),
         description: $("f-description").value,
@@ -224,11 +224,11 @@
       for (const b of form.querySelectorAll("button[type=submit]")) b.disabled = true;
       try {
         const body = collect();
-        pb.message(message, "保存中 Saving…");
+        pb.message(message, t("保存中…"));
         const tender = saved ? await pb.api("PUT", `/api/tenders/${saved}`, body) : await pb.api("POST", "/api/tenders", body);
         saved = tender.id;
         if (publish) {
-          pb.message(message, "发布中 Publishing…");
+          pb.message(message, t("发布中…"));
           await pb.api("POST", `/api/tenders/${saved}/publish`);
         }
         location.href = `/tenders/${saved}`;
@@ -273,7 +273,7 @@
           };
           const changes = {};
           for (const [k, v] of Object.entries(proposed)) if (v !== tender[k]) changes[k] = v;
-          if (!Object.keys(changes).length) throw new Error("没有变更 Nothing was changed");
+          if (!Object.keys(changes).length) throw new Error(t("没有变更"));
           await pb.api("POST", `/api/tenders/${tender.id}/amend`, { changes, reason: f.reason.value });
           location.reload();
         } catch (e) {
@@ -294,7 +294,7 @@
       postpone.addEventListener("submit", async (event) => {
         event.preventDefault();
         const out = postpone.querySelector(".tp-message");
-        if (!confirm("延期将作废所有已提交的投标，投标人须重新加密提交。继续？\nPostponing voids every submitted bid; bidders must reseal. Continue?")) return;
+        if (!confirm(t("延期将作废所有已提交的投标，投标人须重新加密提交。继续？"))) return;
         try {
           await pb.api("POST", `/api/tenders/${tender.id}/postpone`, {
             opening_time: pb.fromLocalInput(input.value),

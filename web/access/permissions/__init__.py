@@ -18,7 +18,7 @@ The middleware enforces, in this order:
    sign-out, one's own password): supervisors read everything and change nothing, whatever a
    rule says.
 
-``python -m web.permissions`` prints the rules table of docs/accounts.md (``--write`` updates it).
+``python -m web.access.permissions`` prints the rules table of docs/accounts.md (``--write`` updates it).
 """
 
 from __future__ import annotations

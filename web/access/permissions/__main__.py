@@ -8,7 +8,7 @@ from pathlib import Path
 from web.access.permissions import RULES, describe
 
 BEGIN, END = "<!-- rules:begin -->", "<!-- rules:end -->"
-DOC = Path(__file__).resolve().parents[2] / "docs" / "accounts.md"
+DOC = Path(__file__).resolve().parents[3] / "docs" / "accounts.md"
 
 
 def rules_markdown() -> str:

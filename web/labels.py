@@ -1,0 +1,100 @@
+"""What a code reads as on a page (状态、方式、角色…): every closed set the pages show, in Chinese,
+each label also an entry of the catalogue (web/i18n/en.json) for the English pages.
+
+Templates call ``label("state", tender.state)``; a code without a label shows as itself, and
+tests/web/test_i18n.py fails when a member of a domain enum has none, so raw codes never reach a
+reader. ``N_`` marks a catalogue string that is translated later, where it is shown.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jinja2
+
+from web.i18n import DEFAULT, language_of, translate
+
+
+def N_(text: str) -> str:  # noqa: N802  (the gettext convention for "translate later")
+    return text
+
+
+LABELS: dict[str, dict[str, str]] = {
+    "state": {
+        "draft": N_("草稿"),
+        "published": N_("已发布"),
+        "opening": N_("开标中"),
+        "opened": N_("已开标"),
+        "failed": N_("流标"),
+        "confirming": N_("确认中"),
+        "confirmed": N_("已确认"),
+        "evaluating": N_("评标中"),
+    },
+    "method": {
+        "open": N_("公开招标"),
+        "invited": N_("邀请招标"),
+        "negotiation": N_("竞争性谈判"),
+        "consultation": N_("竞争性磋商"),
+        "inquiry": N_("询价"),
+        "single_source": N_("单一来源"),
+    },
+    "evaluation_method": {
+        "comprehensive": N_("综合评分法"),
+        "lowest_price": N_("最低评标价法"),
+    },
+    "field_type": {
+        "money": N_("金额（元）"),
+        "integer": N_("整数"),
+        "days": N_("天数"),
+        "text": N_("文字"),
+    },
+    "lead": {
+        "same_ip": N_("相同上传 IP 地址"),
+        "same_fingerprint": N_("相同客户端指纹"),
+        "same_document": N_("相同文件（SHA-256）"),
+        "same_author": N_("相同文档作者"),
+        "same_last_modified_by": N_("相同最后修改人"),
+        "same_company": N_("相同文档单位"),
+        "same_creator_tool": N_("相同创建工具"),
+        "same_producer": N_("相同 PDF 生成器"),
+    },
+    "role": {
+        "agency": N_("采购人/代理机构"),
+        "bidder": N_("供应商"),
+        "expert": N_("评审专家"),
+        "supervisor": N_("监管"),
+        "admin": N_("管理员"),
+    },
+    "bid_status": {
+        "submitted": N_("已提交"),
+        "withdrawn": N_("已撤回"),
+        "void": N_("已作废（须重新提交）"),
+    },
+    "site_role": {
+        "main": N_("主场"),
+        "remote": N_("副场"),
+    },
+}
+
+
+def label_in(lang: str, kind: str, code: Any) -> str:
+    """The label of `code` in the set `kind`, in `lang`; the code itself when it has none."""
+    key = getattr(code, "value", code)
+    text = LABELS.get(kind, {}).get(str(key))
+    return translate(text, lang) if text is not None else str(key)
+
+
+@jinja2.pass_context
+def label(context: Any, kind: str, code: Any) -> str:
+    """The templates' ``label(kind, code)`` in the language of the request being rendered."""
+    request = context.get("request")
+    return label_in(language_of(request) if request is not None else DEFAULT, kind, code)
+
+
+@jinja2.pass_context
+def field_label(context: Any, field: Any) -> str:
+    """An opening-record field's name (its agency gives one per language) for this reader."""
+    request = context.get("request")
+    english = request is not None and language_of(request) == "en"
+    get = field.get if isinstance(field, dict) else lambda k, d=None: getattr(field, k, d)
+    return str((get("label_en") if english else None) or get("label_zh") or get("key") or "")
