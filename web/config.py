@@ -10,6 +10,7 @@ import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DEFAULT_DATA_DIR = "pingbiao-data"
 
@@ -38,6 +39,7 @@ class Settings:
     log_origin: str = "pingbiao.local/audit"  # origin line of the audit log's checkpoints
     log_format: str = "text"  # "text" or "json"
     log_level: str = "INFO"
+    time_zone: str = "Asia/Shanghai"  # IANA zone the pages, reports and records show times in
 
     @property
     def effective_database_url(self) -> str:
@@ -71,6 +73,11 @@ def _coerce(name: str, value: Any) -> Any:
             raise ConfigError(f"setting {name} must be a whole number, got {value!r}") from None
     if name == "log_format" and value not in {"text", "json"}:
         raise ConfigError(f"setting log_format must be 'text' or 'json', got {value!r}")
+    if name == "time_zone":
+        try:
+            ZoneInfo(str(value))
+        except (ValueError, ZoneInfoNotFoundError):
+            raise ConfigError(f"setting time_zone must be an IANA time zone such as Asia/Shanghai, got {value!r}") from None
     return str(value)
 
 

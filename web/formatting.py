@@ -1,8 +1,13 @@
-"""How values read on a page: money with thousands separators, sizes in binary units.
+"""How values read on a page: money with thousands separators, sizes in binary units, times in
+the installation's time zone (setting ``time_zone``, default Asia/Shanghai) with the zone shown.
 
 Pure functions, registered as Jinja globals and filters by web/rendering.py."""
 
 from __future__ import annotations
+
+from datetime import datetime
+from functools import cache
+from zoneinfo import ZoneInfo
 
 
 def yuan(fen: int | None) -> str:
@@ -33,3 +38,22 @@ def size_text(n: int | None) -> str:
             value = n / step
             return f"{value:.0f} {unit}" if value == int(value) else f"{value:.1f} {unit}"
     return f"{n} B"
+
+
+@cache
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def local_time(unix: float, zone: str) -> str:
+    """Unix seconds as "YYYY-MM-DD HH:MM:SS" on the clock of `zone`."""
+    return datetime.fromtimestamp(unix, tz=_zone(zone)).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def zone_name(zone: str, unix: float) -> str:
+    """How a reader knows which clock a time is on: Beijing time by its name (北京时间), any other
+    zone by its offset from UTC at that moment ("UTC+09:00")."""
+    if zone in ("Asia/Shanghai", "Asia/Chongqing", "PRC"):
+        return "北京时间"
+    offset = datetime.fromtimestamp(unix, tz=_zone(zone)).strftime("%z")
+    return f"UTC{offset[:3]}:{offset[3:]}"

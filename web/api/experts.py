@@ -12,6 +12,7 @@ from aiohttp import web
 from evaluation.experts import draw_service
 from evaluation.experts import pool as experts
 from evaluation.experts.draw_job import DrawJob
+from evaluation.errors import NotFoundError
 from evaluation.experts.views import draw_status, invitations_of, visible_to_expert
 from evaluation.tenders.tender import get
 from web.api.tenders import ctx, current_actor, json_body
@@ -112,8 +113,11 @@ async def pool_page(request: web.Request) -> web.Response:
 
 @routes.get("/experts/me", name="experts.me.page")
 async def me_page(request: web.Request) -> web.Response:
-    items = await invitations_of(ctx(request), current_actor(request))
-    return render(request, "experts_invitations.html", invitations=items)
+    try:
+        items = await invitations_of(ctx(request), current_actor(request))
+    except NotFoundError:  # an expert account not (yet) linked to the pool has no invitations
+        return render(request, "experts_invitations.html", invitations=[], not_in_pool=True)
+    return render(request, "experts_invitations.html", invitations=items, not_in_pool=False)
 
 
 @routes.get("/tenders/{id}/experts", name="experts.draw.page")

@@ -26,7 +26,7 @@
     for (const f of tender.record_fields) {
       const input = form.elements[f.key];
       const raw = (input.value || "").trim();
-      const label = `${f.label_zh} ${f.label_en}`;
+      const label = fieldLabel(f);
       if (raw === "") {
         if (f.required) throw new Error(t("请填写 {label}", { label }));
         continue;

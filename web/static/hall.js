@@ -88,7 +88,7 @@
     const head = $("record-head");
     head.innerHTML = "";
     head.append(el("th", {}, "#"), el("th", {}, t("投标人")));
-    for (const f of hall.fields) head.append(el("th", { "data-key": f.key }, `${f.label_zh} ${f.label_en}`));
+    for (const f of hall.fields) head.append(el("th", { "data-key": f.key }, fieldLabel(f)));
     head.append(el("th", {}, t("文件")), el("th", {}, t("状态")));
   }
 

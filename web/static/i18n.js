@@ -15,4 +15,6 @@
     return out;
   };
   window.pbLang = document.documentElement.lang === "en" ? "en" : "zh";
+  /** An opening-record field's name for this reader (the agency gives one per language). */
+  window.fieldLabel = (f) => (window.pbLang === "en" && f.label_en ? f.label_en : f.label_zh || f.key);
 })();

@@ -53,20 +53,44 @@
 
   const pad = (n) => String(n).padStart(2, "0");
 
-  /** A unix time as local "YYYY-MM-DD HH:MM:SS". */
-  pb.localTime = (unix) => {
-    const d = new Date(unix * 1000);
-    return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+  // Times read on the installation's clock (setting time_zone, <meta name="time-zone">), whatever
+  // the browser's own zone: a tender's opening is one moment for every bidder.
+  const zone = (document.querySelector('meta[name="time-zone"]') || {}).content || "Asia/Shanghai";
+  const clock = new Intl.DateTimeFormat("en-CA", {
+    timeZone: zone, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit",
+    hour: "2-digit", minute: "2-digit", second: "2-digit",
+  });
+  const parts = (unix) => Object.fromEntries(clock.formatToParts(new Date(unix * 1000)).map((p) => [p.type, p.value]));
+  /** How far the installation's clock is ahead of UTC at `unix`, in seconds. */
+  const offsetAt = (unix) => {
+    const p = parts(unix);
+    return Date.UTC(+p.year, +p.month - 1, +p.day, +p.hour, +p.minute, +p.second) / 1000 - Math.floor(unix);
+  };
+  pb.zone = zone;
+  /** The zone's name beside a time: 北京时间, or the UTC offset of other zones. */
+  pb.zoneName = (unix) => {
+    if (["Asia/Shanghai", "Asia/Chongqing", "PRC"].includes(zone)) return t("北京时间");
+    const off = offsetAt(unix) / 60, sign = off < 0 ? "-" : "+", a = Math.abs(off);
+    return `UTC${sign}${pad(Math.floor(a / 60))}:${pad(a % 60)}`;
   };
 
-  /** The value of a datetime-local input for a unix time. */
+  /** A unix time as "YYYY-MM-DD HH:MM:SS" on the installation's clock. */
+  pb.localTime = (unix) => {
+    const p = parts(unix);
+    return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}:${p.second}`;
+  };
+
+  /** The value of a datetime-local input for a unix time (installation clock). */
   pb.toLocalInput = (unix) => pb.localTime(unix).replace(" ", "T");
 
-  /** A datetime-local input's value (the browser's local time) → unix seconds, or NaN. */
+  /** A datetime-local input's value, read on the installation's clock → unix seconds, or NaN. */
   pb.fromLocalInput = (value) => {
     const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?/.exec(value || "");
     if (!m) return NaN;
-    return Math.floor(new Date(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +(m[6] || 0)).getTime() / 1000);
+    const wall = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +(m[6] || 0)) / 1000;
+    let unix = wall - offsetAt(wall);
+    unix = wall - offsetAt(unix); // once more, in case the offset changed between the two (DST)
+    return unix;
   };
 
   pb.duration = (seconds) => {
@@ -89,16 +113,16 @@
     el.dataset.kind = kind || "info";
   };
 
-  /** Fill every <time class="tp-local"> with local time (data-unix seconds, data-us microseconds, data-iso). */
+  /** Fill every <time class="tp-local"> not rendered by the server (data-unix seconds, data-us microseconds, data-iso). */
   pb.localizeTimes = (root) => {
     for (const el of (root || document).querySelectorAll("time.tp-local")) {
       let unix = NaN;
       if (el.dataset.unix) unix = Number(el.dataset.unix);
       else if (el.dataset.us) unix = Number(el.dataset.us) / 1e6;
       else if (el.dataset.iso) unix = Date.parse(el.dataset.iso) / 1000;
-      if (Number.isFinite(unix)) {
-        el.textContent = pb.localTime(unix);
-        el.title = new Date(unix * 1000).toISOString();
+      if (Number.isFinite(unix) && !el.hasAttribute("datetime")) {
+        el.textContent = `${pb.localTime(unix)} ${pb.zoneName(unix)}`;
+        el.setAttribute("datetime", new Date(unix * 1000).toISOString());
       }
     }
   };
