@@ -15,8 +15,8 @@ import jinja2
 from aiohttp import web
 from markupsafe import Markup
 
-from web.access.csrf import csrf_input
 from web import keys
+from web.access.csrf import csrf_input
 from web.formatting import local_time, money, size_text, yuan, zone_name
 from web.i18n import gettext, language_of, page_catalogue
 from web.labels import field_label, label

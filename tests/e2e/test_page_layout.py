@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from tests.e2e.conftest import MakeAppServer
+from web.api.tenders import TENDERS
 from web.demo.data import DEMO_PASSWORD, ensure_accounts, seed_tender
 from web.formatting import local_time
 from web.keys import SETTINGS
-from web.api.tenders import TENDERS
 
 WIDTHS = (390, 1366)
 PAGES = {

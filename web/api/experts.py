@@ -9,10 +9,10 @@ from typing import Any
 
 from aiohttp import web
 
+from evaluation.errors import NotFoundError
 from evaluation.experts import draw_service
 from evaluation.experts import pool as experts
 from evaluation.experts.draw_job import DrawJob
-from evaluation.errors import NotFoundError
 from evaluation.experts.views import draw_status, invitations_of, visible_to_expert
 from evaluation.tenders.tender import get
 from web.api.tenders import ctx, current_actor, json_body
