@@ -10,6 +10,7 @@ from aiohttp import web
 from web import keys
 from web.access.auth import safe_next
 from web.i18n import COOKIE, LANGS
+from web.pages.workbench import workbench
 from web.rendering import render
 
 routes = web.RouteTableDef()
@@ -33,6 +34,10 @@ def beacon_status(app: web.Application) -> dict[str, Any]:
 
 @routes.get("/", name="index")
 async def index(request: web.Request) -> web.Response:
+    """Signed in: the reader's workbench (工作台). Otherwise the platform's front page."""
+    account = request.get("account")
+    if account is not None:
+        return await workbench(request, account.actor)
     return render(request, "index.html", beacon=beacon_status(request.app))
 
 

@@ -1,0 +1,35 @@
+"""The workbench's rule (evaluation/session/worklist.py): what a tender's agency does next."""
+
+from __future__ import annotations
+
+import pytest
+
+from evaluation.session.worklist import Stage, Step, next_step
+from evaluation.tenders.rules import TenderState as S
+
+CASES = [
+    (Stage(S.DRAFT), Step.PUBLISH),
+    (Stage(S.PUBLISHED), Step.AWAIT_OPENING),
+    (Stage(S.OPENING), Step.AWAIT_RECORD),
+    (Stage(S.OPENED), Step.AWAIT_RECORD),
+    (Stage(S.CONFIRMING), Step.AWAIT_CONFIRMATION),
+    (Stage(S.CONFIRMING, open_objections=2), Step.ANSWER_OBJECTIONS),
+    (Stage(S.CONFIRMED, open_objections=1), Step.ANSWER_OBJECTIONS),
+    (Stage(S.CONFIRMED), Step.REQUEST_DRAW),
+    (Stage(S.CONFIRMED, draw="requested"), Step.AWAIT_DRAW),
+    (Stage(S.CONFIRMED, draw="exhausted"), Step.REDRAW),
+    (Stage(S.CONFIRMED, draw="drawn"), Step.START_EVALUATION),
+    (Stage(S.CONFIRMED, draw="drawn", session="checkin"), Step.FOLLOW_EVALUATION),
+    (Stage(S.EVALUATING, draw="drawn", session="scoring"), Step.FOLLOW_EVALUATION),
+    (Stage(S.EVALUATING, draw="drawn", session="done"), Step.PUBLISH_RESULT),
+    (Stage(S.FAILED), Step.NONE),
+]
+
+
+@pytest.mark.parametrize(("stage", "step"), CASES)
+def test_next_step(stage: Stage, step: Step) -> None:
+    assert next_step(stage) == step
+
+
+def test_every_tender_state_has_a_case() -> None:
+    assert {stage.state for stage, _ in CASES} == set(S)
