@@ -31,7 +31,7 @@ from signaling.messages import (
     parse_client,
 )
 from signaling.room import JoinRefused, Participant, Rooms
-from signaling.throttle import JoinBudget
+from signaling.throttle import AccountBudget
 from signaling.tokens import TokenError, TokenSigner
 from signaling.wire import ProtocolError
 
@@ -85,7 +85,7 @@ class SignalingServer:
         self.hooks = hooks
         self.signer = TokenSigner(config.token_secret)
         self.connections: set[Connection[Participant]] = set()
-        self.joins = JoinBudget(config.join_rate, config.join_burst)
+        self.joins = AccountBudget(config.join_rate, config.join_burst)
         self._rooms: Rooms | None = None
 
     @property
@@ -216,6 +216,8 @@ class SignalingServer:
             return
         if conn.participant is None:
             await self._join(conn, msg)
+            return
+        if conn.participant.conn is not conn:  # removed, replaced or too slow: its close is under way
             return
         try:
             if isinstance(msg, (Offer, Candidate, IceRestart)):  # Answer is an Offer

@@ -1,4 +1,4 @@
-"""How often one account may join one room: a token bucket per (room, account), in this process.
+"""How often an account may join a room (or fetch room tokens): a token bucket per key, in memory.
 
 A room token is valid for about two minutes and may be used more than once, so without this a
 client could join and leave in a loop, and every join and leave is a presence event (web/ writes
@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 
-class JoinBudget:
+class AccountBudget:
     """`burst` joins at once, then `rate` per second, for each (room, account)."""
 
     __slots__ = ("rate", "burst", "_buckets")
