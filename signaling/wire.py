@@ -133,29 +133,34 @@ def _constant(text: str) -> Any:  # NaN, Infinity, -Infinity: not JSON at all
 _DECODER = json.JSONDecoder(parse_float=_float, parse_int=_int, parse_constant=_constant)
 
 
-def _check(value: Any, escaped: bool) -> None:
-    """Depth ≤ MAX_DEPTH and, when the text had `\\u` escapes, no lone surrogate in any key or string."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict):
-            children: Any = item.values()
-            if escaped:
-                for key in item:
-                    _check_text(key)
-        elif isinstance(item, list):
-            children = item
-        else:
-            if escaped and isinstance(item, str):
-                _check_text(item)
-            continue
-        if depth > MAX_DEPTH:
-            raise ProtocolError(ErrorCode.BAD_JSON, f"message is nested deeper than {MAX_DEPTH} levels")
-        stack.extend((child, depth + 1) for child in reversed(list(children)))
+def _check(value: Any, depth: int = 1) -> None:
+    """Depth ≤ MAX_DEPTH and no lone surrogate in any key or string of a decoded frame (the
+    recursion stops at MAX_DEPTH + 1 levels)."""
+    kind = type(value)
+    if kind is str:
+        if not value.isascii():  # isascii() reads a flag CPython keeps per string
+            _check_text(value)
+        return
+    if kind is not dict and kind is not list:
+        return
+    if depth > MAX_DEPTH:
+        raise ProtocolError(ErrorCode.BAD_JSON, f"message is nested deeper than {MAX_DEPTH} levels")
+    if kind is dict:
+        for key, item in value.items():
+            if not key.isascii():
+                _check_text(key)
+            if type(item) is str:
+                if not item.isascii():
+                    _check_text(item)
+            elif type(item) is dict or type(item) is list:
+                _check(item, depth + 1)
+    else:
+        for item in value:
+            _check(item, depth + 1)
 
 
 def _check_text(text: str) -> None:
-    if not text.isascii() and (m := _SURROGATE.search(text)) is not None:
+    if (m := _SURROGATE.search(text)) is not None:
         raise ProtocolError(ErrorCode.BAD_JSON, f"message is not valid Unicode: lone surrogate \\u{ord(m.group()):04x}")
 
 
@@ -169,9 +174,9 @@ def loads(text: str | bytes) -> Any:
     * numbers are finite and within ±2^53 (no ``NaN``, ``Infinity``, ``1e999``, 400-digit integers);
     * objects and arrays nest at most `MAX_DEPTH` levels.
 
-    Cheap on the usual frame: strings are only searched when the text holds a ``\\u`` escape (a
-    frame is already valid UTF-8, so a surrogate can only come from one), and the tree only walked
-    for depth when the text has more than `MAX_DEPTH` brackets.
+    Cheap on the usual frame: numbers are checked as they are decoded, then the decoded tree (a
+    few nodes) is walked once; an ASCII string, such as an SDP, needs no search (a frame is valid
+    UTF-8, so a surrogate can only come from a ``\\u`` escape and makes its string non-ASCII).
     """
     if isinstance(text, bytes):  # json.loads would decode bytes with "surrogatepass"
         try:
@@ -184,9 +189,7 @@ def loads(text: str | bytes) -> Any:
         raise ProtocolError(ErrorCode.BAD_JSON, f"message is nested deeper than {MAX_DEPTH} levels") from None
     except ValueError:
         raise ProtocolError(ErrorCode.BAD_JSON, "message is not valid JSON") from None
-    escaped = "\\u" in text
-    if escaped or text.count("[") + text.count("{") > MAX_DEPTH:
-        _check(value, escaped)
+    _check(value)
     return value
 
 

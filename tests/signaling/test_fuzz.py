@@ -12,7 +12,7 @@ cannot carry, deep nesting, random text, oversized and binary frames — and che
 * nothing crosses rooms: no participant receives anything naming a participant of the other room;
 * the server logs no error and its event loop reports no unhandled exception.
 
-The run is bounded: a fixed number of examples, each with a few frames (about 10 s here).
+The run is bounded: a fixed number of examples, each with a few frames (a few seconds to a few tens on a busy machine).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestServer
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from signaling.client import Closed, SignalingClient
@@ -116,7 +116,7 @@ def nest(depth: int, leaf: Any, as_object: bool) -> Any:
 def mutated(draw: st.DrawFn) -> Any:
     """A documented message with up to three mutations: a field dropped, replaced, added, nested."""
     msg: dict[str, Any] = dict(draw(documented))
-    for _ in range(draw(st.sampled_from([0, 0, 0, 1, 2, 3]))):
+    for _ in range(draw(st.sampled_from([0, 0, 0, 0, 1, 2, 3]))):
         op = draw(st.sampled_from(["drop", "set", "extra", "nest", "type"]))
         keys = list(msg)
         if op == "drop" and keys:
@@ -315,6 +315,8 @@ async def scenario(h: Harness, sender: int, first_unjoined: bool, sent: list[str
             got, code = await _until_pong(client)
             received[me].extend(got)
             errors = [m for m in got if isinstance(m, Error)]
+            event(f"answer: {sorted(want.close) or ''}{want.error.value if want.error else ''} "
+                  f"got {code or [e.code.value for e in errors] or 'no error'}")
             msg = want.value if isinstance(want.value, dict) else {}
             kind = msg.get("type") if isinstance(msg.get("type"), str) else None
             if want.close:
@@ -355,7 +357,7 @@ async def scenario(h: Harness, sender: int, first_unjoined: bool, sent: list[str
             await client.close()
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                   HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(sender=st.integers(0, 3), first_unjoined=st.booleans(), sent=st.lists(frames(), min_size=1, max_size=6))
 def test_fuzzed_frames_get_documented_answers_and_stay_in_their_room(
