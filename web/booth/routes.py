@@ -261,7 +261,7 @@ async def booth_token(request: web.Request) -> web.Response:
         budget.prune(now)
     wait = budget.take("", account.id, now)  # per account, whatever the room
     if wait:
-        log.warning("room tokens throttled", extra={"account": account.id, "room": room})
+        log.info("room tokens throttled", extra={"account": account.id, "room": room})
         refused = error_response(
             429, f"请求入场凭证过于频繁，请 {wait} 秒后再试 Too many room passes requested: try again in {wait} s"
         )
