@@ -105,6 +105,18 @@ documented = st.one_of(
     st.fixed_dictionaries({"type": st.just("join"), "token": hostile_text}),
 )
 
+to_anyone = st.sampled_from(IDS)
+wellformed = st.one_of(  # what a good client sends, to anyone of either room
+    st.fixed_dictionaries({"type": st.sampled_from(["offer", "answer"]), "to": to_anyone,
+                           "sdp": st.sampled_from([CHROMIUM_OFFER, "v=0\r\n", "v=0 \U0001f600 手机"])}),
+    st.fixed_dictionaries({"type": st.just("candidate"), "to": to_anyone, "candidate": st.fixed_dictionaries(
+        {"candidate": st.sampled_from(["", "candidate:1 1 udp 2122260223 192.0.2.7 54400 typ host"]),
+         "sdpMid": st.just("0"), "sdpMLineIndex": st.integers(0, 1023)})}),
+    st.fixed_dictionaries({"type": st.just("ice-restart"), "to": to_anyone}),
+    st.fixed_dictionaries({"type": st.just("ping")}, optional={"ts": st.floats(-1e15, 1e15) | st.integers(-2**53, 2**53)}),
+    st.fixed_dictionaries({"type": st.just("mute"), "to": to_anyone, "kind": st.sampled_from(["audio", "video"])}),
+)
+
 
 def nest(depth: int, leaf: Any, as_object: bool) -> Any:
     for _ in range(depth):
@@ -136,7 +148,9 @@ def mutated(draw: st.DrawFn) -> Any:
 @st.composite
 def frames(draw: st.DrawFn) -> str | bytes:
     """One frame: JSON text of a (mutated) message, that text damaged, random text, big, or binary."""
-    kind = draw(st.sampled_from(["value"] * 6 + ["damaged", "damaged", "random", "big", "binary"]))
+    kind = draw(st.sampled_from(["value"] * 6 + ["good"] * 3 + ["damaged", "damaged", "random", "big", "binary"]))
+    if kind == "good":
+        return json.dumps(draw(wellformed), ensure_ascii=draw(st.booleans()))
     if kind == "binary":
         return draw(st.binary(max_size=20))
     if kind == "random":
