@@ -21,6 +21,8 @@ class SignalingConfig:
     max_message_bytes: int = 64 * 1024  # larger text frames are refused with an error
     rate: float = 50.0  # messages per second a connection may send, sustained
     burst: int = 200  # ... and at once; beyond, messages are dropped, then the socket closed (4009)
+    join_rate: float = 1 / 6  # joins per second one account may make in one room, sustained ...
+    join_burst: int = 10  # ... and at once; beyond, the join is refused (4011)
     send_backlog_bytes: int = 1 << 20  # a client this far behind in reading is closed (4010)
     bus_url: str = ""  # empty: in-memory bus (one process); redis://host:port/db for several
     bus_prefix: str = "pingbiao:signaling:"  # Redis key and channel prefix
@@ -31,6 +33,8 @@ class SignalingConfig:
             raise ValueError("capacity ≥ 1, grace ≥ 0, heartbeat > 0 and heartbeat_misses ≥ 1 are required")
         if self.max_message_bytes < 1024 or self.rate <= 0 or self.burst < 1:
             raise ValueError("max_message_bytes ≥ 1024, rate > 0 and burst ≥ 1 are required")
+        if self.join_rate <= 0 or self.join_burst < 1:
+            raise ValueError("join_rate > 0 and join_burst ≥ 1 are required")
         if self.bus_lease <= 0 or self.send_backlog_bytes < self.max_message_bytes:
             raise ValueError("bus_lease > 0 and send_backlog_bytes ≥ max_message_bytes are required")
 

@@ -8,7 +8,6 @@ more); unknown types are refused. docs/signaling.md documents every type with an
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from json.encoder import encode_basestring
 from typing import Any, ClassVar, Union
@@ -24,6 +23,7 @@ from signaling.wire import (
     Message,
     PeerInfo,
     ProtocolError,
+    loads,
     raw_string_literal,
 )
 
@@ -415,10 +415,7 @@ def relay_text(msg: Offer | Candidate | IceRestart, sender: str, received: str =
 
 
 def _parse(text: str | bytes, types: dict[str, type[Message]]) -> Message:
-    try:
-        obj = json.loads(text)
-    except (ValueError, UnicodeDecodeError):
-        raise ProtocolError(ErrorCode.BAD_JSON, "message is not valid JSON") from None
+    obj = loads(text)  # the one boundary: valid text, finite bounded numbers, bounded depth
     if not isinstance(obj, dict):
         raise ProtocolError(ErrorCode.BAD_MESSAGE, "message must be a JSON object")
     kind = obj.get("type")

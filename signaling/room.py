@@ -148,13 +148,20 @@ class Rooms:
         """Run a socket close apart: a dead client's close handshake must not hold anyone up."""
         task = asyncio.create_task(coro)
         self.background.add(task)
-        task.add_done_callback(self.background.discard)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self.background.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            log.error("background close failed", exc_info=exc)
 
     async def _close(self, conn: Connection[Participant], code: CloseCode, message: str, reason: str, last: str = "") -> None:
         conn.end_reason = reason
-        if last:
-            await conn.send(last)
-        await conn.close(code, message, reason)
+        try:
+            if last:
+                await conn.send(last)
+        finally:  # the socket closes whatever happened to its last message
+            await conn.close(code, message, reason)
 
     async def _hook(self, name: str, room: str, account: str, role: Role, reason: str) -> None:
         await call_hook(self.hooks, name, room, account, role, reason)

@@ -31,12 +31,50 @@ from signaling.messages import (
     parse_client,
 )
 from signaling.room import JoinRefused, Participant, Rooms
+from signaling.throttle import AccountBudget
 from signaling.tokens import TokenError, TokenSigner
 from signaling.wire import ProtocolError
 
 log = logging.getLogger("pingbiao.signaling")
 ROOM_ROUTE = "/rooms/{room:[A-Za-z0-9._:@-]{1,64}}"
 CLOSE_TIMEOUT = 5.0  # seconds to wait for a client's close frame
+
+
+class _Socket(web.WebSocketResponse):
+    """A server WebSocket whose frames beyond `max_msg_size` get their close frame (1009) read.
+
+    aiohttp refuses such a frame from its header, sends close 1009 and then closes the TCP
+    connection at once, while the client is still writing the frame: the unread bytes make the
+    kernel reset the connection, and the client never sees the close frame (it reports 1006).
+    Here the connection is instead kept open after the close frame, its further input discarded,
+    until the client closes it (having read the 1009) or `CLOSE_TIMEOUT` passes (`linger`).
+    """
+
+    too_big = False
+
+    async def close(self, *, code: int = WSCloseCode.OK, message: bytes = b"", drain: bool = True) -> bool:
+        if code == WSCloseCode.MESSAGE_TOO_BIG and not self.closed:
+            self.too_big = True
+        return await super().close(code=code, message=message, drain=drain)
+
+    def _close_transport(self) -> None:  # aiohttp's one place for closing the connection
+        if not self.too_big:
+            super()._close_transport()
+
+    async def linger(self, transport: asyncio.Transport | None) -> None:
+        """After a too-big frame: wait (bounded) for the client to close, then close."""
+        if transport is None:
+            return
+        if not transport.is_reading():
+            transport.resume_reading()  # aiohttp drops what arrives after its reader failed
+        try:
+            async with asyncio.timeout(CLOSE_TIMEOUT):
+                while not transport.is_closing():
+                    await asyncio.sleep(0.05)
+        except TimeoutError:
+            pass
+        finally:
+            transport.close()
 
 
 class SignalingServer:
@@ -47,6 +85,7 @@ class SignalingServer:
         self.hooks = hooks
         self.signer = TokenSigner(config.token_secret)
         self.connections: set[Connection[Participant]] = set()
+        self.joins = AccountBudget(config.join_rate, config.join_burst)
         self._rooms: Rooms | None = None
 
     @property
@@ -109,6 +148,7 @@ class SignalingServer:
                         await self.rooms.ended(conn)
                         self.rooms._spawn(conn.close(CloseCode.HEARTBEAT_TIMEOUT, "heartbeat timeout", "heartbeat"))
                 await self.rooms.expire(now)
+                self.joins.prune(now)
             except Exception:  # the sweeper must survive a bus hiccup
                 log.exception("sweep failed")
 
@@ -117,7 +157,7 @@ class SignalingServer:
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
         """GET /rooms/{room}: one participant's WebSocket."""
         cfg = self.config
-        ws = web.WebSocketResponse(
+        ws = _Socket(
             max_msg_size=4 * cfg.max_message_bytes, compress=False, timeout=CLOSE_TIMEOUT, autoping=True
         )
         await ws.prepare(request)
@@ -137,6 +177,10 @@ class SignalingServer:
             self.connections.discard(conn)
             if conn.participant is not None:
                 await self.rooms.ended(conn)
+        if ws.too_big:
+            log.info("frame too big", extra={"room": conn.room, "limit": 4 * cfg.max_message_bytes})
+            await ws.linger(request.transport)  # type: ignore[arg-type]
+            return ws
         if ws.close_code is not None and ws.close_code >= 1002 and ws.close_code < 4000:
             log.info("socket closed", extra={"room": conn.room, "code": ws.close_code})
         return ws
@@ -173,6 +217,8 @@ class SignalingServer:
         if conn.participant is None:
             await self._join(conn, msg)
             return
+        if conn.participant.conn is not conn:  # removed, replaced or too slow: its close is under way
+            return
         try:
             if isinstance(msg, (Offer, Candidate, IceRestart)):  # Answer is an Offer
                 await self.rooms.relay(conn, msg, data)
@@ -196,6 +242,9 @@ class SignalingServer:
             return
         try:
             grant = self.signer.verify(msg.token, conn.room)
+            wait = self.joins.take(grant.room, grant.account, time.monotonic())
+            if wait:
+                raise JoinRefused(CloseCode.TOO_MANY_JOINS, f"too many joins: try again in {wait} s")
             await self.rooms.join(grant, conn)
         except (TokenError, JoinRefused) as exc:
             code = exc.close_code if isinstance(exc, TokenError) else exc.code

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import enum
 import json
+import math
+import re
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
@@ -18,6 +20,9 @@ MAX_NAME_CHARS = 128
 MAX_TOKEN_CHARS = 2048
 MAX_CANDIDATE_CHARS = 1024
 MAX_REASON_CHARS = 200
+MAX_DEPTH = 32  # objects and arrays nested deeper are refused (the deepest message has 3 levels)
+MAX_NUMBER = 2**53  # numbers beyond ±2^53 are refused (the integers JavaScript holds exactly)
+MAX_INT_DIGITS = 16  # an integer literal longer than this is beyond 2^53
 
 E = TypeVar("E", bound=enum.Enum)
 
@@ -93,6 +98,99 @@ class Fields:
         if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
             raise ProtocolError(ErrorCode.BAD_MESSAGE, f'field "{name}" must be a list of objects')
         return [Fields(v) for v in value]
+
+
+# --- the boundary: text of a frame → JSON values every later step may trust ------------------------
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_NUMBER_TEXT = "numbers must be finite and at most 2^53 in magnitude"
+
+
+def _bad_number() -> ProtocolError:
+    return ProtocolError(ErrorCode.BAD_JSON, _NUMBER_TEXT)
+
+
+def _int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise _bad_number()
+    value = int(text)
+    if abs(value) > MAX_NUMBER:
+        raise _bad_number()
+    return value
+
+
+def _float(text: str) -> float:
+    value = float(text)  # "1e999" is inf: refused below
+    if not math.isfinite(value) or abs(value) > MAX_NUMBER:
+        raise _bad_number()
+    return value
+
+
+def _constant(text: str) -> Any:  # NaN, Infinity, -Infinity: not JSON at all
+    raise _bad_number()
+
+
+_DECODER = json.JSONDecoder(parse_float=_float, parse_int=_int, parse_constant=_constant)
+
+
+def _check(value: Any, depth: int = 1) -> None:
+    """Depth ≤ MAX_DEPTH and no lone surrogate in any key or string of a decoded frame (the
+    recursion stops at MAX_DEPTH + 1 levels)."""
+    kind = type(value)
+    if kind is str:
+        if not value.isascii():  # isascii() reads a flag CPython keeps per string
+            _check_text(value)
+        return
+    if kind is not dict and kind is not list:
+        return
+    if depth > MAX_DEPTH:
+        raise ProtocolError(ErrorCode.BAD_JSON, f"message is nested deeper than {MAX_DEPTH} levels")
+    if kind is dict:
+        for key, item in value.items():
+            if not key.isascii():
+                _check_text(key)
+            if type(item) is str:
+                if not item.isascii():
+                    _check_text(item)
+            elif type(item) is dict or type(item) is list:
+                _check(item, depth + 1)
+    else:
+        for item in value:
+            _check(item, depth + 1)
+
+
+def _check_text(text: str) -> None:
+    if (m := _SURROGATE.search(text)) is not None:
+        raise ProtocolError(ErrorCode.BAD_JSON, f"message is not valid Unicode: lone surrogate \\u{ord(m.group()):04x}")
+
+
+def loads(text: str | bytes) -> Any:
+    """The JSON value of one frame's text, valid by the protocol's one rule for values, or
+    `ProtocolError` (`bad-json`). Every frame goes through here before anything reads it, so no
+    later step sees what this refuses:
+
+    * text is Unicode scalar values: no lone surrogate (``"\\ud800"``) in any string or key (a
+      surrogate pair escaped as two ``\\u`` escapes is one character and fine);
+    * numbers are finite and within ±2^53 (no ``NaN``, ``Infinity``, ``1e999``, 400-digit integers);
+    * objects and arrays nest at most `MAX_DEPTH` levels.
+
+    Cheap on the usual frame: numbers are checked as they are decoded, then the decoded tree (a
+    few nodes) is walked once; an ASCII string, such as an SDP, needs no search (a frame is valid
+    UTF-8, so a surrogate can only come from a ``\\u`` escape and makes its string non-ASCII).
+    """
+    if isinstance(text, bytes):  # json.loads would decode bytes with "surrogatepass"
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ProtocolError(ErrorCode.BAD_JSON, "message is not valid JSON") from None
+    try:
+        value = _DECODER.decode(text)
+    except RecursionError:
+        raise ProtocolError(ErrorCode.BAD_JSON, f"message is nested deeper than {MAX_DEPTH} levels") from None
+    except ValueError:
+        raise ProtocolError(ErrorCode.BAD_JSON, "message is not valid JSON") from None
+    _check(value)
+    return value
 
 
 def dumps(obj: dict[str, Any]) -> str:

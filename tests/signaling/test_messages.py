@@ -141,6 +141,22 @@ MALFORMED = [
     ('{"type":"mute","to":"bob","kind":"screen"}', ErrorCode.BAD_MESSAGE, 'field "kind" must be one of: audio, video'),
     ('{"type":"remove","to":"bob","reason":5}', ErrorCode.BAD_MESSAGE,
      'field "reason" must be a string of 0 to 200 characters'),
+    # the value rule, checked before the message is read (docs/signaling.md, Values)
+    ('{"type":"remove","to":"bob","reason":"\\ud800"}', ErrorCode.BAD_JSON,
+     "message is not valid Unicode: lone surrogate \\ud800"),
+    ('{"type":"ping","\\udfff":0}', ErrorCode.BAD_JSON, "message is not valid Unicode: lone surrogate \\udfff"),
+    ('["\\udc00"]', ErrorCode.BAD_JSON, "message is not valid Unicode: lone surrogate \\udc00"),
+    (b'{"type":"remove","to":"bob","reason":"\xed\xa0\x80"}', ErrorCode.BAD_JSON,  # UTF-8 of a surrogate
+     "message is not valid JSON"),
+    ('{"type":"ping","ts":NaN}', ErrorCode.BAD_JSON, "numbers must be finite and at most 2^53 in magnitude"),
+    ('{"type":"ping","ts":-Infinity}', ErrorCode.BAD_JSON, "numbers must be finite and at most 2^53 in magnitude"),
+    ('{"type":"ping","ts":1e999}', ErrorCode.BAD_JSON, "numbers must be finite and at most 2^53 in magnitude"),
+    ('{"type":"ping","ts":-9007199254740993}', ErrorCode.BAD_JSON,
+     "numbers must be finite and at most 2^53 in magnitude"),
+    ('{"type":"ping","ts":' + "9" * 5000 + "}", ErrorCode.BAD_JSON,
+     "numbers must be finite and at most 2^53 in magnitude"),
+    ('{"type":"ping","x":' + "[" * 32 + "]" * 32 + "}", ErrorCode.BAD_JSON, "message is nested deeper than 32 levels"),
+    ("[" * 100_000 + "]" * 100_000, ErrorCode.BAD_JSON, "message is nested deeper than 32 levels"),
 ]
 
 
@@ -149,6 +165,13 @@ def test_malformed_client_messages(text: str | bytes, code: ErrorCode, message: 
     with pytest.raises(ProtocolError) as info:
         parse_client(text)
     assert (info.value.code, info.value.message) == (code, message)
+
+
+def test_the_value_rule_lets_good_values_through() -> None:
+    assert parse_client('{"type":"remove","to":"bob","reason":"\\ud83d\\ude00 \\u624b\\u673a"}') == Remove("bob", "\U0001f600 手机")
+    assert parse_client('{"type":"ping","ts":9007199254740992}') == Ping(2.0**53)
+    assert parse_client('{"type":"ping","ts":-1.5e-300}') == Ping(-1.5e-300)
+    assert parse_client('{"type":"ping","x":' + "[" * 31 + "]" * 31 + "}") == Ping()
 
 
 def test_malformed_server_messages() -> None:

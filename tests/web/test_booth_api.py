@@ -7,6 +7,7 @@ over the API by its agency, with a committee seated by the real pool import and 
 
 from __future__ import annotations
 
+import json
 import stat
 import time
 from pathlib import Path
@@ -18,17 +19,31 @@ from aiohttp.test_utils import TestClient
 from evaluation.accounts.account import Role
 from evaluation.audit.events import KINDS
 from signaling.client import Closed, SignalingClient
-from signaling.codes import CloseCode
+from signaling.codes import CloseCode, ErrorCode
 from signaling.codes import Role as BoothRole
-from signaling.messages import Leave, PeerBack, PeerJoined, PeerLeft, PeerReconnecting, Remove
+from signaling.config import SignalingConfig
+from signaling.messages import (
+    Error,
+    Leave,
+    Offer,
+    PeerBack,
+    PeerJoined,
+    PeerLeft,
+    PeerReconnecting,
+    RelayedOffer,
+    Remove,
+    Removed,
+)
 from signaling.tokens import RoomToken, TokenSigner
 from tests.web.signin import make_account, session_headers
 from tests.web.tender_client import drawn_committee, opened_tender
 from tests.web.tender_client import start as start_hall
 from web.app import create_app
-from web.booth.routes import PRESENCE, SECRET_FILE, SIGNER
+from web.booth.routes import PRESENCE, SECRET_FILE, SIGNER, TOKEN_BURST
 from web.config import Settings
 from web.keys import AUDIT_LOG
+
+JOIN_BURST = SignalingConfig(token_secret=b"x" * 32).join_burst  # the booth runs signaling's default
 
 
 async def start(aiohttp_client: Any, tmp_path: Path) -> tuple[TestClient, dict[str, Any], dict[str, dict[str, str]], str]:
@@ -184,3 +199,66 @@ def test_secret_is_created_once_and_private(tmp_path: Path) -> None:
     assert len(first) == 32 and stat.S_IMODE(path.stat().st_mode) == 0o600
     create_app(settings)
     assert path.read_bytes() == first
+
+
+async def test_a_removal_the_server_refuses_changes_nothing_and_a_good_one_is_logged(
+    aiohttp_client: Any, tmp_path: Path
+) -> None:
+    """A remove reason holding a lone surrogate used to half-remove: the expert got no message,
+    stayed connected and could still relay, and no booth.removed was written. Now it is refused
+    at the frame boundary and nothing changes; the host's next, valid removal is logged."""
+    client, accounts, headers, room = await start(aiohttp_client, tmp_path)
+    log = client.app[AUDIT_LOG]
+    url = ws_url(client, room)
+    host = await SignalingClient.connect(url, (await token_for(client, headers["agency"], room))[1]["token"])
+    expert = await SignalingClient.connect(url, (await token_for(client, headers["expert1"], room))[1]["token"])
+    await host.expect(PeerJoined)
+    e1 = accounts["expert1"].id
+    await host.send_raw(json.dumps({"type": "remove", "to": e1, "reason": "\ud800"}))  # sent as "\\ud800"
+    assert await host.recv() == Error(ErrorCode.BAD_JSON, "message is not valid Unicode: lone surrogate \\ud800")
+    await expert.send(Offer(accounts["agency"].id, "v=0"))
+    assert await host.recv() == RelayedOffer(e1, "v=0")  # still a participant, as it should be
+    await host.send(Remove(e1, "离席 left the booth"))
+    assert await expert.expect(Removed) == Removed(accounts["agency"].id, "离席 left the booth")
+    assert await expert.closed() == CloseCode.REMOVED
+    await host.close()
+    await client.app[PRESENCE].drain()
+    removed = [e for e in await log.entries(0, log.size) if e.kind == "booth.removed"]
+    assert [(e.actor.account, e.payload["reason"]) for e in removed] == [
+        (e1, f"by {accounts['agency'].id}: 离席 left the booth")
+    ]
+
+
+async def test_token_and_join_churn_is_throttled_and_the_audit_log_stays_small(
+    aiohttp_client: Any, tmp_path: Path
+) -> None:
+    """Join, leave, again: after the signaling join budget the joins are refused (4011, nothing
+    logged) even with fresh tokens, and after the token budget the tokens are refused (429)."""
+    client, accounts, headers, room = await start(aiohttp_client, tmp_path)
+    log = client.app[AUDIT_LOG]
+    start_size = log.size
+    url = ws_url(client, room)
+    outcomes: list[object] = []
+    for _ in range(TOKEN_BURST + 1):
+        status, body = await token_for(client, headers["expert1"], room)
+        if status != 200:
+            outcomes.append(status)
+            break
+        try:
+            peer = await SignalingClient.connect(url, body["token"])
+        except Closed as refused:
+            outcomes.append(refused.code)
+            continue
+        await peer.send(Leave())
+        outcomes.append(await peer.closed())
+    await client.app[PRESENCE].drain()  # every presence event is queued by now; wait until written
+    burst = JOIN_BURST
+    assert outcomes == [1000] * burst + [CloseCode.TOO_MANY_JOINS] * (TOKEN_BURST - burst) + [429]
+    status, body = await token_for(client, headers["expert1"], room)
+    assert status == 429 and body["error"].startswith("请求入场凭证过于频繁") and "try again in" in body["error"]
+    resp = await client.get(f"/api/booth/{room}/token", headers={**headers["expert1"], "Accept": "application/json"})
+    assert resp.status == 429 and 1 <= int(resp.headers["Retry-After"]) <= 6
+    entries = [e for e in await log.entries(start_size, log.size) if e.kind.startswith("booth.")]
+    assert len(entries) == 2 * burst  # joined + left per admitted join; refusals write nothing
+    status, _ = await token_for(client, headers["expert2"], room)  # other accounts are not affected
+    assert status == 200

@@ -5,7 +5,8 @@
 * the signaling application (signaling/) at ``/signaling``; clients connect to
   ``/signaling/rooms/<room>`` and join with a room token (docs/signaling.md);
 * ``GET /api/booth/{room}/token`` — a short-lived room token for the signed-in account, if
-  :func:`may_join` lets it into the room;
+  :func:`may_join` lets it into the room, at most `TOKEN_BURST` at once and then one per
+  `1 / TOKEN_RATE` seconds per account (beyond: 429 with Retry-After);
 * ``GET /booth/{room}`` — the booth page (web/pages/templates/booth.html, web/static/booth.js);
 * hooks that write the signaling presence events to the audit log as ``booth.joined``,
   ``booth.left``, ``booth.reconnected`` and ``booth.removed`` (evaluation/session/booth_events.py).
@@ -38,10 +39,11 @@ from evaluation.session import booth_events
 from signaling.codes import Role as BoothRole
 from signaling.config import SignalingConfig
 from signaling.server import signaling_app
+from signaling.throttle import AccountBudget
 from signaling.tokens import TokenSigner
 from signaling.turn import IceConfig
 from web.config import Settings
-from web.errors import Forbidden, NotFound
+from web.errors import Forbidden, NotFound, error_response
 from web.keys import AUDIT_LOG, ENGINE, SETTINGS
 from web.rendering import render
 
@@ -58,9 +60,12 @@ ROOM_ROLES = {
     AccountRole.supervisor: BoothRole.SUPERVISOR,
 }
 PLATFORM_ROLES = {booth: account for account, booth in ROOM_ROLES.items()}
+TOKEN_BURST = 20  # room tokens one account may fetch at once (every (re)connection needs one) ...
+TOKEN_RATE = 1 / 6  # ... and then per second; the signaling server also limits joins per account
 AUDIT_QUEUE = 10_000  # presence events waiting for the audit log; beyond, they are dropped (logged)
 
 SIGNER = web.AppKey("booth_signer", TokenSigner)
+TOKEN_BUDGET = web.AppKey("booth_token_budget", AccountBudget)
 
 
 # -- who may join which room ----------------------------------------------------------------------
@@ -250,6 +255,18 @@ async def booth_token(request: web.Request) -> web.Response:
     """A room token (valid ~2 minutes) for the signed-in account, to join the room once."""
     room = request.match_info["room"]
     account, role = await _admitted(request, room)
+    budget = request.app[TOKEN_BUDGET]
+    now = time.monotonic()
+    if len(budget) > 10_000:
+        budget.prune(now)
+    wait = budget.take("", account.id, now)  # per account, whatever the room
+    if wait:
+        log.info("room tokens throttled", extra={"account": account.id, "room": room})
+        refused = error_response(
+            429, f"请求入场凭证过于频繁，请 {wait} 秒后再试 Too many room passes requested: try again in {wait} s"
+        )
+        refused.headers["Retry-After"] = str(wait)
+        return refused
     token = request.app[SIGNER].issue(room, account.id, role, account.display_name[:128] or account.username, TOKEN_TTL)
     body = {
         "token": token,
@@ -275,6 +292,7 @@ def install(app: web.Application) -> None:
     config = signaling_config(app[SETTINGS])
     hooks = AuditHooks(app)
     app[SIGNER] = TokenSigner(config.token_secret)
+    app[TOKEN_BUDGET] = AccountBudget(TOKEN_RATE, TOKEN_BURST)
     app[PRESENCE] = hooks
     app.cleanup_ctx.append(hooks.run)
     app.add_routes(routes)
