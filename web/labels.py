@@ -70,6 +70,16 @@ LABELS: dict[str, dict[str, str]] = {
         "withdrawn": N_("已撤回"),
         "void": N_("已作废（须重新提交）"),
     },
+    "member_kind": {
+        "expert": N_("评审专家"),
+        "purchaser_rep": N_("采购人代表"),
+    },
+    "change_reason": {
+        "sum_error": N_("计算错误"),
+        "out_of_scale": N_("分值超出范围"),
+        "objective_inconsistent": N_("客观分不一致"),
+        "abnormal_high_low": N_("畸高畸低"),
+    },
     "site_role": {
         "main": N_("主场"),
         "remote": N_("副场"),

@@ -14,6 +14,8 @@ the PDF is downloaded; the supervisor's replay page shows each step.
 
 from __future__ import annotations
 
+import re
+
 import dataclasses
 import time
 from typing import Any
@@ -137,6 +139,14 @@ async def test_evaluation_session_in_the_browser(make_app_server: MakeAppServer,
     assert pdf.status == 200 and (await pdf.body()).startswith(b"%PDF")
     await pages[0].goto(f"{base}{page_url}/report")
     assert "评标报告" in await pages[0].text_content("#report")
+    # The document a committee signs reads in names and words: no account or bid ids outside <code>.
+    readable = await pages[0].evaluate("""() => { const r = document.querySelector('#report').cloneNode(true);
+        r.querySelectorAll('code').forEach((e) => e.remove()); return r.innerText; }""")
+    assert not re.search(r"acct_[0-9a-f]|\bB-[0-9a-f]{8}|abnormal_high_low", readable), readable
+    assert "畸高畸低" in readable and "评标组长" in readable
+    for width in (390, 1366):
+        await pages[0].set_viewport_size({"width": width, "height": 900})
+        assert await pages[0].evaluate("document.documentElement.scrollWidth") <= width
 
     watcher = await new_page()
     await sign_in(watcher, base, "supervisor", f"/audit/tenders/{tender_id}")

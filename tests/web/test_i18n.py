@@ -80,7 +80,9 @@ def test_every_code_of_the_domain_has_a_label() -> None:
     from evaluation.tenders.rules import Method, TenderState
     from web.labels import LABELS
 
-    for kind, enum in (("state", TenderState), ("method", Method), ("role", Role)):
+    from evaluation.session.tally import ChangeReason
+
+    for kind, enum in (("state", TenderState), ("method", Method), ("role", Role), ("change_reason", ChangeReason)):
         assert {m.value for m in enum} <= set(LABELS[kind]), kind
 
 

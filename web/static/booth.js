@@ -28,6 +28,8 @@
     4007: { retry: true, text: t("连接长时间无响应，正在重新连接…") },
     4008: { retry: false, text: t("协议错误，请刷新页面。") },
     4009: { retry: true, text: t("消息过多，稍后重新连接…") },
+    4010: { retry: true, text: t("网络太慢，未能及时接收消息，正在重新连接…") },
+    4011: { retry: true, text: t("进出评标舱过于频繁，稍后自动重新加入…") },
   };
 
   const state = {
