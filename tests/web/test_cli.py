@@ -134,3 +134,18 @@ def test_bad_input_is_one_line(data_dir: Path, args: list[str], message: bytes) 
     assert r.returncode != 0
     assert message in r.stderr
     assert b"Traceback" not in r.stderr
+
+
+def test_fast_demo_writes_where_asked_and_its_log_exports_and_verifies(tmp_path: Path) -> None:
+    """`demo --fast` honours the data directory, and `audit export` reads the log's origin from
+    the directory (the demo's own origin), with no PINGBIAO_LOG_ORIGIN set."""
+    data = tmp_path / "fast"
+    r = run(data, "demo", "--fast")
+    assert r.returncode == 0, r.stderr
+    assert (data / "log.key").exists() and (data / "pingbiao.db").exists()
+    bundle = tmp_path / "bundle"
+    exported = run(data, "audit", "export", str(bundle))
+    assert exported.returncode == 0, exported.stderr
+    verified = run(data, "audit", "verify", str(bundle))
+    assert verified.returncode == 0, verified.stderr
+    assert verified.stdout.decode().startswith("ok: ") and "demo.pingbiao.local/audit" in verified.stdout.decode()

@@ -18,7 +18,6 @@ if TYPE_CHECKING:
 
     from evaluation.audit.log import AuditLog
 
-DEFAULT_ORIGIN = "pingbiao.local/audit"
 
 
 @contextlib.asynccontextmanager
@@ -59,15 +58,18 @@ async def installation(settings: Settings) -> AsyncIterator[tuple[AsyncEngine, A
 async def existing_log(settings: Settings) -> AsyncIterator[tuple[AsyncEngine, AuditLog, str]]:
     """The engine, the audit log started read-only and its verifier key, of an installation that
     has a log (NotFoundError if its data directory holds no log key); nothing is created."""
+    from crypto.note import Signer
     from evaluation.audit.keys import load_or_create_signer
     from evaluation.audit.log import AuditLog
     from evaluation.db import make_engine
     from evaluation.errors import NotFoundError
 
-    origin = getattr(settings, "log_origin", "") or DEFAULT_ORIGIN
     key_path = settings.data_dir / "log.key"
     if not key_path.exists():
         raise NotFoundError(f"no audit log key at {key_path}: this data directory has no audit log")
+    # An existing log's origin is the one its key was made for (the setting only names a new log),
+    # so a data directory made with another origin (pingbiao demo --fast) is read as it is.
+    origin = Signer.from_key_text(key_path.read_text().strip()).name
     signer, vkey = load_or_create_signer(key_path, origin)
     engine = make_engine(settings.effective_database_url)
     try:

@@ -6,6 +6,7 @@ Every expected failure prints one line `pingbiao: error: …` and exits non-zero
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -102,7 +103,10 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "demo" and args.fast:
         from web.demo.fast import run_fast_demo
 
-        return run_fast_demo()
+        # Where asked (--data-dir or PINGBIAO_DATA_DIR), so its log can be exported and verified;
+        # else a temporary directory, removed afterwards.
+        asked = getattr(args, "data_dir", None) is not None or bool(os.environ.get("PINGBIAO_DATA_DIR"))
+        return run_fast_demo(settings.data_dir if asked else None)
     if args.command in {"serve", "demo"}:
         from web.cli.serve import run_server
 

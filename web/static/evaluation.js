@@ -75,6 +75,7 @@
       view = await fn();
       say(done || "");
       render();
+      every(LIVE_MS);
     } catch (e) {
       say(e.message, true);
     }
@@ -203,18 +204,28 @@
     $("signers").textContent = view.report_signers.length ? t("已签署") + " " + view.report_signers.map(nameOf).join(", ") : "";
   }
 
+  // Every second while the session runs; before it starts (404) only every 15 s, to notice the
+  // start without asking the server each second for something that does not exist yet.
+  const LIVE_MS = 1000, WAITING_MS = 15000;
+  let timer = null;
+  function every(ms) {
+    if (timer && timer.ms === ms) return;
+    if (timer) clearInterval(timer.id);
+    timer = { ms, id: setInterval(refresh, ms) };
+  }
   async function refresh() {
     try {
       view = await pb.api("GET", `/api/evaluation/${T}`);
       render();
+      every(LIVE_MS);
     } catch (e) {
-      if (e.status === 404 && data.role === "agency") {
-        show("start-box", true);
+      if (e.status === 404) {
+        show("start-box", data.role === "agency");
         $("eval-state").dataset.state = "none";
         $("eval-state").textContent = t("未开始");
+        every(WAITING_MS);
       } else say(e.message, true);
     }
   }
   refresh();
-  setInterval(refresh, 1000);
 })();
