@@ -14,9 +14,8 @@ the PDF is downloaded; the supervisor's replay page shows each step.
 
 from __future__ import annotations
 
-import re
-
 import dataclasses
+import re
 import time
 from typing import Any
 
@@ -34,7 +33,7 @@ from tests.web.signin import PASSWORD, make_account
 from web.api.evaluation import EVALUATION
 from web.api.experts import DRAW_JOB
 from web.api.tenders import TENDERS
-from web.keys import LOCAL_BEACON
+from web.keys import AUDIT_LOG, LOCAL_BEACON
 
 EXPERTS = 5
 STEP_MS = 20_000
@@ -93,6 +92,22 @@ async def test_evaluation_session_in_the_browser(make_app_server: MakeAppServer,
         await page.click("#checkin")
         await page.wait_for_selector("#checkin-box", state="hidden", timeout=STEP_MS)
         pages.append(page)
+    # Experts see what they judge: the opened bids' documents, viewed in the page, each view logged.
+    reader = pages[1]
+    assert await reader.locator("#documents tr[data-bid]").count() == 3
+    first = reader.locator("#documents a.doc-view").first
+    assert await first.get_attribute("data-name") == "技术标.txt"
+    await first.click()
+    frame = reader.frame(name="doc-viewer")
+    assert frame is not None
+    await frame.wait_for_selector("text=secret-marker", timeout=STEP_MS)
+    kinds = [(e.kind, e.actor.account) for e in await app[AUDIT_LOG].entries(0, app[AUDIT_LOG].size)]
+    assert ("bid.document_opened", experts[1].id) in kinds
+    outsider = await new_page()
+    await make_account(app, Role.bidder, "bidder-outsider")
+    await sign_in(outsider, base, "bidder-outsider", "/")
+    refused = await outsider.request.get(base + (await first.get_attribute("href") or ""))
+    assert refused.status == 403
     for page in pages[:3]:
         await state_is(page, "election")
         await page.select_option("#vote-candidate", experts[0].id)

@@ -3,13 +3,19 @@ and the evaluation report as printable HTML and as PDF."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from aiohttp import web
 
+from evaluation.errors import DomainError
+from evaluation.session import documents
 from evaluation.session import report as session_report
 from evaluation.session import view as session_view
 from evaluation.tenders.store import bid_rows
+from evaluation.tenders.tender import get
 from web.api.evaluation import ctx
 from web.api.tenders import current_actor
 from web.rendering import render
@@ -20,7 +26,14 @@ routes = web.RouteTableDef()
 @routes.get("/evaluation/{id}", name="evaluation.page")
 async def page(request: web.Request) -> web.Response:
     tender_id = request.match_info["id"]
-    return render(request, "evaluation_session.html", tender_id=tender_id, account=request["account"])
+    tenders_ctx = ctx(request).tenders
+    try:
+        bids = await documents.bid_documents(tenders_ctx, current_actor(request), tender_id)
+        fields = [f.to_json() for f in (await get(tenders_ctx, tender_id)).spec.record_fields]
+    except DomainError:  # not opened yet, or not this reader's: the page shows the session only
+        bids, fields = [], []
+    return render(request, "evaluation_session.html", tender_id=tender_id, account=request["account"],
+                  bid_documents=bids, record_fields=fields)
 
 
 async def report_names(request: web.Request, report: dict[str, Any]) -> dict[str, dict[str, str]]:
@@ -49,3 +62,31 @@ async def report_pdf(request: web.Request) -> web.Response:
     name = f"evaluation-report-{request.match_info['id']}.pdf"
     return web.Response(body=pdf, content_type="application/pdf",
                         headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
+
+
+INLINE = {".pdf": "application/pdf", ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".txt": "text/plain"}
+"""Document types a browser shows in the page; every other type is offered as a download."""
+
+
+@routes.get("/api/tenders/{id}/documents", name="evaluation.documents")
+async def documents_api(request: web.Request) -> web.Response:
+    items = await documents.bid_documents(ctx(request).tenders, current_actor(request), request.match_info["id"])
+    return web.json_response({"bids": items}, dumps=lambda v: json.dumps(v, ensure_ascii=False))
+
+
+@routes.get("/tenders/{id}/bids/{bid}/documents/{sha256}", name="evaluation.document")
+async def document(request: web.Request) -> web.StreamResponse:
+    """One document of an opened bid: shown in the page when the browser can (PDF, images, text),
+    else downloaded (``?download=1`` always downloads). The opening is logged first."""
+    m = request.match_info
+    doc = await documents.open_document(ctx(request).tenders, current_actor(request), m["id"], m["bid"], m["sha256"])
+    suffix = Path(doc.name).suffix.lower()
+    inline = suffix in INLINE and not request.query.get("download")
+    disposition = "inline" if inline else "attachment"
+    headers = {
+        "Content-Type": INLINE.get(suffix, "application/octet-stream") if inline else "application/octet-stream",
+        "Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(doc.name)}",
+        "Cache-Control": "no-store",
+        "X-Content-Type-Options": "nosniff",
+    }
+    return web.FileResponse(doc.path, headers=headers)

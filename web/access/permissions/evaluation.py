@@ -30,4 +30,6 @@ RULES: dict[str, Rule] = {
     "evaluation.change": Rule(MEMBERS, "修改 change one's own score for an allowed reason, signed (members)"),
     "evaluation.tally": Rule(MEMBERS, "汇总 close the review and tally (the group leader)"),
     "evaluation.sign_report": Rule(MEMBERS, "sign the evaluation report's hash (members)"),
+    "evaluation.documents": Rule(READERS, "投标文件 the opened bids' documents, listed (committee, its agency, supervisors)"),
+    "evaluation.document": Rule(READERS, "查阅 one document of an opened bid; each opening is logged"),
 }
