@@ -1,0 +1,77 @@
+"""Which audit entries need whom (pure): an entry and the facts looked up about its tender become
+notices for accounts. Texts are catalogue keys (Chinese) with placeholders, translated where
+they are shown, so a reader gets them in the language of the page.
+
+| entry | who | why |
+|---|---|---|
+| `experts.drawn`, `experts.replaced` | each newly seated expert (with a linked account) | 评标邀请: answer the invitation |
+| `opening.objection` | the tender's agency | 异议待答复: answer it in the hall |
+| `opening.answer` | the bidder who objected | 异议已答复 |
+| `opening.record` | the tender's bidders | 开标记录已公布: confirm or object in the hall |
+| `evaluation.started` | each member | 评标已开始: check in |
+| `evaluation.state` → scoring | each member | 请独立评分 |
+| `evaluation.state` → signing | each member | 请签署评标报告 |
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from evaluation.audit.entry import Entry
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the rules need to know beyond the entry, looked up by the job."""
+
+    title: str = ""  # the tender's title
+    agency: str = ""  # the tender's agency account
+    bidders: Sequence[str] = ()  # accounts that bid in the tender
+    members: Sequence[str] = ()  # accounts of the evaluation session's members
+    expert_accounts: Mapping[str, str] = field(default_factory=dict)  # pool expert id → account
+    objection_bidders: Mapping[str, str] = field(default_factory=dict)  # objection id → bidder account
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One notice for one account: a catalogue text with its values, and where to act."""
+
+    account: str
+    text: str
+    values: Mapping[str, Any]
+    link: str
+
+
+def _seated(payload: Mapping[str, Any]) -> list[str]:
+    if "replacements" in payload:
+        return [r["expert"] if isinstance(r, Mapping) else str(r) for r in payload.get("replacements", [])]
+    return [str(e) for e in payload.get("committee", [])]
+
+
+def notices_for(entry: Entry, facts: Facts) -> list[Notice]:
+    """The notices `entry` gives rise to (none for most kinds)."""
+    t, p, title = entry.tender_id or "", entry.payload, {"title": facts.title}
+    if entry.kind in ("experts.drawn", "experts.replaced"):
+        accounts = [facts.expert_accounts[e] for e in _seated(p) if e in facts.expert_accounts]
+        return [Notice(a, "您被抽取为《{title}》的评审专家，请回复邀请。", title, "/experts/me") for a in accounts]
+    if entry.kind == "opening.objection" and facts.agency:
+        return [Notice(facts.agency, "《{title}》有投标人提出异议，请在开标大厅答复。", title, f"/tenders/{t}/hall")]
+    if entry.kind == "opening.answer":
+        bidder = facts.objection_bidders.get(str(p.get("objection_id", "")))
+        return [Notice(bidder, "采购人已答复您对《{title}》开标记录的异议。", title, f"/tenders/{t}/hall")] if bidder else []
+    if entry.kind == "opening.record":
+        return [Notice(b, "《{title}》的开标记录已公布，请确认或提出异议。", title, f"/tenders/{t}/hall") for b in facts.bidders]
+    if entry.kind == "evaluation.started":
+        members = [str(m["account"]) for m in p.get("members", []) if isinstance(m, Mapping) and m.get("account")]
+        return [Notice(m, "《{title}》评标已开始，请签到。", title, f"/evaluation/{t}") for m in members]
+    if entry.kind == "evaluation.state" and p.get("new") in ("scoring", "signing"):
+        text = "《{title}》进入独立评分，请提交您的评分表。" if p["new"] == "scoring" else "《{title}》评标报告待您签署。"
+        return [Notice(m, text, title, f"/evaluation/{t}") for m in facts.members]
+    return []
+
+
+KINDS = ("experts.drawn", "experts.replaced", "opening.objection", "opening.answer", "opening.record",
+         "evaluation.started", "evaluation.state")
+"""The kinds the rules look at; the job skips every other entry without a lookup."""
