@@ -15,9 +15,9 @@ from typing import Any
 
 from evaluation.audit.entry import Entry
 from evaluation.audit.events import KINDS, register_kind
-from evaluation.session.rules import SessionConfig, criteria_from_json
+from evaluation.session.rules import SessionConfig, criteria_from_json, tally_bids
 from evaluation.session.scoring import Sheet, points
-from evaluation.session.tally import Bid, ChangeReason, ScoreChange, Tally, TieRule, apply_change, tally
+from evaluation.session.tally import ChangeReason, ScoreChange, Tally, TieRule, apply_change, tally
 
 KINDS_DOC: dict[str, str] = {
     "evaluation.started": (
@@ -25,10 +25,22 @@ KINDS_DOC: dict[str, str] = {
         "committee is drawn; this reveals the committee to the agency. Payload: config (method, "
         "category, deviation_threshold, tie_rule, recommend, separated, low_bid_fraction), criteria "
         "(list of {code, kind, max_points, allowed, minimum, title}, points as strings), bids (valid "
-        "bids of the opening record: {bid, bidder, bidder_name, price_fen}), members ({account, "
+        "bids of the opening record: {bid, bidder, bidder_name, price_fen, deduction (the SME price "
+        "deduction share, e.g. '1/10'), evaluated_fen (price after it, exact), invalid (null)}), "
+        "members ({account, "
         "kind, expert_id, name, site, specialty, seat}), declaration and commitment ({version, sha256})."
     ),
-    "evaluation.state": "The session's state changed. Payload: old, new (checkin, election, scoring, review, tally, signing, done).",
+    "evaluation.state": "The session's state changed. Payload: old, new (checkin, election, scoring, review, tally, signing, done, failed).",
+    "evaluation.bid_invalid": (
+        "The group leader recorded the committee's decision that a bid is invalid (投标无效): it takes "
+        "no part in the tally. Payload: bid, ground (qualification 资格审查, conformity 符合性审查, "
+        "abnormally_low 异常低价 art. 60), reason, invalid (the line the report shows), valid_left (int)."
+    ),
+    "evaluation.failed": (
+        "Fewer valid bids than the tender's minimum remain after the committee's review: the "
+        "procurement fails (废标, 87号令 arts. 43–44, 政府采购法 art. 36); no ranking. Payload: reason, "
+        "valid, min_bids. Phase becomes 'failed'."
+    ),
     "evaluation.member_added": (
         "The agency added a purchaser's representative (采购人代表) to the committee. Payload: "
         "account, kind ('purchaser_rep'), name, seat."
@@ -63,8 +75,9 @@ KINDS_DOC: dict[str, str] = {
         "named here, after this entry. Payload: round (int), tied (lists of bid ids)."
     ),
     "evaluation.tally": (
-        "The tally (汇总). Payload: tally ({method, bids: [{bid, price_fen, means, price_score, total, "
-        "rank}]}), recommendation ({candidates, ranked}), tie_rule (as applied), round and randomness "
+        "The tally (汇总). Payload: tally ({method, bids: [{bid, price_fen, deduction, evaluated_fen, "
+        "means, price_score, total, rank, invalid}]}, valid bids ranked first, then invalid ones with rank "
+        "null), recommendation ({candidates, ranked}), tie_rule (as applied), round and randomness "
         "(hex; null unless drawn)."
     ),
     "evaluation.report_issued": "The evaluation report (评标报告) was built. Payload: sha256 (of its canonical JSON).",
@@ -135,6 +148,18 @@ def _changed(state: dict[str, Any], entry: Entry) -> None:
     _ev(state)["changes"].append(entry.payload["change"])
 
 
+def _bid_invalid(state: dict[str, Any], entry: Entry) -> None:
+    p = entry.payload
+    ev = _ev(state)
+    ev["bids"] = [{**b, "invalid": p["invalid"]} if b["bid"] == p["bid"] else b for b in ev["bids"]]
+
+
+def _failed(state: dict[str, Any], entry: Entry) -> None:
+    _ev(state)["failed"] = entry.payload["reason"]
+    state["phase"] = "failed"
+    state["failed_reason"] = entry.payload["reason"]
+
+
 def _tie(state: dict[str, Any], entry: Entry) -> None:
     _ev(state)["tie_round"] = entry.payload["round"]
 
@@ -158,6 +183,8 @@ def _final(state: dict[str, Any], entry: Entry) -> None:
 REDUCERS = {
     "evaluation.started": _started,
     "evaluation.state": _state,
+    "evaluation.bid_invalid": _bid_invalid,
+    "evaluation.failed": _failed,
     "evaluation.member_added": _member_added,
     "evaluation.checked_in": _checked_in,
     "evaluation.vote": _vote,
@@ -212,12 +239,12 @@ def recompute_tally(ev: Mapping[str, Any]) -> Tally:
     """The tally from a replayed session alone: logged criteria, bids, sheets, changes, randomness."""
     config = SessionConfig.from_json(ev["config"])
     criteria = criteria_from_json(ev["criteria"])
-    bids = [Bid(str(b["bid"]), int(b["price_fen"])) for b in ev["bids"]]
+    bids = tally_bids(ev["bids"])
     logged = ev.get("tally") or {}
     rule = TieRule(logged.get("tie_rule", config.tie_rule.value))
     randomness = logged.get("randomness")
     return tally(criteria, config.method, bids, current_sheets(ev), tie_rule=rule,
-                 randomness=None if randomness is None else bytes.fromhex(randomness))
+                 randomness=None if randomness is None else bytes.fromhex(randomness), min_valid=config.min_bids)
 
 
 def first_difference(a: Any, b: Any, path: str = "tally") -> str | None:

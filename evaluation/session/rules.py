@@ -29,9 +29,10 @@ from evaluation.session.scoring import (
     Method,
     ScoringError,
     check_price_weight,
+    evaluated_price,
     points,
 )
-from evaluation.session.tally import TieRule
+from evaluation.session.tally import Bid, TieRule
 
 
 class SessionState(str, enum.Enum):
@@ -44,18 +45,20 @@ class SessionState(str, enum.Enum):
     TALLY = "tally"  # 汇总 (waiting for a drawn tie order's beacon round)
     SIGNING = "signing"  # 评标报告签字
     DONE = "done"
+    FAILED = "failed"  # 废标: too few valid bids after the committee's review
 
 
 TRANSITIONS: dict[SessionState, frozenset[SessionState]] = {
     SessionState.CHECKIN: frozenset({SessionState.ELECTION}),
     SessionState.ELECTION: frozenset({SessionState.SCORING}),
-    SessionState.SCORING: frozenset({SessionState.REVIEW}),
-    SessionState.REVIEW: frozenset({SessionState.TALLY}),
+    SessionState.SCORING: frozenset({SessionState.REVIEW, SessionState.FAILED}),
+    SessionState.REVIEW: frozenset({SessionState.TALLY, SessionState.FAILED}),
     SessionState.TALLY: frozenset({SessionState.SIGNING}),
     SessionState.SIGNING: frozenset({SessionState.DONE}),
     SessionState.DONE: frozenset(),
+    SessionState.FAILED: frozenset(),
 }
-ORDER = list(SessionState)
+ORDER = [s for s in SessionState if s is not SessionState.FAILED]
 
 
 def check_transition(tender_id: str, old: SessionState, new: SessionState) -> None:
@@ -71,6 +74,9 @@ def require(tender_id: str, state: SessionState, *allowed: SessionState, doing: 
 
 
 def at_least(state: SessionState, floor: SessionState) -> bool:
+    """True when `state` is `floor` or later; a failed session (废标) counts as past the review."""
+    if state is SessionState.FAILED:
+        return ORDER.index(floor) <= ORDER.index(SessionState.REVIEW)
     return ORDER.index(state) >= ORDER.index(floor)
 
 
@@ -120,6 +126,7 @@ class SessionConfig:
     recommend: int = 3
     separated: bool = False  # 评定分离: candidates handed over unranked
     low_bid_fraction: Fraction | None = Fraction(4, 5)
+    min_bids: int = 1  # the tender's min_bids: fewer valid bids after the review → 废标
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -130,6 +137,7 @@ class SessionConfig:
             "recommend": self.recommend,
             "separated": self.separated,
             "low_bid_fraction": None if self.low_bid_fraction is None else str(self.low_bid_fraction),
+            "min_bids": self.min_bids,
         }
 
     @classmethod
@@ -143,6 +151,7 @@ class SessionConfig:
             recommend=_int(data.get("recommend", 3), "recommend", 1, 20),
             separated=_bool(data.get("separated", False), "separated"),
             low_bid_fraction=None if low is None else points(low),
+            min_bids=_int(data.get("min_bids", 1), "min_bids", 1, 1000),
         )
 
     @property
@@ -237,9 +246,12 @@ def criteria_from_tender(items: Sequence[Mapping[str, Any]]) -> Criteria:
 
 
 def check_criteria(criteria: Criteria, config: SessionConfig) -> None:
-    """Raise ScoringError unless the criteria fit the method (综合评分法: price weight, art. 55)."""
+    """Raise ScoringError unless the criteria fit the method (综合评分法: price weight, art. 55;
+    最低评标价法: no technical tie order, as there are no scores to order by)."""
     if config.method is Method.COMPREHENSIVE:
         check_price_weight(criteria, config.category)
+    elif config.tie_rule is TieRule.TECHNICAL:
+        raise ScoringError("最低评标价法 ranks by price alone: tie_rule must be shared or draw")
 
 
 # -- bids from the opening record --------------------------------------------------------------------
@@ -259,8 +271,11 @@ def yuan_to_fen(text: Any) -> int:
     return int(fen)
 
 
-def bids_from_record(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """The valid bids of an opening record: ``[{bid, bidder, bidder_name, price_fen}]`` by bid id."""
+def bids_from_record(rows: Sequence[Mapping[str, Any]], deduction_of: Any = None) -> list[dict[str, Any]]:
+    """The opened bids of an opening record by bid id: ``[{bid, bidder, bidder_name, price_fen,
+    deduction, evaluated_fen, invalid}]``. `deduction_of(fields, documents)` gives the SME
+    deduction share a bid qualifies for (tenders.rules.sme_deduction_of); none by default.
+    ``invalid`` is None until the committee finds the bid invalid (a logged decision)."""
     bids = []
     for row in rows:
         if row["status"] != "opened":
@@ -268,11 +283,25 @@ def bids_from_record(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         price = row["fields"].get("total_price")
         if price is None:
             raise InvalidRequest(f"bid {row['bid_id']} has no total_price in the opening record")
+        fen = yuan_to_fen(price)
+        rate = Fraction(0) if deduction_of is None else deduction_of(row["fields"], list(row.get("documents", [])))
         bids.append({"bid": row["bid_id"], "bidder": row["bidder"], "bidder_name": row["bidder_name"],
-                     "price_fen": yuan_to_fen(price)})
+                     "price_fen": fen, "deduction": str(rate), "evaluated_fen": str(evaluated_price(fen, rate)),
+                     "invalid": None})
     if not bids:
         raise InvalidRequest("the opening record has no valid bid to evaluate")
     return sorted(bids, key=lambda b: str(b["bid"]))
+
+
+def tally_bids(bids: Sequence[Mapping[str, Any]]) -> list[Bid]:
+    """The session's bids as the tally takes them (older sessions have no deduction or invalid)."""
+    return [Bid(str(b["bid"]), int(b["price_fen"]), Fraction(b.get("deduction", "0")), b.get("invalid"))
+            for b in bids]
+
+
+def valid_prices(bids: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    """Bid prices (报价, before any deduction) of the bids not found invalid: what 异常低价 compares."""
+    return {b.id: b.price_fen for b in tally_bids(bids) if b.invalid is None}
 
 
 # -- the leader vote -----------------------------------------------------------------------------------

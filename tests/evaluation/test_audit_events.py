@@ -234,6 +234,17 @@ def _evaluation(rng: random.Random, tender: str, add: Any, state: dict[str, Any]
     add(EntryDraft("evaluation.leader_elected", {"leader": leader, "round": 2, "counts": {leader: majority}},
                    tender, actors[account]))
     move("election", "scoring", actors[account])
+    invalid = "符合性审查不通过 (conformity): 未提供授权书"
+    ev["bids"] = [{**b, "invalid": invalid} if b["bid"] == opened[-1] else b for b in ev["bids"]]
+    add(EntryDraft("evaluation.bid_invalid", {"bid": opened[-1], "ground": "conformity", "reason": "未提供授权书",
+                                              "invalid": invalid, "valid_left": len(opened) - 1}, tender, actors[leader]))
+    if tender.endswith("B"):  # too few valid bids left: 废标, no ranking
+        reason = "废标：too few"
+        ev["failed"] = reason
+        state.update({"phase": "failed", "failed_reason": reason})
+        add(EntryDraft("evaluation.failed", {"reason": reason, "valid": 2, "min_bids": 3}, tender, actors[leader]))
+        move("scoring", "failed", actors[leader])
+        return
     for account in accounts:
         sheets = []
         for bid in opened:

@@ -62,7 +62,7 @@ async def start(aiohttp_client: Any, tmp_path: Path) -> Hall:
 
 def tender_body(opening_in: float = 4.0, **over: Any) -> dict[str, Any]:
     return {"title": "办公设备采购", "method": "open", "budget_fen": 100_000_000,
-            "opening_time": int(time.time() + opening_in), "min_bids": 2, "objection_window_s": 60, **over}
+            "opening_time": int(time.time() + opening_in), "min_bids": 3, "objection_window_s": 60, **over}
 
 
 async def opened_tender(hall: Hall, agency: str = "agency") -> str:

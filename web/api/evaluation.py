@@ -9,6 +9,7 @@ from aiohttp import web
 
 from evaluation.session import session as sessions
 from evaluation.session import sheets as session_scoring
+from evaluation.session import validity
 from evaluation.session import view as session_view
 from evaluation.session.session import EvaluationContext
 from web.api.tenders import current_actor, json_body
@@ -79,6 +80,12 @@ async def submit(request: web.Request) -> web.Response:
 async def change(request: web.Request) -> web.Response:
     await session_scoring.change_score(ctx(request), current_actor(request), request.match_info["id"],
                                        *_signed(await json_body(request)))
+    return await _view(request, 201)
+
+
+@routes.post("/api/evaluation/{id}/invalid-bids", name="evaluation.invalid_bid")
+async def invalid_bid(request: web.Request) -> web.Response:
+    await validity.declare_invalid(ctx(request), current_actor(request), request.match_info["id"], await json_body(request))
     return await _view(request, 201)
 
 

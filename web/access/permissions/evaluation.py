@@ -28,6 +28,7 @@ RULES: dict[str, Rule] = {
     "evaluation.vote": Rule(MEMBERS, "投票 vote for the group leader (members)"),
     "evaluation.submit": Rule(MEMBERS, "提交并签名 submit one's signed sheets (members)"),
     "evaluation.change": Rule(MEMBERS, "修改 change one's own score for an allowed reason, signed (members)"),
+    "evaluation.invalid_bid": Rule(MEMBERS, "投标无效 record the committee's decision that a bid is invalid (the group leader)"),
     "evaluation.tally": Rule(MEMBERS, "汇总 close the review and tally (the group leader)"),
     "evaluation.sign_report": Rule(MEMBERS, "sign the evaluation report's hash (members)"),
 }
