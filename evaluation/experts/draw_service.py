@@ -51,6 +51,21 @@ DRAWABLE = (TenderState.OPENED, TenderState.CONFIRMING, TenderState.CONFIRMED)
 REQUESTED_KIND, DRAWN_KIND = "experts.draw_requested", "experts.drawn"
 ACTIVE_BIDS = ("withdrawn", "void")  # bids in these statuses are not bidders for avoidance
 MAX_REASON = 200
+DECLINE_GROUNDS = {"avoidance": "回避申请", "unavailable": "无法到场"}
+"""Why a member leaves the committee: a 回避 found late (its application), or it cannot attend."""
+
+
+def parse_decline(reason: Any, ground: Any, evidence: Any) -> tuple[str, str, str]:
+    """A decline's reason, ground and evidence reference (e.g. the 回避申请's number or a document's
+    SHA-256), each required. Raises InvalidRequest naming what is missing."""
+    if not isinstance(reason, str) or not reason.strip() or len(reason) > MAX_REASON:
+        raise InvalidRequest(f"reason 理由 must be text of 1–{MAX_REASON} characters")
+    if ground not in DECLINE_GROUNDS:
+        allowed = ", ".join(f"{k} ({v})" for k, v in DECLINE_GROUNDS.items())
+        raise InvalidRequest(f"ground must be one of {allowed}, got {str(ground)[:40]!r}")
+    if not isinstance(evidence, str) or not evidence.strip() or len(evidence) > MAX_REASON:
+        raise InvalidRequest(f"evidence 证明材料 must name the evidence (a reference of 1–{MAX_REASON} characters)")
+    return reason.strip(), str(ground), evidence.strip()
 
 
 def first_round_after(ctx: TenderContext, entry_time: float) -> int:
@@ -276,14 +291,16 @@ async def accept(ctx: TenderContext, actor: Actor, tender_id: str) -> None:
     await ctx.audit.append(EntryDraft("experts.accepted", {"expert": expert_id}, tender_id, actor), apply=apply)
 
 
-async def decline(ctx: TenderContext, actor: Actor, tender_id: str, expert_id: str | None, reason: Any) -> dict[str, Any]:
-    """A member declines (itself, or the tender's agency records it); its seat is refilled.
+async def decline(ctx: TenderContext, actor: Actor, tender_id: str, expert_id: str | None, reason: Any,
+                  ground: Any = None, evidence: Any = None) -> dict[str, Any]:
+    """A member declines (itself, or the tender's agency records it); its seat is refilled. Only a
+    seated member can decline; the decline carries its reason, ground (``avoidance`` 回避申请 or
+    ``unavailable`` 无法到场) and evidence reference (parse_decline).
 
     Returns ``{"declined": id, "replacements": [...]}`` or with ``"problem"`` when the reserve cannot
     refill the quotas (the draw becomes exhausted: request a new draw).
     """
-    if reason is not None and (not isinstance(reason, str) or len(reason) > MAX_REASON):
-        raise InvalidRequest(f"reason must be text of at most {MAX_REASON} characters")
+    reason, ground, evidence = parse_decline(reason, ground, evidence)
     if actor.role == "expert":
         expert_id = await _acting_expert(ctx, actor)
     else:
@@ -321,7 +338,8 @@ async def decline(ctx: TenderContext, actor: Actor, tender_id: str, expert_id: s
         else:
             await _reseat(conn, tender_id, request, members + replacements, at)
 
-    drafts = [EntryDraft("experts.declined", {"expert": expert_id, "by": actor.role, "reason": reason or ""}, tender_id, actor)]
+    said = {"expert": expert_id, "by": actor.role, "reason": reason, "ground": ground, "evidence": evidence}
+    drafts = [EntryDraft("experts.declined", said, tender_id, actor)]
     follow = {"declined": declined, "members": members}
     if problem:
         drafts.append(EntryDraft("experts.exhausted", {**follow, "problem": problem}, tender_id, actor))

@@ -54,7 +54,8 @@ def _accepted(state: dict[str, Any], entry: Entry) -> None:
 @reducer(
     "experts.declined",
     "A member declined (by the expert, or recorded by the agency). Payload: expert (id), by (role), "
-    "reason (str, may be empty). State: removed from experts.committee, added to experts.declined.",
+    "reason (str), ground (avoidance 回避申请 | unavailable 无法到场), evidence (a reference to the "
+    "application or proof). State: removed from experts.committee, added to experts.declined.",
 )
 def _declined(state: dict[str, Any], entry: Entry) -> None:
     e = _experts(state)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from evaluation.audit.entry import canonical_json
 from evaluation.session.scoring import Sheet, display
+from evaluation.tenders.rules import LOCAL_BEACON_NOTE
 
 if TYPE_CHECKING:
     from evaluation.session.session import Session
@@ -46,6 +47,8 @@ def build(
     review: Mapping[str, Any],
     tally_payload: Mapping[str, Any],
     objections: Sequence[Mapping[str, Any]],
+    *,
+    local_beacon: bool = False,
 ) -> dict[str, Any]:
     """The report's content: members and attendance, every member's final scores by criterion (with
     the originally signed ones), changes and their reasons, deviations, ranking, recommendation,
@@ -83,6 +86,7 @@ def build(
         "recommendation": dict(tally_payload["recommendation"]),
         "tie_rule": tally_payload["tie_rule"],
         "rounding": ROUNDING,
+        "local_beacon": LOCAL_BEACON_NOTE if local_beacon else None,
         "objections": [{"bidder": o["bidder"], "text": o["text"], "answer": o["answer"]} for o in objections],
     }
 
@@ -122,6 +126,7 @@ def render_pdf(report: Mapping[str, Any], sha256: str, signers: Sequence[str]) -
         p("评标报告 Evaluation report", title),
         p(f"{tender['title']} ({tender['id']}) · {tender['agency_name']}"),
         p(f"SHA-256: {sha256}"),
+        *([p(report["local_beacon"], head)] if report.get("local_beacon") else []),
         p("评标委员会 Committee", head),
         table([["#", "姓名 Name", "身份 Role", "场地 Site", "专业 Specialty", "签到 Present"]]
               + [[m["seat"], m["name"] + (" (组长 leader)" if m["leader"] else ""), m["kind"], m["site"], m["specialty"],

@@ -64,6 +64,7 @@ from evaluation.session.tally import (
     tally,
 )
 from evaluation.tenders.opening_record import record as opening_record
+from evaluation.tenders.rules import is_local_beacon
 from evaluation.tenders.tender import NotPermitted, get
 
 REFUSED_AT_SUBMISSION = (Problem.MISSING, Problem.UNKNOWN)
@@ -323,7 +324,7 @@ async def compute_tally(ctx: EvaluationContext, actor: Actor, tender_id: str) ->
     tender = await get(ctx.tenders, tender_id)
     record = await opening_record(ctx.tenders, tender_id)
     report = session_report.build(tender.to_json(), session, done, logged_changes, sheets, review_of(session, sheets),
-                                  tally_payload, record["objections"])
+                                  tally_payload, record["objections"], local_beacon=is_local_beacon(ctx.tenders.chain))
     digest = session_report.digest(report)
     drafts.append(EntryDraft("evaluation.tally", tally_payload, tender_id, actor))
     drafts.append(EntryDraft("evaluation.report_issued", {"sha256": digest}, tender_id, actor))

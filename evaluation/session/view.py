@@ -34,6 +34,7 @@ from evaluation.session.sheets import (
     submitted,
 )
 from evaluation.session.store import vote_table
+from evaluation.tenders.rules import LOCAL_BEACON_NOTE, is_local_beacon
 from evaluation.tenders.tender import get
 
 
@@ -56,6 +57,8 @@ async def view(ctx: EvaluationContext, actor: Actor, tender_id: str) -> dict[str
     body: dict[str, Any] = {
         "tender": {"id": tender.id, "title": tender.spec.title, "agency_name": tender.agency_name,
                    "state": tender.state.value, "owner": tender.owned_by(actor)},
+        "local_beacon": is_local_beacon(ctx.tenders.chain),
+        "local_beacon_note": LOCAL_BEACON_NOTE if is_local_beacon(ctx.tenders.chain) else None,
         "state": session.state.value,
         "config": session.config.to_json(),
         "criteria": criteria_json(session.criteria),

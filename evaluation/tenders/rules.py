@@ -9,6 +9,7 @@ floats are not canonical in the audit log.
 from __future__ import annotations
 
 import enum
+import hashlib
 import re
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
@@ -16,7 +17,18 @@ from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Any
 
+from crypto.beacon import BEACON_ID
+from crypto.chain import ChainInfo
 from evaluation.errors import InvalidRequest, InvalidStateError
+
+LOCAL_BEACON_NOTE = "本地信标：运营方可预知随机数，仅供演示/测试 (local beacon: its operator can compute future rounds; demo and tests only)"
+
+
+def is_local_beacon(chain: ChainInfo) -> bool:
+    """True for a chain of the embedded local beacon (crypto/beacon.py): its beacon id, or its group
+    hash, which the local beacon derives from its key and genesis alone (so a renamed one shows too)."""
+    derived = hashlib.sha256(b"pingbiao local beacon\n" + chain.public_key + chain.genesis_time.to_bytes(8, "big")).digest()
+    return chain.beacon_id == BEACON_ID or chain.group_hash == derived
 
 
 class Method(str, enum.Enum):

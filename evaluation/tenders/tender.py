@@ -29,6 +29,7 @@ from evaluation.tenders.rules import (
     amend_spec,
     check_transition,
     format_time,
+    is_local_beacon,
     parse_spec,
     parse_time,
     require_state,
@@ -252,6 +253,7 @@ async def publish(ctx: TenderContext, actor: Actor, tender_id: str) -> Tender:
         "chain": chain.hash,
         "round_time": format_time(chain.time_of(round)),
         "agency_name": tender.agency_name,
+        "local_beacon": is_local_beacon(chain),  # 本地信标: its operator can compute future rounds
     }
     await ctx.audit.append(EntryDraft("tender.published", payload, tender_id, actor), apply=apply)
     return await get(ctx, tender_id)

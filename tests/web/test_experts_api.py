@@ -73,7 +73,7 @@ async def test_draw_sealed_invitation_and_roles(aiohttp_client: Any, tmp_path: P
         assert (await hall.call("expert", "POST", f"/api/experts/me/invitations/{tid}/accept"))[0] == 404
     assert (await hall.call("supervisor", "POST", f"/api/tenders/{tid}/draw/decline", json={"expert_id": "W1"}))[0] == 403
     size = hall.client.app[TENDERS].audit.size
-    status, body = await hall.call("agency", "POST", f"/api/tenders/{tid}/draw/decline", json={"expert_id": other, "reason": "出差"})
+    status, body = await hall.call("agency", "POST", f"/api/tenders/{tid}/draw/decline", json={"expert_id": other, "reason": "出差", "ground": "unavailable", "evidence": "出差通知 T-9"})
     assert (status, body) == (200, {"declined": other, "replaced": 1})
     assert await hall.kinds_since(size) == ["experts.declined", "experts.replaced"]
     await experts.reveal_committee(hall.client.app[ENGINE], tid)
