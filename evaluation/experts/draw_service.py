@@ -117,20 +117,29 @@ async def request_draw(ctx: TenderContext, actor: Actor, tender_id: str, body: A
     keep, excluded = avoidance.eligible([r.rules_view() for r in records], bidders, agency, plan.evaluation_date)
     counts = avoidance.exclusion_counts(excluded)
     caps = {r.id: r.sites for r in records}
+    facts = [(rule.value, i, why) for rule, items in excluded.items() for i, why in items]
     able, rules = [], {"declined": 0, "site_capability": 0}
     for e in keep:
         if e.id in declined:
             rules["declined"] += 1
+            facts.append(("declined", e.id, f"declined tender {tender_id} before"))
         elif plan.criteria.sites and plan.criteria.site_of(e.region) is not None and site_role(plan.criteria, e.region)[1] not in caps[e.id]:
             rules["site_capability"] += 1
+            facts.append(("site_capability", e.id, f"cannot sit at the {site_role(plan.criteria, e.region)[1]} site of region {e.region}"))
         else:
             able.append(e)
     elig = draw.eligibility(plan.criteria, able)
+    regions = {e.id: e.region for e in able}
+    for rule, ids in elig.excluded.items():
+        facts += [(rule, i, "no requested specialty" if rule == "specialty" else f"no site takes region {regions[i]}") for i in ids]
     counts.update({k: v for k, v in rules.items() if v})
     counts.update(elig.counts())
     request = draw.make_request(tender_id, plan.criteria, elig.pool, counts)
     chain = ctx.chain.to_json()
-    payload = {"request": request.to_json(), "plan": plan.to_json(), "excluded": counts, "chain": chain}
+    exclusions = sorted(({"expert": i, "rule": rule, "commitment": avoidance.commitment(tender_id, i, rule, why)}
+                         for rule, i, why in facts), key=lambda x: (x["rule"], x["expert"]))
+    payload = {"request": request.to_json(), "plan": plan.to_json(), "excluded": counts, "exclusions": exclusions,
+               "chain": chain}
 
     async def apply(conn: AsyncConnection) -> None:
         row = await draw_row(conn, tender_id)

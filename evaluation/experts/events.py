@@ -20,7 +20,8 @@ def _experts(state: dict[str, Any]) -> dict[str, Any]:
     "experts.draw_requested",
     "The tender's agency requested an expert draw (抽取申请). Payload: request (the canonical draw "
     "request of docs/draw.md: v, tender, criteria, pool of {id, region, specialties}), plan (size, "
-    "purchaser_reps, evaluation_date), excluded (rule -> count), chain (the beacon chain's info: "
+    "purchaser_reps, evaluation_date (the tender's scheduled day), purchaser), excluded (rule -> count), "
+    "exclusions (one {expert, rule, commitment} per excluded expert, docs/experts.md), chain (the beacon chain's info: "
     "public_key, period, genesis_time, hash, groupHash, schemeID, metadata). The randomness is the "
     "round chain.round_at(this entry's time) + 1. State: experts.state 'requested', seats, pool size.",
 )

@@ -28,9 +28,10 @@ from evaluation.audit.bundle import ENTRIES_FILE, verify_bundle
 from evaluation.audit.entry import parse_time
 from evaluation.errors import DomainError, IntegrityFailure
 from evaluation.experts import draw
-from evaluation.tenders.rules import LOCAL_BEACON_NOTE, is_local_beacon
+from evaluation.tenders.rules import LOCAL_BEACON_NOTE, is_local_beacon, opening_day
+from evaluation.tenders.rules import parse_time as parse_tender_time
 
-KINDS = ("tender.published", "experts.draw_requested", "experts.drawn", "experts.declined", "experts.replaced",
+KINDS = ("tender.published", "tender.amended", "tender.postponed", "experts.draw_requested", "experts.drawn", "experts.declined", "experts.replaced",
          "experts.exhausted")
 DECLINE_GROUNDS = ("avoidance", "unavailable")  # 回避申请, 无法到场 (draw_service.DECLINE_GROUNDS)
 
@@ -100,12 +101,56 @@ def verify_draw(directory: Path, tender: str, since: bytes | None = None) -> Dra
         raise DrawMismatch(exc.message) from None
     if request.to_json() != p["request"] or request.tender != tender:
         raise DrawMismatch(f"the logged request is not the canonical request of tender {tender}")
+    _check_avoidance_inputs(req_entry, request, entries[: requests[-1]])
     expected = chain.round_at(parse_time(req_entry["time"]).timestamp()) + 1
     results = [_check_drawn(e, chain, request, expected, req_entry["index"]) for e in later if e["kind"] == "experts.drawn"]
     result, round = results[0]
     committee, declined, replacements = _check_declines(request, result, [e for e in later if e["index"] > drawn["index"]])
     return DrawCheck(tender, round, result.committee, tuple(replacements), tuple(declined), is_local_beacon(chain),
                      report.since_size)
+
+
+def scheduled_day(tender_entries: list[dict[str, Any]]) -> str:
+    """The tender's evaluation day as its log states it: the last evaluation_date published or
+    amended, else the opening day (China time) of the last opening time published or postponed."""
+    day, opening = None, None
+    for e in tender_entries:
+        p = e["payload"]
+        if e["kind"] == "tender.published":
+            day, opening = p.get("evaluation_date"), p.get("opening_time")
+        elif e["kind"] == "tender.amended" and "evaluation_date" in p.get("changes", {}):
+            day = p["changes"]["evaluation_date"]
+        elif e["kind"] == "tender.postponed":
+            opening = p.get("opening_time")
+    if day is not None:
+        return str(day)
+    return opening_day(parse_tender_time(opening)).isoformat()
+
+
+def _check_avoidance_inputs(entry: dict[str, Any], request: draw.DrawRequest, before: list[dict[str, Any]]) -> None:
+    """The 回避 inputs of the request as the log fixes them: the evaluation day is the tender's
+    scheduled one, a purchaser is named, and every exclusion count is backed by one committed
+    exclusion per expert, none of them in the pool."""
+    p, where = entry["payload"], f"entry {entry['index']}"
+    plan = p.get("plan") or {}
+    day = scheduled_day(before)
+    if plan.get("evaluation_date") != day:
+        raise DrawMismatch(f"{where}: the 回避 date {plan.get('evaluation_date')} is not the tender's scheduled evaluation day {day}")
+    if not str(plan.get("purchaser") or "").strip():
+        raise DrawMismatch(f"{where}: the draw request names no purchaser (采购人) for 回避")
+    exclusions = p.get("exclusions")
+    if not isinstance(exclusions, list):
+        raise DrawMismatch(f"{where}: the draw request has no per-expert exclusions (rule and commitment)")
+    counts: dict[str, int] = {}
+    pool = {e.id for e in request.pool}
+    for x in exclusions:
+        if not isinstance(x, dict) or len(str(x.get("commitment", ""))) != 64:
+            raise DrawMismatch(f"{where}: an exclusion lacks its rule or commitment: {str(x)[:80]}")
+        if x.get("expert") in pool:
+            raise DrawMismatch(f"{where}: expert {x.get('expert')} is excluded ({x.get('rule')}) and yet in the pool")
+        counts[str(x.get("rule"))] = counts.get(str(x.get("rule")), 0) + 1
+    if counts != dict(p.get("excluded") or {}):
+        raise DrawMismatch(f"{where}: exclusion counts {p.get('excluded')} are not the committed exclusions {counts}")
 
 
 def _check_declines(request: draw.DrawRequest, result: draw.DrawResult,

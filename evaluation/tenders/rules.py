@@ -12,7 +12,7 @@ import enum
 import hashlib
 import re
 from dataclasses import asdict, dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Any
@@ -61,6 +61,11 @@ SME_DEDUCTION_RANGE = {
     Category.WORKS: (Fraction(3), Fraction(5)),
 }
 """Percent range of the 小微企业 price deduction (财库〔2020〕46号 art. 9 as raised by 财库〔2022〕19号)."""
+
+CHINA = timezone(timedelta(hours=8))
+EVALUATION_WINDOW_DAYS = 30
+"""The evaluation (and the 回避 date of the draw) is on the opening day or at most this many days
+after it (China time): the platform's window, stated in docs/experts.md."""
 
 SME_FIELD = "sme"
 SME_DECLARING = frozenset({"小微企业", "小型企业", "微型企业", "small", "micro"})
@@ -188,6 +193,12 @@ class TenderSpec:
     category: Category = Category.GOODS
     sme_reserved: bool = False  # 专门面向中小企业采购: no deduction
     sme_deduction: Fraction | None = None  # percent deducted from a 小微企业's price (art. 9)
+    evaluation_date: date | None = None  # the session's scheduled day; None: the opening day
+
+    def scheduled_evaluation_date(self) -> date:
+        """The evaluation day: the one stated, else the opening day (China time). Avoidance (回避)
+        looks back three years from it; it cannot be chosen at the draw."""
+        return self.evaluation_date or opening_day(self.opening_time)
 
     def sme_rate(self) -> Fraction:
         """The deduction as a share of the price (0 without one)."""
@@ -212,7 +223,36 @@ class TenderSpec:
             "category": self.category.value,
             "sme_reserved": self.sme_reserved,
             "sme_deduction": None if self.sme_deduction is None else _percent_text(self.sme_deduction),
+            "evaluation_date": None if self.evaluation_date is None else self.evaluation_date.isoformat(),
         }
+
+
+def opening_day(opening_time: int) -> date:
+    return datetime.fromtimestamp(opening_time, CHINA).date()
+
+
+def check_evaluation_date(opening_time: int, day: date | None) -> None:
+    """Raise InvalidRequest unless `day` is within the window after the opening day."""
+    if day is None:
+        return
+    first = opening_day(opening_time)
+    if not first <= day <= first + timedelta(days=EVALUATION_WINDOW_DAYS):
+        raise InvalidRequest(
+            f"evaluation_date 评标日期 {day.isoformat()} must be from the opening day {first.isoformat()} to "
+            f"{EVALUATION_WINDOW_DAYS} days after it"
+        )
+
+
+def parse_date(value: Any, name: str) -> date | None:
+    """An ISO calendar day (YYYY-MM-DD) or None. Raises InvalidRequest."""
+    if value is None:
+        return None
+    if isinstance(value, str) and re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise InvalidRequest(f"{name} {str(value)[:20]!r} is not a date (YYYY-MM-DD)")
 
 
 def _percent_text(value: Fraction) -> str:
@@ -377,6 +417,9 @@ def parse_spec(data: Any) -> TenderSpec:
     deduction = parse_sme_deduction(data.get("sme_deduction"), category, reserved)
     if deduction is not None and SME_FIELD not in {f.key for f in fields}:
         fields = (*fields, SME_RECORD_FIELD)
+    opening = parse_time(data.get("opening_time"))
+    evaluation_date = parse_date(data.get("evaluation_date"), "evaluation_date")
+    check_evaluation_date(opening, evaluation_date)
     least = DEFAULT_MIN_BIDS[method]
     wanted = data.get("min_bids", least)
     if isinstance(wanted, int) and not isinstance(wanted, bool) and wanted < least:
@@ -388,7 +431,7 @@ def parse_spec(data: Any) -> TenderSpec:
         description=_text(data, "description", maximum=20000, required=False),
         method=method,
         budget_fen=_int(data, "budget_fen", default=None, low=0, high=10**15),
-        opening_time=parse_time(data.get("opening_time")),
+        opening_time=opening,
         lots=lots,
         record_fields=fields,
         evaluation_method=evaluation,
@@ -402,6 +445,7 @@ def parse_spec(data: Any) -> TenderSpec:
         category=category,
         sme_reserved=reserved,
         sme_deduction=deduction,
+        evaluation_date=evaluation_date,
     )
 
 

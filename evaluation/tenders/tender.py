@@ -27,6 +27,7 @@ from evaluation.tenders.rules import (
     TenderSpec,
     TenderState,
     amend_spec,
+    check_evaluation_date,
     check_transition,
     format_time,
     is_local_beacon,
@@ -310,6 +311,7 @@ async def postpone(ctx: TenderContext, actor: Actor, tender_id: str, new_time: A
     round = _check_future(ctx, opening, chain)
     old_round = tender.opening_round
     spec = TenderSpec(**{**tender.spec.__dict__, "opening_time": opening})
+    check_evaluation_date(opening, spec.evaluation_date)  # amend evaluation_date first if it would fall before
     async with ctx.engine.connect() as conn:
         stale = [r for r in await bid_rows(conn, tender_id, status="submitted") if r.round != round]
     drafts = [

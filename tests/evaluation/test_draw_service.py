@@ -25,7 +25,7 @@ from evaluation.experts.draw_job import DrawJob
 from evaluation.experts.views import draw_status
 from evaluation.tenders.rules import InvalidStateError
 from evaluation.tenders.tender import NotPermitted, TenderContext
-from tests.evaluation.experts_fixtures import CRITERIA, POOL, People, opened_tender, people
+from tests.evaluation.experts_fixtures import CRITERIA, POOL, PURCHASER, People, opened_tender, people
 from tests.evaluation.tender_fixtures import AGENCY, beacon, tctx  # noqa: F401  (fixtures)
 
 SUPERVISOR = AGENCY.__class__("acc-sup", "supervisor")
@@ -98,7 +98,7 @@ async def test_a_draw_needs_the_bidders_known(tctx: TenderContext) -> None:
 
 
 async def test_declines_are_replaced_from_the_sequence(tctx: TenderContext, beacon: LocalBeacon) -> None:
-    plain = {"size": 5, "evaluation_date": "2026-05-10"}  # no quotas: 6 eligible, 5 seats, 1 in reserve
+    plain = {"size": 5, "purchaser": PURCHASER}  # no quotas: 6 eligible, 5 seats, 1 in reserve
     tid, who = await drawn_tender(tctx, beacon, plain)
     status = await draw_status(tctx, SUPERVISOR, tid)
     seated = [m["expert_id"] for m in status["committee"]]

@@ -22,15 +22,16 @@ from crypto.checkpoint import Checkpoint
 from crypto.note import Signer, open_note, sign_note
 from evaluation.audit.bundle import BundleError, bundle_line, export_bundle, verify_bundle
 from evaluation.audit.entry import Actor, encode_leaf, parse_time
-from evaluation.experts import draw, draw_service
+from evaluation.experts import avoidance, draw, draw_service
 from evaluation.experts.verify import DrawMismatch, verify_draw
 from evaluation.tenders.rules import LOCAL_BEACON_NOTE
 from evaluation.tenders.tender import TenderContext
+from tests.evaluation.experts_fixtures import PURCHASER
 from tests.evaluation.test_draw_service import drawn_tender
 from tests.evaluation.tender_fixtures import beacon, tctx  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
-PLAIN = {"size": 5, "evaluation_date": "2026-05-10"}  # 6 eligible, 5 seats: one expert in reserve
+PLAIN = {"size": 5, "purchaser": PURCHASER}  # 6 eligible, 5 seats: one expert in reserve
 Entries = list[dict[str, Any]]
 
 
@@ -75,6 +76,12 @@ async def test_tampered_and_resigned_bundles_are_rejected(tctx: TenderContext, b
     good = tmp_path / "good"
     await export_bundle(tctx.audit, good, signer.verifier().to_key_text())
 
+    request = (await tctx.audit.entries_for_tender(tid, kinds=["experts.draw_requested"]))[0].payload
+    assert request["plan"]["purchaser"] == PURCHASER
+    # an auditor with the expert database recomputes each exclusion's commitment from the fact
+    e04 = next(x for x in request["exclusions"] if x["expert"] == "E04")
+    fact = "employment at bidder 91330100BIDDER0000 2020-01-01..2024-12-31"
+    assert e04 == {"expert": "E04", "rule": "employment", "commitment": avoidance.commitment(tid, "E04", "employment", fact)}
     check = verify_draw(good, tid)
     assert check.committee == tuple(committee) and check.replacements == tuple(reserve) and check.declined == (committee[0],)
     assert check.local_beacon and check.summary().endswith(LOCAL_BEACON_NOTE)  # said plainly
@@ -109,6 +116,12 @@ async def test_tampered_and_resigned_bundles_are_rejected(tctx: TenderContext, b
              "lacks its reason, ground .* or evidence")
     rejected("deleted-decline", lambda es: [e for e in es if e["kind"] != "experts.declined"],
              r"experts.replaced follows no experts.declined entry \(a decline is missing\)")
+    rejected("date", payload_of("experts.draw_requested", lambda p: p["plan"].update(evaluation_date="2020-01-01")),
+             "the 回避 date 2020-01-01 is not the tender's scheduled evaluation day")
+    rejected("no-purchaser", payload_of("experts.draw_requested", lambda p: p["plan"].update(purchaser="")),
+             "names no purchaser")
+    rejected("dropped-exclusion", payload_of("experts.draw_requested", lambda p: p.update(exclusions=p["exclusions"][1:])),
+             "exclusion counts .* are not the committed exclusions")
     rejected("other-refill", payload_of("experts.replaced", lambda p: p.update(replacements=[committee[0]])),
              "logged replacements .* differ from the recomputed")
 
@@ -132,3 +145,23 @@ async def test_tampered_and_resigned_bundles_are_rejected(tctx: TenderContext, b
     assert code == 1 and "\n" not in line and "not consistent with the --since checkpoint" in line, line
     code, out = cli(good, tid, "--since", str(tmp_path / "before" / "checkpoint"))
     assert code == 0 and "consistent with the checkpoint of" in out and LOCAL_BEACON_NOTE in out, out
+
+
+async def test_the_avoidance_day_is_the_tenders_and_the_purchaser_is_required(tctx: TenderContext) -> None:  # noqa: F811
+    from evaluation.errors import InvalidRequest
+    from evaluation.tenders.rules import opening_day, parse_spec
+    from tests.evaluation.experts_fixtures import opened_tender, people
+    from tests.evaluation.tender_fixtures import spec
+
+    who = await people(tctx)
+    t = await opened_tender(tctx, who)
+    day = opening_day(t.spec.opening_time).isoformat()
+    with pytest.raises(InvalidRequest, match=f"scheduled evaluation day {day}"):
+        await draw_service.request_draw(tctx, who.agency.actor, t.id, {**PLAIN, "evaluation_date": "2026-05-10"})
+    with pytest.raises(InvalidRequest, match="purchaser 采购人 is required"):
+        await draw_service.request_draw(tctx, who.agency.actor, t.id, {"size": 5})
+    assert not await tctx.audit.entries_for_tender(t.id, kinds=["experts.draw_requested"])
+    with pytest.raises(InvalidRequest, match="evaluation_date 评标日期 2020-01-01 must be from the opening day"):
+        parse_spec(spec(evaluation_date="2020-01-01"))
+    with pytest.raises(InvalidRequest, match="is not a date"):
+        parse_spec(spec(evaluation_date="tomorrow"))
