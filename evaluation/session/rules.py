@@ -299,6 +299,19 @@ def tally_bids(bids: Sequence[Mapping[str, Any]]) -> list[Bid]:
             for b in bids]
 
 
+def waiting_on(bids: Sequence[Mapping[str, Any]]) -> str | None:
+    """Why the tally must wait: a correction the bidder has not answered (算术修正, art. 59), or a
+    price justification the committee has not decided on (异常低价, art. 60). None: nothing."""
+    for b in bids:
+        if b.get("invalid"):
+            continue
+        if (b.get("correction") or {}).get("status") == "pending":
+            return f"bid {b['bid']}: the bidder has not yet answered the arithmetic correction (算术修正)"
+        if (b.get("low_price") or {}).get("status") in ("open", "justified"):
+            return f"bid {b['bid']}: the committee has not yet decided on the price justification (异常低价)"
+    return None
+
+
 def valid_prices(bids: Sequence[Mapping[str, Any]]) -> dict[str, int]:
     """Bid prices (报价, before any deduction) of the bids not found invalid: what 异常低价 compares."""
     return {b.id: b.price_fen for b in tally_bids(bids) if b.invalid is None}
@@ -353,3 +366,88 @@ def parse_document(text: Any, kind: str, tender_id: str, signer: str) -> dict[st
 
 def _no_float(text: str) -> Any:
     raise ValueError(f"floats are not allowed ({text}); send points as strings")
+
+
+# -- 算术修正 arithmetic correction of a bid's price (87号令 art. 59) ----------------------------------
+
+
+class CorrectionRule(str, enum.Enum):
+    """The corrections of art. 59, in the order it applies them."""
+
+    SCHEDULE = "schedule"  # (一) 开标一览表与投标文件不一致：以开标一览表为准 (the total stands)
+    WORDS = "words"  # (二) 大写金额和小写金额不一致：以大写金额为准
+    UNIT_DECIMAL = "unit_decimal"  # (三) 单价小数点/百分比明显错位：以总价为准并修改单价 (the total stands)
+    UNIT_SUM = "unit_sum"  # (四) 总价与单价汇总不一致：以单价计算结果为准
+
+
+_DIGITS = {c: n for n, c in enumerate("零壹贰叁肆伍陆柒捌玖")}
+_SMALL_UNITS = {"拾": 10, "佰": 100, "仟": 1000}
+_BIG_UNITS = {"万": 10**4, "亿": 10**8}
+
+
+def capital_yuan_to_fen(text: Any) -> int:
+    """An amount in Chinese capital numerals (大写金额), e.g. ``壹拾万零捌仟元整`` or ``叁佰元伍角陆分``,
+    in fen. Raises InvalidRequest for anything else."""
+    if not isinstance(text, str) or not text.strip() or len(text) > 60:
+        raise InvalidRequest("the amount in words (大写金额) must be text such as 壹拾万零捌仟元整")
+    s = text.strip().replace("圆", "元").removeprefix("人民币").rstrip("整正")
+    if "元" in s:
+        yuan_part, _, rest = s.partition("元")
+    elif s.endswith(("角", "分")):
+        yuan_part, rest = "", s
+    else:
+        raise InvalidRequest(f"{text[:40]!r} is not an amount in words (it needs 元)")
+    fen = _capital_integer(yuan_part, text) * 100 if yuan_part else 0
+    for unit, value in (("角", 10), ("分", 1)):
+        if unit in rest:
+            head, _, rest = rest.partition(unit)
+            head = head.lstrip("零")
+            if len(head) != 1 or head not in _DIGITS:
+                raise InvalidRequest(f"{text[:40]!r} is not an amount in words ({unit})")
+            fen += _DIGITS[head] * value
+    if rest.strip("零"):
+        raise InvalidRequest(f"{text[:40]!r} is not an amount in words: {rest[:10]!r} is left over")
+    if fen <= 0:
+        raise InvalidRequest(f"{text[:40]!r} is not a positive amount")
+    return fen
+
+
+def _capital_integer(s: str, text: str) -> int:
+    total, section, digit = 0, 0, None
+    for ch in s:
+        if ch in _DIGITS:
+            digit = _DIGITS[ch]
+        elif ch in _SMALL_UNITS:
+            section += (1 if digit is None else digit) * _SMALL_UNITS[ch]
+            digit = None
+        elif ch == "亿":
+            total = (total + section + (digit or 0)) * _BIG_UNITS[ch]
+            section, digit = 0, None
+        elif ch == "万":
+            total += (section + (digit or 0)) * _BIG_UNITS[ch]
+            section, digit = 0, None
+        else:
+            raise InvalidRequest(f"{text[:40]!r} is not an amount in words: {ch!r}")
+    return total + section + (digit or 0)
+
+
+def corrected_total(rule: CorrectionRule, data: Mapping[str, Any], price_fen: int) -> int:
+    """The bid's total price after the `rule` correction, computed from what the committee read in
+    the bid: ``words`` (the 大写 amount), ``items`` ``[{unit_price, quantity}]`` (yuan strings and whole
+    quantities); ``schedule`` and ``unit_decimal`` keep the total. Raises InvalidRequest."""
+    if rule is CorrectionRule.WORDS:
+        return capital_yuan_to_fen(data.get("words"))
+    if rule is CorrectionRule.UNIT_SUM:
+        items = data.get("items")
+        if not isinstance(items, list) or not items or len(items) > 500:
+            raise InvalidRequest("items must list the bid's [{unit_price, quantity}] (at most 500)")
+        total = 0
+        for n, item in enumerate(items):
+            if not isinstance(item, dict):
+                raise InvalidRequest(f"items[{n}] must be an object {{unit_price, quantity}}")
+            q = item.get("quantity")
+            if type(q) is not int or q <= 0:
+                raise InvalidRequest(f"items[{n}].quantity must be a positive whole number")
+            total += yuan_to_fen(item.get("unit_price")) * q
+        return total
+    return price_fen

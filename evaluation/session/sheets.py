@@ -31,6 +31,7 @@ from evaluation.session.rules import (
     require,
     tally_bids,
     valid_prices,
+    waiting_on,
 )
 from evaluation.session.scoring import (
     Finding,
@@ -285,6 +286,9 @@ async def compute_tally(ctx: EvaluationContext, actor: Actor, tender_id: str) ->
     async with ctx.engine.connect() as conn:
         done, logged_changes = await submitted(conn, tender_id), await changes(conn, tender_id)
     sheets = current_sheets(replay_view(session, done, logged_changes))
+    waiting = waiting_on(session.bids)
+    if waiting:
+        raise ConflictError(f"not yet: {waiting}")
     problems = blocking_findings(session, sheets)
     if problems:
         raise ConflictError(f"fix the findings first ({len(problems)}): {problems[0].bid}: {problems[0].message}")

@@ -32,12 +32,14 @@ class Ground(str, enum.Enum):
     QUALIFICATION = "qualification"  # 资格审查不通过 (art. 44)
     CONFORMITY = "conformity"  # 符合性审查不通过 (art. 50)
     ABNORMALLY_LOW = "abnormally_low"  # 异常低价未能合理说明 (art. 60)
+    CORRECTION_REFUSED = "correction_refused"  # 投标人不确认算术修正 (art. 59)
 
 
 GROUND_ZH = {
     Ground.QUALIFICATION: "资格审查不通过",
     Ground.CONFORMITY: "符合性审查不通过",
     Ground.ABNORMALLY_LOW: "报价明显低于其他报价且未能证明其合理性",
+    Ground.CORRECTION_REFUSED: "投标人不确认算术修正后的报价",
 }
 
 
@@ -70,36 +72,57 @@ def parse_decision(session: Session, data: Any) -> tuple[str, Ground, str]:
     return bid, ground, reason.strip()
 
 
-async def declare_invalid(ctx: EvaluationContext, actor: Actor, tender_id: str, data: Any) -> Session:
-    """The group leader records the committee's decision that a bid is invalid, during scoring or
-    the review. Logs ``evaluation.bid_invalid``; with too few valid bids left also
-    ``evaluation.failed`` and moves the session and the tender to ``failed`` (废标)."""
+def leader_step(session: Session, actor: Actor, doing: str) -> None:
+    """Raise unless `actor` is the group leader and the session is scoring or in review."""
+    if session.leader != actor.account:
+        raise NotPermitted("only the group leader (评标组长) records the committee's decisions")
+    require(session.tender_id, session.state, SessionState.SCORING, SessionState.REVIEW, doing=doing)
 
-    async def step() -> Session:
-        session = await get_session(ctx, tender_id)
-        if session.leader != actor.account:
-            raise NotPermitted("only the group leader (评标组长) records the committee's decisions")
-        require(tender_id, session.state, SessionState.SCORING, SessionState.REVIEW, doing="find a bid invalid")
-        bid, ground, reason = parse_decision(session, data)
+
+async def commit(ctx: EvaluationContext, session: Session, actor: Actor, bids: list[dict[str, Any]],
+                 drafts: list[EntryDraft], invalid: tuple[str, Ground, str] | None = None) -> Session:
+    """Append `drafts` and store the session's `bids`. With `invalid` (bid, ground, reason) the bid
+    is marked invalid first (``evaluation.bid_invalid``); too few valid bids left also log
+    ``evaluation.failed`` and move the session and the tender to ``failed`` (废标)."""
+    tender_id, failure = session.tender_id, None
+    drafts = list(drafts)
+    if invalid is not None:
+        bid, ground, reason = invalid
         text = invalid_text(ground, reason)
-        bids = [{**b, "invalid": text} if b["bid"] == bid else b for b in session.bids]
+        bids = [{**b, "invalid": text} if b["bid"] == bid else b for b in bids]
         left = len(valid_prices(bids))
         failure = enough_bids(left, session.config.min_bids)
-        drafts = [EntryDraft("evaluation.bid_invalid", {"bid": bid, "ground": ground.value, "reason": reason,
-                                                         "invalid": text, "valid_left": left}, tender_id, actor)]
+        drafts.append(EntryDraft("evaluation.bid_invalid", {"bid": bid, "ground": ground.value, "reason": reason,
+                                                             "invalid": text, "valid_left": left}, tender_id, actor))
         if failure:
             drafts.append(EntryDraft("evaluation.failed", {"reason": failure, "valid": left,
                                                             "min_bids": session.config.min_bids}, tender_id, actor))
             drafts.append(transition(session, SessionState.FAILED, actor))
 
-        async def apply(conn: AsyncConnection) -> None:
-            await write_state(conn, session, SessionState.FAILED if failure else None,
-                              bids=json.dumps(bids, ensure_ascii=False))
-            if failure:
-                await set_state(conn, tender_id, TenderState.EVALUATING, TenderState.FAILED, failed_reason=failure)
+    async def apply(conn: AsyncConnection) -> None:
+        await write_state(conn, session, SessionState.FAILED if failure else None, bids=json.dumps(bids, ensure_ascii=False))
+        if failure:
+            await set_state(conn, tender_id, TenderState.EVALUATING, TenderState.FAILED, failed_reason=failure)
 
-        await ctx.tenders.audit.append_many(drafts, apply=apply)
-        return await get_session(ctx, tender_id)
+    await ctx.tenders.audit.append_many(drafts, apply=apply)
+    return await get_session(ctx, tender_id)
+
+
+async def declare_invalid(ctx: EvaluationContext, actor: Actor, tender_id: str, data: Any) -> Session:
+    """The group leader records the committee's decision that a bid is invalid, during scoring or
+    the review (``evaluation.bid_invalid``, and 废标 when too few remain: `commit`). An abnormally
+    low bid is found invalid through the art. 60 query instead (evaluation/session/bid_queries.py)."""
+
+    async def step() -> Session:
+        session = await get_session(ctx, tender_id)
+        leader_step(session, actor, "find a bid invalid")
+        bid, ground, reason = parse_decision(session, data)
+        if ground is Ground.CORRECTION_REFUSED:
+            raise InvalidRequest("a refused arithmetic correction makes the bid invalid by the bidder's answer (art. 59)")
+        if ground is Ground.ABNORMALLY_LOW:
+            raise InvalidRequest("an abnormally low bid is invalid only after its justification was asked for and not "
+                                 "accepted: use the low-price query (art. 60)")
+        return await commit(ctx, session, actor, list(session.bids), [], (bid, ground, reason))
 
     result: Session = await retrying(step)
     ctx.notify(tender_id, {"type": "state", "state": result.state.value})

@@ -17,7 +17,7 @@ from evaluation.audit.events import replay
 from evaluation.errors import ConflictError, InvalidRequest
 from evaluation.session import session as sessions
 from evaluation.session import sheets as scoring
-from evaluation.session import validity
+from evaluation.session import bid_queries, validity
 from evaluation.session import view as session_view
 from evaluation.session.events import first_difference, recompute_tally
 from evaluation.session.session import EvaluationContext
@@ -121,11 +121,26 @@ async def test_abnormally_low_bid_found_invalid_is_left_out_of_the_tally(ectx: E
     leader = experts[0]
     d = next(b["bid"] for b in (await sessions.get_session(ectx, tender_id)).bids if b["bid"] not in names.values())
     assert d in (await session_view.view(ectx, leader, tender_id))["abnormally_low"]
-    decision = {"bid": d, "ground": "abnormally_low", "reason": "未在规定时间内提交书面说明 no justification in time"}
-    session = await validity.declare_invalid(ectx, leader, tender_id, decision)
+    with pytest.raises(InvalidRequest, match="use the low-price query"):
+        await validity.declare_invalid(ectx, leader, tender_id, {"bid": d, "ground": "abnormally_low", "reason": "低"})
+    with pytest.raises(InvalidRequest, match="not flagged as abnormally low"):
+        await bid_queries.query_low_price(ectx, leader, tender_id, {"bid": names["A"], "minutes": 30})
+    await bid_queries.query_low_price(ectx, leader, tender_id, {"bid": d, "minutes": 30})
+    bidder_d = Actor(next(b["bidder"] for b in (await sessions.get_session(ectx, tender_id)).bids if b["bid"] == d), "bidder")
+    assert bid_queries.bidder_view(await sessions.get_session(ectx, tender_id), bidder_d)["bids"][0]["low_price"]["status"] == "open"
+    with pytest.raises(ConflictError, match="has sent no justification to accept"):
+        await bid_queries.decide_low_price(ectx, leader, tender_id, {"bid": d, "accepted": True, "reason": "ok"})
+    with pytest.raises(ConflictError, match="is not over yet"):  # no justification yet, but the time runs
+        await bid_queries.decide_low_price(ectx, leader, tender_id, {"bid": d, "accepted": False, "reason": "无说明"})
+    with pytest.raises(NotPermitted, match="only the bidder of bid"):
+        await bid_queries.justify_low_price(ectx, Actor(BIDDERS[0].account, "bidder"), tender_id, {"bid": d, "text": "x"})
+    await bid_queries.justify_low_price(ectx, bidder_d, tender_id, {"bid": d, "text": "库存设备，成本已摊销 old stock",
+                                                                    "document_sha256": "ab" * 32})
+    session = await bid_queries.decide_low_price(ectx, leader, tender_id, {"bid": d, "accepted": False,
+                                                                           "reason": "说明不能证明其报价合理性 not convincing"})
     assert session.state.value == "scoring"
     with pytest.raises(ConflictError, match="already invalid"):
-        await validity.declare_invalid(ectx, leader, tender_id, decision)
+        await bid_queries.decide_low_price(ectx, leader, tender_id, {"bid": d, "accepted": False, "reason": "again"})
     every = {b: {"c2": "40", "c3": "15"} for b in [*names.values(), d]}
     with pytest.raises(InvalidRequest, match="one sheet for every valid bid"):
         await scoring.submit_sheets(ectx, experts[1], tender_id, *sheets_doc(keys, tender_id, experts[1].account, every))
@@ -134,10 +149,69 @@ async def test_abnormally_low_bid_found_invalid_is_left_out_of_the_tally(ectx: E
         await scoring.submit_sheets(ectx, e, tender_id, *sheets_doc(keys, tender_id, e.account, same))
     session = await scoring.compute_tally(ectx, leader, tender_id)
     assert session.tally is not None and session.report is not None
+    session_bids = (await sessions.get_session(ectx, tender_id)).bids
     rows = [(b["bid"], b["rank"], b["invalid"] is not None) for b in session.tally["tally"]["bids"]]
     assert rows == [(names["B"], 1, False), (names["A"], 2, False), (names["C"], 3, False), (d, None, True)]
     assert session.report["ranking"][0]["price_score_display"] == "30.00"  # the base is B's, not D's 60,000
+    assert next(b for b in session_bids if b["bid"] == d)["low_price"]["justification"]["document_sha256"] == "ab" * 32
     assert "报价明显低于其他报价" in session.report["ranking"][-1]["invalid"]
     state = replay(await ectx.tenders.audit.entries_for_tender(tender_id))
     assert state["problems"] == []
     assert first_difference(recompute_tally(state["evaluation"]).to_json(), session.tally["tally"]) is None
+
+
+async def test_arithmetic_correction_confirmed_changes_the_price_refused_invalidates(ectx: EvaluationContext,  # noqa: F811
+                                                                                   beacon: LocalBeacon) -> None:  # noqa: F811
+    fourth = ({"total_price": "130000.00", "delivery_days": 30}, [("技术标.txt", b"D")])
+    tender_id, experts, names = await sme_tender(ectx, beacon, offers=[*OFFERS, fourth])
+    keys: Keys = ectx.keys  # type: ignore[attr-defined]
+    leader = experts[0]
+    session = await sessions.get_session(ectx, tender_id)
+    bidder = {b["bid"]: Actor(b["bidder"], "bidder") for b in session.bids}
+    d = next(b for b in bidder if b not in names.values())
+    # B wrote 壹拾万零伍仟元整 in words but 108,000.00 in figures: words prevail (art. 59 (2))
+    fix = {"bid": names["B"], "rule": "words", "words": "壹拾万零伍仟元整", "explanation": "大写金额与小写金额不一致"}
+    with pytest.raises(NotPermitted, match="only the group leader"):
+        await bid_queries.correct_price(ectx, experts[1], tender_id, fix)
+    with pytest.raises(InvalidRequest, match="not an amount in words"):
+        await bid_queries.correct_price(ectx, leader, tender_id, {**fix, "words": "十万"})
+    await bid_queries.correct_price(ectx, leader, tender_id, fix)
+    for e in experts:  # everyone scores all four bids; the review opens
+        every = {x: {"c2": "40", "c3": "15"} for x in bidder}
+        await scoring.submit_sheets(ectx, e, tender_id, *sheets_doc(keys, tender_id, e.account, every))
+    with pytest.raises(ConflictError, match="not yet: .* arithmetic correction"):
+        await scoring.compute_tally(ectx, leader, tender_id)  # the tally waits for the bidder
+    with pytest.raises(NotPermitted, match="only the bidder of bid"):
+        await bid_queries.answer_correction(ectx, bidder[names["A"]], tender_id, {"bid": names["B"], "confirm": True})
+    session = await bid_queries.answer_correction(ectx, bidder[names["B"]], tender_id, {"bid": names["B"], "confirm": True})
+    b = next(x for x in session.bids if x["bid"] == names["B"])
+    assert (b["price_fen"], b["evaluated_fen"], b["correction"]["original_fen"]) == (105_000_00, "9450000", 108_000_00)
+    # D's unit prices sum to 125,000.00, not its 130,000.00 (art. 59 (4)); D refuses: its bid is invalid
+    items = [{"unit_price": "5000.00", "quantity": 20}, {"unit_price": "25000.00", "quantity": 1}]
+    await bid_queries.correct_price(ectx, leader, tender_id, {"bid": d, "rule": "unit_sum", "items": items,
+                                                              "explanation": "总价与单价汇总不一致"})
+    session = await bid_queries.answer_correction(ectx, bidder[d], tender_id, {"bid": d, "confirm": False})
+    assert "投标人不确认算术修正" in next(x for x in session.bids if x["bid"] == d)["invalid"]
+    session = await scoring.compute_tally(ectx, leader, tender_id)
+    assert session.tally is not None
+    first = session.tally["tally"]["bids"][0]
+    assert (first["bid"], first["price_fen"], first["evaluated_fen"]) == (names["B"], 105_000_00, "9450000")
+    state = replay(await ectx.tenders.audit.entries_for_tender(tender_id))
+    assert state["problems"] == []
+    assert first_difference(recompute_tally(state["evaluation"]).to_json(), session.tally["tally"]) is None
+    assert state["evaluation"]["bids"] == (await sessions.get_session(ectx, tender_id)).bids
+
+
+async def test_no_justification_in_time_makes_the_low_bid_invalid(ectx: EvaluationContext, beacon: LocalBeacon) -> None:  # noqa: F811
+    low = ({"total_price": "60000.00", "delivery_days": 30}, [("技术标.txt", b"D")])
+    tender_id, experts, names = await sme_tender(ectx, beacon, offers=[*OFFERS, low])
+    d = next(b for b in (await sessions.get_session(ectx, tender_id)).bids if b["bid"] not in names.values())
+    await bid_queries.query_low_price(ectx, experts[0], tender_id, {"bid": d["bid"], "minutes": 10})
+    late = dataclasses.replace(ectx, tenders=dataclasses.replace(ectx.tenders, clock=lambda: time.time() + 3600))
+    with pytest.raises(ConflictError, match="time to justify the price .* is over"):
+        await bid_queries.justify_low_price(late, Actor(d["bidder"], "bidder"), tender_id, {"bid": d["bid"], "text": "迟到"})
+    session = await bid_queries.decide_low_price(late, experts[0], tender_id,
+                                                 {"bid": d["bid"], "accepted": False, "reason": "未在规定时间内提交书面说明"})
+    assert "未在规定时间内提交书面说明" in next(b for b in session.bids if b["bid"] == d["bid"])["invalid"]
+    kinds = [e.kind for e in await ectx.tenders.audit.entries_for_tender(tender_id)][-3:]
+    assert kinds == ["evaluation.low_price_query", "evaluation.low_price_decision", "evaluation.bid_invalid"]

@@ -185,3 +185,59 @@ def test_tally_agrees_with_the_reference(case: tuple[list[tuple[str, int, int, b
         return
     got = tally(CRITERIA, Method(method), tbids, sheets, min_valid=minimum)
     assert [(b.bid, b.rank) for b in got.bids] == want
+
+
+# -- 大写金额 for the arithmetic correction (87号令 art. 59 (2)) -----------------------------------------
+
+
+DIGITS = "零壹贰叁肆伍陆柒捌玖"
+
+
+def capital(fen: int) -> str:
+    """A second writer of amounts in capital numerals, by the usual rules (零 for skipped places)."""
+    yuan, jiao, cents = fen // 100, fen // 10 % 10, fen % 10
+
+    def group(n: int) -> str:
+        out, zero = "", False
+        for unit, place in (("仟", 1000), ("佰", 100), ("拾", 10), ("", 1)):
+            d = n // place % 10
+            if d == 0:
+                zero = bool(out)
+                continue
+            out += ("零" if zero else "") + DIGITS[d] + unit
+            zero = False
+        return out
+
+    text, gap = "", False  # gap: a zero place since the last digit written
+    for n, unit in ((yuan // 10**8, "亿"), (yuan // 10**4 % 10**4, "万"), (yuan % 10**4, "")):
+        if n == 0:
+            gap = gap or bool(text)
+            continue
+        text += ("零" if text and (gap or n < 1000) else "") + group(n) + unit
+        gap = n % 10 == 0
+    text += "元" if yuan else ""
+    if jiao:
+        text += DIGITS[jiao] + "角"
+    elif yuan and cents:
+        text += "零"
+    text += DIGITS[cents] + "分" if cents else ("" if jiao else "整")
+    return text
+
+
+def test_capital_amounts_fixed() -> None:
+    from evaluation.session.rules import capital_yuan_to_fen
+
+    assert capital(108_000_00) == "壹拾万零捌仟元整" and capital_yuan_to_fen("壹拾万零捌仟元整") == 108_000_00
+    assert capital_yuan_to_fen("人民币壹亿零伍万元整") == 100_050_000_00
+    assert capital_yuan_to_fen("叁佰元伍角陆分") == 300_56
+    for bad in ("十万元", "壹拾万", "元", "壹拾万元整外"):
+        with pytest.raises(InvalidRequest):
+            capital_yuan_to_fen(bad)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.integers(1, 10**13))
+def test_capital_amounts_read_back(fen: int) -> None:
+    from evaluation.session.rules import capital_yuan_to_fen
+
+    assert capital_yuan_to_fen(capital(fen)) == fen
