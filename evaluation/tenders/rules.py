@@ -417,26 +417,17 @@ def parse_spec(data: Any) -> TenderSpec:
     deduction = parse_sme_deduction(data.get("sme_deduction"), category, reserved)
     if deduction is not None and SME_FIELD not in {f.key for f in fields}:
         fields = (*fields, SME_RECORD_FIELD)
-    opening = parse_time(data.get("opening_time"))
-    evaluation_date = parse_date(data.get("evaluation_date"), "evaluation_date")
-    check_evaluation_date(opening, evaluation_date)
-    least = DEFAULT_MIN_BIDS[method]
-    wanted = data.get("min_bids", least)
-    if isinstance(wanted, int) and not isinstance(wanted, bool) and wanted < least:
-        raise InvalidRequest(
-            f"min_bids 最少投标人数 of a {method.value} tender is at least {least} (87号令 arts. 41, 43–44; 政府采购法 art. 36), got {wanted}"
-        )
-    return TenderSpec(
+    spec = TenderSpec(
         title=_text(data, "title", maximum=200),
         description=_text(data, "description", maximum=20000, required=False),
         method=method,
         budget_fen=_int(data, "budget_fen", default=None, low=0, high=10**15),
-        opening_time=opening,
+        opening_time=parse_time(data.get("opening_time")),
         lots=lots,
         record_fields=fields,
         evaluation_method=evaluation,
         criteria=criteria,
-        min_bids=_int(data, "min_bids", default=least, low=least, high=1000),
+        min_bids=_int(data, "min_bids", default=DEFAULT_MIN_BIDS[method], low=1, high=1000),
         max_bid_bytes=_int(data, "max_bid_bytes", default=DEFAULT_MAX_BID_BYTES, low=1024, high=MAX_MAX_BID_BYTES),
         objection_window_s=_int(
             data, "objection_window_s", default=DEFAULT_OBJECTION_WINDOW, low=0, high=MAX_OBJECTION_WINDOW
@@ -445,8 +436,15 @@ def parse_spec(data: Any) -> TenderSpec:
         category=category,
         sme_reserved=reserved,
         sme_deduction=deduction,
-        evaluation_date=evaluation_date,
+        evaluation_date=parse_date(data.get("evaluation_date"), "evaluation_date"),
     )
+    least = DEFAULT_MIN_BIDS[method]
+    if spec.min_bids < least:
+        raise InvalidRequest(
+            f"min_bids 最少投标人数 of a {method.value} tender is at least {least} (87号令 arts. 41, 43–44; 政府采购法 art. 36), got {spec.min_bids}"
+        )
+    check_evaluation_date(spec.opening_time, spec.evaluation_date)
+    return spec
 
 
 def sme_deduction_of(spec: TenderSpec, fields: dict[str, Any], documents: list[dict[str, Any]]) -> Fraction:
