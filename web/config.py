@@ -30,6 +30,7 @@ class Settings:
     beacon_url: str = ""  # empty: the embedded local beacon, served at /beacon
     beacon_chain: str = ""  # chain hash to pin when beacon_url is set
     beacon_period: int = 3  # seconds between rounds of a newly created local beacon
+    allow_local_beacon: bool = False  # let a production database run on the local beacon (demonstrations only)
     stun_urls: str = ""  # comma-separated STUN URLs handed to booth clients
     turn_urls: str = ""  # comma-separated TURN URLs (coturn), e.g. turn:turn.example:3478?transport=udp
     turn_secret: str = ""  # coturn's static-auth-secret (use-auth-secret), for TURN REST credentials
@@ -59,6 +60,11 @@ class Settings:
     def uses_local_beacon(self) -> bool:
         return not self.beacon_url
 
+    @property
+    def is_production(self) -> bool:
+        """A server database (PostgreSQL) is the production set-up (docs/architecture.md)."""
+        return bool(self.database_url) and not self.database_url.startswith("sqlite")
+
 
 _INT_FIELDS = {"port", "beacon_period", "turn_ttl", "booth_grace"}
 
@@ -66,6 +72,14 @@ _INT_FIELDS = {"port", "beacon_period", "turn_ttl", "booth_grace"}
 def _coerce(name: str, value: Any) -> Any:
     if name == "data_dir":
         return Path(str(value)).expanduser()
+    if name == "allow_local_beacon":
+        if isinstance(value, bool):
+            return value
+        if str(value).strip().lower() in {"1", "true", "yes"}:
+            return True
+        if str(value).strip().lower() in {"0", "false", "no", ""}:
+            return False
+        raise ConfigError(f"setting allow_local_beacon must be true or false, got {value!r}")
     if name in _INT_FIELDS:
         try:
             return int(value)
@@ -108,4 +122,10 @@ def load_settings(overrides: dict[str, Any] | None = None, environ: dict[str, st
     given.update(from_env)
     given.update(flags)
     given["data_dir"] = data_dir
-    return replace(Settings(), **{k: _coerce(k, v) for k, v in given.items() if k in names})
+    settings = replace(Settings(), **{k: _coerce(k, v) for k, v in given.items() if k in names})
+    if settings.is_production and settings.uses_local_beacon and not settings.allow_local_beacon:
+        raise ConfigError(
+            "本地信标：运营方可预知随机数，仅供演示/测试 — a production database with the embedded local beacon: "
+            "set beacon_url (and beacon_chain) to a drand network, or allow_local_beacon = true for a demonstration"
+        )
+    return settings

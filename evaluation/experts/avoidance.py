@@ -23,6 +23,9 @@ Organisations are compared by an exact identifier (e.g. the unified social credi
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -122,6 +125,19 @@ class Agency:
 
     org: str
     purchaser: str | None = None
+
+
+COMMITMENT_DOMAIN = "pingbiao-exclusion-v1"
+
+
+def commitment(tender: str, expert: str, rule: str, fact: str) -> str:
+    """SHA-256 (hex) committing to why `expert` was excluded from `tender`'s draw: the canonical
+    JSON ``{"expert", "fact", "rule", "tender", "v": "pingbiao-exclusion-v1"}`` (sorted keys, no
+    spaces, UTF-8). `fact` is the one-line reason ``reasons`` gives (or the eligibility rule's);
+    an auditor with the expert database recomputes it (docs/experts.md)."""
+    obj = {"expert": expert, "fact": fact, "rule": rule, "tender": tender, "v": COMMITMENT_DOMAIN}
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def exclusion_counts(exclusions: dict[Rule, list[tuple[str, str]]]) -> dict[str, int]:

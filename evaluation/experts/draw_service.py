@@ -51,6 +51,21 @@ DRAWABLE = (TenderState.OPENED, TenderState.CONFIRMING, TenderState.CONFIRMED)
 REQUESTED_KIND, DRAWN_KIND = "experts.draw_requested", "experts.drawn"
 ACTIVE_BIDS = ("withdrawn", "void")  # bids in these statuses are not bidders for avoidance
 MAX_REASON = 200
+DECLINE_GROUNDS = {"avoidance": "回避申请", "unavailable": "无法到场"}
+"""Why a member leaves the committee: a 回避 found late (its application), or it cannot attend."""
+
+
+def parse_decline(reason: Any, ground: Any, evidence: Any) -> tuple[str, str, str]:
+    """A decline's reason, ground and evidence reference (e.g. the 回避申请's number or a document's
+    SHA-256), each required. Raises InvalidRequest naming what is missing."""
+    if not isinstance(reason, str) or not reason.strip() or len(reason) > MAX_REASON:
+        raise InvalidRequest(f"reason 理由 must be text of 1–{MAX_REASON} characters")
+    if ground not in DECLINE_GROUNDS:
+        allowed = ", ".join(f"{k} ({v})" for k, v in DECLINE_GROUNDS.items())
+        raise InvalidRequest(f"ground must be one of {allowed}, got {str(ground)[:40]!r}")
+    if not isinstance(evidence, str) or not evidence.strip() or len(evidence) > MAX_REASON:
+        raise InvalidRequest(f"evidence 证明材料 must name the evidence (a reference of 1–{MAX_REASON} characters)")
+    return reason.strip(), str(ground), evidence.strip()
 
 
 def first_round_after(ctx: TenderContext, entry_time: float) -> int:
@@ -102,20 +117,29 @@ async def request_draw(ctx: TenderContext, actor: Actor, tender_id: str, body: A
     keep, excluded = avoidance.eligible([r.rules_view() for r in records], bidders, agency, plan.evaluation_date)
     counts = avoidance.exclusion_counts(excluded)
     caps = {r.id: r.sites for r in records}
+    facts = [(rule.value, i, why) for rule, items in excluded.items() for i, why in items]
     able, rules = [], {"declined": 0, "site_capability": 0}
     for e in keep:
         if e.id in declined:
             rules["declined"] += 1
+            facts.append(("declined", e.id, f"declined tender {tender_id} before"))
         elif plan.criteria.sites and plan.criteria.site_of(e.region) is not None and site_role(plan.criteria, e.region)[1] not in caps[e.id]:
             rules["site_capability"] += 1
+            facts.append(("site_capability", e.id, f"cannot sit at the {site_role(plan.criteria, e.region)[1]} site of region {e.region}"))
         else:
             able.append(e)
     elig = draw.eligibility(plan.criteria, able)
+    regions = {e.id: e.region for e in able}
+    for rule, ids in elig.excluded.items():
+        facts += [(rule, i, "no requested specialty" if rule == "specialty" else f"no site takes region {regions[i]}") for i in ids]
     counts.update({k: v for k, v in rules.items() if v})
     counts.update(elig.counts())
     request = draw.make_request(tender_id, plan.criteria, elig.pool, counts)
     chain = ctx.chain.to_json()
-    payload = {"request": request.to_json(), "plan": plan.to_json(), "excluded": counts, "chain": chain}
+    exclusions = sorted(({"expert": i, "rule": rule, "commitment": avoidance.commitment(tender_id, i, rule, why)}
+                         for rule, i, why in facts), key=lambda x: (x["rule"], x["expert"]))
+    payload = {"request": request.to_json(), "plan": plan.to_json(), "excluded": counts, "exclusions": exclusions,
+               "chain": chain}
 
     async def apply(conn: AsyncConnection) -> None:
         row = await draw_row(conn, tender_id)
@@ -276,14 +300,16 @@ async def accept(ctx: TenderContext, actor: Actor, tender_id: str) -> None:
     await ctx.audit.append(EntryDraft("experts.accepted", {"expert": expert_id}, tender_id, actor), apply=apply)
 
 
-async def decline(ctx: TenderContext, actor: Actor, tender_id: str, expert_id: str | None, reason: Any) -> dict[str, Any]:
-    """A member declines (itself, or the tender's agency records it); its seat is refilled.
+async def decline(ctx: TenderContext, actor: Actor, tender_id: str, expert_id: str | None, reason: Any,
+                  ground: Any = None, evidence: Any = None) -> dict[str, Any]:
+    """A member declines (itself, or the tender's agency records it); its seat is refilled. Only a
+    seated member can decline; the decline carries its reason, ground (``avoidance`` 回避申请 or
+    ``unavailable`` 无法到场) and evidence reference (parse_decline).
 
     Returns ``{"declined": id, "replacements": [...]}`` or with ``"problem"`` when the reserve cannot
     refill the quotas (the draw becomes exhausted: request a new draw).
     """
-    if reason is not None and (not isinstance(reason, str) or len(reason) > MAX_REASON):
-        raise InvalidRequest(f"reason must be text of at most {MAX_REASON} characters")
+    reason, ground, evidence = parse_decline(reason, ground, evidence)
     if actor.role == "expert":
         expert_id = await _acting_expert(ctx, actor)
     else:
@@ -321,7 +347,8 @@ async def decline(ctx: TenderContext, actor: Actor, tender_id: str, expert_id: s
         else:
             await _reseat(conn, tender_id, request, members + replacements, at)
 
-    drafts = [EntryDraft("experts.declined", {"expert": expert_id, "by": actor.role, "reason": reason or ""}, tender_id, actor)]
+    said = {"expert": expert_id, "by": actor.role, "reason": reason, "ground": ground, "evidence": evidence}
+    drafts = [EntryDraft("experts.declined", said, tender_id, actor)]
     follow = {"declined": declined, "members": members}
     if problem:
         drafts.append(EntryDraft("experts.exhausted", {**follow, "problem": problem}, tender_id, actor))

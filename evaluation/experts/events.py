@@ -20,7 +20,8 @@ def _experts(state: dict[str, Any]) -> dict[str, Any]:
     "experts.draw_requested",
     "The tender's agency requested an expert draw (抽取申请). Payload: request (the canonical draw "
     "request of docs/draw.md: v, tender, criteria, pool of {id, region, specialties}), plan (size, "
-    "purchaser_reps, evaluation_date), excluded (rule -> count), chain (the beacon chain's info: "
+    "purchaser_reps, evaluation_date (the tender's scheduled day), purchaser), excluded (rule -> count), "
+    "exclusions (one {expert, rule, commitment} per excluded expert, docs/experts.md), chain (the beacon chain's info: "
     "public_key, period, genesis_time, hash, groupHash, schemeID, metadata). The randomness is the "
     "round chain.round_at(this entry's time) + 1. State: experts.state 'requested', seats, pool size.",
 )
@@ -54,7 +55,8 @@ def _accepted(state: dict[str, Any], entry: Entry) -> None:
 @reducer(
     "experts.declined",
     "A member declined (by the expert, or recorded by the agency). Payload: expert (id), by (role), "
-    "reason (str, may be empty). State: removed from experts.committee, added to experts.declined.",
+    "reason (str), ground (avoidance 回避申请 | unavailable 无法到场), evidence (a reference to the "
+    "application or proof). State: removed from experts.committee, added to experts.declined.",
 )
 def _declined(state: dict[str, Any], entry: Entry) -> None:
     e = _experts(state)

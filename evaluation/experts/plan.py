@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date
 from typing import Any
 
 from evaluation.errors import InvalidRequest
@@ -17,7 +17,6 @@ from evaluation.experts.committee import ProcurementMethod, validate_committee_p
 from evaluation.experts.draw import DrawCriteria, DrawError, PoolExpert, SiteQuota, SiteRole
 from evaluation.tenders.rules import Method, TenderSpec
 
-CHINA = timezone(timedelta(hours=8))
 METHODS = {
     Method.OPEN: ProcurementMethod.OPEN_TENDER,
     Method.INVITED: ProcurementMethod.INVITED_TENDER,
@@ -38,14 +37,15 @@ class Plan:
     purchaser_reps: int
     criteria: DrawCriteria
     evaluation_date: date
-    purchaser: str | None
+    purchaser: str
 
     def to_json(self) -> dict[str, Any]:
-        """The plan as logged (with the request): no personal data."""
+        """The plan as logged (with the request): no personal data; the purchaser is an organisation."""
         return {
             "size": self.size,
             "purchaser_reps": self.purchaser_reps,
             "evaluation_date": self.evaluation_date.isoformat(),
+            "purchaser": self.purchaser,
         }
 
 
@@ -86,18 +86,17 @@ def parse_plan(spec: TenderSpec, body: Any, now: float) -> Plan:
         criteria = DrawCriteria(size - reps, {str(k): v for k, v in specialties.items()}, sites)
     except DrawError as exc:
         raise InvalidRequest(exc.message) from None
-    day_text = body.get("evaluation_date")
-    if day_text is None:
-        day = datetime.fromtimestamp(now, CHINA).date()
-    else:
-        try:
-            day = date.fromisoformat(str(day_text))
-        except ValueError:
-            raise InvalidRequest(f"evaluation_date {day_text!r} is not a date (YYYY-MM-DD)") from None
+    day = spec.scheduled_evaluation_date()
+    asked = body.get("evaluation_date")
+    if asked is not None and asked != day.isoformat():
+        raise InvalidRequest(
+            f"evaluation_date is the tender's scheduled evaluation day {day.isoformat()} (set evaluation_date on the "
+            f"tender); a draw cannot choose another, got {str(asked)[:20]!r}"
+        )
     purchaser = body.get("purchaser")
-    if purchaser is not None and (not isinstance(purchaser, str) or not purchaser.strip()):
-        raise InvalidRequest("purchaser must be the purchaser's organisation identifier")
-    return Plan(size, reps, criteria, day, purchaser.strip() if purchaser else None)
+    if not isinstance(purchaser, str) or not purchaser.strip() or len(purchaser) > 100:
+        raise InvalidRequest("purchaser 采购人 is required: the purchaser's organisation identifier (统一社会信用代码), for 回避")
+    return Plan(size, reps, criteria, day, purchaser.strip())
 
 
 def _site(s: dict[str, Any]) -> SiteQuota:

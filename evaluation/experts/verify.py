@@ -1,11 +1,16 @@
 """Re-running a tender's expert draw from an audit export alone (`pingbiao experts verify-draw`).
 
-Checks, in order, each failure one line: the bundle itself (evaluation.audit.bundle.verify_bundle);
-the tender's last ``experts.draw_requested`` and the ``experts.drawn`` after it; the chain info in
-the request (its hash); the round is the first after the request entry's time; the beacon
-signature of that round under the chain's key (crypto.bls.verify_beacon); the recomputed
-``draw.draw(request, SHA-256(signature))`` equals the logged committee and sequence; and each
-logged replacement equals ``draw.refill`` of the logged members and decliners.
+Checks, in order, each failure one line naming what is wrong: the bundle itself
+(evaluation.audit.bundle.verify_bundle), and with ``since`` its consistency with an older
+checkpoint the auditor kept (a rewritten log fails here); the tender's ``tender.published`` and
+its last ``experts.draw_requested`` and the ``experts.drawn`` after it; the chain info in the
+request (its hash) is the chain the tender was published with; the round is the first after the
+request entry's time; the beacon signature of that round under the chain's key
+(crypto.bls.verify_beacon); the logged randomness is SHA-256 of that signature, the logged seed,
+committee and sequence are the recomputed ``draw.draw(request, randomness)``; every decline is of a
+member seated at that moment and carries its ground and evidence; every ``experts.replaced`` (or
+``experts.exhausted``) follows its decline, names exactly the logged decliners and equals
+``draw.refill``. A draw on the embedded local beacon is flagged (LOCAL_BEACON_NOTE).
 """
 
 from __future__ import annotations
@@ -23,8 +28,12 @@ from evaluation.audit.bundle import ENTRIES_FILE, verify_bundle
 from evaluation.audit.entry import parse_time
 from evaluation.errors import DomainError, IntegrityFailure
 from evaluation.experts import draw
+from evaluation.tenders.rules import LOCAL_BEACON_NOTE, is_local_beacon, opening_day
+from evaluation.tenders.rules import parse_time as parse_tender_time
 
-KINDS = ("experts.draw_requested", "experts.drawn", "experts.replaced", "experts.exhausted")
+KINDS = ("tender.published", "tender.amended", "tender.postponed", "experts.draw_requested", "experts.drawn", "experts.declined", "experts.replaced",
+         "experts.exhausted")
+DECLINE_GROUNDS = ("avoidance", "unavailable")  # 回避申请, 无法到场 (draw_service.DECLINE_GROUNDS)
 
 
 class DrawMismatch(IntegrityFailure):
@@ -37,10 +46,15 @@ class DrawCheck:
     round: int
     committee: tuple[str, ...]
     replacements: tuple[str, ...]
+    declined: tuple[str, ...] = ()
+    local_beacon: bool = False
+    since_size: int | None = None
 
     def summary(self) -> str:
         extra = f"; replacements {', '.join(self.replacements)}" if self.replacements else ""
-        return f"ok: committee {', '.join(self.committee)} (tender {self.tender}, round {self.round}){extra}"
+        since = f"; consistent with the checkpoint of {self.since_size} entries" if self.since_size is not None else ""
+        local = f"\n{LOCAL_BEACON_NOTE}" if self.local_beacon else ""
+        return f"ok: committee {', '.join(self.committee)} (tender {self.tender}, round {self.round}){extra}{since}{local}"
 
 
 def _entries(directory: Path, tender: str) -> list[dict[str, Any]]:
@@ -53,14 +67,18 @@ def _entries(directory: Path, tender: str) -> list[dict[str, Any]]:
     return out
 
 
-def verify_draw(directory: Path, tender: str) -> DrawCheck:
-    """Verify the bundle in `directory`, then the draw of `tender` in it. Raises DrawMismatch/BundleError."""
-    verify_bundle(directory)
+def verify_draw(directory: Path, tender: str, since: bytes | None = None) -> DrawCheck:
+    """Verify the bundle in `directory` (and its consistency with the older signed checkpoint
+    `since`), then the draw of `tender` in it. Raises DrawMismatch/BundleError."""
+    report = verify_bundle(directory, since=since)
     entries = _entries(directory, tender)
     requests = [i for i, e in enumerate(entries) if e["kind"] == "experts.draw_requested"]
     if not requests:
         raise DrawMismatch(f"the bundle has no experts.draw_requested entry for tender {tender}")
     req_entry = entries[requests[-1]]
+    published = [e for e in entries[: requests[-1]] if e["kind"] == "tender.published"]
+    if not published:
+        raise DrawMismatch(f"the bundle has no tender.published entry of tender {tender} before its draw request")
     later = entries[requests[-1] + 1 :]
     drawn = next((e for e in later if e["kind"] == "experts.drawn"), None)
     if drawn is None:
@@ -71,40 +89,122 @@ def verify_draw(directory: Path, tender: str) -> DrawCheck:
         chain.check_hash()
     except (CryptoError, KeyError, TypeError) as exc:
         raise DrawMismatch(f"the chain info in the request is not usable: {exc}") from None
+    pinned = published[-1]["payload"].get("chain")
+    if chain.hash != pinned:
+        raise DrawMismatch(
+            f"entry {req_entry['index']}: the draw request's beacon chain {chain.hash} is not the chain the tender was "
+            f"published with ({pinned}, entry {published[-1]['index']})"
+        )
     try:
         request = draw.DrawRequest.from_json(p["request"])
     except DomainError as exc:
         raise DrawMismatch(exc.message) from None
     if request.to_json() != p["request"] or request.tender != tender:
         raise DrawMismatch(f"the logged request is not the canonical request of tender {tender}")
+    _check_avoidance_inputs(req_entry, request, entries[: requests[-1]])
     expected = chain.round_at(parse_time(req_entry["time"]).timestamp()) + 1
     results = [_check_drawn(e, chain, request, expected, req_entry["index"]) for e in later if e["kind"] == "experts.drawn"]
     result, round = results[0]
-    replacements: list[str] = []
-    committee = list(result.committee)
-    for e in later:
-        if e["kind"] not in ("experts.replaced", "experts.exhausted") or e["index"] < drawn["index"]:
+    committee, declined, replacements = _check_declines(request, result, [e for e in later if e["index"] > drawn["index"]])
+    return DrawCheck(tender, round, result.committee, tuple(replacements), tuple(declined), is_local_beacon(chain),
+                     report.since_size)
+
+
+def scheduled_day(tender_entries: list[dict[str, Any]]) -> str:
+    """The tender's evaluation day as its log states it: the last evaluation_date published or
+    amended, else the opening day (China time) of the last opening time published or postponed."""
+    day, opening = None, None
+    for e in tender_entries:
+        p = e["payload"]
+        if e["kind"] == "tender.published":
+            day, opening = p.get("evaluation_date"), p.get("opening_time")
+        elif e["kind"] == "tender.amended" and "evaluation_date" in p.get("changes", {}):
+            day = p["changes"]["evaluation_date"]
+        elif e["kind"] == "tender.postponed":
+            opening = p.get("opening_time")
+    if day is not None:
+        return str(day)
+    return opening_day(parse_tender_time(opening)).isoformat()
+
+
+def _check_avoidance_inputs(entry: dict[str, Any], request: draw.DrawRequest, before: list[dict[str, Any]]) -> None:
+    """The 回避 inputs of the request as the log fixes them: the evaluation day is the tender's
+    scheduled one, a purchaser is named, and every exclusion count is backed by one committed
+    exclusion per expert, none of them in the pool."""
+    p, where = entry["payload"], f"entry {entry['index']}"
+    plan = p.get("plan") or {}
+    day = scheduled_day(before)
+    if plan.get("evaluation_date") != day:
+        raise DrawMismatch(f"{where}: the 回避 date {plan.get('evaluation_date')} is not the tender's scheduled evaluation day {day}")
+    if not str(plan.get("purchaser") or "").strip():
+        raise DrawMismatch(f"{where}: the draw request names no purchaser (采购人) for 回避")
+    exclusions = p.get("exclusions")
+    if not isinstance(exclusions, list):
+        raise DrawMismatch(f"{where}: the draw request has no per-expert exclusions (rule and commitment)")
+    counts: dict[str, int] = {}
+    pool = {e.id for e in request.pool}
+    for x in exclusions:
+        if not isinstance(x, dict) or len(str(x.get("commitment", ""))) != 64:
+            raise DrawMismatch(f"{where}: an exclusion lacks its rule or commitment: {str(x)[:80]}")
+        if x.get("expert") in pool:
+            raise DrawMismatch(f"{where}: expert {x.get('expert')} is excluded ({x.get('rule')}) and yet in the pool")
+        counts[str(x.get("rule"))] = counts.get(str(x.get("rule")), 0) + 1
+    if counts != dict(p.get("excluded") or {}):
+        raise DrawMismatch(f"{where}: exclusion counts {p.get('excluded')} are not the committed exclusions {counts}")
+
+
+def _check_declines(request: draw.DrawRequest, result: draw.DrawResult,
+                    entries: list[dict[str, Any]]) -> tuple[list[str], list[str], list[str]]:
+    """Walk the declines and refills after the draw: each decline of a member seated at that
+    moment, with its ground and evidence; each refill right after its decline, naming exactly the
+    logged decliners, equal to draw.refill. Returns (committee, decliners, replacements)."""
+    committee, declined, replacements = list(result.committee), [], []
+    pending: dict[str, Any] | None = None
+    for e in entries:
+        kind, r = e["kind"], e["payload"]
+        if kind == "experts.declined":
+            if pending is not None:
+                raise DrawMismatch(f"entry {e['index']}: the decline of entry {pending['index']} has no refill before the next decline")
+            who = r.get("expert")
+            if who not in committee:
+                raise DrawMismatch(f"entry {e['index']}: declined expert {who} was not a member of the committee at that moment")
+            if r.get("ground") not in DECLINE_GROUNDS or not str(r.get("evidence") or "").strip() or not str(r.get("reason") or "").strip():
+                raise DrawMismatch(f"entry {e['index']}: the decline of {who} lacks its reason, ground (回避申请/无法到场) or evidence")
+            declined.append(who)
+            pending = e
             continue
-        r = e["payload"]
-        gone = set(committee) - set(r["members"])
-        if len(gone) != 1 or not set(r["members"]) <= set(committee) or not gone <= set(r["declined"]):
-            raise DrawMismatch(f"entry {e['index']}: members {', '.join(r['members'])} do not follow from the committee {', '.join(committee)}")
+        if kind not in ("experts.replaced", "experts.exhausted"):
+            continue
+        if pending is None:
+            raise DrawMismatch(f"entry {e['index']}: {kind} follows no experts.declined entry (a decline is missing)")
+        gone = pending["payload"]["expert"]
+        if sorted(r.get("declined") or []) != sorted(declined):
+            raise DrawMismatch(f"entry {e['index']}: decliners {', '.join(sorted(r.get('declined') or []))} are not the logged "
+                               f"declines {', '.join(sorted(declined))}")
+        members = [i for i in committee if i != gone]
+        if sorted(r.get("members") or []) != sorted(members):
+            raise DrawMismatch(f"entry {e['index']}: members {', '.join(r.get('members') or [])} do not follow from the "
+                               f"committee {', '.join(committee)} without {gone}")
         try:
-            again = list(draw.refill(request, result, r["members"], r["declined"]))
+            again = list(draw.refill(request, result, members, declined))
         except draw.TooFewExperts:
             again = None
-        logged = r.get("replacements") if e["kind"] == "experts.replaced" else None
+        logged = r.get("replacements") if kind == "experts.replaced" else None
         if again != logged:
             raise DrawMismatch(f"entry {e['index']}: logged replacements {logged} differ from the recomputed {again}")
+        pending = None
         if logged is None:
             break
-        committee = list(r["members"]) + logged
+        committee = members + logged
         replacements.extend(logged)
-    return DrawCheck(tender, round, result.committee, tuple(replacements))
+    if pending is not None:
+        raise DrawMismatch(f"entry {pending['index']}: the decline of {pending['payload']['expert']} has no experts.replaced or experts.exhausted after it")
+    return committee, declined, replacements
 
 
 def _check_drawn(entry: dict[str, Any], chain: ChainInfo, request: draw.DrawRequest, expected: int, request_index: int) -> tuple[draw.DrawResult, int]:
-    """Check one logged experts.drawn entry against the recomputed draw."""
+    """Check one logged experts.drawn entry against the recomputed draw: round, signature,
+    randomness, seed, committee and sequence."""
     d = entry["payload"]
     round = d.get("round")
     if round != expected:
@@ -112,9 +212,15 @@ def _check_drawn(entry: dict[str, Any], chain: ChainInfo, request: draw.DrawRequ
     try:
         signature = bytes.fromhex(d["signature"])
         bls.verify_beacon(chain, round, signature)
-    except (CryptoError, ValueError, TypeError) as exc:
+    except (CryptoError, ValueError, TypeError, KeyError) as exc:
         raise DrawMismatch(f"beacon signature does not verify for round {round}: {exc}") from None
-    result = draw.draw(request, hashlib.sha256(signature).digest())
+    randomness = hashlib.sha256(signature).digest()
+    if d.get("randomness") != randomness.hex():
+        raise DrawMismatch(f"entry {entry['index']}: logged randomness {d.get('randomness')} is not SHA-256 of the verified "
+                           f"beacon signature of round {round} ({randomness.hex()})")
+    result = draw.draw(request, randomness)
+    if d.get("seed") != result.seed.hex():
+        raise DrawMismatch(f"entry {entry['index']}: logged seed {d.get('seed')} differs from the recomputed {result.seed.hex()}")
     if list(result.committee) != d.get("committee"):
         raise DrawMismatch(
             f"logged committee {', '.join(d.get('committee') or [])} differs from the recomputed {', '.join(result.committee)}"

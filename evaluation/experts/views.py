@@ -16,6 +16,7 @@ from evaluation.audit.entry import Actor
 from evaluation.errors import NotFoundError
 from evaluation.experts.pool import expert_of_account, is_revealed
 from evaluation.experts.store import SEATED, draw_row, expert_table, member_rows, member_table
+from evaluation.tenders.rules import LOCAL_BEACON_NOTE, is_local_beacon
 from evaluation.tenders.store import tender_table
 from evaluation.tenders.tender import NotPermitted, TenderContext, get
 
@@ -32,8 +33,10 @@ async def draw_status(ctx: TenderContext, actor: Actor, tender_id: str) -> dict[
         members = await member_rows(conn, tender_id) if row is not None else []
         ids = [m.expert_id for m in members]
         names = {r[0]: r[1] for r in await conn.execute(sa.select(expert_table.c.id, expert_table.c.name).where(expert_table.c.id.in_(ids)))} if ids else {}
+    local = is_local_beacon(ctx.chain)
+    flag = {"local_beacon": local, "local_beacon_note": LOCAL_BEACON_NOTE if local else None}
     if row is None:
-        return {"tender": tender_id, "state": "none", "sealed": not revealed}
+        return {"tender": tender_id, "state": "none", "sealed": not revealed, **flag}
     plan = json.loads(row.plan)
     request = json.loads(row.request)
     body: dict[str, Any] = {
@@ -46,6 +49,7 @@ async def draw_status(ctx: TenderContext, actor: Actor, tender_id: str) -> dict[
         "size": plan["plan"]["size"],
         "sealed": not revealed,
         "committee": None,
+        **flag,
     }
     if supervisor or revealed:
         body["committee"] = [

@@ -11,13 +11,14 @@ the logged and stored tally. Documented in docs/audit-log.md.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from fractions import Fraction
 from typing import Any
 
 from evaluation.audit.entry import Entry
 from evaluation.audit.events import KINDS, register_kind
-from evaluation.session.rules import SessionConfig, criteria_from_json
-from evaluation.session.scoring import Sheet, points
-from evaluation.session.tally import Bid, ChangeReason, ScoreChange, Tally, TieRule, apply_change, tally
+from evaluation.session.rules import SessionConfig, criteria_from_json, tally_bids
+from evaluation.session.scoring import Sheet, evaluated_price, points
+from evaluation.session.tally import ChangeReason, ScoreChange, Tally, TieRule, apply_change, tally
 
 KINDS_DOC: dict[str, str] = {
     "evaluation.started": (
@@ -25,10 +26,44 @@ KINDS_DOC: dict[str, str] = {
         "committee is drawn; this reveals the committee to the agency. Payload: config (method, "
         "category, deviation_threshold, tie_rule, recommend, separated, low_bid_fraction), criteria "
         "(list of {code, kind, max_points, allowed, minimum, title}, points as strings), bids (valid "
-        "bids of the opening record: {bid, bidder, bidder_name, price_fen}), members ({account, "
+        "bids of the opening record: {bid, bidder, bidder_name, price_fen, deduction (the SME price "
+        "deduction share, e.g. '1/10'), evaluated_fen (price after it, exact), invalid (null)}), "
+        "members ({account, "
         "kind, expert_id, name, site, specialty, seat}), declaration and commitment ({version, sha256})."
     ),
-    "evaluation.state": "The session's state changed. Payload: old, new (checkin, election, scoring, review, tally, signing, done).",
+    "evaluation.state": "The session's state changed. Payload: old, new (checkin, election, scoring, review, tally, signing, done, failed).",
+    "evaluation.bid_invalid": (
+        "The group leader recorded the committee's decision that a bid is invalid (投标无效): it takes "
+        "no part in the tally. Payload: bid, ground (qualification 资格审查, conformity 符合性审查, "
+        "abnormally_low 异常低价 art. 60), reason, invalid (the line the report shows), valid_left (int)."
+    ),
+    "evaluation.price_correction": (
+        "The group leader recorded an arithmetic correction (算术修正, 87号令 art. 59) of a bid's price, "
+        "computed from what was read in the bid; it binds once the bidder confirms. Payload: bid, rule "
+        "(schedule, words, unit_decimal, unit_sum), original_fen, corrected_fen, explanation, status ('pending')."
+    ),
+    "evaluation.price_correction_answered": (
+        "The bidder confirmed or refused the correction. Payload: bid, confirmed (bool). Confirmed: the "
+        "corrected price replaces the bid's price_fen (and evaluated_fen); refused: an evaluation.bid_invalid "
+        "follows."
+    ),
+    "evaluation.low_price_query": (
+        "The leader asked the bidder of a bid flagged as abnormally low (异常低价, art. 60) to justify its "
+        "price. Payload: bid, reason (the flag), due_us (deadline, microseconds)."
+    ),
+    "evaluation.low_price_justified": (
+        "The bidder's written justification (or one given in the booth, recorded by the leader). Payload: "
+        "bid, text, document_sha256 (null or the supporting document's hash), in_booth (bool), at_us."
+    ),
+    "evaluation.low_price_decision": (
+        "The committee's decision on the justification. Payload: bid, accepted (bool), reason. Not "
+        "accepted (or none in time): an evaluation.bid_invalid follows."
+    ),
+    "evaluation.failed": (
+        "Fewer valid bids than the tender's minimum remain after the committee's review: the "
+        "procurement fails (废标, 87号令 arts. 43–44, 政府采购法 art. 36); no ranking. Payload: reason, "
+        "valid, min_bids. Phase becomes 'failed'."
+    ),
     "evaluation.member_added": (
         "The agency added a purchaser's representative (采购人代表) to the committee. Payload: "
         "account, kind ('purchaser_rep'), name, seat."
@@ -63,8 +98,9 @@ KINDS_DOC: dict[str, str] = {
         "named here, after this entry. Payload: round (int), tied (lists of bid ids)."
     ),
     "evaluation.tally": (
-        "The tally (汇总). Payload: tally ({method, bids: [{bid, price_fen, means, price_score, total, "
-        "rank}]}), recommendation ({candidates, ranked}), tie_rule (as applied), round and randomness "
+        "The tally (汇总). Payload: tally ({method, bids: [{bid, price_fen, deduction, evaluated_fen, "
+        "means, price_score, total, rank, invalid}]}, valid bids ranked first, then invalid ones with rank "
+        "null), recommendation ({candidates, ranked}), tie_rule (as applied), round and randomness "
         "(hex; null unless drawn)."
     ),
     "evaluation.report_issued": "The evaluation report (评标报告) was built. Payload: sha256 (of its canonical JSON).",
@@ -135,6 +171,61 @@ def _changed(state: dict[str, Any], entry: Entry) -> None:
     _ev(state)["changes"].append(entry.payload["change"])
 
 
+def _bid_invalid(state: dict[str, Any], entry: Entry) -> None:
+    p = entry.payload
+    ev = _ev(state)
+    ev["bids"] = [{**b, "invalid": p["invalid"]} if b["bid"] == p["bid"] else b for b in ev["bids"]]
+
+
+def _bid_update(state: dict[str, Any], bid: str, **values: Any) -> None:
+    ev = _ev(state)
+    if bid not in {b["bid"] for b in ev["bids"]}:
+        raise KeyError(bid)
+    ev["bids"] = [{**b, **values} if b["bid"] == bid else b for b in ev["bids"]]
+
+
+def _correction(state: dict[str, Any], entry: Entry) -> None:
+    p = dict(entry.payload)
+    _bid_update(state, p.pop("bid"), correction=p)
+
+
+def _correction_answered(state: dict[str, Any], entry: Entry) -> None:
+    bid = entry.payload["bid"]
+    b = next(b for b in _ev(state)["bids"] if b["bid"] == bid)
+    correction = {**b["correction"], "status": "confirmed" if entry.payload["confirmed"] else "refused"}
+    if not entry.payload["confirmed"]:
+        _bid_update(state, bid, correction=correction)
+        return
+    fen = int(correction["corrected_fen"])
+    evaluated = evaluated_price(fen, Fraction(str(b.get("deduction", "0"))))
+    _bid_update(state, bid, correction=correction, price_fen=fen, evaluated_fen=str(evaluated))
+
+
+def _low_query(state: dict[str, Any], entry: Entry) -> None:
+    p = entry.payload
+    _bid_update(state, p["bid"], low_price={"reason": p["reason"], "due_us": p["due_us"], "status": "open",
+                                            "justification": None})
+
+
+def _low_justified(state: dict[str, Any], entry: Entry) -> None:
+    p = dict(entry.payload)
+    bid = p.pop("bid")
+    b = next(b for b in _ev(state)["bids"] if b["bid"] == bid)
+    _bid_update(state, bid, low_price={**b["low_price"], "status": "justified", "justification": p})
+
+
+def _low_decision(state: dict[str, Any], entry: Entry) -> None:
+    p = entry.payload
+    b = next(b for b in _ev(state)["bids"] if b["bid"] == p["bid"])
+    _bid_update(state, p["bid"], low_price={**b["low_price"], "status": "accepted" if p["accepted"] else "rejected"})
+
+
+def _failed(state: dict[str, Any], entry: Entry) -> None:
+    _ev(state)["failed"] = entry.payload["reason"]
+    state["phase"] = "failed"
+    state["failed_reason"] = entry.payload["reason"]
+
+
 def _tie(state: dict[str, Any], entry: Entry) -> None:
     _ev(state)["tie_round"] = entry.payload["round"]
 
@@ -158,6 +249,13 @@ def _final(state: dict[str, Any], entry: Entry) -> None:
 REDUCERS = {
     "evaluation.started": _started,
     "evaluation.state": _state,
+    "evaluation.bid_invalid": _bid_invalid,
+    "evaluation.failed": _failed,
+    "evaluation.price_correction": _correction,
+    "evaluation.price_correction_answered": _correction_answered,
+    "evaluation.low_price_query": _low_query,
+    "evaluation.low_price_justified": _low_justified,
+    "evaluation.low_price_decision": _low_decision,
     "evaluation.member_added": _member_added,
     "evaluation.checked_in": _checked_in,
     "evaluation.vote": _vote,
@@ -212,12 +310,12 @@ def recompute_tally(ev: Mapping[str, Any]) -> Tally:
     """The tally from a replayed session alone: logged criteria, bids, sheets, changes, randomness."""
     config = SessionConfig.from_json(ev["config"])
     criteria = criteria_from_json(ev["criteria"])
-    bids = [Bid(str(b["bid"]), int(b["price_fen"])) for b in ev["bids"]]
+    bids = tally_bids(ev["bids"])
     logged = ev.get("tally") or {}
     rule = TieRule(logged.get("tie_rule", config.tie_rule.value))
     randomness = logged.get("randomness")
     return tally(criteria, config.method, bids, current_sheets(ev), tie_rule=rule,
-                 randomness=None if randomness is None else bytes.fromhex(randomness))
+                 randomness=None if randomness is None else bytes.fromhex(randomness), min_valid=config.min_bids)
 
 
 def first_difference(a: Any, b: Any, path: str = "tally") -> str | None:

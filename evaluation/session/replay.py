@@ -62,7 +62,8 @@ def check(entries: Sequence[Entry], stored: dict[str, Any] | None) -> ReplayResu
     except DomainError as exc:
         return ReplayResult(False, f"cannot recompute the tally: {exc.message}")
     names = {b["bid"]: b["bidder_name"] for b in ev["bids"]}
-    lines = [f"{b['rank']}. {b['bid']} {names.get(b['bid'], '')} {display(Fraction(b['total']))}" for b in recomputed["bids"]]
+    lines = [f"{b['rank']}. {b['bid']} {names.get(b['bid'], '')} {display(Fraction(b['total']))}" if b["rank"] is not None
+             else f"-. {b['bid']} {names.get(b['bid'], '')} 无效 invalid: {b.get('invalid')}" for b in recomputed["bids"]]
     for label, other in (("logged", ev["tally"]["tally"]), ("stored", stored)):
         if other is None:
             continue

@@ -15,15 +15,27 @@ from typing import TYPE_CHECKING, Any
 
 from evaluation.audit.entry import canonical_json
 from evaluation.session.scoring import Sheet, display
+from evaluation.tenders.rules import LOCAL_BEACON_NOTE
 
 if TYPE_CHECKING:
     from evaluation.session.session import Session
 
 REPORT_VERSION = "pingbiao-report/1"
+ROUNDING = ("总分四舍五入保留两位小数后比较，显示相同者按评审价格由低到高，仍相同按并列规则 "
+            "Totals are compared as shown (2 decimals, half up); equal shown totals go to the lower evaluated price, then the tie rule.")
 
 
-def yuan(fen: int) -> str:
-    return display(Fraction(fen, 100))
+def yuan(fen: int | Fraction | str) -> str:
+    return display(Fraction(fen) / 100)
+
+
+def bid_prices(b: Mapping[str, Any]) -> dict[str, Any]:
+    """How a bid's price reads: the bid price (报价), the SME deduction (小微企业价格扣除) in percent
+    and the evaluated price (评审价格) beside it, and why it is invalid (null when valid)."""
+    deduction = Fraction(b.get("deduction", "0"))
+    evaluated = b.get("evaluated_fen", b["price_fen"])
+    return {"price": yuan(b["price_fen"]), "deduction_percent": display(deduction * 100).rstrip("0").rstrip("."),
+            "evaluated_price": yuan(evaluated), "deducted": deduction != 0, "invalid": b.get("invalid")}
 
 
 def build(
@@ -35,6 +47,8 @@ def build(
     review: Mapping[str, Any],
     tally_payload: Mapping[str, Any],
     objections: Sequence[Mapping[str, Any]],
+    *,
+    local_beacon: bool = False,
 ) -> dict[str, Any]:
     """The report's content: members and attendance, every member's final scores by criterion (with
     the originally signed ones), changes and their reasons, deviations, ranking, recommendation,
@@ -53,7 +67,7 @@ def build(
              "leader": m.account == session.leader}
             for m in session.members
         ],
-        "bids": [{"bid": b["bid"], "bidder_name": b["bidder_name"], "price": yuan(b["price_fen"])} for b in session.bids],
+        "bids": [{"bid": b["bid"], "bidder_name": b["bidder_name"], **bid_prices(b)} for b in session.bids],
         "scores": [
             {"expert": s.expert, "bid": s.bid, "bidder_name": names.get(s.bid, s.bid),
              "scores": {k: str(v) for k, v in sorted(s.scores.items())},
@@ -65,11 +79,14 @@ def build(
         "abnormally_low": dict(review["abnormally_low"]),
         "ranking": [
             {"rank": b["rank"], "bid": b["bid"], "bidder_name": names.get(b["bid"], b["bid"]), "total": b["total"],
-             "total_display": display(Fraction(b["total"])), "price_score": b["price_score"], "price": yuan(b["price_fen"])}
+             "total_display": display(Fraction(b["total"])), "price_score": b["price_score"],
+             "price_score_display": display(Fraction(b["price_score"])), **bid_prices(b)}
             for b in tally_payload["tally"]["bids"]
         ],
         "recommendation": dict(tally_payload["recommendation"]),
         "tie_rule": tally_payload["tie_rule"],
+        "rounding": ROUNDING,
+        "local_beacon": LOCAL_BEACON_NOTE if local_beacon else None,
         "objections": [{"bidder": o["bidder"], "text": o["text"], "answer": o["answer"]} for o in objections],
     }
 
@@ -109,6 +126,7 @@ def render_pdf(report: Mapping[str, Any], sha256: str, signers: Sequence[str]) -
         p("评标报告 Evaluation report", title),
         p(f"{tender['title']} ({tender['id']}) · {tender['agency_name']}"),
         p(f"SHA-256: {sha256}"),
+        *([p(report["local_beacon"], head)] if report.get("local_beacon") else []),
         p("评标委员会 Committee", head),
         table([["#", "姓名 Name", "身份 Role", "场地 Site", "专业 Specialty", "签到 Present"]]
               + [[m["seat"], m["name"] + (" (组长 leader)" if m["leader"] else ""), m["kind"], m["site"], m["specialty"],
@@ -123,8 +141,10 @@ def render_pdf(report: Mapping[str, Any], sha256: str, signers: Sequence[str]) -
         table([["投标 Bid", "专家 Expert", "因素 Item", "新分 New", "修改理由 Reason", "说明 Explanation"]]
               + [[c["bid"], c["expert"], c["criterion"] or "total", c["new"], c["reason"], c["explanation"]] for c in report["changes"]]),
         p("排序 Ranking", head),
-        table([["名次 Rank", "投标人 Bidder", "报价 Price", "价格分 Price score", "总分 Total"]]
-              + [[r["rank"], r["bidder_name"], r["price"], display(Fraction(r["price_score"])), r["total_display"]] for r in report["ranking"]]),
+        table([["名次 Rank", "投标人 Bidder", "报价 Price", "扣除 Deduction", "评审价格 Evaluated", "价格分 Price score", "总分 Total"]]
+              + [[r["rank"] or "无效 invalid", r["bidder_name"], r["price"], f"{r['deduction_percent']}%" if r["deducted"] else "—",
+                  r["evaluated_price"], display(Fraction(r["price_score"])), r["total_display"] if r["rank"] else r["invalid"]]
+                 for r in report["ranking"]]),
         p("推荐候选人 Recommended candidates: " + ", ".join(report["recommendation"]["candidates"])
           + ("" if report["recommendation"]["ranked"] else " (评定分离, unranked)")),
         p("异常低价 Abnormally low: " + ("; ".join(f"{k}: {v}" for k, v in report["abnormally_low"].items()) or "无 none")),

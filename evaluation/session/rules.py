@@ -29,9 +29,10 @@ from evaluation.session.scoring import (
     Method,
     ScoringError,
     check_price_weight,
+    evaluated_price,
     points,
 )
-from evaluation.session.tally import TieRule
+from evaluation.session.tally import Bid, TieRule
 
 
 class SessionState(str, enum.Enum):
@@ -44,18 +45,20 @@ class SessionState(str, enum.Enum):
     TALLY = "tally"  # 汇总 (waiting for a drawn tie order's beacon round)
     SIGNING = "signing"  # 评标报告签字
     DONE = "done"
+    FAILED = "failed"  # 废标: too few valid bids after the committee's review
 
 
 TRANSITIONS: dict[SessionState, frozenset[SessionState]] = {
     SessionState.CHECKIN: frozenset({SessionState.ELECTION}),
     SessionState.ELECTION: frozenset({SessionState.SCORING}),
-    SessionState.SCORING: frozenset({SessionState.REVIEW}),
-    SessionState.REVIEW: frozenset({SessionState.TALLY}),
+    SessionState.SCORING: frozenset({SessionState.REVIEW, SessionState.FAILED}),
+    SessionState.REVIEW: frozenset({SessionState.TALLY, SessionState.FAILED}),
     SessionState.TALLY: frozenset({SessionState.SIGNING}),
     SessionState.SIGNING: frozenset({SessionState.DONE}),
     SessionState.DONE: frozenset(),
+    SessionState.FAILED: frozenset(),
 }
-ORDER = list(SessionState)
+ORDER = [s for s in SessionState if s is not SessionState.FAILED]
 
 
 def check_transition(tender_id: str, old: SessionState, new: SessionState) -> None:
@@ -71,6 +74,9 @@ def require(tender_id: str, state: SessionState, *allowed: SessionState, doing: 
 
 
 def at_least(state: SessionState, floor: SessionState) -> bool:
+    """True when `state` is `floor` or later; a failed session (废标) counts as past the review."""
+    if state is SessionState.FAILED:
+        return ORDER.index(floor) <= ORDER.index(SessionState.REVIEW)
     return ORDER.index(state) >= ORDER.index(floor)
 
 
@@ -120,6 +126,7 @@ class SessionConfig:
     recommend: int = 3
     separated: bool = False  # 评定分离: candidates handed over unranked
     low_bid_fraction: Fraction | None = Fraction(4, 5)
+    min_bids: int = 1  # the tender's min_bids: fewer valid bids after the review → 废标
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -130,6 +137,7 @@ class SessionConfig:
             "recommend": self.recommend,
             "separated": self.separated,
             "low_bid_fraction": None if self.low_bid_fraction is None else str(self.low_bid_fraction),
+            "min_bids": self.min_bids,
         }
 
     @classmethod
@@ -143,6 +151,7 @@ class SessionConfig:
             recommend=_int(data.get("recommend", 3), "recommend", 1, 20),
             separated=_bool(data.get("separated", False), "separated"),
             low_bid_fraction=None if low is None else points(low),
+            min_bids=_int(data.get("min_bids", 1), "min_bids", 1, 1000),
         )
 
     @property
@@ -237,9 +246,12 @@ def criteria_from_tender(items: Sequence[Mapping[str, Any]]) -> Criteria:
 
 
 def check_criteria(criteria: Criteria, config: SessionConfig) -> None:
-    """Raise ScoringError unless the criteria fit the method (综合评分法: price weight, art. 55)."""
+    """Raise ScoringError unless the criteria fit the method (综合评分法: price weight, art. 55;
+    最低评标价法: no technical tie order, as there are no scores to order by)."""
     if config.method is Method.COMPREHENSIVE:
         check_price_weight(criteria, config.category)
+    elif config.tie_rule is TieRule.TECHNICAL:
+        raise ScoringError("最低评标价法 ranks by price alone: tie_rule must be shared or draw")
 
 
 # -- bids from the opening record --------------------------------------------------------------------
@@ -259,8 +271,11 @@ def yuan_to_fen(text: Any) -> int:
     return int(fen)
 
 
-def bids_from_record(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """The valid bids of an opening record: ``[{bid, bidder, bidder_name, price_fen}]`` by bid id."""
+def bids_from_record(rows: Sequence[Mapping[str, Any]], deduction_of: Any = None) -> list[dict[str, Any]]:
+    """The opened bids of an opening record by bid id: ``[{bid, bidder, bidder_name, price_fen,
+    deduction, evaluated_fen, invalid}]``. `deduction_of(fields, documents)` gives the SME
+    deduction share a bid qualifies for (tenders.rules.sme_deduction_of); none by default.
+    ``invalid`` is None until the committee finds the bid invalid (a logged decision)."""
     bids = []
     for row in rows:
         if row["status"] != "opened":
@@ -268,11 +283,38 @@ def bids_from_record(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         price = row["fields"].get("total_price")
         if price is None:
             raise InvalidRequest(f"bid {row['bid_id']} has no total_price in the opening record")
+        fen = yuan_to_fen(price)
+        rate = Fraction(0) if deduction_of is None else deduction_of(row["fields"], list(row.get("documents", [])))
         bids.append({"bid": row["bid_id"], "bidder": row["bidder"], "bidder_name": row["bidder_name"],
-                     "price_fen": yuan_to_fen(price)})
+                     "price_fen": fen, "deduction": str(rate), "evaluated_fen": str(evaluated_price(fen, rate)),
+                     "invalid": None})
     if not bids:
         raise InvalidRequest("the opening record has no valid bid to evaluate")
     return sorted(bids, key=lambda b: str(b["bid"]))
+
+
+def tally_bids(bids: Sequence[Mapping[str, Any]]) -> list[Bid]:
+    """The session's bids as the tally takes them (older sessions have no deduction or invalid)."""
+    return [Bid(str(b["bid"]), int(b["price_fen"]), Fraction(b.get("deduction", "0")), b.get("invalid"))
+            for b in bids]
+
+
+def waiting_on(bids: Sequence[Mapping[str, Any]]) -> str | None:
+    """Why the tally must wait: a correction the bidder has not answered (算术修正, art. 59), or a
+    price justification the committee has not decided on (异常低价, art. 60). None: nothing."""
+    for b in bids:
+        if b.get("invalid"):
+            continue
+        if (b.get("correction") or {}).get("status") == "pending":
+            return f"bid {b['bid']}: the bidder has not yet answered the arithmetic correction (算术修正)"
+        if (b.get("low_price") or {}).get("status") in ("open", "justified"):
+            return f"bid {b['bid']}: the committee has not yet decided on the price justification (异常低价)"
+    return None
+
+
+def valid_prices(bids: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    """Bid prices (报价, before any deduction) of the bids not found invalid: what 异常低价 compares."""
+    return {b.id: b.price_fen for b in tally_bids(bids) if b.invalid is None}
 
 
 # -- the leader vote -----------------------------------------------------------------------------------
@@ -324,3 +366,88 @@ def parse_document(text: Any, kind: str, tender_id: str, signer: str) -> dict[st
 
 def _no_float(text: str) -> Any:
     raise ValueError(f"floats are not allowed ({text}); send points as strings")
+
+
+# -- 算术修正 arithmetic correction of a bid's price (87号令 art. 59) ----------------------------------
+
+
+class CorrectionRule(str, enum.Enum):
+    """The corrections of art. 59, in the order it applies them."""
+
+    SCHEDULE = "schedule"  # (一) 开标一览表与投标文件不一致：以开标一览表为准 (the total stands)
+    WORDS = "words"  # (二) 大写金额和小写金额不一致：以大写金额为准
+    UNIT_DECIMAL = "unit_decimal"  # (三) 单价小数点/百分比明显错位：以总价为准并修改单价 (the total stands)
+    UNIT_SUM = "unit_sum"  # (四) 总价与单价汇总不一致：以单价计算结果为准
+
+
+_DIGITS = {c: n for n, c in enumerate("零壹贰叁肆伍陆柒捌玖")}
+_SMALL_UNITS = {"拾": 10, "佰": 100, "仟": 1000}
+_BIG_UNITS = {"万": 10**4, "亿": 10**8}
+
+
+def capital_yuan_to_fen(text: Any) -> int:
+    """An amount in Chinese capital numerals (大写金额), e.g. ``壹拾万零捌仟元整`` or ``叁佰元伍角陆分``,
+    in fen. Raises InvalidRequest for anything else."""
+    if not isinstance(text, str) or not text.strip() or len(text) > 60:
+        raise InvalidRequest("the amount in words (大写金额) must be text such as 壹拾万零捌仟元整")
+    s = text.strip().replace("圆", "元").removeprefix("人民币").rstrip("整正")
+    if "元" in s:
+        yuan_part, _, rest = s.partition("元")
+    elif s.endswith(("角", "分")):
+        yuan_part, rest = "", s
+    else:
+        raise InvalidRequest(f"{text[:40]!r} is not an amount in words (it needs 元)")
+    fen = _capital_integer(yuan_part, text) * 100 if yuan_part else 0
+    for unit, value in (("角", 10), ("分", 1)):
+        if unit in rest:
+            head, _, rest = rest.partition(unit)
+            head = head.lstrip("零")
+            if len(head) != 1 or head not in _DIGITS:
+                raise InvalidRequest(f"{text[:40]!r} is not an amount in words ({unit})")
+            fen += _DIGITS[head] * value
+    if rest.strip("零"):
+        raise InvalidRequest(f"{text[:40]!r} is not an amount in words: {rest[:10]!r} is left over")
+    if fen <= 0:
+        raise InvalidRequest(f"{text[:40]!r} is not a positive amount")
+    return fen
+
+
+def _capital_integer(s: str, text: str) -> int:
+    total, section, digit = 0, 0, None
+    for ch in s:
+        if ch in _DIGITS:
+            digit = _DIGITS[ch]
+        elif ch in _SMALL_UNITS:
+            section += (1 if digit is None else digit) * _SMALL_UNITS[ch]
+            digit = None
+        elif ch == "亿":
+            total = (total + section + (digit or 0)) * _BIG_UNITS[ch]
+            section, digit = 0, None
+        elif ch == "万":
+            total += (section + (digit or 0)) * _BIG_UNITS[ch]
+            section, digit = 0, None
+        else:
+            raise InvalidRequest(f"{text[:40]!r} is not an amount in words: {ch!r}")
+    return total + section + (digit or 0)
+
+
+def corrected_total(rule: CorrectionRule, data: Mapping[str, Any], price_fen: int) -> int:
+    """The bid's total price after the `rule` correction, computed from what the committee read in
+    the bid: ``words`` (the 大写 amount), ``items`` ``[{unit_price, quantity}]`` (yuan strings and whole
+    quantities); ``schedule`` and ``unit_decimal`` keep the total. Raises InvalidRequest."""
+    if rule is CorrectionRule.WORDS:
+        return capital_yuan_to_fen(data.get("words"))
+    if rule is CorrectionRule.UNIT_SUM:
+        items = data.get("items")
+        if not isinstance(items, list) or not items or len(items) > 500:
+            raise InvalidRequest("items must list the bid's [{unit_price, quantity}] (at most 500)")
+        total = 0
+        for n, item in enumerate(items):
+            if not isinstance(item, dict):
+                raise InvalidRequest(f"items[{n}] must be an object {{unit_price, quantity}}")
+            q = item.get("quantity")
+            if type(q) is not int or q <= 0:
+                raise InvalidRequest(f"items[{n}].quantity must be a positive whole number")
+            total += yuan_to_fen(item.get("unit_price")) * q
+        return total
+    return price_fen

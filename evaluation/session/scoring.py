@@ -41,9 +41,10 @@ class Category(Enum):
 
     GOODS = "goods"  # 货物: price at least 30 % of the points
     SERVICES = "services"  # 服务: price at least 10 % of the points
+    WORKS = "works"  # 工程: MOF Order 87 does not apply; no least price weight here
 
 
-MIN_PRICE_WEIGHT = {Category.GOODS: Fraction(3, 10), Category.SERVICES: Fraction(1, 10)}
+MIN_PRICE_WEIGHT = {Category.GOODS: Fraction(3, 10), Category.SERVICES: Fraction(1, 10), Category.WORKS: Fraction(0)}
 
 
 def points(value: int | str | Fraction) -> Fraction:
@@ -68,6 +69,21 @@ def display(value: Fraction, places: int = 2) -> str:
     sign = "-" if value < 0 and whole else ""
     text = str(whole).rjust(places + 1, "0")
     return f"{sign}{text[:-places]}.{text[-places:]}" if places else f"{sign}{text}"
+
+
+def rounded(value: Fraction, places: int = 2) -> Fraction:
+    """`value` as `display` shows it, as an exact number: what the ranking compares (docs/scoring.md)."""
+    return Fraction(display(value, places))
+
+
+def evaluated_price(price_fen: int, deduction: Fraction) -> Fraction:
+    """The price a bid is evaluated at (评审价格): ``price × (1 − deduction)``, exact, in fen.
+
+    `deduction` is the SME price deduction rate (小微企业价格扣除, 财库〔2020〕46号 art. 9) the bid
+    qualifies for, 0 when none. The contract price stays the bid price."""
+    if not 0 <= deduction < 1:
+        raise ScoringError(f"a price deduction must be in [0, 1), got {deduction}")
+    return price_fen * (1 - deduction)
 
 
 @dataclass(frozen=True)
@@ -163,18 +179,22 @@ def check_prices(prices: Mapping[str, int]) -> None:
             raise ScoringError(f"bid {bid}: price must be a positive whole number of fen, got {fen!r}")
 
 
-def price_scores(prices: Mapping[str, int], price_points: Fraction) -> dict[str, Fraction]:
+def price_scores(prices: Mapping[str, int | Fraction], price_points: Fraction) -> dict[str, Fraction]:
     """综合评分法 price score of each valid bid: (base / price) × `price_points`, base = lowest price.
 
-    `prices` holds only valid bids (通过符合性审查), in fen, after any policy deduction (价格扣除).
-    The highest and lowest prices are not dropped; the lowest bid gets exactly `price_points`.
-    Raises for a zero or negative price.
+    `prices` holds only valid bids (通过符合性审查), in fen, after any policy deduction (价格扣除,
+    exact fractions of a fen allowed). The highest and lowest prices are not dropped; the lowest bid
+    gets exactly `price_points`. Raises for a zero or negative price.
     """
-    check_prices(prices)
+    for bid, fen in prices.items():
+        if not isinstance(fen, Fraction):
+            check_prices({bid: fen})  # type: ignore[dict-item]
+        elif fen <= 0:
+            raise ScoringError(f"bid {bid}: price must be a positive number of fen, got {fen}")
     if not prices:
         return {}
     base = min(prices.values())
-    return {bid: Fraction(base, fen) * price_points for bid, fen in prices.items()}
+    return {bid: Fraction(base) / fen * price_points for bid, fen in prices.items()}
 
 
 @dataclass(frozen=True)

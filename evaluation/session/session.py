@@ -44,7 +44,8 @@ from evaluation.session.signatures import key_fingerprint, load_public_key
 from evaluation.session.store import member_table, session_table, vote_table
 from evaluation.tenders import opening_record
 from evaluation.tenders.opening import record_rows
-from evaluation.tenders.rules import TenderState
+from evaluation.session.tally import enough_bids
+from evaluation.tenders.rules import TenderState, sme_deduction_of
 from evaluation.tenders.tender import NotPermitted, TenderContext, get, set_state
 
 log = logging.getLogger(__name__)
@@ -219,7 +220,11 @@ async def start(ctx: EvaluationContext, actor: Actor, tender_id: str, data: dict
     raw_config = data.get("config", {})
     if not isinstance(raw_config, dict):
         raise InvalidRequest("config must be an object")
-    config = SessionConfig.from_json({"method": tender.spec.evaluation_method.value, **raw_config})
+    if "min_bids" in raw_config:
+        raise InvalidRequest("min_bids is the tender's (min_bids of the tender spec), not the session's")
+    category = tender.spec.category.value
+    config = SessionConfig.from_json({"method": tender.spec.evaluation_method.value, "category": category,
+                                      **raw_config, "min_bids": tender.spec.min_bids})
     if data.get("criteria"):
         criteria = criteria_from_json(data["criteria"])
     else:
@@ -232,7 +237,11 @@ async def start(ctx: EvaluationContext, actor: Actor, tender_id: str, data: dict
     if unlinked:
         raise ConflictError(f"committee member {unlinked[0]} has no platform account: link one before the session")
     async with ctx.engine.connect() as conn:
-        bids = bids_from_record([r.to_json() for r in await record_rows(conn, tender_id)])
+        bids = bids_from_record([r.to_json() for r in await record_rows(conn, tender_id)],
+                                lambda fields, docs: sme_deduction_of(tender.spec, fields, docs))
+    failure = enough_bids(len(bids), config.min_bids)
+    if failure:
+        raise ConflictError(failure)
     members = [
         {"account": m.account_id, "kind": "expert", "expert_id": m.expert_id, "name": m.name, "site": m.site,
          "specialty": m.specialty, "seat": seat}

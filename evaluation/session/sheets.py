@@ -29,9 +29,13 @@ from evaluation.session.rules import (
     criteria_json,
     parse_document,
     require,
+    tally_bids,
+    valid_prices,
+    waiting_on,
 )
 from evaluation.session.scoring import (
     Finding,
+    Method,
     Problem,
     ScoringError,
     Sheet,
@@ -51,16 +55,17 @@ from evaluation.session.session import (
 from evaluation.session.signatures import verify
 from evaluation.session.store import change_table, report_signature_table, session_table, sheet_table
 from evaluation.session.tally import (
-    Bid,
     Deviation,
     Tally,
     TieRule,
     apply_change,
     deviations,
+    enough_bids,
     recommend,
     tally,
 )
 from evaluation.tenders.opening_record import record as opening_record
+from evaluation.tenders.rules import is_local_beacon
 from evaluation.tenders.tender import NotPermitted, get
 
 REFUSED_AT_SUBMISSION = (Problem.MISSING, Problem.UNKNOWN)
@@ -98,13 +103,24 @@ def finding_json(f: Finding) -> dict[str, Any]:
 
 
 def review_of(session: Session, sheets: tuple[Sheet, ...]) -> dict[str, Any]:
-    """Findings, deviations and abnormally low bids over `sheets` (shown to every member)."""
-    prices = {b["bid"]: b["price_fen"] for b in session.bids}
+    """Findings, deviations and abnormally low bids over the sheets of the bids still valid (shown
+    to every member). Under 最低评标价法 findings are shown but do not block the tally."""
+    prices = valid_prices(session.bids)
+    sheets = tuple(s for s in sheets if s.bid in prices)
     return {
         "findings": [finding_json(f) for f in check_sheets(session.criteria, sheets)],
         "deviations": [deviation_json(d) for d in deviations(session.criteria, sheets, session.config.deviation_threshold)],
-        "abnormally_low": abnormally_low(prices, session.config.low_bid_rule),
+        "abnormally_low": abnormally_low(prices, session.config.low_bid_rule) if prices else {},
     }
+
+
+def blocking_findings(session: Session, sheets: tuple[Sheet, ...]) -> list[Finding]:
+    """The sheet findings that stop the tally: those on valid bids under 综合评分法; none under
+    最低评标价法, where sheets play no part in the result (docs/scoring.md)."""
+    if session.config.method is not Method.COMPREHENSIVE:
+        return []
+    valid = valid_prices(session.bids)
+    return check_sheets(session.criteria, tuple(s for s in sheets if s.bid in valid))
 
 
 # -- sheets -----------------------------------------------------------------------------------------------
@@ -134,7 +150,7 @@ async def submit_sheets(ctx: EvaluationContext, actor: Actor, tender_id: str, do
             raise InvalidRequest(f"a sheet is malformed: {exc.message}") from None
         if any(s.expert != actor.account for s in sheets):
             raise InvalidRequest("every sheet's expert must be you")
-        if sorted(s.bid for s in sheets) != sorted(b["bid"] for b in session.bids):
+        if sorted(s.bid for s in sheets) != sorted(valid_prices(session.bids)):
             raise InvalidRequest("submit exactly one sheet for every valid bid")
         if [s.to_json() for s in sheets] != raw:
             raise InvalidRequest("sheets must be in Sheet.to_json form (points as exact strings)")
@@ -270,14 +286,20 @@ async def compute_tally(ctx: EvaluationContext, actor: Actor, tender_id: str) ->
     async with ctx.engine.connect() as conn:
         done, logged_changes = await submitted(conn, tender_id), await changes(conn, tender_id)
     sheets = current_sheets(replay_view(session, done, logged_changes))
-    problems = check_sheets(session.criteria, sheets)
+    waiting = waiting_on(session.bids)
+    if waiting:
+        raise ConflictError(f"not yet: {waiting}")
+    problems = blocking_findings(session, sheets)
     if problems:
         raise ConflictError(f"fix the findings first ({len(problems)}): {problems[0].bid}: {problems[0].message}")
-    bids = [Bid(b["bid"], b["price_fen"]) for b in session.bids]
+    bids = tally_bids(session.bids)
+    failure = enough_bids(sum(b.invalid is None for b in bids), session.config.min_bids)
+    if failure:
+        raise ConflictError(failure)  # the decision that made it so failed the session already
     rule, round, randomness = session.config.tie_rule, None, None
     drafts: list[EntryDraft] = []
     if rule is TieRule.DRAW:
-        tied = _has_ties(tally(session.criteria, session.config.method, bids, sheets))
+        tied = _has_ties(tally(session.criteria, session.config.method, bids, sheets, min_valid=session.config.min_bids))
         if not tied:
             rule = TieRule.SHARED
         else:
@@ -296,7 +318,8 @@ async def compute_tally(ctx: EvaluationContext, actor: Actor, tender_id: str) ->
             randomness = (await ctx.beacon.wait_for(round)).randomness
     if session.state is SessionState.REVIEW:
         drafts.append(transition(session, SessionState.TALLY, actor))
-    result = tally(session.criteria, session.config.method, bids, sheets, tie_rule=rule, randomness=randomness)
+    result = tally(session.criteria, session.config.method, bids, sheets, tie_rule=rule, randomness=randomness,
+                   min_valid=session.config.min_bids)
     rec = recommend(result, session.config.recommend, separated=session.config.separated)
     tally_payload = {
         "tally": result.to_json(), "recommendation": {"candidates": list(rec.candidates), "ranked": rec.ranked},
@@ -305,7 +328,7 @@ async def compute_tally(ctx: EvaluationContext, actor: Actor, tender_id: str) ->
     tender = await get(ctx.tenders, tender_id)
     record = await opening_record(ctx.tenders, tender_id)
     report = session_report.build(tender.to_json(), session, done, logged_changes, sheets, review_of(session, sheets),
-                                  tally_payload, record["objections"])
+                                  tally_payload, record["objections"], local_beacon=is_local_beacon(ctx.tenders.chain))
     digest = session_report.digest(report)
     drafts.append(EntryDraft("evaluation.tally", tally_payload, tender_id, actor))
     drafts.append(EntryDraft("evaluation.report_issued", {"sha256": digest}, tender_id, actor))

@@ -1,8 +1,10 @@
 """The tally (汇总): means per criterion, totals, ranking, deviations and the allowed score changes.
 
 Pure functions over plain values, no I/O; docs/scoring.md gives the rules. Exact fractions
-throughout; ranking never uses rounded numbers. Sources: MOF Order 87 arts. 55, 64–65 (ranking and
-ties), art. 64 and 财库〔2012〕69号 (the reasons a score may be changed after submission).
+throughout; the ranking compares totals and prices as the report shows them (2 decimals,
+ROUND_HALF_UP), so equal displayed totals go to the tie rules. Sources: MOF Order 87 arts. 55, 64–65 (ranking and
+ties), art. 64 and 财库〔2012〕69号 (the reasons a score may be changed after submission), 财库〔2020〕46号
+art. 9 (SME price deduction), 87号令 arts. 43–44 and 政府采购法 art. 36 (too few valid bids: 废标).
 """
 
 from __future__ import annotations
@@ -25,7 +27,9 @@ from evaluation.session.scoring import (
     check_prices,
     check_sheet,
     check_sheets,
+    evaluated_price,
     price_scores,
+    rounded,
 )
 
 TIE_DOMAIN = b"pingbiao-tie-v1"
@@ -52,17 +56,29 @@ class ChangeReason(Enum):
     ABNORMAL_HIGH_LOW = "abnormal_high_low"  # 畸高畸低
 
 
+class NotEnoughBids(ScoringError):
+    """Fewer valid bids than the tender's minimum: the procurement fails (废标), there is no ranking."""
+
+
 @dataclass(frozen=True)
 class Bid:
-    """A valid bid (通过符合性审查) and its price in fen (after any policy deduction)."""
+    """A bid of the opening record: its price in fen (after any confirmed 算术修正), the SME price
+    deduction rate it qualifies for (0: none), and why it is invalid (None: valid, 通过审查)."""
 
     id: str
     price_fen: int
+    deduction: Fraction = Fraction(0)
+    invalid: str | None = None
+
+    @property
+    def evaluated_fen(self) -> Fraction:
+        return evaluated_price(self.price_fen, self.deduction)
 
 
 @dataclass(frozen=True)
 class BidTally:
-    """One bid's result: mean per scored criterion, price score, total; rank None when unranked."""
+    """One bid's result: mean per scored criterion, price score, total; rank None when unranked
+    (an invalid bid, with its reason)."""
 
     bid: str
     price_fen: int
@@ -70,6 +86,9 @@ class BidTally:
     price_score: Fraction
     total: Fraction
     rank: int | None
+    deduction: Fraction = Fraction(0)
+    evaluated_fen: Fraction = Fraction(0)
+    invalid: str | None = None
 
     def subtotal(self, criteria: Criteria, kind: Kind) -> Fraction:
         return sum((v for c, v in self.means.items() if criteria.get(c).kind is kind), Fraction(0))
@@ -78,22 +97,33 @@ class BidTally:
         return {
             "bid": self.bid,
             "price_fen": self.price_fen,
+            "deduction": str(self.deduction),
+            "evaluated_fen": str(self.evaluated_fen),
             "means": {k: str(v) for k, v in sorted(self.means.items())},
             "price_score": str(self.price_score),
             "total": str(self.total),
             "rank": self.rank,
+            "invalid": self.invalid,
         }
 
 
 @dataclass(frozen=True)
 class Tally:
-    """The bids in ranking order (ties by bid id), each with its rank."""
+    """The valid bids in ranking order (ties by bid id), each with its rank; then the invalid bids."""
 
     method: Method
     bids: tuple[BidTally, ...]
 
     def to_json(self) -> dict[str, Any]:
         return {"method": self.method.value, "bids": [b.to_json() for b in self.bids]}
+
+
+def enough_bids(valid: int, minimum: int) -> str | None:
+    """Why the procurement fails with `valid` bids passing the review, or None when there are enough
+    (87号令 arts. 43–44, 政府采购法 art. 36: fewer than the minimum → 废标)."""
+    if valid >= max(minimum, 1):
+        return None
+    return f"废标：通过资格审查和符合性审查的投标只有 {valid} 家，少于 {max(minimum, 1)} 家 (only {valid} valid bid(s), at least {max(minimum, 1)} required)"
 
 
 def tally(
@@ -104,42 +134,59 @@ def tally(
     *,
     tie_rule: TieRule = TieRule.SHARED,
     randomness: bytes | None = None,
+    min_valid: int = 1,
 ) -> Tally:
-    """Mean over experts per criterion, summed with the price score; then rank.
+    """Mean over experts per criterion, summed with the price score; then rank (docs/scoring.md).
 
-    综合评分法: total score descending, then lower price, then `tie_rule`. 最低评标价法: price
-    ascending (sheets are then not needed; technical means are still computed if given), then
-    `tie_rule`. Requires every expert to have one sheet for every bid, each free of problems
-    (``check_sheets``); TieRule.DRAW requires `randomness` (e.g. a beacon round's). Raises otherwise.
+    Only valid bids (``invalid`` None) take part: the base price is the lowest valid evaluated price
+    and sheets of invalid bids are ignored. Fewer valid bids than `min_valid` (at least 1) raise
+    NotEnoughBids (废标), never a ranking.
+
+    综合评分法: total rounded to 2 decimals descending, then evaluated price (to the fen) ascending,
+    then `tie_rule`; every expert must have one problem-free sheet for every valid bid. 最低评标价法:
+    evaluated price (to the fen) ascending, then `tie_rule` (shared or draw); sheets play no part.
+    TieRule.DRAW requires `randomness` (e.g. a beacon round's). Raises otherwise.
     """
     bids = sorted(bids, key=lambda b: b.id)
     if len({b.id for b in bids}) != len(bids):
         raise ScoringError("bid ids must be unique")
+    check_prices({b.id: b.price_fen for b in bids})
+    for b in bids:
+        evaluated_price(b.price_fen, b.deduction)  # checks the rate
+    valid = [b for b in bids if b.invalid is None]
+    failure = enough_bids(len(valid), min_valid)
+    if failure:
+        raise NotEnoughBids(failure)
+    if tie_rule is TieRule.DRAW and (randomness is None or len(randomness) < 16):
+        raise ScoringError("a drawn tie order needs at least 16 bytes of logged randomness")
+    every = {b.id for b in bids}
+    ids = {b.id for b in valid}
     sheets = list(sheets)
+    if any(s.bid not in every for s in sheets):
+        raise ScoringError("a sheet is for a bid that is not in the opening record")
+    if method is Method.LOWEST_PRICE:
+        if tie_rule is TieRule.TECHNICAL:
+            raise ScoringError("最低评标价法 has no technical scores to order ties: use shared or draw")
+        sheets = []  # 最低评标价法: sheets play no part in the result (docs/scoring.md)
+    sheets = [s for s in sheets if s.bid in ids]
     problems = check_sheets(criteria, sheets)
     if problems:
         raise ScoringError(
             f"sheets have {len(problems)} problem(s), first: {problems[0].bid}: {problems[0].message}"
         )
     experts = sorted({s.expert for s in sheets})
-    ids = {b.id for b in bids}
-    if any(s.bid not in ids for s in sheets):
-        raise ScoringError("a sheet is for a bid that is not among the valid bids")
-    if len(sheets) != len(experts) * len(bids):
+    if len(sheets) != len(experts) * len(valid):
         raise ScoringError(
-            f"every expert must score every bid: {len(sheets)} sheets for {len(experts)} × {len(bids)}"
+            f"every expert must score every bid: {len(sheets)} sheets for {len(experts)} × {len(valid)}"
         )
     if method is Method.COMPREHENSIVE and (criteria.price is None or not experts):
         raise ScoringError("综合评分法 needs a price criterion and at least one expert's sheets")
-    if tie_rule is TieRule.DRAW and (randomness is None or len(randomness) < 16):
-        raise ScoringError("a drawn tie order needs at least 16 bytes of logged randomness")
 
-    prices = {b.id: b.price_fen for b in bids}
-    check_prices(prices)
     price = criteria.price
-    p_scores = price_scores(prices, price.max_points) if method is Method.COMPREHENSIVE and price else {}
+    evaluated = {b.id: b.evaluated_fen for b in valid}
+    p_scores = price_scores(evaluated, price.max_points) if method is Method.COMPREHENSIVE and price else {}
     rows = []
-    for b in bids:
+    for b in valid:
         mine = [s for s in sheets if s.bid == b.id]
         means = (
             {c.code: sum((s.scores[c.code] for s in mine), Fraction(0)) / len(mine) for c in criteria.scored}
@@ -147,17 +194,24 @@ def tally(
             else {}
         )
         ps = p_scores.get(b.id, Fraction(0))
-        rows.append(BidTally(b.id, b.price_fen, means, ps, sum(means.values(), Fraction(0)) + ps, None))
-    return Tally(method, _ranked(criteria, method, rows, tie_rule, randomness))
+        total = sum(means.values(), Fraction(0)) + ps
+        rows.append(BidTally(b.id, b.price_fen, means, ps, total, None, b.deduction, b.evaluated_fen))
+    invalid = [
+        BidTally(b.id, b.price_fen, {}, Fraction(0), Fraction(0), None, b.deduction, b.evaluated_fen, b.invalid)
+        for b in bids
+        if b.invalid is not None
+    ]
+    return Tally(method, (*_ranked(criteria, method, rows, tie_rule, randomness), *invalid))
 
 
 def _ranked(
     criteria: Criteria, method: Method, rows: list[BidTally], tie_rule: TieRule, randomness: bytes | None
 ) -> tuple[BidTally, ...]:
     def key(r: BidTally) -> tuple[Any, ...]:
-        main: tuple[Any, ...] = (-r.total, r.price_fen) if method is Method.COMPREHENSIVE else (r.price_fen,)
+        price = rounded(r.evaluated_fen / 100)  # yuan to the fen, as shown
+        main: tuple[Any, ...] = (-rounded(r.total), price) if method is Method.COMPREHENSIVE else (price,)
         if tie_rule is TieRule.TECHNICAL:
-            return (*main, -r.subtotal(criteria, Kind.TECHNICAL))
+            return (*main, -rounded(r.subtotal(criteria, Kind.TECHNICAL)))
         if tie_rule is TieRule.DRAW:
             assert randomness is not None
             return (*main, hashlib.sha256(TIE_DOMAIN + randomness + r.bid.encode()).digest())

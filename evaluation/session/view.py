@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from evaluation.audit.entry import Actor
 from evaluation.session.events import current_sheets
-from evaluation.session.report import yuan
+from evaluation.session.report import bid_prices
 from evaluation.session.rules import (
     COMMITMENT_SHA256,
     COMMITMENT_TEXT,
@@ -21,6 +21,7 @@ from evaluation.session.rules import (
     SessionState,
     at_least,
     criteria_json,
+    valid_prices,
 )
 from evaluation.session.scoring import abnormally_low, display
 from evaluation.session.session import EvaluationContext, get_session
@@ -33,6 +34,7 @@ from evaluation.session.sheets import (
     submitted,
 )
 from evaluation.session.store import vote_table
+from evaluation.tenders.rules import LOCAL_BEACON_NOTE, is_local_beacon
 from evaluation.tenders.tender import get
 
 
@@ -49,16 +51,20 @@ async def view(ctx: EvaluationContext, actor: Actor, tender_id: str) -> dict[str
         votes = [{"round": r.round, "voter": r.voter, "candidate": r.candidate}
                  for r in await conn.execute(sa.select(vote_table).where(c.tender_id == tender_id).order_by(c.round))]
     me = session.member(actor.account)
+    prices = valid_prices(session.bids)
     everything = actor.role == "supervisor" or at_least(session.state, SessionState.REVIEW)
     this_round = [v for v in votes if v["round"] == session.vote_round]
     body: dict[str, Any] = {
         "tender": {"id": tender.id, "title": tender.spec.title, "agency_name": tender.agency_name,
                    "state": tender.state.value, "owner": tender.owned_by(actor)},
+        "local_beacon": is_local_beacon(ctx.tenders.chain),
+        "local_beacon_note": LOCAL_BEACON_NOTE if is_local_beacon(ctx.tenders.chain) else None,
         "state": session.state.value,
         "config": session.config.to_json(),
         "criteria": criteria_json(session.criteria),
-        "bids": [{**b, "price": yuan(b["price_fen"])} for b in session.bids],
-        "abnormally_low": abnormally_low({b["bid"]: b["price_fen"] for b in session.bids}, session.config.low_bid_rule),
+        "bids": [{**b, **bid_prices(b)} for b in session.bids],
+        "abnormally_low": abnormally_low(prices, session.config.low_bid_rule) if prices else {},
+        "failed_reason": tender.failed_reason if session.state is SessionState.FAILED else None,
         "members": [{**m.to_json(), "voted": any(v["voter"] == m.account for v in this_round),
                      "submitted": m.account in done, "signed": m.account in signers} for m in session.members],
         "leader": session.leader,
@@ -88,7 +94,9 @@ async def view(ctx: EvaluationContext, actor: Actor, tender_id: str) -> dict[str
     elif me is not None and me.account in done:
         body["sheets"] = {me.account: done[me.account]}
     if session.tally:
-        body["ranking"] = [{**b, "total_display": display(Fraction(b["total"]))} for b in session.tally["tally"]["bids"]]
+        body["ranking"] = [{**b, **bid_prices(b), "total_display": display(Fraction(b["total"])),
+                            "price_score_display": display(Fraction(b["price_score"]))}
+                           for b in session.tally["tally"]["bids"]]
     return body
 
 

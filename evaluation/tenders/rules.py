@@ -9,13 +9,26 @@ floats are not canonical in the audit log.
 from __future__ import annotations
 
 import enum
+import hashlib
 import re
 from dataclasses import asdict, dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
+from fractions import Fraction
 from typing import Any
 
+from crypto.beacon import BEACON_ID
+from crypto.chain import ChainInfo
 from evaluation.errors import InvalidRequest, InvalidStateError
+
+LOCAL_BEACON_NOTE = "本地信标：运营方可预知随机数，仅供演示/测试 (local beacon: its operator can compute future rounds; demo and tests only)"
+
+
+def is_local_beacon(chain: ChainInfo) -> bool:
+    """True for a chain of the embedded local beacon (crypto/beacon.py): its beacon id, or its group
+    hash, which the local beacon derives from its key and genesis alone (so a renamed one shows too)."""
+    derived = hashlib.sha256(b"pingbiao local beacon\n" + chain.public_key + chain.genesis_time.to_bytes(8, "big")).digest()
+    return chain.beacon_id == BEACON_ID or chain.group_hash == derived
 
 
 class Method(str, enum.Enum):
@@ -30,6 +43,33 @@ class Method(str, enum.Enum):
 
 
 DEFAULT_MIN_BIDS = {m: 3 for m in Method} | {Method.SINGLE_SOURCE: 1}
+"""The fewest bids each method allows (87号令 arts. 41, 43–44 and 政府采购法 art. 36 for 公开招标;
+the negotiation, consultation and inquiry measures likewise ask for three): also the least ``min_bids``."""
+
+
+class Category(str, enum.Enum):
+    """What is bought (采购标的): sets the SME deduction range."""
+
+    GOODS = "goods"  # 货物
+    SERVICES = "services"  # 服务
+    WORKS = "works"  # 工程
+
+
+SME_DEDUCTION_RANGE = {
+    Category.GOODS: (Fraction(10), Fraction(20)),
+    Category.SERVICES: (Fraction(10), Fraction(20)),
+    Category.WORKS: (Fraction(3), Fraction(5)),
+}
+"""Percent range of the 小微企业 price deduction (财库〔2020〕46号 art. 9 as raised by 财库〔2022〕19号)."""
+
+CHINA = timezone(timedelta(hours=8))
+EVALUATION_WINDOW_DAYS = 30
+"""The evaluation (and the 回避 date of the draw) is on the opening day or at most this many days
+after it (China time): the platform's window, stated in docs/experts.md."""
+
+SME_FIELD = "sme"
+SME_DECLARING = frozenset({"小微企业", "小型企业", "微型企业", "small", "micro"})
+SME_LETTER = "声明函"
 
 
 class EvaluationMethod(str, enum.Enum):
@@ -49,7 +89,7 @@ class TenderState(str, enum.Enum):
     PUBLISHED = "published"
     OPENING = "opening"
     OPENED = "opened"
-    FAILED = "failed"  # 流标
+    FAILED = "failed"  # 流标 at the opening, 废标 in the evaluation (failed_reason says which)
     CONFIRMING = "confirming"
     CONFIRMED = "confirmed"
     EVALUATING = "evaluating"
@@ -63,7 +103,7 @@ TRANSITIONS: dict[TenderState, frozenset[TenderState]] = {
     TenderState.CONFIRMING: frozenset({TenderState.CONFIRMED}),
     TenderState.CONFIRMED: frozenset({TenderState.EVALUATING}),
     TenderState.FAILED: frozenset(),
-    TenderState.EVALUATING: frozenset(),
+    TenderState.EVALUATING: frozenset({TenderState.FAILED}),
 }
 
 
@@ -97,6 +137,10 @@ DEFAULT_FIELDS = (
     RecordField("total_price", "总报价", "Total price", FieldType.MONEY),
     RecordField("delivery_days", "交货期", "Delivery period", FieldType.DAYS),
 )
+SME_RECORD_FIELD = RecordField(SME_FIELD, "企业规模声明（小微企业）", "Enterprise size declared (small/micro)",
+                               FieldType.TEXT, required=False)
+"""Added to the record of a tender with an SME deduction: a bid declaring 小微企业 here and
+carrying a document whose name contains 声明函 (中小企业声明函) is deducted."""
 
 
 @dataclass(frozen=True)
@@ -146,6 +190,19 @@ class TenderSpec:
     max_bid_bytes: int = DEFAULT_MAX_BID_BYTES
     objection_window_s: int = DEFAULT_OBJECTION_WINDOW
     invited: tuple[str, ...] = field(default=())
+    category: Category = Category.GOODS
+    sme_reserved: bool = False  # 专门面向中小企业采购: no deduction
+    sme_deduction: Fraction | None = None  # percent deducted from a 小微企业's price (art. 9)
+    evaluation_date: date | None = None  # the session's scheduled day; None: the opening day
+
+    def scheduled_evaluation_date(self) -> date:
+        """The evaluation day: the one stated, else the opening day (China time). Avoidance (回避)
+        looks back three years from it; it cannot be chosen at the draw."""
+        return self.evaluation_date or opening_day(self.opening_time)
+
+    def sme_rate(self) -> Fraction:
+        """The deduction as a share of the price (0 without one)."""
+        return Fraction(0) if self.sme_deduction is None else self.sme_deduction / 100
 
     def to_json(self) -> dict[str, Any]:
         """The spec as JSON-safe plain values (the shape `parse_spec` reads back)."""
@@ -163,7 +220,68 @@ class TenderSpec:
             "max_bid_bytes": self.max_bid_bytes,
             "objection_window_s": self.objection_window_s,
             "invited": list(self.invited),
+            "category": self.category.value,
+            "sme_reserved": self.sme_reserved,
+            "sme_deduction": None if self.sme_deduction is None else _percent_text(self.sme_deduction),
+            "evaluation_date": None if self.evaluation_date is None else self.evaluation_date.isoformat(),
         }
+
+
+def opening_day(opening_time: int) -> date:
+    return datetime.fromtimestamp(opening_time, CHINA).date()
+
+
+def check_evaluation_date(opening_time: int, day: date | None) -> None:
+    """Raise InvalidRequest unless `day` is within the window after the opening day."""
+    if day is None:
+        return
+    first = opening_day(opening_time)
+    if not first <= day <= first + timedelta(days=EVALUATION_WINDOW_DAYS):
+        raise InvalidRequest(
+            f"evaluation_date 评标日期 {day.isoformat()} must be from the opening day {first.isoformat()} to "
+            f"{EVALUATION_WINDOW_DAYS} days after it"
+        )
+
+
+def parse_date(value: Any, name: str) -> date | None:
+    """An ISO calendar day (YYYY-MM-DD) or None. Raises InvalidRequest."""
+    if value is None:
+        return None
+    if isinstance(value, str) and re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise InvalidRequest(f"{name} {str(value)[:20]!r} is not a date (YYYY-MM-DD)")
+
+
+def _percent_text(value: Fraction) -> str:
+    """A percentage as a short decimal string ("10", "12.5"); fractions stay exact ("25/3")."""
+    if value.denominator == 1:
+        return str(value.numerator)
+    text = f"{Decimal(value.numerator) / Decimal(value.denominator):f}"
+    return text if Fraction(text) == value else str(value)
+
+
+def parse_sme_deduction(value: Any, category: Category, reserved: bool) -> Fraction | None:
+    """The SME deduction percent a tender states (财库〔2020〕46号 art. 9): None without one; a
+    reserved tender has none; otherwise within the category's range. Raises InvalidRequest."""
+    if value is None:
+        return None
+    if reserved:
+        raise InvalidRequest("a tender reserved for SMEs (sme_reserved) has no price deduction (sme_deduction)")
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise InvalidRequest("sme_deduction must be a percentage, e.g. 10 or \"12.5\"")
+    try:
+        rate = Fraction(value.strip()) if isinstance(value, str) else Fraction(value)
+    except (ValueError, ZeroDivisionError):
+        raise InvalidRequest(f"sme_deduction {str(value)[:20]!r} is not a percentage") from None
+    low, high = SME_DEDUCTION_RANGE[category]
+    if not low <= rate <= high:
+        raise InvalidRequest(
+            f"小微企业价格扣除 for {category.value} must be {low}%–{high}% (财库〔2020〕46号 art. 9), got {_percent_text(rate)}%"
+        )
+    return rate
 
 
 SPEC_KEYS = frozenset(TenderSpec.__dataclass_fields__)
@@ -291,14 +409,22 @@ def parse_spec(data: Any) -> TenderSpec:
     if method in (Method.INVITED, Method.SINGLE_SOURCE) and not invited:
         raise InvalidRequest(f"a {method.value} tender must list the invited bidders")
     raw_fields = data.get("record_fields")
-    return TenderSpec(
+    fields = DEFAULT_FIELDS if raw_fields is None else parse_record_fields(_list(data, "record_fields", 50))
+    category = _enum(Category, data, "category", Category.GOODS.value)
+    reserved = data.get("sme_reserved", False)
+    if not isinstance(reserved, bool):
+        raise InvalidRequest("sme_reserved must be true or false")
+    deduction = parse_sme_deduction(data.get("sme_deduction"), category, reserved)
+    if deduction is not None and SME_FIELD not in {f.key for f in fields}:
+        fields = (*fields, SME_RECORD_FIELD)
+    spec = TenderSpec(
         title=_text(data, "title", maximum=200),
         description=_text(data, "description", maximum=20000, required=False),
         method=method,
         budget_fen=_int(data, "budget_fen", default=None, low=0, high=10**15),
         opening_time=parse_time(data.get("opening_time")),
         lots=lots,
-        record_fields=DEFAULT_FIELDS if raw_fields is None else parse_record_fields(_list(data, "record_fields", 50)),
+        record_fields=fields,
         evaluation_method=evaluation,
         criteria=criteria,
         min_bids=_int(data, "min_bids", default=DEFAULT_MIN_BIDS[method], low=1, high=1000),
@@ -307,7 +433,28 @@ def parse_spec(data: Any) -> TenderSpec:
             data, "objection_window_s", default=DEFAULT_OBJECTION_WINDOW, low=0, high=MAX_OBJECTION_WINDOW
         ),
         invited=tuple(dict.fromkeys(invited)),
+        category=category,
+        sme_reserved=reserved,
+        sme_deduction=deduction,
+        evaluation_date=parse_date(data.get("evaluation_date"), "evaluation_date"),
     )
+    least = DEFAULT_MIN_BIDS[method]
+    if spec.min_bids < least:
+        raise InvalidRequest(
+            f"min_bids 最少投标人数 of a {method.value} tender is at least {least} (87号令 arts. 41, 43–44; 政府采购法 art. 36), got {spec.min_bids}"
+        )
+    check_evaluation_date(spec.opening_time, spec.evaluation_date)
+    return spec
+
+
+def sme_deduction_of(spec: TenderSpec, fields: dict[str, Any], documents: list[dict[str, Any]]) -> Fraction:
+    """The deduction rate (a share) a bid of the opening record qualifies for: the tender has one,
+    the bid declares 小微企业 in its ``sme`` field and carries a 声明函 document. 0 otherwise."""
+    if spec.sme_deduction is None:
+        return Fraction(0)
+    declared = str(fields.get(SME_FIELD) or "").strip().lower() in SME_DECLARING
+    letter = any(SME_LETTER in str(d.get("name", "")) for d in documents)
+    return spec.sme_rate() if declared and letter else Fraction(0)
 
 
 def amend_spec(spec: TenderSpec, changes: Any) -> tuple[TenderSpec, dict[str, Any]]:
@@ -328,6 +475,8 @@ def amend_spec(spec: TenderSpec, changes: Any) -> tuple[TenderSpec, dict[str, An
     new = replace(new, opening_time=spec.opening_time)
     before, after = spec.to_json(), new.to_json()
     diff = {k: after[k] for k in after if after[k] != before[k]}
+    if "record_fields" in diff:
+        raise InvalidRequest("an SME deduction needs the sme record field bidders seal: set it before publication")
     if not diff:
         raise InvalidRequest("the changes leave the tender as it is")
     return new, diff

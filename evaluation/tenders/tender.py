@@ -27,8 +27,10 @@ from evaluation.tenders.rules import (
     TenderSpec,
     TenderState,
     amend_spec,
+    check_evaluation_date,
     check_transition,
     format_time,
+    is_local_beacon,
     parse_spec,
     parse_time,
     require_state,
@@ -252,6 +254,7 @@ async def publish(ctx: TenderContext, actor: Actor, tender_id: str) -> Tender:
         "chain": chain.hash,
         "round_time": format_time(chain.time_of(round)),
         "agency_name": tender.agency_name,
+        "local_beacon": is_local_beacon(chain),  # 本地信标: its operator can compute future rounds
     }
     await ctx.audit.append(EntryDraft("tender.published", payload, tender_id, actor), apply=apply)
     return await get(ctx, tender_id)
@@ -308,6 +311,7 @@ async def postpone(ctx: TenderContext, actor: Actor, tender_id: str, new_time: A
     round = _check_future(ctx, opening, chain)
     old_round = tender.opening_round
     spec = TenderSpec(**{**tender.spec.__dict__, "opening_time": opening})
+    check_evaluation_date(opening, spec.evaluation_date)  # amend evaluation_date first if it would fall before
     async with ctx.engine.connect() as conn:
         stale = [r for r in await bid_rows(conn, tender_id, status="submitted") if r.round != round]
     drafts = [

@@ -40,8 +40,9 @@ POOL = HEADER + "\n".join([
     "E09,李九,,510108,remote,A01,91330100BIDDER0000|director|2010-01-01|2015-12-31,,,1",
 ]) + "\n"
 
+PURCHASER = "91330100PURCHASER01"  # 采购人 (统一社会信用代码)
 CRITERIA = {
-    "size": 5, "purchaser_reps": 0, "evaluation_date": "2026-05-10",
+    "size": 5, "purchaser_reps": 0, "purchaser": PURCHASER,
     "specialties": {"A01": 3, "B02": 2},
     "sites": [
         {"site": "hz", "role": "main", "regions": ["3301"], "count": 3},
@@ -107,7 +108,7 @@ async def draw_committee(tctx: TenderContext, job: DrawJob, agency: Actor, tende
     once the local beacon has the round. Returns ``experts.committee_of`` — what production uses."""
     report = await experts.import_csv(tctx.engine, tctx.audit, committee_pool(members, outsiders), agency)
     assert report.rejected == [], report
-    await draw_service.request_draw(tctx, agency, tender_id, {"size": 5})
+    await draw_service.request_draw(tctx, agency, tender_id, {"size": 5, "purchaser": PURCHASER})
     job.kick()
     await wait_drawn(job, tender_id)
     committee = await experts.committee_of(tctx.engine, tender_id)

@@ -50,7 +50,7 @@ def spec(opening_in: float = 3.0, **over: Any) -> dict[str, Any]:
         "method": "open",
         "budget_fen": 150_000_000,
         "opening_time": int(time.time() + opening_in),
-        "min_bids": 2,
+        "min_bids": 3,
         "objection_window_s": 60,
     }
     return {**base, **over}

@@ -234,6 +234,36 @@ def _evaluation(rng: random.Random, tender: str, add: Any, state: dict[str, Any]
     add(EntryDraft("evaluation.leader_elected", {"leader": leader, "round": 2, "counts": {leader: majority}},
                    tender, actors[account]))
     move("election", "scoring", actors[account])
+    invalid = "符合性审查不通过 (conformity): 未提供授权书"
+    ev["bids"] = [{**b, "invalid": invalid} if b["bid"] == opened[-1] else b for b in ev["bids"]]
+    add(EntryDraft("evaluation.bid_invalid", {"bid": opened[-1], "ground": "conformity", "reason": "未提供授权书",
+                                              "invalid": invalid, "valid_left": len(opened) - 1}, tender, actors[leader]))
+    correction = {"rule": "words", "original_fen": 100_000, "corrected_fen": 90_000, "explanation": "大写为准",
+                  "status": "pending"}
+    ev["bids"] = [{**b, "correction": correction} if b["bid"] == opened[0] else b for b in ev["bids"]]
+    add(EntryDraft("evaluation.price_correction", {"bid": opened[0], **correction}, tender, actors[leader]))
+    ev["bids"] = [{**b, "correction": {**correction, "status": "confirmed"}, "price_fen": 90_000, "evaluated_fen": "90000"}
+                  if b["bid"] == opened[0] else b for b in ev["bids"]]
+    add(EntryDraft("evaluation.price_correction_answered", {"bid": opened[0], "confirmed": True}, tender,
+                   Actor("bidder-3", "bidder")))
+    query = {"reason": "below 80.00 %", "due_us": 1_900_000_000_000_000, "status": "open", "justification": None}
+    ev["bids"] = [{**b, "low_price": query} if b["bid"] == opened[0] else b for b in ev["bids"]]
+    add(EntryDraft("evaluation.low_price_query", {"bid": opened[0], "reason": query["reason"], "due_us": query["due_us"]},
+                   tender, actors[leader]))
+    said = {"text": "库存", "document_sha256": None, "in_booth": True, "at_us": 1}
+    query = {**query, "status": "justified", "justification": said}
+    ev["bids"] = [{**b, "low_price": query} if b["bid"] == opened[0] else b for b in ev["bids"]]
+    add(EntryDraft("evaluation.low_price_justified", {"bid": opened[0], **said}, tender, actors[leader]))
+    ev["bids"] = [{**b, "low_price": {**query, "status": "accepted"}} if b["bid"] == opened[0] else b for b in ev["bids"]]
+    add(EntryDraft("evaluation.low_price_decision", {"bid": opened[0], "accepted": True, "reason": "合理"}, tender,
+                   actors[leader]))
+    if tender.endswith("B"):  # too few valid bids left: 废标, no ranking
+        reason = "废标：too few"
+        ev["failed"] = reason
+        state.update({"phase": "failed", "failed_reason": reason})
+        add(EntryDraft("evaluation.failed", {"reason": reason, "valid": 2, "min_bids": 3}, tender, actors[leader]))
+        move("scoring", "failed", actors[leader])
+        return
     for account in accounts:
         sheets = []
         for bid in opened:

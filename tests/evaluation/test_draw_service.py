@@ -17,7 +17,7 @@ from crypto.beacon import LocalBeacon, LocalBeaconSource
 from crypto.note import Signer
 from evaluation.audit.bundle import export_bundle
 from evaluation.audit.entry import EntryDraft
-from evaluation.errors import NotFoundError
+from evaluation.errors import InvalidRequest, NotFoundError
 from evaluation.experts import draw_service
 from evaluation.experts import pool as experts
 from evaluation.experts.draw import TooFewExperts
@@ -25,7 +25,7 @@ from evaluation.experts.draw_job import DrawJob
 from evaluation.experts.views import draw_status
 from evaluation.tenders.rules import InvalidStateError
 from evaluation.tenders.tender import NotPermitted, TenderContext
-from tests.evaluation.experts_fixtures import CRITERIA, POOL, People, opened_tender, people
+from tests.evaluation.experts_fixtures import CRITERIA, POOL, PURCHASER, People, opened_tender, people
 from tests.evaluation.tender_fixtures import AGENCY, beacon, tctx  # noqa: F401  (fixtures)
 
 SUPERVISOR = AGENCY.__class__("acc-sup", "supervisor")
@@ -98,20 +98,27 @@ async def test_a_draw_needs_the_bidders_known(tctx: TenderContext) -> None:
 
 
 async def test_declines_are_replaced_from_the_sequence(tctx: TenderContext, beacon: LocalBeacon) -> None:
-    plain = {"size": 5, "evaluation_date": "2026-05-10"}  # no quotas: 6 eligible, 5 seats, 1 in reserve
+    plain = {"size": 5, "purchaser": PURCHASER}  # no quotas: 6 eligible, 5 seats, 1 in reserve
     tid, who = await drawn_tender(tctx, beacon, plain)
     status = await draw_status(tctx, SUPERVISOR, tid)
     seated = [m["expert_id"] for m in status["committee"]]
     reserve = sorted({"E01", "E02", "E03", "E07", "E08", "E09"} - set(seated))
-    out = await draw_service.decline(tctx, who.agency.actor, tid, seated[0], "生病 ill")
+    ill = ("unavailable", "病假条 sick note 2026-05-09")
+    with pytest.raises(InvalidRequest, match="ground must be one of avoidance"):
+        await draw_service.decline(tctx, who.agency.actor, tid, seated[0], "生病 ill", "bored", "x")
+    with pytest.raises(InvalidRequest, match="evidence"):
+        await draw_service.decline(tctx, who.agency.actor, tid, seated[0], "生病 ill", "unavailable", " ")
+    with pytest.raises(NotFoundError, match="no open invitation"):  # only a seated member can decline
+        await draw_service.decline(tctx, who.agency.actor, tid, reserve[0], "生病 ill", *ill)
+    out = await draw_service.decline(tctx, who.agency.actor, tid, seated[0], "生病 ill", *ill)
     assert out == {"declined": seated[0], "replacements": reserve}
     after = await draw_status(tctx, SUPERVISOR, tid)
     assert [m["expert_id"] for m in after["committee"]] == [*seated[1:], *reserve]
     assert after["committee"][-1]["replaces"] == seated[0]
     assert after["declined"] == [{"expert_id": seated[0], "name": after["declined"][0]["name"], "reason": "生病 ill"}]
     with pytest.raises(NotFoundError, match="no open invitation"):
-        await draw_service.decline(tctx, who.agency.actor, tid, seated[0], None)
-    out = await draw_service.decline(tctx, who.agency.actor, tid, seated[1], None)
+        await draw_service.decline(tctx, who.agency.actor, tid, seated[0], "again", *ill)
+    out = await draw_service.decline(tctx, who.agency.actor, tid, seated[1], "与投标人有利害关系", "avoidance", "回避申请 HB-7")
     assert out["replacements"] == [] and out["problem"].startswith("cannot replace: the 0 experts left")
     kinds = [e.kind for e in await tctx.audit.entries_for_tender(tid)]
     assert kinds[-5:] == ["experts.drawn", "experts.declined", "experts.replaced", "experts.declined", "experts.exhausted"]
@@ -128,7 +135,7 @@ async def test_sealed_until_the_session_starts(tctx: TenderContext, beacon: Loca
     await experts.reveal_committee(tctx.engine, tid)
     assert len((await draw_status(tctx, who.agency.actor, tid))["committee"]) == 5
     with pytest.raises(InvalidStateError, match="session of tender .* has started"):
-        await draw_service.decline(tctx, who.agency.actor, tid, "E01", None)
+        await draw_service.decline(tctx, who.agency.actor, tid, "E01", "出差 away", "unavailable", "说明 note-1")
 
 
 def verify(bundle: Path, tender: str) -> tuple[int, str]:
@@ -148,7 +155,7 @@ async def export(tctx: TenderContext, signer: Signer, out: Path) -> Path:
 async def test_verify_draw_from_the_bundle(tctx: TenderContext, beacon: LocalBeacon, signer: Signer, tmp_path: Path) -> None:
     tid, who = await drawn_tender(tctx, beacon)
     committee = [m.expert_id for m in await experts.committee_of(tctx.engine, tid)]
-    await draw_service.decline(tctx, who.agency.actor, tid, committee[0], None)
+    await draw_service.decline(tctx, who.agency.actor, tid, committee[0], "出差 away", "unavailable", "说明 note-1")
     good = await export(tctx, signer, tmp_path / "good")
     code, line = verify(good, tid)
     assert code == 0 and line.startswith(f"ok: committee {', '.join(committee)} (tender {tid}, round "), line

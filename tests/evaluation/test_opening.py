@@ -56,7 +56,7 @@ async def test_opening_lists_failures_and_opens_the_rest(tctx: TenderContext, be
     t0 = await tenders.create(tctx, AGENCY, "x", spec(2))
     round = beacon.chain.round_not_before(t0.spec.opening_time)
     bad = {1: sealed(beacon.chain, round, plaintext=b"garbage, not a container"), 2: tampered(sealed(beacon.chain, round))}
-    t = await tender_with_bids(tctx, beacon, 4, bad=bad)
+    t = await tender_with_bids(tctx, beacon, 5, bad=bad)
     stored = await dump_everything(tctx.engine)
     for blob in tctx.blobs.all_hashes():  # nothing server-side holds any plaintext before the opening
         assert SECRET not in tctx.blobs.path(blob).read_bytes() and b"garbage" not in tctx.blobs.path(blob).read_bytes()
@@ -71,11 +71,11 @@ async def test_opening_lists_failures_and_opens_the_rest(tctx: TenderContext, be
     assert by_bidder[BIDDERS[1].account]["status"] == "failed"
     assert by_bidder[BIDDERS[1].account]["reason"].startswith("not a valid bid: unsealed bid is not a pingbiao bid container")
     assert by_bidder[BIDDERS[2].account]["reason"].startswith("cannot be unsealed:")
-    assert record["valid"] == 2 and sorted(r["seq"] for r in record["rows"]) == [1, 2, 3, 4]
+    assert record["valid"] == 3 and sorted(r["seq"] for r in record["rows"]) == [1, 2, 3, 4, 5]
     kinds = [e.kind for e in await tctx.audit.entries_for_tender(t.id)]
     assert kinds[-2:] == ["bids.unsealed", "opening.record"]
-    assert Counter(kinds) == Counter({"tender.drafted": 1, "tender.published": 1, "bid.submitted": 4, "opening.started": 1,
-                                      "bid.opened": 2, "bid.open_failed": 2, "bids.unsealed": 1, "opening.record": 1})
+    assert Counter(kinds) == Counter({"tender.drafted": 1, "tender.published": 1, "bid.submitted": 5, "opening.started": 1,
+                                      "bid.opened": 3, "bid.open_failed": 2, "bids.unsealed": 1, "opening.record": 1})
     again = await opening.run(tctx, t.id, await the_beacon(beacon, t.opening_round or 0))  # idempotent
     assert again.state is TenderState.CONFIRMING
     assert len(await tctx.audit.entries_for_tender(t.id)) == len(kinds)

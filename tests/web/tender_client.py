@@ -62,7 +62,7 @@ async def start(aiohttp_client: Any, tmp_path: Path) -> Hall:
 
 def tender_body(opening_in: float = 4.0, **over: Any) -> dict[str, Any]:
     return {"title": "办公设备采购", "method": "open", "budget_fen": 100_000_000,
-            "opening_time": int(time.time() + opening_in), "min_bids": 2, "objection_window_s": 60, **over}
+            "opening_time": int(time.time() + opening_in), "min_bids": 3, "objection_window_s": 60, **over}
 
 
 async def opened_tender(hall: Hall, agency: str = "agency") -> str:
@@ -87,7 +87,7 @@ async def drawn_committee(hall: Hall, tender_id: str, members: Sequence[str], ou
     csv = committee_pool(ids, [hall.accounts[n].id for n in outsiders])
     status, body = await hall.call(agency, "POST", "/api/experts/import", data=csv.encode(), headers={"Content-Type": "text/csv"})
     assert status == 200 and body["rejected"] == [], body
-    status, body = await hall.call(agency, "POST", f"/api/tenders/{tender_id}/draw", json={"size": 5})
+    status, body = await hall.call(agency, "POST", f"/api/tenders/{tender_id}/draw", json={"size": 5, "purchaser": "91330100PURCHASER01"})
     assert status == 201, body
     await wait_drawn(hall.client.app[DRAW_JOB], tender_id)
     committee = await experts.committee_of(hall.client.app[ENGINE], tender_id)

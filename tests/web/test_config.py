@@ -42,3 +42,14 @@ def test_every_setting_is_documented() -> None:
     doc = DOC.read_text()
     missing = [f.name for f in fields(Settings) if f"`{f.name}`" not in doc]
     assert missing == []
+
+
+def test_production_refuses_the_local_beacon_unless_allowed(tmp_path: Path) -> None:
+    pg = {"data_dir": str(tmp_path), "database_url": "postgresql+asyncpg://pingbiao@db/pingbiao"}
+    with pytest.raises(ConfigError, match="本地信标：运营方可预知随机数.*set beacon_url"):
+        load_settings(pg, environ={})
+    assert load_settings(pg, environ={"PINGBIAO_ALLOW_LOCAL_BEACON": "true"}).uses_local_beacon
+    assert not load_settings({**pg, "beacon_url": "https://api.drand.sh"}, environ={}).uses_local_beacon
+    assert load_settings({"data_dir": str(tmp_path)}, environ={}).uses_local_beacon  # the embedded set-up
+    with pytest.raises(ConfigError, match="allow_local_beacon must be true or false"):
+        load_settings(pg, environ={"PINGBIAO_ALLOW_LOCAL_BEACON": "perhaps"})

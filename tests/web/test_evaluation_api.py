@@ -70,6 +70,23 @@ async def test_api_rules_flow_and_replay(aiohttp_client: Any, tmp_path: Path) ->
     assert body["state"] == "scoring" and body["leader"] == acct["e0"]
 
     bid_ids = [b["bid"] for b in body["bids"]]
+    assert body["local_beacon"] and "本地信标" in body["local_beacon_note"]  # said plainly
+    assert {"price", "evaluated_price", "deduction_percent"} <= set(body["bids"][0])
+    size = hall.client.app[AUDIT_LOG].size
+    decision = {"bid": bid_ids[0], "ground": "conformity", "reason": "缺少授权书"}
+    status, body = await hall.call("e1", "POST", f"{base}/invalid-bids", json=decision)
+    assert (status, body["error"]) == (403, "only the group leader (评标组长) records the committee's decisions")
+    status, body = await hall.call("e0", "POST", f"{base}/invalid-bids", json={**decision, "ground": "dislike"})
+    assert status == 400 and body["error"].startswith("ground must be one of qualification"), body
+    status, body = await hall.call("e0", "POST", f"{base}/price-corrections", json={"bid": bid_ids[0], "rule": "words",
+                                                                                   "words": "x", "explanation": "e"})
+    assert status == 400 and "not an amount in words" in body["error"], body
+    status, body = await hall.call("bidder0", "GET", f"{base}/my-bid")  # bidder0 did not bid in this tender
+    assert (status, body["error"]) == (403, f"you have no bid in the evaluation of {tender_id}")
+    status, body = await hall.call("bidder0", "POST", f"{base}/price-corrections/answer", json={"bid": bid_ids[0], "confirm": True})
+    assert (status, body["error"]) == (403, f"only the bidder of bid {bid_ids[0]} answers for it")
+    assert (await hall.call("e0", "GET", f"{base}/my-bid"))[0] == 403  # bidders only
+    assert hall.client.app[AUDIT_LOG].size == size  # refusals log nothing
     scores = {b: {"c2": "40", "c3": "15"} for b in bid_ids}
     text, _ = sheets_doc(keys, tender_id, acct["e0"], scores)
     size = hall.client.app[AUDIT_LOG].size

@@ -35,17 +35,17 @@ async def test_draw_sealed_invitation_and_roles(aiohttp_client: Any, tmp_path: P
     status, t = await hall.call("agency", "POST", "/api/tenders", json=tender_body(120))
     assert status == 201
     tid = t["id"]
-    assert (await hall.call("agency", "POST", f"/api/tenders/{tid}/draw", json={"size": 5}))[0] == 409  # draft
+    assert (await hall.call("agency", "POST", f"/api/tenders/{tid}/draw", json={"size": 5, "purchaser": "91330100PURCHASER01"}))[0] == 409  # draft
     assert (await hall.call("agency", "POST", f"/api/tenders/{tid}/publish"))[0] == 200
     async with hall.client.app[ENGINE].begin() as conn:
         await tenders.set_state(conn, tid, TenderState.PUBLISHED, TenderState.OPENING)
         await tenders.set_state(conn, tid, TenderState.OPENING, TenderState.OPENED)
 
-    assert (await hall.call("bidder0", "POST", f"/api/tenders/{tid}/draw", json={"size": 5}))[0] == 403
-    assert (await hall.call("agency2", "POST", f"/api/tenders/{tid}/draw", json={"size": 5}))[0] == 403
-    status, body = await hall.call("agency", "POST", f"/api/tenders/{tid}/draw", json={"size": 4})
+    assert (await hall.call("bidder0", "POST", f"/api/tenders/{tid}/draw", json={"size": 5, "purchaser": "91330100PURCHASER01"}))[0] == 403
+    assert (await hall.call("agency2", "POST", f"/api/tenders/{tid}/draw", json={"size": 5, "purchaser": "91330100PURCHASER01"}))[0] == 403
+    status, body = await hall.call("agency", "POST", f"/api/tenders/{tid}/draw", json={"size": 4, "purchaser": "91330100PURCHASER01"})
     assert (status, body["error"]) == (400, "公开招标 (open_tender) needs at least 5 members, the plan has 4")
-    status, body = await hall.call("agency", "POST", f"/api/tenders/{tid}/draw", json={"size": 5})
+    status, body = await hall.call("agency", "POST", f"/api/tenders/{tid}/draw", json={"size": 5, "purchaser": "91330100PURCHASER01"})
     assert status == 201 and body["state"] == "requested" and body["committee"] is None
     await asyncio.wait_for(hall.client.app[DRAW_JOB].drawn(tid), timeout=20)
 
@@ -73,7 +73,7 @@ async def test_draw_sealed_invitation_and_roles(aiohttp_client: Any, tmp_path: P
         assert (await hall.call("expert", "POST", f"/api/experts/me/invitations/{tid}/accept"))[0] == 404
     assert (await hall.call("supervisor", "POST", f"/api/tenders/{tid}/draw/decline", json={"expert_id": "W1"}))[0] == 403
     size = hall.client.app[TENDERS].audit.size
-    status, body = await hall.call("agency", "POST", f"/api/tenders/{tid}/draw/decline", json={"expert_id": other, "reason": "出差"})
+    status, body = await hall.call("agency", "POST", f"/api/tenders/{tid}/draw/decline", json={"expert_id": other, "reason": "出差", "ground": "unavailable", "evidence": "出差通知 T-9"})
     assert (status, body) == (200, {"declined": other, "replaced": 1})
     assert await hall.kinds_since(size) == ["experts.declined", "experts.replaced"]
     await experts.reveal_committee(hall.client.app[ENGINE], tid)

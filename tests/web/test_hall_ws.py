@@ -14,7 +14,7 @@ from tests.web.tender_client import start, tender_body
 
 async def test_hall_receives_the_record_live(aiohttp_client: Any, tmp_path: Path) -> None:
     hall = await start(aiohttp_client, tmp_path)
-    _, tender = await hall.call("agency", "POST", "/api/tenders", json=tender_body(3, min_bids=2))
+    _, tender = await hall.call("agency", "POST", "/api/tenders", json=tender_body(3, min_bids=3))
     _, tender = await hall.call("agency", "POST", f"/api/tenders/{tender['id']}/publish")
     for n in range(3):
         out = io.BytesIO()

@@ -74,6 +74,7 @@ async def test_pages_render_for_each_allowed_role(aiohttp_client: Any, tmp_path:
     t, d = tender["id"], draft["id"]
     await upload(hall, "bidder0", tender, "100.00")
     await upload(hall, "bidder1", tender, "200.00")
+    await upload(hall, "bidder3", tender, "300.00")  # 公开招标 opens with three bids at least
 
     await check_pages(hall, [
         ("anonymous", "/tenders", 302, []),
@@ -152,6 +153,7 @@ async def test_forms_without_the_csrf_token_change_nothing(aiohttp_client: Any, 
     t = tender["id"]
     await upload(hall, "bidder0", tender, "100.00")
     await upload(hall, "bidder1", tender, "200.00")
+    await upload(hall, "bidder3", tender, "300.00")  # 公开招标 opens with three bids at least
     octet = {"Content-Type": "application/octet-stream"}
 
     before = {who: (await hall.call(who, "GET", f"/api/tenders/{t}"))[1] for who in ("agency", "bidder0", "supervisor")}

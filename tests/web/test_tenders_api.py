@@ -41,6 +41,7 @@ BEFORE_OPENING: list[tuple[str, str, str, Any, int, str, list[str]]] = [
     ("bidder1", "PUT", f"/api/tenders/{T}/bid", "bid:190.00", 201, '"kind": "bid.replaced"', ["bid.replaced"]),
     ("bidder2", "PUT", f"/api/tenders/{T}/bid", "bid:300.00", 201, '"status": "submitted"', ["bid.submitted"]),
     ("bidder2", "DELETE", f"/api/tenders/{T}/bid", None, 200, '"status": "withdrawn"', ["bid.withdrawn"]),
+    ("bidder2", "PUT", f"/api/tenders/{T}/bid", "bid:310.00", 201, '"status": "submitted"', ["bid.submitted"]),  # a third bid: 公开招标 needs three
     ("bidder3", "PUT", f"/api/tenders/{T}/bid", "raw:not a sealed bid at all", 400, "not a sealed bid", []),
     ("agency", "PUT", f"/api/tenders/{T}/bid", "bid:1.00", 403, "may not do this", []),
     ("bidder0", "GET", f"/api/tenders/{T}/bid", None, 200, '"checkpoint"', []),

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from evaluation.session import session as sessions
 from evaluation.session import sheets as session_scoring
+from evaluation.session import bid_queries, validity
 from evaluation.session import view as session_view
 from evaluation.session.session import EvaluationContext
 from web.api.tenders import current_actor, json_body
@@ -80,6 +81,54 @@ async def change(request: web.Request) -> web.Response:
     await session_scoring.change_score(ctx(request), current_actor(request), request.match_info["id"],
                                        *_signed(await json_body(request)))
     return await _view(request, 201)
+
+
+@routes.post("/api/evaluation/{id}/invalid-bids", name="evaluation.invalid_bid")
+async def invalid_bid(request: web.Request) -> web.Response:
+    await validity.declare_invalid(ctx(request), current_actor(request), request.match_info["id"], await json_body(request))
+    return await _view(request, 201)
+
+
+@routes.post("/api/evaluation/{id}/price-corrections", name="evaluation.price_correction")
+async def price_correction(request: web.Request) -> web.Response:
+    await bid_queries.correct_price(ctx(request), current_actor(request), request.match_info["id"], await json_body(request))
+    return await _view(request, 201)
+
+
+@routes.post("/api/evaluation/{id}/low-price-queries", name="evaluation.low_price_query")
+async def low_price_query(request: web.Request) -> web.Response:
+    await bid_queries.query_low_price(ctx(request), current_actor(request), request.match_info["id"], await json_body(request))
+    return await _view(request, 201)
+
+
+@routes.post("/api/evaluation/{id}/low-price-decisions", name="evaluation.low_price_decision")
+async def low_price_decision(request: web.Request) -> web.Response:
+    await bid_queries.decide_low_price(ctx(request), current_actor(request), request.match_info["id"], await json_body(request))
+    return await _view(request, 201)
+
+
+async def _bidder_answer(request: web.Request, step: Any) -> web.Response:
+    actor = current_actor(request)
+    session = await step(ctx(request), actor, request.match_info["id"], await json_body(request))
+    if session.member(actor.account) is not None:
+        return await _view(request, 201)
+    return web.json_response(bid_queries.bidder_view(session, actor), status=201, headers={"Cache-Control": "no-store"})
+
+
+@routes.post("/api/evaluation/{id}/price-corrections/answer", name="evaluation.price_correction_answer")
+async def price_correction_answer(request: web.Request) -> web.Response:
+    return await _bidder_answer(request, bid_queries.answer_correction)
+
+
+@routes.post("/api/evaluation/{id}/low-price-justifications", name="evaluation.low_price_justify")
+async def low_price_justify(request: web.Request) -> web.Response:
+    return await _bidder_answer(request, bid_queries.justify_low_price)
+
+
+@routes.get("/api/evaluation/{id}/my-bid", name="evaluation.my_bid")
+async def my_bid(request: web.Request) -> web.Response:
+    session = await sessions.get_session(ctx(request), request.match_info["id"])
+    return web.json_response(bid_queries.bidder_view(session, current_actor(request)), headers={"Cache-Control": "no-store"})
 
 
 @routes.post("/api/evaluation/{id}/tally", name="evaluation.tally")

@@ -75,7 +75,8 @@ def _decline_answer(out: dict[str, Any]) -> dict[str, Any]:
 @routes.post("/api/tenders/{id}/draw/decline", name="experts.draw.decline")
 async def record_decline(request: web.Request) -> web.Response:
     body = await json_body(request)
-    out = await draw_service.decline(ctx(request), current_actor(request), request.match_info["id"], body.get("expert_id"), body.get("reason"))
+    out = await draw_service.decline(ctx(request), current_actor(request), request.match_info["id"], body.get("expert_id"),
+                                     body.get("reason"), body.get("ground"), body.get("evidence"))
     return web.json_response(_decline_answer(out))
 
 
@@ -97,7 +98,8 @@ async def decline(request: web.Request) -> web.Response:
     actor = current_actor(request)
     await visible_to_expert(ctx(request), actor, request.match_info["id"])
     body = await json_body(request) if request.can_read_body else {}
-    out = await draw_service.decline(ctx(request), actor, request.match_info["id"], None, body.get("reason"))
+    out = await draw_service.decline(ctx(request), actor, request.match_info["id"], None, body.get("reason"),
+                                     body.get("ground"), body.get("evidence"))
     return web.json_response(_decline_answer(out))
 
 

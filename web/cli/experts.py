@@ -31,6 +31,8 @@ def add_experts_commands(sub: Any, add_common: Callable[[argparse.ArgumentParser
     add_common(p)
     p.add_argument("tender", metavar="TENDER", help="the tender id")
     p.add_argument("--bundle", required=True, metavar="DIR", help="a bundle written by `pingbiao audit export`")
+    p.add_argument("--since", metavar="CHECKPOINT",
+                   help="an older signed checkpoint you kept (e.g. DIR/checkpoint of an earlier export): refuse a rewritten log")
 
 
 def run_experts_command(args: argparse.Namespace, settings: Settings) -> int:
@@ -39,7 +41,7 @@ def run_experts_command(args: argparse.Namespace, settings: Settings) -> int:
 
     try:
         if args.experts_command == "verify-draw":
-            return _verify(args.tender, Path(args.bundle))
+            return _verify(args.tender, Path(args.bundle), None if args.since is None else Path(args.since))
         if args.experts_command == "import":
             return asyncio.run(_import(settings, Path(args.csv)))
         return asyncio.run(_list(settings))
@@ -48,10 +50,10 @@ def run_experts_command(args: argparse.Namespace, settings: Settings) -> int:
         return 1
 
 
-def _verify(tender: str, bundle: Path) -> int:
+def _verify(tender: str, bundle: Path, since: Path | None) -> int:
     from evaluation.experts.verify import verify_draw
 
-    print(verify_draw(bundle, tender).summary())
+    print(verify_draw(bundle, tender, None if since is None else since.read_bytes()).summary())
     return 0
 
 

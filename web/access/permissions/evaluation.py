@@ -14,6 +14,8 @@ from web.access.permissions import Rule, roles
 READERS = roles(Role.expert, Role.agency, Role.supervisor)
 MEMBERS = roles(Role.expert, Role.agency)
 AGENCY = roles(Role.agency)
+BIDDERS = roles(Role.bidder)
+MEMBERS_OR_BIDDERS = roles(Role.expert, Role.agency, Role.bidder)
 
 RULES: dict[str, Rule] = {
     "evaluation.page": Rule(READERS, "评标 the evaluation session page (members, its agency, supervisors)"),
@@ -28,6 +30,13 @@ RULES: dict[str, Rule] = {
     "evaluation.vote": Rule(MEMBERS, "投票 vote for the group leader (members)"),
     "evaluation.submit": Rule(MEMBERS, "提交并签名 submit one's signed sheets (members)"),
     "evaluation.change": Rule(MEMBERS, "修改 change one's own score for an allowed reason, signed (members)"),
+    "evaluation.invalid_bid": Rule(MEMBERS, "投标无效 record the committee's decision that a bid is invalid (the group leader)"),
+    "evaluation.price_correction": Rule(MEMBERS, "算术修正 record an arithmetic correction of a bid's price (the group leader)"),
+    "evaluation.price_correction_answer": Rule(BIDDERS, "确认算术修正 confirm or refuse the correction of one's own bid's price"),
+    "evaluation.low_price_query": Rule(MEMBERS, "异常低价 ask a bidder to justify an abnormally low price (the group leader)"),
+    "evaluation.low_price_justify": Rule(MEMBERS_OR_BIDDERS, "书面说明 justify one's own low price (or the leader records one given in the booth)"),
+    "evaluation.low_price_decision": Rule(MEMBERS, "decide on a price justification (the group leader)"),
+    "evaluation.my_bid": Rule(BIDDERS, "a bidder's own bid in the evaluation: its correction and price query"),
     "evaluation.tally": Rule(MEMBERS, "汇总 close the review and tally (the group leader)"),
     "evaluation.sign_report": Rule(MEMBERS, "sign the evaluation report's hash (members)"),
     "evaluation.documents": Rule(READERS, "投标文件 the opened bids' documents, listed (committee, its agency, supervisors)"),

@@ -1,0 +1,208 @@
+"""What the committee asks a bidder during the evaluation, and the bidder's answers.
+
+**算术修正 (87号令 art. 59).** The group leader records a correction of a bid's price by one of the
+article's rules (rules.CorrectionRule), the corrected total computed from what was read in the bid
+(``evaluation.price_correction``). The bidder confirms or refuses it
+(``evaluation.price_correction_answered``): confirmed, the corrected price replaces the record's
+before any price score; refused, the bid is invalid. The tally waits for the answer.
+
+**异常低价 (art. 60).** For a bid the platform flags, the leader asks for a written justification
+within a set time (``evaluation.low_price_query``); the bidder sends it (or the leader records one
+given in the booth: ``evaluation.low_price_justified``); the leader records the committee's
+decision (``evaluation.low_price_decision``): accepted, the bid stays; not accepted — or no
+justification by the deadline — the bid is invalid (``evaluation.bid_invalid``), and the tally runs
+without it. The tally waits while a query is undecided.
+"""
+
+from __future__ import annotations
+
+import re
+from fractions import Fraction
+from typing import Any
+
+from evaluation.audit.entry import Actor, EntryDraft
+from evaluation.errors import ConflictError, InvalidRequest
+from evaluation.session.rules import CorrectionRule, _enum, corrected_total, valid_prices
+from evaluation.session.scoring import abnormally_low, evaluated_price
+from evaluation.session.session import EvaluationContext, Session, get_session, retrying
+from evaluation.session.validity import Ground, commit, leader_step
+from evaluation.tenders.tender import NotPermitted
+
+MAX_TEXT = 4000
+MAX_MINUTES = 24 * 60
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def _bid(session: Session, data: Any) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise InvalidRequest("send a JSON object")
+    bid = data.get("bid")
+    found = next((b for b in session.bids if b["bid"] == bid), None)
+    if found is None:
+        raise InvalidRequest(f"{str(bid)[:60]!r} is not a bid of this evaluation")
+    if found.get("invalid"):
+        raise ConflictError(f"bid {bid} is already invalid")
+    return found
+
+
+def _text(value: Any, name: str) -> str:
+    if not isinstance(value, str) or not value.strip() or len(value) > MAX_TEXT:
+        raise InvalidRequest(f"{name} must be text of 1–{MAX_TEXT} characters")
+    return value.strip()
+
+
+def _replace(session: Session, bid: str, **values: Any) -> list[dict[str, Any]]:
+    return [{**b, **values} if b["bid"] == bid else b for b in session.bids]
+
+
+def _bidder_of(session: Session, actor: Actor, bid: dict[str, Any]) -> None:
+    if actor.role != "bidder" or bid["bidder"] != actor.account:
+        raise NotPermitted(f"only the bidder of bid {bid['bid']} answers for it")
+
+
+async def _run(ctx: EvaluationContext, tender_id: str, step: Any) -> Session:
+    async def once() -> Session:
+        result: Session = await step(await get_session(ctx, tender_id))
+        return result
+
+    session: Session = await retrying(once)
+    ctx.notify(tender_id, {"type": "state", "state": session.state.value})
+    return session
+
+
+# -- 算术修正 art. 59 ------------------------------------------------------------------------------
+
+
+async def correct_price(ctx: EvaluationContext, actor: Actor, tender_id: str, data: Any) -> Session:
+    """The leader records a correction ``{bid, rule, words? | items?, explanation}``."""
+
+    async def step(session: Session) -> Session:
+        leader_step(session, actor, "correct a price")
+        bid = _bid(session, data)
+        if (bid.get("correction") or {}).get("status") == "pending":
+            raise ConflictError(f"bid {bid['bid']} already has a correction waiting for the bidder")
+        rule = _enum(CorrectionRule, data.get("rule"), "rule")
+        corrected = corrected_total(rule, data, int(bid["price_fen"]))
+        explanation = _text(data.get("explanation"), "explanation")
+        correction = {"rule": rule.value, "original_fen": int(bid["price_fen"]), "corrected_fen": corrected,
+                      "explanation": explanation, "status": "pending"}
+        draft = EntryDraft("evaluation.price_correction", {"bid": bid["bid"], **correction}, tender_id, actor)
+        return await commit(ctx, session, actor, _replace(session, bid["bid"], correction=correction), [draft])
+
+    return await _run(ctx, tender_id, step)
+
+
+async def answer_correction(ctx: EvaluationContext, actor: Actor, tender_id: str, data: Any) -> Session:
+    """The bidder confirms (``{bid, confirm: true}``) or refuses its bid's pending correction."""
+
+    async def step(session: Session) -> Session:
+        bid = _bid(session, data)
+        _bidder_of(session, actor, bid)
+        correction = bid.get("correction") or {}
+        if correction.get("status") != "pending":
+            raise ConflictError(f"bid {bid['bid']} has no correction waiting for an answer")
+        confirm = data.get("confirm")
+        if not isinstance(confirm, bool):
+            raise InvalidRequest("confirm must be true (accept the corrected price) or false (refuse it)")
+        draft = EntryDraft("evaluation.price_correction_answered", {"bid": bid["bid"], "confirmed": confirm}, tender_id, actor)
+        answered = {**correction, "status": "confirmed" if confirm else "refused"}
+        if not confirm:
+            bids = _replace(session, bid["bid"], correction=answered)
+            reason = f"corrected price {correction['corrected_fen'] / 100:.2f} yuan refused by the bidder"
+            return await commit(ctx, session, actor, bids, [draft], (bid["bid"], Ground.CORRECTION_REFUSED, reason))
+        fen = int(correction["corrected_fen"])
+        rate = Fraction(str(bid.get("deduction", "0")))
+        bids = _replace(session, bid["bid"], correction=answered, price_fen=fen, evaluated_fen=str(evaluated_price(fen, rate)))
+        return await commit(ctx, session, actor, bids, [draft])
+
+    return await _run(ctx, tender_id, step)
+
+
+# -- 异常低价 art. 60 --------------------------------------------------------------------------------
+
+
+async def query_low_price(ctx: EvaluationContext, actor: Actor, tender_id: str, data: Any) -> Session:
+    """The leader asks the bidder of a flagged bid to justify its price within ``minutes``."""
+
+    async def step(session: Session) -> Session:
+        leader_step(session, actor, "ask for a price justification")
+        bid = _bid(session, data)
+        flags = abnormally_low(valid_prices(session.bids), session.config.low_bid_rule)
+        if bid["bid"] not in flags:
+            raise InvalidRequest(f"bid {bid['bid']} is not flagged as abnormally low (异常低价)")
+        if bid.get("low_price"):
+            raise ConflictError(f"bid {bid['bid']} was already asked to justify its price")
+        minutes = data.get("minutes")
+        if type(minutes) is not int or not 1 <= minutes <= MAX_MINUTES:
+            raise InvalidRequest(f"minutes (the time to justify) must be a whole number in 1..{MAX_MINUTES}")
+        due_us = ctx.tenders.now_us() + minutes * 60_000_000
+        query = {"reason": flags[bid["bid"]], "due_us": due_us, "status": "open", "justification": None}
+        draft = EntryDraft("evaluation.low_price_query", {"bid": bid["bid"], "reason": query["reason"], "due_us": due_us},
+                           tender_id, actor)
+        return await commit(ctx, session, actor, _replace(session, bid["bid"], low_price=query), [draft])
+
+    return await _run(ctx, tender_id, step)
+
+
+async def justify_low_price(ctx: EvaluationContext, actor: Actor, tender_id: str, data: Any) -> Session:
+    """The bidder sends ``{bid, text, document_sha256?}`` before the deadline; or the leader records
+    a justification given in the booth (``in_booth`` true)."""
+
+    async def step(session: Session) -> Session:
+        bid = _bid(session, data)
+        in_booth = session.leader == actor.account
+        if not in_booth:
+            _bidder_of(session, actor, bid)
+        query = bid.get("low_price") or {}
+        if query.get("status") != "open":
+            raise ConflictError(f"bid {bid['bid']} has no open request for a price justification")
+        if ctx.tenders.now_us() > int(query["due_us"]):
+            raise ConflictError(f"the time to justify the price of bid {bid['bid']} is over")
+        document = data.get("document_sha256")
+        if document is not None and (not isinstance(document, str) or not _SHA256.fullmatch(document)):
+            raise InvalidRequest("document_sha256 must be the SHA-256 (64 lowercase hex) of the supporting document")
+        said = {"text": _text(data.get("text"), "text"), "document_sha256": document, "in_booth": in_booth,
+                "at_us": ctx.tenders.now_us()}
+        draft = EntryDraft("evaluation.low_price_justified", {"bid": bid["bid"], **said}, tender_id, actor)
+        bids = _replace(session, bid["bid"], low_price={**query, "status": "justified", "justification": said})
+        return await commit(ctx, session, actor, bids, [draft])
+
+    return await _run(ctx, tender_id, step)
+
+
+async def decide_low_price(ctx: EvaluationContext, actor: Actor, tender_id: str, data: Any) -> Session:
+    """The leader records the committee's decision ``{bid, accepted, reason}``. Accepting needs a
+    justification; without one the decision can only be taken once the deadline has passed."""
+
+    async def step(session: Session) -> Session:
+        leader_step(session, actor, "decide on a price justification")
+        bid = _bid(session, data)
+        query = bid.get("low_price") or {}
+        if query.get("status") not in ("open", "justified"):
+            raise ConflictError(f"bid {bid['bid']} has no price justification to decide on")
+        accepted = data.get("accepted")
+        if not isinstance(accepted, bool):
+            raise InvalidRequest("accepted must be true or false")
+        reason = _text(data.get("reason"), "reason")
+        if query["status"] == "open":
+            if accepted:
+                raise ConflictError(f"bid {bid['bid']} has sent no justification to accept")
+            if ctx.tenders.now_us() <= int(query["due_us"]):
+                raise ConflictError(f"the time to justify the price of bid {bid['bid']} is not over yet")
+        draft = EntryDraft("evaluation.low_price_decision", {"bid": bid["bid"], "accepted": accepted, "reason": reason},
+                           tender_id, actor)
+        bids = _replace(session, bid["bid"], low_price={**query, "status": "accepted" if accepted else "rejected"})
+        invalid = None if accepted else (bid["bid"], Ground.ABNORMALLY_LOW, reason)
+        return await commit(ctx, session, actor, bids, [draft], invalid)
+
+    return await _run(ctx, tender_id, step)
+
+
+def bidder_view(session: Session, actor: Actor) -> dict[str, Any]:
+    """What a bidder sees of the evaluation: only its own bid's correction and price query."""
+    mine = [b for b in session.bids if b["bidder"] == actor.account]
+    if not mine:
+        raise NotPermitted(f"you have no bid in the evaluation of {session.tender_id}")
+    return {"tender": session.tender_id, "state": session.state.value,
+            "bids": [{"bid": b["bid"], "price_fen": b["price_fen"], "correction": b.get("correction"),
+                      "low_price": b.get("low_price"), "invalid": b.get("invalid")} for b in mine]}

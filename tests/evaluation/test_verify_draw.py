@@ -1,0 +1,167 @@
+"""`experts verify-draw` as an outsider uses it: an honest bundle verifies (and says when the draw
+ran on the local beacon); bundles an operator tampered with and re-signed with the installation's
+own log key are each rejected with a message naming what was changed; a whole rewrite (a pool
+shrunk and redrawn) verifies on its own, which is why the auditor passes an older checkpoint
+(`--since`), and then it is refused."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from crypto import merkle
+from crypto.beacon import LocalBeacon
+from crypto.checkpoint import Checkpoint
+from crypto.note import Signer, open_note, sign_note
+from evaluation.audit.bundle import BundleError, bundle_line, export_bundle, verify_bundle
+from evaluation.audit.entry import Actor, encode_leaf, parse_time
+from evaluation.experts import avoidance, draw, draw_service
+from evaluation.experts.verify import DrawMismatch, verify_draw
+from evaluation.tenders.rules import LOCAL_BEACON_NOTE
+from evaluation.tenders.tender import TenderContext
+from tests.evaluation.experts_fixtures import PURCHASER
+from tests.evaluation.test_draw_service import drawn_tender
+from tests.evaluation.tender_fixtures import beacon, tctx  # noqa: F401  (fixtures)
+
+pytestmark = pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
+PLAIN = {"size": 5, "purchaser": PURCHASER}  # 6 eligible, 5 seats: one expert in reserve
+Entries = list[dict[str, Any]]
+
+
+def resign(src: Path, dst: Path, signer: Signer, edit: Callable[[Entries], Entries]) -> Path:
+    """What an operator holding the log key could do: edit the entries, renumber them, recompute
+    the Merkle root and sign a new checkpoint with the installation's own key."""
+    entries = [{k: v for k, v in json.loads(line).items() if k != "leaf"}
+               for line in (src / "entries.jsonl").read_bytes().splitlines()]
+    leaves = [encode_leaf(i, parse_time(e["time"]), e["tender"], Actor(**e["actor"]), e["kind"], e["payload"])
+              for i, e in enumerate(edit(entries))]
+    dst.mkdir()
+    (dst / "entries.jsonl").write_bytes(b"".join(bundle_line(leaf) for leaf in leaves))
+    (dst / "log.vkey").write_bytes((src / "log.vkey").read_bytes())
+    origin = Checkpoint.parse(open_note((src / "checkpoint").read_bytes(), [signer.verifier()]).text).origin
+    (dst / "checkpoint").write_bytes(sign_note(Checkpoint(origin, len(leaves), merkle.root_from_data(leaves)).to_bytes(), [signer]))
+    verify_bundle(dst)  # the forgery is a valid bundle: only the draw checks can catch it
+    return dst
+
+
+def payload_of(kind: str, change: Callable[[dict[str, Any]], None], nth: int = 0) -> Callable[[Entries], Entries]:
+    def edit(entries: Entries) -> Entries:
+        found = [e for e in entries if e["kind"] == kind]
+        change(found[nth]["payload"])
+        return entries
+    return edit
+
+
+def cli(bundle: Path, tender: str, *extra: str) -> tuple[int, str]:
+    done = subprocess.run([sys.executable, "-m", "web.cli.experts", "verify-draw", tender, "--bundle", str(bundle), *extra],
+                          capture_output=True, text=True, timeout=120, cwd=Path(__file__).resolve().parents[2])
+    return done.returncode, (done.stdout + done.stderr).strip()
+
+
+async def test_tampered_and_resigned_bundles_are_rejected(tctx: TenderContext, beacon: LocalBeacon,  # noqa: F811
+                                                          signer: Signer, tmp_path: Path) -> None:
+    tid, who = await drawn_tender(tctx, beacon, PLAIN)
+    drawn = (await tctx.audit.entries_for_tender(tid, kinds=["experts.drawn"]))[0].payload
+    committee, sequence = drawn["committee"], drawn["sequence"]
+    reserve = [e for e in sequence if e not in committee]
+    await export_bundle(tctx.audit, tmp_path / "before", signer.verifier().to_key_text())
+    await draw_service.decline(tctx, who.agency.actor, tid, committee[0], "与投标人有利害关系", "avoidance", "回避申请 HB-1")
+    good = tmp_path / "good"
+    await export_bundle(tctx.audit, good, signer.verifier().to_key_text())
+
+    request = (await tctx.audit.entries_for_tender(tid, kinds=["experts.draw_requested"]))[0].payload
+    assert request["plan"]["purchaser"] == PURCHASER
+    # an auditor with the expert database recomputes each exclusion's commitment from the fact
+    e04 = next(x for x in request["exclusions"] if x["expert"] == "E04")
+    fact = "employment at bidder 91330100BIDDER0000 2020-01-01..2024-12-31"
+    assert e04 == {"expert": "E04", "rule": "employment", "commitment": avoidance.commitment(tid, "E04", "employment", fact)}
+    check = verify_draw(good, tid)
+    assert check.committee == tuple(committee) and check.replacements == tuple(reserve) and check.declined == (committee[0],)
+    assert check.local_beacon and check.summary().endswith(LOCAL_BEACON_NOTE)  # said plainly
+
+    def rejected(name: str, edit: Callable[[Entries], Entries], message: str) -> None:
+        with pytest.raises(DrawMismatch, match=message):
+            verify_draw(resign(good, tmp_path / name, signer, edit), tid)
+
+    rejected("seed", payload_of("experts.drawn", lambda p: p.update(seed="00" * 32)),
+             r"logged seed 0{64} differs from the recomputed [0-9a-f]{64}")
+    rejected("randomness", payload_of("experts.drawn", lambda p: p.update(randomness="00" * 32)),
+             r"logged randomness 0{64} is not SHA-256 of the verified beacon signature")
+    # the operator's own beacon, same rounds, with valid signatures it made itself: only the pin catches it
+    own = LocalBeacon.create(period=tctx.chain.period, genesis_time=tctx.chain.genesis_time)
+
+    def own_chain(entries: Entries) -> Entries:
+        request = next(e for e in entries if e["kind"] == "experts.draw_requested")["payload"]
+        request["chain"] = own.chain.to_json()
+        signature = own.signature(drawn["round"])
+        assert signature is not None
+        randomness = hashlib.sha256(signature).digest()
+        again = draw.draw(draw.DrawRequest.from_json(request["request"]), randomness)
+        return payload_of("experts.drawn", lambda p: p.update(
+            signature=signature.hex(), randomness=randomness.hex(), seed=again.seed.hex(),
+            committee=list(again.committee), sequence=list(again.sequence)))(entries)
+
+    rejected("chain", lambda es: [e for e in own_chain(es) if e["kind"] not in ("experts.declined", "experts.replaced")],
+             "the draw request's beacon chain [0-9a-f]{64} is not the chain the tender was published with")
+    rejected("non-member", payload_of("experts.declined", lambda p: p.update(expert=reserve[0])),
+             f"declined expert {reserve[0]} was not a member of the committee at that moment")
+    rejected("no-evidence", payload_of("experts.declined", lambda p: p.update(evidence="")),
+             "lacks its reason, ground .* or evidence")
+    rejected("deleted-decline", lambda es: [e for e in es if e["kind"] != "experts.declined"],
+             r"experts.replaced follows no experts.declined entry \(a decline is missing\)")
+    rejected("date", payload_of("experts.draw_requested", lambda p: p["plan"].update(evaluation_date="2020-01-01")),
+             "the 回避 date 2020-01-01 is not the tender's scheduled evaluation day")
+    rejected("no-purchaser", payload_of("experts.draw_requested", lambda p: p["plan"].update(purchaser="")),
+             "names no purchaser")
+    rejected("dropped-exclusion", payload_of("experts.draw_requested", lambda p: p.update(exclusions=p["exclusions"][1:])),
+             "exclusion counts .* are not the committed exclusions")
+    rejected("other-refill", payload_of("experts.replaced", lambda p: p.update(replacements=[committee[0]])),
+             "logged replacements .* differ from the recomputed")
+
+    # A rewrite from the request on: the first member struck from the pool, the draw re-run with the
+    # same beacon round. Consistent in itself, so it verifies alone …
+    def shrink(entries: Entries) -> Entries:
+        request = next(e for e in entries if e["kind"] == "experts.draw_requested")["payload"]
+        request["request"]["pool"] = [x for x in request["request"]["pool"] if x["id"] != committee[0]]
+        again = draw.draw(draw.DrawRequest.from_json(request["request"]), bytes.fromhex(drawn["randomness"]))
+        payload_of("experts.drawn", lambda p: p.update(seed=again.seed.hex(), committee=list(again.committee),
+                                                       sequence=list(again.sequence)))(entries)
+        return entries
+
+    rewritten = resign(tmp_path / "before", tmp_path / "rewritten", signer, shrink)
+    assert committee[0] not in verify_draw(rewritten, tid).committee
+    # … but not against the checkpoint the auditor kept from the first export.
+    kept = (tmp_path / "before" / "checkpoint").read_bytes()
+    with pytest.raises(BundleError, match="not consistent with the --since checkpoint"):
+        verify_draw(rewritten, tid, since=kept)
+    code, line = cli(rewritten, tid, "--since", str(tmp_path / "before" / "checkpoint"))
+    assert code == 1 and "\n" not in line and "not consistent with the --since checkpoint" in line, line
+    code, out = cli(good, tid, "--since", str(tmp_path / "before" / "checkpoint"))
+    assert code == 0 and "consistent with the checkpoint of" in out and LOCAL_BEACON_NOTE in out, out
+
+
+async def test_the_avoidance_day_is_the_tenders_and_the_purchaser_is_required(tctx: TenderContext) -> None:  # noqa: F811
+    from evaluation.errors import InvalidRequest
+    from evaluation.tenders.rules import opening_day, parse_spec
+    from tests.evaluation.experts_fixtures import opened_tender, people
+    from tests.evaluation.tender_fixtures import spec
+
+    who = await people(tctx)
+    t = await opened_tender(tctx, who)
+    day = opening_day(t.spec.opening_time).isoformat()
+    with pytest.raises(InvalidRequest, match=f"scheduled evaluation day {day}"):
+        await draw_service.request_draw(tctx, who.agency.actor, t.id, {**PLAIN, "evaluation_date": "2026-05-10"})
+    with pytest.raises(InvalidRequest, match="purchaser 采购人 is required"):
+        await draw_service.request_draw(tctx, who.agency.actor, t.id, {"size": 5})
+    assert not await tctx.audit.entries_for_tender(t.id, kinds=["experts.draw_requested"])
+    with pytest.raises(InvalidRequest, match="evaluation_date 评标日期 2020-01-01 must be from the opening day"):
+        parse_spec(spec(evaluation_date="2020-01-01"))
+    with pytest.raises(InvalidRequest, match="is not a date"):
+        parse_spec(spec(evaluation_date="tomorrow"))
