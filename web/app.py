@@ -25,6 +25,7 @@ from web.errors import error_middleware
 from web.pages import audit as audit_pages
 from web.pages import evaluation as evaluation_pages
 from web.pages import home as home_pages
+from web.pages import notifications as notification_pages
 from web.pages import tenders as tender_pages
 from web.rendering import JINJA, make_environment
 
@@ -43,11 +44,12 @@ ROUTES = (
     experts_api.routes,
     evaluation_api.routes,
     evaluation_pages.routes,
+    notification_pages.routes,
 )
 """Route tables in the order they are matched. Sessions and permissions are installed before any
 of them (web.access.auth.install): every route is checked, and a route without a rule is denied."""
 
-CONTEXTS = (contexts.database, contexts.beacon, contexts.tenders, contexts.draws, contexts.evaluation)
+CONTEXTS = (contexts.database, contexts.beacon, contexts.tenders, contexts.draws, contexts.evaluation, contexts.notifications)
 """Cleanup contexts in start-up order; each needs the ones before it."""
 
 
@@ -64,6 +66,7 @@ def create_app(settings: Settings) -> web.Application:
         log.warning(TRUST_WARNING)
     app.cleanup_ctx.extend(CONTEXTS)
     auth.install(app)
+    app.middlewares.append(notification_pages.unread_middleware)
     session_events.register()
     for table in ROUTES:
         app.add_routes(table)

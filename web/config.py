@@ -41,6 +41,13 @@ class Settings:
     log_format: str = "text"  # "text" or "json"
     log_level: str = "INFO"
     time_zone: str = "Asia/Shanghai"  # IANA zone the pages, reports and records show times in
+    public_url: str = ""  # the address people reach the platform at, for links in emails (default http://host:port)
+    smtp_host: str = ""  # empty: notification emails are off (in-app notifications always work)
+    smtp_port: int = 25
+    smtp_from: str = "pingbiao@localhost"  # sender address of notification emails
+    smtp_starttls: bool = False  # upgrade the SMTP connection with STARTTLS before sending
+    smtp_user: str = ""  # SMTP login, when the server wants one
+    smtp_password: str = ""
 
     @property
     def effective_database_url(self) -> str:
@@ -66,20 +73,20 @@ class Settings:
         return bool(self.database_url) and not self.database_url.startswith("sqlite")
 
 
-_INT_FIELDS = {"port", "beacon_period", "turn_ttl", "booth_grace"}
+_INT_FIELDS = {"port", "beacon_period", "turn_ttl", "booth_grace", "smtp_port"}
 
 
 def _coerce(name: str, value: Any) -> Any:
     if name == "data_dir":
         return Path(str(value)).expanduser()
-    if name == "allow_local_beacon":
+    if name in ("allow_local_beacon", "smtp_starttls"):
         if isinstance(value, bool):
             return value
         if str(value).strip().lower() in {"1", "true", "yes"}:
             return True
         if str(value).strip().lower() in {"0", "false", "no", ""}:
             return False
-        raise ConfigError(f"setting allow_local_beacon must be true or false, got {value!r}")
+        raise ConfigError(f"setting {name} must be true or false, got {value!r}")
     if name in _INT_FIELDS:
         try:
             return int(value)

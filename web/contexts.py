@@ -16,6 +16,8 @@ from evaluation.audit.keys import load_or_create_signer
 from evaluation.audit.log import AuditLog
 from evaluation.db import create_schema, make_engine
 from evaluation.experts.draw_job import DrawJob
+from evaluation.notifications.job import NotificationJob
+from evaluation.notifications.mail import MailSettings
 from evaluation.session.session import EvaluationContext, drawn_committee
 from evaluation.tenders.blobstore import BlobStore
 from evaluation.tenders.tender import TenderContext
@@ -24,6 +26,7 @@ from web.api import evaluation as evaluation_api
 from web.api import experts as experts_api
 from web.api import hall
 from web.api import tenders as tenders_api
+from web.i18n import translate
 from web.jobs.background import running
 from web.jobs.opening import OpeningScheduler
 
@@ -94,3 +97,15 @@ async def evaluation(app: web.Application) -> AsyncIterator[None]:
     committee = app.get(keys.COMMITTEE, drawn_committee)
     app[evaluation_api.EVALUATION] = EvaluationContext(app[tenders_api.TENDERS], committee, app[keys.BEACON])
     yield
+
+
+async def notifications(app: web.Application) -> AsyncIterator[None]:
+    """The notification job: notices from the committed log, emailed when smtp_host is set."""
+    settings = app[keys.SETTINGS]
+    mail_settings = MailSettings(settings.smtp_host, settings.smtp_port, settings.smtp_from, settings.smtp_starttls,
+                                 settings.smtp_user, settings.smtp_password)
+    base = settings.public_url or f"http://{settings.host}:{settings.port}"
+    job = NotificationJob(app[keys.ENGINE], app[keys.AUDIT_LOG], mail_settings, base,
+                          render=lambda text, values: translate(text, "zh", **values))
+    async with running(job, "notification-job", log):
+        yield

@@ -21,3 +21,5 @@ AUDIT_LOG = web.AppKey("audit_log", AuditLog)
 LOG_VKEY = web.AppKey("log_vkey", str)
 COMMITTEE: web.AppKey[CommitteeSource] = web.AppKey("evaluation_committee")
 """Optional: where the evaluation takes its committee from (default: the expert draw)."""
+UNREAD = web.RequestKey("unread_notifications", int)
+"""Per page request of a signed-in reader: how many of its notifications are unread."""

@@ -61,6 +61,7 @@ def make_environment() -> jinja2.Environment:
         page_catalogue=page_catalogue,
         csrf_input=csrf_input,
         when=when,
+        unread=lambda request: request.get(keys.UNREAD, 0),
         zone_label=zone_label,
         time_zone=lambda request: request.app[keys.SETTINGS].time_zone,
         label=label,

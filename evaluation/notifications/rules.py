@@ -44,6 +44,17 @@ class Notice:
     link: str
 
 
+INVITED = "您被抽取为《{title}》的评审专家，请回复邀请。"
+OBJECTION = "《{title}》有投标人提出异议，请在开标大厅答复。"
+ANSWERED = "采购人已答复您对《{title}》开标记录的异议。"
+RECORD = "《{title}》的开标记录已公布，请确认或提出异议。"
+STARTED = "《{title}》评标已开始，请签到。"
+SCORING = "《{title}》进入独立评分，请提交您的评分表。"
+SIGNING = "《{title}》评标报告待您签署。"
+TEXTS = (INVITED, OBJECTION, ANSWERED, RECORD, STARTED, SCORING, SIGNING)
+"""Every text a notice can carry: catalogue keys (web/i18n/en.json holds their English)."""
+
+
 def _seated(payload: Mapping[str, Any]) -> list[str]:
     if "replacements" in payload:
         return [r["expert"] if isinstance(r, Mapping) else str(r) for r in payload.get("replacements", [])]
@@ -55,19 +66,19 @@ def notices_for(entry: Entry, facts: Facts) -> list[Notice]:
     t, p, title = entry.tender_id or "", entry.payload, {"title": facts.title}
     if entry.kind in ("experts.drawn", "experts.replaced"):
         accounts = [facts.expert_accounts[e] for e in _seated(p) if e in facts.expert_accounts]
-        return [Notice(a, "您被抽取为《{title}》的评审专家，请回复邀请。", title, "/experts/me") for a in accounts]
+        return [Notice(a, INVITED, title, "/experts/me") for a in accounts]
     if entry.kind == "opening.objection" and facts.agency:
-        return [Notice(facts.agency, "《{title}》有投标人提出异议，请在开标大厅答复。", title, f"/tenders/{t}/hall")]
+        return [Notice(facts.agency, OBJECTION, title, f"/tenders/{t}/hall")]
     if entry.kind == "opening.answer":
         bidder = facts.objection_bidders.get(str(p.get("objection_id", "")))
-        return [Notice(bidder, "采购人已答复您对《{title}》开标记录的异议。", title, f"/tenders/{t}/hall")] if bidder else []
+        return [Notice(bidder, ANSWERED, title, f"/tenders/{t}/hall")] if bidder else []
     if entry.kind == "opening.record":
-        return [Notice(b, "《{title}》的开标记录已公布，请确认或提出异议。", title, f"/tenders/{t}/hall") for b in facts.bidders]
+        return [Notice(b, RECORD, title, f"/tenders/{t}/hall") for b in facts.bidders]
     if entry.kind == "evaluation.started":
         members = [str(m["account"]) for m in p.get("members", []) if isinstance(m, Mapping) and m.get("account")]
-        return [Notice(m, "《{title}》评标已开始，请签到。", title, f"/evaluation/{t}") for m in members]
+        return [Notice(m, STARTED, title, f"/evaluation/{t}") for m in members]
     if entry.kind == "evaluation.state" and p.get("new") in ("scoring", "signing"):
-        text = "《{title}》进入独立评分，请提交您的评分表。" if p["new"] == "scoring" else "《{title}》评标报告待您签署。"
+        text = SCORING if p["new"] == "scoring" else SIGNING
         return [Notice(m, text, title, f"/evaluation/{t}") for m in facts.members]
     return []
 

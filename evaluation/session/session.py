@@ -42,9 +42,9 @@ from evaluation.session.rules import (
 from evaluation.session.scoring import Criteria
 from evaluation.session.signatures import key_fingerprint, load_public_key
 from evaluation.session.store import member_table, session_table, vote_table
+from evaluation.session.tally import enough_bids
 from evaluation.tenders import opening_record
 from evaluation.tenders.opening import record_rows
-from evaluation.session.tally import enough_bids
 from evaluation.tenders.rules import TenderState, sme_deduction_of
 from evaluation.tenders.tender import NotPermitted, TenderContext, get, set_state
 

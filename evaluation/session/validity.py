@@ -20,7 +20,14 @@ from evaluation.audit.entry import Actor, EntryDraft
 from evaluation.errors import ConflictError, InvalidRequest
 from evaluation.session.rules import SessionState, require, valid_prices
 from evaluation.session.scoring import abnormally_low
-from evaluation.session.session import EvaluationContext, Session, get_session, retrying, transition, write_state
+from evaluation.session.session import (
+    EvaluationContext,
+    Session,
+    get_session,
+    retrying,
+    transition,
+    write_state,
+)
 from evaluation.session.tally import enough_bids
 from evaluation.tenders.rules import TenderState
 from evaluation.tenders.tender import NotPermitted, set_state

@@ -23,7 +23,7 @@ from evaluation.notifications.job import NotificationJob, notices_of, set_email,
 from evaluation.notifications.rules import Facts, notices_for
 from evaluation.tenders import tender as tenders
 from evaluation.tenders.tender import TenderContext
-from tests.evaluation.tender_fixtures import beacon, spec, tctx  # noqa: F401  (fixtures)
+from tests.evaluation.tender_fixtures import beacon, spec, tctx  # noqa: F401, F811  (fixtures)
 
 AGENCY = Actor("acc-agency", "agency")
 

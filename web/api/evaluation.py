@@ -7,9 +7,9 @@ from typing import Any
 
 from aiohttp import web
 
+from evaluation.session import bid_queries, validity
 from evaluation.session import session as sessions
 from evaluation.session import sheets as session_scoring
-from evaluation.session import bid_queries, validity
 from evaluation.session import view as session_view
 from evaluation.session.session import EvaluationContext
 from web.api.tenders import current_actor, json_body

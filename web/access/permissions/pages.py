@@ -16,5 +16,7 @@ RULES: dict[str, Rule] = {
     "pages.tender_edit": Rule(roles(Role.agency), "edit one's own draft tender"),
     "pages.tender": Rule(SIGNED_IN, "a tender's page; record, objections and leads after the opening"),
     "pages.bid": Rule(roles(Role.bidder), "投标 the bid page: seal in the browser, upload, receipt"),
+    "notifications.page": Rule(SIGNED_IN, "通知 one's own notifications (reading them marks them read)"),
+    "notifications.email": Rule(SIGNED_IN, "the email address one's own notifications are also sent to"),
     "pages.hall": Rule(roles(Role.agency, Role.bidder, Role.supervisor), "开标大厅 the opening hall (its agency, its bidders, supervisors)"),
 }
