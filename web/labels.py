@@ -80,6 +80,17 @@ LABELS: dict[str, dict[str, str]] = {
         "objective_inconsistent": N_("客观分不一致"),
         "abnormal_high_low": N_("畸高畸低"),
     },
+    "draw_state": {
+        "none": N_("未申请"),
+        "requested": N_("已申请，等待信标"),
+        "drawn": N_("已抽取"),
+        "exhausted": N_("备选不足，须重新申请"),
+    },
+    "member_status": {
+        "invited": N_("已邀请"),
+        "accepted": N_("已接受"),
+        "declined": N_("已拒绝/回避"),
+    },
     "site_role": {
         "main": N_("主场"),
         "remote": N_("副场"),
