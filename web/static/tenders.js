@@ -157,7 +157,7 @@
     tr.innerHTML = `<td><input class="k" size="14" pattern="[a-z][a-z0-9_]{0,31}"></td><td><input class="zh" size="10"></td>
       <td><input class="en" size="14"></td><td><select class="t"><option value="money">${t("金额")}</option>
       <option value="integer">${t("整数")}</option><option value="days">${t("天数")}</option><option value="text">${t("文字")}</option></select></td>
-      <td><input type="checkbox" class="r"></td><td><button type="button" class="rm" title=t("删除")>✕</button></td>`;
+      <td><input type="checkbox" class="r"></td><td><button type="button" class="rm" title="${t("删除")}">✕</button></td>`;
     tr.querySelector(".k").value = f.key || "";
     tr.querySelector(".zh").value = f.label_zh || "";
     tr.querySelector(".en").value = f.label_en || "";
@@ -170,11 +170,58 @@
   function lotRow(lot) {
     const tr = document.createElement("tr");
     tr.innerHTML = `<td><input class="n" size="24"></td><td><input class="b" inputmode="decimal" size="14"></td>
-      <td><button type="button" class="rm" title=t("删除")>✕</button></td>`;
+      <td><button type="button" class="rm" title="${t("删除")}">✕</button></td>`;
     tr.querySelector(".n").value = lot.name || "";
     tr.querySelector(".b").value = lot.budget_fen === undefined ? "" : (lot.budget_fen / 100).toFixed(2);
     tr.querySelector(".rm").onclick = () => tr.remove();
     return tr;
+  }
+
+  function criterionRow(c) {
+    const tr = document.createElement("tr");
+    tr.innerHTML = `<td><input class="cn" size="16" maxlength="200"></td><td><input class="cp" type="number" min="0" max="100" step="1" size="4"></td>
+      <td><textarea class="cd" rows="1" cols="28" maxlength="2000"></textarea></td><td><button type="button" class="rm" title="${t("删除")}">✕</button></td>`;
+    tr.querySelector(".cn").value = c.name || "";
+    tr.querySelector(".cp").value = c.points === undefined ? "" : c.points;
+    tr.querySelector(".cd").value = c.description || "";
+    tr.querySelector(".rm").onclick = () => { tr.remove(); document.dispatchEvent(new Event("criteria-changed")); };
+    tr.querySelector(".cp").addEventListener("input", () => document.dispatchEvent(new Event("criteria-changed")));
+    return tr;
+  }
+
+  const SME_RANGE = { goods: [10, 20], services: [10, 20], works: [3, 5] };
+
+  /** Every mistake in the tender form, in words (the server checks again, the first one only). */
+  function formErrors(body) {
+    const errors = [];
+    if (!body.title) errors.push(t("请填写项目名称"));
+    if (!Number.isInteger(body.budget_fen) || body.budget_fen <= 0) errors.push(t("请填写预算（元，最多两位小数）"));
+    body.lots.forEach((lot, i) => {
+      if (!lot.name) errors.push(t("第 {n} 个分包没有名称", { n: i + 1 }));
+    });
+    if (body.opening_time * 1000 <= Date.now()) errors.push(t("开标时间须在将来"));
+    const keys = new Set();
+    for (const f of body.record_fields) {
+      if (!/^[a-z][a-z0-9_]{0,31}$/.test(f.key)) errors.push(t("开标记录表字段的键“{key}”须以小写字母开头，只含小写字母、数字和 _", { key: f.key }));
+      if (keys.has(f.key)) errors.push(t("开标记录表字段“{key}”重复", { key: f.key }));
+      keys.add(f.key);
+      if (!f.label_zh) errors.push(t("开标记录表字段“{key}”缺少中文名", { key: f.key }));
+    }
+    const points = body.criteria.reduce((a, c) => a + (Number.isInteger(c.points) ? c.points : 0), 0);
+    body.criteria.forEach((c, i) => {
+      if (!c.name) errors.push(t("第 {n} 个评分因素没有名称", { n: i + 1 }));
+      if (!Number.isInteger(c.points) || c.points < 0 || c.points > 100) errors.push(t("评分因素“{name}”的分值须为 0–100 的整数", { name: c.name || i + 1 }));
+    });
+    if (body.evaluation_method === "comprehensive" && body.criteria.length && points !== 100)
+      errors.push(t("综合评分法的分值合计须为 100，现为 {points}", { points }));
+    if (body.sme_deduction !== null) {
+      const [low, high] = SME_RANGE[body.category];
+      const rate = Number(body.sme_deduction);
+      if (body.sme_reserved) errors.push(t("专门面向中小企业的项目不再价格扣除"));
+      else if (!Number.isFinite(rate) || rate < low || rate > high) errors.push(t("价格扣除比例须在 {low}%–{high}% 之间", { low, high }));
+    }
+    if (!Number.isInteger(body.min_bids) || body.min_bids < 1) errors.push(t("最少有效投标数须为正整数"));
+    return errors;
   }
 
   function initNewTender(form) {
@@ -198,6 +245,27 @@
     $("f-opening").value = pb.toLocalInput(opening);
     for (const f of spec.record_fields || data.defaults.record_fields) fieldsBody.append(fieldRow(f));
     for (const lot of spec.lots || []) lotsBody.append(lotRow(lot));
+    const criteriaBody = document.querySelector("#criteria tbody");
+    for (const c of spec.criteria || []) criteriaBody.append(criterionRow(c));
+    $("add-criterion").onclick = () => { criteriaBody.append(criterionRow({})); document.dispatchEvent(new Event("criteria-changed")); };
+    const showSum = () => {
+      const sum = [...criteriaBody.rows].reduce((a, tr) => a + (Number(tr.querySelector(".cp").value) || 0), 0);
+      $("criteria-sum").textContent = criteriaBody.rows.length ? t("合计 {n} 分", { n: sum }) : "";
+    };
+    document.addEventListener("criteria-changed", showSum);
+    showSum();
+    $("f-category").value = spec.category || "goods";
+    $("f-sme-reserved").checked = !!spec.sme_reserved;
+    $("f-sme").value = spec.sme_deduction || "";
+    $("f-evaluation-date").value = spec.evaluation_date || "";
+    const smeChanged = () => {
+      const [low, high] = SME_RANGE[$("f-category").value];
+      $("sme-row").hidden = $("f-sme-reserved").checked;
+      $("sme-hint").textContent = $("f-sme-reserved").checked ? "" : t("财库〔2020〕46号第九条：货物和服务 10%–20%，工程 3%–5%；本类别 {low}%–{high}%。", { low, high });
+    };
+    $("f-category").addEventListener("change", smeChanged);
+    $("f-sme-reserved").addEventListener("change", smeChanged);
+    smeChanged();
     $("add-field").onclick = () => fieldsBody.append(fieldRow({ type: "text" }));
     $("add-lot").onclick = () => lotsBody.append(lotRow({}));
 
@@ -238,7 +306,21 @@
         min_bids: Number($("f-min-bids").value),
         max_bid_bytes: Number($("f-max-bid").value) * 2 ** 20,
         objection_window_s: Number($("f-objection").value) * 60,
+        criteria: [...criteriaBody.rows].map((tr) => ({
+          name: tr.querySelector(".cn").value.trim(),
+          points: tr.querySelector(".cp").value.trim() === "" ? NaN : Number(tr.querySelector(".cp").value),
+          description: tr.querySelector(".cd").value.trim(),
+        })),
+        category: $("f-category").value,
+        sme_reserved: $("f-sme-reserved").checked,
+        sme_deduction: $("f-sme-reserved").checked || !$("f-sme").value.trim() ? null : $("f-sme").value.trim(),
+        ...($("f-evaluation-date").value ? { evaluation_date: $("f-evaluation-date").value } : {}),
       };
+    };
+    const showErrors = (errors) => {
+      const box = $("form-errors");
+      box.replaceChildren(...errors.map((e) => Object.assign(document.createElement("li"), { textContent: e })));
+      box.hidden = !errors.length;
     };
 
     let saved = draft ? draft.id : null;
@@ -247,7 +329,20 @@
       const publish = event.submitter && event.submitter.value === "publish";
       for (const b of form.querySelectorAll("button[type=submit]")) b.disabled = true;
       try {
-        const body = collect();
+        let body;
+        try {
+          body = collect();
+        } catch (e) {
+          body = null;
+          showErrors([e.message]);
+        }
+        const errors = body ? formErrors(body) : [];
+        showErrors(body ? errors : [$("form-errors").textContent]);
+        if (!body || errors.length) {
+          pb.message(message, t("请先改正下列问题"), "error");
+          for (const b of form.querySelectorAll("button[type=submit]")) b.disabled = false;
+          return;
+        }
         pb.message(message, t("保存中…"));
         const tender = saved ? await pb.api("PUT", `/api/tenders/${saved}`, body) : await pb.api("POST", "/api/tenders", body);
         saved = tender.id;
