@@ -1,0 +1,156 @@
+"""Input rules (输入规则): what text, numbers and JSON from outside (a request, a sealed bid) may be.
+
+Pure functions, applied once where input enters: the JSON API (web/api/body.py), forms and headers
+(web/access), the bid container (evaluation/tenders/bid_container.py), a score from a client
+(evaluation/session/scoring.py).
+
+- **Text 文本**: Unicode scalar values only — no lone surrogate (``"\\ud800"`` is valid JSON but
+  not Unicode, and the audit log cannot encode it) — and no NUL (PostgreSQL cannot store it).
+- **JSON**: at most ``MAX_JSON_BYTES``, nested at most ``MAX_JSON_DEPTH``, every string and key
+  valid text, numbers only whole within ±(2**53 − 1) (what every JSON reader holds exactly; the
+  audit log refuses floats: decimals travel as strings), no NaN or Infinity.
+- **Decimal numbers as text 数字文本**: at most ``MAX_NUMBER_DIGITS`` digits, no exponent, so no
+  arithmetic ever starts on a number of unbounded size (``"1e10000000"`` is refused, not computed).
+
+Every refusal is InputError (400) with one line, Chinese first, naming where the input is wrong.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from fractions import Fraction
+from typing import Any
+
+from evaluation.errors import InvalidRequest
+
+MAX_JSON_BYTES = 1 << 20
+MAX_JSON_DEPTH = 20
+MAX_SAFE_INTEGER = 2**53 - 1
+MAX_NUMBER_DIGITS = 30
+_INT_TOKEN_CHARS = len(str(MAX_SAFE_INTEGER)) + 1
+_DECIMAL = re.compile(r"[+-]?(\d+)(?:\.(\d+))?")
+_RATIO = re.compile(r"[+-]?(\d+)/(\d+)")
+
+
+class InputError(InvalidRequest):
+    """Input that breaks one of the rules above (400)."""
+
+
+def is_text(value: str) -> bool:
+    """True when `value` holds only Unicode scalar values and no NUL."""
+    if "\x00" in value:
+        return False
+    if value.isascii():
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def check_text(value: str, where: str) -> str:
+    """`value` if it is valid text, else InputError naming `where`."""
+    if not is_text(value):
+        raise InputError(f"{where} 含有无效字符 holds characters that are not valid text (a lone surrogate or NUL)")
+    return value
+
+
+def printable(value: str, limit: int = 300) -> str:
+    """`value` made valid text for a message or a log line: bad characters become U+FFFD, cut at `limit`."""
+    return "".join("\ufffd" if c == "\x00" or "\ud800" <= c <= "\udfff" else c for c in value[:limit])
+
+
+def _refuse_float(token: str) -> Any:
+    raise InputError(f"数字必须是整数 numbers must be whole (got {token[:40]}): send decimals as strings")
+
+
+def _refuse_constant(token: str) -> Any:
+    raise InputError(f"JSON 中不允许 {token} {token} is not allowed in JSON")
+
+
+def _bounded_int(token: str) -> int:
+    if len(token) > _INT_TOKEN_CHARS or abs(value := int(token)) > MAX_SAFE_INTEGER:
+        raise InputError(f"整数超出范围 the number {token[:40]} is outside ±(2**53 - 1): send it as a string")
+    return value
+
+
+def parse_json(raw: bytes, *, max_bytes: int = MAX_JSON_BYTES, max_depth: int = MAX_JSON_DEPTH, what: str = "request body") -> Any:
+    """Read UTF-8 JSON under the rules above. Raises InputError with the first problem."""
+    if len(raw) > max_bytes:
+        raise InputError(f"{what} 过大 is larger than {max_bytes} bytes")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"{what} 不是 UTF-8 is not UTF-8") from None
+    _check_nesting(text, max_depth, what)
+    try:
+        value = json.loads(text, parse_float=_refuse_float, parse_int=_bounded_int, parse_constant=_refuse_constant)
+    except InputError:
+        raise
+    except (ValueError, RecursionError):
+        raise InputError(f"{what} 不是有效的 JSON is not valid JSON") from None
+    check_value(value, what, max_depth)
+    return value
+
+
+_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def _check_nesting(text: str, max_depth: int, what: str) -> None:
+    """Refuse nesting deeper than `max_depth` before any recursive parser sees it (linear scan)."""
+    depth = 0
+    for match in _TOKENS.finditer(text):
+        token = match.group()
+        if token in "[{":
+            depth += 1
+            if depth > max_depth:
+                raise InputError(f"{what} 嵌套过深 is nested deeper than {max_depth} levels")
+        elif token in "]}":
+            depth -= 1
+
+
+def check_value(value: Any, what: str = "value", max_depth: int = MAX_JSON_DEPTH) -> None:
+    """Every string (and key) in a parsed JSON value is valid text, ints bounded, depth bounded.
+    Iterative: a deep value cannot exhaust the stack."""
+    stack: list[tuple[Any, int, str]] = [(value, 0, what)]
+    while stack:
+        item, depth, path = stack.pop()
+        if depth > max_depth:
+            raise InputError(f"{what} 嵌套过深 is nested deeper than {max_depth} levels")
+        if isinstance(item, str):
+            check_text(item, path)
+        elif isinstance(item, bool) or item is None:
+            continue
+        elif isinstance(item, int):
+            if abs(item) > MAX_SAFE_INTEGER:
+                raise InputError(f"整数超出范围 {path} is outside ±(2**53 - 1): send it as a string")
+        elif isinstance(item, float):
+            _refuse_float(repr(item))
+        elif isinstance(item, dict):
+            for key, sub in item.items():
+                name = check_text(key, f"a key in {path}") if isinstance(key, str) else str(key)
+                stack.append((sub, depth + 1, f"{path}.{name}"))
+        elif isinstance(item, (list, tuple)):
+            stack.extend((sub, depth + 1, f"{path}[{n}]") for n, sub in enumerate(item))
+        else:
+            raise InputError(f"{path} 含有不支持的值 holds a value of type {type(item).__name__}")
+
+
+def parse_exact(text: str, where: str = "number") -> Fraction:
+    """An exact number from a decimal ("2.5", "-1") or a ratio ("7/2") string of bounded size.
+
+    At most MAX_NUMBER_DIGITS digits in each part and no exponent; checked before any arithmetic.
+    """
+    stripped = text.strip()
+    if len(stripped) > 2 * MAX_NUMBER_DIGITS + 2:
+        raise InputError(f"{where} 数字过长 {printable(stripped, 40)!r}… has more than {MAX_NUMBER_DIGITS} digits")
+    if (m := _DECIMAL.fullmatch(stripped)) is not None or (m := _RATIO.fullmatch(stripped)) is not None:
+        if all(len(part or "") <= MAX_NUMBER_DIGITS for part in m.groups()):
+            try:
+                return Fraction(stripped)
+            except ZeroDivisionError:
+                raise InputError(f"{where} {stripped!r} 除以零 divides by zero") from None
+        raise InputError(f"{where} 数字过长 {stripped[:40]!r} has more than {MAX_NUMBER_DIGITS} digits")
+    raise InputError(f"{where} {printable(stripped, 40)!r} 不是数字 is not a number (write 2.5 or 7/2)")
