@@ -53,7 +53,7 @@ def is_text(value: str) -> bool:
 def check_text(value: str, where: str) -> str:
     """`value` if it is valid text, else InputError naming `where`."""
     if not is_text(value):
-        raise InputError(f"{where} 含有无效字符 holds characters that are not valid text (a lone surrogate or NUL)")
+        raise InputError(f"含有无效字符 {where} holds characters that are not valid text (a lone surrogate or NUL)")
     return value
 
 
@@ -67,7 +67,7 @@ def _refuse_float(token: str) -> Any:
 
 
 def _refuse_constant(token: str) -> Any:
-    raise InputError(f"JSON 中不允许 {token} {token} is not allowed in JSON")
+    raise InputError(f"不允许的数值 {token} is not allowed in JSON")
 
 
 def _bounded_int(token: str) -> int:
@@ -79,18 +79,18 @@ def _bounded_int(token: str) -> int:
 def parse_json(raw: bytes, *, max_bytes: int = MAX_JSON_BYTES, max_depth: int = MAX_JSON_DEPTH, what: str = "request body") -> Any:
     """Read UTF-8 JSON under the rules above. Raises InputError with the first problem."""
     if len(raw) > max_bytes:
-        raise InputError(f"{what} 过大 is larger than {max_bytes} bytes")
+        raise InputError(f"内容过大 {what} is larger than {max_bytes} bytes")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise InputError(f"{what} 不是 UTF-8 is not UTF-8") from None
+        raise InputError(f"不是 UTF-8 编码 {what} is not UTF-8") from None
     _check_nesting(text, max_depth, what)
     try:
         value = json.loads(text, parse_float=_refuse_float, parse_int=_bounded_int, parse_constant=_refuse_constant)
     except InputError:
         raise
     except (ValueError, RecursionError):
-        raise InputError(f"{what} 不是有效的 JSON is not valid JSON") from None
+        raise InputError(f"不是有效的 JSON {what} is not valid JSON") from None
     check_value(value, what, max_depth)
     return value
 
@@ -106,7 +106,7 @@ def _check_nesting(text: str, max_depth: int, what: str) -> None:
         if token in "[{":
             depth += 1
             if depth > max_depth:
-                raise InputError(f"{what} 嵌套过深 is nested deeper than {max_depth} levels")
+                raise InputError(f"嵌套过深 {what} is nested deeper than {max_depth} levels")
         elif token in "]}":
             depth -= 1
 
@@ -118,7 +118,7 @@ def check_value(value: Any, what: str = "value", max_depth: int = MAX_JSON_DEPTH
     while stack:
         item, depth, path = stack.pop()
         if depth > max_depth:
-            raise InputError(f"{what} 嵌套过深 is nested deeper than {max_depth} levels")
+            raise InputError(f"嵌套过深 {what} is nested deeper than {max_depth} levels")
         if isinstance(item, str):
             check_text(item, path)
         elif isinstance(item, bool) or item is None:
@@ -135,7 +135,7 @@ def check_value(value: Any, what: str = "value", max_depth: int = MAX_JSON_DEPTH
         elif isinstance(item, (list, tuple)):
             stack.extend((sub, depth + 1, f"{path}[{n}]") for n, sub in enumerate(item))
         else:
-            raise InputError(f"{path} 含有不支持的值 holds a value of type {type(item).__name__}")
+            raise InputError(f"含有不支持的值 {path} holds a value of type {type(item).__name__}")
 
 
 def parse_exact(text: str, where: str = "number") -> Fraction:
@@ -145,12 +145,12 @@ def parse_exact(text: str, where: str = "number") -> Fraction:
     """
     stripped = text.strip()
     if len(stripped) > 2 * MAX_NUMBER_DIGITS + 2:
-        raise InputError(f"{where} 数字过长 {printable(stripped, 40)!r}… has more than {MAX_NUMBER_DIGITS} digits")
+        raise InputError(f"数字过长 {where} {printable(stripped, 40)!r}… has more than {MAX_NUMBER_DIGITS} digits")
     if (m := _DECIMAL.fullmatch(stripped)) is not None or (m := _RATIO.fullmatch(stripped)) is not None:
         if all(len(part or "") <= MAX_NUMBER_DIGITS for part in m.groups()):
             try:
                 return Fraction(stripped)
             except ZeroDivisionError:
-                raise InputError(f"{where} {stripped!r} 除以零 divides by zero") from None
-        raise InputError(f"{where} 数字过长 {stripped[:40]!r} has more than {MAX_NUMBER_DIGITS} digits")
-    raise InputError(f"{where} {printable(stripped, 40)!r} 不是数字 is not a number (write 2.5 or 7/2)")
+                raise InputError(f"除以零 {where} {stripped!r} divides by zero") from None
+        raise InputError(f"数字过长 {where} {stripped[:40]!r} has more than {MAX_NUMBER_DIGITS} digits")
+    raise InputError(f"不是数字 {where} {printable(stripped, 40)!r} is not a number (write 2.5 or 7/2)")

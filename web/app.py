@@ -21,6 +21,7 @@ from web.api import opening as opening_api
 from web.api import tenders as tenders_api
 from web.booth import routes as booth
 from web.config import Settings
+from web.api.body import input_middleware
 from web.errors import error_middleware
 from web.pages import audit as audit_pages
 from web.pages import evaluation as evaluation_pages
@@ -54,7 +55,7 @@ CONTEXTS = (contexts.database, contexts.beacon, contexts.tenders, contexts.draws
 def create_app(settings: Settings) -> web.Application:
     """Build the application for `settings`. The data directory is created if missing."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    app = web.Application(middlewares=[error_middleware], client_max_size=1 << 20)
+    app = web.Application(middlewares=[error_middleware, input_middleware], client_max_size=1 << 20)
     app[keys.SETTINGS] = settings
     app[JINJA] = make_environment()
     if settings.uses_local_beacon:

@@ -9,7 +9,6 @@ redirect and a JSON client (``Content-Type: application/json``) with JSON.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from aiohttp import web
 
@@ -37,6 +36,7 @@ from web.access.sessions import (
     session_token,
     set_cookie,
 )
+from web.api.body import form_or_json
 from web.errors import BadRequest, error_response
 from web.keys import AUDIT_LOG, ENGINE
 from web.rendering import render
@@ -57,9 +57,7 @@ def _is_json(request: web.Request) -> bool:
 
 
 async def _fields(request: web.Request, *names: str) -> dict[str, str]:
-    data: Any = await request.json() if _is_json(request) else await request.post()
-    if not isinstance(data, dict) and not hasattr(data, "get"):
-        raise BadRequest("expected a JSON object or a form")
+    data = await form_or_json(request)
     return {n: str(data.get(n) or "") for n in names}
 
 
