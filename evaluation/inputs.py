@@ -28,7 +28,6 @@ MAX_JSON_BYTES = 1 << 20
 MAX_JSON_DEPTH = 20
 MAX_SAFE_INTEGER = 2**53 - 1
 MAX_NUMBER_DIGITS = 30
-_INT_TOKEN_CHARS = len(str(MAX_SAFE_INTEGER)) + 1
 _DECIMAL = re.compile(r"[+-]?(\d+)(?:\.(\d+))?")
 _RATIO = re.compile(r"[+-]?(\d+)/(\d+)")
 
@@ -70,12 +69,6 @@ def _refuse_constant(token: str) -> Any:
     raise InputError(f"不允许的数值 {token} is not allowed in JSON")
 
 
-def _bounded_int(token: str) -> int:
-    if len(token) > _INT_TOKEN_CHARS or abs(value := int(token)) > MAX_SAFE_INTEGER:
-        raise InputError(f"整数超出范围 the number {token[:40]} is outside ±(2**53 - 1): send it as a string")
-    return value
-
-
 def parse_json(raw: bytes, *, max_bytes: int = MAX_JSON_BYTES, max_depth: int = MAX_JSON_DEPTH, what: str = "request body") -> Any:
     """Read UTF-8 JSON under the rules above. Raises InputError with the first problem."""
     if len(raw) > max_bytes:
@@ -86,56 +79,89 @@ def parse_json(raw: bytes, *, max_bytes: int = MAX_JSON_BYTES, max_depth: int = 
         raise InputError(f"不是 UTF-8 编码 {what} is not UTF-8") from None
     _check_nesting(text, max_depth, what)
     try:
-        value = json.loads(text, parse_float=_refuse_float, parse_int=_bounded_int, parse_constant=_refuse_constant)
+        value = json.loads(text, parse_float=_refuse_float, parse_constant=_refuse_constant)
     except InputError:
         raise
     except (ValueError, RecursionError):
         raise InputError(f"不是有效的 JSON {what} is not valid JSON") from None
-    check_value(value, what, max_depth)
-    return value
+    if b"\\u" in raw or _LONG_DIGITS.search(raw):  # else no string can hold a surrogate or NUL
+        check_value(value, what, max_depth)          # (raw control characters are invalid JSON) and
+    return value                                     # no integer can be out of range: skip the walk
 
 
-_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+_LONG_DIGITS = re.compile(rb"[0-9]{16}")
+_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"')
+_NOT_BRACKETS = re.compile(r"[^\[\]{}]+")
+_INNERMOST = re.compile(r"\[\]|\{\}")
 
 
 def _check_nesting(text: str, max_depth: int, what: str) -> None:
-    """Refuse nesting deeper than `max_depth` before any recursive parser sees it (linear scan)."""
-    depth = 0
-    for match in _TOKENS.finditer(text):
-        token = match.group()
-        if token in "[{":
-            depth += 1
-            if depth > max_depth:
-                raise InputError(f"嵌套过深 {what} is nested deeper than {max_depth} levels")
-        elif token in "]}":
-            depth -= 1
+    """Refuse nesting deeper than `max_depth` before any recursive parser sees it: strip strings
+    and everything but brackets, then peel innermost pairs, one level per pass (all in C)."""
+    brackets = _NOT_BRACKETS.sub("", _STRINGS.sub("", text))
+    for _ in range(max_depth):
+        if not brackets:
+            return
+        peeled = _INNERMOST.sub("", brackets)
+        if peeled == brackets:
+            return  # unbalanced: not JSON, the parser says so
+        brackets = peeled
+    if brackets and _INNERMOST.search(brackets):
+        raise InputError(f"嵌套过深 {what} is nested deeper than {max_depth} levels")
 
 
 def check_value(value: Any, what: str = "value", max_depth: int = MAX_JSON_DEPTH) -> None:
     """Every string (and key) in a parsed JSON value is valid text, ints bounded, depth bounded.
-    Iterative: a deep value cannot exhaust the stack."""
-    stack: list[tuple[Any, int, str]] = [(value, 0, what)]
+    Iterative (a deep value cannot exhaust the stack); the path of a bad value is built only then."""
+    if not _scalar_ok(value):
+        _scalar_fail(value, what, None)
+    stack: list[tuple[Any, int, Any]] = [(value, 0, None)]
     while stack:
-        item, depth, path = stack.pop()
-        if depth > max_depth:
-            raise InputError(f"嵌套过深 {what} is nested deeper than {max_depth} levels")
-        if isinstance(item, str):
-            check_text(item, path)
-        elif isinstance(item, bool) or item is None:
+        item, depth, where = stack.pop()
+        kind = type(item)
+        if kind is not dict and kind is not list and kind is not tuple:
             continue
-        elif isinstance(item, int):
-            if abs(item) > MAX_SAFE_INTEGER:
-                raise InputError(f"整数超出范围 {path} is outside ±(2**53 - 1): send it as a string")
-        elif isinstance(item, float):
-            _refuse_float(repr(item))
-        elif isinstance(item, dict):
-            for key, sub in item.items():
-                name = check_text(key, f"a key in {path}") if isinstance(key, str) else str(key)
-                stack.append((sub, depth + 1, f"{path}.{name}"))
-        elif isinstance(item, (list, tuple)):
-            stack.extend((sub, depth + 1, f"{path}[{n}]") for n, sub in enumerate(item))
-        else:
-            raise InputError(f"含有不支持的值 {path} holds a value of type {type(item).__name__}")
+        if depth >= max_depth:
+            raise InputError(f"嵌套过深 {what} is nested deeper than {max_depth} levels")
+        pairs = item.items() if kind is dict else enumerate(item)
+        for key, sub in pairs:
+            if kind is dict and (type(key) is not str or not (key.isascii() and "\x00" not in key) and not is_text(key)):
+                if type(key) is not str:
+                    raise InputError(f"含有不支持的值 {_path(what, where)} has a key of type {type(key).__name__}")
+                check_text(key, f"a key in {_path(what, where)}")
+            sub_kind = type(sub)
+            if sub_kind is dict or sub_kind is list or sub_kind is tuple:
+                stack.append((sub, depth + 1, (where, key)))
+            elif not _scalar_ok(sub):
+                _scalar_fail(sub, what, (where, key))
+
+
+def _scalar_ok(item: Any) -> bool:
+    kind = type(item)
+    if kind is str:
+        return (item.isascii() and "\x00" not in item) or is_text(item)
+    if kind is int:
+        return -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER
+    return item is None or kind is bool or kind is dict or kind is list or kind is tuple
+
+
+def _scalar_fail(item: Any, what: str, where: Any) -> None:
+    if isinstance(item, str):
+        check_text(item, _path(what, where))
+    if type(item) is int:
+        raise InputError(f"整数超出范围 {_path(what, where)} is outside ±(2**53 - 1): send it as a string")
+    if isinstance(item, float):
+        _refuse_float(repr(item))
+    raise InputError(f"含有不支持的值 {_path(what, where)} holds a value of type {type(item).__name__}")
+
+
+def _path(what: str, where: Any) -> str:
+    """``request body.lots[2].name`` from the (parent, key) chain check_value keeps."""
+    parts: list[str] = []
+    while where is not None:
+        where, key = where
+        parts.append(f"[{key}]" if isinstance(key, int) else f".{key}")
+    return what + "".join(reversed(parts))
 
 
 def parse_exact(text: str, where: str = "number") -> Fraction:
