@@ -85,7 +85,7 @@ class _BlobSink(DocumentSink):
     def finish(self) -> None:
         stored = self._writer.commit_sync()
         with self._blobs.open(stored.sha256) as f:
-            meta = document_metadata(self._entry.name, f)
+            meta = {k: printable(v) for k, v in document_metadata(self._entry.name, f).items()}  # text from the bid
         self._out.append({"name": self._entry.name, "sha256": stored.sha256, "size": stored.size, "meta": meta})
 
     def abort(self) -> None:

@@ -163,6 +163,9 @@ async def test_a_bid_with_text_the_log_refuses_fails_alone(tctx: TenderContext, 
         2: sealed(beacon.chain, round, plaintext=hostile_container({"total_price": "1.00", "note": "x\udfffy"}, "a.pdf")),
         3: sealed(beacon.chain, round, plaintext=hostile_container({"total_price": "1.00", "note": "nul\x00"}, "b.pdf")),
     }
+    pdf = b"%PDF-1.7\n1 0 obj << /Author (Li\x00Si) >> endobj\n%%EOF"  # metadata is text from a bid too
+    for n in (0, 4):
+        bad[n] = sealed(beacon.chain, round, {"total_price": "2.00"}, [(f"{n}.pdf", pdf + bytes([n]))])
     t = await tender_with_bids(tctx, beacon, 5, bad=bad, record_fields=fields)
     done = await opening.run(tctx, t.id, await the_beacon(beacon, t.opening_round or 0))
     assert done.state is TenderState.CONFIRMING
@@ -176,3 +179,5 @@ async def test_a_bid_with_text_the_log_refuses_fails_alone(tctx: TenderContext, 
 
         hashes = {b.id: b.sha256 for b in await bid_rows(conn, t.id)}
     assert len(failed) == 3 and all(e.payload["sha256"] == hashes[e.payload["bid_id"]] for e in failed)
+    leads = await opening_record.collusion_leads(tctx, t.id)
+    assert [(lead["kind"], lead["value"]) for lead in leads if lead["kind"] == "same_author"] == [("same_author", "Li\ufffdSi")]
