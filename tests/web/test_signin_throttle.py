@@ -122,3 +122,21 @@ async def test_cookie_is_secure_when_the_trusted_proxy_says_https(aiohttp_client
     untrusted = await client_for(aiohttp_client, tmp_path / "b")
     page = await untrusted.get("/login", headers={"X-Forwarded-Proto": "https"})
     assert not page.cookies["pingbiao_session"]["secure"] and "Strict-Transport-Security" not in page.headers
+
+
+async def test_uploads_record_the_forwarded_client(aiohttp_client: Any, tmp_path: Path) -> None:
+    """Collusion leads compare upload addresses: behind a trusted proxy they are the clients'."""
+    from evaluation.tenders.store import upload_table
+    from tests.evaluation.tender_fixtures import sealed
+    from tests.web.tender_client import Hall, tender_body
+    from tests.web.tender_client import start as start_hall
+
+    hall: Hall = await start_hall(aiohttp_client, tmp_path, trusted_proxies="127.0.0.1")
+    _, tender = await hall.call("agency", "POST", "/api/tenders", json=tender_body(600))
+    _, tender = await hall.call("agency", "POST", f"/api/tenders/{tender['id']}/publish")
+    data = sealed(hall.chain, tender["opening_round"])
+    status, _ = await hall.call("bidder0", "PUT", f"/api/tenders/{tender['id']}/bid", data=data,
+                                headers={"Content-Type": "application/octet-stream", "X-Forwarded-For": "198.51.100.7, 127.0.0.1"})
+    assert status == 201
+    async with hall.client.app[ENGINE].connect() as conn:
+        assert [r.ip for r in await conn.execute(sa.select(upload_table))] == ["198.51.100.7"]
