@@ -23,7 +23,7 @@ log = logging.getLogger("pingbiao.web")
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 TRUSTED = web.AppKey("trusted_proxies", tuple)
-FORWARDED_HTTPS = "forwarded_https"
+FORWARDED_HTTPS = web.RequestKey("forwarded_https", bool)
 
 
 def is_https(request: web.Request) -> bool:
