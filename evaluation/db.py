@@ -3,11 +3,14 @@
 SQLite runs in WAL mode with ``synchronous=FULL`` so that a commit the audit log has acknowledged
 survives power loss, a busy timeout for the readers next to the single writer, foreign keys on,
 and explicit ``BEGIN`` so that SAVEPOINTs nest inside the transaction (the sqlite3 module's own
-implicit transactions do not). PostgreSQL goes through asyncpg.
+implicit transactions do not). PostgreSQL goes through asyncpg. The SQLite file (and so its -wal and -shm files) is created
+mode 0600: it holds password hashes.
 """
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -27,8 +30,23 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """
     engine = create_async_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
+        if engine.url.database and engine.url.database != ":memory:" and not engine.url.database.startswith("file:"):
+            private_sqlite_files(Path(engine.url.database))
         _configure_sqlite(engine)
     return engine
+
+
+def private_sqlite_files(path: Path) -> None:
+    """Create the SQLite file `path` with mode 0600 (SQLite gives its -wal and -shm files the
+    database's mode), and tighten it and them to 0600 if they exist wider: they hold password hashes."""
+    if path.parent.is_dir():
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            if file.stat().st_mode & 0o077:
+                os.chmod(file, 0o600)
+        except FileNotFoundError:
+            continue
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:

@@ -150,6 +150,7 @@ PURE = (
     "evaluation.session.tally",
     "evaluation.session.rules",
     "evaluation.audit.entry",
+    "evaluation.inputs",
 )
 """The rules, kept pure (docs/architecture.md): plain values in, plain values out."""
 PURE_MAY_USE = {*PURE, "evaluation.errors"}

@@ -12,6 +12,8 @@ from crypto.beacon import TRUST_WARNING, LocalBeacon, beacon_app
 from evaluation.session import events as session_events
 from web import contexts, keys
 from web.access import auth
+from web.access.headers import install_headers
+from web.access.proxies import install_proxies, proxy_middleware
 from web.api import audit as audit_api
 from web.api import bids as bids_api
 from web.api import evaluation as evaluation_api
@@ -21,6 +23,7 @@ from web.api import opening as opening_api
 from web.api import tenders as tenders_api
 from web.booth import routes as booth
 from web.config import Settings
+from web.api.body import input_middleware
 from web.errors import error_middleware
 from web.pages import audit as audit_pages
 from web.pages import evaluation as evaluation_pages
@@ -55,9 +58,11 @@ CONTEXTS = (contexts.database, contexts.beacon, contexts.tenders, contexts.draws
 
 def create_app(settings: Settings) -> web.Application:
     """Build the application for `settings`. The data directory is created if missing."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    app = web.Application(middlewares=[error_middleware], client_max_size=1 << 20)
+    settings.ensure_data_dir()
+    app = web.Application(middlewares=[error_middleware, proxy_middleware, input_middleware], client_max_size=1 << 20)
     app[keys.SETTINGS] = settings
+    install_proxies(app, settings.trusted_proxies)
+    install_headers(app, settings.beacon_url)
     app[JINJA] = make_environment()
     if settings.uses_local_beacon:
         beacon = LocalBeacon.open_or_create(settings.beacon_dir, period=settings.beacon_period)

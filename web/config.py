@@ -5,6 +5,7 @@ a test checks that every field here is documented there.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from dataclasses import dataclass, field, fields, replace
@@ -48,12 +49,22 @@ class Settings:
     smtp_starttls: bool = False  # upgrade the SMTP connection with STARTTLS before sending
     smtp_user: str = ""  # SMTP login, when the server wants one
     smtp_password: str = ""
+    trusted_proxies: str = ""  # comma-separated proxy addresses/networks whose X-Forwarded-For/-Proto are believed; empty: none
 
     @property
     def effective_database_url(self) -> str:
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'pingbiao.db').resolve()}"
+
+    def ensure_data_dir(self) -> Path:
+        """Create the data directory with mode 0700 (it holds keys and password hashes); an existing
+        one loses any access for others."""
+        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        mode = self.data_dir.stat().st_mode
+        if mode & 0o007:
+            os.chmod(self.data_dir, mode & 0o770)
+        return self.data_dir
 
     @property
     def beacon_dir(self) -> Path:
@@ -92,6 +103,12 @@ def _coerce(name: str, value: Any) -> Any:
             return int(value)
         except (TypeError, ValueError):
             raise ConfigError(f"setting {name} must be a whole number, got {value!r}") from None
+    if name == "trusted_proxies":
+        for part in (p.strip() for p in str(value).split(",")):
+            try:
+                part and ipaddress.ip_network(part, strict=False)
+            except ValueError:
+                raise ConfigError(f"setting trusted_proxies: {part!r} is not an IP address or network") from None
     if name == "log_format" and value not in {"text", "json"}:
         raise ConfigError(f"setting log_format must be 'text' or 'json', got {value!r}")
     if name == "time_zone":

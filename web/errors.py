@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
+import sqlalchemy as sa
 from aiohttp import web
 
 from crypto.errors import CryptoError
@@ -39,6 +40,16 @@ class Forbidden(AppError):
     status = 403
 
 
+_CONTENTION = ("database is locked", "database table is locked", "deadlock detected", "could not serialize access",
+               "could not obtain lock")
+
+
+def is_contention(exc: BaseException) -> bool:
+    """A lock the database could not get in time (SQLite busy, PostgreSQL deadlock or serialization)."""
+    text = str(exc).lower()
+    return any(marker in text for marker in _CONTENTION)
+
+
 def error_response(status: int, message: str) -> web.Response:
     return web.json_response({"ok": False, "status": status, "error": message}, status=status)
 
@@ -58,6 +69,11 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if exc.status < 400 or exc.content_type == "application/json":
             raise
         return error_response(exc.status, exc.reason)
-    except Exception:
+    except Exception as exc:
+        if isinstance(exc, sa.exc.DBAPIError) and is_contention(exc):
+            log.warning("database busy", extra={"path": request.path, "method": request.method})
+            response = error_response(503, "服务器繁忙 The database is busy: try again in a moment")
+            response.headers["Retry-After"] = "1"
+            return response
         log.exception("unhandled error", extra={"path": request.path, "method": request.method})
         return error_response(500, "internal error: it has been logged")

@@ -5,9 +5,12 @@ browser's cookie, so a copy of the database gives no usable session. Deleting th
 session at once (logout, password change). A session ends after ``SESSION_IDLE_US`` without a
 request or ``SESSION_MAX_US`` after sign-in, whichever comes first.
 
-Throttling counts failed sign-ins per key (``user:<name>``, ``ip:<address>``) in a window; after
-the free failures each further failure locks the key for a doubling time (``lock_after``), capped.
-The policy is the pure function ``after_failure``; the rows only remember its state.
+Throttling counts failed sign-ins per key in a window — ``pair:<name>|<address>``, ``ip:<address>``,
+``user:<name>`` (``SignInKeys``) — after the free failures each further failure locks the key for a
+doubling time (``lock_after``), capped. An attempt is counted *before* its password is checked
+(``reserve_attempt``, one locked transaction) and refunded after a success (``release_attempt``),
+so parallel guesses cannot outrun the count. The policy is the pure ``after_failure``; the rows
+only remember its state.
 """
 
 from __future__ import annotations
@@ -97,8 +100,12 @@ class ThrottlePolicy:
 
 
 USER_POLICY = ThrottlePolicy()
+"""One username from one address (``pair:``): the guesser's own budget for that account."""
 IP_POLICY = ThrottlePolicy(free=20)
-"""One address may be a whole office behind NAT or a reverse proxy: it gets more free failures."""
+"""One address across usernames (``ip:``); an office behind NAT shares it, so it gets more."""
+ACCOUNT_POLICY = ThrottlePolicy(free=20)
+"""One username from every address (``user:``), against guesses spread over many addresses; it
+holds only addresses that have themselves failed for the account (see ``SignInKeys``)."""
 
 
 @dataclass(frozen=True)
@@ -121,42 +128,102 @@ def _state(row: Any) -> ThrottleState | None:
     return None if row is None else ThrottleState(row.failures, row.window_start_us, row.locked_until_us)
 
 
-async def locked_until(engine: AsyncEngine, keys: list[str], at_us: int | None = None) -> int | None:
-    """The latest lock end (µs) among `keys` still locked at `at_us`, or None when none is."""
-    stamp = now_us() if at_us is None else at_us
-    t = throttle_table.c
-    async with engine.connect() as conn:
-        rows = await conn.execute(sa.select(t.locked_until_us).where(t.key.in_(keys), t.locked_until_us > stamp))
-        ends = [r.locked_until_us for r in rows]
+@dataclass(frozen=True)
+class SignInKeys:
+    """What one sign-in counts against (key names, e.g. ``pair:<user>|<addr>``).
+
+    `pair` (this username from this address) and `address` hold the attempt while locked; the
+    `account` lock (every address) holds it only when `pair` has failures in its window: an address
+    that has not failed for this account is not locked out by others' guesses.
+    """
+
+    pair: str
+    address: str
+    account: str
+
+    def policies(self) -> dict[str, ThrottlePolicy]:
+        return {self.pair: USER_POLICY, self.address: IP_POLICY, self.account: ACCOUNT_POLICY}
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """A sign-in attempt reserved by `reserve_attempt`: already counted as a failure (so parallel
+    guesses cannot outrun the count), until `release_attempt` refunds it after a success."""
+
+    keys: SignInKeys
+    at_us: int
+    before: dict[str, ThrottleState | None]
+    after: dict[str, ThrottleState]
+
+    def locked_until(self) -> int | None:
+        """The end of a lock this attempt's own count set on a key holding the next attempt, or None."""
+        ends = [self.after[k].locked_until_us for k in (self.keys.pair, self.keys.address) if self.after[k].locked_until_us > self.at_us]
+        return max(ends) if ends else None
+
+
+def _held(keys: SignInKeys, states: dict[str, ThrottleState | None], at_us: int) -> int | None:
+    """The latest lock end among the keys that hold this attempt at `at_us`, or None. Pure."""
+    pair = states.get(keys.pair)
+    pair_failed = pair is not None and pair.failures > 0 and at_us - pair.window_start_us <= USER_POLICY.window_us
+    holding = [keys.pair, keys.address] + ([keys.account] if pair_failed else [])
+    ends = [st.locked_until_us for k in holding if (st := states.get(k)) is not None and st.locked_until_us > at_us]
     return max(ends) if ends else None
 
 
-async def record_failure(engine: AsyncEngine, keyed: dict[str, ThrottlePolicy], at_us: int | None = None) -> None:
-    """Count one failed sign-in against every key (with its policy), in one transaction."""
+def _locking(engine: AsyncEngine) -> Any:
+    """A write transaction that takes the lock up front (SQLite: BEGIN IMMEDIATE, so concurrent
+    sign-ins wait their turn instead of failing with 'database is locked')."""
+    return engine.execution_options(sqlite_begin="IMMEDIATE").begin()
+
+
+def _insert_missing(dialect: str, key: str, at_us: int) -> Any:
+    values = {"key": key, "failures": 0, "window_start_us": at_us, "locked_until_us": 0}
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(throttle_table).values(**values).on_conflict_do_nothing(index_elements=["key"])
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(throttle_table).values(**values).on_conflict_do_nothing(index_elements=["key"])
+
+
+async def reserve_attempt(engine: AsyncEngine, keys: SignInKeys, at_us: int | None = None) -> tuple[Attempt | None, int | None]:
+    """Atomically: refuse if a key holding this attempt is locked (``(None, lock end)``), else count
+    the attempt as a failure on every key and return ``(attempt, None)``.
+
+    One transaction with the rows locked (PostgreSQL: rows created if missing, then FOR UPDATE in
+    key order; SQLite: BEGIN IMMEDIATE), so N parallel attempts are counted one after another.
+    """
     stamp = now_us() if at_us is None else at_us
+    policies = keys.policies()
+    names = sorted(policies)
     t = throttle_table.c
-    for attempt in range(2):  # a concurrent first failure of the same key inserts first: count again
-        try:
-            async with engine.begin() as conn:
-                for key, policy in keyed.items():
-                    await _bump(conn, key, policy, stamp, t)
-            return
-        except sa.exc.IntegrityError:
-            if attempt:
-                raise
+    async with _locking(engine) as conn:
+        for key in names:
+            await conn.execute(_insert_missing(conn.dialect.name, key, stamp))
+        query = sa.select(throttle_table).where(t.key.in_(names)).order_by(t.key)
+        if conn.dialect.name == "postgresql":
+            query = query.with_for_update()
+        before = {r.key: _state(r) for r in await conn.execute(query)}
+        if (until := _held(keys, before, stamp)) is not None:
+            return None, until
+        after = {k: after_failure(before.get(k), stamp, policies[k]) for k in names}
+        for key, new in after.items():
+            await conn.execute(throttle_table.update().where(t.key == key).values(
+                failures=new.failures, window_start_us=new.window_start_us, locked_until_us=new.locked_until_us))
+    return Attempt(keys, stamp, before, after), None
 
 
-async def _bump(conn: AsyncConnection, key: str, policy: ThrottlePolicy, stamp: int, t: Any) -> None:
-    row = (await conn.execute(sa.select(throttle_table).where(t.key == key).with_for_update())).first()
-    new = after_failure(_state(row), stamp, policy)
-    values = {"failures": new.failures, "window_start_us": new.window_start_us, "locked_until_us": new.locked_until_us}
-    if row is None:
-        await conn.execute(throttle_table.insert().values(key=key, **values))
-    else:
-        await conn.execute(throttle_table.update().where(t.key == key).values(**values))
-
-
-async def clear_failures(engine: AsyncEngine, key: str) -> None:
-    """Forget the failures of `key` (after a successful sign-in of that username)."""
-    async with engine.begin() as conn:
-        await conn.execute(throttle_table.delete().where(throttle_table.c.key == key))
+async def release_attempt(engine: AsyncEngine, attempt: Attempt) -> None:
+    """The attempt signed in: forget this address's failures for the account, and take back the
+    attempt's count from the address and account keys (with any lock only that count set)."""
+    t = throttle_table.c
+    async with _locking(engine) as conn:
+        await conn.execute(throttle_table.delete().where(t.key == attempt.keys.pair))
+        for key in (attempt.keys.address, attempt.keys.account):
+            set_by_us = attempt.after[key].locked_until_us
+            previous = attempt.before.get(key)
+            await conn.execute(throttle_table.update().where(t.key == key, t.failures > 0).values(failures=t.failures - 1))
+            if previous is not None and set_by_us != previous.locked_until_us:
+                await conn.execute(throttle_table.update().where(t.key == key, t.locked_until_us == set_by_us)
+                                   .values(locked_until_us=previous.locked_until_us))

@@ -15,6 +15,7 @@ from fractions import Fraction
 from typing import Any
 
 from evaluation.errors import InvalidRequest
+from evaluation.inputs import InputError, parse_exact
 
 
 class ScoringError(InvalidRequest):
@@ -53,11 +54,11 @@ def points(value: int | str | Fraction) -> Fraction:
         raise ScoringError(f"points must be exact (int, Fraction or string), got {value!r}")
     if isinstance(value, (int, Fraction)):
         return Fraction(value)
-    if isinstance(value, str):
+    if isinstance(value, str):  # bounded digits, no exponent: checked before any arithmetic
         try:
-            return Fraction(value.strip())
-        except (ValueError, ZeroDivisionError):
-            raise ScoringError(f"points {value!r} are not a number") from None
+            return parse_exact(value, "points")
+        except InputError as exc:
+            raise ScoringError(exc.message) from None
     raise ScoringError(f"points must be exact (int, Fraction or string), got {type(value).__name__}")
 
 

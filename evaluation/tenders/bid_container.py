@@ -4,7 +4,8 @@
     {"record": {...}, "documents": [{"name": "…", "size": N, "sha256": "…"}, …]}\\n
     <the bytes of document 1><the bytes of document 2>…
 
-Line 1 is the magic; line 2 the manifest, one line of UTF-8 JSON (at most 1 MiB); then each
+Line 1 is the magic; line 2 the manifest, one line of UTF-8 JSON (at most 1 MiB, under the input
+rules of evaluation/inputs.py: valid text, whole numbers, bounded nesting); then each
 document's bytes, exactly ``size`` of them, in manifest order, and nothing after the last. A
 browser builds it with ``new Blob([magic, JSON.stringify(manifest) + "\\n", ...files])``; no
 base64, no ZIP library, and the server reads it as a stream. ``sha256`` (hex) is optional; when
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from evaluation.errors import InvalidRequest
+from evaluation.inputs import InputError, parse_json
 
 MAGIC = b"pingbiao-bid/1\n"
 MAX_MANIFEST = 1 << 20
@@ -49,9 +51,9 @@ class Manifest:
 def parse_manifest(line: bytes) -> Manifest:
     """Parse the manifest line (without its newline). Raises ContainerError with the reason."""
     try:
-        obj = json.loads(line.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise ContainerError("bid manifest is not UTF-8 JSON") from None
+        obj = parse_json(line, max_bytes=MAX_MANIFEST, what="bid manifest")
+    except InputError as exc:
+        raise ContainerError(exc.message) from None
     if not isinstance(obj, dict) or not isinstance(obj.get("record"), dict):
         raise ContainerError("bid manifest must be an object with a 'record' object")
     docs = obj.get("documents", [])

@@ -4,7 +4,9 @@ Resumable and idempotent. Each bid's result (opened with its record fields, or f
 reason) is one ``bid_opening`` row committed with its ``bid.opened`` / ``bid.open_failed`` entry;
 a rerun skips bids that have a row. ``bids.unsealed`` and ``opening.record`` (and ``tender.failed``
 for 流标) are appended once, with the state change ``opening -> opened -> confirming|failed``.
-A bid that fails does not stop the others. Plaintext goes to an unlinked temporary file while it
+A bid that fails — cannot be unsealed, is not a valid container, or holds what the log or the
+database refuses — is recorded as failed (开标失败) with its reason and its ciphertext's SHA-256,
+and does not stop the others. Plaintext goes to an unlinked temporary file while it
 is read; the documents it holds are stored as blobs only after the opening.
 """
 
@@ -25,6 +27,7 @@ from crypto.drand import Beacon
 from crypto.errors import CryptoError
 from evaluation.audit.entry import SYSTEM, EntryDraft
 from evaluation.errors import ConflictError, DomainError, InvalidRequest
+from evaluation.inputs import printable
 from evaluation.tenders.bid_container import DocumentEntry, DocumentSink, Manifest, read_container
 from evaluation.tenders.blobstore import BlobStore, BlobWriter
 from evaluation.tenders.collusion import document_metadata
@@ -82,7 +85,7 @@ class _BlobSink(DocumentSink):
     def finish(self) -> None:
         stored = self._writer.commit_sync()
         with self._blobs.open(stored.sha256) as f:
-            meta = document_metadata(self._entry.name, f)
+            meta = {k: printable(v) for k, v in document_metadata(self._entry.name, f).items()}  # text from the bid
         self._out.append({"name": self._entry.name, "sha256": stored.sha256, "size": stored.size, "meta": meta})
 
     def abort(self) -> None:
@@ -159,15 +162,36 @@ async def open_bids(
 
 
 async def _open_one(ctx: TenderContext, tender: Tender, beacon: Beacon, bid: Any) -> BidResult | None:
+    """Open one bid and record its result. A bid that cannot be opened, or whose result cannot be
+    recorded (anything the audit log or the database refuses), is recorded as failed (开标失败)
+    with the reason and its ciphertext's hash: one bidder never holds up the opening."""
     try:
         fields, documents = await asyncio.to_thread(
             unseal_bid, ctx.blobs, ctx.chain, beacon.signature, bid.sha256, tender.spec.record_fields
         )
-        status, reason = "opened", None
     except CryptoError as exc:
-        status, reason, fields, documents = "failed", f"cannot be unsealed: {exc}", {}, []
+        return await _record(ctx, tender, bid, "failed", f"cannot be unsealed: {printable(str(exc))}")
     except DomainError as exc:
-        status, reason, fields, documents = "failed", f"not a valid bid: {exc.message}", {}, []
+        return await _record(ctx, tender, bid, "failed", f"not a valid bid: {printable(exc.message)}")
+    try:
+        return await _record(ctx, tender, bid, "opened", None, fields, documents)
+    except _AlreadyOpened:
+        return None
+    except (DomainError, sa.exc.SQLAlchemyError, ValueError) as exc:
+        if isinstance(exc, ConflictError):
+            raise  # the tender left 'opening' meanwhile: nothing to record
+        message = exc.message if isinstance(exc, DomainError) else exc.__class__.__name__
+        log.warning("opened bid cannot be recorded; recording it as failed", extra={"tender": tender.id, "bid": bid.id})
+        return await _record(ctx, tender, bid, "failed", f"cannot be recorded: {printable(message)}")
+
+
+async def _record(
+    ctx: TenderContext, tender: Tender, bid: Any, status: str, reason: str | None,
+    fields: dict[str, Any] | None = None, documents: list[dict[str, Any]] | None = None,
+) -> BidResult | None:
+    """Commit one bid's result row with its ``bid.opened`` / ``bid.open_failed`` entry.
+    Returns None when the bid already has a result (a rerun). Raises what the log refuses."""
+    fields, documents = fields or {}, documents or []
     seq_box: list[int] = []
 
     async def apply(conn: AsyncConnection) -> None:
@@ -190,10 +214,13 @@ async def _open_one(ctx: TenderContext, tender: Tender, beacon: Beacon, bid: Any
         payload = {"bid_id": bid.id, "bidder_name": bid.bidder_name, "fields": fields, "documents": docs}
         draft = EntryDraft("bid.opened", payload, tender.id, SYSTEM)
     else:
-        draft = EntryDraft("bid.open_failed", {"bid_id": bid.id, "bidder_name": bid.bidder_name, "reason": reason}, tender.id, SYSTEM)
+        payload = {"bid_id": bid.id, "bidder_name": bid.bidder_name, "reason": reason, "sha256": bid.sha256}
+        draft = EntryDraft("bid.open_failed", payload, tender.id, SYSTEM)
     try:
         await ctx.audit.append(draft, apply=apply)
     except _AlreadyOpened:
+        if status == "opened":
+            raise
         return None
     result = BidResult(bid.id, bid.bidder, bid.bidder_name, status, fields, documents, reason, seq_box[-1])
     log.info("bid opened" if status == "opened" else "bid failed to open", extra={"tender": tender.id, "bid": bid.id, "reason": reason})

@@ -292,6 +292,9 @@ _KEY = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 _MONEY = re.compile(r"^(0|[1-9][0-9]{0,14})(\.[0-9]{1,2})?$")
 
 
+MAX_TIME = 253402214400  # 9999-12-31T00:00:00Z: every time pingbiao writes has a four-digit year
+
+
 def format_time(unix: int) -> str:
     """RFC 3339 UTC with a Z, whole seconds."""
     return datetime.fromtimestamp(unix, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -302,16 +305,20 @@ def parse_time(value: Any, name: str = "opening_time") -> int:
     if isinstance(value, bool):
         raise InvalidRequest(f"{name} must be an RFC 3339 time with a timezone or unix seconds")
     if isinstance(value, int):
-        return value
-    if isinstance(value, str):
+        unix = value
+    elif isinstance(value, str):
         try:
             moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
             raise InvalidRequest(f"{name} {value[:40]!r} is not an RFC 3339 time") from None
         if moment.tzinfo is None:
             raise InvalidRequest(f"{name} {value[:40]!r} has no timezone (add +08:00 or Z)")
-        return int(moment.timestamp())
-    raise InvalidRequest(f"{name} must be an RFC 3339 time with a timezone or unix seconds")
+        unix = int(moment.timestamp())
+    else:
+        raise InvalidRequest(f"{name} must be an RFC 3339 time with a timezone or unix seconds")
+    if not 0 <= unix <= MAX_TIME:
+        raise InvalidRequest(f"时间超出范围 {name} must be between 1970 and 9999 ({str(value)[:40]!r} is not)")
+    return unix
 
 
 def _text(data: dict[str, Any], name: str, *, maximum: int, required: bool = True, default: str = "") -> str:

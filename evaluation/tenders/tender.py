@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from crypto.chain import ChainInfo
+from evaluation.accounts.tables import account_table
 from evaluation.audit.entry import Actor, EntryDraft
 from evaluation.audit.log import AuditLog
 from evaluation.errors import ConflictError, DomainError, InvalidRequest, NotFoundError
@@ -186,9 +187,25 @@ def _spec_text(spec: TenderSpec) -> str:
     return json.dumps(spec.to_json(), ensure_ascii=False, sort_keys=True)
 
 
+async def check_invited(engine: AsyncEngine, invited: tuple[str, ...]) -> None:
+    """Raise InvalidRequest naming every invited id that is not a bidder account."""
+    if not invited:
+        return
+    a = account_table.c
+    async with engine.connect() as conn:
+        roles = {r.id: r.role for r in await conn.execute(sa.select(a.id, a.role).where(a.id.in_(invited)))}
+    unknown = [i for i in invited if i not in roles]
+    wrong = [f"{i} ({roles[i]})" for i in invited if i in roles and roles[i] != "bidder"]
+    problems = ([f"unknown account(s) {', '.join(unknown)}"] if unknown else []) + (
+        [f"not bidder account(s) {', '.join(wrong)}"] if wrong else [])
+    if problems:
+        raise InvalidRequest(f"受邀供应商无效 invited: {'; '.join(problems)}"[:500])
+
+
 async def create(ctx: TenderContext, actor: Actor, agency_name: str, data: Any) -> Tender:
     """A new draft owned by `actor` (an agency). Logs ``tender.drafted``."""
     spec = parse_spec(data)
+    await check_invited(ctx.engine, spec.invited)
     tender_id = new_id("T")
     now = ctx.now_us()
 
@@ -212,6 +229,7 @@ async def create(ctx: TenderContext, actor: Actor, agency_name: str, data: Any) 
 async def edit_draft(ctx: TenderContext, actor: Actor, tender_id: str, data: Any) -> Tender:
     """Replace a draft's spec (drafts only). Logs ``tender.drafted``."""
     spec = parse_spec(data)
+    await check_invited(ctx.engine, spec.invited)
 
     async def apply(conn: AsyncConnection) -> None:
         tender = await load_for_update(conn, tender_id)

@@ -173,6 +173,9 @@ async def new_page(browser: Any, request: pytest.FixtureRequest) -> AsyncIterato
                     print(f"[page {i}] {line}")
         for context in contexts:
             await asyncio.wait_for(context.close(), timeout=SHUTDOWN_TIMEOUT)
+        blocked = [line for page in pages for line in page.console_lines if "Content Security Policy" in line]
+        if blocked:  # a page's own script or style refused by web/access/headers.py's policy
+            pytest.fail(f"the Content-Security-Policy blocked page content: {blocked[0]}", pytrace=False)
 
 
 @pytest.hookimpl(wrapper=True)

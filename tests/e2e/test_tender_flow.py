@@ -178,10 +178,10 @@ async def test_tender_flow_in_browsers(make_app_server: MakeAppServer, new_page:
 
     # The opening: each bidder's hall shows the whole record, live (no reload).
     for page in bidders:
-        await page.wait_for_function("document.querySelectorAll('#record-rows tr[data-seq]').length === 3",
+        await page.wait_for_function("() => document.querySelectorAll('#record-rows tr[data-seq]').length === 3",
                                      timeout=OPENING_TIMEOUT_MS)
         await page.wait_for_selector("#hall-state[data-state=confirming]")
-        await page.wait_for_function("document.querySelectorAll('#signins li[data-account]').length === 4")  # revealed
+        await page.wait_for_function("() => document.querySelectorAll('#signins li[data-account]').length === 4")  # revealed
         assert await page.is_hidden("#signin-button")
         for record in records:
             row = page.locator("#record-rows tr", has_text=record["total_price"])
@@ -203,7 +203,7 @@ async def test_tender_flow_in_browsers(make_app_server: MakeAppServer, new_page:
     await agency.click(".tp-objection .answer-form button")
     await objector.wait_for_selector(f".tp-objection .tp-answer:has-text('{answer}')")
     await bidders[2].wait_for_selector(f".tp-objection .tp-answer:has-text('{answer}')")
-    await objector.wait_for_function("document.querySelector('#confirmations').textContent.includes('（1）')")
+    await objector.wait_for_function("() => document.querySelector('#confirmations').textContent.includes('（1）')")
     await screenshot(objector, "hall-after-answer")
 
     # The agency's tender page after the opening: record, the answered objection, leads.

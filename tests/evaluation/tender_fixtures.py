@@ -90,3 +90,14 @@ async def dump_everything(engine: AsyncEngine) -> dict[str, list[Any]]:
 
 async def source(beacon: LocalBeacon) -> LocalBeaconSource:
     return LocalBeaconSource(beacon)
+
+
+async def register(engine: AsyncEngine, *actors: Actor) -> None:
+    """Account rows for `actors` (an invitation names real bidder accounts)."""
+    from evaluation.accounts.tables import account_table
+
+    async with engine.begin() as conn:
+        for a in actors:
+            await conn.execute(account_table.insert().values(
+                id=a.account, username=a.account, display_name=a.account, role=a.role, organization="",
+                password_hash="-", created_us=0, password_changed_us=0))

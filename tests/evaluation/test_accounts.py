@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -18,16 +20,17 @@ from evaluation.accounts.account import (
     list_accounts,
 )
 from evaluation.accounts.logins import (
+    ACCOUNT_POLICY,
     SESSION_IDLE_US,
     USER_POLICY,
+    SignInKeys,
     ThrottlePolicy,
     after_failure,
-    clear_failures,
     close_session,
     count_sessions,
-    locked_until,
     open_session,
-    record_failure,
+    release_attempt,
+    reserve_attempt,
     session_account,
 )
 from evaluation.audit.entry import Actor
@@ -161,14 +164,51 @@ def test_throttle_policy_backs_off_exponentially() -> None:
     assert (fresh.failures, fresh.locked_until_us) == (1, 0)
 
 
+def keys(address: str, user: str = "zhang") -> SignInKeys:
+    return SignInKeys(f"pair:{user}|{address}", f"ip:{address}", f"user:{user}")
+
+
 async def test_throttle_rows(engine: AsyncEngine) -> None:
-    keys = {"user:zhang": USER_POLICY}
     for t in range(4):
-        await record_failure(engine, keys, at_us=t)
-    assert await locked_until(engine, ["user:zhang"], at_us=5) is None
-    await record_failure(engine, keys, at_us=5)
-    assert await locked_until(engine, ["user:zhang", "ip:x"], at_us=6) == 5 + USER_POLICY.base_lock_us
-    assert await locked_until(engine, ["user:zhang"], at_us=5 + USER_POLICY.base_lock_us) is None
-    await clear_failures(engine, "user:zhang")
-    await record_failure(engine, keys, at_us=10)
-    assert await locked_until(engine, ["user:zhang"], at_us=11) is None
+        attempt, until = await reserve_attempt(engine, keys("a"), at_us=t)
+        assert attempt is not None and until is None and attempt.locked_until() is None
+    fifth, _ = await reserve_attempt(engine, keys("a"), at_us=5)
+    assert fifth is not None and fifth.locked_until() == 5 + USER_POLICY.base_lock_us  # this failure locks
+    assert await reserve_attempt(engine, keys("a"), at_us=6) == (None, 5 + USER_POLICY.base_lock_us)
+    later, _ = await reserve_attempt(engine, keys("a"), at_us=5 + USER_POLICY.base_lock_us)
+    assert later is not None
+    await release_attempt(engine, later)  # it signed in: this address starts afresh for the account
+    again, _ = await reserve_attempt(engine, keys("a"), at_us=5 + USER_POLICY.base_lock_us + 1)
+    assert again is not None and again.after["pair:zhang|a"].failures == 1
+
+
+async def test_an_attacker_cannot_keep_the_owner_out(engine: AsyncEngine) -> None:
+    """Guesses from one address lock that address (doubling), not the owner at another address; guesses
+    spread over many addresses lock the account only for addresses that have failed for it."""
+    t = 0
+    locks = []
+    for _ in range(40):  # the attacker retries the moment each lock ends
+        attempt, until = await reserve_attempt(engine, keys("6.6.6.6"), at_us=t)
+        if attempt is None:
+            assert until is not None
+            t = until
+            continue
+        if (end := attempt.locked_until()) is not None:
+            locks.append(end - t)
+        t += 1
+    assert locks[:3] == [USER_POLICY.base_lock_us, 2 * USER_POLICY.base_lock_us, 4 * USER_POLICY.base_lock_us]
+    owner, until = await reserve_attempt(engine, keys("1.2.3.4"), at_us=t)
+    assert owner is not None and until is None  # the right password from elsewhere is checked at once
+    await release_attempt(engine, owner)
+    # a distributed attacker: each fresh address fails once; after ACCOUNT_POLICY.free of them the
+    # account lock holds every address that has failed for it, and the owner's fresh address still passes
+    for n in range(ACCOUNT_POLICY.free + 2):
+        await reserve_attempt(engine, keys(f"10.0.0.{n}"), at_us=t + n)
+    assert (await reserve_attempt(engine, keys("10.0.0.1"), at_us=t + 100))[0] is None
+    assert (await reserve_attempt(engine, keys("5.5.5.5"), at_us=t + 100))[0] is not None
+
+
+async def test_parallel_attempts_are_counted_one_after_another(engine: AsyncEngine) -> None:
+    results = await asyncio.gather(*(reserve_attempt(engine, keys("7.7.7.7"), at_us=100) for _ in range(30)))
+    checked = [a for a, _ in results if a is not None]
+    assert len(checked) == USER_POLICY.free

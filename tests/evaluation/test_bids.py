@@ -28,6 +28,7 @@ from tests.evaluation.tender_fixtures import (  # noqa: F401  (fixtures)
     dump_everything,
     local_beacon,
     meta,
+    register,
     sealed,
     spec,
     tctx,
@@ -111,6 +112,7 @@ async def test_submit_replace_withdraw_with_receipts(tctx: TenderContext, beacon
 
 
 async def test_only_bidders_and_only_invited(tctx: TenderContext, beacon: LocalBeacon) -> None:
+    await register(tctx.engine, BIDDERS[1])
     tender = await published(tctx, method="invited", invited=[BIDDERS[1].account])
     data = sealed(beacon.chain, tender.opening_round or 0)
     with pytest.raises(NotPermitted, match="not invited"):

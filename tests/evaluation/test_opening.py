@@ -138,3 +138,46 @@ async def test_confirm_object_answer_and_final(tctx: TenderContext, beacon: Loca
     assert kinds[-4:] == ["opening.confirmed", "opening.objection", "opening.answer", "opening.final"]
     types = [e["type"] for e in seen]
     assert types.count("record.bid") == 3 and "record.final" in types and types[-1] == "phase"
+
+
+def hostile_container(record: dict[str, object], name: str) -> bytes:
+    """A container whose manifest holds escapes the audit log cannot encode (ensure_ascii keeps them
+    as JSON escapes, so the line itself is valid JSON)."""
+    import json
+
+    body = b"doc"
+    manifest = {"record": record, "documents": [{"name": name, "size": len(body)}]}
+    return b"pingbiao-bid/1\n" + json.dumps(manifest).encode() + b"\n" + body
+
+
+async def test_a_bid_with_text_the_log_refuses_fails_alone(tctx: TenderContext, beacon: LocalBeacon) -> None:
+    """A lone surrogate (or NUL) in a document name or a text field: that bid is recorded as failed
+    with its reason and hash, the others open, the opening finishes."""
+    fields = [{"key": "total_price", "label_zh": "总报价", "label_en": "Total", "type": "money"},
+              {"key": "delivery_days", "label_zh": "交货期", "label_en": "Delivery", "type": "days", "required": False},
+              {"key": "note", "label_zh": "备注", "label_en": "Note", "type": "text", "required": False}]
+    t0 = await tenders.create(tctx, AGENCY, "x", spec(2))
+    round = beacon.chain.round_not_before(t0.spec.opening_time)
+    bad = {
+        1: sealed(beacon.chain, round, plaintext=hostile_container({"total_price": "1.00"}, "\ud800.pdf")),
+        2: sealed(beacon.chain, round, plaintext=hostile_container({"total_price": "1.00", "note": "x\udfffy"}, "a.pdf")),
+        3: sealed(beacon.chain, round, plaintext=hostile_container({"total_price": "1.00", "note": "nul\x00"}, "b.pdf")),
+    }
+    pdf = b"%PDF-1.7\n1 0 obj << /Author (Li\x00Si) >> endobj\n%%EOF"  # metadata is text from a bid too
+    for n in (0, 4):
+        bad[n] = sealed(beacon.chain, round, {"total_price": "2.00"}, [(f"{n}.pdf", pdf + bytes([n]))])
+    t = await tender_with_bids(tctx, beacon, 5, bad=bad, record_fields=fields)
+    done = await opening.run(tctx, t.id, await the_beacon(beacon, t.opening_round or 0))
+    assert done.state is TenderState.CONFIRMING
+    record = await opening_record.record(tctx, t.id)
+    by_bidder = {r["bidder"]: r for r in record["rows"]}
+    assert [by_bidder[b.account]["status"] for b in BIDDERS[:5]] == ["opened", "failed", "failed", "failed", "opened"]
+    assert "not valid text" in by_bidder[BIDDERS[1].account]["reason"]
+    failed = [e for e in await tctx.audit.entries_for_tender(t.id) if e.kind == "bid.open_failed"]
+    async with tctx.engine.connect() as conn:
+        from evaluation.tenders.store import bid_rows
+
+        hashes = {b.id: b.sha256 for b in await bid_rows(conn, t.id)}
+    assert len(failed) == 3 and all(e.payload["sha256"] == hashes[e.payload["bid_id"]] for e in failed)
+    leads = await opening_record.collusion_leads(tctx, t.id)
+    assert [(lead["kind"], lead["value"]) for lead in leads if lead["kind"] == "same_author"] == [("same_author", "Li\ufffdSi")]

@@ -138,6 +138,14 @@ def test_points_are_exact() -> None:
     for bad in (2.5, True, "two", None):
         with pytest.raises(ScoringError):
             points(bad)  # type: ignore[arg-type]
+    assert points(" -3 ") == -3 and points("1" * 30) == int("1" * 30)
+
+
+@pytest.mark.parametrize("hostile", ["1e10000000", "1e5000", "1E3", "1" * 31, "0." + "1" * 31, "1/" + "9" * 31, "1/0", "inf", "nan"])
+def test_points_from_a_client_are_bounded_before_any_arithmetic(hostile: str) -> None:
+    """A score string is refused by its shape; "1e10000000" once took 17.7 s of the event loop."""
+    with pytest.raises(ScoringError, match="数字过长|不是数字|除以零"):
+        points(hostile)
 
 
 # -- criteria 评审因素 ---------------------------------------------------------------------------

@@ -48,8 +48,8 @@ class Hall:
         return self.client.app[CHAIN]
 
 
-async def start(aiohttp_client: Any, tmp_path: Path) -> Hall:
-    app = create_app(Settings(data_dir=tmp_path / "data", beacon_period=1, log_origin="test.example/audit"))
+async def start(aiohttp_client: Any, tmp_path: Path, **settings: Any) -> Hall:
+    app = create_app(Settings(data_dir=tmp_path / "data", beacon_period=1, log_origin="test.example/audit", **settings))
     client: TestClient = await aiohttp_client(app)
     accounts, headers = {}, {}
     for name in NAMES:

@@ -130,6 +130,25 @@ async def test_session_key_file_is_private_and_kept(settings: Settings, client: 
     assert key.read_bytes() == before
 
 
+async def test_database_and_its_wal_are_private(settings: Settings, client: TestClient) -> None:
+    """They hold password hashes: 0600, in a 0700 data directory, whatever the umask would give."""
+    await make_account(client.app, Role.bidder, "someone")  # a write: the WAL exists now
+    files = {p.name: stat.S_IMODE(p.stat().st_mode) for p in settings.data_dir.glob("pingbiao.db*")}
+    assert {"pingbiao.db", "pingbiao.db-wal"} <= set(files) and set(files.values()) == {0o600}, files
+    assert stat.S_IMODE(settings.data_dir.stat().st_mode) == 0o700
+
+
+async def test_an_existing_world_readable_database_is_tightened(tmp_path: Path) -> None:
+    from evaluation.db import make_engine
+
+    path = tmp_path / "old.db"
+    path.write_bytes(b"")
+    path.chmod(0o644)
+    engine = make_engine(f"sqlite+aiosqlite:///{path}")
+    await engine.dispose()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
 async def test_logout_ends_the_session_server_side(client: TestClient) -> None:
     await sign_in_as(client, Role.supervisor)
     cookie = next(c for c in client.session.cookie_jar if c.key == COOKIE).value

@@ -92,6 +92,11 @@ async def test_api_rules_flow_and_replay(aiohttp_client: Any, tmp_path: Path) ->
     size = hall.client.app[AUDIT_LOG].size
     status, body = await hall.call("e0", "POST", f"{base}/sheets", json={"document": text, "signature": Keys().sign(acct["e0"], text.encode())})
     assert (status, body["error"]) == (400, "the signature does not verify with your registered key")
+    for hostile in ("1e10000000", "1e5000"):  # once 17.7 s of a frozen server, then a 500
+        raw = [{"bid": b, "expert": acct["e0"], "scores": {"c2": hostile, "c3": "15"}, "total": None} for b in sorted(bid_ids)]
+        text, sig = keys.document("pingbiao-sheets/1", tender_id, acct["e0"], sheets=raw)
+        status, body = await hall.call("e0", "POST", f"{base}/sheets", json={"document": text, "signature": sig})
+        assert status == 400 and "不是数字" in body["error"] and "\n" not in body["error"], body
     assert hall.client.app[AUDIT_LOG].size == size
     for i, n in enumerate(experts):
         mine = {b: ({"c2": "10", "c3": "15"} if i == 4 and b == bid_ids[0] else s) for b, s in scores.items()}

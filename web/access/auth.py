@@ -9,7 +9,6 @@ redirect and a JSON client (``Content-Type: application/json``) with JSON.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from aiohttp import web
 
@@ -22,7 +21,8 @@ from evaluation.accounts.account import (
     create_account,
     list_accounts,
 )
-from evaluation.accounts.logins import close_session, open_session
+from evaluation.accounts.account import now_us
+from evaluation.accounts.logins import close_session, open_session, release_attempt, reserve_attempt
 from evaluation.errors import DomainError
 from web.access import throttle
 from web.access.csrf import csrf_middleware
@@ -37,6 +37,7 @@ from web.access.sessions import (
     session_token,
     set_cookie,
 )
+from web.api.body import form_or_json
 from web.errors import BadRequest, error_response
 from web.keys import AUDIT_LOG, ENGINE
 from web.rendering import render
@@ -57,9 +58,7 @@ def _is_json(request: web.Request) -> bool:
 
 
 async def _fields(request: web.Request, *names: str) -> dict[str, str]:
-    data: Any = await request.json() if _is_json(request) else await request.post()
-    if not isinstance(data, dict) and not hasattr(data, "get"):
-        raise BadRequest("expected a JSON object or a form")
+    data = await form_or_json(request)
     return {n: str(data.get(n) or "") for n in names}
 
 
@@ -89,21 +88,23 @@ async def login(request: web.Request) -> web.StreamResponse:
     if not form["username"] or not form["password"]:
         return _login_failed(request, form, 400, "请填写用户名和密码 Username and password are required")
     engine = request.app[ENGINE]
-    keys = throttle.throttle_keys(request, form["username"])
-    if (locked := await throttle.refused(engine, keys)) is not None:
-        return _login_failed(request, form, 429, *locked)
+    address = request.remote or ""
+    attempt, until = await reserve_attempt(engine, throttle.sign_in_keys(address, form["username"]))
+    if attempt is None:
+        assert until is not None
+        return _login_failed(request, form, 429, *throttle.retry_message(until, now_us()))
     try:
         account = await authenticate(engine, form["username"], form["password"])
     except AuthenticationFailed as exc:
-        log.info("sign-in failed", extra={"username": form["username"][:64], "remote": request.remote})
-        if (locked := await throttle.failed(engine, keys)) is not None:
-            return _login_failed(request, form, 429, *locked)
+        log.info("sign-in failed", extra={"username": form["username"][:64], "remote": address})
+        if (until := attempt.locked_until()) is not None:
+            return _login_failed(request, form, 429, *throttle.retry_message(until, attempt.at_us))
         return _login_failed(request, form, 401, exc.message)
-    await throttle.succeeded(engine, keys)
+    await release_attempt(engine, attempt)
     if (old := session_token(request)) is not None:
         await close_session(engine, old)
     token = await open_session(engine, account.id)
-    log.info("signed in", extra={"account": account.id, "role": account.role.value, "remote": request.remote})
+    log.info("signed in", extra={"account": account.id, "role": account.role.value, "remote": address})
     value = CookieToken("s", token)
     if _is_json(request):
         csrf = csrf_token_for(request.app[COOKIE_KEYS], value)

@@ -1,9 +1,13 @@
 """Login throttling (登录限制) at the HTTP edge: which keys a sign-in counts against, and the 429.
 
-Keys: the username (5 free failures per 15 minutes) and the client address (20: an office behind
-one NAT shares it). The address is the TCP peer; behind a reverse proxy that is the proxy, so all
-clients share its budget — X-Forwarded-For is not trusted. Counts live in ``login_throttle``
-(evaluation/accounts/logins.py), so restarting the server resets nothing.
+Keys (evaluation/accounts/logins.py, ``SignInKeys``): this username from this client address (5
+free failures per 15 minutes), this address across usernames (20: an office behind one NAT shares
+it), and this username from every address (20, holding only addresses that have failed for it, so
+an attacker cannot keep the owner locked out from elsewhere). The address is the client's
+(web/access/proxies.py: the TCP peer, or the X-Forwarded-For client behind a trusted proxy). Each
+attempt is counted before its password is checked and refunded after a success, in one locked
+transaction, so parallel guesses are counted one after another. Counts live in ``login_throttle``,
+so restarting the server resets nothing.
 """
 
 from __future__ import annotations
@@ -11,22 +15,14 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime
 
-from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncEngine
-
-from evaluation.accounts.account import normalize_username, now_us
-from evaluation.accounts.logins import (
-    IP_POLICY,
-    USER_POLICY,
-    ThrottlePolicy,
-    clear_failures,
-    locked_until,
-    record_failure,
-)
+from evaluation.accounts.account import normalize_username
+from evaluation.accounts.logins import SignInKeys
 
 
-def throttle_keys(request: web.Request, username: str) -> dict[str, ThrottlePolicy]:
-    return {f"user:{normalize_username(username)[:200]}": USER_POLICY, f"ip:{request.remote or 'unknown'}": IP_POLICY}
+def sign_in_keys(address: str, username: str) -> SignInKeys:
+    user = normalize_username(username)[:120]
+    addr = (address or "unknown")[:64]
+    return SignInKeys(pair=f"pair:{user}|{addr}", address=f"ip:{addr}", account=f"user:{user}")
 
 
 def retry_message(until_us: int, at_us: int) -> tuple[str, int]:
@@ -36,23 +32,3 @@ def retry_message(until_us: int, at_us: int) -> tuple[str, int]:
     at = datetime.fromtimestamp(until_us / 1_000_000, tz=UTC).strftime("%H:%M:%S UTC")
     text = f"登录失败次数过多 Too many failed sign-ins for this account or address: try again in {wait} (at {at})"
     return text, seconds
-
-
-async def refused(engine: AsyncEngine, keys: dict[str, ThrottlePolicy]) -> tuple[str, int] | None:
-    """The 429 message and Retry-After if any key is locked now, else None."""
-    stamp = now_us()
-    until = await locked_until(engine, list(keys), stamp)
-    return None if until is None else retry_message(until, stamp)
-
-
-async def failed(engine: AsyncEngine, keys: dict[str, ThrottlePolicy]) -> tuple[str, int] | None:
-    """Count a failure; the 429 message if this failure locked a key."""
-    await record_failure(engine, keys)
-    return await refused(engine, keys)
-
-
-async def succeeded(engine: AsyncEngine, keys: dict[str, ThrottlePolicy]) -> None:
-    """Forget the username's failures (the address keeps its count until its window ends)."""
-    for key in keys:
-        if key.startswith("user:"):
-            await clear_failures(engine, key)

@@ -12,7 +12,8 @@ from evaluation.session import session as sessions
 from evaluation.session import sheets as session_scoring
 from evaluation.session import view as session_view
 from evaluation.session.session import EvaluationContext
-from web.api.tenders import current_actor, json_body
+from web.api.body import json_body
+from web.api.tenders import current_actor
 
 routes = web.RouteTableDef()
 EVALUATION = web.AppKey("evaluation", EvaluationContext)

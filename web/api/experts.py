@@ -15,7 +15,9 @@ from evaluation.experts import pool as experts
 from evaluation.experts.draw_job import DrawJob
 from evaluation.experts.views import draw_status, invitations_of, visible_to_expert
 from evaluation.tenders.tender import get
-from web.api.tenders import ctx, current_actor, json_body
+from evaluation.inputs import check_text
+from web.api.body import PayloadTooLarge, json_body, optional_json_body
+from web.api.tenders import ctx, current_actor
 from web.errors import BadRequest
 from web.rendering import render
 
@@ -38,13 +40,15 @@ async def import_pool(request: web.Request) -> web.Response:
     if request.content_type == "application/json":
         text = (await json_body(request)).get("csv")
     else:
-        raw = await request.content.read(MAX_CSV + 1)
-        if len(raw) > MAX_CSV:
-            raise BadRequest(f"CSV is larger than {MAX_CSV >> 20} MiB: split it")
+        raw = bytearray()
+        async for chunk in request.content.iter_chunked(1 << 16):
+            raw += chunk
+            if len(raw) > MAX_CSV:
+                raise PayloadTooLarge(f"CSV 文件过大 the CSV is larger than {MAX_CSV >> 20} MiB: split it")
         try:
-            text = raw.decode("utf-8")
+            text = check_text(raw.decode("utf-8"), "the CSV")
         except UnicodeDecodeError:
-            raise BadRequest("CSV must be UTF-8") from None
+            raise BadRequest("CSV 必须是 UTF-8 the CSV must be UTF-8") from None
     if not isinstance(text, str) or not text.strip():
         raise BadRequest("send the CSV as text/csv, or JSON {\"csv\": \"…\"}")
     report = await experts.import_csv(ctx(request).engine, ctx(request).audit, text, actor)
@@ -97,7 +101,7 @@ async def accept(request: web.Request) -> web.Response:
 async def decline(request: web.Request) -> web.Response:
     actor = current_actor(request)
     await visible_to_expert(ctx(request), actor, request.match_info["id"])
-    body = await json_body(request) if request.can_read_body else {}
+    body = await optional_json_body(request)
     out = await draw_service.decline(ctx(request), actor, request.match_info["id"], None, body.get("reason"),
                                      body.get("ground"), body.get("evidence"))
     return web.json_response(_decline_answer(out))

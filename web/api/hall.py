@@ -20,7 +20,8 @@ from evaluation.tenders import opening_record
 from evaluation.tenders.rules import TenderState, format_time
 from evaluation.tenders.store import bid_of
 from evaluation.tenders.tender import Tender
-from web.api.tenders import ctx, current_actor, display_name, json_body, visible_tender
+from web.api.body import optional_json_body
+from web.api.tenders import ctx, current_actor, display_name, visible_tender
 from web.errors import Forbidden
 
 log = logging.getLogger("pingbiao.hall")
@@ -123,7 +124,7 @@ async def hall_snapshot(request: web.Request) -> web.Response:
 async def signin(request: web.Request) -> web.Response:
     actor = current_actor(request)
     await visible_tender(request, actor)
-    data = await json_body(request) if request.can_read_body else {}
+    data = await optional_json_body(request)
     name = data.get("name") or display_name(request)
     if not isinstance(name, str) or len(name) > 200:
         name = display_name(request)

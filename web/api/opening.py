@@ -6,7 +6,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from evaluation.tenders import opening_record
-from web.api.tenders import ctx, current_actor, json_body, visible_tender
+from web.api.body import json_body
+from web.api.tenders import ctx, current_actor, visible_tender
 from web.errors import Forbidden
 
 routes = web.RouteTableDef()

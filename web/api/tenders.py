@@ -1,7 +1,7 @@
 """JSON API of tenders (招标项目): create, edit a draft, publish, amend, postpone, list, detail.
 
-Shared helpers for the tender feature's handlers live here too: the acting account, the JSON
-body, the feature's app keys. Errors are raised, never returned: web/errors.py maps them once.
+Shared helpers for the tender feature's handlers live here too: the acting account and the
+feature's app keys; every body is read by web/api/body.py. Errors are raised, never returned: web/errors.py maps them once.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from evaluation.tenders.bids import bid_json
 from evaluation.tenders.opening_record import AFTER_OPENING
 from evaluation.tenders.rules import TenderState
 from evaluation.tenders.store import bid_of, bid_rows
-from web.errors import BadRequest, NotFound, Unauthorized
+from web.api.body import json_body
+from web.errors import NotFound, Unauthorized
 
 routes = web.RouteTableDef()
 TENDERS = web.AppKey("tenders", tenders.TenderContext)
@@ -41,16 +42,6 @@ def current_actor(request: web.Request) -> Actor:
 def display_name(request: web.Request) -> str:
     account = request["account"]
     return str(getattr(account, "organization", "") or getattr(account, "display_name", "") or account.username)
-
-
-async def json_body(request: web.Request) -> dict[str, Any]:
-    try:
-        data = await request.json()
-    except (ValueError, UnicodeDecodeError):
-        raise BadRequest("request body must be JSON") from None
-    if not isinstance(data, dict):
-        raise BadRequest("request body must be a JSON object")
-    return data
 
 
 def ctx(request: web.Request) -> tenders.TenderContext:

@@ -41,7 +41,7 @@ async def installation(settings: Settings) -> AsyncIterator[tuple[AsyncEngine, A
     from evaluation.audit.keys import load_or_create_signer
     from evaluation.audit.log import AuditLog
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.ensure_data_dir()
     async with database(settings) as engine:
         signer, vkey = load_or_create_signer(settings.log_key_path, settings.log_origin)
         log = AuditLog(engine, settings.log_origin, signer)

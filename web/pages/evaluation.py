@@ -3,6 +3,7 @@ and the evaluation report as printable HTML and as PDF."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -58,7 +59,7 @@ async def report_page(request: web.Request) -> web.Response:
 @routes.get("/evaluation/{id}/report.pdf", name="evaluation.report_pdf")
 async def report_pdf(request: web.Request) -> web.Response:
     body = await session_view.report(ctx(request), current_actor(request), request.match_info["id"])
-    pdf = session_report.render_pdf(body["report"], body["sha256"], body["signers"])
+    pdf = await asyncio.to_thread(session_report.render_pdf, body["report"], body["sha256"], body["signers"])
     name = f"evaluation-report-{request.match_info['id']}.pdf"
     return web.Response(body=pdf, content_type="application/pdf",
                         headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
@@ -88,5 +89,7 @@ async def document(request: web.Request) -> web.StreamResponse:
         "Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(doc.name)}",
         "Cache-Control": "no-store",
         "X-Content-Type-Options": "nosniff",
+        # A bidder's file: nothing in it may run or load; only this site's pages may frame it.
+        "Content-Security-Policy": "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'self'",
     }
     return web.FileResponse(doc.path, headers=headers)
