@@ -21,9 +21,9 @@ from web.api import experts as experts_api
 from web.api import hall
 from web.api import opening as opening_api
 from web.api import tenders as tenders_api
+from web.api.body import input_middleware
 from web.booth import routes as booth
 from web.config import Settings
-from web.api.body import input_middleware
 from web.errors import error_middleware
 from web.pages import audit as audit_pages
 from web.pages import evaluation as evaluation_pages

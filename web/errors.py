@@ -5,6 +5,7 @@ Shape: ``{"ok": false, "status": 404, "error": "one plain line"}`` — pinned by
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -13,6 +14,7 @@ from aiohttp import web
 
 from crypto.errors import CryptoError
 from evaluation.errors import DomainError, InvalidRequest, NotFoundError
+from web.keys import JINJA
 
 log = logging.getLogger("pingbiao.web")
 
@@ -50,8 +52,21 @@ def is_contention(exc: BaseException) -> bool:
     return any(marker in text for marker in _CONTENTION)
 
 
-def error_response(status: int, message: str) -> web.Response:
-    return web.json_response({"ok": False, "status": status, "error": message}, status=status)
+def error_response(status: int, message: str, request: web.Request | None = None) -> web.Response:
+    """The error as JSON (the API's shape), or as a page in the site's look when a browser asked
+    for a page: what happened, what to do, a way back (content negotiation on ``Accept``)."""
+    if request is not None and wants_page(request):
+        env = request.app.get(JINJA)
+        if env is not None:
+            html = env.get_template("error.html").render(request=request, status=status, message=message)
+            return web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
+    return web.json_response({"ok": False, "status": status, "error": message}, status=status,
+                             dumps=lambda v: json.dumps(v, ensure_ascii=False))
+
+
+def wants_page(request: web.Request) -> bool:
+    """A browser navigating (or posting a form), not a script calling the API."""
+    return not request.path.startswith("/api/") and "text/html" in request.headers.get("Accept", "")
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -62,18 +77,18 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except DomainError as exc:
-        return error_response(exc.status, exc.message)
+        return error_response(exc.status, exc.message, request)
     except CryptoError as exc:
-        return error_response(400, str(exc))
+        return error_response(400, str(exc), request)
     except web.HTTPException as exc:
         if exc.status < 400 or exc.content_type == "application/json":
             raise
-        return error_response(exc.status, exc.reason)
+        return error_response(exc.status, exc.reason, request)
     except Exception as exc:
         if isinstance(exc, sa.exc.DBAPIError) and is_contention(exc):
             log.warning("database busy", extra={"path": request.path, "method": request.method})
-            response = error_response(503, "服务器繁忙 The database is busy: try again in a moment")
+            response = error_response(503, "服务器繁忙 The database is busy: try again in a moment", request)
             response.headers["Retry-After"] = "1"
             return response
         log.exception("unhandled error", extra={"path": request.path, "method": request.method})
-        return error_response(500, "internal error: it has been logged")
+        return error_response(500, "internal error: it has been logged", request)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import jinja2
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -23,3 +24,5 @@ COMMITTEE: web.AppKey[CommitteeSource] = web.AppKey("evaluation_committee")
 """Optional: where the evaluation takes its committee from (default: the expert draw)."""
 UNREAD = web.RequestKey("unread_notifications", int)
 """Per page request of a signed-in reader: how many of its notifications are unread."""
+JINJA = web.AppKey("jinja", jinja2.Environment)
+"""The one Jinja environment (web/rendering.py builds it)."""

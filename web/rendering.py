@@ -22,7 +22,7 @@ from web.i18n import gettext, language_of, page_catalogue
 from web.labels import field_label, label
 
 TEMPLATES = Path(__file__).parent / "pages" / "templates"
-JINJA = web.AppKey("jinja", jinja2.Environment)
+JINJA = keys.JINJA
 
 
 @jinja2.pass_context

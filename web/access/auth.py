@@ -20,8 +20,8 @@ from evaluation.accounts.account import (
     change_role,
     create_account,
     list_accounts,
+    now_us,
 )
-from evaluation.accounts.account import now_us
 from evaluation.accounts.logins import close_session, open_session, release_attempt, reserve_attempt
 from evaluation.errors import DomainError
 from web.access import throttle

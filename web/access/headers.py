@@ -71,6 +71,9 @@ def install_headers(app: web.Application, beacon_url: str) -> None:
         headers.setdefault("X-Content-Type-Options", "nosniff")
         headers.setdefault("X-Frame-Options", "SAMEORIGIN" if route in FRAMEABLE_ROUTES else "DENY")
         headers.setdefault("Referrer-Policy", "same-origin")
+        # Pages and API answers show state that changes: never cached, so back/forward reloads them.
+        if route != "static" and not request.path.startswith("/static/"):
+            headers.setdefault("Cache-Control", "no-store")
         if is_https(request):
             headers.setdefault("Strict-Transport-Security", "max-age=31536000")
 

@@ -12,7 +12,6 @@ from aiohttp import web
 from evaluation.inputs import MAX_JSON_BYTES, check_text, parse_json
 from web.errors import AppError, BadRequest, Handler
 
-
 INLINE_PARSE_BYTES = 64 << 10
 """Bodies up to this size are parsed on the event loop (well under a millisecond); larger ones,
 up to 1 MiB of hostile shapes (a few hundred ms), in a worker thread."""

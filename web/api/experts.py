@@ -14,8 +14,8 @@ from evaluation.experts import draw_service
 from evaluation.experts import pool as experts
 from evaluation.experts.draw_job import DrawJob
 from evaluation.experts.views import draw_status, invitations_of, visible_to_expert
-from evaluation.tenders.tender import get
 from evaluation.inputs import check_text
+from evaluation.tenders.tender import get
 from web.api.body import PayloadTooLarge, json_body, optional_json_body
 from web.api.tenders import ctx, current_actor
 from web.errors import BadRequest
