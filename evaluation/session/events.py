@@ -73,6 +73,11 @@ KINDS_DOC: dict[str, str] = {
         "commitment (承诺书) accepted, a signing key registered. Payload: declaration and commitment "
         "({version, sha256} of the texts shown), public_key (base64 SPKI, ECDSA P-256), key_sha256."
     ),
+    "evaluation.key_replaced": (
+        "A checked-in member who lost its signing key (a new browser, cleared site data) confirmed "
+        "its password and registered a new one (重新登记签名密钥); the old key is revoked from this "
+        "entry on. Payload: public_key (base64 SPKI, P-256), key_sha256, old_key_sha256, reason."
+    ),
     "evaluation.vote": "A member voted for a group leader (评标组长). Payload: round (int), candidate (account).",
     "evaluation.revote": (
         "Nobody had a majority of the members after everyone voted: a new round. Payload: round "
@@ -145,6 +150,12 @@ def _member_added(state: dict[str, Any], entry: Entry) -> None:
 def _checked_in(state: dict[str, Any], entry: Entry) -> None:
     member = _ev(state)["members"][entry.actor.account]
     member.update(checked_in=True, public_key=entry.payload["public_key"])
+
+
+def _key_replaced(state: dict[str, Any], entry: Entry) -> None:
+    member = _ev(state)["members"][entry.actor.account]
+    member["public_key"] = entry.payload["public_key"]
+    member.setdefault("revoked_keys", []).append(entry.payload["old_key_sha256"])
 
 
 def _vote(state: dict[str, Any], entry: Entry) -> None:
@@ -258,6 +269,7 @@ REDUCERS = {
     "evaluation.low_price_decision": _low_decision,
     "evaluation.member_added": _member_added,
     "evaluation.checked_in": _checked_in,
+    "evaluation.key_replaced": _key_replaced,
     "evaluation.vote": _vote,
     "evaluation.revote": None,
     "evaluation.leader_elected": _leader,

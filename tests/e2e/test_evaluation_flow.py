@@ -115,6 +115,21 @@ async def test_evaluation_session_in_the_browser(make_app_server: MakeAppServer,
         await page.wait_for_selector("#vote-box", state="hidden", timeout=STEP_MS)
     await state_is(pages[0], "scoring")
 
+    # One expert lost its key (a new browser): it confirms its password and registers a new one.
+    fresh = await new_page()
+    await sign_in(fresh, base, f"expert{EXPERTS - 1}", page_url)
+    await state_is(fresh, "scoring")
+    await fresh.wait_for_selector("#rekey-box:not([hidden])", timeout=STEP_MS)
+    await fresh.fill("#rekey-form input[name=password]", "wrong password!")
+    await fresh.click("#rekey")
+    await fresh.wait_for_function("() => document.querySelector('#eval-message').dataset.bad === '1'", timeout=STEP_MS)
+    await fresh.fill("#rekey-form input[name=password]", PASSWORD)
+    await fresh.click("#rekey")
+    await fresh.wait_for_selector("#rekey-box", state="hidden", timeout=STEP_MS)
+    replaced = [e for e in await app[AUDIT_LOG].entries(0, app[AUDIT_LOG].size) if e.kind == "evaluation.key_replaced"]
+    assert [e.actor.account for e in replaced] == [experts[EXPERTS - 1].id]
+    pages[EXPERTS - 1] = fresh
+
     for i, page in enumerate(pages):
         await state_is(page, "scoring")
         inputs = page.locator("#sheet input.score")

@@ -219,6 +219,12 @@ def _evaluation(rng: random.Random, tender: str, add: Any, state: dict[str, Any]
         add(EntryDraft("evaluation.checked_in", {"declaration": declaration, "commitment": commitment,
                                                  "public_key": key, "key_sha256": "ee" * 32}, tender, actors[account]))
     move("checkin", "election", actors[account])
+    lost = rng.choice(accounts)  # a member lost its key and registered a new one
+    old_key, new_key = ev["members"][lost]["public_key"], f"key2-{lost}"
+    ev["members"][lost].update(public_key=new_key, revoked_keys=["ee" * 32])
+    add(EntryDraft("evaluation.key_replaced", {"public_key": new_key, "key_sha256": "ff" * 32, "old_key_sha256": "ee" * 32,
+                                               "reason": "lost"}, tender, actors[lost]))
+    assert old_key != new_key
     leader = rng.choice(accounts)
     for account in accounts:  # round 1: split, nobody has a majority
         candidate = accounts[accounts.index(account) % 3]

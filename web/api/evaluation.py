@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from evaluation.session import bid_queries, validity
+from evaluation.session import bid_queries, member_keys, validity
 from evaluation.session import session as sessions
 from evaluation.session import sheets as session_scoring
 from evaluation.session import view as session_view
@@ -54,6 +54,13 @@ async def add_member(request: web.Request) -> web.Response:
 async def checkin(request: web.Request) -> web.Response:
     await sessions.check_in(ctx(request), current_actor(request), request.match_info["id"], await json_body(request))
     return await _view(request, 201)
+
+
+@routes.post("/api/evaluation/{id}/key", name="evaluation.replace_key")
+async def replace_key(request: web.Request) -> web.Response:
+    """A member who lost its signing key registers a new one, after confirming its password."""
+    await member_keys.replace_key(ctx(request), current_actor(request), request.match_info["id"], await json_body(request))
+    return await _view(request, 200)
 
 
 @routes.post("/api/evaluation/{id}/votes", name="evaluation.vote")

@@ -52,11 +52,14 @@
     });
   };
   const keyName = () => `eval:${T}:${data.account}`;
+  const state = { hasKey: undefined };  // whether this browser holds this member's signing key
+  idbDo("readonly", (s) => s.get(keyName())).then((pair) => { state.hasKey = !!pair; }, () => { state.hasKey = false; });
   async function signingKey(create) {
     let pair = await idbDo("readonly", (s) => s.get(keyName()));
     if (!pair && create) {
       pair = await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, false, ["sign", "verify"]);
       await idbDo("readwrite", (s) => s.put(pair, keyName()));
+      state.hasKey = true;
     }
     if (!pair) throw new Error(t("本浏览器没有签名密钥"));
     return pair;
@@ -103,6 +106,20 @@
       public_key: b64(spki),
     });
   }, t("已签到"));
+  $("rekey-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    act(async () => {
+      const password = $("rekey-form").password.value;
+      if (!password) throw new Error(t("请输入登录密码"));
+      const pair = await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, false, ["sign", "verify"]);
+      const spki = await crypto.subtle.exportKey("spki", pair.publicKey);
+      const out = await post("/key", { public_key: b64(spki), password, reason: "lost" });
+      await idbDo("readwrite", (s) => s.put(pair, keyName()));  // kept only once the server took it
+      state.hasKey = true;
+      $("rekey-form").reset();
+      return out;
+    }, t("已重新登记签名密钥"));
+  });
   $("vote").onclick = () => act(() => post("/votes", { candidate: $("vote-candidate").value }), t("已投票"));
   $("submit-sheets").onclick = () => act(async () => {
     const sheets = view.bids.map((b) => {
@@ -153,6 +170,7 @@
     }));
     show("rep-box", view.tender.owner && s === "checkin");
     show("checkin-box", !!me && s === "checkin" && !me.checked_in);
+    show("rekey-box", !!me && me.checked_in && s !== "done" && state.hasKey === false);
     if (me) $("my-name").textContent = nameOf(me.account);
     $("declaration-text").textContent = view.texts.declaration;
     $("commitment-text").textContent = view.texts.commitment;
