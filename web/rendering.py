@@ -15,6 +15,7 @@ import jinja2
 from aiohttp import web
 from markupsafe import Markup
 
+from evaluation.session.report import points as report_points
 from web import keys
 from web.access.csrf import csrf_input
 from web.formatting import local_time, money, size_text, yuan, zone_name
@@ -70,7 +71,7 @@ def make_environment() -> jinja2.Environment:
         money=money,
         size_text=size_text,
     )
-    env.filters.update(yuan=yuan)
+    env.filters.update(yuan=yuan, points=report_points)
     # JSON shown in a page keeps its Chinese readable (no \\u escapes); still HTML-safe.
     env.policies["json.dumps_kwargs"] = {"ensure_ascii": False, "sort_keys": True}
     return env

@@ -96,8 +96,36 @@ def digest(report: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical_json(report)).hexdigest()
 
 
-def render_pdf(report: Mapping[str, Any], sha256: str, signers: Sequence[str]) -> bytes:
-    """The report as a PDF (A4). Chinese text in reportlab's CID font STSong-Light (no font files)."""
+MEMBER_KINDS = {"expert": "评审专家", "purchaser_rep": "采购人代表"}
+CHANGE_REASONS = {"sum_error": "计算错误", "out_of_scale": "分值超出范围", "objective_inconsistent": "客观分不一致",
+                  "abnormal_high_low": "畸高畸低"}
+
+
+def points(text: Any) -> str:
+    """A score as people write it: "79/2" → "39.5", "40" → "40" (exact fractions in the report)."""
+    try:
+        value = Fraction(str(text))
+    except (ValueError, ZeroDivisionError):
+        return str(text)
+    if value.denominator == 1:
+        return str(value.numerator)
+    shown = display(value)
+    return shown.rstrip("0").rstrip(".") if Fraction(shown) == value else shown
+
+
+def thousands(yuan_text: Any) -> str:
+    """ "1234567.50" → "1,234,567.50" (a report's money, already in yuan)."""
+    text = str(yuan_text)
+    sign, text = ("-", text[1:]) if text.startswith("-") else ("", text)
+    whole, dot, cents = text.partition(".")
+    return f"{sign}{int(whole):,}{dot}{cents}" if whole.isdigit() else str(yuan_text)
+
+
+def render_pdf(report: Mapping[str, Any], sha256: str, signers: Sequence[str],
+               names: Mapping[str, Mapping[str, str]] | None = None) -> bytes:
+    """The report as a PDF (A4), the document a committee signs: in Chinese, with people, bidders
+    and criteria by name (`names`: "people" by account, "bids" by bid id, "criteria" by code).
+    Chinese text in reportlab's CID font STSong-Light (no font files)."""
     from reportlab.lib import colors  # type: ignore[import-untyped]
     from reportlab.lib.pagesizes import A4  # type: ignore[import-untyped]
     from reportlab.lib.styles import ParagraphStyle  # type: ignore[import-untyped]
@@ -121,38 +149,55 @@ def render_pdf(report: Mapping[str, Any], sha256: str, signers: Sequence[str]) -
         return t
 
     tender = report["tender"]
+    names = names or {}
+    people, bids, criteria = names.get("people", {}), names.get("bids", {}), names.get("criteria", {})
     codes = [c["code"] for c in report["criteria"] if c["kind"] != "price"]
+
+    def person(account: str) -> str:
+        return people.get(account, account)
+
+    def bidder(bid: str) -> str:
+        return bids.get(bid, bid)
+
+    def criterion(code: str | None) -> str:
+        return criteria.get(code, code) if code else "总分"
+
     flow: list[Any] = [
-        p("评标报告 Evaluation report", title),
-        p(f"{tender['title']} ({tender['id']}) · {tender['agency_name']}"),
-        p(f"SHA-256: {sha256}"),
+        p("评标报告", title),
+        p(f"项目名称：{tender['title']}（编号 {tender['id']}）"),
+        p(f"采购人：{tender['agency_name']}"),
+        p(f"报告哈希（SHA-256，各成员签署的即此值）：{sha256}"),
         *([p(report["local_beacon"], head)] if report.get("local_beacon") else []),
-        p("评标委员会 Committee", head),
-        table([["#", "姓名 Name", "身份 Role", "场地 Site", "专业 Specialty", "签到 Present"]]
-              + [[m["seat"], m["name"] + (" (组长 leader)" if m["leader"] else ""), m["kind"], m["site"], m["specialty"],
-                  "是 yes" if m["present"] else "否 no"] for m in report["members"]]),
-        p("评分 Scores by criterion", head),
-        table([["投标 Bid", "专家 Expert", *codes]]
-              + [[s["bidder_name"], s["expert"], *[s["scores"].get(c, "") for c in codes]] for s in report["scores"]]),
-        p("偏差 Deviations", head),
-        table([["投标 Bid", "专家 Expert", "因素 Item", "分 Score", "他人均值 Others' mean"]]
-              + [[d["bid"], d["expert"], d["criterion"], d["score"], display(Fraction(d["others_mean"]))] for d in report["deviations"]]),
-        p("修改 Changes and reasons", head),
-        table([["投标 Bid", "专家 Expert", "因素 Item", "新分 New", "修改理由 Reason", "说明 Explanation"]]
-              + [[c["bid"], c["expert"], c["criterion"] or "total", c["new"], c["reason"], c["explanation"]] for c in report["changes"]]),
-        p("排序 Ranking", head),
-        table([["名次 Rank", "投标人 Bidder", "报价 Price", "扣除 Deduction", "评审价格 Evaluated", "价格分 Price score", "总分 Total"]]
-              + [[r["rank"] or "无效 invalid", r["bidder_name"], r["price"], f"{r['deduction_percent']}%" if r["deducted"] else "—",
-                  r["evaluated_price"], display(Fraction(r["price_score"])), r["total_display"] if r["rank"] else r["invalid"]]
+        p("评标委员会与出席", head),
+        table([["席位", "姓名", "身份", "场地", "专业", "签到"]]
+              + [[m["seat"], m["name"] + ("（评标组长）" if m["leader"] else ""), MEMBER_KINDS.get(m["kind"], m["kind"]),
+                  m["site"] or "—", m["specialty"] or "—", "是" if m["present"] else "未签到"] for m in report["members"]]),
+        p("评分", head),
+        table([["投标人", "专家", *[criterion(c) for c in codes]]]
+              + [[s["bidder_name"], person(s["expert"]), *[points(s["scores"].get(c, "")) for c in codes]] for s in report["scores"]]),
+        p("偏差", head),
+        table([["投标人", "专家", "评分因素", "分值", "其他专家均值"]]
+              + [[bidder(d["bid"]), person(d["expert"]), criterion(d["criterion"]), points(d["score"]), display(Fraction(d["others_mean"]))]
+                 for d in report["deviations"]]),
+        p("修改及理由", head),
+        table([["投标人", "专家", "评分因素", "新分值", "修改理由", "说明"]]
+              + [[bidder(c["bid"]), person(c["expert"]), criterion(c["criterion"]), points(c["new"]), CHANGE_REASONS.get(c["reason"], c["reason"]),
+                  c["explanation"]] for c in report["changes"]]),
+        p("排序", head),
+        table([["名次", "投标人", "投标报价（元）", "价格扣除", "评审价格（元）", "价格分", "总分"]]
+              + [[r["rank"] or "无效", r["bidder_name"], thousands(r["price"]), f"{r['deduction_percent']}%" if r["deducted"] else "—",
+                  thousands(r["evaluated_price"]), display(Fraction(r["price_score"])), r["total_display"] if r["rank"] else r["invalid"]]
                  for r in report["ranking"]]),
-        p("推荐候选人 Recommended candidates: " + ", ".join(report["recommendation"]["candidates"])
-          + ("" if report["recommendation"]["ranked"] else " (评定分离, unranked)")),
-        p("异常低价 Abnormally low: " + ("; ".join(f"{k}: {v}" for k, v in report["abnormally_low"].items()) or "无 none")),
-        p("开标异议 Objections to the opening record", head),
-        *[p(f"{o['bidder']}: {o['text']} — 答复 answer: {o['answer'] or '未答复 none'}") for o in report["objections"]],
+        p("推荐中标候选人：" + ("、".join(bidder(b) for b in report["recommendation"]["candidates"]) or "无")
+          + ("" if report["recommendation"]["ranked"] else "（评定分离，不排序）")),
+        p("异常低价：" + ("；".join(f"{bidder(k)}（{v}）" for k, v in report["abnormally_low"].items()) or "无")),
+        p(report.get("rounding") or ""),
+        p("开标异议", head),
+        *([p(f"{person(o['bidder'])}：{o['text']} — 答复：{o['answer'] or '未答复'}") for o in report["objections"]] or [p("无")]),
         Spacer(1, 10),
-        p("签字 Signed by: " + (", ".join(signers) or "—")),
+        p("签署：" + ("、".join(person(s) for s in signers) or "—")),
+        p("验证：用审计日志导出包运行 pingbiao audit replay，可离线重算汇总并核对上述哈希。"),
     ]
     out = io.BytesIO()
-    SimpleDocTemplate(out, pagesize=A4, title="评标报告 Evaluation report", invariant=1).build(flow)
+    SimpleDocTemplate(out, pagesize=A4, title="评标报告", invariant=1).build(flow)
     return out.getvalue()

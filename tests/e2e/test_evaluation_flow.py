@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import subprocess
 import time
+from pathlib import Path
 from typing import Any
 
 from crypto.beacon import LocalBeaconSource
@@ -25,6 +27,7 @@ from evaluation.audit.entry import Actor
 from evaluation.session.session import drawn_committee
 from evaluation.tenders import bids, opening, opening_record
 from evaluation.tenders import tender as tenders
+from tests.conftest import need_executable
 from tests.e2e.conftest import MakeAppServer, NewPage
 from tests.evaluation.experts_fixtures import draw_committee
 from tests.evaluation.session_fixtures import CRITERIA, PRICES
@@ -66,7 +69,7 @@ async def confirmed_tender(app: Any, agency: Actor) -> str:
     return t.id
 
 
-async def test_evaluation_session_in_the_browser(make_app_server: MakeAppServer, new_page: NewPage) -> None:
+async def test_evaluation_session_in_the_browser(make_app_server: MakeAppServer, new_page: NewPage, tmp_path: Path) -> None:
     running = await make_app_server()
     app, base = running.app, running.url
     agency = await make_account(app, Role.agency, "agency")
@@ -167,6 +170,18 @@ async def test_evaluation_session_in_the_browser(make_app_server: MakeAppServer,
 
     pdf = await pages[0].request.get(f"{base}{page_url}/report.pdf")
     assert pdf.status == 200 and (await pdf.body()).startswith(b"%PDF")
+    # The PDF is the signed document: rendered (pdftoppm) and read back (pdftotext), it names people.
+    pdf_path = tmp_path / "report.pdf"
+    pdf_path.write_bytes(await pdf.body())
+    subprocess.run([need_executable("pdftoppm"), "-png", "-r", "60", "-f", "1", "-l", "1", str(pdf_path), str(tmp_path / "page")],
+                   check=True, timeout=60)
+    [png] = list(tmp_path.glob("page*.png"))
+    assert png.stat().st_size > 10_000  # a page with text on it, not a blank
+    text = subprocess.run([need_executable("pdftotext"), "-layout", str(pdf_path), "-"], capture_output=True, text=True,
+                          check=True, timeout=60).stdout
+    assert "评标报告" in text and "畸高畸低" in text and "评标组长" in text
+    assert re.search(r"签署：专家\d", text) and "供应商 0" in text, text  # signers and bidders by name (the pool's, the bids')
+    assert not re.search(r"acct_[0-9a-f]{8}|B-[0-9a-f]{16}", text), text
     await pages[0].goto(f"{base}{page_url}/report")
     assert "评标报告" in await pages[0].text_content("#report")
     # The document a committee signs reads in names and words: no account or bid ids outside <code>.

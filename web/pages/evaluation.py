@@ -59,7 +59,8 @@ async def report_page(request: web.Request) -> web.Response:
 @routes.get("/evaluation/{id}/report.pdf", name="evaluation.report_pdf")
 async def report_pdf(request: web.Request) -> web.Response:
     body = await session_view.report(ctx(request), current_actor(request), request.match_info["id"])
-    pdf = await asyncio.to_thread(session_report.render_pdf, body["report"], body["sha256"], body["signers"])
+    names = await report_names(request, body["report"])
+    pdf = await asyncio.to_thread(session_report.render_pdf, body["report"], body["sha256"], body["signers"], names)
     name = f"evaluation-report-{request.match_info['id']}.pdf"
     return web.Response(body=pdf, content_type="application/pdf",
                         headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
