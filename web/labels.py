@@ -29,6 +29,7 @@ LABELS: dict[str, dict[str, str]] = {
         "confirming": N_("确认中"),
         "confirmed": N_("已确认"),
         "evaluating": N_("评标中"),
+        "awarded": N_("结果已公告"),
     },
     "method": {
         "open": N_("公开招标"),

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from evaluation.accounts.account import Account, Role, now_us
 from evaluation.accounts.tables import account_table, session_table, throttle_table

@@ -256,4 +256,4 @@ async def is_revealed(conn: AsyncConnection, tender_id: str) -> bool:
     if row is not None and row.revealed_us is not None:
         return True
     state = (await conn.execute(sa.select(tender_table.c.state).where(tender_table.c.id == tender_id))).scalar()
-    return state == TenderState.EVALUATING.value
+    return state in (TenderState.EVALUATING.value, TenderState.AWARDED.value)

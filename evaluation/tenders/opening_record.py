@@ -37,7 +37,8 @@ from evaluation.tenders.tender import (
     set_state,
 )
 
-AFTER_OPENING = (TenderState.OPENED, TenderState.FAILED, TenderState.CONFIRMING, TenderState.CONFIRMED, TenderState.EVALUATING)
+AFTER_OPENING = (TenderState.OPENED, TenderState.FAILED, TenderState.CONFIRMING, TenderState.CONFIRMED, TenderState.EVALUATING,
+                 TenderState.AWARDED)
 MAX_TEXT = 5000
 
 
@@ -102,7 +103,7 @@ async def record(ctx: TenderContext, tender_id: str, *, partial: bool = False) -
         "fields": [f.to_json() for f in tender.spec.record_fields],
         "rows": rows,
         "confirm_until": None if tender.confirm_until is None else format_time(tender.confirm_until),
-        "final": tender.state in (TenderState.CONFIRMED, TenderState.EVALUATING, TenderState.FAILED),
+        "final": tender.state in (TenderState.CONFIRMED, TenderState.EVALUATING, TenderState.AWARDED, TenderState.FAILED),
         "failed_reason": tender.failed_reason,
         "confirmations": confirmed,
         "objections": objections,

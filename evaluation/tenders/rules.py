@@ -93,6 +93,7 @@ class TenderState(str, enum.Enum):
     CONFIRMING = "confirming"
     CONFIRMED = "confirmed"
     EVALUATING = "evaluating"
+    AWARDED = "awarded"  # 结果公告: the result (中标/成交结果) is published
 
 
 TRANSITIONS: dict[TenderState, frozenset[TenderState]] = {
@@ -103,7 +104,8 @@ TRANSITIONS: dict[TenderState, frozenset[TenderState]] = {
     TenderState.CONFIRMING: frozenset({TenderState.CONFIRMED}),
     TenderState.CONFIRMED: frozenset({TenderState.EVALUATING}),
     TenderState.FAILED: frozenset(),
-    TenderState.EVALUATING: frozenset({TenderState.FAILED}),
+    TenderState.EVALUATING: frozenset({TenderState.FAILED, TenderState.AWARDED}),
+    TenderState.AWARDED: frozenset(),
 }
 
 

@@ -14,6 +14,7 @@ the PDF is downloaded; the supervisor's replay page shows each step.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import re
 import subprocess
@@ -193,11 +194,18 @@ async def test_evaluation_session_in_the_browser(make_app_server: MakeAppServer,
         await pages[0].set_viewport_size({"width": width, "height": 900})
         assert await pages[0].evaluate("document.documentElement.scrollWidth") <= width
 
+    # The agency publishes the result from the tender's page; the tender is then 'awarded'.
+    host.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+    await host.goto(f"{base}/tenders/{tender_id}")
+    await host.click("#publish-result")
+    await host.wait_for_selector("#result #result-winner", timeout=STEP_MS)
+    assert await host.get_attribute("#tender-state", "data-state") == "awarded"
+
     watcher = await new_page()
     await sign_in(watcher, base, "supervisor", f"/audit/tenders/{tender_id}")
     text = await watcher.text_content("body") or ""
     for kind in ("evaluation.started", "evaluation.checked_in", "evaluation.leader_elected",
                  "evaluation.sheet_submitted", "evaluation.review", "evaluation.score_changed",
-                 "evaluation.tally", "evaluation.report_signed", "evaluation.report_final"):
+                 "evaluation.tally", "evaluation.report_signed", "evaluation.report_final", "tender.result_published"):
         assert kind in text, kind
     assert supervisor.role is Role.supervisor

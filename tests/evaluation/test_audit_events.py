@@ -307,6 +307,11 @@ def _evaluation(rng: random.Random, tender: str, add: Any, state: dict[str, Any]
     add(EntryDraft("evaluation.report_final", {"sha256": "a5" * 32, "signers": list(ev["report_signers"])},
                    tender, actors[account]))
     move("signing", "done", actors[account])
+    result = {"winner_bid": opened[0], "winner_name": "x", "price": "1000.00",
+              "candidates": [{"bid": opened[0], "bidder_name": "x", "rank": 1}], "report_sha256": "a5" * 32,
+              "published_us": 1, "publicity_until": "2026-12-03", "note": ""}
+    state["phase"], state["result"] = "awarded", dict(result)
+    add(EntryDraft("tender.result_published", result, tender, agency))
 
 
 def _copy(value: Any) -> Any:

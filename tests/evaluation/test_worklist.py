@@ -23,6 +23,7 @@ CASES = [
     (Stage(S.EVALUATING, draw="drawn", session="scoring"), Step.FOLLOW_EVALUATION),
     (Stage(S.EVALUATING, draw="drawn", session="done"), Step.PUBLISH_RESULT),
     (Stage(S.FAILED), Step.NONE),
+    (Stage(S.AWARDED, draw="drawn", session="done"), Step.NONE),
 ]
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from evaluation.tenders import tender as tenders
 from evaluation.tenders.rules import TenderState
 from tests.web.tender_client import Hall, start, tender_body
-from web.keys import ENGINE
+from web.keys import AUDIT_LOG, ENGINE
 
 
 async def page(hall: Hall, who: str) -> str:
@@ -57,3 +57,15 @@ async def test_workbenches_follow_the_tender(aiohttp_client: Any, tmp_path: Path
 
     expert = await page(hall, "expert")
     assert "尚未加入专家库" in expert  # an expert account with no pool record is told so, not refused
+
+
+async def test_a_result_is_published_only_by_its_agency_after_the_signed_report(aiohttp_client: Any, tmp_path: Path) -> None:
+    hall = await start(aiohttp_client, tmp_path)
+    status, t = await hall.call("agency", "POST", "/api/tenders", json=tender_body(600))
+    assert status == 201
+    size = hall.client.app[AUDIT_LOG].size
+    status, body = await hall.call("agency2", "POST", f"/api/tenders/{t['id']}/result", json={})
+    assert status == 403, body
+    status, body = await hall.call("agency", "POST", f"/api/tenders/{t['id']}/result", json={})
+    assert status == 409 and "signed report" in body["error"], body
+    assert hall.client.app[AUDIT_LOG].size == size  # nothing logged

@@ -3,11 +3,12 @@ web/errors.py maps them once. Who may call each route: web/access/permissions/ev
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aiohttp import web
 
-from evaluation.session import bid_queries, member_keys, validity
+from evaluation.session import bid_queries, member_keys, result, validity
 from evaluation.session import session as sessions
 from evaluation.session import sheets as session_scoring
 from evaluation.session import view as session_view
@@ -54,6 +55,13 @@ async def add_member(request: web.Request) -> web.Response:
 async def checkin(request: web.Request) -> web.Response:
     await sessions.check_in(ctx(request), current_actor(request), request.match_info["id"], await json_body(request))
     return await _view(request, 201)
+
+
+@routes.post("/api/tenders/{id}/result", name="evaluation.publish_result")
+async def publish_result(request: web.Request) -> web.Response:
+    """The agency publishes the result (结果公告) once the report is signed."""
+    body = await result.publish_result(ctx(request), current_actor(request), request.match_info["id"], await json_body(request))
+    return web.json_response(body, status=201, dumps=lambda v: json.dumps(v, ensure_ascii=False))
 
 
 @routes.post("/api/evaluation/{id}/key", name="evaluation.replace_key")

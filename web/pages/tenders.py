@@ -16,6 +16,10 @@ from typing import Any
 from aiohttp import web
 
 from evaluation.audit.entry import Actor
+from evaluation.errors import DomainError
+from evaluation.session import result
+from evaluation.session.rules import SessionState
+from evaluation.session.session import get_session
 from evaluation.tenders import opening_record
 from evaluation.tenders import tender as tenders
 from evaluation.tenders.opening_record import AFTER_OPENING
@@ -26,6 +30,7 @@ from evaluation.tenders.rules import (
     TenderState,
 )
 from evaluation.tenders.store import bid_of
+from web.api.evaluation import EVALUATION
 from web.api.tenders import ctx, current_actor, tender_view, visible_tender
 from web.errors import Forbidden
 from web.formatting import money, size_text, yuan
@@ -103,6 +108,18 @@ async def tender_edit(request: web.Request) -> web.Response:
     return _form_page(request, await tender_view(request, tender, actor))
 
 
+async def _candidates(request: web.Request, tender_id: str) -> list[dict[str, Any]] | None:
+    """The recommended candidates of a signed report, for the agency's result form; else None."""
+    try:
+        session = await get_session(request.app[EVALUATION], tender_id)
+    except DomainError:
+        return None
+    if session.state is not SessionState.DONE or session.report is None:
+        return None
+    names = {b["bid"]: b["bidder_name"] for b in session.report["bids"]}
+    return [{"bid": b, "bidder_name": names.get(b, b)} for b in session.report["recommendation"]["candidates"]]
+
+
 @routes.get("/tenders/{id}", name="pages.tender")
 async def tender_detail(request: web.Request) -> web.Response:
     actor = current_actor(request)
@@ -115,9 +132,16 @@ async def tender_detail(request: web.Request) -> web.Response:
     if after and (owner or actor.role == "supervisor"):
         leads = await opening_record.collusion_leads(ctx(request), tender.id)
     data = {"tender": view, "owner": owner, "role": actor.role, "record": record}
+    published, candidates = None, None
+    if tender.state is TenderState.AWARDED:
+        published = await result.published_result(request.app[EVALUATION], tender.id)
+    elif tender.state is TenderState.EVALUATING and owner:
+        candidates = await _candidates(request, tender.id)
     return render(
         request,
         "tender_detail.html",
+        result=published,
+        candidates=candidates,
         tender=view,
         owner=owner,
         role=actor.role,

@@ -34,7 +34,7 @@ STEPS: dict[Step, tuple[str, str]] = {
     Step.REDRAW: (N_("专家不足，重新抽取"), "/tenders/{id}/experts"),
     Step.START_EVALUATION: (N_("开始评标"), "/evaluation/{id}"),
     Step.FOLLOW_EVALUATION: (N_("评标进展"), "/evaluation/{id}"),
-    Step.PUBLISH_RESULT: (N_("查看评标报告"), "/evaluation/{id}/report"),
+    Step.PUBLISH_RESULT: (N_("公告结果"), "/tenders/{id}#result-form-box"),
     Step.NONE: (N_("查看"), "/tenders/{id}"),
 }
 """What the agency sees as the next action of a tender, and where it is done."""

@@ -363,6 +363,20 @@
   function initDetail() {
     const data = pb.pageData();
     const tender = data.tender;
+    const resultForm = document.getElementById("result-form");
+    if (resultForm) {
+      resultForm.addEventListener("submit", async (event) => {
+        event.preventDefault();
+        const out = resultForm.querySelector(".tp-message");
+        if (!confirm(t("公告后不能撤回：确定公告该结果？"))) return;
+        try {
+          await pb.api("POST", `/api/tenders/${tender.id}/result`, { winner: resultForm.winner.value, note: resultForm.note.value });
+          location.reload();
+        } catch (e) {
+          pb.message(out, e.message, "error");
+        }
+      });
+    }
     const publish = document.getElementById("publish");
     if (publish) {
       publish.onclick = async () => {

@@ -1,0 +1,97 @@
+"""The result (中标候选人公示 / 成交结果公告): after the committee signed its report, the tender's
+agency names the winner among the recommended candidates and publishes the result; the tender
+becomes ``awarded`` and everyone who can see the tender reads the result and its publicity
+period (公示期). 87号令 art. 68–69: the purchaser decides among the candidates in the order the
+report gives, and the result is published on the designated media for one working day.
+
+The published result is one audit entry, ``tender.result_published``; pages read the result
+from it (the signed leaf), not from a table that could be edited apart from the log.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from evaluation.audit.entry import Actor, EntryDraft
+from evaluation.audit.events import reducer
+from evaluation.errors import ConflictError, InvalidRequest
+from evaluation.session.rules import SessionState
+from evaluation.session.session import EvaluationContext, get_session
+from evaluation.tenders.rules import TenderState
+from evaluation.tenders.tender import NotPermitted, get, set_state
+
+KIND = "tender.result_published"
+PUBLICITY_WORKING_DAYS = 1
+"""87号令 art. 69: 中标、成交结果公告期限为 1 个工作日."""
+MAX_NOTE = 2000
+
+
+@reducer(
+    KIND,
+    "The tender's agency published the result (结果公告) after the signed report: the winner among the "
+    "recommended candidates, the publicity period. Payload: winner_bid, winner_name, price (yuan text), "
+    "candidates [{bid, bidder_name, rank}], report_sha256, published_us, publicity_until (ISO date), note. "
+    "Phase becomes 'awarded'.",
+)
+def _published(state: dict[str, Any], entry: Any) -> None:
+    state["phase"] = "awarded"
+    state["result"] = dict(entry.payload)
+
+
+def working_days_after(day: date, n: int) -> date:
+    """The `n`-th working day (Monday–Friday) after `day`. Public holidays are not known here."""
+    while n > 0:
+        day += timedelta(days=1)
+        if day.weekday() < 5:
+            n -= 1
+    return day
+
+
+async def publish_result(ctx: EvaluationContext, actor: Actor, tender_id: str, data: dict[str, Any]) -> dict[str, Any]:
+    """Publish the result of `tender_id`: ``data["winner"]`` is a recommended candidate's bid id
+    (the first one when absent); ``data["note"]`` an optional text. Only the tender's agency,
+    once the report is final (session done). Returns the payload logged."""
+    tender = await get(ctx.tenders, tender_id)
+    if not tender.owned_by(actor):
+        raise NotPermitted(f"tender {tender_id} belongs to another agency")
+    if tender.state is not TenderState.EVALUATING:
+        raise ConflictError(f"tender {tender_id} is {tender.state.value}: a result is published after a signed report")
+    session = await get_session(ctx, tender_id)
+    if session.state is not SessionState.DONE or session.report is None:
+        raise ConflictError("the evaluation report is not signed by every member yet")
+    candidates = list(session.report["recommendation"]["candidates"])
+    if not candidates:
+        raise ConflictError("the report recommends no candidate")
+    winner = data.get("winner") or candidates[0]
+    if winner not in candidates:
+        raise InvalidRequest("the winner must be one of the report's recommended candidates (87号令 art. 68)")
+    note = data.get("note") or ""
+    if not isinstance(note, str) or len(note) > MAX_NOTE:
+        raise InvalidRequest(f"note must be text of at most {MAX_NOTE} characters")
+    ranking = {r["bid"]: r for r in session.report["ranking"]}
+    names = {b["bid"]: b["bidder_name"] for b in session.report["bids"]}
+    now = ctx.tenders.now_us()
+    today = datetime.fromtimestamp(now / 1e6, tz=UTC).date()
+    payload = {
+        "winner_bid": winner, "winner_name": names.get(winner, winner),
+        "price": ranking.get(winner, {}).get("price", ""),
+        "candidates": [{"bid": b, "bidder_name": names.get(b, b), "rank": ranking.get(b, {}).get("rank")} for b in candidates],
+        "report_sha256": session.report_sha256, "published_us": now,
+        "publicity_until": working_days_after(today, PUBLICITY_WORKING_DAYS).isoformat(), "note": note.strip(),
+    }
+
+    async def apply(conn: AsyncConnection) -> None:
+        await set_state(conn, tender_id, TenderState.EVALUATING, TenderState.AWARDED)
+
+    await ctx.tenders.audit.append(EntryDraft(KIND, payload, tender_id, actor), apply=apply)
+    ctx.tenders.notify(tender_id, {"type": "phase", "state": "awarded"})
+    return payload
+
+
+async def published_result(ctx: EvaluationContext, tender_id: str) -> dict[str, Any] | None:
+    """The published result of `tender_id`, read from its audit entry; None before it."""
+    found = [e for e in await ctx.tenders.audit.entries_for_tender(tender_id) if e.kind == KIND]
+    return dict(found[-1].payload) if found else None
