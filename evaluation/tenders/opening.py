@@ -103,6 +103,8 @@ def unseal_bid(
     documents: list[dict[str, Any]] = []
 
     def check(manifest: Manifest) -> None:
+        if not any(d.size > 0 for d in manifest.documents):
+            raise InvalidRequest("投标文件不含任何非空文档 the bid holds no non-empty document")
         record.update(check_record(fields, manifest.record))
 
     blobs.tmp_dir.mkdir(parents=True, exist_ok=True)

@@ -181,3 +181,17 @@ async def test_a_bid_with_text_the_log_refuses_fails_alone(tctx: TenderContext, 
     assert len(failed) == 3 and all(e.payload["sha256"] == hashes[e.payload["bid_id"]] for e in failed)
     leads = await opening_record.collusion_leads(tctx, t.id)
     assert [(lead["kind"], lead["value"]) for lead in leads if lead["kind"] == "same_author"] == [("same_author", "Li\ufffdSi")]
+
+
+async def test_a_bid_without_a_non_empty_document_fails_at_the_opening(tctx: TenderContext, beacon: LocalBeacon) -> None:
+    """A bid must hold at least one non-empty document: with none, or only empty ones, it is
+    recorded as failed with the reason; the other bids open."""
+    t0 = await tenders.create(tctx, AGENCY, "x", spec(2))
+    round = beacon.chain.round_not_before(t0.spec.opening_time)
+    bad = {1: sealed(beacon.chain, round, docs=[]), 2: sealed(beacon.chain, round, docs=[("空白.pdf", b"")])}
+    t = await tender_with_bids(tctx, beacon, 5, bad=bad)
+    done = await opening.run(tctx, t.id, await the_beacon(beacon, t.opening_round or 0))
+    assert done.state is TenderState.CONFIRMING
+    rows = {r["bidder"]: r for r in (await opening_record.record(tctx, t.id))["rows"]}
+    assert [rows[b.account]["status"] for b in BIDDERS[:5]] == ["opened", "failed", "failed", "opened", "opened"]
+    assert "非空" in rows[BIDDERS[1].account]["reason"] and "非空" in rows[BIDDERS[2].account]["reason"]

@@ -161,6 +161,7 @@
       try {
         const record = readRecord(form);
         const files = [...docs.files];
+        if (!files.some((f) => f.size > 0)) throw new Error(t("请至少选择一个非空的投标文件"));
         const total = files.reduce((n, f) => n + f.size, 0);
         if (total > tender.max_bid_bytes) throw new Error(t("文件超过上限 {limit}", { limit: pb.size(tender.max_bid_bytes) }));
         setStep("build", "active");
