@@ -233,6 +233,14 @@ def _encode(index: int, time_text: str, tender_id: str | None, actor: Actor, kin
     ).encode()
 
 
+def leaf_of_fields(
+    index: int, time: datetime, tender_id: str | None, actor: Actor, kind: str, payload_text: str
+) -> bytes:
+    """The leaf the stored fields of an entry stand for, `payload_text` taken verbatim: equal to the
+    stored leaf exactly when the fields say what the leaf says (the payload text included)."""
+    return _encode(index, format_time(time), tender_id, actor, kind, payload_text)
+
+
 def make_entry(index: int, time: datetime, draft: EntryDraft) -> Entry:
     """The entry `draft` becomes at `index` and `time`; the payload is checked again (dicts are mutable)."""
     leaf = encode_leaf(index, time, draft.tender_id, draft.actor, draft.kind, draft.payload)
