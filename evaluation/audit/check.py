@@ -29,7 +29,7 @@ from crypto.errors import CryptoError
 from crypto.note import Verifier, open_note
 from crypto.proof import root_from_inclusion_proof
 from evaluation.audit import store
-from evaluation.audit.entry import Actor, Entry, LeafError, leaf_of_fields
+from evaluation.audit.entry import Actor, Entry, LeafError, format_time, leaf_of_fields, leaf_of_text
 from evaluation.errors import IntegrityFailure
 
 PAGE = 10_000
@@ -122,16 +122,25 @@ async def _check_from(conn: AsyncConnection, start: int, border: list[bytes], si
     border = list(border)
     sha256 = hashlib.sha256
     n = start
+    last_us, time_text = None, ""
     while n < size:
         end = min(n + PAGE, size)
-        rows = await store.entry_rows(conn, n, end)
+        rows = await store.raw_entry_rows(conn, n, end)
         stored = await store.node_rows(conn, n, end)
         computed: list[tuple[int, bytes]] = []
-        for row in rows:
-            if row.idx != n:
-                raise IntegrityFailure(f"entry {n} is missing from the database (found {row.idx} after {n - 1})")
-            entry = row_entry(row)
-            h = sha256(b"\x00" + entry.leaf).digest()
+        for idx, time_us, tender_id, account, role, kind, payload_text, stored_leaf in rows:
+            if idx != n:
+                raise IntegrityFailure(f"entry {n} is missing from the database (found {idx} after {n - 1})")
+            if time_us != last_us:  # a batch shares one time: format it once
+                last_us, time_text = time_us, format_time(_moment(time_us))
+            leaf = bytes(stored_leaf)
+            try:
+                same = leaf_of_text(idx, time_text, tender_id, account, role, kind, payload_text) == leaf
+            except (TypeError, ValueError):
+                same = False
+            if not same:
+                raise IntegrityFailure(f"entry {idx}: stored columns do not match its leaf")
+            h = sha256(b"\x00" + leaf).digest()
             computed.append((n << store.LEVEL_BITS, h))
             level, m = 0, n + 1
             while not m & 1:

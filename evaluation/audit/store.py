@@ -229,6 +229,14 @@ async def entry_rows(conn: AsyncConnection, start: int, end: int) -> list[Any]:
     return list(await conn.execute(query))
 
 
+async def raw_entry_rows(conn: AsyncConnection, start: int, end: int) -> list[tuple[Any, ...]]:
+    """Entry rows ``start <= idx < end`` as plain tuples in ENTRY_COLUMNS order, by index, straight
+    from the driver (for the checks that read every row)."""
+    marks = ("?", "?") if conn.dialect.paramstyle == "qmark" else ("$1", "$2")
+    sql = f"SELECT {', '.join(ENTRY_COLUMNS)} FROM audit_entry WHERE idx >= {marks[0]} AND idx < {marks[1]} ORDER BY idx"
+    return [tuple(r) for r in await conn.exec_driver_sql(sql, (start, end))]
+
+
 async def leaves(conn: AsyncConnection, start: int, end: int) -> list[bytes]:
     """Leaf bytes of entries ``start <= idx < end``, in index order."""
     c = entry_table.c

@@ -122,7 +122,7 @@ def logged_record(entries: list[Entry]) -> dict[str, Any]:
                 "reason": None if opened else p.get("reason"),
             })
             entry_of[p.get("bid_id")] = e.index
-        elif e.kind == "opening.record":
+        elif e.kind == "opening.record" and "rows" in p:  # the whole record, published once
             final = p
         elif e.kind == "opening.confirmed":
             confirmations.append(e.actor.account)
