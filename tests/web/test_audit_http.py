@@ -145,19 +145,21 @@ async def test_the_server_refuses_to_start_on_a_changed_leaf(tmp_path: Path) -> 
     import subprocess
     import sys
 
-    from web.cli.installation import installation
+    from web.cli.installation import database, installation
 
     data = tmp_path / "data"
     settings = Settings(data_dir=data, log_origin="test.example/audit")
     async with installation(settings) as (engine, log):
         await log.append_many([EntryDraft("bid.submitted", {"sha256": f"{i:064x}", "size": 1}, "T-1", BIDDER) for i in range(4)])
-        t = store.entry_table
         leaf = (await log.entry(3)).leaf.replace(b'"size":1', b'"size":2')
-        async with engine.begin() as conn:
-            await conn.execute(sa.update(t).where(t.c.idx == 3).values(leaf=leaf))
     root = Path(__file__).resolve().parents[2]
     env = {**os.environ, "PINGBIAO_DATA_DIR": str(data), "PINGBIAO_LOG_ORIGIN": "test.example/audit"}
     env.pop("PINGBIAO_CONFIG", None)
+    check = subprocess.run([sys.executable, "-m", "web.cli", "audit", "check"], capture_output=True, env=env, cwd=root, timeout=120)
+    assert check.returncode == 0 and check.stdout.startswith(b"ok: 5 entries match their leaves"), check.stderr
+    async with database(settings) as engine:
+        async with engine.begin() as conn:
+            await conn.execute(sa.update(store.entry_table).where(store.entry_table.c.idx == 3).values(leaf=leaf))
     done = subprocess.run(
         [sys.executable, "-m", "web.cli", "serve", "--port", "0"], capture_output=True, env=env, cwd=root, timeout=120
     )
