@@ -226,11 +226,27 @@ def _encode(index: int, time_text: str, tender_id: str | None, actor: Actor, kin
     Same bytes as encoding the whole object at once (the members are fixed and sorted here; each
     string goes through the same encoder), without building the object for every entry.
     """
+    return leaf_of_text(index, time_text, tender_id, actor.account, actor.role, kind, payload_text)
+
+
+def leaf_of_text(
+    index: int, time_text: str, tender_id: str | None, account: str, role: str, kind: str, payload_text: str
+) -> bytes:
+    """The leaf bytes of an entry's fields as stored (the time as its leaf text, `payload_text`
+    verbatim): the one place the leaf object is written out (see ``_encode``)."""
     tender = "null" if tender_id is None else _string(tender_id)
     return (
-        f'{{"actor":{{"account":{_string(actor.account)},"role":{_string(actor.role)}}},"index":{index:d},'
+        f'{{"actor":{{"account":{_string(account)},"role":{_string(role)}}},"index":{index:d},'
         f'"kind":{_string(kind)},"payload":{payload_text},"tender":{tender},"time":"{time_text}","v":{LEAF_VERSION:d}}}'
     ).encode()
+
+
+def leaf_of_fields(
+    index: int, time: datetime, tender_id: str | None, actor: Actor, kind: str, payload_text: str
+) -> bytes:
+    """The leaf the stored fields of an entry stand for, `payload_text` taken verbatim: equal to the
+    stored leaf exactly when the fields say what the leaf says (the payload text included)."""
+    return _encode(index, format_time(time), tender_id, actor, kind, payload_text)
 
 
 def make_entry(index: int, time: datetime, draft: EntryDraft) -> Entry:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
-import json
 import logging
 import time as _time
 from collections.abc import Awaitable, Callable, Sequence
@@ -27,7 +26,8 @@ from crypto.checkpoint import Checkpoint
 from crypto.note import Signer, Verifier, open_note, sign_note
 from crypto.proof import verify_inclusion
 from evaluation.audit import store
-from evaluation.audit.entry import Actor, Entry, EntryDraft, canonical_payload, make_entries
+from evaluation.audit.check import CheckReport, Signed, check_log, open_checkpoint, prove, row_entry
+from evaluation.audit.entry import Entry, EntryDraft, canonical_payload, make_entries
 from evaluation.errors import ConflictError, IntegrityFailure, InvalidRequest, NotFoundError
 
 log = logging.getLogger(__name__)
@@ -92,6 +92,7 @@ class AuditLog:
         self._engine = engine
         self.origin = origin
         self._signer = signer
+        self._verifier = signer.verifier()
         self._max_batch = max_batch
         self._queue: asyncio.Queue[_Request | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
@@ -99,21 +100,29 @@ class AuditLog:
         self._range: list[bytes] = []  # hashes of merkle.range_nodes(size): the right border
         self._last_us = 0
         self._checkpoint: SignedCheckpoint | None = None
+        self.last_check: CheckReport | None = None
+        """What the start-up check covered (None before it, or for a new log)."""
 
     # -- lifecycle -------------------------------------------------------------------------
 
     async def start(self, *, readonly: bool = False) -> None:
-        """Load the size, the right border and the latest checkpoint (O(log n) reads); start the writer.
+        """Check the stored log against its latest signed checkpoint, load it, start the writer.
 
-        Requires the schema to exist (``evaluation.db.create_schema``). Raises IntegrityFailure
-        when the stored nodes do not give the root of the latest stored checkpoint. With
-        `readonly`, no writer starts and nothing is written: the log is a snapshot at its latest
-        checkpoint (for exports next to a running server); it raises NotFoundError if the log
-        has never been started.
+        The check (evaluation/audit/check.py) covers the entries appended since the last passed
+        check and the checkpoint's root against the stored nodes; it is remembered, so start-up
+        does not grow with the log. Requires the schema to exist (``evaluation.db.create_schema``).
+        Raises IntegrityFailure, one line naming the first bad entry, when the log does not match.
+        With `readonly`, no writer starts and nothing is written (not even the check's mark): the
+        log is a snapshot at its latest checkpoint (for exports next to a running server); it
+        raises NotFoundError if the log has never been started.
         """
         if self._task is not None:
             raise ConflictError("audit log is already started")
-        await self._load(check_entries=not readonly)
+        try:
+            await self._check(record=not readonly)
+            await self._load(check_entries=not readonly)
+        except IntegrityFailure as exc:
+            raise IntegrityFailure(f"审计日志校验失败 the audit log does not match its signed checkpoint: {exc}") from None
         if readonly:
             if self._checkpoint is None:
                 raise NotFoundError("the audit log has no checkpoint yet: start the platform once first")
@@ -133,6 +142,28 @@ class AuditLog:
         self._task = None
         log.info("audit log stopped", extra={"origin": self.origin, "size": self._size})
 
+    async def _check(self, *, record: bool) -> None:
+        """The start-up check of the latest checkpoint; with `record`, remember that it passed."""
+        async with self._engine.begin() as conn:
+            row = await store.latest_checkpoint(conn)
+            if row is None:
+                return
+            signed = open_checkpoint(row.note.encode(), row.size, row.root, self._verifier)
+            since = await store.latest_check(conn)
+            report = self.last_check = await check_log(conn, signed, since)
+            if record and (since is None or since[0] < report.size):
+                await store.record_check(conn, report.size, report.root, _time.time_ns() // 1000)
+        log.info("audit log checked", extra={"size": report.size, "from": report.checked_from})
+
+    async def check_everything(self) -> CheckReport:
+        """The start-up check from entry 0, whatever was checked before (``pingbiao audit check``):
+        every row against its leaf, every node recomputed, the root against the signed checkpoint.
+        Reads only. Raises IntegrityFailure naming the first bad entry."""
+        if self._checkpoint is None:
+            raise ConflictError("audit log is not started")
+        async with self._engine.connect() as conn:
+            return await check_log(conn, self._signed(), None)
+
     async def _load(self, *, check_entries: bool = True) -> None:
         async with self._engine.connect() as conn:
             await self._load_from(conn, check_entries=check_entries)
@@ -142,6 +173,8 @@ class AuditLog:
         # when another process appends between the statements.
         row = await store.latest_checkpoint(conn)
         size = 0 if row is None else row.size
+        if row is not None:
+            open_checkpoint(row.note.encode(), row.size, row.root, self._verifier)
         border = await store.node_hashes(conn, merkle.range_nodes(size))
         last_us = await store.last_time_us(conn, size)
         stored = await store.log_size(conn) if check_entries else size
@@ -294,17 +327,36 @@ class AuditLog:
             row = await store.latest_checkpoint(conn)
         current = self._checkpoint
         if row is not None and current is not None and row.size > current.size:
-            # Another process appended: show its newer checkpoint (reads only; the writer
-            # catches up under the lock before its next batch).
+            # Another process appended: show its newer checkpoint once its note verifies (reads
+            # only; the writer catches up under the lock before its next batch).
+            open_checkpoint(row.note.encode(), row.size, row.root, self._verifier)
             self._checkpoint = SignedCheckpoint(row.size, row.root, row.note.encode())
         return self._checkpoint
 
+    def _signed(self) -> Signed:
+        """The checkpoint served entries are proven against (its note verified when it was set)."""
+        if self._checkpoint is None:
+            raise ConflictError("audit log is not started")
+        return Signed(self._checkpoint.size, self._checkpoint.root)
+
+    async def _checked(self, conn: AsyncConnection, rows: Sequence[Any], signed: Signed) -> list[Entry]:
+        """The entries of `rows`, each refused unless its columns are its leaf and its leaf is in
+        the tree of `signed` (evaluation/audit/check.py): nothing unchecked is served."""
+        entries = [row_entry(r) for r in rows]
+        await prove(conn, entries, signed)
+        return entries
+
     async def entries(self, start: int, end: int) -> list[Entry]:
-        """Entries ``start <= index < end``. Requires ``0 <= start <= end <= size``."""
-        if not 0 <= start <= end <= self.size:
-            raise InvalidRequest(f"entry range [{start}, {end}) is not within the log of size {self.size}")
+        """Entries ``start <= index < end``, checked against their leaves and the latest checkpoint.
+        Requires ``0 <= start <= end <= size``. Raises IntegrityFailure naming a bad entry."""
+        signed = self._signed()
+        if not 0 <= start <= end <= signed.size:
+            raise InvalidRequest(f"entry range [{start}, {end}) is not within the log of size {signed.size}")
         async with self._engine.connect() as conn:
-            return [_entry(r) for r in await store.entry_rows(conn, start, end)]
+            rows = await store.entry_rows(conn, start, end)
+            if len(rows) != end - start:
+                raise IntegrityFailure(f"entries of [{start}, {end}) are missing from the database")
+            return await self._checked(conn, rows, signed)
 
     async def leaves(self, start: int, end: int) -> list[bytes]:
         """Leaf bytes of entries ``start <= index < end``. Requires ``0 <= start <= end <= size``."""
@@ -327,7 +379,14 @@ class AuditLog:
         kinds: Sequence[str] | None = None,
         actor: str | None = None,
     ) -> list[Entry]:
-        """A tender's entries in log order, up to `until_index` / `until_time` (inclusive)."""
+        """A tender's entries in log order, up to `until_index` / `until_time` (inclusive), under the
+        latest checkpoint (re-read, so entries another process committed are included), each
+        checked as ``entries`` checks them."""
+        await self.latest_checkpoint()
+        signed = self._signed()
+        if signed.size == 0:
+            return []
+        until_index = signed.size - 1 if until_index is None else min(until_index, signed.size - 1)
         until_us = None
         if until_time is not None:
             if until_time.tzinfo is None:
@@ -337,7 +396,7 @@ class AuditLog:
             rows = await store.tender_rows(
                 conn, tender_id, until_index=until_index, until_time_us=until_us, kinds=kinds, actor=actor
             )
-        return [_entry(r) for r in rows]
+            return await self._checked(conn, rows, signed)
 
     async def root_at(self, size: int) -> bytes:
         """Root of the first `size` entries. Requires ``0 <= size <= self.size``."""
@@ -397,9 +456,3 @@ def _row(entry: Entry, time_us: int, payload_text: str | None = None) -> tuple[A
     actor = entry.actor
     return (entry.index, time_us, entry.tender_id, actor.account, actor.role, entry.kind, payload_text, entry.leaf)
 
-
-def _entry(row: Any) -> Entry:
-    us = row.time_us
-    moment = datetime.fromtimestamp(us // 1_000_000, tz=timezone.utc).replace(microsecond=us % 1_000_000)
-    actor = Actor(row.actor_account, row.actor_role)
-    return Entry(row.idx, moment, row.tender_id, actor, row.kind, json.loads(row.payload), bytes(row.leaf))

@@ -58,6 +58,16 @@ checkpoint_table = sa.Table(
     sa.Column("created_us", sa.BigInteger, nullable=False),
 )
 
+check_table = sa.Table(
+    "audit_check",
+    metadata,
+    sa.Column("size", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("root", sa.LargeBinary(32), nullable=False),
+    sa.Column("checked_us", sa.BigInteger, nullable=False),
+)
+"""One row per start-up check that passed: the first `size` entries were checked against their
+leaves and nodes, and the stored nodes then folded to `root` (evaluation/audit/check.py)."""
+
 ENTRY_COLUMNS = ("idx", "time_us", "tender_id", "actor_account", "actor_role", "kind", "payload", "leaf")
 
 
@@ -129,6 +139,33 @@ async def latest_checkpoint(conn: AsyncConnection) -> CheckpointRow | None:
     return None if row is None else CheckpointRow(row.size, row.root, row.note, row.created_us)
 
 
+async def latest_check(conn: AsyncConnection) -> tuple[int, bytes] | None:
+    """``(size, root)`` of the newest passed start-up check, if any."""
+    query = sa.select(check_table.c.size, check_table.c.root).order_by(check_table.c.size.desc()).limit(1)
+    row = (await conn.execute(query)).first()
+    return None if row is None else (int(row.size), bytes(row.root))
+
+
+async def record_check(conn: AsyncConnection, size: int, root: bytes, checked_us: int) -> None:
+    """Remember a passed check; a second process that checked the same size meanwhile is no error."""
+    found = await conn.execute(sa.select(check_table.c.size).where(check_table.c.size == size))
+    if found.first() is None:
+        try:
+            async with conn.begin_nested():
+                await conn.execute(check_table.insert().values(size=size, root=root, checked_us=checked_us))
+        except sa.exc.IntegrityError:
+            pass
+
+
+async def node_rows(conn: AsyncConnection, first_leaf: int, end_leaf: int) -> list[tuple[int, bytes]]:
+    """``(key, hash)`` of every stored node whose last leaf is in ``[first_leaf, end_leaf)``, by key."""
+    sql = "SELECT id, hash FROM audit_node WHERE id >= {0} AND id < {1} ORDER BY id".format(
+        *(("?", "?") if conn.dialect.paramstyle == "qmark" else ("$1", "$2"))
+    )
+    rows = await conn.exec_driver_sql(sql, (first_leaf << LEVEL_BITS, end_leaf << LEVEL_BITS))
+    return [(int(r[0]), bytes(r[1])) for r in rows]
+
+
 _ONE_ROUND_TRIP: dict[str, Callable[[Any, str, Sequence[Any]], Awaitable[Iterable[Any]]]] = {
     # A plain SELECT in whatever transaction the connection is in (none: autocommit).
     "aiosqlite": lambda raw, sql, params: raw.execute_fetchall(sql, params),
@@ -144,24 +181,15 @@ def _lookup_sql(paramstyle: str, count: int) -> str:
 
 
 async def node_hashes(conn: AsyncConnection, ids: Sequence[NodeID]) -> list[bytes]:
-    """Hashes of `ids`, in the same order, in one query (``id IN`` the nodes' integer keys).
+    """Hashes of `ids`, in the same order, in one query (``id IN`` the nodes' integer keys; one
+    per ``MAX_LOOKUP`` distinct keys).
 
     Raises IntegrityFailure naming the first node that is not stored.
     """
     if not ids:
         return []
     keys = [(((n.index + 1) << n.level) - 1) << LEVEL_BITS | n.level for n in ids]
-    wanted = tuple(set(keys))
-    paramstyle = conn.dialect.paramstyle
-    sql = _lookup_sql(paramstyle, len(wanted))
-    params = wanted if paramstyle == "qmark" else (list(wanted),)
-    driver = conn.dialect.driver
-    if driver in _ONE_ROUND_TRIP:  # the driver's own execute-and-fetch: one round trip, not four
-        raw = (await conn.get_raw_connection()).driver_connection
-        found = dict(await _ONE_ROUND_TRIP[driver](raw, sql, params))
-    else:
-        rows: Iterable[Any] = await conn.exec_driver_sql(sql, params)
-        found = {row[0]: row[1] for row in rows}
+    found = await _lookup(conn, tuple(set(keys)))
     try:
         return [bytes(found[k]) for k in keys]
     except KeyError:
@@ -173,11 +201,40 @@ async def node_hashes(conn: AsyncConnection, ids: Sequence[NodeID]) -> list[byte
         raise
 
 
+MAX_LOOKUP = 10_000
+"""Node keys per lookup statement (SQLite allows 32766 parameters in one)."""
+
+
+async def _lookup(conn: AsyncConnection, wanted: tuple[int, ...]) -> dict[int, Any]:
+    found: dict[int, Any] = {}
+    paramstyle = conn.dialect.paramstyle
+    driver = conn.dialect.driver
+    for at in range(0, len(wanted), MAX_LOOKUP):
+        part = wanted[at : at + MAX_LOOKUP]
+        sql = _lookup_sql(paramstyle, len(part))
+        params = part if paramstyle == "qmark" else (list(part),)
+        if driver in _ONE_ROUND_TRIP:  # the driver's own execute-and-fetch: one round trip, not four
+            raw = (await conn.get_raw_connection()).driver_connection
+            found.update(await _ONE_ROUND_TRIP[driver](raw, sql, params))
+        else:
+            rows: Iterable[Any] = await conn.exec_driver_sql(sql, params)
+            found.update((row[0], row[1]) for row in rows)
+    return found
+
+
 async def entry_rows(conn: AsyncConnection, start: int, end: int) -> list[Any]:
     """Entry rows with ``start <= idx < end``, in index order."""
     c = entry_table.c
     query = sa.select(entry_table).where(c.idx >= start, c.idx < end).order_by(c.idx)
     return list(await conn.execute(query))
+
+
+async def raw_entry_rows(conn: AsyncConnection, start: int, end: int) -> list[tuple[Any, ...]]:
+    """Entry rows ``start <= idx < end`` as plain tuples in ENTRY_COLUMNS order, by index, straight
+    from the driver (for the checks that read every row)."""
+    marks = ("?", "?") if conn.dialect.paramstyle == "qmark" else ("$1", "$2")
+    sql = f"SELECT {', '.join(ENTRY_COLUMNS)} FROM audit_entry WHERE idx >= {marks[0]} AND idx < {marks[1]} ORDER BY idx"
+    return [tuple(r) for r in await conn.exec_driver_sql(sql, (start, end))]
 
 
 async def leaves(conn: AsyncConnection, start: int, end: int) -> list[bytes]:

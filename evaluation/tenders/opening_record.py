@@ -3,6 +3,10 @@
 
 Who may act is checked here against ownership: a bidder acts on a tender only through its own bid;
 the agency that owns the tender answers objections.
+
+The record shown is the audit log's (``logged_record``: from the tender's checked entries, never
+from the tables alone), and the tables must agree with it: a row, confirmation or objection the
+log does not back makes ``record`` refuse with IntegrityFailure naming the bid or objection.
 """
 
 from __future__ import annotations
@@ -13,8 +17,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from evaluation.audit.entry import SYSTEM, Actor, EntryDraft
-from evaluation.errors import ConflictError, InvalidRequest, NotFoundError
+from evaluation.audit.entry import SYSTEM, Actor, Entry, EntryDraft
+from evaluation.errors import ConflictError, IntegrityFailure, InvalidRequest, NotFoundError
 from evaluation.tenders import collusion
 from evaluation.tenders.opening import record_rows
 from evaluation.tenders.rules import InvalidStateError, TenderState, format_time, require_state
@@ -85,15 +89,100 @@ async def signins(ctx: TenderContext, tender_id: str) -> list[dict[str, Any]]:
         return [{"account": r.account, "role": r.role, "name": r.name, "at_us": r.at_us} for r in rows]
 
 
+RECORD_KINDS = ("bid.submitted", "bid.replaced", "bid.opened", "bid.open_failed", "opening.record",
+                "opening.confirmed", "opening.objection", "opening.answer")
+"""The entries the record view is folded from."""
+
+
+def _us(entry: Entry) -> int:
+    t = entry.time
+    return int(t.timestamp()) * 1_000_000 + t.microsecond
+
+
+def logged_record(entries: list[Entry]) -> dict[str, Any]:
+    """The record as the log has it (pure): ``rows`` (what ``BidResult.to_json`` gives, ``seq`` the
+    order of the opening entries), ``entry_of`` (bid id -> the index of its opening entry), the
+    ``opening.record`` payload as ``final`` (or None), ``confirmations`` in log order and
+    ``objections`` by id. `entries` are the tender's RECORD_KINDS entries in log order."""
+    owners: dict[str, str] = {}
+    rows: list[dict[str, Any]] = []
+    entry_of: dict[str, int] = {}
+    final: dict[str, Any] | None = None
+    confirmations: list[str] = []
+    objections: dict[str, dict[str, Any]] = {}
+    for e in entries:
+        p = e.payload
+        if e.kind in ("bid.submitted", "bid.replaced"):
+            owners[p.get("bid_id")] = e.actor.account
+        elif e.kind in ("bid.opened", "bid.open_failed"):
+            opened = e.kind == "bid.opened"
+            rows.append({
+                "seq": len(rows) + 1, "bid_id": p.get("bid_id"), "bidder": owners.get(p.get("bid_id")),
+                "bidder_name": p.get("bidder_name"), "status": "opened" if opened else "failed",
+                "fields": p.get("fields") if opened else {}, "documents": p.get("documents") if opened else [],
+                "reason": None if opened else p.get("reason"),
+            })
+            entry_of[p.get("bid_id")] = e.index
+        elif e.kind == "opening.record" and "rows" in p:  # the whole record, published once
+            final = p
+        elif e.kind == "opening.confirmed":
+            confirmations.append(e.actor.account)
+        elif e.kind == "opening.objection":
+            objections[p.get("objection_id")] = {
+                "id": p.get("objection_id"), "bidder": e.actor.account, "text": p.get("text"), "at_us": _us(e),
+                "answer": None, "answered_by": None, "answered_us": None, "entry": e.index,
+            }
+        elif e.kind == "opening.answer" and p.get("objection_id") in objections:
+            objections[p["objection_id"]].update(answer=p.get("text"), answered_by=e.actor.account, answered_us=_us(e))
+    return {"rows": rows, "entry_of": entry_of, "final": final, "confirmations": confirmations, "objections": objections}
+
+
+def _mismatch(what: str) -> IntegrityFailure:
+    return IntegrityFailure(f"开标记录与审计日志不符 the stored opening record does not match the audit log: {what}")
+
+
+def check_tables(logged: dict[str, Any], rows: list[dict[str, Any]], confirmed: list[str], objections: list[dict[str, Any]]) -> None:
+    """Every table row, confirmation and objection must be what the log says (pure). The tables are
+    read before the log, so the log may hold more (entries committed in between), never other."""
+    by_bid = {r["bid_id"]: r for r in logged["rows"]}
+    for row in rows:
+        if by_bid.get(row["bid_id"]) != row:
+            at = logged["entry_of"].get(row["bid_id"])
+            raise _mismatch(f"bid {row['bid_id']}" + ("" if at is None else f" (audit entry {at})"))
+    final = logged["final"]
+    if final is not None and final.get("rows") != logged["rows"]:
+        raise _mismatch("the logged opening.record differs from the logged bids")
+    for bidder in confirmed:
+        if bidder not in logged["confirmations"]:
+            raise _mismatch(f"confirmation by {bidder} is not in the log")
+    for objection in objections:
+        found = logged["objections"].get(objection["id"])
+        if found is None or (found["bidder"], found["text"]) != (objection["bidder"], objection["text"]) or (
+            objection["answer"] is not None and (found["answer"], found["answered_by"]) != (objection["answer"], objection["answered_by"])
+        ):
+            at = "" if found is None else f" (audit entry {found['entry']})"
+            raise _mismatch(f"objection {objection['id']}{at}")
+
+
 async def record(ctx: TenderContext, tender_id: str, *, partial: bool = False) -> dict[str, Any]:
-    """The opening record with confirmations and objections. Only after the opening, unless `partial`."""
+    """The opening record with confirmations and objections, as the audit log has it (checked
+    entries; the tables must agree, else IntegrityFailure). Only after the opening, unless `partial`."""
     tender = await get(ctx, tender_id)
     if not partial and tender.state not in AFTER_OPENING:
         raise InvalidStateError(f"tender {tender_id} is {tender.state.value}: the record is published at the opening")
     async with ctx.engine.connect() as conn:
-        rows = [r.to_json() for r in await record_rows(conn, tender_id)]
-        confirmed = [r.bidder for r in await conn.execute(sa.select(confirmation_table).where(confirmation_table.c.tender_id == tender_id).order_by(confirmation_table.c.at_us))]
-        objections = [_objection_json(r) for r in await conn.execute(sa.select(objection_table).where(objection_table.c.tender_id == tender_id).order_by(objection_table.c.at_us))]
+        table_rows = [r.to_json() for r in await record_rows(conn, tender_id)]
+        table_confirmed = [r.bidder for r in await conn.execute(sa.select(confirmation_table).where(confirmation_table.c.tender_id == tender_id).order_by(confirmation_table.c.at_us))]
+        table_objections = [_objection_json(r) for r in await conn.execute(sa.select(objection_table).where(objection_table.c.tender_id == tender_id).order_by(objection_table.c.at_us))]
+    logged = logged_record(await ctx.audit.entries_for_tender(tender_id, kinds=RECORD_KINDS))
+    check_tables(logged, table_rows, table_confirmed, table_objections)
+    final = logged["final"]
+    confirm_until = None if tender.confirm_until is None else format_time(tender.confirm_until)
+    if final is not None and final.get("confirm_until") != confirm_until:
+        raise _mismatch(f"the confirmation deadline {confirm_until} is not the logged {final.get('confirm_until')}")
+    rows = logged["rows"] if final is None else final["rows"]
+    confirmed = logged["confirmations"]
+    objections = [{k: v for k, v in o.items() if k != "entry"} for o in logged["objections"].values()]
     return {
         "tender_id": tender_id,
         "state": tender.state.value,
@@ -102,7 +191,7 @@ async def record(ctx: TenderContext, tender_id: str, *, partial: bool = False) -
         "valid": sum(1 for r in rows if r["status"] == "opened"),
         "fields": [f.to_json() for f in tender.spec.record_fields],
         "rows": rows,
-        "confirm_until": None if tender.confirm_until is None else format_time(tender.confirm_until),
+        "confirm_until": confirm_until,
         "final": tender.state in (TenderState.CONFIRMED, TenderState.EVALUATING, TenderState.AWARDED, TenderState.FAILED),
         "failed_reason": tender.failed_reason,
         "confirmations": confirmed,

@@ -114,11 +114,59 @@ async def test_supervisor_pages(client: TestClient) -> None:
 
 
 async def test_quiet_change_in_the_database_is_caught(client: TestClient) -> None:
-    """An operator edits a stored entry: the page says the log no longer verifies, and where."""
+    """An operator edits only the payload column of a stored entry (not its leaf): neither the
+    entries API nor the replay shows the edited value; both name the entry."""
     engine = client.app[ENGINE]
     t = store.entry_table
     async with engine.begin() as conn:
-        await conn.execute(sa.update(t).where(t.c.idx == 2).values(payload=json.dumps({"sha256": "0" * 64, "size": 1})))
+        await conn.execute(sa.update(t).where(t.c.idx == 2).values(payload=json.dumps({"sha256": "e" * 64, "size": 1})))
     html = await (await client.get("/audit/tenders/T-1")).text()
     assert "验证失败" in html
-    assert "entry 2" in html
+    assert "entry 2" in html and "e" * 64 not in html
+    resp = await client.get("/api/audit/entries", params={"start": "0", "end": "9"})
+    body = await resp.json()
+    assert resp.status == 422 and body["error"] == "entry 2: stored columns do not match its leaf"
+    assert (await client.get("/api/audit/receipt/2")).status == 422
+    assert (await client.get("/api/audit/entries", params={"start": "3", "end": "9"})).status == 200
+
+
+async def test_only_the_supervisor_reads_entries(client: TestClient) -> None:
+    """Entries show who has bid before the opening: the administrator gets 403, like a bidder."""
+    await sign_in_as(client, Role.admin)
+    for path in ("/api/audit/entries", "/api/audit/receipt/1", "/audit", "/audit/tenders/T-1"):
+        resp = await client.get(path, headers={"Accept": "application/json"})
+        assert resp.status == 403, path
+    assert (await client.get("/api/audit/proof/inclusion", params={"index": "1"})).status == 200  # hashes stay public
+
+
+async def test_the_server_refuses_to_start_on_a_changed_leaf(tmp_path: Path) -> None:
+    """`pingbiao serve` on a log whose leaf was changed: exit 1, one line naming the entry."""
+    import os
+    import subprocess
+    import sys
+
+    from web.cli.installation import database, installation
+
+    data = tmp_path / "data"
+    settings = Settings(data_dir=data, log_origin="test.example/audit")
+    async with installation(settings) as (engine, log):
+        await log.append_many([EntryDraft("bid.submitted", {"sha256": f"{i:064x}", "size": 1}, "T-1", BIDDER) for i in range(4)])
+        leaf = (await log.entry(3)).leaf.replace(b'"size":1', b'"size":2')
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PINGBIAO_DATA_DIR": str(data), "PINGBIAO_LOG_ORIGIN": "test.example/audit"}
+    env.pop("PINGBIAO_CONFIG", None)
+    check = subprocess.run([sys.executable, "-m", "web.cli", "audit", "check"], capture_output=True, env=env, cwd=root, timeout=120)
+    assert check.returncode == 0 and check.stdout.startswith(b"ok: 5 entries match their leaves"), check.stderr
+    async with database(settings) as engine:
+        async with engine.begin() as conn:
+            await conn.execute(sa.update(store.entry_table).where(store.entry_table.c.idx == 3).values(leaf=leaf))
+    done = subprocess.run(
+        [sys.executable, "-m", "web.cli", "serve", "--port", "0"], capture_output=True, env=env, cwd=root, timeout=120
+    )
+    assert done.returncode == 1
+    errors = [line for line in done.stderr.decode().splitlines() if line.startswith("pingbiao: error:")]
+    assert errors == ["pingbiao: error: 审计日志校验失败 the audit log does not match its signed checkpoint: entry 3: "
+                      "stored columns do not match its leaf"]
+    assert "Traceback" not in done.stderr.decode()
+    check = subprocess.run([sys.executable, "-m", "web.cli", "audit", "check"], capture_output=True, env=env, cwd=root, timeout=120)
+    assert check.returncode == 1 and b"entry 3" in check.stderr

@@ -1,4 +1,8 @@
-"""Supervisor pages (监管回放): the log overview and a tender's replay with filters."""
+"""Supervisor pages (监管回放): the log overview and a tender's replay with filters.
+
+The entries come from the log's checked reads (evaluation/audit/check.py): when a stored entry
+does not match its leaf or the signed tree, the page shows the failure and no entries at all.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ from aiohttp import web
 
 from evaluation.audit import overview
 from evaluation.audit.events import replay
+from evaluation.errors import IntegrityFailure
 from web.api.audit import int_param
 from web.keys import AUDIT_LOG, ENGINE, LOG_VKEY
 from web.rendering import render
@@ -16,8 +21,11 @@ routes = web.RouteTableDef()
 @routes.get("/audit", name="audit.home")
 async def audit_home(request: web.Request) -> web.Response:
     log = request.app[AUDIT_LOG]
-    entries = await overview.platform_entries(log)
-    verified = await overview.verify_view(log, request.app[LOG_VKEY], entries)
+    try:
+        entries = await overview.platform_entries(log)
+        verified = await overview.verify_view(log, request.app[LOG_VKEY], entries)
+    except IntegrityFailure as exc:
+        entries, verified = [], overview.Verification(False, exc.message)
     cp = verified.checkpoint
     checkpoint = {
         "origin": log.origin,
@@ -41,7 +49,13 @@ async def audit_home(request: web.Request) -> web.Response:
 async def audit_tender(request: web.Request) -> web.Response:
     log = request.app[AUDIT_LOG]
     tender_id = request.match_info["tender_id"]
-    everything = await log.entries_for_tender(tender_id)
+    try:
+        everything = await log.entries_for_tender(tender_id)
+    except IntegrityFailure as exc:
+        return render(
+            request, "audit_tender.html", tender_id=tender_id, entries=[], kinds=[], actors=[], kind=None,
+            actor=None, selected=None, state={}, verified=overview.Verification(False, exc.message),
+        )
     if not everything:
         raise web.HTTPNotFound(reason=f"no audit entries for tender {tender_id}")
     kind = request.query.get("kind") or None

@@ -5,7 +5,8 @@ from __future__ import annotations
 from evaluation.accounts.account import Role
 from web.access.permissions import PUBLIC, SIGNED_IN, Rule, roles
 
-READERS = roles(Role.supervisor, Role.admin)
+READERS = roles(Role.supervisor)
+"""Who reads audit entries: before the opening they show who has bid, so not the administrator."""
 
 RULES: dict[str, Rule] = {
     "index": Rule(PUBLIC, "首页 the home page"),
@@ -17,7 +18,7 @@ RULES: dict[str, Rule] = {
     "demo.timelock": Rule(PUBLIC, "the timelock demo page (sample bids, no real data)"),
     "api.demo.timelock": Rule(PUBLIC, "the timelock demo's state"),
     # The audit log: hashes are public (anyone may check the log grows append-only); entry
-    # contents name accounts and bids, so only supervisors and administrators read them.
+    # contents name accounts and bids (who has bid, before the opening), so only supervisors read them.
     "audit.checkpoint": Rule(PUBLIC, "the latest signed checkpoint (a size and a hash)"),
     "audit.vkey": Rule(PUBLIC, "the log's verifier key"),
     "audit.proof.inclusion": Rule(PUBLIC, "inclusion proof of an entry (hashes only)"),

@@ -1,0 +1,174 @@
+"""Checks of the stored log against what was signed (审计日志校验): the rows against their leaves,
+the leaves against the tree, the tree against the signed checkpoint (docs/audit-log.md, "What is
+checked, and when").
+
+- ``row_entry``: an entry as served is its leaf; the query columns (time, tender, actor, kind,
+  payload) must re-encode to exactly the stored leaf bytes, or the row is refused.
+- ``prove``: served entries are proven in the tree of a signed checkpoint (inclusion proofs
+  from the stored nodes, folded here), so a leaf changed together with its columns is refused too.
+- ``check_log``: the start-up check. It re-checks only what is new since the last passed check
+  (rows, leaf hashes and every node completed since, recomputed from the leaves) plus the
+  signed checkpoint's root against the stored nodes, the nodes of the checked part included.
+  When that fails it checks everything from entry 0, to name the first bad entry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from crypto import merkle
+from crypto.checkpoint import Checkpoint
+from crypto.errors import CryptoError
+from crypto.note import Verifier, open_note
+from crypto.proof import root_from_inclusion_proof
+from evaluation.audit import store
+from evaluation.audit.entry import Actor, Entry, LeafError, format_time, leaf_of_fields, leaf_of_text
+from evaluation.errors import IntegrityFailure
+
+PAGE = 10_000
+"""Entries read per query by the start-up check."""
+
+
+def _moment(us: int) -> datetime:
+    return datetime.fromtimestamp(us // 1_000_000, tz=timezone.utc).replace(microsecond=us % 1_000_000)
+
+
+def row_entry(row: Any) -> Entry:
+    """The entry an ``audit_entry`` row holds, refused (IntegrityFailure naming it) unless its
+    columns re-encode to exactly its leaf: what is shown is what the leaf says."""
+    leaf = bytes(row.leaf)
+    moment = _moment(row.time_us)
+    try:
+        actor = Actor(row.actor_account, row.actor_role)
+        if leaf_of_fields(row.idx, moment, row.tender_id, actor, row.kind, row.payload) != leaf:
+            raise LeafError("differs")
+        payload = json.loads(row.payload)
+    except (LeafError, ValueError, TypeError):
+        raise IntegrityFailure(f"entry {row.idx}: stored columns do not match its leaf") from None
+    return Entry(row.idx, moment, row.tender_id, actor, row.kind, payload, leaf)
+
+
+@dataclass(frozen=True)
+class Signed:
+    """A checkpoint whose note verified with the log's key: its size and root are the signed ones."""
+
+    size: int
+    root: bytes
+
+
+def open_checkpoint(note: bytes, size: int, root: bytes, verifier: Verifier) -> Signed:
+    """The signed size and root of a stored checkpoint row; IntegrityFailure unless its note
+    verifies with `verifier` and says the row's `size` and `root`."""
+    try:
+        checkpoint = Checkpoint.parse(open_note(note, [verifier]).text)
+    except CryptoError as exc:
+        raise IntegrityFailure(f"checkpoint at size {size} does not verify with the log's key: {exc}") from None
+    if (checkpoint.origin, checkpoint.size, checkpoint.root) != (verifier.name, size, root):
+        raise IntegrityFailure(f"checkpoint row at size {size} does not match its signed note")
+    return Signed(size, root)
+
+
+async def prove(conn: AsyncConnection, entries: Sequence[Entry], signed: Signed) -> None:
+    """Check that every entry's leaf is at its index in the tree of `signed` (entries beyond it
+    are the caller's to leave out). One lookup for all the proofs' nodes."""
+    plans = [(e, merkle.inclusion_nodes(e.index, signed.size)) for e in entries]
+    wanted = list({node for _, nodes in plans for node in nodes.ids})
+    hashes = dict(zip(wanted, await store.node_hashes(conn, wanted)))
+    for entry, nodes in plans:
+        proof = nodes.rehash([hashes[n] for n in nodes.ids])
+        if root_from_inclusion_proof(entry.leaf_hash, entry.index, signed.size, proof) != signed.root:
+            raise IntegrityFailure(
+                f"entry {entry.index}: its leaf is not in the tree of the signed checkpoint at size {signed.size}"
+            )
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    size: int
+    root: bytes
+    checked_from: int
+    """First entry whose rows and nodes were checked (0: all of them)."""
+    border: list[bytes]
+    """Hashes of ``merkle.range_nodes(size)``, as verified."""
+
+
+async def check_log(conn: AsyncConnection, signed: Signed, since: tuple[int, bytes] | None) -> CheckReport:
+    """The start-up check of the first ``signed.size`` entries (see the module doc). `since` is the
+    ``(size, root)`` of the last passed check. Raises IntegrityFailure naming the first bad entry."""
+    start = 0 if since is None or since[0] > signed.size else since[0]
+    if start:
+        try:
+            border = await store.node_hashes(conn, merkle.range_nodes(start))
+            if merkle.fold_range(border) != since[1]:  # type: ignore[index]
+                raise IntegrityFailure("nodes changed")
+            return await _check_from(conn, start, border, signed)
+        except IntegrityFailure:
+            pass  # something is wrong: check everything, to name the first bad entry
+    return await _check_from(conn, 0, [], signed)
+
+
+async def _check_from(conn: AsyncConnection, start: int, border: list[bytes], signed: Signed) -> CheckReport:
+    """Check entries ``[start, signed.size)`` given the verified compact range `border` of the first
+    `start`: each row against its leaf, each node completed since recomputed and compared, no
+    entry or node missing or extra, and the grown range folding to the signed root."""
+    size = signed.size
+    border = list(border)
+    sha256 = hashlib.sha256
+    n = start
+    last_us, time_text = None, ""
+    while n < size:
+        end = min(n + PAGE, size)
+        rows = await store.raw_entry_rows(conn, n, end)
+        stored = await store.node_rows(conn, n, end)
+        computed: list[tuple[int, bytes]] = []
+        for idx, time_us, tender_id, account, role, kind, payload_text, stored_leaf in rows:
+            if idx != n:
+                raise IntegrityFailure(f"entry {n} is missing from the database (found {idx} after {n - 1})")
+            if time_us != last_us:  # a batch shares one time: format it once
+                last_us, time_text = time_us, format_time(_moment(time_us))
+            leaf = bytes(stored_leaf)
+            try:
+                same = leaf_of_text(idx, time_text, tender_id, account, role, kind, payload_text) == leaf
+            except (TypeError, ValueError):
+                same = False
+            if not same:
+                raise IntegrityFailure(f"entry {idx}: stored columns do not match its leaf")
+            h = sha256(b"\x00" + leaf).digest()
+            computed.append((n << store.LEVEL_BITS, h))
+            level, m = 0, n + 1
+            while not m & 1:
+                level += 1
+                m >>= 1
+                h = sha256(b"\x01" + border.pop() + h).digest()
+                computed.append((n << store.LEVEL_BITS | level, h))
+            border.append(h)
+            n += 1
+        if n < end:
+            raise IntegrityFailure(f"entry {n} is missing from the database (the checkpoint covers {size})")
+        if stored != computed:
+            raise IntegrityFailure(_node_problem(stored, computed))
+    if merkle.fold_range(border) != signed.root:
+        raise IntegrityFailure(f"the stored entries do not give the root of the signed checkpoint at size {size}")
+    return CheckReport(size, signed.root, start, border)
+
+
+def _node_problem(stored: list[tuple[int, bytes]], computed: list[tuple[int, bytes]]) -> str:
+    """Name the entry of the first node that differs between the stored and the recomputed ones."""
+    for (got_key, got), (want_key, want) in zip(stored, computed):
+        if got_key != want_key or got != want:
+            key = min(got_key, want_key)
+            break
+    else:
+        key = (stored if len(stored) > len(computed) else computed)[min(len(stored), len(computed))][0]
+    leaf, level = key >> store.LEVEL_BITS, key & ((1 << store.LEVEL_BITS) - 1)
+    if level == 0:
+        return f"entry {leaf}: its stored leaf hash does not match its leaf"
+    first = leaf - (1 << level) + 1
+    return f"entries {first}–{leaf}: the stored tree node over them (level {level}) does not match their leaves"
