@@ -144,14 +144,17 @@ class AuditLog:
 
     async def _check(self, *, record: bool) -> None:
         """The start-up check of the latest checkpoint; with `record`, remember that it passed."""
-        async with self._engine.begin() as conn:
+        async with self._engine.connect() as conn:  # the check only reads
             row = await store.latest_checkpoint(conn)
             if row is None:
                 return
             signed = open_checkpoint(row.note.encode(), row.size, row.root, self._verifier)
             since = await store.latest_check(conn)
             report = self.last_check = await check_log(conn, signed, since)
-            if record and (since is None or since[0] < report.size):
+        if record and (since is None or since[0] < report.size):
+            # Its mark in a write transaction of its own, begun as a writer: two processes starting
+            # together on SQLite would otherwise both hold a read and deadlock upgrading it.
+            async with self._engine.execution_options(sqlite_begin="IMMEDIATE").begin() as conn:
                 await store.record_check(conn, report.size, report.root, _time.time_ns() // 1000)
         log.info("audit log checked", extra={"size": report.size, "from": report.checked_from})
 
