@@ -50,12 +50,12 @@ def test_defaults_and_record_values() -> None:
 
 
 def test_transitions_are_the_documented_machine() -> None:
-    path = ["draft", "published", "opening", "opened", "confirming", "confirmed", "evaluating"]
+    path = ["draft", "published", "opening", "opened", "confirming", "confirmed", "evaluating", "awarded"]
     for old, new in zip(path, path[1:]):
         check_transition("T", TenderState(old), TenderState(new))
     check_transition("T", TenderState.OPENED, TenderState.FAILED)
     check_transition("T", TenderState.EVALUATING, TenderState.FAILED)  # 废标 in the evaluation
-    assert sum(len(v) for v in TRANSITIONS.values()) == 8
+    assert sum(len(v) for v in TRANSITIONS.values()) == 9
     with pytest.raises(InvalidStateError, match="tender T is published: it cannot become opened"):
         check_transition("T", TenderState.PUBLISHED, TenderState.OPENED)
 
