@@ -9,6 +9,10 @@ from datetime import datetime
 from functools import cache
 from zoneinfo import ZoneInfo
 
+from evaluation.session.report import thousands as money  # a record's yuan text with separators
+
+__all__ = ["local_time", "money", "size_text", "yuan", "zone_name"]
+
 
 def yuan(fen: int | None) -> str:
     """Fen as yuan with thousands separators: 100000000 → "1,000,000.00"."""
@@ -17,16 +21,6 @@ def yuan(fen: int | None) -> str:
     sign = "-" if fen < 0 else ""
     whole, cents = divmod(abs(int(fen)), 100)
     return f"{sign}{whole:,}.{cents:02d}"
-
-
-def money(value: object) -> str:
-    """A record's money value ("1234567.50", yuan) with thousands separators: "1,234,567.50"."""
-    text = str(value)
-    sign, text = ("-", text[1:]) if text.startswith("-") else ("", text)
-    whole, dot, cents = text.partition(".")
-    if not whole.isdigit():
-        return str(value)
-    return f"{sign}{int(whole):,}{dot}{cents}"
 
 
 def size_text(n: int | None) -> str:

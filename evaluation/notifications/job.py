@@ -30,19 +30,22 @@ BATCH = 500
 CURSOR = "log"
 
 
-async def _facts(conn: AsyncConnection, entry: Entry) -> Facts:
-    tid = entry.tender_id
-    if not tid:
-        return Facts()
-    row = (await conn.execute(sa.select(tender_table.c.agency, tender_table.c.spec).where(tender_table.c.id == tid))).first()
+async def _facts(conn: AsyncConnection, tender_id: str, experts: dict[str, str]) -> Facts:
+    """What the rules need about `tender_id` (its title, agency, bidders, members, objections)."""
+    row = (await conn.execute(sa.select(tender_table.c.agency, tender_table.c.spec).where(tender_table.c.id == tender_id))).first()
     title = json.loads(row.spec).get("title", "") if row is not None else ""
     agency = row.agency if row is not None else ""
-    b, m, o, e = bid_table.c, member_table.c, objection_table.c, expert_table.c
-    bidders = [r[0] for r in await conn.execute(sa.select(b.bidder).where(b.tender_id == tid, b.status != "withdrawn").distinct())]
-    members = [r[0] for r in await conn.execute(sa.select(m.account).where(m.tender_id == tid))]
-    experts = {r[0]: r[1] for r in await conn.execute(sa.select(e.id, e.account_id).where(e.account_id.is_not(None)))}
-    objections = {r[0]: r[1] for r in await conn.execute(sa.select(o.id, o.bidder).where(o.tender_id == tid))}
+    b, m, o = bid_table.c, member_table.c, objection_table.c
+    bidders = [r[0] for r in await conn.execute(sa.select(b.bidder).where(b.tender_id == tender_id, b.status != "withdrawn").distinct())]
+    members = [r[0] for r in await conn.execute(sa.select(m.account).where(m.tender_id == tender_id))]
+    objections = {r[0]: r[1] for r in await conn.execute(sa.select(o.id, o.bidder).where(o.tender_id == tender_id))}
     return Facts(title, agency, bidders, members, experts, objections)
+
+
+async def _expert_accounts(conn: AsyncConnection) -> dict[str, str]:
+    """Pool expert id → linked account, for the invitations."""
+    e = expert_table.c
+    return {r[0]: r[1] for r in await conn.execute(sa.select(e.id, e.account_id).where(e.account_id.is_not(None)))}
 
 
 class NotificationJob:
@@ -99,10 +102,15 @@ class NotificationJob:
             current = (await conn.execute(sa.select(cursor_table.c.position).where(cursor_table.c.name == CURSOR))).scalar()
             if int(current or 0) != start:
                 return True  # another process moved on meanwhile: look again
+            relevant = [e for e in entries if e.kind in KINDS and e.tender_id]
+            experts = await _expert_accounts(conn) if any(e.kind.startswith("experts.") for e in relevant) else {}
+            facts: dict[str, Facts] = {}  # looked up once per tender of the batch
             notices: list[tuple[Entry, Notice]] = []
-            for entry in entries:
-                if entry.kind in KINDS:
-                    notices += [(entry, n) for n in notices_for(entry, await _facts(conn, entry))]
+            for entry in relevant:
+                tid = entry.tender_id or ""
+                if tid not in facts:
+                    facts[tid] = await _facts(conn, tid, experts)
+                notices += [(entry, n) for n in notices_for(entry, facts[tid])]
             with_mail = set()
             if mail_on and notices:
                 accounts = list({n.account for _, n in notices})

@@ -23,7 +23,7 @@ Handler = Any
 async def unread_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """For pages (GET, HTML) read by a signed-in account: how many notifications it has not read."""
     account = request.get("account")
-    if account is not None and request.method == "GET" and "text/html" in request.headers.get("Accept", "text/html"):
+    if account is not None and request.method == "GET" and "text/html" in request.headers.get("Accept", ""):
         request[UNREAD] = await unread_count(request.app[ENGINE], account.id)
     response: web.StreamResponse = await handler(request)
     return response
