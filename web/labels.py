@@ -65,11 +65,14 @@ LABELS: dict[str, dict[str, str]] = {
         "expert": N_("评审专家"),
         "supervisor": N_("监管"),
         "admin": N_("管理员"),
+        "system": N_("系统"),
     },
     "bid_status": {
         "submitted": N_("已提交"),
         "withdrawn": N_("已撤回"),
         "void": N_("已作废（须重新提交）"),
+        "opened": N_("已开启"),
+        "failed": N_("开标失败"),
     },
     "member_kind": {
         "expert": N_("评审专家"),

@@ -71,7 +71,7 @@ def make_environment() -> jinja2.Environment:
         money=money,
         size_text=size_text,
     )
-    env.filters.update(yuan=yuan, points=report_points)
+    env.filters.update(points=report_points)
     # JSON shown in a page keeps its Chinese readable (no \\u escapes); still HTML-safe.
     env.policies["json.dumps_kwargs"] = {"ensure_ascii": False, "sort_keys": True}
     return env

@@ -115,12 +115,13 @@ class NotificationJob:
             if mail_on and notices:
                 accounts = list({n.account for _, n in notices})
                 with_mail = {r[0] for r in await conn.execute(sa.select(contact_table.c.account_id).where(contact_table.c.account_id.in_(accounts)))}
-            for entry, n in notices:
-                await conn.execute(notice_table.insert().values(
-                    account=n.account, tender_id=entry.tender_id, text=n.text,
-                    params=json.dumps(dict(n.values), ensure_ascii=False), link=n.link, entry_index=entry.index,
-                    created_us=now, emailed_us=None if n.account in with_mail else -1,
-                ))
+            if notices:
+                await conn.execute(notice_table.insert(), [
+                    {"account": n.account, "tender_id": entry.tender_id, "text": n.text,
+                     "params": json.dumps(dict(n.values), ensure_ascii=False), "link": n.link, "entry_index": entry.index,
+                     "created_us": now, "emailed_us": None if n.account in with_mail else -1}
+                    for entry, n in notices
+                ])
             if current is None:
                 await conn.execute(cursor_table.insert().values(name=CURSOR, position=end))
             else:

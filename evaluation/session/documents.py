@@ -53,12 +53,13 @@ async def _check_reader(ctx: TenderContext, actor: Actor, tender_id: str) -> Non
         raise NotPermitted(f"you are not in the evaluation of {tender_id}")
 
 
-async def _opened(ctx: TenderContext, tender_id: str) -> list[Any]:
+async def _opened(ctx: TenderContext, tender_id: str, bid_id: str | None = None) -> list[Any]:
+    """The opening rows of `tender_id` (or of its one bid `bid_id`) with the bidders' names."""
     o, b = opening_table.c, bid_table.c
     query = (
         sa.select(o.bid_id, o.status, o.fields, o.documents, o.reason, b.bidder_name)
         .select_from(opening_table.join(bid_table, b.id == o.bid_id))
-        .where(o.tender_id == tender_id)
+        .where(o.tender_id == tender_id, *([o.bid_id == bid_id] if bid_id is not None else []))
         .order_by(o.seq, o.bid_id)
     )
     async with ctx.engine.connect() as conn:
@@ -81,8 +82,7 @@ async def open_document(ctx: TenderContext, actor: Actor, tender_id: str, bid_id
     """The document `sha256` of bid `bid_id`, after its opening is logged. NotFoundError when the
     bid holds no such document; NotPermitted for a reader without the right."""
     await _check_reader(ctx, actor, tender_id)
-    rows = await _opened(ctx, tender_id)
-    row = next((r for r in rows if r.bid_id == bid_id), None)
+    row = next(iter(await _opened(ctx, tender_id, bid_id)), None)
     found = next((d for d in json.loads(row.documents) if d["sha256"] == sha256), None) if row is not None else None
     if found is None or not ctx.blobs.exists(sha256):
         raise NotFoundError(f"bid {bid_id} of {tender_id} has no document {sha256[:16]}")

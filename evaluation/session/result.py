@@ -93,5 +93,5 @@ async def publish_result(ctx: EvaluationContext, actor: Actor, tender_id: str, d
 
 async def published_result(ctx: EvaluationContext, tender_id: str) -> dict[str, Any] | None:
     """The published result of `tender_id`, read from its audit entry; None before it."""
-    found = [e for e in await ctx.tenders.audit.entries_for_tender(tender_id) if e.kind == KIND]
+    found = await ctx.tenders.audit.entries_for_tender(tender_id, kinds=[KIND])
     return dict(found[-1].payload) if found else None

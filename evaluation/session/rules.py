@@ -14,7 +14,6 @@ import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Any
 
@@ -33,6 +32,7 @@ from evaluation.session.scoring import (
     points,
 )
 from evaluation.session.tally import Bid, TieRule
+from evaluation.tenders.rules import MAX_FEN, money_fen
 
 
 class SessionState(str, enum.Enum):
@@ -259,16 +259,12 @@ def check_criteria(criteria: Criteria, config: SessionConfig) -> None:
 
 def yuan_to_fen(text: Any) -> int:
     """A record's money value (decimal yuan, ≤ 2 decimals, commas allowed) in fen. Raises InvalidRequest."""
-    if not isinstance(text, str):
-        raise InvalidRequest(f"a price must be a yuan string, got {text!r}")
-    try:
-        value = Decimal(text.replace(",", "").strip())
-    except InvalidOperation:
-        raise InvalidRequest(f"price {text!r} is not a number of yuan") from None
-    fen = value * 100
-    if fen != fen.to_integral_value() or fen <= 0:
-        raise InvalidRequest(f"price {text!r} must be positive with at most 2 decimals")
-    return int(fen)
+    fen = money_fen(text)
+    if fen is None:
+        raise InvalidRequest(f"price {str(text)[:40]!r} must be an amount in yuan with at most 2 decimals")
+    if fen <= 0:
+        raise InvalidRequest(f"price {str(text)[:40]!r} must be positive")
+    return fen
 
 
 def bids_from_record(rows: Sequence[Mapping[str, Any]], deduction_of: Any = None) -> list[dict[str, Any]]:
@@ -446,8 +442,10 @@ def corrected_total(rule: CorrectionRule, data: Mapping[str, Any], price_fen: in
             if not isinstance(item, dict):
                 raise InvalidRequest(f"items[{n}] must be an object {{unit_price, quantity}}")
             q = item.get("quantity")
-            if type(q) is not int or q <= 0:
+            if type(q) is not int or not 0 < q <= MAX_FEN:
                 raise InvalidRequest(f"items[{n}].quantity must be a positive whole number")
             total += yuan_to_fen(item.get("unit_price")) * q
+            if total > MAX_FEN:
+                raise InvalidRequest("the corrected total is larger than any price a bid can carry")
         return total
     return price_fen

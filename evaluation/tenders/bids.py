@@ -24,7 +24,7 @@ from crypto.errors import CryptoError
 from crypto.tlock import STANZA_TYPE
 from evaluation.audit.entry import Actor, EntryDraft
 from evaluation.audit.log import Receipt
-from evaluation.errors import ConflictError, InvalidRequest, NotFoundError
+from evaluation.errors import ConflictError, DomainError, InvalidRequest, NotFoundError
 from evaluation.tenders.blobstore import StoredBlob, TooLarge
 from evaluation.tenders.rules import TenderState, format_time, require_state
 from evaluation.tenders.store import bid_of, bid_table, blob_referenced, upload_table
@@ -84,6 +84,15 @@ def check_header(prefix: bytes, complete: bool, round: int, chain_hash: str, sch
     expected = bls.scheme_for(scheme_id).key_len + 2 * age.FILE_KEY_SIZE
     if len(stanza.body) != expected:
         raise InvalidRequest(f"the tlock stanza body has {len(stanza.body)} bytes, expected {expected}: the header is damaged")
+
+
+def may_bid(tender: Tender, actor: Actor, now: float) -> bool:
+    """Whether `actor` may submit or replace a bid on `tender` at `now` (the rule the upload applies)."""
+    try:
+        _check_open_for_bids(tender, actor, now)
+    except DomainError:
+        return False
+    return True
 
 
 def _check_open_for_bids(tender: Tender, actor: Actor, now: float) -> None:

@@ -13,7 +13,7 @@ import hashlib
 import re
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta, timezone
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
@@ -292,6 +292,19 @@ AMENDABLE = SPEC_KEYS - {"opening_time", "record_fields", "method", "invited"}
 
 _KEY = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 _MONEY = re.compile(r"^(0|[1-9][0-9]{0,14})(\.[0-9]{1,2})?$")
+MAX_FEN = 10**17 - 1  # the largest amount _MONEY admits (15 digits of yuan, 2 of fen)
+
+
+def money_fen(text: Any) -> int | None:
+    """A yuan amount as people write it (commas allowed, at most 2 decimals, at most 15 digits of
+    yuan) in fen; None when `text` is not one. Checked by pattern before any arithmetic."""
+    if not isinstance(text, str):
+        return None
+    plain = text.strip().replace(",", "")
+    if not _MONEY.match(plain):
+        return None
+    whole, _, cents = plain.partition(".")
+    return int(whole) * 100 + int((cents + "00")[:2])
 
 
 MAX_TIME = 253402214400  # 9999-12-31T00:00:00Z: every time pingbiao writes has a four-digit year
@@ -504,13 +517,10 @@ def check_value(f: RecordField, value: Any) -> Any:
             raise InvalidRequest(f"{where} is missing")
         return None
     if f.type is FieldType.MONEY:
-        text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
-        if not isinstance(text, str) or not _MONEY.match(text.strip().replace(",", "")):
+        fen = money_fen(str(value) if isinstance(value, int) and not isinstance(value, bool) else value)
+        if fen is None:
             raise InvalidRequest(f"{where} must be an amount in yuan with at most 2 decimals, got {str(value)[:40]!r}")
-        try:
-            return f"{Decimal(text.strip().replace(',', '')):.2f}"
-        except InvalidOperation:
-            raise InvalidRequest(f"{where} is not a number") from None
+        return f"{fen // 100}.{fen % 100:02d}"
     if f.type in (FieldType.INTEGER, FieldType.DAYS):
         if isinstance(value, str) and re.fullmatch(r"-?[0-9]{1,15}", value.strip()):
             value = int(value.strip())

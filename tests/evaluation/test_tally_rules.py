@@ -241,3 +241,17 @@ def test_capital_amounts_read_back(fen: int) -> None:
     from evaluation.session.rules import capital_yuan_to_fen
 
     assert capital_yuan_to_fen(capital(fen)) == fen
+
+
+def test_money_from_a_client_is_checked_before_any_arithmetic() -> None:
+    """A price correction's amounts come from a request: exponents, infinities, NaN and amounts no
+    bid can carry are refused with a line, at once (no Decimal of a 400,000-digit number)."""
+    from evaluation.session.rules import CorrectionRule, corrected_total, yuan_to_fen
+
+    assert yuan_to_fen("1,234.5") == 123450
+    for text in ("1e400000", "Infinity", "sNaN", "NaN", "-1.00", "0", "1.234", "9" * 16, "\ud800"):
+        with pytest.raises(InvalidRequest):
+            yuan_to_fen(text)
+    huge = {"items": [{"unit_price": "999999999999999.99", "quantity": 2**40}]}
+    with pytest.raises(InvalidRequest, match="larger than any price"):
+        corrected_total(CorrectionRule.UNIT_SUM, huge, 1)

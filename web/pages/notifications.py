@@ -10,6 +10,7 @@ from aiohttp import web
 
 from evaluation.errors import InvalidRequest
 from evaluation.notifications.job import email_of, notices_of, set_email, unread_count
+from web.api.body import form_or_json
 from web.api.tenders import current_actor
 from web.keys import ENGINE, SETTINGS, UNREAD
 from web.rendering import render
@@ -34,6 +35,7 @@ async def page(request: web.Request) -> web.Response:
     actor = current_actor(request)
     engine = request.app[ENGINE]
     items = await notices_of(engine, actor.account)
+    request[UNREAD] = 0  # reading the list marked them read: the menu says so on this page already
     return render(request, "notifications.html", notices=items, email=await email_of(engine, actor.account),
                   mail_on=bool(request.app[SETTINGS].smtp_host), saved="saved" in request.query)
 
@@ -41,7 +43,7 @@ async def page(request: web.Request) -> web.Response:
 @routes.post("/notifications/email", name="notifications.email")
 async def email(request: web.Request) -> web.Response:
     actor = current_actor(request)
-    form = await request.post()
+    form = await form_or_json(request)
     address = str(form.get("email") or "").strip()
     if address and (len(address) > 254 or not EMAIL.fullmatch(address)):
         raise InvalidRequest(f"“{address[:80]}”不是有效的电子邮件地址")

@@ -22,6 +22,7 @@ from evaluation.session.rules import SessionState
 from evaluation.session.session import get_session
 from evaluation.tenders import opening_record
 from evaluation.tenders import tender as tenders
+from evaluation.tenders.bids import may_bid
 from evaluation.tenders.opening_record import AFTER_OPENING
 from evaluation.tenders.rules import (
     DEFAULT_FIELDS,
@@ -33,19 +34,14 @@ from evaluation.tenders.store import bid_of
 from web.api.evaluation import EVALUATION
 from web.api.tenders import ctx, current_actor, tender_view, visible_tender
 from web.errors import Forbidden
-from web.formatting import money, size_text, yuan
 from web.pages.home import beacon_status
 from web.rendering import render
 
 routes = web.RouteTableDef()
 
 
-
 def _common(request: web.Request) -> dict[str, Any]:
     return {
-        "yuan": yuan,
-        "money": money,
-        "size_text": size_text,
         "beacon": beacon_status(request.app),
         "now": time.time(),
     }
@@ -58,13 +54,6 @@ async def _may_enter_hall(request: web.Request, tender: tenders.Tender, actor: A
         async with ctx(request).engine.connect() as conn:
             return await bid_of(conn, tender.id, actor.account) is not None
     return False
-
-
-def _may_bid(tender: tenders.Tender, actor: Actor) -> bool:
-    if actor.role != "bidder" or tender.state is not TenderState.PUBLISHED:
-        return False
-    invited = tender.spec.to_json().get("invited") or []
-    return not invited or actor.account in invited
 
 
 @routes.get("/tenders", name="pages.tenders")
@@ -147,7 +136,7 @@ async def tender_detail(request: web.Request) -> web.Response:
         role=actor.role,
         after_opening=after,
         before_deadline=tender.state is TenderState.PUBLISHED and time.time() < tender.spec.opening_time,
-        may_bid=_may_bid(tender, actor),
+        may_bid=may_bid(tender, actor, time.time()),
         may_enter_hall=await _may_enter_hall(request, tender, actor),
         record=record,
         leads=leads,
@@ -163,7 +152,7 @@ async def bid_page(request: web.Request) -> web.Response:
     tender = await visible_tender(request, actor)
     view = await tender_view(request, tender, actor)
     open_for_bids = tender.state is TenderState.PUBLISHED and time.time() < tender.spec.opening_time
-    invited = _may_bid(tender, actor) or tender.state is not TenderState.PUBLISHED
+    invited = not tender.spec.invited or actor.account in tender.spec.invited
     beacon = beacon_status(request.app)
     data = {
         "tender": view,
@@ -200,7 +189,3 @@ async def hall_page(request: web.Request) -> web.Response:
     }
     return render(request, "tender_hall.html", tender=view, page_data=data, **_common(request))
 
-
-def install(app: web.Application) -> None:
-    """Add the tender pages (picked up by web.app FEATURES)."""
-    app.add_routes(routes)

@@ -15,6 +15,7 @@ from evaluation.experts import pool as experts
 from evaluation.experts.views import invitations_of
 from evaluation.session.worklist import Step, bids_of, next_step, stages
 from evaluation.tenders import tender as tenders
+from evaluation.tenders.bids import may_bid
 from evaluation.tenders.rules import TenderState
 from evaluation.tenders.tender import Tender
 from web.api.tenders import ctx
@@ -65,13 +66,10 @@ async def _agency(request: web.Request, actor: Actor, all_tenders: list[Tender])
 
 async def _bidder(request: web.Request, actor: Actor, all_tenders: list[Tender], now: float) -> dict[str, Any]:
     mine = await bids_of(ctx(request).engine, actor.account)
-    open_now = []
-    for t in all_tenders:
-        invited = t.spec.to_json().get("invited") or []
-        if t.state is TenderState.PUBLISHED and now < t.spec.opening_time and (not invited or actor.account in invited):
-            open_now.append(_row(t, bid=mine.get(t.id)))
-    my_bids = [_row(t, bid=mine[t.id]) for t in all_tenders if t.id in mine]
-    today = [r for r in my_bids if _today(next(t for t in all_tenders if t.id == r["id"]), now)]
+    open_now = [_row(t, bid=mine.get(t.id)) for t in all_tenders if may_bid(t, actor, now)]
+    bid_on = [t for t in all_tenders if t.id in mine]
+    my_bids = [_row(t, bid=mine[t.id]) for t in bid_on]
+    today = [_row(t, bid=mine[t.id]) for t in bid_on if _today(t, now)]
     return {"open": open_now, "bids": my_bids, "today": today}
 
 
@@ -106,8 +104,10 @@ async def _admin(request: web.Request) -> dict[str, Any]:
 async def workbench(request: web.Request, actor: Actor) -> web.Response:
     """The signed-in reader's workbench."""
     now = time.time()
-    all_tenders = sorted(await tenders.list_all(ctx(request)), key=lambda t: t.spec.opening_time, reverse=True)
     role = actor.role
+    all_tenders: list[Tender] = []
+    if role in ("agency", "bidder", "supervisor"):
+        all_tenders = sorted(await tenders.list_all(ctx(request)), key=lambda t: t.spec.opening_time, reverse=True)
     data: dict[str, Any]
     if role == "agency":
         data = await _agency(request, actor, all_tenders)

@@ -58,11 +58,7 @@
     return { body, errors };
   }
 
-  function show(errors) {
-    const box = $("draw-errors");
-    box.replaceChildren(...errors.map((e) => Object.assign(document.createElement("li"), { textContent: e })));
-    box.hidden = !errors.length;
-  }
+  const show = (errors) => pb.showErrors($("draw-errors"), errors);
 
   form.addEventListener("submit", async (event) => {
     event.preventDefault();

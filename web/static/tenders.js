@@ -66,12 +66,17 @@
     const p = parts(unix);
     return Date.UTC(+p.year, +p.month - 1, +p.day, +p.hour, +p.minute, +p.second) / 1000 - Math.floor(unix);
   };
-  pb.zone = zone;
   /** The zone's name beside a time: 北京时间, or the UTC offset of other zones. */
   pb.zoneName = (unix) => {
     if (["Asia/Shanghai", "Asia/Chongqing", "PRC"].includes(zone)) return t("北京时间");
     const off = offsetAt(unix) / 60, sign = off < 0 ? "-" : "+", a = Math.abs(off);
     return `UTC${sign}${pad(Math.floor(a / 60))}:${pad(a % 60)}`;
+  };
+
+  /** List `errors` (strings) in `box` (a <ul>), hidden when there are none. */
+  pb.showErrors = (box, errors) => {
+    box.replaceChildren(...errors.map((e) => Object.assign(document.createElement("li"), { textContent: e })));
+    box.hidden = !errors.length;
   };
 
   /** A unix time as "YYYY-MM-DD HH:MM:SS" on the installation's clock. */
@@ -317,11 +322,7 @@
         ...($("f-evaluation-date").value ? { evaluation_date: $("f-evaluation-date").value } : {}),
       };
     };
-    const showErrors = (errors) => {
-      const box = $("form-errors");
-      box.replaceChildren(...errors.map((e) => Object.assign(document.createElement("li"), { textContent: e })));
-      box.hidden = !errors.length;
-    };
+    const showErrors = (errors) => pb.showErrors($("form-errors"), errors);
 
     let saved = draft ? draft.id : null;
     form.addEventListener("submit", async (event) => {
@@ -329,16 +330,15 @@
       const publish = event.submitter && event.submitter.value === "publish";
       for (const b of form.querySelectorAll("button[type=submit]")) b.disabled = true;
       try {
-        let body;
+        let body = null, errors;
         try {
           body = collect();
+          errors = formErrors(body);
         } catch (e) {
-          body = null;
-          showErrors([e.message]);
+          errors = [e.message];
         }
-        const errors = body ? formErrors(body) : [];
-        showErrors(body ? errors : [$("form-errors").textContent]);
-        if (!body || errors.length) {
+        showErrors(errors);
+        if (errors.length) {
           pb.message(message, t("请先改正下列问题"), "error");
           for (const b of form.querySelectorAll("button[type=submit]")) b.disabled = false;
           return;
