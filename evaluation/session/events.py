@@ -69,9 +69,17 @@ KINDS_DOC: dict[str, str] = {
         "account, kind ('purchaser_rep'), name, seat."
     ),
     "evaluation.checked_in": (
-        "A member checked in (签到): identity confirmed, the avoidance declaration (回避声明) and the "
-        "commitment (承诺书) accepted, a signing key registered. Payload: declaration and commitment "
-        "({version, sha256} of the texts shown), public_key (base64 SPKI, ECDSA P-256), key_sha256."
+        "A member checked in (签到): identity confirmed, the avoidance declaration (回避声明) answered "
+        "for each bidder with no tie, the commitment (承诺书) accepted, a signing key registered. "
+        "Payload: declaration and commitment ({version, sha256} of the texts shown), avoidance (list "
+        "of {bidder, bidder_name, conflict: false, reason: ''}; absent before avoidance-v1 answers per "
+        "bidder), public_key (base64 SPKI, ECDSA P-256), key_sha256."
+    ),
+    "evaluation.member_recused": (
+        "At check-in a member declared a tie to a bidder and withdrew (回避, 政府采购法实施条例 art. 9): "
+        "it does not check in, and the session waits at check-in until its seat is filled. Payload: "
+        "declaration ({version, sha256}), avoidance (its answer for every bidder: {bidder, "
+        "bidder_name, conflict, reason}), name, seat."
     ),
     "evaluation.key_replaced": (
         "A checked-in member who lost its signing key (a new browser, cleared site data) confirmed "
@@ -150,6 +158,11 @@ def _member_added(state: dict[str, Any], entry: Entry) -> None:
 def _checked_in(state: dict[str, Any], entry: Entry) -> None:
     member = _ev(state)["members"][entry.actor.account]
     member.update(checked_in=True, public_key=entry.payload["public_key"])
+
+
+def _recused(state: dict[str, Any], entry: Entry) -> None:
+    member = _ev(state)["members"][entry.actor.account]
+    member.update(recused=True, recusal=[a for a in entry.payload["avoidance"] if a["conflict"]])
 
 
 def _key_replaced(state: dict[str, Any], entry: Entry) -> None:
@@ -269,6 +282,7 @@ REDUCERS = {
     "evaluation.low_price_decision": _low_decision,
     "evaluation.member_added": _member_added,
     "evaluation.checked_in": _checked_in,
+    "evaluation.member_recused": _recused,
     "evaluation.key_replaced": _key_replaced,
     "evaluation.vote": _vote,
     "evaluation.revote": None,

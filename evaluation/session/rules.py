@@ -289,6 +289,52 @@ def bids_from_record(rows: Sequence[Mapping[str, Any]], deduction_of: Any = None
     return sorted(bids, key=lambda b: str(b["bid"]))
 
 
+AVOIDANCE_REASON_MAX = 500
+
+
+def bidders_of(bids: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
+    """The distinct bidders of the session's bids, in bid order: ``[{bidder, bidder_name}]``."""
+    seen: dict[str, dict[str, str]] = {}
+    for b in bids:
+        seen.setdefault(str(b["bidder"]), {"bidder": str(b["bidder"]), "bidder_name": str(b["bidder_name"])})
+    return list(seen.values())
+
+
+def avoidance_answers(bids: Sequence[Mapping[str, Any]], answers: Any) -> list[dict[str, Any]]:
+    """回避声明, bidder by bidder: the member answers for each bidder of the session whether it has a
+    tie that requires it to withdraw (政府采购法实施条例 art. 9), with the tie in a few words when it
+    has. `answers` is ``[{bidder, conflict (bool), reason}]``, one per bidder, none unknown.
+
+    Returns ``[{bidder, bidder_name, conflict, reason}]`` in bid order (reason "" without a
+    conflict). Raises InvalidRequest naming the first problem."""
+    bidders = bidders_of(bids)
+    if not isinstance(answers, list) or len(answers) > len(bidders):
+        raise InvalidRequest("answer the avoidance question once for each bidder (avoidance: a list)")
+    names = {b["bidder"]: b["bidder_name"] for b in bidders}
+    given: dict[str, dict[str, Any]] = {}
+    for item in answers:
+        if not isinstance(item, dict) or not isinstance(item.get("bidder"), str) or item["bidder"] not in names:
+            raise InvalidRequest("an avoidance answer names no bidder of this evaluation")
+        bidder = item["bidder"]
+        if bidder in given:
+            raise InvalidRequest(f"two avoidance answers for {names[bidder]}")
+        conflict = item.get("conflict")
+        if not isinstance(conflict, bool):
+            raise InvalidRequest(f"answer yes or no for {names[bidder]} (conflict: true or false)")
+        reason = item.get("reason", "")
+        if not isinstance(reason, str) or len(reason) > AVOIDANCE_REASON_MAX:
+            raise InvalidRequest(f"the reason for {names[bidder]} must be text of at most {AVOIDANCE_REASON_MAX} characters")
+        reason = " ".join(reason.split())
+        if conflict and not reason:
+            raise InvalidRequest(f"say what ties you to {names[bidder]}")
+        given[bidder] = {"bidder": bidder, "bidder_name": names[bidder], "conflict": conflict,
+                         "reason": reason if conflict else ""}
+    missing = [b["bidder_name"] for b in bidders if b["bidder"] not in given]
+    if missing:
+        raise InvalidRequest(f"answer the avoidance question for {missing[0]} too")
+    return [given[b["bidder"]] for b in bidders]
+
+
 def tally_bids(bids: Sequence[Mapping[str, Any]]) -> list[Bid]:
     """The session's bids as the tally takes them (older sessions have no deduction or invalid)."""
     return [Bid(str(b["bid"]), int(b["price_fen"]), Fraction(b.get("deduction", "0")), b.get("invalid"))

@@ -30,6 +30,7 @@ from evaluation.session.rules import (
     DECLARATION_VERSION,
     SessionConfig,
     SessionState,
+    avoidance_answers,
     bids_from_record,
     check_criteria,
     check_transition,
@@ -118,11 +119,14 @@ class Member:
     seat: int
     public_key: str | None
     checked_in_us: int | None
+    recused_us: int | None = None
+    recusal: tuple[dict[str, Any], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {"account": self.account, "kind": self.kind, "expert_id": self.expert_id, "name": self.name,
                 "site": self.site, "specialty": self.specialty, "seat": self.seat,
                 "checked_in": self.checked_in_us is not None, "checked_in_us": self.checked_in_us,
+                "recused": self.recused_us is not None, "recused_us": self.recused_us, "recusal": list(self.recusal),
                 "key_sha256": None if self.public_key is None else key_fingerprint(self.public_key)}
 
 
@@ -160,7 +164,8 @@ async def load(conn: AsyncConnection, tender_id: str) -> Session:
         raise NotFoundError(f"the evaluation of {tender_id[:60]} has not started")
     c = member_table.c
     members = tuple(
-        Member(r.account, r.kind, r.expert_id, r.name, r.site, r.specialty, r.seat, r.public_key, r.checked_in_us)
+        Member(r.account, r.kind, r.expert_id, r.name, r.site, r.specialty, r.seat, r.public_key, r.checked_in_us,
+               r.recused_us, tuple(json.loads(r.recusal)) if r.recusal else ())
         for r in await conn.execute(sa.select(member_table).where(c.tender_id == tender_id).order_by(c.seat))
     )
     return Session(
@@ -307,18 +312,20 @@ async def add_purchaser_rep(ctx: EvaluationContext, actor: Actor, tender_id: str
 
 
 async def check_in(ctx: EvaluationContext, actor: Actor, tender_id: str, data: dict[str, Any]) -> Session:
-    """签到: a member confirms its identity, accepts the declaration and commitment (their SHA-256
-    must be of the texts this version shows) and registers its signing key (base64 SPKI, P-256).
-    The last check-in opens the leader election."""
+    """签到: a member confirms its identity, answers the avoidance declaration bidder by bidder
+    (rules.avoidance_answers), accepts the commitment (the texts' SHA-256 must be of those this
+    version shows) and registers its signing key (base64 SPKI, P-256). The last check-in opens
+    the leader election.
+
+    A member that declares a tie to a bidder withdraws (回避) instead: that is logged
+    (``evaluation.member_recused``) with its answers, it does not check in, and the session waits
+    at check-in for the agency to have the seat filled."""
     if data.get("identity_confirmed") is not True:
         raise InvalidRequest("confirm your identity (identity_confirmed: true)")
     if data.get("declaration_sha256") != DECLARATION_SHA256:
         raise InvalidRequest(f"accept the current avoidance declaration ({DECLARATION_VERSION})")
     if data.get("commitment_sha256") != COMMITMENT_SHA256:
         raise InvalidRequest(f"accept the current commitment ({COMMITMENT_VERSION})")
-    public_key = data.get("public_key")
-    load_public_key(public_key)
-    assert isinstance(public_key, str)
 
     async def step() -> Session:
         session = await get_session(ctx, tender_id)
@@ -326,9 +333,28 @@ async def check_in(ctx: EvaluationContext, actor: Actor, tender_id: str, data: d
         require(tender_id, session.state, SessionState.CHECKIN, doing="check in")
         if member.checked_in_us is not None:
             raise ConflictError("you have already checked in")
+        if member.recused_us is not None:
+            raise ConflictError("you have withdrawn from this evaluation (回避)")
+        answers = avoidance_answers(session.bids, data.get("avoidance"))
+        declaration = {"version": DECLARATION_VERSION, "sha256": DECLARATION_SHA256}
         now = ctx.tenders.now_us()
+        c = member_table.c
+        mine = sa.update(member_table).where(c.tender_id == tender_id, c.account == actor.account)
+        ties = [a for a in answers if a["conflict"]]
+        if ties:
+            recusal = {"declaration": declaration, "avoidance": answers, "name": member.name, "seat": member.seat}
+
+            async def withdraw(conn: AsyncConnection) -> None:
+                await write_state(conn, session)
+                await conn.execute(mine.values(recused_us=now, recusal=json.dumps(ties, ensure_ascii=False)))
+
+            await ctx.tenders.audit.append(EntryDraft("evaluation.member_recused", recusal, tender_id, actor), apply=withdraw)
+            return await get_session(ctx, tender_id)
+        public_key = data.get("public_key")
+        load_public_key(public_key)
+        assert isinstance(public_key, str)
         payload = {
-            "declaration": {"version": DECLARATION_VERSION, "sha256": DECLARATION_SHA256},
+            "declaration": declaration, "avoidance": answers,
             "commitment": {"version": COMMITMENT_VERSION, "sha256": COMMITMENT_SHA256},
             "public_key": public_key, "key_sha256": key_fingerprint(public_key),
         }
@@ -339,9 +365,7 @@ async def check_in(ctx: EvaluationContext, actor: Actor, tender_id: str, data: d
 
         async def apply(conn: AsyncConnection) -> None:
             await write_state(conn, session, SessionState.ELECTION if last else None)
-            c = member_table.c
-            await conn.execute(sa.update(member_table).where(c.tender_id == tender_id, c.account == actor.account)
-                               .values(public_key=public_key, checked_in_us=now))
+            await conn.execute(mine.values(public_key=public_key, checked_in_us=now))
 
         await ctx.tenders.audit.append_many(drafts, apply=apply)
         return await get_session(ctx, tender_id)

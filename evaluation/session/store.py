@@ -38,6 +38,8 @@ member_table = sa.Table(
     sa.Column("seat", sa.Integer, nullable=False),
     sa.Column("public_key", sa.Text, nullable=True),
     sa.Column("checked_in_us", sa.BigInteger, nullable=True),
+    sa.Column("recused_us", sa.BigInteger, nullable=True),  # withdrew at check-in (回避)
+    sa.Column("recusal", sa.Text, nullable=True),  # JSON: the bidders it declared ties to, with reasons
 )
 
 vote_table = sa.Table(

@@ -72,6 +72,7 @@ async def view(ctx: EvaluationContext, actor: Actor, tender_id: str) -> dict[str
         "votes": votes if everything or session.leader else [],
         "me": None if me is None else {"account": me.account, "kind": me.kind,
                                        "checked_in": me.checked_in_us is not None,
+                                       "recused": me.recused_us is not None,
                                        "voted_for": next((v["candidate"] for v in this_round if v["voter"] == me.account), None),
                                        "submitted": me.account in done, "signed": me.account in signers,
                                        "leader": me.account == session.leader},

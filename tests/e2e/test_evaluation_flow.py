@@ -91,8 +91,14 @@ async def test_evaluation_session_in_the_browser(make_app_server: MakeAppServer,
         page = await new_page()
         await sign_in(page, base, f"expert{i}", page_url)
         await state_is(page, "checkin")
-        for box in ("#ck-identity", "#ck-declaration", "#ck-commitment"):
+        for box in ("#ck-identity", "#ck-commitment"):
             await page.check(box)
+        rows = page.locator("#avoidance-rows tr")
+        assert await rows.count() == 3  # the declaration names each bidder, one answer each
+        await page.click("#checkin")  # unanswered: refused in the page, naming the first bidder
+        await page.wait_for_selector('#eval-message[data-bad="1"]', timeout=STEP_MS)
+        for r in range(3):
+            await rows.nth(r).locator('input[value="no"]').check()
         await page.click("#checkin")
         await page.wait_for_selector("#checkin-box", state="hidden", timeout=STEP_MS)
         pages.append(page)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -95,8 +96,10 @@ class Keys:
         r, s = decode_dss_signature(self.key(account).sign(message, ec.ECDSA(hashes.SHA256())))
         return base64.b64encode(r.to_bytes(32, "big") + s.to_bytes(32, "big")).decode()
 
-    def checkin(self, account: str) -> dict[str, Any]:
-        return {"identity_confirmed": True, "declaration_sha256": DECLARATION_SHA256,
+    def checkin(self, account: str, bids: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+        """A check-in that answers "no tie" for each bidder of the session's `bids`."""
+        answers = {b["bidder"]: {"bidder": b["bidder"], "conflict": False} for b in bids}
+        return {"identity_confirmed": True, "declaration_sha256": DECLARATION_SHA256, "avoidance": list(answers.values()),
                 "commitment_sha256": COMMITMENT_SHA256, "public_key": self.public(account)}
 
     def document(self, kind: str, tender_id: str, signer: str, **fields: Any) -> tuple[str, str]:

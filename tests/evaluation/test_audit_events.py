@@ -206,7 +206,15 @@ def _evaluation(rng: random.Random, tender: str, add: Any, state: dict[str, Any]
     rep = {"account": "acc-rep", "kind": "purchaser_rep", "name": "采购人代表", "seat": len(members) + 1}
     ev["members"]["acc-rep"] = {**rep, "checked_in": False}
     add(EntryDraft("evaluation.member_added", rep, tender, agency))
-    accounts = list(ev["members"])
+    tied = {"account": "acc-tied", "kind": "purchaser_rep", "name": "另一代表", "seat": len(members) + 2}
+    ev["members"]["acc-tied"] = {**tied, "checked_in": False}
+    add(EntryDraft("evaluation.member_added", tied, tender, agency))
+    answers = [{"bidder": b["bidder"], "bidder_name": b["bidder_name"], "conflict": i == 0, "reason": "曾任职" if i == 0 else ""}
+               for i, b in enumerate(bids)]
+    ev["members"]["acc-tied"].update(recused=True, recusal=answers[:1])
+    add(EntryDraft("evaluation.member_recused", {"declaration": declaration, "avoidance": answers, "name": "另一代表",
+                                                 "seat": tied["seat"]}, tender, Actor("acc-tied", "agency")))
+    accounts = [a for a in ev["members"] if a != "acc-tied"]
     actors = {a: Actor(a, "expert") for a in accounts}
 
     def move(old: str, new: str, by: Actor) -> None:

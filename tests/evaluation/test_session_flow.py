@@ -47,8 +47,9 @@ async def started(ectx: EvaluationContext, beacon: LocalBeacon, **config: Any) -
 
 
 async def through_election(ectx: EvaluationContext, tender_id: str, experts: list[Actor], keys: Keys) -> None:
+    bids = (await sessions.get_session(ectx, tender_id)).bids
     for e in experts:
-        await sessions.check_in(ectx, e, tender_id, keys.checkin(e.account))
+        await sessions.check_in(ectx, e, tender_id, keys.checkin(e.account, bids))
     for e in experts[:3]:  # 3 of 5 is a majority
         await sessions.vote(ectx, e, tender_id, experts[0].account)
 
@@ -163,8 +164,9 @@ async def test_leader_vote_rules(ectx: EvaluationContext, beacon: LocalBeacon) -
     members = [*experts, rep_actor, Actor(other.id, "agency")]
     with pytest.raises(ConflictError, match="checkin"):
         await sessions.vote(ectx, experts[0], tender_id, experts[0].account)
+    bids = (await sessions.get_session(ectx, tender_id)).bids
     for m in members:
-        await sessions.check_in(ectx, m, tender_id, keys.checkin(m.account))
+        await sessions.check_in(ectx, m, tender_id, keys.checkin(m.account, bids))
     with pytest.raises(InvalidRequest, match="purchaser"):
         await sessions.vote(ectx, experts[0], tender_id, rep.id)
     # round 1: 3 / 3 / 1 of 7: nobody has a majority -> revote

@@ -20,6 +20,7 @@ from evaluation.session import sheets as scoring
 from evaluation.session import bid_queries, validity
 from evaluation.session import view as session_view
 from evaluation.session.events import first_difference, recompute_tally
+from evaluation.session.rules import SessionState, avoidance_answers
 from evaluation.session.session import EvaluationContext
 from evaluation.tenders import bids, opening, opening_record
 from evaluation.tenders import tender as tenders
@@ -59,7 +60,7 @@ async def sme_tender(ectx: EvaluationContext, beacon: LocalBeacon, offers: list[
     names = {"A": by_price[100_000_00], "B": by_price[108_000_00], "C": by_price[120_000_00]}
     keys = Keys()
     for e in experts:
-        await sessions.check_in(ectx, e, t.id, keys.checkin(e.account))
+        await sessions.check_in(ectx, e, t.id, keys.checkin(e.account, session.bids))
     for e in experts[:2]:
         await sessions.vote(ectx, e, t.id, experts[0].account)
     ectx.keys = keys  # type: ignore[attr-defined]
@@ -215,3 +216,65 @@ async def test_no_justification_in_time_makes_the_low_bid_invalid(ectx: Evaluati
     assert "未在规定时间内提交书面说明" in next(b for b in session.bids if b["bid"] == d["bid"])["invalid"]
     kinds = [e.kind for e in await ectx.tenders.audit.entries_for_tender(tender_id)][-3:]
     assert kinds == ["evaluation.low_price_query", "evaluation.low_price_decision", "evaluation.bid_invalid"]
+
+
+BIDS = [{"bidder": "acct_a", "bidder_name": "甲公司"}, {"bidder": "acct_b", "bidder_name": "乙公司"},
+        {"bidder": "acct_a", "bidder_name": "甲公司"}]
+
+
+def test_avoidance_is_answered_once_per_bidder_with_a_reason_for_a_tie() -> None:
+    answers = avoidance_answers(BIDS, [{"bidder": "acct_b", "conflict": True, "reason": " 近三年\n曾任职 "},
+                                       {"bidder": "acct_a", "conflict": False, "reason": "ignored"}])
+    assert answers == [{"bidder": "acct_a", "bidder_name": "甲公司", "conflict": False, "reason": ""},
+                       {"bidder": "acct_b", "bidder_name": "乙公司", "conflict": True, "reason": "近三年 曾任职"}]
+
+
+@pytest.mark.parametrize(("answers", "error"), [
+    (None, "a list"),
+    ({"acct_a": False}, "a list"),
+    ([{"bidder": "acct_a", "conflict": False}], "乙公司 too"),
+    ([{"bidder": "acct_a", "conflict": False}, {"bidder": "acct_a", "conflict": False}], "two avoidance answers for 甲公司"),
+    ([{"bidder": "acct_x", "conflict": False}, {"bidder": "acct_b", "conflict": False}], "names no bidder"),
+    ([{"bidder": ["acct_a"], "conflict": False}], "names no bidder"),
+    ([{"bidder": "acct_a", "conflict": "no"}, {"bidder": "acct_b", "conflict": False}], "yes or no for 甲公司"),
+    ([{"bidder": "acct_a", "conflict": 0}, {"bidder": "acct_b", "conflict": False}], "yes or no for 甲公司"),
+    ([{"bidder": "acct_a", "conflict": True, "reason": "  "}, {"bidder": "acct_b", "conflict": False}], "what ties you to 甲公司"),
+    ([{"bidder": "acct_a", "conflict": True, "reason": "x" * 501}, {"bidder": "acct_b", "conflict": False}], "at most 500"),
+    ([{"bidder": "acct_a", "conflict": True, "reason": 1e999}, {"bidder": "acct_b", "conflict": False}], "text"),
+    ([{"bidder": "acct_a", "conflict": False}] * 3, "a list"),
+])
+def test_avoidance_answers_refuse_what_is_not_one_clear_answer_per_bidder(answers: Any, error: str) -> None:
+    with pytest.raises(InvalidRequest, match=error):
+        avoidance_answers(BIDS, answers)
+
+
+async def test_a_member_declaring_a_tie_withdraws_instead_of_checking_in(ectx: EvaluationContext, beacon: LocalBeacon) -> None:  # noqa: F811
+    tctx = ectx.tenders
+    t = await tenders.create(tctx, AGENCY, "采购中心", spec(2, criteria=CRITERIA, objection_window_s=0, sme_deduction="10"))
+    t = await tenders.publish(tctx, AGENCY, t.id)
+    assert t.opening_round is not None
+    for i, (record, docs) in enumerate(OFFERS):
+        await bids.submit(tctx, BIDDERS[i], t.id, chunks(sealed(beacon.chain, t.opening_round, record, docs)), meta(i))
+    await opening.run(tctx, t.id, await LocalBeaconSource(beacon).wait_for(t.opening_round))
+    await opening_record.finalize(dataclasses.replace(tctx, clock=lambda: time.time() + 5), t.id)
+    assert isinstance(ectx.committee, TestCommittee)
+    experts = ectx.committee.seat(t.id, 3)
+    session = await sessions.start(ectx, AGENCY, t.id, {})
+    keys = Keys()
+    tied = keys.checkin(experts[0].account, session.bids)
+    tied["avoidance"][1] = {**tied["avoidance"][1], "conflict": True, "reason": "配偶在该公司任职"}
+    before = tctx.audit.size
+    with pytest.raises(InvalidRequest, match="too"):  # an answer missing: nothing recorded
+        await sessions.check_in(ectx, experts[0], t.id, {**tied, "avoidance": tied["avoidance"][:1]})
+    assert tctx.audit.size == before
+    session = await sessions.check_in(ectx, experts[0], t.id, tied)
+    me = session.member(experts[0].account)
+    assert me is not None and me.recused_us is not None and me.checked_in_us is None and me.public_key is None
+    assert [r["bidder_name"] for r in me.recusal] == [session.bids[1]["bidder_name"]]
+    entry = (await tctx.audit.entries(before, tctx.audit.size))[-1]
+    assert entry.kind == "evaluation.member_recused" and entry.payload["avoidance"][1]["reason"] == "配偶在该公司任职"
+    with pytest.raises(ConflictError, match="withdrawn"):
+        await sessions.check_in(ectx, experts[0], t.id, keys.checkin(experts[0].account, session.bids))
+    for e in experts[1:]:
+        session = await sessions.check_in(ectx, e, t.id, keys.checkin(e.account, session.bids))
+    assert session.state is SessionState.CHECKIN  # the withdrawn seat keeps the session at check-in

@@ -57,13 +57,14 @@ async def test_api_rules_flow_and_replay(aiohttp_client: Any, tmp_path: Path) ->
     assert (await hall.call("e0", "GET", base))[0] == 404  # not started
     status, body = await hall.call("agency", "POST", f"{base}/start", json={"config": {"deviation_threshold": "3/10"}})
     assert status == 201 and body["state"] == "checkin", body
+    session_bids = body["bids"]
     assert (await hall.call("agency", "POST", f"{base}/start", json={}))[0] == 409
     assert (await hall.call("expert", "GET", base))[0] == 403  # an expert not on this committee
     assert (await hall.call("supervisor", "POST", f"{base}/checkin", json={}))[0] == 403
-    status, body = await hall.call("e0", "POST", f"{base}/checkin", json={**keys.checkin(acct["e0"]), "declaration_sha256": "0" * 64})
+    status, body = await hall.call("e0", "POST", f"{base}/checkin", json={**keys.checkin(acct["e0"], session_bids), "declaration_sha256": "0" * 64})
     assert status == 400 and "avoidance declaration" in body["error"]
     for n in experts:
-        assert (await hall.call(n, "POST", f"{base}/checkin", json=keys.checkin(acct[n])))[0] == 201
+        assert (await hall.call(n, "POST", f"{base}/checkin", json=keys.checkin(acct[n], session_bids)))[0] == 201
     for n in experts[:3]:
         status, body = await hall.call(n, "POST", f"{base}/votes", json={"candidate": acct["e0"]})
         assert status == 201, body

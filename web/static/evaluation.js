@@ -93,19 +93,34 @@
     });
   }, t("评标已开始"));
   $("add-rep").onclick = () => act(() => post("/members", { account: $("rep-account").value.trim() }), t("已添加"));
+  /** The avoidance answers, one per bidder; throws naming the first bidder left unanswered. */
+  const avoidance = () => bidders().map((b, i) => {
+    const picked = document.querySelector(`input[name="avoid-${i}"]:checked`);
+    if (!picked) throw new Error(t("请声明与 {name} 是否存在利害关系", { name: b.bidder_name }));
+    const reason = $(`avoid-reason-${i}`).value.trim();
+    const conflict = picked.value === "yes";
+    if (conflict && !reason) throw new Error(t("请说明与 {name} 的关系", { name: b.bidder_name }));
+    return { bidder: b.bidder, conflict, reason: conflict ? reason : "" };
+  });
   $("checkin").onclick = () => act(async () => {
-    if (!$("ck-identity").checked || !$("ck-declaration").checked || !$("ck-commitment").checked) {
-      throw new Error(t("请确认身份并接受回避声明和承诺书"));
+    if (!$("ck-identity").checked || !$("ck-commitment").checked) {
+      throw new Error(t("请确认身份并接受承诺书"));
     }
-    const pair = await signingKey(true);
-    const spki = await crypto.subtle.exportKey("spki", pair.publicKey);
-    return post("/checkin", {
+    const answers = avoidance();
+    const body = {
       identity_confirmed: true,
       declaration_sha256: view.texts.declaration_sha256,
       commitment_sha256: view.texts.commitment_sha256,
-      public_key: b64(spki),
-    });
-  }, t("已签到"));
+      avoidance: answers,
+    };
+    if (answers.some((a) => a.conflict)) {
+      if (!window.confirm(t("您声明与投标人存在利害关系，提交后将回避本次评标。确定吗？"))) throw new Error(t("未提交"));
+      return post("/checkin", body);
+    }
+    const pair = await signingKey(true);
+    const spki = await crypto.subtle.exportKey("spki", pair.publicKey);
+    return post("/checkin", { ...body, public_key: b64(spki) });
+  }, t("已提交签到"));
   $("rekey-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
     act(async () => {
@@ -145,6 +160,28 @@
   const show = (id, on) => { $(id).hidden = !on; };
   const cell = (tag, text) => { const el = document.createElement(tag); el.textContent = text; return el; };
   const row = (cells, tag = "td") => { const tr = document.createElement("tr"); cells.forEach((c) => tr.append(cell(tag, c))); return tr; };
+  /** The session's bidders, once each, in bid order (a bidder may have bids in several lots). */
+  const bidders = () => view.bids.filter((b, i) => view.bids.findIndex((o) => o.bidder === b.bidder) === i);
+  function avoidanceRows() {
+    return bidders().map((b, i) => {
+      const tr = document.createElement("tr");
+      const radios = cell("td", "");
+      for (const [value, text] of [["no", t("否")], ["yes", t("是，须回避")]]) {
+        const label = cell("label", "");
+        const input = document.createElement("input");
+        Object.assign(input, { type: "radio", name: `avoid-${i}`, value });
+        input.dataset.bidder = b.bidder;
+        label.append(input, " " + text + " ");
+        radios.append(label);
+      }
+      const reason = document.createElement("input");
+      Object.assign(reason, { id: `avoid-reason-${i}`, maxLength: 500, size: 30 });
+      const why = cell("td", "");
+      why.append(reason);
+      tr.append(cell("td", b.bidder_name), radios, why);
+      return tr;
+    });
+  }
   const nameOf = (account) => ((view.members.find((m) => m.account === account) || {}).name || account);
   const bidName = (bid) => ((view.bids.find((b) => b.bid === bid) || {}).bidder_name || bid);
   const options = (sel, items) => {
@@ -164,12 +201,19 @@
       const li = cell("li", `${m.seat}. ${m.name} · ${m.kind === "expert" ? t("专家") : t("采购人代表")} · ${m.site} · `
         + `${m.checked_in ? t("已签到") : t("未签到")}${m.submitted ? " · " + t("已提交") : ""}`
         + `${m.signed ? " · " + t("已签署") : ""}${view.leader === m.account ? " · " + t("评标组长") : ""}`);
+      if (m.recused) {
+        li.append(" · " + t("已回避") + ": " + m.recusal.map((r) => `${r.bidder_name}（${r.reason}）`).join("；"));
+        li.className = "warn";
+      }
       li.dataset.account = m.account;
       li.dataset.checkedIn = m.checked_in ? "1" : "";
+      li.dataset.recused = m.recused ? "1" : "";
       return li;
     }));
     show("rep-box", view.tender.owner && s === "checkin");
-    show("checkin-box", !!me && s === "checkin" && !me.checked_in);
+    show("checkin-box", !!me && s === "checkin" && !me.checked_in && !me.recused);
+    show("recused-box", !!me && !!me.recused);
+    if (!$("avoidance-rows").rows.length) $("avoidance-rows").replaceChildren(...avoidanceRows());
     show("rekey-box", !!me && me.checked_in && s !== "done" && state.hasKey === false);
     if (me) $("my-name").textContent = nameOf(me.account);
     $("declaration-text").textContent = view.texts.declaration;
