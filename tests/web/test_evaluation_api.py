@@ -134,3 +134,17 @@ async def test_api_rules_flow_and_replay(aiohttp_client: Any, tmp_path: Path) ->
     assert exported.returncode == 0, exported.stderr
     offline = run_cli(data_dir, "audit", "replay", tender_id, "--bundle", str(tmp_path / "bundle"))
     assert offline.returncode == 0 and offline.stdout == done.stdout, offline.stderr
+
+
+async def test_the_agency_adds_a_representative_by_username(aiohttp_client: Any, tmp_path: Path) -> None:
+    hall = await start(aiohttp_client, tmp_path)
+    tender_id, _ = await seated(hall)
+    base = f"/api/evaluation/{tender_id}"
+    assert (await hall.call("agency", "POST", f"{base}/start", json={}))[0] == 201
+    rep = await make_account(hall.client.app, Role.agency, "rep-zhang")
+    for bad in ("nobody", "", "  ", 7, ["rep-zhang"], None):
+        status, body = await hall.call("agency", "POST", f"{base}/members", json={"username": bad})
+        assert status == 404 and "用户名" in body["error"], (bad, body)
+    assert (await hall.call("agency2", "POST", f"{base}/members", json={"username": "REP-zhang"}))[0] == 403
+    status, body = await hall.call("agency", "POST", f"{base}/members", json={"username": "REP-zhang"})
+    assert status == 201 and [m["name"] for m in body["members"] if m["account"] == rep.id] == [rep.display_name], body

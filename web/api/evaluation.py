@@ -8,6 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
+from evaluation.accounts.account import find_by_username
 from evaluation.session import bid_queries, member_keys, result, validity
 from evaluation.session import session as sessions
 from evaluation.session import sheets as session_scoring
@@ -15,6 +16,7 @@ from evaluation.session import view as session_view
 from evaluation.session.session import EvaluationContext
 from web.api.body import json_body
 from web.api.tenders import current_actor
+from web.errors import NotFound
 
 routes = web.RouteTableDef()
 EVALUATION = web.AppKey("evaluation", EvaluationContext)
@@ -47,7 +49,14 @@ async def start(request: web.Request) -> web.Response:
 @routes.post("/api/evaluation/{id}/members", name="evaluation.add_member")
 async def add_member(request: web.Request) -> web.Response:
     data = await json_body(request)
-    await sessions.add_purchaser_rep(ctx(request), current_actor(request), request.match_info["id"], data.get("account"))
+    account = data.get("account")
+    if "username" in data:  # the page names the representative by the username an officer knows
+        username = data["username"]
+        found = await find_by_username(ctx(request).engine, username) if isinstance(username, str) and username.strip() else None
+        if found is None:
+            raise NotFound("没有这个用户名的账户：请核对采购人代表的用户名")
+        account = found.id
+    await sessions.add_purchaser_rep(ctx(request), current_actor(request), request.match_info["id"], account)
     return await _view(request, 201)
 
 

@@ -92,7 +92,7 @@
       config: { deviation_threshold: $("start-threshold").value.trim(), recommend: Number($("start-recommend").value) },
     });
   }, t("评标已开始"));
-  $("add-rep").onclick = () => act(() => post("/members", { account: $("rep-account").value.trim() }), t("已添加"));
+  $("add-rep").onclick = () => act(() => post("/members", { username: $("rep-account").value.trim() }), t("已添加"));
   /** The avoidance answers, one per bidder; throws naming the first bidder left unanswered. */
   const avoidance = () => bidders().map((b, i) => {
     const picked = document.querySelector(`input[name="avoid-${i}"]:checked`);
