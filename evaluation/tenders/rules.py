@@ -385,6 +385,8 @@ def parse_record_fields(items: list[Any]) -> tuple[RecordField, ...]:
             raise InvalidRequest(f"record_fields[{n}].key must match [a-z][a-z0-9_]{{0,31}}")
         if key in {f.key for f in fields}:
             raise InvalidRequest(f"record_fields[{n}].key {key!r} is repeated")
+        if key == "lots":
+            raise InvalidRequest(f"record_fields[{n}].key 'lots' is reserved for the lot prices of a multi-lot bid (分包报价)")
         required = item.get("required", True)
         if not isinstance(required, bool):
             raise InvalidRequest(f"record_fields[{n}].required must be true or false")
