@@ -103,3 +103,10 @@ def evaluated_lot(spec: TenderSpec, value: Any) -> int | None:
     if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= len(spec.lots):
         raise InvalidRequest(f"多包项目须指定评审的分包 lot（1 至 {len(spec.lots)}），收到 {str(value)[:20]!r}")
     return value
+
+
+def lots_json(spec: TenderSpec) -> list[dict[str, Any]]:
+    """The lots a bid chooses from, numbered (``[{lot, name, budget_fen}]``); empty for a single-lot tender."""
+    if not is_multi_lot(spec):
+        return []
+    return [{"lot": n, "name": lot.name, "budget_fen": lot.budget_fen} for n, lot in enumerate(spec.lots, start=1)]

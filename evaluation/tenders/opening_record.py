@@ -21,7 +21,7 @@ from evaluation.audit.entry import SYSTEM, Actor, Entry, EntryDraft
 from evaluation.errors import ConflictError, IntegrityFailure, InvalidRequest, NotFoundError
 from evaluation.tenders import collusion
 from evaluation.tenders.opening import record_rows
-from evaluation.tenders.lots import bid_fields, is_multi_lot
+from evaluation.tenders.lots import bid_fields, lots_json
 from evaluation.tenders.rules import (
     LOCAL_BEACON_NOTE,
     InvalidStateError,
@@ -200,8 +200,7 @@ async def record(ctx: TenderContext, tender_id: str, *, partial: bool = False) -
         "min_bids": tender.spec.min_bids,
         "valid": sum(1 for r in rows if r["status"] == "opened"),
         "fields": [f.to_json() for f in bid_fields(tender.spec)],
-        "lots": [{"lot": n, "name": lot.name, "budget_fen": lot.budget_fen}
-                 for n, lot in enumerate(tender.spec.lots, start=1)] if is_multi_lot(tender.spec) else [],
+        "lots": lots_json(tender.spec),
         "rows": rows,
         "local_beacon": local,  # 本地信标: the logged flag of the record, or the chain in use
         "local_beacon_note": LOCAL_BEACON_NOTE if local else None,
