@@ -20,8 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from evaluation.audit.entry import SYSTEM, Actor, Entry, EntryDraft
 from evaluation.errors import ConflictError, IntegrityFailure, InvalidRequest, NotFoundError
 from evaluation.tenders import collusion
-from evaluation.tenders.opening import record_rows
 from evaluation.tenders.lots import bid_fields, lots_json
+from evaluation.tenders.opening import record_rows
 from evaluation.tenders.rules import (
     LOCAL_BEACON_NOTE,
     InvalidStateError,

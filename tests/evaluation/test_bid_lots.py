@@ -123,7 +123,7 @@ async def test_the_opening_record_has_a_line_per_lot_and_the_session_takes_one_l
     assert "第1包报价须为以元为单位" in by_bidder[BIDDERS[4].account]["reason"]
     assert "投标文件不含任何非空文档" in by_bidder[BIDDERS[5].account]["reason"]
     assert record["valid"] == 3
-    final = [e for e in await tctx.audit.entries_for_tender(t.id) if e.kind == "opening.record"][0]
+    final = next(e for e in await tctx.audit.entries_for_tender(t.id) if e.kind == "opening.record")
     assert final.payload["local_beacon"] is True and final.payload["rows"] == record["rows"]
 
     rows = record["rows"]
