@@ -128,6 +128,7 @@ class SessionConfig:
     separated: bool = False  # 评定分离: candidates handed over unranked
     low_bid_fraction: Fraction | None = Fraction(4, 5)
     min_bids: int = 1  # the tender's min_bids: fewer valid bids after the review → 废标
+    lot: int | None = None  # a multi-lot tender (分包): the lot this session evaluates
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -139,6 +140,7 @@ class SessionConfig:
             "separated": self.separated,
             "low_bid_fraction": None if self.low_bid_fraction is None else str(self.low_bid_fraction),
             "min_bids": self.min_bids,
+            **({} if self.lot is None else {"lot": self.lot}),
         }
 
     @classmethod
@@ -153,6 +155,7 @@ class SessionConfig:
             separated=_bool(data.get("separated", False), "separated"),
             low_bid_fraction=None if low is None else points(low),
             min_bids=_int(data.get("min_bids", 1), "min_bids", 1, 1000),
+            lot=None if data.get("lot") is None else _int(data.get("lot"), "lot", 1, 100),
         )
 
     @property

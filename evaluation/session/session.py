@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import sqlalchemy as sa
@@ -237,7 +237,8 @@ async def start(ctx: EvaluationContext, actor: Actor, tender_id: str, data: dict
     unlinked = [m.name for m in committee if not m.account_id]
     if unlinked:
         raise ConflictError(f"committee member {unlinked[0]} has no platform account: link one before the session")
-    lot = evaluated_lot(tender.spec, data.get("lot"))
+    lot = evaluated_lot(tender.spec, data.get("lot", raw_config.get("lot")))
+    config = replace(config, lot=lot)
     async with ctx.engine.connect() as conn:
         bids = bids_from_record([r.to_json() for r in await record_rows(conn, tender_id)],
                                 lambda fields, docs: sme_deduction_of(tender.spec, fields, docs), lot)
