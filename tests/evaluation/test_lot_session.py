@@ -21,8 +21,8 @@ from evaluation.tenders import bids, opening, opening_record
 from evaluation.tenders import tender as tenders
 from evaluation.tenders.tender import TenderContext
 from tests.evaluation.session_fixtures import CRITERIA, Keys, TestCommittee
-from tests.evaluation.test_session_flow import submit_all, through_election
 from tests.evaluation.tender_fixtures import AGENCY, BIDDERS, beacon, chunks, meta, sealed, spec, tctx  # noqa: F401
+from tests.evaluation.test_session_flow import submit_all, through_election
 
 LOTS = [{"name": "计算机", "budget_fen": 0}, {"name": "打印机", "budget_fen": 20_000_000}]
 BIDS = [  # bidder i's lots: lot 2 has bidders 0, 1, 3; lot 1 has 0, 1, 2
