@@ -139,6 +139,7 @@ def test_modules_stay_small() -> None:
 
 PURE = (
     "evaluation.tenders.rules",
+    "evaluation.tenders.lots",
     "evaluation.tenders.collusion",
     "evaluation.tenders.bid_container",
     "evaluation.experts.draw",

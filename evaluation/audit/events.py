@@ -201,7 +201,8 @@ def _started(state: dict[str, Any], entry: Entry) -> None:
 @reducer(
     "bid.opened",
     "One bid was unsealed and read (唱标). Payload: bid_id, bidder_name, fields (its opening-record "
-    "values), documents (list of {name, sha256, size}). Stored under opening_record[bid_id].",
+    "values), documents (list of {name, sha256, size}) and, for a multi-lot tender (分包), lots (list "
+    "of {lot, name, price}). Stored under opening_record[bid_id] (fields, with lots when present).",
 )
 def _bid_opened(state: dict[str, Any], entry: Entry) -> None:
     p = entry.payload
@@ -209,7 +210,8 @@ def _bid_opened(state: dict[str, Any], entry: Entry) -> None:
     if not isinstance(fields, dict):
         raise TypeError("fields must be an object")
     state["bids"][p["bid_id"]]["status"] = "opened"
-    state["opening_record"][p["bid_id"]] = dict(fields)
+    lots = p.get("lots")
+    state["opening_record"][p["bid_id"]] = {**fields, **({"lots": list(lots)} if lots else {})}
 
 
 @reducer(
@@ -236,8 +238,9 @@ def _unsealed(state: dict[str, Any], entry: Entry) -> None:
 @reducer(
     "opening.record",
     "The opening record (开标记录表) is published. Payload: rows (list of {seq, bid_id, bidder, "
-    "bidder_name, status, fields, documents, reason}), valid (int), min_bids (int), confirm_until "
-    "(RFC 3339 or null). Phase becomes 'confirming'.",
+    "bidder_name, status, fields, documents, reason, and lots for a multi-lot bid}), valid (int), "
+    "min_bids (int), confirm_until (RFC 3339 or null), local_beacon (true when opened on the "
+    "embedded local beacon, 本地信标; absent otherwise). Phase becomes 'confirming'.",
 )
 def _opening_record(state: dict[str, Any], entry: Entry) -> None:
     rows = entry.payload["rows"]

@@ -29,7 +29,8 @@ KINDS_DOC: dict[str, str] = {
         "bids of the opening record: {bid, bidder, bidder_name, price_fen, deduction (the SME price "
         "deduction share, e.g. '1/10'), evaluated_fen (price after it, exact), invalid (null)}), "
         "members ({account, "
-        "kind, expert_id, name, site, specialty, seat}), declaration and commitment ({version, sha256})."
+        "kind, expert_id, name, site, specialty, seat}), declaration and commitment ({version, sha256}); "
+        "for a multi-lot tender, lot ({lot, name}: the lot evaluated; bids are those on it, at its price)."
     ),
     "evaluation.state": "The session's state changed. Payload: old, new (checkin, election, scoring, review, tally, signing, done, failed).",
     "evaluation.bid_invalid": (

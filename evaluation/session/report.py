@@ -54,10 +54,13 @@ def build(
     the originally signed ones), changes and their reasons, deviations, ranking, recommendation,
     abnormally low bids, and the objections to the opening record with their answers."""
     names = {b["bid"]: b["bidder_name"] for b in session.bids}
+    lot = session.config.lot
+    lots = tender.get("lots") or []
     return {
         "version": REPORT_VERSION,
         "tender": {"id": tender["id"], "title": tender["title"], "agency_name": tender["agency_name"],
-                   "method": tender["method"], "evaluation_method": session.config.method.value},
+                   "method": tender["method"], "evaluation_method": session.config.method.value,
+                   **({} if lot is None or lot > len(lots) else {"lot": {"lot": lot, "name": lots[lot - 1]["name"]}})},
         "config": session.config.to_json(),
         "criteria": [{"code": c.code, "kind": c.kind.value, "title": c.title, "max_points": str(c.max_points)}
                      for c in session.criteria.items],
@@ -166,6 +169,7 @@ def render_pdf(report: Mapping[str, Any], sha256: str, signers: Sequence[str],
         p("评标报告", title),
         p(f"项目名称：{tender['title']}（编号 {tender['id']}）"),
         p(f"采购人：{tender['agency_name']}"),
+        *([p(f"分包：第{tender['lot']['lot']}包 {tender['lot']['name']}")] if tender.get("lot") else []),
         p(f"报告哈希（SHA-256，各成员签署的即此值）：{sha256}"),
         *([p(report["local_beacon"], head)] if report.get("local_beacon") else []),
         p("评标委员会与出席", head),

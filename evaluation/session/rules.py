@@ -32,6 +32,7 @@ from evaluation.session.scoring import (
     points,
 )
 from evaluation.session.tally import Bid, TieRule
+from evaluation.tenders.lots import lot_price
 from evaluation.tenders.rules import MAX_FEN, money_fen
 
 
@@ -127,6 +128,7 @@ class SessionConfig:
     separated: bool = False  # 评定分离: candidates handed over unranked
     low_bid_fraction: Fraction | None = Fraction(4, 5)
     min_bids: int = 1  # the tender's min_bids: fewer valid bids after the review → 废标
+    lot: int | None = None  # a multi-lot tender (分包): the lot this session evaluates
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -138,6 +140,7 @@ class SessionConfig:
             "separated": self.separated,
             "low_bid_fraction": None if self.low_bid_fraction is None else str(self.low_bid_fraction),
             "min_bids": self.min_bids,
+            **({} if self.lot is None else {"lot": self.lot}),
         }
 
     @classmethod
@@ -152,6 +155,7 @@ class SessionConfig:
             separated=_bool(data.get("separated", False), "separated"),
             low_bid_fraction=None if low is None else points(low),
             min_bids=_int(data.get("min_bids", 1), "min_bids", 1, 1000),
+            lot=None if data.get("lot") is None else _int(data.get("lot"), "lot", 1, 100),
         )
 
     @property
@@ -267,16 +271,26 @@ def yuan_to_fen(text: Any) -> int:
     return fen
 
 
-def bids_from_record(rows: Sequence[Mapping[str, Any]], deduction_of: Any = None) -> list[dict[str, Any]]:
+def bids_from_record(rows: Sequence[Mapping[str, Any]], deduction_of: Any = None, lot: int | None = None) -> list[dict[str, Any]]:
     """The opened bids of an opening record by bid id: ``[{bid, bidder, bidder_name, price_fen,
     deduction, evaluated_fen, invalid}]``. `deduction_of(fields, documents)` gives the SME
     deduction share a bid qualifies for (tenders.rules.sme_deduction_of); none by default.
-    ``invalid`` is None until the committee finds the bid invalid (a logged decision)."""
+    ``invalid`` is None until the committee finds the bid invalid (a logged decision).
+
+    `lot` (a multi-lot tender, 分包): only the bids taking part in that lot, at their price for it;
+    lots are never added up. A record with lot prices and no `lot` is refused."""
     bids = []
     for row in rows:
         if row["status"] != "opened":
             continue
-        price = row["fields"].get("total_price")
+        if lot is None and row.get("lots"):
+            raise InvalidRequest("多包项目按分包评审：请指定评审的分包 lot (a multi-lot record is evaluated one lot at a time)")
+        if lot is not None:
+            price = lot_price(dict(row), lot)
+            if price is None:
+                continue  # this bidder does not take part in the lot
+        else:
+            price = row["fields"].get("total_price")
         if price is None:
             raise InvalidRequest(f"bid {row['bid_id']} has no total_price in the opening record")
         fen = yuan_to_fen(price)
@@ -285,7 +299,7 @@ def bids_from_record(rows: Sequence[Mapping[str, Any]], deduction_of: Any = None
                      "price_fen": fen, "deduction": str(rate), "evaluated_fen": str(evaluated_price(fen, rate)),
                      "invalid": None})
     if not bids:
-        raise InvalidRequest("the opening record has no valid bid to evaluate")
+        raise InvalidRequest("the opening record has no valid bid to evaluate" + ("" if lot is None else f" in lot {lot} (第{lot}包)"))
     return sorted(bids, key=lambda b: str(b["bid"]))
 
 

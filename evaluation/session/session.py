@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import sqlalchemy as sa
@@ -45,6 +45,7 @@ from evaluation.session.signatures import key_fingerprint, load_public_key
 from evaluation.session.store import member_table, session_table, vote_table
 from evaluation.session.tally import enough_bids
 from evaluation.tenders import opening_record
+from evaluation.tenders.lots import evaluated_lot
 from evaluation.tenders.opening import record_rows
 from evaluation.tenders.rules import TenderState, sme_deduction_of
 from evaluation.tenders.tender import NotPermitted, TenderContext, get, set_state
@@ -241,9 +242,11 @@ async def start(ctx: EvaluationContext, actor: Actor, tender_id: str, data: dict
     unlinked = [m.name for m in committee if not m.account_id]
     if unlinked:
         raise ConflictError(f"committee member {unlinked[0]} has no platform account: link one before the session")
+    lot = evaluated_lot(tender.spec, data.get("lot", raw_config.get("lot")))
+    config = replace(config, lot=lot)
     async with ctx.engine.connect() as conn:
         bids = bids_from_record([r.to_json() for r in await record_rows(conn, tender_id)],
-                                lambda fields, docs: sme_deduction_of(tender.spec, fields, docs))
+                                lambda fields, docs: sme_deduction_of(tender.spec, fields, docs), lot)
     failure = enough_bids(len(bids), config.min_bids)
     if failure:
         raise ConflictError(failure)
@@ -268,6 +271,7 @@ async def start(ctx: EvaluationContext, actor: Actor, tender_id: str, data: dict
         "config": config.to_json(), "criteria": criteria_json(criteria), "bids": bids, "members": members,
         "declaration": {"version": DECLARATION_VERSION, "sha256": DECLARATION_SHA256},
         "commitment": {"version": COMMITMENT_VERSION, "sha256": COMMITMENT_SHA256},
+        **({} if lot is None else {"lot": {"lot": lot, "name": tender.spec.lots[lot - 1].name}}),
     }
     await ctx.tenders.audit.append(EntryDraft("evaluation.started", payload, tender_id, actor), apply=apply)
     ctx.notify(tender_id, {"type": "state", "state": SessionState.CHECKIN.value})

@@ -16,7 +16,7 @@ import asyncio
 import json
 import logging
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -31,7 +31,8 @@ from evaluation.inputs import printable
 from evaluation.tenders.bid_container import DocumentEntry, DocumentSink, Manifest, read_container
 from evaluation.tenders.blobstore import BlobStore, BlobWriter
 from evaluation.tenders.collusion import document_metadata
-from evaluation.tenders.rules import RecordField, TenderState, check_record, format_time, require_state
+from evaluation.tenders.lots import check_bid_record
+from evaluation.tenders.rules import TenderSpec, TenderState, format_time, is_local_beacon, require_state
 from evaluation.tenders.store import bid_rows, opening_rows, opening_table, signin_table
 from evaluation.tenders.tender import Tender, TenderContext, get, load_for_update, set_state
 
@@ -54,8 +55,11 @@ class BidResult:
     documents: list[dict[str, Any]]
     reason: str | None
     seq: int
+    lots: list[dict[str, Any]] = field(default_factory=list)  # a multi-lot bid: [{lot, name, price}]
 
     def to_json(self) -> dict[str, Any]:
+        """The row as the record and the log hold it; ``lots`` only for a bid on a multi-lot tender
+        (so the rows of older records read as they were logged)."""
         return {
             "seq": self.seq,
             "bid_id": self.bid_id,
@@ -65,12 +69,14 @@ class BidResult:
             "fields": self.fields,
             "documents": [{k: d[k] for k in ("name", "sha256", "size")} for d in self.documents],
             "reason": self.reason,
+            **({"lots": self.lots} if self.lots else {}),
         }
 
 
 def result_from_row(row: Any, bidder: str, bidder_name: str) -> BidResult:
     return BidResult(
-        row.bid_id, bidder, bidder_name, row.status, json.loads(row.fields), json.loads(row.documents), row.reason, row.seq
+        row.bid_id, bidder, bidder_name, row.status, json.loads(row.fields), json.loads(row.documents), row.reason, row.seq,
+        json.loads(row.lots) if row.lots else [],
     )
 
 
@@ -92,27 +98,34 @@ class _BlobSink(DocumentSink):
         self._writer.abort()
 
 
-def unseal_bid(
-    blobs: BlobStore, chain: Any, signature: bytes, sha256: str, fields: tuple[RecordField, ...]
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Unseal blob `sha256` and read its container: (record values, documents). Blocking.
+NO_DOCUMENT = "投标文件不含任何非空文档：至少须附一个非空文件"
 
-    Raises CryptoError (cannot be unsealed) or InvalidRequest (not a valid bid) with the reason.
+
+def unseal_bid(
+    blobs: BlobStore, chain: Any, signature: bytes, sha256: str, spec: TenderSpec
+) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+    """Unseal blob `sha256` and read its container: (record values, lot rows, documents). Blocking.
+
+    Raises CryptoError (cannot be unsealed) or InvalidRequest (not a valid bid) with the reason:
+    no non-empty document, or a record (or, for a multi-lot tender, lot prices) the tender refuses.
     """
     record: dict[str, Any] = {}
+    lots: list[dict[str, Any]] = []
     documents: list[dict[str, Any]] = []
 
     def check(manifest: Manifest) -> None:
         if not any(d.size > 0 for d in manifest.documents):
-            raise InvalidRequest("投标文件不含任何非空文档 the bid holds no non-empty document")
-        record.update(check_record(fields, manifest.record))
+            raise InvalidRequest(NO_DOCUMENT)
+        values, rows = check_bid_record(spec, manifest.record)
+        record.update(values)
+        lots.extend(rows)
 
     blobs.tmp_dir.mkdir(parents=True, exist_ok=True)
     with blobs.open(sha256) as src, tempfile.TemporaryFile(dir=blobs.tmp_dir) as plain:
         tlock.unseal(src, plain, chain, signature)
         plain.seek(0)
         read_container(plain, lambda e: _BlobSink(blobs, e, documents), check)
-    return record, documents
+    return record, lots, documents
 
 
 async def start(ctx: TenderContext, tender_id: str, beacon: Beacon) -> Tender:
@@ -168,15 +181,15 @@ async def _open_one(ctx: TenderContext, tender: Tender, beacon: Beacon, bid: Any
     recorded (anything the audit log or the database refuses), is recorded as failed (开标失败)
     with the reason and its ciphertext's hash: one bidder never holds up the opening."""
     try:
-        fields, documents = await asyncio.to_thread(
-            unseal_bid, ctx.blobs, ctx.chain, beacon.signature, bid.sha256, tender.spec.record_fields
+        fields, lots, documents = await asyncio.to_thread(
+            unseal_bid, ctx.blobs, ctx.chain, beacon.signature, bid.sha256, tender.spec
         )
     except CryptoError as exc:
         return await _record(ctx, tender, bid, "failed", f"cannot be unsealed: {printable(str(exc))}")
     except DomainError as exc:
         return await _record(ctx, tender, bid, "failed", f"not a valid bid: {printable(exc.message)}")
     try:
-        return await _record(ctx, tender, bid, "opened", None, fields, documents)
+        return await _record(ctx, tender, bid, "opened", None, fields, documents, lots)
     except _AlreadyOpened:
         return None
     except (DomainError, sa.exc.SQLAlchemyError, ValueError) as exc:
@@ -190,10 +203,11 @@ async def _open_one(ctx: TenderContext, tender: Tender, beacon: Beacon, bid: Any
 async def _record(
     ctx: TenderContext, tender: Tender, bid: Any, status: str, reason: str | None,
     fields: dict[str, Any] | None = None, documents: list[dict[str, Any]] | None = None,
+    lots: list[dict[str, Any]] | None = None,
 ) -> BidResult | None:
     """Commit one bid's result row with its ``bid.opened`` / ``bid.open_failed`` entry.
     Returns None when the bid already has a result (a rerun). Raises what the log refuses."""
-    fields, documents = fields or {}, documents or []
+    fields, documents, lots = fields or {}, documents or [], lots or []
     seq_box: list[int] = []
 
     async def apply(conn: AsyncConnection) -> None:
@@ -208,12 +222,14 @@ async def _record(
             opening_table.insert().values(
                 bid_id=bid.id, tender_id=tender.id, status=status, fields=json.dumps(fields, ensure_ascii=False),
                 documents=json.dumps(documents, ensure_ascii=False), reason=reason, opened_us=ctx.now_us(), seq=seq_box[-1],
+                lots=json.dumps(lots, ensure_ascii=False) if lots else None,
             )
         )
 
     if status == "opened":
         docs = [{k: d[k] for k in ("name", "sha256", "size")} for d in documents]
-        payload = {"bid_id": bid.id, "bidder_name": bid.bidder_name, "fields": fields, "documents": docs}
+        payload = {"bid_id": bid.id, "bidder_name": bid.bidder_name, "fields": fields, "documents": docs,
+                   **({"lots": lots} if lots else {})}
         draft = EntryDraft("bid.opened", payload, tender.id, SYSTEM)
     else:
         payload = {"bid_id": bid.id, "bidder_name": bid.bidder_name, "reason": reason, "sha256": bid.sha256}
@@ -224,7 +240,7 @@ async def _record(
         if status == "opened":
             raise
         return None
-    result = BidResult(bid.id, bid.bidder, bid.bidder_name, status, fields, documents, reason, seq_box[-1])
+    result = BidResult(bid.id, bid.bidder, bid.bidder_name, status, fields, documents, reason, seq_box[-1], lots)
     log.info("bid opened" if status == "opened" else "bid failed to open", extra={"tender": tender.id, "bid": bid.id, "reason": reason})
     ctx.notify(tender.id, {"type": "record.bid", "row": result.to_json()})
     return result
@@ -258,7 +274,8 @@ async def finish(ctx: TenderContext, tender_id: str) -> Tender:
         EntryDraft("bids.unsealed", {"round": tender.opening_round, "bid_ids": [r.bid_id for r in valid],
                                      "failed_ids": [r.bid_id for r in rows if r.status != "opened"]}, tender_id, SYSTEM),
         EntryDraft("opening.record", {"rows": record, "valid": len(valid), "min_bids": tender.spec.min_bids,
-                                      "confirm_until": None if confirm_until is None else format_time(confirm_until)},
+                                      "confirm_until": None if confirm_until is None else format_time(confirm_until),
+                                      **({"local_beacon": True} if is_local_beacon(ctx.chain) else {})},
                    tender_id, SYSTEM),
     ]
     if failed:

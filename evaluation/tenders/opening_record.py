@@ -20,8 +20,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from evaluation.audit.entry import SYSTEM, Actor, Entry, EntryDraft
 from evaluation.errors import ConflictError, IntegrityFailure, InvalidRequest, NotFoundError
 from evaluation.tenders import collusion
+from evaluation.tenders.lots import bid_fields, lots_json
 from evaluation.tenders.opening import record_rows
-from evaluation.tenders.rules import InvalidStateError, TenderState, format_time, require_state
+from evaluation.tenders.rules import (
+    LOCAL_BEACON_NOTE,
+    InvalidStateError,
+    TenderState,
+    format_time,
+    is_local_beacon,
+    require_state,
+)
 from evaluation.tenders.store import (
     bid_of,
     bid_rows,
@@ -121,6 +129,7 @@ def logged_record(entries: list[Entry]) -> dict[str, Any]:
                 "bidder_name": p.get("bidder_name"), "status": "opened" if opened else "failed",
                 "fields": p.get("fields") if opened else {}, "documents": p.get("documents") if opened else [],
                 "reason": None if opened else p.get("reason"),
+                **({"lots": p["lots"]} if opened and p.get("lots") else {}),
             })
             entry_of[p.get("bid_id")] = e.index
         elif e.kind == "opening.record" and "rows" in p:  # the whole record, published once
@@ -183,14 +192,18 @@ async def record(ctx: TenderContext, tender_id: str, *, partial: bool = False) -
     rows = logged["rows"] if final is None else final["rows"]
     confirmed = logged["confirmations"]
     objections = [{k: v for k, v in o.items() if k != "entry"} for o in logged["objections"].values()]
+    local = bool((final or {}).get("local_beacon")) or is_local_beacon(ctx.chain)
     return {
         "tender_id": tender_id,
         "state": tender.state.value,
         "round": tender.opening_round,
         "min_bids": tender.spec.min_bids,
         "valid": sum(1 for r in rows if r["status"] == "opened"),
-        "fields": [f.to_json() for f in tender.spec.record_fields],
+        "fields": [f.to_json() for f in bid_fields(tender.spec)],
+        "lots": lots_json(tender.spec),
         "rows": rows,
+        "local_beacon": local,  # 本地信标: the logged flag of the record, or the chain in use
+        "local_beacon_note": LOCAL_BEACON_NOTE if local else None,
         "confirm_until": confirm_until,
         "final": tender.state in (TenderState.CONFIRMED, TenderState.EVALUATING, TenderState.AWARDED, TenderState.FAILED),
         "failed_reason": tender.failed_reason,

@@ -385,6 +385,8 @@ def parse_record_fields(items: list[Any]) -> tuple[RecordField, ...]:
             raise InvalidRequest(f"record_fields[{n}].key must match [a-z][a-z0-9_]{{0,31}}")
         if key in {f.key for f in fields}:
             raise InvalidRequest(f"record_fields[{n}].key {key!r} is repeated")
+        if key == "lots":
+            raise InvalidRequest(f"record_fields[{n}].key 'lots' is reserved for the lot prices of a multi-lot bid (分包报价)")
         required = item.get("required", True)
         if not isinstance(required, bool):
             raise InvalidRequest(f"record_fields[{n}].required must be true or false")
@@ -499,6 +501,8 @@ def amend_spec(spec: TenderSpec, changes: Any) -> tuple[TenderSpec, dict[str, An
     diff = {k: after[k] for k in after if after[k] != before[k]}
     if "record_fields" in diff:
         raise InvalidRequest("an SME deduction needs the sme record field bidders seal: set it before publication")
+    if "lots" in diff and [lot.name for lot in new.lots] != [lot.name for lot in spec.lots]:
+        raise InvalidRequest("分包的数量和名称在发布后不能变更（投标人按包号密封报价）, only a lot's budget can be amended")
     if not diff:
         raise InvalidRequest("the changes leave the tender as it is")
     return new, diff

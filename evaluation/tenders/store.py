@@ -77,6 +77,7 @@ opening_table = sa.Table(
     sa.Column("reason", sa.Text, nullable=True),
     sa.Column("opened_us", sa.BigInteger, nullable=False),
     sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("lots", sa.Text, nullable=True),  # a multi-lot bid's [{lot, name, price}] (JSON); null otherwise
 )
 
 signin_table = sa.Table(

@@ -17,7 +17,8 @@ from aiohttp import WSMsgType, web
 
 from evaluation.audit.entry import Actor
 from evaluation.tenders import opening_record
-from evaluation.tenders.rules import TenderState, format_time
+from evaluation.tenders.lots import bid_fields, lots_json
+from evaluation.tenders.rules import TenderState, format_time, is_local_beacon
 from evaluation.tenders.store import bid_of
 from evaluation.tenders.tender import Tender
 from web.api.body import optional_json_body
@@ -105,7 +106,9 @@ async def snapshot(request: web.Request, tender: Tender, actor: Actor) -> dict[s
             "opening_round": tender.opening_round,
             "round_time": None if tender.opening_round is None else c.chain.time_of(tender.opening_round),
             "chain": tender.chain_hash,
-            "fields": [f.to_json() for f in tender.spec.record_fields],
+            "fields": [f.to_json() for f in bid_fields(tender.spec)],
+            "lots": lots_json(tender.spec),
+            "local_beacon": is_local_beacon(c.chain),
         },
         "signins": signins,
         "record": record,

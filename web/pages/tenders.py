@@ -23,6 +23,7 @@ from evaluation.session.session import get_session
 from evaluation.tenders import opening_record
 from evaluation.tenders import tender as tenders
 from evaluation.tenders.bids import may_bid
+from evaluation.tenders.lots import bid_fields, lots_json
 from evaluation.tenders.opening_record import AFTER_OPENING
 from evaluation.tenders.rules import (
     DEFAULT_FIELDS,
@@ -159,11 +160,15 @@ async def bid_page(request: web.Request) -> web.Response:
         "beacon_url": beacon["url"],
         "open": open_for_bids,
         "upload_url": f"/api/tenders/{tender.id}/bid",
+        "lots": lots_json(tender.spec),
+        "bid_fields": [f.to_json() for f in bid_fields(tender.spec)],
     }
     return render(
         request,
         "tender_bid.html",
         tender=view,
+        lots=lots_json(tender.spec),
+        bid_fields=[f.to_json() for f in bid_fields(tender.spec)],
         open_for_bids=open_for_bids,
         invited=invited,
         page_data=data,

@@ -21,9 +21,43 @@
     $("upload-pct").textContent = "";
   }
 
+  const MONEY = /^(\d{1,3}(,\d{3})+|\d+)(\.\d{1,2})?$/;
+
+  /** "1,268,000.5" → 126800050n (fen, exact). */
+  function fen(raw) {
+    const [whole, cents = ""] = raw.replace(/,/g, "").split(".");
+    return BigInt(whole) * 100n + BigInt((cents + "00").slice(0, 2));
+  }
+
+  function yuanText(f) {
+    const whole = (f / 100n).toString().replace(/\B(?=(\d{3})+$)/g, ",");
+    return `${whole}.${(f % 100n).toString().padStart(2, "0")}`;
+  }
+
+  // A multi-lot tender (分包): the lots chosen, each with its price (checked like the server does at the opening).
+  function readLots(form) {
+    const lots = [];
+    for (const lot of data.lots || []) {
+      if (!form.elements[`lot-${lot.lot}`].checked) continue;
+      const raw = (form.elements[`lot-price-${lot.lot}`].value || "").trim();
+      const name = t("第{n}包", { n: lot.lot });
+      if (!MONEY.test(raw)) throw new Error(t("{lot}报价须为以元为单位、最多两位小数的金额", { lot: name }));
+      const amount = fen(raw);
+      if (amount <= 0n) throw new Error(t("{lot}报价须大于零", { lot: name }));
+      if (lot.budget_fen > 0 && amount > BigInt(lot.budget_fen)) {
+        throw new Error(t("{lot}报价 {price} 元超过该包预算 {budget} 元", { lot: name, price: yuanText(amount), budget: yuanText(BigInt(lot.budget_fen)) }));
+      }
+      lots.push({ lot: lot.lot, price: raw });
+    }
+    if ((data.lots || []).length && !lots.length) throw new Error(t("请至少选择一个分包并填写报价"));
+    return lots;
+  }
+
   function readRecord(form) {
     const record = {};
-    for (const f of tender.record_fields) {
+    const lots = readLots(form);
+    if (lots.length) record.lots = lots;
+    for (const f of data.bid_fields || tender.record_fields) {
       const input = form.elements[f.key];
       const raw = (input.value || "").trim();
       const label = fieldLabel(f);
@@ -32,7 +66,7 @@
         continue;
       }
       if (f.type === "money") {
-        if (!/^(\d{1,3}(,\d{3})+|\d+)(\.\d{1,2})?$/.test(raw)) throw new Error(t("{label}：金额（元，最多两位小数）", { label }));
+        if (!MONEY.test(raw)) throw new Error(t("{label}：金额（元，最多两位小数）", { label }));
         record[f.key] = raw;
       } else if (f.type === "integer" || f.type === "days") {
         if (!/^-?\d+$/.test(raw) || (f.type === "days" && raw.startsWith("-"))) throw new Error(t("{label}：整数", { label }));
@@ -137,6 +171,13 @@
     if (!form) return;
     const message = $("bid-message");
     const docs = $("documents");
+    for (const box of form.querySelectorAll("input[data-lot]")) {
+      box.addEventListener("change", () => {
+        const price = form.elements[`lot-price-${box.dataset.lot}`];
+        price.disabled = !box.checked;
+        price.required = box.checked;
+      });
+    }
     docs.addEventListener("change", () => {
       const files = [...docs.files];
       const total = files.reduce((n, f) => n + f.size, 0);
@@ -195,6 +236,7 @@
         form.dataset.phase = "done";
         pb.message(message, result.receipt.entry.kind === "bid.replaced" ? t("投标已替换") : t("投标已提交"), "ok");
         form.reset();
+        for (const price of form.querySelectorAll("input[data-lot-price]")) price.disabled = true;
         $("doc-summary").textContent = t("未选择文件");
       } catch (e) {
         form.dataset.phase = "error";

@@ -88,13 +88,31 @@
     const head = $("record-head");
     head.innerHTML = "";
     head.append(el("th", {}, "#"), el("th", {}, t("投标人")));
+    if (lots().length) head.append(el("th", {}, t("分包")), el("th", { "data-key": "lot-price" }, t("报价（元）")));
     for (const f of hall.fields) head.append(el("th", { "data-key": f.key }, fieldLabel(f)));
     head.append(el("th", {}, t("文件")), el("th", {}, t("状态")));
   }
 
-  function rowNode(row) {
+  const lots = () => (hall.tender && hall.tender.lots) || [];
+  const lotName = (n) => {
+    const lot = lots().find((l) => l.lot === n);
+    return t("第{n}包", { n }) + (lot ? ` ${lot.name}` : "");
+  };
+
+  // One line per bid, or per bid and lot on a multi-lot tender (开标记录表 分包).
+  function rowNodes(row) {
+    const parts = lots().length && row.lots && row.lots.length ? row.lots : [null];
+    return parts.map((lot) => lineNode(row, lot));
+  }
+
+  function lineNode(row, lot) {
     const tr = el("tr", { class: row.status === "opened" ? "opened" : "tp-failed-row", "data-seq": row.seq, "data-bidder": row.bidder });
+    if (lot) tr.dataset.lot = String(lot.lot);
     tr.append(el("td", {}, String(row.seq)), el("td", { class: "bidder" }, row.bidder_name));
+    if (lots().length) {
+      tr.append(el("td", { class: "lot" }, lot ? lotName(lot.lot) : ""),
+        el("td", { "data-key": "lot-price", class: "tp-num" }, lot ? money(String(lot.price)) : ""));
+    }
     for (const f of hall.fields) {
       const v = row.fields ? row.fields[f.key] : undefined;
       const text = v === undefined || v === null ? "" : f.type === "money" ? money(String(v)) : String(v);
@@ -114,11 +132,12 @@
     if (hall.rows.has(row.seq)) return;
     hall.rows.set(row.seq, row);
     const body = $("record-rows");
-    const node = rowNode(row);
     const after = [...body.children].find((tr) => Number(tr.dataset.seq) > row.seq);
-    body.insertBefore(node, after || null);
-    node.classList.add("tp-new");
-    setTimeout(() => node.classList.remove("tp-new"), 1500);
+    for (const node of rowNodes(row)) {
+      body.insertBefore(node, after || null);
+      node.classList.add("tp-new");
+      setTimeout(() => node.classList.remove("tp-new"), 1500);
+    }
     renderSummary();
   }
 
@@ -126,7 +145,7 @@
     renderHead();
     $("record-rows").innerHTML = "";
     const rows = [...hall.rows.values()].sort((a, b) => a.seq - b.seq);
-    for (const row of rows) $("record-rows").append(rowNode(row));
+    for (const row of rows) $("record-rows").append(...rowNodes(row));
     renderSummary();
   }
 
@@ -266,6 +285,8 @@
       if (record[k] !== undefined && record[k] !== null) hall.record[k] = record[k];
     }
     if (record.fields && record.fields.length) hall.fields = record.fields;
+    if (record.lots && record.lots.length && hall.tender) hall.tender.lots = record.lots;
+    if (record.local_beacon && hall.tender) hall.tender.local_beacon = true;
     for (const row of record.rows || []) if (!hall.rows.has(row.seq)) hall.rows.set(row.seq, row);
     for (const a of record.confirmations || []) hall.confirmations.add(a);
     for (const o of record.objections || []) hall.objections.set(o.id, Object.assign({}, o));
