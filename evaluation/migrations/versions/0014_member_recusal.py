@@ -1,7 +1,7 @@
 """A committee member's withdrawal at check-in (回避): when, and the bidders it declared ties to.
 
 Revision ID: 0014_member_recusal
-Revises: 0006_audit_check
+Revises: 0010_bid_lots
 Create Date: 2026-12-03
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0014_member_recusal"
-down_revision = "0006_audit_check"
+down_revision = "0010_bid_lots"
 branch_labels = None
 depends_on = None
 
