@@ -5,8 +5,11 @@ Run from the repository root:  python bench/bench_opening.py [--bids 200] [--bid
 1. `--bids` bids of `--bid-mb` MB each, sealed to one round of a local beacon (period 1 s), are
    uploaded; a WebSocket client in the hall measures the time from the round's signature becoming
    available (the round's time) to the full record (``record.final``). Limit: 3 s.
-2. One bid of `--upload-mb` MB is uploaded from a file, next to shutil.copyfile of the same file
-   on the same disk in the same run.
+2. One bid of `--upload-mb` MB is uploaded from a file by curl in another process (as a browser
+   is; the in-process aiohttp client when curl is missing), next to shutil.copyfile + fsync of the
+   same file on the same disk in the same run (the upload fsyncs its blob as well).
+
+tests/test_bench_opening.py runs a short form, so that the script cannot rot unnoticed.
 """
 
 from __future__ import annotations
@@ -53,10 +56,12 @@ async def account(client: TestClient, role: Role, name: str) -> dict[str, str]:
 
 
 async def new_tender(client: TestClient, agency: dict[str, str], opening_in: float, max_bytes: int) -> dict[str, Any]:
-    body = {"title": "bench", "budget_fen": 1, "opening_time": int(time.time() + opening_in), "min_bids": 1,
+    body = {"title": "bench", "budget_fen": 1, "opening_time": int(time.time() + opening_in), "min_bids": 3,
             "max_bid_bytes": max_bytes, "objection_window_s": 60}
     resp = await client.post("/api/tenders", json=body, headers=agency)
     tender = await resp.json()
+    if resp.status != 201:
+        raise SystemExit(f"bench: creating the tender failed: {tender.get('error')}")
     resp = await client.post(f"/api/tenders/{tender['id']}/publish", headers=agency)
     published: dict[str, Any] = await resp.json()
     return published
@@ -109,24 +114,41 @@ async def bench_upload(client: TestClient, agency: dict[str, str], upload_mb: in
         for _ in range(upload_mb - 1):  # …then bulk: the upload path never decrypts
             f.write(block)
     size = source.stat().st_size
-    start = time.perf_counter()
-    shutil.copyfile(source, folder / "copy.age")
-    copy_s = time.perf_counter() - start
-    (folder / "copy.age").unlink()
+    copy_s = float("inf")
+    for _ in range(3):  # the limit: a durable copy (the upload fsyncs its blob too), best of 3
+        start = time.perf_counter()
+        shutil.copyfile(source, folder / "copy.age")
+        fd = os.open(folder / "copy.age", os.O_RDONLY)
+        os.fsync(fd)
+        os.close(fd)
+        copy_s = min(copy_s, time.perf_counter() - start)
+        (folder / "copy.age").unlink()
 
     async def body() -> Any:
         with open(source, "rb") as f:
             while chunk := f.read(MB):
                 yield chunk
 
+    url = f"/api/tenders/{tender['id']}/bid"
     start = time.perf_counter()
-    resp = await client.put(f"/api/tenders/{tender['id']}/bid", data=body(),
-                            headers={**bidder, "Content-Type": "application/octet-stream"})
-    upload_s = time.perf_counter() - start
-    assert resp.status == 201, await resp.text()
+    if shutil.which("curl"):  # the bidder is another process, as a browser is: the server's cost alone
+        args = ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "-T", str(source),
+                "-H", "Content-Type: application/octet-stream", "-H", "Expect:"]
+        for name, value in bidder.items():
+            args += ["-H", f"{name}: {value}"]
+        proc = await asyncio.create_subprocess_exec(*args, str(client.make_url(url)), stdout=asyncio.subprocess.PIPE)
+        out, _ = await proc.communicate()
+        upload_s = time.perf_counter() - start
+        assert out == b"201", out
+        sender = "curl in another process"
+    else:
+        resp = await client.put(url, data=body(), headers={**bidder, "Content-Type": "application/octet-stream"})
+        upload_s = time.perf_counter() - start
+        assert resp.status == 201, await resp.text()
+        sender = "aiohttp in the same process (no curl)"
     up, cp = size / MB / upload_s, size / MB / copy_s
-    print(f"upload: {size / MB:.0f} MB in {upload_s:.2f} s = {up:.0f} MB/s over loopback HTTP "
-          f"(shutil.copyfile on the same disk {cp:.0f} MB/s; upload at {100 * up / cp:.0f}% of it)")
+    print(f"upload: {size / MB:.0f} MB in {upload_s:.2f} s = {up:.0f} MB/s over loopback HTTP from {sender} "
+          f"(shutil.copyfile + fsync on the same disk, best of 3, {cp:.0f} MB/s; upload at {100 * up / cp:.0f}% of it)")
 
 
 async def main() -> None:
