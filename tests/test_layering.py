@@ -139,6 +139,7 @@ def test_modules_stay_small() -> None:
 
 PURE = (
     "evaluation.tenders.rules",
+    "evaluation.tenders.criteria",
     "evaluation.tenders.collusion",
     "evaluation.tenders.bid_container",
     "evaluation.experts.draw",

@@ -55,9 +55,9 @@ async def state_is(page: Any, state: str) -> None:
     await page.wait_for_selector(f'#eval-state[data-state="{state}"]', timeout=STEP_MS)
 
 
-async def confirmed_tender(app: Any, agency: Actor) -> str:
+async def confirmed_tender(app: Any, agency: Actor, **over: Any) -> str:
     ctx: tenders.TenderContext = app[TENDERS]
-    t = await tenders.create(ctx, agency, "采购中心", spec(3, criteria=CRITERIA, objection_window_s=0))
+    t = await tenders.create(ctx, agency, "采购中心", spec(3, **{"criteria": CRITERIA, "objection_window_s": 0, **over}))
     t = await tenders.publish(ctx, agency, t.id)
     assert t.opening_round is not None
     for i, price in enumerate(PRICES):
