@@ -57,3 +57,12 @@ async def test_the_start_form_threshold_wins_over_the_tenders(aiohttp_client: An
                                    json={"config": {"deviation_threshold": "25/200"}})
     assert status == 201, body
     assert body["config"]["deviation_threshold"] == "1/8"
+
+
+async def test_a_tender_without_criteria_shows_why_it_cannot_start(aiohttp_client: Any, tmp_path: Path) -> None:
+    hall = await start(aiohttp_client, tmp_path)
+    tender_id, _ = await seated(hall, criteria=[], evaluation_method="lowest_price")
+    status, page = await hall.call("agency", "GET", f"/evaluation/{tender_id}")
+    assert status == 200 and "招标项目没有评分因素" in page and 'id="start" disabled' in page
+    status, body = await hall.call("agency", "POST", f"/api/evaluation/{tender_id}/start", json={})
+    assert status == 400 and "招标项目没有评分因素" in body["error"], body
