@@ -140,6 +140,7 @@ def test_modules_stay_small() -> None:
 PURE = (
     "evaluation.tenders.rules",
     "evaluation.tenders.lots",
+    "evaluation.tenders.criteria",
     "evaluation.tenders.collusion",
     "evaluation.tenders.bid_container",
     "evaluation.experts.draw",

@@ -43,6 +43,11 @@ LABELS: dict[str, dict[str, str]] = {
         "comprehensive": N_("综合评分法"),
         "lowest_price": N_("最低评标价法"),
     },
+    "criterion_kind": {
+        "price": N_("价格分"),
+        "objective": N_("客观分"),
+        "subjective": N_("主观分"),
+    },
     "field_type": {
         "money": N_("金额（元）"),
         "integer": N_("整数"),

@@ -33,6 +33,7 @@ from evaluation.session.scoring import (
 )
 from evaluation.session.tally import Bid, TieRule
 from evaluation.tenders.lots import lot_price
+from evaluation.tenders.criteria import DEFAULT_DEVIATION_PERCENT
 from evaluation.tenders.rules import MAX_FEN, money_fen
 
 
@@ -158,9 +159,21 @@ class SessionConfig:
             lot=None if data.get("lot") is None else _int(data.get("lot"), "lot", 1, 100),
         )
 
+    def __post_init__(self) -> None:
+        if not 0 < self.deviation_threshold <= 1:
+            raise InvalidRequest(
+                f"畸高畸低偏差阈值须大于 0、不超过 100% (deviation_threshold in (0, 1]), 现为 {self.deviation_threshold}"
+            )
+
     @property
     def low_bid_rule(self) -> LowBidRule:
         return LowBidRule(others_fraction=self.low_bid_fraction)
+
+
+def tender_threshold(percent: Fraction | None) -> str:
+    """The session's deviation threshold (a share of an item's points) from the tender's 畸高畸低
+    percent (None: the default 30 %), as the exact text SessionConfig reads: 30 → "3/10"."""
+    return str((DEFAULT_DEVIATION_PERCENT if percent is None else percent) / 100)
 
 
 def _enum(cls: type[enum.Enum], value: Any, name: str) -> Any:
@@ -236,16 +249,25 @@ def criteria_from_json(items: Any) -> Criteria:
 
 
 def criteria_from_tender(items: Sequence[Mapping[str, Any]]) -> Criteria:
-    """Criteria derived from a tender's ``[{name, points, description}]``: an item whose name says
-    price (价格, 报价, price) is the price item; every other is a subjective technical item scored
-    ``0..points``. Raises ScoringError when the tender has no criteria (send them with the start)."""
+    """Criteria from a tender's ``[{name, points, description, kind, allowed}]`` (evaluation/tenders/
+    criteria.py): ``price`` (价格分) is the computed price item; ``objective`` (客观分) is scored
+    with one of its allowed values (default 0 or the full points); ``subjective`` (主观分) anywhere in
+    ``0..points``. An item stored before kinds existed is the price item when its name says price
+    (价格, 报价, price), else subjective. Raises ScoringError when the tender has no criteria."""
     if not items:
-        raise ScoringError("the tender has no criteria: define the evaluation criteria when starting")
+        raise ScoringError("招标项目没有评分因素：请先在招标文件中设置评分因素 (the tender has no criteria)")
     out = []
     for i, item in enumerate(items, start=1):
         name = str(item.get("name", ""))
-        is_price = any(w in name.lower() for w in _PRICE_WORDS)
-        out.append(Criterion(f"c{i}", Kind.PRICE if is_price else Kind.TECHNICAL, Fraction(int(item["points"])), title=name))
+        most = Fraction(int(item["points"]))
+        kind = item.get("kind") or ("price" if any(w in name.lower() for w in _PRICE_WORDS) else "subjective")
+        if kind == "price":
+            out.append(Criterion(f"c{i}", Kind.PRICE, most, title=name))
+        elif kind == "objective":
+            allowed = tuple(sorted({points(str(a)) for a in item.get("allowed") or ()} or {Fraction(0), most}))
+            out.append(Criterion(f"c{i}", Kind.TECHNICAL, most, allowed, title=name))
+        else:
+            out.append(Criterion(f"c{i}", Kind.TECHNICAL, most, title=name))
     return Criteria(tuple(out))
 
 

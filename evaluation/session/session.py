@@ -39,6 +39,7 @@ from evaluation.session.rules import (
     criteria_from_tender,
     criteria_json,
     require,
+    tender_threshold,
 )
 from evaluation.session.scoring import Criteria
 from evaluation.session.signatures import key_fingerprint, load_public_key
@@ -213,7 +214,8 @@ async def start(ctx: EvaluationContext, actor: Actor, tender_id: str, data: dict
     """The owning agency starts the evaluation of a confirmed tender with a drawn committee.
 
     `data` may hold ``config`` (SessionConfig fields) and ``criteria`` (session_rules
-    criteria_from_json); without criteria, the tender's own are mapped (criteria_from_tender).
+    criteria_from_json); without criteria, the tender's own are mapped (criteria_from_tender), and
+    without ``config.deviation_threshold`` the tender's 畸高畸低 threshold applies.
     Moves the tender ``confirmed -> evaluating``; logs ``evaluation.started``.
     """
     tender = await get(ctx.tenders, tender_id)
@@ -230,6 +232,7 @@ async def start(ctx: EvaluationContext, actor: Actor, tender_id: str, data: dict
         raise InvalidRequest("min_bids is the tender's (min_bids of the tender spec), not the session's")
     category = tender.spec.category.value
     config = SessionConfig.from_json({"method": tender.spec.evaluation_method.value, "category": category,
+                                      "deviation_threshold": tender_threshold(tender.spec.deviation_threshold),
                                       **raw_config, "min_bids": tender.spec.min_bids})
     if data.get("criteria"):
         criteria = criteria_from_json(data["criteria"])

@@ -20,6 +20,9 @@ from typing import Any
 from crypto.beacon import BEACON_ID
 from crypto.chain import ChainInfo
 from evaluation.errors import InvalidRequest, InvalidStateError
+from evaluation.tenders.criteria import Criterion, parse_criteria, parse_deviation_threshold, percent_text
+
+__all__ = ["Criterion"]  # re-exported: the criteria rules live in evaluation/tenders/criteria.py
 
 LOCAL_BEACON_NOTE = "本地信标：运营方可预知随机数，仅供演示/测试 (local beacon: its operator can compute future rounds; demo and tests only)"
 
@@ -156,18 +159,6 @@ class Lot:
         return asdict(self)
 
 
-@dataclass(frozen=True)
-class Criterion:
-    """One evaluation criterion (评分因素), stored now and used by the evaluation feature."""
-
-    name: str
-    points: int
-    description: str = ""
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-
 MIB = 1 << 20
 DEFAULT_MAX_BID_BYTES = 100 * MIB
 MAX_MAX_BID_BYTES = 2048 * MIB
@@ -196,6 +187,7 @@ class TenderSpec:
     sme_reserved: bool = False  # 专门面向中小企业采购: no deduction
     sme_deduction: Fraction | None = None  # percent deducted from a 小微企业's price (art. 9)
     evaluation_date: date | None = None  # the session's scheduled day; None: the opening day
+    deviation_threshold: Fraction | None = None  # 畸高畸低: percent of a criterion's points; None: 30
 
     def scheduled_evaluation_date(self) -> date:
         """The evaluation day: the one stated, else the opening day (China time). Avoidance (回避)
@@ -226,6 +218,7 @@ class TenderSpec:
             "sme_reserved": self.sme_reserved,
             "sme_deduction": None if self.sme_deduction is None else _percent_text(self.sme_deduction),
             "evaluation_date": None if self.evaluation_date is None else self.evaluation_date.isoformat(),
+            "deviation_threshold": None if self.deviation_threshold is None else percent_text(self.deviation_threshold),
         }
 
 
@@ -404,8 +397,10 @@ def parse_record_fields(items: list[Any]) -> tuple[RecordField, ...]:
     return tuple(fields)
 
 
-def parse_spec(data: Any) -> TenderSpec:
-    """Validate a tender as the API receives it. Raises InvalidRequest naming the first bad field."""
+def parse_spec(data: Any, *, stored: bool = False) -> TenderSpec:
+    """Validate a tender as the API receives it. Raises InvalidRequest naming the first bad field
+    (for the criteria: every mistake in them). `stored`: read back from the database, where a tender
+    saved before the criteria rules of evaluation/tenders/criteria.py still loads."""
     if not isinstance(data, dict):
         raise InvalidRequest("a tender must be a JSON object")
     unknown = set(data) - SPEC_KEYS
@@ -416,17 +411,9 @@ def parse_spec(data: Any) -> TenderSpec:
         Lot(_text(item, "name", maximum=200), _int(item, "budget_fen", default=0, low=0, high=10**15))
         for item in _list(data, "lots", 100)
     )
-    criteria = tuple(
-        Criterion(
-            _text(item, "name", maximum=200),
-            _int(item, "points", default=None, low=0, high=100),
-            _text(item, "description", maximum=2000, required=False),
-        )
-        for item in _list(data, "criteria", 100)
-    )
     evaluation = _enum(EvaluationMethod, data, "evaluation_method", EvaluationMethod.COMPREHENSIVE.value)
-    if evaluation is EvaluationMethod.COMPREHENSIVE and criteria and sum(c.points for c in criteria) != 100:
-        raise InvalidRequest(f"criteria points must add up to 100 for comprehensive scoring, got {sum(c.points for c in criteria)}")
+    category = _enum(Category, data, "category", Category.GOODS.value)
+    criteria = parse_criteria(data.get("criteria"), evaluation.value, category.value, whole=not stored)
     invited = data.get("invited", [])
     if not isinstance(invited, list) or not all(isinstance(x, str) and x for x in invited) or len(invited) > 500:
         raise InvalidRequest("invited must be a list of bidder account names")
@@ -434,7 +421,6 @@ def parse_spec(data: Any) -> TenderSpec:
         raise InvalidRequest(f"a {method.value} tender must list the invited bidders")
     raw_fields = data.get("record_fields")
     fields = DEFAULT_FIELDS if raw_fields is None else parse_record_fields(_list(data, "record_fields", 50))
-    category = _enum(Category, data, "category", Category.GOODS.value)
     reserved = data.get("sme_reserved", False)
     if not isinstance(reserved, bool):
         raise InvalidRequest("sme_reserved must be true or false")
@@ -461,6 +447,7 @@ def parse_spec(data: Any) -> TenderSpec:
         sme_reserved=reserved,
         sme_deduction=deduction,
         evaluation_date=parse_date(data.get("evaluation_date"), "evaluation_date"),
+        deviation_threshold=parse_deviation_threshold(data.get("deviation_threshold")),
     )
     least = DEFAULT_MIN_BIDS[method]
     if spec.min_bids < least:
@@ -509,8 +496,9 @@ def amend_spec(spec: TenderSpec, changes: Any) -> tuple[TenderSpec, dict[str, An
 
 
 def spec_from_json(data: dict[str, Any]) -> TenderSpec:
-    """Read back a spec stored with `TenderSpec.to_json` (trusted; still validated)."""
-    return parse_spec(data)
+    """Read back a spec stored with `TenderSpec.to_json` (trusted; still validated; fields added
+    later take their defaults, criteria saved before the set rules still load)."""
+    return parse_spec(data, stored=True)
 
 
 def check_value(f: RecordField, value: Any) -> Any:

@@ -55,9 +55,9 @@ async def state_is(page: Any, state: str) -> None:
     await page.wait_for_selector(f'#eval-state[data-state="{state}"]', timeout=STEP_MS)
 
 
-async def confirmed_tender(app: Any, agency: Actor) -> str:
+async def confirmed_tender(app: Any, agency: Actor, **over: Any) -> str:
     ctx: tenders.TenderContext = app[TENDERS]
-    t = await tenders.create(ctx, agency, "采购中心", spec(3, criteria=CRITERIA, objection_window_s=0))
+    t = await tenders.create(ctx, agency, "采购中心", spec(3, **{"criteria": CRITERIA, "objection_window_s": 0, **over}))
     t = await tenders.publish(ctx, agency, t.id)
     assert t.opening_round is not None
     for i, price in enumerate(PRICES):
@@ -83,6 +83,19 @@ async def test_evaluation_session_in_the_browser(make_app_server: MakeAppServer,
 
     host = await new_page()
     await sign_in(host, base, "agency", page_url)
+    await host.wait_for_selector("#start-box:not([hidden])", timeout=STEP_MS)
+    shown = await host.locator("#start-criteria tbody tr").all_inner_texts()  # read-only, the tender's own
+    assert [row.split("\t")[:3] for row in shown] == [["价格 Price", "价格分", "30"], ["技术方案 Technical", "主观分", "50"],
+                                                       ["商务 Business", "主观分", "20"]], shown
+    assert "评标基准价 / 投标报价 × 价格分值" in shown[0] and await host.locator("#start-box textarea").count() == 0
+    await host.fill("#start-threshold", "150")
+    await host.fill("#start-recommend", "0")
+    await host.click("#start")  # both mistakes at once, nothing sent
+    await host.wait_for_selector('#eval-message[data-bad="1"]', timeout=STEP_MS)
+    message = await host.text_content("#eval-message")
+    assert "畸高畸低偏差阈值" in message and "推荐人数" in message, message
+    await host.fill("#start-threshold", "")  # empty: the tender's threshold
+    await host.fill("#start-recommend", "3")
     await host.click("#start")
     await state_is(host, "checkin")
 

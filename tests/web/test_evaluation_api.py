@@ -26,14 +26,14 @@ from web.keys import AUDIT_LOG
 ROOT = Path(__file__).resolve().parents[2]
 
 
-async def seated(hall: Hall, n: int = 5) -> tuple[str, list[str]]:
+async def seated(hall: Hall, n: int = 5, **spec: Any) -> tuple[str, list[str]]:
     app = hall.client.app
     names = []
     for i in range(n):
         account = await make_account(app, Role.expert, f"e{i}")
         hall.accounts[f"e{i}"], hall.headers[f"e{i}"] = account, await session_headers(app, account)
         names.append(f"e{i}")
-    tender_id = await confirmed_tender(app, hall.accounts["agency"].actor)
+    tender_id = await confirmed_tender(app, hall.accounts["agency"].actor, **spec)
     assert app[EVALUATION].committee is drawn_committee  # production's source, no stand-in
     await draw_over_api(hall, tender_id, names)
     return tender_id, names

@@ -15,6 +15,7 @@ from evaluation.errors import DomainError
 from evaluation.session import documents
 from evaluation.session import report as session_report
 from evaluation.session import view as session_view
+from evaluation.tenders.criteria import DEFAULT_DEVIATION_PERCENT, percent_text
 from evaluation.tenders.store import bid_rows
 from evaluation.tenders.tender import get
 from web.api.evaluation import ctx
@@ -34,7 +35,22 @@ async def page(request: web.Request) -> web.Response:
     except DomainError:  # not opened yet, or not this reader's: the page shows the session only
         bids, fields = [], []
     return render(request, "evaluation_session.html", tender_id=tender_id, account=request["account"],
-                  bid_documents=bids, record_fields=fields)
+                  bid_documents=bids, record_fields=fields, start=await start_form(request, tender_id))
+
+
+async def start_form(request: web.Request, tender_id: str) -> dict[str, Any] | None:
+    """What the start section shows its owning agency: the tender's criteria (read-only; the session
+    takes them as they are) and its 畸高畸低 threshold in percent. None for everyone else."""
+    try:
+        tender = await get(ctx(request).tenders, tender_id)
+    except DomainError:
+        return None
+    if not tender.owned_by(current_actor(request)):
+        return None
+    spec = tender.spec
+    percent = DEFAULT_DEVIATION_PERCENT if spec.deviation_threshold is None else spec.deviation_threshold
+    return {"criteria": [c.to_json() for c in spec.criteria], "threshold": percent_text(percent),
+            "method": spec.evaluation_method.value}
 
 
 async def report_names(request: web.Request, report: dict[str, Any]) -> dict[str, dict[str, str]]:

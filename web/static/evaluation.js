@@ -85,13 +85,29 @@
   }
   const post = (path, body) => pb.api("POST", `/api/evaluation/${T}${path}`, body);
 
-  $("start").onclick = () => act(async () => {
-    const criteria = $("start-criteria").value.trim();
-    return post("/start", {
-      criteria: criteria ? JSON.parse(criteria) : undefined,
-      config: { deviation_threshold: $("start-threshold").value.trim(), recommend: Number($("start-recommend").value) },
-    });
-  }, t("评标已开始"));
+  /** The start form's config: every mistake at once; an empty threshold keeps the tender's. */
+  const startConfig = () => {
+    const errors = [];
+    const config = {};
+    const percent = $("start-threshold").value.trim();
+    if (percent) {
+      if (!/^\d{1,3}(\.\d{1,2})?$/.test(percent) || !(Number(percent) > 0 && Number(percent) <= 100)) {
+        errors.push(t("畸高畸低偏差阈值须为大于 0、不超过 100 的百分数（最多两位小数）"));
+      } else {
+        const [n, d = "1"] = frac(percent).split("/");
+        config.deviation_threshold = `${n}/${BigInt(d) * 100n}`;  // exact: 12.5 % → 25/200
+      }
+    }
+    const recommend = Number($("start-recommend").value);
+    if (!Number.isInteger(recommend) || recommend < 1 || recommend > 20) errors.push(t("推荐人数须为 1–20 的整数"));
+    config.recommend = recommend;
+    if (errors.length) throw new Error(errors.join("；"));
+    return config;
+  };
+  $("start-form").onsubmit = (event) => {
+    event.preventDefault();
+    act(() => post("/start", { config: startConfig() }), t("评标已开始"));
+  };
   $("add-rep").onclick = () => act(() => post("/members", { username: $("rep-account").value.trim() }), t("已添加"));
   /** The avoidance answers, one per bidder; throws naming the first bidder left unanswered. */
   const avoidance = () => bidders().map((b, i) => {

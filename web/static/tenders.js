@@ -182,17 +182,40 @@
     return tr;
   }
 
+  const KINDS = [["subjective", () => t("主观分")], ["objective", () => t("客观分")], ["price", () => t("价格分")]];
+  const changed = () => document.dispatchEvent(new Event("criteria-changed"));
+
   function criterionRow(c) {
     const tr = document.createElement("tr");
-    tr.innerHTML = `<td><input class="cn" size="16" maxlength="200"></td><td><input class="cp" type="number" min="0" max="100" step="1" size="4"></td>
+    tr.innerHTML = `<td><input class="cn" size="16" maxlength="200"></td>
+      <td><select class="ck">${KINDS.map(([k, l]) => `<option value="${k}">${l()}</option>`).join("")}</select></td>
+      <td><input class="cp" type="number" min="1" max="100" step="1" size="4"></td>
+      <td><input class="ca" size="12" placeholder="0, 5, 10"></td>
       <td><textarea class="cd" rows="1" cols="28" maxlength="2000"></textarea></td><td><button type="button" class="rm" title="${t("删除")}">✕</button></td>`;
     tr.querySelector(".cn").value = c.name || "";
+    tr.querySelector(".ck").value = c.kind || "subjective";
     tr.querySelector(".cp").value = c.points === undefined ? "" : c.points;
+    tr.querySelector(".ca").value = (c.allowed || []).join(", ");
     tr.querySelector(".cd").value = c.description || "";
-    tr.querySelector(".rm").onclick = () => { tr.remove(); document.dispatchEvent(new Event("criteria-changed")); };
-    tr.querySelector(".cp").addEventListener("input", () => document.dispatchEvent(new Event("criteria-changed")));
+    const kindChanged = () => {
+      const objective = tr.querySelector(".ck").value === "objective";
+      tr.querySelector(".ca").disabled = !objective;
+      tr.querySelector(".ca").title = objective ? t("专家只能给出所列分值之一；不填则为 0 或满分") : t("仅客观分可列出可选分值");
+    };
+    tr.querySelector(".ck").addEventListener("change", () => { kindChanged(); changed(); });
+    kindChanged();
+    tr.querySelector(".rm").onclick = () => { tr.remove(); changed(); };
+    tr.querySelector(".cp").addEventListener("input", changed);
     return tr;
   }
+
+  /** A whole number from a text field, or NaN (1e999, 1.5, "", "abc" are not). */
+  const wholeNumber = (text) => (/^\s*[0-9]{1,3}\s*$/.test(text) ? Number(text) : NaN);
+
+  /** A percent with at most two decimals ("30", "12.5"), or NaN. */
+  const percentNumber = (text) => (/^\s*[0-9]{1,3}(\.[0-9]{1,2})?\s*$/.test(text) ? Number(text) : NaN);
+
+  const LEAST_PRICE = { goods: 30, services: 10, works: 0 };
 
   const SME_RANGE = { goods: [10, 20], services: [10, 20], works: [3, 5] };
 
@@ -213,12 +236,30 @@
       if (!f.label_zh) errors.push(t("开标记录表字段“{key}”缺少中文名", { key: f.key }));
     }
     const points = body.criteria.reduce((a, c) => a + (Number.isInteger(c.points) ? c.points : 0), 0);
+    const names = new Set();
     body.criteria.forEach((c, i) => {
+      const name = c.name || i + 1;
       if (!c.name) errors.push(t("第 {n} 个评分因素没有名称", { n: i + 1 }));
-      if (!Number.isInteger(c.points) || c.points < 0 || c.points > 100) errors.push(t("评分因素“{name}”的分值须为 0–100 的整数", { name: c.name || i + 1 }));
+      else if (names.has(c.name)) errors.push(t("评分因素“{name}”重复", { name }));
+      names.add(c.name);
+      if (!Number.isInteger(c.points) || c.points < 1 || c.points > 100) errors.push(t("评分因素“{name}”的分值须为 1–100 的整数", { name }));
+      if (c.kind === "objective") {
+        const bad = c.allowed.filter((a) => !(percentNumber(a) <= c.points));
+        if (bad.length) errors.push(t("评分因素“{name}”的可选分值 {values} 须为 0 到该项分值之间、最多两位小数的数", { name, values: bad.join(", ") }));
+        else if (c.allowed.length === 1) errors.push(t("评分因素“{name}”的可选分值至少要有两个", { name }));
+      }
     });
-    if (body.evaluation_method === "comprehensive" && body.criteria.length && points !== 100)
-      errors.push(t("综合评分法的分值合计须为 100，现为 {points}", { points }));
+    const prices = body.criteria.filter((c) => c.kind === "price");
+    if (body.evaluation_method === "comprehensive" && body.criteria.length) {
+      if (points !== 100) errors.push(t("综合评分法的分值合计须为 100，现为 {points}", { points }));
+      if (prices.length !== 1) errors.push(t("综合评分法须有且只有一项价格分，现有 {n} 项", { n: prices.length }));
+      else if (prices[0].points < LEAST_PRICE[body.category])
+        errors.push(t("价格分权重不得低于 {least}%（87号令第五十五条）", { least: LEAST_PRICE[body.category] }));
+    }
+    if (body.deviation_threshold !== null && !(percentNumber(body.deviation_threshold) > 0 && percentNumber(body.deviation_threshold) <= 100))
+      errors.push(t("畸高畸低偏差阈值须为大于 0、不超过 100 的百分比"));
+    if (body.sme_deduction === null && !body.sme_reserved)
+      errors.push(t("非专门面向中小企业的项目须填写小微企业价格扣除比例"));
     if (body.sme_deduction !== null) {
       const [low, high] = SME_RANGE[body.category];
       const rate = Number(body.sme_deduction);
@@ -252,10 +293,16 @@
     for (const lot of spec.lots || []) lotsBody.append(lotRow(lot));
     const criteriaBody = document.querySelector("#criteria tbody");
     for (const c of spec.criteria || []) criteriaBody.append(criterionRow(c));
-    $("add-criterion").onclick = () => { criteriaBody.append(criterionRow({})); document.dispatchEvent(new Event("criteria-changed")); };
+    $("add-criterion").onclick = () => { criteriaBody.append(criterionRow({})); changed(); };
+    $("f-deviation").value = spec.deviation_threshold || "";
+    const formula = $("price-formula").textContent;
     const showSum = () => {
-      const sum = [...criteriaBody.rows].reduce((a, tr) => a + (Number(tr.querySelector(".cp").value) || 0), 0);
-      $("criteria-sum").textContent = criteriaBody.rows.length ? t("合计 {n} 分", { n: sum }) : "";
+      const rows = [...criteriaBody.rows];
+      const sum = rows.reduce((a, tr) => a + (wholeNumber(tr.querySelector(".cp").value) || 0), 0);
+      $("criteria-sum").textContent = rows.length ? t("合计 {n} 分", { n: sum }) : "";
+      const price = rows.find((tr) => tr.querySelector(".ck").value === "price");
+      const weight = price ? wholeNumber(price.querySelector(".cp").value) : NaN;
+      $("price-formula").textContent = formula + (Number.isFinite(weight) ? " " + t("本项目价格权重 {w}%，最低报价得 {w} 分。", { w: weight }) : "");
     };
     document.addEventListener("criteria-changed", showSum);
     showSum();
@@ -313,9 +360,12 @@
         objection_window_s: Number($("f-objection").value) * 60,
         criteria: [...criteriaBody.rows].map((tr) => ({
           name: tr.querySelector(".cn").value.trim(),
-          points: tr.querySelector(".cp").value.trim() === "" ? NaN : Number(tr.querySelector(".cp").value),
+          points: wholeNumber(tr.querySelector(".cp").value),
           description: tr.querySelector(".cd").value.trim(),
+          kind: tr.querySelector(".ck").value,
+          allowed: tr.querySelector(".ck").value === "objective" ? tr.querySelector(".ca").value.split(/[\s,，、]+/).filter(Boolean) : [],
         })),
+        deviation_threshold: $("f-deviation").value.trim() || null,
         category: $("f-category").value,
         sme_reserved: $("f-sme-reserved").checked,
         sme_deduction: $("f-sme-reserved").checked || !$("f-sme").value.trim() ? null : $("f-sme").value.trim(),
@@ -344,6 +394,7 @@
           return;
         }
         pb.message(message, t("保存中…"));
+        showErrors([]);
         const tender = saved ? await pb.api("PUT", `/api/tenders/${saved}`, body) : await pb.api("POST", "/api/tenders", body);
         saved = tender.id;
         if (publish) {
@@ -352,7 +403,10 @@
         }
         location.href = `/tenders/${saved}`;
       } catch (e) {
-        pb.message(message, e.message, "error");
+        // the server lists every mistake in the criteria on one line, joined by "；"
+        const parts = e.message.split("；");
+        if (parts.length > 1) showErrors(parts);
+        pb.message(message, parts.length > 1 ? t("请先改正下列问题") : e.message, "error");
         for (const b of form.querySelectorAll("button[type=submit]")) b.disabled = false;
       }
     });
