@@ -40,7 +40,7 @@ async def test_draw_requested_and_declined_with_forms(make_app_server: MakeAppSe
     async with ctx.engine.begin() as conn:  # the opening, without waiting for its round
         for old, new in ((TenderState.PUBLISHED, TenderState.OPENING), (TenderState.OPENING, TenderState.OPENED)):
             await tenders.set_state(conn, t.id, old, new)
-    report = await experts.import_csv(ctx.engine, ctx.audit, committee_pool([m.id for m in members[:5]], size=6), agency.actor)
+    report = await experts.import_csv(ctx.engine, ctx.audit, committee_pool([m.username for m in members[:5]], size=6), agency.actor)
     assert report.rejected == []
 
     page = await new_page()
