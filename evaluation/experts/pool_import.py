@@ -25,7 +25,15 @@ from evaluation.audit.entry import Actor, EntryDraft
 from evaluation.audit.events import register_kind
 from evaluation.audit.log import AuditLog
 from evaluation.errors import InvalidRequest
-from evaluation.experts.pool_csv import ALIASES, HEADERS, LABEL, REQUIRED, ExpertRecord, RowDraft, parse_fields
+from evaluation.experts.pool_csv import (
+    ALIASES,
+    HEADERS,
+    LABEL,
+    REQUIRED,
+    ExpertRecord,
+    RowDraft,
+    parse_fields,
+)
 from evaluation.experts.store import expert_table
 from evaluation.inputs import check_text, printable
 
@@ -174,6 +182,7 @@ class _Row:
     reasons: list[str]
     existing: str | None = None  # the code of the expert this row updates
     number: str | None = None  # and the ID number it has (kept when the row gives none)
+    cells: tuple[str, ...] = ()
 
 
 async def import_csv(engine: AsyncEngine, audit: AuditLog, text_or_path: str | Path, by: Actor) -> ImportReport:
@@ -188,7 +197,8 @@ async def import_csv(engine: AsyncEngine, audit: AuditLog, text_or_path: str | P
             rows.append(_Row(line, "", None, ["单元格比列多（可能有多余的逗号）"]))
             continue
         draft, errors = parse_fields(cells)
-        rows.append(_Row(line, printable(cells.get("name", "").strip(), 60), draft, list(errors.values())))
+        rows.append(_Row(line, printable(cells.get("name", "").strip(), 60), draft, list(errors.values()),
+                         cells=tuple(c.strip() for c in cells.values())))
     _refuse_repeats(rows)
     async with engine.connect() as conn:
         await _match(conn, rows)
@@ -220,10 +230,15 @@ async def import_csv(engine: AsyncEngine, audit: AuditLog, text_or_path: str | P
 
 
 def _refuse_repeats(rows: list[_Row]) -> None:
-    """A later row naming the same ID number, code or username as an earlier one is refused."""
+    """A later row naming the same ID number, code or username as an earlier one is refused, and
+    so is a row repeating an earlier one cell for cell."""
     seen: dict[tuple[str, str], int] = {}
+    whole: dict[tuple[str, ...], int] = {}
     for r in rows:
         if r.draft is None:
+            continue
+        if (first := whole.setdefault(r.cells, r.line)) != r.line:
+            r.reasons.append(f"与第 {first} 行完全相同（重复行）")
             continue
         for what, value in (("身份证号", r.draft.record.id_number), ("专家编号", r.draft.code), ("平台账号", r.draft.username)):
             if value is None:

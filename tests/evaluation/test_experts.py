@@ -172,7 +172,7 @@ def test_id_numbers_are_checked_and_masked() -> None:
 
 
 def test_row_round_trips_through_json() -> None:
-    row = dict(zip(HEADER.strip().split(","), "E1,张,acc1,330102,remote,A01;B02,o|director|2020-01-01|,o2|in_law,2026-01-01|,0".split(","), strict=True))
+    row = dict(zip(HEADER.strip().split(","), ["E1", "张", "acc1", "330102", "remote", "A01;B02", "o|director|2020-01-01|", "o2|in_law", "2026-01-01|", "0"], strict=True))
     draft = parse_row(row)
     assert draft.username == "acc1" and draft.code == "E1"
     assert experts.ExpertRecord.from_json(draft.record.to_json()) == draft.record

@@ -10,12 +10,10 @@ from typing import Any
 from aiohttp import web
 
 from evaluation.errors import NotFoundError
-from evaluation.experts import draw_service
+from evaluation.experts import draw_service, pool_edit
 from evaluation.experts import pool as experts
-from evaluation.experts import pool_edit
 from evaluation.experts.draw_job import DrawJob
-from evaluation.experts.pool_csv import ExpertRecord
-from evaluation.experts.pool_csv import mask_id_number
+from evaluation.experts.pool_csv import ExpertRecord, mask_id_number
 from evaluation.experts.pool_edit import FormErrors
 from evaluation.experts.pool_import import template_csv
 from evaluation.experts.views import draw_status, invitations_of, visible_to_expert
