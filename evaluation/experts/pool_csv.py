@@ -239,7 +239,7 @@ def parse_fields(row: dict[str, Any]) -> tuple[RowDraft | None, dict[str, str]]:
     if active not in TRUE | FALSE:
         errors["active"] = "状态应为 在库 或 暂停（1 或 0）"
     if errors:
-        return None, errors
+        return None, {k: errors[k] for k in COLUMNS if k in errors}
     record = ExpertRecord(
         id=code or "", name=cell["name"], region=cell["region"], specialties=frozenset(codes), sites=frozenset(sites),
         id_number=id_number, affiliations=parts["employers"], relatives=parts["relatives"],
