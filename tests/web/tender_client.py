@@ -86,7 +86,7 @@ async def drawn_committee(hall: Hall, tender_id: str, members: Sequence[str], ou
     ids = [hall.accounts[n].id for n in members]
     csv = committee_pool([hall.accounts[n].username for n in members], [hall.accounts[n].username for n in outsiders])
     status, body = await hall.call(agency, "POST", "/api/experts/import", data=csv.encode(), headers={"Content-Type": "text/csv"})
-    assert status == 200 and body["rejected"] == [], body
+    assert status == 200 and body["rejected"] == 0, body
     status, body = await hall.call(agency, "POST", f"/api/tenders/{tender_id}/draw", json={"size": 5, "purchaser": "91330100PURCHASER01"})
     assert status == 201, body
     await wait_drawn(hall.client.app[DRAW_JOB], tender_id)

@@ -43,6 +43,13 @@ async def test_draw_sealed_invitation_and_roles(aiohttp_client: Any, tmp_path: P
         await tenders.set_state(conn, tid, TenderState.OPENING, TenderState.OPENED)
 
     assert (await hall.call("bidder0", "POST", f"/api/tenders/{tid}/draw", json={"size": 5, "purchaser": "91330100PURCHASER01"}))[0] == 403
+    status, preview = await hall.call("agency", "POST", f"/api/tenders/{tid}/draw/preview", json={"size": 5, "purchaser": "91330100PURCHASER01"})
+    assert (status, preview) == (200, {"eligible": 6, "seats": 5, "enough": True})
+    status, preview = await hall.call("agency", "POST", f"/api/tenders/{tid}/draw/preview",
+                                      json={"size": 5, "purchaser": "91330100PURCHASER01", "specialties": {"A01": 3, "B02": 2}})
+    assert status == 200 and (preview["eligible"], preview["enough"]) == (6, False) and "B02 needs 2, 0 eligible" in preview["problem"], preview
+    assert (await hall.call("agency2", "POST", f"/api/tenders/{tid}/draw/preview", json={"size": 5, "purchaser": "91330100PURCHASER01"}))[0] == 403
+    assert (await hall.call("agency", "POST", f"/api/tenders/{tid}/draw/preview", json={"size": 1e999}))[0] == 400
     assert (await hall.call("agency2", "POST", f"/api/tenders/{tid}/draw", json={"size": 5, "purchaser": "91330100PURCHASER01"}))[0] == 403
     status, body = await hall.call("agency", "POST", f"/api/tenders/{tid}/draw", json={"size": 4, "purchaser": "91330100PURCHASER01"})
     assert (status, body["error"]) == (400, "公开招标 (open_tender) needs at least 5 members, the plan has 4")

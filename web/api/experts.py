@@ -114,6 +114,12 @@ async def request_draw(request: web.Request) -> web.Response:
     return web.json_response(body, status=201)
 
 
+@routes.post("/api/tenders/{id}/draw/preview", name="experts.draw.preview")
+async def preview_draw(request: web.Request) -> web.Response:
+    answer = await draw_service.preview_draw(ctx(request), current_actor(request), request.match_info["id"], await json_body(request))
+    return web.json_response(answer)
+
+
 @routes.get("/api/tenders/{id}/draw", name="experts.draw.status")
 async def status(request: web.Request) -> web.Response:
     return web.json_response(await draw_status(ctx(request), current_actor(request), request.match_info["id"]))

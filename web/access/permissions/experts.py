@@ -26,6 +26,7 @@ RULES: dict[str, Rule] = {
     "experts.new.page": Rule(POOL_KEEPERS, "新增专家 the form adding an expert"),
     "experts.edit.page": Rule(POOL_KEEPERS, "编辑专家 the form editing an expert"),
     "experts.draw.request": Rule(roles(Role.agency), "申请抽取 request the expert draw of one's own opened tender"),
+    "experts.draw.preview": Rule(roles(Role.agency), "可抽取人数 how many experts the criteria leave, before requesting (one's own tender)"),
     "experts.draw.status": Rule(roles(Role.agency, Role.supervisor), "抽取状态 the draw; the list only for supervisors until the session starts"),
     "experts.draw.page": Rule(roles(Role.agency, Role.supervisor), "抽取 the draw page of a tender"),
     "experts.draw.decline": Rule(roles(Role.agency), "record that a drawn expert declined (one's own tender)"),
