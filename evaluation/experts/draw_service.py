@@ -92,22 +92,11 @@ def _owner(tender: Tender, actor: Actor) -> None:
         raise NotPermitted(f"only the agency of tender {tender.id} may do this")
 
 
-async def request_draw(ctx: TenderContext, actor: Actor, tender_id: str, body: Any) -> dict[str, Any]:
-    """Check the criteria, freeze the eligible pool and log the request. Returns the draw status.
-
-    Raises NotPermitted (not the tender's agency), InvalidStateError (wrong tender state),
-    ConflictError (already requested or drawn), InvalidRequest (criteria) and draw.TooFewExperts
-    (one line naming how many each rule excluded).
-    """
-    tender = await get(ctx, tender_id)
-    _owner(tender, actor)
-    if tender.state not in DRAWABLE:
-        raise InvalidStateError(f"tender {tender_id} is {tender.state.value}: experts are drawn once it is opened")
-    plan = parse_plan(tender.spec, body, ctx.clock())
+async def _eligible(ctx: TenderContext, tender: Tender, plan: Any) -> tuple[Any, dict[str, int], list[tuple[str, str, str]]]:
+    """Who of the pool may sit on `tender` under `plan`: the eligibility (draw.eligibility), the
+    exclusion counts by rule and each exclusion's (rule, expert, fact). Reads only."""
+    tender_id = tender.id
     async with ctx.engine.connect() as conn:
-        existing = await draw_row(conn, tender_id)
-        if existing is not None and existing.state != EXHAUSTED:
-            raise ConflictError(f"tender {tender_id} already has a draw ({existing.state})")
         records = [record_from_row(r) for r in await expert_rows(conn)]
         bidders = await _bidder_orgs(conn, tender_id)
         agency = avoidance.Agency(await _agency_org(conn, tender.agency), plan.purchaser)
@@ -134,6 +123,43 @@ async def request_draw(ctx: TenderContext, actor: Actor, tender_id: str, body: A
         facts += [(rule, i, "no requested specialty" if rule == "specialty" else f"no site takes region {regions[i]}") for i in ids]
     counts.update({k: v for k, v in rules.items() if v})
     counts.update(elig.counts())
+    return elig, counts, facts
+
+
+async def preview_draw(ctx: TenderContext, actor: Actor, tender_id: str, body: Any) -> dict[str, Any]:
+    """How many experts a draw with these criteria could seat from, before it is requested (the draw
+    form shows it as the agency types): ``{"eligible", "seats", "enough", "problem"?}``. Logs nothing."""
+    tender = await get(ctx, tender_id)
+    _owner(tender, actor)
+    if tender.state not in DRAWABLE:
+        raise InvalidStateError(f"tender {tender_id} is {tender.state.value}: experts are drawn once it is opened")
+    plan = parse_plan(tender.spec, body, ctx.clock())
+    elig, counts, _ = await _eligible(ctx, tender, plan)
+    answer: dict[str, Any] = {"eligible": len(elig.pool), "seats": plan.criteria.seats, "enough": True}
+    try:
+        draw.make_request(tender_id, plan.criteria, elig.pool, counts)
+    except draw.TooFewExperts as exc:
+        answer.update(enough=False, problem=exc.message)
+    return answer
+
+
+async def request_draw(ctx: TenderContext, actor: Actor, tender_id: str, body: Any) -> dict[str, Any]:
+    """Check the criteria, freeze the eligible pool and log the request. Returns the draw status.
+
+    Raises NotPermitted (not the tender's agency), InvalidStateError (wrong tender state),
+    ConflictError (already requested or drawn), InvalidRequest (criteria) and draw.TooFewExperts
+    (one line naming how many each rule excluded).
+    """
+    tender = await get(ctx, tender_id)
+    _owner(tender, actor)
+    if tender.state not in DRAWABLE:
+        raise InvalidStateError(f"tender {tender_id} is {tender.state.value}: experts are drawn once it is opened")
+    plan = parse_plan(tender.spec, body, ctx.clock())
+    async with ctx.engine.connect() as conn:
+        existing = await draw_row(conn, tender_id)
+    if existing is not None and existing.state != EXHAUSTED:
+        raise ConflictError(f"tender {tender_id} already has a draw ({existing.state})")
+    elig, counts, facts = await _eligible(ctx, tender, plan)
     request = draw.make_request(tender_id, plan.criteria, elig.pool, counts)
     chain = ctx.chain.to_json()
     exclusions = sorted(({"expert": i, "rule": rule, "commitment": avoidance.commitment(tender_id, i, rule, why)}

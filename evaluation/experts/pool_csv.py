@@ -1,8 +1,10 @@
-"""Parsing one expert of the pool (专家库) from a CSV row; pure, no I/O (docs/experts.md, "CSV").
+"""One expert of the pool (专家库) from a CSV row or a form; pure, no I/O (docs/experts.md, "CSV").
 
-Within a cell, items are separated by ``;`` and an item's fields by ``|``:
-``employers`` = ``org|employee|2019-01-01|2022-06-30`` (role employee, director or controller; an
-empty end means "still so"), ``relatives`` = ``org|spouse``, ``unavailable`` = ``2026-05-01|2026-05-10``.
+Columns are named in Chinese or English (``HEADERS``). Within a cell, items are separated by ``;``
+and an item's fields by ``|``: ``employers`` = ``org|employee|2019-01-01|2022-06-30`` (role
+employee, director or controller; an empty end means "still so"), ``relatives`` = ``org|spouse``,
+``unavailable`` = ``2026-05-01|2026-05-10``. Every problem of a row is found, not only the first:
+``parse_fields`` returns them all, each one line in Chinese.
 """
 
 from __future__ import annotations
@@ -14,16 +16,52 @@ from typing import Any
 
 from evaluation.errors import InvalidRequest
 from evaluation.experts.avoidance import Affiliation, DateRange, Expert, Kinship, Relation, Relative
+from evaluation.inputs import is_text
 
-COLUMNS = ("id", "name", "account", "region", "sites", "specialties", "employers", "relatives", "unavailable", "active")
-REQUIRED = ("id", "name", "region", "specialties")
+HEADERS: dict[str, tuple[str, str]] = {
+    "code": ("专家编号", "code"),
+    "name": ("姓名", "name"),
+    "id_number": ("身份证号", "id number"),
+    "username": ("平台账号", "username"),
+    "region": ("地区代码", "region"),
+    "sites": ("场地", "sites"),
+    "specialties": ("专业", "specialties"),
+    "employers": ("工作单位", "employers"),
+    "relatives": ("亲属", "relatives"),
+    "unavailable": ("不可参加日期", "unavailable"),
+    "active": ("状态", "active"),
+}
+"""Each column: its key, its Chinese header (the template's) and its English header."""
+COLUMNS = tuple(HEADERS)
+REQUIRED = ("name", "region", "specialties")
+ALIASES = {h.lower(): key for key, names in HEADERS.items() for h in (*names, key)} | {"id": "code", "地区": "region"}
+LABEL = {key: names[0] for key, names in HEADERS.items()}
 ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}")
 SPECIALTY_RE = re.compile(r"[A-Z][A-Z0-9]{1,11}")
 REGION_RE = re.compile(r"\d{6}(?:\d{3}){0,2}")
+ID_NUMBER_RE = re.compile(r"\d{17}[\dX]")
+USERNAME_MAX = 64
 SITE_CAPABILITIES = ("main", "remote")
-ROLES = {"employee": Relation.EMPLOYMENT, "director": Relation.DIRECTORSHIP, "controller": Relation.CONTROL}
-ROLE_NAMES = {v: k for k, v in ROLES.items()}
-TRUE, FALSE = {"", "1", "true", "yes", "y", "是"}, {"0", "false", "no", "n", "否"}
+SITE_WORDS = {"main": "main", "remote": "remote", "主场": "main", "副场": "remote"}
+ROLES = {"employee": Relation.EMPLOYMENT, "director": Relation.DIRECTORSHIP, "controller": Relation.CONTROL,
+         "任职": Relation.EMPLOYMENT, "董事": Relation.DIRECTORSHIP, "控制": Relation.CONTROL}
+ROLE_NAMES = {Relation.EMPLOYMENT: "employee", Relation.DIRECTORSHIP: "director", Relation.CONTROL: "controller"}
+TRUE, FALSE = {"", "1", "true", "yes", "y", "是", "在库"}, {"0", "false", "no", "n", "否", "暂停"}
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+"""A cell starting so is refused: a spreadsheet opening the file again would run it (CSV injection)."""
+_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+
+
+def id_number_ok(text: str) -> bool:
+    """An 18-character resident ID number (GB 11643) whose check character (ISO 7064 MOD 11-2) is right."""
+    if not ID_NUMBER_RE.fullmatch(text):
+        return False
+    return "10X98765432"[sum(int(c) * w for c, w in zip(text, _WEIGHTS, strict=False)) % 11] == text[17]
+
+
+def mask_id_number(text: str | None) -> str:
+    """``3301**********123X``: enough for an officer to tell two experts apart, not the number."""
+    return "" if not text else text[:4] + "*" * (len(text) - 8) + text[-4:]
 
 
 class RowError(InvalidRequest):
@@ -40,6 +78,7 @@ class ExpertRecord:
     specialties: frozenset[str]
     sites: frozenset[str] = frozenset(SITE_CAPABILITIES)
     account_id: str | None = None
+    id_number: str | None = None
     affiliations: tuple[Affiliation, ...] = ()
     relatives: tuple[Relative, ...] = ()
     unavailable: tuple[DateRange, ...] = ()
@@ -56,6 +95,7 @@ class ExpertRecord:
             "id": self.id,
             "name": self.name,
             "account_id": self.account_id,
+            "id_number": self.id_number,
             "region": self.region,
             "sites": sorted(self.sites),
             "specialties": sorted(self.specialties),
@@ -78,6 +118,7 @@ class ExpertRecord:
             id=obj["id"],
             name=obj["name"],
             account_id=obj.get("account_id"),
+            id_number=obj.get("id_number"),
             region=obj["region"],
             sites=frozenset(obj["sites"]),
             specialties=frozenset(obj["specialties"]),
@@ -95,14 +136,14 @@ def _date(text: str, what: str) -> date:
     try:
         return date.fromisoformat(text.strip())
     except ValueError:
-        raise RowError(f"{what}: {text.strip()!r} is not a date (YYYY-MM-DD)") from None
+        raise RowError(f"{what}：{text.strip()[:40]} 不是日期（应为 YYYY-MM-DD）") from None
 
 
 def _range(start: str, end: str, what: str) -> DateRange:
     first = _date(start, what)
     last = _date(end, what) if end.strip() else None
     if last is not None and last < first:
-        raise RowError(f"{what}: ends {last} before it starts {first}")
+        raise RowError(f"{what}：结束日期 {last} 早于开始日期 {first}")
     return DateRange(first, last)
 
 
@@ -110,55 +151,106 @@ def _items(cell: str) -> list[list[str]]:
     return [[f.strip() for f in item.split("|")] for item in cell.split(";") if item.strip()]
 
 
-def parse_row(row: dict[str, str]) -> ExpertRecord:
-    """One CSV row (column name → cell) as an ExpertRecord. Raises RowError naming the bad cell."""
-    cell = {k: (row.get(k) or "").strip() for k in COLUMNS}
-    for name in REQUIRED:
-        if not cell[name]:
-            raise RowError(f"missing {name}")
-    if not ID_RE.fullmatch(cell["id"]):
-        raise RowError(f"id {cell['id']!r} must be 1-40 letters, digits, '_', '.', '-'")
-    if len(cell["name"]) > 256:
-        raise RowError("name is longer than 256 characters")
-    if not REGION_RE.fullmatch(cell["region"]):
-        raise RowError(f"region {cell['region']!r} is not a GB/T 2260 code of 6, 9 or 12 digits")
-    codes = [c.strip() for c in cell["specialties"].split(";") if c.strip()]
-    bad = [c for c in codes if not SPECIALTY_RE.fullmatch(c)]
-    if bad or not codes:
-        raise RowError(f"bad specialty code {bad[0] if bad else cell['specialties']!r} (A-Z then 1-11 of A-Z, 0-9)")
-    sites = [s.strip().lower() for s in (cell["sites"] or "main;remote").split(";") if s.strip()]
-    if not sites or any(s not in SITE_CAPABILITIES for s in sites):
-        raise RowError(f"sites {cell['sites']!r} must be main, remote or main;remote")
-    affiliations = []
-    for item in _items(cell["employers"]):
+@dataclass(frozen=True)
+class RowDraft:
+    """One expert as a row or a form gives it: `code` (专家编号) and the linked account's
+    `username` may be absent; the record's id is `code` or "" until the pool assigns one."""
+
+    code: str | None
+    username: str | None
+    record: ExpertRecord
+
+
+def _affiliations(cell: str) -> tuple[Affiliation, ...]:
+    out = []
+    for item in _items(cell):
         if len(item) not in (3, 4) or not item[0]:
-            raise RowError(f"employer {'|'.join(item)!r} must be org|role|from|to")
+            raise RowError(f"工作单位 {'|'.join(item)[:80]} 的格式应为 单位代码|关系|起始日期|截止日期")
         if item[1] not in ROLES:
-            raise RowError(f"employer role {item[1]!r} must be employee, director or controller")
-        affiliations.append(Affiliation(item[0], ROLES[item[1]], _range(item[2], item[3] if len(item) == 4 else "", "employer")))
-    relatives = []
-    for item in _items(cell["relatives"]):
-        kinships = {k.value for k in Kinship}
+            raise RowError(f"工作单位关系 {item[1][:20]} 应为 employee（任职）、director（董事）或 controller（控制）")
+        out.append(Affiliation(item[0], ROLES[item[1]], _range(item[2], item[3] if len(item) == 4 else "", "工作单位")))
+    return tuple(out)
+
+
+def _relatives(cell: str) -> tuple[Relative, ...]:
+    kinships = {k.value for k in Kinship}
+    out = []
+    for item in _items(cell):
         if len(item) != 2 or not item[0] or item[1] not in kinships:
-            raise RowError(f"relative {'|'.join(item)!r} must be org|{'/'.join(sorted(kinships))}")
-        relatives.append(Relative(item[0], Kinship(item[1])))
-    unavailable = []
-    for item in _items(cell["unavailable"]):
+            raise RowError(f"亲属 {'|'.join(item)[:80]} 的格式应为 单位代码|{'/'.join(sorted(kinships))}")
+        out.append(Relative(item[0], Kinship(item[1])))
+    return tuple(out)
+
+
+def _unavailable(cell: str) -> tuple[DateRange, ...]:
+    out = []
+    for item in _items(cell):
         if len(item) not in (1, 2):
-            raise RowError(f"unavailable {'|'.join(item)!r} must be from|to")
-        unavailable.append(_range(item[0], item[1] if len(item) == 2 else "", "unavailable"))
+            raise RowError(f"不可参加日期 {'|'.join(item)[:80]} 的格式应为 起始日期|截止日期")
+        out.append(_range(item[0], item[1] if len(item) == 2 else "", "不可参加日期"))
+    return tuple(out)
+
+
+def parse_fields(row: dict[str, Any]) -> tuple[RowDraft | None, dict[str, str]]:
+    """A row or a form (column key → cell text) as a RowDraft, or None with every problem found,
+    keyed by column (each one line in Chinese)."""
+    errors: dict[str, str] = {}
+    cell: dict[str, str] = {}
+    for key in COLUMNS:
+        raw = row.get(key)
+        text = "" if raw is None else str(raw)
+        if not is_text(text):
+            errors[key] = f"{LABEL[key]} 含有无效字符"
+        elif text.lstrip(" ").startswith(FORMULA_START):
+            errors[key] = f"{LABEL[key]} 以 {text.lstrip(' ')[0]!r} 开头，疑似表格公式，不予导入"
+        elif len(text) > 4000:
+            errors[key] = f"{LABEL[key]} 过长（超过 4000 字）"
+        cell[key] = text.strip() if key not in errors else ""
+    for key in REQUIRED:
+        if key not in errors and not cell[key]:
+            errors[key] = f"缺少{LABEL[key]}"
+    code = cell["code"] or None
+    if code is not None and not ID_RE.fullmatch(code):
+        errors["code"] = "专家编号应为 1–40 位字母、数字、“_”“.”“-”"
+    if len(cell["name"]) > 256:
+        errors["name"] = "姓名超过 256 字"
+    id_number = cell["id_number"].upper() or None
+    if id_number is not None and not id_number_ok(id_number):
+        errors["id_number"] = "身份证号应为 18 位且校验位正确"
+    username = cell["username"] or None
+    if username is not None and len(username) > USERNAME_MAX:
+        errors["username"] = f"平台账号超过 {USERNAME_MAX} 个字符"
+    if cell["region"] and not REGION_RE.fullmatch(cell["region"]):
+        errors["region"] = f"地区代码 {cell['region'][:20]} 应为 6、9 或 12 位数字（GB/T 2260，如 330102）"
+    codes = [c.strip() for c in cell["specialties"].replace("；", ";").split(";") if c.strip()]
+    bad = [c for c in codes if not SPECIALTY_RE.fullmatch(c)]
+    if bad:
+        errors["specialties"] = f"专业代码 {bad[0][:20]} 应为大写字母开头、2–12 位大写字母或数字（如 A01）"
+    sites = [SITE_WORDS.get(s.strip().lower(), "?") for s in (cell["sites"] or "main;remote").replace("；", ";").split(";") if s.strip()]
+    if not sites or "?" in sites:
+        errors["sites"] = "场地应为 主场、副场 或 主场;副场"
+    parts: dict[str, Any] = {}
+    for key, read in (("employers", _affiliations), ("relatives", _relatives), ("unavailable", _unavailable)):
+        try:
+            parts[key] = read(cell[key])
+        except RowError as exc:
+            errors[key] = exc.message
     active = cell["active"].lower()
     if active not in TRUE | FALSE:
-        raise RowError(f"active {cell['active']!r} must be 1 or 0")
-    return ExpertRecord(
-        id=cell["id"],
-        name=cell["name"],
-        account_id=cell["account"] or None,
-        region=cell["region"],
-        sites=frozenset(sites),
-        specialties=frozenset(codes),
-        affiliations=tuple(affiliations),
-        relatives=tuple(relatives),
-        unavailable=tuple(unavailable),
-        active=active in TRUE,
+        errors["active"] = "状态应为 在库 或 暂停（1 或 0）"
+    if errors:
+        return None, {k: errors[k] for k in COLUMNS if k in errors}
+    record = ExpertRecord(
+        id=code or "", name=cell["name"], region=cell["region"], specialties=frozenset(codes), sites=frozenset(sites),
+        id_number=id_number, affiliations=parts["employers"], relatives=parts["relatives"],
+        unavailable=parts["unavailable"], active=active in TRUE,
     )
+    return RowDraft(code, username, record), {}
+
+
+def parse_row(row: dict[str, Any]) -> RowDraft:
+    """One row as a RowDraft; RowError with every problem, joined by "；"."""
+    draft, errors = parse_fields(row)
+    if draft is None:
+        raise RowError("；".join(errors.values()))
+    return draft

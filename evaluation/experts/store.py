@@ -18,6 +18,7 @@ expert_table = sa.Table(
     metadata,
     sa.Column("id", sa.String(40), primary_key=True),
     sa.Column("name", sa.String(256), nullable=False),
+    sa.Column("id_number", sa.String(18), nullable=True, index=True, unique=True),
     sa.Column("account_id", sa.String(256), nullable=True, index=True),
     sa.Column("region", sa.String(12), nullable=False),
     sa.Column("sites", sa.String(20), nullable=False),

@@ -40,7 +40,7 @@ async def test_draw_requested_and_declined_with_forms(make_app_server: MakeAppSe
     async with ctx.engine.begin() as conn:  # the opening, without waiting for its round
         for old, new in ((TenderState.PUBLISHED, TenderState.OPENING), (TenderState.OPENING, TenderState.OPENED)):
             await tenders.set_state(conn, t.id, old, new)
-    report = await experts.import_csv(ctx.engine, ctx.audit, committee_pool([m.id for m in members[:5]], size=6), agency.actor)
+    report = await experts.import_csv(ctx.engine, ctx.audit, committee_pool([m.username for m in members[:5]], size=6), agency.actor)
     assert report.rejected == []
 
     page = await new_page()
@@ -52,6 +52,12 @@ async def test_draw_requested_and_declined_with_forms(make_app_server: MakeAppSe
     assert "统一社会信用代码" in errors and "Bad Site" in errors  # all mistakes at once, in words
     await page.click("#sites tbody tr .remove")
     await page.fill("input[name=purchaser]", "913301001234567890")
+    eligible = page.locator("#draw-eligible", has_text="按当前条件可抽取的专家：6 人（需 5 人）")
+    await eligible.wait_for(timeout=STEP_MS)  # the count for what the form holds, before submitting
+    await page.fill("input[name=size]", "7")
+    await page.locator('#draw-eligible[data-enough="false"]', has_text="（需 7 人）").wait_for(timeout=STEP_MS)
+    await page.fill("input[name=size]", "5")
+    await eligible.wait_for(timeout=STEP_MS)
     await page.click("#request-draw")
     await page.wait_for_selector('#draw-state[data-state="requested"], #draw-state[data-state="drawn"]', timeout=STEP_MS)
     app[DRAW_JOB].kick()

@@ -9,9 +9,11 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import sqlalchemy as sa
 from argon2 import PasswordHasher
 
 from evaluation.accounts.account import Account, create_account
+from evaluation.accounts.tables import account_table
 from evaluation.audit.entry import Actor
 from evaluation.experts import draw_service
 from evaluation.experts import pool as experts
@@ -26,7 +28,7 @@ from tests.evaluation.tender_fixtures import chunks, meta, sealed, spec
 FAST = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 AGENCY_ORG, BIDDER_ORGS = "91330100AGENCY0001", ["91330100BIDDER0000", "91330100BIDDER0001"]
 
-HEADER = "id,name,account,region,sites,specialties,employers,relatives,unavailable,active\n"
+HEADER = "code,name,username,region,sites,specialties,employers,relatives,unavailable,active\n"
 # 9 experts: E01..E06 at 杭州 (3301…), E07..E09 at 成都 (5101…); specialties A01/B02.
 POOL = HEADER + "\n".join([
     "E01,张一,,330102,main,A01,,,,1",
@@ -85,7 +87,7 @@ DRAW_TIMEOUT = 30.0  # seconds: the draw waits for the first beacon round after 
 
 
 def committee_pool(members: Sequence[str], outsiders: Sequence[str] = (), size: int = 5) -> str:
-    """A pool CSV from which a draw of `size` seats exactly `members` (account ids, linked in order),
+    """A pool CSV from which a draw of `size` seats exactly `members` (usernames, linked in order),
     padded with unlinked experts up to `size`; `outsiders` are expert accounts linked to inactive
     pool rows: in the pool, never drawn. All at 杭州, main site, specialty A01."""
     if len(members) > size:
@@ -106,7 +108,10 @@ async def draw_committee(tctx: TenderContext, job: DrawJob, agency: Actor, tende
     """Import ``committee_pool(members, outsiders)`` and have the real draw seat them on
     `tender_id` (opened or later): request as its agency, then the app's draw job completes it
     once the local beacon has the round. Returns ``experts.committee_of`` — what production uses."""
-    report = await experts.import_csv(tctx.engine, tctx.audit, committee_pool(members, outsiders), agency)
+    async with tctx.engine.connect() as conn:
+        names = dict((await conn.execute(sa.select(account_table.c.id, account_table.c.username))).all())
+    pool = committee_pool([names[m] for m in members], [names[m] for m in outsiders])
+    report = await experts.import_csv(tctx.engine, tctx.audit, pool, agency)
     assert report.rejected == [], report
     await draw_service.request_draw(tctx, agency, tender_id, {"size": 5, "purchaser": PURCHASER})
     job.kick()

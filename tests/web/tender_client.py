@@ -84,9 +84,9 @@ async def drawn_committee(hall: Hall, tender_id: str, members: Sequence[str], ou
     the API by the tender's agency, completed by the app's draw job (its event awaited). `outsiders`
     are expert accounts in the pool but inactive, so never drawn."""
     ids = [hall.accounts[n].id for n in members]
-    csv = committee_pool(ids, [hall.accounts[n].id for n in outsiders])
+    csv = committee_pool([hall.accounts[n].username for n in members], [hall.accounts[n].username for n in outsiders])
     status, body = await hall.call(agency, "POST", "/api/experts/import", data=csv.encode(), headers={"Content-Type": "text/csv"})
-    assert status == 200 and body["rejected"] == [], body
+    assert status == 200 and body["rejected"] == 0, body
     status, body = await hall.call(agency, "POST", f"/api/tenders/{tender_id}/draw", json={"size": 5, "purchaser": "91330100PURCHASER01"})
     assert status == 201, body
     await wait_drawn(hall.client.app[DRAW_JOB], tender_id)

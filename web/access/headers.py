@@ -22,8 +22,8 @@ from aiohttp import web
 
 from web.access.proxies import is_https
 
-INLINE_SCRIPT_ROUTES = frozenset({"experts.page"})
-"""Routes whose templates hold an inline <script> (experts_pool.html)."""
+INLINE_SCRIPT_ROUTES: frozenset[str] = frozenset()
+"""Routes whose templates hold an inline <script> (none left)."""
 INLINE_STYLE_ATTRIBUTES: tuple[str, ...] = ()
 """Exact inline style attributes of the templates, allowed by hash (none left)."""
 FRAMEABLE_ROUTES = frozenset({"evaluation.document"})

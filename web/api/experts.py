@@ -10,9 +10,12 @@ from typing import Any
 from aiohttp import web
 
 from evaluation.errors import NotFoundError
-from evaluation.experts import draw_service
+from evaluation.experts import draw_service, pool_edit
 from evaluation.experts import pool as experts
 from evaluation.experts.draw_job import DrawJob
+from evaluation.experts.pool_csv import ExpertRecord, mask_id_number
+from evaluation.experts.pool_edit import FormErrors
+from evaluation.experts.pool_import import template_csv
 from evaluation.experts.views import draw_status, invitations_of, visible_to_expert
 from evaluation.inputs import check_text
 from evaluation.tenders.tender import get
@@ -34,25 +37,73 @@ async def list_pool(request: web.Request) -> web.Response:
     return web.json_response({"experts": [e.to_json() for e in pool]})
 
 
+def decode_csv(raw: bytes) -> str:
+    """The CSV text of an upload: UTF-8 (with or without a byte-order mark), else one clear error."""
+    try:
+        return check_text(raw.decode("utf-8-sig"), "CSV 文件")
+    except UnicodeDecodeError:
+        raise BadRequest("CSV 文件不是 UTF-8 编码（可能是 GBK）：请在表格软件中另存为“CSV UTF-8”后再导入") from None
+
+
 @routes.post("/api/experts/import", name="experts.csv_import")
 async def import_pool(request: web.Request) -> web.Response:
     actor = current_actor(request)
     if request.content_type == "application/json":
         text = (await json_body(request)).get("csv")
     else:
+        if request.content_length is not None and request.content_length > MAX_CSV:
+            raise PayloadTooLarge(f"CSV 文件超过 {MAX_CSV >> 20} MiB：请拆分后分批导入")
         raw = bytearray()
         async for chunk in request.content.iter_chunked(1 << 16):
             raw += chunk
             if len(raw) > MAX_CSV:
-                raise PayloadTooLarge(f"CSV 文件过大 the CSV is larger than {MAX_CSV >> 20} MiB: split it")
-        try:
-            text = check_text(raw.decode("utf-8"), "the CSV")
-        except UnicodeDecodeError:
-            raise BadRequest("CSV 必须是 UTF-8 the CSV must be UTF-8") from None
+                raise PayloadTooLarge(f"CSV 文件超过 {MAX_CSV >> 20} MiB：请拆分后分批导入")
+        text = decode_csv(bytes(raw))
     if not isinstance(text, str) or not text.strip():
-        raise BadRequest("send the CSV as text/csv, or JSON {\"csv\": \"…\"}")
+        raise BadRequest("CSV 文件是空的：请选择填好的文件（可下载模板）")
     report = await experts.import_csv(ctx(request).engine, ctx(request).audit, text, actor)
     return web.json_response(report.to_json())
+
+
+@routes.get("/experts/template.csv", name="experts.template")
+async def template(request: web.Request) -> web.Response:
+    return web.Response(body=template_csv().encode("utf-8"), content_type="text/csv", charset="utf-8",
+                        headers={"Content-Disposition": "attachment; filename*=UTF-8''%E4%B8%93%E5%AE%B6%E5%BA%93%E6%A8%A1%E6%9D%BF.csv"})
+
+
+def _form_errors(exc: FormErrors) -> web.Response:
+    return web.json_response({"ok": False, "status": 400, "error": exc.message, "errors": exc.errors}, status=400)
+
+
+@routes.post("/api/experts", name="experts.add")
+async def add_expert(request: web.Request) -> web.Response:
+    try:
+        record = await pool_edit.save_expert(ctx(request).engine, ctx(request).audit, current_actor(request), None, await json_body(request))
+    except FormErrors as exc:
+        return _form_errors(exc)
+    return web.json_response({"code": record.id}, status=201)
+
+
+@routes.post("/api/experts/{code}", name="experts.edit")
+async def edit_expert(request: web.Request) -> web.Response:
+    code = request.match_info["code"]
+    try:
+        record = await pool_edit.save_expert(ctx(request).engine, ctx(request).audit, current_actor(request), code, await json_body(request))
+    except FormErrors as exc:
+        return _form_errors(exc)
+    return web.json_response({"code": record.id})
+
+
+@routes.post("/api/experts/{code}/deactivate", name="experts.deactivate")
+async def deactivate(request: web.Request) -> web.Response:
+    await pool_edit.set_active(ctx(request).engine, ctx(request).audit, current_actor(request), request.match_info["code"], False)
+    return web.json_response({"code": request.match_info["code"], "active": False})
+
+
+@routes.post("/api/experts/{code}/reactivate", name="experts.reactivate")
+async def reactivate(request: web.Request) -> web.Response:
+    await pool_edit.set_active(ctx(request).engine, ctx(request).audit, current_actor(request), request.match_info["code"], True)
+    return web.json_response({"code": request.match_info["code"], "active": True})
 
 
 @routes.post("/api/tenders/{id}/draw", name="experts.draw.request")
@@ -61,6 +112,12 @@ async def request_draw(request: web.Request) -> web.Response:
     if DRAW_JOB in request.app:
         request.app[DRAW_JOB].kick()
     return web.json_response(body, status=201)
+
+
+@routes.post("/api/tenders/{id}/draw/preview", name="experts.draw.preview")
+async def preview_draw(request: web.Request) -> web.Response:
+    answer = await draw_service.preview_draw(ctx(request), current_actor(request), request.match_info["id"], await json_body(request))
+    return web.json_response(answer)
 
 
 @routes.get("/api/tenders/{id}/draw", name="experts.draw.status")
@@ -110,11 +167,42 @@ async def decline(request: web.Request) -> web.Response:
 # -- pages -------------------------------------------------------------------------------------
 
 
+def _page_view(record: ExpertRecord, username: str | None) -> dict[str, Any]:
+    """What the pool page shows of an expert: no account id, the ID number masked."""
+    data = record.to_json()
+    return {"code": record.id, "name": record.name, "id_number": mask_id_number(record.id_number), "username": username or "",
+            "region": record.region, "specialties": data["specialties"], "sites": data["sites"], "active": record.active}
+
+
+def _form_view(record: ExpertRecord, username: str | None) -> dict[str, str]:
+    """The edit form's fields, in the CSV's cell format."""
+    data = record.to_json()
+    return {
+        "name": record.name, "id_number": record.id_number or "", "username": username or "", "region": record.region,
+        "sites": ";".join(data["sites"]), "specialties": ";".join(data["specialties"]),
+        "employers": ";".join(f"{e['org']}|{e['role']}|{e['from']}|{e['to'] or ''}" for e in data["employers"]),
+        "relatives": ";".join(f"{r['org']}|{r['kinship']}" for r in data["relatives"]),
+        "unavailable": ";".join(f"{p['from']}|{p['to'] or ''}" for p in data["unavailable"]),
+    }
+
+
 @routes.get("/experts", name="experts.page")
 async def pool_page(request: web.Request) -> web.Response:
     actor = current_actor(request)
-    pool = await experts.list_experts(ctx(request).engine)
-    return render(request, "experts_pool.html", experts=[e.to_json() for e in pool], role=actor.role)
+    pool = await experts.pool_with_usernames(ctx(request).engine)
+    return render(request, "experts_pool.html", experts=[_page_view(e, u) for e, u in pool], role=actor.role,
+                  can_edit=actor.role in ("admin", "agency"))
+
+
+@routes.get("/experts/new", name="experts.new.page")
+async def new_page(request: web.Request) -> web.Response:
+    return render(request, "experts_form.html", code=None, form={"sites": "main;remote"})
+
+
+@routes.get("/experts/{code}/edit", name="experts.edit.page")
+async def edit_page(request: web.Request) -> web.Response:
+    record, username = await pool_edit.get_expert(ctx(request).engine, request.match_info["code"])
+    return render(request, "experts_form.html", code=record.id, form=_form_view(record, username), active=record.active)
 
 
 @routes.get("/experts/me", name="experts.me.page")

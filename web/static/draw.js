@@ -60,6 +60,34 @@
 
   const show = (errors) => pb.showErrors($("draw-errors"), errors);
 
+  // The eligible count for the form's current values, asked again a moment after each change
+  // (only the latest answer is shown); a form that does not check yet shows nothing.
+  let asked = 0, timer = null;
+  async function preview() {
+    const { body, errors } = read(), mine = ++asked, out = $("draw-eligible");
+    if (errors.length) {
+      out.textContent = "";
+      return;
+    }
+    try {
+      const r = await pb.api("POST", `/api/tenders/${tender}/draw/preview`, body);
+      if (mine !== asked) return;
+      out.textContent = t("按当前条件可抽取的专家：{eligible} 人（需 {seats} 人）", r) + (r.enough ? "" : ` — ${r.problem}`);
+      out.dataset.enough = String(r.enough);
+    } catch (e) {
+      if (mine === asked) out.textContent = e.message;
+    }
+  }
+  const later = () => {
+    clearTimeout(timer);
+    timer = setTimeout(preview, 300);
+  };
+  form.addEventListener("input", later);
+  form.addEventListener("click", (event) => {
+    if (event.target.closest("button[type=button]")) later();
+  });
+  preview();
+
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const { body, errors } = read();

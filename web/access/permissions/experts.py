@@ -12,12 +12,21 @@ from web.access.permissions import Rule, roles
 
 EXPERT = roles(Role.expert)
 POOL_READERS = roles(Role.admin, Role.agency, Role.supervisor)
+POOL_KEEPERS = roles(Role.admin, Role.agency)
 
 RULES: dict[str, Rule] = {
     "experts.list": Rule(POOL_READERS, "专家库 the expert pool (administrators, agencies, supervisors)"),
-    "experts.page": Rule(POOL_READERS, "专家库 the pool page with the CSV import"),
-    "experts.csv_import": Rule(roles(Role.admin, Role.agency), "导入专家 import experts from CSV"),
+    "experts.page": Rule(POOL_READERS, "专家库 the pool page (import and edits for its keepers)"),
+    "experts.csv_import": Rule(POOL_KEEPERS, "导入专家 import experts from CSV"),
+    "experts.template": Rule(POOL_KEEPERS, "导入模板 the CSV template of the pool"),
+    "experts.add": Rule(POOL_KEEPERS, "新增专家 add an expert to the pool"),
+    "experts.edit": Rule(POOL_KEEPERS, "编辑专家 edit an expert of the pool"),
+    "experts.deactivate": Rule(POOL_KEEPERS, "暂停专家 take an expert out of later draws"),
+    "experts.reactivate": Rule(POOL_KEEPERS, "恢复专家 put a paused expert back into the draw"),
+    "experts.new.page": Rule(POOL_KEEPERS, "新增专家 the form adding an expert"),
+    "experts.edit.page": Rule(POOL_KEEPERS, "编辑专家 the form editing an expert"),
     "experts.draw.request": Rule(roles(Role.agency), "申请抽取 request the expert draw of one's own opened tender"),
+    "experts.draw.preview": Rule(roles(Role.agency), "可抽取人数 how many experts the criteria leave, before requesting (one's own tender)"),
     "experts.draw.status": Rule(roles(Role.agency, Role.supervisor), "抽取状态 the draw; the list only for supervisors until the session starts"),
     "experts.draw.page": Rule(roles(Role.agency, Role.supervisor), "抽取 the draw page of a tender"),
     "experts.draw.decline": Rule(roles(Role.agency), "record that a drawn expert declined (one's own tender)"),
