@@ -49,8 +49,9 @@ async def start_form(request: web.Request, tender_id: str) -> dict[str, Any] | N
         return None
     spec = tender.spec
     percent = DEFAULT_DEVIATION_PERCENT if spec.deviation_threshold is None else spec.deviation_threshold
+    lots = [{"lot": n, "name": lot.name} for n, lot in enumerate(spec.lots, start=1)] if len(spec.lots) > 1 else []
     return {"criteria": [c.to_json() for c in spec.criteria], "threshold": percent_text(percent),
-            "method": spec.evaluation_method.value}
+            "method": spec.evaluation_method.value, "lots": lots}
 
 
 async def report_names(request: web.Request, report: dict[str, Any]) -> dict[str, dict[str, str]]:

@@ -106,7 +106,8 @@
   };
   $("start-form").onsubmit = (event) => {
     event.preventDefault();
-    act(() => post("/start", { config: startConfig() }), t("评标已开始"));
+    const lot = $("start-lot");  // a tender of several lots evaluates one lot per session
+    act(() => post("/start", { config: startConfig(), ...(lot ? { lot: Number(lot.value) } : {}) }), t("评标已开始"));
   };
   $("add-rep").onclick = () => act(() => post("/members", { username: $("rep-account").value.trim() }), t("已添加"));
   /** The avoidance answers, one per bidder; throws naming the first bidder left unanswered. */
