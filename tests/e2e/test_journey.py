@@ -179,7 +179,7 @@ async def accept_invitation(page: Any, base: str, shot: Shots, n: int, tender_id
 
 async def check_in(page: Any, base: str, shot: Shots, n: int, tender_id: str) -> None:
     await click_to(page, "nav a:has-text('工作台')", f"{base}/")
-    await click_to(page, f'#sessions a.button:has-text("评标")', f"{base}/evaluation/{tender_id}")
+    await click_to(page, '#sessions a.button:has-text("评标")', f"{base}/evaluation/{tender_id}")
     await state_is(page, "checkin")
     for box in ("#ck-identity", "#ck-commitment"):
         await page.check(box)
@@ -279,7 +279,7 @@ async def test_a_tender_from_publication_to_result_by_clicking_only(make_app_ser
     # One expert lost its key: from a second browser it confirms its password and registers again.
     fresh = await new_page()
     await sign_in(fresh, base, f"expert{EXPERTS - 1}")
-    await click_to(fresh, f'#sessions a.button:has-text("评标")', f"{base}/evaluation/{tender_id}")
+    await click_to(fresh, '#sessions a.button:has-text("评标")', f"{base}/evaluation/{tender_id}")
     await fresh.wait_for_selector("#rekey-box:not([hidden])", timeout=STEP_MS)
     await fresh.fill("#rekey-form input[name=password]", PASSWORD)
     await shot(fresh, f"expert{EXPERTS - 1}", "new-browser-rekey")
