@@ -68,6 +68,7 @@ async def create_tender(page: Any, base: str) -> tuple[str, int]:
     await page.fill(f"{row} .en", "Remarks")
     await page.select_option(f"{row} .t", "text")
     await page.fill("#f-objection", "10")
+    await page.check("#f-sme-reserved")  # 专门面向中小企业: the form asks for a deduction rate otherwise
     opening = int(time.time()) + LEAD_SECONDS
     await page.fill("#f-opening", await page.evaluate("u => pb.toLocalInput(u)", opening))
     await page.dispatch_event("#f-opening", "input")
