@@ -4,29 +4,21 @@ a drawn expert declines with a ground, a reason and the evidence, and a replacem
 
 from __future__ import annotations
 
-from typing import Any
-
 from evaluation.accounts.account import Role
 from evaluation.experts import pool as experts
 from evaluation.tenders import tender as tenders
 from evaluation.tenders.rules import TenderState
 from tests.e2e.conftest import MakeAppServer, NewPage
+from tests.e2e.signin import sign_in
 from tests.evaluation.experts_fixtures import committee_pool, wait_drawn
 from tests.evaluation.tender_fixtures import spec
-from tests.web.signin import PASSWORD, make_account
+from tests.web.signin import make_account
 from web.api.experts import DRAW_JOB
 from web.api.tenders import TENDERS
 from web.keys import AUDIT_LOG
 
 STEP_MS = 20_000
 
-
-async def sign_in(page: Any, base: str, username: str, then: str) -> None:
-    await page.goto(f"{base}/login?next={then}")
-    await page.fill("input[name=username]", username)
-    await page.fill("input[name=password]", PASSWORD)
-    await page.click("button[type=submit]")
-    await page.wait_for_url(f"{base}{then}")
 
 
 async def test_draw_requested_and_declined_with_forms(make_app_server: MakeAppServer, new_page: NewPage) -> None:

@@ -30,6 +30,7 @@ from evaluation.tenders import bids, opening, opening_record
 from evaluation.tenders import tender as tenders
 from tests.conftest import need_executable
 from tests.e2e.conftest import MakeAppServer, NewPage
+from tests.e2e.signin import sign_in
 from tests.evaluation.experts_fixtures import draw_committee
 from tests.evaluation.session_fixtures import CRITERIA, PRICES
 from tests.evaluation.tender_fixtures import chunks, meta, sealed, spec
@@ -42,13 +43,6 @@ from web.keys import AUDIT_LOG, LOCAL_BEACON
 EXPERTS = 5
 STEP_MS = 20_000
 
-
-async def sign_in(page: Any, base: str, username: str, then: str) -> None:
-    await page.goto(f"{base}/login?next={then}")
-    await page.fill("input[name=username]", username)
-    await page.fill("input[name=password]", PASSWORD)
-    await page.click("button[type=submit]")
-    await page.wait_for_url(f"{base}{then}")
 
 
 async def state_is(page: Any, state: str) -> None:

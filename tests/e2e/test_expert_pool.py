@@ -5,11 +5,11 @@ mistake shown at once), edits it and pauses it — typing and clicking only."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from evaluation.accounts.account import Role
 from tests.e2e.conftest import MakeAppServer, NewPage
-from tests.web.signin import PASSWORD, make_account
+from tests.e2e.signin import sign_in
+from tests.web.signin import make_account
 
 STEP_MS = 20_000
 CSV = (
@@ -19,13 +19,6 @@ CSV = (
     "=cmd,,,330102,主场,A01,在库\n"
 )
 
-
-async def sign_in(page: Any, base: str, username: str, then: str) -> None:
-    await page.goto(f"{base}/login?next={then}")
-    await page.fill("input[name=username]", username)
-    await page.fill("input[name=password]", PASSWORD)
-    await page.click("button[type=submit]")
-    await page.wait_for_url(f"{base}{then}")
 
 
 async def test_admin_imports_a_csv_and_keeps_the_pool_in_pages(make_app_server: MakeAppServer, new_page: NewPage, tmp_path: Path) -> None:

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from evaluation.accounts.account import Role, create_account
+from tests.e2e import signin
 from tests.e2e.conftest import MakeAppServer, NewPage
 from tests.web.signin import PASSWORD
 from web.keys import AUDIT_LOG
@@ -58,14 +59,17 @@ class Shots:
         self.n += 1
         await page.screenshot(path=str(self.folder / f"{self.n:02d}-{role}-{step}.png"), full_page=True)
 
+    async def narrow(self, page: Any, role: str, step: str) -> None:
+        """The page on a phone (390 px) and a laptop (1366 px): each shot, and nothing wider than the screen."""
+        for width in (390, 1366):
+            await page.set_viewport_size({"width": width, "height": 900})
+            await self(page, role, f"{step}-{width}px")
+            assert await page.evaluate("document.documentElement.scrollWidth") <= width, (step, width)
+
 
 async def sign_in(page: Any, base: str, username: str) -> None:
     """The start page: sign in, land on the workbench (工作台)."""
-    await page.goto(f"{base}/login")
-    await page.fill("input[name=username]", username)
-    await page.fill("input[name=password]", PASSWORD)
-    await page.click("button[type=submit]")
-    await page.wait_for_url(f"{base}/")
+    await signin.sign_in(page, base, username)
     await page.wait_for_selector("h1:has-text('工作台')")
 
 
@@ -188,7 +192,7 @@ async def check_in(page: Any, base: str, shot: Shots, n: int, tender_id: str) ->
     for r in range(len(COMPANIES)):
         await rows.nth(r).locator('input[value="no"]').check()
     if n == 0:
-        await shot(page, "expert0", "check-in")
+        await shot.narrow(page, "expert0", "check-in")
     await page.click("#checkin")
     await page.wait_for_selector("#checkin-box", state="hidden", timeout=STEP_MS)
 
@@ -247,7 +251,7 @@ async def test_a_tender_from_publication_to_result_by_clicking_only(make_app_ser
     await shot(agency, "agency", "draw-form")
     await agency.click("#request-draw")
     await agency.wait_for_selector('#draw-state[data-state="drawn"]', timeout=STEP_MS)  # the page follows the draw
-    await shot(agency, "agency", "drawn")
+    await shot.narrow(agency, "agency", "drawn")
 
     experts = [await new_page() for _ in range(EXPERTS)]
     await asyncio.gather(*(accept_invitation(p, base, shot, n, tender_id) for n, p in enumerate(experts)))
@@ -257,7 +261,7 @@ async def test_a_tender_from_publication_to_result_by_clicking_only(make_app_ser
     await agency.wait_for_url(f"{base}/evaluation/{tender_id}")
     assert await agency.locator("#start-criteria tbody tr").count() == 3  # the tender's, read-only
     await agency.select_option("#start-lot", "1")
-    await shot(agency, "agency", "start-evaluation")
+    await shot.narrow(agency, "agency", "start-evaluation")
     await agency.click("#start")
     await state_is(agency, "checkin")
     for n, page in enumerate(experts):

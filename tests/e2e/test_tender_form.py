@@ -4,21 +4,13 @@ is sent; corrected, the draft keeps its scoring criteria and its SME price deduc
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from evaluation.accounts.account import Role
 from evaluation.tenders import tender as tenders
 from tests.e2e.conftest import MakeAppServer, NewPage
-from tests.web.signin import PASSWORD, make_account
+from tests.e2e.signin import sign_in
+from tests.web.signin import make_account
 from web.api.tenders import TENDERS
-
-
-async def sign_in(page: Any, base: str, username: str, then: str) -> None:
-    await page.goto(f"{base}/login?next={then}")
-    await page.fill("input[name=username]", username)
-    await page.fill("input[name=password]", PASSWORD)
-    await page.click("button[type=submit]")
-    await page.wait_for_url(f"{base}{then}")
 
 
 async def test_tender_form_lists_every_mistake_then_saves_criteria_and_sme(make_app_server: MakeAppServer,

@@ -43,8 +43,10 @@ async def ectx(tctx: TenderContext, beacon: LocalBeacon) -> AsyncIterator[Evalua
     yield EvaluationContext(tctx, TestCommittee(), LocalBeaconSource(beacon))
 
 
-async def sme_tender(ectx: EvaluationContext, beacon: LocalBeacon, offers: list[Any] = OFFERS,  # noqa: F811
-                    **over: Any) -> tuple[str, list[Actor], dict[str, str]]:
+async def confirmed_record(ectx: EvaluationContext, beacon: LocalBeacon, offers: list[Any] = OFFERS,  # noqa: F811
+                           **over: Any) -> tuple[Any, list[Actor]]:
+    """A tender with a 10 % SME deduction whose `offers` were sealed, opened and recorded (final),
+    and the three experts seated for it."""
     tctx = ectx.tenders
     t = await tenders.create(tctx, AGENCY, "采购中心", spec(2, criteria=CRITERIA, objection_window_s=0, sme_deduction="10", **over))
     t = await tenders.publish(tctx, AGENCY, t.id)
@@ -54,7 +56,12 @@ async def sme_tender(ectx: EvaluationContext, beacon: LocalBeacon, offers: list[
     await opening.run(tctx, t.id, await LocalBeaconSource(beacon).wait_for(t.opening_round))
     await opening_record.finalize(dataclasses.replace(tctx, clock=lambda: time.time() + 5), t.id)
     assert isinstance(ectx.committee, TestCommittee)
-    experts = ectx.committee.seat(t.id, 3)
+    return t, ectx.committee.seat(t.id, 3)
+
+
+async def sme_tender(ectx: EvaluationContext, beacon: LocalBeacon, offers: list[Any] = OFFERS,  # noqa: F811
+                    **over: Any) -> tuple[str, list[Actor], dict[str, str]]:
+    t, experts = await confirmed_record(ectx, beacon, offers, **over)
     session = await sessions.start(ectx, AGENCY, t.id, {})
     by_price = {b["price_fen"]: b["bid"] for b in session.bids}
     names = {"A": by_price[100_000_00], "B": by_price[108_000_00], "C": by_price[120_000_00]}
@@ -250,15 +257,7 @@ def test_avoidance_answers_refuse_what_is_not_one_clear_answer_per_bidder(answer
 
 async def test_a_member_declaring_a_tie_withdraws_instead_of_checking_in(ectx: EvaluationContext, beacon: LocalBeacon) -> None:  # noqa: F811
     tctx = ectx.tenders
-    t = await tenders.create(tctx, AGENCY, "采购中心", spec(2, criteria=CRITERIA, objection_window_s=0, sme_deduction="10"))
-    t = await tenders.publish(tctx, AGENCY, t.id)
-    assert t.opening_round is not None
-    for i, (record, docs) in enumerate(OFFERS):
-        await bids.submit(tctx, BIDDERS[i], t.id, chunks(sealed(beacon.chain, t.opening_round, record, docs)), meta(i))
-    await opening.run(tctx, t.id, await LocalBeaconSource(beacon).wait_for(t.opening_round))
-    await opening_record.finalize(dataclasses.replace(tctx, clock=lambda: time.time() + 5), t.id)
-    assert isinstance(ectx.committee, TestCommittee)
-    experts = ectx.committee.seat(t.id, 3)
+    t, experts = await confirmed_record(ectx, beacon)
     session = await sessions.start(ectx, AGENCY, t.id, {})
     keys = Keys()
     tied = keys.checkin(experts[0].account, session.bids)

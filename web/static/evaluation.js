@@ -22,11 +22,11 @@
   const gcd = (a, b) => (b === 0n ? (a < 0n ? -a : a) : gcd(b, a % b));
   /** "39.5" or "79/2" -> "79/2"; "40" -> "40" (Python's str(Fraction)). */
   const frac = (text) => {
-    const t = String(text).trim();
+    const s = String(text).trim();  // not "t": that is the translation function the error uses
     let n, d;
-    if (/^-?\d+\/\d+$/.test(t)) [n, d] = t.split("/").map(BigInt);
-    else if (/^-?\d+(\.\d+)?$/.test(t)) {
-      const [w, f = ""] = t.split(".");
+    if (/^-?\d+\/\d+$/.test(s)) [n, d] = s.split("/").map(BigInt);
+    else if (/^-?\d+(\.\d+)?$/.test(s)) {
+      const [w, f = ""] = s.split(".");
       n = BigInt(w + f);
       d = 10n ** BigInt(f.length);
     } else throw new Error(t("分值无效：{text}", { text }));
@@ -183,6 +183,7 @@
     return bidders().map((b, i) => {
       const tr = document.createElement("tr");
       const radios = cell("td", "");
+      radios.dataset.label = t("存在上述关系");
       for (const [value, text] of [["no", t("否")], ["yes", t("是，须回避")]]) {
         const label = cell("label", "");
         const input = document.createElement("input");
@@ -194,8 +195,11 @@
       const reason = document.createElement("input");
       Object.assign(reason, { id: `avoid-reason-${i}`, maxLength: 500, size: 30 });
       const why = cell("td", "");
+      why.dataset.label = t("关系说明（存在时必填）");
       why.append(reason);
-      tr.append(cell("td", b.bidder_name), radios, why);
+      const name = cell("td", b.bidder_name);
+      name.className = "bidder";
+      tr.append(name, radios, why);
       return tr;
     });
   }
