@@ -42,11 +42,17 @@ async def test_admin_imports_a_csv_and_keeps_the_pool_in_pages(make_app_server: 
         ["4", "=cmd", "拒绝", "姓名 以 '=' 开头，疑似表格公式，不予导入"],
     ]
 
-    await page.reload()
+    # The pool table follows the import without a reload, its buttons bound again.
     row = page.locator("#pool tbody tr", has_text="王五")
+    await row.wait_for(timeout=STEP_MS)
+    assert await page.is_visible("#import-report")
     cells = await row.locator("td").all_inner_texts()
     assert cells[:7] == ["王五", "1101**********002X", "wang.wu", "330102", "A01", "主场、副场", "在库"]
     assert expert.id not in await page.content()
+    await row.get_by_role("button", name="暂停").click()
+    await row.get_by_role("button", name="恢复").wait_for(timeout=STEP_MS)
+    await row.get_by_role("button", name="恢复").click()
+    await row.get_by_role("button", name="暂停").wait_for(timeout=STEP_MS)
 
     await page.click("#add-expert")
     await page.wait_for_url(f"{base}/experts/new")

@@ -51,23 +51,40 @@
           return tr;
         }));
         $("import-report").hidden = false;
+        if (r.body.added || r.body.updated) await refreshPool();
       } finally {
         importButton.disabled = false;
       }
     });
   }
 
-  for (const button of document.querySelectorAll("#pool .set-active")) {
-    button.addEventListener("click", async () => {
-      const code = button.closest("tr").dataset.code;
-      button.disabled = true;
-      const r = await post(`/api/experts/${encodeURIComponent(code)}/${button.dataset.action}`, undefined, "application/json");
-      if (r.ok) location.reload();
-      else {
-        button.disabled = false;
-        alert(failure(r));
-      }
-    });
+  // Pause/resume buttons of the pool table; bound again when the table is replaced after an import.
+  function bindPool() {
+    for (const button of document.querySelectorAll("#pool .set-active")) {
+      button.addEventListener("click", async () => {
+        const code = button.closest("tr").dataset.code;
+        button.disabled = true;
+        const r = await post(`/api/experts/${encodeURIComponent(code)}/${button.dataset.action}`, undefined, "application/json");
+        if (r.ok) location.reload();
+        else {
+          button.disabled = false;
+          alert(failure(r));
+        }
+      });
+    }
+  }
+  bindPool();
+
+  // The pool table as the server renders it now, so imported experts show without a reload.
+  async function refreshPool() {
+    const response = await fetch(location.href, { credentials: "same-origin", headers: { Accept: "text/html" } });
+    if (!response.ok) return;
+    const fresh = new DOMParser().parseFromString(await response.text(), "text/html").getElementById("pool");
+    const current = $("pool");
+    if (fresh && current) {
+      current.replaceWith(document.adoptNode(fresh));
+      bindPool();
+    }
   }
 
   const form = $("expert-form");
