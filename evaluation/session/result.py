@@ -33,7 +33,8 @@ MAX_NOTE = 2000
     KIND,
     "The tender's agency published the result (结果公告) after the signed report: the winner among the "
     "recommended candidates, the publicity period. Payload: winner_bid, winner_name, price (yuan text), "
-    "candidates [{bid, bidder_name, rank}], report_sha256, published_us, publicity_until (ISO date), note. "
+    "candidates [{bid, bidder_name, rank}], report_sha256, published_us, publicity_until (ISO date), note; "
+    "for a lot of a multi-lot tender, lot {lot, name}. "
     "Phase becomes 'awarded'.",
 )
 def _published(state: dict[str, Any], entry: Any) -> None:
@@ -81,6 +82,7 @@ async def publish_result(ctx: EvaluationContext, actor: Actor, tender_id: str, d
         "candidates": [{"bid": b, "bidder_name": names.get(b, b), "rank": ranking.get(b, {}).get("rank")} for b in candidates],
         "report_sha256": session.report_sha256, "published_us": now,
         "publicity_until": working_days_after(today, PUBLICITY_WORKING_DAYS).isoformat(), "note": note.strip(),
+        **({"lot": dict(lot)} if (lot := session.report["tender"].get("lot")) else {}),
     }
 
     async def apply(conn: AsyncConnection) -> None:

@@ -316,6 +316,7 @@ async def test_a_tender_from_publication_to_result_by_clicking_only(make_app_ser
     await click_to(reader, f'#my-bids tr[data-tender="{tender_id}"] a[href="/tenders/{tender_id}"]', f"{base}/tenders/{tender_id}")
     assert await reader.get_attribute("#tender-state", "data-state") == "awarded"
     assert await reader.locator("#result #result-winner").count() == 1
+    assert await reader.inner_text("#result-lot") == f"第1包 {LOTS[0][0]}"
     await shot(reader, "bidder1", "result")
 
     supervisor = await new_page()
