@@ -49,12 +49,14 @@ class DrawCheck:
     declined: tuple[str, ...] = ()
     local_beacon: bool = False
     since_size: int | None = None
+    exhausted: bool = False
 
     def summary(self) -> str:
         extra = f"; replacements {', '.join(self.replacements)}" if self.replacements else ""
         since = f"; consistent with the checkpoint of {self.since_size} entries" if self.since_size is not None else ""
         local = f"\n{LOCAL_BEACON_NOTE}" if self.local_beacon else ""
-        return f"ok: committee {', '.join(self.committee)} (tender {self.tender}, round {self.round}){extra}{since}{local}"
+        out = "; exhausted: the reserve cannot refill the quotas, a new draw request is needed" if self.exhausted else ""
+        return f"ok: committee {', '.join(self.committee)} (tender {self.tender}, round {self.round}){extra}{out}{since}{local}"
 
 
 def _entries(directory: Path, tender: str) -> list[dict[str, Any]]:
@@ -75,11 +77,33 @@ def verify_draw(directory: Path, tender: str, since: bytes | None = None) -> Dra
     requests = [i for i, e in enumerate(entries) if e["kind"] == "experts.draw_requested"]
     if not requests:
         raise DrawMismatch(f"the bundle has no experts.draw_requested entry for tender {tender}")
-    req_entry = entries[requests[-1]]
-    published = [e for e in entries[: requests[-1]] if e["kind"] == "tender.published"]
-    if not published:
+    published = [e for e in entries if e["kind"] == "tender.published"]
+    if not published or published[0]["index"] > entries[requests[0]]["index"]:
         raise DrawMismatch(f"the bundle has no tender.published entry of tender {tender} before its draw request")
-    later = entries[requests[-1] + 1 :]
+    if len(published) > 1:
+        raise DrawMismatch(f"entry {published[1]['index']}: tender {tender} is published a second time (first in entry "
+                           f"{published[0]['index']}); a tender is published once, with one beacon chain")
+    # A new request is only allowed once the previous draw's reserve ran out (draw_service.request_draw):
+    # every earlier request must verify on its own and end in experts.exhausted, so a draw the
+    # operator disliked cannot be silently replaced by another.
+    bounds = [*requests, len(entries)]
+    for n, (start, end) in enumerate(zip(bounds, bounds[1:])):
+        last = n == len(requests) - 1
+        check = _check_request(entries, start, end, published[0], tender, report.since_size)
+        if not last and not check.exhausted:
+            raise DrawMismatch(
+                f"entry {entries[bounds[n + 1]]['index']}: a new draw request while the draw of entry {entries[start]['index']} "
+                f"was not exhausted (a new draw is only allowed once the reserve cannot refill the quotas)"
+            )
+    return check
+
+
+def _check_request(entries: list[dict[str, Any]], start: int, end: int, published: dict[str, Any], tender: str,
+                   since_size: int | None) -> DrawCheck:
+    """Verify the draw request at entries[start] and what follows it up to entries[end] (the next
+    request or the end of the tender's entries)."""
+    req_entry = entries[start]
+    later = entries[start + 1 : end]
     drawn = next((e for e in later if e["kind"] == "experts.drawn"), None)
     if drawn is None:
         raise DrawMismatch(f"the bundle has no experts.drawn entry after the request (entry {req_entry['index']})")
@@ -89,11 +113,11 @@ def verify_draw(directory: Path, tender: str, since: bytes | None = None) -> Dra
         chain.check_hash()
     except (CryptoError, KeyError, TypeError) as exc:
         raise DrawMismatch(f"the chain info in the request is not usable: {exc}") from None
-    pinned = published[-1]["payload"].get("chain")
+    pinned = published["payload"].get("chain")
     if chain.hash != pinned:
         raise DrawMismatch(
             f"entry {req_entry['index']}: the draw request's beacon chain {chain.hash} is not the chain the tender was "
-            f"published with ({pinned}, entry {published[-1]['index']})"
+            f"published with ({pinned}, entry {published['index']})"
         )
     try:
         request = draw.DrawRequest.from_json(p["request"])
@@ -101,13 +125,16 @@ def verify_draw(directory: Path, tender: str, since: bytes | None = None) -> Dra
         raise DrawMismatch(exc.message) from None
     if request.to_json() != p["request"] or request.tender != tender:
         raise DrawMismatch(f"the logged request is not the canonical request of tender {tender}")
-    _check_avoidance_inputs(req_entry, request, entries[: requests[-1]])
+    _check_avoidance_inputs(req_entry, request, entries[:start])
     expected = chain.round_at(parse_time(req_entry["time"]).timestamp()) + 1
-    results = [_check_drawn(e, chain, request, expected, req_entry["index"]) for e in later if e["kind"] == "experts.drawn"]
-    result, round = results[0]
-    committee, declined, replacements = _check_declines(request, result, [e for e in later if e["index"] > drawn["index"]])
+    draws = [e for e in later if e["kind"] == "experts.drawn"]
+    if len(draws) > 1:
+        raise DrawMismatch(f"entry {draws[1]['index']}: a second experts.drawn for the request of entry {req_entry['index']}")
+    result, round = _check_drawn(drawn, chain, request, expected, req_entry["index"])
+    committee, declined, replacements, exhausted = _check_declines(
+        request, result, [e for e in later if e["index"] > drawn["index"]])
     return DrawCheck(tender, round, result.committee, tuple(replacements), tuple(declined), is_local_beacon(chain),
-                     report.since_size)
+                     since_size, exhausted)
 
 
 def scheduled_day(tender_entries: list[dict[str, Any]]) -> str:
@@ -154,10 +181,11 @@ def _check_avoidance_inputs(entry: dict[str, Any], request: draw.DrawRequest, be
 
 
 def _check_declines(request: draw.DrawRequest, result: draw.DrawResult,
-                    entries: list[dict[str, Any]]) -> tuple[list[str], list[str], list[str]]:
+                    entries: list[dict[str, Any]]) -> tuple[list[str], list[str], list[str], bool]:
     """Walk the declines and refills after the draw: each decline of a member seated at that
     moment, with its ground and evidence; each refill right after its decline, naming exactly the
-    logged decliners, equal to draw.refill. Returns (committee, decliners, replacements)."""
+    logged decliners, equal to draw.refill; nothing after an experts.exhausted. Returns
+    (committee, decliners, replacements, exhausted)."""
     committee, declined, replacements = list(result.committee), [], []
     pending: dict[str, Any] | None = None
     for e in entries:
@@ -194,12 +222,15 @@ def _check_declines(request: draw.DrawRequest, result: draw.DrawResult,
             raise DrawMismatch(f"entry {e['index']}: logged replacements {logged} differ from the recomputed {again}")
         pending = None
         if logged is None:
-            break
+            rest = [x for x in entries if x["index"] > e["index"] and x["kind"].startswith("experts.")]
+            if rest:
+                raise DrawMismatch(f"entry {rest[0]['index']}: {rest[0]['kind']} after the draw was exhausted (entry {e['index']})")
+            return committee, declined, replacements, True
         committee = members + logged
         replacements.extend(logged)
     if pending is not None:
         raise DrawMismatch(f"entry {pending['index']}: the decline of {pending['payload']['expert']} has no experts.replaced or experts.exhausted after it")
-    return committee, declined, replacements
+    return committee, declined, replacements, False
 
 
 def _check_drawn(entry: dict[str, Any], chain: ChainInfo, request: draw.DrawRequest, expected: int, request_index: int) -> tuple[draw.DrawResult, int]:
