@@ -2,11 +2,13 @@
 
 Checks, in order, each failure one line naming what is wrong: the bundle itself
 (evaluation.audit.bundle.verify_bundle), and with ``since`` its consistency with an older
-checkpoint the auditor kept (a rewritten log fails here); the tender's ``tender.published`` and
-its last ``experts.draw_requested`` and the ``experts.drawn`` after it; the chain info in the
+checkpoint the auditor kept (a rewritten log fails here); entry times never going back (a
+backdated request); the tender's one ``tender.published``, its last ``experts.draw_requested``
+and the one ``experts.drawn`` after it, then each earlier request the same way, each of which must
+end in ``experts.exhausted`` (a new draw is only allowed then); the chain info in the
 request (its hash) is the chain the tender was published with; the round is the first after the
-request entry's time; the beacon signature of that round under the chain's key
-(crypto.bls.verify_beacon); the logged randomness is SHA-256 of that signature, the logged seed,
+request entry's time, and the drawn entry is not logged before that round's time; the beacon
+signature of that round under the chain's key (crypto.bls.verify_beacon); the logged randomness is SHA-256 of that signature, the logged seed,
 committee and sequence are the recomputed ``draw.draw(request, randomness)``; every decline is of a
 member seated at that moment and carries its ground and evidence; every ``experts.replaced`` (or
 ``experts.exhausted``) follows its decline, names exactly the logged decliners and equals
@@ -18,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -60,10 +63,18 @@ class DrawCheck:
 
 
 def _entries(directory: Path, tender: str) -> list[dict[str, Any]]:
-    out = []
+    """The tender's entries of KINDS, checking on the way that the log never goes back in time
+    (the log assigns each batch a time never earlier than the previous entry's, docs/audit-log.md):
+    a backdated draw request would have to sit after entries logged later than it claims."""
+    out, previous = [], None
     with open(directory / ENTRIES_FILE, "rb") as f:
         for line in f:
             obj = json.loads(line)
+            time = obj.get("time")  # RFC 3339, fixed width (six fractional digits, Z): compared as text
+            if previous is not None and time < previous["time"]:
+                raise DrawMismatch(f"entry {obj.get('index')}: its time {time} is earlier than entry {previous['index']}'s "
+                                   f"{previous['time']}; the log never goes back in time (a backdated entry)")
+            previous = obj
             if obj.get("tender") == tender and obj.get("kind") in KINDS:
                 out.append(obj)
     return out
@@ -86,13 +97,13 @@ def verify_draw(directory: Path, tender: str, since: bytes | None = None) -> Dra
     # A new request is only allowed once the previous draw's reserve ran out (draw_service.request_draw):
     # every earlier request must verify on its own and end in experts.exhausted, so a draw the
     # operator disliked cannot be silently replaced by another.
+    # The draw that stands (the last request) is checked first, then the earlier ones in order.
     bounds = [*requests, len(entries)]
-    for n, (start, end) in enumerate(zip(bounds, bounds[1:])):
-        last = n == len(requests) - 1
-        check = _check_request(entries, start, end, published[0], tender, report.since_size)
-        if not last and not check.exhausted:
+    check = _check_request(entries, bounds[-2], bounds[-1], published[0], tender, report.since_size)
+    for start, end in zip(bounds[:-2], bounds[1:-1]):
+        if not _check_request(entries, start, end, published[0], tender, report.since_size).exhausted:
             raise DrawMismatch(
-                f"entry {entries[bounds[n + 1]]['index']}: a new draw request while the draw of entry {entries[start]['index']} "
+                f"entry {entries[end]['index']}: a new draw request while the draw of entry {entries[start]['index']} "
                 f"was not exhausted (a new draw is only allowed once the reserve cannot refill the quotas)"
             )
     return check
@@ -128,9 +139,9 @@ def _check_request(entries: list[dict[str, Any]], start: int, end: int, publishe
     _check_avoidance_inputs(req_entry, request, entries[:start])
     expected = chain.round_at(parse_time(req_entry["time"]).timestamp()) + 1
     draws = [e for e in later if e["kind"] == "experts.drawn"]
+    result, round = [_check_drawn(e, chain, request, expected, req_entry["index"]) for e in draws][0]
     if len(draws) > 1:
         raise DrawMismatch(f"entry {draws[1]['index']}: a second experts.drawn for the request of entry {req_entry['index']}")
-    result, round = _check_drawn(drawn, chain, request, expected, req_entry["index"])
     committee, declined, replacements, exhausted = _check_declines(
         request, result, [e for e in later if e["index"] > drawn["index"]])
     return DrawCheck(tender, round, result.committee, tuple(replacements), tuple(declined), is_local_beacon(chain),
@@ -245,6 +256,10 @@ def _check_drawn(entry: dict[str, Any], chain: ChainInfo, request: draw.DrawRequ
         bls.verify_beacon(chain, round, signature)
     except (CryptoError, ValueError, TypeError, KeyError) as exc:
         raise DrawMismatch(f"beacon signature does not verify for round {round}: {exc}") from None
+    published = chain.time_of(round)
+    if parse_time(entry["time"]).timestamp() < published:
+        raise DrawMismatch(f"entry {entry['index']}: experts.drawn is logged at {entry['time']}, before round {round} "
+                           f"was published ({datetime.fromtimestamp(published, timezone.utc).isoformat()})")
     randomness = hashlib.sha256(signature).digest()
     if d.get("randomness") != randomness.hex():
         raise DrawMismatch(f"entry {entry['index']}: logged randomness {d.get('randomness')} is not SHA-256 of the verified "

@@ -29,8 +29,8 @@ from evaluation.experts.verify import DrawMismatch, verify_draw
 from evaluation.tenders.rules import LOCAL_BEACON_NOTE
 from evaluation.tenders.tender import TenderContext
 from tests.evaluation.experts_fixtures import PURCHASER
-from tests.evaluation.test_draw_service import drawn_tender
 from tests.evaluation.tender_fixtures import beacon, tctx  # noqa: F401  (fixtures)
+from tests.evaluation.test_draw_service import drawn_tender
 
 pytestmark = pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
 PLAIN = {"size": 5, "purchaser": PURCHASER}  # 6 eligible, 5 seats: one expert in reserve
@@ -124,6 +124,18 @@ async def test_tampered_and_resigned_bundles_are_rejected(tctx: TenderContext, b
              "names no purchaser")
     rejected("dropped-exclusion", payload_of("experts.draw_requested", lambda p: p.update(exclusions=p["exclusions"][1:])),
              "exclusion counts .* are not the committed exclusions")
+    # times: the log never goes back, and the randomness cannot be logged before its round existed
+    def entry_time(kind: str, to: Callable[[Entries, dict[str, Any]], str]) -> Callable[[Entries], Entries]:
+        def edit(entries: Entries) -> Entries:
+            e = next(e for e in entries if e["kind"] == kind)
+            e["time"] = to(entries, e)
+            return entries
+        return edit
+
+    rejected("backdated", entry_time("experts.draw_requested", lambda es, e: "2020-01-01T00:00:00.000000Z"),
+             r"its time 2020-01-01T00:00:00.000000Z is earlier than entry \d+'s .*the log never goes back in time")
+    rejected("early-drawn", entry_time("experts.drawn", lambda es, e: next(x for x in es if x["kind"] == "experts.draw_requested")["time"]),
+             rf"experts.drawn is logged at .*, before round {drawn['round']} was published")
     rejected("other-refill", payload_of("experts.replaced", lambda p: p.update(replacements=[committee[0]])),
              "logged replacements .* differ from the recomputed")
 
