@@ -2,11 +2,13 @@
 
 Checks, in order, each failure one line naming what is wrong: the bundle itself
 (evaluation.audit.bundle.verify_bundle), and with ``since`` its consistency with an older
-checkpoint the auditor kept (a rewritten log fails here); the tender's ``tender.published`` and
-its last ``experts.draw_requested`` and the ``experts.drawn`` after it; the chain info in the
+checkpoint the auditor kept (a rewritten log fails here); entry times never going back (a
+backdated request); the tender's one ``tender.published``, its last ``experts.draw_requested``
+and the one ``experts.drawn`` after it, then each earlier request the same way, each of which must
+end in ``experts.exhausted`` (a new draw is only allowed then); the chain info in the
 request (its hash) is the chain the tender was published with; the round is the first after the
-request entry's time; the beacon signature of that round under the chain's key
-(crypto.bls.verify_beacon); the logged randomness is SHA-256 of that signature, the logged seed,
+request entry's time, and the drawn entry is not logged before that round's time; the beacon
+signature of that round under the chain's key (crypto.bls.verify_beacon); the logged randomness is SHA-256 of that signature, the logged seed,
 committee and sequence are the recomputed ``draw.draw(request, randomness)``; every decline is of a
 member seated at that moment and carries its ground and evidence; every ``experts.replaced`` (or
 ``experts.exhausted``) follows its decline, names exactly the logged decliners and equals
@@ -18,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -49,19 +52,29 @@ class DrawCheck:
     declined: tuple[str, ...] = ()
     local_beacon: bool = False
     since_size: int | None = None
+    exhausted: bool = False
 
     def summary(self) -> str:
         extra = f"; replacements {', '.join(self.replacements)}" if self.replacements else ""
         since = f"; consistent with the checkpoint of {self.since_size} entries" if self.since_size is not None else ""
         local = f"\n{LOCAL_BEACON_NOTE}" if self.local_beacon else ""
-        return f"ok: committee {', '.join(self.committee)} (tender {self.tender}, round {self.round}){extra}{since}{local}"
+        out = "; exhausted: the reserve cannot refill the quotas, a new draw request is needed" if self.exhausted else ""
+        return f"ok: committee {', '.join(self.committee)} (tender {self.tender}, round {self.round}){extra}{out}{since}{local}"
 
 
 def _entries(directory: Path, tender: str) -> list[dict[str, Any]]:
-    out = []
+    """The tender's entries of KINDS, checking on the way that the log never goes back in time
+    (the log assigns each batch a time never earlier than the previous entry's, docs/audit-log.md):
+    a backdated draw request would have to sit after entries logged later than it claims."""
+    out, previous = [], None
     with open(directory / ENTRIES_FILE, "rb") as f:
         for line in f:
             obj = json.loads(line)
+            time = obj.get("time")  # RFC 3339, fixed width (six fractional digits, Z): compared as text
+            if previous is not None and time < previous["time"]:
+                raise DrawMismatch(f"entry {obj.get('index')}: its time {time} is earlier than entry {previous['index']}'s "
+                                   f"{previous['time']}; the log never goes back in time (a backdated entry)")
+            previous = obj
             if obj.get("tender") == tender and obj.get("kind") in KINDS:
                 out.append(obj)
     return out
@@ -75,11 +88,33 @@ def verify_draw(directory: Path, tender: str, since: bytes | None = None) -> Dra
     requests = [i for i, e in enumerate(entries) if e["kind"] == "experts.draw_requested"]
     if not requests:
         raise DrawMismatch(f"the bundle has no experts.draw_requested entry for tender {tender}")
-    req_entry = entries[requests[-1]]
-    published = [e for e in entries[: requests[-1]] if e["kind"] == "tender.published"]
-    if not published:
+    published = [e for e in entries if e["kind"] == "tender.published"]
+    if not published or published[0]["index"] > entries[requests[0]]["index"]:
         raise DrawMismatch(f"the bundle has no tender.published entry of tender {tender} before its draw request")
-    later = entries[requests[-1] + 1 :]
+    if len(published) > 1:
+        raise DrawMismatch(f"entry {published[1]['index']}: tender {tender} is published a second time (first in entry "
+                           f"{published[0]['index']}); a tender is published once, with one beacon chain")
+    # A new request is only allowed once the previous draw's reserve ran out (draw_service.request_draw):
+    # every earlier request must verify on its own and end in experts.exhausted, so a draw the
+    # operator disliked cannot be silently replaced by another.
+    # The draw that stands (the last request) is checked first, then the earlier ones in order.
+    bounds = [*requests, len(entries)]
+    check = _check_request(entries, bounds[-2], bounds[-1], published[0], tender, report.since_size)
+    for start, end in zip(bounds[:-2], bounds[1:-1]):
+        if not _check_request(entries, start, end, published[0], tender, report.since_size).exhausted:
+            raise DrawMismatch(
+                f"entry {entries[end]['index']}: a new draw request while the draw of entry {entries[start]['index']} "
+                f"was not exhausted (a new draw is only allowed once the reserve cannot refill the quotas)"
+            )
+    return check
+
+
+def _check_request(entries: list[dict[str, Any]], start: int, end: int, published: dict[str, Any], tender: str,
+                   since_size: int | None) -> DrawCheck:
+    """Verify the draw request at entries[start] and what follows it up to entries[end] (the next
+    request or the end of the tender's entries)."""
+    req_entry = entries[start]
+    later = entries[start + 1 : end]
     drawn = next((e for e in later if e["kind"] == "experts.drawn"), None)
     if drawn is None:
         raise DrawMismatch(f"the bundle has no experts.drawn entry after the request (entry {req_entry['index']})")
@@ -89,11 +124,11 @@ def verify_draw(directory: Path, tender: str, since: bytes | None = None) -> Dra
         chain.check_hash()
     except (CryptoError, KeyError, TypeError) as exc:
         raise DrawMismatch(f"the chain info in the request is not usable: {exc}") from None
-    pinned = published[-1]["payload"].get("chain")
+    pinned = published["payload"].get("chain")
     if chain.hash != pinned:
         raise DrawMismatch(
             f"entry {req_entry['index']}: the draw request's beacon chain {chain.hash} is not the chain the tender was "
-            f"published with ({pinned}, entry {published[-1]['index']})"
+            f"published with ({pinned}, entry {published['index']})"
         )
     try:
         request = draw.DrawRequest.from_json(p["request"])
@@ -101,13 +136,16 @@ def verify_draw(directory: Path, tender: str, since: bytes | None = None) -> Dra
         raise DrawMismatch(exc.message) from None
     if request.to_json() != p["request"] or request.tender != tender:
         raise DrawMismatch(f"the logged request is not the canonical request of tender {tender}")
-    _check_avoidance_inputs(req_entry, request, entries[: requests[-1]])
+    _check_avoidance_inputs(req_entry, request, entries[:start])
     expected = chain.round_at(parse_time(req_entry["time"]).timestamp()) + 1
-    results = [_check_drawn(e, chain, request, expected, req_entry["index"]) for e in later if e["kind"] == "experts.drawn"]
-    result, round = results[0]
-    committee, declined, replacements = _check_declines(request, result, [e for e in later if e["index"] > drawn["index"]])
+    draws = [e for e in later if e["kind"] == "experts.drawn"]
+    result, round = [_check_drawn(e, chain, request, expected, req_entry["index"]) for e in draws][0]
+    if len(draws) > 1:
+        raise DrawMismatch(f"entry {draws[1]['index']}: a second experts.drawn for the request of entry {req_entry['index']}")
+    committee, declined, replacements, exhausted = _check_declines(
+        request, result, [e for e in later if e["index"] > drawn["index"]])
     return DrawCheck(tender, round, result.committee, tuple(replacements), tuple(declined), is_local_beacon(chain),
-                     report.since_size)
+                     since_size, exhausted)
 
 
 def scheduled_day(tender_entries: list[dict[str, Any]]) -> str:
@@ -154,10 +192,11 @@ def _check_avoidance_inputs(entry: dict[str, Any], request: draw.DrawRequest, be
 
 
 def _check_declines(request: draw.DrawRequest, result: draw.DrawResult,
-                    entries: list[dict[str, Any]]) -> tuple[list[str], list[str], list[str]]:
+                    entries: list[dict[str, Any]]) -> tuple[list[str], list[str], list[str], bool]:
     """Walk the declines and refills after the draw: each decline of a member seated at that
     moment, with its ground and evidence; each refill right after its decline, naming exactly the
-    logged decliners, equal to draw.refill. Returns (committee, decliners, replacements)."""
+    logged decliners, equal to draw.refill; nothing after an experts.exhausted. Returns
+    (committee, decliners, replacements, exhausted)."""
     committee, declined, replacements = list(result.committee), [], []
     pending: dict[str, Any] | None = None
     for e in entries:
@@ -194,12 +233,15 @@ def _check_declines(request: draw.DrawRequest, result: draw.DrawResult,
             raise DrawMismatch(f"entry {e['index']}: logged replacements {logged} differ from the recomputed {again}")
         pending = None
         if logged is None:
-            break
+            rest = [x for x in entries if x["index"] > e["index"] and x["kind"].startswith("experts.")]
+            if rest:
+                raise DrawMismatch(f"entry {rest[0]['index']}: {rest[0]['kind']} after the draw was exhausted (entry {e['index']})")
+            return committee, declined, replacements, True
         committee = members + logged
         replacements.extend(logged)
     if pending is not None:
         raise DrawMismatch(f"entry {pending['index']}: the decline of {pending['payload']['expert']} has no experts.replaced or experts.exhausted after it")
-    return committee, declined, replacements
+    return committee, declined, replacements, False
 
 
 def _check_drawn(entry: dict[str, Any], chain: ChainInfo, request: draw.DrawRequest, expected: int, request_index: int) -> tuple[draw.DrawResult, int]:
@@ -214,6 +256,10 @@ def _check_drawn(entry: dict[str, Any], chain: ChainInfo, request: draw.DrawRequ
         bls.verify_beacon(chain, round, signature)
     except (CryptoError, ValueError, TypeError, KeyError) as exc:
         raise DrawMismatch(f"beacon signature does not verify for round {round}: {exc}") from None
+    published = chain.time_of(round)
+    if parse_time(entry["time"]).timestamp() < published:
+        raise DrawMismatch(f"entry {entry['index']}: experts.drawn is logged at {entry['time']}, before round {round} "
+                           f"was published ({datetime.fromtimestamp(published, timezone.utc).isoformat()})")
     randomness = hashlib.sha256(signature).digest()
     if d.get("randomness") != randomness.hex():
         raise DrawMismatch(f"entry {entry['index']}: logged randomness {d.get('randomness')} is not SHA-256 of the verified "

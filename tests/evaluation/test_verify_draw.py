@@ -6,6 +6,7 @@ shrunk and redrawn) verifies on its own, which is why the auditor passes an olde
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import subprocess
@@ -17,18 +18,19 @@ from typing import Any
 import pytest
 
 from crypto import merkle
-from crypto.beacon import LocalBeacon
+from crypto.beacon import LocalBeacon, LocalBeaconSource
 from crypto.checkpoint import Checkpoint
 from crypto.note import Signer, open_note, sign_note
 from evaluation.audit.bundle import BundleError, bundle_line, export_bundle, verify_bundle
 from evaluation.audit.entry import Actor, encode_leaf, parse_time
 from evaluation.experts import avoidance, draw, draw_service
+from evaluation.experts.draw_job import DrawJob
 from evaluation.experts.verify import DrawMismatch, verify_draw
 from evaluation.tenders.rules import LOCAL_BEACON_NOTE
 from evaluation.tenders.tender import TenderContext
 from tests.evaluation.experts_fixtures import PURCHASER
-from tests.evaluation.test_draw_service import drawn_tender
 from tests.evaluation.tender_fixtures import beacon, tctx  # noqa: F401  (fixtures)
+from tests.evaluation.test_draw_service import drawn_tender
 
 pytestmark = pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
 PLAIN = {"size": 5, "purchaser": PURCHASER}  # 6 eligible, 5 seats: one expert in reserve
@@ -122,6 +124,18 @@ async def test_tampered_and_resigned_bundles_are_rejected(tctx: TenderContext, b
              "names no purchaser")
     rejected("dropped-exclusion", payload_of("experts.draw_requested", lambda p: p.update(exclusions=p["exclusions"][1:])),
              "exclusion counts .* are not the committed exclusions")
+    # times: the log never goes back, and the randomness cannot be logged before its round existed
+    def entry_time(kind: str, to: Callable[[Entries, dict[str, Any]], str]) -> Callable[[Entries], Entries]:
+        def edit(entries: Entries) -> Entries:
+            e = next(e for e in entries if e["kind"] == kind)
+            e["time"] = to(entries, e)
+            return entries
+        return edit
+
+    rejected("backdated", entry_time("experts.draw_requested", lambda es, e: "2020-01-01T00:00:00.000000Z"),
+             r"its time 2020-01-01T00:00:00.000000Z is earlier than entry \d+'s .*the log never goes back in time")
+    rejected("early-drawn", entry_time("experts.drawn", lambda es, e: next(x for x in es if x["kind"] == "experts.draw_requested")["time"]),
+             rf"experts.drawn is logged at .*, before round {drawn['round']} was published")
     rejected("other-refill", payload_of("experts.replaced", lambda p: p.update(replacements=[committee[0]])),
              "logged replacements .* differ from the recomputed")
 
@@ -165,3 +179,43 @@ async def test_the_avoidance_day_is_the_tenders_and_the_purchaser_is_required(tc
         parse_spec(spec(evaluation_date="2020-01-01"))
     with pytest.raises(InvalidRequest, match="is not a date"):
         parse_spec(spec(evaluation_date="tomorrow"))
+
+
+async def test_a_new_draw_only_after_the_reserve_ran_out(tctx: TenderContext, beacon: LocalBeacon,  # noqa: F811
+                                                         signer: Signer, tmp_path: Path) -> None:
+    """Declines until the reserve cannot refill, then a new request: the bundle verifies, and says
+    the last draw. The operator's shortcut — drop the decline that exhausted the first draw, so a
+    disliked committee is replaced by a redraw — is refused, as is a second publication."""
+    tid, who = await drawn_tender(tctx, beacon, PLAIN)
+    committee = (await tctx.audit.entries_for_tender(tid, kinds=["experts.drawn"]))[0].payload["committee"]
+    await draw_service.decline(tctx, who.agency.actor, tid, committee[0], "与投标人有利害关系", "avoidance", "回避申请 HB-1")
+    await draw_service.decline(tctx, who.agency.actor, tid, committee[1], "因病无法到场", "unavailable", "病假证明 BJ-2")
+    assert await tctx.audit.entries_for_tender(tid, kinds=["experts.exhausted"])
+    await draw_service.request_draw(tctx, who.agency.actor, tid, {**PLAIN, "purchaser_reps": 1})
+    job = DrawJob(tctx, LocalBeaconSource(beacon))
+    task = asyncio.create_task(job.run())
+    try:
+        await asyncio.wait_for(job.drawn(tid), timeout=20)
+    finally:
+        task.cancel()
+        await job.stop()
+    good = tmp_path / "good"
+    await export_bundle(tctx.audit, good, signer.verifier().to_key_text())
+    second = (await tctx.audit.entries_for_tender(tid, kinds=["experts.drawn"]))[1].payload
+    check = verify_draw(good, tid)
+    assert check.committee == tuple(second["committee"]) and not check.exhausted
+
+    def without_exhaustion(entries: Entries) -> Entries:
+        last_decline = [e for e in entries if e["kind"] == "experts.declined"][-1]
+        return [e for e in entries if e is not last_decline and e["kind"] != "experts.exhausted"]
+
+    with pytest.raises(DrawMismatch, match=r"a new draw request while the draw of entry \d+ was not exhausted"):
+        verify_draw(resign(good, tmp_path / "redraw", signer, without_exhaustion), tid)
+
+    def published_again(entries: Entries) -> Entries:
+        first = next(e for e in entries if e["kind"] == "tender.published")
+        at = entries.index(first)
+        return [*entries[: at + 1], json.loads(json.dumps(first)), *entries[at + 1 :]]
+
+    with pytest.raises(DrawMismatch, match="is published a second time"):
+        verify_draw(resign(good, tmp_path / "republished", signer, published_again), tid)
