@@ -89,6 +89,17 @@ LABELS: dict[str, dict[str, str]] = {
         "objective_inconsistent": N_("客观分不一致"),
         "abnormal_high_low": N_("畸高畸低"),
     },
+    "session_state": {
+        "none": N_("未开始"),
+        "checkin": N_("签到中"),
+        "election": N_("推选评标组长"),
+        "scoring": N_("独立评分"),
+        "review": N_("复核与修改"),
+        "tally": N_("汇总中"),
+        "signing": N_("评标报告签署"),
+        "done": N_("评标结束"),
+        "failed": N_("废标"),
+    },
     "draw_state": {
         "none": N_("未申请"),
         "requested": N_("已申请，等待信标"),
@@ -112,6 +123,11 @@ def label_in(lang: str, kind: str, code: Any) -> str:
     key = getattr(code, "value", code)
     text = LABELS.get(kind, {}).get(str(key))
     return translate(text, lang) if text is not None else str(key)
+
+
+def labels_in(lang: str, kind: str) -> dict[str, str]:
+    """Every label of the set `kind` in `lang`, by code: what a page script shows for a code."""
+    return {code: translate(text, lang) for code, text in LABELS.get(kind, {}).items()}
 
 
 @jinja2.pass_context

@@ -21,9 +21,10 @@ from evaluation.session.rules import (
     SessionState,
     at_least,
     criteria_json,
+    tally_bids,
     valid_prices,
 )
-from evaluation.session.scoring import abnormally_low, display
+from evaluation.session.scoring import Method, ScoringError, abnormally_low, display, price_scores
 from evaluation.session.session import EvaluationContext, get_session
 from evaluation.session.sheets import (
     changes,
@@ -52,6 +53,7 @@ async def view(ctx: EvaluationContext, actor: Actor, tender_id: str) -> dict[str
                  for r in await conn.execute(sa.select(vote_table).where(c.tender_id == tender_id).order_by(c.round))]
     me = session.member(actor.account)
     prices = valid_prices(session.bids)
+    scores = price_score_texts(session)
     everything = actor.role == "supervisor" or at_least(session.state, SessionState.REVIEW)
     this_round = [v for v in votes if v["round"] == session.vote_round]
     body: dict[str, Any] = {
@@ -62,7 +64,7 @@ async def view(ctx: EvaluationContext, actor: Actor, tender_id: str) -> dict[str
         "state": session.state.value,
         "config": session.config.to_json(),
         "criteria": criteria_json(session.criteria),
-        "bids": [{**b, **bid_prices(b)} for b in session.bids],
+        "bids": [{**b, **bid_prices(b), "price_score_display": scores.get(b["bid"])} for b in session.bids],
         "abnormally_low": abnormally_low(prices, session.config.low_bid_rule) if prices else {},
         "failed_reason": tender.failed_reason if session.state is SessionState.FAILED else None,
         "members": [{**m.to_json(), "voted": any(v["voter"] == m.account for v in this_round),
@@ -99,6 +101,19 @@ async def view(ctx: EvaluationContext, actor: Actor, tender_id: str) -> dict[str
                             "price_score_display": display(Fraction(b["price_score"]))}
                            for b in session.tally["tally"]["bids"]]
     return body
+
+
+def price_score_texts(session: Any) -> dict[str, str]:
+    """Each valid bid's price score (价格分, 87号令 art. 55) as the score sheet shows it read-only
+    beside the experts' items: computed from the evaluated prices; empty when there is no price item."""
+    price = session.criteria.price
+    if price is None or session.config.method is not Method.COMPREHENSIVE:
+        return {}
+    evaluated = {b.id: b.evaluated_fen for b in tally_bids(session.bids) if b.invalid is None}
+    try:
+        return {k: display(v) for k, v in price_scores(evaluated, price.max_points).items()} if evaluated else {}
+    except ScoringError:  # a zero price: the tally reports it; the sheet shows no price score
+        return {}
 
 
 async def report(ctx: EvaluationContext, actor: Actor, tender_id: str) -> dict[str, Any]:

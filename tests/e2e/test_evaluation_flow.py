@@ -71,6 +71,7 @@ async def test_evaluation_session_in_the_browser(make_app_server: MakeAppServer,
     supervisor = await make_account(app, Role.supervisor, "supervisor")
     experts = [await make_account(app, Role.expert, f"expert{i}") for i in range(EXPERTS)]
     tender_id = await confirmed_tender(app, agency.actor)
+    title = (await tenders.get(app[TENDERS], tender_id)).spec.title
     assert app[EVALUATION].committee is drawn_committee  # production's source, no stand-in
     await draw_committee(app[TENDERS], app[DRAW_JOB], agency.actor, tender_id, [e.id for e in experts])
     page_url = f"/evaluation/{tender_id}"
@@ -152,6 +153,15 @@ async def test_evaluation_session_in_the_browser(make_app_server: MakeAppServer,
         inputs = page.locator("#sheet input.score")
         count = await inputs.count()
         assert count == 6  # three bids × (technical, business)
+        if i == 0:  # the sheet in words: state, tender, criteria by title with their points
+            assert await page.inner_text("#eval-state") == "独立评分"
+            assert await page.inner_text("#crumb-tender") == title
+            assert await page.locator("#sheet td.criterion strong").all_inner_texts() == [
+                "价格 Price", "技术方案 Technical", "商务 Business"]
+            wording = await page.inner_text("#sheet tbody")
+            assert "50 分" in wording and not re.search(r"\bc[0-9]\b", wording), wording
+            prices = await page.locator("#sheet output.price-score").all_inner_texts()
+            assert len(prices) == 3 and "30.00" in prices, prices  # the lowest price gets the full 30
         for n in range(count):
             code = await inputs.nth(n).get_attribute("data-code")
             value = "40" if code == "c2" else "15"
@@ -164,6 +174,9 @@ async def test_evaluation_session_in_the_browser(make_app_server: MakeAppServer,
     odd = pages[4]
     await state_is(odd, "review")
     await odd.wait_for_selector("#deviations tr.deviation", timeout=STEP_MS)
+    assert await odd.inner_text("#eval-state") == "复核与修改"
+    deviation = await odd.locator("#deviations tr.deviation").first.inner_text()
+    assert "技术方案 Technical" in deviation and re.search(r"专家\d", deviation) and not re.search(r"acct_|\bc2\b", deviation), deviation
     first_bid = await odd.locator("#sheet input.score").first.get_attribute("data-bid")
     await odd.select_option("#change-bid", first_bid)
     await odd.select_option("#change-criterion", "c2")

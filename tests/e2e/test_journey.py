@@ -198,20 +198,62 @@ async def check_in(page: Any, base: str, shot: Shots, n: int, tender_id: str) ->
 
 
 async def score(page: Any, shot: Shots, n: int) -> None:
+    """One expert's sheet: a row per criterion with its title, points and description beside the
+    boxes; the objective item a choice of its values; the price score computed, read-only. The last
+    expert gives the first bid 10 on the objective item, where the others give 20 (a finding)."""
     await state_is(page, "scoring")
-    inputs = page.locator("#sheet input.score")
-    for i in range(await inputs.count()):  # 技术方案 (subjective, 50) then 售后服务 (objective: 0, 10 or 20)
-        box = inputs.nth(i)
+    assert await page.inner_text("#eval-state") == "独立评分"
+    assert await page.inner_text("#crumb-tender") == "市机关办公设备采购项目"
+    titles = await page.locator("#sheet td.criterion strong").all_inner_texts()
+    assert titles == ["价格", "技术方案", "售后服务"], titles
+    wording = await page.inner_text("#sheet tbody")
+    assert "技术方案完整、先进、可行" in wording and "50 分" in wording and "响应时间、备件与培训" in wording, wording
+    assert not re.search(r"\bc[0-9]\b", wording), wording
+    prices = await page.locator("#sheet output.price-score").all_inner_texts()
+    assert prices and all(re.fullmatch(r"[0-9]+(\.[0-9]+)?", p) for p in prices), prices  # e.g. 30 for the lowest
+    assert "30.00" in prices and await page.locator("#sheet tr[data-code=c1] .score").count() == 0
+    choices = page.locator("#sheet select.score")
+    assert await choices.count() == len(prices)  # 售后服务, one choice per bid
+    values = await choices.first.locator("option").evaluate_all("os => os.map((o) => o.value)")
+    assert values == ["", "0", "10", "20"], values
+    boxes = page.locator("#sheet .score")
+    first_select = True
+    for i in range(await boxes.count()):  # 技术方案 (subjective, 50) then 售后服务 (objective: 0, 10 or 20)
+        box = boxes.nth(i)
         if await box.evaluate("e => e.tagName") == "SELECT":
-            await box.select_option("20")  # an objective score: the same from every expert
-        elif await box.get_attribute("data-code") == "c3":
-            await box.fill("20")
+            await box.select_option("10" if n == EXPERTS - 1 and first_select else "20")
+            first_select = False
         else:
             await box.fill(str(38 + n))
     if n == 0:
-        await shot(page, "expert0", "score-sheet")
+        await shot.narrow(page, "expert0", "score-sheet")
     await page.click("#submit-sheets")
     await page.wait_for_selector("#sheet-box", state="hidden", timeout=STEP_MS)
+
+
+async def settle_inconsistency(page: Any, shot: Shots) -> None:
+    """The review names the inconsistent objective item, its bidder and the experts in words; the
+    expert who gave 10 corrects it with a signed change, and the finding goes."""
+    await state_is(page, "review")
+    assert await page.inner_text("#eval-state") == "复核与修改"
+    await page.wait_for_selector("#findings li", timeout=STEP_MS)
+    finding = await page.inner_text("#findings")
+    assert "“售后服务”各专家给分不一致" in finding and "专家0 20" in finding and " 10" in finding, finding
+    assert not re.search(r"acct_|differs|\bc[0-9]\b|B-[0-9a-f]", finding), finding
+    header = await page.locator("#all-scores tr").first.inner_text()
+    assert "技术方案" in header and "售后服务" in header and not re.search(r"\bc[0-9]\b", header), header
+    await shot.narrow(page, f"expert{EXPERTS - 1}", "review-finding")
+    bid = await page.locator("#sheet select.score").first.get_attribute("data-bid")
+    await page.select_option("#change-bid", bid)
+    await page.select_option("#change-criterion", label="售后服务")
+    await page.fill("#change-new", "20")
+    await page.select_option("#change-reason", "objective_inconsistent")
+    await page.fill("#change-explanation", "核对售后服务承诺函后更正")
+    await page.click("#change-submit")
+    await page.wait_for_selector("#changes li", timeout=STEP_MS)
+    change = await page.inner_text("#changes")
+    assert "售后服务 → 20（客观分不一致）" in change, change
+    await page.wait_for_function("() => !document.querySelector('#findings li')", timeout=STEP_MS)
 
 
 # -- the journey -----------------------------------------------------------------------------------
@@ -293,6 +335,7 @@ async def test_a_tender_from_publication_to_result_by_clicking_only(make_app_ser
 
     for n, page in enumerate(experts):
         await score(page, shot, n)
+    await settle_inconsistency(experts[EXPERTS - 1], shot)
 
     leader = experts[0]
     await leader.wait_for_selector("#tally:not([hidden])", timeout=STEP_MS)

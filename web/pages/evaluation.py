@@ -20,6 +20,8 @@ from evaluation.tenders.store import bid_rows
 from evaluation.tenders.tender import get
 from web.api.evaluation import ctx
 from web.api.tenders import current_actor
+from web.i18n import language_of
+from web.labels import labels_in
 from web.rendering import render
 
 routes = web.RouteTableDef()
@@ -30,12 +32,27 @@ async def page(request: web.Request) -> web.Response:
     tender_id = request.match_info["id"]
     tenders_ctx = ctx(request).tenders
     try:
+        tender = await get(tenders_ctx, tender_id)
+    except DomainError:
+        tender = None
+    try:
         bids = await documents.bid_documents(tenders_ctx, current_actor(request), tender_id)
-        fields = [f.to_json() for f in (await get(tenders_ctx, tender_id)).spec.record_fields]
+        fields = [f.to_json() for f in tender.spec.record_fields] if tender else []
     except DomainError:  # not opened yet, or not this reader's: the page shows the session only
         bids, fields = [], []
     return render(request, "evaluation_session.html", tender_id=tender_id, account=request["account"],
+                  tender_title=tender.spec.title if tender else tender_id, criteria_text=criteria_texts(tender),
+                  state_labels=labels_in(language_of(request), "session_state"),
                   bid_documents=bids, record_fields=fields, start=await start_form(request, tender_id))
+
+
+def criteria_texts(tender: Any) -> dict[str, dict[str, Any]]:
+    """What the score sheet prints beside each box, by the session's criterion code (``c1``… in the
+    tender's order, evaluation/session/rules.py criteria_from_tender): name, description, points."""
+    if tender is None:
+        return {}
+    return {f"c{i}": {"name": c.name, "description": c.description, "points": c.points}
+            for i, c in enumerate(tender.spec.criteria, start=1)}
 
 
 async def start_form(request: web.Request, tender_id: str) -> dict[str, Any] | None:

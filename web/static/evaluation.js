@@ -156,7 +156,10 @@
   $("submit-sheets").onclick = () => act(async () => {
     const sheets = view.bids.map((b) => {
       const scores = {};
-      document.querySelectorAll(`#sheet input[data-bid="${b.bid}"]`).forEach((i) => { scores[i.dataset.code] = frac(i.value); });
+      document.querySelectorAll(`#sheet .score[data-bid="${b.bid}"]`).forEach((i) => {
+        if (!i.value.trim()) throw new Error(t("请为 {bidder} 的“{criterion}”评分", { bidder: b.bidder_name, criterion: titleOf(i.dataset.code) }));
+        scores[i.dataset.code] = frac(i.value);
+      });
       const sorted = {};
       Object.keys(scores).sort().forEach((k) => { sorted[k] = scores[k]; });
       return { bid: b.bid, expert: data.account, scores: sorted, total: null };
@@ -203,6 +206,74 @@
       return tr;
     });
   }
+  /** A criterion as the tender names it (its code only when the tender gives no name). */
+  const titleOf = (code) => {
+    const c = (data.criteria || {})[code] || {};
+    return c.name || ((view.criteria.find((x) => x.code === code) || {}).title) || code;
+  };
+  /** An exact score ("79/2") as a reader writes it ("39.5"). */
+  const dec = (text) => {
+    const m = /^(-?\d+)\/(\d+)$/.exec(String(text));
+    return m ? String(Math.round((Number(m[1]) / Number(m[2])) * 100) / 100) : String(text);
+  };
+  const REASONS = { sum_error: t("计算错误"), out_of_scale: t("分值超出范围"),
+    objective_inconsistent: t("客观分不一致"), abnormal_high_low: t("畸高畸低") };
+  /** A review finding in words: the bidder, the expert and the criterion by name. */
+  const findingText = (f) => {
+    const values = { expert: f.expert ? nameOf(f.expert) : "", criterion: f.criterion ? titleOf(f.criterion) : "" };
+    let text;
+    if (f.problem === "objective_inconsistent") {
+      const spread = (view.current || []).filter((sh) => sh.bid === f.bid && f.criterion in sh.scores)
+        .map((sh) => `${nameOf(sh.expert)} ${dec(sh.scores[f.criterion])}`).join("、");
+      text = t("“{criterion}”各专家给分不一致（{spread}）", { ...values, spread });
+    } else if (f.problem === "out_of_scale") text = t("{expert} 对“{criterion}”的评分超出范围", values);
+    else if (f.problem === "sum_error") text = t("{expert} 的评分合计有误", values);
+    else if (f.problem === "missing") text = t("{expert} 未对“{criterion}”评分", values);
+    else text = t("{expert} 评了不存在的评分因素", values);
+    return `${bidName(f.bid)}：${text}`;
+  };
+  /** One row of the score sheet: the criterion (title, kind, points, description) and a box per bid. */
+  function sheetRow(c) {
+    const info = (data.criteria || {})[c.code] || {};
+    const tr = document.createElement("tr");
+    tr.dataset.code = c.code;
+    const what = cell("td", "");
+    what.className = "criterion";
+    const price = c.kind === "price";
+    const kind = price ? t("价格分") : c.allowed.length ? t("客观分") : t("主观分");
+    what.append(cell("strong", titleOf(c.code)), " ", cell("span", `${kind} · ${t("{n} 分", { n: dec(c.max_points) })}`));
+    if (info.description) what.append(cell("small", info.description));
+    if (c.allowed.length) what.append(cell("small", `${t("可选分值")}：${c.allowed.map(dec).join("、")}`));
+    if (price) what.append(cell("small", t("价格分 = 评标基准价 / 投标报价 × 价格分值（87号令第五十五条）")));
+    tr.append(what);
+    view.bids.forEach((b) => {
+      const td = document.createElement("td");
+      td.dataset.label = b.bidder_name;
+      if (price) {
+        const out = cell("output", b.price_score_display ? dec(b.price_score_display) : "—");
+        out.className = "price-score";
+        out.dataset.bid = b.bid;
+        td.append(out);
+      } else {
+        let box;
+        if (c.allowed.length) {
+          box = document.createElement("select");
+          box.append(cell("option", "—"), ...c.allowed.map((a) => { const o = cell("option", dec(a)); o.value = a; return o; }));
+          box.options[0].value = "";
+        } else {
+          box = document.createElement("input");
+          Object.assign(box, { size: 5, inputMode: "decimal", placeholder: `${dec(c.minimum)}–${dec(c.max_points)}` });
+        }
+        box.className = "score";
+        box.dataset.bid = b.bid;
+        box.dataset.code = c.code;
+        box.setAttribute("aria-label", `${b.bidder_name} · ${titleOf(c.code)}`);
+        td.append(box);
+      }
+      tr.append(td);
+    });
+    return tr;
+  }
   const nameOf = (account) => ((view.members.find((m) => m.account === account) || {}).name || account);
   const bidName = (bid) => ((view.bids.find((b) => b.bid === bid) || {}).bidder_name || bid);
   const options = (sel, items) => {
@@ -215,7 +286,7 @@
     const s = view.state;
     const me = view.me;
     $("eval-state").dataset.state = s;
-    $("eval-state").textContent = s;
+    $("eval-state").textContent = (data.states || {})[s] || s;
     show("start-box", false);
     show("members-box", true);
     $("members").replaceChildren(...view.members.map((m) => {
@@ -245,34 +316,30 @@
     const scored = view.criteria.filter((c) => c.kind !== "price");
     show("sheet-box", !!me && s === "scoring" && !me.submitted);
     if (!$("sheet").rows.length && scored.length) {
-      $("sheet").append(row([t("投标人"), ...scored.map((c) => `${c.title || c.code} (${c.minimum}–${c.max_points})`)], "th"));
+      const head = document.createElement("thead");
+      head.append(row([t("评分因素"), ...view.bids.map((b) => b.bidder_name)], "th"));
+      const body = document.createElement("tbody");
+      body.append(...view.criteria.map(sheetRow));
+      $("sheet").append(head, body);
+    } else {  // the price scores follow the bids (a correction or a decision changes them)
       view.bids.forEach((b) => {
-        const tr = row([b.bidder_name]);
-        scored.forEach((c) => {
-          const td = document.createElement("td");
-          const input = document.createElement("input");
-          Object.assign(input, { size: 5, className: "score" });
-          input.dataset.bid = b.bid;
-          input.dataset.code = c.code;
-          td.append(input);
-          tr.append(td);
-        });
-        $("sheet").append(tr);
+        const out = document.querySelector(`#sheet output.price-score[data-bid="${b.bid}"]`);
+        if (out) out.textContent = b.price_score_display ? dec(b.price_score_display) : "—";
       });
     }
     const reviewing = view.review !== null;
     show("review-box", reviewing);
     if (reviewing) {
       $("deviations").replaceChildren(row([t("投标人"), t("专家"), t("因素"), t("分"), t("他人均值")], "th"),
-        ...view.review.deviations.map((d) => { const tr = row([bidName(d.bid), nameOf(d.expert), d.criterion, d.score, d.others_mean]); tr.className = "deviation"; tr.dataset.expert = d.expert; return tr; }));
-      $("findings").replaceChildren(...view.review.findings.map((f) => cell("li", `${bidName(f.bid)}: ${f.message}`)));
+        ...view.review.deviations.map((d) => { const tr = row([bidName(d.bid), nameOf(d.expert), titleOf(d.criterion), dec(d.score), dec(d.others_mean)]); tr.className = "deviation"; tr.dataset.expert = d.expert; return tr; }));
+      $("findings").replaceChildren(...view.review.findings.map((f) => cell("li", findingText(f))));
       $("low-bids").textContent = Object.entries(view.review.abnormally_low).map(([b, why]) => `${t("异常低价")}: ${bidName(b)} — ${why}`).join("; ");
-      $("all-scores").replaceChildren(row([t("投标人"), t("专家"), ...scored.map((c) => c.code)], "th"),
-        ...view.current.map((sh) => row([bidName(sh.bid), nameOf(sh.expert), ...scored.map((c) => sh.scores[c.code])])));
-      $("changes").replaceChildren(...view.changes.map((c) => cell("li", `${t("修改")} ${nameOf(c.expert)} ${bidName(c.bid)} ${c.criterion} → ${c.new} (${c.reason}): ${c.explanation}`)));
+      $("all-scores").replaceChildren(row([t("投标人"), t("专家"), ...scored.map((c) => titleOf(c.code))], "th"),
+        ...view.current.map((sh) => row([bidName(sh.bid), nameOf(sh.expert), ...scored.map((c) => (c.code in sh.scores ? dec(sh.scores[c.code]) : "—"))])));
+      $("changes").replaceChildren(...view.changes.map((c) => cell("li", `${t("修改")} ${nameOf(c.expert)} ${bidName(c.bid)} ${titleOf(c.criterion)} → ${dec(c.new)}（${REASONS[c.reason] || c.reason}）：${c.explanation}`)));
       show("change-form", !!me && s === "review");
       options($("change-bid"), view.bids.map((b) => [b.bid, b.bidder_name]));
-      options($("change-criterion"), scored.map((c) => [c.code, c.title || c.code]));
+      options($("change-criterion"), scored.map((c) => [c.code, titleOf(c.code)]));
       show("tally", !!me && me.leader && s === "review");
     }
     show("tally-box", !!view.tally);
@@ -305,7 +372,7 @@
       if (e.status === 404) {
         show("start-box", data.role === "agency");
         $("eval-state").dataset.state = "none";
-        $("eval-state").textContent = t("未开始");
+        $("eval-state").textContent = (data.states || {}).none || "—";
         every(WAITING_MS);
       } else say(e.message, true);
     }
