@@ -29,9 +29,11 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
+    gc_collector,
     generate_latest,
+    platform_collector,
+    process_collector,
 )
-from prometheus_client import gc_collector, platform_collector, process_collector
 
 from web.errors import Forbidden
 from web.keys import AUDIT_LOG, SETTINGS
