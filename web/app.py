@@ -25,6 +25,7 @@ from web.api.body import input_middleware
 from web.booth import routes as booth
 from web.config import Settings
 from web.errors import error_middleware
+from web.ops import install as install_ops
 from web.pages import audit as audit_pages
 from web.pages import evaluation as evaluation_pages
 from web.pages import home as home_pages
@@ -63,6 +64,7 @@ def create_app(settings: Settings) -> web.Application:
     app[keys.SETTINGS] = settings
     install_proxies(app, settings.trusted_proxies)
     install_headers(app, settings.beacon_url)
+    install_ops(app)  # request ids and metrics before every other middleware; /healthz, /readyz, /metrics
     app[JINJA] = make_environment()
     if settings.uses_local_beacon:
         beacon = LocalBeacon.open_or_create(settings.beacon_dir, period=settings.beacon_period)

@@ -49,6 +49,7 @@ class Settings:
     smtp_starttls: bool = False  # upgrade the SMTP connection with STARTTLS before sending
     smtp_user: str = ""  # SMTP login, when the server wants one
     smtp_password: str = ""
+    metrics_token: str = ""  # bearer token that may read /metrics from anywhere; empty: loopback only
     trusted_proxies: str = ""  # comma-separated proxy addresses/networks whose X-Forwarded-For/-Proto are believed; empty: none
 
     @property

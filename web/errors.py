@@ -1,6 +1,8 @@
 """Errors a request can end in, mapped once to one JSON shape (or a plain page for browsers).
 
-Shape: ``{"ok": false, "status": 404, "error": "one plain line"}`` — pinned by tests/web/test_app.py.
+Shape: ``{"ok": false, "status": 404, "error": "one plain line", "request_id": "…"}`` — pinned by
+tests/web/test_app.py. The request id (web/ops/request_id.py) is the one in the ``X-Request-Id``
+header and in the logs, so a person can quote it to the operator.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from aiohttp import web
 from crypto.errors import CryptoError
 from evaluation.errors import DomainError, InvalidRequest, NotFoundError
 from web.keys import JINJA
+from web.ops.request_id import REQUEST_ID, current_request_id
 
 log = logging.getLogger("pingbiao.web")
 
@@ -55,13 +58,17 @@ def is_contention(exc: BaseException) -> bool:
 def error_response(status: int, message: str, request: web.Request | None = None) -> web.Response:
     """The error as JSON (the API's shape), or as a page in the site's look when a browser asked
     for a page: what happened, what to do, a way back (content negotiation on ``Accept``)."""
+    request_id = (request.get(REQUEST_ID) if request is not None else None) or current_request_id()
     if request is not None and wants_page(request):
         env = request.app.get(JINJA)
         if env is not None:
-            html = env.get_template("error.html").render(request=request, status=status, message=message)
+            html = env.get_template("error.html").render(request=request, status=status, message=message,
+                                                         request_id=request_id)
             return web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
-    return web.json_response({"ok": False, "status": status, "error": message}, status=status,
-                             dumps=lambda v: json.dumps(v, ensure_ascii=False))
+    body: dict[str, object] = {"ok": False, "status": status, "error": message}
+    if request_id:
+        body["request_id"] = request_id
+    return web.json_response(body, status=status, dumps=lambda v: json.dumps(v, ensure_ascii=False))
 
 
 def wants_page(request: web.Request) -> bool:

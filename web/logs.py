@@ -1,4 +1,5 @@
-"""Structured logging: one event per line, as `key=value` text or JSON (setting log_format)."""
+"""Structured logging: one event per line, as `key=value` text or JSON (setting log_format).
+A record written while a request is handled carries its ``request_id`` (web/ops/request_id.py)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import logging
 import sys
 import time
 from typing import Any
+
+from web.ops.request_id import RequestIdFilter
 
 _RESERVED = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
@@ -43,6 +46,7 @@ class TextFormatter(logging.Formatter):
 def setup_logging(fmt: str = "text", level: str = "INFO") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    handler.addFilter(RequestIdFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

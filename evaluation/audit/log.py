@@ -318,6 +318,11 @@ class AuditLog:
     # -- reads -----------------------------------------------------------------------------
 
     @property
+    def running(self) -> bool:
+        """Whether the single writer (which appends and signs checkpoints) is running."""
+        return self._task is not None and not self._task.done()
+
+    @property
     def size(self) -> int:
         """Number of committed entries under the newest checkpoint this process has seen."""
         return 0 if self._checkpoint is None else self._checkpoint.size

@@ -42,7 +42,7 @@ async def test_errors_have_one_shape(aiohttp_client: Any, settings: Settings) ->
     resp = await client.get("/no/such/page")
     assert resp.status == 404
     body = await resp.json()
-    assert body == {"ok": False, "status": 404, "error": "Not Found"}
+    assert body == {"ok": False, "status": 404, "error": "Not Found", "request_id": resp.headers["X-Request-Id"]}
 
 
 async def test_demo_bids_open_by_themselves(aiohttp_client: Any, settings: Settings) -> None:

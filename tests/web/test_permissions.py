@@ -132,7 +132,9 @@ async def test_signed_out_html_redirects_and_api_gets_401(app_client: TestClient
     location = URL(resp.headers["Location"])
     assert resp.status == 302 and location.path == "/login" and location.query["next"] == "/audit/tenders/T-1?kind=x"
     resp = await app_client.get("/api/audit/entries")
-    assert resp.status == 401 and await resp.json() == {"ok": False, "status": 401, "error": "请先登录 Sign in first"}
+    body = await resp.json()
+    assert resp.status == 401 and body.pop("request_id") == resp.headers["X-Request-Id"]
+    assert body == {"ok": False, "status": 401, "error": "请先登录 Sign in first"}
 
 
 async def test_wrong_role_and_supervisor_writes_are_one_line_403(app_client: TestClient) -> None:

@@ -88,7 +88,7 @@ async def run_cases(hall: Hall, tender: dict[str, Any], cases: list[tuple[str, s
         shown = json.dumps(got, ensure_ascii=False)
         assert (got_status, text in shown) == (status, True), f"{who} {method} {path}: {got_status} {shown[:300]}"
         if got_status >= 400:
-            assert set(got) == {"ok", "status", "error"} and "\n" not in got["error"]
+            assert set(got) == {"ok", "status", "error", "request_id"} and "\n" not in got["error"]
         assert await hall.kinds_since(size) == kinds, f"{who} {method} {path}"
 
 

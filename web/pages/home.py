@@ -46,11 +46,6 @@ async def api_beacon(request: web.Request) -> web.Response:
     return web.json_response(beacon_status(request.app))
 
 
-@routes.get("/healthz", name="healthz")
-async def healthz(request: web.Request) -> web.Response:
-    return web.json_response({"ok": True})
-
-
 @routes.get("/lang", name="language")
 async def language(request: web.Request) -> web.Response:
     """Switch the pages' language (``?to=en`` or ``zh``) for this browser, then go back."""

@@ -10,7 +10,6 @@ READERS = roles(Role.supervisor)
 
 RULES: dict[str, Rule] = {
     "index": Rule(PUBLIC, "首页 the home page"),
-    "healthz": Rule(PUBLIC, "health check for load balancers"),
     "language": Rule(PUBLIC, "界面语言 switch the pages between Chinese and English (a cookie)"),
     "static": Rule(PUBLIC, "stylesheets, scripts, images"),
     "api.beacon": Rule(PUBLIC, "the beacon's chain and current round (public data)"),

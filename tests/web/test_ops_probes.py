@@ -1,0 +1,148 @@
+"""Liveness and readiness over real HTTP, on SQLite and PostgreSQL: /readyz names the dependency
+that failed when the database is gone, the audit log's writer has stopped, or an external beacon
+stops answering; every failure is logged with the request id the answer carries."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from aiohttp.test_utils import TestClient, TestServer
+
+from crypto.beacon import LocalBeacon, beacon_app
+from evaluation.db import make_engine
+from tests.conftest import need
+from web.app import create_app
+from web.config import Settings
+from web.keys import AUDIT_LOG
+from web.logs import setup_logging
+
+PG_URL = os.environ.get("PINGBIAO_TEST_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+
+
+async def _admin() -> Any:
+    admin = make_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as conn:
+            await conn.execute(sa.text("select 1"))
+    except (OSError, sa.exc.SQLAlchemyError) as exc:
+        await admin.dispose()
+        need(False, f"PostgreSQL unreachable at {PG_URL}: {exc.__class__.__name__}")
+    return admin
+
+
+async def _fresh_database() -> AsyncIterator[tuple[str, str]]:
+    """A fresh PostgreSQL database (its URL and name), dropped afterwards."""
+    admin = await _admin()
+    name = f"t_ops_{uuid.uuid4().hex[:12]}"
+    async with admin.connect() as conn:
+        await conn.execute(sa.text(f"create database {name}"))
+    try:
+        yield PG_URL.rsplit("/", 1)[0] + f"/{name}", name
+    finally:
+        async with admin.connect() as conn:
+            await conn.execute(sa.text(f"drop database if exists {name} with (force)"))
+        await admin.dispose()
+
+
+@pytest.fixture
+async def pg_database() -> AsyncIterator[tuple[str, str]]:
+    async for found in _fresh_database():
+        yield found
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+async def database_url(request: pytest.FixtureRequest) -> AsyncIterator[str]:
+    if request.param == "sqlite":
+        yield ""
+        return
+    async for url, _ in _fresh_database():
+        yield url
+
+
+@pytest.fixture
+def stderr_json() -> Any:
+    """The platform's JSON log lines (web/logs.py as `pingbiao serve` sets it up), read back."""
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    stream = io.StringIO()
+    setup_logging("json")
+    handler = root.handlers[0]
+    assert isinstance(handler, logging.StreamHandler)
+    handler.setStream(stream)
+
+    def lines() -> list[dict[str, Any]]:
+        return [json.loads(line) for line in stream.getvalue().splitlines() if line.startswith("{")]
+
+    yield lines
+    root.handlers[:], _ = saved
+    root.setLevel(saved[1])
+
+
+async def client_for(aiohttp_client: Any, tmp_path: Path, **settings: Any) -> TestClient:
+    client: TestClient = await aiohttp_client(create_app(Settings(data_dir=tmp_path / "data", beacon_period=1, **settings)))
+    return client
+
+
+async def test_ready_on_both_databases(aiohttp_client: Any, tmp_path: Path, database_url: str) -> None:
+    client = await client_for(aiohttp_client, tmp_path, database_url=database_url)
+    live = await client.get("/healthz")
+    assert live.status == 200 and await live.json() == {"ok": True}
+    ready = await client.get("/readyz")
+    assert ready.status == 200, await ready.text()
+    assert await ready.json() == {"ok": True, "checks": {"database": {"ok": True}, "audit_log": {"ok": True},
+                                                        "beacon": {"ok": True}}}
+
+
+@pytest.mark.postgres
+async def test_database_gone_fails_readiness_not_liveness(aiohttp_client: Any, tmp_path: Path,
+                                                          pg_database: tuple[str, str], stderr_json: Any) -> None:
+    url, name = pg_database
+    client = await client_for(aiohttp_client, tmp_path, database_url=url)
+    assert (await client.get("/readyz")).status == 200
+    admin = await _admin()
+    async with admin.connect() as conn:  # the database goes away under the running server
+        await conn.execute(sa.text(f"drop database {name} with (force)"))
+    await admin.dispose()
+    ready = await client.get("/readyz")
+    body = await ready.json()
+    assert ready.status == 503 and body["failed"] == ["database"], body
+    assert body["checks"]["database"] == {"ok": False, "error": "数据库无法查询 the database did not answer a query"}
+    assert body["checks"]["beacon"] == {"ok": True}
+    assert (await client.get("/healthz")).status == 200  # the process itself is fine: do not restart it
+    logged = [line for line in stderr_json() if line["event"] == "readiness check failed"]
+    assert [(line["check"], line["request_id"]) for line in logged] == [("database", ready.headers["X-Request-Id"])]
+    assert "Error" in logged[0]["error"]  # the exception, for the operator: in the log, not in the public answer
+
+
+async def test_stopped_audit_writer_fails_readiness(aiohttp_client: Any, tmp_path: Path, database_url: str) -> None:
+    client = await client_for(aiohttp_client, tmp_path, database_url=database_url)
+    await client.app[AUDIT_LOG].stop()
+    ready = await client.get("/readyz")
+    body = await ready.json()
+    assert ready.status == 503 and body["failed"] == ["audit_log"], body
+    assert body["checks"]["database"] == {"ok": True}
+
+
+async def test_unreachable_beacon_fails_readiness(aiohttp_client: Any, tmp_path: Path) -> None:
+    beacon = LocalBeacon.create(period=1)
+    server = TestServer(beacon_app(beacon))
+    await server.start_server()
+    try:
+        client = await client_for(aiohttp_client, tmp_path, beacon_url=str(server.make_url("")).rstrip("/"),
+                                  beacon_chain=beacon.chain.hash)
+        assert (await client.get("/readyz")).status == 200
+    finally:
+        await server.close()  # the beacon stops answering; nothing listens on its port any more
+    ready = await client.get("/readyz")
+    body = await ready.json()
+    assert ready.status == 503 and body["failed"] == ["beacon"], body
+    assert body["checks"]["beacon"]["error"].startswith("信标不可达")
