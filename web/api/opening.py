@@ -3,6 +3,10 @@ collusion leads for the owning agency and supervisors after the opening."""
 
 from __future__ import annotations
 
+import csv
+import io
+from urllib.parse import quote
+
 from aiohttp import web
 
 from evaluation.tenders import opening_record
@@ -18,6 +22,40 @@ async def record(request: web.Request) -> web.Response:
     actor = current_actor(request)
     tender = await visible_tender(request, actor)
     return web.json_response(await opening_record.record(ctx(request), tender.id))
+
+
+STATUS = {"opened": "已开启", "failed": "未能开启"}
+
+
+def record_csv(tender_title: str, rec: dict) -> str:
+    """The opening record as a CSV people open in a spreadsheet (pure): one line per bid, or per bid
+    and lot; the record's own values (amounts as the bid states them), the status in words."""
+    out = io.StringIO()
+    w = csv.writer(out)
+    fields = rec["fields"]
+    multi = bool(rec["lots"])
+    w.writerow([tender_title])
+    w.writerow(["序号", "投标人", *(["分包", "报价（元）"] if multi else []), *(f["label_zh"] for f in fields),
+                "文件", "状态", "原因"])
+    for row in rec["rows"]:
+        for lot in (row.get("lots") or [None]) if multi else [None]:
+            lot_cells = [] if not multi else ["" if lot is None else f"第{lot['lot']}包 {lot.get('name') or ''}".strip(),
+                                               "" if lot is None else str(lot["price"])]
+            w.writerow([row["seq"], row["bidder_name"], *lot_cells,
+                        *("" if row["fields"].get(f["key"]) is None else str(row["fields"][f["key"]]) for f in fields),
+                        "；".join(d["name"] for d in row["documents"]), STATUS.get(row["status"], row["status"]),
+                        row["reason"] or ""])
+    return "\ufeff" + out.getvalue()  # the BOM: spreadsheets then read the Chinese as UTF-8
+
+
+@routes.get("/api/tenders/{id}/record.csv", name="opening.record_csv")
+async def record_as_csv(request: web.Request) -> web.Response:
+    actor = current_actor(request)
+    tender = await visible_tender(request, actor)
+    rec = await opening_record.record(ctx(request), tender.id)
+    name = quote(f"开标记录表-{tender.spec.title}.csv")
+    return web.Response(text=record_csv(tender.spec.title, rec), content_type="text/csv", charset="utf-8",
+                        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{name}"})
 
 
 @routes.post("/api/tenders/{id}/record/confirm", name="opening.confirm")
