@@ -113,6 +113,10 @@
   function setBid(b) {
     const old = hall.bids.get(b.bid_id);
     if (old && BID_STEP[old.status] >= BID_STEP[b.status]) return;
+    if (b.status === "opening") { // how many bids this page saw being decrypted (the tests read it)
+      const list = $("bid-status");
+      list.dataset.seenOpening = String(Number(list.dataset.seenOpening || 0) + 1);
+    }
     hall.bids.set(b.bid_id, Object.assign({}, old || {}, b));
   }
 
