@@ -14,7 +14,15 @@ import time
 
 from evaluation.accounts.account import Role, create_account
 from tests.e2e.conftest import MakeAppServer, NewPage
-from tests.e2e.test_tender_flow import BIDDERS, COMPANIES, OPENING_TIMEOUT_MS, create_tender, screenshot, sign_in, submit_bid
+from tests.e2e.test_tender_flow import (
+    BIDDERS,
+    COMPANIES,
+    OPENING_TIMEOUT_MS,
+    create_tender,
+    screenshot,
+    sign_in,
+    submit_bid,
+)
 from tests.web.signin import PASSWORD, make_account
 from web.keys import AUDIT_LOG
 
