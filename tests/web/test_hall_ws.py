@@ -31,6 +31,8 @@ async def test_hall_receives_the_record_live(aiohttp_client: Any, tmp_path: Path
     snapshot = await ws.receive_json(timeout=5)
     assert snapshot["type"] == "snapshot" and snapshot["tender"]["opening_round"] == tender["opening_round"]
     assert snapshot["attendance"] is None and snapshot["bids"] is None  # who bid stays secret until the opening
+    status, _ = await hall.call("bidder0", "GET", f"/api/tenders/{tender['id']}/record.csv")
+    assert status == 409  # no record before the opening
     status, supervised = await hall.call("supervisor", "GET", f"/api/tenders/{tender['id']}/hall")
     assert status == 200 and [a["signed_in"] for a in supervised["attendance"]] == [False] * 3
     assert (await other.receive_json(timeout=5))["type"] == "snapshot"
@@ -68,3 +70,14 @@ async def test_hall_receives_the_record_live(aiohttp_client: Any, tmp_path: Path
     resp = await hall.client.get(path, headers={**hall.headers["bidder0"], "Origin": "http://evil.example", "Upgrade": "websocket",
                                                 "Connection": "Upgrade", "Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="})
     assert resp.status == 403
+
+
+def test_the_record_csv_never_holds_a_formula() -> None:
+    from web.api.opening import cell, record_csv
+    assert [cell(v) for v in ("=1+1", "+1", "@SUM(A1)", "-2+3", "-1,000.50", "1,000.00", "南山")] == [
+        "'=1+1", "'+1", "'@SUM(A1)", "'-2+3", "-1,000.50", "1,000.00", "南山"]
+    rec = {"fields": [{"key": "total_price", "label_zh": "总报价"}], "lots": [],
+           "rows": [{"seq": 1, "bidder_name": "=HYPERLINK(\"x\")", "fields": {"total_price": "100.00"}, "documents": [],
+                     "status": "failed", "reason": "cannot be unsealed"}]}
+    text = record_csv("项目", rec)
+    assert "'=HYPERLINK" in text and "未能开启" in text

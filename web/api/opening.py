@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from urllib.parse import quote
 
 from aiohttp import web
@@ -25,23 +26,36 @@ async def record(request: web.Request) -> web.Response:
 
 
 STATUS = {"opened": "已开启", "failed": "未能开启"}
+NUMBER = re.compile(r"-?[\d,]+(\.\d+)?")
+
+
+def cell(value: object) -> str:
+    """A cell a spreadsheet shows as text: what a bidder wrote never runs as a formula."""
+    text = str(value)
+    if text[:1] in ("=", "+", "@", "\t", "\r") or (text[:1] == "-" and not NUMBER.fullmatch(text)):
+        return "'" + text
+    return text
 
 
 def record_csv(tender_title: str, rec: dict) -> str:
     """The opening record as a CSV people open in a spreadsheet (pure): one line per bid, or per bid
     and lot; the record's own values (amounts as the bid states them), the status in words."""
     out = io.StringIO()
-    w = csv.writer(out)
+    raw = csv.writer(out)
+
+    def line(cells: list) -> None:
+        raw.writerow([cell(c) for c in cells])
+
     fields = rec["fields"]
     multi = bool(rec["lots"])
-    w.writerow([tender_title])
-    w.writerow(["序号", "投标人", *(["分包", "报价（元）"] if multi else []), *(f["label_zh"] for f in fields),
+    line([tender_title])
+    line(["序号", "投标人", *(["分包", "报价（元）"] if multi else []), *(f["label_zh"] for f in fields),
                 "文件", "状态", "原因"])
     for row in rec["rows"]:
         for lot in (row.get("lots") or [None]) if multi else [None]:
             lot_cells = [] if not multi else ["" if lot is None else f"第{lot['lot']}包 {lot.get('name') or ''}".strip(),
                                                "" if lot is None else str(lot["price"])]
-            w.writerow([row["seq"], row["bidder_name"], *lot_cells,
+            line([row["seq"], row["bidder_name"], *lot_cells,
                         *("" if row["fields"].get(f["key"]) is None else str(row["fields"][f["key"]]) for f in fields),
                         "；".join(d["name"] for d in row["documents"]), STATUS.get(row["status"], row["status"]),
                         row["reason"] or ""])
