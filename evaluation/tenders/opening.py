@@ -180,6 +180,8 @@ async def _open_one(ctx: TenderContext, tender: Tender, beacon: Beacon, bid: Any
     """Open one bid and record its result. A bid that cannot be opened, or whose result cannot be
     recorded (anything the audit log or the database refuses), is recorded as failed (开标失败)
     with the reason and its ciphertext's hash: one bidder never holds up the opening."""
+    ctx.notify(tender.id, {"type": "bid.status", "bid_id": bid.id, "bidder": bid.bidder,
+                           "bidder_name": bid.bidder_name, "status": "opening"})
     try:
         fields, lots, documents = await asyncio.to_thread(
             unseal_bid, ctx.blobs, ctx.chain, beacon.signature, bid.sha256, tender.spec

@@ -97,6 +97,27 @@ async def signins(ctx: TenderContext, tender_id: str) -> list[dict[str, Any]]:
         return [{"account": r.account, "role": r.role, "name": r.name, "at_us": r.at_us} for r in rows]
 
 
+async def attendance(ctx: TenderContext, tender_id: str) -> list[dict[str, Any]]:
+    """Every current bid's bidder with its sign-in (签到) or None: who came and who did not,
+    in the order the bids were submitted. The agency's own sign-in is not a bidder's."""
+    async with ctx.engine.connect() as conn:
+        bids = await bid_rows(conn, tender_id, status="submitted")
+    signed = {s["account"]: s for s in await signins(ctx, tender_id)}
+    return [{"bidder": b.bidder, "name": b.bidder_name, "signed_in": b.bidder in signed,
+             "at_us": signed[b.bidder]["at_us"] if b.bidder in signed else None} for b in bids]
+
+
+async def bid_statuses(ctx: TenderContext, tender_id: str) -> list[dict[str, Any]]:
+    """Each current bid's decryption status while and after the bids open: ``sealed`` (待解密),
+    ``opened`` or ``failed`` with the reason (the hall adds ``opening`` live from events)."""
+    async with ctx.engine.connect() as conn:
+        bids = await bid_rows(conn, tender_id, status="submitted")
+        done = {r.bid_id: r for r in await opening_rows(conn, tender_id)}
+    return [{"bid_id": b.id, "bidder": b.bidder, "bidder_name": b.bidder_name,
+             "status": done[b.id].status if b.id in done else "sealed",
+             "reason": done[b.id].reason if b.id in done else None} for b in bids]
+
+
 RECORD_KINDS = ("bid.submitted", "bid.replaced", "bid.opened", "bid.open_failed", "opening.record",
                 "opening.confirmed", "opening.objection", "opening.answer")
 """The entries the record view is folded from."""

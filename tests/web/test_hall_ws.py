@@ -10,6 +10,7 @@ from typing import Any
 from crypto import tlock
 from evaluation.tenders.bid_container import build_container
 from tests.web.tender_client import start, tender_body
+from web.keys import AUDIT_LOG
 
 
 async def test_hall_receives_the_record_live(aiohttp_client: Any, tmp_path: Path) -> None:
@@ -29,22 +30,54 @@ async def test_hall_receives_the_record_live(aiohttp_client: Any, tmp_path: Path
                                                      "Origin": f"http://{hall.client.host}:{hall.client.port}"})
     snapshot = await ws.receive_json(timeout=5)
     assert snapshot["type"] == "snapshot" and snapshot["tender"]["opening_round"] == tender["opening_round"]
+    assert snapshot["attendance"] is None and snapshot["bids"] is None  # who bid stays secret until the opening
+    status, _ = await hall.call("bidder0", "GET", f"/api/tenders/{tender['id']}/record.csv")
+    assert status == 409  # no record before the opening
+    status, supervised = await hall.call("supervisor", "GET", f"/api/tenders/{tender['id']}/hall")
+    assert status == 200 and [a["signed_in"] for a in supervised["attendance"]] == [False] * 3
     assert (await other.receive_json(timeout=5))["type"] == "snapshot"
+    size = hall.client.app[AUDIT_LOG].size
     await hall.call("bidder0", "POST", f"/api/tenders/{tender['id']}/hall/signin", json={"name": "零号供应商"})
+    assert (await hall.kinds_since(size))[:1] == ["hall.signin"]  # 签到 is logged
     events = []
     while not events or events[-1]["type"] != "record.final":
         events.append(await ws.receive_json(timeout=15))
     types = [e["type"] for e in events]
     assert types[0] == "signin" and types[1] == "phase" and events[1]["signins"] == ["零号供应商"]
-    assert types[2:] == ["record.bid"] * 3 + ["record.final"]
-    assert sorted(e["row"]["fields"]["total_price"] for e in events[2:5]) == ["100.00", "101.00", "102.00"]
+    # bid by bid: each bid is announced as opening before its result row
+    assert sorted(types[2:-1]) == ["bid.status"] * 3 + ["record.bid"] * 3 and types[-1] == "record.final"
+    for e in events[2:-1]:
+        if e["type"] == "record.bid":
+            assert any(o["type"] == "bid.status" and o["bid_id"] == e["row"]["bid_id"] and o["status"] == "opening"
+                       for o in events[2:events.index(e)])
+    rows = [e for e in events if e["type"] == "record.bid"]
+    assert sorted(e["row"]["fields"]["total_price"] for e in rows) == ["100.00", "101.00", "102.00"]
     other_first = await other.receive_json(timeout=5)
     assert other_first["type"] == "phase"  # bidder2 never saw bidder0's sign-in before the opening
     assert (await ws.receive_json(timeout=5))["type"] == "phase"  # confirming
     await ws.close()
     await other.close()
+    # after the opening every bidder is listed with its sign-in (the absent too), and each bid's status
+    status, snap = await hall.call("bidder2", "GET", f"/api/tenders/{tender['id']}/hall")
+    assert status == 200 and snap["record"]["state"] == "confirming"
+    signed = {a["bidder"]: a["signed_in"] for a in snap["attendance"]}
+    assert signed == {hall.accounts["bidder0"].id: True, hall.accounts["bidder1"].id: False, hall.accounts["bidder2"].id: False}
+    assert [b["status"] for b in snap["bids"]] == ["opened"] * 3
+    status, body = await hall.call("bidder1", "GET", f"/api/tenders/{tender['id']}/record.csv")
+    assert status == 200 and body.startswith("\ufeff") and "序号,投标人,总报价" in body and "已开启" in body
     status, _ = await hall.call("bidder3", "GET", path)
     assert status == 403
     resp = await hall.client.get(path, headers={**hall.headers["bidder0"], "Origin": "http://evil.example", "Upgrade": "websocket",
                                                 "Connection": "Upgrade", "Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="})
     assert resp.status == 403
+
+
+def test_the_record_csv_never_holds_a_formula() -> None:
+    from web.api.opening import cell, record_csv
+    assert [cell(v) for v in ("=1+1", "+1", "@SUM(A1)", "-2+3", "-1,000.50", "1,000.00", "南山")] == [
+        "'=1+1", "'+1", "'@SUM(A1)", "'-2+3", "-1,000.50", "1,000.00", "南山"]
+    rec = {"fields": [{"key": "total_price", "label_zh": "总报价"}], "lots": [],
+           "rows": [{"seq": 1, "bidder_name": "=HYPERLINK(\"x\")", "fields": {"total_price": "100.00"}, "documents": [],
+                     "status": "failed", "reason": "cannot be unsealed"}]}
+    text = record_csv("项目", rec)
+    assert "'=HYPERLINK" in text and "未能开启" in text

@@ -94,7 +94,11 @@ async def snapshot(request: web.Request, tender: Tender, actor: Actor) -> dict[s
     signins = await opening_record.signins(c, tender.id)
     if tender.state is TenderState.PUBLISHED and actor.role != "supervisor":
         signins = [s for s in signins if s["account"] == actor.account]
-    record = await opening_record.record(c, tender.id, partial=True) if tender.state is not TenderState.PUBLISHED else None
+    before = tender.state is TenderState.PUBLISHED
+    record = await opening_record.record(c, tender.id, partial=True) if not before else None
+    # who bid is secret until the opening: the list of bidders (absent ones too) only then, or to supervisors
+    attendance = await opening_record.attendance(c, tender.id) if not before or actor.role == "supervisor" else None
+    bids = await opening_record.bid_statuses(c, tender.id) if not before else None
     return {
         "type": "snapshot",
         "server_time": time.time(),
@@ -111,6 +115,8 @@ async def snapshot(request: web.Request, tender: Tender, actor: Actor) -> dict[s
             "local_beacon": is_local_beacon(c.chain),
         },
         "signins": signins,
+        "attendance": attendance,
+        "bids": bids,
         "record": record,
     }
 

@@ -3,6 +3,11 @@ collusion leads for the owning agency and supervisors after the opening."""
 
 from __future__ import annotations
 
+import csv
+import io
+import re
+from urllib.parse import quote
+
 from aiohttp import web
 
 from evaluation.tenders import opening_record
@@ -18,6 +23,53 @@ async def record(request: web.Request) -> web.Response:
     actor = current_actor(request)
     tender = await visible_tender(request, actor)
     return web.json_response(await opening_record.record(ctx(request), tender.id))
+
+
+STATUS = {"opened": "已开启", "failed": "未能开启"}
+NUMBER = re.compile(r"-?[\d,]+(\.\d+)?")
+
+
+def cell(value: object) -> str:
+    """A cell a spreadsheet shows as text: what a bidder wrote never runs as a formula."""
+    text = str(value)
+    if text[:1] in ("=", "+", "@", "\t", "\r") or (text[:1] == "-" and not NUMBER.fullmatch(text)):
+        return "'" + text
+    return text
+
+
+def record_csv(tender_title: str, rec: dict) -> str:
+    """The opening record as a CSV people open in a spreadsheet (pure): one line per bid, or per bid
+    and lot; the record's own values (amounts as the bid states them), the status in words."""
+    out = io.StringIO()
+    raw = csv.writer(out)
+
+    def line(cells: list) -> None:
+        raw.writerow([cell(c) for c in cells])
+
+    fields = rec["fields"]
+    multi = bool(rec["lots"])
+    line([tender_title])
+    line(["序号", "投标人", *(["分包", "报价（元）"] if multi else []), *(f["label_zh"] for f in fields),
+                "文件", "状态", "原因"])
+    for row in rec["rows"]:
+        for lot in (row.get("lots") or [None]) if multi else [None]:
+            lot_cells = [] if not multi else ["" if lot is None else f"第{lot['lot']}包 {lot.get('name') or ''}".strip(),
+                                               "" if lot is None else str(lot["price"])]
+            line([row["seq"], row["bidder_name"], *lot_cells,
+                        *("" if row["fields"].get(f["key"]) is None else str(row["fields"][f["key"]]) for f in fields),
+                        "；".join(d["name"] for d in row["documents"]), STATUS.get(row["status"], row["status"]),
+                        row["reason"] or ""])
+    return "\ufeff" + out.getvalue()  # the BOM: spreadsheets then read the Chinese as UTF-8
+
+
+@routes.get("/api/tenders/{id}/record.csv", name="opening.record_csv")
+async def record_as_csv(request: web.Request) -> web.Response:
+    actor = current_actor(request)
+    tender = await visible_tender(request, actor)
+    rec = await opening_record.record(ctx(request), tender.id)
+    name = quote(f"开标记录表-{tender.spec.title}.csv")
+    return web.Response(text=record_csv(tender.spec.title, rec), content_type="text/csv", charset="utf-8",
+                        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{name}"})
 
 
 @routes.post("/api/tenders/{id}/record/confirm", name="opening.confirm")

@@ -20,7 +20,11 @@
     record: null, // {confirm_until, failed_reason, valid, min_bids, final}
     confirmations: new Set(),
     objections: new Map(),
+    attendance: null, // [{bidder, name, signed_in, at_us}]: every current bid's bidder, once revealed
+    bids: new Map(), // bid_id → {bidder, bidder_name, status: sealed|opening|opened|failed, reason}
   };
+  const BID_STEP = { sealed: 0, opening: 1, opened: 2, failed: 2 };
+  const BID_STATUS = { sealed: t("待解密"), opening: t("解密中…"), opened: t("已解密"), failed: t("解密失败") };
   const now = () => Date.now() / 1000 + hall.offset;
 
   function el(tag, attrs, ...children) {
@@ -82,6 +86,53 @@
     const signed = hall.signins.has(data.account);
     button.hidden = !(data.may_sign_in && open && !signed);
     if (signed && data.may_sign_in) $("signin-note").textContent = t("您已签到");
+    renderAttendance();
+  }
+
+  // Every bidder of the tender, signed in or not (the list is revealed at the opening).
+  function renderAttendance() {
+    const box = $("attendance-box");
+    box.hidden = !hall.attendance;
+    if (!hall.attendance) return;
+    const list = $("attendance");
+    list.innerHTML = "";
+    let signed = 0;
+    for (const a of hall.attendance) {
+      const s = hall.signins.get(a.bidder);
+      const at = s ? s.at_us : a.at_us;
+      const yes = Boolean(s || a.signed_in);
+      if (yes) signed++;
+      list.append(el("li", { "data-bidder": a.bidder, "data-signed": yes ? "yes" : "no" },
+        el("strong", {}, a.name), " ",
+        yes ? el("span", { class: "badge ok" }, t("已签到")) : el("span", { class: "badge bad" }, t("未签到")),
+        yes && at ? el("small", { class: "tp-muted" }, " " + pb.localTime(at / 1e6)) : ""));
+    }
+    $("attendance-summary").textContent = t("已签到 {signed} / 共 {n} 家", { signed, n: hall.attendance.length });
+  }
+
+  function setBid(b) {
+    const old = hall.bids.get(b.bid_id);
+    if (old && BID_STEP[old.status] >= BID_STEP[b.status]) return;
+    if (b.status === "opening") { // how many bids this page saw being decrypted (the tests read it)
+      const list = $("bid-status");
+      list.dataset.seenOpening = String(Number(list.dataset.seenOpening || 0) + 1);
+    }
+    hall.bids.set(b.bid_id, Object.assign({}, old || {}, b));
+  }
+
+  // Bid by bid: 待解密 → 解密中 → 已解密 / 解密失败 (with the reason).
+  function renderBids() {
+    const box = $("bids-box");
+    box.hidden = hall.bids.size === 0;
+    const list = $("bid-status");
+    list.innerHTML = "";
+    for (const b of hall.bids.values()) {
+      const cls = b.status === "opened" ? "badge ok" : b.status === "failed" ? "badge bad" : "badge";
+      const item = el("li", { "data-bidder": b.bidder, "data-status": b.status },
+        el("strong", {}, b.bidder_name), " ", el("span", { class: cls }, BID_STATUS[b.status] || b.status));
+      if (b.status === "failed" && b.reason) item.append(el("br"), el("small", { class: "reason" }, b.reason));
+      list.append(item);
+    }
   }
 
   function renderHead() {
@@ -129,6 +180,8 @@
   }
 
   function addRow(row) {
+    setBid({ bid_id: row.bid_id, bidder: row.bidder, bidder_name: row.bidder_name, status: row.status, reason: row.reason });
+    renderBids();
     if (hall.rows.has(row.seq)) return;
     hall.rows.set(row.seq, row);
     const body = $("record-rows");
@@ -153,7 +206,11 @@
     const rows = [...hall.rows.values()];
     const opened = rows.filter((r) => r.status === "opened").length;
     const note = $("record-note");
-    if (rows.length) note.textContent = hall.record && hall.record.final ? t("开标记录表已完整公布") : t("唱标中…");
+    const state = hall.tender && hall.tender.state;
+    if (state === "confirming") note.textContent = t("开标记录表已完整公布，等待投标人确认");
+    else if (hall.record && hall.record.final) note.textContent = t("开标记录表已完整公布");
+    else if (rows.length) note.textContent = t("唱标中…");
+    $("record-actions").hidden = !rows.length || state === "opening" || state === "published";
     $("record-summary").textContent = rows.length
       ? t("已开启 {opened} · 未能开启 {failed}", { opened, failed: rows.length - opened }) +
         (hall.record && hall.record.min_bids ? " · " + t("最少有效投标 {n}", { n: hall.record.min_bids }) : "")
@@ -224,6 +281,7 @@
   function renderAll() {
     renderState();
     renderSignins();
+    renderBids();
     renderRows();
     renderConfirm();
     renderObjections();
@@ -265,6 +323,9 @@
     hall.confirmations = new Set();
     hall.objections = new Map();
     hall.record = null;
+    hall.attendance = msg.attendance || null;
+    hall.bids = new Map();
+    for (const b of msg.bids || []) setBid(b);
     if (msg.record) applyRecord(msg.record);
     renderAll();
   }
@@ -273,7 +334,10 @@
     try {
       const snap = await pb.api("GET", `/api/tenders/${data.tender_id}/hall`);
       for (const s of snap.signins) hall.signins.set(s.account, s);
+      if (snap.attendance) hall.attendance = snap.attendance;
+      for (const b of snap.bids || []) setBid(b);
       renderSignins();
+      renderBids();
     } catch (e) {
       console.warn("sign-in list", e);
     }
@@ -312,6 +376,10 @@
           connection.restart(); // a fresh snapshot carries the new round's time
         }
         renderAll();
+        break;
+      case "bid.status":
+        setBid(msg);
+        renderBids();
         break;
       case "record.bid":
         addRow(msg.row);
@@ -405,6 +473,7 @@
         button.disabled = false;
       }
     });
+    $("print-record").addEventListener("click", () => window.print());
     $("confirm-button").addEventListener("click", async () => {
       try {
         const result = await pb.api("POST", `/api/tenders/${data.tender_id}/record/confirm`);

@@ -30,6 +30,7 @@ RULES: dict[str, Rule] = {
     "hall.ws": Rule(HALL, "开标大厅 live events over WebSocket"),
     "hall.signin": Rule(roles(Role.agency, Role.bidder), "签到 sign in to the hall"),
     "opening.record": Rule(SIGNED_IN, "开标记录表 the opening record, after the opening"),
+    "opening.record_csv": Rule(SIGNED_IN, "开标记录表 the opening record as a CSV file, after the opening"),
     "opening.confirm": Rule(BIDDER, "confirm the opening record (bidders in it)"),
     "opening.object": Rule(BIDDER, "异议 object to the opening record (bidders in it)"),
     "opening.answer": Rule(AGENCY, "answer an objection (the tender's agency)"),
