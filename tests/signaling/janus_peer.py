@@ -5,7 +5,7 @@
 
 A publisher sends a generated 640x360 video track and a tone, prints {"feed": ID} once joined and
 {"state": "connected"} once ICE completed, and keeps publishing until its standard input closes.
-A subscriber takes the given feeds on one handle and prints {"frames": {feed: n}} once every feed
+A subscriber takes the given feeds (one handle each) and prints {"frames": {feed: n}} once every feed
 delivered FRAMES decoded video frames, then {"done": true}. Janus offers only the host's
 non-loopback addresses, so aiortc gathers on them too (everything stays on this machine).
 """
@@ -13,12 +13,13 @@ non-loopback addresses, so aiortc gathers on them too (everything stays on this 
 from __future__ import annotations
 
 import asyncio
+import array
 import fractions
 import json
+import math
 import sys
 
 import aiohttp
-import numpy
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import AudioStreamTrack, MediaStreamError, VideoStreamTrack
 from av import AudioFrame, VideoFrame
@@ -30,30 +31,33 @@ def say(**fields: object) -> None:
     print(json.dumps(fields), flush=True)
 
 
+TONE = array.array("h", (int(8000 * math.sin(2 * math.pi * 440 * i / 48000)) for i in range(48000))).tobytes()
+
+
 class Pattern(VideoStreamTrack):
+    """640x360 frames whose brightness steps every second (a visible, changing picture)."""
+
     async def recv(self) -> VideoFrame:
         pts, time_base = await self.next_timestamp()
-        img = numpy.zeros((360, 640, 3), numpy.uint8)
-        img[:, :, 0] = (pts // 3000) % 256
-        img[:, (pts // 300) % 640, :] = 255
-        frame = VideoFrame.from_ndarray(img, format="bgr24")
+        frame = VideoFrame(640, 360, "yuv420p")
+        y = (pts // 90000 * 40) % 200 + 16
+        for plane, value in zip(frame.planes, (y, 128, 128)):
+            plane.update(bytes([value]) * plane.buffer_size)
         frame.pts, frame.time_base = pts, time_base
         return frame
 
 
 class Tone(AudioStreamTrack):
-    def __init__(self) -> None:
-        super().__init__()
-        self._t = 0
+    """A 440 Hz tone, 20 ms frames at 48 kHz, paced like aiortc's silence."""
 
     async def recv(self) -> AudioFrame:
-        frame = await super().recv()  # paced silence, 20 ms at 48 kHz
-        n = frame.samples
-        t = (numpy.arange(n) + self._t) / 48000
-        self._t += n
-        samples = (numpy.sin(2 * numpy.pi * 440 * t) * 8000).astype(numpy.int16).reshape(1, -1)
-        tone = AudioFrame.from_ndarray(samples, format="s16", layout="mono")
-        tone.sample_rate, tone.pts, tone.time_base = 48000, frame.pts, fractions.Fraction(1, 48000)
+        silence = await super().recv()
+        n = silence.samples
+        offset = (silence.pts * 2) % len(TONE)
+        data = (TONE + TONE)[offset:offset + 2 * n]
+        tone = AudioFrame(format="s16", layout="mono", samples=n)
+        tone.planes[0].update(data)
+        tone.sample_rate, tone.pts, tone.time_base = 48000, silence.pts, fractions.Fraction(1, 48000)
         return tone
 
 
@@ -91,40 +95,45 @@ async def publish(url: str, room: int, name: str) -> int:
 
 
 async def subscribe(url: str, room: int, feeds: list[int], frames: int) -> int:
+    """One subscriber handle and connection per feed.
+
+    aiortc routes bundled RTP by the SSRCs its remote description names, else by payload type; a
+    Janus multistream offer carrying several video feeds would land them all on the first video
+    track, so this test peer takes one feed per connection (a browser can use one for all).
+    """
+    counts: dict[int, int] = {f: 0 for f in feeds}
+    all_done = asyncio.Event()
+    pcs: list[RTCPeerConnection] = []
+    tasks: list[asyncio.Task[None]] = []
     async with aiohttp.ClientSession() as http:
         s = await JanusSession.create(url, http)
-        h = await s.attach()
-        ev = await h.message({"request": "join", "ptype": "subscriber", "room": room,
-                              "streams": [{"feed": f} for f in feeds]})
-        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-        counts: dict[int, int] = {f: 0 for f in feeds}
-        mid_feed = {str(st["mid"]): st["feed_id"] for st in ev["plugindata"]["data"].get("streams", [])
-                    if st.get("type") == "video"}
-        all_done = asyncio.Event()
-        tasks = []
+        for feed in feeds:
+            h = await s.attach()
+            ev = await h.message({"request": "join", "ptype": "subscriber", "room": room,
+                                  "streams": [{"feed": feed}]})
+            pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+            pcs.append(pc)
 
-        @pc.on("track")
-        def _track(track) -> None:  # type: ignore[no-untyped-def]
-            if track.kind != "video":
-                return
-            transceiver = next(t for t in pc.getTransceivers() if t.receiver.track is track)
-            feed = mid_feed.get(str(transceiver.mid))
+            def on_track(track, feed: int = feed) -> None:  # type: ignore[no-untyped-def]
+                if track.kind != "video":
+                    return
 
-            async def count() -> None:
-                try:
-                    while True:
-                        await track.recv()
-                        counts[feed] = counts.get(feed, 0) + 1
-                        if all(counts.get(f, 0) >= frames for f in feeds):
-                            all_done.set()
-                except MediaStreamError:
-                    pass
-            tasks.append(asyncio.create_task(count()))
+                async def count() -> None:
+                    try:
+                        while True:
+                            await track.recv()
+                            counts[feed] += 1
+                            if all(n >= frames for n in counts.values()):
+                                all_done.set()
+                    except MediaStreamError:
+                        pass
+                tasks.append(asyncio.create_task(count()))
 
-        await pc.setRemoteDescription(RTCSessionDescription(ev["jsep"]["sdp"], "offer"))
-        await pc.setLocalDescription(await pc.createAnswer())
-        await h.message({"request": "start"}, {"type": "answer", "sdp": pc.localDescription.sdp})
-        await h.trickle_done()
+            pc.on("track", on_track)
+            await pc.setRemoteDescription(RTCSessionDescription(ev["jsep"]["sdp"], "offer"))
+            await pc.setLocalDescription(await pc.createAnswer())
+            await h.message({"request": "start"}, {"type": "answer", "sdp": pc.localDescription.sdp})
+            await h.trickle_done()
         try:
             await asyncio.wait_for(all_done.wait(), 30)
         except asyncio.TimeoutError:
@@ -132,7 +141,8 @@ async def subscribe(url: str, room: int, feeds: list[int], frames: int) -> int:
             return 1
         say(frames={str(k): v for k, v in counts.items()})
         say(done=True)
-        await pc.close()
+        for pc in pcs:
+            await pc.close()
         await s.destroy()
     return 0
 
