@@ -12,8 +12,8 @@ non-loopback addresses, so aiortc gathers on them too (everything stays on this 
 
 from __future__ import annotations
 
-import asyncio
 import array
+import asyncio
 import fractions
 import json
 import math
