@@ -95,3 +95,40 @@ def prefix_sha256(path: Path, length: int) -> str:
             h.update(chunk)
             left -= len(chunk)
     return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    file: str
+    start: int  # the differing bytes lie in [start, end): after the last good checkpoint
+    end: int
+    reason: str
+
+
+def verify(directory: Path, checkpoints: list[Checkpoint]) -> Mismatch | None:
+    """Check recordings against logged checkpoints; the first file and byte range that differs.
+
+    Checkpoints of one file are checked in order of length with one running hash, so the files are
+    read once. A file shorter than a checkpoint, or missing, is a mismatch too.
+    """
+    by_file: dict[str, list[Checkpoint]] = {}
+    for cp in checkpoints:
+        by_file.setdefault(cp.file, []).append(cp)
+    for name in sorted(by_file):
+        path = Path(directory) / name
+        good = 0
+        if not path.exists():
+            return Mismatch(name, 0, max(c.length for c in by_file[name]), "file missing")
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for cp in sorted(by_file[name], key=lambda c: c.length):
+                want = cp.length - good
+                while want > 0 and (chunk := f.read(min(CHUNK, want))):
+                    h.update(chunk)
+                    want -= len(chunk)
+                if want > 0:
+                    return Mismatch(name, good, cp.length, "file shorter than its checkpoint")
+                if h.hexdigest() != cp.sha256:
+                    return Mismatch(name, good, cp.length, "content differs")
+                good = cp.length
+    return None

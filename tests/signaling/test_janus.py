@@ -19,7 +19,13 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from signaling.janus.checkpoints import Checkpoint, RecordingHasher, checkpoint_loop, prefix_sha256
+from signaling.janus.checkpoints import (
+    Checkpoint,
+    RecordingHasher,
+    checkpoint_loop,
+    prefix_sha256,
+    verify,
+)
 from signaling.janus.client import JanusError, JanusSession, VideoRoom
 from signaling.janus.launcher import JanusProcess, JanusUnavailable
 from signaling.janus.supervisor import JanusSupervisor
@@ -173,6 +179,19 @@ async def test_publishers_subscriber_recordings_and_checkpoints(janus: JanusProc
     assert {f.name: f.stat().st_size for f in files} == {n: c.length for n, c in finals.items()}
     assert max(len([c for c in checkpoints if c.file == f.name]) for f in files) >= 2
     assert hasher is not None
+    assert verify(rec, checkpoints) is None
+
+    # one byte changed in a finished recording is found and located between two checkpoints
+    victim = files[0]
+    size = victim.stat().st_size
+    data = bytearray(victim.read_bytes())
+    data[size // 2] ^= 0xFF
+    victim.write_bytes(bytes(data))
+    bad = verify(rec, checkpoints)
+    assert bad is not None and bad.file == victim.name and bad.reason == "content differs"
+    assert bad.start <= size // 2 < bad.end
+    data[size // 2] ^= 0xFF
+    victim.write_bytes(bytes(data))
 
     video = next(f for f in files if "-video-" in f.name)
     out = tmp_path / "out.webm"
