@@ -9,7 +9,8 @@ from signaling.janus.launcher import JanusProcess, wait_ready
 
 
 class JanusSupervisor:
-    """Watches a JanusProcess: child exit (or no answer to /info) → incident → restart."""
+    """Watches Janus: a child that exits is restarted; a Janus at a URL that stops answering is
+    waited for. Each outage is one incident (on_incident), each recovery one on_restart."""
 
     def __init__(self, janus: JanusProcess, on_incident: Callable[[str], Awaitable[None]],
                  on_restart: Callable[[], Awaitable[None]] | None = None, check: float = 0.5) -> None:
@@ -25,21 +26,27 @@ class JanusSupervisor:
 
     async def _watch(self) -> None:
         loop = asyncio.get_running_loop()
+        external = self.janus.proc is None  # a Janus at a configured URL: reconnect, never spawn
         while True:
             proc = self.janus.proc
-            if proc is not None:
+            if not external and proc is not None:
                 await asyncio.to_thread(proc.wait)  # returns when the child exits
+                await self.on_incident(f"janus exited (status {proc.returncode})")
+                self.janus.proc = None
+                await self.janus.start()
             else:
                 try:
                     await wait_ready(self.janus.url, loop.time() + self.check)
                     await asyncio.sleep(self.check)  # probe period for a Janus we did not start
                     continue
                 except Exception:
-                    pass
-            code = proc.returncode if proc is not None else None
-            await self.on_incident(f"janus exited (status {code})")
-            self.janus.proc = None
-            await self.janus.start()
+                    await self.on_incident(f"janus at {self.janus.url} stopped answering")
+                while True:
+                    try:
+                        await wait_ready(self.janus.url, loop.time() + 5.0)
+                        break
+                    except Exception:
+                        continue
             self.restarts += 1
             if self.on_restart is not None:
                 await self.on_restart()
