@@ -228,8 +228,10 @@ async def test_supervisor_restarts_janus_killed_with_sigkill(janus: JanusProcess
     sup.start()
     assert janus.proc is not None
     old = janus.proc.pid
+    killed_at = asyncio.get_running_loop().time()
     os.kill(old, signal.SIGKILL)
     await asyncio.wait_for(restarted.wait(), 10)
+    print(f"janus killed with -9 answered again after {asyncio.get_running_loop().time() - killed_at:.2f} s")
     assert incidents and "-9" in incidents[0]
     assert janus.alive() and janus.proc is not None and janus.proc.pid != old
     async with aiohttp.ClientSession() as http:  # the new one answers and takes rooms again
