@@ -65,6 +65,26 @@ FIELDS: dict[str, str] = {
     "request": N_("申请"), "plan": N_("抽取方案"), "excluded": N_("回避排除"), "exclusions": N_("回避排除"),
     "declined": N_("已拒绝"), "replacements": N_("补抽"), "sequence": N_("抽取顺序"), "problem": N_("问题"),
     "by": N_("记录人"), "evidence": N_("证明材料"), "deduction": N_("价格扣除"), "evaluated_fen": N_("评审价（元）"),
+    "budget_fen": N_("预算（元）"),
+    "category": N_("品目"),
+    "description": N_("项目说明"),
+    "deviation_threshold": N_("偏差阈值"),
+    "evaluation_method": N_("评标办法"),
+    "method": N_("采购方式"),
+    "invited": N_("邀请供应商"),
+    "max_bid_bytes": N_("投标文件上限"),
+    "objection_window_s": N_("异议期（秒）"),
+    "record_fields": N_("开标记录项"),
+    "key": N_("代码"),
+    "label_zh": N_("中文名称"),
+    "label_en": N_("英文名称"),
+    "required": N_("必填"),
+    "type": N_("类型"),
+    "sme_reserved": N_("预留中小企业"),
+    "local_beacon": N_("本地信标"),
+    "id": N_("编号"),
+    "agency_name": N_("采购人/代理机构"),
+    "agency": N_("采购人/代理机构"),
 }
 """Names of the payload keys the pages show; a key without one shows as itself, small."""
 
@@ -160,7 +180,7 @@ class Reader:
             return yuan(int(value))
         if key.endswith("_us") and value > 1e12:
             return self.moment(value / 1e6)
-        if key == "size" and float(value).is_integer():
+        if (key == "size" or key.endswith("_bytes")) and float(value).is_integer():
             from web.formatting import size_text
 
             return size_text(int(value))
@@ -172,6 +192,10 @@ class Reader:
         named = self.name(value)
         if named is not None:
             return Field(label, named)
+        if key in ("method", "evaluation_method") and value in LABELS[key]:
+            return Field(label, label_in(self.lang, key, value))
+        if key == "type" and value in LABELS["field_type"]:
+            return Field(label, label_in(self.lang, "field_type", value))
         if key.endswith("role"):
             return Field(label, label_in(self.lang, "role", value))
         if key in ("old", "new", "status") and value in LABELS["bid_status"]:
