@@ -8,7 +8,6 @@ fields and its inclusion proof against the signed root — never trusting the da
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -22,10 +21,8 @@ from crypto.note import Verifier, open_note
 from crypto.proof import verify_inclusion
 from evaluation.audit import store
 from evaluation.audit.entry import Entry, decode_leaf
-from evaluation.accounts.tables import account_table
 from evaluation.audit.log import AuditLog
 from evaluation.errors import DomainError
-from evaluation.tenders.store import bid_table, tender_table
 
 
 @dataclass(frozen=True)
@@ -33,9 +30,6 @@ class TenderSummary:
     tender_id: str
     count: int
     last_time: datetime
-    title: str | None = None
-    """The tender's name from its stored spec; None when the log names a tender the tables lack."""
-    state: str | None = None
 
 
 @dataclass(frozen=True)
@@ -59,69 +53,7 @@ async def tender_summaries(engine: AsyncEngine, limit: int = 200) -> list[Tender
     )
     async with engine.connect() as conn:
         rows = (await conn.execute(query)).all()
-        ids = [r.tender_id for r in rows]
-        tenders = {
-            r.id: (r.spec, r.state)
-            for r in (await conn.execute(sa.select(tender_table.c.id, tender_table.c.spec, tender_table.c.state)
-                                         .where(tender_table.c.id.in_(ids)))).all()
-        } if ids else {}
-    out = []
-    for r in rows:
-        spec, state = tenders.get(r.tender_id, (None, None))
-        out.append(TenderSummary(r.tender_id, r.n, datetime.fromtimestamp(r.last / 1e6, tz=timezone.utc),
-                                 spec_title(spec), state))
-    return out
-
-
-def spec_title(spec: str | None) -> str | None:
-    """The title of a stored spec (JSON text), None when there is none to read."""
-    if not spec:
-        return None
-    try:
-        title = json.loads(spec).get("title")
-    except (ValueError, AttributeError):
-        return None
-    return title if isinstance(title, str) and title else None
-
-
-async def tender_title(engine: AsyncEngine, tender_id: str) -> tuple[str | None, str | None]:
-    """The tender's (title, state) from its row, (None, None) when the tables lack it."""
-    async with engine.connect() as conn:
-        row = (await conn.execute(sa.select(tender_table.c.spec, tender_table.c.state)
-                                  .where(tender_table.c.id == tender_id))).first()
-    return (spec_title(row.spec), row.state) if row else (None, None)
-
-
-async def names(engine: AsyncEngine, entries: Sequence[Entry]) -> dict[str, str]:
-    """What a reader calls the ids in `entries`: accounts by display name (with organisation),
-    bids by their bidder's name — from the tables, then from the entries' own payloads."""
-    found: dict[str, str] = {}
-    for e in entries:
-        p = e.payload if isinstance(e.payload, dict) else {}
-        for id_key, name_key in (("bid_id", "bidder_name"), ("bid", "bidder_name"), ("account_id", "display_name"),
-                                 ("account", "name")):
-            if isinstance(p.get(id_key), str) and isinstance(p.get(name_key), str):
-                found[p[id_key]] = p[name_key]
-        for key in ("bids", "members"):
-            for item in p.get(key) or [] if isinstance(p.get(key), list) else []:
-                if isinstance(item, dict):
-                    if isinstance(item.get("bid"), str) and isinstance(item.get("bidder_name"), str):
-                        found[item["bid"]] = item["bidder_name"]
-                    if isinstance(item.get("bidder"), str) and isinstance(item.get("bidder_name"), str):
-                        found[item["bidder"]] = item["bidder_name"]
-                    if isinstance(item.get("account"), str) and isinstance(item.get("name"), str):
-                        found[item["account"]] = item["name"]
-    tender_ids = {e.tender_id for e in entries if e.tender_id}
-    async with engine.connect() as conn:
-        for r in (await conn.execute(sa.select(account_table.c.id, account_table.c.display_name,
-                                               account_table.c.organization))).all():
-            found[r.id] = f"{r.display_name}（{r.organization}）" if r.organization and r.organization != r.display_name \
-                else r.display_name
-        if tender_ids:
-            for r in (await conn.execute(sa.select(bid_table.c.id, bid_table.c.bidder_name)
-                                         .where(bid_table.c.tender_id.in_(tender_ids)))).all():
-                found[r.id] = r.bidder_name
-    return found
+    return [TenderSummary(r.tender_id, r.n, datetime.fromtimestamp(r.last / 1e6, tz=timezone.utc)) for r in rows]
 
 
 async def platform_entries(log: AuditLog, limit: int = 50) -> list[Entry]:

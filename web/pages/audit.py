@@ -17,6 +17,7 @@ from web.api.audit import int_param
 from web.errors import BadRequest, NotFound
 from web.i18n import language_of
 from web.keys import AUDIT_LOG, ENGINE, LOG_VKEY, SETTINGS
+from web.pages import audit_lookup
 from web.pages.audit_view import STAGES, Reader, entry_view, grouped, state_tables
 from web.rendering import render
 
@@ -44,7 +45,7 @@ async def audit_home(request: web.Request) -> web.Response:
         verified=verified,
         checkpoint=checkpoint,
         vkey=request.app[LOG_VKEY],
-        tenders=await overview.tender_summaries(request.app[ENGINE]),
+        tenders=await audit_lookup.named_tenders(request.app[ENGINE], await overview.tender_summaries(request.app[ENGINE])),
         groups=grouped([entry_view(e, reader) for e in entries]),
         selected=None,
         tender_id=None,
@@ -53,7 +54,7 @@ async def audit_home(request: web.Request) -> web.Response:
 
 
 async def reader_for(request: web.Request, entries: list) -> Reader:
-    names = await overview.names(request.app[ENGINE], entries)
+    names = await audit_lookup.names(request.app[ENGINE], entries)
     return Reader(language_of(request), request.app[SETTINGS].time_zone, names)
 
 
@@ -61,7 +62,7 @@ async def reader_for(request: web.Request, entries: list) -> Reader:
 async def audit_tender(request: web.Request) -> web.Response:
     log = request.app[AUDIT_LOG]
     tender_id = request.match_info["tender_id"]
-    title, tender_state = await overview.tender_title(request.app[ENGINE], tender_id)
+    title, tender_state = await audit_lookup.tender_title(request.app[ENGINE], tender_id)
     common = {"tender_id": tender_id, "title": title, "tender_state": tender_state, "stages": STAGES}
     try:
         everything = await log.entries_for_tender(tender_id)
@@ -123,6 +124,6 @@ async def audit_receipt(request: web.Request) -> web.Response:
         checked = overview.Verification(True, f"entry {entry.index} is included in the signed checkpoint of {rec.checkpoint.size} entries")
     except CryptoError as exc:
         checked = overview.Verification(False, str(exc))
-    title = (await overview.tender_title(request.app[ENGINE], entry.tender_id))[0] if entry.tender_id else None
+    title = (await audit_lookup.tender_title(request.app[ENGINE], entry.tender_id))[0] if entry.tender_id else None
     return render(request, "audit_receipt.html", view=entry_view(entry, reader), entry=entry, receipt=rec.to_json(),
                   title=title, verified=checked)

@@ -160,6 +160,8 @@ class Reader:
             count = len(value)
             return Field(label, self.t(N_("{n} 项"), n=count))
         if isinstance(value, dict):
+            if "label_zh" in value and "label_en" in value:  # a name the agency gives in both languages
+                value = {k: v for k, v in value.items() if k != ("label_zh" if self.lang == "en" else "label_en")}
             items = [self.value(k, v, depth + 1) for k, v in list(value.items())[:_MAX_ITEMS]]
             if len(value) > _MAX_ITEMS:
                 items.append(Field("…", self.t(N_("另 {n} 项"), n=len(value) - _MAX_ITEMS)))
