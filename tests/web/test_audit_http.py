@@ -230,3 +230,16 @@ async def test_the_server_refuses_to_start_on_a_changed_leaf(tmp_path: Path) -> 
     assert "Traceback" not in done.stderr.decode()
     check = subprocess.run([sys.executable, "-m", "web.cli", "audit", "check"], capture_output=True, env=env, cwd=root, timeout=120)
     assert check.returncode == 1 and b"entry 3" in check.stderr
+
+
+def test_every_registered_event_kind_has_a_label_and_a_stage() -> None:
+    """The replay never shows a raw event code: each kind the platform registers has a label."""
+    from evaluation.audit.events import KINDS
+    from web.labels import LABELS
+    from web.pages.audit_view import STAGES, stage_of
+
+    create_app  # the app registers every feature's kinds on import
+    missing = sorted(k for k in KINDS if k not in LABELS["event"])
+    assert missing == []
+    assert {stage_of(k) for k in KINDS} <= set(STAGES)
+    assert set(STAGES) == set(LABELS["stage"])
