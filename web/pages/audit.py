@@ -121,7 +121,9 @@ async def audit_receipt(request: web.Request) -> web.Response:
     reader = await reader_for(request, [entry])
     try:
         rec.verify(Verifier.from_key_text(request.app[LOG_VKEY]))
-        checked = overview.Verification(True, f"entry {entry.index} is included in the signed checkpoint of {rec.checkpoint.size} entries")
+        checked = overview.Verification(
+            True, f"entry {entry.index} is included in the signed checkpoint of {rec.checkpoint.size} entries"
+        )
     except CryptoError as exc:
         checked = overview.Verification(False, str(exc))
     title = (await audit_lookup.tender_title(request.app[ENGINE], entry.tender_id))[0] if entry.tender_id else None
