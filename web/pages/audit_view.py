@@ -83,6 +83,8 @@ FIELDS: dict[str, str] = {
     "sme_reserved": N_("预留中小企业"),
     "local_beacon": N_("本地信标"),
     "id": N_("编号"),
+    "origin": N_("来源"),
+    "verifier_key": N_("验证密钥"),
     "evaluation_date": N_("评标日期"),
     "agency_name": N_("采购人/代理机构"),
     "agency": N_("采购人/代理机构"),
