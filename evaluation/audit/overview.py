@@ -39,6 +39,9 @@ class Verification:
     ok: bool
     message: str
     checkpoint: Checkpoint | None = None
+    shown: int = 0
+    """How many displayed entries were checked against the checkpoint."""
+    signer: str = ""
 
 
 async def tender_summaries(engine: AsyncEngine, limit: int = 200) -> list[TenderSummary]:
@@ -88,4 +91,6 @@ async def verify_view(log: AuditLog, verifier_key: str, entries: Sequence[Entry]
         True,
         f"{shown}checkpoint of {checkpoint.size} entries is signed by {note.sigs[0].name} and matches the stored tree",
         checkpoint,
+        len(entries),
+        note.sigs[0].name,
     )

@@ -100,17 +100,77 @@ async def test_bad_requests_are_one_clear_line(client: TestClient, path: str, pa
     assert message in body["error"] and "\n" not in body["error"]
 
 
+def visible(html: str) -> str:
+    """The text a reader sees: no tags, no <code> (ids kept small and copyable), no <pre>."""
+    import re
+
+    html = re.sub(r"<(code|pre|script|style|select)\b.*?</\1>", " ", html, flags=re.S)
+    return re.sub(r"<[^>]*>", " ", html)
+
+
 async def test_supervisor_pages(client: TestClient) -> None:
     html = await (await client.get("/audit")).text()
     assert "已验证" in html and "T-1" in html and "T-2" in html
+    assert "/api/audit/bundle" in html
     html = await (await client.get("/audit/tenders/T-1")).text()
-    assert "已验证" in html and html.count("bid.submitted") >= 5
+    assert "已验证" in html and html.count("递交投标文件") >= 5
     # The state at a chosen point: after the publication, before any bid.
     html = await (await client.get("/audit/tenders/T-1", params={"until": "1"})).text()
     assert "第 1 条时的状态" in html
     filtered = await (await client.get("/audit/tenders/T-1", params={"kind": "tender.published"})).text()
-    assert "<code>bid.submitted</code>" not in filtered
+    assert "递交投标文件</strong>" not in filtered and "发布招标公告</strong>" in filtered
+    by_stage = await (await client.get("/audit/tenders/T-1", params={"stage": "bids"})).text()
+    assert by_stage.count("递交投标文件</strong>") == 5 and "发布招标公告</strong>" not in by_stage
+    assert (await client.get("/audit/tenders/T-1", params={"stage": "x\ud800"})).status == 400
     assert (await client.get("/audit/tenders/NOPE")).status == 404
+
+
+async def test_the_replay_reads_like_a_record(client: TestClient) -> None:
+    """Names for ids, Chinese labels, local time with its zone, payloads as fields; no acct_/B-
+    ids or \\u escapes in what a reader sees."""
+    from evaluation.accounts.tables import account_table
+
+    engine = client.app[ENGINE]
+    async with engine.begin() as conn:
+        row = (await conn.execute(sa.select(account_table.c.id, account_table.c.display_name)
+                                  .where(account_table.c.role == "supervisor"))).first()
+    log = client.app[AUDIT_LOG]
+    await log.append(EntryDraft("bid.opened", {"bid_id": "B-00aa11", "bidder_name": "甲公司", "fields": {"price_fen": 123456789}},
+                                "T-1", Actor(row.id, "supervisor")))
+    await log.append(EntryDraft("bid.withdrawn", {"bid_id": "B-00aa11"}, "T-1", Actor("acct_ffff0000ffff0000", "bidder")))
+    resp = await client.get("/audit/tenders/T-1")
+    html = await resp.text()
+    text = visible(html)
+    assert resp.status == 200
+    for words in ("公告", "投标", "开标", "发布招标公告", "递交投标文件", "唱标", "撤回投标", "甲公司", row.display_name,
+                  "北京时间", "1,234,567.89", "办公设备采购 Office equipment", "项目名称", "未知账户"):
+        assert words in text, words
+    assert "acct_" not in text and "B-00aa11" not in text and "\\u" not in html and "{&#34;" not in html
+    assert "<pre class=\"state\">" not in html
+    receipt = await client.get("/audit/receipt/3")
+    page = await receipt.text()
+    assert receipt.status == 200 and receipt.content_type == "text/html"
+    assert "已验证" in page and "递交投标文件" in page and "包含证明" in page and "acct_" not in visible(page)
+    assert (await client.get("/audit/receipt/999")).status == 404
+    assert (await client.get("/audit/receipt/1e999")).status == 400
+
+
+async def test_the_bundle_downloads_and_verifies(client: TestClient, tmp_path: Path) -> None:
+    """The page's bundle link gives what `pingbiao audit export` writes; it verifies offline."""
+    import io
+    import tarfile
+
+    from evaluation.audit.bundle import verify_bundle
+
+    resp = await client.get("/api/audit/bundle")
+    assert resp.status == 200 and "attachment" in resp.headers["Content-Disposition"]
+    with tarfile.open(fileobj=io.BytesIO(await resp.read()), mode="r:gz") as tar:
+        tar.extractall(tmp_path / "out", filter="data")
+    (folder,) = (tmp_path / "out").iterdir()
+    report = verify_bundle(folder)
+    assert report.size >= 7 and report.origin == "test.example/audit"
+    await sign_in_as(client, Role.admin)
+    assert (await client.get("/api/audit/bundle", headers={"Accept": "application/json"})).status == 403
 
 
 async def test_quiet_change_in_the_database_is_caught(client: TestClient) -> None:
@@ -133,7 +193,7 @@ async def test_quiet_change_in_the_database_is_caught(client: TestClient) -> Non
 async def test_only_the_supervisor_reads_entries(client: TestClient) -> None:
     """Entries show who has bid before the opening: the administrator gets 403, like a bidder."""
     await sign_in_as(client, Role.admin)
-    for path in ("/api/audit/entries", "/api/audit/receipt/1", "/audit", "/audit/tenders/T-1"):
+    for path in ("/api/audit/entries", "/api/audit/receipt/1", "/audit", "/audit/tenders/T-1", "/audit/receipt/1"):
         resp = await client.get(path, headers={"Accept": "application/json"})
         assert resp.status == 403, path
     assert (await client.get("/api/audit/proof/inclusion", params={"index": "1"})).status == 200  # hashes stay public
@@ -170,3 +230,16 @@ async def test_the_server_refuses_to_start_on_a_changed_leaf(tmp_path: Path) -> 
     assert "Traceback" not in done.stderr.decode()
     check = subprocess.run([sys.executable, "-m", "web.cli", "audit", "check"], capture_output=True, env=env, cwd=root, timeout=120)
     assert check.returncode == 1 and b"entry 3" in check.stderr
+
+
+def test_every_registered_event_kind_has_a_label_and_a_stage() -> None:
+    """The replay never shows a raw event code: each kind the platform registers has a label."""
+    from evaluation.audit.events import KINDS
+    from web.labels import LABELS
+    from web.pages.audit_view import STAGES, stage_of
+
+    create_app  # the app registers every feature's kinds on import
+    missing = sorted(k for k in KINDS if k not in LABELS["event"])
+    assert missing == []
+    assert {stage_of(k) for k in KINDS} <= set(STAGES)
+    assert set(STAGES) == set(LABELS["stage"])

@@ -7,10 +7,15 @@ checks are declared in web/access/permissions.py).
 from __future__ import annotations
 
 import base64
+import io
+import tarfile
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
+from evaluation.audit.bundle import export_bundle
 from evaluation.audit.entry import Entry
 from web.errors import BadRequest
 from web.keys import AUDIT_LOG, LOG_VKEY
@@ -114,3 +119,24 @@ async def receipt(request: web.Request) -> web.Response:
         raise NotFound(f"no entry {raw}: the log has {log.size} entries")
     rec = await log.receipt(int(raw))
     return web.json_response(rec.to_json())
+
+
+@routes.get("/api/audit/bundle", name="audit.bundle")
+async def bundle(request: web.Request) -> web.Response:
+    """The whole log at its latest checkpoint as an offline bundle (what `pingbiao audit export`
+    writes: checkpoint, log.vkey, entries.jsonl), packed as a .tar.gz; check it with
+    `pingbiao audit verify` (docs/audit-log.md)."""
+    log = request.app[AUDIT_LOG]
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "bundle"
+        report = await export_bundle(log, out, request.app[LOG_VKEY])
+        buffer = io.BytesIO()
+        name = f"audit-bundle-{report.size}"
+        with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+            for child in sorted(out.iterdir()):
+                tar.add(child, arcname=f"{name}/{child.name}")
+    return web.Response(
+        body=buffer.getvalue(),
+        content_type="application/gzip",
+        headers={"Content-Disposition": f'attachment; filename="{name}.tar.gz"'},
+    )

@@ -8,11 +8,17 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from crypto.errors import CryptoError
+from crypto.note import Verifier
 from evaluation.audit import overview
 from evaluation.audit.events import replay
 from evaluation.errors import IntegrityFailure
 from web.api.audit import int_param
-from web.keys import AUDIT_LOG, ENGINE, LOG_VKEY
+from web.errors import BadRequest, NotFound
+from web.i18n import language_of
+from web.keys import AUDIT_LOG, ENGINE, LOG_VKEY, SETTINGS
+from web.pages import audit_lookup
+from web.pages.audit_view import STAGES, Reader, entry_view, grouped, state_tables
 from web.rendering import render
 
 routes = web.RouteTableDef()
@@ -32,47 +38,94 @@ async def audit_home(request: web.Request) -> web.Response:
         "size": cp.size if cp else "—",
         "root_hex": cp.root.hex() if cp else "—",
     }
+    reader = await reader_for(request, entries)
     return render(
         request,
         "audit.html",
         verified=verified,
         checkpoint=checkpoint,
         vkey=request.app[LOG_VKEY],
-        tenders=await overview.tender_summaries(request.app[ENGINE]),
-        entries=entries,
+        tenders=await audit_lookup.named_tenders(request.app[ENGINE], await overview.tender_summaries(request.app[ENGINE])),
+        groups=grouped([entry_view(e, reader) for e in entries]),
         selected=None,
         tender_id=None,
+        query={},
     )
+
+
+async def reader_for(request: web.Request, entries: list) -> Reader:
+    names = await audit_lookup.names(request.app[ENGINE], entries)
+    return Reader(language_of(request), request.app[SETTINGS].time_zone, names)
 
 
 @routes.get("/audit/tenders/{tender_id}", name="audit.tender")
 async def audit_tender(request: web.Request) -> web.Response:
     log = request.app[AUDIT_LOG]
     tender_id = request.match_info["tender_id"]
+    title, tender_state = await audit_lookup.tender_title(request.app[ENGINE], tender_id)
+    common = {"tender_id": tender_id, "title": title, "tender_state": tender_state, "stages": STAGES}
     try:
         everything = await log.entries_for_tender(tender_id)
     except IntegrityFailure as exc:
         return render(
-            request, "audit_tender.html", tender_id=tender_id, entries=[], kinds=[], actors=[], kind=None,
-            actor=None, selected=None, state={}, verified=overview.Verification(False, exc.message),
+            request, "audit_tender.html", **common, groups=[], kinds=[], actors=[], stage_counts={}, query={},
+            selected=None, state=None, verified=overview.Verification(False, exc.message),
         )
     if not everything:
-        raise web.HTTPNotFound(reason=f"no audit entries for tender {tender_id}")
+        raise NotFound(f"no audit entries for tender {tender_id}")
+    reader = await reader_for(request, everything)
+    views = [entry_view(e, reader) for e in everything]
     kind = request.query.get("kind") or None
     actor = request.query.get("actor") or None
+    stage = request.query.get("stage") or None
+    if stage is not None and stage not in STAGES:
+        raise BadRequest(f"unknown stage {stage[:20]!r}: one of {', '.join(STAGES)}")
     until = int_param(request, "until", -1) if "until" in request.query else None
-    shown = [e for e in everything if (kind is None or e.kind == kind) and (actor is None or e.actor.account == actor)]
-    state = replay(everything, until_index=until)
+    shown = [
+        (e, v) for e, v in zip(everything, views, strict=True)
+        if (kind is None or e.kind == kind) and (actor is None or e.actor.account == actor)
+        and (stage is None or v.stage == stage)
+    ]
+    stage_counts = {s: sum(1 for v in views if v.stage == s) for s in STAGES}
+    query = {k: v for k, v in (("kind", kind), ("actor", actor), ("stage", stage)) if v}
     return render(
         request,
         "audit_tender.html",
-        tender_id=tender_id,
-        entries=shown,
-        kinds=sorted({e.kind for e in everything}),
-        actors=sorted({e.actor.account for e in everything}),
+        **common,
+        groups=grouped([v for _, v in shown]),
+        kinds=sorted({(v.kind, v.event) for v in views}, key=lambda kv: kv[1]),
+        actors=sorted({(e.actor.account, v.actor) for e, v in zip(everything, views, strict=True)}, key=lambda a: a[1]),
         kind=kind,
         actor=actor,
+        stage=stage,
+        stage_counts=stage_counts,
+        query=query,
         selected=until,
-        state={k: v for k, v in state.items() if k != "timeline"},
+        state=state_tables(replay(everything, until_index=until), reader),
         verified=await overview.verify_view(log, request.app[LOG_VKEY], everything),
     )
+
+
+@routes.get("/audit/receipt/{index}", name="audit.receipt_page")
+async def audit_receipt(request: web.Request) -> web.Response:
+    """An entry's receipt as a page: the entry read as on the replay, its inclusion proof and the
+    signed checkpoint, checked here against the log's verifier key as an outside verifier would."""
+    raw = request.match_info["index"]
+    if not raw.isdigit() or len(raw) > 18:
+        raise BadRequest("entry index must be a whole number")
+    log = request.app[AUDIT_LOG]
+    if int(raw) >= log.size:
+        raise NotFound(f"no entry {raw}: the log has {log.size} entries")
+    rec = await log.receipt(int(raw))
+    entry = (await log.entries(int(raw), int(raw) + 1))[0]
+    reader = await reader_for(request, [entry])
+    try:
+        rec.verify(Verifier.from_key_text(request.app[LOG_VKEY]))
+        checked = overview.Verification(
+            True, f"entry {entry.index} is included in the signed checkpoint of {rec.checkpoint.size} entries"
+        )
+    except CryptoError as exc:
+        checked = overview.Verification(False, str(exc))
+    title = (await audit_lookup.tender_title(request.app[ENGINE], entry.tender_id))[0] if entry.tender_id else None
+    return render(request, "audit_receipt.html", view=entry_view(entry, reader), entry=entry, receipt=rec.to_json(),
+                  title=title, verified=checked)

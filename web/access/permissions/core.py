@@ -24,6 +24,8 @@ RULES: dict[str, Rule] = {
     "audit.proof.consistency": Rule(PUBLIC, "consistency proof between two sizes (hashes only)"),
     "audit.entries": Rule(READERS, "audit entries with their contents"),
     "audit.receipt": Rule(READERS, "an entry's receipt: the entry itself (who did what), its proof, the checkpoint"),
+    "audit.bundle": Rule(READERS, "the whole log as an offline bundle (.tar.gz) to verify elsewhere"),
+    "audit.receipt_page": Rule(READERS, "回执 an entry's receipt as a page, checked against the signed checkpoint"),
     "audit.home": Rule(READERS, "审计日志 the log overview page"),
     "audit.tender": Rule(READERS, "监管回放 a tender's replay page"),
     # Accounts.
