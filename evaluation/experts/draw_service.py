@@ -288,13 +288,14 @@ async def complete_draw(ctx: TenderContext, tender_id: str, beacon: Beacon) -> N
     log.info("experts drawn", extra={"tender": tender_id, "round": beacon.round, "seats": len(seated)})
 
 
-async def _open_draw(conn: AsyncConnection, tender_id: str) -> Any:
+async def _open_draw(conn: AsyncConnection, tender_id: str, in_session: bool = False) -> Any:
+    """The drawn draw of `tender_id`; once the session has started, only for a refill (`in_session`)."""
     row = await draw_row(conn, tender_id)
     if row is None:
         raise NotFoundError(f"tender {tender_id} has no drawn committee")
     if row.state != DRAWN:
         raise InvalidStateError(f"the draw of tender {tender_id} is {row.state}, not drawn")
-    if await is_revealed(conn, tender_id):
+    if not in_session and await is_revealed(conn, tender_id):
         raise InvalidStateError(f"the evaluation session of tender {tender_id} has started: the committee is fixed")
     return row
 
@@ -307,11 +308,12 @@ async def _acting_expert(ctx: TenderContext, actor: Actor) -> str:
 
 
 async def accept(ctx: TenderContext, actor: Actor, tender_id: str) -> None:
-    """The signed-in expert accepts its invitation (``experts.accepted``). Idempotent."""
+    """The signed-in expert accepts its invitation (``experts.accepted``). Idempotent. After the
+    session has started only a replacement (a seat refilled after a 回避) still has one to accept."""
     expert_id = await _acting_expert(ctx, actor)
     async with ctx.engine.connect() as conn:
-        await _open_draw(conn, tender_id)
         member = next((m for m in await member_rows(conn, tender_id, seated_only=True) if m.expert_id == expert_id), None)
+        await _open_draw(conn, tender_id, in_session=member is not None and member.replaces is not None)
     if member is None:
         raise NotFoundError(f"no open invitation to tender {tender_id}")
     if member.status == ACCEPTED:
@@ -327,13 +329,17 @@ async def accept(ctx: TenderContext, actor: Actor, tender_id: str) -> None:
 
 
 async def decline(ctx: TenderContext, actor: Actor, tender_id: str, expert_id: str | None, reason: Any,
-                  ground: Any = None, evidence: Any = None) -> dict[str, Any]:
+                  ground: Any = None, evidence: Any = None, in_session: bool = False) -> dict[str, Any]:
     """A member declines (itself, or the tender's agency records it); its seat is refilled. Only a
     seated member can decline; the decline carries its reason, ground (``avoidance`` 回避申请 or
     ``unavailable`` 无法到场) and evidence reference (parse_decline).
 
     Returns ``{"declined": id, "replacements": [...]}`` or with ``"problem"`` when the reserve cannot
     refill the quotas (the draw becomes exhausted: request a new draw).
+
+    `in_session`: the evaluation session has started and a member withdrew at check-in (the session's
+    refill, evaluation/session/refill.py): allowed after the committee is revealed, and an exhausted
+    reserve is refused (ConflictError) with nothing logged or changed.
     """
     reason, ground, evidence = parse_decline(reason, ground, evidence)
     if actor.role == "expert":
@@ -343,7 +349,7 @@ async def decline(ctx: TenderContext, actor: Actor, tender_id: str, expert_id: s
         if not isinstance(expert_id, str) or not expert_id:
             raise InvalidRequest("expert_id is required")
     async with ctx.engine.connect() as conn:
-        row = await _open_draw(conn, tender_id)
+        row = await _open_draw(conn, tender_id, in_session)
         rows = await member_rows(conn, tender_id)
     seated = [m.expert_id for m in rows if m.status in SEATED]
     if expert_id not in seated:
@@ -355,6 +361,8 @@ async def decline(ctx: TenderContext, actor: Actor, tender_id: str, expert_id: s
     try:
         replacements = list(draw.refill(request, result, members, declined))
     except draw.TooFewExperts as exc:
+        if in_session:
+            raise ConflictError(f"the draw's reserve is exhausted, the seat cannot be refilled: {exc.message}") from exc
         replacements, problem = [], exc.message
     first_seat = max(m.seat for m in rows) + 1
 

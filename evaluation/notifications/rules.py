@@ -77,6 +77,8 @@ def notices_for(entry: Entry, facts: Facts) -> list[Notice]:
     if entry.kind == "evaluation.started":
         members = [str(m["account"]) for m in p.get("members", []) if isinstance(m, Mapping) and m.get("account")]
         return [Notice(m, STARTED, title, f"/evaluation/{t}") for m in members]
+    if entry.kind == "evaluation.member_added" and p.get("kind") == "expert" and p.get("account"):
+        return [Notice(str(p["account"]), STARTED, title, f"/evaluation/{t}")]
     if entry.kind == "evaluation.state" and p.get("new") in ("scoring", "signing"):
         text = SCORING if p["new"] == "scoring" else SIGNING
         return [Notice(m, text, title, f"/evaluation/{t}") for m in facts.members]
@@ -84,5 +86,5 @@ def notices_for(entry: Entry, facts: Facts) -> list[Notice]:
 
 
 KINDS = ("experts.drawn", "experts.replaced", "opening.objection", "opening.answer", "opening.record",
-         "evaluation.started", "evaluation.state")
+         "evaluation.started", "evaluation.state", "evaluation.member_added")
 """The kinds the rules look at; the job skips every other entry without a lookup."""

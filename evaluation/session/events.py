@@ -66,8 +66,11 @@ KINDS_DOC: dict[str, str] = {
         "valid, min_bids. Phase becomes 'failed'."
     ),
     "evaluation.member_added": (
-        "The agency added a purchaser's representative (采购人代表) to the committee. Payload: "
-        "account, kind ('purchaser_rep'), name, seat."
+        "A member joined the committee during check-in: a purchaser's representative (采购人代表) "
+        "the agency added, or the expert that replaced a withdrawn (回避) member from the draw's "
+        "reserve (补抽), once it accepted. Payload: account, kind ('purchaser_rep' | 'expert'), name, "
+        "seat; for a replacement also expert_id, site, specialty, fills (the withdrawn member's seat) "
+        "and replaces (its account)."
     ),
     "evaluation.checked_in": (
         "A member checked in (签到): identity confirmed, the avoidance declaration (回避声明) answered "

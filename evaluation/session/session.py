@@ -123,12 +123,14 @@ class Member:
     checked_in_us: int | None
     recused_us: int | None = None
     recusal: tuple[dict[str, Any], ...] = ()
+    fills: int | None = None  # the seat of the withdrawn member this one replaces (补抽)
 
     def to_json(self) -> dict[str, Any]:
         return {"account": self.account, "kind": self.kind, "expert_id": self.expert_id, "name": self.name,
                 "site": self.site, "specialty": self.specialty, "seat": self.seat,
                 "checked_in": self.checked_in_us is not None, "checked_in_us": self.checked_in_us,
                 "recused": self.recused_us is not None, "recused_us": self.recused_us, "recusal": list(self.recusal),
+                "fills": self.fills,
                 "key_sha256": None if self.public_key is None else key_fingerprint(self.public_key)}
 
 
@@ -158,6 +160,29 @@ class Session:
             raise NotPermitted(f"you are not a member of the evaluation committee of {self.tender_id}")
         return found
 
+    @property
+    def seated(self) -> tuple[Member, ...]:
+        """The members who sit: every member but those who withdrew (回避)."""
+        return tuple(m for m in self.members if m.recused_us is None)
+
+    def vacant(self) -> list[Member]:
+        """Withdrawn members whose seat nobody fills yet (the agency refills it from the reserve)."""
+        filled = {m.fills for m in self.members if m.fills is not None}
+        return [m for m in self.members if m.recused_us is not None and m.seat not in filled]
+
+    def check_in_complete_with(self, account: str) -> bool:
+        """Whether check-in is complete once `account` checks in: every seated member checked in and
+        no withdrawn member's seat is waiting to be filled."""
+        waiting = [m for m in self.seated if m.checked_in_us is None and m.account != account]
+        return not waiting and not self.vacant()
+
+    def require_seated(self, actor: Actor) -> Member:
+        """The acting member, refused when it withdrew (回避)."""
+        found = self.require_member(actor)
+        if found.recused_us is not None:
+            raise NotPermitted("you have withdrawn from this evaluation (回避)")
+        return found
+
 
 async def load(conn: AsyncConnection, tender_id: str) -> Session:
     """The session of `tender_id`; NotFoundError when it has not started."""
@@ -167,7 +192,7 @@ async def load(conn: AsyncConnection, tender_id: str) -> Session:
     c = member_table.c
     members = tuple(
         Member(r.account, r.kind, r.expert_id, r.name, r.site, r.specialty, r.seat, r.public_key, r.checked_in_us,
-               r.recused_us, tuple(json.loads(r.recusal)) if r.recusal else ())
+               r.recused_us, tuple(json.loads(r.recusal)) if r.recusal else (), r.fills)
         for r in await conn.execute(sa.select(member_table).where(c.tender_id == tender_id).order_by(c.seat))
     )
     return Session(
@@ -326,7 +351,8 @@ async def check_in(ctx: EvaluationContext, actor: Actor, tender_id: str, data: d
 
     A member that declares a tie to a bidder withdraws (回避) instead: that is logged
     (``evaluation.member_recused``) with its answers, it does not check in, and the session waits
-    at check-in for the agency to have the seat filled."""
+    at check-in until the agency has the seat refilled (evaluation/session/refill.py): check-in
+    completes when every seated member has checked in and no withdrawn member's seat is vacant."""
     if data.get("identity_confirmed") is not True:
         raise InvalidRequest("confirm your identity (identity_confirmed: true)")
     if data.get("declaration_sha256") != DECLARATION_SHA256:
@@ -366,7 +392,7 @@ async def check_in(ctx: EvaluationContext, actor: Actor, tender_id: str, data: d
             "public_key": public_key, "key_sha256": key_fingerprint(public_key),
         }
         drafts = [EntryDraft("evaluation.checked_in", payload, tender_id, actor)]
-        last = all(m.checked_in_us is not None for m in session.members if m.account != actor.account)
+        last = session.check_in_complete_with(actor.account)
         if last:
             drafts.append(transition(session, SessionState.ELECTION, actor))
 
@@ -399,10 +425,10 @@ async def vote(ctx: EvaluationContext, actor: Actor, tender_id: str, candidate: 
 
     async def step() -> Session:
         session = await get_session(ctx, tender_id)
-        session.require_member(actor)
+        session.require_seated(actor)
         require(tender_id, session.state, SessionState.ELECTION, doing="vote for the group leader")
         chosen = session.member(candidate)
-        if chosen is None:
+        if chosen is None or chosen.recused_us is not None:
             raise InvalidRequest(f"{candidate} is not a member of the committee")
         if chosen.kind != "expert":
             raise InvalidRequest("the purchaser's representative cannot be the group leader")
@@ -413,7 +439,7 @@ async def vote(ctx: EvaluationContext, actor: Actor, tender_id: str, candidate: 
             raise ConflictError(f"you have already voted in round {round}")
         before = len(votes)
         votes[actor.account] = candidate
-        outcome = count_votes(len(session.members), votes)
+        outcome = count_votes(len(session.seated), votes)
         counts: dict[str, int] = {}
         for v in votes.values():
             counts[v] = counts.get(v, 0) + 1

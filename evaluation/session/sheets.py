@@ -139,7 +139,7 @@ async def submit_sheets(ctx: EvaluationContext, actor: Actor, tender_id: str, do
 
     async def step() -> Session:
         session = await get_session(ctx, tender_id)
-        member = session.require_member(actor)
+        member = session.require_seated(actor)
         require(tender_id, session.state, SessionState.SCORING, doing="submit sheets")
         raw = doc.get("sheets")
         if not isinstance(raw, list):
@@ -167,7 +167,7 @@ async def submit_sheets(ctx: EvaluationContext, actor: Actor, tender_id: str, do
         digest, now = sha256_hex(document.encode()), ctx.tenders.now_us()
         payload = {"sheets": raw, "sha256": digest, "signature": signature}
         drafts = [EntryDraft("evaluation.sheet_submitted", payload, tender_id, actor)]
-        last = len(done) + 1 == len(session.members)
+        last = len(done) + 1 == len(session.seated)
         if last:
             every = {**done, actor.account: raw}
             all_sheets = current_sheets(replay_view(session, every, []))
@@ -236,7 +236,7 @@ async def change_score(ctx: EvaluationContext, actor: Actor, tender_id: str, doc
 
     async def step() -> Session:
         session = await get_session(ctx, tender_id)
-        member = session.require_member(actor)
+        member = session.require_seated(actor)
         require(tender_id, session.state, SessionState.REVIEW, doing="change scores (only during the review)")
         async with ctx.engine.connect() as conn:
             done, before = await submitted(conn, tender_id), await changes(conn, tender_id)
@@ -361,7 +361,7 @@ async def sign_report(ctx: EvaluationContext, actor: Actor, tender_id: str, docu
 
     async def step() -> Session:
         session = await get_session(ctx, tender_id)
-        member = session.require_member(actor)
+        member = session.require_seated(actor)
         require(tender_id, session.state, SessionState.SIGNING, doing="sign the report")
         if doc.get("sha256") != session.report_sha256:
             raise InvalidRequest(f"the report's SHA-256 is {session.report_sha256}: sign that one")
@@ -372,7 +372,7 @@ async def sign_report(ctx: EvaluationContext, actor: Actor, tender_id: str, docu
         if actor.account in signers:
             raise ConflictError("you have already signed the report")
         drafts = [EntryDraft("evaluation.report_signed", {"sha256": session.report_sha256, "signature": signature}, tender_id, actor)]
-        last = len(signers) + 1 == len(session.members)
+        last = len(signers) + 1 == len(session.seated)
         if last:
             final = {"sha256": session.report_sha256, "signers": sorted([*signers, actor.account])}
             drafts += [EntryDraft("evaluation.report_final", final, tender_id, actor), transition(session, SessionState.DONE, actor)]

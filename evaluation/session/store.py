@@ -40,6 +40,7 @@ member_table = sa.Table(
     sa.Column("checked_in_us", sa.BigInteger, nullable=True),
     sa.Column("recused_us", sa.BigInteger, nullable=True),  # withdrew at check-in (回避)
     sa.Column("recusal", sa.Text, nullable=True),  # JSON: the bidders it declared ties to, with reasons
+    sa.Column("fills", sa.Integer, nullable=True),  # the seat of the withdrawn member this one replaces
 )
 
 vote_table = sa.Table(

@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from evaluation.accounts.account import find_by_username
-from evaluation.session import bid_queries, member_keys, result, validity
+from evaluation.session import bid_queries, member_keys, refill, result, validity
 from evaluation.session import session as sessions
 from evaluation.session import sheets as session_scoring
 from evaluation.session import view as session_view
@@ -57,6 +57,13 @@ async def add_member(request: web.Request) -> web.Response:
             raise NotFound("没有这个用户名的账户：请核对采购人代表的用户名")
         account = found.id
     await sessions.add_purchaser_rep(ctx(request), current_actor(request), request.match_info["id"], account)
+    return await _view(request, 201)
+
+
+@routes.post("/api/evaluation/{id}/members/{account}/refill", name="evaluation.refill")
+async def refill_seat(request: web.Request) -> web.Response:
+    """补抽: the agency refills the seat of a member that withdrew at check-in (evaluation/session/refill.py)."""
+    await refill.refill(ctx(request), current_actor(request), request.match_info["id"], request.match_info["account"])
     return await _view(request, 201)
 
 

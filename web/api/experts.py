@@ -18,8 +18,10 @@ from evaluation.experts.pool_edit import FormErrors
 from evaluation.experts.pool_import import template_csv
 from evaluation.experts.views import draw_status, invitations_of, visible_to_expert
 from evaluation.inputs import check_text
+from evaluation.session import refill
 from evaluation.tenders.tender import get
 from web.api.body import PayloadTooLarge, json_body, optional_json_body
+from web.api.evaluation import EVALUATION
 from web.api.tenders import ctx, current_actor
 from web.errors import BadRequest
 from web.rendering import render
@@ -151,7 +153,11 @@ async def accept(request: web.Request) -> web.Response:
     actor = current_actor(request)
     await visible_to_expert(ctx(request), actor, request.match_info["id"])
     await draw_service.accept(ctx(request), actor, request.match_info["id"])
-    return web.json_response({"tender": request.match_info["id"], "status": "accepted"})
+    # a replacement for a member that withdrew at check-in joins the session (补抽)
+    evaluation = request.app.get(EVALUATION)
+    joined = None if evaluation is None else await refill.join_replacement(evaluation, actor, request.match_info["id"])
+    body = {"tender": request.match_info["id"], "status": "accepted"}
+    return web.json_response({**body, "joined": True} if joined is not None else body)
 
 
 @routes.post("/api/experts/me/invitations/{id}/decline", name="experts.decline")

@@ -296,6 +296,12 @@
       if (m.recused) {
         li.append(" · " + t("已回避") + ": " + m.recusal.map((r) => `${r.bidder_name}（${r.reason}）`).join("；"));
         li.className = "warn";
+        if (view.tender.owner && s === "checkin" && m.kind === "expert" && !view.members.some((o) => o.fills === m.seat)) {
+          const refill = cell("button", t("补抽专家"));
+          Object.assign(refill, { type: "button", className: "refill" });
+          refill.onclick = () => act(() => post(`/members/${encodeURIComponent(m.account)}/refill`), t("已补抽，等待替补专家接受邀请"));
+          li.append(" ", refill);
+        }
       }
       li.dataset.account = m.account;
       li.dataset.checkedIn = m.checked_in ? "1" : "";
@@ -312,7 +318,7 @@
     $("commitment-text").textContent = view.texts.commitment;
     show("vote-box", !!me && s === "election" && !me.voted_for);
     $("vote-round").textContent = t("第 {n} 轮", { n: view.vote_round });
-    options($("vote-candidate"), view.members.filter((m) => m.kind === "expert").map((m) => [m.account, m.name]));
+    options($("vote-candidate"), view.members.filter((m) => m.kind === "expert" && !m.recused).map((m) => [m.account, m.name]));
     const scored = view.criteria.filter((c) => c.kind !== "price");
     show("sheet-box", !!me && s === "scoring" && !me.submitted);
     if (!$("sheet").rows.length && scored.length) {

@@ -1,0 +1,117 @@
+"""Refilling a seat after a member withdrew at check-in (回避, 补抽), docs/evaluation.md.
+
+1. ``refill``: the tender's agency has the withdrawn expert leave the draw (draw_service.decline,
+   ground ``avoidance``, evidence the ``evaluation.member_recused`` entry): ``experts.declined`` +
+   ``experts.replaced`` invite the next eligible expert of the draw's reserve.
+2. The replacement accepts its invitation as usual (draw_service.accept); ``join_replacement``
+   (called after the acceptance) adds it to the session: ``evaluation.member_added`` with the seat
+   it fills. It then checks in; check-in completes when every seated member has checked in and no
+   withdrawn member's seat is vacant (Session.check_in_complete_with).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from evaluation.audit.entry import Actor, EntryDraft
+from evaluation.errors import ConflictError, InvalidRequest, NotFoundError
+from evaluation.experts import draw_service
+from evaluation.experts.pool import expert_of_account
+from evaluation.experts.store import ACCEPTED, DECLINED, member_rows
+from evaluation.session.rules import SessionState, require
+from evaluation.session.session import EvaluationContext, Member, Session, get_session, retrying, write_state
+from evaluation.session.store import member_table
+from evaluation.tenders.tender import NotPermitted, get
+
+RECUSED_KIND = "evaluation.member_recused"
+
+
+async def _recusal_evidence(ctx: EvaluationContext, tender_id: str, member: Member) -> str:
+    """The reference of `member`'s recusal entry: its kind and index in the log."""
+    entries = await ctx.tenders.audit.entries_for_tender(tender_id, kinds=[RECUSED_KIND])
+    mine = [e for e in entries if e.actor.account == member.account]
+    if not mine:
+        raise ConflictError(f"{member.name} has no {RECUSED_KIND} entry")
+    return f"{RECUSED_KIND} #{mine[-1].index}"
+
+
+async def refill(ctx: EvaluationContext, actor: Actor, tender_id: str, account: Any) -> dict[str, Any]:
+    """The owning agency refills the seat of `account`, a drawn expert that withdrew at check-in,
+    from the draw's reserve. Returns ``{"seat", "replaced": n}`` (who replaces it stays sealed until
+    it accepts and joins). Refused, with nothing changed: another agency (403), no such member
+    (404), not withdrawn, not a drawn expert, already refilled, not at check-in or the reserve
+    exhausted (409)."""
+    if not isinstance(account, str) or not account.strip() or len(account) > 256:
+        raise InvalidRequest("account must be non-empty text of at most 256 characters")
+    tender = await get(ctx.tenders, tender_id)
+    if not tender.owned_by(actor):
+        raise NotPermitted(f"tender {tender_id} belongs to another agency")
+    session = await get_session(ctx, tender_id)
+    require(tender_id, session.state, SessionState.CHECKIN, doing="refill a seat (only during check-in)")
+    member = session.member(account)
+    if member is None:
+        raise NotFoundError(f"{account[:60]} is not a member of the evaluation committee of {tender_id}")
+    if member.recused_us is None:
+        raise ConflictError(f"{member.name} has not withdrawn (回避): only a withdrawn member's seat is refilled")
+    if member.kind != "expert" or member.expert_id is None:
+        raise ConflictError(f"{member.name} is not a drawn expert: its seat is not refilled from the draw")
+    if member not in session.vacant():
+        raise ConflictError(f"the seat of {member.name} is already filled")
+    async with ctx.engine.connect() as conn:
+        rows = await member_rows(conn, tender_id)
+    if any(r.expert_id == member.expert_id and r.status == DECLINED for r in rows):
+        raise ConflictError(f"the seat of {member.name} is already refilled: waiting for the replacement to accept")
+    evidence = await _recusal_evidence(ctx, tender_id, member)
+    out = await draw_service.decline(ctx.tenders, actor, tender_id, member.expert_id, "签到时申请回避 withdrew at check-in",
+                                     "avoidance", evidence, in_session=True)
+    ctx.notify(tender_id, {"type": "members"})
+    return {"seat": member.seat, "replaced": len(out["replacements"])}
+
+
+async def join_replacement(ctx: EvaluationContext, actor: Actor, tender_id: str) -> Session | None:
+    """After `actor`'s acceptance: when it replaces a withdrawn member of a session at check-in,
+    add it as a member (``evaluation.member_added`` with ``fills``, the withdrawn member's seat).
+    Returns the session, or None when there is nothing to join (no session, not a replacement,
+    already a member). Idempotent."""
+    expert = await expert_of_account(ctx.engine, actor.account)
+    if expert is None:
+        return None
+
+    async def step() -> Session | None:
+        try:
+            session = await get_session(ctx, tender_id)
+        except NotFoundError:
+            return None
+        if session.state is not SessionState.CHECKIN or session.member(actor.account) is not None:
+            return None
+        async with ctx.engine.connect() as conn:
+            mine = next((r for r in await member_rows(conn, tender_id) if r.expert_id == expert.id), None)
+        if mine is None or mine.status != ACCEPTED or mine.replaces is None:
+            return None
+        withdrawn = next((m for m in session.vacant() if m.expert_id == mine.replaces), None)
+        if withdrawn is None:
+            return None
+        seat = max(m.seat for m in session.members) + 1
+        row = {"account": actor.account, "kind": "expert", "expert_id": expert.id, "name": expert.name,
+               "site": mine.site_role, "specialty": mine.specialty, "seat": seat, "fills": withdrawn.seat}
+
+        async def apply(conn: AsyncConnection) -> None:
+            await write_state(conn, session)
+            c = member_table.c
+            taken = await conn.execute(sa.select(sa.func.count()).select_from(member_table).where(
+                c.tender_id == tender_id, c.fills == withdrawn.seat))
+            if taken.scalar_one():
+                raise ConflictError(f"the seat of {withdrawn.name} is already filled")
+            await conn.execute(member_table.insert().values(tender_id=tender_id, **row))
+
+        payload = {**row, "replaces": withdrawn.account}
+        await ctx.tenders.audit.append(EntryDraft("evaluation.member_added", payload, tender_id, actor), apply=apply)
+        return await get_session(ctx, tender_id)
+
+    result: Session | None = await retrying(step)
+    if result is not None:
+        ctx.notify(tender_id, {"type": "members"})
+    return result
