@@ -12,31 +12,21 @@ import asyncio
 import secrets
 import time
 
-from evaluation.accounts.account import Role, create_account
 from tests.e2e.conftest import MakeAppServer, NewPage
 from tests.e2e.test_tender_flow import (
-    BIDDERS,
     COMPANIES,
     OPENING_TIMEOUT_MS,
+    agency_and_bidders,
     create_tender,
     screenshot,
-    sign_in,
     submit_bid,
 )
-from tests.web.signin import PASSWORD, make_account
-from web.keys import AUDIT_LOG
 
 
 async def test_hall_lists_absent_bidders_and_each_bids_status(make_app_server: MakeAppServer, new_page: NewPage) -> None:
     server = await make_app_server()
     base, app = server.url, server.app
-    await make_account(app, Role.agency, "agency")
-    for name, company in zip(BIDDERS, COMPANIES):
-        await create_account(app[AUDIT_LOG], username=name, password=PASSWORD, display_name=f"{company}投标代表",
-                             role=Role.bidder, organization=company)
-    agency = await new_page()
-    bidders = [await new_page() for _ in BIDDERS]
-    await asyncio.gather(sign_in(agency, base, "agency"), *(sign_in(p, base, n) for p, n in zip(bidders, BIDDERS)))
+    agency, bidders = await agency_and_bidders(app, base, new_page)
     tender_id, opening = await create_tender(agency, base)
     records = [{"total_price": f"{1_000_000 + i:,}.00", "delivery_days": str(30 + i), "remarks": f"说明{i}"} for i in range(3)]
     await asyncio.gather(*(submit_bid(p, base, tender_id, r, secrets.token_bytes(512)) for p, r in zip(bidders, records)))

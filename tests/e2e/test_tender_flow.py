@@ -133,17 +133,22 @@ def plaintext_hits(stored: list[tuple[str, bytes]], wanted: dict[str, bytes]) ->
     return [f"{what} found in {where}" for where, raw in stored for what, needle in wanted.items() if needle in raw]
 
 
-async def test_tender_flow_in_browsers(make_app_server: MakeAppServer, new_page: NewPage) -> None:
-    server = await make_app_server()
-    base, app = server.url, server.app
+async def agency_and_bidders(app: Any, base: str, new_page: NewPage) -> tuple[Any, list[Any]]:
+    """The agency and the three bidders' accounts, each signed in on its own page."""
     await make_account(app, Role.agency, "agency")
     for name, company in zip(BIDDERS, COMPANIES):
         await create_account(app[AUDIT_LOG], username=name, password=PASSWORD, display_name=f"{company}投标代表",
                              role=Role.bidder, organization=company)
-
     agency = await new_page()
     bidders = [await new_page() for _ in BIDDERS]
     await asyncio.gather(sign_in(agency, base, "agency"), *(sign_in(p, base, n) for p, n in zip(bidders, BIDDERS)))
+    return agency, bidders
+
+
+async def test_tender_flow_in_browsers(make_app_server: MakeAppServer, new_page: NewPage) -> None:
+    server = await make_app_server()
+    base, app = server.url, server.app
+    agency, bidders = await agency_and_bidders(app, base, new_page)
 
     tender_id, opening = await create_tender(agency, base)
     await screenshot(agency, "tender-detail-published")

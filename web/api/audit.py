@@ -107,17 +107,22 @@ async def consistency(request: web.Request) -> web.Response:
     )
 
 
-@routes.get("/api/audit/receipt/{index}", name="audit.receipt")
-async def receipt(request: web.Request) -> web.Response:
+def entry_index(request: web.Request) -> int:
+    """The ``{index}`` of the route: a whole number naming an entry of the log (400, 404 otherwise)."""
     raw = request.match_info["index"]
     if not raw.isdigit() or len(raw) > 18:
         raise BadRequest("entry index must be a whole number")
-    log = request.app[AUDIT_LOG]
-    if int(raw) >= log.size:
+    size = request.app[AUDIT_LOG].size
+    if int(raw) >= size:
         from web.errors import NotFound
 
-        raise NotFound(f"no entry {raw}: the log has {log.size} entries")
-    rec = await log.receipt(int(raw))
+        raise NotFound(f"no entry {raw}: the log has {size} entries")
+    return int(raw)
+
+
+@routes.get("/api/audit/receipt/{index}", name="audit.receipt")
+async def receipt(request: web.Request) -> web.Response:
+    rec = await request.app[AUDIT_LOG].receipt(entry_index(request))
     return web.json_response(rec.to_json())
 
 

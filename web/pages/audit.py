@@ -13,7 +13,7 @@ from crypto.note import Verifier
 from evaluation.audit import overview
 from evaluation.audit.events import replay
 from evaluation.errors import IntegrityFailure
-from web.api.audit import int_param
+from web.api.audit import entry_index, int_param
 from web.errors import BadRequest, NotFound
 from web.i18n import language_of
 from web.keys import AUDIT_LOG, ENGINE, LOG_VKEY, SETTINGS
@@ -110,14 +110,10 @@ async def audit_tender(request: web.Request) -> web.Response:
 async def audit_receipt(request: web.Request) -> web.Response:
     """An entry's receipt as a page: the entry read as on the replay, its inclusion proof and the
     signed checkpoint, checked here against the log's verifier key as an outside verifier would."""
-    raw = request.match_info["index"]
-    if not raw.isdigit() or len(raw) > 18:
-        raise BadRequest("entry index must be a whole number")
+    index = entry_index(request)
     log = request.app[AUDIT_LOG]
-    if int(raw) >= log.size:
-        raise NotFound(f"no entry {raw}: the log has {log.size} entries")
-    rec = await log.receipt(int(raw))
-    entry = (await log.entries(int(raw), int(raw) + 1))[0]
+    rec = await log.receipt(index)
+    entry = (await log.entries(index, index + 1))[0]
     reader = await reader_for(request, [entry])
     try:
         rec.verify(Verifier.from_key_text(request.app[LOG_VKEY]))
