@@ -35,7 +35,6 @@ from evaluation.session.rules import (
 )
 from evaluation.session.scoring import (
     Finding,
-    points,
     Method,
     Problem,
     ScoringError,
@@ -43,6 +42,7 @@ from evaluation.session.scoring import (
     abnormally_low,
     check_sheet,
     check_sheets,
+    points,
 )
 from evaluation.session.session import (
     EvaluationContext,
@@ -62,9 +62,9 @@ from evaluation.session.tally import (
     apply_change,
     deviations,
     enough_bids,
-    unresolved,
     recommend,
     tally,
+    unresolved,
 )
 from evaluation.tenders.opening_record import record as opening_record
 from evaluation.tenders.rules import is_local_beacon
@@ -301,6 +301,13 @@ def deviation_line(session: Session, d: Deviation) -> str:
             f"（{d.score} 分，中位数 {d.median} 分），须由该专家确认并说明理由或修改评分")
 
 
+def with_reasons(review: dict[str, Any], logged: list[dict[str, Any]]) -> dict[str, Any]:
+    """The review with each confirmed deviation's reason (``reason``; the last confirmation of that score)."""
+    reasons = {(c["expert"], c["bid"], c["criterion"], points(c["score"])): c["reason"] for c in logged}
+    return {**review, "deviations": [
+        {**d, "reason": reasons.get((d["expert"], d["bid"], d["criterion"], points(d["score"])))} for d in review["deviations"]]}
+
+
 async def confirm_deviation(ctx: EvaluationContext, actor: Actor, tender_id: str, data: dict[str, Any]) -> Session:
     """A member confirms its own deviating score during the review with a reason: ``{bid, criterion,
     reason}``; logged as ``evaluation.deviation_confirmed``. The score it covers is the current one: a
@@ -374,7 +381,8 @@ async def compute_tally(ctx: EvaluationContext, actor: Actor, tender_id: str) ->
     problems = blocking_findings(session, sheets)
     if problems:
         raise ConflictError(f"fix the findings first ({len(problems)}): {problems[0].bid}: {problems[0].message}")
-    still_open = open_deviations(session, sheets, await confirmations(ctx, tender_id))
+    logged_confirmations = await confirmations(ctx, tender_id)
+    still_open = open_deviations(session, sheets, logged_confirmations)
     if still_open:
         raise ConflictError(deviation_line(session, still_open[0]))
     bids = tally_bids(session.bids)
@@ -412,7 +420,8 @@ async def compute_tally(ctx: EvaluationContext, actor: Actor, tender_id: str) ->
     }
     tender = await get(ctx.tenders, tender_id)
     record = await opening_record(ctx.tenders, tender_id)
-    report = session_report.build(tender.to_json(), session, done, logged_changes, sheets, review_of(session, sheets),
+    report = session_report.build(tender.to_json(), session, done, logged_changes, sheets,
+                                  with_reasons(review_of(session, sheets), logged_confirmations),
                                   tally_payload, record["objections"], local_beacon=is_local_beacon(ctx.tenders.chain))
     digest = session_report.digest(report)
     drafts.append(EntryDraft("evaluation.tally", tally_payload, tender_id, actor))

@@ -11,7 +11,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evaluation.session.scoring import Criteria, Criterion, Kind, Method, ScoringError, Sheet, display, rounded
+from evaluation.session.scoring import (
+    Criteria,
+    Criterion,
+    Kind,
+    Method,
+    ScoringError,
+    Sheet,
+    display,
+    rounded,
+)
 from evaluation.session.tally import (
     Bid,
     ChangeReason,

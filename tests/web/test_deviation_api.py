@@ -109,3 +109,12 @@ async def test_one_outlier_is_flagged_and_blocks_the_tally_until_confirmed(
     assert status == 400, err
     status, body = await hall.call("e0", "POST", f"{base}/tally")
     assert status == 201 and body["state"] == "signing", body
+    status, report = await hall.call("supervisor", "GET", f"{base}/report")
+    assert status == 200, report
+    [logged] = report["report"]["deviations"]  # the report keeps the deviation with the expert's reason
+    assert (logged["expert"], logged["median"], logged["reason"]) == (acct["e4"], "40", good["reason"])
+    resp = await hall.client.get(f"/evaluation/{tender_id}/report", headers=hall.headers["supervisor"])
+    page = await resp.text()
+    assert resp.status == 200 and good["reason"] in page and "中位数" in page
+    resp = await hall.client.get(f"/evaluation/{tender_id}/report.pdf", headers=hall.headers["agency"])
+    assert resp.status == 200 and (await resp.read()).startswith(b"%PDF")
