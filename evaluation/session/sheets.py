@@ -42,6 +42,7 @@ from evaluation.session.scoring import (
     abnormally_low,
     check_sheet,
     check_sheets,
+    display,
     points,
 )
 from evaluation.session.session import (
@@ -292,13 +293,14 @@ def open_deviations(session: Session, sheets: tuple[Sheet, ...], logged: list[di
     return unresolved(found, confirmed_keys(logged))
 
 
-def deviation_line(session: Session, d: Deviation) -> str:
+def deviation_line(session: Session, d: Deviation, more: int = 0) -> str:
     """One plain Chinese line naming the expert, the bidder and the criterion of an open deviation."""
     member = session.member(d.expert)
     bidder = next((b.get("bidder_name") or "" for b in session.bids if b.get("bid") == d.bid), "")
     title = session.criteria.get(d.criterion).title or d.criterion
     return (f"暂不能汇总：专家{member.name if member else ''}对{bidder or '一家投标人'}的“{title}”评分畸{'高' if d.high else '低'}"
-            f"（{d.score} 分，中位数 {d.median} 分），须由该专家确认并说明理由或修改评分")
+            f"（{display(d.score)} 分，中位数 {display(d.median)} 分），须由该专家确认并说明理由或修改评分"
+            + (f"；另有 {more} 项畸高畸低待处理" if more else ""))
 
 
 def with_reasons(review: dict[str, Any], logged: list[dict[str, Any]]) -> dict[str, Any]:
@@ -384,7 +386,7 @@ async def compute_tally(ctx: EvaluationContext, actor: Actor, tender_id: str) ->
     logged_confirmations = await confirmations(ctx, tender_id)
     still_open = open_deviations(session, sheets, logged_confirmations)
     if still_open:
-        raise ConflictError(deviation_line(session, still_open[0]))
+        raise ConflictError(deviation_line(session, still_open[0], len(still_open) - 1))
     bids = tally_bids(session.bids)
     failure = enough_bids(sum(b.invalid is None for b in bids), session.config.min_bids)
     if failure:

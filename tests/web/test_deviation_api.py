@@ -72,6 +72,7 @@ async def test_one_outlier_is_flagged_and_blocks_the_tally_until_confirmed(
     [d] = body["review"]["deviations"]  # only e4, not the experts its low score pulls the mean from
     assert (d["expert"], d["bid"], d["criterion"], d["score"], d["median"], d["others_low"], d["others_high"], d["high"]) == (
         acct["e4"], outlier_bid, "c2", "10", "40", "40", "40", False)
+    assert (await hall.call("e0", "GET", base))[1]["review"]["deviations"][0]["reason"] is None  # open
 
     expert_name = next(m["name"] for m in body["members"] if m["account"] == acct["e4"])
     bidder_name = next(b["bidder_name"] for b in body["bids"] if b["bid"] == outlier_bid)
@@ -101,6 +102,7 @@ async def test_one_outlier_is_flagged_and_blocks_the_tally_until_confirmed(
 
     status, body = await hall.call("e4", "POST", f"{base}/deviations/confirm", json=good)
     assert status == 201, body
+    assert body["review"]["deviations"][0]["reason"] == good["reason"]  # the page sees it confirmed
     assert await hall.kinds_since(size) == ["evaluation.deviation_confirmed"]
     [entry] = await log.entries(size, log.size)
     assert entry.payload["reason"] == good["reason"] and entry.payload["expert"] == acct["e4"]
