@@ -298,8 +298,9 @@ def deviation_line(session: Session, d: Deviation, more: int = 0) -> str:
     member = session.member(d.expert)
     bidder = next((b.get("bidder_name") or "" for b in session.bids if b.get("bid") == d.bid), "")
     title = session.criteria.get(d.criterion).title or d.criterion
-    return (f"暂不能汇总：专家{member.name if member else ''}对{bidder or '一家投标人'}的“{title}”评分畸{'高' if d.high else '低'}"
-            f"（{display(d.score)} 分，中位数 {display(d.median)} 分），须由该专家确认并说明理由或修改评分"
+    name = member.name if member else "一位专家"
+    return (f"暂不能汇总：{name}对{bidder or '一家投标人'}的“{title}”评分畸{'高' if d.high else '低'}"
+            f"（{display(d.score)} 分，中位数 {display(d.median)} 分），须由{name}确认并说明理由或修改评分"
             + (f"；另有 {more} 项畸高畸低待处理" if more else ""))
 
 
