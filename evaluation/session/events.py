@@ -103,12 +103,18 @@ KINDS_DOC: dict[str, str] = {
     ),
     "evaluation.review": (
         "Every member submitted: the sheets are shown to all. Payload: findings (sheet checks), "
-        "deviations (畸高畸低: {expert, bid, criterion, score, others_mean, high}), abnormally_low "
+        "deviations (畸高畸低: {expert, bid, criterion, score, others_mean, high, median, others_low, "
+        "others_high}: scores more than the threshold from the median of all experts' scores), abnormally_low "
         "(bid -> reason)."
     ),
     "evaluation.score_changed": (
         "A member changed one of its scores for an allowed reason, re-signed. Payload: change "
         "({expert, bid, criterion, new, reason, explanation}), sha256, signature."
+    ),
+    "evaluation.deviation_confirmed": (
+        "A member confirmed its own deviating score (畸高畸低) with a reason; the tally is refused while a "
+        "deviation is neither confirmed nor changed. Payload: the deviation ({expert, bid, criterion, score, "
+        "others_mean, high, median, others_low, others_high}) and reason."
     ),
     "evaluation.tie_draw_requested": (
         "Bids are tied and the tender orders ties by a draw: the randomness is the beacon round "
@@ -197,6 +203,10 @@ def _review(state: dict[str, Any], entry: Entry) -> None:
 
 def _changed(state: dict[str, Any], entry: Entry) -> None:
     _ev(state)["changes"].append(entry.payload["change"])
+
+
+def _deviation_confirmed(state: dict[str, Any], entry: Entry) -> None:
+    _ev(state).setdefault("deviation_confirmations", []).append(dict(entry.payload))
 
 
 def _bid_invalid(state: dict[str, Any], entry: Entry) -> None:
@@ -294,6 +304,7 @@ REDUCERS = {
     "evaluation.sheet_submitted": _sheet,
     "evaluation.review": _review,
     "evaluation.score_changed": _changed,
+    "evaluation.deviation_confirmed": _deviation_confirmed,
     "evaluation.tie_draw_requested": _tie,
     "evaluation.tally": _tally,
     "evaluation.report_issued": _report,

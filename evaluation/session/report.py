@@ -94,6 +94,13 @@ def build(
     }
 
 
+def _spread(d: Mapping[str, Any]) -> list[str]:
+    """The median and the other experts' range of a deviation (older reports: the others' mean)."""
+    if "median" not in d:
+        return ["—", "均值 " + display(Fraction(d["others_mean"]))]
+    return [display(Fraction(d["median"])), f"{display(Fraction(d['others_low']))}–{display(Fraction(d['others_high']))}"]
+
+
 def digest(report: Mapping[str, Any]) -> str:
     """SHA-256 (hex) of the report's canonical JSON: what every member signs."""
     return hashlib.sha256(canonical_json(report)).hexdigest()
@@ -180,8 +187,9 @@ def render_pdf(report: Mapping[str, Any], sha256: str, signers: Sequence[str],
         table([["投标人", "专家", *[criterion(c) for c in codes]]]
               + [[s["bidder_name"], person(s["expert"]), *[points(s["scores"].get(c, "")) for c in codes]] for s in report["scores"]]),
         p("偏差", head),
-        table([["投标人", "专家", "评分因素", "分值", "其他专家均值"]]
-              + [[bidder(d["bid"]), person(d["expert"]), criterion(d["criterion"]), points(d["score"]), display(Fraction(d["others_mean"]))]
+        table([["投标人", "专家", "评分因素", "分值", "中位数", "其他专家评分", "确认理由"]]
+              + [[bidder(d["bid"]), person(d["expert"]), criterion(d["criterion"]), points(d["score"]), *_spread(d),
+                  d.get("reason") or "—"]
                  for d in report["deviations"]]),
         p("修改及理由", head),
         table([["投标人", "专家", "评分因素", "新分值", "修改理由", "说明"]]

@@ -42,6 +42,8 @@ from evaluation.session.scoring import (
     abnormally_low,
     check_sheet,
     check_sheets,
+    display,
+    points,
 )
 from evaluation.session.session import (
     EvaluationContext,
@@ -63,6 +65,7 @@ from evaluation.session.tally import (
     enough_bids,
     recommend,
     tally,
+    unresolved,
 )
 from evaluation.tenders.opening_record import record as opening_record
 from evaluation.tenders.rules import is_local_beacon
@@ -95,7 +98,8 @@ def replay_view(session: Session, sheets: dict[str, Any], logged_changes: list[d
 
 def deviation_json(d: Deviation) -> dict[str, Any]:
     return {"expert": d.expert, "bid": d.bid, "criterion": d.criterion, "score": str(d.score),
-            "others_mean": str(d.others_mean), "high": d.high}
+            "others_mean": str(d.others_mean), "high": d.high, "median": str(d.median),
+            "others_low": str(d.others_low), "others_high": str(d.others_high)}
 
 
 def finding_json(f: Finding) -> dict[str, Any]:
@@ -264,6 +268,94 @@ async def change_score(ctx: EvaluationContext, actor: Actor, tender_id: str, doc
     return result
 
 
+# -- 畸高畸低: confirming a deviating score -------------------------------------------------------------------
+
+CONFIRMED_KIND = "evaluation.deviation_confirmed"
+MAX_REASON = 1000
+
+
+async def confirmations(ctx: EvaluationContext, tender_id: str) -> list[dict[str, Any]]:
+    """The logged confirmations of deviating scores ({expert, bid, criterion, score, reason}), in log order."""
+    return [dict(e.payload) for e in await ctx.tenders.audit.entries_for_tender(tender_id, kinds=[CONFIRMED_KIND])]
+
+
+def confirmed_keys(logged: list[dict[str, Any]]) -> list[tuple[str, str, str, Any]]:
+    return [(c["expert"], c["bid"], c["criterion"], points(c["score"])) for c in logged]
+
+
+def open_deviations(session: Session, sheets: tuple[Sheet, ...], logged: list[dict[str, Any]]) -> list[Deviation]:
+    """The deviations on valid bids that no confirmation covers (综合评分法 only: under 最低评标价法
+    sheets play no part in the result)."""
+    if session.config.method is not Method.COMPREHENSIVE:
+        return []
+    prices = valid_prices(session.bids)
+    found = deviations(session.criteria, tuple(s for s in sheets if s.bid in prices), session.config.deviation_threshold)
+    return unresolved(found, confirmed_keys(logged))
+
+
+def deviation_line(session: Session, d: Deviation, more: int = 0) -> str:
+    """One plain Chinese line naming the expert, the bidder and the criterion of an open deviation."""
+    member = session.member(d.expert)
+    bidder = next((b.get("bidder_name") or "" for b in session.bids if b.get("bid") == d.bid), "")
+    title = session.criteria.get(d.criterion).title or d.criterion
+    name = member.name if member else "一位专家"
+    return (f"暂不能汇总：{name}对{bidder or '一家投标人'}的“{title}”评分畸{'高' if d.high else '低'}"
+            f"（{display(d.score)} 分，中位数 {display(d.median)} 分），须由{name}确认并说明理由或修改评分"
+            + (f"；另有 {more} 项畸高畸低待处理" if more else ""))
+
+
+def with_reasons(review: dict[str, Any], logged: list[dict[str, Any]]) -> dict[str, Any]:
+    """The review with each confirmed deviation's reason (``reason``; the last confirmation of that score)."""
+    reasons = {(c["expert"], c["bid"], c["criterion"], points(c["score"])): c["reason"] for c in logged}
+    return {**review, "deviations": [
+        {**d, "reason": reasons.get((d["expert"], d["bid"], d["criterion"], points(d["score"])))} for d in review["deviations"]]}
+
+
+async def confirm_deviation(ctx: EvaluationContext, actor: Actor, tender_id: str, data: dict[str, Any]) -> Session:
+    """A member confirms its own deviating score during the review with a reason: ``{bid, criterion,
+    reason}``; logged as ``evaluation.deviation_confirmed``. The score it covers is the current one: a
+    later change that still deviates must be confirmed again (or changed with reason abnormal_high_low)."""
+    bid, code, reason = data.get("bid"), data.get("criterion"), data.get("reason")
+    if not isinstance(bid, str) or not bid or len(bid) > 64:
+        raise InvalidRequest("请指明投标 (bid must be the id of a bid in this evaluation)")
+    if not isinstance(code, str) or not code or len(code) > 64:
+        raise InvalidRequest("请指明评分因素 (criterion must be the code of a criterion)")
+    if not isinstance(reason, str) or not reason.strip() or len(reason) > MAX_REASON:
+        raise InvalidRequest(f"请填写确认理由，不超过 {MAX_REASON} 字 (reason must be non-empty text)")
+
+    async def step() -> Session:
+        session = await get_session(ctx, tender_id)
+        session.require_member(actor)
+        require(tender_id, session.state, SessionState.REVIEW, doing="confirm a deviating score (only during the review)")
+        if not any(b.get("bid") == bid for b in session.bids):
+            raise InvalidRequest("本次评标没有这个投标 (no such bid in this evaluation)")
+        if not any(c.code == code for c in session.criteria.items):
+            raise InvalidRequest("没有这个评分因素 (no such criterion)")
+        async with ctx.engine.connect() as conn:
+            done, logged_changes = await submitted(conn, tender_id), await changes(conn, tender_id)
+        sheets = current_sheets(replay_view(session, done, logged_changes))
+        logged = await confirmations(ctx, tender_id)
+        mine = [d for d in open_deviations(session, sheets, logged)
+                if d.expert == actor.account and d.bid == bid and d.criterion == code]
+        if not mine:
+            raise InvalidRequest("您在这一项上没有待确认的畸高畸低评分 (no open deviation of yours on this bid and criterion)")
+        d = mine[0]
+        payload = {**deviation_json(d), "reason": reason.strip()}
+        count = len(logged_changes)
+
+        async def apply(conn: AsyncConnection) -> None:
+            if len(await changes(conn, tender_id)) != count:
+                raise Stale("scores changed meanwhile: retry")
+            await write_state(conn, session)
+
+        await ctx.tenders.audit.append(EntryDraft(CONFIRMED_KIND, payload, tender_id, actor), apply=apply)
+        return await get_session(ctx, tender_id)
+
+    result: Session = await retrying(step)
+    ctx.notify(tender_id, {"type": "changed"})
+    return result
+
+
 # -- tally and report ---------------------------------------------------------------------------------------------
 
 
@@ -292,6 +384,10 @@ async def compute_tally(ctx: EvaluationContext, actor: Actor, tender_id: str) ->
     problems = blocking_findings(session, sheets)
     if problems:
         raise ConflictError(f"fix the findings first ({len(problems)}): {problems[0].bid}: {problems[0].message}")
+    logged_confirmations = await confirmations(ctx, tender_id)
+    still_open = open_deviations(session, sheets, logged_confirmations)
+    if still_open:
+        raise ConflictError(deviation_line(session, still_open[0], len(still_open) - 1))
     bids = tally_bids(session.bids)
     failure = enough_bids(sum(b.invalid is None for b in bids), session.config.min_bids)
     if failure:
@@ -327,7 +423,8 @@ async def compute_tally(ctx: EvaluationContext, actor: Actor, tender_id: str) ->
     }
     tender = await get(ctx.tenders, tender_id)
     record = await opening_record(ctx.tenders, tender_id)
-    report = session_report.build(tender.to_json(), session, done, logged_changes, sheets, review_of(session, sheets),
+    report = session_report.build(tender.to_json(), session, done, logged_changes, sheets,
+                                  with_reasons(review_of(session, sheets), logged_confirmations),
                                   tally_payload, record["objections"], local_beacon=is_local_beacon(ctx.tenders.chain))
     digest = session_report.digest(report)
     drafts.append(EntryDraft("evaluation.tally", tally_payload, tender_id, actor))

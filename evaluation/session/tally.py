@@ -248,7 +248,9 @@ def recommend(result: Tally, count: int, *, separated: bool = False) -> Recommen
 
 @dataclass(frozen=True)
 class Deviation:
-    """A subjective score far from the other experts' mean for the same bid and item (畸高畸低)."""
+    """A subjective score far from the median of all experts' scores for the same bid and item
+    (畸高畸低), with the median and the range of the other experts' scores (others_mean kept for
+    the pages and logs that show it)."""
 
     expert: str
     bid: str
@@ -256,13 +258,27 @@ class Deviation:
     score: Fraction
     others_mean: Fraction
     high: bool
+    median: Fraction = Fraction(0)
+    others_low: Fraction = Fraction(0)
+    others_high: Fraction = Fraction(0)
+
+
+def median(values: Sequence[Fraction]) -> Fraction:
+    """The median of at least one value (the mean of the two middle ones for an even count)."""
+    if not values:
+        raise ScoringError("the median of no scores")
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
 
 
 def deviations(criteria: Criteria, sheets: Iterable[Sheet], threshold: Fraction) -> list[Deviation]:
-    """Subjective scores with |score − mean of the other experts| > `threshold` × the item's maximum.
+    """Subjective scores with |score − median of every expert's score| > `threshold` × the item's
+    maximum: only the outlying expert is flagged, not those it pulls the mean away from.
 
-    Requires 0 < threshold <= 1 and at least two experts on a bid for it to be checked. Sorted by
-    bid, criterion, expert.
+    Requires 0 < threshold <= 1 and at least two experts on a bid for it to be checked; with two
+    experts both sit at the same distance from the median, so both are flagged or neither. Sorted
+    by bid, criterion, expert.
     """
     if not 0 < threshold <= 1:
         raise ScoringError(f"deviation threshold must be in (0, 1], got {threshold}")
@@ -275,12 +291,21 @@ def deviations(criteria: Criteria, sheets: Iterable[Sheet], threshold: Fraction)
             given = {s.expert: s.scores[c.code] for s in sheets if s.bid == bid and c.code in s.scores}
             if len(given) < 2:
                 continue
+            mid = median(list(given.values()))
             total = sum(given.values(), Fraction(0))
             for expert, score in sorted(given.items()):
-                others = (total - score) / (len(given) - 1)
-                if abs(score - others) > threshold * c.max_points:
-                    found.append(Deviation(expert, bid, c.code, score, others, score > others))
+                if abs(score - mid) > threshold * c.max_points:
+                    others = [v for e, v in given.items() if e != expert]
+                    found.append(Deviation(expert, bid, c.code, score, (total - score) / len(others), score > mid,
+                                           mid, min(others), max(others)))
     return sorted(found, key=lambda d: (d.bid, d.criterion, d.expert))
+
+
+def unresolved(found: Iterable[Deviation], confirmed: Iterable[tuple[str, str, str, Fraction]]) -> list[Deviation]:
+    """The deviations no confirmation covers; a confirmation is (expert, bid, criterion, score) and
+    covers that score only, so a deviation that a later change brings back is open again."""
+    done = set(confirmed)
+    return [d for d in found if (d.expert, d.bid, d.criterion, d.score) not in done]
 
 
 @dataclass(frozen=True)

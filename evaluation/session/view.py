@@ -28,11 +28,13 @@ from evaluation.session.scoring import Method, ScoringError, abnormally_low, dis
 from evaluation.session.session import EvaluationContext, get_session
 from evaluation.session.sheets import (
     changes,
+    confirmations,
     replay_view,
     report_signers,
     require_reader,
     review_of,
     submitted,
+    with_reasons,
 )
 from evaluation.session.store import vote_table
 from evaluation.tenders.rules import LOCAL_BEACON_NOTE, is_local_beacon
@@ -93,7 +95,7 @@ async def view(ctx: EvaluationContext, actor: Actor, tender_id: str) -> dict[str
         if at_least(session.state, SessionState.REVIEW):
             sheets = current_sheets(replay_view(session, done, logged_changes))
             body["current"] = [s.to_json() for s in sheets]
-            body["review"] = review_of(session, sheets)
+            body["review"] = with_reasons(review_of(session, sheets), await confirmations(ctx, session.tender_id))
     elif me is not None and me.account in done:
         body["sheets"] = {me.account: done[me.account]}
     if session.tally:

@@ -296,6 +296,10 @@ def _evaluation(rng: random.Random, tender: str, add: Any, state: dict[str, Any]
     ev["changes"].append(change)
     add(EntryDraft("evaluation.score_changed", {"change": change, "sha256": "ce" * 32, "signature": "c2ln"},
                    tender, actors[accounts[-1]]))
+    confirmed = {"expert": accounts[0], "bid": opened[0], "criterion": "c2", "score": "70", "others_mean": "40",
+                 "high": True, "median": "45", "others_low": "20", "others_high": "50", "reason": "维持 kept"}
+    ev.setdefault("deviation_confirmations", []).append(confirmed)
+    add(EntryDraft("evaluation.deviation_confirmed", confirmed, tender, actors[accounts[0]]))
     move("review", "tally", actors[leader])
     tied = [[opened[0], opened[-1]]]
     ev["tie_round"] = 1040

@@ -12,7 +12,7 @@ import pytest
 
 from crypto.beacon import LocalBeacon, LocalBeaconSource
 from evaluation.audit.events import replay
-from evaluation.errors import InvalidRequest
+from evaluation.errors import ConflictError, InvalidRequest
 from evaluation.session import session as sessions
 from evaluation.session import sheets as scoring
 from evaluation.session.events import first_difference, recompute_tally
@@ -69,6 +69,10 @@ async def test_a_session_evaluates_one_lot_at_its_prices(ectx: EvaluationContext
     keys = Keys()
     await through_election(ectx, tender_id, experts, keys)
     await submit_all(ectx, tender_id, experts, keys)
+    with pytest.raises(ConflictError, match="畸低"):  # experts[4] scored far below the median
+        await scoring.compute_tally(ectx, experts[0], tender_id)
+    bid0 = (await sessions.get_session(ectx, tender_id)).bids[0]["bid"]
+    await scoring.confirm_deviation(ectx, experts[4], tender_id, {"bid": bid0, "criterion": "c2", "reason": "维持 kept"})
     session = await scoring.compute_tally(ectx, experts[0], tender_id)
     assert session.report is not None and session.report["tender"]["lot"] == {"lot": 2, "name": "打印机"}
     ranked = {b["bid"]: b["price_fen"] for b in session.tally["tally"]["bids"]} if session.tally else {}

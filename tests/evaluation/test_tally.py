@@ -11,7 +11,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evaluation.session.scoring import Criteria, Criterion, Kind, Method, ScoringError, Sheet, display, rounded
+from evaluation.session.scoring import (
+    Criteria,
+    Criterion,
+    Kind,
+    Method,
+    ScoringError,
+    Sheet,
+    display,
+    rounded,
+)
 from evaluation.session.tally import (
     Bid,
     ChangeReason,
@@ -20,8 +29,10 @@ from evaluation.session.tally import (
     TieRule,
     apply_change,
     deviations,
+    median,
     recommend,
     tally,
+    unresolved,
 )
 
 CRITERIA = Criteria(
@@ -128,15 +139,51 @@ DEV_SHEETS = [
 
 
 def test_deviations() -> None:
-    found = deviations(CRITERIA, DEV_SHEETS, F(3, 10))  # more than 12 of 40 points from the others' mean
-    # e3 is far below the others; the low score also pulls e1's "others' mean" down to 23.
-    assert [(d.expert, d.criterion, d.score, d.others_mean, d.high) for d in found] == [
-        ("e1", "T1", F(36), F(23), True),
-        ("e3", "T1", F(12), F(35), False),
+    found = deviations(CRITERIA, DEV_SHEETS, F(3, 10))  # more than 12 of 40 points from the median (34)
+    # e3 is far below the others; e1 is near the median and is not flagged for the mean e3 pulls down.
+    assert [(d.expert, d.criterion, d.score, d.median, d.others_low, d.others_high, d.high) for d in found] == [
+        ("e3", "T1", F(12), F(34), F(34), F(36), False),
     ]
+    assert found[0].others_mean == 35
     assert deviations(CRITERIA, DEV_SHEETS[:1], F(1, 10)) == []  # one expert: nothing to compare
     with pytest.raises(ScoringError):
         deviations(CRITERIA, DEV_SHEETS, F(0))
+
+
+def test_median() -> None:
+    assert median([F(3), F(1), F(2)]) == 2 and median([F(4), F(1), F(2), F(3)]) == F(5, 2)
+    assert median([F(7)]) == 7
+    with pytest.raises(ScoringError):
+        median([])
+
+
+def test_deviations_two_experts_both_or_neither() -> None:
+    # two experts: each sits half the gap from the median, so both are flagged or neither
+    apart = [sheet("e1", "a", 40, 10, 18), sheet("e2", "a", 10, 10, 18)]  # 15 from the median 25 > 12
+    assert [(d.expert, d.high, d.median, d.others_low) for d in deviations(CRITERIA, apart, F(3, 10))] == [
+        ("e1", True, F(25), F(10)), ("e2", False, F(25), F(40))]
+    near = [sheet("e1", "a", 36, 10, 18), sheet("e2", "a", 12, 10, 18)]  # 12 from the median 24: not more
+    assert deviations(CRITERIA, near, F(3, 10)) == []
+
+
+def test_deviation_threshold_edge() -> None:
+    # exactly threshold × points from the median is not a deviation; a hair more is
+    at = [sheet("e1", "a", 30, 10, 18), sheet("e2", "a", 30, 10, 18), sheet("e3", "a", 18, 10, 18)]
+    assert deviations(CRITERIA, at, F(3, 10)) == []
+    beyond = [sheet("e1", "a", 30, 10, 18), sheet("e2", "a", 30, 10, 18),
+              Sheet("e3", "a", {"T1": F(179, 10), "T2": F(10), "B1": F(18)}, None)]
+    assert [d.expert for d in deviations(CRITERIA, beyond, F(3, 10))] == ["e3"]
+    # five experts, one outlier high: only it is flagged, the median is the middle score
+    five = [sheet(f"e{i}", "a", t, 10, 18) for i, t in enumerate([20, 22, 24, 25, 40], 1)]
+    [d] = deviations(CRITERIA, five, F(3, 10))
+    assert (d.expert, d.high, d.median, d.others_low, d.others_high) == ("e5", True, F(24), F(20), F(25))
+
+
+def test_unresolved() -> None:
+    found = deviations(CRITERIA, DEV_SHEETS, F(3, 10))
+    assert unresolved(found, []) == found
+    assert unresolved(found, [("e3", "a", "T1", F(12))]) == []
+    assert unresolved(found, [("e3", "a", "T1", F(11))]) == found  # a confirmation covers that score only
 
 
 def change(

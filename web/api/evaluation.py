@@ -115,6 +115,14 @@ async def change(request: web.Request) -> web.Response:
     return await _view(request, 201)
 
 
+@routes.post("/api/evaluation/{id}/deviations/confirm", name="evaluation.confirm_deviation")
+async def confirm_deviation(request: web.Request) -> web.Response:
+    """A member confirms its own 畸高畸低 score with a reason: ``{bid, criterion, reason}``."""
+    await session_scoring.confirm_deviation(ctx(request), current_actor(request), request.match_info["id"],
+                                            await json_body(request))
+    return await _view(request, 201)
+
+
 @routes.post("/api/evaluation/{id}/invalid-bids", name="evaluation.invalid_bid")
 async def invalid_bid(request: web.Request) -> web.Response:
     await validity.declare_invalid(ctx(request), current_actor(request), request.match_info["id"], await json_body(request))

@@ -33,6 +33,7 @@ RULES: dict[str, Rule] = {
     "evaluation.vote": Rule(MEMBERS, "投票 vote for the group leader (members)"),
     "evaluation.submit": Rule(MEMBERS, "提交并签名 submit one's signed sheets (members)"),
     "evaluation.change": Rule(MEMBERS, "修改 change one's own score for an allowed reason, signed (members)"),
+    "evaluation.confirm_deviation": Rule(MEMBERS, "确认畸高畸低评分 confirm one's own deviating score with a reason (members)"),
     "evaluation.invalid_bid": Rule(MEMBERS, "投标无效 record the committee's decision that a bid is invalid (the group leader)"),
     "evaluation.price_correction": Rule(MEMBERS, "算术修正 record an arithmetic correction of a bid's price (the group leader)"),
     "evaluation.price_correction_answer": Rule(BIDDERS, "确认算术修正 confirm or refuse the correction of one's own bid's price"),
