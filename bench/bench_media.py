@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import hashlib
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -186,6 +187,8 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=32, help="scan rounds in part 2")
     ap.add_argument("--repeat", type=int, default=3, help="part 2 runs; the best CPU time of each is kept")
     args = ap.parse_args()
+    # stopped from outside (timeout, Ctrl-C): unwind so that Janus and the peers are stopped too
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("bench_media: terminated"))
     if janus_executable() is None:
         print("media: janus is not installed (Debian packages janus, janus-tools); room part not measured")
     else:
