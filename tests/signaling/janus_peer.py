@@ -4,9 +4,12 @@
     python tests/signaling/janus_peer.py subscribe URL ROOM FEED[,FEED…] FRAMES
 
 A publisher sends a generated 640x360 video track and a tone, prints {"feed": ID} once joined and
-{"state": "connected"} once ICE completed, and keeps publishing until its standard input closes.
+{"state": "connected"} once ICE completed, and keeps publishing until its standard input closes;
+each line read on standard input makes it print {"sent": n}, the video frames sent so far.
 A subscriber takes the given feeds (one handle each) and prints {"frames": {feed: n}} once every feed
-delivered FRAMES decoded video frames, then {"done": true}. Janus offers only the host's
+delivered FRAMES decoded video frames, then {"done": true}; it keeps counting until its standard
+input closes, printing {"frames": …} again for each line read there.
+`Peer` runs one of these as a child process (tests and bench/bench_media.py use it). Janus offers only the host's
 non-loopback addresses, so aiortc gathers on them too (everything stays on this machine).
 """
 
@@ -17,7 +20,10 @@ import asyncio
 import fractions
 import json
 import math
+import os
 import sys
+from collections.abc import Callable
+from pathlib import Path
 
 import aiohttp
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
@@ -25,6 +31,50 @@ from aiortc.mediastreams import AudioStreamTrack, MediaStreamError, VideoStreamT
 from av import AudioFrame, VideoFrame
 
 from signaling.janus.client import JanusSession
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Peer:
+    """A janus_peer.py child process, read line by line."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+
+    @classmethod
+    async def start(cls, *args: str) -> "Peer":
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, str(Path(__file__)), *args, env=env, cwd=ROOT,
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        )
+        return cls(proc)
+
+    async def line(self, key: str, timeout: float = 30.0) -> object:
+        assert self.proc.stdout is not None
+        while True:
+            raw = await asyncio.wait_for(self.proc.stdout.readline(), timeout)
+            assert raw, f"peer exited before saying {key!r} (status {await self.proc.wait()})"
+            msg = json.loads(raw)
+            assert "error" not in msg, msg
+            if key in msg:
+                return msg[key]
+
+    async def ask(self, key: str, timeout: float = 30.0) -> object:
+        """Write a line to the peer and return its next answer under `key`."""
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(b"\n")
+        await self.proc.stdin.drain()
+        return await self.line(key, timeout)
+
+    async def close(self) -> int:
+        if self.proc.returncode is None and self.proc.stdin is not None:
+            self.proc.stdin.close()
+        try:
+            return await asyncio.wait_for(self.proc.wait(), 15)
+        except asyncio.TimeoutError:
+            self.proc.kill()
+            return await self.proc.wait()
 
 
 def say(**fields: object) -> None:
@@ -37,8 +87,11 @@ TONE = array.array("h", (int(8000 * math.sin(2 * math.pi * 440 * i / 48000)) for
 class Pattern(VideoStreamTrack):
     """640x360 frames whose brightness steps every second (a visible, changing picture)."""
 
+    sent = 0
+
     async def recv(self) -> VideoFrame:
         pts, time_base = await self.next_timestamp()
+        self.sent += 1
         frame = VideoFrame(640, 360, "yuv420p")
         y = (pts // 90000 * 40) % 200 + 16
         for plane, value in zip(frame.planes, (y, 128, 128)):
@@ -61,8 +114,10 @@ class Tone(AudioStreamTrack):
         return tone
 
 
-async def stdin_closed() -> None:
-    await asyncio.to_thread(sys.stdin.read)
+async def stdin_lines(on_line: Callable[[], None]) -> None:
+    """Call `on_line` for each line on standard input; return once it closes."""
+    while await asyncio.to_thread(sys.stdin.readline):
+        on_line()
 
 
 async def publish(url: str, room: int, name: str) -> int:
@@ -81,14 +136,15 @@ async def publish(url: str, room: int, name: str) -> int:
                 connected.set()
 
         pc.addTrack(Tone())
-        pc.addTrack(Pattern())
+        pattern = Pattern()
+        pc.addTrack(pattern)
         await pc.setLocalDescription(await pc.createOffer())
         reply = await h.message({"request": "publish", "audio": True, "video": True},
                                 {"type": "offer", "sdp": pc.localDescription.sdp})
         await h.trickle_done()
         await pc.setRemoteDescription(RTCSessionDescription(reply["jsep"]["sdp"], "answer"))
         await asyncio.wait_for(connected.wait(), 20)
-        await stdin_closed()
+        await stdin_lines(lambda: say(sent=pattern.sent))
         await pc.close()
         await s.destroy()
     return 0
@@ -141,6 +197,7 @@ async def subscribe(url: str, room: int, feeds: list[int], frames: int) -> int:
             return 1
         say(frames={str(k): v for k, v in counts.items()})
         say(done=True)
+        await stdin_lines(lambda: say(frames={str(k): v for k, v in counts.items()}))
         for pc in pcs:
             await pc.close()
         await s.destroy()

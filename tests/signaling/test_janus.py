@@ -12,7 +12,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -31,9 +30,8 @@ from signaling.janus.launcher import JanusProcess, JanusUnavailable
 from signaling.janus.supervisor import JanusSupervisor
 
 from ..conftest import need
-from .procs import ROOT
+from .janus_peer import Peer
 
-PEER = Path(__file__).with_name("janus_peer.py")
 ROOM_SECRET = "room-secret-for-tests"
 
 
@@ -46,39 +44,6 @@ async def janus(tmp_path: Path) -> AsyncIterator[JanusProcess]:
         yield proc
     finally:
         await proc.stop()
-
-
-class Peer:
-    def __init__(self, proc: asyncio.subprocess.Process) -> None:
-        self.proc = proc
-
-    @classmethod
-    async def start(cls, *args: str) -> "Peer":
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, str(PEER), *args, env=env, cwd=ROOT,
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-        )
-        return cls(proc)
-
-    async def line(self, key: str, timeout: float = 30.0) -> object:
-        assert self.proc.stdout is not None
-        while True:
-            raw = await asyncio.wait_for(self.proc.stdout.readline(), timeout)
-            assert raw, f"peer exited before saying {key!r} (status {await self.proc.wait()})"
-            msg = json.loads(raw)
-            assert "error" not in msg, msg
-            if key in msg:
-                return msg[key]
-
-    async def close(self) -> int:
-        if self.proc.returncode is None and self.proc.stdin is not None:
-            self.proc.stdin.close()
-        try:
-            return await asyncio.wait_for(self.proc.wait(), 15)
-        except asyncio.TimeoutError:
-            self.proc.kill()
-            return await self.proc.wait()
 
 
 async def make_room(janus: JanusProcess, http: aiohttp.ClientSession, room: int, rec_dir: Path):

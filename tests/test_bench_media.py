@@ -1,0 +1,31 @@
+"""The media benchmark in a short form, so that it cannot rot: it runs and prints each figure next to
+its limit (the Janus room part only where janus is installed; it says so otherwise)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_bench_media_short_form_prints_figures_beside_limits() -> None:
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "bench_media.py"), "--publishers", "2", "--seconds", "2",
+         "--hash-mb", "8", "--rounds", "4", "--repeat", "1"],
+        check=True, capture_output=True, text=True, timeout=300,
+    ).stdout
+    if shutil.which("janus") is None:
+        assert re.search(r"^media: janus is not installed", out, re.M), out
+    else:
+        line = re.search(r"^frames: (\d+) delivered / (\d+) sent = [\d.]+% over", out, re.M)
+        assert line is not None and int(line[2]) > 0, out
+        assert re.search(r"^recordings: [\d.]+ MB of \.mjr", out, re.M), out
+        assert re.search(r"^janus cpu: [\d.]+ s over", out, re.M), out
+    line = re.search(r"^checkpoint hashing: ([\d.]+) MB/s .* in memory ([\d.]+) MB/s, (\d+)%\)", out, re.M)
+    assert line is not None, out
+    assert float(line[1]) > 0 and float(line[2]) > 0
+    assert re.search(r"^checkpoint cost: 13 publishers at an assumed [\d.]+ Mbit/s", out, re.M), out
