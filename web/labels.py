@@ -111,6 +111,20 @@ LABELS: dict[str, dict[str, str]] = {
         "accepted": N_("已接受"),
         "declined": N_("已拒绝/回避"),
     },
+    "category": {
+        "goods": N_("货物"),
+        "services": N_("服务"),
+        "works": N_("工程"),
+    },
+    # Why the audit pages could not verify what they show (evaluation/audit/overview.py reasons).
+    "verify_failure": {
+        "origin": N_("签名检查点属于另一个日志，不是本平台的日志。"),
+        "root": N_("存储的日志树与签名检查点的根哈希不一致，日志可能已被改动。"),
+        "leaf": N_("存储的条目内容与其叶哈希不一致，条目可能已被改动。"),
+        "signature": N_("签名检查点或包含证明未能通过验证密钥的核对。"),
+        "integrity": N_("读取日志时发现条目与签名的日志树不一致，因此不显示任何条目。"),
+        "proof": N_("回执的包含证明或检查点签名未能通过验证密钥的核对。"),
+    },
     "site_role": {
         "main": N_("主场"),
         "remote": N_("副场"),
@@ -162,7 +176,7 @@ LABELS: dict[str, dict[str, str]] = {
         "evaluation.low_price_justified": N_("异常低价书面说明"),
         "evaluation.low_price_decision": N_("异常低价说明是否采纳"),
         "evaluation.failed": N_("废标"),
-        "evaluation.member_added": N_("加入采购人代表"),
+        "evaluation.member_added": N_("加入评标委员会"),
         "evaluation.checked_in": N_("评委签到"),
         "evaluation.member_recused": N_("评委回避"),
         "evaluation.key_replaced": N_("重新登记签名密钥"),
@@ -172,6 +186,7 @@ LABELS: dict[str, dict[str, str]] = {
         "evaluation.sheet_submitted": N_("提交评分"),
         "evaluation.review": N_("评分偏差复核"),
         "evaluation.score_changed": N_("修改评分"),
+        "evaluation.deviation_confirmed": N_("确认偏差评分"),
         "evaluation.tie_draw_requested": N_("并列抽签"),
         "evaluation.tally": N_("汇总得分"),
         "evaluation.report_issued": N_("出具评标报告"),

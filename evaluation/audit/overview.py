@@ -42,6 +42,9 @@ class Verification:
     shown: int = 0
     """How many displayed entries were checked against the checkpoint."""
     signer: str = ""
+    reason: str = ""
+    """When not ok, what failed: origin, root, leaf, signature (a bad note or proof), integrity (a
+    stored entry that does not match the tree, found while reading) or proof (a receipt's)."""
 
 
 async def tender_summaries(engine: AsyncEngine, limit: int = 200) -> list[TenderSummary]:
@@ -74,18 +77,18 @@ async def verify_view(log: AuditLog, verifier_key: str, entries: Sequence[Entry]
         note = open_note(signed.note, [Verifier.from_key_text(verifier_key)])
         checkpoint = Checkpoint.parse(note.text)
         if checkpoint.origin != log.origin:
-            return Verification(False, f"checkpoint is for origin {checkpoint.origin!r}, not {log.origin!r}")
+            return Verification(False, f"checkpoint is for origin {checkpoint.origin!r}, not {log.origin!r}", reason="origin")
         if await log.root_at(checkpoint.size) != checkpoint.root:
-            return Verification(False, f"stored tree does not give the signed root at size {checkpoint.size}")
+            return Verification(False, f"stored tree does not give the signed root at size {checkpoint.size}", reason="root")
         for entry in entries:
             if entry.index >= checkpoint.size:
                 continue  # appended after the checkpoint: verified on the next one
             if decode_leaf(entry.leaf) != entry:
-                return Verification(False, f"entry {entry.index}: stored fields do not match its leaf")
+                return Verification(False, f"entry {entry.index}: stored fields do not match its leaf", reason="leaf")
             proof = await log.inclusion_proof(entry.index, checkpoint.size)
             verify_inclusion(entry.leaf_hash, entry.index, checkpoint.size, proof, checkpoint.root)
     except (CryptoError, DomainError) as exc:
-        return Verification(False, str(exc))
+        return Verification(False, str(exc), reason="signature")
     shown = f"{len(entries)} entries shown are included; " if entries else ""
     return Verification(
         True,

@@ -17,6 +17,7 @@ VISIBLE_TEXT = """() => { const b = document.body.cloneNode(true);
   b.querySelectorAll("code, pre, script, option").forEach((e) => e.remove()); return b.innerText; }"""
 ID = re.compile(r"\bacct_[0-9a-f]+|\bB-[0-9a-f]{6,}")
 ESCAPE = re.compile(r"\\u[0-9a-fA-F]{4}")
+CODE = re.compile(r"\b(goods|services|works|purchaser_rep|remote|cannot apply)\b")  # codes shown raw
 
 
 async def test_replay_fits_and_reads_like_a_record(make_app_server: MakeAppServer, browser: Any, tmp_path: Path) -> None:
@@ -49,11 +50,11 @@ async def test_replay_fits_and_reads_like_a_record(make_app_server: MakeAppServe
                   .map((e) => e.tagName + "." + e.className + " " + (e.textContent || "").slice(0, 30))""", width)
                 problems.append(f"{where}: {scroll} px wide: {widest}")
             text = await page.evaluate(VISIBLE_TEXT)
-            for pattern in (ID, ESCAPE):
+            for pattern in (ID, ESCAPE, CODE):
                 if pattern.search(text):
                     problems.append(f"{where}: {pattern.search(text).group(0)} in the visible text")
             if path == f"/audit/tenders/{tender.id}":
-                for words in ("公告", "发布招标公告", "递交投标文件", "北京时间", tender.spec.title):
+                for words in ("公告", "发布招标公告", "递交投标文件", "北京时间", "货物", tender.spec.title):
                     if words not in text:
                         problems.append(f"{where}: {words!r} missing")
         # The stage filter, clicked: only 投标 entries stay.

@@ -155,6 +155,57 @@ async def test_the_replay_reads_like_a_record(client: TestClient) -> None:
     assert (await client.get("/audit/receipt/1e999")).status == 400
 
 
+async def test_the_audit_pages_speak_the_readers_language(client: TestClient) -> None:
+    """Labels for codes (the category, a member's kind, the deviation's fields), the replay's
+    problems and the pages' refusals in words — in Chinese, and in English for an English reader;
+    the technical line of a problem kept under 技术细节."""
+    log = client.app[AUDIT_LOG]
+    published = await log.append(EntryDraft("tender.amended", {"category": "goods", "method": "open"}, "T-1", AGENCY))
+    broken = await log.append(EntryDraft("bid.withdrawn", {"bid_id": "B-0000nosuch"}, "T-1", BIDDER))
+    await log.append(EntryDraft("evaluation.member_added", {
+        "account": "acct_00000000000000aa", "kind": "expert", "name": "王专家", "seat": 4, "site": "remote",
+        "specialty": "信息技术", "fills": 2, "replaces": "acct_00000000000000bb"}, "T-1", AGENCY))
+    await log.append(EntryDraft("evaluation.deviation_confirmed", {
+        "deviation": {"expert": "acct_00000000000000aa", "bid": "B-0000nosuch", "criterion": "tech", "score": 9,
+                      "others_mean": "25.5", "high": False, "median": 26, "others_low": 24, "others_high": 27},
+        "reason": "确有依据"}, "T-1", AGENCY))
+    html = await (await client.get("/audit/tenders/T-1")).text()
+    text = visible(html)
+    for words in ("货物", "公开招标", "加入评标委员会", "评审专家", "副场", "补入席位", "替换的评委", "确认偏差评分",
+                  "其他评委平均分", "其他评委最高分", "回放时有条目无法应用", f"第 {broken.index} 条（撤回投标）", "技术细节"):
+        assert words in text, words
+    for raw in ("goods", "remote", "others_mean", "cannot apply", "replaces", "deviation_confirmed"):
+        assert raw not in text, raw
+    assert f"entry {broken.index} (bid.withdrawn): cannot apply" in html  # the detail, kept
+    assert published.index < broken.index
+
+    async def refusal(path: str, params: dict[str, str] | None = None) -> tuple[int, str]:
+        resp = await client.get(path, params=params or {}, headers={"Accept": "text/html"})
+        return resp.status, visible(await resp.text())
+
+    for (path, params), (status, words) in {
+        ("/audit/tenders/T-1", ("stage", "x\ud800")): (400, "没有这个阶段；可选：公告、投标"),
+        ("/audit/tenders/T-1", ("until", "1e999")): (400, "“截至第几条”须为非负整数"),
+        ("/audit/tenders/NOPE", None): (404, "此项目在审计日志中没有条目"),
+        ("/audit/receipt/999", None): (404, "没有这个条目：日志共有"),
+        ("/audit/receipt/NaN", None): (400, "条目序号须为非负整数"),
+    }.items():
+        got_status, got = await refusal(path, dict([params]) if params else None)
+        assert got_status == status and words in got, (path, got_status, got[:300])
+        assert "whole number" not in got and "unknown stage" not in got and "no audit entries" not in got
+
+    client.session.cookie_jar.update_cookies({"lang": "en"})
+    text = visible(await (await client.get("/audit/tenders/T-1")).text())
+    for words in ("Goods", "Member joined the committee", "Deviating score confirmed", "Other members",
+                  f"Entry {broken.index} (", "Technical detail"):
+        assert words in text, words
+    assert "货物" not in text and "回放时有条目无法应用" not in text
+    page = visible(await (await client.get("/audit/receipt/3")).text())
+    assert "Verified" in page and "已验证" not in page
+    status, text = await refusal("/audit/tenders/T-1", {"stage": "nope"})
+    assert status == 400 and "No such stage; one of: " in text
+
+
 async def test_the_bundle_downloads_and_verifies(client: TestClient, tmp_path: Path) -> None:
     """The page's bundle link gives what `pingbiao audit export` writes; it verifies offline."""
     import io
@@ -183,6 +234,9 @@ async def test_quiet_change_in_the_database_is_caught(client: TestClient) -> Non
     html = await (await client.get("/audit/tenders/T-1")).text()
     assert "验证失败" in html
     assert "entry 2" in html and "e" * 64 not in html
+    # Said in words; the verifier's own line stays, for the auditor, under 技术细节.
+    text = visible(html)
+    assert "条目与签名的日志树不一致" in text and "技术细节" in text and "stored columns" not in text
     resp = await client.get("/api/audit/entries", params={"start": "0", "end": "9"})
     body = await resp.json()
     assert resp.status == 422 and body["error"] == "entry 2: stored columns do not match its leaf"

@@ -15,8 +15,9 @@ from evaluation.audit.events import replay
 from evaluation.errors import IntegrityFailure
 from web.api.audit import entry_index, int_param
 from web.errors import BadRequest, NotFound
-from web.i18n import language_of
+from web.i18n import language_of, translate
 from web.keys import AUDIT_LOG, ENGINE, LOG_VKEY, SETTINGS
+from web.labels import N_, label_in
 from web.pages import audit_lookup
 from web.pages.audit_view import STAGES, Reader, entry_view, grouped, state_tables
 from web.rendering import render
@@ -31,7 +32,7 @@ async def audit_home(request: web.Request) -> web.Response:
         entries = await overview.platform_entries(log)
         verified = await overview.verify_view(log, request.app[LOG_VKEY], entries)
     except IntegrityFailure as exc:
-        entries, verified = [], overview.Verification(False, exc.message)
+        entries, verified = [], overview.Verification(False, exc.message, reason="integrity")
     cp = verified.checkpoint
     checkpoint = {
         "origin": log.origin,
@@ -69,18 +70,19 @@ async def audit_tender(request: web.Request) -> web.Response:
     except IntegrityFailure as exc:
         return render(
             request, "audit_tender.html", **common, groups=[], kinds=[], actors=[], stage_counts={}, query={},
-            selected=None, state=None, verified=overview.Verification(False, exc.message),
+            selected=None, state=None, verified=overview.Verification(False, exc.message, reason="integrity"),
         )
     if not everything:
-        raise NotFound(f"no audit entries for tender {tender_id}")
+        raise NotFound(translate(N_("此项目在审计日志中没有条目。"), language_of(request)))
     reader = await reader_for(request, everything)
     views = [entry_view(e, reader) for e in everything]
     kind = request.query.get("kind") or None
     actor = request.query.get("actor") or None
     stage = request.query.get("stage") or None
     if stage is not None and stage not in STAGES:
-        raise BadRequest(f"unknown stage {stage[:20]!r}: one of {', '.join(STAGES)}")
-    until = int_param(request, "until", -1) if "until" in request.query else None
+        stages = "、".join(label_in(language_of(request), "stage", s) for s in STAGES)
+        raise BadRequest(translate(N_("没有这个阶段；可选：{stages}。"), language_of(request), stages=stages))
+    until = page_number(request) if "until" in request.query else None
     shown = [
         (e, v) for e, v in zip(everything, views, strict=True)
         if (kind is None or e.kind == kind) and (actor is None or e.actor.account == actor)
@@ -106,12 +108,25 @@ async def audit_tender(request: web.Request) -> web.Response:
     )
 
 
+def page_number(request: web.Request) -> int:
+    """The replay's ``until`` (show the state at that entry): a whole number, said in words when not."""
+    try:
+        return int_param(request, "until", -1)
+    except BadRequest:
+        raise BadRequest(translate(N_("“截至第几条”须为非负整数。"), language_of(request))) from None
+
+
 @routes.get("/audit/receipt/{index}", name="audit.receipt_page")
 async def audit_receipt(request: web.Request) -> web.Response:
     """An entry's receipt as a page: the entry read as on the replay, its inclusion proof and the
     signed checkpoint, checked here against the log's verifier key as an outside verifier would."""
-    index = entry_index(request)
     log = request.app[AUDIT_LOG]
+    try:
+        index = entry_index(request)
+    except NotFound:
+        raise NotFound(translate(N_("没有这个条目：日志共有 {n} 个条目。"), language_of(request), n=log.size)) from None
+    except BadRequest:
+        raise BadRequest(translate(N_("条目序号须为非负整数。"), language_of(request))) from None
     rec = await log.receipt(index)
     entry = (await log.entries(index, index + 1))[0]
     reader = await reader_for(request, [entry])
@@ -119,9 +134,9 @@ async def audit_receipt(request: web.Request) -> web.Response:
         rec.verify(Verifier.from_key_text(request.app[LOG_VKEY]))
         checked = overview.Verification(
             True, f"entry {entry.index} is included in the signed checkpoint of {rec.checkpoint.size} entries"
-        )
+        )  # the page says this in the reader's language; the line stays for the record
     except CryptoError as exc:
-        checked = overview.Verification(False, str(exc))
+        checked = overview.Verification(False, str(exc), reason="proof")
     title = (await audit_lookup.tender_title(request.app[ENGINE], entry.tender_id))[0] if entry.tender_id else None
     return render(request, "audit_receipt.html", view=entry_view(entry, reader), entry=entry, receipt=rec.to_json(),
                   title=title, verified=checked)

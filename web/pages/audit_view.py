@@ -88,6 +88,18 @@ FIELDS: dict[str, str] = {
     "evaluation_date": N_("评标日期"),
     "agency_name": N_("采购人/代理机构"),
     "agency": N_("采购人/代理机构"),
+    "expert_id": N_("专家"),
+    "site": N_("评标场地"),
+    "specialty": N_("专业"),
+    "fills": N_("补入席位"),
+    "replaces": N_("替换的评委"),
+    "criterion": N_("评审因素"),
+    "score": N_("分数"),
+    "others_mean": N_("其他评委平均分"),
+    "high": N_("偏高"),
+    "median": N_("中位数"),
+    "others_low": N_("其他评委最低分"),
+    "others_high": N_("其他评委最高分"),
 }
 """Names of the payload keys the pages show; a key without one shows as itself, small."""
 
@@ -207,6 +219,14 @@ class Reader:
             return Field(label, label_in(self.lang, "bid_status", value))
         if key == "reason" and value in LABELS["change_reason"]:
             return Field(label, label_in(self.lang, "change_reason", value))
+        if key == "category" and value in LABELS["category"]:
+            return Field(label, label_in(self.lang, "category", value))
+        if key == "site" and value in LABELS["site_role"]:
+            return Field(label, label_in(self.lang, "site_role", value))
+        if key == "kind":
+            for kinds in ("member_kind", "criterion_kind"):
+                if value in LABELS[kinds]:
+                    return Field(label, label_in(self.lang, kinds, value))
         if _HEX.match(value) or _BASE64_LONG.match(value):
             return Field(label, code=value[:16] + "…" if len(value) > 20 else value)
         if key == "price" and re.fullmatch(r"-?\d+(\.\d+)?", value):
@@ -264,4 +284,23 @@ def state_tables(state: dict[str, Any], reader: Reader) -> dict[str, Any]:
     ev = state.get("evaluation") or {}
     if isinstance(ev, dict) and ev.get("leader"):
         facts.append(Field(reader.key_label("leader"), reader.name(str(ev["leader"])) or str(ev["leader"])))
-    return {"facts": facts, "bids": bids, "problems": list(state.get("problems") or [])}
+    return {"facts": facts, "bids": bids, "problems": [problem_view(p, reader) for p in state.get("problems") or []]}
+
+
+_PROBLEM = re.compile(r"^entry (\d+) \(([^)]*)\): cannot apply")
+
+
+def problem_view(problem: Any, reader: Reader) -> dict[str, str]:
+    """A line of the replay's ``problems`` (evaluation/audit/events.py) for a reader: which entry
+    and event could not be applied, in words, and the line itself as the technical detail."""
+    detail = str(problem)
+    m = _PROBLEM.match(detail)
+    if m is None:
+        return {"text": reader.t(N_("有一个条目无法应用到回放状态。")), "detail": detail, "index": ""}
+    index, kind = m.groups()
+    return {
+        "text": reader.t(N_("第 {i} 条（{event}）的内容不完整或格式不符，无法应用到回放状态；其后的状态可能不完整。"),
+                         i=index, event=label_in(reader.lang, "event", kind)),
+        "detail": detail,
+        "index": index,
+    }
