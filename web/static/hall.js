@@ -41,6 +41,24 @@
   // "1234567.5" → "1,234,567.5" (the digits as the record has them; no floats)
   const money = (v) => v.replace(/^(-?)(\d+)/, (_, sign, whole) => sign + whole.replace(/\B(?=(\d{3})+$)/g, ","));
 
+  // A failed bid's reason in plain words (the catalogue), the technical detail kept beside it.
+  const REASONS = [
+    [/truncated|incomplete|too short|unexpected end/i, t("文件不完整")],
+    [/drand chain|round|beacon/i, t("时间锁轮次不符")],
+    [/MAC|changed|tamper|invalid proof|not a valid point|authentic|does not match/i, t("密文被篡改")],
+    [/^not a valid bid/i, t("投标文件内容不符合要求")],
+    [/not an age file|not a timelock file|armor|container|magic|stanza|header/i, t("文件格式无法识别")],
+  ];
+  function reasonLabel(reason) {
+    for (const [re, label] of REASONS) if (re.test(reason || "")) return label;
+    return t("无法解密");
+  }
+  function reasonNode(reason) {
+    return el("small", { class: "reason" }, el("strong", { class: "reason-label" }, reasonLabel(reason)), " ",
+      el("details", { class: "reason-detail" }, el("summary", {}, t("技术细节")), el("code", {}, reason || "")));
+  }
+  const clockTime = (unix) => `${pb.localTime(unix)} ${pb.zoneName(unix)}`;
+
   function nameOf(account) {
     for (const row of hall.rows.values()) if (row.bidder === account) return row.bidder_name;
     const s = hall.signins.get(account);
@@ -78,7 +96,7 @@
     for (const s of [...hall.signins.values()].filter((s) => s && s.account).sort((a, b) => a.at_us - b.at_us)) {
       list.append(el("li", { "data-account": s.account },
         el("strong", {}, s.name), " ",
-        el("small", { class: "tp-muted" }, `${s.role === "agency" ? t("采购人") : t("投标人")} · ${pb.localTime(s.at_us / 1e6)}`)));
+        el("small", { class: "tp-muted" }, `${s.role === "agency" ? t("采购人") : t("投标人")} · ${clockTime(s.at_us / 1e6)}`)));
     }
     if (!hall.signins.size) list.append(el("li", { class: "tp-muted" }, t("尚无签到")));
     const button = $("signin-button");
@@ -105,7 +123,7 @@
       list.append(el("li", { "data-bidder": a.bidder, "data-signed": yes ? "yes" : "no" },
         el("strong", {}, a.name), " ",
         yes ? el("span", { class: "badge ok" }, t("已签到")) : el("span", { class: "badge bad" }, t("未签到")),
-        yes && at ? el("small", { class: "tp-muted" }, " " + pb.localTime(at / 1e6)) : ""));
+        yes && at ? el("small", { class: "tp-muted" }, " " + clockTime(at / 1e6)) : ""));
     }
     $("attendance-summary").textContent = t("已签到 {signed} / 共 {n} 家", { signed, n: hall.attendance.length });
   }
@@ -130,7 +148,7 @@
       const cls = b.status === "opened" ? "badge ok" : b.status === "failed" ? "badge bad" : "badge";
       const item = el("li", { "data-bidder": b.bidder, "data-status": b.status },
         el("strong", {}, b.bidder_name), " ", el("span", { class: cls }, BID_STATUS[b.status] || b.status));
-      if (b.status === "failed" && b.reason) item.append(el("br"), el("small", { class: "reason" }, b.reason));
+      if (b.status === "failed" && b.reason) item.append(el("br"), reasonNode(b.reason));
       list.append(item);
     }
   }
@@ -174,7 +192,7 @@
     tr.append(docs);
     const status = el("td", {});
     if (row.status === "opened") status.append(el("span", { class: "badge ok" }, t("已开启")));
-    else status.append(el("span", { class: "badge bad" }, t("未能开启")), el("br"), el("small", { class: "reason" }, row.reason || ""));
+    else status.append(el("span", { class: "badge bad" }, t("未能开启")), el("br"), reasonNode(row.reason));
     tr.append(status);
     return tr;
   }
@@ -245,7 +263,7 @@
     for (const o of [...hall.objections.values()].sort((a, b) => a.at_us - b.at_us)) {
       const item = el("div", { class: "tp-objection", "data-objection": o.id, "data-bidder": o.bidder });
       item.append(el("p", {}, el("strong", {}, nameOf(o.bidder)), " ",
-        el("small", { class: "tp-muted" }, pb.localTime(o.at_us / 1e6)), el("br"), el("span", { class: "text" }, o.text)));
+        el("small", { class: "tp-muted" }, clockTime(o.at_us / 1e6)), el("br"), el("span", { class: "text" }, o.text)));
       if (o.answer) {
         item.append(el("p", { class: "tp-answer" }, el("strong", {}, t("答复") + " "), el("span", { class: "answer-text" }, o.answer)));
       } else if (data.owner) {
