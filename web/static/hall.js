@@ -22,7 +22,10 @@
     objections: new Map(),
     attendance: null, // [{bidder, name, signed_in, at_us}]: every current bid's bidder, once revealed
     bids: new Map(), // bid_id → {bidder, bidder_name, status: sealed|opening|opened|failed, reason}
+    readOut: [], // 唱标 so far, in the order read: [{bid_id, seq, at_us}]
+    announcements: [], // the host's 公告: [{text, at_us, index}]
   };
+  const READ_OUT_STATES = ["opened", "failed", "confirming", "confirmed"];
   const BID_STEP = { sealed: 0, opening: 1, opened: 2, failed: 2 };
   const BID_STATUS = { sealed: t("待解密"), opening: t("解密中…"), opened: t("已解密"), failed: t("解密失败") };
   const now = () => Date.now() / 1000 + hall.offset;
@@ -176,6 +179,7 @@
 
   function lineNode(row, lot) {
     const tr = el("tr", { class: row.status === "opened" ? "opened" : "tp-failed-row", "data-seq": row.seq, "data-bidder": row.bidder });
+    markRead(tr);
     if (lot) tr.dataset.lot = String(lot.lot);
     tr.append(el("td", {}, String(row.seq)), el("td", { class: "bidder" }, row.bidder_name));
     if (lots().length) {
@@ -195,6 +199,46 @@
     else status.append(el("span", { class: "badge bad" }, t("未能开启")), el("br"), reasonNode(row.reason));
     tr.append(status);
     return tr;
+  }
+
+  // 唱标: every row stays in the record; the ones read out are marked, the one being read is highlighted.
+  function markRead(tr) {
+    const seq = Number(tr.dataset.seq);
+    const last = hall.readOut.length ? hall.readOut[hall.readOut.length - 1].seq : null;
+    const read = hall.readOut.some((r) => r.seq === seq);
+    tr.dataset.read = read ? "yes" : "no";
+    tr.classList.toggle("tp-reading", seq === last);
+  }
+
+  function renderReadOut() {
+    for (const tr of $("record-rows").children) markRead(tr);
+    const banner = $("readout-now");
+    const last = hall.readOut[hall.readOut.length - 1];
+    const row = last && hall.rows.get(last.seq);
+    banner.hidden = !row;
+    if (row) {
+      banner.textContent = t("正在唱标：第 {seq} 号 {name}", { seq: row.seq, name: row.bidder_name });
+      banner.dataset.seq = String(row.seq);
+    }
+    const total = hall.rows.size;
+    const done = new Set(hall.readOut.map((r) => r.seq)).size;
+    $("readout-progress").textContent = total ? t("已唱标 {done} / 共 {n} 家", { done, n: total }) : "";
+    const button = $("readout-button");
+    button.hidden = !(data.owner && hall.tender && READ_OUT_STATES.includes(hall.tender.state) && total);
+    button.textContent = done < total ? t("唱标（下一家）") : t("已全部唱标");
+    button.disabled = done >= total;
+  }
+
+  function renderAnnouncements() {
+    const box = $("announce-box");
+    box.hidden = !data.owner && hall.announcements.length === 0;
+    $("announce-form").hidden = !data.owner;
+    const list = $("announcements");
+    list.innerHTML = "";
+    for (const a of [...hall.announcements].reverse()) {
+      list.append(el("li", { "data-index": a.index },
+        el("small", { class: "tp-muted" }, clockTime(a.at_us / 1e6)), el("br"), el("span", { class: "text" }, a.text)));
+    }
   }
 
   function addRow(row) {
@@ -218,6 +262,7 @@
     const rows = [...hall.rows.values()].sort((a, b) => a.seq - b.seq);
     for (const row of rows) $("record-rows").append(...rowNodes(row));
     renderSummary();
+    renderReadOut();
   }
 
   function renderSummary() {
@@ -303,6 +348,7 @@
     renderRows();
     renderConfirm();
     renderObjections();
+    renderAnnouncements();
   }
 
   function tick() {
@@ -344,6 +390,8 @@
     hall.attendance = msg.attendance || null;
     hall.bids = new Map();
     for (const b of msg.bids || []) setBid(b);
+    hall.readOut = msg.read_out || [];
+    hall.announcements = msg.announcements || [];
     if (msg.record) applyRecord(msg.record);
     renderAll();
   }
@@ -426,6 +474,17 @@
       case "answer":
         applyAnswer(msg.objection_id, msg.text, msg.at_us);
         break;
+      case "read_out": {
+        hall.readOut.push({ bid_id: msg.bid_id, seq: msg.seq, at_us: msg.at_us });
+        renderReadOut();
+        const tr = $("record-rows").querySelector(`tr[data-seq="${Number(msg.seq)}"]`);
+        if (tr && tr.scrollIntoView) tr.scrollIntoView({ block: "nearest" });
+        break;
+      }
+      case "announcement":
+        if (!hall.announcements.some((a) => a.index === msg.index)) hall.announcements.push(msg);
+        renderAnnouncements();
+        break;
       default:
         break;
     }
@@ -492,6 +551,30 @@
       }
     });
     $("print-record").addEventListener("click", () => window.print());
+    $("readout-button").addEventListener("click", async () => {
+      const button = $("readout-button");
+      button.disabled = true;
+      try {
+        await pb.api("POST", `/api/tenders/${data.tender_id}/hall/read-out`, {});
+        pb.message($("readout-message"), "", "info");
+      } catch (e) {
+        pb.message($("readout-message"), e.message, "error");
+      } finally {
+        renderReadOut();
+      }
+    });
+    $("announce-form").addEventListener("submit", async (event) => {
+      event.preventDefault();
+      try {
+        const a = await pb.api("POST", `/api/tenders/${data.tender_id}/hall/announcements`, { text: $("announce-text").value });
+        if (!hall.announcements.some((x) => x.index === a.index)) hall.announcements.push(a);
+        $("announce-text").value = "";
+        pb.message($("announce-message"), t("公告已发布"), "info");
+        renderAnnouncements();
+      } catch (e) {
+        pb.message($("announce-message"), e.message, "error");
+      }
+    });
     $("confirm-button").addEventListener("click", async () => {
       try {
         const result = await pb.api("POST", `/api/tenders/${data.tender_id}/record/confirm`);
