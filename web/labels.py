@@ -147,6 +147,8 @@ LABELS: dict[str, dict[str, str]] = {
         "bid.document_opened": N_("查阅投标文件"),
         "bids.unsealed": N_("投标解密"),
         "hall.signin": N_("开标大厅签到"),
+        "hall.read_out": N_("主持人唱标"),
+        "hall.announcement": N_("大厅公告"),
         "opening.started": N_("开始开标"),
         "opening.record": N_("开标记录"),
         "opening.confirmed": N_("确认开标记录"),

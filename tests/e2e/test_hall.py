@@ -1,6 +1,7 @@
 """The opening hall as the bidders see it: two of three bidders sign in (签到), the third does not;
 at the opening every hall lists all three bidders, signed in or not, and each bid's decryption
-status (待解密 → 解密中 → 已解密); a reload during the confirmation shows the complete record waiting
+status (待解密 → 解密中 → 已解密); the host's 公告 reaches every hall as text, and its 唱标 highlights
+the bids one by one in every hall while the whole record stays shown; a reload during the confirmation shows the complete record waiting
 for confirmations, with print and export of the 开标记录表; at 390 px nothing scrolls sideways.
 
 Set PINGBIAO_E2E_SCREENSHOTS=<dir> to keep PNG screenshots of the pages.
@@ -39,6 +40,15 @@ async def test_hall_lists_absent_bidders_and_each_bids_status(make_app_server: M
         await page.wait_for_selector("#signin-button", state="hidden")
     assert await bidders[2].is_hidden("#attendance-box")  # who bid stays secret before the opening
     assert time.time() < opening, "the hall must be joined before the opening"
+    # the host's announcement (公告) reaches every hall at once, as text
+    await agency.goto(f"{base}/tenders/{tender_id}/hall")
+    await agency.wait_for_selector("#conn[data-state=open]")
+    await agency.fill("#announce-text", "<b>请</b>各投标人准备签到")
+    await agency.click("#announce-button")
+    for page in bidders:
+        await page.wait_for_selector("#announcements li")
+        assert "<b>请</b>各投标人准备签到" in await page.inner_text("#announcements")
+        assert await page.is_hidden("#announce-form")  # only the host posts
 
     watcher = bidders[2]
     await watcher.wait_for_selector("#bid-status li", timeout=OPENING_TIMEOUT_MS)  # the opening began
@@ -54,6 +64,7 @@ async def test_hall_lists_absent_bidders_and_each_bids_status(make_app_server: M
         assert [by_company[c][0] for c in COMPANIES] == ["yes", "yes", "no"], (texts, signed)  # listed in the order of the bids
         assert "未签到" in by_company[COMPANIES[2]][1] and "已签到" in by_company[COMPANIES[0]][1]
         assert "已签到 2 / 共 3 家" in await page.inner_text("#attendance-summary")
+        assert "北京时间" in by_company[COMPANIES[0]][1]  # the sign-in time names its clock
         statuses = page.locator("#bid-status li")
         for i in range(3):
             assert "已解密" in await statuses.nth(i).inner_text()
@@ -61,10 +72,24 @@ async def test_hall_lists_absent_bidders_and_each_bids_status(make_app_server: M
     seen = await watcher.evaluate("() => document.querySelector('#bid-status').dataset.seenOpening")
     assert seen == "3", seen
 
+    # 唱标: the host reads the bids out one by one; every hall highlights the one being read, the record stays whole
+    await agency.wait_for_selector("#readout-button:not([hidden])", timeout=OPENING_TIMEOUT_MS)
+    assert await bidders[0].is_hidden("#readout-button")
+    for seq in (1, 2, 3):
+        await agency.click("#readout-button")
+        for page in (watcher, bidders[0]):
+            await page.wait_for_selector(f"#record-rows tr.tp-reading[data-seq='{seq}']")
+            assert await page.locator("#record-rows tr[data-seq]").count() == 3
+            assert f"第 {seq} 号" in await page.inner_text("#readout-now")
+    assert await watcher.locator("#record-rows tr[data-read=yes]").count() == 3
+    await agency.wait_for_selector("#readout-button:disabled")
+    assert "已唱标 3 / 共 3 家" in await agency.inner_text("#readout-progress")
+
     # A reload during the confirmation: the record is complete, the confirmations pending.
     await watcher.reload()
     await watcher.wait_for_selector("#conn[data-state=open]")
     await watcher.wait_for_function("() => document.querySelectorAll('#record-rows tr[data-seq]').length === 3")
+    await watcher.wait_for_selector("#record-rows tr.tp-reading[data-seq='3']")  # the read-out survives a reload
     note = await watcher.inner_text("#record-note")
     assert "等待投标人确认" in note and "唱标中" not in note, note
     assert await watcher.is_visible("#print-record") and await watcher.is_visible("#export-record")

@@ -81,3 +81,69 @@ def test_the_record_csv_never_holds_a_formula() -> None:
                      "status": "failed", "reason": "cannot be unsealed"}]}
     text = record_csv("项目", rec)
     assert "'=HYPERLINK" in text and "未能开启" in text
+
+
+async def test_the_host_reads_the_bids_out_and_announces(aiohttp_client: Any, tmp_path: Path) -> None:
+    hall = await start(aiohttp_client, tmp_path)
+    _, tender = await hall.call("agency", "POST", "/api/tenders", json=tender_body(3, min_bids=3))
+    tid = tender["id"]
+    _, tender = await hall.call("agency", "POST", f"/api/tenders/{tid}/publish")
+    for n in range(3):
+        out = io.BytesIO()
+        plain = build_container({"total_price": f"{200 + n}.00", "delivery_days": 10}, [("a.txt", b"doc")])
+        tlock.seal(io.BytesIO(plain), out, hall.chain, tender["opening_round"])
+        status, _ = await hall.call(f"bidder{n}", "PUT", f"/api/tenders/{tid}/bid", data=out.getvalue(),
+                                    headers={"Content-Type": "application/octet-stream"})
+        assert status == 201
+    ws = await hall.client.ws_connect(f"/api/tenders/{tid}/hall/ws", headers={"Cookie": hall.headers["bidder1"]["Cookie"]})
+    assert (await ws.receive_json(timeout=5))["type"] == "snapshot"
+    # before the opening there is nothing to read out; announcements reach the hall at once
+    status, body = await hall.call("agency", "POST", f"/api/tenders/{tid}/hall/read-out")
+    assert status == 409, body
+    size = hall.client.app[AUDIT_LOG].size
+    status, posted = await hall.call("agency", "POST", f"/api/tenders/{tid}/hall/announcements", json={"text": " 请各投标人准备签到 "})
+    assert status == 201 and posted["text"] == "请各投标人准备签到"
+    assert await hall.kinds_since(size) == ["hall.announcement"]
+    event = await ws.receive_json(timeout=5)
+    assert event["type"] == "announcement" and event["text"] == "请各投标人准备签到"
+    for who, text, code in [("bidder0", "我是主持人", 403), ("agency2", "别人的大厅", 403), ("agency", "", 400),
+                            ("agency", "   ", 400), ("agency", "长" * 501, 400), ("agency", "a\x00b", 400),
+                            ("agency", 1e308, 400), ("agency", ["x"], 400)]:
+        status, body = await hall.call(who, "POST", f"/api/tenders/{tid}/hall/announcements", json={"text": text})
+        assert status == code, (who, text, body)
+    status, body = await hall.call("agency", "POST", f"/api/tenders/{tid}/hall/announcements",
+                                   data=b'{"text": "\\ud800"}', headers={"Content-Type": "application/json"})
+    assert status == 400, body
+    assert await hall.kinds_since(size) == ["hall.announcement"]  # nothing refused was logged
+    while (await ws.receive_json(timeout=15))["type"] != "record.final":
+        pass
+    # 唱标: bid by bid in the record's order, each logged and pushed; then nothing is left to read
+    status, snap = await hall.call("bidder0", "GET", f"/api/tenders/{tid}/hall")
+    seqs = {r["bid_id"]: r["seq"] for r in snap["record"]["rows"]}
+    assert snap["read_out"] == [] and [a["text"] for a in snap["announcements"]] == ["请各投标人准备签到"]
+    status, _ = await hall.call("bidder0", "POST", f"/api/tenders/{tid}/hall/read-out")
+    assert status == 403
+    size = hall.client.app[AUDIT_LOG].size
+    read = []
+    for _ in range(3):
+        status, r = await hall.call("agency", "POST", f"/api/tenders/{tid}/hall/read-out")
+        assert status == 201, r
+        read.append(r)
+    assert [r["seq"] for r in read] == [1, 2, 3] and {r["bid_id"] for r in read} == set(seqs)
+    assert await hall.kinds_since(size) == ["hall.read_out"] * 3
+    status, body = await hall.call("agency", "POST", f"/api/tenders/{tid}/hall/read-out")
+    assert status == 400, body
+    status, again = await hall.call("agency", "POST", f"/api/tenders/{tid}/hall/read-out", json={"bid_id": read[0]["bid_id"]})
+    assert status == 201 and again["seq"] == 1  # the host may read a bid again
+    for bad in ("B-nope", 5, {"x": 1}):
+        status, _ = await hall.call("agency", "POST", f"/api/tenders/{tid}/hall/read-out", json={"bid_id": bad})
+        assert status in (400, 404)
+    seen = []
+    while len(seen) < 4:
+        e = await ws.receive_json(timeout=5)
+        if e["type"] == "read_out":
+            seen.append(e["seq"])
+    assert seen == [1, 2, 3, 1]
+    status, snap = await hall.call("supervisor", "GET", f"/api/tenders/{tid}/hall")
+    assert [r["seq"] for r in snap["read_out"]] == [1, 2, 3, 1]
+    await ws.close()

@@ -16,12 +16,12 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from evaluation.audit.entry import Actor
-from evaluation.tenders import opening_record
+from evaluation.tenders import hall_host, opening_record
 from evaluation.tenders.lots import bid_fields, lots_json
 from evaluation.tenders.rules import TenderState, format_time, is_local_beacon
 from evaluation.tenders.store import bid_of
 from evaluation.tenders.tender import Tender
-from web.api.body import optional_json_body
+from web.api.body import json_body, optional_json_body
 from web.api.tenders import ctx, current_actor, display_name, visible_tender
 from web.errors import Forbidden
 
@@ -99,6 +99,7 @@ async def snapshot(request: web.Request, tender: Tender, actor: Actor) -> dict[s
     # who bid is secret until the opening: the list of bidders (absent ones too) only then, or to supervisors
     attendance = await opening_record.attendance(c, tender.id) if not before or actor.role == "supervisor" else None
     bids = await opening_record.bid_statuses(c, tender.id) if not before else None
+    host = await hall_host.logged_host_events(c, tender.id)
     return {
         "type": "snapshot",
         "server_time": time.time(),
@@ -118,6 +119,8 @@ async def snapshot(request: web.Request, tender: Tender, actor: Actor) -> dict[s
         "attendance": attendance,
         "bids": bids,
         "record": record,
+        "read_out": host["read_out"],  # 唱标 so far, in the order read
+        "announcements": host["announcements"],
     }
 
 
@@ -139,6 +142,22 @@ async def signin(request: web.Request) -> web.Response:
         name = display_name(request)
     row = await opening_record.sign_in(ctx(request), actor, request.match_info["id"], name)
     return web.json_response(row, status=201)
+
+
+@routes.post("/api/tenders/{id}/hall/read-out", name="hall.read_out")
+async def read_out(request: web.Request) -> web.Response:
+    """唱标: the host reads the next bid of the record out (or the one named by ``bid_id``)."""
+    data = await optional_json_body(request)
+    event = await hall_host.read_out(ctx(request), current_actor(request), request.match_info["id"], data.get("bid_id"))
+    return web.json_response(event, status=201)
+
+
+@routes.post("/api/tenders/{id}/hall/announcements", name="hall.announce")
+async def announce(request: web.Request) -> web.Response:
+    """公告: the host posts a short text to everyone in the hall."""
+    data = await json_body(request)
+    event = await hall_host.announce(ctx(request), current_actor(request), request.match_info["id"], data.get("text"))
+    return web.json_response(event, status=201)
 
 
 @routes.get("/api/tenders/{id}/hall/ws", name="hall.ws")

@@ -21,7 +21,8 @@ STAGES = ("notice", "bids", "opening", "draw", "evaluation", "result", "platform
 _STAGE_OF = {
     "tender.drafted": "notice", "tender.published": "notice", "tender.amended": "notice", "tender.postponed": "notice",
     "bid.submitted": "bids", "bid.withdrawn": "bids", "bid.replaced": "bids", "bid.voided": "bids",
-    "hall.signin": "opening", "opening.started": "opening", "bids.unsealed": "opening", "bid.opened": "opening",
+    "hall.signin": "opening", "hall.read_out": "opening", "hall.announcement": "opening",
+    "opening.started": "opening", "bids.unsealed": "opening", "bid.opened": "opening",
     "bid.open_failed": "opening", "opening.record": "opening", "opening.confirmed": "opening",
     "opening.objection": "opening", "opening.answer": "opening", "opening.final": "opening", "tender.failed": "opening",
     "tender.result_published": "result",

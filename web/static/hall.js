@@ -22,7 +22,10 @@
     objections: new Map(),
     attendance: null, // [{bidder, name, signed_in, at_us}]: every current bid's bidder, once revealed
     bids: new Map(), // bid_id → {bidder, bidder_name, status: sealed|opening|opened|failed, reason}
+    readOut: [], // 唱标 so far, in the order read: [{bid_id, seq, at_us}]
+    announcements: [], // the host's 公告: [{text, at_us, index}]
   };
+  const READ_OUT_STATES = ["opened", "failed", "confirming", "confirmed"];
   const BID_STEP = { sealed: 0, opening: 1, opened: 2, failed: 2 };
   const BID_STATUS = { sealed: t("待解密"), opening: t("解密中…"), opened: t("已解密"), failed: t("解密失败") };
   const now = () => Date.now() / 1000 + hall.offset;
@@ -40,6 +43,24 @@
 
   // "1234567.5" → "1,234,567.5" (the digits as the record has them; no floats)
   const money = (v) => v.replace(/^(-?)(\d+)/, (_, sign, whole) => sign + whole.replace(/\B(?=(\d{3})+$)/g, ","));
+
+  // A failed bid's reason in plain words (the catalogue), the technical detail kept beside it.
+  const REASONS = [
+    [/truncated|incomplete|too short|unexpected end/i, t("文件不完整")],
+    [/drand chain|round|beacon/i, t("时间锁轮次不符")],
+    [/MAC|changed|tamper|invalid proof|not a valid point|authentic|does not match/i, t("密文被篡改")],
+    [/^not a valid bid/i, t("投标文件内容不符合要求")],
+    [/not an age file|not a timelock file|armor|container|magic|stanza|header/i, t("文件格式无法识别")],
+  ];
+  function reasonLabel(reason) {
+    for (const [re, label] of REASONS) if (re.test(reason || "")) return label;
+    return t("无法解密");
+  }
+  function reasonNode(reason) {
+    return el("small", { class: "reason" }, el("strong", { class: "reason-label" }, reasonLabel(reason)), " ",
+      el("details", { class: "reason-detail" }, el("summary", {}, t("技术细节")), el("code", {}, reason || "")));
+  }
+  const clockTime = (unix) => `${pb.localTime(unix)} ${pb.zoneName(unix)}`;
 
   function nameOf(account) {
     for (const row of hall.rows.values()) if (row.bidder === account) return row.bidder_name;
@@ -78,7 +99,7 @@
     for (const s of [...hall.signins.values()].filter((s) => s && s.account).sort((a, b) => a.at_us - b.at_us)) {
       list.append(el("li", { "data-account": s.account },
         el("strong", {}, s.name), " ",
-        el("small", { class: "tp-muted" }, `${s.role === "agency" ? t("采购人") : t("投标人")} · ${pb.localTime(s.at_us / 1e6)}`)));
+        el("small", { class: "tp-muted" }, `${s.role === "agency" ? t("采购人") : t("投标人")} · ${clockTime(s.at_us / 1e6)}`)));
     }
     if (!hall.signins.size) list.append(el("li", { class: "tp-muted" }, t("尚无签到")));
     const button = $("signin-button");
@@ -105,7 +126,7 @@
       list.append(el("li", { "data-bidder": a.bidder, "data-signed": yes ? "yes" : "no" },
         el("strong", {}, a.name), " ",
         yes ? el("span", { class: "badge ok" }, t("已签到")) : el("span", { class: "badge bad" }, t("未签到")),
-        yes && at ? el("small", { class: "tp-muted" }, " " + pb.localTime(at / 1e6)) : ""));
+        yes && at ? el("small", { class: "tp-muted" }, " " + clockTime(at / 1e6)) : ""));
     }
     $("attendance-summary").textContent = t("已签到 {signed} / 共 {n} 家", { signed, n: hall.attendance.length });
   }
@@ -130,7 +151,7 @@
       const cls = b.status === "opened" ? "badge ok" : b.status === "failed" ? "badge bad" : "badge";
       const item = el("li", { "data-bidder": b.bidder, "data-status": b.status },
         el("strong", {}, b.bidder_name), " ", el("span", { class: cls }, BID_STATUS[b.status] || b.status));
-      if (b.status === "failed" && b.reason) item.append(el("br"), el("small", { class: "reason" }, b.reason));
+      if (b.status === "failed" && b.reason) item.append(el("br"), reasonNode(b.reason));
       list.append(item);
     }
   }
@@ -158,6 +179,7 @@
 
   function lineNode(row, lot) {
     const tr = el("tr", { class: row.status === "opened" ? "opened" : "tp-failed-row", "data-seq": row.seq, "data-bidder": row.bidder });
+    markRead(tr);
     if (lot) tr.dataset.lot = String(lot.lot);
     tr.append(el("td", {}, String(row.seq)), el("td", { class: "bidder" }, row.bidder_name));
     if (lots().length) {
@@ -174,9 +196,49 @@
     tr.append(docs);
     const status = el("td", {});
     if (row.status === "opened") status.append(el("span", { class: "badge ok" }, t("已开启")));
-    else status.append(el("span", { class: "badge bad" }, t("未能开启")), el("br"), el("small", { class: "reason" }, row.reason || ""));
+    else status.append(el("span", { class: "badge bad" }, t("未能开启")), el("br"), reasonNode(row.reason));
     tr.append(status);
     return tr;
+  }
+
+  // 唱标: every row stays in the record; the ones read out are marked, the one being read is highlighted.
+  function markRead(tr) {
+    const seq = Number(tr.dataset.seq);
+    const last = hall.readOut.length ? hall.readOut[hall.readOut.length - 1].seq : null;
+    const read = hall.readOut.some((r) => r.seq === seq);
+    tr.dataset.read = read ? "yes" : "no";
+    tr.classList.toggle("tp-reading", seq === last);
+  }
+
+  function renderReadOut() {
+    for (const tr of $("record-rows").children) markRead(tr);
+    const banner = $("readout-now");
+    const last = hall.readOut[hall.readOut.length - 1];
+    const row = last && hall.rows.get(last.seq);
+    banner.hidden = !row;
+    if (row) {
+      banner.textContent = t("正在唱标：第 {seq} 号 {name}", { seq: row.seq, name: row.bidder_name });
+      banner.dataset.seq = String(row.seq);
+    }
+    const total = hall.rows.size;
+    const done = new Set(hall.readOut.map((r) => r.seq)).size;
+    $("readout-progress").textContent = total ? t("已唱标 {done} / 共 {n} 家", { done, n: total }) : "";
+    const button = $("readout-button");
+    button.hidden = !(data.owner && hall.tender && READ_OUT_STATES.includes(hall.tender.state) && total);
+    button.textContent = done < total ? t("唱标（下一家）") : t("已全部唱标");
+    button.disabled = done >= total;
+  }
+
+  function renderAnnouncements() {
+    const box = $("announce-box");
+    box.hidden = !data.owner && hall.announcements.length === 0;
+    $("announce-form").hidden = !data.owner;
+    const list = $("announcements");
+    list.innerHTML = "";
+    for (const a of [...hall.announcements].reverse()) {
+      list.append(el("li", { "data-index": a.index },
+        el("small", { class: "tp-muted" }, clockTime(a.at_us / 1e6)), el("br"), el("span", { class: "text" }, a.text)));
+    }
   }
 
   function addRow(row) {
@@ -200,6 +262,7 @@
     const rows = [...hall.rows.values()].sort((a, b) => a.seq - b.seq);
     for (const row of rows) $("record-rows").append(...rowNodes(row));
     renderSummary();
+    renderReadOut();
   }
 
   function renderSummary() {
@@ -245,7 +308,7 @@
     for (const o of [...hall.objections.values()].sort((a, b) => a.at_us - b.at_us)) {
       const item = el("div", { class: "tp-objection", "data-objection": o.id, "data-bidder": o.bidder });
       item.append(el("p", {}, el("strong", {}, nameOf(o.bidder)), " ",
-        el("small", { class: "tp-muted" }, pb.localTime(o.at_us / 1e6)), el("br"), el("span", { class: "text" }, o.text)));
+        el("small", { class: "tp-muted" }, clockTime(o.at_us / 1e6)), el("br"), el("span", { class: "text" }, o.text)));
       if (o.answer) {
         item.append(el("p", { class: "tp-answer" }, el("strong", {}, t("答复") + " "), el("span", { class: "answer-text" }, o.answer)));
       } else if (data.owner) {
@@ -285,6 +348,7 @@
     renderRows();
     renderConfirm();
     renderObjections();
+    renderAnnouncements();
   }
 
   function tick() {
@@ -326,6 +390,8 @@
     hall.attendance = msg.attendance || null;
     hall.bids = new Map();
     for (const b of msg.bids || []) setBid(b);
+    hall.readOut = msg.read_out || [];
+    hall.announcements = msg.announcements || [];
     if (msg.record) applyRecord(msg.record);
     renderAll();
   }
@@ -408,6 +474,17 @@
       case "answer":
         applyAnswer(msg.objection_id, msg.text, msg.at_us);
         break;
+      case "read_out": {
+        hall.readOut.push({ bid_id: msg.bid_id, seq: msg.seq, at_us: msg.at_us });
+        renderReadOut();
+        const tr = $("record-rows").querySelector(`tr[data-seq="${Number(msg.seq)}"]`);
+        if (tr && tr.scrollIntoView) tr.scrollIntoView({ block: "nearest" });
+        break;
+      }
+      case "announcement":
+        if (!hall.announcements.some((a) => a.index === msg.index)) hall.announcements.push(msg);
+        renderAnnouncements();
+        break;
       default:
         break;
     }
@@ -474,6 +551,30 @@
       }
     });
     $("print-record").addEventListener("click", () => window.print());
+    $("readout-button").addEventListener("click", async () => {
+      const button = $("readout-button");
+      button.disabled = true;
+      try {
+        await pb.api("POST", `/api/tenders/${data.tender_id}/hall/read-out`, {});
+        pb.message($("readout-message"), "", "info");
+      } catch (e) {
+        pb.message($("readout-message"), e.message, "error");
+      } finally {
+        renderReadOut();
+      }
+    });
+    $("announce-form").addEventListener("submit", async (event) => {
+      event.preventDefault();
+      try {
+        const a = await pb.api("POST", `/api/tenders/${data.tender_id}/hall/announcements`, { text: $("announce-text").value });
+        if (!hall.announcements.some((x) => x.index === a.index)) hall.announcements.push(a);
+        $("announce-text").value = "";
+        pb.message($("announce-message"), t("公告已发布"), "info");
+        renderAnnouncements();
+      } catch (e) {
+        pb.message($("announce-message"), e.message, "error");
+      }
+    });
     $("confirm-button").addEventListener("click", async () => {
       try {
         const result = await pb.api("POST", `/api/tenders/${data.tender_id}/record/confirm`);

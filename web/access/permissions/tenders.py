@@ -29,6 +29,8 @@ RULES: dict[str, Rule] = {
     "hall.snapshot": Rule(HALL, "开标大厅 the hall's state (its agency, its bidders, supervisors)"),
     "hall.ws": Rule(HALL, "开标大厅 live events over WebSocket"),
     "hall.signin": Rule(roles(Role.agency, Role.bidder), "签到 sign in to the hall"),
+    "hall.read_out": Rule(AGENCY, "唱标 read the opened bids of one's own tender out, one by one"),
+    "hall.announce": Rule(AGENCY, "公告 post an announcement in the hall of one's own tender"),
     "opening.record": Rule(SIGNED_IN, "开标记录表 the opening record, after the opening"),
     "opening.record_csv": Rule(SIGNED_IN, "开标记录表 the opening record as a CSV file, after the opening"),
     "opening.confirm": Rule(BIDDER, "confirm the opening record (bidders in it)"),
