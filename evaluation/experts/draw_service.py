@@ -106,6 +106,21 @@ async def _eligible(ctx: TenderContext, tender: Tender, plan: Any) -> tuple[Any,
     return exclusions.derive(tender_id, plan.criteria, records, bidders, agency, plan.evaluation_date, declined)
 
 
+async def expert_export(engine: Any, tender_id: str) -> dict[str, Any]:
+    """What an auditor needs besides the bundle to re-derive `tender_id`'s pool
+    (evaluation/experts/rederive.py): every expert's rule inputs, the bidder organisations and the
+    agency's organisation, as the draw request reads them. Reads only. Raises NotFoundError."""
+    from evaluation.experts.rederive import export_json
+    from evaluation.tenders.store import tender_table
+
+    async with engine.connect() as conn:
+        agency = (await conn.execute(sa.select(tender_table.c.agency).where(tender_table.c.id == tender_id))).scalar()
+        if agency is None:
+            raise NotFoundError(f"no tender {tender_id}")
+        records = [record_from_row(r) for r in await expert_rows(conn)]
+        return export_json(tender_id, records, await _bidder_orgs(conn, tender_id), await _agency_org(conn, agency))
+
+
 async def preview_draw(ctx: TenderContext, actor: Actor, tender_id: str, body: Any) -> dict[str, Any]:
     """How many experts a draw with these criteria could seat from, before it is requested (the draw
     form shows it as the agency types): ``{"eligible", "seats", "enough", "problem"?}``. Logs nothing."""
