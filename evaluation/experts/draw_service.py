@@ -22,7 +22,7 @@ from crypto.drand import Beacon
 from evaluation.accounts.tables import account_table
 from evaluation.audit.entry import Actor, EntryDraft
 from evaluation.errors import ConflictError, InvalidRequest, NotFoundError
-from evaluation.experts import avoidance, draw
+from evaluation.experts import avoidance, draw, exclusions
 from evaluation.experts import events as experts_events  # noqa: F401  (registers the kinds)
 from evaluation.experts.plan import parse_plan, seat, site_role
 from evaluation.experts.pool import expert_of_account, is_revealed, now_us, record_from_row
@@ -103,27 +103,22 @@ async def _eligible(ctx: TenderContext, tender: Tender, plan: Any) -> tuple[Any,
         declined = set((await conn.execute(
             sa.select(member_table.c.expert_id).where(member_table.c.tender_id == tender_id, member_table.c.status == DECLINED)
         )).scalars())
-    keep, excluded = avoidance.eligible([r.rules_view() for r in records], bidders, agency, plan.evaluation_date)
-    counts = avoidance.exclusion_counts(excluded)
-    caps = {r.id: r.sites for r in records}
-    facts = [(rule.value, i, why) for rule, items in excluded.items() for i, why in items]
-    able, rules = [], {"declined": 0, "site_capability": 0}
-    for e in keep:
-        if e.id in declined:
-            rules["declined"] += 1
-            facts.append(("declined", e.id, f"declined tender {tender_id} before"))
-        elif plan.criteria.sites and plan.criteria.site_of(e.region) is not None and site_role(plan.criteria, e.region)[1] not in caps[e.id]:
-            rules["site_capability"] += 1
-            facts.append(("site_capability", e.id, f"cannot sit at the {site_role(plan.criteria, e.region)[1]} site of region {e.region}"))
-        else:
-            able.append(e)
-    elig = draw.eligibility(plan.criteria, able)
-    regions = {e.id: e.region for e in able}
-    for rule, ids in elig.excluded.items():
-        facts += [(rule, i, "no requested specialty" if rule == "specialty" else f"no site takes region {regions[i]}") for i in ids]
-    counts.update({k: v for k, v in rules.items() if v})
-    counts.update(elig.counts())
-    return elig, counts, facts
+    return exclusions.derive(tender_id, plan.criteria, records, bidders, agency, plan.evaluation_date, declined)
+
+
+async def expert_export(engine: Any, tender_id: str) -> dict[str, Any]:
+    """What an auditor needs besides the bundle to re-derive `tender_id`'s pool
+    (evaluation/experts/rederive.py): every expert's rule inputs, the bidder organisations and the
+    agency's organisation, as the draw request reads them. Reads only. Raises NotFoundError."""
+    from evaluation.experts.rederive import export_json
+    from evaluation.tenders.store import tender_table
+
+    async with engine.connect() as conn:
+        agency = (await conn.execute(sa.select(tender_table.c.agency).where(tender_table.c.id == tender_id))).scalar()
+        if agency is None:
+            raise NotFoundError(f"no tender {tender_id}")
+        records = [record_from_row(r) for r in await expert_rows(conn)]
+        return export_json(tender_id, records, await _bidder_orgs(conn, tender_id), await _agency_org(conn, agency))
 
 
 async def preview_draw(ctx: TenderContext, actor: Actor, tender_id: str, body: Any) -> dict[str, Any]:
@@ -162,9 +157,8 @@ async def request_draw(ctx: TenderContext, actor: Actor, tender_id: str, body: A
     elig, counts, facts = await _eligible(ctx, tender, plan)
     request = draw.make_request(tender_id, plan.criteria, elig.pool, counts)
     chain = ctx.chain.to_json()
-    exclusions = sorted(({"expert": i, "rule": rule, "commitment": avoidance.commitment(tender_id, i, rule, why)}
-                         for rule, i, why in facts), key=lambda x: (x["rule"], x["expert"]))
-    payload = {"request": request.to_json(), "plan": plan.to_json(), "excluded": counts, "exclusions": exclusions,
+    payload = {"request": request.to_json(), "plan": plan.to_json(), "excluded": counts,
+               "exclusions": exclusions.committed(tender_id, facts),
                "chain": chain}
 
     async def apply(conn: AsyncConnection) -> None:

@@ -80,6 +80,9 @@ def _entries(directory: Path, tender: str) -> list[dict[str, Any]]:
     return out
 
 
+tender_entries = _entries  # the tender's draw entries, in log order (also for evaluation/experts/rederive.py)
+
+
 def verify_draw(directory: Path, tender: str, since: bytes | None = None) -> DrawCheck:
     """Verify the bundle in `directory` (and its consistency with the older signed checkpoint
     `since`), then the draw of `tender` in it. Raises DrawMismatch/BundleError."""

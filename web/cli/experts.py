@@ -1,7 +1,10 @@
-"""`pingbiao experts import|list|verify-draw`: the expert pool and the draw from the command line.
+"""`pingbiao experts import|list|verify-draw|export|rederive-pool`: the expert pool and the draw from the command line.
 
 ``verify-draw`` needs nothing but an audit export (`pingbiao audit export DIR`): it verifies the
 bundle, then re-runs the tender's draw (evaluation/experts/verify.py) and prints one line.
+``export`` writes a tender's expert-database rows (no names or ID numbers) and ``rederive-pool``
+re-derives the draw's eligible pool and exclusion commitments from a bundle and that export
+(evaluation/experts/rederive.py).
 Also runnable alone: ``python -m web.cli_experts verify-draw TENDER --bundle DIR``.
 """
 
@@ -19,7 +22,7 @@ from web.config import Settings
 
 
 def add_experts_commands(sub: Any, add_common: Callable[[argparse.ArgumentParser], None]) -> None:
-    """Register `experts import`, `experts list` and `experts verify-draw` on the top-level subparsers."""
+    """Register the `experts` actions (import, list, verify-draw, export, rederive-pool) on the top-level subparsers."""
     experts = sub.add_parser("experts", help="the expert pool (专家库) and verifiable draws (随机抽取)")
     esub = experts.add_subparsers(dest="experts_command", required=True, metavar="ACTION")
     p = esub.add_parser("import", help="import experts from a CSV file (columns: docs/experts.md)")
@@ -33,6 +36,15 @@ def add_experts_commands(sub: Any, add_common: Callable[[argparse.ArgumentParser
     p.add_argument("--bundle", required=True, metavar="DIR", help="a bundle written by `pingbiao audit export`")
     p.add_argument("--since", metavar="CHECKPOINT",
                    help="an older signed checkpoint you kept (e.g. DIR/checkpoint of an earlier export): refuse a rewritten log")
+    p = esub.add_parser("export", help="write what re-deriving a tender's pool needs from the expert database (JSON)")
+    add_common(p)
+    p.add_argument("--tender", required=True, metavar="TENDER", help="the tender id")
+    p.add_argument("out", metavar="FILE", help="the JSON file to write ('-': standard output)")
+    p = esub.add_parser("rederive-pool", help="re-derive a tender's eligible pool and exclusions from a bundle and an export")
+    add_common(p)
+    p.add_argument("bundle", metavar="DIR", help="a bundle written by `pingbiao audit export`")
+    p.add_argument("--tender", required=True, metavar="TENDER", help="the tender id")
+    p.add_argument("--experts", required=True, metavar="FILE", help="a file written by `pingbiao experts export`")
 
 
 def run_experts_command(args: argparse.Namespace, settings: Settings) -> int:
@@ -42,6 +54,10 @@ def run_experts_command(args: argparse.Namespace, settings: Settings) -> int:
     try:
         if args.experts_command == "verify-draw":
             return _verify(args.tender, Path(args.bundle), None if args.since is None else Path(args.since))
+        if args.experts_command == "rederive-pool":
+            return _rederive(args.tender, Path(args.bundle), Path(args.experts))
+        if args.experts_command == "export":
+            return asyncio.run(_export(settings, args.tender, args.out))
         if args.experts_command == "import":
             return asyncio.run(_import(settings, Path(args.csv)))
         return asyncio.run(_list(settings))
@@ -54,6 +70,33 @@ def _verify(tender: str, bundle: Path, since: Path | None) -> int:
     from evaluation.experts.verify import verify_draw
 
     print(verify_draw(bundle, tender, None if since is None else since.read_bytes()).summary())
+    return 0
+
+
+def _rederive(tender: str, bundle: Path, experts: Path) -> int:
+    from evaluation.experts.rederive import ExportError, rederive_pool
+
+    try:
+        text = experts.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ExportError(f"{experts} is not UTF-8") from None
+    print(rederive_pool(bundle, tender, text).summary())
+    return 0
+
+
+async def _export(settings: Settings, tender: str, out: str) -> int:
+    import json
+
+    from evaluation.experts.draw_service import expert_export
+
+    async with database(settings) as engine:
+        obj = await expert_export(engine, tender)
+    text = json.dumps(obj, ensure_ascii=False, indent=1, sort_keys=True)
+    if out == "-":
+        print(text)
+    else:
+        Path(out).write_text(text + "\n", encoding="utf-8")
+        print(f"wrote {len(obj['experts'])} experts of the pool for tender {tender} to {out}")
     return 0
 
 
