@@ -178,17 +178,47 @@ async def test_evaluation_session_in_the_browser(make_app_server: MakeAppServer,
     assert await odd.inner_text("#eval-state") == "复核与修改"
     deviation = await odd.locator("#deviations tr.deviation").first.inner_text()
     assert "技术方案 Technical" in deviation and re.search(r"专家\d", deviation) and not re.search(r"acct_|\bc2\b", deviation), deviation
+    header = await odd.locator("#deviations tr").first.inner_text()
+    assert "中位数" in header and "其他专家" in header and "均值" not in header, header
+    assert "\t10\t40\t40" in deviation, deviation  # the score, the median, the others' range (all 40)
+    assert await odd.locator("#deviations tr.deviation .confirm-open").count() == 1
+    assert await pages[0].locator("#deviations .confirm-open").count() == 0  # only the expert who gave it
+
+    # While the deviation is open the leader's tally answers with one line naming it.
+    leader = pages[0]
+    await leader.wait_for_selector("#tally:not([hidden])", timeout=STEP_MS)
+    await leader.click("#tally")
+    await leader.wait_for_selector('#eval-message[data-bad="1"]', timeout=STEP_MS)
+    refused = await leader.text_content("#eval-message")
+    assert refused.startswith("暂不能汇总") and "技术方案 Technical" in refused and "\n" not in refused, refused
+    assert not re.search(r"acct_|B-[0-9a-f]|\bc2\b", refused), refused
+    assert await leader.inner_text("#eval-state") == "复核与修改"
+
+    # A change with reason 畸高畸低 that still deviates leaves a new open deviation to confirm.
     first_bid = await odd.locator("#sheet input.score").first.get_attribute("data-bid")
     await odd.select_option("#change-bid", first_bid)
     await odd.select_option("#change-criterion", "c2")
-    await odd.fill("#change-new", "39.5")
+    await odd.fill("#change-new", "12.5")
     await odd.select_option("#change-reason", "abnormal_high_low")
     await odd.fill("#change-explanation", "重新核对技术方案后修正 Re-read the technical proposal")
     await odd.click("#change-submit")
     await odd.wait_for_selector("#changes li", timeout=STEP_MS)
+    await odd.wait_for_selector("#deviations tr.deviation:has-text('12.5') .confirm-open", timeout=STEP_MS)
 
-    await pages[0].wait_for_selector("#tally:not([hidden])", timeout=STEP_MS)
-    await pages[0].click("#tally")
+    # The expert confirms it: an empty reason is refused in one line, then a reason is kept.
+    row = odd.locator("#deviations tr.deviation").first
+    await row.locator(".confirm-open").click()
+    await row.locator(".confirm-submit").click()
+    await odd.wait_for_selector('#eval-message[data-bad="1"]', timeout=STEP_MS)
+    assert (await odd.text_content("#eval-message")).startswith("请填写确认理由")
+    await row.locator(".confirm-reason").fill("技术方案缺少实施计划，维持低分 No implementation plan")
+    await row.locator(".confirm-submit").click()
+    await odd.wait_for_selector("#deviations tr.deviation.confirmed", timeout=STEP_MS)
+    confirmed = await odd.locator("#deviations tr.deviation").first.inner_text()
+    assert "已确认：技术方案缺少实施计划，维持低分" in confirmed, confirmed
+    await leader.wait_for_selector("#deviations tr.deviation.confirmed", timeout=STEP_MS)
+
+    await leader.click("#tally")
     for page in pages:
         await state_is(page, "signing")
         await page.click("#sign-report")

@@ -180,6 +180,39 @@
   const show = (id, on) => { $(id).hidden = !on; };
   const cell = (tag, text) => { const el = document.createElement(tag); el.textContent = text; return el; };
   const row = (cells, tag = "td") => { const tr = document.createElement("tr"); cells.forEach((c) => tr.append(cell(tag, c))); return tr; };
+  /** One 畸高畸低 row: the score against the median and the other experts' range; the expert who
+   *  gave an open one may confirm it with a reason (or change it with the changes form). */
+  function deviationRow(d, mine) {
+    const range = d.others_low === d.others_high ? dec(d.others_low) : `${dec(d.others_low)}–${dec(d.others_high)}`;
+    const tr = row([bidName(d.bid), nameOf(d.expert), titleOf(d.criterion), dec(d.score), dec(d.median), range]);
+    Object.assign(tr.dataset, { expert: d.expert, bid: d.bid, criterion: d.criterion });
+    tr.className = "deviation";
+    const last = cell("td", "");
+    tr.append(last);
+    if (d.reason !== null && d.reason !== undefined) {
+      tr.classList.add("confirmed");
+      last.textContent = t("已确认：{reason}", { reason: d.reason });
+    } else if (mine) {
+      const open = cell("button", t("确认评分"));
+      Object.assign(open, { type: "button", className: "confirm-open" });
+      const form = document.createElement("span");
+      form.className = "confirm-form";
+      form.hidden = true;
+      const reason = document.createElement("input");
+      Object.assign(reason, { className: "confirm-reason", maxLength: 1000, size: 30, placeholder: t("确认理由") });
+      const send = cell("button", t("提交确认"));
+      Object.assign(send, { type: "button", className: "confirm-submit" });
+      const cancel = cell("button", t("取消"));
+      Object.assign(cancel, { type: "button", className: "confirm-cancel" });
+      form.append(reason, " ", send, " ", cancel);
+      open.onclick = () => { open.hidden = true; form.hidden = false; reason.focus(); };
+      cancel.onclick = () => { form.hidden = true; open.hidden = false; };
+      send.onclick = () => act(() => post("/deviations/confirm", { bid: d.bid, criterion: d.criterion, reason: reason.value }),
+        t("已确认"));
+      last.append(open, form);
+    }
+    return tr;
+  }
   /** The session's bidders, once each, in bid order (a bidder may have bids in several lots). */
   const bidders = () => view.bids.filter((b, i) => view.bids.findIndex((o) => o.bidder === b.bidder) === i);
   function avoidanceRows() {
@@ -336,8 +369,13 @@
     const reviewing = view.review !== null;
     show("review-box", reviewing);
     if (reviewing) {
-      $("deviations").replaceChildren(row([t("投标人"), t("专家"), t("因素"), t("分"), t("他人均值")], "th"),
-        ...view.review.deviations.map((d) => { const tr = row([bidName(d.bid), nameOf(d.expert), titleOf(d.criterion), dec(d.score), dec(d.others_mean)]); tr.className = "deviation"; tr.dataset.expert = d.expert; return tr; }));
+      // Rebuilt only when the deviations change: the refresh each second must not wipe a reason being typed.
+      const sig = JSON.stringify([view.review.deviations, s]);
+      if ($("deviations").dataset.sig !== sig) {
+        $("deviations").dataset.sig = sig;
+        $("deviations").replaceChildren(row([t("投标人"), t("专家"), t("因素"), t("分"), t("中位数"), t("其他专家"), ""], "th"),
+          ...view.review.deviations.map((d) => deviationRow(d, s === "review" && d.expert === data.account)));
+      }
       $("findings").replaceChildren(...view.review.findings.map((f) => cell("li", findingText(f))));
       $("low-bids").textContent = Object.entries(view.review.abnormally_low).map(([b, why]) => `${t("异常低价")}: ${bidName(b)} — ${why}`).join("; ");
       $("all-scores").replaceChildren(row([t("投标人"), t("专家"), ...scored.map((c) => titleOf(c.code))], "th"),
