@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 
 from evaluation.tenders.blobstore import BlobStore
+from tests.web.signin import sign_in
 from web.app import create_app
 from web.config import Settings
-from tests.web.signin import sign_in
 from web.demo.data import DEMO_PASSWORD
 
 
