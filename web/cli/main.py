@@ -81,6 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     from web.cli.experts import add_experts_commands
 
     add_experts_commands(sub, _add_common)
+    from web.cli.backup import add_backup_commands
+
+    add_backup_commands(sub, _add_common)
     return parser
 
 
@@ -125,6 +128,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from web.cli.experts import run_experts_command
 
         return run_experts_command(args, settings)
+    if args.command in {"backup", "restore"}:
+        from web.cli.backup import run_backup_command
+
+        return run_backup_command(args, settings)
     if args.command == "accounts":
         from web.cli.accounts import run_accounts_command
 
