@@ -5,45 +5,14 @@ confirmation with a reason (logged) lets the tally proceed."""
 
 from __future__ import annotations
 
-import os
-import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-import sqlalchemy as sa
-
-from evaluation.db import make_engine
-from tests.conftest import need
 from tests.evaluation.session_fixtures import Keys, sheets_doc
 from tests.web.tender_client import start
 from tests.web.test_evaluation_api import seated
+from tests.web.test_signin_throttle import database_url  # noqa: F401,F811  (the fixture: SQLite, then a fresh PostgreSQL database)
 from web.keys import AUDIT_LOG
-
-PG_URL = os.environ.get("PINGBIAO_TEST_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-async def database_url(request: pytest.FixtureRequest) -> AsyncIterator[str]:
-    """"" (SQLite in the data directory) or a fresh PostgreSQL database, dropped afterwards."""
-    if request.param == "sqlite":
-        yield ""
-        return
-    admin = make_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    try:
-        async with admin.connect() as conn:
-            await conn.execute(sa.text(f"create database {name}"))
-    except (OSError, sa.exc.SQLAlchemyError) as exc:
-        await admin.dispose()
-        need(False, f"PostgreSQL unreachable at {PG_URL}: {exc.__class__.__name__}")
-    try:
-        yield PG_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        async with admin.connect() as conn:
-            await conn.execute(sa.text(f"drop database if exists {name} with (force)"))
-        await admin.dispose()
 
 
 async def test_one_outlier_is_flagged_and_blocks_the_tally_until_confirmed(
