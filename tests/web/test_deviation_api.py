@@ -9,10 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from tests.evaluation.session_fixtures import Keys, sheets_doc
+from tests.web import test_signin_throttle
 from tests.web.tender_client import start
 from tests.web.test_evaluation_api import seated
-from tests.web.test_signin_throttle import database_url  # noqa: F401,F811  (the fixture: SQLite, then a fresh PostgreSQL database)
 from web.keys import AUDIT_LOG
+
+database_url = test_signin_throttle.database_url  # the fixture: SQLite, then a fresh PostgreSQL database
 
 
 async def test_one_outlier_is_flagged_and_blocks_the_tally_until_confirmed(
