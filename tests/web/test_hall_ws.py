@@ -13,17 +13,23 @@ from tests.web.tender_client import start, tender_body
 from web.keys import AUDIT_LOG
 
 
-async def test_hall_receives_the_record_live(aiohttp_client: Any, tmp_path: Path) -> None:
+async def published_with_bids(aiohttp_client: Any, tmp_path: Path, first_price: int) -> tuple[Any, dict[str, Any]]:
+    """A hall with a published three-bid tender and each bidder's sealed bid, priced from `first_price`."""
     hall = await start(aiohttp_client, tmp_path)
     _, tender = await hall.call("agency", "POST", "/api/tenders", json=tender_body(3, min_bids=3))
     _, tender = await hall.call("agency", "POST", f"/api/tenders/{tender['id']}/publish")
     for n in range(3):
         out = io.BytesIO()
-        plain = build_container({"total_price": f"{100 + n}.00", "delivery_days": 10}, [("a.txt", b"doc")])
+        plain = build_container({"total_price": f"{first_price + n}.00", "delivery_days": 10}, [("a.txt", b"doc")])
         tlock.seal(io.BytesIO(plain), out, hall.chain, tender["opening_round"])
         status, _ = await hall.call(f"bidder{n}", "PUT", f"/api/tenders/{tender['id']}/bid", data=out.getvalue(),
                                     headers={"Content-Type": "application/octet-stream"})
         assert status == 201
+    return hall, tender
+
+
+async def test_hall_receives_the_record_live(aiohttp_client: Any, tmp_path: Path) -> None:
+    hall, tender = await published_with_bids(aiohttp_client, tmp_path, 100)
     path = f"/api/tenders/{tender['id']}/hall/ws"
     other = await hall.client.ws_connect(path, headers={"Cookie": hall.headers["bidder2"]["Cookie"]})
     ws = await hall.client.ws_connect(path, headers={"Cookie": hall.headers["bidder0"]["Cookie"],
@@ -84,17 +90,8 @@ def test_the_record_csv_never_holds_a_formula() -> None:
 
 
 async def test_the_host_reads_the_bids_out_and_announces(aiohttp_client: Any, tmp_path: Path) -> None:
-    hall = await start(aiohttp_client, tmp_path)
-    _, tender = await hall.call("agency", "POST", "/api/tenders", json=tender_body(3, min_bids=3))
+    hall, tender = await published_with_bids(aiohttp_client, tmp_path, 200)
     tid = tender["id"]
-    _, tender = await hall.call("agency", "POST", f"/api/tenders/{tid}/publish")
-    for n in range(3):
-        out = io.BytesIO()
-        plain = build_container({"total_price": f"{200 + n}.00", "delivery_days": 10}, [("a.txt", b"doc")])
-        tlock.seal(io.BytesIO(plain), out, hall.chain, tender["opening_round"])
-        status, _ = await hall.call(f"bidder{n}", "PUT", f"/api/tenders/{tid}/bid", data=out.getvalue(),
-                                    headers={"Content-Type": "application/octet-stream"})
-        assert status == 201
     ws = await hall.client.ws_connect(f"/api/tenders/{tid}/hall/ws", headers={"Cookie": hall.headers["bidder1"]["Cookie"]})
     assert (await ws.receive_json(timeout=5))["type"] == "snapshot"
     # before the opening there is nothing to read out; announcements reach the hall at once
