@@ -125,6 +125,18 @@ LABELS: dict[str, dict[str, str]] = {
         "integrity": N_("读取日志时发现条目与签名的日志树不一致，因此不显示任何条目。"),
         "proof": N_("回执的包含证明或检查点签名未能通过验证密钥的核对。"),
     },
+    # Why a bid failed to open (evaluation/tenders/opening.FAILURES; the hall's script has the same).
+    "open_failure": {
+        "tampered": N_("密文被篡改"),
+        "truncated": N_("文件不完整"),
+        "wrong_round": N_("时间锁轮次不符"),
+        "wrong_chain": N_("加密所用信标链不符"),
+        "not_sealed": N_("文件格式无法识别"),
+        "bad_container": N_("投标文件结构无效"),
+        "no_document": N_("投标文件不含任何非空文档"),
+        "bad_record": N_("投标文件内容不符合要求"),
+        "not_recorded": N_("开启后无法记录"),
+    },
     "site_role": {
         "main": N_("主场"),
         "remote": N_("副场"),

@@ -216,7 +216,8 @@ def _bid_opened(state: dict[str, Any], entry: Entry) -> None:
 
 @reducer(
     "bid.open_failed",
-    "One bid could not be opened or read. Payload: bid_id, bidder_name, reason (one line). The bid "
+    "One bid could not be opened or read. Payload: bid_id, bidder_name, reason (one line), sha256, code "
+    "(why, one of evaluation/tenders/opening.FAILURES; absent in older entries). The bid "
     "is 'open_failed' and is listed in the record with the reason.",
 )
 def _bid_open_failed(state: dict[str, Any], entry: Entry) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import tempfile
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,11 +25,17 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from crypto import bls, tlock
 from crypto.drand import Beacon
-from crypto.errors import CryptoError
+from crypto.errors import BeaconError, CryptoError, FormatError, IntegrityError, WrongChainError
 from evaluation.audit.entry import SYSTEM, EntryDraft
 from evaluation.errors import ConflictError, DomainError, InvalidRequest
 from evaluation.inputs import printable
-from evaluation.tenders.bid_container import DocumentEntry, DocumentSink, Manifest, read_container
+from evaluation.tenders.bid_container import (
+    ContainerError,
+    DocumentEntry,
+    DocumentSink,
+    Manifest,
+    read_container,
+)
 from evaluation.tenders.blobstore import BlobStore, BlobWriter
 from evaluation.tenders.collusion import document_metadata
 from evaluation.tenders.lots import check_bid_record
@@ -56,6 +63,7 @@ class BidResult:
     reason: str | None
     seq: int
     lots: list[dict[str, Any]] = field(default_factory=list)  # a multi-lot bid: [{lot, name, price}]
+    code: str | None = None  # why a bid failed, one of FAILURES (null for opened bids and older records)
 
     def to_json(self) -> dict[str, Any]:
         """The row as the record and the log hold it; ``lots`` only for a bid on a multi-lot tender
@@ -70,13 +78,14 @@ class BidResult:
             "documents": [{k: d[k] for k in ("name", "sha256", "size")} for d in self.documents],
             "reason": self.reason,
             **({"lots": self.lots} if self.lots else {}),
+            **({"code": self.code} if self.code else {}),
         }
 
 
 def result_from_row(row: Any, bidder: str, bidder_name: str) -> BidResult:
     return BidResult(
         row.bid_id, bidder, bidder_name, row.status, json.loads(row.fields), json.loads(row.documents), row.reason, row.seq,
-        json.loads(row.lots) if row.lots else [],
+        json.loads(row.lots) if row.lots else [], row.code,
     )
 
 
@@ -100,6 +109,66 @@ class _BlobSink(DocumentSink):
 
 NO_DOCUMENT = "投标文件不含任何非空文档：至少须附一个非空文件"
 
+FAILURES = {
+    "tampered": "密文被篡改",
+    "truncated": "文件不完整",
+    "wrong_round": "时间锁轮次不符",
+    "wrong_chain": "加密所用信标链不符",
+    "not_sealed": "文件格式无法识别",
+    "bad_container": "投标文件结构无效",
+    "no_document": "投标文件不含任何非空文档",
+    "bad_record": "投标文件内容不符合要求",
+    "not_recorded": "开启后无法记录",
+}
+"""Why a bid could not be opened (开标失败): a stable code, decided where the failure is caught
+and kept with the bid's result, and its label in the record (web/labels.py "open_failure")."""
+
+
+class NoDocument(InvalidRequest):
+    """The container holds no non-empty document."""
+
+
+def failure_code(exc: Exception) -> str:
+    """The FAILURES code of what `unseal_bid` raised (pure): by the error's class, and for an
+    integrity failure whether the data ends early (truncated) or was changed (tampered)."""
+    if isinstance(exc, WrongChainError):
+        return "wrong_chain"
+    if isinstance(exc, BeaconError):  # the beacon given is not the round the file is sealed to
+        return "wrong_round"
+    if isinstance(exc, IntegrityError):
+        text = str(exc)
+        return "truncated" if "truncated" in text or "payload is missing" in text else "tampered"
+    if isinstance(exc, (FormatError, CryptoError)):
+        return "not_sealed"
+    if isinstance(exc, NoDocument):
+        return "no_document"
+    if isinstance(exc, ContainerError):
+        return "bad_container"
+    return "bad_record"
+
+
+_LEGACY = (  # records logged before failures had codes: their reason text, as the hall used to read it
+    (re.compile(r"truncated|incomplete|too short|unexpected end", re.I), "truncated"),
+    (re.compile(r"drand chain", re.I), "wrong_chain"),
+    (re.compile(r"round|beacon", re.I), "wrong_round"),
+    (re.compile(r"MAC|changed|tamper|invalid proof|not a valid point|authentic|does not match", re.I), "tampered"),
+    (re.compile(r"非空"), "no_document"),
+    (re.compile(r"^not a valid bid: unsealed bid is not|container|manifest", re.I), "bad_container"),
+    (re.compile(r"^not a valid bid", re.I), "bad_record"),
+    (re.compile(r"^cannot be recorded", re.I), "not_recorded"),
+)
+
+
+def failure_of(row: dict[str, Any]) -> str | None:
+    """A record row's failure code (pure): the stored one, or for an older row the one its reason
+    reads as; None for an opened bid."""
+    if row.get("status") == "opened":
+        return None
+    if row.get("code") in FAILURES:
+        return str(row["code"])
+    reason = str(row.get("reason") or "")
+    return next((code for pattern, code in _LEGACY if pattern.search(reason)), "not_sealed")
+
 
 def unseal_bid(
     blobs: BlobStore, chain: Any, signature: bytes, sha256: str, spec: TenderSpec
@@ -115,7 +184,7 @@ def unseal_bid(
 
     def check(manifest: Manifest) -> None:
         if not any(d.size > 0 for d in manifest.documents):
-            raise InvalidRequest(NO_DOCUMENT)
+            raise NoDocument(NO_DOCUMENT)
         values, rows = check_bid_record(spec, manifest.record)
         record.update(values)
         lots.extend(rows)
@@ -187,9 +256,9 @@ async def _open_one(ctx: TenderContext, tender: Tender, beacon: Beacon, bid: Any
             unseal_bid, ctx.blobs, ctx.chain, beacon.signature, bid.sha256, tender.spec
         )
     except CryptoError as exc:
-        return await _record(ctx, tender, bid, "failed", f"cannot be unsealed: {printable(str(exc))}")
+        return await _record(ctx, tender, bid, "failed", f"cannot be unsealed: {printable(str(exc))}", code=failure_code(exc))
     except DomainError as exc:
-        return await _record(ctx, tender, bid, "failed", f"not a valid bid: {printable(exc.message)}")
+        return await _record(ctx, tender, bid, "failed", f"not a valid bid: {printable(exc.message)}", code=failure_code(exc))
     try:
         return await _record(ctx, tender, bid, "opened", None, fields, documents, lots)
     except _AlreadyOpened:
@@ -199,13 +268,13 @@ async def _open_one(ctx: TenderContext, tender: Tender, beacon: Beacon, bid: Any
             raise  # the tender left 'opening' meanwhile: nothing to record
         message = exc.message if isinstance(exc, DomainError) else exc.__class__.__name__
         log.warning("opened bid cannot be recorded; recording it as failed", extra={"tender": tender.id, "bid": bid.id})
-        return await _record(ctx, tender, bid, "failed", f"cannot be recorded: {printable(message)}")
+        return await _record(ctx, tender, bid, "failed", f"cannot be recorded: {printable(message)}", code="not_recorded")
 
 
 async def _record(
     ctx: TenderContext, tender: Tender, bid: Any, status: str, reason: str | None,
     fields: dict[str, Any] | None = None, documents: list[dict[str, Any]] | None = None,
-    lots: list[dict[str, Any]] | None = None,
+    lots: list[dict[str, Any]] | None = None, *, code: str | None = None,
 ) -> BidResult | None:
     """Commit one bid's result row with its ``bid.opened`` / ``bid.open_failed`` entry.
     Returns None when the bid already has a result (a rerun). Raises what the log refuses."""
@@ -224,7 +293,7 @@ async def _record(
             opening_table.insert().values(
                 bid_id=bid.id, tender_id=tender.id, status=status, fields=json.dumps(fields, ensure_ascii=False),
                 documents=json.dumps(documents, ensure_ascii=False), reason=reason, opened_us=ctx.now_us(), seq=seq_box[-1],
-                lots=json.dumps(lots, ensure_ascii=False) if lots else None,
+                lots=json.dumps(lots, ensure_ascii=False) if lots else None, code=code,
             )
         )
 
@@ -234,7 +303,8 @@ async def _record(
                    **({"lots": lots} if lots else {})}
         draft = EntryDraft("bid.opened", payload, tender.id, SYSTEM)
     else:
-        payload = {"bid_id": bid.id, "bidder_name": bid.bidder_name, "reason": reason, "sha256": bid.sha256}
+        payload = {"bid_id": bid.id, "bidder_name": bid.bidder_name, "reason": reason, "sha256": bid.sha256,
+                   **({"code": code} if code else {})}
         draft = EntryDraft("bid.open_failed", payload, tender.id, SYSTEM)
     try:
         await ctx.audit.append(draft, apply=apply)
@@ -242,7 +312,7 @@ async def _record(
         if status == "opened":
             raise
         return None
-    result = BidResult(bid.id, bid.bidder, bid.bidder_name, status, fields, documents, reason, seq_box[-1], lots)
+    result = BidResult(bid.id, bid.bidder, bid.bidder_name, status, fields, documents, reason, seq_box[-1], lots, code)
     log.info("bid opened" if status == "opened" else "bid failed to open", extra={"tender": tender.id, "bid": bid.id, "reason": reason})
     ctx.notify(tender.id, {"type": "record.bid", "row": result.to_json()})
     return result

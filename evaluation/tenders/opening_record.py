@@ -21,7 +21,7 @@ from evaluation.audit.entry import SYSTEM, Actor, Entry, EntryDraft
 from evaluation.errors import ConflictError, IntegrityFailure, InvalidRequest, NotFoundError
 from evaluation.tenders import collusion
 from evaluation.tenders.lots import bid_fields, lots_json
-from evaluation.tenders.opening import record_rows
+from evaluation.tenders.opening import failure_of, record_rows
 from evaluation.tenders.rules import (
     LOCAL_BEACON_NOTE,
     InvalidStateError,
@@ -109,13 +109,16 @@ async def attendance(ctx: TenderContext, tender_id: str) -> list[dict[str, Any]]
 
 async def bid_statuses(ctx: TenderContext, tender_id: str) -> list[dict[str, Any]]:
     """Each current bid's decryption status while and after the bids open: ``sealed`` (待解密),
-    ``opened`` or ``failed`` with the reason (the hall adds ``opening`` live from events)."""
+    ``opened`` or ``failed`` with the reason and its code (opening.FAILURES; the hall adds ``opening``
+    live from events)."""
     async with ctx.engine.connect() as conn:
         bids = await bid_rows(conn, tender_id, status="submitted")
         done = {r.bid_id: r for r in await opening_rows(conn, tender_id)}
-    return [{"bid_id": b.id, "bidder": b.bidder, "bidder_name": b.bidder_name,
-             "status": done[b.id].status if b.id in done else "sealed",
-             "reason": done[b.id].reason if b.id in done else None} for b in bids]
+    out = [{"bid_id": b.id, "bidder": b.bidder, "bidder_name": b.bidder_name,
+            "status": done[b.id].status if b.id in done else "sealed",
+            "reason": done[b.id].reason if b.id in done else None,
+            "code": done[b.id].code if b.id in done else None} for b in bids]
+    return [{**b, "code": failure_of(b) if b["status"] == "failed" else None} for b in out]
 
 
 RECORD_KINDS = ("bid.submitted", "bid.replaced", "bid.opened", "bid.open_failed", "opening.record",
@@ -151,6 +154,7 @@ def logged_record(entries: list[Entry]) -> dict[str, Any]:
                 "fields": p.get("fields") if opened else {}, "documents": p.get("documents") if opened else [],
                 "reason": None if opened else p.get("reason"),
                 **({"lots": p["lots"]} if opened and p.get("lots") else {}),
+                **({"code": p["code"]} if not opened and p.get("code") else {}),
             })
             entry_of[p.get("bid_id")] = e.index
         elif e.kind == "opening.record" and "rows" in p:  # the whole record, published once
@@ -210,7 +214,8 @@ async def record(ctx: TenderContext, tender_id: str, *, partial: bool = False) -
     confirm_until = None if tender.confirm_until is None else format_time(tender.confirm_until)
     if final is not None and final.get("confirm_until") != confirm_until:
         raise _mismatch(f"the confirmation deadline {confirm_until} is not the logged {final.get('confirm_until')}")
-    rows = logged["rows"] if final is None else final["rows"]
+    rows = [{**r, "code": failure_of(r)} if r["status"] == "failed" else r  # older rows: the code their reason reads as
+            for r in (logged["rows"] if final is None else final["rows"])]
     confirmed = logged["confirmations"]
     objections = [{k: v for k, v in o.items() if k != "entry"} for o in logged["objections"].values()]
     local = bool((final or {}).get("local_beacon")) or is_local_beacon(ctx.chain)

@@ -78,6 +78,7 @@ opening_table = sa.Table(
     sa.Column("opened_us", sa.BigInteger, nullable=False),
     sa.Column("seq", sa.Integer, nullable=False),
     sa.Column("lots", sa.Text, nullable=True),  # a multi-lot bid's [{lot, name, price}] (JSON); null otherwise
+    sa.Column("code", sa.String(20), nullable=True),  # a failed bid's code (opening.FAILURES); null otherwise
 )
 
 signin_table = sa.Table(

@@ -44,20 +44,16 @@
   // "1234567.5" → "1,234,567.5" (the digits as the record has them; no floats)
   const money = (v) => v.replace(/^(-?)(\d+)/, (_, sign, whole) => sign + whole.replace(/\B(?=(\d{3})+$)/g, ","));
 
-  // A failed bid's reason in plain words (the catalogue), the technical detail kept beside it.
-  const REASONS = [
-    [/truncated|incomplete|too short|unexpected end/i, t("文件不完整")],
-    [/drand chain|round|beacon/i, t("时间锁轮次不符")],
-    [/MAC|changed|tamper|invalid proof|not a valid point|authentic|does not match/i, t("密文被篡改")],
-    [/^not a valid bid/i, t("投标文件内容不符合要求")],
-    [/not an age file|not a timelock file|armor|container|magic|stanza|header/i, t("文件格式无法识别")],
-  ];
-  function reasonLabel(reason) {
-    for (const [re, label] of REASONS) if (re.test(reason || "")) return label;
-    return t("无法解密");
-  }
-  function reasonNode(reason) {
-    return el("small", { class: "reason" }, el("strong", { class: "reason-label" }, reasonLabel(reason)), " ",
+  // Why a bid failed, by the stable code the opening records (evaluation/tenders/opening.FAILURES),
+  // in plain words; the technical detail kept beside it.
+  const FAILURES = {
+    tampered: t("密文被篡改"), truncated: t("文件不完整"), wrong_round: t("时间锁轮次不符"),
+    wrong_chain: t("加密所用信标链不符"), not_sealed: t("文件格式无法识别"), bad_container: t("投标文件结构无效"),
+    no_document: t("投标文件不含任何非空文档"), bad_record: t("投标文件内容不符合要求"), not_recorded: t("开启后无法记录"),
+  };
+  const failureLabel = (code) => FAILURES[code] || t("无法解密");
+  function reasonNode(reason, code) {
+    return el("small", { class: "reason", "data-code": code || "" }, el("strong", { class: "reason-label" }, failureLabel(code)), " ",
       el("details", { class: "reason-detail" }, el("summary", {}, t("技术细节")), el("code", {}, reason || "")));
   }
   const clockTime = (unix) => `${pb.localTime(unix)} ${pb.zoneName(unix)}`;
@@ -151,7 +147,7 @@
       const cls = b.status === "opened" ? "badge ok" : b.status === "failed" ? "badge bad" : "badge";
       const item = el("li", { "data-bidder": b.bidder, "data-status": b.status },
         el("strong", {}, b.bidder_name), " ", el("span", { class: cls }, BID_STATUS[b.status] || b.status));
-      if (b.status === "failed" && b.reason) item.append(el("br"), reasonNode(b.reason));
+      if (b.status === "failed") item.append(el("br"), reasonNode(b.reason, b.code));
       list.append(item);
     }
   }
@@ -196,7 +192,7 @@
     tr.append(docs);
     const status = el("td", {});
     if (row.status === "opened") status.append(el("span", { class: "badge ok" }, t("已开启")));
-    else status.append(el("span", { class: "badge bad" }, t("未能开启")), el("br"), reasonNode(row.reason));
+    else status.append(el("span", { class: "badge bad" }, t("未能开启")), el("br"), reasonNode(row.reason, row.code));
     tr.append(status);
     return tr;
   }
@@ -242,7 +238,7 @@
   }
 
   function addRow(row) {
-    setBid({ bid_id: row.bid_id, bidder: row.bidder, bidder_name: row.bidder_name, status: row.status, reason: row.reason });
+    setBid({ bid_id: row.bid_id, bidder: row.bidder, bidder_name: row.bidder_name, status: row.status, reason: row.reason, code: row.code });
     renderBids();
     if (hall.rows.has(row.seq)) return;
     hall.rows.set(row.seq, row);
