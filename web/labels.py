@@ -167,6 +167,7 @@ LABELS: dict[str, dict[str, str]] = {
         "opening.objection": N_("提出异议"),
         "opening.answer": N_("答复异议"),
         "opening.final": N_("开标记录定稿"),
+        "opening.record_signed": N_("签署开标记录表"),
         "account.created": N_("创建账户"),
         "account.role_changed": N_("变更角色"),
         "account.password_changed": N_("修改密码"),

@@ -8,12 +8,12 @@ same content and print its hash.
 from __future__ import annotations
 
 import hashlib
-import io
 from collections.abc import Mapping, Sequence
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 from evaluation.audit.entry import canonical_json
+from evaluation.pdf import Pdf
 from evaluation.session.scoring import Sheet, display
 from evaluation.tenders.rules import LOCAL_BEACON_NOTE
 
@@ -135,28 +135,9 @@ def render_pdf(report: Mapping[str, Any], sha256: str, signers: Sequence[str],
                names: Mapping[str, Mapping[str, str]] | None = None) -> bytes:
     """The report as a PDF (A4), the document a committee signs: in Chinese, with people, bidders
     and criteria by name (`names`: "people" by account, "bids" by bid id, "criteria" by code).
-    Chinese text in reportlab's CID font STSong-Light (no font files)."""
-    from reportlab.lib import colors  # type: ignore[import-untyped]
-    from reportlab.lib.pagesizes import A4  # type: ignore[import-untyped]
-    from reportlab.lib.styles import ParagraphStyle  # type: ignore[import-untyped]
-    from reportlab.pdfbase import pdfmetrics  # type: ignore[import-untyped]
-    from reportlab.pdfbase.cidfonts import UnicodeCIDFont  # type: ignore[import-untyped]
-    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle  # type: ignore[import-untyped]
-
-    if "STSong-Light" not in pdfmetrics.getRegisteredFontNames():
-        pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
-    body = ParagraphStyle("body", fontName="STSong-Light", fontSize=9, leading=13, wordWrap="CJK")
-    head = ParagraphStyle("head", parent=body, fontSize=13, leading=18, spaceBefore=8)
-    title = ParagraphStyle("title", parent=body, fontSize=17, leading=24)
-
-    def p(text: Any, style: ParagraphStyle = body) -> Paragraph:
-        return Paragraph(str(text).replace("&", "&amp;").replace("<", "&lt;"), style)
-
-    def table(rows: list[list[Any]]) -> Table:
-        t = Table([[p(c) for c in row] for row in rows], repeatRows=1)
-        t.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
-                               ("BACKGROUND", (0, 0), (-1, 0), colors.whitesmoke)]))
-        return t
+    Chinese text in reportlab's CID font STSong-Light (no font files; evaluation/pdf.py)."""
+    pdf = Pdf()
+    p, table, head, title = pdf.p, pdf.table, pdf.head, pdf.title
 
     tender = report["tender"]
     names = names or {}
@@ -206,10 +187,8 @@ def render_pdf(report: Mapping[str, Any], sha256: str, signers: Sequence[str],
         p(report.get("rounding") or ""),
         p("开标异议", head),
         *([p(f"{person(o['bidder'])}：{o['text']} — 答复：{o['answer'] or '未答复'}") for o in report["objections"]] or [p("无")]),
-        Spacer(1, 10),
+        pdf.space(),
         p("签署：" + ("、".join(person(s) for s in signers) or "—")),
         p("验证：用审计日志导出包运行 pingbiao audit replay，可离线重算汇总并核对上述哈希。"),
     ]
-    out = io.BytesIO()
-    SimpleDocTemplate(out, pagesize=A4, title="评标报告", invariant=1).build(flow)
-    return out.getvalue()
+    return pdf.build(flow, "评标报告")

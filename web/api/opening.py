@@ -3,6 +3,7 @@ collusion leads for the owning agency and supervisors after the opening."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import re
@@ -10,10 +11,14 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from evaluation.tenders import opening_record
-from web.api.body import json_body
-from web.api.tenders import ctx, current_actor, visible_tender
+from evaluation.tenders import opening_record, record_signing
+from evaluation.tenders.record_document import render_pdf
+from web.api.body import json_body, optional_json_body
+from web.api.tenders import ctx, current_actor, display_name, visible_tender
 from web.errors import Forbidden
+from web.formatting import local_time, zone_name
+from web.keys import SETTINGS
+from web.labels import LABELS
 
 routes = web.RouteTableDef()
 
@@ -70,6 +75,45 @@ async def record_as_csv(request: web.Request) -> web.Response:
     name = quote(f"开标记录表-{tender.spec.title}.csv")
     return web.Response(text=record_csv(tender.spec.title, rec), content_type="text/csv", charset="utf-8",
                         headers={"Content-Disposition": f"attachment; filename*=UTF-8''{name}"})
+
+
+@routes.get("/api/tenders/{id}/record/document", name="opening.record_document")
+async def record_document(request: web.Request) -> web.Response:
+    """The record as the signed document: ``{"document", "sha256", "signatures"}`` — recompute the
+    hash from ``document`` (canonical JSON) to check a signature (docs/tenders.md)."""
+    actor = current_actor(request)
+    tender = await visible_tender(request, actor)
+    return web.json_response(await record_signing.document(ctx(request), tender.id))
+
+
+@routes.get("/api/tenders/{id}/record.pdf", name="opening.record_pdf")
+async def record_pdf(request: web.Request) -> web.Response:
+    """The record as a PDF: bids, prices (with 大写), decryption status, attendance, read-out,
+    confirmations, objections, signatures, hash — times on the installation's clock with the zone."""
+    actor = current_actor(request)
+    tender = await visible_tender(request, actor)
+    body = await record_signing.document(ctx(request), tender.id)
+    zone = request.app[SETTINGS].time_zone
+
+    def when(unix: float) -> str:
+        return f"{local_time(unix, zone)}（{zone_name(zone, unix)}）"
+
+    method = LABELS["method"].get(tender.spec.method.value, "")
+    pdf = await asyncio.to_thread(render_pdf, body["document"], body["sha256"], body["signatures"], when, method)
+    name = quote(f"开标记录表-{tender.spec.title}.pdf")
+    return web.Response(body=pdf, content_type="application/pdf",
+                        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{name}"})
+
+
+@routes.post("/api/tenders/{id}/record/sign", name="opening.sign")
+async def sign(request: web.Request) -> web.Response:
+    """The host (the tender's agency) signs the record: ``{"sha256"}`` of the
+    document it saw; logged as ``opening.record_signed``."""
+    actor = current_actor(request)
+    tender = await visible_tender(request, actor)
+    data = await optional_json_body(request)
+    signed = await record_signing.sign(ctx(request), actor, tender.id, display_name(request), data.get("sha256"))
+    return web.json_response(signed, status=201)
 
 
 @routes.post("/api/tenders/{id}/record/confirm", name="opening.confirm")
