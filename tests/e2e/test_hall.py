@@ -2,7 +2,8 @@
 at the opening every hall lists all three bidders, signed in or not, and each bid's decryption
 status (待解密 → 解密中 → 已解密); the host's 公告 reaches every hall as text, and its 唱标 highlights
 the bids one by one in every hall while the whole record stays shown; a reload during the confirmation shows the complete record waiting
-for confirmations, with print and export of the 开标记录表; at 390 px nothing scrolls sideways.
+for confirmations, with print and export of the 开标记录表; the host signs it, every hall shows the
+signature and downloads the PDF; at 390 px nothing scrolls sideways.
 
 Set PINGBIAO_E2E_SCREENSHOTS=<dir> to keep PNG screenshots of the pages.
 """
@@ -97,6 +98,18 @@ async def test_hall_lists_absent_bidders_and_each_bids_status(make_app_server: M
         await watcher.click("#export-record")
     csv = (await (await info.value).path()).read_text(encoding="utf-8-sig")
     assert all(company in csv for company in COMPANIES) and "已开启" in csv
+    # 签署: the host signs the record it sees; every hall shows the signature, by name; the PDF is the signed document
+    await agency.wait_for_selector("#sign-record:not([hidden])")
+    assert await watcher.is_hidden("#sign-record")  # only the host signs
+    await agency.click("#sign-record")
+    await agency.wait_for_selector("#sign-message.ok, #sign-message[data-kind=ok]", timeout=10_000)
+    assert "审计日志第" in await agency.inner_text("#sign-message")
+    await agency.wait_for_selector("#sign-record", state="hidden")
+    await watcher.wait_for_selector("#signatures[data-signed='1']")
+    assert "已签署" in await watcher.inner_text("#signatures") and "acct_" not in await watcher.inner_text("#signatures")
+    async with watcher.expect_download() as info:
+        await watcher.click("#record-pdf")
+    assert (await (await info.value).path()).read_bytes().startswith(b"%PDF")
 
     for width, height in ((1366, 900), (390, 844)):
         await watcher.set_viewport_size({"width": width, "height": height})

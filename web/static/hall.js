@@ -24,6 +24,7 @@
     bids: new Map(), // bid_id → {bidder, bidder_name, status: sealed|opening|opened|failed, reason}
     readOut: [], // 唱标 so far, in the order read: [{bid_id, seq, at_us}]
     announcements: [], // the host's 公告: [{text, at_us, index}]
+    signing: null, // the record as the signed document: {sha256, signatures: [{name, role, sha256, at_us, index}]}
   };
   const READ_OUT_STATES = ["opened", "failed", "confirming", "confirmed"];
   const BID_STEP = { sealed: 0, opening: 1, opened: 2, failed: 2 };
@@ -270,11 +271,44 @@
     else if (hall.record && hall.record.final) note.textContent = t("开标记录表已完整公布");
     else if (rows.length) note.textContent = t("唱标中…");
     $("record-actions").hidden = !rows.length || state === "opening" || state === "published";
+    const signable = !$("record-actions").hidden;
+    $("signing-box").hidden = !signable;
+    if (signable && !hall.signing) loadSigning();
     $("record-summary").textContent = rows.length
       ? t("已开启 {opened} · 未能开启 {failed}", { opened, failed: rows.length - opened }) +
         (hall.record && hall.record.min_bids ? " · " + t("最少有效投标 {n}", { n: hall.record.min_bids }) : "")
       : "";
     $("record").dataset.rows = String(rows.length);
+  }
+
+  // 签署: the host signs the record as it stands (its SHA-256); each signature names the version signed.
+  let signingLoad = null;
+  function loadSigning() {
+    if (signingLoad) return signingLoad;
+    signingLoad = pb.api("GET", `/api/tenders/${data.tender_id}/record/document`).then((body) => {
+      hall.signing = { sha256: body.sha256, signatures: body.signatures };
+      renderSigning();
+    }).catch((e) => console.warn("record document", e)).finally(() => { signingLoad = null; });
+    return signingLoad;
+  }
+
+  function renderSigning() {
+    const s = hall.signing;
+    if (!s) return;
+    const current = s.signatures.filter((x) => x.sha256 === s.sha256);
+    const older = s.signatures.length - current.length;
+    const list = $("signatures");
+    list.innerHTML = "";
+    list.dataset.signed = String(current.length);
+    if (!s.signatures.length) list.textContent = t("尚未签署");
+    for (const x of current) {
+      list.append(el("span", { class: "badge ok" }, t("已签署")), " ", el("strong", {}, x.name || "—"), " ",
+        el("small", {}, `${clockTime(x.at_us / 1e6)} · ${t("审计日志第 {n} 条", { n: x.index })}`), el("br"));
+    }
+    if (older) list.append(el("small", {}, t("另有 {n} 个签署针对较早版本", { n: older })));
+    const mine = current.some((x) => x.account === data.account);
+    const button = $("sign-record");
+    button.hidden = !data.owner || mine;
   }
 
   function renderConfirm() {
@@ -481,9 +515,16 @@
         if (!hall.announcements.some((a) => a.index === msg.index)) hall.announcements.push(msg);
         renderAnnouncements();
         break;
+      case "record.signed":
+        hall.signing = null; // the signatures and the hash come from the document
+        break;
       default:
         break;
     }
+    if (hall.signing && ["confirmation", "objection", "answer", "read_out", "record.final", "phase"].includes(msg.type)) {
+      hall.signing = null; // the record changed: a new version with a new hash
+    }
+    if (!hall.signing && !$("signing-box").hidden) loadSigning();
     tick();
   }
 
@@ -547,6 +588,23 @@
       }
     });
     $("print-record").addEventListener("click", () => window.print());
+    $("sign-record").addEventListener("click", async () => {
+      const button = $("sign-record");
+      button.disabled = true;
+      try {
+        await loadSigning();
+        const signed = await pb.api("POST", `/api/tenders/${data.tender_id}/record/sign`, { sha256: hall.signing.sha256 });
+        pb.message($("sign-message"), t("开标记录表已签署（审计日志第 {n} 条）", { n: signed.index }), "ok");
+        hall.signing = null;
+        await loadSigning();
+      } catch (e) {
+        pb.message($("sign-message"), e.message, "error");
+        hall.signing = null;
+        loadSigning();
+      } finally {
+        button.disabled = false;
+      }
+    });
     $("readout-button").addEventListener("click", async () => {
       const button = $("readout-button");
       button.disabled = true;
