@@ -128,3 +128,22 @@ async def test_the_record_document_and_pdf_wait_for_the_opening(aiohttp_client: 
         assert status == 409, body
     status, body = await hall.call("agency", "POST", f"/api/tenders/{tender['id']}/record/sign", json={"sha256": "a" * 64})
     assert status == 409, body
+
+
+async def test_the_tender_page_shows_why_a_bid_failed(aiohttp_client: Any, tmp_path: Path) -> None:
+    hall, tid = await opened_record(aiohttp_client, tmp_path)
+    status, page = await hall.call("co0", "GET", f"/tenders/{tid}", headers={"Accept": "text/html"})
+    assert status == 200 and "密文被篡改" in page and f"/api/tenders/{tid}/record.pdf" in page
+    status, snap = await hall.call("co0", "GET", f"/api/tenders/{tid}/hall")
+    assert sorted(b["code"] or "" for b in snap["bids"]) == ["", "", "", "tampered"]
+
+
+def test_every_failure_code_has_the_same_label_everywhere() -> None:
+    """The codes of the opening (opening.FAILURES), the pages' labels and the hall script's map agree."""
+    from evaluation.tenders.opening import FAILURES
+    from web.labels import LABELS
+
+    assert LABELS["open_failure"] == FAILURES
+    script = (Path(__file__).resolve().parents[2] / "web/static/hall.js").read_text()
+    block = script[script.index("const FAILURES = {"):script.index("};", script.index("const FAILURES = {"))]
+    assert dict(re.findall(r'(\w+): t\("([^"]+)"\)', block)) == FAILURES
