@@ -65,10 +65,10 @@ async def read_out(ctx: TenderContext, actor: Actor, tender_id: str, bid_id: Any
     """唱标: read bid `bid_id` of the record out, or (None) the first line not read out yet."""
     tender = await get(ctx, tender_id)
     if not tender.owned_by(actor):
-        raise NotPermitted("only the tender's agency reads the bids out")
-    require_state(tender_id, tender.state, *READ_OUT_STATES, doing="read the bids out")
+        raise NotPermitted("只有本项目的采购人（主持人）可以唱标 only the tender's agency reads the bids out")
+    require_state(tender_id, tender.state, *READ_OUT_STATES, doing="read the bids out", doing_zh="唱标（开标记录公布后才能唱标）")
     if bid_id is not None and not isinstance(bid_id, str):
-        raise InvalidRequest("bid_id must be text")
+        raise InvalidRequest("请指明要唱标的投标 bid_id must be text")
     async with ctx.engine.connect() as conn:
         rows = sorted(await record_rows(conn, tender_id), key=lambda r: r.seq)
     if not rows:
@@ -95,8 +95,8 @@ async def announce(ctx: TenderContext, actor: Actor, tender_id: str, text: Any) 
     """公告: a short text from the host to everyone in the hall."""
     tender = await get(ctx, tender_id)
     if not tender.owned_by(actor):
-        raise NotPermitted("only the tender's agency posts announcements in the hall")
-    require_state(tender_id, tender.state, *ANNOUNCE_STATES, doing="post an announcement")
+        raise NotPermitted("只有本项目的采购人（主持人）可以发布公告 only the tender's agency posts announcements in the hall")
+    require_state(tender_id, tender.state, *ANNOUNCE_STATES, doing="post an announcement", doing_zh="发布公告")
     body = announcement_text(text)
     entry = await ctx.audit.append(EntryDraft("hall.announcement", {"text": body}, tender_id, actor))
     event = {"text": body, "at_us": _us(entry), "index": entry.index}

@@ -65,14 +65,15 @@ def _text(value: Any, what: str) -> str:
 async def sign_in(ctx: TenderContext, actor: Actor, tender_id: str, name: str) -> dict[str, Any]:
     """签到 in the hall: a bidder with a current bid, or the owning agency; before the record is out."""
     tender = await get(ctx, tender_id)
-    require_state(tender_id, tender.state, TenderState.PUBLISHED, TenderState.OPENING, doing="sign in")
+    require_state(tender_id, tender.state, TenderState.PUBLISHED, TenderState.OPENING, doing="sign in",
+                  doing_zh="签到（签到在开标记录公布前进行）")
     if actor.role == "bidder":
         async with ctx.engine.connect() as conn:
             bid = await bid_of(conn, tender_id, actor.account)
         if bid is None or bid.status != "submitted":
-            raise NotPermitted("only bidders with a submitted bid sign in to this hall")
+            raise NotPermitted("只有已递交投标的投标人可以在本大厅签到 only bidders with a submitted bid sign in to this hall")
     elif not tender.owned_by(actor):
-        raise NotPermitted("only the tender's bidders and its agency sign in")
+        raise NotPermitted("只有本项目的投标人和采购人可以签到 only the tender's bidders and its agency sign in")
     at = ctx.now_us()
 
     async def apply(conn: AsyncConnection) -> None:
@@ -80,7 +81,7 @@ async def sign_in(ctx: TenderContext, actor: Actor, tender_id: str, name: str) -
             sa.select(signin_table.c.account).where(signin_table.c.tender_id == tender_id, signin_table.c.account == actor.account)
         )
         if found.first() is not None:
-            raise ConflictError("you have already signed in")
+            raise ConflictError("您已签到 you have already signed in")
         await conn.execute(signin_table.insert().values(tender_id=tender_id, account=actor.account, role=actor.role, name=name, at_us=at))
 
     await ctx.audit.append(EntryDraft("hall.signin", {"name": name}, tender_id, actor), apply=apply)

@@ -118,9 +118,18 @@ def check_transition(tender_id: str, old: TenderState, new: TenderState) -> None
         raise InvalidStateError(f"tender {tender_id} is {old.value}: it cannot become {new.value}")
 
 
-def require_state(tender_id: str, state: TenderState, *allowed: TenderState, doing: str) -> None:
-    """Raise InvalidStateError naming the current state unless it is one of `allowed`."""
+STATE_NAMES = {"draft": "草稿", "published": "已发布", "opening": "开标中", "opened": "已开标", "failed": "流标",
+               "confirming": "确认中", "confirmed": "已确认", "evaluating": "评标中", "awarded": "结果已公告"}
+"""A tender's state as a message names it (the pages' labels are web/labels.py "state")."""
+
+
+def require_state(tender_id: str, state: TenderState, *allowed: TenderState, doing: str, doing_zh: str | None = None) -> None:
+    """Raise InvalidStateError naming the current state unless it is one of `allowed`; with
+    `doing_zh`, the line is Chinese first and names the state in words (no id)."""
     if state not in allowed:
+        if doing_zh is not None:
+            raise InvalidStateError(f"项目当前为「{STATE_NAMES.get(state.value, state.value)}」，不能{doing_zh} "
+                                    f"the tender is {state.value}: cannot {doing}")
         raise InvalidStateError(f"tender {tender_id} is {state.value}: cannot {doing}")
 
 

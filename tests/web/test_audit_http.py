@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -88,8 +89,9 @@ async def test_receipt_verifies_offline(client: TestClient) -> None:
         ("/api/audit/proof/inclusion", {"index": "0", "size": "50"}, 400, "beyond the log size"),
         ("/api/audit/proof/consistency", {"from": "9", "to": "3"}, 400, "need from <= to"),
         ("/api/audit/entries", {"start": "500"}, 400, "beyond the log size"),
-        ("/api/audit/receipt/77", {}, 404, "no entry 77"),
-        ("/api/audit/receipt/-1", {}, 400, "whole number"),
+        ("/api/audit/receipt/77", {}, 404, "没有第 77 条"),
+        ("/api/audit/receipt/-1", {}, 400, "条目编号须为非负整数"),
+        ("/api/audit/proof/inclusion", {"index": "0", "size": "0"}, 400, "不能小于 1"),
     ],
 )
 async def test_bad_requests_are_one_clear_line(client: TestClient, path: str, params: dict[str, str], status: int, message: str) -> None:
@@ -98,6 +100,7 @@ async def test_bad_requests_are_one_clear_line(client: TestClient, path: str, pa
     body = await resp.json()
     assert body["ok"] is False and body["status"] == status
     assert message in body["error"] and "\n" not in body["error"]
+    assert re.match(r"[\u4e00-\u9fff]", body["error"]), body["error"]  # Chinese first, then English
 
 
 def visible(html: str) -> str:

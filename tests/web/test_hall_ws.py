@@ -4,6 +4,7 @@ scheduler opens the bids on the real local beacon, then the final record."""
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,11 @@ from crypto import tlock
 from evaluation.tenders.bid_container import build_container
 from tests.web.tender_client import start, tender_body
 from web.keys import AUDIT_LOG
+
+
+def chinese_first(body: Any) -> bool:
+    """An API error line as people read it: one line, Chinese first (then the English)."""
+    return isinstance(body, dict) and "\n" not in body["error"] and bool(re.match(r"[\u4e00-\u9fff「]", body["error"]))
 
 
 async def published_with_bids(aiohttp_client: Any, tmp_path: Path, first_price: int) -> tuple[Any, dict[str, Any]]:
@@ -71,8 +77,10 @@ async def test_hall_receives_the_record_live(aiohttp_client: Any, tmp_path: Path
     assert [b["status"] for b in snap["bids"]] == ["opened"] * 3
     status, body = await hall.call("bidder1", "GET", f"/api/tenders/{tender['id']}/record.csv")
     assert status == 200 and body.startswith("\ufeff") and "序号,投标人,总报价" in body and "已开启" in body
-    status, _ = await hall.call("bidder3", "GET", path)
-    assert status == 403
+    status, body = await hall.call("bidder3", "GET", path)
+    assert status == 403 and chinese_first(body) and "办公设备采购" in body["error"] and tender["id"] not in body["error"], body
+    status, body = await hall.call("bidder0", "POST", f"/api/tenders/{tender['id']}/hall/signin", json={})
+    assert status == 409 and chinese_first(body), body  # the record is out: too late to sign in
     resp = await hall.client.get(path, headers={**hall.headers["bidder0"], "Origin": "http://evil.example", "Upgrade": "websocket",
                                                 "Connection": "Upgrade", "Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="})
     assert resp.status == 403
@@ -96,7 +104,7 @@ async def test_the_host_reads_the_bids_out_and_announces(aiohttp_client: Any, tm
     assert (await ws.receive_json(timeout=5))["type"] == "snapshot"
     # before the opening there is nothing to read out; announcements reach the hall at once
     status, body = await hall.call("agency", "POST", f"/api/tenders/{tid}/hall/read-out")
-    assert status == 409, body
+    assert status == 409 and chinese_first(body) and "已发布" in body["error"], body
     size = hall.client.app[AUDIT_LOG].size
     status, posted = await hall.call("agency", "POST", f"/api/tenders/{tid}/hall/announcements", json={"text": " 请各投标人准备签到 "})
     assert status == 201 and posted["text"] == "请各投标人准备签到"
@@ -107,7 +115,7 @@ async def test_the_host_reads_the_bids_out_and_announces(aiohttp_client: Any, tm
                             ("agency", "   ", 400), ("agency", "长" * 501, 400), ("agency", "a\x00b", 400),
                             ("agency", 1e308, 400), ("agency", ["x"], 400)]:
         status, body = await hall.call(who, "POST", f"/api/tenders/{tid}/hall/announcements", json={"text": text})
-        assert status == code, (who, text, body)
+        assert status == code and chinese_first(body), (who, text, body)
     status, body = await hall.call("agency", "POST", f"/api/tenders/{tid}/hall/announcements",
                                    data=b'{"text": "\\ud800"}', headers={"Content-Type": "application/json"})
     assert status == 400, body
@@ -118,8 +126,8 @@ async def test_the_host_reads_the_bids_out_and_announces(aiohttp_client: Any, tm
     status, snap = await hall.call("bidder0", "GET", f"/api/tenders/{tid}/hall")
     seqs = {r["bid_id"]: r["seq"] for r in snap["record"]["rows"]}
     assert snap["read_out"] == [] and [a["text"] for a in snap["announcements"]] == ["请各投标人准备签到"]
-    status, _ = await hall.call("bidder0", "POST", f"/api/tenders/{tid}/hall/read-out")
-    assert status == 403
+    status, body = await hall.call("bidder0", "POST", f"/api/tenders/{tid}/hall/read-out")
+    assert status == 403 and chinese_first(body)
     size = hall.client.app[AUDIT_LOG].size
     read = []
     for _ in range(3):
@@ -129,12 +137,12 @@ async def test_the_host_reads_the_bids_out_and_announces(aiohttp_client: Any, tm
     assert [r["seq"] for r in read] == [1, 2, 3] and {r["bid_id"] for r in read} == set(seqs)
     assert await hall.kinds_since(size) == ["hall.read_out"] * 3
     status, body = await hall.call("agency", "POST", f"/api/tenders/{tid}/hall/read-out")
-    assert status == 400, body
+    assert status == 400 and chinese_first(body), body
     status, again = await hall.call("agency", "POST", f"/api/tenders/{tid}/hall/read-out", json={"bid_id": read[0]["bid_id"]})
     assert status == 201 and again["seq"] == 1  # the host may read a bid again
     for bad in ("B-nope", 5, {"x": 1}):
-        status, _ = await hall.call("agency", "POST", f"/api/tenders/{tid}/hall/read-out", json={"bid_id": bad})
-        assert status in (400, 404)
+        status, body = await hall.call("agency", "POST", f"/api/tenders/{tid}/hall/read-out", json={"bid_id": bad})
+        assert status in (400, 404) and chinese_first(body), body
     seen = []
     while len(seen) < 4:
         e = await ws.receive_json(timeout=5)

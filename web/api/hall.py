@@ -85,7 +85,13 @@ async def _may_enter(request: web.Request, tender: Tender, actor: Actor) -> None
         async with ctx(request).engine.connect() as conn:
             if await bid_of(conn, tender.id, actor.account) is not None:
                 return
-    raise Forbidden(f"the hall of tender {tender.id} is for its agency, its bidders and supervisors")
+    raise Forbidden(hall_closed(tender))
+
+
+def hall_closed(tender: Tender) -> str:
+    """Who may enter a tender's hall, in one line naming the tender by its title."""
+    return (f"「{tender.spec.title[:60]}」的开标大厅仅对其采购人、投标人和监督人开放 "
+            "the hall is for the tender's agency, its bidders and supervisors")
 
 
 async def snapshot(request: web.Request, tender: Tender, actor: Actor) -> dict[str, Any]:

@@ -33,6 +33,7 @@ from evaluation.tenders.rules import (
 )
 from evaluation.tenders.store import bid_of
 from web.api.evaluation import EVALUATION
+from web.api.hall import hall_closed
 from web.api.tenders import ctx, current_actor, tender_view, visible_tender
 from web.errors import Forbidden
 from web.pages.home import beacon_status
@@ -181,7 +182,7 @@ async def hall_page(request: web.Request) -> web.Response:
     actor = current_actor(request)
     tender = await visible_tender(request, actor)
     if not await _may_enter_hall(request, tender, actor):
-        raise Forbidden(f"the hall of tender {tender.id} is for its agency, its bidders and supervisors")
+        raise Forbidden(hall_closed(tender))
     view = await tender_view(request, tender, actor)
     bid: dict[str, Any] | None = view.get("my_bid")
     data = {
