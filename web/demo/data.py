@@ -32,20 +32,28 @@ class DemoAccount:
 
 
 ACCOUNTS = (
-    DemoAccount("agency", Role.agency, "王采购 Wang (agency)", "某市政府采购中心 City Procurement Centre"),
-    DemoAccount("bidder1", Role.bidder, "华东建设 East China Construction", "华东建设工程有限公司"),
-    DemoAccount("bidder2", Role.bidder, "杭州智联 Hangzhou Zhilian", "杭州智联科技有限公司"),
-    DemoAccount("bidder3", Role.bidder, "宁波海工 Ningbo Marine", "宁波海工装备有限公司"),
-    DemoAccount("expert1", Role.expert, "李专家 Expert Li", "浙江大学"),
-    DemoAccount("supervisor", Role.supervisor, "赵监管 Supervisor Zhao", "市财政局 Finance Bureau"),
-    DemoAccount("admin", Role.admin, "平台管理员 Admin", "pingbiao"),
+    DemoAccount("agency", Role.agency, "王晓梅", "某市政府采购中心"),
+    DemoAccount("bidder1", Role.bidder, "陈建国", "华东建设工程有限公司"),
+    DemoAccount("bidder2", Role.bidder, "林悦", "杭州智联科技有限公司"),
+    DemoAccount("bidder3", Role.bidder, "周海涛", "宁波海工装备有限公司"),
+    DemoAccount("expert1", Role.expert, "李明", "浙江大学"),
+    DemoAccount("supervisor", Role.supervisor, "赵敏", "市财政局"),
+    DemoAccount("admin", Role.admin, "孙立", "评标舱平台"),
 )
+"""Each a person (display name) and the organisation they act for, written once: pages show the
+English through the catalogue, never beside the Chinese, and a company is named the same way
+everywhere (a bid carries its organisation, as web/api/tenders.display_name gives it)."""
 
 SAMPLE_BIDS = {
-    "bidder1": ({"total_price": "1268000.00", "delivery_days": 60}, "技术方案 Technical proposal — 华东建设"),
-    "bidder2": ({"total_price": "1192500.00", "delivery_days": 45}, "技术方案 Technical proposal — 杭州智联"),
-    "bidder3": ({"total_price": "1305000.00", "delivery_days": 50}, "技术方案 Technical proposal — 宁波海工"),
+    "bidder1": ({"total_price": "1268000.00", "delivery_days": 60}, "技术方案：施工组织与进度计划"),
+    "bidder2": ({"total_price": "1192500.00", "delivery_days": 45}, "技术方案：设备选型与售后服务"),
+    "bidder3": ({"total_price": "1305000.00", "delivery_days": 50}, "技术方案：供货清单与质量保证"),
 }
+
+
+def bidder_name(account: Account) -> str:
+    """The name a bid carries: the organisation, else the person (web/api/tenders.display_name)."""
+    return str(account.organization or account.display_name or account.username)
 
 
 async def ensure_accounts(app: web.Application) -> dict[str, Account]:
@@ -65,7 +73,7 @@ async def ensure_accounts(app: web.Application) -> dict[str, Account]:
 def sealed_bid(ctx: TenderContext, tender: Tender, record: dict[str, object], document: str) -> bytes:
     """A bid as a bidder's browser or `pingbiao seal` makes it: the container, sealed to the round."""
     assert tender.opening_round is not None
-    plain = build_container(record, [("proposal.txt", document.encode())])
+    plain = build_container(record, [("技术方案.txt", document.encode())])
     out = io.BytesIO()
     tlock.seal(io.BytesIO(plain), out, ctx.chain, tender.opening_round)
     return out.getvalue()
@@ -79,11 +87,11 @@ async def seed_tender(ctx: TenderContext, accounts: dict[str, Account], opening_
     """Publish a demo tender opening `opening_in` seconds from now, with three sealed bids."""
     agency = accounts["agency"]
     spec = {
-        "title": f"办公设备采购项目 Office equipment procurement ({time.strftime('%H:%M')})",
-        "description": "演示项目：投标在开标时间自动开启。Demo tender: bids open by themselves at the opening time.",
+        "title": f"办公设备采购项目（{time.strftime('%H:%M')}）",
+        "description": "演示项目：投标在开标时间自动开启。",
         "method": "open",
         "budget_fen": 150_000_000,
-        "lots": [{"name": "第一包 Lot 1: 计算机 Computers", "budget_fen": 150_000_000}],
+        "lots": [{"name": "计算机", "budget_fen": 150_000_000}],  # the pages number it: 第1包 计算机
         "opening_time": int(time.time() + opening_in),
         "objection_window_s": 600,
     }
@@ -92,6 +100,6 @@ async def seed_tender(ctx: TenderContext, accounts: dict[str, Account], opening_
     for username, (record, document) in SAMPLE_BIDS.items():
         bidder = accounts[username]
         blob = sealed_bid(ctx, tender, record, document)
-        meta = bid_domain.UploadMeta("127.0.0.1", "pingbiao-demo", "", bidder.display_name)
+        meta = bid_domain.UploadMeta("127.0.0.1", "pingbiao-demo", "", bidder_name(bidder))
         await bid_domain.submit(ctx, bidder.actor, tender.id, _once(blob), meta, len(blob))
     return tender

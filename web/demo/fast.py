@@ -92,7 +92,7 @@ async def play(data_dir: Path) -> int:
             await user.sign_in()
         tender = await agency.call(
             "POST", "/api/tenders",
-            json={"title": "快速演示 Fast demo tender", "budget_fen": 150_000_000, "opening_time": int(time.time()) + OPENING_IN},
+            json={"title": "快速演示项目", "budget_fen": 150_000_000, "opening_time": int(time.time()) + OPENING_IN},
         )
         tender = await agency.call("POST", f"/api/tenders/{tender['id']}/publish")
         say(f"published {tender['id']}: opens at round {tender['opening_round']} ({OPENING_IN} s)")
@@ -102,7 +102,7 @@ async def play(data_dir: Path) -> int:
         for bidder in bidders:
             record, document = SAMPLE_BIDS[bidder.username]
             out = io.BytesIO()
-            tlock.seal(io.BytesIO(build_container(record, [("proposal.txt", document.encode())])), out, chain, tender["opening_round"])
+            tlock.seal(io.BytesIO(build_container(record, [("技术方案.txt", document.encode())])), out, chain, tender["opening_round"])
             receipt = await bidder.call(
                 "PUT", f"/api/tenders/{tender['id']}/bid", data=out.getvalue(),
                 headers={"Content-Type": "application/octet-stream"},

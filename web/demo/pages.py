@@ -20,15 +20,18 @@ from aiohttp import web
 from crypto import tlock
 from crypto.errors import CryptoError
 from web import keys
+from web.demo.data import ACCOUNTS, SAMPLE_BIDS
+from web.formatting import money
 from web.rendering import render
 
 log = logging.getLogger("pingbiao.demo")
 
 SAMPLES = [
-    ("华东建设工程有限公司 East China Construction Co.", "总报价 Total price: ¥1,268,000; 交货期 Delivery: 60 days"),
-    ("杭州智联科技有限公司 Hangzhou Zhilian Technology", "总报价 Total price: ¥1,192,500; 交货期 Delivery: 45 days"),
-    ("宁波海工装备有限公司 Ningbo Marine Equipment", "总报价 Total price: ¥1,305,000; 交货期 Delivery: 50 days"),
+    (next(a.organization for a in ACCOUNTS if a.username == username),
+     f"总报价：¥{money(record['total_price'])}；交货期：{record['delivery_days']} 天")
+    for username, (record, _) in SAMPLE_BIDS.items()
 ]
+"""The timelock demo's files: the demo bidders' bids, each bidder named once, as on every page."""
 OPEN_AFTER = (20, 45, 75)  # seconds after start-up
 
 
@@ -87,7 +90,7 @@ DEMO_TENDER_IN = web.AppKey("demo_tender_in", float)
 async def _seed_tender(app: web.Application) -> None:
     """Demo accounts and a published tender with three sealed bids, opening a few minutes ahead."""
     from web.api.tenders import TENDERS
-    from web.demo.data import ACCOUNTS, DEMO_PASSWORD, ensure_accounts, seed_tender
+    from web.demo.data import DEMO_PASSWORD, ensure_accounts, seed_tender
 
     accounts = await ensure_accounts(app)
     tender = await seed_tender(app[TENDERS], accounts, app[DEMO_TENDER_IN])
