@@ -212,7 +212,8 @@ def _deviation_confirmed(state: dict[str, Any], entry: Entry) -> None:
 def _bid_invalid(state: dict[str, Any], entry: Entry) -> None:
     p = entry.payload
     ev = _ev(state)
-    ev["bids"] = [{**b, "invalid": p["invalid"]} if b["bid"] == p["bid"] else b for b in ev["bids"]]
+    ev["bids"] = [{**b, "invalid": p["invalid"], "invalid_ground": p["ground"], "invalid_reason": p["reason"]}
+                  if b["bid"] == p["bid"] else b for b in ev["bids"]]
 
 
 def _bid_update(state: dict[str, Any], bid: str, **values: Any) -> None:
