@@ -157,6 +157,7 @@ def justifiable(session: Session, actor: Actor, data: Any, now_us: int) -> tuple
         raise ConflictError(f"{bid['bidder_name']}没有待提交的报价说明 no open request for a price justification")
     if now_us > int(query["due_us"]):
         raise ConflictError("说明期限已过，不再接收书面说明 the time to justify the price is over")
+    _text(data.get("text"), "书面说明")
     return bid, query, in_booth
 
 
@@ -203,7 +204,8 @@ async def decide_low_price(ctx: EvaluationContext, actor: Actor, tender_id: str,
                 raise ConflictError(f"{bid['bidder_name']}的说明期限未到，尚不能认定 the time to justify is not over yet")
         draft = EntryDraft("evaluation.low_price_decision", {"bid": bid["bid"], "accepted": accepted, "reason": reason},
                            tender_id, actor)
-        bids = _replace(session, bid["bid"], low_price={**query, "status": "accepted" if accepted else "rejected"})
+        bids = _replace(session, bid["bid"], low_price={**query, "status": "accepted" if accepted else "rejected",
+                                                        "decision": reason})
         invalid = None if accepted else (bid["bid"], Ground.ABNORMALLY_LOW, reason)
         return await commit(ctx, session, actor, bids, [draft], invalid)
 

@@ -256,7 +256,8 @@ def _low_justified(state: dict[str, Any], entry: Entry) -> None:
 def _low_decision(state: dict[str, Any], entry: Entry) -> None:
     p = entry.payload
     b = next(b for b in _ev(state)["bids"] if b["bid"] == p["bid"])
-    _bid_update(state, p["bid"], low_price={**b["low_price"], "status": "accepted" if p["accepted"] else "rejected"})
+    _bid_update(state, p["bid"], low_price={**b["low_price"], "status": "accepted" if p["accepted"] else "rejected",
+                                            "decision": p["reason"]})
 
 
 def _failed(state: dict[str, Any], entry: Entry) -> None:

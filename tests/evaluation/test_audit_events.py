@@ -269,7 +269,7 @@ def _evaluation(rng: random.Random, tender: str, add: Any, state: dict[str, Any]
     query = {**query, "status": "justified", "justification": said}
     ev["bids"] = [{**b, "low_price": query} if b["bid"] == opened[0] else b for b in ev["bids"]]
     add(EntryDraft("evaluation.low_price_justified", {"bid": opened[0], **said}, tender, actors[leader]))
-    ev["bids"] = [{**b, "low_price": {**query, "status": "accepted"}} if b["bid"] == opened[0] else b for b in ev["bids"]]
+    ev["bids"] = [{**b, "low_price": {**query, "status": "accepted", "decision": "合理"}} if b["bid"] == opened[0] else b for b in ev["bids"]]
     add(EntryDraft("evaluation.low_price_decision", {"bid": opened[0], "accepted": True, "reason": "合理"}, tender,
                    actors[leader]))
     if tender.endswith("B"):  # too few valid bids left: 废标, no ranking
