@@ -6,9 +6,11 @@ and supervisors, every reading logged (``evaluation.justification_opened``) as b
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
+from urllib.parse import unquote
 
 from evaluation.audit.entry import Actor, EntryDraft
 from evaluation.audit.events import register_kind
@@ -33,6 +35,11 @@ def document_name(raw: Any) -> str:
     """A file name as a browser sends it, reduced to its last part; InvalidRequest when there is none."""
     if not isinstance(raw, str) or not is_text(raw):
         raise InvalidRequest("证明材料的文件名无效 the document's file name is not valid text")
+    if re.search(r"%[0-9A-Fa-f]{2}", raw):  # some clients percent-encode a UTF-8 name (browsers send it as it is)
+        try:
+            raw = unquote(raw, errors="strict")
+        except UnicodeDecodeError:
+            pass
     name = PureWindowsPath(PurePosixPath(raw).name).name.strip()
     if not name or name in (".", "..") or len(name) > MAX_NAME or any(c < " " for c in name):
         raise InvalidRequest(f"证明材料的文件名须为 1–{MAX_NAME} 个字符 the document needs a file name")

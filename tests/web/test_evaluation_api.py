@@ -78,7 +78,7 @@ async def test_api_rules_flow_and_replay(aiohttp_client: Any, tmp_path: Path) ->
     status, body = await hall.call("e1", "POST", f"{base}/invalid-bids", json=decision)
     assert (status, body["error"]) == (403, "只有评标组长可以记录评标委员会的决定 only the group leader (评标组长) records the committee's decisions")
     status, body = await hall.call("e0", "POST", f"{base}/invalid-bids", json={**decision, "ground": "dislike"})
-    assert status == 400 and body["error"].startswith("ground must be one of qualification"), body
+    assert status == 400 and "ground must be one of qualification" in body["error"], body
     status, body = await hall.call("e0", "POST", f"{base}/price-corrections", json={"bid": bid_ids[0], "rule": "words",
                                                                                    "words": "x", "explanation": "e"})
     assert status == 400 and "not an amount in words" in body["error"], body

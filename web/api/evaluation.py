@@ -171,7 +171,12 @@ async def low_price_justify(request: web.Request) -> web.Response:
     if request.content_type != "multipart/form-data":
         return await _bidder_answer(request, bid_queries.justify_low_price)
     fields, stored = await justification_form(request)
-    return await _bidder_answer(request, lambda c, a, t, _data: bid_queries.justify_low_price(c, a, t, fields, stored))
+    try:
+        return await _bidder_answer(request, lambda c, a, t, _data: bid_queries.justify_low_price(c, a, t, fields, stored))
+    except BaseException:
+        if stored is not None and stored["created"]:  # refused after all (a later field, a race): keep no file
+            ctx(request).tenders.blobs.delete(stored["sha256"])
+        raise
 
 
 FORM_TEXT_BYTES = 64 << 10
@@ -197,6 +202,8 @@ async def justification_form(request: web.Request) -> tuple[dict[str, str], dict
             try:
                 while chunk := await part.read_chunk(1 << 16):
                     writer.write(chunk)
+                if writer.size == 0:
+                    raise BadRequest("证明材料是空文件 the supporting document is empty")
                 blob = await writer.commit()
             except TooLarge:
                 raise PayloadTooLarge(f"证明材料不能超过 {justifications.MAX_DOCUMENT_BYTES >> 20} MiB "
@@ -204,9 +211,7 @@ async def justification_form(request: web.Request) -> tuple[dict[str, str], dict
             except BaseException:
                 writer.abort()
                 raise
-            if blob.size == 0:
-                raise BadRequest("证明材料是空文件 the supporting document is empty")
-            stored = {"sha256": blob.sha256, "name": name, "size": blob.size}
+            stored = {"sha256": blob.sha256, "name": name, "size": blob.size, "created": blob.created}
             continue
         raw = await part.read()
         if len(raw) > FORM_TEXT_BYTES or part.name not in ("bid", "text"):
