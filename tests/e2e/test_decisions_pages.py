@@ -45,6 +45,7 @@ async def fit(page: Any, name: str, out: Path) -> None:
     for width in (1366, 390):
         await page.set_viewport_size({"width": width, "height": 900})
         await page.screenshot(path=str(out / f"{name}-{width}.png"), full_page=True)
+        await page.screenshot(path=str(out / f"{name}-{width}-top.png"))
         assert await page.evaluate("document.documentElement.scrollWidth") <= width, (name, width)
 
 

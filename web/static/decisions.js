@@ -67,7 +67,7 @@
     $("dec-bids").tBodies[0].replaceChildren(...view.bids.map((b) => {
       const tr = el("tr");
       tr.dataset.bid = b.bid;
-      const cells = [[el("strong", b.bidder_name)], [el("div", `${pb.yuan(pb.openedFen(b))} ${t("元")}`),
+      const cells = [[el("strong", b.bidder_name)], [el("div", `${pb.yuan(pb.openedFen(b))} ${t("元")}`, "tp-nowrap"),
         el("div", pb.capital(pb.openedFen(b)), "tp-words")], correctionCell(b), lowPriceCell(b), validityCell(b)];
       const heads = [t("投标人"), t("开标报价"), t("算术修正"), t("异常低价"), t("有效性")];
       cells.forEach((items, i) => { const td = el("td"); td.dataset.label = heads[i]; td.append(...items); tr.append(td); });
