@@ -37,8 +37,8 @@ async def tender_with_bids(app: Any, agency: Actor, offers: list[tuple[Actor, st
     return t.id
 
 
-async def start_scoring(app: Any, tender_id: str, agency: Actor, experts: list[Actor]) -> sessions.Session:
-    """Start the session, check every expert in (real keys) and elect experts[0] leader: scoring."""
+async def start_scoring(app: Any, tender_id: str, agency: Actor, experts: list[Actor]) -> tuple[sessions.Session, Keys]:
+    """Start the session, check every expert in (real keys, returned) and elect experts[0] leader: scoring."""
     ectx = app[EVALUATION]
     session = await sessions.start(ectx, agency, tender_id, {})
     keys = Keys()
@@ -47,4 +47,4 @@ async def start_scoring(app: Any, tender_id: str, agency: Actor, experts: list[A
     for e in experts[:3]:
         session = await sessions.vote(ectx, e, tender_id, experts[0].account)
     assert session.state.value == "scoring" and session.leader == experts[0].account
-    return session
+    return session, keys

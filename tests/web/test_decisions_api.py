@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,10 @@ from aiohttp import FormData
 
 from evaluation.accounts.account import Role
 from evaluation.audit.entry import Actor
+from evaluation.session import sheets as scoring
 from evaluation.session.session import get_session
+from tests.conftest import need_executable
+from tests.evaluation.session_fixtures import Keys, sheets_doc
 from tests.web.decisions_setup import start_scoring, tender_with_bids
 from tests.web.signin import make_account, session_headers
 from tests.web.tender_client import Hall, start
@@ -29,7 +33,7 @@ PRICES = ["100000.00", "60000.00", "120000.00", "110000.00", "55000.00"]  # bidd
 PDF = b"%PDF-1.4\n% cost breakdown\n" + bytes(range(256)) * 8
 
 
-async def set_up(aiohttp_client: Any, tmp_path: Path) -> tuple[Hall, str, dict[str, str]]:
+async def set_up(aiohttp_client: Any, tmp_path: Path) -> tuple[Hall, str, dict[str, str], Keys]:
     hall = await start(aiohttp_client, tmp_path)
     app = hall.client.app
     account = await make_account(app, Role.bidder, "bidder4")
@@ -40,11 +44,11 @@ async def set_up(aiohttp_client: Any, tmp_path: Path) -> tuple[Hall, str, dict[s
     offers = [(Actor(hall.accounts[f"bidder{i}"].id, "bidder"), p) for i, p in enumerate(PRICES)]
     tender_id = await tender_with_bids(app, hall.accounts["agency"].actor, offers)
     await draw_over_api(hall, tender_id, [f"e{i}" for i in range(5)])
-    session = await start_scoring(app, tender_id, hall.accounts["agency"].actor,
+    session, keys = await start_scoring(app, tender_id, hall.accounts["agency"].actor,
                                   [Actor(hall.accounts[f"e{i}"].id, "expert") for i in range(5)])
     bid_of = {f"bidder{i}": next(b["bid"] for b in session.bids if b["bidder"] == hall.accounts[f"bidder{i}"].id)
               for i in range(5)}
-    return hall, tender_id, bid_of
+    return hall, tender_id, bid_of, keys
 
 
 def one_line(status: int, body: Any, want: int) -> str:
@@ -56,7 +60,7 @@ def one_line(status: int, body: Any, want: int) -> str:
 
 
 async def test_decisions_and_answers_over_http(aiohttp_client: Any, tmp_path: Path) -> None:
-    hall, tender_id, bid_of = await set_up(aiohttp_client, tmp_path)
+    hall, tender_id, bid_of, keys = await set_up(aiohttp_client, tmp_path)
     app = hall.client.app
     log, ectx = app[AUDIT_LOG], app[EVALUATION]
     base = f"/api/evaluation/{tender_id}"
@@ -192,9 +196,29 @@ async def test_decisions_and_answers_over_http(aiohttp_client: Any, tmp_path: Pa
     status, answer = await hall.call("bidder2", "GET", f"/api/evaluation/{tender_id}/my-bid")
     assert status == 200 and answer["bids"][0]["low_price"] is None
 
+    # -- the report shows every decision, in the HTML page and in the signed PDF ---------------------
+    valid = [bid_of[b] for b in ("bidder0", "bidder1", "bidder2")]
+    experts = [Actor(hall.accounts[f"e{i}"].id, "expert") for i in range(5)]
+    for e in experts:
+        await scoring.submit_sheets(ectx, e, tender_id, *sheets_doc(keys, tender_id, e.account, {b: {"c2": "40", "c3": "15"} for b in valid}))
+    status, body = await hall.call("e0", "POST", f"{base}/tally")
+    assert status == 201 and body["state"] == "signing", body
+    resp = await hall.client.get(f"/evaluation/{tender_id}/report", headers={**hall.headers["supervisor"], "Accept": "text/html"})
+    html = await resp.text()
+    section = html[html.index('id="report-decisions"'):html.index("</table>", html.index('id="report-decisions"'))]
+    for text in ("供应商 0", "105,000.00", "投标人已确认", "说明已接受", "库存设备，说明合理", "成本构成.pdf", digest,
+                 "报价明显低于其他报价且未能证明其合理性：未在规定时间内提交书面说明", "符合性审查不通过：缺少法定代表人授权书"):
+        assert text in section, text
+    assert "abnormally_low" not in section and "conformity" not in section and "acct_" not in section
+    pdf = await (await hall.client.get(f"/evaluation/{tender_id}/report.pdf", headers=hall.headers["supervisor"])).read()
+    (tmp_path / "report.pdf").write_bytes(pdf)
+    text = subprocess.run([need_executable("pdftotext"), str(tmp_path / "report.pdf"), "-"], capture_output=True, text=True,
+                          check=True, timeout=60).stdout
+    assert "评审决定" in text and "说明已接受" in text and "缺少法定代表人授权书" in text, text
+
 
 async def test_justification_form_refusals_keep_nothing(aiohttp_client: Any, tmp_path: Path) -> None:
-    hall, tender_id, bid_of = await set_up(aiohttp_client, tmp_path)
+    hall, tender_id, bid_of, _ = await set_up(aiohttp_client, tmp_path)
     app = hall.client.app
     base = f"/api/evaluation/{tender_id}"
     status, body = await hall.call("e0", "POST", f"{base}/low-price-queries", json={"bid": bid_of["bidder1"], "minutes": 30})
