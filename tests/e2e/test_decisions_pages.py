@@ -105,9 +105,17 @@ async def test_decisions_by_clicking(make_app_server: MakeAppServer, new_page: N
     await leader.wait_for_selector("#dec-bids tbody tr:has-text('供应商 4'):has-text('待投标人说明')", timeout=STEP_MS)
     await fit(leader, "decisions", shots)
 
-    # The bidder of the corrected bid confirms it on its own page.
+    # The bidder of the corrected bid finds it in its notifications and confirms it on its own page.
     b0 = await new_page()
-    await sign_in(b0, base, "bidder0", f"/evaluation/{tender_id}/my-bid")
+    await sign_in(b0, base, "bidder0", "/notifications")
+    notice = b0.locator("li", has_text="报价作了算术修正").locator("a")
+    for _ in range(100):  # the notification job follows the log: look again until its notice is stored
+        if await notice.count():
+            break
+        await b0.wait_for_timeout(100)
+        await b0.reload()
+    await notice.click()
+    await b0.wait_for_url(f"{base}/evaluation/{tender_id}/my-bid")
     await b0.wait_for_selector("section.correction button.confirm-correction", timeout=STEP_MS)
     card = await b0.inner_text("section.correction")
     assert "开标记录报价：100,000.00 元（壹拾万元整）" in card and "修正后报价：105,000.00 元（壹拾万零伍仟元整）" in card, card

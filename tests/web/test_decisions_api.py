@@ -11,13 +11,15 @@ import dataclasses
 import hashlib
 import subprocess
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from aiohttp import FormData
 
 from evaluation.accounts.account import Role
-from evaluation.audit.entry import Actor
+from evaluation.audit.entry import Actor, Entry
+from evaluation.notifications.rules import Facts, notices_for
 from evaluation.session import sheets as scoring
 from evaluation.session.session import get_session
 from tests.conftest import need_executable
@@ -255,3 +257,18 @@ async def test_justification_form_refusals_keep_nothing(aiohttp_client: Any, tmp
     assert status == 400 and "\n" not in answer["error"], answer
     assert log.size == size and blobs.all_hashes() == hashes
     assert next(b for b in (await get_session(app[EVALUATION], tender_id)).bids if b["bid"] == bid_of["bidder1"])["low_price"]["status"] == "open"
+
+
+def test_bidders_and_members_are_told() -> None:
+    """The notices of the decisions (evaluation/notifications/rules.py): the bid's bidder for a
+    correction or a price query, the other members for a bidder's answer."""
+    facts = Facts(title="办公设备", members=("e1", "e2"), bid_bidders={"B-1": "b1", "B-2": "b2"})
+    leader, bidder = Actor("e1", "expert"), Actor("b1", "bidder")
+    for kind, link, text in (("evaluation.price_correction", "/evaluation/T-1/my-bid", "算术修正"),
+                             ("evaluation.low_price_query", "/evaluation/T-1/my-bid", "书面说明")):
+        [n] = notices_for(Entry(1, datetime.now(UTC), "T-1", leader, kind, {"bid": "B-1"}, b""), facts)
+        assert (n.account, n.link) == ("b1", link) and text in n.text.format(**n.values)
+    answered = Entry(2, datetime.now(UTC), "T-1", bidder, "evaluation.low_price_justified", {"bid": "B-1"}, b"")
+    assert [(n.account, n.link) for n in notices_for(answered, facts)] == [("e1", "/evaluation/T-1/decisions"),
+                                                                         ("e2", "/evaluation/T-1/decisions")]
+    assert notices_for(Entry(3, datetime.now(UTC), "T-1", leader, "evaluation.low_price_query", {"bid": "B-9"}, b""), facts) == []
