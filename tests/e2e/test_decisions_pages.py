@@ -189,6 +189,15 @@ async def test_decisions_by_clicking(make_app_server: MakeAppServer, new_page: N
     assert "acct_" not in table and "B-" not in table and "abnormally_low" not in table and "conformity" not in table
     await fit(leader, "decisions-done", shots)
 
+    # The session page lists the decisions in short, by name and in words.
+    await leader.goto(f"{base}/evaluation/{tender_id}")
+    await leader.wait_for_selector("#decisions-box:not([hidden]) #decisions-summary li", timeout=STEP_MS)
+    summary = await leader.inner_text("#decisions-summary")
+    for text in ("供应商 0：算术修正后 105,000.00 元（壹拾万零伍仟元整） · 投标人已确认", "供应商 1：异常低价 · 说明已接受",
+                 "供应商 3：无效 · 符合性审查不通过：缺少法定代表人授权书"):
+        assert text in summary, (text, summary)
+    await fit(leader, "evaluation-page", shots)
+
     # Another member reads the same states, without the leader's forms.
     member = await new_page()
     await sign_in(member, base, "expert1", f"/evaluation/{tender_id}/decisions")
