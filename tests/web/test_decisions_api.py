@@ -246,6 +246,8 @@ async def test_justification_form_refusals_keep_nothing(aiohttp_client: Any, tmp
         ("bidder1", form(bid="B-0000", text="说明", document=("a.pdf", PDF)), 400),
         ("bidder1", form(bid=bid_of["bidder1"], text="说明", document=("..", PDF)), 400),
         ("supervisor", form(bid=bid_of["bidder1"], text="说明"), 403),
+        ("bidder1", form(bid=bid_of["bidder1"], text="说明", document=("a.pdf", PDF), extra="after the file"), 400),
+        ("bidder1", form(bid=bid_of["bidder1"], text="长" * 40_000), 400),
     ]
     for who, data, want in cases:
         status, answer = await hall.call(who, "POST", f"{base}/low-price-justifications", data=data)

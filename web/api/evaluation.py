@@ -170,21 +170,24 @@ async def low_price_justify(request: web.Request) -> web.Response:
     document goes into the blob store once the deadline is checked (evaluation/session/justifications.py)."""
     if request.content_type != "multipart/form-data":
         return await _bidder_answer(request, bid_queries.justify_low_price)
-    fields, stored = await justification_form(request)
+    kept: list[dict[str, Any]] = []
     try:
+        fields, stored = await justification_form(request, kept)
         return await _bidder_answer(request, lambda c, a, t, _data: bid_queries.justify_low_price(c, a, t, fields, stored))
     except BaseException:
-        if stored is not None and stored["created"]:  # refused after all (a later field, a race): keep no file
-            ctx(request).tenders.blobs.delete(stored["sha256"])
+        for blob in kept:  # refused after all (a later field, a race): keep no file nothing else had
+            if blob["created"]:
+                ctx(request).tenders.blobs.delete(blob["sha256"])
         raise
 
 
 FORM_TEXT_BYTES = 64 << 10
 
 
-async def justification_form(request: web.Request) -> tuple[dict[str, str], dict[str, Any] | None]:
+async def justification_form(request: web.Request, kept: list[dict[str, Any]]) -> tuple[dict[str, str], dict[str, Any] | None]:
     """Read the justification form: its text fields, and its file streamed into the blob store only
-    after `bid_queries.justifiable` accepts who sends it and when (a late file is never stored)."""
+    after `bid_queries.justifiable` accepts who sends it and when (a late file is never stored).
+    The stored file is appended to `kept` at once, for the caller to remove if the request fails."""
     actor, tender_id = current_actor(request), request.match_info["id"]
     fields: dict[str, str] = {}
     stored: dict[str, Any] | None = None
@@ -212,10 +215,15 @@ async def justification_form(request: web.Request) -> tuple[dict[str, str], dict
                 writer.abort()
                 raise
             stored = {"sha256": blob.sha256, "name": name, "size": blob.size, "created": blob.created}
+            kept.append(stored)
             continue
-        raw = await part.read()
-        if len(raw) > FORM_TEXT_BYTES or part.name not in ("bid", "text"):
-            raise BadRequest("表单字段无效 the form holds an unknown or oversized field")
+        if part.name not in ("bid", "text"):
+            raise BadRequest("表单字段无效 the form holds an unknown field")
+        raw = b""
+        while chunk := await part.read_chunk(1 << 14):
+            raw += chunk
+            if len(raw) > FORM_TEXT_BYTES:
+                raise BadRequest("表单字段过长 a form field is too long")
         try:
             fields[part.name] = check_text(raw.decode("utf-8"), f"form field {part.name}")
         except UnicodeDecodeError:
