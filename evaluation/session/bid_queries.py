@@ -109,7 +109,8 @@ async def answer_correction(ctx: EvaluationContext, actor: Actor, tender_id: str
         answered = {**correction, "status": "confirmed" if confirm else "refused"}
         if not confirm:
             bids = _replace(session, bid["bid"], correction=answered)
-            reason = f"corrected price {correction['corrected_fen'] / 100:.2f} yuan refused by the bidder"
+            fen = int(correction["corrected_fen"])
+            reason = f"修正后报价 {fen // 100:,}.{fen % 100:02d} 元（投标人不确认）"
             return await commit(ctx, session, actor, bids, [draft], (bid["bid"], Ground.CORRECTION_REFUSED, reason))
         fen = int(correction["corrected_fen"])
         rate = Fraction(str(bid.get("deduction", "0")))

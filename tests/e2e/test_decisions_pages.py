@@ -31,7 +31,7 @@ from web.api.tenders import TENDERS
 from web.keys import AUDIT_LOG
 
 STEP_MS = 20_000
-PRICES = ["100000.00", "60000.00", "120000.00", "110000.00", "55000.00"]
+PRICES = ["100000.00", "60000.00", "120000.00", "110000.00", "55000.00", "130000.00"]
 PDF = b"%PDF-1.4\n% cost breakdown of an abnormally low price\n" + bytes(range(256)) * 4
 
 
@@ -54,7 +54,7 @@ async def test_decisions_by_clicking(make_app_server: MakeAppServer, new_page: N
     app, base = running.app, running.url
     agency = await make_account(app, Role.agency, "agency")
     experts = [await make_account(app, Role.expert, f"expert{i}") for i in range(5)]
-    bidders = [await make_account(app, Role.bidder, f"bidder{i}") for i in range(5)]
+    bidders = [await make_account(app, Role.bidder, f"bidder{i}") for i in range(len(PRICES))]
     tender_id = await tender_with_bids(app, agency.actor, [(b.actor, p) for b, p in zip(bidders, PRICES)])
     await draw_committee(app[TENDERS], app[DRAW_JOB], agency.actor, tender_id, [e.id for e in experts])
     await start_scoring(app, tender_id, agency.actor, [Actor(e.id, "expert") for e in experts])
@@ -66,7 +66,7 @@ async def test_decisions_by_clicking(make_app_server: MakeAppServer, new_page: N
     await leader.click("#decisions-link")
     await leader.wait_for_url(f"{base}/evaluation/{tender_id}/decisions")
     await leader.wait_for_selector("#leader-forms:not([hidden])", timeout=STEP_MS)
-    assert await leader.locator("#dec-bids tbody tr").count() == 5
+    assert await leader.locator("#dec-bids tbody tr").count() == len(PRICES)
     first_row = await leader.locator("#dec-bids tbody tr", has_text="供应商 0").inner_text()
     assert "100,000.00" in first_row and "壹拾万元整" in first_row, first_row
 
@@ -88,6 +88,19 @@ async def test_decisions_by_clicking(make_app_server: MakeAppServer, new_page: N
     assert await says(leader, "#dec-message", "ok") == "已提交算术修正，等待投标人确认"
     row = leader.locator("#dec-bids tbody tr", has_text="供应商 0")
     assert "待投标人确认" in await row.inner_text()
+
+    # A correction by the unit prices (art. 59 (4)), typed line by line, that its bidder will refuse.
+    await leader.select_option("#cor-bid", label="供应商 5")
+    await leader.select_option("#cor-rule", "unit_sum")
+    await leader.fill("#cor-items", "5,000.00 × 20\n25000 x")
+    await leader.fill("#cor-explanation", "总价与分项单价汇总不一致")
+    await leader.click("#cor-submit")
+    await says(leader, "#dec-message", "error")
+    assert "第 2 行须写成" in (await leader.text_content('#correction-form .tp-field-error[data-for="items"]') or "")
+    await leader.fill("#cor-items", "5,000.00 × 20\n25000 x 1")
+    assert await leader.text_content("#cor-preview") == "修正后报价：125,000.00 元（壹拾贰万伍仟元整）"
+    await leader.click("#cor-submit")
+    await leader.wait_for_selector("#dec-bids tbody tr:has-text('供应商 5'):has-text('待投标人确认')", timeout=STEP_MS)
 
     # 异常低价: the time checked in the page, then two bidders asked
     await leader.select_option("#q-bid", label="供应商 1")
@@ -124,6 +137,18 @@ async def test_decisions_by_clicking(make_app_server: MakeAppServer, new_page: N
     await b0.click("section.correction button.confirm-correction")
     assert await says(b0, "#mine-message", "ok") == "已确认修正后的报价"
     await b0.wait_for_selector("section.correction .status-confirmed", timeout=STEP_MS)
+
+    # The other bidder refuses its correction, after a second click that says what follows.
+    b5 = await new_page()
+    await sign_in(b5, base, "bidder5", f"/evaluation/{tender_id}/my-bid")
+    await b5.wait_for_selector("section.correction button.refuse-correction", timeout=STEP_MS)
+    assert "修正后报价：125,000.00 元（壹拾贰万伍仟元整）" in await b5.inner_text("section.correction")
+    await b5.click("section.correction button.refuse-correction")
+    assert "投标无效" in await b5.inner_text("section.correction .warn")
+    await b5.click("section.correction button.refuse-sure")
+    assert await says(b5, "#mine-message", "ok") == "已答复不确认"
+    await b5.wait_for_selector("section.my-bid .invalid:has-text('投标人不确认算术修正后的报价：修正后报价 125,000.00 元')",
+                               timeout=STEP_MS)
 
     # The first low bidder justifies in time, with a text and a PDF; the empty text is refused first.
     b1 = await new_page()
