@@ -116,6 +116,11 @@ async def test_decisions_by_clicking(make_app_server: MakeAppServer, new_page: N
     await leader.fill("#q-minutes", "1")
     await leader.click("#q-submit")
     await leader.wait_for_selector("#dec-bids tbody tr:has-text('供应商 4'):has-text('待投标人说明')", timeout=STEP_MS)
+    await leader.select_option("#d-bid", label="供应商 4")  # while open, the leader may record one given in the booth
+    await leader.wait_for_selector("#booth-box:not([hidden])", timeout=STEP_MS)
+    await leader.click("#booth-submit")
+    assert await leader.text_content('#decide-form .tp-field-error[data-for="booth"]') == "请填写投标人在评标舱内所作的说明"
+    await leader.select_option("#d-bid", "")
     await fit(leader, "decisions", shots)
 
     # The bidder of the corrected bid finds it in its notifications and confirms it on its own page.

@@ -274,3 +274,18 @@ def test_bidders_and_members_are_told() -> None:
     assert [(n.account, n.link) for n in notices_for(answered, facts)] == [("e1", "/evaluation/T-1/decisions"),
                                                                          ("e2", "/evaluation/T-1/decisions")]
     assert notices_for(Entry(3, datetime.now(UTC), "T-1", leader, "evaluation.low_price_query", {"bid": "B-9"}, b""), facts) == []
+
+
+async def test_the_leader_records_a_justification_given_in_the_booth(aiohttp_client: Any, tmp_path: Path) -> None:
+    hall, tender_id, bid_of, _ = await set_up(aiohttp_client, tmp_path)
+    base = f"/api/evaluation/{tender_id}"
+    assert (await hall.call("e0", "POST", f"{base}/low-price-queries", json={"bid": bid_of["bidder1"], "minutes": 30}))[0] == 201
+    said = {"bid": bid_of["bidder1"], "text": "投标人代表在评标舱内说明：库存设备"}
+    status, answer = await hall.call("e2", "POST", f"{base}/low-price-justifications", json=said)  # a member, not the leader
+    assert "只有供应商 1本人可以答复" in one_line(status, answer, 403)
+    status, body = await hall.call("e0", "POST", f"{base}/low-price-justifications", json=said)
+    assert status == 201, body
+    [b] = [b for b in body["bids"] if b["bid"] == bid_of["bidder1"]]
+    assert b["low_price"]["status"] == "justified" and b["low_price"]["justification"]["in_booth"] is True
+    status, mine = await hall.call("bidder1", "GET", f"{base}/my-bid")
+    assert mine["bids"][0]["low_price"]["justification"]["text"] == said["text"]

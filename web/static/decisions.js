@@ -44,7 +44,7 @@
       el("div", t("说明截止：{when}", { when: pb.whenUs(q.due_us) }), "tp-muted")];
     const j = q.justification;
     if (j) {
-      out.push(el("div", `${t("书面说明")}：${j.text}`, "justification-text"));
+      out.push(el("div", `${j.in_booth ? t("评标舱内说明") : t("书面说明")}：${j.text}`, "justification-text"));
       if (j.document_name) {
         const a = el("a", j.document_name, "justification-doc");
         a.href = `/evaluation/${T}/bids/${encodeURIComponent(b.bid)}/justification`;
@@ -185,7 +185,15 @@
     if (box.dataset.sig === sig) return;
     box.dataset.sig = sig;
     box.replaceChildren(...(b ? lowPriceCell(b) : []));
+    $("booth-box").hidden = !(b && b.low_price.status === "open");
   }
+  $("booth-submit").addEventListener("click", () => {
+    const form = $("decide-form"), b = bidOf($("d-bid").value), text = $("booth-text").value.trim();
+    const errors = {};
+    if (!b) errors.bid = t("请选择投标人");
+    if (!text) errors.booth = t("请填写投标人在评标舱内所作的说明");
+    send(form, errors, () => post("/low-price-justifications", { bid: b.bid, text }), t("已记录评标舱内的说明"));
+  });
   $("d-bid").addEventListener("input", showJustification);
   $("decide-form").addEventListener("submit", (ev) => {
     ev.preventDefault();

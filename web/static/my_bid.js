@@ -92,7 +92,7 @@
     box.append(el("p", label("low_price_status", q.status), `status-${q.status}`));
     const j = q.justification;
     if (j) {
-      box.append(el("p", `${t("书面说明")}：${j.text}`));
+      box.append(el("p", `${j.in_booth ? t("评标舱内说明") : t("书面说明")}：${j.text}`));
       if (j.document_name) {
         const a = el("a", j.document_name, "justification-doc");
         a.href = `/evaluation/${T}/bids/${encodeURIComponent(b.bid)}/justification?download=1`;
