@@ -258,7 +258,15 @@ async def test_justification_form_refusals_keep_nothing(aiohttp_client: Any, tmp
                                      headers={"Content-Type": "multipart/form-data; boundary=x"})
     assert status == 400 and "\n" not in answer["error"], answer
     assert log.size == size and blobs.all_hashes() == hashes
+    big = form(bid=bid_of["bidder1"], text="说明", document=("大.pdf", b"%PDF" + bytes(21 << 20)))
+    status, answer = await hall.call("bidder1", "POST", f"{base}/low-price-justifications", data=big)
+    assert status == 413 and answer["error"].startswith("证明材料不能超过 20 MiB"), answer
+    assert log.size == size and blobs.all_hashes() == hashes
     assert next(b for b in (await get_session(app[EVALUATION], tender_id)).bids if b["bid"] == bid_of["bidder1"])["low_price"]["status"] == "open"
+    scan = b"%PDF-1.4 scanned letter " + bytes(range(256)) * (12 << 12)  # 12 MiB: beyond any request-body limit
+    status, mine = await hall.call("bidder1", "POST", f"{base}/low-price-justifications",
+                                   data=form(bid=bid_of["bidder1"], text="说明", document=("扫描件.pdf", scan)))
+    assert status == 201 and mine["bids"][0]["low_price"]["justification"]["document_size"] == len(scan), mine
 
 
 def test_bidders_and_members_are_told() -> None:
