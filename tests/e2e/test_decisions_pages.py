@@ -228,6 +228,17 @@ async def test_decisions_by_clicking(make_app_server: MakeAppServer, new_page: N
         assert text in summary, (text, summary)
     await fit(leader, "evaluation-page", shots)
 
+    # In English the page reads in English: only names, the tender's own title and 大写 amounts stay Chinese.
+    await leader.goto(f"{base}/lang?to=en&next=/evaluation/{tender_id}/decisions")
+    await leader.wait_for_selector("#dec-bids tbody tr:has-text('Justification accepted')", timeout=STEP_MS)
+    english = await leader.inner_text("main")
+    for text in ("Committee decisions", "Confirmed by the bidder", "Fails the conformity review: 缺少法定代表人授权书",
+                 "Corrected: 105,000.00 yuan (壹拾万零伍仟元整)"):
+        assert text in english, (text, english)
+    assert "有效性" not in english and "投标人已确认" not in english and "算术修正" not in english, english
+    await fit(leader, "decisions-en", shots)
+    await leader.goto(f"{base}/lang?to=zh&next=/evaluation/{tender_id}")
+
     # Another member reads the same states, without the leader's forms.
     member = await new_page()
     await sign_in(member, base, "expert1", f"/evaluation/{tender_id}/decisions")

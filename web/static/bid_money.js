@@ -71,7 +71,10 @@
   };
 
   /** An amount as a person reads it: "105,000.00 元（壹拾万零伍仟元整）". */
-  pb.amount = (fen) => `${pb.yuan(fen)} ${t("元")}（${pb.capital(fen)}）`;
+  pb.amount = (fen) => t("{yuan} 元（{words}）", { yuan: pb.yuan(fen), words: pb.capital(fen) });
+
+  /** A label and its value: "理由：…" ("Reason: …" in English). */
+  pb.pair = (label, text) => t("{label}：{text}", { label, text });
 
   /** A time in microseconds on the installation's clock, with its zone (北京时间). */
   pb.whenUs = (us) => `${pb.localTime(Number(us) / 1e6)} ${pb.zoneName(Number(us) / 1e6)}`;

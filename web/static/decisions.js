@@ -32,35 +32,35 @@
     const c = b.correction;
     if (!c) return [el("span", "—")];
     return [el("div", t("修正后：{amount}", { amount: pb.amount(c.corrected_fen) })),
-      el("div", `${label("correction_rule", c.rule)} · ${t("理由")}：${c.explanation}`, "tp-muted"),
+      el("div", `${label("correction_rule", c.rule)} · ${pb.pair(t("修正理由"), c.explanation)}`, "tp-muted"),
       el("strong", label("correction_status", c.status), `status-${c.status}`)];
   }
 
   function lowPriceCell(b) {
     const q = b.low_price;
     const flagged = b.bid in (view.abnormally_low || {});
-    if (!q) return [el("span", flagged ? `${t("提示")}：${flagText(b)}` : "—")];
+    if (!q) return [el("span", flagged ? `${pb.pair(t("提示"), flagText(b))}` : "—")];
     const out = [el("strong", label("low_price_status", q.status), `status-${q.status}`),
       el("div", t("说明截止：{when}", { when: pb.whenUs(q.due_us) }), "tp-muted")];
     const j = q.justification;
     if (j) {
-      out.push(el("div", `${j.in_booth ? t("评标舱内说明") : t("书面说明")}：${j.text}`, "justification-text"));
+      out.push(el("div", `${pb.pair(j.in_booth ? t("评标舱内说明") : t("书面说明"), j.text)}`, "justification-text"));
       if (j.document_name) {
         const a = el("a", j.document_name, "justification-doc");
         a.href = `/evaluation/${T}/bids/${encodeURIComponent(b.bid)}/justification`;
         a.target = "_blank";
         a.rel = "noopener";
-        out.push(el("div", `${t("证明材料")}：`), a);
+        out.push(el("div", pb.pair(t("证明材料"), "")), a);
       }
     }
-    if (q.decision) out.push(el("div", `${t("决定理由")}：${q.decision}`, "tp-muted"));
+    if (q.decision) out.push(el("div", `${pb.pair(t("决定理由"), q.decision)}`, "tp-muted"));
     return out;
   }
 
   function validityCell(b) {
     if (!b.invalid) return [el("span", t("有效"))];
     const ground = b.invalid_ground ? label("invalid_ground", b.invalid_ground) : "";
-    return [el("strong", t("无效"), "status-invalid"), el("div", ground && b.invalid_reason ? `${ground}：${b.invalid_reason}` : b.invalid)];
+    return [el("strong", t("无效"), "status-invalid"), el("div", ground && b.invalid_reason ? `${pb.pair(ground, b.invalid_reason)}` : b.invalid)];
   }
 
   function renderTable() {
@@ -161,7 +161,7 @@
   // -- 异常低价 -------------------------------------------------------------------------------------------
   function showFlag() {
     const b = bidOf($("q-bid").value);
-    $("q-flag").textContent = b ? `${t("提示")}：${flagText(b)}` : "";
+    $("q-flag").textContent = b ? `${pb.pair(t("提示"), flagText(b))}` : "";
     const minutes = Number($("q-minutes").value);
     $("q-due").textContent = Number.isInteger(minutes) && minutes >= 1 && minutes <= data.max_minutes
       ? t("截止时间约为 {when}（以提交时服务器时间为准）", { when: pb.whenUs((Date.now() + minutes * 60000) * 1000) }) : "";

@@ -21,9 +21,9 @@
     }
     if (b.invalid) {
       const ground = b.invalid_ground ? label("invalid_ground", b.invalid_ground) : "";
-      parts.push(`${t("无效")} · ${ground && b.invalid_reason ? `${ground}：${b.invalid_reason}` : b.invalid}`);
+      parts.push(`${t("无效")} · ${ground && b.invalid_reason ? `${pb.pair(ground, b.invalid_reason)}` : b.invalid}`);
     }
-    return parts.length ? `${b.bidder_name}：${parts.join("；")}` : null;
+    return parts.length ? `${pb.pair(b.bidder_name, parts.join(t("；")))}` : null;
   }
 
   async function refresh() {

@@ -58,8 +58,8 @@
     box.append(el("h3", t("算术修正")));
     box.append(el("p", t("开标记录报价：{amount}", { amount: pb.amount(c.original_fen) })));
     box.append(el("p", t("修正后报价：{amount}", { amount: pb.amount(c.corrected_fen) }), "corrected"));
-    box.append(el("p", `${t("修正依据")}：${label("correction_rule", c.rule)}`));
-    box.append(el("p", `${t("修正理由")}：${c.explanation}`));
+    box.append(el("p", `${pb.pair(t("修正依据"), label("correction_rule", c.rule))}`));
+    box.append(el("p", `${pb.pair(t("修正理由"), c.explanation)}`));
     box.append(el("p", label("correction_status", c.status), `status-${c.status}`));
     if (c.status !== "pending") return box;
     const form = el("form", "", "tp-form");
@@ -92,16 +92,16 @@
     box.append(el("p", label("low_price_status", q.status), `status-${q.status}`));
     const j = q.justification;
     if (j) {
-      box.append(el("p", `${j.in_booth ? t("评标舱内说明") : t("书面说明")}：${j.text}`));
+      box.append(el("p", `${pb.pair(j.in_booth ? t("评标舱内说明") : t("书面说明"), j.text)}`));
       if (j.document_name) {
         const a = el("a", j.document_name, "justification-doc");
         a.href = `/evaluation/${T}/bids/${encodeURIComponent(b.bid)}/justification?download=1`;
-        const p = el("p", `${t("证明材料")}：`);
+        const p = el("p", pb.pair(t("证明材料"), ""));
         p.append(a, ` ${pb.size(j.document_size)}`);
         box.append(p);
       }
     }
-    if (q.decision) box.append(el("p", `${t("决定理由")}：${q.decision}`));
+    if (q.decision) box.append(el("p", `${pb.pair(t("决定理由"), q.decision)}`));
     if (q.status !== "open") return box;
     const form = el("form", "", "tp-form justify-form");
     form.noValidate = true;
@@ -131,7 +131,7 @@
     box.append(el("p", t("开标记录报价：{amount}", { amount: pb.amount(pb.openedFen(b)) })));
     if (b.invalid) {
       const ground = b.invalid_ground ? label("invalid_ground", b.invalid_ground) : "";
-      box.append(el("p", `${t("投标无效")}：${ground && b.invalid_reason ? `${ground}：${b.invalid_reason}` : b.invalid}`, "warn invalid"));
+      box.append(el("p", pb.pair(t("投标无效"), ground && b.invalid_reason ? pb.pair(ground, b.invalid_reason) : b.invalid), "warn invalid"));
     }
     if (b.correction) box.append(correctionCard(b));
     if (b.low_price) box.append(queryCard(b));
