@@ -27,6 +27,7 @@ from web.config import Settings
 from web.errors import error_middleware
 from web.ops import install as install_ops
 from web.pages import audit as audit_pages
+from web.pages import decisions as decision_pages
 from web.pages import evaluation as evaluation_pages
 from web.pages import home as home_pages
 from web.pages import notifications as notification_pages
@@ -48,6 +49,7 @@ ROUTES = (
     experts_api.routes,
     evaluation_api.routes,
     evaluation_pages.routes,
+    decision_pages.routes,
     notification_pages.routes,
 )
 """Route tables in the order they are matched. Sessions and permissions are installed before any

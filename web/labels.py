@@ -83,6 +83,29 @@ LABELS: dict[str, dict[str, str]] = {
         "expert": N_("评审专家"),
         "purchaser_rep": N_("采购人代表"),
     },
+    "invalid_ground": {
+        "qualification": N_("资格审查不通过"),
+        "conformity": N_("符合性审查不通过"),
+        "abnormally_low": N_("报价明显低于其他报价且未能证明其合理性"),
+        "correction_refused": N_("投标人不确认算术修正后的报价"),
+    },
+    "correction_rule": {
+        "schedule": N_("开标一览表与投标文件不一致，以开标一览表为准"),
+        "words": N_("大写金额与小写金额不一致，以大写金额为准"),
+        "unit_decimal": N_("单价小数点或百分比明显错位，以总价为准并修改单价"),
+        "unit_sum": N_("总价与单价汇总不一致，以单价汇总为准"),
+    },
+    "correction_status": {
+        "pending": N_("待投标人确认"),
+        "confirmed": N_("投标人已确认"),
+        "refused": N_("投标人不确认"),
+    },
+    "low_price_status": {
+        "open": N_("待投标人说明"),
+        "justified": N_("已提交说明，待委员会决定"),
+        "accepted": N_("说明已接受"),
+        "rejected": N_("说明未被接受"),
+    },
     "change_reason": {
         "sum_error": N_("计算错误"),
         "out_of_scale": N_("分值超出范围"),
@@ -189,6 +212,7 @@ LABELS: dict[str, dict[str, str]] = {
         "evaluation.price_correction_answered": N_("供应商确认修正"),
         "evaluation.low_price_query": N_("异常低价询问"),
         "evaluation.low_price_justified": N_("异常低价书面说明"),
+        "evaluation.justification_opened": N_("查阅报价说明材料"),
         "evaluation.low_price_decision": N_("异常低价说明是否采纳"),
         "evaluation.failed": N_("废标"),
         "evaluation.member_added": N_("加入评标委员会"),

@@ -39,7 +39,8 @@ async def _facts(conn: AsyncConnection, tender_id: str, experts: dict[str, str])
     bidders = [r[0] for r in await conn.execute(sa.select(b.bidder).where(b.tender_id == tender_id, b.status != "withdrawn").distinct())]
     members = [r[0] for r in await conn.execute(sa.select(m.account).where(m.tender_id == tender_id))]
     objections = {r[0]: r[1] for r in await conn.execute(sa.select(o.id, o.bidder).where(o.tender_id == tender_id))}
-    return Facts(title, agency, bidders, members, experts, objections)
+    bid_bidders = {r[0]: r[1] for r in await conn.execute(sa.select(b.id, b.bidder).where(b.tender_id == tender_id))}
+    return Facts(title, agency, bidders, members, experts, objections, bid_bidders)
 
 
 async def _expert_accounts(conn: AsyncConnection) -> dict[str, str]:

@@ -11,6 +11,9 @@ they are shown, so a reader gets them in the language of the page.
 | `evaluation.started` | each member | 评标已开始: check in |
 | `evaluation.state` → scoring | each member | 请独立评分 |
 | `evaluation.state` → signing | each member | 请签署评标报告 |
+| `evaluation.price_correction` | the bidder of the bid | 算术修正待确认 (87号令 art. 59) |
+| `evaluation.low_price_query` | the bidder of the bid | 请在期限内说明报价 (art. 60) |
+| `evaluation.price_correction_answered`, `evaluation.low_price_justified` | each member | 投标人已答复 |
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ class Facts:
     members: Sequence[str] = ()  # accounts of the evaluation session's members
     expert_accounts: Mapping[str, str] = field(default_factory=dict)  # pool expert id → account
     objection_bidders: Mapping[str, str] = field(default_factory=dict)  # objection id → bidder account
+    bid_bidders: Mapping[str, str] = field(default_factory=dict)  # bid id → bidder account
 
 
 @dataclass(frozen=True)
@@ -51,7 +55,10 @@ RECORD = "《{title}》的开标记录已公布，请确认或提出异议。"
 STARTED = "《{title}》评标已开始，请签到。"
 SCORING = "《{title}》进入独立评分，请提交您的评分表。"
 SIGNING = "《{title}》评标报告待您签署。"
-TEXTS = (INVITED, OBJECTION, ANSWERED, RECORD, STARTED, SCORING, SIGNING)
+CORRECTION = "评标委员会对您在《{title}》的报价作了算术修正，请确认或不确认。"
+LOW_PRICE = "评标委员会要求您在期限内书面说明在《{title}》的报价。"
+BIDDER_ANSWERED = "《{title}》有投标人答复了评标委员会的询问。"
+TEXTS = (INVITED, OBJECTION, ANSWERED, RECORD, STARTED, SCORING, SIGNING, CORRECTION, LOW_PRICE, BIDDER_ANSWERED)
 """Every text a notice can carry: catalogue keys (web/i18n/en.json holds their English)."""
 
 
@@ -82,9 +89,17 @@ def notices_for(entry: Entry, facts: Facts) -> list[Notice]:
     if entry.kind == "evaluation.state" and p.get("new") in ("scoring", "signing"):
         text = SCORING if p["new"] == "scoring" else SIGNING
         return [Notice(m, text, title, f"/evaluation/{t}") for m in facts.members]
+    if entry.kind in ("evaluation.price_correction", "evaluation.low_price_query"):
+        bidder = facts.bid_bidders.get(str(p.get("bid", "")))
+        text = CORRECTION if entry.kind == "evaluation.price_correction" else LOW_PRICE
+        return [Notice(bidder, text, title, f"/evaluation/{t}/my-bid")] if bidder else []
+    if entry.kind in ("evaluation.price_correction_answered", "evaluation.low_price_justified"):
+        return [Notice(m, BIDDER_ANSWERED, title, f"/evaluation/{t}/decisions") for m in facts.members
+                if m != entry.actor.account]
     return []
 
 
 KINDS = ("experts.drawn", "experts.replaced", "opening.objection", "opening.answer", "opening.record",
-         "evaluation.started", "evaluation.state", "evaluation.member_added")
+         "evaluation.started", "evaluation.state", "evaluation.member_added", "evaluation.price_correction",
+         "evaluation.low_price_query", "evaluation.price_correction_answered", "evaluation.low_price_justified")
 """The kinds the rules look at; the job skips every other entry without a lookup."""

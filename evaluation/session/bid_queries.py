@@ -29,25 +29,26 @@ from evaluation.session.validity import Ground, commit, leader_step
 from evaluation.tenders.tender import NotPermitted
 
 MAX_TEXT = 4000
+ENGLISH = {"修正理由": "explanation", "书面说明": "text", "决定理由": "reason"}
 MAX_MINUTES = 24 * 60
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 def _bid(session: Session, data: Any) -> dict[str, Any]:
     if not isinstance(data, dict):
-        raise InvalidRequest("send a JSON object")
+        raise InvalidRequest("请求须为 JSON 对象 send a JSON object")
     bid = data.get("bid")
-    found = next((b for b in session.bids if b["bid"] == bid), None)
+    found = next((b for b in session.bids if b["bid"] == bid), None) if isinstance(bid, str) else None
     if found is None:
-        raise InvalidRequest(f"{str(bid)[:60]!r} is not a bid of this evaluation")
+        raise InvalidRequest("所选投标不在本次评标中 the bid is not one of this evaluation")
     if found.get("invalid"):
-        raise ConflictError(f"bid {bid} is already invalid")
+        raise ConflictError(f"{found['bidder_name']}的投标已被认定无效 the bid is already invalid")
     return found
 
 
 def _text(value: Any, name: str) -> str:
     if not isinstance(value, str) or not value.strip() or len(value) > MAX_TEXT:
-        raise InvalidRequest(f"{name} must be text of 1–{MAX_TEXT} characters")
+        raise InvalidRequest(f"请填写{name}（1–{MAX_TEXT} 字） {ENGLISH.get(name, name)} must be text of 1–{MAX_TEXT} characters")
     return value.strip()
 
 
@@ -57,7 +58,7 @@ def _replace(session: Session, bid: str, **values: Any) -> list[dict[str, Any]]:
 
 def _bidder_of(session: Session, actor: Actor, bid: dict[str, Any]) -> None:
     if actor.role != "bidder" or bid["bidder"] != actor.account:
-        raise NotPermitted(f"only the bidder of bid {bid['bid']} answers for it")
+        raise NotPermitted(f"只有{bid['bidder_name']}本人可以答复 only the bidder of this bid answers for it")
 
 
 async def _run(ctx: EvaluationContext, tender_id: str, step: Any) -> Session:
@@ -80,10 +81,10 @@ async def correct_price(ctx: EvaluationContext, actor: Actor, tender_id: str, da
         leader_step(session, actor, "correct a price")
         bid = _bid(session, data)
         if (bid.get("correction") or {}).get("status") == "pending":
-            raise ConflictError(f"bid {bid['bid']} already has a correction waiting for the bidder")
+            raise ConflictError(f"{bid['bidder_name']}已有一项算术修正待其确认 a correction already waits for the bidder")
         rule = _enum(CorrectionRule, data.get("rule"), "rule")
         corrected = corrected_total(rule, data, int(bid["price_fen"]))
-        explanation = _text(data.get("explanation"), "explanation")
+        explanation = _text(data.get("explanation"), "修正理由")
         correction = {"rule": rule.value, "original_fen": int(bid["price_fen"]), "corrected_fen": corrected,
                       "explanation": explanation, "status": "pending"}
         draft = EntryDraft("evaluation.price_correction", {"bid": bid["bid"], **correction}, tender_id, actor)
@@ -100,15 +101,16 @@ async def answer_correction(ctx: EvaluationContext, actor: Actor, tender_id: str
         _bidder_of(session, actor, bid)
         correction = bid.get("correction") or {}
         if correction.get("status") != "pending":
-            raise ConflictError(f"bid {bid['bid']} has no correction waiting for an answer")
+            raise ConflictError(f"{bid['bidder_name']}没有待确认的算术修正 no correction waits for an answer")
         confirm = data.get("confirm")
         if not isinstance(confirm, bool):
-            raise InvalidRequest("confirm must be true (accept the corrected price) or false (refuse it)")
+            raise InvalidRequest("请选择确认或不确认修正后的报价 confirm must be true or false")
         draft = EntryDraft("evaluation.price_correction_answered", {"bid": bid["bid"], "confirmed": confirm}, tender_id, actor)
         answered = {**correction, "status": "confirmed" if confirm else "refused"}
         if not confirm:
             bids = _replace(session, bid["bid"], correction=answered)
-            reason = f"corrected price {correction['corrected_fen'] / 100:.2f} yuan refused by the bidder"
+            fen = int(correction["corrected_fen"])
+            reason = f"修正后报价 {fen // 100:,}.{fen % 100:02d} 元（投标人不确认）"
             return await commit(ctx, session, actor, bids, [draft], (bid["bid"], Ground.CORRECTION_REFUSED, reason))
         fen = int(correction["corrected_fen"])
         rate = Fraction(str(bid.get("deduction", "0")))
@@ -129,12 +131,12 @@ async def query_low_price(ctx: EvaluationContext, actor: Actor, tender_id: str, 
         bid = _bid(session, data)
         flags = abnormally_low(valid_prices(session.bids), session.config.low_bid_rule)
         if bid["bid"] not in flags:
-            raise InvalidRequest(f"bid {bid['bid']} is not flagged as abnormally low (异常低价)")
+            raise InvalidRequest(f"{bid['bidder_name']}的报价未被提示为异常低价 the bid is not flagged as abnormally low")
         if bid.get("low_price"):
-            raise ConflictError(f"bid {bid['bid']} was already asked to justify its price")
+            raise ConflictError(f"已要求{bid['bidder_name']}说明报价 the bidder was already asked to justify its price")
         minutes = data.get("minutes")
         if type(minutes) is not int or not 1 <= minutes <= MAX_MINUTES:
-            raise InvalidRequest(f"minutes (the time to justify) must be a whole number in 1..{MAX_MINUTES}")
+            raise InvalidRequest(f"说明时限须为 1–{MAX_MINUTES} 的整数分钟 minutes must be a whole number in 1..{MAX_MINUTES}")
         due_us = ctx.tenders.now_us() + minutes * 60_000_000
         query = {"reason": flags[bid["bid"]], "due_us": due_us, "status": "open", "justification": None}
         draft = EntryDraft("evaluation.low_price_query", {"bid": bid["bid"], "reason": query["reason"], "due_us": due_us},
@@ -144,25 +146,37 @@ async def query_low_price(ctx: EvaluationContext, actor: Actor, tender_id: str, 
     return await _run(ctx, tender_id, step)
 
 
-async def justify_low_price(ctx: EvaluationContext, actor: Actor, tender_id: str, data: Any) -> Session:
+def justifiable(session: Session, actor: Actor, data: Any, now_us: int) -> tuple[dict[str, Any], dict[str, Any], bool]:
+    """The bid, its open query and whether the leader records it in the booth, when `actor` may send
+    a justification for it now; raises otherwise (before any file is taken: a late upload stores nothing)."""
+    bid = _bid(session, data)
+    in_booth = session.leader == actor.account
+    if not in_booth:
+        _bidder_of(session, actor, bid)
+    query = bid.get("low_price") or {}
+    if query.get("status") != "open":
+        raise ConflictError(f"{bid['bidder_name']}没有待提交的报价说明 no open request for a price justification")
+    if now_us > int(query["due_us"]):
+        raise ConflictError("说明期限已过，不再接收书面说明 the time to justify the price is over")
+    _text(data.get("text"), "书面说明")
+    return bid, query, in_booth
+
+
+async def justify_low_price(ctx: EvaluationContext, actor: Actor, tender_id: str, data: Any,
+                            stored: dict[str, Any] | None = None) -> Session:
     """The bidder sends ``{bid, text, document_sha256?}`` before the deadline; or the leader records
-    a justification given in the booth (``in_booth`` true)."""
+    a justification given in the booth (``in_booth`` true). `stored` is the supporting document
+    already in the blob store (``{sha256, name, size}``): its hash, name and size are logged."""
 
     async def step(session: Session) -> Session:
-        bid = _bid(session, data)
-        in_booth = session.leader == actor.account
-        if not in_booth:
-            _bidder_of(session, actor, bid)
-        query = bid.get("low_price") or {}
-        if query.get("status") != "open":
-            raise ConflictError(f"bid {bid['bid']} has no open request for a price justification")
-        if ctx.tenders.now_us() > int(query["due_us"]):
-            raise ConflictError(f"the time to justify the price of bid {bid['bid']} is over")
-        document = data.get("document_sha256")
+        bid, query, in_booth = justifiable(session, actor, data, ctx.tenders.now_us())
+        document = None if stored is not None else data.get("document_sha256")
         if document is not None and (not isinstance(document, str) or not _SHA256.fullmatch(document)):
-            raise InvalidRequest("document_sha256 must be the SHA-256 (64 lowercase hex) of the supporting document")
-        said = {"text": _text(data.get("text"), "text"), "document_sha256": document, "in_booth": in_booth,
+            raise InvalidRequest("证明材料的哈希无效 document_sha256 must be 64 lowercase hex")
+        said = {"text": _text(data.get("text"), "书面说明"), "document_sha256": document, "in_booth": in_booth,
                 "at_us": ctx.tenders.now_us()}
+        if stored is not None:
+            said.update(document_sha256=stored["sha256"], document_name=stored["name"], document_size=stored["size"])
         draft = EntryDraft("evaluation.low_price_justified", {"bid": bid["bid"], **said}, tender_id, actor)
         bids = _replace(session, bid["bid"], low_price={**query, "status": "justified", "justification": said})
         return await commit(ctx, session, actor, bids, [draft])
@@ -179,30 +193,34 @@ async def decide_low_price(ctx: EvaluationContext, actor: Actor, tender_id: str,
         bid = _bid(session, data)
         query = bid.get("low_price") or {}
         if query.get("status") not in ("open", "justified"):
-            raise ConflictError(f"bid {bid['bid']} has no price justification to decide on")
+            raise ConflictError(f"{bid['bidder_name']}没有待决定的报价说明 no price justification to decide on")
         accepted = data.get("accepted")
         if not isinstance(accepted, bool):
-            raise InvalidRequest("accepted must be true or false")
-        reason = _text(data.get("reason"), "reason")
+            raise InvalidRequest("请选择接受或不接受说明 accepted must be true or false")
+        reason = _text(data.get("reason"), "决定理由")
         if query["status"] == "open":
             if accepted:
-                raise ConflictError(f"bid {bid['bid']} has sent no justification to accept")
+                raise ConflictError(f"{bid['bidder_name']}尚未提交说明，无可接受 has sent no justification to accept")
             if ctx.tenders.now_us() <= int(query["due_us"]):
-                raise ConflictError(f"the time to justify the price of bid {bid['bid']} is not over yet")
+                raise ConflictError(f"{bid['bidder_name']}的说明期限未到，尚不能认定 the time to justify is not over yet")
         draft = EntryDraft("evaluation.low_price_decision", {"bid": bid["bid"], "accepted": accepted, "reason": reason},
                            tender_id, actor)
-        bids = _replace(session, bid["bid"], low_price={**query, "status": "accepted" if accepted else "rejected"})
+        bids = _replace(session, bid["bid"], low_price={**query, "status": "accepted" if accepted else "rejected",
+                                                        "decision": reason})
         invalid = None if accepted else (bid["bid"], Ground.ABNORMALLY_LOW, reason)
         return await commit(ctx, session, actor, bids, [draft], invalid)
 
     return await _run(ctx, tender_id, step)
 
 
-def bidder_view(session: Session, actor: Actor) -> dict[str, Any]:
-    """What a bidder sees of the evaluation: only its own bid's correction and price query."""
+def bidder_view(session: Session, actor: Actor, now_us: int | None = None) -> dict[str, Any]:
+    """What a bidder sees of the evaluation: only its own bid's correction and price query (with its
+    price as read at the opening, the evaluated price, and the server's clock for the deadline)."""
     mine = [b for b in session.bids if b["bidder"] == actor.account]
     if not mine:
-        raise NotPermitted(f"you have no bid in the evaluation of {session.tender_id}")
-    return {"tender": session.tender_id, "state": session.state.value,
-            "bids": [{"bid": b["bid"], "price_fen": b["price_fen"], "correction": b.get("correction"),
-                      "low_price": b.get("low_price"), "invalid": b.get("invalid")} for b in mine]}
+        raise NotPermitted("您在本次评标中没有投标 you have no bid in this evaluation")
+    return {"tender": session.tender_id, "state": session.state.value, "now_us": now_us,
+            "bids": [{"bid": b["bid"], "bidder_name": b["bidder_name"], "price_fen": b["price_fen"],
+                      "correction": b.get("correction"), "low_price": b.get("low_price"), "invalid": b.get("invalid"),
+                      "invalid_ground": b.get("invalid_ground"), "invalid_reason": b.get("invalid_reason")}
+                     for b in mine]}

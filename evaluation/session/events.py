@@ -212,7 +212,8 @@ def _deviation_confirmed(state: dict[str, Any], entry: Entry) -> None:
 def _bid_invalid(state: dict[str, Any], entry: Entry) -> None:
     p = entry.payload
     ev = _ev(state)
-    ev["bids"] = [{**b, "invalid": p["invalid"]} if b["bid"] == p["bid"] else b for b in ev["bids"]]
+    ev["bids"] = [{**b, "invalid": p["invalid"], "invalid_ground": p["ground"], "invalid_reason": p["reason"]}
+                  if b["bid"] == p["bid"] else b for b in ev["bids"]]
 
 
 def _bid_update(state: dict[str, Any], bid: str, **values: Any) -> None:
@@ -255,7 +256,8 @@ def _low_justified(state: dict[str, Any], entry: Entry) -> None:
 def _low_decision(state: dict[str, Any], entry: Entry) -> None:
     p = entry.payload
     b = next(b for b in _ev(state)["bids"] if b["bid"] == p["bid"])
-    _bid_update(state, p["bid"], low_price={**b["low_price"], "status": "accepted" if p["accepted"] else "rejected"})
+    _bid_update(state, p["bid"], low_price={**b["low_price"], "status": "accepted" if p["accepted"] else "rejected",
+                                            "decision": p["reason"]})
 
 
 def _failed(state: dict[str, Any], entry: Entry) -> None:

@@ -91,7 +91,31 @@ def build(
         "rounding": ROUNDING,
         "local_beacon": LOCAL_BEACON_NOTE if local_beacon else None,
         "objections": [{"bidder": o["bidder"], "text": o["text"], "answer": o["answer"]} for o in objections],
+        "decisions": decisions(session.bids),
     }
+
+
+def decisions(bids: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The committee's decisions on bids, for each bid that has one: its arithmetic correction (87号令
+    art. 59) and the bidder's answer, its price query (art. 60) with the justification, its document
+    (name and SHA-256) and the decision, and why it is invalid (ground and reason)."""
+    out = []
+    for b in bids:
+        c, q = b.get("correction"), b.get("low_price")
+        if not (c or q or b.get("invalid")):
+            continue
+        said = (q or {}).get("justification") or {}
+        out.append({
+            "bid": b["bid"], "bidder_name": b["bidder_name"],
+            "opened_price": yuan(c["original_fen"] if c else b["price_fen"]),
+            "correction": None if not c else {"rule": c["rule"], "corrected_price": yuan(c["corrected_fen"]),
+                                              "explanation": c["explanation"], "status": c["status"]},
+            "low_price": None if not q else {"due_us": q["due_us"], "status": q["status"], "text": said.get("text"),
+                                             "document_name": said.get("document_name"),
+                                             "document_sha256": said.get("document_sha256"), "decision": q.get("decision")},
+            "invalid_ground": b.get("invalid_ground"), "invalid_reason": b.get("invalid_reason"), "invalid": b.get("invalid"),
+        })
+    return out
 
 
 def _spread(d: Mapping[str, Any]) -> list[str]:
@@ -99,6 +123,34 @@ def _spread(d: Mapping[str, Any]) -> list[str]:
     if "median" not in d:
         return ["—", "均值 " + display(Fraction(d["others_mean"]))]
     return [display(Fraction(d["median"])), f"{display(Fraction(d['others_low']))}–{display(Fraction(d['others_high']))}"]
+
+
+CORRECTION_RULES = {"schedule": "以开标一览表为准", "words": "以大写金额为准", "unit_decimal": "以总价为准修改单价",
+                    "unit_sum": "以单价汇总为准"}
+CORRECTION_STATUS = {"pending": "待投标人确认", "confirmed": "投标人已确认", "refused": "投标人不确认"}
+QUERY_STATUS = {"open": "待投标人说明", "justified": "已提交说明，待决定", "accepted": "说明已接受", "rejected": "说明未被接受"}
+
+
+def _correction_text(d: Mapping[str, Any]) -> str:
+    c = d.get("correction")
+    if not c:
+        return "—"
+    return (f"修正后 {thousands(c['corrected_price'])} 元（{CORRECTION_RULES.get(c['rule'], c['rule'])}）：{c['explanation']}；"
+            f"{CORRECTION_STATUS.get(c['status'], c['status'])}")
+
+
+def _query_text(d: Mapping[str, Any]) -> str:
+    q = d.get("low_price")
+    if not q:
+        return "—"
+    parts = [QUERY_STATUS.get(q["status"], q["status"])]
+    if q.get("text"):
+        parts.append(f"说明：{q['text']}")
+    if q.get("document_name"):
+        parts.append(f"材料：{q['document_name']}（SHA-256 {q['document_sha256']}）")
+    if q.get("decision"):
+        parts.append(f"决定理由：{q['decision']}")
+    return "；".join(parts)
 
 
 def digest(report: Mapping[str, Any]) -> str:
@@ -185,6 +237,11 @@ def render_pdf(report: Mapping[str, Any], sha256: str, signers: Sequence[str],
           + ("" if report["recommendation"]["ranked"] else "（评定分离，不排序）")),
         p("异常低价：" + ("；".join(f"{bidder(k)}（{v}）" for k, v in report["abnormally_low"].items()) or "无")),
         p(report.get("rounding") or ""),
+        p("评审决定（算术修正、异常低价、投标无效）", head),
+        *([table([["投标人", "开标报价（元）", "算术修正", "异常低价说明", "有效性"]]
+                 + [[d["bidder_name"], thousands(d["opened_price"]), _correction_text(d), _query_text(d),
+                     d.get("invalid") or "有效"] for d in report.get("decisions", [])])]
+          if report.get("decisions") else [p("无")]),
         p("开标异议", head),
         *([p(f"{person(o['bidder'])}：{o['text']} — 答复：{o['answer'] or '未答复'}") for o in report["objections"]] or [p("无")]),
         pdf.space(),

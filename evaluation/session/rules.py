@@ -181,7 +181,7 @@ def _enum(cls: type[enum.Enum], value: Any, name: str) -> Any:
         return cls(value)
     except ValueError:
         allowed = ", ".join(str(m.value) for m in cls)
-        raise InvalidRequest(f"{name} must be one of {allowed}, got {value!r}") from None
+        raise InvalidRequest(f"取值无效 {name} must be one of {allowed}, got {str(value)[:40]!r}") from None
 
 
 def _int(value: Any, name: str, low: int, high: int) -> int:
@@ -287,9 +287,9 @@ def yuan_to_fen(text: Any) -> int:
     """A record's money value (decimal yuan, ≤ 2 decimals, commas allowed) in fen. Raises InvalidRequest."""
     fen = money_fen(text)
     if fen is None:
-        raise InvalidRequest(f"price {str(text)[:40]!r} must be an amount in yuan with at most 2 decimals")
+        raise InvalidRequest(f"金额须为元，最多两位小数 price {str(text)[:40]!r} must be an amount in yuan with at most 2 decimals")
     if fen <= 0:
-        raise InvalidRequest(f"price {str(text)[:40]!r} must be positive")
+        raise InvalidRequest(f"金额须大于零 price {str(text)[:40]!r} must be positive")
     return fen
 
 
@@ -467,26 +467,26 @@ def capital_yuan_to_fen(text: Any) -> int:
     """An amount in Chinese capital numerals (大写金额), e.g. ``壹拾万零捌仟元整`` or ``叁佰元伍角陆分``,
     in fen. Raises InvalidRequest for anything else."""
     if not isinstance(text, str) or not text.strip() or len(text) > 60:
-        raise InvalidRequest("the amount in words (大写金额) must be text such as 壹拾万零捌仟元整")
+        raise InvalidRequest("请填写大写金额，例如 壹拾万零捌仟元整 the amount in words must be text")
     s = text.strip().replace("圆", "元").removeprefix("人民币").rstrip("整正")
     if "元" in s:
         yuan_part, _, rest = s.partition("元")
     elif s.endswith(("角", "分")):
         yuan_part, rest = "", s
     else:
-        raise InvalidRequest(f"{text[:40]!r} is not an amount in words (it needs 元)")
+        raise InvalidRequest(f"不是有效的大写金额 {text[:40]!r} is not an amount in words (it needs 元)")
     fen = _capital_integer(yuan_part, text) * 100 if yuan_part else 0
     for unit, value in (("角", 10), ("分", 1)):
         if unit in rest:
             head, _, rest = rest.partition(unit)
             head = head.lstrip("零")
             if len(head) != 1 or head not in _DIGITS:
-                raise InvalidRequest(f"{text[:40]!r} is not an amount in words ({unit})")
+                raise InvalidRequest(f"不是有效的大写金额 {text[:40]!r} is not an amount in words ({unit})")
             fen += _DIGITS[head] * value
     if rest.strip("零"):
-        raise InvalidRequest(f"{text[:40]!r} is not an amount in words: {rest[:10]!r} is left over")
+        raise InvalidRequest(f"不是有效的大写金额 {text[:40]!r} is not an amount in words: {rest[:10]!r} is left over")
     if fen <= 0:
-        raise InvalidRequest(f"{text[:40]!r} is not a positive amount")
+        raise InvalidRequest(f"不是有效的大写金额 {text[:40]!r} is not a positive amount")
     return fen
 
 
@@ -505,7 +505,7 @@ def _capital_integer(s: str, text: str) -> int:
             total += (section + (digit or 0)) * _BIG_UNITS[ch]
             section, digit = 0, None
         else:
-            raise InvalidRequest(f"{text[:40]!r} is not an amount in words: {ch!r}")
+            raise InvalidRequest(f"不是有效的大写金额 {text[:40]!r} is not an amount in words: {ch!r}")
     return total + section + (digit or 0)
 
 
@@ -518,16 +518,16 @@ def corrected_total(rule: CorrectionRule, data: Mapping[str, Any], price_fen: in
     if rule is CorrectionRule.UNIT_SUM:
         items = data.get("items")
         if not isinstance(items, list) or not items or len(items) > 500:
-            raise InvalidRequest("items must list the bid's [{unit_price, quantity}] (at most 500)")
+            raise InvalidRequest("请列出分项单价与数量（最多 500 项） items must list the bid's [{unit_price, quantity}]")
         total = 0
         for n, item in enumerate(items):
             if not isinstance(item, dict):
-                raise InvalidRequest(f"items[{n}] must be an object {{unit_price, quantity}}")
+                raise InvalidRequest(f"第 {n + 1} 项无效 items[{n}] must be an object {{unit_price, quantity}}")
             q = item.get("quantity")
             if type(q) is not int or not 0 < q <= MAX_FEN:
-                raise InvalidRequest(f"items[{n}].quantity must be a positive whole number")
+                raise InvalidRequest(f"第 {n + 1} 项的数量须为正整数 items[{n}].quantity must be a positive whole number")
             total += yuan_to_fen(item.get("unit_price")) * q
             if total > MAX_FEN:
-                raise InvalidRequest("the corrected total is larger than any price a bid can carry")
+                raise InvalidRequest("修正后总价超出上限 the corrected total is larger than any price a bid can carry")
         return total
     return price_fen

@@ -52,37 +52,38 @@ GROUND_ZH = {
 
 def invalid_text(ground: Ground, reason: str) -> str:
     """The one line a report shows for an invalid bid."""
-    return f"{GROUND_ZH[ground]} ({ground.value}): {reason}"
+    return f"{GROUND_ZH[ground]}：{reason}"
 
 
 def parse_decision(session: Session, data: Any) -> tuple[str, Ground, str]:
     """``{bid, ground, reason}`` checked against the session: a valid bid of it, a known ground, a
     stated reason; ``abnormally_low`` only for a bid flagged as abnormally low. Raises InvalidRequest."""
     if not isinstance(data, dict):
-        raise InvalidRequest("a decision must be an object {bid, ground, reason}")
+        raise InvalidRequest("请求须为 JSON 对象 a decision must be an object {bid, ground, reason}")
     bid, reason = data.get("bid"), data.get("reason")
     try:
         ground = Ground(data.get("ground"))
     except ValueError:
         allowed = ", ".join(g.value for g in Ground)
-        raise InvalidRequest(f"ground must be one of {allowed}, got {str(data.get('ground'))[:40]!r}") from None
+        raise InvalidRequest(f"请选择无效理由 ground must be one of {allowed}") from None
     if not isinstance(reason, str) or not reason.strip() or len(reason) > 2000:
-        raise InvalidRequest("state the committee's reason (reason: text of at most 2000 characters)")
+        raise InvalidRequest("请填写评标委员会的理由（不超过 2000 字） state the committee's reason (reason: text of at most 2000 characters)")
     valid = valid_prices(session.bids)
     if not isinstance(bid, str) or bid not in valid:
         known = {str(b["bid"]) for b in session.bids}
         if isinstance(bid, str) and bid in known:
-            raise ConflictError(f"bid {bid} is already invalid")
-        raise InvalidRequest(f"{str(bid)[:60]!r} is not a bid of this evaluation")
+            name = next(b["bidder_name"] for b in session.bids if b["bid"] == bid)
+            raise ConflictError(f"{name}的投标已被认定无效 the bid is already invalid")
+        raise InvalidRequest("所选投标不在本次评标中 the bid is not one of this evaluation")
     if ground is Ground.ABNORMALLY_LOW and bid not in abnormally_low(valid, session.config.low_bid_rule):
-        raise InvalidRequest(f"bid {bid} is not flagged as abnormally low (异常低价)")
+        raise InvalidRequest("该投标的报价未被提示为异常低价 the bid is not flagged as abnormally low")
     return bid, ground, reason.strip()
 
 
 def leader_step(session: Session, actor: Actor, doing: str) -> None:
     """Raise unless `actor` is the group leader and the session is scoring or in review."""
     if session.leader != actor.account:
-        raise NotPermitted("only the group leader (评标组长) records the committee's decisions")
+        raise NotPermitted("只有评标组长可以记录评标委员会的决定 only the group leader (评标组长) records the committee's decisions")
     require(session.tender_id, session.state, SessionState.SCORING, SessionState.REVIEW, doing=doing)
 
 
@@ -96,7 +97,8 @@ async def commit(ctx: EvaluationContext, session: Session, actor: Actor, bids: l
     if invalid is not None:
         bid, ground, reason = invalid
         text = invalid_text(ground, reason)
-        bids = [{**b, "invalid": text} if b["bid"] == bid else b for b in bids]
+        bids = [{**b, "invalid": text, "invalid_ground": ground.value, "invalid_reason": reason} if b["bid"] == bid else b
+                for b in bids]
         left = len(valid_prices(bids))
         failure = enough_bids(left, session.config.min_bids)
         drafts.append(EntryDraft("evaluation.bid_invalid", {"bid": bid, "ground": ground.value, "reason": reason,
@@ -125,10 +127,10 @@ async def declare_invalid(ctx: EvaluationContext, actor: Actor, tender_id: str, 
         leader_step(session, actor, "find a bid invalid")
         bid, ground, reason = parse_decision(session, data)
         if ground is Ground.CORRECTION_REFUSED:
-            raise InvalidRequest("a refused arithmetic correction makes the bid invalid by the bidder's answer (art. 59)")
+            raise InvalidRequest("投标人不确认算术修正时投标自动无效，无需另行认定 a refused correction invalidates the bid by the bidder's answer (art. 59)")
         if ground is Ground.ABNORMALLY_LOW:
-            raise InvalidRequest("an abnormally low bid is invalid only after its justification was asked for and not "
-                                 "accepted: use the low-price query (art. 60)")
+            raise InvalidRequest("异常低价须先要求投标人说明，不接受说明才认定无效 an abnormally low bid is invalid only "
+                                 "after its justification was not accepted: use the low-price query (art. 60)")
         return await commit(ctx, session, actor, list(session.bids), [], (bid, ground, reason))
 
     result: Session = await retrying(step)

@@ -249,7 +249,8 @@ def _evaluation(rng: random.Random, tender: str, add: Any, state: dict[str, Any]
                    tender, actors[account]))
     move("election", "scoring", actors[account])
     invalid = "符合性审查不通过 (conformity): 未提供授权书"
-    ev["bids"] = [{**b, "invalid": invalid} if b["bid"] == opened[-1] else b for b in ev["bids"]]
+    ev["bids"] = [{**b, "invalid": invalid, "invalid_ground": "conformity", "invalid_reason": "未提供授权书"}
+                  if b["bid"] == opened[-1] else b for b in ev["bids"]]
     add(EntryDraft("evaluation.bid_invalid", {"bid": opened[-1], "ground": "conformity", "reason": "未提供授权书",
                                               "invalid": invalid, "valid_left": len(opened) - 1}, tender, actors[leader]))
     correction = {"rule": "words", "original_fen": 100_000, "corrected_fen": 90_000, "explanation": "大写为准",
@@ -268,7 +269,7 @@ def _evaluation(rng: random.Random, tender: str, add: Any, state: dict[str, Any]
     query = {**query, "status": "justified", "justification": said}
     ev["bids"] = [{**b, "low_price": query} if b["bid"] == opened[0] else b for b in ev["bids"]]
     add(EntryDraft("evaluation.low_price_justified", {"bid": opened[0], **said}, tender, actors[leader]))
-    ev["bids"] = [{**b, "low_price": {**query, "status": "accepted"}} if b["bid"] == opened[0] else b for b in ev["bids"]]
+    ev["bids"] = [{**b, "low_price": {**query, "status": "accepted", "decision": "合理"}} if b["bid"] == opened[0] else b for b in ev["bids"]]
     add(EntryDraft("evaluation.low_price_decision", {"bid": opened[0], "accepted": True, "reason": "合理"}, tender,
                    actors[leader]))
     if tender.endswith("B"):  # too few valid bids left: 废标, no ranking

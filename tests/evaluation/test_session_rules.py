@@ -140,7 +140,7 @@ async def test_abnormally_low_bid_found_invalid_is_left_out_of_the_tally(ectx: E
         await bid_queries.decide_low_price(ectx, leader, tender_id, {"bid": d, "accepted": True, "reason": "ok"})
     with pytest.raises(ConflictError, match="is not over yet"):  # no justification yet, but the time runs
         await bid_queries.decide_low_price(ectx, leader, tender_id, {"bid": d, "accepted": False, "reason": "无说明"})
-    with pytest.raises(NotPermitted, match="only the bidder of bid"):
+    with pytest.raises(NotPermitted, match="only the bidder of this bid"):
         await bid_queries.justify_low_price(ectx, Actor(BIDDERS[0].account, "bidder"), tender_id, {"bid": d, "text": "x"})
     await bid_queries.justify_low_price(ectx, bidder_d, tender_id, {"bid": d, "text": "库存设备，成本已摊销 old stock",
                                                                     "document_sha256": "ab" * 32})
@@ -189,7 +189,7 @@ async def test_arithmetic_correction_confirmed_changes_the_price_refused_invalid
         await scoring.submit_sheets(ectx, e, tender_id, *sheets_doc(keys, tender_id, e.account, every))
     with pytest.raises(ConflictError, match="not yet: .* arithmetic correction"):
         await scoring.compute_tally(ectx, leader, tender_id)  # the tally waits for the bidder
-    with pytest.raises(NotPermitted, match="only the bidder of bid"):
+    with pytest.raises(NotPermitted, match="only the bidder of this bid"):
         await bid_queries.answer_correction(ectx, bidder[names["A"]], tender_id, {"bid": names["B"], "confirm": True})
     session = await bid_queries.answer_correction(ectx, bidder[names["B"]], tender_id, {"bid": names["B"], "confirm": True})
     b = next(x for x in session.bids if x["bid"] == names["B"])
@@ -216,7 +216,7 @@ async def test_no_justification_in_time_makes_the_low_bid_invalid(ectx: Evaluati
     d = next(b for b in (await sessions.get_session(ectx, tender_id)).bids if b["bid"] not in names.values())
     await bid_queries.query_low_price(ectx, experts[0], tender_id, {"bid": d["bid"], "minutes": 10})
     late = dataclasses.replace(ectx, tenders=dataclasses.replace(ectx.tenders, clock=lambda: time.time() + 3600))
-    with pytest.raises(ConflictError, match="time to justify the price .* is over"):
+    with pytest.raises(ConflictError, match="说明期限已过"):
         await bid_queries.justify_low_price(late, Actor(d["bidder"], "bidder"), tender_id, {"bid": d["bid"], "text": "迟到"})
     session = await bid_queries.decide_low_price(late, experts[0], tender_id,
                                                  {"bid": d["bid"], "accepted": False, "reason": "未在规定时间内提交书面说明"})

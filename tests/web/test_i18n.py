@@ -79,13 +79,14 @@ def test_template_expressions_translate_their_strings(path: Path) -> None:
 def test_every_code_of_the_domain_has_a_label() -> None:
     """Raw state codes never reach a reader: each member of the enums the pages show has a label."""
     from evaluation.accounts.account import Role
-    from evaluation.session.rules import SessionState
+    from evaluation.session.rules import CorrectionRule, SessionState
     from evaluation.session.tally import ChangeReason
+    from evaluation.session.validity import Ground
     from evaluation.tenders.rules import Method, TenderState
     from web.labels import LABELS
 
     for kind, enum in (("state", TenderState), ("method", Method), ("role", Role), ("change_reason", ChangeReason),
-                       ("session_state", SessionState)):
+                       ("session_state", SessionState), ("invalid_ground", Ground), ("correction_rule", CorrectionRule)):
         assert {m.value for m in enum} <= set(LABELS[kind]), kind
 
 

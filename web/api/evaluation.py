@@ -6,17 +6,19 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 
 from evaluation.accounts.account import find_by_username
-from evaluation.session import bid_queries, member_keys, refill, result, validity
+from evaluation.inputs import check_text
+from evaluation.session import bid_queries, justifications, member_keys, refill, result, validity
 from evaluation.session import session as sessions
 from evaluation.session import sheets as session_scoring
 from evaluation.session import view as session_view
 from evaluation.session.session import EvaluationContext
-from web.api.body import json_body
+from evaluation.tenders.blobstore import TooLarge
+from web.api.body import PayloadTooLarge, json_body
 from web.api.tenders import current_actor
-from web.errors import NotFound
+from web.errors import BadRequest, NotFound
 
 routes = web.RouteTableDef()
 EVALUATION = web.AppKey("evaluation", EvaluationContext)
@@ -149,10 +151,12 @@ async def low_price_decision(request: web.Request) -> web.Response:
 
 async def _bidder_answer(request: web.Request, step: Any) -> web.Response:
     actor = current_actor(request)
-    session = await step(ctx(request), actor, request.match_info["id"], await json_body(request))
+    data = {} if request.content_type == "multipart/form-data" else await json_body(request)
+    session = await step(ctx(request), actor, request.match_info["id"], data)
     if session.member(actor.account) is not None:
         return await _view(request, 201)
-    return web.json_response(bid_queries.bidder_view(session, actor), status=201, headers={"Cache-Control": "no-store"})
+    return web.json_response(bid_queries.bidder_view(session, actor, ctx(request).tenders.now_us()), status=201,
+                             headers={"Cache-Control": "no-store"})
 
 
 @routes.post("/api/evaluation/{id}/price-corrections/answer", name="evaluation.price_correction_answer")
@@ -162,13 +166,76 @@ async def price_correction_answer(request: web.Request) -> web.Response:
 
 @routes.post("/api/evaluation/{id}/low-price-justifications", name="evaluation.low_price_justify")
 async def low_price_justify(request: web.Request) -> web.Response:
-    return await _bidder_answer(request, bid_queries.justify_low_price)
+    """JSON ``{bid, text}``, or a form (multipart: bid, text, then the file ``document``) whose
+    document goes into the blob store once the deadline is checked (evaluation/session/justifications.py)."""
+    if request.content_type != "multipart/form-data":
+        return await _bidder_answer(request, bid_queries.justify_low_price)
+    kept: list[dict[str, Any]] = []
+    try:
+        fields, stored = await justification_form(request, kept)
+        return await _bidder_answer(request, lambda c, a, t, _data: bid_queries.justify_low_price(c, a, t, fields, stored))
+    except BaseException:
+        for blob in kept:  # refused after all (a later field, a race): keep no file nothing else had
+            if blob["created"]:
+                ctx(request).tenders.blobs.delete(blob["sha256"])
+        raise
+
+
+FORM_TEXT_BYTES = 64 << 10
+
+
+async def justification_form(request: web.Request, kept: list[dict[str, Any]]) -> tuple[dict[str, str], dict[str, Any] | None]:
+    """Read the justification form: its text fields, and its file streamed into the blob store only
+    after `bid_queries.justifiable` accepts who sends it and when (a late file is never stored).
+    The stored file is appended to `kept` at once, for the caller to remove if the request fails."""
+    actor, tender_id = current_actor(request), request.match_info["id"]
+    fields: dict[str, str] = {}
+    stored: dict[str, Any] | None = None
+    reader = await request.multipart()
+    while (part := await reader.next()) is not None:
+        if not isinstance(part, BodyPartReader):
+            raise BadRequest("表单格式无效 the form must not nest parts")
+        if part.name == "document" and part.filename is not None:
+            if stored is not None:
+                raise BadRequest("只能附一份证明材料 send one supporting document")
+            name = justifications.document_name(part.filename)
+            session = await sessions.get_session(ctx(request), tender_id)
+            bid_queries.justifiable(session, actor, fields, ctx(request).tenders.now_us())
+            writer = ctx(request).tenders.blobs.writer(justifications.MAX_DOCUMENT_BYTES)
+            try:
+                while chunk := await part.read_chunk(1 << 16):
+                    writer.write(chunk)
+                if writer.size == 0:
+                    raise BadRequest("证明材料是空文件 the supporting document is empty")
+                blob = await writer.commit()
+            except TooLarge:
+                raise PayloadTooLarge(f"证明材料不能超过 {justifications.MAX_DOCUMENT_BYTES >> 20} MiB "
+                                      "the supporting document is too large") from None
+            except BaseException:
+                writer.abort()
+                raise
+            stored = {"sha256": blob.sha256, "name": name, "size": blob.size, "created": blob.created}
+            kept.append(stored)
+            continue
+        if part.name not in ("bid", "text"):
+            raise BadRequest("表单字段无效 the form holds an unknown field")
+        raw = b""
+        while chunk := await part.read_chunk(1 << 14):
+            raw += chunk
+            if len(raw) > FORM_TEXT_BYTES:
+                raise BadRequest("表单字段过长 a form field is too long")
+        try:
+            fields[part.name] = check_text(raw.decode("utf-8"), f"form field {part.name}")
+        except UnicodeDecodeError:
+            raise BadRequest(f"含有无效字符 form field {part.name} is not UTF-8") from None
+    return fields, stored
 
 
 @routes.get("/api/evaluation/{id}/my-bid", name="evaluation.my_bid")
 async def my_bid(request: web.Request) -> web.Response:
     session = await sessions.get_session(ctx(request), request.match_info["id"])
-    return web.json_response(bid_queries.bidder_view(session, current_actor(request)), headers={"Cache-Control": "no-store"})
+    body = bid_queries.bidder_view(session, current_actor(request), ctx(request).tenders.now_us())
+    return web.json_response(body, headers={"Cache-Control": "no-store"})
 
 
 @routes.post("/api/evaluation/{id}/tally", name="evaluation.tally")

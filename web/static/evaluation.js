@@ -389,7 +389,7 @@
     show("tally-box", !!view.tally);
     if (view.tally) {
       $("ranking").replaceChildren(row([t("名次"), t("投标人"), t("总分")], "th"),
-        ...view.ranking.map((b) => row([String(b.rank), bidName(b.bid), b.total_display])));
+        ...view.ranking.map((b) => row([b.rank === null ? t("无效") : String(b.rank), bidName(b.bid), b.rank === null ? b.invalid : b.total_display])));
       $("recommended").textContent = view.tally.recommendation.candidates.map(bidName).join(", ");
     }
     show("report-box", !!view.report_sha256);

@@ -16,6 +16,7 @@ MEMBERS = roles(Role.expert, Role.agency)
 AGENCY = roles(Role.agency)
 BIDDERS = roles(Role.bidder)
 MEMBERS_OR_BIDDERS = roles(Role.expert, Role.agency, Role.bidder)
+READERS_OR_BIDDERS = roles(Role.expert, Role.agency, Role.supervisor, Role.bidder)
 
 RULES: dict[str, Rule] = {
     "evaluation.page": Rule(READERS, "评标 the evaluation session page (members, its agency, supervisors)"),
@@ -43,6 +44,9 @@ RULES: dict[str, Rule] = {
     "evaluation.my_bid": Rule(BIDDERS, "a bidder's own bid in the evaluation: its correction and price query"),
     "evaluation.tally": Rule(MEMBERS, "汇总 close the review and tally (the group leader)"),
     "evaluation.sign_report": Rule(MEMBERS, "sign the evaluation report's hash (members)"),
+    "evaluation.decisions_page": Rule(READERS, "评审决定 the committee's decisions on bids: corrections, price queries, invalid bids"),
+    "evaluation.my_bid_page": Rule(BIDDERS, "评审询问 a bidder's own bid in the evaluation: confirm a correction, justify a low price"),
+    "evaluation.justification": Rule(READERS_OR_BIDDERS, "查阅 the supporting document of a price justification; each reading is logged"),
     "evaluation.documents": Rule(READERS, "投标文件 the opened bids' documents, listed (committee, its agency, supervisors)"),
     "evaluation.document": Rule(READERS, "查阅 one document of an opened bid; each opening is logged"),
 }
