@@ -28,15 +28,17 @@ from aiohttp import web
 from evaluation.accounts.account import Role
 from tests.conftest import need
 from tests.e2e.conftest import SHUTDOWN_TIMEOUT, MakeAppServer
-from tests.e2e.test_booth import booth_room, make_account
+from tests.e2e.test_booth import WAIT_MS, Booth, booth_room, make_account, media_browser
 from tests.signaling.janus_peer import Peer
 from tests.web.signin import session_headers
+from web.access.sessions import COOKIE
 from web.app import create_app
 from web.booth.media import MEDIA, feed_id, janus_room_id
 from web.config import Settings
 from web.keys import AUDIT_LOG
 
 ROOT = Path(__file__).resolve().parents[2]
+media_browser = media_browser  # the fake-camera chromium fixture of the booth test
 
 
 def need_janus() -> None:
@@ -212,3 +214,82 @@ async def test_without_janus_the_booth_says_nothing_is_recorded(make_app_server:
         assert status == 404
     incidents = await kinds_of(app, "booth.media_incident")
     assert [(e.payload["what"], e.payload["room"]) for e in incidents] == [("recording_unavailable", room)]
+
+
+FRAMES_FROM = "async ([id, n]) => (await window.booth.framesDecoded(id)) > n"
+
+
+async def test_chromium_booths_on_janus_with_mute_speaker_screen_and_a_restart(
+    make_app_server: MakeAppServer, media_browser: Any, tmp_path: Path
+) -> None:
+    """Two experts' browsers publish and receive through Janus: each decodes the other's camera, sees the
+    other's microphone muted, the speaker highlighted and the shared screen; after Janus is killed
+    both come back with media on their own, and the recordings hold both cameras and the screen."""
+    need_janus()
+    server = await make_app_server(recording_checkpoint_interval=1)
+    app, base = server.app, server.url
+    alice = await make_account(app, Role.expert, "expert-alice", "王专家 Alice")
+    bob = await make_account(app, Role.expert, "expert-bob", "李专家 Bob")
+    agency = await make_account(app, Role.agency, "agency-erin", "代理机构 Erin")
+    room = await booth_room(app, agency, [alice, bob])
+    booths = {}
+    for who in (alice, bob):
+        context = await media_browser.new_context(viewport={"width": 1280, "height": 860})
+        context.set_default_timeout(30_000)
+        cookie = (await session_headers(app, who))["Cookie"].split("=", 1)[1]
+        await context.add_cookies([{"name": COOKIE, "value": cookie, "url": base}])
+        page = await context.new_page()
+        lines: list[str] = []
+        page.on("console", lambda msg, lines=lines: lines.append(f"{msg.type}: {msg.text}"))
+        booth = Booth(page, who, lines)
+        await page.goto(f"{base}/booth/{room}")
+        assert await page.get_attribute("#recording", "data-recording") == "on"
+        await page.wait_for_selector("#join:not([disabled])", timeout=WAIT_MS)
+        await page.click("#join")
+        await booth.until("() => window.booth.joined && window.booth.mediaMode === 'sfu'")
+        booths[who.id] = booth
+    a, b = booths[alice.id], booths[bob.id]
+    try:
+        await a.until(FRAMES_FROM, [bob.id, 10])
+        await b.until(FRAMES_FROM, [alice.id, 10])
+        await b.until("id => window.booth.peerIds().includes(id) && !window.booth.micOff(id)", alice.id)
+
+        # The fake microphone beeps: Bob's page highlights Alice as the one speaking.
+        await b.until("id => document.querySelector(`[data-peer=\"${id}\"]`).classList.contains('speaking')", alice.id)
+        # Alice mutes: Bob sees her microphone off, and she is no longer highlighted.
+        await a.page.click("#mute")
+        await b.until("id => window.booth.micOff(id)", alice.id)
+        await b.until("id => window.booth.speaker !== id", alice.id)
+        await a.page.click("#mute")
+        await b.until("id => !window.booth.micOff(id)", alice.id)
+
+        # Alice shares her screen (桌面共享): Bob sees it beside her camera.
+        await a.page.click("#share")
+        await a.until("() => window.booth.sharing")
+        await b.until("id => window.booth.screenShown(id)", alice.id)
+        assert await b.page.locator(f'[data-peer="{alice.id}"] .sharing').is_visible()
+
+        # Janus dies: both pages come back with media through the restarted one on their own.
+        media = app[MEDIA]
+        assert media.janus is not None and media.janus.proc is not None
+        before = await b.call("() => window.booth.mediaSession")
+        os.kill(media.janus.proc.pid, signal.SIGKILL)
+        await b.until("s => window.booth.mediaSession !== null && window.booth.mediaSession !== s", before)
+        await b.until(FRAMES_FROM, [alice.id, 10])
+        await a.until(FRAMES_FROM, [bob.id, 10])
+        await b.until("id => window.booth.screenShown(id)", alice.id)
+    except Exception:
+        for booth in booths.values():
+            print(f"[{booth.account.username}]", *booth.lines[-40:], sep="\n  ")
+        raise
+    finally:
+        for booth in booths.values():
+            await asyncio.wait_for(booth.page.context.close(), timeout=SHUTDOWN_TIMEOUT)
+
+    async def recorded() -> bool:
+        sources = {(f["account"], f["source"]) for e in await kinds_of(app, "booth.recording_checkpoint")
+                   for f in e.payload["files"]}
+        return {(alice.id, "camera"), (alice.id, "screen"), (bob.id, "camera")} <= sources
+    await until(recorded)
+    incidents = [e.payload["what"] for e in await kinds_of(app, "booth.media_incident")]
+    assert "janus_down" in incidents and "janus_restarted" in incidents
