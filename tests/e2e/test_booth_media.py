@@ -26,6 +26,7 @@ import aiohttp
 from aiohttp import web
 
 from evaluation.accounts.account import Role
+from signaling.janus.launcher import JanusProcess
 from tests.conftest import need
 from tests.e2e.conftest import SHUTDOWN_TIMEOUT, MakeAppServer
 from tests.e2e.test_booth import WAIT_MS, Booth, booth_room, make_account, media_browser
@@ -140,6 +141,22 @@ async def test_recorded_booth_through_the_proxy_and_verified(tmp_path: Path) -> 
     rec = data / "recordings" / room
     files = sorted(rec.glob("*.mjr"))
     assert len(files) == 6  # camera video and microphone of three members
+
+    # The platform starts again (a new Janus with it): the room is there again when a member comes back.
+    app = create_app(settings)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    try:
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"http://{host}:{port}/api/booth/{room}/token",
+                                headers=await session_headers(app, alice)) as r:
+                assert (await r.json())["media"]["mode"] == "sfu"
+        assert await app[MEDIA]._rooms_api.exists(janus_room_id(room))  # type: ignore[union-attr]
+    finally:
+        await asyncio.wait_for(runner.cleanup(), timeout=SHUTDOWN_TIMEOUT + 10)
 
     export = cli("audit", "export", str(tmp_path / "bundle"), "--data-dir", str(data))
     assert export.returncode == 0, export.stderr
@@ -293,3 +310,38 @@ async def test_chromium_booths_on_janus_with_mute_speaker_screen_and_a_restart(
     await until(recorded)
     incidents = [e.payload["what"] for e in await kinds_of(app, "booth.media_incident")]
     assert "janus_down" in incidents and "janus_restarted" in incidents
+
+
+async def test_janus_at_a_url_is_waited_for_and_its_rooms_come_back(make_app_server: MakeAppServer,
+                                                                    tmp_path: Path) -> None:
+    need_janus()
+    janus = JanusProcess.in_directory(tmp_path / "janus-elsewhere", "admin-secret-elsewhere")
+    await janus.start()
+    try:
+        server = await make_app_server(janus=janus.url)
+        app, base = server.app, server.url
+        assert app[MEDIA].sfu and app[MEDIA].janus is None  # used, not started
+        alice = await make_account(app, Role.expert, "expert-alice", "王专家 Alice")
+        agency = await make_account(app, Role.agency, "agency-erin", "代理机构 Erin")
+        room = await booth_room(app, agency, [alice])
+        proxy = f"{base}/api/booth/{room}/janus"
+        heads = await session_headers(app, alice)
+        peer = await Peer.start("publish", proxy, "1", "alice", headers=heads)
+        try:
+            assert await peer.line("state") == "connected"
+        finally:
+            await peer.close()
+        await janus.stop()  # its operator restarts it
+        await janus.start()
+
+        async def back() -> bool:
+            whats = [e.payload["what"] for e in await kinds_of(app, "booth.media_incident")]
+            return whats[:2] == ["janus_down", "janus_restarted"]
+        await until(back)
+        peer = await Peer.start("publish", proxy, "1", "alice", headers=heads)
+        try:
+            assert await peer.line("state") == "connected"
+        finally:
+            await peer.close()
+    finally:
+        await janus.stop()

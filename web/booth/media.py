@@ -109,7 +109,7 @@ class MediaPlane:
         self.url = ""
         self.unavailable = ""  # why there is no SFU (empty: there is one)
         self.secret = ""
-        self.janus: JanusProcess | None = None
+        self.janus: JanusProcess | None = None  # the child process (none for a Janus at a URL)
         self.supervisor: JanusSupervisor | None = None
         self.rooms: dict[str, _Room] = {}
         self.feeds: dict[tuple[str, int], tuple[str, str]] = {}  # (room, feed) → (account, source)
@@ -121,6 +121,7 @@ class MediaPlane:
         self._keepalive: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         self._stop = asyncio.Event()
+        self._watch: asyncio.Task[None] | None = None
         self.ready = asyncio.Event()
         # the account id a request may use `room` with (raises Forbidden/NotFound); set by routes.install
         self.admit: Callable[[web.Request, str], Awaitable[str]]
@@ -201,6 +202,29 @@ class MediaPlane:
             new.hasher = entry.hasher  # files already hashed keep their running hash
             await self._incident(name, "janus_restarted", "rooms created again; recording continues in new files")
 
+    async def _watch_external(self, every: float = 1.0) -> None:
+        """Probe the management session: an error (Janus down, or up again without our session:
+        it restarted) is an incident; once Janus answers again, the rooms are created again."""
+        while not self._stop.is_set():
+            try:
+                await asyncio.wait_for(self._stop.wait(), every)
+                return
+            except TimeoutError:
+                pass
+            try:
+                assert self._manager is not None
+                await self._manager.keepalive()
+                continue
+            except (JanusError, aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+                await self._on_incident(f"janus at {self.url}: {exc}")
+            while not self._stop.is_set():
+                try:
+                    await wait_ready(self.url, asyncio.get_running_loop().time() + 5)
+                    await self._on_restart()
+                    break
+                except (JanusUnavailable, JanusError, aiohttp.ClientError, OSError):
+                    continue
+
     # -- audit -------------------------------------------------------------------------------------
 
     async def _incident(self, room: str, what: str, detail: str) -> None:
@@ -275,9 +299,11 @@ class MediaPlane:
         self.secret = self._load_secret()
         self.recordings.mkdir(parents=True, exist_ok=True)
         await self._connect()
-        if self.janus is not None:  # a Janus at a URL is restarted by its operator
+        if self.janus is not None:  # a child that exits is restarted
             self.supervisor = JanusSupervisor(self.janus, self._on_incident, self._on_restart)
             self.supervisor.start()
+        else:  # a Janus at a URL is restarted by its operator: notice it, wait for it, reconnect
+            self._watch = asyncio.create_task(self._watch_external(), name="janus-watch")
 
     async def run(self, app: web.Application) -> AsyncIterator[None]:
         try:
@@ -296,6 +322,8 @@ class MediaPlane:
                 await asyncio.gather(task, return_exceptions=True)
             if self._keepalive is not None:
                 self._keepalive.cancel()
+            if self._watch is not None:
+                await asyncio.gather(self._watch, return_exceptions=True)
             if self.supervisor is not None:
                 await self.supervisor.stop()  # Janus closes its recordings
             if self.sfu:
