@@ -20,6 +20,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from signaling.janus.launcher import JanusUnavailable
 from web.booth.media import MEDIA, SOURCES, MediaPlane, feed_id, janus_room_id
 from web.errors import NotFound
 
@@ -42,7 +43,10 @@ async def _member(request: web.Request) -> tuple[str, str, MediaPlane]:
     account = await media.admit(request, room)  # the booth's one entry rule (web/booth/routes.py)
     if not media.sfu:
         raise NotFound(f"这个评标舱没有录音录像服务 No media server for booth room {room}")
-    await media.ensure_room(room)
+    try:
+        await media.ensure_room(room)
+    except JanusUnavailable:
+        raise NotFound(f"这个评标舱没有录音录像服务 No media server for booth room {room}") from None
     return account, room, media
 
 

@@ -122,7 +122,7 @@ class MediaPlane:
         self._lock = asyncio.Lock()
         self._stop = asyncio.Event()
         self._watch: asyncio.Task[None] | None = None
-        self.ready = asyncio.Event()
+        self._checkpointing: asyncio.Task[None] | None = None
         # the account id a request may use `room` with (raises Forbidden/NotFound); set by routes.install
         self.admit: Callable[[web.Request, str], Awaitable[str]]
 
@@ -130,7 +130,7 @@ class MediaPlane:
 
     @property
     def sfu(self) -> bool:
-        return not self.unavailable and bool(self.url)
+        return not self.unavailable
 
     def grant(self, room: str) -> dict[str, Any]:
         if self.sfu:
@@ -165,6 +165,7 @@ class MediaPlane:
             known = self.rooms.get(room)
             if known is not None:
                 return known
+            await self._launched()
             assert self._rooms_api is not None
             rid = janus_room_id(room)
             directory = self.recordings / room
@@ -281,52 +282,64 @@ class MediaPlane:
     # -- lifetime ------------------------------------------------------------------------------------
 
     async def _start(self) -> None:
+        """At app start: decide whether there will be an SFU (Janus itself starts with the first room)."""
         if self.setting.lower() == "off":
             self.unavailable = "本平台未启用录音录像（设置 janus = off） Recording is switched off (setting janus = off)"
             return
+        if not self.setting and janus_executable() is None:
+            self.unavailable = ("未安装录音录像服务 Janus（Debian 软件包 janus、janus-tools），本次评标不录音录像 "
+                                "Janus is not installed (Debian packages janus, janus-tools): nothing is recorded")
+            return
         self._http = aiohttp.ClientSession()
+        self.secret = self._load_secret()
+        self.recordings.mkdir(parents=True, exist_ok=True)
+
+    async def _launch(self) -> None:
+        """Start (or reach) Janus, open the management session, watch it, start the checkpoints."""
         if self.setting:
+            await wait_ready(self.setting.rstrip("/"), asyncio.get_running_loop().time() + 15)
             self.url = self.setting.rstrip("/")
-            await wait_ready(self.url, asyncio.get_running_loop().time() + 15)
         else:
-            if janus_executable() is None:
-                self.unavailable = ("未安装录音录像服务 Janus（Debian 软件包 janus、janus-tools），本次评标不录音录像 "
-                                    "Janus is not installed (Debian packages janus, janus-tools): nothing is recorded")
-                return
             self.janus = JanusProcess.in_directory(self.data_dir / "janus", secrets.token_hex(16))
             await self.janus.start()
             self.url = self.janus.url
-        self.secret = self._load_secret()
-        self.recordings.mkdir(parents=True, exist_ok=True)
         await self._connect()
         if self.janus is not None:  # a child that exits is restarted
             self.supervisor = JanusSupervisor(self.janus, self._on_incident, self._on_restart)
             self.supervisor.start()
         else:  # a Janus at a URL is restarted by its operator: notice it, wait for it, reconnect
             self._watch = asyncio.create_task(self._watch_external(), name="janus-watch")
+        self._checkpointing = asyncio.create_task(self._checkpoints(), name="recording-checkpoints")
 
-    async def run(self, app: web.Application) -> AsyncIterator[None]:
+    async def _launched(self) -> None:
+        """Janus up for the first room; on failure the platform falls back to the mesh (logged)."""
+        if self.url or self.unavailable:
+            if self.unavailable:
+                raise JanusUnavailable(self.unavailable)
+            return
         try:
-            await self._start()
+            await self._launch()
         except (JanusUnavailable, OSError, aiohttp.ClientError, JanusError) as exc:
             self.unavailable = f"录音录像服务无法启动，本次评标不录音录像 The media server did not start: {exc}"
             self.url = ""
             log.error("media server unavailable", extra={"error": str(exc)})
-        self.ready.set()
-        task = asyncio.create_task(self._checkpoints(), name="recording-checkpoints") if self.sfu else None
+            raise JanusUnavailable(self.unavailable) from None
+
+    async def run(self, app: web.Application) -> AsyncIterator[None]:
+        await self._start()
         try:
             yield
         finally:
             self._stop.set()
-            if task is not None:
-                await asyncio.gather(task, return_exceptions=True)
+            if self._checkpointing is not None:
+                await asyncio.gather(self._checkpointing, return_exceptions=True)
             if self._keepalive is not None:
                 self._keepalive.cancel()
             if self._watch is not None:
                 await asyncio.gather(self._watch, return_exceptions=True)
             if self.supervisor is not None:
                 await self.supervisor.stop()  # Janus closes its recordings
-            if self.sfu:
+            if self.url:
                 try:
                     await self.checkpoint(final=True)
                 except Exception as exc:  # noqa: BLE001

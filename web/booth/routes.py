@@ -38,6 +38,7 @@ from evaluation.audit.entry import Actor, EntryDraft
 from evaluation.session import booth_events
 from signaling.codes import Role as BoothRole
 from signaling.config import SignalingConfig
+from signaling.janus.launcher import JanusUnavailable
 from signaling.server import signaling_app
 from signaling.throttle import AccountBudget
 from signaling.tokens import TokenSigner
@@ -271,8 +272,11 @@ async def booth_token(request: web.Request) -> web.Response:
         return refused
     media = request.app[MEDIA]
     if media.sfu:
-        await media.ensure_room(room)  # the booth opens: its VideoRoom exists, recording
-    else:
+        try:
+            await media.ensure_room(room)  # the booth opens: its VideoRoom exists, recording
+        except JanusUnavailable:
+            pass  # logged; the booth falls back to the mesh and says so
+    if not media.sfu:
         await media.note_no_recording(room)
     token = request.app[SIGNER].issue(room, account.id, role, account.display_name[:128] or account.username, TOKEN_TTL)
     body = {
