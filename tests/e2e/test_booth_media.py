@@ -285,6 +285,7 @@ async def test_chromium_booths_on_janus_with_mute_speaker_screen_and_a_restart(
         await a.until("() => window.booth.sharing")
         await b.until("id => window.booth.screenShown(id)", alice.id)
         assert await b.page.locator(f'[data-peer="{alice.id}"] .sharing').is_visible()
+        await b.page.screenshot(path=str(tmp_path / "booth-sfu.png"), full_page=True)
 
         # Janus dies: both pages come back with media through the restarted one on their own.
         media = app[MEDIA]
