@@ -115,6 +115,12 @@ async def test_recorded_booth_through_the_proxy_and_verified(tmp_path: Path) -> 
                                            heads[alice.id])
                 assert status == 403 and reply["janus"] == "error", body
             await post(http, f"{proxy}/{session}", {"janus": "destroy"}, heads[alice.id])
+            # A member keeps a few media sessions (reloads, a second tab); the oldest beyond them is let go.
+            made = [(await post(http, proxy, {"janus": "create"}, heads[alice.id]))[1]["data"]["id"] for _ in range(5)]
+            status, _ = await post(http, f"{proxy}/{made[0]}", {"janus": "keepalive"}, heads[alice.id])
+            assert status == 404
+            status, reply = await post(http, f"{proxy}/{made[-1]}", {"janus": "keepalive"}, heads[alice.id])
+            assert status == 200 and reply["janus"] == "ack"
 
         # Three members publish through the proxy, under the feed ids pingbiao gives them.
         for who in (alice, bob, carol):

@@ -31,6 +31,7 @@ MESSAGE_REQUESTS = {"join", "publish", "configure", "unpublish", "start", "pause
 BODY_KEYS = {"request", "audio", "video", "data", "bitrate", "keyframe", "descriptions", "streams"}
 STREAM_KEYS = {"feed", "mid", "sub_mid", "send", "keyframe", "description"}
 MAX_STREAMS = 64
+SESSIONS_PER_MEMBER = 4  # media sessions one member keeps in one room (a reload or two, another tab)
 
 
 def _refuse(text: str) -> web.Response:
@@ -134,6 +135,9 @@ async def create(request: web.Request) -> web.Response:
         return _refuse("只能创建媒体会话 Only 'create' is accepted here")
     reply = await _janus(media, "", {"janus": "create", "transaction": str(body.get("transaction", ""))[:64]})
     if reply.get("janus") == "success":
+        mine = [sid for sid, owner in media.owners.items() if owner == (account_id, room)]
+        for sid in mine[: max(0, len(mine) - SESSIONS_PER_MEMBER + 1)]:
+            media.owners.pop(sid, None)  # the oldest is forgotten here; Janus times it out
         media.owners[int(reply["data"]["id"])] = (account_id, room)
     return web.json_response(reply)
 

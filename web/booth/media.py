@@ -157,7 +157,14 @@ class MediaPlane:
             self._manager._poll.cancel()
         self._manager = await JanusSession.create(self.url, self._http)
         self._rooms_api = VideoRoom(await self._manager.attach())
-        self._keepalive = asyncio.create_task(keepalives(self._manager, 20.0))
+        self._keepalive = asyncio.create_task(self._keep(self._manager))
+
+    @staticmethod
+    async def _keep(session: JanusSession) -> None:
+        try:
+            await keepalives(session, 20.0)
+        except (JanusError, aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            log.warning("janus management session lost", extra={"error": str(exc)})  # the watchers restore it
 
     async def ensure_room(self, room: str) -> _Room:
         """The VideoRoom of booth room `room`, created (recording on) if Janus does not have it."""
