@@ -183,6 +183,12 @@ async def test_recorded_booth_through_the_proxy_and_verified(tmp_path: Path) -> 
     raw[len(raw) // 2] ^= 0x01
     victim.write_bytes(bytes(raw))
 
+    stray = rec / files[0].name.replace("-user-", "-user-9").replace(".mjr", "-extra.mjr")
+    stray.write_bytes(files[0].read_bytes())
+    extra = cli("audit", "verify", str(tmp_path / "bundle"), "--recordings", str(data / "recordings"))
+    assert extra.returncode == 1 and stray.name in extra.stderr and "not covered" in extra.stderr, extra.stderr
+    stray.unlink()
+
     files[0].unlink()
     gone = cli("audit", "verify", str(tmp_path / "bundle"), "--recordings", str(data / "recordings"))
     assert gone.returncode == 1 and files[0].name in gone.stderr and "missing" in gone.stderr, gone.stderr
