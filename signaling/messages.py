@@ -154,9 +154,33 @@ class Remove(Message):
         return {"to": self.to, "reason": self.reason}
 
 
-ClientMessage = Union[Join, Offer, Answer, Candidate, IceRestart, Leave, Ping, Mute, Remove]
+def _flag(f: Fields, name: str) -> bool:
+    value = f.obj.get(name, False)
+    if not isinstance(value, bool):
+        raise ProtocolError(ErrorCode.BAD_MESSAGE, f'field "{name}" must be true or false')
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class MediaState(Message):
+    """What you send now: microphone on, camera on, screen shared. Everyone else gets `peer-media`."""
+
+    TYPE: ClassVar[str] = "media-state"
+    audio: bool
+    video: bool
+    screen: bool = False
+
+    @classmethod
+    def load(cls, f: Fields) -> MediaState:
+        return cls(_flag(f, "audio"), _flag(f, "video"), _flag(f, "screen"))
+
+    def dump(self) -> dict[str, Any]:
+        return {"audio": self.audio, "video": self.video, "screen": self.screen}
+
+
+ClientMessage = Union[Join, Offer, Answer, Candidate, IceRestart, Leave, Ping, Mute, Remove, MediaState]
 CLIENT_TYPES: dict[str, type[Message]] = {
-    c.TYPE: c for c in (Join, Offer, Answer, Candidate, IceRestart, Leave, Ping, Mute, Remove)
+    c.TYPE: c for c in (Join, Offer, Answer, Candidate, IceRestart, Leave, Ping, Mute, Remove, MediaState)
 }
 RELAYED_TYPES = frozenset({"offer", "answer", "candidate", "ice-restart"})
 
@@ -334,6 +358,24 @@ class MuteRequested(Message):
 
 
 @dataclass(frozen=True, slots=True)
+class PeerMedia(Message):
+    """Participant `id` now sends: microphone `audio`, camera `video`, `screen` shared (mute indicators)."""
+
+    TYPE: ClassVar[str] = "peer-media"
+    id: str
+    audio: bool
+    video: bool
+    screen: bool = False
+
+    @classmethod
+    def load(cls, f: Fields) -> PeerMedia:
+        return cls(f.str("id", MAX_ID_CHARS), _flag(f, "audio"), _flag(f, "video"), _flag(f, "screen"))
+
+    def dump(self) -> dict[str, Any]:
+        return {"id": self.id, "audio": self.audio, "video": self.video, "screen": self.screen}
+
+
+@dataclass(frozen=True, slots=True)
 class Removed(Message):
     """The host `by` removed you; the server closes the socket with 4005 right after."""
 
@@ -378,13 +420,13 @@ class Pong(Ping):
 
 ServerMessage = Union[
     Welcome, PeerJoined, PeerLeft, PeerReconnecting, PeerBack, RelayedOffer, RelayedAnswer,
-    RelayedCandidate, RelayedIceRestart, MuteRequested, Removed, Error, Pong,
+    RelayedCandidate, RelayedIceRestart, MuteRequested, PeerMedia, Removed, Error, Pong,
 ]
 SERVER_TYPES: dict[str, type[Message]] = {
     c.TYPE: c
     for c in (
         Welcome, PeerJoined, PeerLeft, PeerReconnecting, PeerBack, RelayedOffer, RelayedAnswer,
-        RelayedCandidate, RelayedIceRestart, MuteRequested, Removed, Error, Pong,
+        RelayedCandidate, RelayedIceRestart, MuteRequested, PeerMedia, Removed, Error, Pong,
     )
 }
 

@@ -33,12 +33,14 @@ from signaling.messages import (
     Candidate,
     Error,
     IceRestart,
+    MediaState,
     Mute,
     MuteRequested,
     Offer,
     PeerBack,
     PeerJoined,
     PeerLeft,
+    PeerMedia,
     PeerReconnecting,
     Remove,
     Removed,
@@ -310,6 +312,13 @@ class Rooms:
         self._host_only(p, "ask to mute")
         await self._target(p.room, p.id, msg.to)
         await self.bus.publish(p.room, BusEvent("send", MuteRequested(p.id, msg.kind).to_json(), to=msg.to))
+
+    async def media_state(self, conn: Connection[Participant], msg: MediaState) -> None:
+        """Tell everyone else in the room what `conn`'s participant sends now (mute indicators)."""
+        p = conn.participant
+        assert p is not None
+        event = PeerMedia(p.id, msg.audio, msg.video, msg.screen).to_json()
+        await self.bus.publish(p.room, BusEvent("send", event, exclude=p.id))
 
     async def remove(self, conn: Connection[Participant], msg: Remove) -> None:
         """Host only: release `msg.to`'s place, bar it from rejoining, close its socket (4005)."""

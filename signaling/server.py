@@ -23,6 +23,7 @@ from signaling.messages import (
     IceRestart,
     Join,
     Leave,
+    MediaState,
     Mute,
     Offer,
     Ping,
@@ -228,6 +229,8 @@ class SignalingServer:
                 await self.rooms.mute(conn, msg)
             elif isinstance(msg, Remove):
                 await self.rooms.remove(conn, msg)
+            elif isinstance(msg, MediaState):
+                await self.rooms.media_state(conn, msg)
             elif isinstance(msg, Leave):
                 await self.rooms.leave(conn)
                 await conn.close(WSCloseCode.OK, "left", "left")

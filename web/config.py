@@ -38,6 +38,10 @@ class Settings:
     turn_ttl: int = 21600  # seconds a TURN credential stays valid
     booth_grace: int = 60  # seconds a booth participant who lost its connection keeps its place
     signaling_bus_url: str = ""  # empty: in-process signaling bus; redis://host:6379/0 for several processes
+    janus: str = ""  # the booth's media server: empty = start Janus if installed, "off" = mesh, or http://host:8088/janus
+    recordings_dir: str = ""  # where the booth's recordings are kept; empty: <data_dir>/recordings
+    recording_retention_years: int = 15  # years recordings are kept with the tender file (read by the archive, docs/media.md)
+    recording_checkpoint_interval: int = 10  # seconds between recording checkpoints in the audit log (1-10)
     log_origin: str = "pingbiao.local/audit"  # origin line of the audit log's checkpoints
     log_format: str = "text"  # "text" or "json"
     log_level: str = "INFO"
@@ -85,7 +89,8 @@ class Settings:
         return bool(self.database_url) and not self.database_url.startswith("sqlite")
 
 
-_INT_FIELDS = {"port", "beacon_period", "turn_ttl", "booth_grace", "smtp_port"}
+_INT_FIELDS = {"port", "beacon_period", "turn_ttl", "booth_grace", "smtp_port", "recording_retention_years",
+               "recording_checkpoint_interval"}
 
 
 def _coerce(name: str, value: Any) -> Any:
@@ -101,9 +106,12 @@ def _coerce(name: str, value: Any) -> Any:
         raise ConfigError(f"setting {name} must be true or false, got {value!r}")
     if name in _INT_FIELDS:
         try:
-            return int(value)
+            number = int(value)
         except (TypeError, ValueError):
             raise ConfigError(f"setting {name} must be a whole number, got {value!r}") from None
+        if name == "recording_checkpoint_interval" and not 1 <= number <= 10:
+            raise ConfigError(f"setting recording_checkpoint_interval must be 1 to 10 seconds, got {value!r}")
+        return number
     if name == "trusted_proxies":
         for part in (p.strip() for p in str(value).split(",")):
             try:

@@ -235,6 +235,8 @@ LABELS: dict[str, dict[str, str]] = {
         "booth.left": N_("离开评标舱"),
         "booth.reconnected": N_("断线重连"),
         "booth.removed": N_("移出评标舱"),
+        "booth.recording_checkpoint": N_("录音录像校验点"),
+        "booth.media_incident": N_("录音录像异常"),
     },
     "stage": {
         "notice": N_("公告"),

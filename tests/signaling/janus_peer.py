@@ -11,6 +11,8 @@ delivered FRAMES decoded video frames, then {"done": true}; it keeps counting un
 input closes, printing {"frames": …} again for each line read there.
 `Peer` runs one of these as a child process (tests and bench/bench_media.py use it). Janus offers only the host's
 non-loopback addresses, so aiortc gathers on them too (everything stays on this machine).
+URL may be pingbiao's proxy (/api/booth/<room>/janus): the environment variable JANUS_PEER_HEADERS
+(JSON) then carries the member's session cookie and CSRF headers.
 """
 
 from __future__ import annotations
@@ -42,8 +44,8 @@ class Peer:
         self.proc = proc
 
     @classmethod
-    async def start(cls, *args: str) -> "Peer":
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    async def start(cls, *args: str, headers: dict[str, str] | None = None) -> "Peer":
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "JANUS_PEER_HEADERS": json.dumps(headers or {})}
         proc = await asyncio.create_subprocess_exec(
             sys.executable, str(Path(__file__)), *args, env=env, cwd=ROOT,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
@@ -121,7 +123,7 @@ async def stdin_lines(on_line: Callable[[], None]) -> None:
 
 
 async def publish(url: str, room: int, name: str) -> int:
-    async with aiohttp.ClientSession() as http:
+    async with aiohttp.ClientSession(headers=json.loads(os.environ.get("JANUS_PEER_HEADERS") or "{}")) as http:
         s = await JanusSession.create(url, http)
         h = await s.attach()
         joined = await h.message({"request": "join", "ptype": "publisher", "room": room, "display": name})
@@ -161,7 +163,7 @@ async def subscribe(url: str, room: int, feeds: list[int], frames: int) -> int:
     all_done = asyncio.Event()
     pcs: list[RTCPeerConnection] = []
     tasks: list[asyncio.Task[None]] = []
-    async with aiohttp.ClientSession() as http:
+    async with aiohttp.ClientSession(headers=json.loads(os.environ.get("JANUS_PEER_HEADERS") or "{}")) as http:
         s = await JanusSession.create(url, http)
         for feed in feeds:
             h = await s.attach()

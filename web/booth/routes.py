@@ -38,10 +38,13 @@ from evaluation.audit.entry import Actor, EntryDraft
 from evaluation.session import booth_events
 from signaling.codes import Role as BoothRole
 from signaling.config import SignalingConfig
+from signaling.janus.launcher import JanusUnavailable
 from signaling.server import signaling_app
 from signaling.throttle import AccountBudget
 from signaling.tokens import TokenSigner
 from signaling.turn import IceConfig
+from web.booth import janus_proxy
+from web.booth.media import MEDIA, MediaPlane
 from web.config import Settings
 from web.errors import Forbidden, NotFound, error_response
 from web.keys import AUDIT_LOG, ENGINE, SETTINGS
@@ -267,6 +270,14 @@ async def booth_token(request: web.Request) -> web.Response:
         )
         refused.headers["Retry-After"] = str(wait)
         return refused
+    media = request.app[MEDIA]
+    if media.sfu:
+        try:
+            await media.ensure_room(room)  # the booth opens: its VideoRoom exists, recording
+        except JanusUnavailable:
+            pass  # logged; the booth falls back to the mesh and says so
+    if not media.sfu:
+        await media.note_no_recording(room)
     token = request.app[SIGNER].issue(room, account.id, role, account.display_name[:128] or account.username, TOKEN_TTL)
     body = {
         "token": token,
@@ -276,6 +287,7 @@ async def booth_token(request: web.Request) -> web.Response:
         "name": account.display_name,
         "expires": int(time.time() + TOKEN_TTL),
         "url": f"/signaling/rooms/{room}",
+        "media": media.grant(room),
     }
     return web.json_response(body, headers={"Cache-Control": "no-store"})
 
@@ -284,7 +296,9 @@ async def booth_token(request: web.Request) -> web.Response:
 async def booth_page(request: web.Request) -> web.Response:
     room = request.match_info["room"]
     account, role = await _admitted(request, room)
-    return render(request, "booth.html", room=room, tender_id=tender_of(room), booth_role=role.value, account=account)
+    media = request.app[MEDIA]
+    return render(request, "booth.html", room=room, tender_id=tender_of(room), booth_role=role.value, account=account,
+                  recording=media.sfu)
 
 
 def install(app: web.Application) -> None:
@@ -295,5 +309,14 @@ def install(app: web.Application) -> None:
     app[TOKEN_BUDGET] = AccountBudget(TOKEN_RATE, TOKEN_BURST)
     app[PRESENCE] = hooks
     app.cleanup_ctx.append(hooks.run)
+    media = MediaPlane(app, app[SETTINGS])
+
+    async def admit(request: web.Request, room: str) -> str:
+        return (await _admitted(request, room))[0].id
+
+    media.admit = admit
+    app[MEDIA] = media
+    app.cleanup_ctx.append(media.run)
     app.add_routes(routes)
+    app.add_routes(janus_proxy.routes)
     app.add_subapp("/signaling", signaling_app(config, hooks))

@@ -26,6 +26,8 @@ def add_audit_commands(sub: Any, add_common: Callable[[argparse.ArgumentParser],
     p.add_argument("bundle", metavar="BUNDLE", help="the bundle directory")
     p.add_argument("--since", metavar="OLD_CHECKPOINT_FILE", help="an older signed checkpoint the log must extend")
     p.add_argument("--strict", action="store_true", help="also decode every leaf and require its canonical form")
+    p.add_argument("--recordings", metavar="DIR",
+                   help="also check the booth's recordings in DIR (one directory per room) against the logged checkpoints")
     p = asub.add_parser("check", help="check the installation's stored log in full against its signed checkpoint")
     add_common(p)
     p = asub.add_parser("replay", help="recompute a tender's tally from the log and compare it with the stored one")
@@ -46,7 +48,14 @@ def run_audit_command(args: argparse.Namespace, settings: Settings) -> int:
             return asyncio.run(_check(settings))
         if args.audit_command == "replay":
             return asyncio.run(_replay(args.tender, Path(args.bundle) if args.bundle else None, settings))
-        return _verify(Path(args.bundle), Path(args.since) if args.since else None, args.strict)
+        code = _verify(Path(args.bundle), Path(args.since) if args.since else None, args.strict)
+        if code == 0 and args.recordings:
+            from web.cli.recordings import check_recordings
+
+            report = check_recordings(Path(args.bundle), Path(args.recordings))
+            print(report.text, file=sys.stdout if report.ok else sys.stderr)
+            code = 0 if report.ok else 1
+        return code
     except DomainError as exc:
         print(f"pingbiao: error: {exc}", file=sys.stderr)
         return 1

@@ -1,6 +1,8 @@
-// 评标舱 booth page: camera & microphone check, a mesh of RTCPeerConnections (one per remote
-// participant) negotiated with "perfect negotiation", a connection-quality indicator per peer,
-// reconnect with the same identity and ICE restart. Protocol: docs/signaling.md; guide: docs/booth.md.
+// 评标舱 booth page: camera & microphone check; media through the platform's Janus (booth-sfu.js,
+// recorded, docs/media.md) or, when the platform has none, a mesh of RTCPeerConnections (one per
+// remote participant) negotiated with "perfect negotiation"; a connection-quality indicator, a mute
+// indicator and speaker highlight per participant, screen sharing; reconnect with the same identity
+// and ICE restart. Protocol: docs/signaling.md; guide: docs/booth.md.
 "use strict";
 
 (() => {
@@ -46,7 +48,15 @@
     events: [], // presence messages received, in order (shown to tests through window.booth)
     serial: 0,
     removedReason: "",
+    media: null, // the platform's media grant: {mode: "sfu", url} or {mode: "mesh", reason}
+    sfu: null, // BoothSfu while connected to the media server
+    sfuAttempt: 0,
+    sfuTimer: null,
+    remote: new Map(), // "<id>/<source>" → MediaStream received through the media server
+    screen: null, // MediaStream of our shared screen
+    mediaOf: new Map(), // id → {audio, video, screen} as that participant last said
   };
+  const sfuMode = () => state.media?.mode === "sfu";
 
   // -- small helpers ---------------------------------------------------------------------------
 
@@ -103,6 +113,7 @@
     startMeter(stream);
     if (old) {
       for (const peer of state.peers.values()) replaceTracks(peer, stream);
+      for (const track of stream.getTracks()) state.sfu?.replaceTrack(track.kind, track);
       old.getTracks().forEach((t) => t.stop());
     }
     return stream;
@@ -186,6 +197,22 @@
     cam.setAttribute("aria-pressed", String(muted.video));
     cam.textContent = muted.video ? t("打开摄像头") : t("关闭摄像头");
     document.querySelector("#tile-self .mic-off").hidden = !muted.audio;
+    sendMediaState();
+  }
+
+  function sendMediaState() {
+    if (!state.joined) return;
+    const audio = !muted.audio && Boolean(state.local?.getAudioTracks().length);
+    const video = !muted.video && Boolean(state.local?.getVideoTracks().length);
+    send({ type: "media-state", audio, video, screen: Boolean(state.screen) });
+  }
+
+  function showPeerMedia(peer) {
+    const m = state.mediaOf.get(peer.id);
+    peer.tile.querySelector(".mic-off").hidden = !m || m.audio;
+    peer.tile.querySelector(".cam-off").hidden = !m || m.video;
+    peer.tile.querySelector(".sharing").hidden = !m || !m.screen;
+    peer.tile.dataset.mic = m ? (m.audio ? "on" : "off") : "unknown";
   }
 
   function setMuted(kind, value) {
@@ -194,6 +221,216 @@
   }
 
   // -- tiles -------------------------------------------------------------------------------------
+
+  // -- media through the platform's media server (booth-sfu.js) ------------------------------------
+
+  function remoteStream(id, source) {
+    const key = `${id}/${source}`;
+    let stream = state.remote.get(key);
+    if (!stream) {
+      stream = new MediaStream();
+      state.remote.set(key, stream);
+    }
+    return stream;
+  }
+
+  function showScreen(id) {
+    const peer = state.peers.get(id);
+    if (!peer) return;
+    const live = remoteStream(id, "screen").getVideoTracks().some((t) => t.readyState === "live");
+    const video = peer.tile.querySelector("video.screen");
+    video.hidden = !live;
+    peer.tile.classList.toggle("has-screen", live);
+    if (live) video.play?.().catch(() => {});
+  }
+
+  function onSfuTrack(account, source, track) {
+    const stream = remoteStream(account, source);
+    for (const old of stream.getTracks()) {
+      if (old.kind === track.kind && old !== track) stream.removeTrack(old);
+    }
+    if (!stream.getTracks().includes(track)) stream.addTrack(track);
+    track.addEventListener("ended", () => {
+      stream.removeTrack(track);
+      showScreen(account);
+    });
+    const peer = state.peers.get(account);
+    if (peer && source === "camera") peer.tile.querySelector("video.camera").play?.().catch(() => {});
+    showScreen(account);
+  }
+
+  function onSfuTrackGone(account, source, track) {
+    const stream = remoteStream(account, source);
+    for (const t of stream.getTracks()) {
+      if (!track || t === track) stream.removeTrack(t);
+    }
+    showScreen(account);
+  }
+
+  async function startSfu() {
+    clearTimeout(state.sfuTimer);
+    if (!sfuMode() || state.sfu || state.stopped || !state.joined) return;
+    const sfu = new window.BoothSfu({
+      url: state.media.url,
+      self: SELF,
+      iceServers: state.iceServers,
+      onTrack: onSfuTrack,
+      onTrackGone: onSfuTrackGone,
+      onChange: () => state.peers.forEach(renderQuality),
+      onLost: () => {
+        if (state.sfu !== sfu) return;
+        state.sfu = null;
+        setMediaNote(t("与录音录像服务器的连接中断，正在重新连接…"));
+        scheduleSfu();
+      },
+    });
+    state.sfu = sfu;
+    try {
+      await sfu.start(state.local);
+      if (state.screen) await sfu.publish("screen", state.screen);
+      state.sfuAttempt = 0;
+      setMediaNote("");
+    } catch (err) {
+      console.warn("media server", err);
+      sfu.fail(err);
+    }
+  }
+
+  function scheduleSfu() {
+    if (state.stopped) return;
+    const delay = Math.min(MAX_BACKOFF_MS, 300 * 2 ** state.sfuAttempt) * (0.75 + Math.random() / 2);
+    state.sfuAttempt += 1;
+    clearTimeout(state.sfuTimer);
+    state.sfuTimer = setTimeout(startSfu, delay);
+  }
+
+  function stopSfu() {
+    clearTimeout(state.sfuTimer);
+    const sfu = state.sfu;
+    state.sfu = null;
+    sfu?.close();
+  }
+
+  function setMediaNote(text) {
+    const el = $("media-note");
+    el.textContent = text;
+    el.hidden = !text;
+  }
+
+  // -- screen sharing (桌面共享) ------------------------------------------------------------------
+
+  async function shareScreen() {
+    if (state.screen) return stopScreen();
+    let stream;
+    try {
+      stream = await navigator.mediaDevices.getDisplayMedia({ video: { frameRate: { ideal: 10 } }, audio: false });
+    } catch (err) {
+      showError(t("未能共享屏幕（已取消或浏览器不允许）。"));
+      return;
+    }
+    state.screen = stream;
+    const track = stream.getVideoTracks()[0];
+    track.addEventListener("ended", () => stopScreen());
+    $("self-screen").srcObject = stream;
+    $("self-screen").hidden = false;
+    if (sfuMode()) {
+      try {
+        await state.sfu?.publish("screen", stream);
+      } catch (err) {
+        console.warn("screen publish", err);
+      }
+    } else {
+      // the mesh sends one picture per participant: the screen takes the camera's place while shared
+      for (const peer of state.peers.values()) {
+        for (const sender of peer.pc?.getSenders() || []) {
+          if (sender.track?.kind === "video") sender.replaceTrack(track).catch(() => {});
+        }
+      }
+    }
+    renderShare();
+  }
+
+  async function stopScreen() {
+    const stream = state.screen;
+    if (!stream) return;
+    state.screen = null;
+    stream.getTracks().forEach((tr) => tr.stop());
+    $("self-screen").srcObject = null;
+    $("self-screen").hidden = true;
+    if (sfuMode()) await state.sfu?.unpublish("screen");
+    else for (const peer of state.peers.values()) replaceTracks(peer, state.local || new MediaStream());
+    renderShare();
+  }
+
+  function renderShare() {
+    const btn = $("share");
+    btn.setAttribute("aria-pressed", String(Boolean(state.screen)));
+    btn.textContent = state.screen ? t("停止共享") : t("共享屏幕");
+    document.querySelector("#tile-self .sharing").hidden = !state.screen;
+    sendMediaState();
+  }
+
+  // -- who is speaking (发言者高亮) -----------------------------------------------------------------
+
+  const SPEAKING_LEVEL = 0.02; // audio level (0..1) above which a participant counts as speaking
+  const SPEAKER_HOLD_MS = 1200;
+  const speaker = { id: null, at: 0 };
+
+  async function audioEnergy(peer) {
+    const pc = peer.pc || state.sfu?.sub?.pc;
+    const out = { energy: 0, duration: 0 };
+    if (!pc) return out;
+    const mids = peer.pc ? null : new Set([...(state.sfu?.sub?.mids || [])].filter(([, i]) => i.account === peer.id && i.kind === "audio").map(([m]) => m));
+    (await pc.getStats()).forEach((s) => {
+      if (s.type !== "inbound-rtp" || s.kind !== "audio" || (mids && !mids.has(s.mid))) return;
+      out.energy += s.totalAudioEnergy || 0;
+      out.duration += s.totalSamplesDuration || 0;
+    });
+    return out;
+  }
+
+  async function speakerTick() {
+    let best = null;
+    let bestLevel = SPEAKING_LEVEL;
+    for (const peer of state.peers.values()) {
+      let now;
+      try {
+        now = await audioEnergy(peer);
+      } catch (_) {
+        continue;
+      }
+      const prev = peer.energy;
+      peer.energy = now;
+      const m = state.mediaOf.get(peer.id);
+      if (!prev || now.duration <= prev.duration || (m && !m.audio)) continue;
+      const level = Math.sqrt(Math.max(0, now.energy - prev.energy) / (now.duration - prev.duration));
+      peer.level = level;
+      if (level > bestLevel) {
+        best = peer.id;
+        bestLevel = level;
+      }
+    }
+    const own = Number($("level").dataset.level || 0) / 4;
+    if (!muted.audio && own > bestLevel) best = SELF;
+    const at = performance.now();
+    if (best) {
+      speaker.id = best;
+      speaker.at = at;
+    } else if (at - speaker.at > SPEAKER_HOLD_MS) {
+      speaker.id = null;
+    }
+    for (const tile of document.querySelectorAll("#grid .tile")) {
+      const id = tile.id === "tile-self" ? SELF : tile.dataset.peer;
+      tile.classList.toggle("speaking", id === speaker.id);
+    }
+  }
+
+  (function speakerLoop() {
+    setTimeout(async () => {
+      if (state.joined) await speakerTick().catch(() => {});
+      speakerLoop();
+    }, 300);
+  })();
 
   function layout() {
     const grid = $("grid");
@@ -259,8 +496,17 @@
     peer.polite = politeToward(peer);
     peer.tile = makeTile(peer);
     state.peers.set(peer.id, peer);
-    makePc(peer);
-    if (offerer) addLocalTracks(peer);
+    if (sfuMode()) {
+      peer.stream = remoteStream(peer.id, "camera");
+      peer.tile.querySelector("video.camera").srcObject = peer.stream;
+      const screen = remoteStream(peer.id, "screen");
+      peer.tile.querySelector("video.screen").srcObject = screen;
+      showScreen(peer.id);
+    } else {
+      makePc(peer);
+      if (offerer) addLocalTracks(peer);
+    }
+    showPeerMedia(peer);
     setReconnecting(peer, info.state === "reconnecting");
     return peer;
   }
@@ -274,7 +520,7 @@
     peer.ignoreOffer = false;
     peer.prev = null;
     peer.stream = new MediaStream();
-    const video = peer.tile.querySelector("video");
+    const video = peer.tile.querySelector("video.camera");
     video.srcObject = peer.stream;
 
     pc.ontrack = ({ track }) => {
@@ -337,6 +583,7 @@
   }
 
   function replaceTracks(peer, stream) {
+    if (!peer.pc) return;
     for (const sender of peer.pc.getSenders()) {
       const track = stream.getTracks().find((t) => sender.track && t.kind === sender.track.kind);
       if (track) sender.replaceTrack(track).catch((err) => console.warn("replaceTrack", err));
@@ -351,6 +598,7 @@
   }
 
   function onDescription(peer, type, sdp) {
+    if (!peer.pc) return Promise.resolve(); // media goes through the media server
     return enqueue(peer, async () => {
       if (AIORTC_ORIGIN.test(sdp) && !peer.aiortc) {
         peer.aiortc = true;
@@ -379,6 +627,7 @@
   }
 
   function onCandidate(peer, candidate) {
+    if (!peer.pc) return Promise.resolve();
     return enqueue(peer, async () => {
       try {
         await peer.pc.addIceCandidate(candidate.candidate === "" ? null : candidate);
@@ -390,7 +639,7 @@
 
   // ICE restart, keeping the RTCPeerConnection (and so the tile, the stream, the peer's identity).
   function restartIce(peer, why) {
-    if (peer.aiortc) return; // aiortc cannot restart ICE: it renegotiates a fresh connection itself
+    if (peer.aiortc || !peer.pc) return; // aiortc cannot restart ICE: it renegotiates a fresh connection itself
     enqueue(peer, async () => {
       const pc = peer.pc;
       console.info(`ICE restart toward ${peer.id}: ${why}`);
@@ -405,7 +654,7 @@
   }
 
   function recover(peer, why) {
-    if (!state.joined || peer.reconnecting) return; // wait for peer-back / our own welcome
+    if (!state.joined || peer.reconnecting || !peer.pc) return; // wait for peer-back / our own welcome
     if (!peer.aiortc) {
       restartIce(peer, why);
       return;
@@ -423,8 +672,9 @@
     state.peers.delete(id);
     clearTimeout(peer.disconnectTimer);
     try {
-      peer.pc.close();
+      peer.pc?.close();
     } catch (_) { /* closed */ }
+    state.mediaOf.delete(id);
     peer.tile.remove();
     layout();
   }
@@ -432,6 +682,7 @@
   // -- connection quality --------------------------------------------------------------------------
 
   async function collectStats(peer) {
+    if (!peer.pc) return state.sfu ? state.sfu.statsFor(peer.id) : { rtt: null, bytes: 0, packetsReceived: 0, packetsLost: 0, framesDecoded: 0 };
     const report = await peer.pc.getStats();
     let rtt = null;
     let bytes = 0;
@@ -488,7 +739,7 @@
 
   function renderQuality(peer) {
     const el = peer.tile.querySelector(".quality");
-    const connected = ["connected", "completed"].includes(peer.pc.iceConnectionState);
+    const connected = peer.pc ? ["connected", "completed"].includes(peer.pc.iceConnectionState) : Boolean(state.sfu?.connected());
     const q = connected ? grade(peer.stats) : "unknown";
     peer.quality = q;
     el.className = `quality q ${q}`;
@@ -542,6 +793,7 @@
       if (err instanceof Fatal) return stop(err.message);
       return scheduleReconnect();
     }
+    state.media = grant.media || { mode: "mesh", recording: false };
     const url = new URL(grant.url, location.href);
     url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
     const ws = new WebSocket(url);
@@ -605,6 +857,8 @@
     state.ws = null;
     if (ws && ws.readyState <= WebSocket.OPEN) ws.close();
     for (const id of [...state.peers.keys()]) dropPeer(id);
+    stopSfu();
+    stopScreen();
     showError(text);
     setStatus("stopped", t("已断开"));
   }
@@ -636,6 +890,9 @@
       setReconnecting(peer, info.state === "reconnecting");
       if (info.state !== "reconnecting") restartIce(peer, "we are back");
     }
+    $("room").dataset.media = state.media?.mode || "mesh";
+    sendMediaState();
+    if (sfuMode()) startSfu();
   }
 
   function onMessage(msg) {
@@ -648,6 +905,7 @@
         state.events.push({ type: msg.type, id: msg.peer.id });
         if (state.peers.has(msg.peer.id)) dropPeer(msg.peer.id); // a new place: start over
         createPeer(msg.peer, false);
+        sendMediaState(); // so the newcomer sees our microphone and camera state
         break;
       }
       case "peer-left":
@@ -691,6 +949,12 @@
           ? t("主持人请您关闭摄像头。")
           : t("主持人请您静音，已为您静音。"));
         break;
+      case "peer-media": {
+        state.mediaOf.set(msg.id, { audio: Boolean(msg.audio), video: Boolean(msg.video), screen: Boolean(msg.screen) });
+        const peer = peerOf(msg.id);
+        if (peer) showPeerMedia(peer);
+        break;
+      }
       case "removed":
         state.removedReason = msg.reason || "";
         break;
@@ -718,6 +982,8 @@
   $("mute").addEventListener("click", () => setMuted("audio", !muted.audio));
   $("camera").addEventListener("click", () => setMuted("video", !muted.video));
   $("leave").addEventListener("click", leave);
+  $("share").addEventListener("click", shareScreen);
+  if (!navigator.mediaDevices?.getDisplayMedia) $("share").hidden = true;
   $("camera-select").addEventListener("change", switchDevice);
   $("mic-select").addEventListener("change", switchDevice);
   window.addEventListener("online", () => {
@@ -730,12 +996,20 @@
     get room() { return ROOM; },
     get joined() { return state.joined; },
     get events() { return state.events.slice(); },
+    get mediaMode() { return state.joined ? state.media?.mode ?? null : null; },
+    get mediaConnected() { return Boolean(state.sfu?.connected()); },
+    get mediaSession() { return state.sfu?.session ?? null; },
+    get speaker() { return speaker.id; },
+    get sharing() { return Boolean(state.screen); },
+    micOff: (id) => !state.peers.get(id)?.tile.querySelector(".mic-off").hidden,
+    screenShown: (id) => Boolean(state.peers.get(id)?.tile.classList.contains("has-screen")),
+    shareScreen: () => shareScreen(),
     peerIds: () => [...state.peers.keys()],
-    pcId: (id) => state.peers.get(id)?.pc.boothId ?? null,
-    connectionState: (id) => state.peers.get(id)?.pc.connectionState ?? null,
+    pcId: (id) => state.peers.get(id)?.pc?.boothId ?? null,
+    connectionState: (id) => state.peers.get(id)?.pc?.connectionState ?? null,
     quality: (id) => state.peers.get(id)?.quality ?? null,
     isAiortc: (id) => state.peers.get(id)?.aiortc ?? null,
-    iceUfrag: (id) => /^a=ice-ufrag:(.+?)\r?$/m.exec(state.peers.get(id)?.pc.currentLocalDescription?.sdp || "")?.[1] ?? null,
+    iceUfrag: (id) => /^a=ice-ufrag:(.+?)\r?$/m.exec(state.peers.get(id)?.pc?.currentLocalDescription?.sdp || "")?.[1] ?? null,
     framesDecoded: async (id) => {
       const peer = state.peers.get(id);
       return peer ? (await collectStats(peer)).framesDecoded : 0;
