@@ -20,7 +20,7 @@ import re
 from fractions import Fraction
 from typing import Any
 
-from evaluation.audit.entry import Actor, EntryDraft
+from evaluation.audit.entry import Actor
 from evaluation.errors import ConflictError, InvalidRequest
 from evaluation.session.rules import CorrectionRule, _enum, corrected_total, valid_prices
 from evaluation.session.scoring import abnormally_low, evaluated_price
@@ -86,7 +86,7 @@ async def correct_price(ctx: EvaluationContext, actor: Actor, tender_id: str, da
         explanation = _text(data.get("explanation"), "explanation")
         correction = {"rule": rule.value, "original_fen": int(bid["price_fen"]), "corrected_fen": corrected,
                       "explanation": explanation, "status": "pending"}
-        draft = EntryDraft("evaluation.price_correction", {"bid": bid["bid"], **correction}, tender_id, actor)
+        draft = session.entry("evaluation.price_correction", {"bid": bid["bid"], **correction}, actor)
         return await commit(ctx, session, actor, _replace(session, bid["bid"], correction=correction), [draft])
 
     return await _run(ctx, tender_id, step)
@@ -104,7 +104,7 @@ async def answer_correction(ctx: EvaluationContext, actor: Actor, tender_id: str
         confirm = data.get("confirm")
         if not isinstance(confirm, bool):
             raise InvalidRequest("confirm must be true (accept the corrected price) or false (refuse it)")
-        draft = EntryDraft("evaluation.price_correction_answered", {"bid": bid["bid"], "confirmed": confirm}, tender_id, actor)
+        draft = session.entry("evaluation.price_correction_answered", {"bid": bid["bid"], "confirmed": confirm}, actor)
         answered = {**correction, "status": "confirmed" if confirm else "refused"}
         if not confirm:
             bids = _replace(session, bid["bid"], correction=answered)
@@ -137,8 +137,7 @@ async def query_low_price(ctx: EvaluationContext, actor: Actor, tender_id: str, 
             raise InvalidRequest(f"minutes (the time to justify) must be a whole number in 1..{MAX_MINUTES}")
         due_us = ctx.tenders.now_us() + minutes * 60_000_000
         query = {"reason": flags[bid["bid"]], "due_us": due_us, "status": "open", "justification": None}
-        draft = EntryDraft("evaluation.low_price_query", {"bid": bid["bid"], "reason": query["reason"], "due_us": due_us},
-                           tender_id, actor)
+        draft = session.entry("evaluation.low_price_query", {"bid": bid["bid"], "reason": query["reason"], "due_us": due_us}, actor)
         return await commit(ctx, session, actor, _replace(session, bid["bid"], low_price=query), [draft])
 
     return await _run(ctx, tender_id, step)
@@ -163,7 +162,7 @@ async def justify_low_price(ctx: EvaluationContext, actor: Actor, tender_id: str
             raise InvalidRequest("document_sha256 must be the SHA-256 (64 lowercase hex) of the supporting document")
         said = {"text": _text(data.get("text"), "text"), "document_sha256": document, "in_booth": in_booth,
                 "at_us": ctx.tenders.now_us()}
-        draft = EntryDraft("evaluation.low_price_justified", {"bid": bid["bid"], **said}, tender_id, actor)
+        draft = session.entry("evaluation.low_price_justified", {"bid": bid["bid"], **said}, actor)
         bids = _replace(session, bid["bid"], low_price={**query, "status": "justified", "justification": said})
         return await commit(ctx, session, actor, bids, [draft])
 
@@ -189,8 +188,7 @@ async def decide_low_price(ctx: EvaluationContext, actor: Actor, tender_id: str,
                 raise ConflictError(f"bid {bid['bid']} has sent no justification to accept")
             if ctx.tenders.now_us() <= int(query["due_us"]):
                 raise ConflictError(f"the time to justify the price of bid {bid['bid']} is not over yet")
-        draft = EntryDraft("evaluation.low_price_decision", {"bid": bid["bid"], "accepted": accepted, "reason": reason},
-                           tender_id, actor)
+        draft = session.entry("evaluation.low_price_decision", {"bid": bid["bid"], "accepted": accepted, "reason": reason}, actor)
         bids = _replace(session, bid["bid"], low_price={**query, "status": "accepted" if accepted else "rejected"})
         invalid = None if accepted else (bid["bid"], Ground.ABNORMALLY_LOW, reason)
         return await commit(ctx, session, actor, bids, [draft], invalid)
@@ -203,6 +201,6 @@ def bidder_view(session: Session, actor: Actor) -> dict[str, Any]:
     mine = [b for b in session.bids if b["bidder"] == actor.account]
     if not mine:
         raise NotPermitted(f"you have no bid in the evaluation of {session.tender_id}")
-    return {"tender": session.tender_id, "state": session.state.value,
+    return {"tender": session.tender_id, "lot": session.lot, "evaluation": session.id, "state": session.state.value,
             "bids": [{"bid": b["bid"], "price_fen": b["price_fen"], "correction": b.get("correction"),
                       "low_price": b.get("low_price"), "invalid": b.get("invalid")} for b in mine]}

@@ -16,29 +16,38 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from evaluation.audit.entry import Actor, EntryDraft
+from evaluation.audit.entry import Actor
 from evaluation.errors import ConflictError, InvalidRequest, NotFoundError
 from evaluation.experts import draw_service
 from evaluation.experts.pool import expert_of_account
 from evaluation.experts.store import ACCEPTED, DECLINED, member_rows
+from evaluation.session.events import lot_entries
 from evaluation.session.rules import SessionState, require
-from evaluation.session.session import EvaluationContext, Member, Session, get_session, retrying, write_state
+from evaluation.session.session import (
+    EvaluationContext,
+    Member,
+    Session,
+    get_session,
+    retrying,
+    sessions_of,
+    write_state,
+)
 from evaluation.session.store import member_table
 from evaluation.tenders.tender import NotPermitted, get
 
 RECUSED_KIND = "evaluation.member_recused"
 
 
-async def _recusal_evidence(ctx: EvaluationContext, tender_id: str, member: Member) -> str:
-    """The reference of `member`'s recusal entry: its kind and index in the log."""
-    entries = await ctx.tenders.audit.entries_for_tender(tender_id, kinds=[RECUSED_KIND])
-    mine = [e for e in entries if e.actor.account == member.account]
+async def _recusal_evidence(ctx: EvaluationContext, session: Session, member: Member) -> str:
+    """The reference of `member`'s recusal entry (in `session`'s lot): its kind and index in the log."""
+    entries = await ctx.tenders.audit.entries_for_tender(session.tender_id, kinds=[RECUSED_KIND])
+    mine = [e for e in lot_entries(entries, session.lot) if e.actor.account == member.account]
     if not mine:
         raise ConflictError(f"{member.name} has no {RECUSED_KIND} entry")
     return f"{RECUSED_KIND} #{mine[-1].index}"
 
 
-async def refill(ctx: EvaluationContext, actor: Actor, tender_id: str, account: Any) -> dict[str, Any]:
+async def refill(ctx: EvaluationContext, actor: Actor, session_id: str, account: Any) -> dict[str, Any]:
     """The owning agency refills the seat of `account`, a drawn expert that withdrew at check-in,
     from the draw's reserve. Returns ``{"seat", "replaced": n}`` (who replaces it stays sealed until
     it accepts and joins). Refused, with nothing changed: another agency (403), no such member
@@ -46,14 +55,15 @@ async def refill(ctx: EvaluationContext, actor: Actor, tender_id: str, account: 
     exhausted (409)."""
     if not isinstance(account, str) or not account.strip() or len(account) > 256:
         raise InvalidRequest("account must be non-empty text of at most 256 characters")
+    session = await get_session(ctx, session_id)
+    tender_id = session.tender_id
     tender = await get(ctx.tenders, tender_id)
     if not tender.owned_by(actor):
         raise NotPermitted(f"tender {tender_id} belongs to another agency")
-    session = await get_session(ctx, tender_id)
-    require(tender_id, session.state, SessionState.CHECKIN, doing="refill a seat (only during check-in)")
+    require(session.title, session.state, SessionState.CHECKIN, doing="refill a seat (only during check-in)")
     member = session.member(account)
     if member is None:
-        raise NotFoundError(f"{account[:60]} is not a member of the evaluation committee of {tender_id}")
+        raise NotFoundError(f"{account[:60]} is not a member of the evaluation committee of {session.title}")
     if member.recused_us is None:
         raise ConflictError(f"{member.name} has not withdrawn (回避): only a withdrawn member's seat is refilled")
     if member.kind != "expert" or member.expert_id is None:
@@ -64,32 +74,37 @@ async def refill(ctx: EvaluationContext, actor: Actor, tender_id: str, account: 
         rows = await member_rows(conn, tender_id)
     if any(r.expert_id == member.expert_id and r.status == DECLINED for r in rows):
         raise ConflictError(f"the seat of {member.name} is already refilled: waiting for the replacement to accept")
-    evidence = await _recusal_evidence(ctx, tender_id, member)
+    evidence = await _recusal_evidence(ctx, session, member)
     out = await draw_service.decline(ctx.tenders, actor, tender_id, member.expert_id, "签到时申请回避 withdrew at check-in",
                                      "avoidance", evidence, in_session=True)
-    ctx.notify(tender_id, {"type": "members"})
+    ctx.notify(session_id, {"type": "members"})
     return {"seat": member.seat, "replaced": len(out["replacements"])}
 
 
 async def join_replacement(ctx: EvaluationContext, actor: Actor, tender_id: str) -> Session | None:
-    """After `actor`'s acceptance: when it replaces a withdrawn member of a session at check-in,
-    add it as a member (``evaluation.member_added`` with ``fills``, the withdrawn member's seat).
-    Returns the session, or None when there is nothing to join (no session, not a replacement,
-    already a member). Idempotent."""
+    """After `actor`'s acceptance: when it replaces a withdrawn member of a session of `tender_id`
+    at check-in (of any of its lots), add it as a member (``evaluation.member_added`` with
+    ``fills``, the withdrawn member's seat). Returns the session, or None when there is nothing to
+    join (no session, not a replacement, already a member). Idempotent."""
     expert = await expert_of_account(ctx.engine, actor.account)
     if expert is None:
         return None
+    async with ctx.engine.connect() as conn:
+        mine = next((r for r in await member_rows(conn, tender_id) if r.expert_id == expert.id), None)
+    if mine is None or mine.status != ACCEPTED or mine.replaces is None:
+        return None
+    for found in (await sessions_of(ctx.engine, [tender_id])).get(tender_id, []):
+        joined = await _join(ctx, actor, found["id"], expert, mine)
+        if joined is not None:
+            ctx.notify(joined.id, {"type": "members"})
+            return joined
+    return None
 
+
+async def _join(ctx: EvaluationContext, actor: Actor, session_id: str, expert: Any, mine: Any) -> Session | None:
     async def step() -> Session | None:
-        try:
-            session = await get_session(ctx, tender_id)
-        except NotFoundError:
-            return None
+        session = await get_session(ctx, session_id)
         if session.state is not SessionState.CHECKIN or session.member(actor.account) is not None:
-            return None
-        async with ctx.engine.connect() as conn:
-            mine = next((r for r in await member_rows(conn, tender_id) if r.expert_id == expert.id), None)
-        if mine is None or mine.status != ACCEPTED or mine.replaces is None:
             return None
         withdrawn = next((m for m in session.vacant() if m.expert_id == mine.replaces), None)
         if withdrawn is None:
@@ -102,16 +117,14 @@ async def join_replacement(ctx: EvaluationContext, actor: Actor, tender_id: str)
             await write_state(conn, session)
             c = member_table.c
             taken = await conn.execute(sa.select(sa.func.count()).select_from(member_table).where(
-                c.tender_id == tender_id, c.fills == withdrawn.seat))
+                c.session_id == session_id, c.fills == withdrawn.seat))
             if taken.scalar_one():
                 raise ConflictError(f"the seat of {withdrawn.name} is already filled")
-            await conn.execute(member_table.insert().values(tender_id=tender_id, **row))
+            await conn.execute(member_table.insert().values(session_id=session_id, **row))
 
         payload = {**row, "replaces": withdrawn.account}
-        await ctx.tenders.audit.append(EntryDraft("evaluation.member_added", payload, tender_id, actor), apply=apply)
-        return await get_session(ctx, tender_id)
+        await ctx.tenders.audit.append(session.entry("evaluation.member_added", payload, actor), apply=apply)
+        return await get_session(ctx, session_id)
 
     result: Session | None = await retrying(step)
-    if result is not None:
-        ctx.notify(tender_id, {"type": "members"})
     return result

@@ -42,8 +42,11 @@ async def view(request: web.Request) -> web.Response:
 
 @routes.post("/api/evaluation/{id}/start", name="evaluation.start")
 async def start(request: web.Request) -> web.Response:
-    await sessions.start(ctx(request), current_actor(request), request.match_info["id"], await json_body(request))
-    return await _view(request, 201)
+    """开始评标. `{id}` is the session to start: the tender, or one lot's ``<tender>.<lot>`` (or the
+    tender with ``lot`` in the body); the view returned is the new session's (its ``id``)."""
+    started = await sessions.start(ctx(request), current_actor(request), request.match_info["id"], await json_body(request))
+    body = await session_view.view(ctx(request), current_actor(request), started.id)
+    return web.json_response(body, status=201, headers={"Cache-Control": "no-store", "Location": f"/evaluation/{started.id}"})
 
 
 @routes.post("/api/evaluation/{id}/members", name="evaluation.add_member")
