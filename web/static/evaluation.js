@@ -7,7 +7,7 @@
 (function () {
   const pb = window.pb;
   const data = pb.pageData();
-  const T = data.tender_id;
+  const T = data.tender_id;  // the session's id: the tender's, or one lot's "<tender>.<lot>"
   const $ = (id) => document.getElementById(id);
   let view = null;
 
@@ -107,7 +107,11 @@
   $("start-form").onsubmit = (event) => {
     event.preventDefault();
     const lot = $("start-lot");  // a tender of several lots evaluates one lot per session
-    act(() => post("/start", { config: startConfig(), ...(lot ? { lot: Number(lot.value) } : {}) }), t("评标已开始"));
+    act(async () => {
+      const started = await post("/start", { config: startConfig(), ...(lot ? { lot: Number(lot.value) } : {}) });
+      if (started.id !== T) location.assign(`/evaluation/${encodeURIComponent(started.id)}`);  // the chosen lot's session
+      return started;
+    }, t("评标已开始"));
   };
   $("add-rep").onclick = () => act(() => post("/members", { username: $("rep-account").value.trim() }), t("已添加"));
   /** The avoidance answers, one per bidder; throws naming the first bidder left unanswered. */
@@ -323,7 +327,8 @@
     show("start-box", false);
     show("members-box", true);
     $("members").replaceChildren(...view.members.map((m) => {
-      const li = cell("li", `${m.seat}. ${m.name} · ${m.kind === "expert" ? t("专家") : t("采购人代表")} · ${m.site} · `
+      const site = m.site ? `${(data.sites || {})[m.site] || m.site} · ` : "";
+      const li = cell("li", `${m.seat}. ${m.name} · ${m.kind === "expert" ? t("专家") : t("采购人代表")} · ${site}`
         + `${m.checked_in ? t("已签到") : t("未签到")}${m.submitted ? " · " + t("已提交") : ""}`
         + `${m.signed ? " · " + t("已签署") : ""}${view.leader === m.account ? " · " + t("评标组长") : ""}`);
       if (m.recused) {
