@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from evaluation.audit.entry import Actor
 from evaluation.errors import ConflictError, InvalidRequest, NotFoundError
-from evaluation.experts import draw_service
+from evaluation.experts import draw, draw_service
 from evaluation.experts.pool import expert_of_account
 from evaluation.experts.store import ACCEPTED, DECLINED, member_rows
 from evaluation.session.events import lot_entries
@@ -38,6 +38,18 @@ from evaluation.tenders.tender import NotPermitted, get
 RECUSED_KIND = "evaluation.member_recused"
 
 
+class ReserveExhausted(ConflictError):
+    """The draw's reserve has no eligible expert left for a withdrawn member's seat (409)."""
+
+
+def exhausted_line(name: str) -> str:
+    """What the agency reads when the reserve cannot refill `name`'s seat: the committee cannot be
+    completed, and 87号令 art. 48 says what follows — stop, seal the files, form a new committee
+    (a new draw). The session proceeds short of a member never: art. 47 fixes its composition."""
+    return (f"备选专家已用尽，无法补足{name}的席位：依87号令第四十八条，请停止本次评标，封存投标文件和评标资料，"
+            f"重新申请抽取专家组建评标委员会后再评标 (the draw's reserve is exhausted: a new committee must be drawn)")
+
+
 async def _recusal_evidence(ctx: EvaluationContext, session: Session, member: Member) -> str:
     """The reference of `member`'s recusal entry (in `session`'s lot): its kind and index in the log."""
     entries = await ctx.tenders.audit.entries_for_tender(session.tender_id, kinds=[RECUSED_KIND])
@@ -52,7 +64,7 @@ async def refill(ctx: EvaluationContext, actor: Actor, session_id: str, account:
     from the draw's reserve. Returns ``{"seat", "replaced": n}`` (who replaces it stays sealed until
     it accepts and joins). Refused, with nothing changed: another agency (403), no such member
     (404), not withdrawn, not a drawn expert, already refilled, not at check-in or the reserve
-    exhausted (409)."""
+    exhausted (409, ReserveExhausted: one line saying a new committee must be drawn)."""
     if not isinstance(account, str) or not account.strip() or len(account) > 256:
         raise InvalidRequest("account must be non-empty text of at most 256 characters")
     session = await get_session(ctx, session_id)
@@ -75,8 +87,13 @@ async def refill(ctx: EvaluationContext, actor: Actor, session_id: str, account:
     if any(r.expert_id == member.expert_id and r.status == DECLINED for r in rows):
         raise ConflictError(f"the seat of {member.name} is already refilled: waiting for the replacement to accept")
     evidence = await _recusal_evidence(ctx, session, member)
-    out = await draw_service.decline(ctx.tenders, actor, tender_id, member.expert_id, "签到时申请回避 withdrew at check-in",
-                                     "avoidance", evidence, in_session=True)
+    try:
+        out = await draw_service.decline(ctx.tenders, actor, tender_id, member.expert_id, "签到时申请回避 withdrew at check-in",
+                                         "avoidance", evidence, in_session=True)
+    except ConflictError as exc:
+        if not isinstance(exc.__cause__, draw.TooFewExperts):
+            raise
+        raise ReserveExhausted(exhausted_line(member.name)) from None
     ctx.notify(session_id, {"type": "members"})
     return {"seat": member.seat, "replaced": len(out["replacements"])}
 

@@ -17,12 +17,14 @@ from evaluation.experts import draw_service
 from evaluation.experts import pool as experts
 from evaluation.experts.draw_job import DrawJob
 from evaluation.session import refill
+from evaluation.session import report as session_report
 from evaluation.session import session as sessions
+from evaluation.session import sheets as scoring
 from evaluation.session.rules import SessionState
 from evaluation.session.session import EvaluationContext
 from evaluation.tenders.tender import NotPermitted, TenderContext
 from tests.evaluation.experts_fixtures import FAST, PURCHASER, committee_pool
-from tests.evaluation.session_fixtures import Keys, confirmed_tender
+from tests.evaluation.session_fixtures import Keys, confirmed_tender, sheets_doc
 from tests.evaluation.tender_fixtures import AGENCY, OTHER_AGENCY, beacon, tctx  # noqa: F401  (fixtures)
 
 
@@ -114,6 +116,19 @@ async def test_a_withdrawn_seat_is_refilled_from_the_reserve(tctx: TenderContext
     with pytest.raises(InvalidStateError, match="scoring"):
         await refill.refill(ectx, AGENCY, tid, gone.account)
 
+    # The report lists the withdrawn member as 回避, with who filled its seat, not as absent.
+    for m in [*members[1:], newcomer]:
+        scores = {b["bid"]: {"c2": "40", "c3": "15"} for b in session.bids}
+        await scoring.submit_sheets(ectx, m, tid, *sheets_doc(keys, tid, m.account, scores))
+    session = await scoring.compute_tally(ectx, members[1], tid)
+    assert session.report is not None
+    rows = {r["account"]: r for r in session.report["members"]}
+    assert rows[gone.account]["recused"]["replaced_by"] == {"seat": joined.seat, "name": joined.name}
+    assert rows[gone.account]["recused"]["bidders"] == [bids[0]["bidder_name"]]
+    assert rows[newcomer.account]["fills"] == session.member(gone.account).seat
+    assert session_report.attendance(rows[gone.account]) == f"回避（由 {joined.name} 补抽替补）"
+    assert "recused" not in rows[members[1].account] and session_report.attendance(rows[members[1].account]) == "是"
+
 
 async def test_an_exhausted_reserve_is_refused_and_changes_nothing(tctx: TenderContext, beacon: LocalBeacon) -> None:  # noqa: F811
     ectx, tid, members, reserve = await drawn_session(tctx, beacon)
@@ -123,8 +138,11 @@ async def test_an_exhausted_reserve_is_refused_and_changes_nothing(tctx: TenderC
         await sessions.check_in(ectx, m, tid, tied(keys, m.account, bids))
     await refill.refill(ectx, AGENCY, tid, members[0].account)
     before = tctx.audit.size
-    with pytest.raises(ConflictError, match="reserve is exhausted"):
+    with pytest.raises(refill.ReserveExhausted) as refused:
         await refill.refill(ectx, AGENCY, tid, members[1].account)
+    line = refused.value.message
+    assert line.startswith("备选专家已用尽，无法补足") and "重新申请抽取专家" in line and "第四十八条" in line
+    assert "\n" not in line and refused.value.status == 409
     assert tctx.audit.size == before
     status = await draw_service.draw_status(tctx, AGENCY, tid)
     assert status["state"] == "drawn"

@@ -18,8 +18,8 @@ from aiohttp import web
 from evaluation.audit.entry import Actor
 from evaluation.errors import DomainError
 from evaluation.session import result
-from evaluation.session.rules import SessionState
 from evaluation.session.ids import evaluation_id
+from evaluation.session.rules import SessionState
 from evaluation.session.session import get_session, sessions_of
 from evaluation.tenders import opening_record
 from evaluation.tenders import tender as tenders
