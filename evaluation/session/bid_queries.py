@@ -137,7 +137,8 @@ async def query_low_price(ctx: EvaluationContext, actor: Actor, tender_id: str, 
             raise InvalidRequest(f"minutes (the time to justify) must be a whole number in 1..{MAX_MINUTES}")
         due_us = ctx.tenders.now_us() + minutes * 60_000_000
         query = {"reason": flags[bid["bid"]], "due_us": due_us, "status": "open", "justification": None}
-        draft = session.entry("evaluation.low_price_query", {"bid": bid["bid"], "reason": query["reason"], "due_us": due_us}, actor)
+        draft = session.entry("evaluation.low_price_query", {"bid": bid["bid"], "reason": query["reason"], "due_us": due_us},
+                              actor)
         return await commit(ctx, session, actor, _replace(session, bid["bid"], low_price=query), [draft])
 
     return await _run(ctx, tender_id, step)
@@ -188,7 +189,8 @@ async def decide_low_price(ctx: EvaluationContext, actor: Actor, tender_id: str,
                 raise ConflictError(f"bid {bid['bid']} has sent no justification to accept")
             if ctx.tenders.now_us() <= int(query["due_us"]):
                 raise ConflictError(f"the time to justify the price of bid {bid['bid']} is not over yet")
-        draft = session.entry("evaluation.low_price_decision", {"bid": bid["bid"], "accepted": accepted, "reason": reason}, actor)
+        draft = session.entry("evaluation.low_price_decision", {"bid": bid["bid"], "accepted": accepted, "reason": reason},
+                              actor)
         bids = _replace(session, bid["bid"], low_price={**query, "status": "accepted" if accepted else "rejected"})
         invalid = None if accepted else (bid["bid"], Ground.ABNORMALLY_LOW, reason)
         return await commit(ctx, session, actor, bids, [draft], invalid)
@@ -201,6 +203,6 @@ def bidder_view(session: Session, actor: Actor) -> dict[str, Any]:
     mine = [b for b in session.bids if b["bidder"] == actor.account]
     if not mine:
         raise NotPermitted(f"you have no bid in the evaluation of {session.tender_id}")
-    return {"tender": session.tender_id, "lot": session.lot, "evaluation": session.id, "state": session.state.value,
+    return {"tender": session.tender_id, "state": session.state.value,
             "bids": [{"bid": b["bid"], "price_fen": b["price_fen"], "correction": b.get("correction"),
                       "low_price": b.get("low_price"), "invalid": b.get("invalid")} for b in mine]}
