@@ -91,6 +91,12 @@ KINDS_DOC: dict[str, str] = {
         "declaration ({version, sha256}), avoidance (its answer for every bidder: {bidder, "
         "bidder_name, conflict, reason}), name, seat."
     ),
+    "evaluation.seat_released": (
+        "At check-in the tender's agency left a withdrawn (回避) member's seat unfilled (不再补足): the "
+        "members still seated have a lawful composition (87号令 arts. 47–48: five or more, an odd number, "
+        "experts at least two thirds; the minimum of the tender's method and budget). Payload: account, "
+        "name, seat (the withdrawn member's), seated (members left), reason (the agency's words)."
+    ),
     "evaluation.key_replaced": (
         "A checked-in member who lost its signing key (a new browser, cleared site data) confirmed "
         "its password and registered a new one (重新登记签名密钥); the old key is revoked from this "
@@ -210,6 +216,10 @@ def _checked_in(state: dict[str, Any], entry: Entry) -> None:
 def _recused(state: dict[str, Any], entry: Entry) -> None:
     member = _ev(state, entry)["members"][entry.actor.account]
     member.update(recused=True, recusal=[a for a in entry.payload["avoidance"] if a["conflict"]])
+
+
+def _seat_released(state: dict[str, Any], entry: Entry) -> None:
+    _ev(state, entry)["members"][entry.payload["account"]]["released"] = True
 
 
 def _key_replaced(state: dict[str, Any], entry: Entry) -> None:
@@ -345,6 +355,7 @@ REDUCERS = {
     "evaluation.member_added": _member_added,
     "evaluation.checked_in": _checked_in,
     "evaluation.member_recused": _recused,
+    "evaluation.seat_released": _seat_released,
     "evaluation.key_replaced": _key_replaced,
     "evaluation.vote": _vote,
     "evaluation.revote": None,

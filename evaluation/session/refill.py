@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,6 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from evaluation.audit.entry import Actor
 from evaluation.errors import ConflictError, InvalidRequest, NotFoundError
 from evaluation.experts import draw, draw_service
+from evaluation.experts.committee import CommitteeError, validate_committee_plan
+from evaluation.experts.plan import METHODS
 from evaluation.experts.pool import expert_of_account
 from evaluation.experts.store import ACCEPTED, DECLINED, member_rows
 from evaluation.session.events import lot_entries
@@ -30,6 +33,7 @@ from evaluation.session.session import (
     get_session,
     retrying,
     sessions_of,
+    transition,
     write_state,
 )
 from evaluation.session.store import member_table
@@ -42,12 +46,27 @@ class ReserveExhausted(ConflictError):
     """The draw's reserve has no eligible expert left for a withdrawn member's seat (409)."""
 
 
-def exhausted_line(name: str) -> str:
-    """What the agency reads when the reserve cannot refill `name`'s seat: the committee cannot be
-    completed, and 87号令 art. 48 says what follows — stop, seal the files, form a new committee
-    (a new draw). The session proceeds short of a member never: art. 47 fixes its composition."""
+def exhausted_line(name: str, lawful_without: bool) -> str:
+    """What the agency reads when the reserve cannot refill `name`'s seat. 87号令 art. 48: a
+    committee whose composition no longer conforms (art. 47) is completed, else the evaluation
+    stops and a new committee is formed; one that still conforms may go on without the seat."""
+    if lawful_without:
+        return (f"备选专家已用尽，无法补足{name}的席位；现有成员仍符合评标委员会组成要求，可选择“不再补足”按现有成员"
+                f"继续评标，否则请停止本次评标，重新申请抽取专家 (the draw's reserve is exhausted)")
     return (f"备选专家已用尽，无法补足{name}的席位：依87号令第四十八条，请停止本次评标，封存投标文件和评标资料，"
             f"重新申请抽取专家组建评标委员会后再评标 (the draw's reserve is exhausted: a new committee must be drawn)")
+
+
+def composition_problem(spec: Any, seated: Sequence[Member]) -> str | None:
+    """Why the members `seated` are not a lawful committee for the tender `spec` (87号令 art. 47,
+    evaluation/experts/committee.py: the minimum of its method and budget, an odd number, experts
+    at least two thirds), in one Chinese line; None when they are."""
+    reps = sum(m.kind != "expert" for m in seated)
+    try:
+        validate_committee_plan(METHODS[spec.method], spec.budget_fen // 100, len(seated), reps)
+    except CommitteeError as exc:
+        return f"现有 {len(seated)} 名成员（其中专家 {len(seated) - reps} 名）不符合评标委员会组成要求：{exc.message}"
+    return None
 
 
 async def _recusal_evidence(ctx: EvaluationContext, session: Session, member: Member) -> str:
@@ -93,9 +112,67 @@ async def refill(ctx: EvaluationContext, actor: Actor, session_id: str, account:
     except ConflictError as exc:
         if not isinstance(exc.__cause__, draw.TooFewExperts):
             raise
-        raise ReserveExhausted(exhausted_line(member.name)) from None
+        raise ReserveExhausted(exhausted_line(member.name, composition_problem(tender.spec, session.seated) is None)) from None
     ctx.notify(session_id, {"type": "members"})
     return {"seat": member.seat, "replaced": len(out["replacements"])}
+
+
+async def release(ctx: EvaluationContext, actor: Actor, session_id: str, account: Any, reason: Any) -> Session:
+    """不再补足: the owning agency leaves the seat of `account`, a member that withdrew at check-in,
+    unfilled, because the members still seated are a lawful committee (87号令 arts. 47–48:
+    `composition_problem`); `reason` is the agency's words. Logs ``evaluation.seat_released``;
+    when every seated member has checked in and no other seat waits, the election opens.
+    Refused, with nothing changed: another agency (403), no such member (404), not withdrawn,
+    already filled or released, a replacement already invited, not at check-in, or the committee
+    without the seat not lawful (409, one line naming the rule)."""
+    if not isinstance(account, str) or not account.strip() or len(account) > 256:
+        raise InvalidRequest("account must be non-empty text of at most 256 characters")
+    if not isinstance(reason, str) or not reason.strip() or len(reason) > 500:
+        raise InvalidRequest("请说明不再补足的理由，不超过 500 字 (reason)")
+    session = await get_session(ctx, session_id)
+    tender = await get(ctx.tenders, session.tender_id)
+    if not tender.owned_by(actor):
+        raise NotPermitted(f"tender {session.tender_id} belongs to another agency")
+
+    async def step() -> Session:
+        session = await get_session(ctx, session_id)
+        require(session.title, session.state, SessionState.CHECKIN, doing="leave a seat unfilled (only during check-in)")
+        member = session.member(account)
+        if member is None:
+            raise NotFoundError(f"{account[:60]} is not a member of the evaluation committee of {session.title}")
+        if member.recused_us is None:
+            raise ConflictError(f"{member.name}未回避：只有回避成员的席位可以不再补足 ({member.name} has not withdrawn)")
+        if member not in session.vacant():
+            raise ConflictError(f"{member.name}的席位已补足或已确认不再补足")
+        if member.expert_id is not None:
+            async with ctx.engine.connect() as conn:
+                rows = await member_rows(conn, session.tender_id)
+            if any(r.replaces == member.expert_id and r.status != DECLINED for r in rows):
+                raise ConflictError(f"已为{member.name}的席位补抽专家，请等待替补专家接受邀请 (a replacement is invited)")
+        problem = composition_problem(tender.spec, session.seated)
+        if problem:
+            raise ConflictError(f"不能不再补足：{problem}；请补抽专家或重新组建评标委员会（87号令第四十八条）")
+        payload = {"account": member.account, "name": member.name, "seat": member.seat,
+                   "seated": len(session.seated), "reason": reason.strip()}
+        drafts = [session.entry("evaluation.seat_released", payload, actor)]
+        waiting = [m for m in session.seated if m.checked_in_us is None]
+        opens = not waiting and [m.account for m in session.vacant()] == [member.account]
+        if opens:
+            drafts.append(transition(session, SessionState.ELECTION, actor))
+        now = ctx.tenders.now_us()
+
+        async def apply(conn: AsyncConnection) -> None:
+            await write_state(conn, session, SessionState.ELECTION if opens else None)
+            c = member_table.c
+            await conn.execute(sa.update(member_table).where(c.session_id == session_id, c.account == member.account)
+                               .values(released_us=now))
+
+        await ctx.tenders.audit.append_many(drafts, apply=apply)
+        return await get_session(ctx, session_id)
+
+    result: Session = await retrying(step)
+    ctx.notify(session_id, {"type": "state", "state": result.state.value})
+    return result
 
 
 async def join_replacement(ctx: EvaluationContext, actor: Actor, tender_id: str) -> Session | None:

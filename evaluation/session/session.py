@@ -127,13 +127,14 @@ class Member:
     recused_us: int | None = None
     recusal: tuple[dict[str, Any], ...] = ()
     fills: int | None = None  # the seat of the withdrawn member this one replaces (补抽)
+    released_us: int | None = None  # a withdrawn member's seat left unfilled (不再补足, refill.release)
 
     def to_json(self) -> dict[str, Any]:
         return {"account": self.account, "kind": self.kind, "expert_id": self.expert_id, "name": self.name,
                 "site": self.site, "specialty": self.specialty, "seat": self.seat,
                 "checked_in": self.checked_in_us is not None, "checked_in_us": self.checked_in_us,
                 "recused": self.recused_us is not None, "recused_us": self.recused_us, "recusal": list(self.recusal),
-                "fills": self.fills,
+                "fills": self.fills, "released": self.released_us is not None,
                 "key_sha256": None if self.public_key is None else key_fingerprint(self.public_key)}
 
 
@@ -181,9 +182,10 @@ class Session:
         return tuple(m for m in self.members if m.recused_us is None)
 
     def vacant(self) -> list[Member]:
-        """Withdrawn members whose seat nobody fills yet (the agency refills it from the reserve)."""
+        """Withdrawn members whose seat nobody fills yet (the agency refills it from the reserve, or
+        releases it when the committee without it is still lawfully composed)."""
         filled = {m.fills for m in self.members if m.fills is not None}
-        return [m for m in self.members if m.recused_us is not None and m.seat not in filled]
+        return [m for m in self.members if m.recused_us is not None and m.seat not in filled and m.released_us is None]
 
     def check_in_complete_with(self, account: str) -> bool:
         """Whether check-in is complete once `account` checks in: every seated member checked in and
@@ -213,7 +215,7 @@ async def load(conn: AsyncConnection, session_id: str) -> Session:
     c = member_table.c
     members = tuple(
         Member(r.account, r.kind, r.expert_id, r.name, r.site, r.specialty, r.seat, r.public_key, r.checked_in_us,
-               r.recused_us, tuple(json.loads(r.recusal)) if r.recusal else (), r.fills)
+               r.recused_us, tuple(json.loads(r.recusal)) if r.recusal else (), r.fills, r.released_us)
         for r in await conn.execute(sa.select(member_table).where(c.session_id == session_id).order_by(c.seat))
     )
     config = SessionConfig.from_json(json.loads(row.config))

@@ -46,6 +46,7 @@ member_table = sa.Table(
     sa.Column("recused_us", sa.BigInteger, nullable=True),  # withdrew at check-in (回避)
     sa.Column("recusal", sa.Text, nullable=True),  # JSON: the bidders it declared ties to, with reasons
     sa.Column("fills", sa.Integer, nullable=True),  # the seat of the withdrawn member this one replaces
+    sa.Column("released_us", sa.BigInteger, nullable=True),  # a withdrawn member's seat the agency will not refill
 )
 
 vote_table = sa.Table(

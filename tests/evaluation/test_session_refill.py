@@ -12,6 +12,7 @@ import pytest
 from crypto.beacon import LocalBeacon, LocalBeaconSource
 from evaluation.accounts.account import create_account
 from evaluation.audit.entry import Actor
+from evaluation.audit.events import replay
 from evaluation.errors import ConflictError, InvalidRequest, InvalidStateError, NotFoundError
 from evaluation.experts import draw_service
 from evaluation.experts import pool as experts
@@ -24,7 +25,7 @@ from evaluation.session.rules import SessionState
 from evaluation.session.session import EvaluationContext
 from evaluation.tenders.tender import NotPermitted, TenderContext
 from tests.evaluation.experts_fixtures import FAST, PURCHASER, committee_pool
-from tests.evaluation.session_fixtures import Keys, confirmed_tender, sheets_doc
+from tests.evaluation.session_fixtures import Keys, TestCommittee, confirmed_tender, sheets_doc
 from tests.evaluation.tender_fixtures import AGENCY, OTHER_AGENCY, beacon, tctx  # noqa: F401  (fixtures)
 
 
@@ -146,3 +147,41 @@ async def test_an_exhausted_reserve_is_refused_and_changes_nothing(tctx: TenderC
     assert tctx.audit.size == before
     status = await draw_service.draw_status(tctx, AGENCY, tid)
     assert status["state"] == "drawn"
+
+
+async def test_a_seat_is_left_unfilled_only_while_the_committee_stays_lawful(tctx: TenderContext, beacon: LocalBeacon) -> None:  # noqa: F811
+    """不再补足 (87号令 arts. 47–48): of 7 members, one withdrawn leaves 6 — an even committee, so the
+    seat must be refilled; a second withdrawn leaves 5, lawful: both seats are left unfilled and the
+    election opens once the last is released. Refusals write nothing."""
+    tender = await confirmed_tender(tctx, beacon)
+    committee = TestCommittee()
+    ectx = EvaluationContext(tctx, committee, LocalBeaconSource(beacon))
+    members = committee.seat(tender.id, count=7)
+    tid = (await sessions.start(ectx, AGENCY, tender.id, {})).id
+    keys = Keys()
+    bids = (await sessions.get_session(ectx, tid)).bids
+    await sessions.check_in(ectx, members[0], tid, tied(keys, members[0].account, bids))
+    for m in members[2:]:
+        await sessions.check_in(ectx, m, tid, keys.checkin(m.account, bids))
+    before = tctx.audit.size
+    with pytest.raises(ConflictError, match="单数|odd"):  # 6 left
+        await refill.release(ectx, AGENCY, tid, members[0].account, "备选专家已用尽")
+    with pytest.raises(InvalidRequest, match="理由"):
+        await refill.release(ectx, AGENCY, tid, members[0].account, " ")
+    with pytest.raises(NotPermitted):
+        await refill.release(ectx, OTHER_AGENCY, tid, members[0].account, "x")
+    with pytest.raises(ConflictError, match="未回避"):
+        await refill.release(ectx, AGENCY, tid, members[2].account, "x")
+    assert tctx.audit.size == before
+
+    await sessions.check_in(ectx, members[1], tid, tied(keys, members[1].account, bids))
+    session = await refill.release(ectx, AGENCY, tid, members[0].account, "备选专家已用尽，现有成员符合组成要求")
+    assert session.state is SessionState.CHECKIN and [m.account for m in session.vacant()] == [members[1].account]
+    with pytest.raises(ConflictError, match="已补足或已确认不再补足"):
+        await refill.release(ectx, AGENCY, tid, members[0].account, "again")
+    session = await refill.release(ectx, AGENCY, tid, members[1].account, "同上")
+    assert session.state is SessionState.ELECTION and len(session.seated) == 5 and session.vacant() == []
+    released = await tctx.audit.entries_for_tender(tender.id, kinds=["evaluation.seat_released"])
+    assert [(e.payload["seat"], e.payload["seated"]) for e in released] == [(1, 5), (2, 5)]
+    state = replay(await tctx.audit.entries_for_tender(tender.id))
+    assert state["problems"] == [] and state["evaluation"]["members"][members[0].account]["released"] is True

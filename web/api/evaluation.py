@@ -70,6 +70,16 @@ async def refill_seat(request: web.Request) -> web.Response:
     return await _view(request, 201)
 
 
+@routes.post("/api/evaluation/{id}/members/{account}/release", name="evaluation.release")
+async def release_seat(request: web.Request) -> web.Response:
+    """不再补足: the agency leaves a withdrawn member's seat unfilled when the committee without it is
+    still lawfully composed (evaluation/session/refill.py release); ``{reason}``."""
+    data = await json_body(request)
+    await refill.release(ctx(request), current_actor(request), request.match_info["id"], request.match_info["account"],
+                         data.get("reason"))
+    return await _view(request, 201)
+
+
 @routes.post("/api/evaluation/{id}/checkin", name="evaluation.checkin")
 async def checkin(request: web.Request) -> web.Response:
     await sessions.check_in(ctx(request), current_actor(request), request.match_info["id"], await json_body(request))

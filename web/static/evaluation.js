@@ -334,11 +334,19 @@
       if (m.recused) {
         li.append(" · " + t("已回避") + ": " + m.recusal.map((r) => `${r.bidder_name}（${r.reason}）`).join("；"));
         li.className = "warn";
-        if (view.tender.owner && s === "checkin" && m.kind === "expert" && !view.members.some((o) => o.fills === m.seat)) {
+        if (m.released) li.append(" · " + t("不再补足"));
+        if (view.tender.owner && s === "checkin" && !m.released && !view.members.some((o) => o.fills === m.seat)) {
           const refill = cell("button", t("补抽专家"));
           Object.assign(refill, { type: "button", className: "refill" });
           refill.onclick = () => act(() => post(`/members/${encodeURIComponent(m.account)}/refill`), t("已补抽，等待替补专家接受邀请"));
-          li.append(" ", refill);
+          const release = cell("button", t("不再补足"));
+          Object.assign(release, { type: "button", className: "release", title: t("现有成员仍符合评标委员会组成要求时，可不再补足该席位") });
+          release.onclick = () => {
+            const reason = prompt(t("请说明不再补足的理由"), t("备选专家已用尽，现有成员符合组成要求"));
+            if (reason !== null) act(() => post(`/members/${encodeURIComponent(m.account)}/release`, { reason }), t("该席位不再补足"));
+          };
+          if (m.kind === "expert") li.append(" ", refill);
+          li.append(" ", release);
         }
       }
       li.dataset.account = m.account;

@@ -3,7 +3,8 @@
 ``evaluation_session`` gets ``id`` (the primary key: the tender's id, or ``<tender id>.<lot>`` for a
 lot of a multi-lot tender, evaluation/session/ids.py) and ``lot``; ``tender_id`` stays, indexed,
 no longer unique. The other session tables name the session: their ``tender_id`` becomes
-``session_id``. A session started before this revision for one lot of a multi-lot tender (its
+``session_id``. ``evaluation_member.released_us``: a withdrawn member's seat the agency leaves
+unfilled because the committee without it still has a lawful composition. A session started before this revision for one lot of a multi-lot tender (its
 config names the lot) takes the id of that lot.
 
 Revision ID: 0016_lot_sessions
@@ -76,6 +77,8 @@ def upgrade() -> None:
     op.rename_table("evaluation_session_by_id", "evaluation_session")
     op.create_index("ix_evaluation_session_tender_id", "evaluation_session", ["tender_id"])
     _rename_key("tender_id", "session_id")
+    with op.batch_alter_table("evaluation_member") as batch:
+        batch.add_column(sa.Column("released_us", sa.BigInteger, nullable=True))
     for table in CHILDREN:
         for old, new in moved.items():
             conn.execute(sa.text(f"update {table} set session_id = :new where session_id = :old"), {"new": new, "old": old})
@@ -86,6 +89,8 @@ def downgrade() -> None:
     twice = conn.execute(sa.text("select tender_id from evaluation_session group by tender_id having count(*) > 1")).first()
     if twice is not None:
         raise RuntimeError(f"tender {twice[0]} has several lot sessions: the schema before 0016 holds one per tender")
+    with op.batch_alter_table("evaluation_member") as batch:
+        batch.drop_column("released_us")
     _rename_key("session_id", "tender_id")
     for table in CHILDREN:
         conn.execute(sa.text(f"update {table} set tender_id = (select s.tender_id from evaluation_session s "
