@@ -80,6 +80,8 @@ async def test_each_lot_has_its_own_session_over_http(aiohttp_client: Any, tmp_p
 
     status, page = await hall.call("agency", "GET", f"/evaluation/{tid}.2")
     assert status == 200 and 'id="start-lot-fixed"' in page and "第2包" in page and 'id="start-lot"' not in page
+    documents = page.split('id="documents"')[1].split("</table>")[0]
+    assert "供应商 3" in documents and "供应商 2" not in documents  # the bids on lot 2 only
     status, page = await hall.call("agency", "GET", f"/tenders/{tid}")
     assert page.count('class="button start-lot"') == 2 and f'href="/evaluation/{tid}.1"' in page
 

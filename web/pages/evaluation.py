@@ -44,6 +44,8 @@ async def page(request: web.Request) -> web.Response:
     try:
         bids = await documents.bid_documents(tenders_ctx, current_actor(request), tender_id)
         fields = [f.to_json() for f in tender.spec.record_fields] if tender else []
+        if lot is not None:  # a lot's session: the bids taking part in that lot (and those that failed to open)
+            bids = [b for b in bids if b["status"] != "opened" or lot in b["lots"]]
     except DomainError:  # not opened yet, or not this reader's: the page shows the session only
         bids, fields = [], []
     lang = language_of(request)
