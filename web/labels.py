@@ -218,6 +218,7 @@ LABELS: dict[str, dict[str, str]] = {
         "evaluation.member_added": N_("加入评标委员会"),
         "evaluation.checked_in": N_("评委签到"),
         "evaluation.member_recused": N_("评委回避"),
+        "evaluation.seat_released": N_("回避席位不再补足"),
         "evaluation.key_replaced": N_("重新登记签名密钥"),
         "evaluation.vote": N_("推选组长投票"),
         "evaluation.revote": N_("重新投票"),

@@ -22,7 +22,7 @@ from evaluation.experts.store import expert_table
 from evaluation.notifications import mail
 from evaluation.notifications.rules import KINDS, Facts, Notice, notices_for
 from evaluation.notifications.store import contact_table, cursor_table, notice_table
-from evaluation.session.store import member_table
+from evaluation.session.store import member_table, session_table
 from evaluation.tenders.store import bid_table, objection_table, tender_table
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,10 @@ async def _facts(conn: AsyncConnection, tender_id: str, experts: dict[str, str])
     agency = row.agency if row is not None else ""
     b, m, o = bid_table.c, member_table.c, objection_table.c
     bidders = [r[0] for r in await conn.execute(sa.select(b.bidder).where(b.tender_id == tender_id, b.status != "withdrawn").distinct())]
-    members = [r[0] for r in await conn.execute(sa.select(m.account).where(m.tender_id == tender_id))]
+    s = session_table.c
+    members = [r[0] for r in await conn.execute(
+        sa.select(m.account).select_from(member_table.join(session_table, s.id == m.session_id))
+        .where(s.tender_id == tender_id).distinct())]
     objections = {r[0]: r[1] for r in await conn.execute(sa.select(o.id, o.bidder).where(o.tender_id == tender_id))}
     bid_bidders = {r[0]: r[1] for r in await conn.execute(sa.select(b.id, b.bidder).where(b.tender_id == tender_id))}
     return Facts(title, agency, bidders, members, experts, objections, bid_bidders)

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from evaluation.audit.entry import Entry
+from evaluation.session.events import lot_of
+from evaluation.session.ids import evaluation_id
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,7 @@ def _seated(payload: Mapping[str, Any]) -> list[str]:
 def notices_for(entry: Entry, facts: Facts) -> list[Notice]:
     """The notices `entry` gives rise to (none for most kinds)."""
     t, p, title = entry.tender_id or "", entry.payload, {"title": facts.title}
+    session = evaluation_id(t, lot_of(p))  # a lot's session for an entry of a lot (分包)
     if entry.kind in ("experts.drawn", "experts.replaced"):
         accounts = [facts.expert_accounts[e] for e in _seated(p) if e in facts.expert_accounts]
         return [Notice(a, INVITED, title, "/experts/me") for a in accounts]
@@ -83,18 +86,18 @@ def notices_for(entry: Entry, facts: Facts) -> list[Notice]:
         return [Notice(b, RECORD, title, f"/tenders/{t}/hall") for b in facts.bidders]
     if entry.kind == "evaluation.started":
         members = [str(m["account"]) for m in p.get("members", []) if isinstance(m, Mapping) and m.get("account")]
-        return [Notice(m, STARTED, title, f"/evaluation/{t}") for m in members]
+        return [Notice(m, STARTED, title, f"/evaluation/{session}") for m in members]
     if entry.kind == "evaluation.member_added" and p.get("kind") == "expert" and p.get("account"):
-        return [Notice(str(p["account"]), STARTED, title, f"/evaluation/{t}")]
+        return [Notice(str(p["account"]), STARTED, title, f"/evaluation/{session}")]
     if entry.kind == "evaluation.state" and p.get("new") in ("scoring", "signing"):
         text = SCORING if p["new"] == "scoring" else SIGNING
-        return [Notice(m, text, title, f"/evaluation/{t}") for m in facts.members]
+        return [Notice(m, text, title, f"/evaluation/{session}") for m in facts.members]
     if entry.kind in ("evaluation.price_correction", "evaluation.low_price_query"):
         bidder = facts.bid_bidders.get(str(p.get("bid", "")))
         text = CORRECTION if entry.kind == "evaluation.price_correction" else LOW_PRICE
-        return [Notice(bidder, text, title, f"/evaluation/{t}/my-bid")] if bidder else []
+        return [Notice(bidder, text, title, f"/evaluation/{session}/my-bid")] if bidder else []
     if entry.kind in ("evaluation.price_correction_answered", "evaluation.low_price_justified"):
-        return [Notice(m, BIDDER_ANSWERED, title, f"/evaluation/{t}/decisions") for m in facts.members
+        return [Notice(m, BIDDER_ANSWERED, title, f"/evaluation/{session}/decisions") for m in facts.members
                 if m != entry.actor.account]
     return []
 

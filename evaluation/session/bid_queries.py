@@ -20,7 +20,7 @@ import re
 from fractions import Fraction
 from typing import Any
 
-from evaluation.audit.entry import Actor, EntryDraft
+from evaluation.audit.entry import Actor
 from evaluation.errors import ConflictError, InvalidRequest
 from evaluation.session.rules import CorrectionRule, _enum, corrected_total, valid_prices
 from evaluation.session.scoring import abnormally_low, evaluated_price
@@ -87,7 +87,7 @@ async def correct_price(ctx: EvaluationContext, actor: Actor, tender_id: str, da
         explanation = _text(data.get("explanation"), "修正理由")
         correction = {"rule": rule.value, "original_fen": int(bid["price_fen"]), "corrected_fen": corrected,
                       "explanation": explanation, "status": "pending"}
-        draft = EntryDraft("evaluation.price_correction", {"bid": bid["bid"], **correction}, tender_id, actor)
+        draft = session.entry("evaluation.price_correction", {"bid": bid["bid"], **correction}, actor)
         return await commit(ctx, session, actor, _replace(session, bid["bid"], correction=correction), [draft])
 
     return await _run(ctx, tender_id, step)
@@ -105,7 +105,7 @@ async def answer_correction(ctx: EvaluationContext, actor: Actor, tender_id: str
         confirm = data.get("confirm")
         if not isinstance(confirm, bool):
             raise InvalidRequest("请选择确认或不确认修正后的报价 confirm must be true or false")
-        draft = EntryDraft("evaluation.price_correction_answered", {"bid": bid["bid"], "confirmed": confirm}, tender_id, actor)
+        draft = session.entry("evaluation.price_correction_answered", {"bid": bid["bid"], "confirmed": confirm}, actor)
         answered = {**correction, "status": "confirmed" if confirm else "refused"}
         if not confirm:
             bids = _replace(session, bid["bid"], correction=answered)
@@ -139,8 +139,8 @@ async def query_low_price(ctx: EvaluationContext, actor: Actor, tender_id: str, 
             raise InvalidRequest(f"说明时限须为 1–{MAX_MINUTES} 的整数分钟 minutes must be a whole number in 1..{MAX_MINUTES}")
         due_us = ctx.tenders.now_us() + minutes * 60_000_000
         query = {"reason": flags[bid["bid"]], "due_us": due_us, "status": "open", "justification": None}
-        draft = EntryDraft("evaluation.low_price_query", {"bid": bid["bid"], "reason": query["reason"], "due_us": due_us},
-                           tender_id, actor)
+        draft = session.entry("evaluation.low_price_query", {"bid": bid["bid"], "reason": query["reason"], "due_us": due_us},
+                              actor)
         return await commit(ctx, session, actor, _replace(session, bid["bid"], low_price=query), [draft])
 
     return await _run(ctx, tender_id, step)
@@ -177,7 +177,7 @@ async def justify_low_price(ctx: EvaluationContext, actor: Actor, tender_id: str
                 "at_us": ctx.tenders.now_us()}
         if stored is not None:
             said.update(document_sha256=stored["sha256"], document_name=stored["name"], document_size=stored["size"])
-        draft = EntryDraft("evaluation.low_price_justified", {"bid": bid["bid"], **said}, tender_id, actor)
+        draft = session.entry("evaluation.low_price_justified", {"bid": bid["bid"], **said}, actor)
         bids = _replace(session, bid["bid"], low_price={**query, "status": "justified", "justification": said})
         return await commit(ctx, session, actor, bids, [draft])
 
@@ -203,8 +203,8 @@ async def decide_low_price(ctx: EvaluationContext, actor: Actor, tender_id: str,
                 raise ConflictError(f"{bid['bidder_name']}尚未提交说明，无可接受 has sent no justification to accept")
             if ctx.tenders.now_us() <= int(query["due_us"]):
                 raise ConflictError(f"{bid['bidder_name']}的说明期限未到，尚不能认定 the time to justify is not over yet")
-        draft = EntryDraft("evaluation.low_price_decision", {"bid": bid["bid"], "accepted": accepted, "reason": reason},
-                           tender_id, actor)
+        draft = session.entry("evaluation.low_price_decision", {"bid": bid["bid"], "accepted": accepted, "reason": reason},
+                              actor)
         bids = _replace(session, bid["bid"], low_price={**query, "status": "accepted" if accepted else "rejected",
                                                         "decision": reason})
         invalid = None if accepted else (bid["bid"], Ground.ABNORMALLY_LOW, reason)

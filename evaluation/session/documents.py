@@ -57,7 +57,7 @@ async def _opened(ctx: TenderContext, tender_id: str, bid_id: str | None = None)
     """The opening rows of `tender_id` (or of its one bid `bid_id`) with the bidders' names."""
     o, b = opening_table.c, bid_table.c
     query = (
-        sa.select(o.bid_id, o.status, o.fields, o.documents, o.reason, b.bidder_name)
+        sa.select(o.bid_id, o.status, o.fields, o.documents, o.reason, o.lots, b.bidder_name)
         .select_from(opening_table.join(bid_table, b.id == o.bid_id))
         .where(o.tender_id == tender_id, *([o.bid_id == bid_id] if bid_id is not None else []))
         .order_by(o.seq, o.bid_id)
@@ -68,12 +68,14 @@ async def _opened(ctx: TenderContext, tender_id: str, bid_id: str | None = None)
 
 async def bid_documents(ctx: TenderContext, actor: Actor, tender_id: str) -> list[dict[str, Any]]:
     """Each opened bid of `tender_id`: bidder, its opening-record values and its documents (name,
-    sha256, size), in the order of the record. Failed bids are listed with their reason."""
+    sha256, size) and the lots it takes part in (分包, empty without lots), in the order of the
+    record. Failed bids are listed with their reason."""
     await _check_reader(ctx, actor, tender_id)
     rows = await _opened(ctx, tender_id)
     return [
         {"bid": r.bid_id, "bidder_name": r.bidder_name, "status": r.status, "reason": r.reason,
-         "fields": json.loads(r.fields), "documents": [{k: d[k] for k in ("name", "sha256", "size")} for d in json.loads(r.documents)]}
+         "fields": json.loads(r.fields), "documents": [{k: d[k] for k in ("name", "sha256", "size")} for d in json.loads(r.documents)],
+         "lots": [x["lot"] for x in json.loads(r.lots)] if r.lots else []}
         for r in rows
     ]
 

@@ -6,11 +6,17 @@ every signed sheet (``evaluation.sheet_submitted``), every change (``evaluation.
 and the randomness of a drawn tie order (``evaluation.tally``). ``recompute_tally`` folds them with
 the pure rules (tally.apply_change, tally.tally) — what ``pingbiao audit replay`` compares with
 the logged and stored tally. Documented in docs/audit-log.md.
+
+A multi-lot tender (分包) has one session per lot; its entries stay the tender's, and each names its
+lot: ``lot`` in the payload, the lot number (``evaluation.started`` and ``tender.result_published``
+give ``{lot, name}``). The reducers fold a lot's entries into ``state["lots"][lot]`` (``lot_of``);
+``state["evaluation"]`` is the session of a tender without lots (or the lot started last), and
+``lot_entries`` picks the entries a replay of one lot takes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from fractions import Fraction
 from typing import Any
 
@@ -85,6 +91,12 @@ KINDS_DOC: dict[str, str] = {
         "declaration ({version, sha256}), avoidance (its answer for every bidder: {bidder, "
         "bidder_name, conflict, reason}), name, seat."
     ),
+    "evaluation.seat_released": (
+        "At check-in the tender's agency left a withdrawn (回避) member's seat unfilled (不再补足): the "
+        "members still seated have a lawful composition (87号令 arts. 47–48: five or more, an odd number, "
+        "experts at least two thirds; the minimum of the tender's method and budget). Payload: account, "
+        "name, seat (the withdrawn member's), seated (members left), reason (the agency's words)."
+    ),
     "evaluation.key_replaced": (
         "A checked-in member who lost its signing key (a new browser, cleared site data) confirmed "
         "its password and registered a new one (重新登记签名密钥); the old key is revoked from this "
@@ -132,14 +144,42 @@ KINDS_DOC: dict[str, str] = {
 }
 
 
-def _ev(state: dict[str, Any]) -> dict[str, Any]:
-    ev: dict[str, Any] = state["evaluation"]
+def tagged(payload: dict[str, Any], lot: int | None) -> dict[str, Any]:
+    """`payload` of an entry of the session of `lot` (unchanged without a lot)."""
+    if lot is None or "lot" in payload:
+        return payload
+    return {**payload, "lot": lot}
+
+
+def lot_of(payload: Mapping[str, Any]) -> int | None:
+    """The lot an entry's payload names (a number, or ``{lot, name}``); None without one."""
+    lot = payload.get("lot")
+    if isinstance(lot, Mapping):
+        lot = lot.get("lot")
+    return lot if isinstance(lot, int) and not isinstance(lot, bool) else None
+
+
+def lot_entries(entries: Iterable[Entry], lot: int | None) -> list[Entry]:
+    """The entries a replay of `lot`'s session takes: every entry that is not of another lot's session."""
+    return [e for e in entries if lot_of(e.payload) in (None, lot) or not e.kind.startswith("evaluation.")]
+
+
+def session_state(state: Mapping[str, Any], lot: int | None) -> dict[str, Any] | None:
+    """The replayed session of `lot` (None: of a tender without lots) in a replayed `state`."""
+    found: dict[str, Any] | None = state.get("evaluation") if lot is None else state.get("lots", {}).get(lot)
+    return found
+
+
+def _ev(state: dict[str, Any], entry: Entry) -> dict[str, Any]:
+    lot = lot_of(entry.payload)
+    ev: dict[str, Any] = state["evaluation"] if lot is None else state["lots"][lot]
     return ev
 
 
 def _started(state: dict[str, Any], entry: Entry) -> None:
     p = entry.payload
-    state["evaluation"] = {
+    lot = lot_of(p)
+    ev = {
         "state": "checkin",
         "config": p["config"],
         "criteria": p["criteria"],
@@ -153,71 +193,78 @@ def _started(state: dict[str, Any], entry: Entry) -> None:
         "report_sha256": None,
         "report_signers": [],
     }
+    if lot is not None:
+        state.setdefault("lots", {})[lot] = ev
+    state["evaluation"] = ev  # also the lot's: its entries logged before 0016 did not name the lot
     state["phase"] = "evaluating"
 
 
 def _state(state: dict[str, Any], entry: Entry) -> None:
-    _ev(state)["state"] = entry.payload["new"]
+    _ev(state, entry)["state"] = entry.payload["new"]
 
 
 def _member_added(state: dict[str, Any], entry: Entry) -> None:
     p = entry.payload
-    _ev(state)["members"][p["account"]] = {**p, "checked_in": False}
+    _ev(state, entry)["members"][p["account"]] = {**p, "checked_in": False}
 
 
 def _checked_in(state: dict[str, Any], entry: Entry) -> None:
-    member = _ev(state)["members"][entry.actor.account]
+    member = _ev(state, entry)["members"][entry.actor.account]
     member.update(checked_in=True, public_key=entry.payload["public_key"])
 
 
 def _recused(state: dict[str, Any], entry: Entry) -> None:
-    member = _ev(state)["members"][entry.actor.account]
+    member = _ev(state, entry)["members"][entry.actor.account]
     member.update(recused=True, recusal=[a for a in entry.payload["avoidance"] if a["conflict"]])
 
 
+def _seat_released(state: dict[str, Any], entry: Entry) -> None:
+    _ev(state, entry)["members"][entry.payload["account"]]["released"] = True
+
+
 def _key_replaced(state: dict[str, Any], entry: Entry) -> None:
-    member = _ev(state)["members"][entry.actor.account]
+    member = _ev(state, entry)["members"][entry.actor.account]
     member["public_key"] = entry.payload["public_key"]
     member.setdefault("revoked_keys", []).append(entry.payload["old_key_sha256"])
 
 
 def _vote(state: dict[str, Any], entry: Entry) -> None:
-    _ev(state)["votes"].append({"round": entry.payload["round"], "voter": entry.actor.account,
+    _ev(state, entry)["votes"].append({"round": entry.payload["round"], "voter": entry.actor.account,
                                 "candidate": entry.payload["candidate"]})
 
 
 def _leader(state: dict[str, Any], entry: Entry) -> None:
-    _ev(state)["leader"] = entry.payload["leader"]
+    _ev(state, entry)["leader"] = entry.payload["leader"]
 
 
 def _sheet(state: dict[str, Any], entry: Entry) -> None:
     sheets = entry.payload["sheets"]
     if not isinstance(sheets, list):
         raise TypeError("sheets must be a list")
-    _ev(state)["sheets"][entry.actor.account] = sheets
+    _ev(state, entry)["sheets"][entry.actor.account] = sheets
 
 
 def _review(state: dict[str, Any], entry: Entry) -> None:
-    _ev(state)["review"] = entry.payload
+    _ev(state, entry)["review"] = entry.payload
 
 
 def _changed(state: dict[str, Any], entry: Entry) -> None:
-    _ev(state)["changes"].append(entry.payload["change"])
+    _ev(state, entry)["changes"].append(entry.payload["change"])
 
 
 def _deviation_confirmed(state: dict[str, Any], entry: Entry) -> None:
-    _ev(state).setdefault("deviation_confirmations", []).append(dict(entry.payload))
+    _ev(state, entry).setdefault("deviation_confirmations", []).append(dict(entry.payload))
 
 
 def _bid_invalid(state: dict[str, Any], entry: Entry) -> None:
     p = entry.payload
-    ev = _ev(state)
+    ev = _ev(state, entry)
     ev["bids"] = [{**b, "invalid": p["invalid"], "invalid_ground": p["ground"], "invalid_reason": p["reason"]}
                   if b["bid"] == p["bid"] else b for b in ev["bids"]]
 
 
-def _bid_update(state: dict[str, Any], bid: str, **values: Any) -> None:
-    ev = _ev(state)
+def _bid_update(state: dict[str, Any], entry: Entry, bid: str, **values: Any) -> None:
+    ev = _ev(state, entry)
     if bid not in {b["bid"] for b in ev["bids"]}:
         raise KeyError(bid)
     ev["bids"] = [{**b, **values} if b["bid"] == bid else b for b in ev["bids"]]
@@ -225,65 +272,76 @@ def _bid_update(state: dict[str, Any], bid: str, **values: Any) -> None:
 
 def _correction(state: dict[str, Any], entry: Entry) -> None:
     p = dict(entry.payload)
-    _bid_update(state, p.pop("bid"), correction=p)
+    p.pop("lot", None)
+    _bid_update(state, entry, p.pop("bid"), correction=p)
 
 
 def _correction_answered(state: dict[str, Any], entry: Entry) -> None:
     bid = entry.payload["bid"]
-    b = next(b for b in _ev(state)["bids"] if b["bid"] == bid)
+    b = next(b for b in _ev(state, entry)["bids"] if b["bid"] == bid)
     correction = {**b["correction"], "status": "confirmed" if entry.payload["confirmed"] else "refused"}
     if not entry.payload["confirmed"]:
-        _bid_update(state, bid, correction=correction)
+        _bid_update(state, entry, bid, correction=correction)
         return
     fen = int(correction["corrected_fen"])
     evaluated = evaluated_price(fen, Fraction(str(b.get("deduction", "0"))))
-    _bid_update(state, bid, correction=correction, price_fen=fen, evaluated_fen=str(evaluated))
+    _bid_update(state, entry, bid, correction=correction, price_fen=fen, evaluated_fen=str(evaluated))
 
 
 def _low_query(state: dict[str, Any], entry: Entry) -> None:
     p = entry.payload
-    _bid_update(state, p["bid"], low_price={"reason": p["reason"], "due_us": p["due_us"], "status": "open",
+    _bid_update(state, entry, p["bid"], low_price={"reason": p["reason"], "due_us": p["due_us"], "status": "open",
                                             "justification": None})
 
 
 def _low_justified(state: dict[str, Any], entry: Entry) -> None:
     p = dict(entry.payload)
+    p.pop("lot", None)
     bid = p.pop("bid")
-    b = next(b for b in _ev(state)["bids"] if b["bid"] == bid)
-    _bid_update(state, bid, low_price={**b["low_price"], "status": "justified", "justification": p})
+    b = next(b for b in _ev(state, entry)["bids"] if b["bid"] == bid)
+    _bid_update(state, entry, bid, low_price={**b["low_price"], "status": "justified", "justification": p})
 
 
 def _low_decision(state: dict[str, Any], entry: Entry) -> None:
     p = entry.payload
-    b = next(b for b in _ev(state)["bids"] if b["bid"] == p["bid"])
-    _bid_update(state, p["bid"], low_price={**b["low_price"], "status": "accepted" if p["accepted"] else "rejected",
-                                            "decision": p["reason"]})
+    b = next(b for b in _ev(state, entry)["bids"] if b["bid"] == p["bid"])
+    _bid_update(state, entry, p["bid"], low_price={**b["low_price"], "status": "accepted" if p["accepted"] else "rejected",
+                                                   "decision": p["reason"]})
 
 
 def _failed(state: dict[str, Any], entry: Entry) -> None:
-    _ev(state)["failed"] = entry.payload["reason"]
+    _ev(state, entry)["failed"] = entry.payload["reason"]
+    lots = state.get("lots", {})
+    if lot_of(entry.payload) is not None and not every_lot(state, lambda n: "failed" in lots.get(n, {})):
+        return  # a lot failed (该包废标); the other lots go on
     state["phase"] = "failed"
     state["failed_reason"] = entry.payload["reason"]
 
 
+def every_lot(state: Mapping[str, Any], done: Any) -> bool:
+    """Whether `done(n)` holds for every lot of the tender (its spec as published)."""
+    count = len(state.get("tender", {}).get("lots") or [])
+    return all(done(n) for n in range(1, count + 1))
+
+
 def _tie(state: dict[str, Any], entry: Entry) -> None:
-    _ev(state)["tie_round"] = entry.payload["round"]
+    _ev(state, entry)["tie_round"] = entry.payload["round"]
 
 
 def _tally(state: dict[str, Any], entry: Entry) -> None:
-    _ev(state)["tally"] = entry.payload
+    _ev(state, entry)["tally"] = entry.payload
 
 
 def _report(state: dict[str, Any], entry: Entry) -> None:
-    _ev(state)["report_sha256"] = entry.payload["sha256"]
+    _ev(state, entry)["report_sha256"] = entry.payload["sha256"]
 
 
 def _report_signed(state: dict[str, Any], entry: Entry) -> None:
-    _ev(state)["report_signers"].append(entry.actor.account)
+    _ev(state, entry)["report_signers"].append(entry.actor.account)
 
 
 def _final(state: dict[str, Any], entry: Entry) -> None:
-    _ev(state)["report_final"] = entry.payload["sha256"]
+    _ev(state, entry)["report_final"] = entry.payload["sha256"]
 
 
 REDUCERS = {
@@ -299,6 +357,7 @@ REDUCERS = {
     "evaluation.member_added": _member_added,
     "evaluation.checked_in": _checked_in,
     "evaluation.member_recused": _recused,
+    "evaluation.seat_released": _seat_released,
     "evaluation.key_replaced": _key_replaced,
     "evaluation.vote": _vote,
     "evaluation.revote": None,

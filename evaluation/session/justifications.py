@@ -12,7 +12,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 from urllib.parse import unquote
 
-from evaluation.audit.entry import Actor, EntryDraft
+from evaluation.audit.entry import Actor
 from evaluation.audit.events import register_kind
 from evaluation.errors import InvalidRequest, NotFoundError
 from evaluation.inputs import is_text
@@ -77,5 +77,5 @@ async def open_justification(ctx: EvaluationContext, actor: Actor, tender_id: st
     if not ctx.tenders.blobs.exists(sha256):
         raise NotFoundError("证明材料未找到 the supporting document is not stored")
     payload = {"bid": said["bid"], "sha256": sha256, "name": said["document_name"]}
-    await ctx.tenders.audit.append(EntryDraft("evaluation.justification_opened", payload, tender_id, actor))
+    await ctx.tenders.audit.append(session.entry("evaluation.justification_opened", payload, actor))
     return Justification(said["bid"], said["document_name"], sha256, int(said["document_size"]), ctx.tenders.blobs.path(sha256))

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from evaluation.accounts.account import AuthenticationFailed, authenticate, get_account
-from evaluation.audit.entry import Actor, EntryDraft
+from evaluation.audit.entry import Actor
 from evaluation.errors import ConflictError, InvalidRequest
 from evaluation.session.rules import SessionState, require
 from evaluation.session.session import EvaluationContext, Session, get_session, retrying
@@ -26,7 +26,7 @@ from evaluation.session.store import member_table
 MAX_REASON = 200
 
 
-async def replace_key(ctx: EvaluationContext, actor: Actor, tender_id: str, data: dict[str, Any]) -> Session:
+async def replace_key(ctx: EvaluationContext, actor: Actor, session_id: str, data: dict[str, Any]) -> Session:
     """Register `data["public_key"]` (base64 SPKI, P-256) in place of the member's current key,
     after checking `data["password"]` is the account's. Allowed from check-in until the report is
     final, for a member that has checked in. Raises AuthenticationFailed on a wrong password."""
@@ -45,9 +45,9 @@ async def replace_key(ctx: EvaluationContext, actor: Actor, tender_id: str, data
         raise AuthenticationFailed() from None
 
     async def step() -> Session:
-        session = await get_session(ctx, tender_id)
+        session = await get_session(ctx, session_id)
         member = session.require_member(actor)
-        require(tender_id, session.state, SessionState.CHECKIN, SessionState.ELECTION, SessionState.SCORING,
+        require(session.title, session.state, SessionState.CHECKIN, SessionState.ELECTION, SessionState.SCORING,
                 SessionState.REVIEW, SessionState.TALLY, SessionState.SIGNING, doing="register a new signing key")
         if member.public_key is None:
             raise ConflictError("check in first: the key is registered at check-in")
@@ -59,14 +59,14 @@ async def replace_key(ctx: EvaluationContext, actor: Actor, tender_id: str, data
         async def apply(conn: AsyncConnection) -> None:
             c = member_table.c
             changed = await conn.execute(sa.update(member_table).where(
-                c.tender_id == tender_id, c.account == actor.account, c.public_key == member.public_key,
+                c.session_id == session_id, c.account == actor.account, c.public_key == member.public_key,
             ).values(public_key=public_key))
             if changed.rowcount != 1:
                 raise ConflictError("the signing key changed meanwhile: reload the page")
 
-        await ctx.tenders.audit.append(EntryDraft("evaluation.key_replaced", payload, tender_id, actor), apply=apply)
-        return await get_session(ctx, tender_id)
+        await ctx.tenders.audit.append(session.entry("evaluation.key_replaced", payload, actor), apply=apply)
+        return await get_session(ctx, session_id)
 
     result: Session = await retrying(step)
-    ctx.notify(tender_id, {"type": "members"})
+    ctx.notify(session_id, {"type": "members"})
     return result

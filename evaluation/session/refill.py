@@ -11,49 +11,90 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from evaluation.audit.entry import Actor, EntryDraft
+from evaluation.audit.entry import Actor
 from evaluation.errors import ConflictError, InvalidRequest, NotFoundError
-from evaluation.experts import draw_service
+from evaluation.experts import draw, draw_service
+from evaluation.experts.committee import CommitteeError, validate_committee_plan
+from evaluation.experts.plan import METHODS
 from evaluation.experts.pool import expert_of_account
 from evaluation.experts.store import ACCEPTED, DECLINED, member_rows
+from evaluation.session.events import lot_entries
 from evaluation.session.rules import SessionState, require
-from evaluation.session.session import EvaluationContext, Member, Session, get_session, retrying, write_state
+from evaluation.session.session import (
+    EvaluationContext,
+    Member,
+    Session,
+    get_session,
+    retrying,
+    sessions_of,
+    transition,
+    write_state,
+)
 from evaluation.session.store import member_table
 from evaluation.tenders.tender import NotPermitted, get
 
 RECUSED_KIND = "evaluation.member_recused"
 
 
-async def _recusal_evidence(ctx: EvaluationContext, tender_id: str, member: Member) -> str:
-    """The reference of `member`'s recusal entry: its kind and index in the log."""
-    entries = await ctx.tenders.audit.entries_for_tender(tender_id, kinds=[RECUSED_KIND])
-    mine = [e for e in entries if e.actor.account == member.account]
+class ReserveExhausted(ConflictError):
+    """The draw's reserve has no eligible expert left for a withdrawn member's seat (409)."""
+
+
+def exhausted_line(name: str, lawful_without: bool) -> str:
+    """What the agency reads when the reserve cannot refill `name`'s seat. 87号令 art. 48: a
+    committee whose composition no longer conforms (art. 47) is completed, else the evaluation
+    stops and a new committee is formed; one that still conforms may go on without the seat."""
+    if lawful_without:
+        return (f"备选专家已用尽，无法补足{name}的席位；现有成员仍符合评标委员会组成要求，可选择“不再补足”按现有成员"
+                f"继续评标，否则请停止本次评标，重新申请抽取专家 (the draw's reserve is exhausted)")
+    return (f"备选专家已用尽，无法补足{name}的席位：依87号令第四十八条，请停止本次评标，封存投标文件和评标资料，"
+            f"重新申请抽取专家组建评标委员会后再评标 (the draw's reserve is exhausted: a new committee must be drawn)")
+
+
+def composition_problem(spec: Any, seated: Sequence[Member]) -> str | None:
+    """Why the members `seated` are not a lawful committee for the tender `spec` (87号令 art. 47,
+    evaluation/experts/committee.py: the minimum of its method and budget, an odd number, experts
+    at least two thirds), in one Chinese line; None when they are."""
+    reps = sum(m.kind != "expert" for m in seated)
+    try:
+        validate_committee_plan(METHODS[spec.method], spec.budget_fen // 100, len(seated), reps)
+    except CommitteeError as exc:
+        return f"现有 {len(seated)} 名成员（其中专家 {len(seated) - reps} 名）不符合评标委员会组成要求：{exc.message}"
+    return None
+
+
+async def _recusal_evidence(ctx: EvaluationContext, session: Session, member: Member) -> str:
+    """The reference of `member`'s recusal entry (in `session`'s lot): its kind and index in the log."""
+    entries = await ctx.tenders.audit.entries_for_tender(session.tender_id, kinds=[RECUSED_KIND])
+    mine = [e for e in lot_entries(entries, session.lot) if e.actor.account == member.account]
     if not mine:
         raise ConflictError(f"{member.name} has no {RECUSED_KIND} entry")
     return f"{RECUSED_KIND} #{mine[-1].index}"
 
 
-async def refill(ctx: EvaluationContext, actor: Actor, tender_id: str, account: Any) -> dict[str, Any]:
+async def refill(ctx: EvaluationContext, actor: Actor, session_id: str, account: Any) -> dict[str, Any]:
     """The owning agency refills the seat of `account`, a drawn expert that withdrew at check-in,
     from the draw's reserve. Returns ``{"seat", "replaced": n}`` (who replaces it stays sealed until
     it accepts and joins). Refused, with nothing changed: another agency (403), no such member
     (404), not withdrawn, not a drawn expert, already refilled, not at check-in or the reserve
-    exhausted (409)."""
+    exhausted (409, ReserveExhausted: one line saying a new committee must be drawn)."""
     if not isinstance(account, str) or not account.strip() or len(account) > 256:
         raise InvalidRequest("account must be non-empty text of at most 256 characters")
+    session = await get_session(ctx, session_id)
+    tender_id = session.tender_id
     tender = await get(ctx.tenders, tender_id)
     if not tender.owned_by(actor):
         raise NotPermitted(f"tender {tender_id} belongs to another agency")
-    session = await get_session(ctx, tender_id)
-    require(tender_id, session.state, SessionState.CHECKIN, doing="refill a seat (only during check-in)")
+    require(session.title, session.state, SessionState.CHECKIN, doing="refill a seat (only during check-in)")
     member = session.member(account)
     if member is None:
-        raise NotFoundError(f"{account[:60]} is not a member of the evaluation committee of {tender_id}")
+        raise NotFoundError(f"{account[:60]} is not a member of the evaluation committee of {session.title}")
     if member.recused_us is None:
         raise ConflictError(f"{member.name} has not withdrawn (回避): only a withdrawn member's seat is refilled")
     if member.kind != "expert" or member.expert_id is None:
@@ -64,32 +105,100 @@ async def refill(ctx: EvaluationContext, actor: Actor, tender_id: str, account: 
         rows = await member_rows(conn, tender_id)
     if any(r.expert_id == member.expert_id and r.status == DECLINED for r in rows):
         raise ConflictError(f"the seat of {member.name} is already refilled: waiting for the replacement to accept")
-    evidence = await _recusal_evidence(ctx, tender_id, member)
-    out = await draw_service.decline(ctx.tenders, actor, tender_id, member.expert_id, "签到时申请回避 withdrew at check-in",
-                                     "avoidance", evidence, in_session=True)
-    ctx.notify(tender_id, {"type": "members"})
+    evidence = await _recusal_evidence(ctx, session, member)
+    try:
+        out = await draw_service.decline(ctx.tenders, actor, tender_id, member.expert_id, "签到时申请回避 withdrew at check-in",
+                                         "avoidance", evidence, in_session=True)
+    except ConflictError as exc:
+        if not isinstance(exc.__cause__, draw.TooFewExperts):
+            raise
+        raise ReserveExhausted(exhausted_line(member.name, composition_problem(tender.spec, session.seated) is None)) from None
+    ctx.notify(session_id, {"type": "members"})
     return {"seat": member.seat, "replaced": len(out["replacements"])}
 
 
+async def release(ctx: EvaluationContext, actor: Actor, session_id: str, account: Any, reason: Any) -> Session:
+    """不再补足: the owning agency leaves the seat of `account`, a member that withdrew at check-in,
+    unfilled, because the members still seated are a lawful committee (87号令 arts. 47–48:
+    `composition_problem`); `reason` is the agency's words. Logs ``evaluation.seat_released``;
+    when every seated member has checked in and no other seat waits, the election opens.
+    Refused, with nothing changed: another agency (403), no such member (404), not withdrawn,
+    already filled or released, a replacement already invited, not at check-in, or the committee
+    without the seat not lawful (409, one line naming the rule)."""
+    if not isinstance(account, str) or not account.strip() or len(account) > 256:
+        raise InvalidRequest("account must be non-empty text of at most 256 characters")
+    if not isinstance(reason, str) or not reason.strip() or len(reason) > 500:
+        raise InvalidRequest("请说明不再补足的理由，不超过 500 字 (reason)")
+    session = await get_session(ctx, session_id)
+    tender = await get(ctx.tenders, session.tender_id)
+    if not tender.owned_by(actor):
+        raise NotPermitted(f"tender {session.tender_id} belongs to another agency")
+
+    async def step() -> Session:
+        session = await get_session(ctx, session_id)
+        require(session.title, session.state, SessionState.CHECKIN, doing="leave a seat unfilled (only during check-in)")
+        member = session.member(account)
+        if member is None:
+            raise NotFoundError(f"{account[:60]} is not a member of the evaluation committee of {session.title}")
+        if member.recused_us is None:
+            raise ConflictError(f"{member.name}未回避：只有回避成员的席位可以不再补足 ({member.name} has not withdrawn)")
+        if member not in session.vacant():
+            raise ConflictError(f"{member.name}的席位已补足或已确认不再补足")
+        if member.expert_id is not None:
+            async with ctx.engine.connect() as conn:
+                rows = await member_rows(conn, session.tender_id)
+            if any(r.replaces == member.expert_id and r.status != DECLINED for r in rows):
+                raise ConflictError(f"已为{member.name}的席位补抽专家，请等待替补专家接受邀请 (a replacement is invited)")
+        problem = composition_problem(tender.spec, session.seated)
+        if problem:
+            raise ConflictError(f"不能不再补足：{problem}；请补抽专家或重新组建评标委员会（87号令第四十八条）")
+        payload = {"account": member.account, "name": member.name, "seat": member.seat,
+                   "seated": len(session.seated), "reason": reason.strip()}
+        drafts = [session.entry("evaluation.seat_released", payload, actor)]
+        waiting = [m for m in session.seated if m.checked_in_us is None]
+        opens = not waiting and [m.account for m in session.vacant()] == [member.account]
+        if opens:
+            drafts.append(transition(session, SessionState.ELECTION, actor))
+        now = ctx.tenders.now_us()
+
+        async def apply(conn: AsyncConnection) -> None:
+            await write_state(conn, session, SessionState.ELECTION if opens else None)
+            c = member_table.c
+            await conn.execute(sa.update(member_table).where(c.session_id == session_id, c.account == member.account)
+                               .values(released_us=now))
+
+        await ctx.tenders.audit.append_many(drafts, apply=apply)
+        return await get_session(ctx, session_id)
+
+    result: Session = await retrying(step)
+    ctx.notify(session_id, {"type": "state", "state": result.state.value})
+    return result
+
+
 async def join_replacement(ctx: EvaluationContext, actor: Actor, tender_id: str) -> Session | None:
-    """After `actor`'s acceptance: when it replaces a withdrawn member of a session at check-in,
-    add it as a member (``evaluation.member_added`` with ``fills``, the withdrawn member's seat).
-    Returns the session, or None when there is nothing to join (no session, not a replacement,
-    already a member). Idempotent."""
+    """After `actor`'s acceptance: when it replaces a withdrawn member of a session of `tender_id`
+    at check-in (of any of its lots), add it as a member (``evaluation.member_added`` with
+    ``fills``, the withdrawn member's seat). Returns the session, or None when there is nothing to
+    join (no session, not a replacement, already a member). Idempotent."""
     expert = await expert_of_account(ctx.engine, actor.account)
     if expert is None:
         return None
+    async with ctx.engine.connect() as conn:
+        mine = next((r for r in await member_rows(conn, tender_id) if r.expert_id == expert.id), None)
+    if mine is None or mine.status != ACCEPTED or mine.replaces is None:
+        return None
+    for found in (await sessions_of(ctx.engine, [tender_id])).get(tender_id, []):
+        joined = await _join(ctx, actor, found["id"], expert, mine)
+        if joined is not None:
+            ctx.notify(joined.id, {"type": "members"})
+            return joined
+    return None
 
+
+async def _join(ctx: EvaluationContext, actor: Actor, session_id: str, expert: Any, mine: Any) -> Session | None:
     async def step() -> Session | None:
-        try:
-            session = await get_session(ctx, tender_id)
-        except NotFoundError:
-            return None
+        session = await get_session(ctx, session_id)
         if session.state is not SessionState.CHECKIN or session.member(actor.account) is not None:
-            return None
-        async with ctx.engine.connect() as conn:
-            mine = next((r for r in await member_rows(conn, tender_id) if r.expert_id == expert.id), None)
-        if mine is None or mine.status != ACCEPTED or mine.replaces is None:
             return None
         withdrawn = next((m for m in session.vacant() if m.expert_id == mine.replaces), None)
         if withdrawn is None:
@@ -102,16 +211,14 @@ async def join_replacement(ctx: EvaluationContext, actor: Actor, tender_id: str)
             await write_state(conn, session)
             c = member_table.c
             taken = await conn.execute(sa.select(sa.func.count()).select_from(member_table).where(
-                c.tender_id == tender_id, c.fills == withdrawn.seat))
+                c.session_id == session_id, c.fills == withdrawn.seat))
             if taken.scalar_one():
                 raise ConflictError(f"the seat of {withdrawn.name} is already filled")
-            await conn.execute(member_table.insert().values(tender_id=tender_id, **row))
+            await conn.execute(member_table.insert().values(session_id=session_id, **row))
 
         payload = {**row, "replaces": withdrawn.account}
-        await ctx.tenders.audit.append(EntryDraft("evaluation.member_added", payload, tender_id, actor), apply=apply)
-        return await get_session(ctx, tender_id)
+        await ctx.tenders.audit.append(session.entry("evaluation.member_added", payload, actor), apply=apply)
+        return await get_session(ctx, session_id)
 
     result: Session | None = await retrying(step)
-    if result is not None:
-        ctx.notify(tender_id, {"type": "members"})
     return result

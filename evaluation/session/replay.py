@@ -1,4 +1,5 @@
-"""``pingbiao audit replay TENDER``: fold a tender's log entries, recompute the tally from the
+"""``pingbiao audit replay EVALUATION``: fold a tender's log entries (for a lot's session
+``<tender>.<lot>``, only that lot's session entries: events.lot_entries), recompute the tally from the
 logged criteria, bids, signed sheets, changes and randomness (evaluation/session/events.py recompute_tally), and
 compare it with the logged tally and, when the installation's database is at hand, the stored one."""
 
@@ -19,7 +20,8 @@ from evaluation.audit.bundle import ENTRIES_FILE
 from evaluation.audit.entry import Entry, decode_leaf
 from evaluation.audit.events import replay
 from evaluation.errors import DomainError, NotFoundError
-from evaluation.session.events import first_difference, recompute_tally, register
+from evaluation.session.events import first_difference, lot_entries, recompute_tally, register, session_state
+from evaluation.session.ids import parse_evaluation_id
 from evaluation.session.scoring import display
 from evaluation.session.store import session_table
 
@@ -30,6 +32,11 @@ register()
 class ReplayResult:
     ok: bool
     text: str
+
+
+def split(evaluation: str) -> tuple[str, int | None]:
+    """The tender and lot of an evaluation id given to ``audit replay``."""
+    return parse_evaluation_id(evaluation)
 
 
 def bundle_entries(directory: Path, tender_id: str) -> list[Entry]:
@@ -43,20 +50,23 @@ def bundle_entries(directory: Path, tender_id: str) -> list[Entry]:
     return found
 
 
-async def stored_tally(engine: AsyncEngine, tender_id: str) -> dict[str, Any] | None:
+async def stored_tally(engine: AsyncEngine, session_id: str) -> dict[str, Any] | None:
     async with engine.connect() as conn:
-        text = (await conn.execute(sa.select(session_table.c.tally).where(session_table.c.tender_id == tender_id))).scalar()
+        text = (await conn.execute(sa.select(session_table.c.tally).where(session_table.c.id == session_id))).scalar()
     return None if text is None else dict(json.loads(text))["tally"]
 
 
-def check(entries: Sequence[Entry], stored: dict[str, Any] | None) -> ReplayResult:
-    """Recompute and compare. The text lists the ranking and ends with "ok" or the first difference."""
+def check(entries: Sequence[Entry], stored: dict[str, Any] | None, lot: int | None = None) -> ReplayResult:
+    """Recompute the tally of the session of `lot` (None: of a tender without lots) from the
+    entries of that session alone and compare. The text lists the ranking and ends with "ok" or
+    the first difference."""
     if not entries:
         raise NotFoundError("the log has no entry for this tender")
-    state = replay(entries)
-    ev = state.get("evaluation")
+    state = replay(lot_entries(entries, lot))
+    ev = session_state(state, lot)
     if ev is None or ev.get("tally") is None:
-        raise NotFoundError(f"tender {entries[0].tender_id} has no logged tally yet")
+        which = "" if lot is None else f" lot {lot} (第{lot}包)"
+        raise NotFoundError(f"tender {entries[0].tender_id}{which} has no logged tally yet")
     try:
         recomputed = recompute_tally(ev).to_json()
     except DomainError as exc:

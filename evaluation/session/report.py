@@ -64,12 +64,7 @@ def build(
         "config": session.config.to_json(),
         "criteria": [{"code": c.code, "kind": c.kind.value, "title": c.title, "max_points": str(c.max_points)}
                      for c in session.criteria.items],
-        "members": [
-            {"seat": m.seat, "account": m.account, "name": m.name, "kind": m.kind, "site": m.site,
-             "specialty": m.specialty, "present": m.checked_in_us is not None, "checked_in_us": m.checked_in_us,
-             "leader": m.account == session.leader}
-            for m in session.members
-        ],
+        "members": [member_row(m, session) for m in session.members],
         "bids": [{"bid": b["bid"], "bidder_name": b["bidder_name"], **bid_prices(b)} for b in session.bids],
         "scores": [
             {"expert": s.expert, "bid": s.bid, "bidder_name": names.get(s.bid, s.bid),
@@ -116,6 +111,34 @@ def decisions(bids: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
             "invalid_ground": b.get("invalid_ground"), "invalid_reason": b.get("invalid_reason"), "invalid": b.get("invalid"),
         })
     return out
+
+
+def member_row(m: Any, session: Session) -> dict[str, Any]:
+    """A member as the report lists it: attendance, and for a member that withdrew (回避) its
+    declared ties and who filled its seat (补抽); a replacement names the seat it fills."""
+    row = {"seat": m.seat, "account": m.account, "name": m.name, "kind": m.kind, "site": m.site,
+           "specialty": m.specialty, "present": m.checked_in_us is not None, "checked_in_us": m.checked_in_us,
+           "leader": m.account == session.leader}
+    if m.recused_us is not None:
+        by = next((o for o in session.members if o.fills == m.seat), None)
+        row["recused"] = {"at_us": m.recused_us, "bidders": [r.get("bidder_name", "") for r in m.recusal],
+                          "replaced_by": None if by is None else {"seat": by.seat, "name": by.name}}
+    if m.fills is not None:
+        row["fills"] = m.fills
+    return row
+
+
+def attendance(m: Mapping[str, Any]) -> str:
+    """The attendance line of a report's member (the PDF's; the page says the same)."""
+    recused = m.get("recused")
+    if recused:
+        by = recused.get("replaced_by")
+        return "回避" + (f"（由 {by['name']} 补抽替补）" if by else "（席位未补）")
+    text = "是" if m["present"] else "未签到"
+    return text + (f"（替补第 {m['fills']} 席）" if m.get("fills") else "")
+
+
+SITES = {"main": "主场", "remote": "副场"}
 
 
 def _spread(d: Mapping[str, Any]) -> list[str]:
@@ -215,7 +238,7 @@ def render_pdf(report: Mapping[str, Any], sha256: str, signers: Sequence[str],
         p("评标委员会与出席", head),
         table([["席位", "姓名", "身份", "场地", "专业", "签到"]]
               + [[m["seat"], m["name"] + ("（评标组长）" if m["leader"] else ""), MEMBER_KINDS.get(m["kind"], m["kind"]),
-                  m["site"] or "—", m["specialty"] or "—", "是" if m["present"] else "未签到"] for m in report["members"]]),
+                  SITES.get(m["site"], m["site"]) or "—", m["specialty"] or "—", attendance(m)] for m in report["members"]]),
         p("评分", head),
         table([["投标人", "专家", *[criterion(c) for c in codes]]]
               + [[s["bidder_name"], person(s["expert"]), *[points(s["scores"].get(c, "")) for c in codes]] for s in report["scores"]]),

@@ -32,8 +32,8 @@ from evaluation.session.scoring import (
     points,
 )
 from evaluation.session.tally import Bid, TieRule
-from evaluation.tenders.lots import lot_price
 from evaluation.tenders.criteria import DEFAULT_DEVIATION_PERCENT
+from evaluation.tenders.lots import lot_price
 from evaluation.tenders.rules import MAX_FEN, money_fen
 
 

@@ -1,6 +1,8 @@
 """The evaluation session (评标): start, members, check-in (签到) and the leader vote (评标组长).
 
-One session per tender, one state machine (evaluation/session/rules.py) changed only by
+One session per tender, or per lot of a multi-lot tender (分包: its id is ``<tender id>.<lot>``,
+evaluation/session/ids.py); each entry of a lot's session names the lot (``lot`` in its payload,
+events.tagged). One state machine (evaluation/session/rules.py) changed only by
 `transition`, which returns the ``evaluation.state`` entry (``old -> new``) to append with the
 change. Every step is one audit append whose ``apply`` writes the rows in the same transaction.
 Scoring, changes, the tally and the report are in evaluation/session/sheets.py.
@@ -23,6 +25,7 @@ from evaluation.audit.entry import Actor, EntryDraft
 from evaluation.errors import ConflictError, InvalidRequest, NotFoundError
 from evaluation.experts.committee import minimum_experts
 from evaluation.session import events as session_events
+from evaluation.session.ids import evaluation_id, parse_evaluation_id
 from evaluation.session.rules import (
     COMMITMENT_SHA256,
     COMMITMENT_VERSION,
@@ -49,7 +52,7 @@ from evaluation.tenders import opening_record
 from evaluation.tenders.lots import evaluated_lot
 from evaluation.tenders.opening import record_rows
 from evaluation.tenders.rules import TenderState, sme_deduction_of
-from evaluation.tenders.tender import NotPermitted, TenderContext, get, set_state
+from evaluation.tenders.tender import NotPermitted, TenderContext, get, load_for_update, set_state
 
 log = logging.getLogger(__name__)
 session_events.register()
@@ -124,20 +127,23 @@ class Member:
     recused_us: int | None = None
     recusal: tuple[dict[str, Any], ...] = ()
     fills: int | None = None  # the seat of the withdrawn member this one replaces (补抽)
+    released_us: int | None = None  # a withdrawn member's seat left unfilled (不再补足, refill.release)
 
     def to_json(self) -> dict[str, Any]:
         return {"account": self.account, "kind": self.kind, "expert_id": self.expert_id, "name": self.name,
                 "site": self.site, "specialty": self.specialty, "seat": self.seat,
                 "checked_in": self.checked_in_us is not None, "checked_in_us": self.checked_in_us,
                 "recused": self.recused_us is not None, "recused_us": self.recused_us, "recusal": list(self.recusal),
-                "fills": self.fills,
+                "fills": self.fills, "released": self.released_us is not None,
                 "key_sha256": None if self.public_key is None else key_fingerprint(self.public_key)}
 
 
 @dataclass(frozen=True)
 class Session:
-    """A session as stored, with its members (by seat)."""
+    """A session as stored, with its members (by seat). `id` is the session's (the tender's id, or
+    ``<tender id>.<lot>`` for a lot); `tender_id` the tender's, which its log entries carry."""
 
+    id: str
     tender_id: str
     state: SessionState
     config: SessionConfig
@@ -150,6 +156,16 @@ class Session:
     report: dict[str, Any] | None
     report_sha256: str | None
     members: tuple[Member, ...]
+    lot: int | None = None
+
+    def entry(self, kind: str, payload: dict[str, Any], actor: Actor) -> EntryDraft:
+        """A log entry of this session: the tender's, naming the lot for a lot's session."""
+        return EntryDraft(kind, session_events.tagged(payload, self.lot), self.tender_id, actor)
+
+    @property
+    def title(self) -> str:
+        """How a line names this evaluation: the tender id, with the lot (第2包) for a lot's."""
+        return self.tender_id if self.lot is None else f"{self.tender_id} 第{self.lot}包"
 
     def member(self, account: str) -> Member | None:
         return next((m for m in self.members if m.account == account), None)
@@ -157,7 +173,7 @@ class Session:
     def require_member(self, actor: Actor) -> Member:
         found = self.member(actor.account)
         if found is None:
-            raise NotPermitted(f"you are not a member of the evaluation committee of {self.tender_id}")
+            raise NotPermitted(f"you are not a member of the evaluation committee of {self.title}")
         return found
 
     @property
@@ -166,9 +182,10 @@ class Session:
         return tuple(m for m in self.members if m.recused_us is None)
 
     def vacant(self) -> list[Member]:
-        """Withdrawn members whose seat nobody fills yet (the agency refills it from the reserve)."""
+        """Withdrawn members whose seat nobody fills yet (the agency refills it from the reserve, or
+        releases it when the committee without it is still lawfully composed)."""
         filled = {m.fills for m in self.members if m.fills is not None}
-        return [m for m in self.members if m.recused_us is not None and m.seat not in filled]
+        return [m for m in self.members if m.recused_us is not None and m.seat not in filled and m.released_us is None]
 
     def check_in_complete_with(self, account: str) -> bool:
         """Whether check-in is complete once `account` checks in: every seated member checked in and
@@ -184,35 +201,75 @@ class Session:
         return found
 
 
-async def load(conn: AsyncConnection, tender_id: str) -> Session:
-    """The session of `tender_id`; NotFoundError when it has not started."""
-    row = (await conn.execute(sa.select(session_table).where(session_table.c.tender_id == tender_id))).first()
+async def load(conn: AsyncConnection, session_id: str) -> Session:
+    """The session `session_id`; NotFoundError when it has not started (or names no lot)."""
+    row = (await conn.execute(sa.select(session_table).where(session_table.c.id == session_id))).first()
     if row is None:
-        raise NotFoundError(f"the evaluation of {tender_id[:60]} has not started")
+        tender_id, lot = parse_evaluation_id(session_id)
+        if lot is None:
+            lots = (await conn.execute(sa.select(session_table.c.id).where(session_table.c.tender_id == tender_id))).first()
+            if lots is not None:
+                raise NotFoundError(f"项目 {tender_id[:60]} 分包评标：请打开各分包的评标（{lots[0]} …） "
+                                    "this tender is evaluated lot by lot")
+        raise NotFoundError(f"the evaluation of {session_id[:60]} has not started")
     c = member_table.c
     members = tuple(
         Member(r.account, r.kind, r.expert_id, r.name, r.site, r.specialty, r.seat, r.public_key, r.checked_in_us,
-               r.recused_us, tuple(json.loads(r.recusal)) if r.recusal else (), r.fills)
-        for r in await conn.execute(sa.select(member_table).where(c.tender_id == tender_id).order_by(c.seat))
+               r.recused_us, tuple(json.loads(r.recusal)) if r.recusal else (), r.fills, r.released_us)
+        for r in await conn.execute(sa.select(member_table).where(c.session_id == session_id).order_by(c.seat))
     )
+    config = SessionConfig.from_json(json.loads(row.config))
     return Session(
-        tender_id, SessionState(row.state), SessionConfig.from_json(json.loads(row.config)),
+        row.id, row.tender_id, SessionState(row.state), config,
         criteria_from_json(json.loads(row.criteria)), json.loads(row.bids), row.leader, row.vote_round,
         row.tie_round, None if row.tally is None else json.loads(row.tally),
         None if row.report is None else json.loads(row.report), row.report_sha256, members,
+        row.lot,
     )
 
 
-async def get_session(ctx: EvaluationContext, tender_id: str) -> Session:
+async def get_session(ctx: EvaluationContext, session_id: str) -> Session:
     async with ctx.engine.connect() as conn:
-        return await load(conn, tender_id)
+        return await load(conn, session_id)
+
+
+async def sessions_of(engine: AsyncEngine, tender_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+    """The sessions of each tender given ({id, lot, state}, by lot), in one query."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    if not tender_ids:
+        return found
+    c = session_table.c
+    async with engine.connect() as conn:
+        rows = await conn.execute(sa.select(c.id, c.tender_id, c.lot, c.state).where(c.tender_id.in_(list(tender_ids)))
+                                  .order_by(c.tender_id, c.lot))
+        for r in rows:
+            found.setdefault(r.tender_id, []).append({"id": r.id, "lot": r.lot, "state": r.state})
+    return found
+
+
+async def other_lots(conn: AsyncConnection, session: Session) -> dict[int, str]:
+    """Inside a write transaction: the state of each other lot's session of `session`'s tender, by
+    lot, ``none`` for a lot not started (the tender row is locked on PostgreSQL meanwhile)."""
+    tender = await load_for_update(conn, session.tender_id)
+    c = session_table.c
+    started = dict((await conn.execute(sa.select(c.lot, c.state).where(c.tender_id == session.tender_id,
+                                                                        c.id != session.id))).all())
+    return {n: started.get(n, "none") for n in range(1, len(tender.spec.lots) + 1) if n != session.lot}
+
+
+async def tender_failed_with(conn: AsyncConnection, session: Session) -> bool:
+    """Whether the tender fails (废标) as `session` fails: always without lots; for a lot, when
+    every other lot's session has failed too (a lot that fails alone: 该包废标, the others go on)."""
+    if session.lot is None:
+        return True
+    return all(state == SessionState.FAILED.value for state in (await other_lots(conn, session)).values())
 
 
 def transition(session: Session, new: SessionState, actor: Actor) -> EntryDraft:
     """THE state change: checked here, written by `write_state` in the apply; returns its entry."""
-    check_transition(session.tender_id, session.state, new)
-    log.info("evaluation state", extra={"tender": session.tender_id, "old": session.state.value, "new": new.value})
-    return EntryDraft("evaluation.state", {"old": session.state.value, "new": new.value}, session.tender_id, actor)
+    check_transition(session.title, session.state, new)
+    log.info("evaluation state", extra={"session": session.id, "old": session.state.value, "new": new.value})
+    return session.entry("evaluation.state", {"old": session.state.value, "new": new.value}, actor)
 
 
 async def write_state(conn: AsyncConnection, session: Session, new: SessionState | None = None, **values: Any) -> None:
@@ -220,10 +277,10 @@ async def write_state(conn: AsyncConnection, session: Session, new: SessionState
     values["state"] = (new or session.state).value
     c = session_table.c
     result = await conn.execute(
-        sa.update(session_table).where(c.tender_id == session.tender_id, c.state == session.state.value).values(**values)
+        sa.update(session_table).where(c.id == session.id, c.state == session.state.value).values(**values)
     )
     if result.rowcount != 1:
-        raise Stale(f"the evaluation of {session.tender_id} changed meanwhile: retry")
+        raise Stale(f"the evaluation of {session.title} changed meanwhile: retry")
 
 
 def _text(value: Any, name: str, maximum: int = 256) -> str:
@@ -235,24 +292,42 @@ def _text(value: Any, name: str, maximum: int = 256) -> str:
 # -- start --------------------------------------------------------------------------------------------
 
 
-async def start(ctx: EvaluationContext, actor: Actor, tender_id: str, data: dict[str, Any]) -> Session:
+async def start(ctx: EvaluationContext, actor: Actor, target: str, data: dict[str, Any]) -> Session:
     """The owning agency starts the evaluation of a confirmed tender with a drawn committee.
+
+    `target` is the session id (evaluation/session/ids.py): the tender's id, or for a lot of a
+    multi-lot tender ``<tender id>.<lot>`` (or the tender's id with ``data["lot"]``). Each lot is
+    evaluated by its own session, by the tender's drawn committee, one after the other or at the
+    same time: the first start moves the tender ``confirmed -> evaluating``, a later lot's start
+    finds it evaluating. A lot started already: ConflictError; nothing is written on a refusal.
 
     `data` may hold ``config`` (SessionConfig fields) and ``criteria`` (session_rules
     criteria_from_json); without criteria, the tender's own are mapped (criteria_from_tender), and
     without ``config.deviation_threshold`` the tender's 畸高畸低 threshold applies.
-    Moves the tender ``confirmed -> evaluating``; logs ``evaluation.started``.
+    Logs ``evaluation.started``.
     """
+    tender_id, named_lot = parse_evaluation_id(target)
     tender = await get(ctx.tenders, tender_id)
     if not tender.owned_by(actor):
         raise NotPermitted(f"tender {tender_id} belongs to another agency")
+    asked = data.get("lot", data.get("config", {}).get("lot") if isinstance(data.get("config"), dict) else None)
+    if named_lot is not None and asked is not None and asked != named_lot:
+        raise InvalidRequest(f"评标编号 {target[:60]} 是第{named_lot}包的，请求却指定了分包 {str(asked)[:20]}")
+    lot = evaluated_lot(tender.spec, named_lot if named_lot is not None else asked)
+    session_id = evaluation_id(tender_id, lot)
     if tender.state is TenderState.CONFIRMING:
         tender = await opening_record.finalize(ctx.tenders, tender_id)  # the window may have closed
-    if tender.state is not TenderState.CONFIRMED:
+    later_lot = lot is not None and tender.state is TenderState.EVALUATING  # another lot is being evaluated
+    if tender.state is not TenderState.CONFIRMED and not later_lot:
         raise ConflictError(f"tender {tender_id} is {tender.state.value}: the evaluation starts once the record is confirmed")
+    async with ctx.engine.connect() as conn:
+        if (await conn.execute(sa.select(session_table.c.id).where(session_table.c.id == session_id))).first():
+            raise ConflictError(f"第{lot}包的评标已经开始 the evaluation of lot {lot} has started" if lot is not None
+                                else f"the evaluation of {tender_id} has started")
     raw_config = data.get("config", {})
     if not isinstance(raw_config, dict):
         raise InvalidRequest("config must be an object")
+    raw_config = {k: v for k, v in raw_config.items() if k != "lot"}
     if "min_bids" in raw_config:
         raise InvalidRequest("min_bids is the tender's (min_bids of the tender spec), not the session's")
     category = tender.spec.category.value
@@ -270,7 +345,6 @@ async def start(ctx: EvaluationContext, actor: Actor, tender_id: str, data: dict
     unlinked = [m.name for m in committee if not m.account_id]
     if unlinked:
         raise ConflictError(f"committee member {unlinked[0]} has no platform account: link one before the session")
-    lot = evaluated_lot(tender.spec, data.get("lot", raw_config.get("lot")))
     config = replace(config, lot=lot)
     async with ctx.engine.connect() as conn:
         bids = bids_from_record([r.to_json() for r in await record_rows(conn, tender_id)],
@@ -288,12 +362,18 @@ async def start(ctx: EvaluationContext, actor: Actor, tender_id: str, data: dict
     now = ctx.tenders.now_us()
 
     async def apply(conn: AsyncConnection) -> None:
-        await set_state(conn, tender_id, TenderState.CONFIRMED, TenderState.EVALUATING)
+        now_state = (await load_for_update(conn, tender_id)).state
+        if now_state is TenderState.CONFIRMED:
+            await set_state(conn, tender_id, TenderState.CONFIRMED, TenderState.EVALUATING)
+        elif not (lot is not None and now_state is TenderState.EVALUATING):  # another lot's start came first: fine
+            raise ConflictError(f"tender {tender_id} is {now_state.value} now: the evaluation cannot start")
+        if (await conn.execute(sa.select(session_table.c.id).where(session_table.c.id == session_id))).first():
+            raise ConflictError(f"第{lot}包的评标已经开始 the evaluation of lot {lot} has started")
         await conn.execute(session_table.insert().values(
-            tender_id=tender_id, state=SessionState.CHECKIN.value, config=json.dumps(config.to_json()),
+            id=session_id, tender_id=tender_id, lot=lot, state=SessionState.CHECKIN.value, config=json.dumps(config.to_json()),
             criteria=json.dumps(criteria_json(criteria), ensure_ascii=False), bids=json.dumps(bids, ensure_ascii=False),
             vote_round=1, started_by=actor.account, started_us=now))
-        await conn.execute(member_table.insert(), [{"tender_id": tender_id, **m} for m in members])
+        await conn.execute(member_table.insert(), [{"session_id": session_id, **m} for m in members])
 
     payload = {
         "config": config.to_json(), "criteria": criteria_json(criteria), "bids": bids, "members": members,
@@ -302,23 +382,24 @@ async def start(ctx: EvaluationContext, actor: Actor, tender_id: str, data: dict
         **({} if lot is None else {"lot": {"lot": lot, "name": tender.spec.lots[lot - 1].name}}),
     }
     await ctx.tenders.audit.append(EntryDraft("evaluation.started", payload, tender_id, actor), apply=apply)
-    ctx.notify(tender_id, {"type": "state", "state": SessionState.CHECKIN.value})
-    return await get_session(ctx, tender_id)
+    ctx.notify(session_id, {"type": "state", "state": SessionState.CHECKIN.value})
+    return await get_session(ctx, session_id)
 
 
-async def add_purchaser_rep(ctx: EvaluationContext, actor: Actor, tender_id: str, account_id: Any) -> Session:
+async def add_purchaser_rep(ctx: EvaluationContext, actor: Actor, session_id: str, account_id: Any) -> Session:
     """The owning agency adds a purchaser's representative (采购人代表) during check-in; experts stay
     at least two thirds of the members (committee.minimum_experts)."""
     account = await get_account(ctx.engine, _text(account_id, "account"))
     if account.role.value not in ("agency", "expert"):
         raise InvalidRequest(f"a purchaser's representative is an agency or expert account, not {account.role.value}")
-    tender = await get(ctx.tenders, tender_id)
+    session = await get_session(ctx, session_id)
+    tender = await get(ctx.tenders, session.tender_id)
     if not tender.owned_by(actor):
-        raise NotPermitted(f"tender {tender_id} belongs to another agency")
+        raise NotPermitted(f"tender {session.tender_id} belongs to another agency")
 
     async def step() -> Session:
-        session = await get_session(ctx, tender_id)
-        require(tender_id, session.state, SessionState.CHECKIN, doing="add members (only during check-in)")
+        session = await get_session(ctx, session_id)
+        require(session.title, session.state, SessionState.CHECKIN, doing="add members (only during check-in)")
         if session.member(account.id) is not None:
             raise ConflictError(f"{account.display_name} is already a member")
         size = len(session.members) + 1
@@ -330,20 +411,20 @@ async def add_purchaser_rep(ctx: EvaluationContext, actor: Actor, tender_id: str
 
         async def apply(conn: AsyncConnection) -> None:
             await write_state(conn, session)
-            await conn.execute(member_table.insert().values(tender_id=tender_id, expert_id=None, site="", specialty="", **row))
+            await conn.execute(member_table.insert().values(session_id=session_id, expert_id=None, site="", specialty="", **row))
 
-        await ctx.tenders.audit.append(EntryDraft("evaluation.member_added", row, tender_id, actor), apply=apply)
-        return await get_session(ctx, tender_id)
+        await ctx.tenders.audit.append(session.entry("evaluation.member_added", row, actor), apply=apply)
+        return await get_session(ctx, session_id)
 
     result: Session = await retrying(step)
-    ctx.notify(tender_id, {"type": "members"})
+    ctx.notify(session_id, {"type": "members"})
     return result
 
 
 # -- check-in ------------------------------------------------------------------------------------------
 
 
-async def check_in(ctx: EvaluationContext, actor: Actor, tender_id: str, data: dict[str, Any]) -> Session:
+async def check_in(ctx: EvaluationContext, actor: Actor, session_id: str, data: dict[str, Any]) -> Session:
     """签到: a member confirms its identity, answers the avoidance declaration bidder by bidder
     (rules.avoidance_answers), accepts the commitment (the texts' SHA-256 must be of those this
     version shows) and registers its signing key (base64 SPKI, P-256). The last check-in opens
@@ -361,9 +442,9 @@ async def check_in(ctx: EvaluationContext, actor: Actor, tender_id: str, data: d
         raise InvalidRequest(f"accept the current commitment ({COMMITMENT_VERSION})")
 
     async def step() -> Session:
-        session = await get_session(ctx, tender_id)
+        session = await get_session(ctx, session_id)
         member = session.require_member(actor)
-        require(tender_id, session.state, SessionState.CHECKIN, doing="check in")
+        require(session.title, session.state, SessionState.CHECKIN, doing="check in")
         if member.checked_in_us is not None:
             raise ConflictError("you have already checked in")
         if member.recused_us is not None:
@@ -372,7 +453,7 @@ async def check_in(ctx: EvaluationContext, actor: Actor, tender_id: str, data: d
         declaration = {"version": DECLARATION_VERSION, "sha256": DECLARATION_SHA256}
         now = ctx.tenders.now_us()
         c = member_table.c
-        mine = sa.update(member_table).where(c.tender_id == tender_id, c.account == actor.account)
+        mine = sa.update(member_table).where(c.session_id == session_id, c.account == actor.account)
         ties = [a for a in answers if a["conflict"]]
         if ties:
             recusal = {"declaration": declaration, "avoidance": answers, "name": member.name, "seat": member.seat}
@@ -381,8 +462,8 @@ async def check_in(ctx: EvaluationContext, actor: Actor, tender_id: str, data: d
                 await write_state(conn, session)
                 await conn.execute(mine.values(recused_us=now, recusal=json.dumps(ties, ensure_ascii=False)))
 
-            await ctx.tenders.audit.append(EntryDraft("evaluation.member_recused", recusal, tender_id, actor), apply=withdraw)
-            return await get_session(ctx, tender_id)
+            await ctx.tenders.audit.append(session.entry("evaluation.member_recused", recusal, actor), apply=withdraw)
+            return await get_session(ctx, session_id)
         public_key = data.get("public_key")
         load_public_key(public_key)
         assert isinstance(public_key, str)
@@ -391,7 +472,7 @@ async def check_in(ctx: EvaluationContext, actor: Actor, tender_id: str, data: d
             "commitment": {"version": COMMITMENT_VERSION, "sha256": COMMITMENT_SHA256},
             "public_key": public_key, "key_sha256": key_fingerprint(public_key),
         }
-        drafts = [EntryDraft("evaluation.checked_in", payload, tender_id, actor)]
+        drafts = [session.entry("evaluation.checked_in", payload, actor)]
         last = session.check_in_complete_with(actor.account)
         if last:
             drafts.append(transition(session, SessionState.ELECTION, actor))
@@ -401,32 +482,32 @@ async def check_in(ctx: EvaluationContext, actor: Actor, tender_id: str, data: d
             await conn.execute(mine.values(public_key=public_key, checked_in_us=now))
 
         await ctx.tenders.audit.append_many(drafts, apply=apply)
-        return await get_session(ctx, tender_id)
+        return await get_session(ctx, session_id)
 
     result: Session = await retrying(step)
-    ctx.notify(tender_id, {"type": "state", "state": result.state.value})
+    ctx.notify(session_id, {"type": "state", "state": result.state.value})
     return result
 
 
 # -- the leader vote ---------------------------------------------------------------------------------------
 
 
-async def round_votes(conn: AsyncConnection, tender_id: str, round: int) -> dict[str, str]:
+async def round_votes(conn: AsyncConnection, session_id: str, round: int) -> dict[str, str]:
     c = vote_table.c
-    rows = await conn.execute(sa.select(vote_table).where(c.tender_id == tender_id, c.round == round))
+    rows = await conn.execute(sa.select(vote_table).where(c.session_id == session_id, c.round == round))
     return {r.voter: r.candidate for r in rows}
 
 
-async def vote(ctx: EvaluationContext, actor: Actor, tender_id: str, candidate: Any) -> Session:
+async def vote(ctx: EvaluationContext, actor: Actor, session_id: str, candidate: Any) -> Session:
     """One vote per member and round for a group leader (评标组长); the purchaser's representative
     cannot be elected. A majority of the members elects (scoring opens); everyone voted without a
     majority: a new round (``evaluation.revote``)."""
     candidate = _text(candidate, "candidate")
 
     async def step() -> Session:
-        session = await get_session(ctx, tender_id)
+        session = await get_session(ctx, session_id)
         session.require_seated(actor)
-        require(tender_id, session.state, SessionState.ELECTION, doing="vote for the group leader")
+        require(session.title, session.state, SessionState.ELECTION, doing="vote for the group leader")
         chosen = session.member(candidate)
         if chosen is None or chosen.recused_us is not None:
             raise InvalidRequest(f"{candidate} is not a member of the committee")
@@ -434,7 +515,7 @@ async def vote(ctx: EvaluationContext, actor: Actor, tender_id: str, candidate: 
             raise InvalidRequest("the purchaser's representative cannot be the group leader")
         round = session.vote_round
         async with ctx.engine.connect() as conn:
-            votes = await round_votes(conn, tender_id, round)
+            votes = await round_votes(conn, session_id, round)
         if actor.account in votes:
             raise ConflictError(f"you have already voted in round {round}")
         before = len(votes)
@@ -443,26 +524,26 @@ async def vote(ctx: EvaluationContext, actor: Actor, tender_id: str, candidate: 
         counts: dict[str, int] = {}
         for v in votes.values():
             counts[v] = counts.get(v, 0) + 1
-        drafts = [EntryDraft("evaluation.vote", {"round": round, "candidate": candidate}, tender_id, actor)]
+        drafts = [session.entry("evaluation.vote", {"round": round, "candidate": candidate}, actor)]
         values: dict[str, Any] = {}
         new = None
         if outcome.leader is not None:
-            drafts.append(EntryDraft("evaluation.leader_elected", {"leader": outcome.leader, "round": round, "counts": counts}, tender_id, actor))
+            drafts.append(session.entry("evaluation.leader_elected", {"leader": outcome.leader, "round": round, "counts": counts}, actor))
             drafts.append(transition(session, SessionState.SCORING, actor))
             values, new = {"leader": outcome.leader}, SessionState.SCORING
         elif outcome.revote:
-            drafts.append(EntryDraft("evaluation.revote", {"round": round + 1, "counts": counts}, tender_id, actor))
+            drafts.append(session.entry("evaluation.revote", {"round": round + 1, "counts": counts}, actor))
             values = {"vote_round": round + 1}
 
         async def apply(conn: AsyncConnection) -> None:
-            if len(await round_votes(conn, tender_id, round)) != before:
+            if len(await round_votes(conn, session_id, round)) != before:
                 raise Stale("votes changed meanwhile: retry")
             await write_state(conn, session, new, **values)
-            await conn.execute(vote_table.insert().values(tender_id=tender_id, round=round, voter=actor.account, candidate=candidate))
+            await conn.execute(vote_table.insert().values(session_id=session_id, round=round, voter=actor.account, candidate=candidate))
 
         await ctx.tenders.audit.append_many(drafts, apply=apply)
-        return await get_session(ctx, tender_id)
+        return await get_session(ctx, session_id)
 
     result: Session = await retrying(step)
-    ctx.notify(tender_id, {"type": "state", "state": result.state.value})
+    ctx.notify(session_id, {"type": "state", "state": result.state.value})
     return result

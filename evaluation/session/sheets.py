@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from evaluation.audit.entry import Actor, EntryDraft, canonical_json
 from evaluation.errors import ConflictError, InvalidRequest, NotFoundError
 from evaluation.session import report as session_report
-from evaluation.session.events import change_from_json, current_sheets
+from evaluation.session.events import change_from_json, current_sheets, lot_entries
 from evaluation.session.rules import (
     CHANGE_DOC,
     REPORT_DOC,
@@ -78,15 +78,15 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-async def submitted(conn: AsyncConnection, tender_id: str) -> dict[str, list[dict[str, Any]]]:
+async def submitted(conn: AsyncConnection, session_id: str) -> dict[str, list[dict[str, Any]]]:
     """Each member's submitted sheets (as signed), by account."""
-    rows = await conn.execute(sa.select(sheet_table).where(sheet_table.c.tender_id == tender_id))
+    rows = await conn.execute(sa.select(sheet_table).where(sheet_table.c.session_id == session_id))
     return {r.account: json.loads(r.document)["sheets"] for r in rows}
 
 
-async def changes(conn: AsyncConnection, tender_id: str) -> list[dict[str, Any]]:
+async def changes(conn: AsyncConnection, session_id: str) -> list[dict[str, Any]]:
     c = change_table.c
-    rows = await conn.execute(sa.select(change_table).where(c.tender_id == tender_id).order_by(c.id))
+    rows = await conn.execute(sa.select(change_table).where(c.session_id == session_id).order_by(c.id))
     return [json.loads(r.change) for r in rows]
 
 
@@ -130,7 +130,7 @@ def blocking_findings(session: Session, sheets: tuple[Sheet, ...]) -> list[Findi
 # -- sheets -----------------------------------------------------------------------------------------------
 
 
-async def submit_sheets(ctx: EvaluationContext, actor: Actor, tender_id: str, document: Any, signature: Any) -> Session:
+async def submit_sheets(ctx: EvaluationContext, actor: Actor, session_id: str, document: Any, signature: Any) -> Session:
     """A member's sheets for every valid bid, as the canonical JSON it signed in the booth.
 
     The document is ``{"kind": "pingbiao-sheets/1", "tender", "signer", "sheets": [Sheet.to_json]}``;
@@ -138,13 +138,13 @@ async def submit_sheets(ctx: EvaluationContext, actor: Actor, tender_id: str, do
     scale or a wrong total is accepted and shown in the review (fixed only by an allowed change).
     The last submission opens the review (``evaluation.review``).
     """
-    doc = parse_document(document, SHEETS_DOC, tender_id, actor.account)
+    doc = parse_document(document, SHEETS_DOC, session_id, actor.account)
     assert isinstance(document, str)
 
     async def step() -> Session:
-        session = await get_session(ctx, tender_id)
+        session = await get_session(ctx, session_id)
         member = session.require_seated(actor)
-        require(tender_id, session.state, SessionState.SCORING, doing="submit sheets")
+        require(session.title, session.state, SessionState.SCORING, doing="submit sheets")
         raw = doc.get("sheets")
         if not isinstance(raw, list):
             raise InvalidRequest("document sheets must be a list")
@@ -165,44 +165,44 @@ async def submit_sheets(ctx: EvaluationContext, actor: Actor, tender_id: str, do
         assert member.public_key is not None
         verify(member.public_key, document.encode(), signature)
         async with ctx.engine.connect() as conn:
-            done = await submitted(conn, tender_id)
+            done = await submitted(conn, session_id)
         if actor.account in done:
             raise ConflictError("you have already submitted your sheets")
         digest, now = sha256_hex(document.encode()), ctx.tenders.now_us()
         payload = {"sheets": raw, "sha256": digest, "signature": signature}
-        drafts = [EntryDraft("evaluation.sheet_submitted", payload, tender_id, actor)]
+        drafts = [session.entry("evaluation.sheet_submitted", payload, actor)]
         last = len(done) + 1 == len(session.seated)
         if last:
             every = {**done, actor.account: raw}
             all_sheets = current_sheets(replay_view(session, every, []))
-            drafts.append(EntryDraft("evaluation.review", review_of(session, all_sheets), tender_id, actor))
+            drafts.append(session.entry("evaluation.review", review_of(session, all_sheets), actor))
             drafts.append(transition(session, SessionState.REVIEW, actor))
         count = len(done)
 
         async def apply(conn: AsyncConnection) -> None:
-            if len(await submitted(conn, tender_id)) != count:
+            if len(await submitted(conn, session_id)) != count:
                 raise Stale("sheets changed meanwhile: retry")
             await write_state(conn, session, SessionState.REVIEW if last else None)
-            await conn.execute(sheet_table.insert().values(tender_id=tender_id, account=actor.account, document=document,
+            await conn.execute(sheet_table.insert().values(session_id=session_id, account=actor.account, document=document,
                                                            sha256=digest, signature=signature, submitted_us=now))
 
         await ctx.tenders.audit.append_many(drafts, apply=apply)
-        return await get_session(ctx, tender_id)
+        return await get_session(ctx, session_id)
 
     result: Session = await retrying(step)
-    ctx.notify(tender_id, {"type": "state", "state": result.state.value})
+    ctx.notify(session_id, {"type": "state", "state": result.state.value})
     return result
 
 
-async def sheets_of(ctx: EvaluationContext, actor: Actor, tender_id: str, account: str) -> dict[str, Any]:
+async def sheets_of(ctx: EvaluationContext, actor: Actor, session_id: str, account: str) -> dict[str, Any]:
     """`account`'s signed sheets. Before everyone submitted only the member itself (and supervisors)
     may read them: anyone else gets NotFoundError, as if there were none."""
-    session = await get_session(ctx, tender_id)
+    session = await get_session(ctx, session_id)
     await require_reader(ctx, session, actor)
     if account != actor.account and actor.role != "supervisor" and not at_least(session.state, SessionState.REVIEW):
         raise NotFoundError(f"no sheets of {account[:60]} to show before every member has submitted")
     async with ctx.engine.connect() as conn:
-        row = (await conn.execute(sa.select(sheet_table).where(sheet_table.c.tender_id == tender_id,
+        row = (await conn.execute(sa.select(sheet_table).where(sheet_table.c.session_id == session_id,
                                                                sheet_table.c.account == account))).first()
     if row is None:
         raise NotFoundError(f"{account[:60]} has not submitted sheets")
@@ -216,17 +216,17 @@ async def require_reader(ctx: EvaluationContext, session: Session, actor: Actor)
         return
     tender = await get(ctx.tenders, session.tender_id)
     if not tender.owned_by(actor):
-        raise NotPermitted(f"you are not in the evaluation of {session.tender_id}")
+        raise NotPermitted(f"you are not in the evaluation of {session.title}")
 
 
 # -- changes --------------------------------------------------------------------------------------------------
 
 
-async def change_score(ctx: EvaluationContext, actor: Actor, tender_id: str, document: Any, signature: Any) -> Session:
+async def change_score(ctx: EvaluationContext, actor: Actor, session_id: str, document: Any, signature: Any) -> Session:
     """A member changes one of its own scores during the review: ``{"kind": "pingbiao-change/1",
     "tender", "signer", "change": ScoreChange.to_json()}`` signed in the booth. Refused (ChangeRefused,
     409) without an allowed reason that holds, or without an explanation; nothing is stored then."""
-    doc = parse_document(document, CHANGE_DOC, tender_id, actor.account)
+    doc = parse_document(document, CHANGE_DOC, session_id, actor.account)
     assert isinstance(document, str)
     raw = doc.get("change")
     if not isinstance(raw, dict):
@@ -239,11 +239,11 @@ async def change_score(ctx: EvaluationContext, actor: Actor, tender_id: str, doc
         raise NotPermitted("a member changes only its own scores")
 
     async def step() -> Session:
-        session = await get_session(ctx, tender_id)
+        session = await get_session(ctx, session_id)
         member = session.require_seated(actor)
-        require(tender_id, session.state, SessionState.REVIEW, doing="change scores (only during the review)")
+        require(session.title, session.state, SessionState.REVIEW, doing="change scores (only during the review)")
         async with ctx.engine.connect() as conn:
-            done, before = await submitted(conn, tender_id), await changes(conn, tender_id)
+            done, before = await submitted(conn, session_id), await changes(conn, session_id)
         sheets = current_sheets(replay_view(session, done, before))
         apply_change(session.criteria, sheets, change, threshold=session.config.deviation_threshold)
         assert member.public_key is not None
@@ -253,18 +253,18 @@ async def change_score(ctx: EvaluationContext, actor: Actor, tender_id: str, doc
         now, count = ctx.tenders.now_us(), len(before)
 
         async def apply(conn: AsyncConnection) -> None:
-            if len(await changes(conn, tender_id)) != count:
+            if len(await changes(conn, session_id)) != count:
                 raise Stale("changes happened meanwhile: retry")
             await write_state(conn, session)
-            await conn.execute(change_table.insert().values(tender_id=tender_id, account=actor.account, at_us=now,
+            await conn.execute(change_table.insert().values(session_id=session_id, account=actor.account, at_us=now,
                                                             change=json.dumps(logged, ensure_ascii=False),
                                                             document=document, signature=signature))
 
-        await ctx.tenders.audit.append(EntryDraft("evaluation.score_changed", payload, tender_id, actor), apply=apply)
-        return await get_session(ctx, tender_id)
+        await ctx.tenders.audit.append(session.entry("evaluation.score_changed", payload, actor), apply=apply)
+        return await get_session(ctx, session_id)
 
     result: Session = await retrying(step)
-    ctx.notify(tender_id, {"type": "changed"})
+    ctx.notify(session_id, {"type": "changed"})
     return result
 
 
@@ -274,9 +274,11 @@ CONFIRMED_KIND = "evaluation.deviation_confirmed"
 MAX_REASON = 1000
 
 
-async def confirmations(ctx: EvaluationContext, tender_id: str) -> list[dict[str, Any]]:
-    """The logged confirmations of deviating scores ({expert, bid, criterion, score, reason}), in log order."""
-    return [dict(e.payload) for e in await ctx.tenders.audit.entries_for_tender(tender_id, kinds=[CONFIRMED_KIND])]
+async def confirmations(ctx: EvaluationContext, session: Session) -> list[dict[str, Any]]:
+    """The logged confirmations of deviating scores ({expert, bid, criterion, score, reason}) of
+    `session` (of its lot), in log order."""
+    found = await ctx.tenders.audit.entries_for_tender(session.tender_id, kinds=[CONFIRMED_KIND])
+    return [dict(e.payload) for e in lot_entries(found, session.lot)]
 
 
 def confirmed_keys(logged: list[dict[str, Any]]) -> list[tuple[str, str, str, Any]]:
@@ -311,7 +313,7 @@ def with_reasons(review: dict[str, Any], logged: list[dict[str, Any]]) -> dict[s
         {**d, "reason": reasons.get((d["expert"], d["bid"], d["criterion"], points(d["score"])))} for d in review["deviations"]]}
 
 
-async def confirm_deviation(ctx: EvaluationContext, actor: Actor, tender_id: str, data: dict[str, Any]) -> Session:
+async def confirm_deviation(ctx: EvaluationContext, actor: Actor, session_id: str, data: dict[str, Any]) -> Session:
     """A member confirms its own deviating score during the review with a reason: ``{bid, criterion,
     reason}``; logged as ``evaluation.deviation_confirmed``. The score it covers is the current one: a
     later change that still deviates must be confirmed again (or changed with reason abnormal_high_low)."""
@@ -324,17 +326,17 @@ async def confirm_deviation(ctx: EvaluationContext, actor: Actor, tender_id: str
         raise InvalidRequest(f"请填写确认理由，不超过 {MAX_REASON} 字 (reason must be non-empty text)")
 
     async def step() -> Session:
-        session = await get_session(ctx, tender_id)
+        session = await get_session(ctx, session_id)
         session.require_member(actor)
-        require(tender_id, session.state, SessionState.REVIEW, doing="confirm a deviating score (only during the review)")
+        require(session.title, session.state, SessionState.REVIEW, doing="confirm a deviating score (only during the review)")
         if not any(b.get("bid") == bid for b in session.bids):
             raise InvalidRequest("本次评标没有这个投标 (no such bid in this evaluation)")
         if not any(c.code == code for c in session.criteria.items):
             raise InvalidRequest("没有这个评分因素 (no such criterion)")
         async with ctx.engine.connect() as conn:
-            done, logged_changes = await submitted(conn, tender_id), await changes(conn, tender_id)
+            done, logged_changes = await submitted(conn, session_id), await changes(conn, session_id)
         sheets = current_sheets(replay_view(session, done, logged_changes))
-        logged = await confirmations(ctx, tender_id)
+        logged = await confirmations(ctx, session)
         mine = [d for d in open_deviations(session, sheets, logged)
                 if d.expert == actor.account and d.bid == bid and d.criterion == code]
         if not mine:
@@ -344,15 +346,15 @@ async def confirm_deviation(ctx: EvaluationContext, actor: Actor, tender_id: str
         count = len(logged_changes)
 
         async def apply(conn: AsyncConnection) -> None:
-            if len(await changes(conn, tender_id)) != count:
+            if len(await changes(conn, session_id)) != count:
                 raise Stale("scores changed meanwhile: retry")
             await write_state(conn, session)
 
-        await ctx.tenders.audit.append(EntryDraft(CONFIRMED_KIND, payload, tender_id, actor), apply=apply)
-        return await get_session(ctx, tender_id)
+        await ctx.tenders.audit.append(session.entry(CONFIRMED_KIND, payload, actor), apply=apply)
+        return await get_session(ctx, session_id)
 
     result: Session = await retrying(step)
-    ctx.notify(tender_id, {"type": "changed"})
+    ctx.notify(session_id, {"type": "changed"})
     return result
 
 
@@ -367,16 +369,16 @@ def _has_ties(result: Tally) -> list[list[str]]:
     return [g for g in groups.values() if len(g) > 1]
 
 
-async def compute_tally(ctx: EvaluationContext, actor: Actor, tender_id: str) -> Session:
+async def compute_tally(ctx: EvaluationContext, actor: Actor, session_id: str) -> Session:
     """The group leader closes the review: tally (tally.tally) with the tender's tie rule, the
     recommendation, and the report to sign. Refused while a sheet check finding remains. A drawn
     tie order logs ``evaluation.tie_draw_requested`` first and uses the next beacon round."""
-    session = await get_session(ctx, tender_id)
+    session = await get_session(ctx, session_id)
     if session.leader != actor.account:
         raise NotPermitted("only the group leader (评标组长) closes the review and tallies")
-    require(tender_id, session.state, SessionState.REVIEW, doing="tally")
+    require(session.title, session.state, SessionState.REVIEW, doing="tally")
     async with ctx.engine.connect() as conn:
-        done, logged_changes = await submitted(conn, tender_id), await changes(conn, tender_id)
+        done, logged_changes = await submitted(conn, session_id), await changes(conn, session_id)
     sheets = current_sheets(replay_view(session, done, logged_changes))
     waiting = waiting_on(session.bids)
     if waiting:
@@ -384,7 +386,7 @@ async def compute_tally(ctx: EvaluationContext, actor: Actor, tender_id: str) ->
     problems = blocking_findings(session, sheets)
     if problems:
         raise ConflictError(f"fix the findings first ({len(problems)}): {problems[0].bid}: {problems[0].message}")
-    logged_confirmations = await confirmations(ctx, tender_id)
+    logged_confirmations = await confirmations(ctx, session)
     still_open = open_deviations(session, sheets, logged_confirmations)
     if still_open:
         raise ConflictError(deviation_line(session, still_open[0], len(still_open) - 1))
@@ -403,14 +405,14 @@ async def compute_tally(ctx: EvaluationContext, actor: Actor, tender_id: str) ->
                 raise ConflictError("a drawn tie order needs the beacon, which this installation lacks")
             chain = ctx.tenders.chain
             round = chain.round_at(ctx.tenders.clock()) + 2
-            draw = EntryDraft("evaluation.tie_draw_requested", {"round": round, "tied": tied}, tender_id, actor)
+            draw = session.entry("evaluation.tie_draw_requested", {"round": round, "tied": tied}, actor)
             moving = transition(session, SessionState.TALLY, actor)
 
             async def request(conn: AsyncConnection) -> None:
                 await write_state(conn, session, SessionState.TALLY, tie_round=round)
 
             await ctx.tenders.audit.append_many([draw, moving], apply=request)
-            session = await get_session(ctx, tender_id)
+            session = await get_session(ctx, session_id)
             randomness = (await ctx.beacon.wait_for(round)).randomness
     if session.state is SessionState.REVIEW:
         drafts.append(transition(session, SessionState.TALLY, actor))
@@ -421,70 +423,70 @@ async def compute_tally(ctx: EvaluationContext, actor: Actor, tender_id: str) ->
         "tally": result.to_json(), "recommendation": {"candidates": list(rec.candidates), "ranked": rec.ranked},
         "tie_rule": rule.value, "round": round, "randomness": None if randomness is None else randomness.hex(),
     }
-    tender = await get(ctx.tenders, tender_id)
-    record = await opening_record(ctx.tenders, tender_id)
+    tender = await get(ctx.tenders, session.tender_id)
+    record = await opening_record(ctx.tenders, session.tender_id)
     report = session_report.build(tender.to_json(), session, done, logged_changes, sheets,
                                   with_reasons(review_of(session, sheets), logged_confirmations),
                                   tally_payload, record["objections"], local_beacon=is_local_beacon(ctx.tenders.chain))
     digest = session_report.digest(report)
-    drafts.append(EntryDraft("evaluation.tally", tally_payload, tender_id, actor))
-    drafts.append(EntryDraft("evaluation.report_issued", {"sha256": digest}, tender_id, actor))
+    drafts.append(session.entry("evaluation.tally", tally_payload, actor))
+    drafts.append(session.entry("evaluation.report_issued", {"sha256": digest}, actor))
     at_tally = replace(session, state=SessionState.TALLY)
     drafts.append(transition(at_tally, SessionState.SIGNING, actor))
 
     async def apply(conn: AsyncConnection) -> None:
         c = session_table.c
-        moved = await conn.execute(sa.update(session_table).where(c.tender_id == tender_id, c.state == session.state.value)
+        moved = await conn.execute(sa.update(session_table).where(c.id == session_id, c.state == session.state.value)
                                    .values(state=SessionState.SIGNING.value, tally=json.dumps(tally_payload),
                                            report=canonical_json(report).decode(), report_sha256=digest))
         if moved.rowcount != 1:
-            raise ConflictError(f"the evaluation of {tender_id} changed meanwhile: reload")
+            raise ConflictError(f"the evaluation of {session.title} changed meanwhile: reload")
 
     await ctx.tenders.audit.append_many(drafts, apply=apply)
-    ctx.notify(tender_id, {"type": "state", "state": SessionState.SIGNING.value})
-    return await get_session(ctx, tender_id)
+    ctx.notify(session_id, {"type": "state", "state": SessionState.SIGNING.value})
+    return await get_session(ctx, session_id)
 
 
-async def report_signers(conn: AsyncConnection, tender_id: str) -> list[str]:
+async def report_signers(conn: AsyncConnection, session_id: str) -> list[str]:
     c = report_signature_table.c
-    return [r.account for r in await conn.execute(sa.select(c.account).where(c.tender_id == tender_id).order_by(c.at_us))]
+    return [r.account for r in await conn.execute(sa.select(c.account).where(c.session_id == session_id).order_by(c.at_us))]
 
 
-async def sign_report(ctx: EvaluationContext, actor: Actor, tender_id: str, document: Any, signature: Any) -> Session:
+async def sign_report(ctx: EvaluationContext, actor: Actor, session_id: str, document: Any, signature: Any) -> Session:
     """A member signs the report: ``{"kind": "pingbiao-report/1", "tender", "signer", "sha256"}``
     with the report's hash, in the booth. The last signature makes it final (``evaluation.report_final``)."""
-    doc = parse_document(document, REPORT_DOC, tender_id, actor.account)
+    doc = parse_document(document, REPORT_DOC, session_id, actor.account)
     assert isinstance(document, str)
 
     async def step() -> Session:
-        session = await get_session(ctx, tender_id)
+        session = await get_session(ctx, session_id)
         member = session.require_seated(actor)
-        require(tender_id, session.state, SessionState.SIGNING, doing="sign the report")
+        require(session.title, session.state, SessionState.SIGNING, doing="sign the report")
         if doc.get("sha256") != session.report_sha256:
             raise InvalidRequest(f"the report's SHA-256 is {session.report_sha256}: sign that one")
         assert member.public_key is not None
         verify(member.public_key, document.encode(), signature)
         async with ctx.engine.connect() as conn:
-            signers = await report_signers(conn, tender_id)
+            signers = await report_signers(conn, session_id)
         if actor.account in signers:
             raise ConflictError("you have already signed the report")
-        drafts = [EntryDraft("evaluation.report_signed", {"sha256": session.report_sha256, "signature": signature}, tender_id, actor)]
+        drafts = [session.entry("evaluation.report_signed", {"sha256": session.report_sha256, "signature": signature}, actor)]
         last = len(signers) + 1 == len(session.seated)
         if last:
             final = {"sha256": session.report_sha256, "signers": sorted([*signers, actor.account])}
-            drafts += [EntryDraft("evaluation.report_final", final, tender_id, actor), transition(session, SessionState.DONE, actor)]
+            drafts += [session.entry("evaluation.report_final", final, actor), transition(session, SessionState.DONE, actor)]
         now, count = ctx.tenders.now_us(), len(signers)
 
         async def apply(conn: AsyncConnection) -> None:
-            if len(await report_signers(conn, tender_id)) != count:
+            if len(await report_signers(conn, session_id)) != count:
                 raise Stale("signatures changed meanwhile: retry")
             await write_state(conn, session, SessionState.DONE if last else None)
-            await conn.execute(report_signature_table.insert().values(tender_id=tender_id, account=actor.account,
+            await conn.execute(report_signature_table.insert().values(session_id=session_id, account=actor.account,
                                                                       signature=signature, at_us=now))
 
         await ctx.tenders.audit.append_many(drafts, apply=apply)
-        return await get_session(ctx, tender_id)
+        return await get_session(ctx, session_id)
 
     result: Session = await retrying(step)
-    ctx.notify(tender_id, {"type": "state", "state": result.state.value})
+    ctx.notify(session_id, {"type": "state", "state": result.state.value})
     return result

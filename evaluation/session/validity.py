@@ -5,7 +5,9 @@ art. 50), or is abnormally low without an accepted justification (art. 60). The 
 records the committee's decision with its ground and reason (``evaluation.bid_invalid``); the bid
 then takes no part in the tally. When fewer bids than the tender's minimum remain, the procurement
 fails (废标, 87号令 arts. 43–44, 政府采购法 art. 36): ``evaluation.failed``, the session and the
-tender become ``failed`` with the reason, and there is never a ranking.
+tender become ``failed`` with the reason, and there is never a ranking. For a lot of a multi-lot
+tender (分包) the lot fails (该包废标): the tender fails once every lot has failed, and a lot
+that fails after the others' results leaves the tender awarded (evaluation/session/result.py).
 """
 
 from __future__ import annotations
@@ -18,13 +20,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from evaluation.audit.entry import Actor, EntryDraft
 from evaluation.errors import ConflictError, InvalidRequest
+from evaluation.session.result import published_results
 from evaluation.session.rules import SessionState, require, valid_prices
 from evaluation.session.scoring import abnormally_low
 from evaluation.session.session import (
     EvaluationContext,
     Session,
     get_session,
+    other_lots,
     retrying,
+    tender_failed_with,
     transition,
     write_state,
 )
@@ -84,7 +89,7 @@ def leader_step(session: Session, actor: Actor, doing: str) -> None:
     """Raise unless `actor` is the group leader and the session is scoring or in review."""
     if session.leader != actor.account:
         raise NotPermitted("只有评标组长可以记录评标委员会的决定 only the group leader (评标组长) records the committee's decisions")
-    require(session.tender_id, session.state, SessionState.SCORING, SessionState.REVIEW, doing=doing)
+    require(session.title, session.state, SessionState.SCORING, SessionState.REVIEW, doing=doing)
 
 
 async def commit(ctx: EvaluationContext, session: Session, actor: Actor, bids: list[dict[str, Any]],
@@ -92,7 +97,7 @@ async def commit(ctx: EvaluationContext, session: Session, actor: Actor, bids: l
     """Append `drafts` and store the session's `bids`. With `invalid` (bid, ground, reason) the bid
     is marked invalid first (``evaluation.bid_invalid``); too few valid bids left also log
     ``evaluation.failed`` and move the session and the tender to ``failed`` (废标)."""
-    tender_id, failure = session.tender_id, None
+    failure = None
     drafts = list(drafts)
     if invalid is not None:
         bid, ground, reason = invalid
@@ -101,29 +106,35 @@ async def commit(ctx: EvaluationContext, session: Session, actor: Actor, bids: l
                 for b in bids]
         left = len(valid_prices(bids))
         failure = enough_bids(left, session.config.min_bids)
-        drafts.append(EntryDraft("evaluation.bid_invalid", {"bid": bid, "ground": ground.value, "reason": reason,
-                                                             "invalid": text, "valid_left": left}, tender_id, actor))
+        drafts.append(session.entry("evaluation.bid_invalid", {"bid": bid, "ground": ground.value, "reason": reason,
+                                                               "invalid": text, "valid_left": left}, actor))
         if failure:
-            drafts.append(EntryDraft("evaluation.failed", {"reason": failure, "valid": left,
-                                                            "min_bids": session.config.min_bids}, tender_id, actor))
+            drafts.append(session.entry("evaluation.failed", {"reason": failure, "valid": left,
+                                                              "min_bids": session.config.min_bids}, actor))
             drafts.append(transition(session, SessionState.FAILED, actor))
+
+    published = set(await published_results(ctx, session.tender_id)) if failure else set()
 
     async def apply(conn: AsyncConnection) -> None:
         await write_state(conn, session, SessionState.FAILED if failure else None, bids=json.dumps(bids, ensure_ascii=False))
-        if failure:
-            await set_state(conn, tender_id, TenderState.EVALUATING, TenderState.FAILED, failed_reason=failure)
+        if failure and await tender_failed_with(conn, session):
+            await set_state(conn, session.tender_id, TenderState.EVALUATING, TenderState.FAILED, failed_reason=failure)
+        elif failure and session.lot is not None:  # 该包废标 after the other lots' results: the tender is awarded
+            others = await other_lots(conn, session)
+            if all(n in published or state == SessionState.FAILED.value for n, state in others.items()):
+                await set_state(conn, session.tender_id, TenderState.EVALUATING, TenderState.AWARDED)
 
     await ctx.tenders.audit.append_many(drafts, apply=apply)
-    return await get_session(ctx, tender_id)
+    return await get_session(ctx, session.id)
 
 
-async def declare_invalid(ctx: EvaluationContext, actor: Actor, tender_id: str, data: Any) -> Session:
+async def declare_invalid(ctx: EvaluationContext, actor: Actor, session_id: str, data: Any) -> Session:
     """The group leader records the committee's decision that a bid is invalid, during scoring or
     the review (``evaluation.bid_invalid``, and 废标 when too few remain: `commit`). An abnormally
     low bid is found invalid through the art. 60 query instead (evaluation/session/bid_queries.py)."""
 
     async def step() -> Session:
-        session = await get_session(ctx, tender_id)
+        session = await get_session(ctx, session_id)
         leader_step(session, actor, "find a bid invalid")
         bid, ground, reason = parse_decision(session, data)
         if ground is Ground.CORRECTION_REFUSED:
@@ -134,5 +145,5 @@ async def declare_invalid(ctx: EvaluationContext, actor: Actor, tender_id: str, 
         return await commit(ctx, session, actor, list(session.bids), [], (bid, ground, reason))
 
     result: Session = await retrying(step)
-    ctx.notify(tender_id, {"type": "state", "state": result.state.value})
+    ctx.notify(session_id, {"type": "state", "state": result.state.value})
     return result

@@ -37,28 +37,33 @@ from evaluation.session.sheets import (
     with_reasons,
 )
 from evaluation.session.store import vote_table
+from evaluation.session.tally import enough_bids
 from evaluation.tenders.rules import LOCAL_BEACON_NOTE, is_local_beacon
 from evaluation.tenders.tender import get
 
 
-async def view(ctx: EvaluationContext, actor: Actor, tender_id: str) -> dict[str, Any]:
+async def view(ctx: EvaluationContext, actor: Actor, session_id: str) -> dict[str, Any]:
     """The session for `actor` (a member, the owning agency or a supervisor; else NotPermitted)."""
-    session = await get_session(ctx, tender_id)
+    session = await get_session(ctx, session_id)
     await require_reader(ctx, session, actor)
-    tender = await get(ctx.tenders, tender_id)
+    tender = await get(ctx.tenders, session.tender_id)
     async with ctx.engine.connect() as conn:
-        done = await submitted(conn, tender_id)
-        logged_changes = await changes(conn, tender_id)
-        signers = await report_signers(conn, tender_id)
+        done = await submitted(conn, session_id)
+        logged_changes = await changes(conn, session_id)
+        signers = await report_signers(conn, session_id)
         c = vote_table.c
         votes = [{"round": r.round, "voter": r.voter, "candidate": r.candidate}
-                 for r in await conn.execute(sa.select(vote_table).where(c.tender_id == tender_id).order_by(c.round))]
+                 for r in await conn.execute(sa.select(vote_table).where(c.session_id == session_id).order_by(c.round))]
     me = session.member(actor.account)
     prices = valid_prices(session.bids)
     scores = price_score_texts(session)
     everything = actor.role == "supervisor" or at_least(session.state, SessionState.REVIEW)
     this_round = [v for v in votes if v["round"] == session.vote_round]
+    lot = None if session.lot is None or session.lot > len(tender.spec.lots) else {
+        "lot": session.lot, "name": tender.spec.lots[session.lot - 1].name}
     body: dict[str, Any] = {
+        "id": session.id,
+        "lot": lot,
         "tender": {"id": tender.id, "title": tender.spec.title, "agency_name": tender.agency_name,
                    "state": tender.state.value, "owner": tender.owned_by(actor)},
         "local_beacon": is_local_beacon(ctx.tenders.chain),
@@ -68,7 +73,7 @@ async def view(ctx: EvaluationContext, actor: Actor, tender_id: str) -> dict[str
         "criteria": criteria_json(session.criteria),
         "bids": [{**b, **bid_prices(b), "price_score_display": scores.get(b["bid"])} for b in session.bids],
         "abnormally_low": abnormally_low(prices, session.config.low_bid_rule) if prices else {},
-        "failed_reason": tender.failed_reason if session.state is SessionState.FAILED else None,
+        "failed_reason": failed_reason(session, tender) if session.state is SessionState.FAILED else None,
         "members": [{**m.to_json(), "voted": any(v["voter"] == m.account for v in this_round),
                      "submitted": m.account in done, "signed": m.account in signers} for m in session.members],
         "leader": session.leader,
@@ -95,7 +100,7 @@ async def view(ctx: EvaluationContext, actor: Actor, tender_id: str) -> dict[str
         if at_least(session.state, SessionState.REVIEW):
             sheets = current_sheets(replay_view(session, done, logged_changes))
             body["current"] = [s.to_json() for s in sheets]
-            body["review"] = with_reasons(review_of(session, sheets), await confirmations(ctx, session.tender_id))
+            body["review"] = with_reasons(review_of(session, sheets), await confirmations(ctx, session))
     elif me is not None and me.account in done:
         body["sheets"] = {me.account: done[me.account]}
     if session.tally:
@@ -118,15 +123,22 @@ def price_score_texts(session: Any) -> dict[str, str]:
         return {}
 
 
-async def report(ctx: EvaluationContext, actor: Actor, tender_id: str) -> dict[str, Any]:
+def failed_reason(session: Any, tender: Any) -> str | None:
+    """Why the session failed: the tender's reason, or for a lot (该包废标) the lot's, read from its bids."""
+    if session.lot is None:
+        return str(tender.failed_reason or "")
+    return enough_bids(len(valid_prices(session.bids)), session.config.min_bids) or tender.failed_reason
+
+
+async def report(ctx: EvaluationContext, actor: Actor, session_id: str) -> dict[str, Any]:
     """The report's content, hash and signers, once built (from the signing state on)."""
     from evaluation.errors import NotFoundError
 
-    session = await get_session(ctx, tender_id)
+    session = await get_session(ctx, session_id)
     await require_reader(ctx, session, actor)
     if session.report is None:
-        raise NotFoundError(f"the evaluation report of {tender_id} is not built yet")
+        raise NotFoundError(f"the evaluation report of {session.title} is not built yet")
     async with ctx.engine.connect() as conn:
-        signers = await report_signers(conn, tender_id)
+        signers = await report_signers(conn, session_id)
     return {"report": session.report, "sha256": session.report_sha256, "signers": signers,
             "final": session.state is SessionState.DONE, "text": json.dumps(session.report, ensure_ascii=False)}

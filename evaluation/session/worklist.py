@@ -2,20 +2,24 @@
 tender's stage, and one query that reads the stage of many tenders at once.
 
 The stage of a tender is its own state plus, after the opening, the state of its expert draw, of
-its evaluation session and the number of objections still unanswered. ``next_step`` names what
+its evaluation session (of each lot, for a multi-lot tender: 分包) and the number of objections
+still unanswered. ``next_step`` names what
 the tender's agency does next; the pages turn the name into words and a link.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from evaluation.audit.store import entry_table
 from evaluation.experts.store import draw_table
+from evaluation.session.events import lot_of
 from evaluation.session.store import session_table
 from evaluation.tenders.rules import TenderState
 from evaluation.tenders.store import bid_table, objection_table
@@ -46,6 +50,20 @@ class Stage:
     draw: str | None = None  # expert draw: requested, drawn, exhausted
     session: str | None = None  # evaluation session state (checkin … done)
     open_objections: int = 0
+    lots: int = 0  # a multi-lot tender's number of lots (2 or more; else 0)
+    lot_sessions: tuple[tuple[int, str], ...] = ()  # (lot, session state) of each lot started
+    published: frozenset[int] = frozenset()  # the lots whose result is published
+
+    @property
+    def lot_step(self) -> Step:
+        """A multi-lot tender's next action while its lots are evaluated: a lot's result to publish,
+        else a lot to start, else follow the lots under way."""
+        started = dict(self.lot_sessions)
+        if any(state == "done" and lot not in self.published for lot, state in started.items()):
+            return Step.PUBLISH_RESULT
+        if len(started) < self.lots:
+            return Step.START_EVALUATION
+        return Step.FOLLOW_EVALUATION
 
 
 def next_step(stage: Stage) -> Step:
@@ -68,29 +86,52 @@ def next_step(stage: Stage) -> Step:
             return Step.AWAIT_DRAW
         if stage.draw == "exhausted":
             return Step.REDRAW
+        if stage.lots:
+            return stage.lot_step
         return Step.START_EVALUATION if stage.session is None else Step.FOLLOW_EVALUATION
+    if s is TenderState.EVALUATING and stage.lots:
+        return stage.lot_step
     if s is TenderState.EVALUATING:
         return Step.PUBLISH_RESULT if stage.session == "done" else Step.FOLLOW_EVALUATION
     return Step.NONE
 
 
-async def stages(engine: AsyncEngine, tenders: Iterable[tuple[str, TenderState]]) -> dict[str, Stage]:
-    """The stage of each (tender id, state) given, in three queries whatever their number."""
+async def stages(engine: AsyncEngine, tenders: Iterable[tuple[str, TenderState]],
+                 lots: Mapping[str, int] | None = None) -> dict[str, Stage]:
+    """The stage of each (tender id, state) given, in four queries whatever their number; `lots`:
+    the number of lots of each multi-lot tender."""
     states = dict(tenders)
     if not states:
         return {}
     ids = list(states)
-    o = objection_table.c
+    lots = lots or {}
+    o, sc, e = objection_table.c, session_table.c, entry_table.c
     async with engine.connect() as conn:
         draws = dict((await conn.execute(sa.select(draw_table.c.tender_id, draw_table.c.state).where(draw_table.c.tender_id.in_(ids)))).all())
-        sessions = dict((await conn.execute(sa.select(session_table.c.tender_id, session_table.c.state).where(session_table.c.tender_id.in_(ids)))).all())
+        sessions: dict[str, str] = {}
+        by_lot: dict[str, list[tuple[int, str]]] = {}
+        for tid, lot, state in (await conn.execute(sa.select(sc.tender_id, sc.lot, sc.state).where(sc.tender_id.in_(ids)))).all():
+            if lot is None:
+                sessions[tid] = state
+            else:
+                by_lot.setdefault(tid, []).append((lot, state))
+        published: dict[str, set[int]] = {}
+        multi = [tid for tid in ids if lots.get(tid, 0) >= 2]
+        if multi:
+            for tid, payload in (await conn.execute(sa.select(e.tender_id, e.payload).where(
+                    e.kind == "tender.result_published", e.tender_id.in_(multi)))).all():
+                lot = lot_of(json.loads(payload))
+                if lot is not None:
+                    published.setdefault(tid, set()).add(lot)
         pending = dict(
             (await conn.execute(
                 sa.select(o.tender_id, sa.func.count()).where(o.tender_id.in_(ids), o.answer.is_(None)).group_by(o.tender_id)
             )).all()
         )
     return {
-        tid: Stage(state, draws.get(tid), sessions.get(tid), int(pending.get(tid, 0)))
+        tid: Stage(state, draws.get(tid), sessions.get(tid), int(pending.get(tid, 0)),
+                   lots.get(tid, 0) if lots.get(tid, 0) >= 2 else 0, tuple(sorted(by_lot.get(tid, []))),
+                   frozenset(published.get(tid, set())))
         for tid, state in states.items()
     }
 

@@ -7,10 +7,14 @@ no API call, no typed URL, no data put in place by the test beyond the accounts 
 - the agency (采购人/代理机构) fills in a two-lot tender with its scoring criteria and publishes it;
 - three bidders (供应商) each price both lots, attach a PDF and seal their bid in the browser;
 - the record opens by itself at the round; the agency requests the expert draw on its form;
-- five experts (评审专家) accept their invitations; the agency starts the evaluation of lot 1;
-  the experts check in (answering the avoidance question per bidder), open a bid's PDF, elect a
-  leader, score and sign — one of them from a second browser after losing its key; the leader
-  tallies; all sign the report; the agency publishes the result, which a bidder then reads;
+- five experts (评审专家) accept their invitations; the agency starts the evaluation of lot 1
+  from the tender's list of lots; the experts check in (answering the avoidance question per
+  bidder), open a bid's PDF, elect a leader, score and sign — one of them from a second browser
+  after losing its key; the leader tallies; all sign the report; the agency publishes lot 1's
+  result while the tender stays 评标中;
+- the agency starts lot 2, the same committee evaluates it in its own session (the experts'
+  workbench links to each lot) to a signed report; its result published, the tender is awarded
+  and a bidder reads both lots' results;
 - the supervisor (财政监管) opens the tender's replay.
 
 Each step leaves a screenshot, numbered in order, in test-artifacts/journey/ at the repository
@@ -181,10 +185,13 @@ async def accept_invitation(page: Any, base: str, shot: Shots, n: int, tender_id
         await shot(page, "expert0", "invitation-accepted")
 
 
-async def check_in(page: Any, base: str, shot: Shots, n: int, tender_id: str) -> None:
+async def check_in(page: Any, base: str, shot: Shots, n: int, tender_id: str, lot: int = 1) -> None:
     await click_to(page, "nav a:has-text('工作台')", f"{base}/")
-    await click_to(page, '#sessions a.button:has-text("评标")', f"{base}/evaluation/{tender_id}")
+    await click_to(page, f'#sessions a.lot-session[data-lot="{lot}"]', f"{base}/evaluation/{tender_id}.{lot}")
     await state_is(page, "checkin")
+    assert await page.inner_text("#eval-lot") == f"第{lot}包 {LOTS[lot - 1][0]}"
+    committee = await page.inner_text("#members")
+    assert "主场" in committee and "main" not in committee, committee  # the site's label, not its code
     for box in ("#ck-identity", "#ck-commitment"):
         await page.check(box)
     rows = page.locator("#avoidance-rows tr")
@@ -192,15 +199,16 @@ async def check_in(page: Any, base: str, shot: Shots, n: int, tender_id: str) ->
     for r in range(len(COMPANIES)):
         await rows.nth(r).locator('input[value="no"]').check()
     if n == 0:
-        await shot.narrow(page, "expert0", "check-in")
+        await shot.narrow(page, "expert0", "check-in" if lot == 1 else f"check-in-lot{lot}")
     await page.click("#checkin")
     await page.wait_for_selector("#checkin-box", state="hidden", timeout=STEP_MS)
 
 
-async def score(page: Any, shot: Shots, n: int) -> None:
+async def score(page: Any, shot: Shots, n: int, inconsistent: bool = True) -> None:
     """One expert's sheet: a row per criterion with its title, points and description beside the
     boxes; the objective item a choice of its values; the price score computed, read-only. The last
-    expert gives the first bid 10 on the objective item, where the others give 20 (a finding)."""
+    expert gives the first bid 10 on the objective item, where the others give 20 (a finding),
+    when `inconsistent`."""
     await state_is(page, "scoring")
     assert await page.inner_text("#eval-state") == "独立评分"
     assert await page.inner_text("#crumb-tender") == "市机关办公设备采购项目"
@@ -221,11 +229,11 @@ async def score(page: Any, shot: Shots, n: int) -> None:
     for i in range(await boxes.count()):  # 技术方案 (subjective, 50) then 售后服务 (objective: 0, 10 or 20)
         box = boxes.nth(i)
         if await box.evaluate("e => e.tagName") == "SELECT":
-            await box.select_option("10" if n == EXPERTS - 1 and first_select else "20")
+            await box.select_option("10" if inconsistent and n == EXPERTS - 1 and first_select else "20")
             first_select = False
         else:
             await box.fill(str(38 + n))
-    if n == 0:
+    if n == 0 and inconsistent:
         await shot.narrow(page, "expert0", "score-sheet")
     await page.click("#submit-sheets")
     await page.wait_for_selector("#sheet-box", state="hidden", timeout=STEP_MS)
@@ -298,11 +306,13 @@ async def test_a_tender_from_publication_to_result_by_clicking_only(make_app_ser
     experts = [await new_page() for _ in range(EXPERTS)]
     await asyncio.gather(*(accept_invitation(p, base, shot, n, tender_id) for n, p in enumerate(experts)))
 
-    # The evaluation of lot 1: started by a button, with the tender's criteria.
+    # The evaluation of lot 1: started by its button in the tender's list of lots, with the tender's criteria.
     await next_step(agency, base, tender_id, "开始评标")
-    await agency.wait_for_url(f"{base}/evaluation/{tender_id}")
+    await agency.wait_for_url(f"{base}/tenders/{tender_id}#evaluations")
+    assert await agency.locator("#evaluations a.start-lot").count() == 2
+    await click_to(agency, '#evaluations tr[data-lot="1"] a.start-lot', f"{base}/evaluation/{tender_id}.1")
     assert await agency.locator("#start-criteria tbody tr").count() == 3  # the tender's, read-only
-    await agency.select_option("#start-lot", "1")
+    assert "第1包 台式计算机" in await agency.inner_text("#start-lot-fixed")
     await shot.narrow(agency, "agency", "start-evaluation")
     await agency.click("#start")
     await state_is(agency, "checkin")
@@ -325,7 +335,7 @@ async def test_a_tender_from_publication_to_result_by_clicking_only(make_app_ser
     # One expert lost its key: from a second browser it confirms its password and registers again.
     fresh = await new_page()
     await sign_in(fresh, base, f"expert{EXPERTS - 1}")
-    await click_to(fresh, '#sessions a.button:has-text("评标")', f"{base}/evaluation/{tender_id}")
+    await click_to(fresh, '#sessions a.lot-session[data-lot="1"]', f"{base}/evaluation/{tender_id}.1")
     await fresh.wait_for_selector("#rekey-box:not([hidden])", timeout=STEP_MS)
     await fresh.fill("#rekey-form input[name=password]", PASSWORD)
     await shot(fresh, f"expert{EXPERTS - 1}", "new-browser-rekey")
@@ -348,18 +358,58 @@ async def test_a_tender_from_publication_to_result_by_clicking_only(make_app_ser
     await state_is(agency, "done")
     await shot(agency, "agency", "evaluation-done")
 
-    # The result, published from the agency's next step; a bidder reads it on the tender's page.
+    # Lot 1's result, published from the agency's next step; the tender waits for lot 2.
     agency.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
     await next_step(agency, base, tender_id, "公告结果")
-    await agency.click("#publish-result")
+    await agency.click("#publish-result-1")
     await agency.wait_for_selector("#result #result-winner", timeout=STEP_MS)
+    assert await agency.get_attribute("#tender-state", "data-state") == "evaluating"
+    assert await agency.get_attribute('#evaluations tr[data-lot="1"]', "data-state") == "done"
+    await shot(agency, "agency", "lot1-result-published")
+
+    # Lot 2: the agency starts it; the same committee evaluates it in its own session.
+    await next_step(agency, base, tender_id, "开始评标")
+    await click_to(agency, '#evaluations tr[data-lot="2"] a.start-lot', f"{base}/evaluation/{tender_id}.2")
+    assert "第2包 激光打印机" in await agency.inner_text("#start-lot-fixed")
+    await agency.click("#start")
+    await state_is(agency, "checkin")
+    for n, page in enumerate(experts):
+        await check_in(page, base, shot, n, tender_id, lot=2)
+    for page in experts[:3]:
+        await state_is(page, "election")
+        await page.select_option("#vote-candidate", label="专家1")
+        await page.click("#vote")
+        await page.wait_for_selector("#vote-box", state="hidden", timeout=STEP_MS)
+    for n, page in enumerate(experts):
+        await score(page, shot, n, inconsistent=False)
+    leader = experts[1]
+    await state_is(leader, "review")
+    await leader.wait_for_selector("#tally:not([hidden])", timeout=STEP_MS)
+    await leader.click("#tally")
+    for page in experts:
+        await state_is(page, "signing")
+        await page.click("#sign-report")
+        await page.wait_for_selector("#sign-report", state="hidden", timeout=STEP_MS)
+    await state_is(agency, "done")
+    await agency.click("#report-link")
+    await agency.wait_for_url(f"{base}/evaluation/{tender_id}.2/report")
+    assert "第2包 激光打印机" in await agency.inner_text("main")
+    await shot(agency, "agency", "lot2-report")
+
+    agency.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+    await next_step(agency, base, tender_id, "公告结果")
+    await agency.click("#publish-result-2")
+    await agency.wait_for_selector('#result dl.result[data-lot="2"]', timeout=STEP_MS)
+    assert await agency.get_attribute("#tender-state", "data-state") == "awarded"
     await shot(agency, "agency", "result-published")
+
+    # A bidder reads both lots' results on the tender's page.
     reader = bidders[1]
     await click_to(reader, "nav a:has-text('工作台')", f"{base}/")
     await click_to(reader, f'#my-bids tr[data-tender="{tender_id}"] a[href="/tenders/{tender_id}"]', f"{base}/tenders/{tender_id}")
     assert await reader.get_attribute("#tender-state", "data-state") == "awarded"
-    assert await reader.locator("#result #result-winner").count() == 1
-    assert await reader.inner_text("#result-lot") == f"第1包 {LOTS[0][0]}"
+    assert await reader.locator("#result .result-winner").count() == 2
+    assert await reader.locator("#result .result-lot").all_inner_texts() == [f"第1包 {LOTS[0][0]}", f"第2包 {LOTS[1][0]}"]
     await shot(reader, "bidder1", "result")
 
     supervisor = await new_page()

@@ -214,6 +214,9 @@ def _evaluation(rng: random.Random, tender: str, add: Any, state: dict[str, Any]
     ev["members"]["acc-tied"].update(recused=True, recusal=answers[:1])
     add(EntryDraft("evaluation.member_recused", {"declaration": declaration, "avoidance": answers, "name": "另一代表",
                                                  "seat": tied["seat"]}, tender, Actor("acc-tied", "agency")))
+    ev["members"]["acc-tied"]["released"] = True
+    add(EntryDraft("evaluation.seat_released", {"account": "acc-tied", "name": "另一代表", "seat": tied["seat"],
+                                                "seated": len(members) + 1, "reason": "组成仍合规"}, tender, agency))
     accounts = [a for a in ev["members"] if a != "acc-tied"]
     actors = {a: Actor(a, "expert") for a in accounts}
 

@@ -77,3 +77,35 @@ async def test_standalone_env_runs_on_a_url(tmp_path: Path) -> None:
     finally:
         await engine.dispose()
     assert "account" in tables
+
+
+async def test_0017_gives_an_existing_lot_session_the_id_of_its_lot(engine: AsyncEngine) -> None:
+    """A session started for lot 2 before sessions were per lot becomes ``<tender>.2`` with its
+    members, votes and sheets; a tender's own session keeps the tender's id; and back again."""
+    async with engine.begin() as conn:
+        await conn.run_sync(downgrade, "0015_member_fills")
+        for tid in ("T-lots", "T-one"):
+            await conn.execute(sa.text(
+                "insert into tender (id, agency, agency_name, state, spec, opening_time, created_us) "
+                "values (:id, 'acc-agency', '采购中心', 'evaluating', '{}', 0, 0)"), {"id": tid})
+        for tid, config in (("T-lots", '{"method": "comprehensive", "lot": 2}'), ("T-one", '{"method": "comprehensive"}')):
+            await conn.execute(sa.text(
+                "insert into evaluation_session (tender_id, state, config, criteria, bids, vote_round, started_by, started_us) "
+                "values (:id, 'scoring', :config, '[]', '[]', 1, 'acc-agency', 0)"), {"id": tid, "config": config})
+            await conn.execute(sa.text(
+                "insert into evaluation_member (tender_id, account, kind, name, site, specialty, seat) "
+                "values (:id, 'acc-e1', 'expert', '专家', 'main', 'A01', 1)"), {"id": tid})
+            await conn.execute(sa.text("insert into evaluation_vote (tender_id, round, voter, candidate) "
+                                       "values (:id, 1, 'acc-e1', 'acc-e1')"), {"id": tid})
+        await conn.run_sync(upgrade)
+    async with engine.connect() as conn:
+        sessions = (await conn.execute(sa.text("select id, tender_id, lot from evaluation_session order by id"))).all()
+        members = (await conn.execute(sa.text("select session_id from evaluation_member order by session_id"))).scalars().all()
+        votes = (await conn.execute(sa.text("select session_id from evaluation_vote order by session_id"))).scalars().all()
+    assert [tuple(r) for r in sessions] == [("T-lots.2", "T-lots", 2), ("T-one", "T-one", None)]
+    assert members == votes == ["T-lots.2", "T-one"]
+    async with engine.begin() as conn:
+        await conn.run_sync(downgrade, "0015_member_fills")
+    async with engine.connect() as conn:
+        members = (await conn.execute(sa.text("select tender_id from evaluation_member order by tender_id"))).scalars().all()
+    assert members == ["T-lots", "T-one"]

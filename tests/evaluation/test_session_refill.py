@@ -12,17 +12,20 @@ import pytest
 from crypto.beacon import LocalBeacon, LocalBeaconSource
 from evaluation.accounts.account import create_account
 from evaluation.audit.entry import Actor
+from evaluation.audit.events import replay
 from evaluation.errors import ConflictError, InvalidRequest, InvalidStateError, NotFoundError
 from evaluation.experts import draw_service
 from evaluation.experts import pool as experts
 from evaluation.experts.draw_job import DrawJob
 from evaluation.session import refill
+from evaluation.session import report as session_report
 from evaluation.session import session as sessions
+from evaluation.session import sheets as scoring
 from evaluation.session.rules import SessionState
 from evaluation.session.session import EvaluationContext
 from evaluation.tenders.tender import NotPermitted, TenderContext
 from tests.evaluation.experts_fixtures import FAST, PURCHASER, committee_pool
-from tests.evaluation.session_fixtures import Keys, confirmed_tender
+from tests.evaluation.session_fixtures import Keys, TestCommittee, confirmed_tender, sheets_doc
 from tests.evaluation.tender_fixtures import AGENCY, OTHER_AGENCY, beacon, tctx  # noqa: F401  (fixtures)
 
 
@@ -114,6 +117,19 @@ async def test_a_withdrawn_seat_is_refilled_from_the_reserve(tctx: TenderContext
     with pytest.raises(InvalidStateError, match="scoring"):
         await refill.refill(ectx, AGENCY, tid, gone.account)
 
+    # The report lists the withdrawn member as 回避, with who filled its seat, not as absent.
+    for m in [*members[1:], newcomer]:
+        scores = {b["bid"]: {"c2": "40", "c3": "15"} for b in session.bids}
+        await scoring.submit_sheets(ectx, m, tid, *sheets_doc(keys, tid, m.account, scores))
+    session = await scoring.compute_tally(ectx, members[1], tid)
+    assert session.report is not None
+    rows = {r["account"]: r for r in session.report["members"]}
+    assert rows[gone.account]["recused"]["replaced_by"] == {"seat": joined.seat, "name": joined.name}
+    assert rows[gone.account]["recused"]["bidders"] == [bids[0]["bidder_name"]]
+    assert rows[newcomer.account]["fills"] == session.member(gone.account).seat
+    assert session_report.attendance(rows[gone.account]) == f"回避（由 {joined.name} 补抽替补）"
+    assert "recused" not in rows[members[1].account] and session_report.attendance(rows[members[1].account]) == "是"
+
 
 async def test_an_exhausted_reserve_is_refused_and_changes_nothing(tctx: TenderContext, beacon: LocalBeacon) -> None:  # noqa: F811
     ectx, tid, members, reserve = await drawn_session(tctx, beacon)
@@ -123,8 +139,49 @@ async def test_an_exhausted_reserve_is_refused_and_changes_nothing(tctx: TenderC
         await sessions.check_in(ectx, m, tid, tied(keys, m.account, bids))
     await refill.refill(ectx, AGENCY, tid, members[0].account)
     before = tctx.audit.size
-    with pytest.raises(ConflictError, match="reserve is exhausted"):
+    with pytest.raises(refill.ReserveExhausted) as refused:
         await refill.refill(ectx, AGENCY, tid, members[1].account)
+    line = refused.value.message
+    assert line.startswith("备选专家已用尽，无法补足") and "重新申请抽取专家" in line and "第四十八条" in line
+    assert "\n" not in line and refused.value.status == 409
     assert tctx.audit.size == before
     status = await draw_service.draw_status(tctx, AGENCY, tid)
     assert status["state"] == "drawn"
+
+
+async def test_a_seat_is_left_unfilled_only_while_the_committee_stays_lawful(tctx: TenderContext, beacon: LocalBeacon) -> None:  # noqa: F811
+    """不再补足 (87号令 arts. 47–48): of 7 members, one withdrawn leaves 6 — an even committee, so the
+    seat must be refilled; a second withdrawn leaves 5, lawful: both seats are left unfilled and the
+    election opens once the last is released. Refusals write nothing."""
+    tender = await confirmed_tender(tctx, beacon)
+    committee = TestCommittee()
+    ectx = EvaluationContext(tctx, committee, LocalBeaconSource(beacon))
+    members = committee.seat(tender.id, count=7)
+    tid = (await sessions.start(ectx, AGENCY, tender.id, {})).id
+    keys = Keys()
+    bids = (await sessions.get_session(ectx, tid)).bids
+    await sessions.check_in(ectx, members[0], tid, tied(keys, members[0].account, bids))
+    for m in members[2:]:
+        await sessions.check_in(ectx, m, tid, keys.checkin(m.account, bids))
+    before = tctx.audit.size
+    with pytest.raises(ConflictError, match="单数|odd"):  # 6 left
+        await refill.release(ectx, AGENCY, tid, members[0].account, "备选专家已用尽")
+    with pytest.raises(InvalidRequest, match="理由"):
+        await refill.release(ectx, AGENCY, tid, members[0].account, " ")
+    with pytest.raises(NotPermitted):
+        await refill.release(ectx, OTHER_AGENCY, tid, members[0].account, "x")
+    with pytest.raises(ConflictError, match="未回避"):
+        await refill.release(ectx, AGENCY, tid, members[2].account, "x")
+    assert tctx.audit.size == before
+
+    await sessions.check_in(ectx, members[1], tid, tied(keys, members[1].account, bids))
+    session = await refill.release(ectx, AGENCY, tid, members[0].account, "备选专家已用尽，现有成员符合组成要求")
+    assert session.state is SessionState.CHECKIN and [m.account for m in session.vacant()] == [members[1].account]
+    with pytest.raises(ConflictError, match="已补足或已确认不再补足"):
+        await refill.release(ectx, AGENCY, tid, members[0].account, "again")
+    session = await refill.release(ectx, AGENCY, tid, members[1].account, "同上")
+    assert session.state is SessionState.ELECTION and len(session.seated) == 5 and session.vacant() == []
+    released = await tctx.audit.entries_for_tender(tender.id, kinds=["evaluation.seat_released"])
+    assert [(e.payload["seat"], e.payload["seated"]) for e in released] == [(1, 5), (2, 5)]
+    state = replay(await tctx.audit.entries_for_tender(tender.id))
+    assert state["problems"] == [] and state["evaluation"]["members"][members[0].account]["released"] is True

@@ -22,6 +22,13 @@ CASES = [
     (Stage(S.CONFIRMED, draw="drawn", session="checkin"), Step.FOLLOW_EVALUATION),
     (Stage(S.EVALUATING, draw="drawn", session="scoring"), Step.FOLLOW_EVALUATION),
     (Stage(S.EVALUATING, draw="drawn", session="done"), Step.PUBLISH_RESULT),
+    # a tender of two lots (分包): each lot's session and result
+    (Stage(S.CONFIRMED, draw="drawn", lots=2), Step.START_EVALUATION),
+    (Stage(S.EVALUATING, draw="drawn", lots=2, lot_sessions=((1, "scoring"),)), Step.START_EVALUATION),
+    (Stage(S.EVALUATING, draw="drawn", lots=2, lot_sessions=((1, "done"), (2, "checkin"))), Step.PUBLISH_RESULT),
+    (Stage(S.EVALUATING, draw="drawn", lots=2, lot_sessions=((1, "done"),), published=frozenset({1})), Step.START_EVALUATION),
+    (Stage(S.EVALUATING, draw="drawn", lots=2, lot_sessions=((1, "done"), (2, "review")), published=frozenset({1})),
+     Step.FOLLOW_EVALUATION),
     (Stage(S.FAILED), Step.NONE),
     (Stage(S.AWARDED, draw="drawn", session="done"), Step.NONE),
 ]

@@ -44,8 +44,11 @@ async def view(request: web.Request) -> web.Response:
 
 @routes.post("/api/evaluation/{id}/start", name="evaluation.start")
 async def start(request: web.Request) -> web.Response:
-    await sessions.start(ctx(request), current_actor(request), request.match_info["id"], await json_body(request))
-    return await _view(request, 201)
+    """开始评标. `{id}` is the session to start: the tender, or one lot's ``<tender>.<lot>`` (or the
+    tender with ``lot`` in the body); the view returned is the new session's (its ``id``)."""
+    started = await sessions.start(ctx(request), current_actor(request), request.match_info["id"], await json_body(request))
+    body = await session_view.view(ctx(request), current_actor(request), started.id)
+    return web.json_response(body, status=201, headers={"Cache-Control": "no-store", "Location": f"/evaluation/{started.id}"})
 
 
 @routes.post("/api/evaluation/{id}/members", name="evaluation.add_member")
@@ -66,6 +69,16 @@ async def add_member(request: web.Request) -> web.Response:
 async def refill_seat(request: web.Request) -> web.Response:
     """补抽: the agency refills the seat of a member that withdrew at check-in (evaluation/session/refill.py)."""
     await refill.refill(ctx(request), current_actor(request), request.match_info["id"], request.match_info["account"])
+    return await _view(request, 201)
+
+
+@routes.post("/api/evaluation/{id}/members/{account}/release", name="evaluation.release")
+async def release_seat(request: web.Request) -> web.Response:
+    """不再补足: the agency leaves a withdrawn member's seat unfilled when the committee without it is
+    still lawfully composed (evaluation/session/refill.py release); ``{reason}``."""
+    data = await json_body(request)
+    await refill.release(ctx(request), current_actor(request), request.match_info["id"], request.match_info["account"],
+                         data.get("reason"))
     return await _view(request, 201)
 
 

@@ -83,15 +83,17 @@ async def _replay(tender_id: str, bundle: Path | None, settings: Settings) -> in
     """Print the ranking recomputed from the log and "ok", or the first difference (exit 1)."""
     from evaluation.session import replay as session_replay
 
+    evaluation = tender_id  # a tender, or a lot's evaluation <tender>.<lot>
+    tender_id, lot = session_replay.split(evaluation)
     if bundle is not None:
         from evaluation.audit.bundle import verify_bundle
 
         verify_bundle(bundle)
-        result = session_replay.check(session_replay.bundle_entries(bundle, tender_id), None)
+        result = session_replay.check(session_replay.bundle_entries(bundle, tender_id), None, lot)
     else:
         async with existing_log(settings) as (engine, log, _vkey):
             entries = await log.entries_for_tender(tender_id)
-            result = session_replay.check(entries, await session_replay.stored_tally(engine, tender_id))
+            result = session_replay.check(entries, await session_replay.stored_tally(engine, evaluation), lot)
     print(result.text)
     return 0 if result.ok else 1
 

@@ -13,6 +13,7 @@ from aiohttp import web
 from evaluation.errors import DomainError
 from evaluation.session import justifications
 from evaluation.session.bid_queries import MAX_MINUTES, MAX_TEXT
+from evaluation.session.ids import parse_evaluation_id
 from evaluation.tenders.tender import get
 from web.api.evaluation import ctx
 from web.api.tenders import current_actor
@@ -26,15 +27,17 @@ LABEL_SETS = ("invalid_ground", "correction_rule", "correction_status", "low_pri
 
 
 async def _page(request: web.Request, template: str, script: str) -> web.Response:
-    tender_id = request.match_info["id"]
+    evaluation = request.match_info["id"]  # the session: a tender's, or one lot's (<tender>.<lot>)
+    tender_id, lot = parse_evaluation_id(evaluation)
     try:
         title = (await get(ctx(request).tenders, tender_id)).spec.title
     except DomainError:
         title = ""
     lang = language_of(request)
-    data = {"tender_id": tender_id, "account": request["account"].id, "labels": {k: labels_in(lang, k) for k in LABEL_SETS},
+    data = {"tender_id": evaluation, "account": request["account"].id, "labels": {k: labels_in(lang, k) for k in LABEL_SETS},
             "max_minutes": MAX_MINUTES, "max_text": MAX_TEXT, "max_document_mib": justifications.MAX_DOCUMENT_BYTES >> 20}
-    return render(request, template, tender_id=tender_id, tender_title=title or tender_id, page_data=data, script=script)
+    return render(request, template, tender_id=tender_id, evaluation_id=evaluation, lot=lot,
+                  tender_title=title or tender_id, page_data=data, script=script)
 
 
 @routes.get("/evaluation/{id}/decisions", name="evaluation.decisions_page")

@@ -15,11 +15,13 @@ from evaluation.errors import DomainError
 from evaluation.session import documents
 from evaluation.session import report as session_report
 from evaluation.session import view as session_view
+from evaluation.session.ids import parse_evaluation_id
 from evaluation.tenders.criteria import DEFAULT_DEVIATION_PERCENT, percent_text
 from evaluation.tenders.store import bid_rows
 from evaluation.tenders.tender import get
 from web.api.evaluation import ctx
 from web.api.tenders import current_actor
+from web.errors import NotFound
 from web.i18n import language_of
 from web.labels import labels_in
 from web.rendering import render
@@ -29,21 +31,38 @@ routes = web.RouteTableDef()
 
 @routes.get("/evaluation/{id}", name="evaluation.page")
 async def page(request: web.Request) -> web.Response:
-    tender_id = request.match_info["id"]
+    """The session `{id}`: a tender's, or one lot's (``<tender>.<lot>``); before it starts, its
+    agency's start form (for a lot, of that lot; for a multi-lot tender's own id, with a lot to choose)."""
+    evaluation = request.match_info["id"]
+    tender_id, lot = parse_evaluation_id(evaluation)
     tenders_ctx = ctx(request).tenders
     try:
         tender = await get(tenders_ctx, tender_id)
     except DomainError:
         tender = None
+    lot_name = lot_of_tender(tender, lot)
     try:
         bids = await documents.bid_documents(tenders_ctx, current_actor(request), tender_id)
         fields = [f.to_json() for f in tender.spec.record_fields] if tender else []
+        if lot is not None:  # a lot's session: the bids taking part in that lot (and those that failed to open)
+            bids = [b for b in bids if b["status"] != "opened" or lot in b["lots"]]
     except DomainError:  # not opened yet, or not this reader's: the page shows the session only
         bids, fields = [], []
-    return render(request, "evaluation_session.html", tender_id=tender_id, account=request["account"],
+    lang = language_of(request)
+    return render(request, "evaluation_session.html", tender_id=tender_id, evaluation_id=evaluation,
+                  lot=None if lot_name is None else {"lot": lot, "name": lot_name}, account=request["account"],
                   tender_title=tender.spec.title if tender else tender_id, criteria_text=criteria_texts(tender),
-                  state_labels=labels_in(language_of(request), "session_state"),
-                  bid_documents=bids, record_fields=fields, start=await start_form(request, tender_id))
+                  state_labels=labels_in(lang, "session_state"), site_labels=labels_in(lang, "site_role"),
+                  bid_documents=bids, record_fields=fields, start=await start_form(request, tender_id, lot))
+
+
+def lot_of_tender(tender: Any, lot: int | None) -> str | None:
+    """The name of the lot `lot` of `tender`; None without a lot. A lot the tender lacks: 404."""
+    if lot is None:
+        return None
+    if tender is None or not 1 <= lot <= len(tender.spec.lots) or len(tender.spec.lots) < 2:
+        raise NotFound(f"本项目没有第{lot}包 no lot {lot} in this tender")
+    return str(tender.spec.lots[lot - 1].name)
 
 
 def criteria_texts(tender: Any) -> dict[str, dict[str, Any]]:
@@ -55,9 +74,10 @@ def criteria_texts(tender: Any) -> dict[str, dict[str, Any]]:
             for i, c in enumerate(tender.spec.criteria, start=1)}
 
 
-async def start_form(request: web.Request, tender_id: str) -> dict[str, Any] | None:
+async def start_form(request: web.Request, tender_id: str, lot: int | None = None) -> dict[str, Any] | None:
     """What the start section shows its owning agency: the tender's criteria (read-only; the session
-    takes them as they are) and its 畸高畸低 threshold in percent. None for everyone else."""
+    takes them as they are) and its 畸高畸低 threshold in percent; the lots to choose from when the
+    page is a multi-lot tender's own (none when it is one lot's). None for everyone else."""
     try:
         tender = await get(ctx(request).tenders, tender_id)
     except DomainError:
@@ -66,7 +86,7 @@ async def start_form(request: web.Request, tender_id: str) -> dict[str, Any] | N
         return None
     spec = tender.spec
     percent = DEFAULT_DEVIATION_PERCENT if spec.deviation_threshold is None else spec.deviation_threshold
-    lots = [{"lot": n, "name": lot.name} for n, lot in enumerate(spec.lots, start=1)] if len(spec.lots) > 1 else []
+    lots = [{"lot": n, "name": each.name} for n, each in enumerate(spec.lots, start=1)] if len(spec.lots) > 1 and lot is None else []
     return {"criteria": [c.to_json() for c in spec.criteria], "threshold": percent_text(percent),
             "method": spec.evaluation_method.value, "lots": lots}
 

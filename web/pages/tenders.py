@@ -18,8 +18,9 @@ from aiohttp import web
 from evaluation.audit.entry import Actor
 from evaluation.errors import DomainError
 from evaluation.session import result
+from evaluation.session.ids import evaluation_id
 from evaluation.session.rules import SessionState
-from evaluation.session.session import get_session
+from evaluation.session.session import get_session, sessions_of
 from evaluation.tenders import opening_record
 from evaluation.tenders import tender as tenders
 from evaluation.tenders.bids import may_bid
@@ -99,16 +100,30 @@ async def tender_edit(request: web.Request) -> web.Response:
     return _form_page(request, await tender_view(request, tender, actor))
 
 
-async def _candidates(request: web.Request, tender_id: str) -> list[dict[str, Any]] | None:
+async def _candidates(request: web.Request, session_id: str) -> list[dict[str, Any]] | None:
     """The recommended candidates of a signed report, for the agency's result form; else None."""
     try:
-        session = await get_session(request.app[EVALUATION], tender_id)
+        session = await get_session(request.app[EVALUATION], session_id)
     except DomainError:
         return None
     if session.state is not SessionState.DONE or session.report is None:
         return None
     names = {b["bid"]: b["bidder_name"] for b in session.report["bids"]}
     return [{"bid": b, "bidder_name": names.get(b, b)} for b in session.report["recommendation"]["candidates"]]
+
+
+async def _lot_evaluations(request: web.Request, tender: Any, published: dict[Any, Any]) -> list[dict[str, Any]]:
+    """A multi-lot tender's lots (分包) once its record is confirmed: each with its session's id and
+    state (``none`` before it starts) and whether its result is published; empty otherwise."""
+    if len(tender.spec.lots) < 2 or tender.state not in LOT_STATES:
+        return []
+    started = {s["lot"]: s for s in (await sessions_of(request.app[EVALUATION].engine, [tender.id])).get(tender.id, [])}
+    return [{"lot": n, "name": lot.name, "id": evaluation_id(tender.id, n),
+             "state": started.get(n, {}).get("state", "none"), "published": n in published}
+            for n, lot in enumerate(tender.spec.lots, start=1)]
+
+
+LOT_STATES = (TenderState.CONFIRMED, TenderState.EVALUATING, TenderState.AWARDED, TenderState.FAILED)
 
 
 @routes.get("/tenders/{id}", name="pages.tender")
@@ -123,16 +138,22 @@ async def tender_detail(request: web.Request) -> web.Response:
     if after and (owner or actor.role == "supervisor"):
         leads = await opening_record.collusion_leads(ctx(request), tender.id)
     data = {"tender": view, "owner": owner, "role": actor.role, "record": record}
-    published, candidates = None, None
-    if tender.state is TenderState.AWARDED:
-        published = await result.published_result(request.app[EVALUATION], tender.id)
-    elif tender.state is TenderState.EVALUATING and owner:
-        candidates = await _candidates(request, tender.id)
+    published: dict[Any, Any] = {}
+    if tender.state in (TenderState.AWARDED, TenderState.EVALUATING):
+        published = await result.published_results(request.app[EVALUATION], tender.id)
+    lots = await _lot_evaluations(request, tender, published)
+    forms = []  # the agency's result form of each signed report not yet published (one per lot)
+    if tender.state is TenderState.EVALUATING and owner:
+        for item in lots or [{"lot": None, "name": "", "id": tender.id, "published": None in published}]:
+            found = None if item["published"] else await _candidates(request, item["id"])
+            if found:
+                forms.append({"lot": item["lot"], "name": item["name"], "candidates": found})
     return render(
         request,
         "tender_detail.html",
-        result=published,
-        candidates=candidates,
+        results=sorted(published.values(), key=lambda r: (r.get("lot") or {}).get("lot", 0)),
+        result_forms=forms,
+        lot_evaluations=lots,
         tender=view,
         owner=owner,
         role=actor.role,

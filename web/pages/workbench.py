@@ -13,6 +13,7 @@ from evaluation.audit.entry import Actor
 from evaluation.errors import NotFoundError
 from evaluation.experts import pool as experts
 from evaluation.experts.views import invitations_of
+from evaluation.session.session import sessions_of
 from evaluation.session.worklist import Step, bids_of, next_step, stages
 from evaluation.tenders import tender as tenders
 from evaluation.tenders.bids import may_bid
@@ -39,6 +40,7 @@ STEPS: dict[Step, tuple[str, str]] = {
     Step.NONE: (N_("查看"), "/tenders/{id}"),
 }
 """What the agency sees as the next action of a tender, and where it is done."""
+LOT_STEPS = (Step.START_EVALUATION, Step.FOLLOW_EVALUATION, Step.PUBLISH_RESULT)
 
 
 def _row(t: Tender, **extra: Any) -> dict[str, Any]:
@@ -52,12 +54,14 @@ def _today(t: Tender, now: float) -> bool:
 
 async def _agency(request: web.Request, actor: Actor, all_tenders: list[Tender]) -> dict[str, Any]:
     own = [t for t in all_tenders if t.owned_by(actor)]
-    known = await stages(ctx(request).engine, [(t.id, t.state) for t in own])
+    known = await stages(ctx(request).engine, [(t.id, t.state) for t in own], {t.id: len(t.spec.lots) for t in own})
     rows = []
     for t in own:
         stage = known[t.id]
         step = next_step(stage)
         text, link = STEPS[step]
+        if stage.lots and step in LOT_STEPS:  # a multi-lot tender: its lots' evaluations are on its page
+            link = "/tenders/{id}#evaluations"
         rows.append(_row(t, step=step.value, action=text, link=link.format(id=t.id), objections=stage.open_objections))
     todo = [r for r in rows if r["step"] in {Step.PUBLISH, Step.ANSWER_OBJECTIONS, Step.REQUEST_DRAW,
                                              Step.REDRAW, Step.START_EVALUATION, Step.PUBLISH_RESULT}]
@@ -78,11 +82,26 @@ async def _expert(request: web.Request, actor: Actor) -> dict[str, Any]:
         invitations = await invitations_of(ctx(request), actor)
     except NotFoundError:
         return {"not_in_pool": True, "invitations": [], "sessions": []}
+    accepted = [i for i in invitations if i["status"] == "accepted"]
     return {
         "not_in_pool": False,
         "invitations": [i for i in invitations if i["status"] == "invited"],
-        "sessions": [i for i in invitations if i["status"] == "accepted"],
+        "sessions": await _lot_sessions(request, accepted),
     }
+
+
+async def _lot_sessions(request: web.Request, accepted: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The accepted invitations, each with the sessions of its lots (分包) that have started:
+    ``lots`` [{id, lot, name, state}], empty for a tender without lots."""
+    found = await sessions_of(ctx(request).engine, [i["tender"] for i in accepted])
+    out = []
+    for i in accepted:
+        lots = [s for s in found.get(i["tender"], []) if s["lot"] is not None]
+        if lots:
+            spec = (await tenders.get(ctx(request), i["tender"])).spec
+            lots = [{**s, "name": spec.lots[s["lot"] - 1].name if s["lot"] <= len(spec.lots) else ""} for s in lots]
+        out.append({**i, "lots": lots})
+    return out
 
 
 def _supervisor(all_tenders: list[Tender], now: float) -> dict[str, Any]:

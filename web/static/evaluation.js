@@ -7,7 +7,7 @@
 (function () {
   const pb = window.pb;
   const data = pb.pageData();
-  const T = data.tender_id;
+  const T = data.tender_id;  // the session's id: the tender's, or one lot's "<tender>.<lot>"
   const $ = (id) => document.getElementById(id);
   let view = null;
 
@@ -107,7 +107,11 @@
   $("start-form").onsubmit = (event) => {
     event.preventDefault();
     const lot = $("start-lot");  // a tender of several lots evaluates one lot per session
-    act(() => post("/start", { config: startConfig(), ...(lot ? { lot: Number(lot.value) } : {}) }), t("评标已开始"));
+    act(async () => {
+      const started = await post("/start", { config: startConfig(), ...(lot ? { lot: Number(lot.value) } : {}) });
+      if (started.id !== T) location.assign(`/evaluation/${encodeURIComponent(started.id)}`);  // the chosen lot's session
+      return started;
+    }, t("评标已开始"));
   };
   $("add-rep").onclick = () => act(() => post("/members", { username: $("rep-account").value.trim() }), t("已添加"));
   /** The avoidance answers, one per bidder; throws naming the first bidder left unanswered. */
@@ -323,17 +327,26 @@
     show("start-box", false);
     show("members-box", true);
     $("members").replaceChildren(...view.members.map((m) => {
-      const li = cell("li", `${m.seat}. ${m.name} · ${m.kind === "expert" ? t("专家") : t("采购人代表")} · ${m.site} · `
+      const site = m.site ? `${(data.sites || {})[m.site] || m.site} · ` : "";
+      const li = cell("li", `${m.seat}. ${m.name} · ${m.kind === "expert" ? t("专家") : t("采购人代表")} · ${site}`
         + `${m.checked_in ? t("已签到") : t("未签到")}${m.submitted ? " · " + t("已提交") : ""}`
         + `${m.signed ? " · " + t("已签署") : ""}${view.leader === m.account ? " · " + t("评标组长") : ""}`);
       if (m.recused) {
         li.append(" · " + t("已回避") + ": " + m.recusal.map((r) => `${r.bidder_name}（${r.reason}）`).join("；"));
         li.className = "warn";
-        if (view.tender.owner && s === "checkin" && m.kind === "expert" && !view.members.some((o) => o.fills === m.seat)) {
+        if (m.released) li.append(" · " + t("不再补足"));
+        if (view.tender.owner && s === "checkin" && !m.released && !view.members.some((o) => o.fills === m.seat)) {
           const refill = cell("button", t("补抽专家"));
           Object.assign(refill, { type: "button", className: "refill" });
           refill.onclick = () => act(() => post(`/members/${encodeURIComponent(m.account)}/refill`), t("已补抽，等待替补专家接受邀请"));
-          li.append(" ", refill);
+          const release = cell("button", t("不再补足"));
+          Object.assign(release, { type: "button", className: "release", title: t("现有成员仍符合评标委员会组成要求时，可不再补足该席位") });
+          release.onclick = () => {
+            const reason = prompt(t("请说明不再补足的理由"), t("备选专家已用尽，现有成员符合组成要求"));
+            if (reason !== null) act(() => post(`/members/${encodeURIComponent(m.account)}/release`, { reason }), t("该席位不再补足"));
+          };
+          if (m.kind === "expert") li.append(" ", refill);
+          li.append(" ", release);
         }
       }
       li.dataset.account = m.account;

@@ -417,14 +417,14 @@
   function initDetail() {
     const data = pb.pageData();
     const tender = data.tender;
-    const resultForm = document.getElementById("result-form");
-    if (resultForm) {
+    for (const resultForm of document.querySelectorAll("form.result-form")) {  // one per lot of a multi-lot tender
+      const lot = resultForm.dataset.lot ? { lot: Number(resultForm.dataset.lot) } : {};
       resultForm.addEventListener("submit", async (event) => {
         event.preventDefault();
         const out = resultForm.querySelector(".tp-message");
         if (!confirm(t("公告后不能撤回：确定公告该结果？"))) return;
         try {
-          await pb.api("POST", `/api/tenders/${tender.id}/result`, { winner: resultForm.winner.value, note: resultForm.note.value });
+          await pb.api("POST", `/api/tenders/${tender.id}/result`, { winner: resultForm.winner.value, note: resultForm.note.value, ...lot });
           location.reload();
         } catch (e) {
           pb.message(out, e.message, "error");

@@ -28,6 +28,7 @@ RULES: dict[str, Rule] = {
     "evaluation.start": Rule(AGENCY, "开始评标 start the evaluation of one's own confirmed tender"),
     "evaluation.add_member": Rule(AGENCY, "add a purchaser's representative (采购人代表) during check-in"),
     "evaluation.refill": Rule(AGENCY, "补抽 refill from the draw's reserve the seat of a member that withdrew (回避) at check-in"),
+    "evaluation.release": Rule(AGENCY, "不再补足 leave a withdrawn member's seat unfilled when the committee without it is still lawful"),
     "evaluation.checkin": Rule(MEMBERS, "签到 check in: declaration, commitment, signing key (members)"),
     "evaluation.publish_result": Rule(AGENCY, "结果公告 publish the result of one's own tender after the signed report"),
     "evaluation.replace_key": Rule(MEMBERS, "重新登记签名密钥 register a new signing key after confirming one's password (members)"),
