@@ -18,7 +18,7 @@ from web.api import audit as audit_api
 from web.api import bids as bids_api
 from web.api import evaluation as evaluation_api
 from web.api import experts as experts_api
-from web.api import hall
+from web.api import hall, openapi
 from web.api import opening as opening_api
 from web.api import tenders as tenders_api
 from web.api.body import input_middleware
@@ -78,5 +78,6 @@ def create_app(settings: Settings) -> web.Application:
     for table in ROUTES:
         app.add_routes(table)
     booth.install(app)
+    openapi.install(app)
     app.router.add_static("/static", HERE / "static", name="static")
     return app

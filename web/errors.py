@@ -55,9 +55,10 @@ def is_contention(exc: BaseException) -> bool:
     return any(marker in text for marker in _CONTENTION)
 
 
-def error_response(status: int, message: str, request: web.Request | None = None) -> web.Response:
+def error_response(status: int, message: str, request: web.Request | None = None, **extra: object) -> web.Response:
     """The error as JSON (the API's shape), or as a page in the site's look when a browser asked
-    for a page: what happened, what to do, a way back (content negotiation on ``Accept``)."""
+    for a page: what happened, what to do, a way back (content negotiation on ``Accept``).
+    `extra` adds members to the JSON (e.g. a form's ``errors`` field by field)."""
     request_id = (request.get(REQUEST_ID) if request is not None else None) or current_request_id()
     if request is not None and wants_page(request):
         env = request.app.get(JINJA)
@@ -65,7 +66,7 @@ def error_response(status: int, message: str, request: web.Request | None = None
             html = env.get_template("error.html").render(request=request, status=status, message=message,
                                                          request_id=request_id)
             return web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
-    body: dict[str, object] = {"ok": False, "status": status, "error": message}
+    body: dict[str, object] = {"ok": False, "status": status, "error": message, **extra}
     if request_id:
         body["request_id"] = request_id
     return web.json_response(body, status=status, dumps=lambda v: json.dumps(v, ensure_ascii=False))
