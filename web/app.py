@@ -26,6 +26,7 @@ from web.booth import routes as booth
 from web.config import Settings
 from web.errors import error_middleware
 from web.ops import install as install_ops
+from web.ops.access_log import install_note as install_access_note
 from web.pages import audit as audit_pages
 from web.pages import evaluation as evaluation_pages
 from web.pages import home as home_pages
@@ -73,6 +74,7 @@ def create_app(settings: Settings) -> web.Application:
         log.warning(TRUST_WARNING)
     app.cleanup_ctx.extend(CONTEXTS)
     auth.install(app)
+    install_access_note(app)  # who each access-log line is from
     app.middlewares.append(notification_pages.unread_middleware)
     session_events.register()
     for table in ROUTES:

@@ -4,9 +4,6 @@ stops answering; every failure is logged with the request id the answer carries.
 
 from __future__ import annotations
 
-import io
-import json
-import logging
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -20,10 +17,12 @@ from aiohttp.test_utils import TestClient, TestServer
 from crypto.beacon import LocalBeacon, beacon_app
 from evaluation.db import make_engine
 from tests.conftest import need
+from tests.web import logcapture
 from web.app import create_app
 from web.config import Settings
 from web.keys import AUDIT_LOG
-from web.logs import setup_logging
+
+stderr_json = logcapture.stderr_json  # the fixture: the JSON log lines, read back
 
 PG_URL = os.environ.get("PINGBIAO_TEST_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 
@@ -66,25 +65,6 @@ async def database_url(request: pytest.FixtureRequest) -> AsyncIterator[str]:
         return
     async for url, _ in _fresh_database():
         yield url
-
-
-@pytest.fixture
-def stderr_json() -> Any:
-    """The platform's JSON log lines (web/logs.py as `pingbiao serve` sets it up), read back."""
-    root = logging.getLogger()
-    saved = root.handlers[:], root.level
-    stream = io.StringIO()
-    setup_logging("json")
-    handler = root.handlers[0]
-    assert isinstance(handler, logging.StreamHandler)
-    handler.setStream(stream)
-
-    def lines() -> list[dict[str, Any]]:
-        return [json.loads(line) for line in stream.getvalue().splitlines() if line.startswith("{")]
-
-    yield lines
-    root.handlers[:], _ = saved
-    root.setLevel(saved[1])
 
 
 async def client_for(aiohttp_client: Any, tmp_path: Path, **settings: Any) -> TestClient:
