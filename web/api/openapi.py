@@ -101,6 +101,11 @@ RAW_BODIES: dict[str, tuple[str, dict[str, Any]]] = {
 }
 """Routes whose body is not JSON: (content type, schema)."""
 
+ALSO_ACCEPTED: dict[str, dict[str, Any]] = {
+    "experts.csv_import": {"text/csv": {"schema": {"type": "string"}}},
+}
+"""Routes that take another content type beside their JSON object."""
+
 _PARAM = re.compile(r"\{([^}:]+)(?::[^}]*)?\}")
 
 
@@ -129,7 +134,8 @@ def _operation(name: str, method: str, path: str, doc: str | None) -> dict[str, 
             op["requestBody"] = {"required": True, "content": {ctype: {"schema": schema}}}
         else:
             schema = BODIES.get(name, {"type": "object"})
-            op["requestBody"] = {"required": name not in OPTIONAL_BODY, "content": {"application/json": {"schema": schema}}}
+            content = {"application/json": {"schema": schema}, **ALSO_ACCEPTED.get(name, {})}
+            op["requestBody"] = {"required": name not in OPTIONAL_BODY, "content": content}
     return op
 
 
