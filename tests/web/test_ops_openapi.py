@@ -86,7 +86,7 @@ async def test_schemathesis_finds_no_server_error(aiohttp_server: Any, tmp_path:
         "--header", f"Cookie: {cookie}", "--header", f"X-CSRF-Token: {csrf}",
         "--checks", "not_a_server_error,response_schema_conformance,no_traceback,one_line_json_errors",
         "--phases", "examples,coverage,fuzzing", "--max-examples", os.environ.get("PINGBIAO_FUZZ_EXAMPLES", "25"),
-        "--workers", "1", "--seed", "15", "--no-color", "--suppress-health-check", "all",
+        "--workers", "1", "--seed", os.environ.get("PINGBIAO_FUZZ_SEED", "15"), "--no-color", "--suppress-health-check", "all",
         "--exclude-operation-id", "audit.bundle",  # a tar of the whole log: nothing to fuzz, slow to repeat
         "--report", "junit", "--report-dir", str(tmp_path / "report"),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, cwd=tmp_path,
