@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import ssl
 import subprocess
 import sys
@@ -110,6 +111,11 @@ async def _through_nginx(root: Path, state: dict[str, Any], database: str) -> No
         assert ready.status == 200 and body["checks"]["bus"] == {"ok": True}, body
         assert ready.headers["Server"] == "nginx" and ready.headers["X-Request-Id"]
         assert (await http.get(f"{base}/metrics")).status == 404  # not through the proxy
+        janus = await (await http.get(f"{state['janus_url']}/info")).json(content_type=None)
+        assert janus["janus"] == "server_info"  # the media server the apps are given
+        turn_port = int(state["turn"].rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", turn_port), timeout=5):
+            pass  # coturn listens
 
         me = await (await http.get(f"{base}/api/me")).json()
         signed = await http.post(f"{base}/login", json={"username": "agency-stack", "password": "correct horse battery"},
