@@ -174,7 +174,7 @@ def beacon_routes(beacon: LocalBeacon) -> list[web.RouteDef]:
             if current < 1:
                 return web.json_response({"error": "no round has been produced yet"}, status=404)
             return beacon_json(current)
-        if not which.isdigit() or len(which) > 19:
+        if not (which.isascii() and which.isdigit()) or len(which) > 19:  # not "²"
             return web.json_response({"error": "round must be a positive integer or 'latest'"}, status=400)
         return beacon_json(int(which))
 

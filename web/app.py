@@ -18,7 +18,7 @@ from web.api import audit as audit_api
 from web.api import bids as bids_api
 from web.api import evaluation as evaluation_api
 from web.api import experts as experts_api
-from web.api import hall
+from web.api import hall, openapi
 from web.api import opening as opening_api
 from web.api import tenders as tenders_api
 from web.api.body import input_middleware
@@ -26,6 +26,7 @@ from web.booth import routes as booth
 from web.config import Settings
 from web.errors import error_middleware
 from web.ops import install as install_ops
+from web.ops.access_log import install_note as install_access_note
 from web.pages import audit as audit_pages
 from web.pages import decisions as decision_pages
 from web.pages import evaluation as evaluation_pages
@@ -75,10 +76,12 @@ def create_app(settings: Settings) -> web.Application:
         log.warning(TRUST_WARNING)
     app.cleanup_ctx.extend(CONTEXTS)
     auth.install(app)
+    install_access_note(app)  # who each access-log line is from
     app.middlewares.append(notification_pages.unread_middleware)
     session_events.register()
     for table in ROUTES:
         app.add_routes(table)
     booth.install(app)
+    openapi.install(app)
     app.router.add_static("/static", HERE / "static", name="static")
     return app

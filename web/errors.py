@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable
 
 import sqlalchemy as sa
@@ -55,17 +56,28 @@ def is_contention(exc: BaseException) -> bool:
     return any(marker in text for marker in _CONTENTION)
 
 
-def error_response(status: int, message: str, request: web.Request | None = None) -> web.Response:
+_BREAKS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+
+
+def one_line(message: str) -> str:
+    """The message on one line: control characters and line breaks (a message may quote what a
+    client sent, e.g. a path or a JSON key) each run turned into one space."""
+    return _BREAKS.sub(" ", message).strip() or "error"
+
+
+def error_response(status: int, message: str, request: web.Request | None = None, **extra: object) -> web.Response:
     """The error as JSON (the API's shape), or as a page in the site's look when a browser asked
-    for a page: what happened, what to do, a way back (content negotiation on ``Accept``)."""
+    for a page: what happened, what to do, a way back (content negotiation on ``Accept``).
+    `extra` adds members to the JSON (e.g. a form's ``errors`` field by field)."""
     request_id = (request.get(REQUEST_ID) if request is not None else None) or current_request_id()
+    message = one_line(message)
     if request is not None and wants_page(request):
         env = request.app.get(JINJA)
         if env is not None:
             html = env.get_template("error.html").render(request=request, status=status, message=message,
                                                          request_id=request_id)
             return web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
-    body: dict[str, object] = {"ok": False, "status": status, "error": message}
+    body: dict[str, object] = {"ok": False, "status": status, "error": message, **extra}
     if request_id:
         body["request_id"] = request_id
     return web.json_response(body, status=status, dumps=lambda v: json.dumps(v, ensure_ascii=False))

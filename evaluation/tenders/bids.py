@@ -74,7 +74,7 @@ def check_header(prefix: bytes, complete: bool, round: int, chain_hash: str, sch
     stanza = header.stanzas[0]
     if stanza.type != STANZA_TYPE:
         raise InvalidRequest(f"the bid's only stanza is {stanza.type!r}, not a tlock stanza")
-    if len(stanza.args) != 2 or not stanza.args[0].isdigit():
+    if len(stanza.args) != 2 or not (stanza.args[0].isascii() and stanza.args[0].isdigit()):
         raise InvalidRequest("the tlock stanza does not name a round and a chain")
     sealed_round, sealed_chain = int(stanza.args[0]), stanza.args[1]
     if sealed_chain != chain_hash:

@@ -11,13 +11,19 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
+import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
+from evaluation.accounts.account import Role
+from evaluation.db import make_engine
 from evaluation.tenders.blobstore import BlobStore
-from tests.web.signin import sign_in
+from tests.conftest import need
+from tests.web.signin import make_account, sign_in
 from web.app import create_app
 from web.config import Settings
 from web.demo.data import DEMO_PASSWORD
@@ -95,3 +101,133 @@ def test_tampered_backup_refused_and_nothing_left(played: Path, tmp_path: Path) 
     assert not target.exists()
     busy = _cli("backup", "--data-dir", str(played), str(backup))
     assert busy.returncode == 1 and "not empty" in busy.stderr
+
+
+# -- PostgreSQL ------------------------------------------------------------------------------------
+
+PG_URL = os.environ.get("PINGBIAO_TEST_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture
+async def scratch_databases() -> Any:
+    """A factory of fresh PostgreSQL databases (their URLs), all dropped afterwards."""
+    admin = make_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as conn:
+            await conn.execute(sa.text("select 1"))
+    except (OSError, sa.exc.SQLAlchemyError) as exc:
+        await admin.dispose()
+        need(False, f"PostgreSQL unreachable at {PG_URL}: {exc.__class__.__name__}")
+    made: list[str] = []
+
+    async def make() -> str:
+        name = f"t_backup_{uuid.uuid4().hex[:12]}"
+        async with admin.connect() as conn:
+            await conn.execute(sa.text(f"create database {name}"))
+        made.append(name)
+        return PG_URL.rsplit("/", 1)[0] + f"/{name}"
+
+    yield make
+    async with admin.connect() as conn:
+        for name in made:
+            await conn.execute(sa.text(f"drop database if exists {name} with (force)"))
+    await admin.dispose()
+
+
+async def _tables(url: str) -> list[str]:
+    engine = make_engine(url)
+    try:
+        async with engine.connect() as conn:
+            rows = await conn.execute(sa.text(
+                "select table_name from information_schema.tables where table_schema = current_schema() order by 1"))
+            return [r[0] for r in rows]
+    finally:
+        await engine.dispose()
+
+
+def _pg_env(url: str) -> dict[str, str]:
+    return {"PINGBIAO_DATABASE_URL": url, "PINGBIAO_ALLOW_LOCAL_BEACON": "true"}
+
+
+async def _served(aiohttp_client: Any, data_dir: Path, url: str, tender: str) -> tuple[Any, Any]:
+    """What the app started on (data_dir, url) serves of the tender and of the audit log."""
+    app = create_app(Settings(data_dir=data_dir, database_url=url, allow_local_beacon=True, beacon_period=1))
+    client = await aiohttp_client(app)
+    assert (await client.get("/readyz")).status == 200
+    await sign_in(client, "agency-pg")
+    detail = await (await client.get(f"/api/tenders/{tender}")).json()
+    await client.close()
+    return detail, app
+
+
+@pytest.mark.postgres
+async def test_backup_restore_postgresql(aiohttp_client: Any, tmp_path: Path, scratch_databases: Any) -> None:
+    source_url, target_url = await scratch_databases(), await scratch_databases()
+    data = tmp_path / "data"
+    app = create_app(Settings(data_dir=data, database_url=source_url, allow_local_beacon=True, beacon_period=1))
+    client = await aiohttp_client(app)
+    await make_account(app, Role.agency, username="agency-pg")
+    csrf = await sign_in(client, "agency-pg")
+    made = await client.post("/api/tenders", headers={"X-CSRF-Token": csrf}, json={
+        "title": "备份测试项目", "budget_fen": 5_000_000, "opening_time": int(time.time()) + 3600, "min_bids": 3})
+    assert made.status == 201, await made.text()
+    tender = (await made.json())["id"]
+    assert (await client.post(f"/api/tenders/{tender}/publish", headers={"X-CSRF-Token": csrf})).status == 200
+    await client.close()
+
+    backup, restored = tmp_path / "backup", tmp_path / "restored"
+    done = _cli("backup", "--data-dir", str(data), str(backup), env=_pg_env(source_url))
+    assert done.returncode == 0, done.stderr
+    manifest = json.loads((backup / "manifest.json").read_text())
+    assert manifest["database"] == "postgresql" and manifest["audit_log"]["size"] >= 3
+
+    done = _cli("restore", "--data-dir", str(restored), str(backup), env=_pg_env(target_url))
+    assert done.returncode == 0, done.stderr
+    log = manifest["audit_log"]
+    assert f"{log['size']} entries, root {log['root']}" in done.stdout
+    check = _cli("audit", "check", "--data-dir", str(restored), env=_pg_env(target_url))
+    assert check.returncode == 0 and log["root"] in check.stdout, check.stderr
+    assert await _tables(target_url) == await _tables(source_url)
+    before, _ = await _served(aiohttp_client, data, source_url, tender)
+    after, _ = await _served(aiohttp_client, restored, target_url, tender)
+    assert after == before and after["title"] == "备份测试项目"
+
+    again = _cli("restore", "--data-dir", str(tmp_path / "other"), str(backup), env=_pg_env(target_url))
+    assert again.returncode == 1 and "not empty" in again.stderr and "Traceback" not in again.stderr
+
+
+@pytest.mark.postgres
+async def test_failed_postgresql_restore_leaves_nothing(aiohttp_client: Any, tmp_path: Path, scratch_databases: Any) -> None:
+    source_url = await scratch_databases()
+    data = tmp_path / "data"
+    app = create_app(Settings(data_dir=data, database_url=source_url, allow_local_beacon=True, beacon_period=1))
+    client = await aiohttp_client(app)
+    await make_account(app, Role.agency, username="agency-pg")
+    await client.close()
+    backup = tmp_path / "backup"
+    assert _cli("backup", "--data-dir", str(data), str(backup), env=_pg_env(source_url)).returncode == 0
+    tables = await _tables(source_url)
+
+    # pg_restore fails part-way: a type already holds the name of the last table it creates.
+    target_url = await scratch_databases()
+    engine = make_engine(target_url)
+    async with engine.begin() as conn:
+        await conn.execute(sa.text(f'create type "{tables[-1]}" as enum (\'x\')'))
+    await engine.dispose()
+    done = _cli("restore", "--data-dir", str(tmp_path / "t1"), str(backup), env=_pg_env(target_url))
+    assert done.returncode == 1 and "pg_restore failed" in done.stderr, done.stderr
+    assert done.stderr.count("pingbiao: error:") == 1 and "Traceback" not in done.stderr
+    assert await _tables(target_url) == []  # one transaction: none of the tables before the failure stay
+    assert not (tmp_path / "t1").exists()
+
+    # pg_restore succeeds but the restored log is not the one the manifest names: undone too.
+    manifest = json.loads((backup / "manifest.json").read_text())
+    manifest["audit_log"]["root"] = "00" * 32
+    (backup / "manifest.json").write_text(json.dumps(manifest))
+    target_url = await scratch_databases()
+    done = _cli("restore", "--data-dir", str(tmp_path / "t2"), str(backup), env=_pg_env(target_url))
+    assert done.returncode == 1 and "differs from the backup" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+    assert await _tables(target_url) == [] and not (tmp_path / "t2").exists()
+    retry = _cli("restore", "--data-dir", str(tmp_path / "t3"), str(backup), env=_pg_env(target_url))
+    assert "not empty" not in retry.stderr  # the database is empty again: a corrected restore can go on

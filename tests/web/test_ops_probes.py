@@ -4,10 +4,9 @@ stops answering; every failure is logged with the request id the answer carries.
 
 from __future__ import annotations
 
-import io
-import json
-import logging
+import asyncio
 import os
+import subprocess
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -19,11 +18,15 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from crypto.beacon import LocalBeacon, beacon_app
 from evaluation.db import make_engine
-from tests.conftest import need
+from signaling.janus.launcher import JanusProcess, JanusUnavailable, free_port
+from tests.conftest import need, need_executable
+from tests.web import logcapture
 from web.app import create_app
 from web.config import Settings
 from web.keys import AUDIT_LOG
-from web.logs import setup_logging
+from web.ops.health import MEDIA_URL
+
+stderr_json = logcapture.stderr_json  # the fixture: the JSON log lines, read back
 
 PG_URL = os.environ.get("PINGBIAO_TEST_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 
@@ -66,25 +69,6 @@ async def database_url(request: pytest.FixtureRequest) -> AsyncIterator[str]:
         return
     async for url, _ in _fresh_database():
         yield url
-
-
-@pytest.fixture
-def stderr_json() -> Any:
-    """The platform's JSON log lines (web/logs.py as `pingbiao serve` sets it up), read back."""
-    root = logging.getLogger()
-    saved = root.handlers[:], root.level
-    stream = io.StringIO()
-    setup_logging("json")
-    handler = root.handlers[0]
-    assert isinstance(handler, logging.StreamHandler)
-    handler.setStream(stream)
-
-    def lines() -> list[dict[str, Any]]:
-        return [json.loads(line) for line in stream.getvalue().splitlines() if line.startswith("{")]
-
-    yield lines
-    root.handlers[:], _ = saved
-    root.setLevel(saved[1])
 
 
 async def client_for(aiohttp_client: Any, tmp_path: Path, **settings: Any) -> TestClient:
@@ -146,3 +130,77 @@ async def test_unreachable_beacon_fails_readiness(aiohttp_client: Any, tmp_path:
     body = await ready.json()
     assert ready.status == 503 and body["failed"] == ["beacon"], body
     assert body["checks"]["beacon"]["error"].startswith("信标不可达")
+
+
+REDIS_URL = os.environ.get("PINGBIAO_TEST_REDIS", "redis://127.0.0.1:6379/0")
+
+
+async def _redis_answers(url: str) -> bool:
+    import redis.asyncio as aioredis
+
+    client = aioredis.Redis.from_url(url, socket_connect_timeout=2)
+    try:
+        return bool(await client.ping())
+    except (OSError, aioredis.RedisError):
+        return False
+    finally:
+        await client.aclose()
+
+
+@pytest.mark.redis
+async def test_bus_checked_only_when_configured(aiohttp_client: Any, tmp_path: Path) -> None:
+    need(await _redis_answers(REDIS_URL), f"Redis unreachable at {REDIS_URL}")
+    client = await client_for(aiohttp_client, tmp_path, signaling_bus_url=REDIS_URL)
+    ready = await client.get("/readyz")
+    body = await ready.json()
+    assert ready.status == 200 and body["checks"]["bus"] == {"ok": True}, body
+    alone = await client_for(aiohttp_client, tmp_path / "alone")
+    assert "bus" not in (await (await alone.get("/readyz")).json())["checks"]  # one process: no bus to check
+
+
+@pytest.mark.redis
+async def test_stopped_redis_fails_readiness(aiohttp_client: Any, tmp_path: Path, stderr_json: Any) -> None:
+    exe = need_executable("redis-server")
+    port = free_port()
+    redis = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                              "--dir", str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        url = f"redis://127.0.0.1:{port}/0"
+        deadline = asyncio.get_running_loop().time() + 10
+        while not await _redis_answers(url):  # until it accepts connections
+            assert asyncio.get_running_loop().time() < deadline, "redis-server did not start"
+            await asyncio.sleep(0.05)  # between connection attempts, not a wait for an event
+        client = await client_for(aiohttp_client, tmp_path, signaling_bus_url=url)
+        assert (await client.get("/readyz")).status == 200
+    finally:
+        redis.terminate()
+        redis.wait(10)
+    ready = await client.get("/readyz")
+    body = await ready.json()
+    assert ready.status == 503 and body["failed"] == ["bus"], body
+    assert body["checks"]["bus"]["error"].startswith("信令总线不可达")
+    assert body["checks"]["database"] == {"ok": True}
+    logged = [line for line in stderr_json() if line["event"] == "readiness check failed"]
+    assert [line["check"] for line in logged] == ["bus"]
+
+
+async def test_media_server_checked_when_known(aiohttp_client: Any, tmp_path: Path) -> None:
+    need_executable("janus")
+    janus = JanusProcess.in_directory(tmp_path / "janus", "admin-secret-for-tests")
+    try:
+        await janus.start()
+    except JanusUnavailable as exc:
+        need(False, str(exc))
+    try:
+        app = create_app(Settings(data_dir=tmp_path / "data", beacon_period=1))
+        app[MEDIA_URL] = janus.url
+        client = await aiohttp_client(app)
+        ready = await client.get("/readyz")
+        body = await ready.json()
+        assert ready.status == 200 and body["checks"]["media"] == {"ok": True}, body
+    finally:
+        await janus.stop()
+    ready = await client.get("/readyz")
+    body = await ready.json()
+    assert ready.status == 503 and body["failed"] == ["media"], body
+    assert body["checks"]["media"]["error"].startswith("媒体服务器不可达")

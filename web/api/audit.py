@@ -38,7 +38,7 @@ def int_param(request: web.Request, name: str, default: int | None = None, minim
         if default is None:
             raise BadRequest(f"缺少查询参数 {name} query parameter '{name}' is required")
         return default
-    if not raw.isdigit() or len(raw) > 18:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:  # "²".isdigit() is True, int("²") fails
         raise BadRequest(f"查询参数 {name} 须为非负整数 query parameter '{name}' must be a whole number, got {raw[:20]!r}")
     value = int(raw)
     if value < minimum:
@@ -111,7 +111,7 @@ async def consistency(request: web.Request) -> web.Response:
 def entry_index(request: web.Request) -> int:
     """The ``{index}`` of the route: a whole number naming an entry of the log (400, 404 otherwise)."""
     raw = request.match_info["index"]
-    if not raw.isdigit() or len(raw) > 18:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:  # "²".isdigit() is True, int("²") fails
         raise BadRequest("条目编号须为非负整数 entry index must be a whole number")
     size = request.app[AUDIT_LOG].size
     if int(raw) >= size:

@@ -23,7 +23,7 @@ from evaluation.tenders.tender import get
 from web.api.body import PayloadTooLarge, json_body, optional_json_body
 from web.api.evaluation import EVALUATION
 from web.api.tenders import ctx, current_actor
-from web.errors import BadRequest
+from web.errors import BadRequest, error_response
 from web.rendering import render
 
 routes = web.RouteTableDef()
@@ -73,8 +73,8 @@ async def template(request: web.Request) -> web.Response:
                         headers={"Content-Disposition": "attachment; filename*=UTF-8''%E4%B8%93%E5%AE%B6%E5%BA%93%E6%A8%A1%E6%9D%BF.csv"})
 
 
-def _form_errors(exc: FormErrors) -> web.Response:
-    return web.json_response({"ok": False, "status": 400, "error": exc.message, "errors": exc.errors}, status=400)
+def _form_errors(request: web.Request, exc: FormErrors) -> web.Response:
+    return error_response(400, exc.message, request, errors=exc.errors)
 
 
 @routes.post("/api/experts", name="experts.add")
@@ -82,7 +82,7 @@ async def add_expert(request: web.Request) -> web.Response:
     try:
         record = await pool_edit.save_expert(ctx(request).engine, ctx(request).audit, current_actor(request), None, await json_body(request))
     except FormErrors as exc:
-        return _form_errors(exc)
+        return _form_errors(request, exc)
     return web.json_response({"code": record.id}, status=201)
 
 
@@ -92,7 +92,7 @@ async def edit_expert(request: web.Request) -> web.Response:
     try:
         record = await pool_edit.save_expert(ctx(request).engine, ctx(request).audit, current_actor(request), code, await json_body(request))
     except FormErrors as exc:
-        return _form_errors(exc)
+        return _form_errors(request, exc)
     return web.json_response({"code": record.id})
 
 

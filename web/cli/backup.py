@@ -101,10 +101,18 @@ def _copy_tree(src: Path, dest: Path, skip: set[str]) -> dict[str, str]:
 
 
 async def _log_figures(settings: Settings) -> tuple[int, str]:
+    """The audit log's size and root, checked in full; UsageError (one line) when the database
+    cannot be read as a pingbiao database."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from web.cli.installation import existing_log
 
-    async with existing_log(settings) as (_engine, log, _vkey):
-        report = await log.check_everything()
+    try:
+        async with existing_log(settings) as (_engine, log, _vkey):
+            report = await log.check_everything()
+    except (SQLAlchemyError, OSError) as exc:
+        first = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise UsageError(f"the database holds no readable pingbiao audit log: {first[:200]}") from None
     return report.size, report.root.hex()
 
 
@@ -212,6 +220,43 @@ async def _pg_is_empty(url: str) -> bool:
     return not n
 
 
+_DROPPABLE = {"TABLE": "table", "VIEW": "view", "MATERIALIZED VIEW": "materialized view", "SEQUENCE": "sequence",
+              "TYPE": "type", "DOMAIN": "domain"}
+
+
+def _pg_objects(pg_restore: str, dump: Path) -> list[tuple[str, str, str]]:
+    """(kind, schema, name) of the tables, views, sequences and types the dump creates, from its
+    table of contents (``pg_restore --list``: ``id; tableoid oid KIND schema name owner``)."""
+    done = subprocess.run([pg_restore, "--list", str(dump)], capture_output=True, text=True)
+    found = []
+    for line in done.stdout.splitlines():
+        if line.startswith(";") or "; " not in line:
+            continue
+        words = line.split("; ", 1)[1].split()[2:]
+        for kind in sorted(_DROPPABLE, key=len, reverse=True):
+            parts = kind.split()
+            if words[:len(parts)] == parts and len(words) >= len(parts) + 2:
+                found.append((kind, words[len(parts)], words[len(parts) + 1]))
+                break
+    return found
+
+
+async def _pg_unload(url: str, objects: list[tuple[str, str, str]]) -> None:
+    """Drop what a restore created (the target held no table before it), in one transaction."""
+    from sqlalchemy import text
+
+    from evaluation.db import make_engine
+
+    engine = make_engine(url)
+    try:
+        async with engine.begin() as conn:
+            for kind, schema, name in sorted(objects, key=lambda o: list(_DROPPABLE).index(o[0])):
+                quoted = ".".join('"' + part.replace('"', '""') + '"' for part in (schema, name))
+                await conn.execute(text(f"drop {_DROPPABLE[kind]} if exists {quoted} cascade"))
+    finally:
+        await engine.dispose()
+
+
 def restore(settings: Settings, src: Path) -> int:
     manifest = _read_manifest(src)
     target = settings.data_dir
@@ -237,6 +282,7 @@ def restore(settings: Settings, src: Path) -> int:
         if pg_restore is None:
             raise UsageError("pg_restore is not installed; install the PostgreSQL client tools")
     created = not target.exists()
+    loaded = False  # the PostgreSQL dump is in the target database (to be undone on failure)
     try:
         settings.ensure_data_dir()
         for i, rel in enumerate(files, 1):
@@ -249,18 +295,23 @@ def restore(settings: Settings, src: Path) -> int:
             shutil.copy2(src / "data" / "pingbiao.db", target / "pingbiao.db")
             os.chmod(target / "pingbiao.db", 0o600)
         else:
-            _say("restoring the PostgreSQL database")
+            _say("restoring the PostgreSQL database (one transaction: all of it or nothing)")
             url = _pg_url(settings.effective_database_url)
-            _run([pg_restore, "--no-owner", "--no-privileges", "--exit-on-error", f"--dbname={url}", str(dump)], "pg_restore")
+            _run([pg_restore, "--no-owner", "--no-privileges", "--exit-on-error", "--single-transaction",
+                  f"--dbname={url}", str(dump)], "pg_restore")
+            loaded = True
         size, root = asyncio.run(_log_figures(settings))
+        want = manifest.get("audit_log") or {}
+        if (size, root) != (want.get("size"), want.get("root")):
+            raise UsageError(f"restored audit log ({size} entries, root {root}) differs from the backup's "
+                             f"({want.get('size')}, {want.get('root')}); nothing was kept")
     except BaseException:
         if created:
             shutil.rmtree(target, ignore_errors=True)
         else:
             _clear(target)
+        if loaded:
+            asyncio.run(_pg_unload(settings.effective_database_url, _pg_objects(pg_restore, dump)))
         raise
-    want = manifest.get("audit_log") or {}
-    if (size, root) != (want.get("size"), want.get("root")):
-        raise UsageError(f"restored audit log ({size} entries, root {root}) differs from the backup's ({want.get('size')}, {want.get('root')})")
     print(f"restored {len(files)} files; audit log verified: {size} entries, root {root}, as recorded in the backup")
     return 0

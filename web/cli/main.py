@@ -84,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     from web.cli.backup import add_backup_commands
 
     add_backup_commands(sub, _add_common)
+    from web.cli.stack import add_stack_commands
+
+    add_stack_commands(sub, _add_common)
     return parser
 
 
@@ -132,6 +135,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from web.cli.backup import run_backup_command
 
         return run_backup_command(args, settings)
+    if args.command == "stack":
+        from web.cli.stack import run_stack_command
+
+        return run_stack_command(args, settings)
     if args.command == "accounts":
         from web.cli.accounts import run_accounts_command
 

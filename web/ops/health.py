@@ -7,7 +7,9 @@ check bounded by `CHECK_TIMEOUT` and all run together:
 - ``database`` (数据库): a query answers;
 - ``audit_log`` (审计日志): the log's single writer, which appends entries and signs checkpoints,
   is running;
-- ``beacon`` (信标): the beacon serves a recent round, verified.
+- ``beacon`` (信标): the beacon serves a recent round, verified;
+- ``bus`` (信令总线), only when ``signaling_bus_url`` is set: Redis answers a PING;
+- ``media`` (媒体服务器), only when a Janus URL is known (`media_url`): Janus answers ``GET /info``.
 
 200 ``{"ok": true, "checks": {...}}`` when all pass, else 503 with ``"failed": [names]`` and one
 line per failed check. The detail (the exception) is logged with the request id, not shown: the
@@ -22,10 +24,12 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
+import aiohttp
+import redis.asyncio as aioredis
 import sqlalchemy as sa
 from aiohttp import web
 
-from web.keys import AUDIT_LOG, BEACON, CHAIN, ENGINE
+from web.keys import AUDIT_LOG, BEACON, CHAIN, ENGINE, SETTINGS
 
 log = logging.getLogger("pingbiao.ops")
 routes = web.RouteTableDef()
@@ -37,6 +41,8 @@ FAILURES = {
     "database": "数据库无法查询 the database did not answer a query",
     "audit_log": "审计日志写入器未运行 the audit log's writer (appends, signs checkpoints) is not running",
     "beacon": "信标不可达 the beacon did not serve a recent round",
+    "bus": "信令总线不可达 Redis (the signaling bus between app processes) did not answer",
+    "media": "媒体服务器不可达 the media server (Janus) did not answer",
 }
 """What each failed check means, as the probe's JSON says it (docs/operations.md explains more)."""
 
@@ -57,11 +63,52 @@ async def check_beacon(app: web.Application) -> None:
     await app[BEACON].beacon(round)
 
 
+MEDIA_URL = web.AppKey("media_url", str)
+"""The Janus HTTP API URL (``http://host:port/janus``) the booth uses, set by whatever starts or
+configures the media server; a setting ``janus`` holding an http(s) URL counts too."""
+
+_CLIENTS = web.AppKey("readiness_clients", dict)
+
+
+def media_url(app: web.Application) -> str:
+    url = app.get(MEDIA_URL) or str(getattr(app[SETTINGS], "janus", "") or "")
+    return url.rstrip("/") if url.startswith(("http://", "https://")) else ""
+
+
+async def check_bus(app: web.Application) -> None:
+    clients = app[_CLIENTS]
+    if "redis" not in clients:  # one client (and its pool) per process, closed with the app
+        clients["redis"] = aioredis.Redis.from_url(app[SETTINGS].signaling_bus_url, socket_connect_timeout=CHECK_TIMEOUT,
+                                                   socket_timeout=CHECK_TIMEOUT)
+    if not await clients["redis"].ping():
+        raise RuntimeError("redis answered PING with false")
+
+
+async def check_media(app: web.Application) -> None:
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{media_url(app)}/info") as resp:
+            info = await resp.json(content_type=None)
+    if resp.status != 200 or not isinstance(info, dict) or info.get("janus") != "server_info":
+        raise RuntimeError(f"janus /info answered {resp.status} {str(info)[:100]}")
+
+
 CHECKS: dict[str, Callable[[web.Application], Awaitable[None]]] = {
     "database": check_database,
     "audit_log": check_audit_log,
     "beacon": check_beacon,
+    "bus": check_bus,
+    "media": check_media,
 }
+
+
+def enabled(app: web.Application) -> list[str]:
+    """The checks that apply to this installation: the bus and the media server only when configured."""
+    names = ["database", "audit_log", "beacon"]
+    if app[SETTINGS].signaling_bus_url:
+        names.append("bus")
+    if media_url(app):
+        names.append("media")
+    return names
 
 
 async def _run_one(app: web.Application, name: str) -> tuple[str, str | None]:
@@ -76,7 +123,7 @@ async def _run_one(app: web.Application, name: str) -> tuple[str, str | None]:
 
 async def readiness(app: web.Application) -> dict[str, str | None]:
     """Every check's failure line (None: passed)."""
-    results = await asyncio.gather(*(_run_one(app, name) for name in CHECKS))
+    results = await asyncio.gather(*(_run_one(app, name) for name in enabled(app)))
     return dict(results)
 
 
@@ -110,6 +157,13 @@ def _dumps(value: object) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+async def _close_clients(app: web.Application) -> None:
+    if (client := app[_CLIENTS].pop("redis", None)) is not None:
+        await client.aclose()
+
+
 def install(app: web.Application) -> None:
     app[_INFLIGHT] = {}
+    app[_CLIENTS] = {}
+    app.on_cleanup.append(_close_clients)
     app.add_routes(routes)
