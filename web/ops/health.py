@@ -29,6 +29,7 @@ import redis.asyncio as aioredis
 import sqlalchemy as sa
 from aiohttp import web
 
+from web.booth.media import MEDIA
 from web.keys import AUDIT_LOG, BEACON, CHAIN, ENGINE, SETTINGS
 
 log = logging.getLogger("pingbiao.ops")
@@ -65,13 +66,16 @@ async def check_beacon(app: web.Application) -> None:
 
 MEDIA_URL = web.AppKey("media_url", str)
 """The Janus HTTP API URL (``http://host:port/janus``) the booth uses, set by whatever starts or
-configures the media server; a setting ``janus`` holding an http(s) URL counts too."""
+configures the media server; the booth's media plane (web/booth/media.py) once it started or
+reached Janus, and a setting ``janus`` holding an http(s) URL, count too."""
 
 _CLIENTS = web.AppKey("readiness_clients", dict)
 
 
 def media_url(app: web.Application) -> str:
-    url = app.get(MEDIA_URL) or str(getattr(app[SETTINGS], "janus", "") or "")
+    """The media server to check: set for the app, the one the booth started or reached, or the setting."""
+    plane = app.get(MEDIA)
+    url = app.get(MEDIA_URL) or (plane.url if plane is not None else "") or str(getattr(app[SETTINGS], "janus", "") or "")
     return url.rstrip("/") if url.startswith(("http://", "https://")) else ""
 
 
