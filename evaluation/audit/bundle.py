@@ -287,6 +287,8 @@ def _hash_fast(
     find, starts = data.find, data.startswith
     view = memoryview(data)
     ends = _text_ends()
+    prefixed = sha256(b'\x00{"a')  # each leaf hash continues a copy of this one
+    line_start, new_head = _LINE_START, _new_head
     for index in map(b'"},"index":%d,'.__mod__, range(n, size)):
         if pos >= stop:
             break
@@ -299,12 +301,14 @@ def _hash_fast(
         rest = view[end + 4 : nl]
         if (
             at < 0
-            or not starts(_LINE_START, pos)
+            or not starts(line_start, pos)
             or not starts(b2a(rest, newline=False), pos + 13)
-            or (data[end:at] not in heads and not _new_head(data[end:at], heads))
+            or (data[end:at] not in heads and not new_head(data[end:at], heads))
         ):
             break
-        add(sha256(b'\x00{"a' + rest).digest())
+        leaf_hash = prefixed.copy()
+        leaf_hash.update(rest)
+        add(leaf_hash.digest())
         pos = nl + 1
     return pos
 
