@@ -1,12 +1,14 @@
 """Benchmark the audit log: durable appends, bundle verification, and its growth from 10^4 to 10^7 entries.
 
 Run from the repository root:
-    python bench/bench_audit.py [--entries 1000000] [--sizes 10000,100000,1000000] [--with-10m] [--pg URL]
+    python bench/bench_audit.py [--entries 1000000] [--sizes 10000,100000,1000000] [--with-10m]
+        [--rss-sizes 100000,1000000,10000000] [--pg URL]
 
 Each figure is printed next to its limit measured in the same run: appends next to a bare INSERT
 of the same rows (the driver's executemany, as the writer uses it, in one transaction, rows
 prepared beforehand); verification next to hashlib's SHA-256 over the same leaves and nodes (CPU
-time of this process, best of 3, alternately, to damp the noise of a shared machine); proofs and
+time of this process, best of 3, alternately, to damp the noise of a shared machine), and its peak
+memory on bundles of --rss-sizes entries (written to disk as made, verified in a new process); proofs and
 start-up next to one node lookup (one round trip to the database). The growth table grows one log
 through the writer to each size and shows appends, inclusion- and consistency-proof latency, the
 start-up check (nothing new, and after the appends) and the full check (`pingbiao audit check`);
@@ -189,6 +191,43 @@ def bench_verify(leaves: list[bytes], tmp: Path) -> None:
     print(f"  --strict (every leaf decoded, canonical form checked) on {len(sample):,} entries: {len(sample) / took:,.0f} entries/s")
 
 
+def write_bundle(directory: Path, count: int) -> float:
+    """A bundle of `count` entries (the leaves of ``make_leaves``), written to disk as they are
+    made, never all held: the root comes from a compact range kept as they go. Returns its MB."""
+    directory.mkdir()
+    actor = Actor("bidder-1", "bidder")
+    stack: list[bytes] = []
+    sha256 = hashlib.sha256
+    with open(directory / "entries.jsonl", "wb") as out:
+        for start in range(0, count, 10_000):
+            leaves = [
+                encode_leaf(n, T0, f"T-{n % 50}", actor, "bid.submitted", {"bid_id": f"bid-{n}", "sha256": f"{n:064x}", "size": n})
+                for n in range(start, min(start + 10_000, count))
+            ]
+            out.write(b"".join(map(bundle_line, leaves)))
+            for n, leaf in enumerate(leaves, start):
+                h, m = sha256(b"\x00" + leaf).digest(), n + 1
+                while not m & 1:
+                    h, m = sha256(b"\x01" + stack.pop() + h).digest(), m >> 1
+                stack.append(h)
+    note = sign_note(Checkpoint(ORIGIN, count, merkle.fold_range(stack)).to_bytes(), [SIGNER])
+    (directory / "checkpoint").write_bytes(note)
+    (directory / "log.vkey").write_text(SIGNER.verifier().to_key_text() + "\n")
+    return (directory / "entries.jsonl").stat().st_size / 1e6
+
+
+def bench_verify_memory(sizes: list[int], tmp: Path) -> None:
+    """Peak memory of `audit verify` of bundles of each size, each in a new process (VmHWM)."""
+    print("verify memory (each bundle written to disk, then verified in a new process; peak = its peak resident set, VmHWM):")
+    for count in sizes:
+        directory = tmp / f"verify-{count}"
+        size_mb = write_bundle(directory, count)
+        verified = child("verify", str(directory))
+        shutil.rmtree(directory)
+        print(f"  {count:,} entries ({size_mb:,.0f} MB): verify {verified['seconds']:.1f} s "
+              f"({count / verified['seconds']:,.0f} entries/s), peak {verified['peak_mb']:.0f} MB")
+
+
 async def timed(coro: Any) -> float:
     start = time.perf_counter()
     await coro
@@ -341,6 +380,8 @@ async def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--entries", type=int, default=1_000_000, help="bundle size for the verification rate")
     parser.add_argument("--sizes", default="10000,100000,1000000", help="log sizes of the growth table")
     parser.add_argument("--with-10m", action="store_true", help="add 10,000,000 to the growth table (long)")
+    parser.add_argument("--rss-sizes", default="100000,1000000",
+                        help="bundle sizes whose verification's peak memory is measured (10000000 for the 10 M figure)")
     parser.add_argument("--appends", type=int, default=2000, help="single appends measured at each size")
     parser.add_argument("--bare", type=int, default=20_000, help="rows of the bare-INSERT limit")
     parser.add_argument("--pg", default="postgresql+asyncpg://postgres@127.0.0.1:5432/test")
@@ -361,6 +402,7 @@ async def main(argv: list[str] | None = None) -> None:
             for label, url in databases:
                 await bench_appends(label, url, tmp, min(300, args.bare), args.bare)
             bench_verify(make_leaves(args.entries), tmp)
+            bench_verify_memory([int(x) for x in args.rss_sizes.split(",")], tmp)
             for label, url in databases:
                 await bench_growth(label, url, tmp, sizes, args.appends)
         finally:

@@ -4,9 +4,9 @@ The plaintext is cut into 64 KiB chunks; chunk i is sealed with ChaCha20-Poly130
 payload key, nonce = uint88_be(i) ‖ last-flag (0x01 on the final chunk), no associated data.
 Only the final chunk may be shorter than 64 KiB; it is empty only when the whole plaintext is.
 Memory use is two chunks whatever the file size: data moves from a binary reader to a binary
-writer through preallocated buffers — or, for a regular file, straight from a read-only mmap
-(saving a copy out of the page cache per chunk), whose pages behind the cursor are dropped as it
-goes so the resident set stays flat.
+writer through preallocated buffers — or, for a regular file, straight from read-only maps of
+8 MiB windows of it (saving a copy out of the page cache per chunk; on Linux each window's pages
+are mapped in one call instead of faulted in one by one), so the resident set stays flat.
 """
 
 from __future__ import annotations
@@ -52,17 +52,19 @@ def read_full(src: BinaryIO, buf: memoryview) -> int:
 
 
 def _nonce(counter: int, last: bool) -> bytes:
-    return counter.to_bytes(11, "big") + (b"\x01" if last else b"\x00")
+    return (counter << 8 | last).to_bytes(12, "big")
 
 
 MAP_MIN = 1 << 20
 """Regular files at least this large are read through mmap: no copy out of the page cache."""
-_DROP_EVERY = 16 << 20
-"""Pages behind the cursor are dropped from the map this often, so RSS stays flat."""
+_WINDOW = 8 << 20
+"""Bytes of the file mapped at a time: the resident set stays at about two windows."""
+_POPULATE = getattr(mmap, "MAP_POPULATE", 0)
+"""Linux: a window's pages are mapped when it is (one call), not faulted in page by page."""
 
 
-def _mapped_rest(src: BinaryIO) -> tuple[mmap.mmap, int] | None:
-    """A read-only map of the regular file `src` and its current position, or None if not mappable."""
+def _mapped_rest(src: BinaryIO) -> tuple[int, int, int] | None:
+    """(descriptor, current position, size) of the regular file `src` if it can be mapped, else None."""
     try:
         fd = src.fileno()
         info = os.fstat(fd)
@@ -72,29 +74,33 @@ def _mapped_rest(src: BinaryIO) -> tuple[mmap.mmap, int] | None:
     if not stat.S_ISREG(info.st_mode) or info.st_size - position < MAP_MIN:
         return None
     try:
-        return mmap.mmap(fd, 0, access=mmap.ACCESS_READ), position
+        mmap.mmap(fd, mmap.PAGESIZE, access=mmap.ACCESS_READ).close()
     except (OSError, ValueError):
         return None
+    return fd, position, info.st_size
 
 
-def _mapped_chunks(src: BinaryIO, mm: mmap.mmap, position: int, size: int) -> Iterator[tuple[memoryview, bool]]:
-    view = memoryview(mm)
-    end, offset, dropped = len(mm), position, 0
+def _mapped_chunks(src: BinaryIO, fd: int, position: int, end: int, size: int) -> Iterator[tuple[memoryview, bool]]:
+    """Chunks sliced from read-only maps of the file, one window after the other; a window is
+    unmapped when the last slice of it is dropped."""
+    pos = position
     try:
         while True:
-            stop = min(offset + size, end)
-            last = stop >= end
-            yield view[offset:stop], last
-            if last:
-                return
-            offset = stop
-            if offset - dropped >= _DROP_EVERY:
-                upto = offset - offset % mmap.PAGESIZE
-                mm.madvise(mmap.MADV_DONTNEED, dropped, upto - dropped)
-                dropped = upto
+            base = pos - pos % mmap.ALLOCATIONGRANULARITY
+            top = min(end, base + _WINDOW)
+            flags = mmap.MAP_SHARED | _POPULATE
+            view = memoryview(mmap.mmap(fd, top - base, flags=flags, prot=mmap.PROT_READ, offset=base))
+            while True:
+                stop = min(pos + size, end)
+                if stop > top:  # the chunk runs past this window: the next one is mapped from it
+                    break
+                last = stop >= end
+                yield view[pos - base : stop - base], last
+                if last:
+                    return
+                pos = stop
+            del view
     finally:
-        # The caller may still hold the last slice: the map closes when that is dropped.
-        del view, mm
         src.seek(0, os.SEEK_END)
 
 
@@ -106,7 +112,7 @@ def _chunks(src: BinaryIO, size: int) -> Iterator[tuple[memoryview, bool]]:
     """
     mapped = _mapped_rest(src)
     if mapped is not None:
-        yield from _mapped_chunks(src, mapped[0], mapped[1], size)
+        yield from _mapped_chunks(src, *mapped, size)
         return
     bufs = (bytearray(size), bytearray(size))
     views = (memoryview(bufs[0]), memoryview(bufs[1]))
@@ -129,12 +135,14 @@ def encrypt(key: bytes, src: BinaryIO, dst: BinaryIO, progress: Progress | None 
     Precondition: `key` is the 32-byte payload key. An empty `src` gives one empty final chunk.
     """
     aead = ChaCha20Poly1305(key)
+    encrypt_into, write = aead.encrypt_into, dst.write
     out_view = memoryview(bytearray(ENCRYPTED_CHUNK))
     total = 0
     for counter, (chunk, last) in enumerate(_chunks(src, CHUNK)):
         n = len(chunk)
-        written = aead.encrypt_into(_nonce(counter, last), chunk, None, out_view[: n + TAG])
-        dst.write(out_view[:written])
+        out = out_view if n == CHUNK else out_view[: n + TAG]  # a full chunk fills the whole buffer
+        encrypt_into((counter << 8 | last).to_bytes(12, "big"), chunk, None, out)
+        write(out)
         total += n
         if progress is not None:
             progress(total)
@@ -151,6 +159,7 @@ def decrypt(key: bytes, src: BinaryIO, dst: BinaryIO, progress: Progress | None 
     on error (crypto.tlock.unseal_file does).
     """
     aead = ChaCha20Poly1305(key)
+    decrypt_into, write = aead.decrypt_into, dst.write
     out_view = memoryview(bytearray(CHUNK))
     total = 0
     for counter, (chunk, last) in enumerate(_chunks(src, ENCRYPTED_CHUNK)):
@@ -162,13 +171,15 @@ def decrypt(key: bytes, src: BinaryIO, dst: BinaryIO, progress: Progress | None 
             )
         if n < TAG:
             raise IntegrityError(f"payload chunk {counter} is truncated ({n} bytes)")
+        out = out_view if n == ENCRYPTED_CHUNK else out_view[: n - TAG]  # a full chunk fills the whole buffer
         try:
-            written = aead.decrypt_into(_nonce(counter, last), chunk, None, out_view[: n - TAG])
+            decrypt_into((counter << 8 | last).to_bytes(12, "big"), chunk, None, out)
         except InvalidTag:
             raise _chunk_error(aead, counter, chunk, last) from None
+        written = n - TAG
         if last and written == 0 and counter > 0:
             raise IntegrityError(f"payload chunk {counter} is an empty final chunk after other chunks")
-        dst.write(out_view[:written])
+        write(out)
         total += written
         if progress is not None:
             progress(total)

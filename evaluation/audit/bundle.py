@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import os
 import re
@@ -147,7 +148,7 @@ def _open_checkpoint(note: bytes, verifier: Verifier, what: str) -> Checkpoint:
     return checkpoint
 
 
-_BLOCK = 1 << 24
+_BLOCK = 1 << 22
 """Bytes of entries.jsonl read at a time."""
 _CHUNK_LEVEL = 16
 """Leaf hashes are folded into complete subtrees of 2**_CHUNK_LEVEL leaves as they come."""
@@ -158,10 +159,11 @@ def _fold(
 ) -> tuple[bytes, bytes | None]:
     """Check every line and fold the leaf hashes into the root (and the root at `old_size`).
 
-    The file is read in blocks of whole lines; each line gets the fast checks of ``_check_block``
-    and the first that fails them goes through ``_check_lines``, which names the bad entry. Leaf
-    hashes are folded 2**16 at a time into complete subtrees (``merkle.root``), so at most about
-    that many are held.
+    The file is read in blocks; the whole lines of a block are checked where they lie (no copy of
+    the block or of its lines) by ``_hash_lines``, and the first line that fails its fast checks
+    goes through ``_check_lines``, which names the bad entry. A line cut by a block boundary is
+    joined with the rest of it alone. Leaf hashes are folded 2**16 at a time into complete
+    subtrees (``merkle.root``), so at most about that many are held.
     """
     heads: set[bytes] = set()
     chunk = 1 << _CHUNK_LEVEL
@@ -170,27 +172,31 @@ def _fold(
     old_root = merkle.EMPTY_ROOT if old_size == 0 else None
     n = 0  # leaves folded into `stack`
     done = 0  # lines checked
-    carry = b""
+    carry = b""  # the start of a line cut by the end of the previous block
     with open(path, "rb", buffering=0) as file:
         while True:
+            data = b""  # (the previous block is freed before the next is read: memory stays flat)
             data = file.read(_BLOCK)
-            cut = data.rfind(b"\n") + 1
-            block, carry = (carry + data[:cut], data[cut:]) if cut else (b"", carry + data)
             if not data:
-                block, carry = carry, b""  # the rest, if any, is a truncated line
-                if not block:
-                    break
-            elif not block:
-                continue
-            lines = block.split(b"\n")
-            last = lines.pop()  # b"" after a final newline, else a truncated line
-            if last:
-                _check_lines([line + b"\n" for line in lines] + [last], done, size, strict)
-            leaves, hashes = _check_block(lines, done, size, heads, strict)
-            if strict:
-                _decode_all(leaves, done)
-            done += len(leaves)
-            pending.extend(hashes)
+                if carry:  # a truncated last line
+                    _check_lines([carry], done, size, strict)
+                break
+            begin = 0
+            if carry:
+                first = data.find(b"\n")
+                if first < 0:
+                    carry += data
+                    continue
+                line = carry + data[: first + 1]
+                pending.extend(_hash_lines(line, 0, len(line), done, size, heads, strict))
+                done += 1
+                begin = first + 1
+            cut = data.rfind(b"\n") + 1
+            if cut > begin:
+                hashes = _hash_lines(data, begin, cut, done, size, heads, strict)
+                done += len(hashes)
+                pending.extend(hashes)
+            carry = data[max(cut, begin) :]
             while len(pending) >= chunk:
                 if old_size is not None and n < old_size <= n + chunk:
                     old_root = _root_after(stack, n, pending[: old_size - n])
@@ -199,8 +205,6 @@ def _fold(
                 del pending[:chunk]
             if progress is not None:
                 progress(done, size)
-            if not data:
-                break
     if done < size:
         raise BundleError(f"entries.jsonl ends after {done} entries: entry {done} is missing (the checkpoint covers {size})")
     if old_size is not None and n < old_size:
@@ -208,50 +212,112 @@ def _fold(
     return _root_after(stack, n, pending), old_root
 
 
-# The start of a leaf up to its index: the actor object without its closing quote and brace
-# (``_INDEX`` up to there). Heads repeat (one per actor), so each is matched once.
-_HEAD = re.compile(rb'\{"actor":\{"account":"(?:[^"\\]|\\.)*","role":"(?:[^"\\]|\\.)*')
-_AT_INDEX = b'"},"index":'
+_LINE_START = _PREFIX + b"eyJh"
+"""A line's start up to the base64 of the leaf's first three bytes, which are always ``{"a``."""
+# What lies between the base64 text and the index: its closing quote and comma, then the actor
+# object without its closing quote and brace. Heads repeat (one per actor), so each is matched once.
+_HEAD = re.compile(rb'","actor":\{"account":"(?:[^"\\]|\\.)*","role":"(?:[^"\\]|\\.)*')
 
 
-def _check_block(
-    lines: list[bytes], n: int, size: int, heads: set[bytes], strict: bool
-) -> tuple[list[bytes], list[bytes]]:
-    """Leaves and leaf hashes of the newline-stripped `lines` (entries `n`, `n` + 1, …), checked as
-    ``_check_lines`` checks them, fast; the first line that fails any check goes, with the rest,
-    through ``_check_lines``, which raises naming it.
+def _hash_lines(
+    data: bytes, begin: int, stop: int, n: int, size: int, heads: set[bytes], strict: bool
+) -> list[bytes]:
+    """Leaf hashes of the lines ``data[begin:stop]`` (whole lines, each ending in a newline; entries
+    `n`, `n` + 1, …), checked as ``_check_lines`` checks them.
 
-    A leaf's index is found at the first ``"},"index":`` (in a leaf ``_INDEX`` accepts that is the
-    one after the actor: inside a JSON string a quote is always escaped), the part before it must
-    match ``_HEAD`` (checked once per distinct head, remembered in `heads`) and the digits must
-    be exactly `n`: together the same as ``_INDEX`` matching with index `n`.
+    ``_hash_fast`` takes the lines as long as they pass its fast checks; a line that does not goes
+    alone through ``_check_lines``, which raises naming it if it is bad (it may merely be unusual,
+    e.g. very long). With `strict`, every line goes through ``_check_lines``, which decodes its leaf.
+    """
+    if strict:
+        leaves = _check_lines(_lines(data, begin, stop), n, size, strict)
+        return [hashlib.sha256(b"\x00" + leaf).digest() for leaf in leaves]
+    hashes: list[bytes] = []
+    pos = begin
+    while pos < stop:
+        pos = _hash_fast(data, pos, stop, n + len(hashes), size, heads, hashes.append)
+        if pos < stop:
+            nl = data.find(b"\n", pos, stop) + 1
+            (leaf,) = _check_lines([data[pos:nl]], n + len(hashes), size, strict)
+            hashes.append(hashlib.sha256(b"\x00" + leaf).digest())
+            pos = nl
+    return hashes
+
+
+_MAX_FAST_LINE = 1 << 16
+"""Lines up to this long are checked by ``_hash_fast``; longer ones by ``_check_lines``."""
+
+
+@functools.cache
+def _text_ends() -> list[int]:
+    """For each line length, where the base64 text of a line that long ends (its closing quote),
+    counted from the line's start; 0 for a length no line can have.
+
+    A leaf of L bytes has a base64 text of B = 4·ceil(L/3) characters and a line of 9 + B + 2 +
+    (L − 1) bytes without its newline (``{"leaf":"``, the text, ``",``, the leaf but its ``{``),
+    which grows with L: the length of a line says where its text must end.
+    """
+    ends = [0] * _MAX_FAST_LINE
+    for length in range(3, _MAX_FAST_LINE):
+        text = (length + 2) // 3 * 4
+        if text + length + 10 >= _MAX_FAST_LINE:
+            break
+        ends[text + length + 10] = 9 + text
+    return ends
+
+
+def _hash_fast(
+    data: bytes, pos: int, stop: int, n: int, size: int, heads: set[bytes], add: Callable[[bytes], None]
+) -> int:
+    """Check the whole lines from `pos` on (entries `n`, `n` + 1, …) while they pass the fast
+    checks, passing their leaf hashes to `add`; return where it stopped (`stop` when all passed).
+
+    Each line is looked at where it lies in `data`, nothing is copied but the head. The line's
+    length gives where its base64 text must end (``_text_ends``); the leaf is ``{`` followed by
+    the rest of the line after that text's closing quote and comma. There must follow the head
+    (the actor object without its closing quote and brace, between the text's closing quote and
+    the index), which must match ``_HEAD`` (checked once per distinct head, remembered in
+    `heads`), then ``"},"index":n,``: together the same as ``_INDEX`` matching with index `n` (a
+    head that matches holds no ``"},"index":``, as inside a JSON string a quote is always
+    escaped). The text must be ``eyJh`` (the base64 of ``{"a``, which the head confirms) followed
+    by exactly the base64 of the leaf after those three bytes: then it is the base64 of the leaf.
     """
     b2a = binascii.b2a_base64
     sha256 = hashlib.sha256
-    leaves: list[bytes] = []
-    hashes: list[bytes] = []
-    add_leaf, add_hash = leaves.append, hashes.append
-    for line in lines:
-        end = line.find(b'"', 9)
-        leaf = b"{" + line[end + 2 :]
-        at = leaf.find(_AT_INDEX)
+    find, starts = data.find, data.startswith
+    view = memoryview(data)
+    ends = _text_ends()
+    prefixed = sha256(b'\x00{"a')  # each leaf hash continues a copy of this one
+    line_start, new_head = _LINE_START, _new_head
+    for index in map(b'"},"index":%d,'.__mod__, range(n, size)):
+        if pos >= stop:
+            break
+        nl = find(b"\n", pos, stop)
+        try:
+            end = pos + ends[nl - pos]
+        except IndexError:
+            break
+        at = find(index, end, nl)
+        rest = view[end + 4 : nl]
         if (
-            n >= size
-            or line[end : end + 2] != b'",'
-            or line[:9] != _PREFIX
-            or b2a(leaf, newline=False) != line[9:end]
-            or at < 0
-            or not leaf.startswith(b"%d," % n, at + 11)
-            or (leaf[:at] not in heads and not _new_head(leaf[:at], heads))
+            at < 0
+            or not starts(line_start, pos)
+            or not starts(b2a(rest, newline=False), pos + 13)
+            or (data[end:at] not in heads and not new_head(data[end:at], heads))
         ):
-            if strict:
-                _decode_all(leaves, n - len(leaves))
-            _check_lines([line + b"\n" for line in lines[len(leaves) :]], n, size, strict)
-            raise AssertionError("a line failed the fast checks but passed the full ones")  # pragma: no cover
-        add_leaf(leaf)
-        add_hash(sha256(b"\x00" + leaf).digest())
-        n += 1
-    return leaves, hashes
+            break
+        leaf_hash = prefixed.copy()
+        leaf_hash.update(rest)
+        add(leaf_hash.digest())
+        pos = nl + 1
+    return pos
+
+
+def _lines(data: bytes, begin: int, stop: int) -> list[bytes]:
+    """The lines of ``data[begin:stop]`` with their newlines (the last one may lack it)."""
+    lines = data[begin:stop].split(b"\n")
+    last = lines.pop()
+    return [line + b"\n" for line in lines] + ([last] if last else [])
 
 
 def _decode_all(leaves: list[bytes], n: int) -> None:

@@ -136,3 +136,31 @@ def test_empty_plaintext_is_one_empty_final_chunk() -> None:
     sealed = _encrypt(b"")
     assert sealed == ChaCha20Poly1305(KEY).encrypt(bytes(11) + b"\x01", b"", None)
     assert _decrypt(sealed) == b""
+
+
+@pytest.mark.parametrize("window", [3 * 65536, 5 * 65536 + 4096])
+def test_files_read_through_map_windows(tmp_path, monkeypatch: pytest.MonkeyPatch, window: int) -> None:  # noqa: ANN001
+    """Regular files are read through windows of a map: chunks that straddle two windows, a
+    payload starting at an odd offset (after a header) and a changed byte in a later window."""
+    monkeypatch.setattr(stream, "_WINDOW", window)
+    monkeypatch.setattr(stream, "MAP_MIN", 1)
+    data = os.urandom(17 * stream.CHUNK + 123)
+    plain, sealed = tmp_path / "plain", tmp_path / "sealed"
+    plain.write_bytes(b"header\n" + data)
+    with open(plain, "rb") as src, open(sealed, "wb") as dst:
+        assert src.read(7) == b"header\n"
+        assert stream.encrypt(KEY, src, dst) == len(data)
+        assert src.read() == b""  # left at the end, as a read would be
+    assert _decrypt(sealed.read_bytes()) == data
+    sealed.write_bytes(b"xyz" + sealed.read_bytes())
+    out = io.BytesIO()
+    with open(sealed, "rb") as src:
+        src.read(3)
+        assert stream.decrypt(KEY, src, out) == len(data)
+    assert out.getvalue() == data
+    changed = bytearray(sealed.read_bytes())
+    changed[3 + 11 * stream.ENCRYPTED_CHUNK + 5] ^= 1
+    sealed.write_bytes(bytes(changed))
+    with open(sealed, "rb") as src, pytest.raises(IntegrityError, match="chunk 11 failed"):
+        src.read(3)
+        stream.decrypt(KEY, src, io.BytesIO())

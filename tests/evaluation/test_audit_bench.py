@@ -26,10 +26,12 @@ def load_bench() -> ModuleType:
 
 async def test_the_audit_bench_runs_in_short(capsys: pytest.CaptureFixture[str]) -> None:
     bench = load_bench()
-    await bench.main(["--entries", "3000", "--sizes", "300,2000", "--appends", "200", "--bare", "500", "--pg", PG_URL])
+    await bench.main(["--entries", "3000", "--sizes", "300,2000", "--appends", "200", "--bare", "500", "--rss-sizes", "1500",
+                      "--pg", PG_URL])
     out = capsys.readouterr().out
     assert "sqlite: bare INSERT same rows:" in out and "verification runs at" in out
     assert "base64 of the same leaves" in out and "--strict" in out
+    assert "1,500 entries (" in out and "peak" in out.split("verify memory")[1].splitlines()[1]
     databases = ["sqlite"] + ([] if "postgresql: skipped" in out else ["postgresql"])
     for label in databases:
         table = out[out.index(f"{label}: audit log growth") :].splitlines()
