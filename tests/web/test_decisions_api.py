@@ -257,6 +257,11 @@ async def test_justification_form_refusals_keep_nothing(aiohttp_client: Any, tmp
     status, answer = await hall.call("bidder1", "POST", f"{base}/low-price-justifications", data=raw,
                                      headers={"Content-Type": "multipart/form-data; boundary=x"})
     assert status == 400 and "\n" not in answer["error"], answer
+    for content_type, raw in (("multipart/form-data", b"{}"),  # no boundary (a fuzzer's find)
+                              ("multipart/form-data; boundary=x", b"--y\r\nnot the boundary\r\n")):
+        status, answer = await hall.call("bidder1", "POST", f"{base}/low-price-justifications", data=raw,
+                                         headers={"Content-Type": content_type})
+        assert status == 400 and answer["error"].startswith("表单格式无效"), (content_type, status, answer)
     assert log.size == size and blobs.all_hashes() == hashes
     big = form(bid=bid_of["bidder1"], text="说明", document=("大.pdf", b"%PDF" + bytes(21 << 20)))
     status, answer = await hall.call("bidder1", "POST", f"{base}/low-price-justifications", data=big)

@@ -197,6 +197,14 @@ async def low_price_justify(request: web.Request) -> web.Response:
 FORM_TEXT_BYTES = 64 << 10
 
 
+async def _next_part(reader: Any) -> Any:
+    """The form's next part; a body that does not follow its own boundary is a 400, not a 500."""
+    try:
+        return await reader.next()
+    except (ValueError, AssertionError):
+        raise BadRequest("表单格式无效 the form is not valid multipart/form-data") from None
+
+
 async def justification_form(request: web.Request, kept: list[dict[str, Any]]) -> tuple[dict[str, str], dict[str, Any] | None]:
     """Read the justification form: its text fields, and its file streamed into the blob store only
     after `bid_queries.justifiable` accepts who sends it and when (a late file is never stored).
@@ -204,8 +212,11 @@ async def justification_form(request: web.Request, kept: list[dict[str, Any]]) -
     actor, tender_id = current_actor(request), request.match_info["id"]
     fields: dict[str, str] = {}
     stored: dict[str, Any] | None = None
-    reader = await request.multipart()
-    while (part := await reader.next()) is not None:
+    try:
+        reader = await request.multipart()
+    except (ValueError, AssertionError, KeyError):  # no boundary, or a Content-Type aiohttp cannot read
+        raise BadRequest("表单格式无效 the form is not valid multipart/form-data") from None
+    while (part := await _next_part(reader)) is not None:
         if not isinstance(part, BodyPartReader):
             raise BadRequest("表单格式无效 the form must not nest parts")
         if part.name == "document" and part.filename is not None:
