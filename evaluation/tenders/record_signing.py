@@ -1,6 +1,7 @@
 """The opening record (开标记录表) as a signed document: its content gathered from the record, the
-hall and the log (record_document.build), and its signing by the host — the tender's agency.
-(Supervisors change nothing, web/access/permissions: they check the signatures, they do not add one.)
+hall and the log (record_document.build), and its signing by the host — the tender's agency — and
+by supervisors as witnesses (监督人). A supervisor's signature is the one write a supervisor may make
+(web/access/permissions ``attests``): it adds its own statement to the log and changes nothing else.
 
 A signature is an audit-log entry ``opening.record_signed`` by the signer, naming the document's
 SHA-256: who signed what and when is then in the log's Merkle tree, under its signed checkpoints,
@@ -20,7 +21,7 @@ from evaluation.tenders.record_document import SIGNED_KIND, build, digest, signa
 from evaluation.tenders.rules import LOCAL_BEACON_NOTE
 from evaluation.tenders.tender import NotPermitted, TenderContext, get
 
-register_kind(SIGNED_KIND, "The host (the tender's agency) signed the opening record (开标记录表). "
+register_kind(SIGNED_KIND, "The host (the tender's agency) or a supervisor (监督人) signed the opening record (开标记录表). "
               "Payload: sha256 (of the record document's canonical JSON, GET /api/tenders/{id}/record/document), "
               "version, name (the signer's name as shown).")
 
@@ -45,11 +46,12 @@ async def document(ctx: TenderContext, tender_id: str) -> dict[str, Any]:
 
 
 async def sign(ctx: TenderContext, actor: Actor, tender_id: str, name: str, sha256: Any) -> dict[str, Any]:
-    """The host (the owning agency) signs the record as it stands: `sha256` must be the current
-    document's (what the signer saw), once per signer and version."""
+    """The host (the owning agency) or a supervisor (监督人) signs the record as it stands: `sha256`
+    must be the current document's (what the signer saw), once per signer and version."""
     tender = await get(ctx, tender_id)
-    if not tender.owned_by(actor):
-        raise NotPermitted("只有本项目的采购人（主持人）可以签署开标记录表 only the tender's agency (the host) signs the opening record")
+    if not (tender.owned_by(actor) or actor.role == "supervisor"):
+        raise NotPermitted("只有本项目的采购人（主持人）和监督人可以签署开标记录表 "
+                           "only the tender's agency (the host) and supervisors sign the opening record")
     if not isinstance(sha256, str) or len(sha256) != 64:
         raise InvalidRequest("请提供开标记录表的哈希 sha256 the record's SHA-256 (64 hex characters) is required")
     current = await document(ctx, tender_id)

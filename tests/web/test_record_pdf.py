@@ -94,13 +94,20 @@ async def test_the_record_is_a_signed_pdf_people_read(aiohttp_client: Any, tmp_p
     assert entry.payload["sha256"] == first and entry.actor.account == hall.accounts["agency"].id
     status, _ = await hall.call("agency", "POST", f"/api/tenders/{tid}/record/sign", json={"sha256": first})
     assert status == 409  # once per version
-    status, refused = await hall.call("supervisor", "POST", f"/api/tenders/{tid}/record/sign", json={"sha256": first})
-    assert status == 403  # supervisors check the signatures, they change nothing
+    # a supervisor signs as witness (监督人): its own entry, the one write a supervisor may make
+    status, witnessed = await hall.call("supervisor", "POST", f"/api/tenders/{tid}/record/sign", json={"sha256": first})
+    assert status == 201 and witnessed["role"] == "supervisor" and witnessed["sha256"] == first, witnessed
+    assert (await hall.call("supervisor", "POST", f"/api/tenders/{tid}/record/sign", json={"sha256": first}))[0] == 409
+    status, body = await hall.call("co2", "GET", f"/api/tenders/{tid}/record/document")
+    assert [s["role"] for s in body["signatures"]] == ["agency", "supervisor"]
+    for route in (f"/api/tenders/{tid}/record/confirm", f"/api/tenders/{tid}/hall/read-out"):  # and nothing else
+        assert (await hall.call("supervisor", "POST", route))[0] == 403
     # a later confirmation is a new version: the signatures name the one they signed
     assert (await hall.call("co2", "POST", f"/api/tenders/{tid}/record/confirm"))[0] == 201
     status, body = await hall.call("co2", "GET", f"/api/tenders/{tid}/record/document")
-    assert body["sha256"] != first and [s["sha256"] for s in body["signatures"]] == [first]
+    assert body["sha256"] != first and [s["sha256"] for s in body["signatures"]] == [first, first]
     assert (await hall.call("agency", "POST", f"/api/tenders/{tid}/record/sign", json={"sha256": body["sha256"]}))[0] == 201
+    assert (await hall.call("supervisor", "POST", f"/api/tenders/{tid}/record/sign", json={"sha256": body["sha256"]}))[0] == 201
 
     resp = await hall.client.get(f"/api/tenders/{tid}/record.pdf", headers=hall.headers["co3"])
     assert resp.status == 200 and resp.content_type == "application/pdf"
@@ -114,7 +121,7 @@ async def test_the_record_is_a_signed_pdf_people_read(aiohttp_client: Any, tmp_p
     assert "北京时间" in text and "未签到" in flat and "已签到" in flat
     assert "主持人唱标" in text and "报价读错了" in flat and "已核对，报价无误" in flat
     assert f"本表哈希（SHA-256）：{body['sha256']}" in flat and "验证方法" in text and "opening.record_signed" in flat
-    assert "已签署较早版本" in flat and "测试单位" in flat  # the signers by name (the test accounts' organisation)
+    assert "已签署较早版本" in flat and "测试单位" in flat and "监督人" in flat  # the signers by name (the test accounts' organisation)
     assert not re.search(r"acct_[0-9a-f]{8}|B-[0-9a-f]{8}|\\u[0-9a-f]{4}", text), text
     assert "\ufffd" not in text
 

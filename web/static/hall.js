@@ -308,7 +308,7 @@
     if (older) list.append(el("small", {}, t("另有 {n} 个签署针对较早版本", { n: older })));
     const mine = current.some((x) => x.account === data.account);
     const button = $("sign-record");
-    button.hidden = !data.owner || mine;
+    button.hidden = !(data.owner || data.role === "supervisor") || mine;  // the host, and supervisors as 监督人
   }
 
   function renderConfirm() {

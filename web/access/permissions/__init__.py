@@ -15,8 +15,8 @@ The middleware enforces, in this order:
    anything else gets 401;
 4. a signed-in role the rule does not list: 403, one line naming the roles that may;
 5. a supervisor on POST/PUT/PATCH/DELETE: 403 unless the rule is ``self_service`` (sign-in,
-   sign-out, one's own password): supervisors read everything and change nothing, whatever a
-   rule says.
+   sign-out, one's own password) or ``attests`` (the supervisor's own signature on a record, as
+   监督人): supervisors read everything and change nothing, whatever a rule says.
 
 ``python -m web.access.permissions`` prints the rules table of docs/accounts.md (``--write`` updates it).
 """
@@ -49,12 +49,15 @@ class Rule:
 
     `self_service`: the route acts only on the caller's own session or credentials (sign-in,
     sign-out, password), so a supervisor may use it with a state-changing method.
+    `attests`: the route only adds the caller's own signature to a record (an audit-log entry
+    naming the hash of what it saw), so a supervisor may sign as a witness (监督人签字) there.
     `doc`: one line for docs/accounts.md.
     """
 
     roles: frozenset[Role] | Literal["public", "signed-in"]
     doc: str = ""
     self_service: bool = False
+    attests: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.roles, frozenset):
@@ -86,7 +89,7 @@ def decide(rule: Rule, account: Account | None, method: str) -> Decision:
         allowed = rule.roles == SIGNED_IN or (isinstance(rule.roles, frozenset) and account.role in rule.roles)
     if not allowed:
         return Decision.wrong_role
-    if account is not None and account.role is Role.supervisor and method in STATE_CHANGING and not rule.self_service:
+    if account is not None and account.role is Role.supervisor and method in STATE_CHANGING and not (rule.self_service or rule.attests):
         return Decision.read_only
     return Decision.allow
 

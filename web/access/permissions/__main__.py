@@ -16,7 +16,7 @@ def rules_markdown() -> str:
     lines = [BEGIN, "| route name | who may | supervisors may write | what |", "|---|---|---|---|"]
     for name in sorted(RULES):
         rule = RULES[name]
-        writes = "own session only" if rule.self_service else "no"
+        writes = "own session only" if rule.self_service else "own signature only" if rule.attests else "no"
         lines.append(f"| `{name}` | {describe(rule)} | {writes} | {rule.doc} |")
     lines.append(END)
     return "\n".join(lines)
