@@ -64,8 +64,9 @@ export async function hashDocuments(files, { onProgress = () => {}, signal = nul
  * (beginSeal), and returns `{ size, plainSize, parts() }`. `size` is the sealed file's length
  * (known before anything is encrypted, for the upload); `parts()` is an async iterator of
  * `{ bytes, offset, last, plainDone }`, the sealed file in order, `bytes` at most
- * PART_SIZE + tags (+ the header in the first part). Each `bytes` is a fresh buffer the caller may
- * keep (fetch copies it anyway). The concatenation is byte for byte what
+ * PART_SIZE + tags (+ the header in the first part). `bytes` lives in one of two buffers used in
+ * turn: it stays valid until the part after the next one is asked for (fetch copies a body when
+ * called, so a part handed to fetch may be reused); copy it to keep it longer. The concatenation is byte for byte what
  * `sealBytes(chain, round, buildBidPayload(record, files))` would give with the same key and nonce.
  */
 export async function planSeal(chain, round, record, files, hashes, { partSize = PART_SIZE } = {}) {
@@ -82,8 +83,12 @@ export async function planSeal(chain, round, record, files, hashes, { partSize =
     // The plaintext as pieces: the manifest bytes, then each file.
     const pieces = [{ bytes: manifest, size: manifest.length }, ...list.map((file) => ({ file, size: file.size }))];
 
+    // Two output buffers, used in turn, and one plaintext buffer: no garbage per part.
+    const plainBuffer = new Uint8Array(Math.min(partSize, plainSize));
+    const outBuffers = [0, 1].map(() => new Uint8Array(head.length + sealedSize(0, Math.min(partSize, plainSize))));
+
     async function readPlain(start, end) {
-        const out = new Uint8Array(end - start);
+        const out = plainBuffer.subarray(0, end - start);
         let pos = 0;
         let at = 0;
         for (const piece of pieces) {
@@ -110,7 +115,8 @@ export async function planSeal(chain, round, record, files, hashes, { partSize =
                 const plain = await readPlain(start, end);
                 const first = start === 0;
                 const n = Math.ceil(plain.length / CHUNK_SIZE);
-                const out = new Uint8Array((first ? head.length : 0) + plain.length + n * TAG_SIZE);
+                const out = outBuffers[(start / partSize) % 2].subarray(
+                    0, (first ? head.length : 0) + plain.length + n * TAG_SIZE);
                 let at = 0;
                 if (first) {
                     out.set(head, 0);
@@ -128,6 +134,7 @@ export async function planSeal(chain, round, record, files, hashes, { partSize =
             }
         } finally {
             stream.clear();
+            plainBuffer.fill(0);
         }
         if (offset !== size) throw new Error("internal error: sealed size mismatch");
     }

@@ -8,7 +8,7 @@
 //   out: {type: "progress", phase: "hash" | "seal", done, total, elapsed}
 //        {type: "upload", url}                the upload session (the page cancels it with DELETE)
 //        {type: "hashed", hashes, elapsed}
-//        {type: "done", size, sha256?, receipt?, hashSeconds, sealSeconds}
+//        {type: "done", size, plainSize, receipt?, hashSeconds, sealSeconds, uploadWaitSeconds, sealedBytes}
 //        {type: "error", name, message, code?, size?}
 //
 // The page stops a job with worker.terminate() (which also aborts the worker's fetches) and then
@@ -80,8 +80,13 @@ async function seal(job) {
     let pending = null;
     let receipt = null;
     let sealedBytes = 0; // without an upload (benchmark) the parts are only counted
+    let uploadWait = 0; // time the sealing waited for the previous part to be taken by the server
     for await (const part of plan.parts()) {
-        if (pending) await pending;
+        if (pending) {
+            const t = now();
+            await pending;
+            uploadWait += now() - t;
+        }
         if (session) {
             const url = `${session}?offset=${part.offset}${part.last ? "&last=1" : ""}`;
             pending = fetch(url, { method: "PUT", headers: headers(job.upload.csrf, "application/octet-stream"), body: part.bytes })
@@ -93,9 +98,13 @@ async function seal(job) {
         sealedBytes += part.bytes.length;
         report(part.plainDone, plan.plainSize);
     }
-    if (pending) await pending;
+    if (pending) {
+        const t = now();
+        await pending;
+        uploadWait += now() - t;
+    }
     const sealSeconds = (now() - sealStart) / 1000;
-    post({ type: "done", size: plan.size, plainSize: plan.plainSize, receipt, hashSeconds, sealSeconds, sealedBytes });
+    post({ type: "done", size: plan.size, plainSize: plan.plainSize, receipt, hashSeconds, sealSeconds, sealedBytes, uploadWaitSeconds: uploadWait / 1000 });
 }
 
 // Raw AEAD, the benchmark's reference: the same library and chunking as the age payload, over the

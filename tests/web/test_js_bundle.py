@@ -60,7 +60,7 @@ vm.runInThisContext(fs.readFileSync(bundle, "utf8"), { filename: "pingbiao-seal.
     const plan = await pingbiao.planSeal(await pingbiao.checkChainInfo(chain), Number(round), spec.record, files, hashes,
       { partSize: spec.partSize });
     const parts = [];
-    for await (const part of plan.parts()) parts.push({ offset: part.offset, size: part.bytes.length, last: part.last, bytes: part.bytes });
+    for await (const part of plan.parts()) parts.push({ offset: part.offset, size: part.bytes.length, last: part.last, bytes: Buffer.from(part.bytes) });
     fs.writeFileSync(outPath, Buffer.concat(parts.map((p) => p.bytes)));
     fs.writeFileSync(outPath + ".json", JSON.stringify({ size: plan.size, parts: parts.map(({ bytes, ...p }) => p) }));
   } else if (command === "round") {

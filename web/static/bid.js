@@ -285,6 +285,7 @@
         for (const li of document.querySelectorAll('#steps li[data-state="active"]')) li.dataset.state = "failed";
         if (e.name === "SealCancelled") {
           form.dataset.phase = "cancelled";
+          showProgress(null);
           pb.message(message, t("已取消：这次投标没有提交，服务器上不留任何部分。"));
         } else {
           form.dataset.phase = "error";
