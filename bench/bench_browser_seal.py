@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
+import json
 import os
 import sys
 import tempfile
@@ -40,12 +42,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from aiohttp import web
 
+from crypto import tlock
 from evaluation.accounts.account import Role, create_account
 from evaluation.tenders import tender as tenders
+from evaluation.tenders.bid_container import MAGIC
 from web.api.tenders import TENDERS
 from web.app import create_app
 from web.config import Settings
-from web.keys import AUDIT_LOG
+from web.keys import AUDIT_LOG, CHAIN, LOCAL_BEACON
 
 PASSWORD = "bench horse battery staple"
 RATIO_LIMIT = 0.70
@@ -179,14 +183,52 @@ async def run(size_mb: int, repeat: int) -> None:
             async with async_playwright() as pw:
                 browser = await pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
                 try:
-                    await measure(browser, base, t, doc, size, size_mb, repeat)
+                    sha = await measure(browser, base, t, doc, size, size_mb, repeat)
                 finally:
                     await browser.close()
+            opened_equal(app, tmp_path / "data", t.opening_round, sha, doc)
         finally:
             await runner.cleanup()
 
 
-async def measure(browser: Any, base: str, t: Any, doc: Path, size: int, size_mb: int, repeat: int) -> None:
+class _Digest:
+    def __init__(self) -> None:
+        self.hash, self.size = hashlib.sha256(), 0
+
+    def write(self, data: bytes) -> int:
+        self.hash.update(data)
+        self.size += len(data)
+        return len(data)
+
+
+def opened_equal(app: web.Application, data_dir: Path, round: int, sha: str, doc: Path) -> None:
+    """Open the stored bid as the opening does (crypto.tlock.unseal) and compare it with the
+    container of the record and document, streaming both through SHA-256. The bench holds the
+    local beacon's key, so it makes the round's signature now instead of waiting for its time."""
+    blob = next(p for p in (data_dir / "blobs").rglob(sha) if p.is_file())
+    doc_hash = hashlib.sha256()
+    with doc.open("rb") as f:
+        while piece := f.read(MIB):
+            doc_hash.update(piece)
+    manifest = {"record": {"total_price": "1,268,000.00", "delivery_days": 30},
+                "documents": [{"name": doc.name, "size": doc.stat().st_size, "sha256": doc_hash.hexdigest()}]}
+    expected = _Digest()
+    expected.write(MAGIC + json.dumps(manifest, ensure_ascii=False, separators=(",", ":")).encode() + b"\n")
+    with doc.open("rb") as f:
+        while piece := f.read(MIB):
+            expected.write(piece)
+    opened = _Digest()
+    signature = app[LOCAL_BEACON]._sign(round)  # ahead of the round's time: see the docstring
+    with blob.open("rb") as f:
+        tlock.unseal(f, opened, app[CHAIN], signature)
+    same = (opened.size, opened.hash.digest()) == (expected.size, expected.hash.digest())
+    print(f"opened with the round's signature: {opened.size} bytes, "
+          f"{'byte for byte the container of the record and document' if same else 'NOT the container'}")
+    if not same:
+        raise SystemExit(1)
+
+
+async def measure(browser: Any, base: str, t: Any, doc: Path, size: int, size_mb: int, repeat: int) -> str:
     page = await (await browser.new_context()).new_page()
     page.set_default_timeout(30 * 60_000)
     await page.add_init_script(LONG_TASKS)
@@ -234,6 +276,7 @@ async def measure(browser: Any, base: str, t: Any, doc: Path, size: int, size_mb
         "([a, b]) => window.__longTasks.filter((e) => e.start + e.duration > a && e.start < b)", [began, ended]
     )
     stored = int((await page.text_content("#r-size")).split("(")[1].split()[0])
+    sha = (await page.text_content("#r-sha256")).strip()
 
     aead_mbps = mbps(aead["bytes"], aead["aeadSeconds"])
     hash_mbps = mbps(size, hashed["elapsed"])
@@ -254,6 +297,7 @@ async def measure(browser: Any, base: str, t: Any, doc: Path, size: int, size_mb
     print(f"memory (RSS from /proc): tab renderer idle {idle_rss['renderer'] / MIB:.0f} MB, peak while sealing "
           f"{seal_rss.peak['renderer'] / MIB:.0f} MB, while sealing and uploading {max(upload_rss.peak['renderer'], page_rss.peak['renderer']) / MIB:.0f} MB "
           f"(limit {TAB_RSS_LIMIT_MB} MB); all Chromium processes peak {page_rss.peak['total'] / MIB:.0f} MB")
+    return sha
 
 
 def main() -> None:
