@@ -11,14 +11,16 @@ worker bundle (/static/vendor/pingbiao-seal-worker.js), on the same file:
 2. hash: the SHA-256 of the document (the container's manifest needs it before the payload);
 3. seal: the streamed seal pass in the worker (reading slices, container, STREAM), no upload —
    1 and 3 alternate `--repeat` times, the best of each counts;
-4. seal + upload: the same in the worker, each part PUT to the upload session as it is sealed;
-5. the bid page itself: click 加密并投标 with the document picked, to the receipt — hash (started
+4. upload only: the same number of bytes in the same 8 MiB parts PUT by the page to a route that
+   drops them — what Chromium's upload alone reaches here, the ceiling of 5 and 6;
+5. seal + upload: the seal pass in the worker, each part PUT to the upload session as it is sealed;
+6. the bid page itself: click 加密并投标 with the document picked, to the receipt — hash (started
    when the file is picked), seal and upload in parts as it goes, the server storing the blob.
 
 Printed: each throughput, the ratios seal/raw AEAD and page/raw AEAD (limit 70 % for seal),
-main-thread long tasks (PerformanceObserver 'longtask') during step 5 (limit: none over 100 ms),
+main-thread long tasks (PerformanceObserver 'longtask') during step 6 (limit: none over 100 ms),
 and the peak RSS of the tab's renderer process (dedicated workers live in it) and of all Chromium
-processes, sampled from /proc every 100 ms (steps 1+3, 4, 5) (limit 400 MB for the tab).
+processes, sampled from /proc every 100 ms (steps 1+3, 5, 6) (limit 400 MB for the tab).
 `performance.measureUserAgentSpecificMemory` is not used: it needs a cross-origin-isolated page
 (COOP + COEP), which the bid page is not.
 
@@ -46,6 +48,7 @@ from crypto import tlock
 from evaluation.accounts.account import Role, create_account
 from evaluation.tenders import tender as tenders
 from evaluation.tenders.bid_container import MAGIC
+from web.access import permissions
 from web.api.tenders import TENDERS
 from web.app import create_app
 from web.config import Settings
@@ -164,6 +167,8 @@ async def run(size_mb: int, repeat: int) -> None:
                 f.write(os.urandom(MIB))
         settings = Settings(data_dir=tmp_path / "data", beacon_period=1)
         app = create_app(settings)
+        app.add_routes([web.put("/bench/sink", sink, name="bench.sink")])
+        permissions.RULES["bench.sink"] = permissions.Rule(permissions.SIGNED_IN, "benchmark: an upload that is read and dropped")
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -189,6 +194,28 @@ async def run(size_mb: int, repeat: int) -> None:
             opened_equal(app, tmp_path / "data", t.opening_round, sha, doc)
         finally:
             await runner.cleanup()
+
+
+async def sink(request: web.Request) -> web.Response:
+    """Reads the body and drops it: the upload reference (Chromium's own upload speed here)."""
+    n = 0
+    async for chunk in request.content.iter_chunked(MIB):
+        n += len(chunk)
+    return web.json_response({"received": n})
+
+
+# The same parts as the worker sends (8 MiB Blobs, one at a time), of zeros, to the sink.
+UPLOAD_ONLY = """
+async ({ size, part }) => {
+  const t = performance.now();
+  for (let at = 0; at < size; at += part) {
+    const r = await fetch("/bench/sink", { method: "PUT", body: new Blob([new Uint8Array(Math.min(part, size - at))]),
+      headers: { "Content-Type": "application/octet-stream", "X-CSRF-Token": pb.csrf() } });
+    if (!r.ok) throw new Error(`sink: HTTP ${r.status}`);
+  }
+  return (performance.now() - t) / 1000;
+}
+"""
 
 
 class _Digest:
@@ -254,6 +281,9 @@ async def measure(browser: Any, base: str, t: Any, doc: Path, size: int, size_mb
             seals.append(await page.evaluate(IN_WORKER, seal_job))
     aead = min(aeads, key=lambda r: r["aeadSeconds"])
     sealed = min(seals, key=lambda r: r["sealSeconds"])
+    upload_only = await page.evaluate(UPLOAD_ONLY, {"size": size, "part": 8 * MIB})
+    print(f"upload only (Chromium, the same 8 MiB parts of zeros to a route that drops them): {upload_only:.2f} s = "
+          f"{mbps(size, upload_only):.1f} MiB/s", flush=True)
     with RssSampler() as upload_rss:
         uploaded = await page.evaluate(IN_WORKER, {"type": "seal", "round": t.opening_round, "hashes": hashed["hashes"],
                                                    "beacon": f"{base}/beacon", "chainHash": t.chain_hash,

@@ -83,12 +83,13 @@ export async function planSeal(chain, round, record, files, hashes, { partSize =
     // The plaintext as pieces: the manifest bytes, then each file.
     const pieces = [{ bytes: manifest, size: manifest.length }, ...list.map((file) => ({ file, size: file.size }))];
 
-    // Two output buffers, used in turn, and one plaintext buffer: no garbage per part.
-    const plainBuffer = new Uint8Array(Math.min(partSize, plainSize));
+    // Two plaintext and two output buffers, used in turn: no garbage per part, and the next part
+    // is read (off this thread, by the browser) while this one is encrypted.
+    const plainBuffers = [0, 1].map(() => new Uint8Array(Math.min(partSize, plainSize)));
     const outBuffers = [0, 1].map(() => new Uint8Array(head.length + sealedSize(0, Math.min(partSize, plainSize))));
 
-    async function readPlain(start, end) {
-        const out = plainBuffer.subarray(0, end - start);
+    async function readPlain(start, end, buffer) {
+        const out = buffer.subarray(0, end - start);
         let pos = 0;
         let at = 0;
         for (const piece of pieces) {
@@ -109,13 +110,21 @@ export async function planSeal(chain, round, record, files, hashes, { partSize =
         const chunks = Math.max(1, Math.ceil(plainSize / CHUNK_SIZE));
         let chunk = 0;
         let offset = 0;
+        const read = (start, k) => {
+            if (start >= plainSize) return null;
+            const reading = readPlain(start, Math.min(plainSize, start + partSize), plainBuffers[k % 2]);
+            reading.catch(() => {}); // rethrown where it is awaited; not "unhandled" if never awaited
+            return reading;
+        };
+        let next = read(0, 0);
         try {
-            for (let start = 0; start < plainSize; start += partSize) {
+            for (let start = 0, k = 0; start < plainSize; start += partSize, k++) {
                 const end = Math.min(plainSize, start + partSize);
-                const plain = await readPlain(start, end);
+                const plain = await next;
+                next = read(end, k + 1);
                 const first = start === 0;
                 const n = Math.ceil(plain.length / CHUNK_SIZE);
-                const out = outBuffers[(start / partSize) % 2].subarray(
+                const out = outBuffers[k % 2].subarray(
                     0, (first ? head.length : 0) + plain.length + n * TAG_SIZE);
                 let at = 0;
                 if (first) {
@@ -134,7 +143,8 @@ export async function planSeal(chain, round, record, files, hashes, { partSize =
             }
         } finally {
             stream.clear();
-            plainBuffer.fill(0);
+            if (next) await next.catch(() => {}); // let a read still going end before wiping its buffer
+            for (const buffer of plainBuffers) buffer.fill(0);
         }
         if (offset !== size) throw new Error("internal error: sealed size mismatch");
     }

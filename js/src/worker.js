@@ -89,7 +89,11 @@ async function seal(job) {
         }
         if (session) {
             const url = `${session}?offset=${part.offset}${part.last ? "&last=1" : ""}`;
-            pending = fetch(url, { method: "PUT", headers: headers(job.upload.csrf, "application/octet-stream"), body: part.bytes })
+            // A Blob body, not the Uint8Array: Chromium uploads an ArrayBuffer body slowly and keeps
+            // copies of it in the tab (measured: 256 MiB in 8 MiB parts, 124 s and a 710 MB renderer
+            // against 3.8 s and 159 MB with Blobs). new Blob copies the part, so the buffer is free again.
+            const body = new Blob([part.bytes]);
+            pending = fetch(url, { method: "PUT", headers: headers(job.upload.csrf, "application/octet-stream"), body })
                 .then(answer)
                 .then((body) => {
                     if (part.last) receipt = body;
