@@ -19,8 +19,8 @@ worker bundle (/static/vendor/pingbiao-seal-worker.js), on the same file:
 
 Printed: each throughput, the ratios seal/raw AEAD and page/raw AEAD (limit 70 % for seal),
 main-thread long tasks (PerformanceObserver 'longtask') during step 6 (limit: none over 100 ms),
-and the peak RSS of the tab's renderer process (dedicated workers live in it) and of all Chromium
-processes, sampled from /proc every 100 ms (steps 1+3, 5, 6) (limit 400 MB for the tab).
+and the peak RSS of the tab's renderer process (dedicated workers live in it), of the browser process and of all
+Chromium processes, sampled from /proc every 100 ms (steps 1+3, 5, 6) (limit 400 MB for the tab).
 `performance.measureUserAgentSpecificMemory` is not used: it needs a cross-origin-isolated page
 (COOP + COEP), which the bid page is not.
 
@@ -114,7 +114,7 @@ def _descendants(root: int) -> list[int]:
 
 def chromium_rss() -> dict[str, int]:
     """RSS in bytes of our Chromium's processes: the largest renderer (the tab, its workers in it) and the sum of all."""
-    renderer, total = 0, 0
+    renderer, browser, total = 0, 0, 0
     for pid in _descendants(os.getpid()):
         try:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
@@ -127,12 +127,14 @@ def chromium_rss() -> dict[str, int]:
         total += rss
         if b"--type=renderer" in cmdline:
             renderer = max(renderer, rss)
-    return {"renderer": renderer, "total": total}
+        elif b"--type=" not in cmdline:
+            browser = max(browser, rss)
+    return {"renderer": renderer, "browser": browser, "total": total}
 
 
 class RssSampler:
     def __init__(self) -> None:
-        self.peak = {"renderer": 0, "total": 0}
+        self.peak = {"renderer": 0, "browser": 0, "total": 0}
         self._task: asyncio.Task[None] | None = None
 
     async def _run(self) -> None:
@@ -326,7 +328,8 @@ async def measure(browser: Any, base: str, t: Any, doc: Path, size: int, size_mb
           f"{LONG_TASK_LIMIT_MS} ms, longest {longest:.0f} ms (limit: none over {LONG_TASK_LIMIT_MS} ms)")
     print(f"memory (RSS from /proc): tab renderer idle {idle_rss['renderer'] / MIB:.0f} MB, peak while sealing "
           f"{seal_rss.peak['renderer'] / MIB:.0f} MB, while sealing and uploading {max(upload_rss.peak['renderer'], page_rss.peak['renderer']) / MIB:.0f} MB "
-          f"(limit {TAB_RSS_LIMIT_MB} MB); all Chromium processes peak {page_rss.peak['total'] / MIB:.0f} MB")
+          f"(limit {TAB_RSS_LIMIT_MB} MB); the browser process peak {page_rss.peak['browser'] / MIB:.0f} MB, "
+          f"all Chromium processes together {page_rss.peak['total'] / MIB:.0f} MB (shared pages counted in each)")
     return sha
 
 
