@@ -11,7 +11,7 @@ worker bundle (/static/vendor/pingbiao-seal-worker.js), on the same file:
 2. hash: the SHA-256 of the document (the container's manifest needs it before the payload);
 3. seal: the streamed seal pass in the worker (reading slices, container, STREAM), no upload —
    1 and 3 alternate `--repeat` times, the best of each counts;
-4. upload only: the same number of bytes in the same 8 MiB parts PUT by the page to a route that
+4. upload only: the same number of bytes in the same 8 MiB parts PUT by the worker to a route that
    drops them — what Chromium's upload alone reaches here, the ceiling of 5 and 6;
 5. seal + upload: the seal pass in the worker, each part PUT to the upload session as it is sealed;
 6. the bid page itself: click 加密并投标 with the document picked, to the receipt — hash (started
@@ -81,6 +81,7 @@ async (job) => {
     };
     w.onerror = (e) => reject(new Error(e.message));
   });
+  if (job.type === "bench-upload") job.csrf = pb.csrf();
   if (job.type === "seal") {
     job.chain = await pingbiao.chainFromBeacon(job.beacon, job.chainHash);
     job.record = { total_price: "1,268,000.00", delivery_days: 30 };
@@ -135,10 +136,14 @@ def chromium_rss() -> dict[str, int]:
 class RssSampler:
     def __init__(self) -> None:
         self.peak = {"renderer": 0, "browser": 0, "total": 0}
+        self.paused = False
         self._task: asyncio.Task[None] | None = None
 
     async def _run(self) -> None:
         while True:
+            if self.paused:
+                await asyncio.sleep(0.1)
+                continue
             now = chromium_rss()
             for k in self.peak:
                 self.peak[k] = max(self.peak[k], now[k])
@@ -206,20 +211,6 @@ async def sink(request: web.Request) -> web.Response:
     return web.json_response({"received": n})
 
 
-# The same parts as the worker sends (8 MiB Blobs, one at a time), of zeros, to the sink.
-UPLOAD_ONLY = """
-async ({ size, part }) => {
-  const t = performance.now();
-  for (let at = 0; at < size; at += part) {
-    const r = await fetch("/bench/sink", { method: "PUT", body: new Blob([new Uint8Array(Math.min(part, size - at))]),
-      headers: { "Content-Type": "application/octet-stream", "X-CSRF-Token": pb.csrf() } });
-    if (!r.ok) throw new Error(`sink: HTTP ${r.status}`);
-  }
-  return (performance.now() - t) / 1000;
-}
-"""
-
-
 class _Digest:
     def __init__(self) -> None:
         self.hash, self.size = hashlib.sha256(), 0
@@ -277,14 +268,17 @@ async def measure(browser: Any, base: str, t: Any, doc: Path, size: int, size_mb
     seal_job = {"type": "seal", "round": t.opening_round, "hashes": hashed["hashes"],
                 "beacon": f"{base}/beacon", "chainHash": t.chain_hash}
     aeads, seals = [], []
-    with RssSampler() as seal_rss:
+    with RssSampler() as aead_rss, RssSampler() as seal_rss:
         for _ in range(repeat):
+            seal_rss.paused = True
             aeads.append(await page.evaluate(IN_WORKER, {"type": "bench-aead"}))
+            seal_rss.paused, aead_rss.paused = False, True
             seals.append(await page.evaluate(IN_WORKER, seal_job))
+            aead_rss.paused = False
     aead = min(aeads, key=lambda r: r["aeadSeconds"])
     sealed = min(seals, key=lambda r: r["sealSeconds"])
-    upload_only = await page.evaluate(UPLOAD_ONLY, {"size": size, "part": 8 * MIB})
-    print(f"upload only (Chromium, the same 8 MiB parts of zeros to a route that drops them): {upload_only:.2f} s = "
+    upload_only = (await page.evaluate(IN_WORKER, {"type": "bench-upload", "url": f"{base}/bench/sink", "size": size}))["uploadSeconds"]
+    print(f"upload only (worker, the same 8 MiB parts as Blobs, of zeros, to a route that drops them): {upload_only:.2f} s = "
           f"{mbps(size, upload_only):.1f} MiB/s", flush=True)
     with RssSampler() as upload_rss:
         uploaded = await page.evaluate(IN_WORKER, {"type": "seal", "round": t.opening_round, "hashes": hashed["hashes"],
@@ -326,8 +320,8 @@ async def measure(browser: Any, base: str, t: Any, doc: Path, size: int, size_mb
           f"{page_mbps:.1f} MiB/s; {page_mbps / aead_mbps:.0%} of raw AEAD; stored {stored} bytes")
     print(f"long tasks on the page's main thread while sealing: {len(long_tasks)} over 50 ms, {len(over)} over "
           f"{LONG_TASK_LIMIT_MS} ms, longest {longest:.0f} ms (limit: none over {LONG_TASK_LIMIT_MS} ms)")
-    print(f"memory (RSS from /proc): tab renderer idle {idle_rss['renderer'] / MIB:.0f} MB, peak while sealing "
-          f"{seal_rss.peak['renderer'] / MIB:.0f} MB, while sealing and uploading {max(upload_rss.peak['renderer'], page_rss.peak['renderer']) / MIB:.0f} MB "
+    print(f"memory (RSS from /proc): tab renderer idle {idle_rss['renderer'] / MIB:.0f} MB, peak during raw AEAD "
+          f"{aead_rss.peak['renderer'] / MIB:.0f} MB, while sealing without upload {seal_rss.peak['renderer'] / MIB:.0f} MB, while sealing and uploading {max(upload_rss.peak['renderer'], page_rss.peak['renderer']) / MIB:.0f} MB "
           f"(limit {TAB_RSS_LIMIT_MB} MB); the browser process peak {page_rss.peak['browser'] / MIB:.0f} MB, "
           f"all Chromium processes together {page_rss.peak['total'] / MIB:.0f} MB (shared pages counted in each)")
     return sha

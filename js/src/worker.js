@@ -5,6 +5,7 @@
 //   in:  {type: "hash", files}
 //        {type: "seal", chain, round, record, files, hashes?, upload: {url, csrf} | null, maxBytes?}
 //        {type: "bench-aead", files}          raw ChaCha20-Poly1305 over the files (benchmark)
+//        {type: "bench-upload", url, size, csrf}  `size` bytes of zeros PUT in parts as the seal does (benchmark)
 //   out: {type: "progress", phase: "hash" | "seal", done, total, elapsed}
 //        {type: "upload", url}                the upload session (the page cancels it with DELETE)
 //        {type: "hashed", hashes, elapsed}
@@ -133,6 +134,18 @@ async function benchAead(job) {
     post({ type: "done", aeadSeconds: aead / 1000, bytes });
 }
 
+// Upload alone, the benchmark's ceiling for seal + upload: the same parts (PART_SIZE + tags, as
+// Blobs, one at a time) to a URL that drops them.
+async function benchUpload(job) {
+    const zeros = new Uint8Array(PART_SIZE + (PART_SIZE / CHUNK_SIZE) * 16);
+    const started = now();
+    for (let at = 0; at < job.size; at += zeros.length) {
+        const body = new Blob([zeros.subarray(0, Math.min(zeros.length, job.size - at))]);
+        await answer(await fetch(job.url, { method: "PUT", headers: headers(job.csrf, "application/octet-stream"), body }));
+    }
+    post({ type: "done", uploadSeconds: (now() - started) / 1000 });
+}
+
 self.onmessage = async ({ data }) => {
     try {
         if (data.type === "hash") {
@@ -143,6 +156,8 @@ self.onmessage = async ({ data }) => {
             await seal(data);
         } else if (data.type === "bench-aead") {
             await benchAead(data);
+        } else if (data.type === "bench-upload") {
+            await benchUpload(data);
         } else {
             throw new Error(`unknown job ${data.type}`);
         }
