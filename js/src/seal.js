@@ -19,12 +19,13 @@ import { createTimelockEncrypter } from "tlock-js/drand/timelock-encrypter.js";
 import { LIB_VERSION } from "tlock-js/version.js";
 
 export const TLOCK_JS_VERSION = LIB_VERSION;
+export const CHUNK_SIZE = 64 * 1024;
+export { STREAM };
 
 const AGE_VERSION = "age-encryption.org/v1";
 const FILE_KEY_SIZE = 16;
 const NONCE_SIZE = 16;
 const TAG_SIZE = 16;
-const CHUNK_SIZE = 64 * 1024;
 const TIMELOCK_SCHEMES = new Set(["pedersen-bls-unchained", "bls-unchained-on-g1", "bls-unchained-g1-rfc9380"]);
 const MAX_ROUND = 2n ** 64n - 1n;
 
@@ -165,8 +166,7 @@ async function payloadKey(fileKey, nonce) {
 // buffer of its own that would then be copied (one whole copy less at the peak). One difference:
 // an empty plaintext gets one empty final chunk (a lone 16-byte tag) as age requires; tlock-js
 // 0.9.0 writes no chunk at all, which age and pingbiao's opener reject as truncated.
-function streamSealInto(plaintext, key, out, at) {
-    const stream = new STREAM(key);
+function streamSealInto(plaintext, stream, out, at) {
     const chunks = Math.max(1, Math.ceil(plaintext.length / CHUNK_SIZE));
     for (let i = 0; i < chunks; i++) {
         const input = plaintext.subarray(i * CHUNK_SIZE, (i + 1) * CHUNK_SIZE);
@@ -182,16 +182,17 @@ function sealedPayloadSize(n) {
 }
 
 /**
- * Seal `bytes` to `round` of `chain` (a checked chain info object, see chainFromBeacon) and resolve
- * to the binary age file: the header with one `tlock` stanza, its MAC, a 16-byte nonce and the
- * STREAM payload. The chain info is re-checked against its hash first.
+ * The start of a sealed file and the payload cipher: checks `chain` against its hash and `round`,
+ * makes a random file key, its `tlock` stanza, the header and its MAC, a random nonce and the
+ * payload key. Returns `{ head, stream }`: `head` is the header, MAC line and nonce (the bytes
+ * before the payload), `stream` tlock-js's STREAM under the payload key (call `clear()` when done).
+ * The file key is wiped before this returns.
  */
-export async function sealBytes(chain, round, bytes) {
+export async function beginSeal(chain, round) {
     const info = await checkChainInfo(chain);
     if (!Number.isSafeInteger(round) || round < 1 || BigInt(round) > MAX_ROUND) {
         throw new RangeError(`round must be a whole number >= 1, got ${round}`);
     }
-    if (!(bytes instanceof Uint8Array)) throw new TypeError("bytes must be a Uint8Array");
     const client = { chain: () => ({ info: async () => info }) };
     const fileKey = globalThis.crypto.getRandomValues(new Uint8Array(FILE_KEY_SIZE));
     const recipients = await createTimelockEncrypter(client, round)(fileKey);
@@ -200,12 +201,32 @@ export async function sealBytes(chain, round, bytes) {
     const nonce = globalThis.crypto.getRandomValues(new Uint8Array(NONCE_SIZE));
     const key = await payloadKey(fileKey, nonce);
     fileKey.fill(0);
-    const head = encoder.encode(`${headerText} ${mac}\n`);
-    const out = new Uint8Array(head.length + NONCE_SIZE + sealedPayloadSize(bytes.length));
-    out.set(head, 0);
-    out.set(nonce, head.length);
-    const end = streamSealInto(bytes, key, out, head.length + NONCE_SIZE);
+    const line = encoder.encode(`${headerText} ${mac}\n`);
+    const head = new Uint8Array(line.length + NONCE_SIZE);
+    head.set(line, 0);
+    head.set(nonce, line.length);
+    const stream = new STREAM(key);
     key.fill(0);
+    return { head, stream };
+}
+
+/** Bytes of the sealed file for a plaintext of `plaintextSize` bytes after a head of `headSize`. */
+export function sealedSize(headSize, plaintextSize) {
+    return headSize + sealedPayloadSize(plaintextSize);
+}
+
+/**
+ * Seal `bytes` to `round` of `chain` (a checked chain info object, see chainFromBeacon) and resolve
+ * to the binary age file: the header with one `tlock` stanza, its MAC, a 16-byte nonce and the
+ * STREAM payload. The chain info is re-checked against its hash first.
+ */
+export async function sealBytes(chain, round, bytes) {
+    await checkChainInfo(chain);
+    if (!(bytes instanceof Uint8Array)) throw new TypeError("bytes must be a Uint8Array");
+    const { head, stream } = await beginSeal(chain, round);
+    const out = new Uint8Array(sealedSize(head.length, bytes.length));
+    out.set(head, 0);
+    const end = streamSealInto(bytes, stream, out, head.length);
     if (end !== out.length) throw new Error("internal error: sealed size mismatch");
     return out;
 }
@@ -244,22 +265,8 @@ function checkDocument(file) {
  * file's bytes are in memory at a time.
  */
 export async function buildBidPayload(record, files = []) {
-    if (record === null || typeof record !== "object" || Array.isArray(record)) {
-        throw new TypeError("record must be a plain object of opening-record fields");
-    }
-    const list = Array.from(files);
-    if (list.length > MAX_DOCUMENTS) throw new RangeError(`a bid holds at most ${MAX_DOCUMENTS} documents`);
-    list.forEach(checkDocument);
-    // A SHA-256 in hex is always 64 characters, so the manifest's length is known before any file
-    // is read: size the buffer now, read each file straight into its place, then write the manifest.
-    const manifest = (hashes) => ({
-        record,
-        documents: list.map((file, i) => ({ name: file.name, size: file.size, sha256: hashes[i] })),
-    });
-    const sizing = encoder.encode(CONTAINER_MAGIC + JSON.stringify(manifest(list.map(() => "0".repeat(64)))) + "\n");
-    if (sizing.length - CONTAINER_MAGIC.length - 1 > MAX_MANIFEST) {
-        throw new RangeError("the bid manifest (record and document names) is larger than 1 MiB");
-    }
+    const list = checkBid(record, files);
+    const sizing = containerHead(record, list, list.map(() => "0".repeat(64)));
     const out = new Uint8Array(sizing.length + list.reduce((n, file) => n + file.size, 0));
     const hashes = [];
     let at = sizing.length;
@@ -270,10 +277,38 @@ export async function buildBidPayload(record, files = []) {
         hashes.push(await sha256Hex(out.subarray(at, at + bytes.length)));
         at += bytes.length;
     }
-    const head = encoder.encode(CONTAINER_MAGIC + JSON.stringify(manifest(hashes)) + "\n");
+    const head = containerHead(record, list, hashes);
     if (head.length !== sizing.length) throw new Error("internal error: manifest size changed");
     out.set(head, 0);
     return out;
+}
+
+/**
+ * Check a bid before any file is read (what the opening would refuse: more than 200 documents, a
+ * name with a slash or over 255 characters, a manifest over 1 MiB) and return its files as an array.
+ */
+export function checkBid(record, files = []) {
+    if (record === null || typeof record !== "object" || Array.isArray(record)) {
+        throw new TypeError("record must be a plain object of opening-record fields");
+    }
+    const list = Array.from(files);
+    if (list.length > MAX_DOCUMENTS) throw new RangeError(`a bid holds at most ${MAX_DOCUMENTS} documents`);
+    list.forEach(checkDocument);
+    // A SHA-256 in hex is always 64 characters, so the manifest's length is known before any file is read.
+    const sizing = containerHead(record, list, list.map(() => "0".repeat(64)));
+    if (sizing.length - CONTAINER_MAGIC.length - 1 > MAX_MANIFEST) {
+        throw new RangeError("the bid manifest (record and document names) is larger than 1 MiB");
+    }
+    return list;
+}
+
+/** The container's magic line and manifest line for `files` (their names and sizes) and `hashes`. */
+export function containerHead(record, files, hashes) {
+    const manifest = {
+        record,
+        documents: files.map((file, i) => ({ name: file.name, size: file.size, sha256: hashes[i] })),
+    };
+    return encoder.encode(CONTAINER_MAGIC + JSON.stringify(manifest) + "\n");
 }
 
 /** Convenience for a bid page: build the container and seal it to `round`. */

@@ -17,6 +17,7 @@ import io
 import os
 import re
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -231,3 +232,24 @@ def test_pedersen_unchained_both_ways(tlock_js: TlockJS, make_chain: Callable[[s
     plaintext = os.urandom(1000)
     sealed_py = py_seal(chain, round, plaintext)
     assert tlock_js.open(chain.json, signature, sealed_py) == plaintext
+
+
+# --- the browser's streamed sealing (the sealing worker's code), tlock-js opens ---------------
+
+
+def test_streamed_browser_sealing_tlockjs_opens(tlock_js: TlockJS, chain: TestChain, tmp_path: Path) -> None:
+    """js/src/stream.js (what the bid page's worker runs), from the committed bundle, with parts
+    smaller than the documents: tlock-js 0.9.0 opens the concatenated parts into the container."""
+    import json
+
+    from evaluation.tenders.bid_container import build_container
+    from tests.web.test_js_bundle import _run
+
+    round = chain.past_round()
+    docs = [("技术标.bin", os.urandom(3 * 65536 + 17)), ("报价.pdf", os.urandom(1000))]
+    record = {"total_price": "1,268,000.00"}
+    spec = {"record": record, "partSize": 65536,
+            "files": [{"name": n, "b64": base64.b64encode(b).decode()} for n, b in docs]}
+    sealed = _run(tmp_path, "stream", chain.json, json.dumps(spec).encode(), round=round)
+    assert json.loads((tmp_path / "out.json").read_text())["size"] == len(sealed)
+    assert tlock_js.open(chain.json, chain.sign(round), sealed) == build_container(record, docs)

@@ -1,9 +1,12 @@
-"""The committed browser bundle web/static/vendor/pingbiao-seal.js: fresh, and opening in Python.
+"""The committed browser bundles web/static/vendor/pingbiao-seal.js and pingbiao-seal-worker.js:
+fresh, and opening in Python.
 
-* A rebuild from js/ (scripts/build-js into a temporary file) must give the committed bytes, so
-  nobody ships a bundle that is stale against js/src/seal.js or js/package-lock.json.
+* A rebuild from js/ (scripts/build-js into a temporary directory) must give the committed bytes,
+  so nobody ships a bundle that is stale against js/src/ or js/package-lock.json.
 * The committed bundle, run in node, seals files that crypto.tlock opens, and builds the bid
-  container that evaluation/tenders/bid_container.py reads (docs/tenders.md). (tests/e2e runs it in Chromium.)
+  container that evaluation/tenders/bid_container.py reads (docs/tenders.md); the streamed sealing
+  (hashDocuments + planSeal, what the worker runs) gives that container sealed, in parts.
+  (tests/e2e runs it in Chromium, in the worker.)
 
 Needs node; the rebuild also needs js/node_modules, installed by `scripts/build-js` (npm ci) when
 missing. Without them the tests skip, or fail under CI=true.
@@ -29,6 +32,7 @@ from tests.conftest import need, need_executable
 
 ROOT = Path(__file__).resolve().parents[2]
 BUNDLE = ROOT / "web" / "static" / "vendor" / "pingbiao-seal.js"
+WORKER_BUNDLE = ROOT / "web" / "static" / "vendor" / "pingbiao-seal-worker.js"
 BUILD = ROOT / "scripts" / "build-js"
 NODE_TIMEOUT = 60
 BUILD_TIMEOUT = 300
@@ -49,6 +53,16 @@ vm.runInThisContext(fs.readFileSync(bundle, "utf8"), { filename: "pingbiao-seal.
     const spec = JSON.parse(fs.readFileSync(inPath, "utf8"));
     const files = spec.files.map((f) => new File([Buffer.from(f.b64, "base64")], f.name, { type: f.type }));
     fs.writeFileSync(outPath, await pingbiao.buildBidPayload(spec.record, files));
+  } else if (command === "stream") {
+    const spec = JSON.parse(fs.readFileSync(inPath, "utf8"));
+    const files = spec.files.map((f) => new File([Buffer.from(f.b64, "base64")], f.name));
+    const hashes = await pingbiao.hashDocuments(files, { partSize: spec.partSize, wholeHashLimit: 65536 });
+    const plan = await pingbiao.planSeal(await pingbiao.checkChainInfo(chain), Number(round), spec.record, files, hashes,
+      { partSize: spec.partSize });
+    const parts = [];
+    for await (const part of plan.parts()) parts.push({ offset: part.offset, size: part.bytes.length, last: part.last, bytes: Buffer.from(part.bytes) });
+    fs.writeFileSync(outPath, Buffer.concat(parts.map((p) => p.bytes)));
+    fs.writeFileSync(outPath + ".json", JSON.stringify({ size: plan.size, parts: parts.map(({ bytes, ...p }) => p) }));
   } else if (command === "round") {
     fs.writeFileSync(outPath, JSON.stringify([0, 1, 1.5, 2, 59, 60, 61].map(
       (dt) => pingbiao.roundForTime(chain, chain.genesis_time + dt))));
@@ -67,15 +81,16 @@ def test_committed_bundle_matches_a_fresh_build(tmp_path: Path) -> None:
     installed = all(
         (ROOT / "js" / "node_modules" / name / "package.json").exists() for name in ("tlock-js", "esbuild")
     )
-    out = tmp_path / "pingbiao-seal.js"
-    args = [str(BUILD), "--out", str(out), *(["--no-install"] if installed else [])]
+    args = [str(BUILD), "--out", str(tmp_path), *(["--no-install"] if installed else [])]
     proc = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=BUILD_TIMEOUT, check=False)
     if not installed and proc.returncode != 0:
         need(False, f"npm ci in js/ failed: {proc.stderr.strip()[-500:]}")
     assert proc.returncode == 0, proc.stderr
-    assert out.read_bytes() == BUNDLE.read_bytes(), "stale bundle: run scripts/build-js and commit the result"
-    header = BUNDLE.read_text(encoding="utf-8").splitlines()[0]
-    assert "tlock-js 0.9.0" in header and "scripts/build-js" in header
+    for committed in (BUNDLE, WORKER_BUNDLE):
+        fresh = tmp_path / committed.name
+        assert fresh.read_bytes() == committed.read_bytes(), f"stale {committed.name}: run scripts/build-js and commit it"
+        header = committed.read_text(encoding="utf-8").splitlines()[0]
+        assert "tlock-js 0.9.0" in header and "scripts/build-js" in header
 
 
 @pytest.fixture
@@ -162,3 +177,32 @@ def test_bundle_refuses_document_names_the_opening_would_refuse(
     assert (
         proc.returncode == 1 and proc.stderr.startswith("TypeError: document name") and error in proc.stderr
     )
+
+
+
+@pytest.mark.parametrize(
+    "sizes",
+    [[1], [2 * 65536 - 40], [300_001, 0, 65536 * 3], [65536 * 4 + 5, 17]],
+    ids=["tiny", "across-a-chunk", "three-documents", "across-parts"],
+)
+def test_streamed_sealing_gives_the_container_sealed(tmp_path: Path, beacon: LocalBeacon, sizes: list[int]) -> None:
+    docs = [(f"文件{i}.bin", os.urandom(n)) for i, n in enumerate(sizes)]
+    record = {"bidder": "乙公司", "total_price": "1,268,000.00"}
+    part_size = 2 * 65536  # small parts, so that documents and chunks straddle part boundaries
+    # (and documents over 64 KiB are hashed part by part, the path of large documents)
+    spec = {
+        "record": record,
+        "partSize": part_size,
+        "files": [{"name": n, "b64": base64.b64encode(b).decode()} for n, b in docs],
+    }
+    sealed = _run(tmp_path, "stream", beacon.chain.to_json(), json.dumps(spec).encode(), round=9)
+    plan = json.loads((tmp_path / "out.json").read_text())
+    container = build_container(record, docs)
+    assert plan["size"] == len(sealed)
+    parts = plan["parts"]
+    assert [p["offset"] for p in parts] == [sum(q["size"] for q in parts[:i]) for i in range(len(parts))]
+    assert [p["last"] for p in parts] == [False] * (len(parts) - 1) + [True]
+    assert len(parts) == -(-len(container) // part_size)
+    opened = io.BytesIO()
+    tlock.unseal(io.BytesIO(sealed), opened, beacon.chain, beacon.signature(9))  # type: ignore[arg-type]
+    assert opened.getvalue() == container

@@ -31,6 +31,7 @@ async def test_every_response_carries_the_headers_and_no_versions(aiohttp_client
         assert resp.headers["Server"] == "pingbiao", path
         csp = directives(resp.headers["Content-Security-Policy"])
         assert csp["script-src"] == "'self'" and csp["frame-ancestors"] == "'none'" and csp["object-src"] == "'none'", path
+        assert csp["worker-src"] == "'self'", path  # the sealing worker; no blob: or data: workers
         assert resp.headers["X-Content-Type-Options"] == "nosniff" and resp.headers["Referrer-Policy"] == "same-origin", path
         assert resp.headers["X-Frame-Options"] == "DENY" and "Strict-Transport-Security" not in resp.headers, path
 

@@ -3,7 +3,9 @@
 - ``Content-Security-Policy``: scripts, styles, images and connections from this site only (plus
   the external beacon's origin, which the bid page fetches); no plugins, no ``<base>``, forms post
   here, and no framing (``frame-ancestors 'none'``, with ``X-Frame-Options: DENY`` for old browsers).
-  The one inline style attribute of the page frame is allowed by its hash. Pages whose templates
+  The one inline style attribute of the page frame is allowed by its hash. Workers only from this
+  site's own scripts (``worker-src 'self'``: the bid page's sealing worker,
+  /static/vendor/pingbiao-seal-worker.js) — no ``blob:`` or ``data:`` workers. Pages whose templates
   still carry an inline ``<script>`` (``INLINE_SCRIPT_ROUTES``) also get ``'unsafe-inline'`` for
   scripts; moving those scripts to web/static/ lets the set be emptied.
 - ``X-Content-Type-Options: nosniff``, ``Referrer-Policy: same-origin``.
@@ -51,6 +53,7 @@ def content_security_policy(host: str, inline_scripts: bool, beacon_url: str = "
     return "; ".join((
         "default-src 'self'",
         f"script-src {scripts}",
+        "worker-src 'self'",
         f"style-src 'self' 'unsafe-hashes' {_STYLE_HASHES}" if _STYLE_HASHES else "style-src 'self'",
         "img-src 'self'",
         "media-src 'self' blob:",

@@ -1,7 +1,10 @@
-// The bid page: fill the opening-record fields, pick documents, then in this browser build the
-// bid container and seal it (window.pingbiao, /static/vendor/pingbiao-seal.js) to the tender's
-// round on its pinned chain, fetched from the platform's beacon; PUT only the ciphertext (upload
-// progress from XMLHttpRequest), then show the receipt and verify it here (receipt.js).
+// The bid page: fill the opening-record fields, pick documents, then in this browser seal the bid
+// to the tender's round on its pinned chain (fetched from the platform's beacon). The sealing
+// worker (/static/vendor/pingbiao-seal-worker.js, started through window.pingbiao.sealInWorker)
+// hashes the documents — already while the form is being filled in — then seals the bid part by
+// part and uploads each part as it is sealed, so only ciphertext leaves the browser and this page
+// stays responsive; it shows progress, speed and time left and can cancel (nothing is kept on the
+// server). Then the receipt is shown and verified here (receipt.js).
 "use strict";
 
 (function () {
@@ -9,6 +12,9 @@
   const data = pb.pageData();
   const tender = data.tender;
   let lastReceipt = null;
+  const WORKER = "/static/vendor/pingbiao-seal-worker.js";
+  let prehash = null; // {files, done, onProgress} — the documents hashed in a worker when picked
+  let job = null; // the running seal job ({cancel})
 
   function setStep(name, state) {
     const li = document.querySelector(`#steps li[data-step="${name}"]`);
@@ -17,8 +23,48 @@
 
   function resetSteps() {
     for (const li of document.querySelectorAll("#steps li")) delete li.dataset.state;
-    $("upload-progress").value = 0;
-    $("upload-pct").textContent = "";
+    showProgress(null);
+  }
+
+  function duration(seconds) {
+    const s = Math.max(0, Math.round(seconds));
+    return s >= 60 ? t("{m} 分 {s} 秒", { m: Math.floor(s / 60), s: s % 60 }) : t("{s} 秒", { s });
+  }
+
+  /** The progress line of one phase (hash or seal): bar, percentage, speed, time left. */
+  function showProgress(p) {
+    const box = $("seal-progress-box");
+    if (!box) return;
+    if (!p) {
+      box.hidden = true;
+      $("seal-progress").value = 0;
+      for (const id of ["seal-phase", "seal-pct", "seal-speed", "seal-eta"]) $(id).textContent = "";
+      return;
+    }
+    box.hidden = false;
+    box.dataset.phase = p.phase;
+    const fraction = p.total > 0 ? p.done / p.total : 1;
+    $("seal-phase").textContent = p.phase === "hash" ? t("校验文件") : t("加密并上传");
+    $("seal-progress").value = Math.round(fraction * 1000);
+    $("seal-pct").textContent = `${Math.floor(fraction * 100)}%`;
+    const speed = p.elapsed > 0 ? p.done / p.elapsed : 0;
+    $("seal-speed").textContent = speed > 0 ? t("{speed}/秒", { speed: pb.size(Math.round(speed)) }) : "";
+    $("seal-eta").textContent = speed > 0 && p.done < p.total ? t("剩余 {time}", { time: duration((p.total - p.done) / speed) }) : "";
+  }
+
+  /** Hash the picked documents in a worker while the bidder fills in the form. */
+  function startPrehash(files) {
+    if (prehash) prehash.job.cancel();
+    prehash = null;
+    if (!files.length) return;
+    const entry = { files, onProgress: () => {} };
+    entry.job = pingbiao.hashInWorker(WORKER, files, { onProgress: (p) => entry.onProgress(p) });
+    entry.done = entry.job.done.then((r) => r.hashes, () => null); // a failure: hash again while sealing
+    prehash = entry;
+  }
+
+  function sameFiles(a, b) {
+    return a.length === b.length && a.every((f, i) => f === b[i]);
   }
 
   const MONEY = /^(\d{1,3}(,\d{3})+|\d+)(\.\d{1,2})?$/;
@@ -77,29 +123,6 @@
       }
     }
     return record;
-  }
-
-  function upload(bytes, onProgress) {
-    return new Promise((resolve, reject) => {
-      const xhr = new XMLHttpRequest();
-      xhr.open("PUT", data.upload_url);
-      xhr.setRequestHeader("Content-Type", "application/octet-stream");
-      xhr.setRequestHeader("X-CSRF-Token", pb.csrf());
-      xhr.setRequestHeader("Accept", "application/json");
-      xhr.upload.onprogress = (e) => e.lengthComputable && onProgress(e.loaded / e.total);
-      xhr.onload = () => {
-        let body = null;
-        try {
-          body = JSON.parse(xhr.responseText);
-        } catch (e) {
-          body = null;
-        }
-        if (xhr.status >= 200 && xhr.status < 300) resolve(body);
-        else reject(new Error((body && body.error) || `HTTP ${xhr.status}`));
-      };
-      xhr.onerror = () => reject(new Error(t("上传失败：网络错误")));
-      xhr.send(bytes);
-    });
   }
 
   async function showReceipt(result) {
@@ -180,6 +203,7 @@
     }
     docs.addEventListener("change", () => {
       const files = [...docs.files];
+      startPrehash(files);
       const total = files.reduce((n, f) => n + f.size, 0);
       $("doc-summary").textContent = files.length
         ? t("{n} 个文件，共 {size}：{names}", { n: files.length, size: pb.size(total), names: files.map((f) => f.name).join(", ") })
@@ -198,6 +222,7 @@
       const button = $("submit-bid");
       button.disabled = true;
       resetSteps();
+      delete form.dataset.cancel;
       form.dataset.phase = "building";
       try {
         const record = readRecord(form);
@@ -205,46 +230,82 @@
         if (!files.some((f) => f.size > 0)) throw new Error(t("请至少选择一个非空的投标文件"));
         const total = files.reduce((n, f) => n + f.size, 0);
         if (total > tender.max_bid_bytes) throw new Error(t("文件超过上限 {limit}", { limit: pb.size(tender.max_bid_bytes) }));
-        setStep("build", "active");
-        pb.message(message, t("组装投标文件…"));
-        let payload = await pingbiao.buildBidPayload(record, files);
-        setStep("build", "done");
-
-        form.dataset.phase = "sealing";
-        setStep("seal", "active");
-        pb.message(message, t("加密到轮次 {round}…", { round: tender.opening_round }));
         const chain = await pingbiao.chainFromBeacon(data.beacon_url, tender.chain);
-        const sealed = await pingbiao.sealBytes(chain, tender.opening_round, payload);
-        payload.fill(0);
-        payload = null;
-        setStep("seal", "done");
-        if (sealed.length > tender.max_bid_bytes) throw new Error(t("密封后 {size} 超过上限 {limit}", { size: pb.size(sealed.length), limit: pb.size(tender.max_bid_bytes) }));
-
-        form.dataset.phase = "uploading";
-        setStep("upload", "active");
-        pb.message(message, t("上传密文 {size}…", { size: pb.size(sealed.length) }));
-        const result = await upload(sealed, (fraction) => {
-          $("upload-progress").value = Math.round(fraction * 100);
-          $("upload-pct").textContent = `${Math.round(fraction * 100)}%`;
+        pingbiao.checkBid(record, files);
+        form.dataset.phase = "hashing";
+        setStep("hash", "active");
+        pb.message(message, t("校验文件…"));
+        $("cancel-seal").hidden = false;
+        let hashes = null;
+        if (prehash && sameFiles(prehash.files, files)) {
+          const wait = prehash;
+          wait.onProgress = showProgress;
+          const cancelled = new Promise((resolve) => { job = { cancel: async () => { wait.job.cancel(); resolve("cancelled"); } }; });
+          hashes = await Promise.race([wait.done, cancelled]);
+          if (hashes === "cancelled") throw new pingbiao.SealCancelled();
+        }
+        const started = performance.now();
+        let sealing = false;
+        job = pingbiao.sealInWorker(WORKER, {
+          chain, round: tender.opening_round, record, files, hashes,
+          uploadUrl: data.upload_url, csrf: pb.csrf(), maxBytes: tender.max_bid_bytes,
+          onProgress: (p) => {
+            if (p.phase === "seal" && !sealing) {
+              sealing = true;
+              setStep("hash", "done");
+              setStep("seal", "active");
+              form.dataset.phase = "sealing";
+              pb.message(message, t("加密到轮次 {round}，边加密边上传…", { round: tender.opening_round }));
+            }
+            showProgress(p);
+          },
         });
-        $("upload-progress").value = 100;
-        $("upload-pct").textContent = "100%";
-        setStep("upload", "done");
+        let result;
+        try {
+          result = await job.done;
+        } catch (e) {
+          if (e.code === "too-large") throw new Error(t("密封后 {size} 超过上限 {limit}", { size: pb.size(e.size), limit: pb.size(tender.max_bid_bytes) }));
+          throw e;
+        }
+        setStep("hash", "done");
+        setStep("seal", "done");
+        showProgress({ phase: "seal", done: result.plainSize, total: result.plainSize, elapsed: (performance.now() - started) / 1000 });
+        $("cancel-seal").hidden = true;
+        result = result.receipt;
         setStep("receipt", "active");
         await showReceipt(result);
         setStep("receipt", "done");
         form.dataset.phase = "done";
         pb.message(message, result.receipt.entry.kind === "bid.replaced" ? t("投标已替换") : t("投标已提交"), "ok");
         form.reset();
+        prehash = null;
         for (const price of form.querySelectorAll("input[data-lot-price]")) price.disabled = true;
         $("doc-summary").textContent = t("未选择文件");
       } catch (e) {
-        form.dataset.phase = "error";
         for (const li of document.querySelectorAll('#steps li[data-state="active"]')) li.dataset.state = "failed";
-        pb.message(message, `${e.name === "ChainError" ? t("信标链校验失败") + " " : ""}${e.message}`, "error");
+        if (e.name === "SealCancelled") {
+          form.dataset.phase = "cancelled";
+          showProgress(null);
+          pb.message(message, t("已取消：这次投标没有提交，服务器上不留任何部分。"));
+        } else {
+          form.dataset.phase = "error";
+          pb.message(message, `${e.name === "ChainError" ? t("信标链校验失败") + " " : ""}${e.message}`, "error");
+        }
       } finally {
+        job = null;
+        $("cancel-seal").hidden = true;
         button.disabled = false;
       }
+    });
+
+    $("cancel-seal").addEventListener("click", async () => {
+      const running = job;
+      if (!running) return;
+      $("cancel-seal").hidden = true;
+      form.dataset.cancel = "pending";
+      const answer = await running.cancel();
+      if (answer && answer.status === 409) await loadMine(); // the last part was already in: show what was stored
+      form.dataset.cancel = "done"; // the server has answered: nothing of the upload is kept
     });
 
     $("withdraw").addEventListener("click", async () => {
