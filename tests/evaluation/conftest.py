@@ -7,7 +7,6 @@ or failed under CI=true (see ``need``).
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -19,20 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from crypto.note import Signer, generate_key
 from evaluation.audit.log import AuditLog
 from evaluation.db import create_schema, make_engine
-from tests.conftest import need
+from tests.pg import PG_URL, reachable_admin
 
-PG_URL = os.environ.get("PINGBIAO_TEST_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 ORIGIN = "test.pingbiao.local/audit"
 
 
 async def _postgres_engine() -> AsyncIterator[AsyncEngine]:
-    admin = make_engine(PG_URL)
-    try:
-        async with admin.connect() as conn:
-            await conn.execute(sa.text("select 1"))
-    except (OSError, sa.exc.SQLAlchemyError) as exc:
-        await admin.dispose()
-        need(False, f"PostgreSQL unreachable at {PG_URL}: {exc.__class__.__name__}")
+    admin = await reachable_admin()
     schema = f"t_{uuid.uuid4().hex[:12]}"
     async with admin.begin() as conn:
         await conn.execute(sa.text(f"create schema {schema}"))

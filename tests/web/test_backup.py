@@ -12,7 +12,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,7 @@ import sqlalchemy as sa
 from evaluation.accounts.account import Role
 from evaluation.db import make_engine
 from evaluation.tenders.blobstore import BlobStore
-from tests.conftest import need
+from tests import pg
 from tests.web.signin import make_account, sign_in
 from web.app import create_app
 from web.config import Settings
@@ -105,33 +104,17 @@ def test_tampered_backup_refused_and_nothing_left(played: Path, tmp_path: Path) 
 
 # -- PostgreSQL ------------------------------------------------------------------------------------
 
-PG_URL = os.environ.get("PINGBIAO_TEST_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 
 
 @pytest.fixture
 async def scratch_databases() -> Any:
     """A factory of fresh PostgreSQL databases (their URLs), all dropped afterwards."""
-    admin = make_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    try:
-        async with admin.connect() as conn:
-            await conn.execute(sa.text("select 1"))
-    except (OSError, sa.exc.SQLAlchemyError) as exc:
-        await admin.dispose()
-        need(False, f"PostgreSQL unreachable at {PG_URL}: {exc.__class__.__name__}")
-    made: list[str] = []
+    async with pg.scratch_databases("t_backup") as scratch:
+        yield lambda: _url_of(scratch)
 
-    async def make() -> str:
-        name = f"t_backup_{uuid.uuid4().hex[:12]}"
-        async with admin.connect() as conn:
-            await conn.execute(sa.text(f"create database {name}"))
-        made.append(name)
-        return PG_URL.rsplit("/", 1)[0] + f"/{name}"
 
-    yield make
-    async with admin.connect() as conn:
-        for name in made:
-            await conn.execute(sa.text(f"drop database if exists {name} with (force)"))
-    await admin.dispose()
+async def _url_of(scratch: pg.ScratchDatabases) -> str:
+    return scratch.url(await scratch.make())
 
 
 async def _tables(url: str) -> list[str]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -17,9 +16,9 @@ import sqlalchemy as sa
 from aiohttp.test_utils import TestClient, TestServer
 
 from crypto.beacon import LocalBeacon, beacon_app
-from evaluation.db import make_engine
 from signaling.janus.launcher import JanusProcess, JanusUnavailable, free_port
 from tests.conftest import need, need_executable
+from tests.pg import reachable_admin, scratch_databases
 from tests.web import logcapture
 from web.app import create_app
 from web.config import Settings
@@ -28,32 +27,13 @@ from web.ops.health import MEDIA_URL
 
 stderr_json = logcapture.stderr_json  # the fixture: the JSON log lines, read back
 
-PG_URL = os.environ.get("PINGBIAO_TEST_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
-
-
-async def _admin() -> Any:
-    admin = make_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    try:
-        async with admin.connect() as conn:
-            await conn.execute(sa.text("select 1"))
-    except (OSError, sa.exc.SQLAlchemyError) as exc:
-        await admin.dispose()
-        need(False, f"PostgreSQL unreachable at {PG_URL}: {exc.__class__.__name__}")
-    return admin
 
 
 async def _fresh_database() -> AsyncIterator[tuple[str, str]]:
     """A fresh PostgreSQL database (its URL and name), dropped afterwards."""
-    admin = await _admin()
-    name = f"t_ops_{uuid.uuid4().hex[:12]}"
-    async with admin.connect() as conn:
-        await conn.execute(sa.text(f"create database {name}"))
-    try:
-        yield PG_URL.rsplit("/", 1)[0] + f"/{name}", name
-    finally:
-        async with admin.connect() as conn:
-            await conn.execute(sa.text(f"drop database if exists {name} with (force)"))
-        await admin.dispose()
+    async with scratch_databases("t_ops") as scratch:
+        name = await scratch.make()
+        yield scratch.url(name), name
 
 
 @pytest.fixture
@@ -92,7 +72,7 @@ async def test_database_gone_fails_readiness_not_liveness(aiohttp_client: Any, t
     url, name = pg_database
     client = await client_for(aiohttp_client, tmp_path, database_url=url)
     assert (await client.get("/readyz")).status == 200
-    admin = await _admin()
+    admin = await reachable_admin(isolation_level="AUTOCOMMIT")
     async with admin.connect() as conn:  # the database goes away under the running server
         await conn.execute(sa.text(f"drop database {name} with (force)"))
     await admin.dispose()

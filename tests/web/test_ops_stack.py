@@ -12,21 +12,18 @@ import ssl
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 from aiohttp import ClientSession, CookieJar, TCPConnector
 
-from evaluation.db import make_engine
 from tests.conftest import need, need_executable
+from tests.pg import scratch_databases
 from web.cli.stack import _alive
 from web.ops import stack
 
 ROOT = Path(__file__).resolve().parents[2]
-PG_URL = os.environ.get("PINGBIAO_TEST_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 
 
 def _cli(*args: str, env: dict[str, str] | None = None, timeout: int = 240) -> subprocess.CompletedProcess[str]:
@@ -53,20 +50,8 @@ def test_compose_describes_the_same_stack() -> None:
 
 @pytest.fixture
 async def database() -> Any:
-    admin = make_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    try:
-        async with admin.connect() as conn:
-            await conn.execute(sa.text("select 1"))
-    except (OSError, sa.exc.SQLAlchemyError) as exc:
-        await admin.dispose()
-        need(False, f"PostgreSQL unreachable at {PG_URL}: {exc.__class__.__name__}")
-    name = f"t_stack_{uuid.uuid4().hex[:12]}"
-    async with admin.connect() as conn:
-        await conn.execute(sa.text(f"create database {name}"))
-    yield PG_URL.rsplit("/", 1)[0] + f"/{name}"
-    async with admin.connect() as conn:
-        await conn.execute(sa.text(f"drop database if exists {name} with (force)"))
-    await admin.dispose()
+    async with scratch_databases("t_stack") as scratch:
+        yield scratch.url(await scratch.make())
 
 
 @pytest.mark.postgres
