@@ -21,7 +21,7 @@ from web.keys import ENGINE
 async def test_experts_export_feeds_rederive_pool(aiohttp_client: Any, tmp_path: Path) -> None:
     hall = await start(aiohttp_client, tmp_path)
     for i in range(5):
-        account = await make_account(hall.client.app, Role.expert, f"e{i}")
+        account = await make_account(hall.client.app, Role.expert, f"pool-expert-{i}")  # not a run of hex digits
         hall.accounts[f"e{i}"], hall.headers[f"e{i}"] = account, await session_headers(hall.client.app, account)
     tender_id = await opened_tender(hall)
     await drawn_committee(hall, tender_id, [f"e{i}" for i in range(5)])

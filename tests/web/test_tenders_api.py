@@ -54,7 +54,7 @@ BEFORE_OPENING: list[tuple[str, str, str, Any, int, str, list[str]]] = [
     ("agency", "GET", f"/api/tenders/{T}/leads", None, 409, "only after the opening", []),
     ("bidder0", "GET", f"/api/tenders/{T}/hall", None, 200, "供应商零", []),
     ("bidder1", "GET", f"/api/tenders/{T}/hall", None, 200, '"signins": []', []),  # nobody else's sign-in before the opening
-    ("bidder3", "GET", f"/api/tenders/{T}/hall", None, 403, "for its agency, its bidders and supervisors", []),
+    ("bidder3", "GET", f"/api/tenders/{T}/hall", None, 403, "开标大厅仅对其采购人、投标人和监督人开放", []),
 ]
 
 AFTER_OPENING: list[tuple[str, str, str, Any, int, str, list[str]]] = [
