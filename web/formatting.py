@@ -5,6 +5,7 @@ Pure functions, registered as Jinja globals and filters by web/rendering.py."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from functools import cache
 from zoneinfo import ZoneInfo
@@ -42,6 +43,14 @@ def _zone(name: str) -> ZoneInfo:
 def local_time(unix: float, zone: str) -> str:
     """Unix seconds as "YYYY-MM-DD HH:MM:SS" on the clock of `zone`."""
     return datetime.fromtimestamp(unix, tz=_zone(zone)).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def local_when(zone: str) -> Callable[[float], str]:
+    """Unix seconds as a document shows them: the local date and time with the zone named
+    ("2026-12-03 10:00:00（北京时间）")."""
+    def when(unix: float) -> str:
+        return f"{local_time(unix, zone)}（{zone_name(zone, unix)}）"
+    return when
 
 
 def zone_name(zone: str, unix: float) -> str:

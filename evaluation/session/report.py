@@ -8,7 +8,8 @@ same content and print its hash.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
@@ -206,10 +207,13 @@ def thousands(yuan_text: Any) -> str:
     return f"{sign}{int(whole):,}{dot}{cents}" if whole.isdigit() else str(yuan_text)
 
 
-def render_pdf(report: Mapping[str, Any], sha256: str, signers: Sequence[str],
-               names: Mapping[str, Mapping[str, str]] | None = None) -> bytes:
+def render_pdf(report: Mapping[str, Any], sha256: str, signatures: Sequence[Mapping[str, Any]],
+               names: Mapping[str, Mapping[str, str]] | None = None,
+               when: Callable[[float], str] | None = None) -> bytes:
     """The report as a PDF (A4), the document a committee signs: in Chinese, with people, bidders
-    and criteria by name (`names`: "people" by account, "bids" by bid id, "criteria" by code).
+    and criteria by name (`names`: "people" by account, "bids" by bid id, "criteria" by code), the
+    signatures (``{"account", "at_us"}``) with their times as `when` shows unix seconds (the
+    installation's clock with its zone; UTC without it).
     Chinese text in reportlab's CID font STSong-Light (no font files; evaluation/pdf.py)."""
     pdf = Pdf()
     p, table, head, title = pdf.p, pdf.table, pdf.head, pdf.title
@@ -227,6 +231,11 @@ def render_pdf(report: Mapping[str, Any], sha256: str, signers: Sequence[str],
 
     def criterion(code: str | None) -> str:
         return criteria.get(code, code) if code else "总分"
+
+    def at(us: int) -> str:
+        if when is not None:
+            return when(us / 1e6)
+        return datetime.fromtimestamp(us / 1e6, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
     flow: list[Any] = [
         p("评标报告", title),
@@ -268,7 +277,9 @@ def render_pdf(report: Mapping[str, Any], sha256: str, signers: Sequence[str],
         p("开标异议", head),
         *([p(f"{person(o['bidder'])}：{o['text']} — 答复：{o['answer'] or '未答复'}") for o in report["objections"]] or [p("无")]),
         pdf.space(),
-        p("签署：" + ("、".join(person(s) for s in signers) or "—")),
+        p("签署", head),
+        *([table([["签署人", "签署时间"]] + [[person(s["account"]), at(s["at_us"])] for s in signatures])]
+          if signatures else [p("尚未签署")]),
         p("验证：用审计日志导出包运行 pingbiao audit replay，可离线重算汇总并核对上述哈希。"),
     ]
     return pdf.build(flow, "评标报告")

@@ -447,9 +447,15 @@ async def compute_tally(ctx: EvaluationContext, actor: Actor, session_id: str) -
     return await get_session(ctx, session_id)
 
 
-async def report_signers(conn: AsyncConnection, session_id: str) -> list[str]:
+async def report_signatures(conn: AsyncConnection, session_id: str) -> list[dict[str, Any]]:
+    """Who signed the report and when (``{"account", "at_us"}``), in the order they signed."""
     c = report_signature_table.c
-    return [r.account for r in await conn.execute(sa.select(c.account).where(c.session_id == session_id).order_by(c.at_us))]
+    rows = await conn.execute(sa.select(c.account, c.at_us).where(c.session_id == session_id).order_by(c.at_us))
+    return [{"account": r.account, "at_us": r.at_us} for r in rows]
+
+
+async def report_signers(conn: AsyncConnection, session_id: str) -> list[str]:
+    return [s["account"] for s in await report_signatures(conn, session_id)]
 
 
 async def sign_report(ctx: EvaluationContext, actor: Actor, session_id: str, document: Any, signature: Any) -> Session:

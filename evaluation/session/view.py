@@ -30,6 +30,7 @@ from evaluation.session.sheets import (
     changes,
     confirmations,
     replay_view,
+    report_signatures,
     report_signers,
     require_reader,
     review_of,
@@ -139,6 +140,7 @@ async def report(ctx: EvaluationContext, actor: Actor, session_id: str) -> dict[
     if session.report is None:
         raise NotFoundError(f"the evaluation report of {session.title} is not built yet")
     async with ctx.engine.connect() as conn:
-        signers = await report_signers(conn, session_id)
-    return {"report": session.report, "sha256": session.report_sha256, "signers": signers,
+        signatures = await report_signatures(conn, session_id)
+    return {"report": session.report, "sha256": session.report_sha256,
+            "signers": [s["account"] for s in signatures], "signatures": signatures,
             "final": session.state is SessionState.DONE, "text": json.dumps(session.report, ensure_ascii=False)}

@@ -238,7 +238,9 @@ async def test_evaluation_session_in_the_browser(make_app_server: MakeAppServer,
     text = subprocess.run([need_executable("pdftotext"), "-layout", str(pdf_path), "-"], capture_output=True, text=True,
                           check=True, timeout=60).stdout
     assert "评标报告" in text and "畸高畸低" in text and "评标组长" in text
-    assert re.search(r"签署：专家\d", text) and "供应商 0" in text, text  # signers and bidders by name (the pool's, the bids')
+    # Signers by name with the time each signed, on the installation's clock; bidders by name.
+    assert "签署人" in text and re.search(r"专家\d\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d（北京时间）", text), text
+    assert "供应商 0" in text, text
     assert not re.search(r"acct_[0-9a-f]{8}|B-[0-9a-f]{16}", text), text
     await pages[0].goto(f"{base}{page_url}/report")
     assert "评标报告" in await pages[0].text_content("#report")
@@ -247,6 +249,8 @@ async def test_evaluation_session_in_the_browser(make_app_server: MakeAppServer,
         r.querySelectorAll('code').forEach((e) => e.remove()); return r.innerText; }""")
     assert not re.search(r"acct_[0-9a-f]|\bB-[0-9a-f]{8}|abnormal_high_low", readable), readable
     assert "畸高畸低" in readable and "评标组长" in readable
+    signers = await pages[0].text_content("#report-signers")
+    assert signers.count("北京时间") == 5 and re.search(r"专家\d", signers), signers
     for width in (390, 1366):
         await pages[0].set_viewport_size({"width": width, "height": 900})
         assert await pages[0].evaluate("document.documentElement.scrollWidth") <= width

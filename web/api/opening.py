@@ -16,7 +16,7 @@ from evaluation.tenders.record_document import render_pdf
 from web.api.body import json_body, optional_json_body
 from web.api.tenders import ctx, current_actor, display_name, visible_tender
 from web.errors import Forbidden
-from web.formatting import local_time, zone_name
+from web.formatting import local_when
 from web.keys import SETTINGS
 from web.labels import LABELS
 
@@ -93,11 +93,7 @@ async def record_pdf(request: web.Request) -> web.Response:
     actor = current_actor(request)
     tender = await visible_tender(request, actor)
     body = await record_signing.document(ctx(request), tender.id)
-    zone = request.app[SETTINGS].time_zone
-
-    def when(unix: float) -> str:
-        return f"{local_time(unix, zone)}（{zone_name(zone, unix)}）"
-
+    when = local_when(request.app[SETTINGS].time_zone)
     method = LABELS["method"].get(tender.spec.method.value, "")
     pdf = await asyncio.to_thread(render_pdf, body["document"], body["sha256"], body["signatures"], when, method)
     name = quote(f"开标记录表-{tender.spec.title}.pdf")

@@ -22,7 +22,9 @@ from evaluation.tenders.tender import get
 from web.api.evaluation import ctx
 from web.api.tenders import current_actor
 from web.errors import NotFound
+from web.formatting import local_when
 from web.i18n import language_of
+from web.keys import SETTINGS
 from web.labels import labels_in
 from web.rendering import render
 
@@ -114,7 +116,8 @@ async def report_page(request: web.Request) -> web.Response:
 async def report_pdf(request: web.Request) -> web.Response:
     body = await session_view.report(ctx(request), current_actor(request), request.match_info["id"])
     names = await report_names(request, body["report"])
-    pdf = await asyncio.to_thread(session_report.render_pdf, body["report"], body["sha256"], body["signers"], names)
+    when = local_when(request.app[SETTINGS].time_zone)
+    pdf = await asyncio.to_thread(session_report.render_pdf, body["report"], body["sha256"], body["signatures"], names, when)
     name = f"evaluation-report-{request.match_info['id']}.pdf"
     return web.Response(body=pdf, content_type="application/pdf",
                         headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
