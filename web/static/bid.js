@@ -133,7 +133,7 @@
     $("r-sha256").textContent = bid.sha256 || "—";
     $("r-size").textContent = bid.size ? `${pb.size(bid.size)} (${bid.size} bytes)` : "—";
     const at = Date.parse(receipt.entry.time) / 1000;
-    $("r-time").textContent = Number.isFinite(at) ? `${pb.localTime(at)} (${receipt.entry.time})` : String(receipt.entry.time);
+    $("r-time").textContent = Number.isFinite(at) ? `${pb.localTime(at)} ${pb.zoneName(at)}` : String(receipt.entry.time);
     $("r-index").textContent = receipt.entry.index;
     $("r-kind").textContent = receipt.entry.kind;
     $("r-tree").textContent = receipt.tree_size;

@@ -401,7 +401,7 @@
     const until = confirmUntil();
     if (until !== null) {
       const rest = until - now();
-      $("confirm-countdown").textContent = rest > 0 ? t("{left}（至 {until}）", { left: pb.duration(rest), until: pb.localTime(until) }) : t("已结束于 {time}", { time: pb.localTime(until) });
+      $("confirm-countdown").textContent = rest > 0 ? t("{left}（至 {until}）", { left: pb.duration(rest), until: clockTime(until) }) : t("已结束于 {time}", { time: clockTime(until) });
       if (rest <= 0 && !$("confirm-actions").hidden) renderConfirm();
     }
   }

@@ -139,7 +139,7 @@
     const round = window.pingbiao ? window.pingbiao.roundForTime(chain, unix) : Math.ceil((unix - chain.genesis_time) / chain.period) + 1;
     const at = chain.genesis_time + (round - 1) * chain.period;
     const past = unix <= Date.now() / 1000;
-    return t("对应信标轮次 {round}（{time} 产生），链 {chain}…", { round, time: pb.localTime(at), chain: String(beacon.chain).slice(0, 16) }) +
+    return t("对应信标轮次 {round}（{time} 产生），链 {chain}…", { round, time: `${pb.localTime(at)} ${pb.zoneName(at)}`, chain: String(beacon.chain).slice(0, 16) }) +
       (past ? " — " + t("该时间已过") : "") +
       " · " + t("发布后锁定，不能推迟解锁");
   };
