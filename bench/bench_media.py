@@ -15,6 +15,17 @@ bytes held in memory (the limit: the same appended block hashed again and again,
 bookkeeping), both in CPU seconds, best of --repeat, and converts the
 hasher's rate into the share of one core a 13-publisher session takes per hour at an assumed bitrate.
 Without janus part 1 prints one line saying so; part 2 runs regardless.
+
+Part 3 (--rooms R) asks how many booths one machine serves: R recorded rooms at once, each with
+--room-publishers feeds (13: 9 experts, host, supervisor, 2 observers) sending a pre-encoded
+640x360 VP8 + Opus file as it is (bench/media_load.py: no encoder in the load, ffmpeg makes the
+file once), first alone, then with one subscriber connection per feed in each room. It prints the
+frames delivered against sent, Janus's CPU per ingested and per forwarded feed (the difference
+between the two phases), and from them what a full room costs (every participant receiving every
+other: P ingest + P x (P - 1) forwarded feeds) and how many full rooms the machine's cores hold at
+70% load — the limit beside it is the machine's core count measured in the same run
+(os.cpu_count). The load generators share the machine with Janus, so the figures are an estimate
+from measured per-feed costs, not a count of rooms that ran full.
 """
 
 from __future__ import annotations
@@ -22,8 +33,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
+import json
 import os
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -137,6 +150,124 @@ async def media(publishers: int, seconds: float) -> None:
           f"{streams} feeds")
 
 
+LOAD = Path(__file__).resolve().parent / "media_load.py"
+
+
+class LoadPeer:
+    """A bench/media_load.py child process, read line by line."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+
+    @classmethod
+    async def start(cls, *args: str) -> "LoadPeer":
+        proc = await asyncio.create_subprocess_exec(sys.executable, str(LOAD), *args, stdin=asyncio.subprocess.PIPE,
+                                                    stdout=asyncio.subprocess.PIPE)
+        return cls(proc)
+
+    async def line(self, key: str, timeout: float = 90.0) -> object:
+        assert self.proc.stdout is not None
+        while True:
+            raw = await asyncio.wait_for(self.proc.stdout.readline(), timeout)
+            if not raw:
+                raise RuntimeError(f"load peer exited before saying {key!r} (status {await self.proc.wait()})")
+            msg = json.loads(raw)
+            if key in msg:
+                return msg[key]
+
+    async def ask(self, key: str) -> int:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(b"\n")
+        await self.proc.stdin.drain()
+        return int(await self.line(key))  # type: ignore[call-overload]
+
+    async def close(self) -> None:
+        if self.proc.returncode is None and self.proc.stdin is not None:
+            self.proc.stdin.close()
+        try:
+            await asyncio.wait_for(self.proc.wait(), 15)
+        except asyncio.TimeoutError:
+            self.proc.kill()
+            await self.proc.wait()
+
+
+def load_file(directory: Path, seconds: float) -> Path:
+    """A 640x360 VP8 + Opus WebM of at least `seconds` (a test pattern and a tone): ffmpeg encodes
+    four seconds once and repeats them without re-encoding."""
+    short, out = directory / "load-4s.webm", directory / "load.webm"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=640x360:rate=30", "-f", "lavfi",
+                    "-i", "sine=frequency=440:sample_rate=48000", "-t", "4", "-c:v", "libvpx", "-b:v", "800k",
+                    "-deadline", "realtime", "-cpu-used", "8", "-g", "60", "-c:a", "libopus", "-b:a", "32k", str(short)],
+                   check=True, timeout=300)
+    subprocess.run(["ffmpeg", "-v", "error", "-stream_loop", str(int(seconds // 4) + 1), "-i", str(short), "-c", "copy",
+                    str(out)], check=True, timeout=300)
+    return out
+
+
+async def rooms(count: int, per_room: int, seconds: float) -> None:
+    with tempfile.TemporaryDirectory(prefix="bench-rooms-") as tmp:
+        file = await asyncio.to_thread(load_file, Path(tmp), 3 * seconds + 90)
+        rec = Path(tmp) / "rec"
+        rec.mkdir()
+        janus = JanusProcess.in_directory(Path(tmp) / "janus", ADMIN)
+        await janus.start()
+        assert janus.proc is not None
+        peers: list[LoadPeer] = []
+        try:
+            async with aiohttp.ClientSession() as http:
+                session = await JanusSession.create(janus.url, http)
+                room_ids = [ROOM + 1 + i for i in range(count)]
+                for room in room_ids:
+                    await VideoRoom(await session.attach()).create(room, SECRET, str(rec), publishers=per_room)
+                pubs = [await LoadPeer.start("publish", janus.url, str(room), str(per_room), str(file)) for room in room_ids]
+                peers += pubs
+                feeds = [await p.line("feeds") for p in pubs]
+                for p in pubs:
+                    await p.line("state")
+
+                async def window() -> tuple[float, float]:
+                    await asyncio.sleep(2)  # settle after the last join
+                    cpu0, wall0 = cpu_seconds(janus.proc.pid), time.monotonic()
+                    await asyncio.sleep(seconds)
+                    return cpu_seconds(janus.proc.pid) - cpu0, time.monotonic() - wall0
+
+                ingest_cpu, ingest_wall = await window()
+                subs = [await LoadPeer.start("subscribe", janus.url, str(room), ",".join(map(str, f)))
+                        for room, f in zip(room_ids, feeds)]
+                peers += subs
+                for p in subs:
+                    await p.line("state")
+                await asyncio.sleep(2)
+                sent0 = [await p.ask("sent") for p in pubs]
+                got0 = [await p.ask("frames") for p in subs]
+                both_cpu, both_wall = await window()
+                sent1 = [await p.ask("sent") for p in pubs]
+                got1 = [await p.ask("frames") for p in subs]
+                mjr = sum(f.stat().st_size for f in rec.glob("*.mjr"))
+                await session.destroy()
+        finally:
+            for p in peers:
+                await p.close()
+            await janus.stop()
+
+    sent, got = sum(sent1) - sum(sent0), sum(got1) - sum(got0)
+    feeds_in = count * per_room
+    per_in = ingest_cpu / ingest_wall / feeds_in
+    per_out = max(0.0, both_cpu / both_wall - ingest_cpu / ingest_wall) / feeds_in
+    full_room = per_room * per_in + per_room * (per_room - 1) * per_out
+    cores = os.cpu_count() or 1
+    print(f"rooms: {count} recorded rooms x {per_room} publishers at once (640x360 VP8 800 kbit/s + Opus, "
+          f"one subscriber per feed): {got} frames delivered / {sent} sent = {got / sent if sent else 0:.2%} over "
+          f"{both_wall:.1f} s; {mjr / MB:.1f} MB of recordings")
+    print(f"rooms cpu: janus {ingest_cpu / ingest_wall:.1%} of a core ingesting {feeds_in} feeds, "
+          f"{both_cpu / both_wall:.1%} ingesting and forwarding {feeds_in}: {per_in * 1000:.1f} ms/s per ingested feed, "
+          f"{per_out * 1000:.1f} ms/s per forwarded feed")
+    fit = 0.7 * cores / full_room if full_room else float("inf")
+    print(f"rooms capacity: a full room ({per_room} ingest + {per_room * (per_room - 1)} forwarded feeds) costs "
+          f"{full_room:.0%} of a core in janus; limit: {cores} cores on this machine (os.cpu_count) -> "
+          f"about {fit:.1f} full rooms at 70% load")
+
+
 def hashing(total_mb: int, rounds: int) -> tuple[float, float, int]:
     """CPU seconds of (RecordingHasher scans, raw sha256 over the same appended block), bytes hashed."""
     names = [f"videoroom-1-user-{p}-1700000000-{k}-0.mjr" for p in range(SESSION_PUBLISHERS)
@@ -186,6 +317,8 @@ def main() -> int:
     ap.add_argument("--hash-mb", type=int, default=256, help="bytes hashed in part 2")
     ap.add_argument("--rounds", type=int, default=32, help="scan rounds in part 2")
     ap.add_argument("--repeat", type=int, default=3, help="part 2 runs; the best CPU time of each is kept")
+    ap.add_argument("--rooms", type=int, default=0, help="part 3: rooms at once (0: not run)")
+    ap.add_argument("--room-publishers", type=int, default=SESSION_PUBLISHERS, help="part 3: publishers per room")
     args = ap.parse_args()
     # stopped from outside (timeout, Ctrl-C): unwind so that Janus and the peers are stopped too
     signal.signal(signal.SIGTERM, lambda *_: sys.exit("bench_media: terminated"))
@@ -193,6 +326,8 @@ def main() -> int:
         print("media: janus is not installed (Debian packages janus, janus-tools); room part not measured")
     else:
         asyncio.run(media(args.publishers, args.seconds))
+        if args.rooms:
+            asyncio.run(rooms(args.rooms, args.room_publishers, args.seconds))
     report_hashing(args.hash_mb, args.rounds, args.repeat)
     return 0
 

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_bench_media_short_form_prints_figures_beside_limits() -> None:
     out = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "bench_media.py"), "--publishers", "2", "--seconds", "2",
-         "--hash-mb", "8", "--rounds", "4", "--repeat", "1"],
+         "--hash-mb", "8", "--rounds", "4", "--repeat", "1", "--rooms", "1", "--room-publishers", "2"],
         check=True, capture_output=True, text=True, timeout=300,
     ).stdout
     if shutil.which("janus") is None:
@@ -25,6 +25,9 @@ def test_bench_media_short_form_prints_figures_beside_limits() -> None:
         assert line is not None and int(line[2]) > 0, out
         assert re.search(r"^recordings: [\d.]+ MB of \.mjr", out, re.M), out
         assert re.search(r"^janus cpu: [\d.]+ s over", out, re.M), out
+        rooms = re.search(r"^rooms: 1 recorded rooms x 2 publishers .*: (\d+) frames delivered / (\d+) sent", out, re.M)
+        assert rooms is not None and int(rooms[1]) > 0 and int(rooms[2]) > 0, out
+        assert re.search(r"^rooms capacity: .* limit: \d+ cores .* about [\d.]+ full rooms", out, re.M), out
     line = re.search(r"^checkpoint hashing: ([\d.]+) MB/s .* in memory ([\d.]+) MB/s, (\d+)%\)", out, re.M)
     assert line is not None, out
     assert float(line[1]) > 0 and float(line[2]) > 0
