@@ -98,7 +98,8 @@
         el("strong", {}, s.name), " ",
         el("small", { class: "tp-muted" }, `${s.role === "agency" ? t("采购人") : t("投标人")} · ${clockTime(s.at_us / 1e6)}`)));
     }
-    if (!hall.signins.size) list.append(el("li", { class: "tp-muted" }, t("尚无签到")));
+    // With the roster shown (supervisor, and everyone once bids open) it says who has not signed in.
+    if (!hall.signins.size && !hall.attendance) list.append(el("li", { class: "tp-muted" }, t("尚无签到")));
     const button = $("signin-button");
     const open = ["published", "opening"].includes(hall.tender.state);
     const signed = hall.signins.has(data.account);
