@@ -78,7 +78,7 @@ async def correct_price(ctx: EvaluationContext, actor: Actor, tender_id: str, da
     """The leader records a correction ``{bid, rule, words? | items?, explanation}``."""
 
     async def step(session: Session) -> Session:
-        leader_step(session, actor, "correct a price")
+        leader_step(session, actor, "记录算术修正 correct a price")
         bid = _bid(session, data)
         if (bid.get("correction") or {}).get("status") == "pending":
             raise ConflictError(f"{bid['bidder_name']}已有一项算术修正待其确认 a correction already waits for the bidder")
@@ -127,7 +127,7 @@ async def query_low_price(ctx: EvaluationContext, actor: Actor, tender_id: str, 
     """The leader asks the bidder of a flagged bid to justify its price within ``minutes``."""
 
     async def step(session: Session) -> Session:
-        leader_step(session, actor, "ask for a price justification")
+        leader_step(session, actor, "要求投标人说明报价 ask for a price justification")
         bid = _bid(session, data)
         flags = abnormally_low(valid_prices(session.bids), session.config.low_bid_rule)
         if bid["bid"] not in flags:
@@ -189,7 +189,7 @@ async def decide_low_price(ctx: EvaluationContext, actor: Actor, tender_id: str,
     justification; without one the decision can only be taken once the deadline has passed."""
 
     async def step(session: Session) -> Session:
-        leader_step(session, actor, "decide on a price justification")
+        leader_step(session, actor, "对报价说明作出决定 decide on a price justification")
         bid = _bid(session, data)
         query = bid.get("low_price") or {}
         if query.get("status") not in ("open", "justified"):

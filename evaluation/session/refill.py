@@ -74,7 +74,7 @@ async def _recusal_evidence(ctx: EvaluationContext, session: Session, member: Me
     entries = await ctx.tenders.audit.entries_for_tender(session.tender_id, kinds=[RECUSED_KIND])
     mine = [e for e in lot_entries(entries, session.lot) if e.actor.account == member.account]
     if not mine:
-        raise ConflictError(f"{member.name} has no {RECUSED_KIND} entry")
+        raise ConflictError(f"日志中没有{member.name}的回避记录 the log has no {RECUSED_KIND} entry of this member")
     return f"{RECUSED_KIND} #{mine[-1].index}"
 
 
@@ -85,26 +85,28 @@ async def refill(ctx: EvaluationContext, actor: Actor, session_id: str, account:
     (404), not withdrawn, not a drawn expert, already refilled, not at check-in or the reserve
     exhausted (409, ReserveExhausted: one line saying a new committee must be drawn)."""
     if not isinstance(account, str) or not account.strip() or len(account) > 256:
-        raise InvalidRequest("account must be non-empty text of at most 256 characters")
+        raise InvalidRequest("请指明成员账号 account must be non-empty text of at most 256 characters")
     session = await get_session(ctx, session_id)
     tender_id = session.tender_id
     tender = await get(ctx.tenders, tender_id)
     if not tender.owned_by(actor):
-        raise NotPermitted(f"tender {tender_id} belongs to another agency")
-    require(session.title, session.state, SessionState.CHECKIN, doing="refill a seat (only during check-in)")
+        raise NotPermitted(f"《{tender.spec.title}》属于另一家代理机构 the tender belongs to another agency")
+    require(session.title, session.state, SessionState.CHECKIN, doing="补抽专家（仅限签到阶段） refill a seat (only during check-in)")
     member = session.member(account)
     if member is None:
-        raise NotFoundError(f"{account[:60]} is not a member of the evaluation committee of {session.title}")
+        raise NotFoundError(f"{account[:60]}不是{session.title}评标委员会的成员 not a member of this evaluation committee")
     if member.recused_us is None:
-        raise ConflictError(f"{member.name} has not withdrawn (回避): only a withdrawn member's seat is refilled")
+        raise ConflictError(f"{member.name}未回避：只有回避成员的席位才能补抽 only a withdrawn member's seat is refilled")
     if member.kind != "expert" or member.expert_id is None:
-        raise ConflictError(f"{member.name} is not a drawn expert: its seat is not refilled from the draw")
+        raise ConflictError(f"{member.name}不是抽取的专家，其席位不能从备选专家中补抽 "
+                            "not a drawn expert: its seat is not refilled from the draw")
     if member not in session.vacant():
-        raise ConflictError(f"the seat of {member.name} is already filled")
+        raise ConflictError(f"{member.name}的席位已补足 the seat is already filled")
     async with ctx.engine.connect() as conn:
         rows = await member_rows(conn, tender_id)
     if any(r.expert_id == member.expert_id and r.status == DECLINED for r in rows):
-        raise ConflictError(f"the seat of {member.name} is already refilled: waiting for the replacement to accept")
+        raise ConflictError(f"已为{member.name}的席位补抽专家，请等待替补专家接受邀请 "
+                            "the seat is already refilled: waiting for the replacement to accept")
     evidence = await _recusal_evidence(ctx, session, member)
     try:
         out = await draw_service.decline(ctx.tenders, actor, tender_id, member.expert_id, "签到时申请回避 withdrew at check-in",
@@ -126,20 +128,20 @@ async def release(ctx: EvaluationContext, actor: Actor, session_id: str, account
     already filled or released, a replacement already invited, not at check-in, or the committee
     without the seat not lawful (409, one line naming the rule)."""
     if not isinstance(account, str) or not account.strip() or len(account) > 256:
-        raise InvalidRequest("account must be non-empty text of at most 256 characters")
+        raise InvalidRequest("请指明成员账号 account must be non-empty text of at most 256 characters")
     if not isinstance(reason, str) or not reason.strip() or len(reason) > 500:
         raise InvalidRequest("请说明不再补足的理由，不超过 500 字 (reason)")
     session = await get_session(ctx, session_id)
     tender = await get(ctx.tenders, session.tender_id)
     if not tender.owned_by(actor):
-        raise NotPermitted(f"tender {session.tender_id} belongs to another agency")
+        raise NotPermitted(f"《{tender.spec.title}》属于另一家代理机构 the tender belongs to another agency")
 
     async def step() -> Session:
         session = await get_session(ctx, session_id)
-        require(session.title, session.state, SessionState.CHECKIN, doing="leave a seat unfilled (only during check-in)")
+        require(session.title, session.state, SessionState.CHECKIN, doing="不再补足席位（仅限签到阶段） leave a seat unfilled (only during check-in)")
         member = session.member(account)
         if member is None:
-            raise NotFoundError(f"{account[:60]} is not a member of the evaluation committee of {session.title}")
+            raise NotFoundError(f"{account[:60]}不是{session.title}评标委员会的成员 not a member of this evaluation committee")
         if member.recused_us is None:
             raise ConflictError(f"{member.name}未回避：只有回避成员的席位可以不再补足 ({member.name} has not withdrawn)")
         if member not in session.vacant():
@@ -213,7 +215,7 @@ async def _join(ctx: EvaluationContext, actor: Actor, session_id: str, expert: A
             taken = await conn.execute(sa.select(sa.func.count()).select_from(member_table).where(
                 c.session_id == session_id, c.fills == withdrawn.seat))
             if taken.scalar_one():
-                raise ConflictError(f"the seat of {withdrawn.name} is already filled")
+                raise ConflictError(f"{withdrawn.name}的席位已补足 the seat is already filled")
             await conn.execute(member_table.insert().values(session_id=session_id, **row))
 
         payload = {**row, "replaces": withdrawn.account}

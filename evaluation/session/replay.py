@@ -56,17 +56,26 @@ async def stored_tally(engine: AsyncEngine, session_id: str) -> dict[str, Any] |
     return None if text is None else dict(json.loads(text))["tally"]
 
 
+def _tender_name(entries: Sequence[Entry]) -> str:
+    """How a line names the tender of `entries`: its title as last logged (《…》), else its id."""
+    for e in reversed(entries):
+        spec = e.payload.get("spec") if isinstance(e.payload, dict) else None
+        if isinstance(spec, dict) and isinstance(spec.get("title"), str) and spec["title"]:
+            return f"《{spec['title']}》"
+    return f"项目 {entries[0].tender_id} "
+
+
 def check(entries: Sequence[Entry], stored: dict[str, Any] | None, lot: int | None = None) -> ReplayResult:
     """Recompute the tally of the session of `lot` (None: of a tender without lots) from the
     entries of that session alone and compare. The text lists the ranking and ends with "ok" or
     the first difference."""
     if not entries:
-        raise NotFoundError("the log has no entry for this tender")
+        raise NotFoundError("日志中没有该项目的记录 the log has no entry for this tender")
     state = replay(lot_entries(entries, lot))
     ev = session_state(state, lot)
     if ev is None or ev.get("tally") is None:
-        which = "" if lot is None else f" lot {lot} (第{lot}包)"
-        raise NotFoundError(f"tender {entries[0].tender_id}{which} has no logged tally yet")
+        which = "" if lot is None else f"第{lot}包"
+        raise NotFoundError(f"{_tender_name(entries)}{which}尚无记录的汇总结果 no logged tally yet")
     try:
         recomputed = recompute_tally(ev).to_json()
     except DomainError as exc:

@@ -27,6 +27,7 @@ from evaluation.session.ids import evaluation_id, parse_evaluation_id
 from evaluation.session.rules import SessionState
 from evaluation.session.session import EvaluationContext, get_session, other_lots
 from evaluation.tenders.lots import evaluated_lot
+from evaluation.tenders.rules import STATE_NAMES as TENDER_STATE_NAMES
 from evaluation.tenders.rules import TenderState
 from evaluation.tenders.tender import NotPermitted, get, load_for_update, set_state
 
@@ -75,24 +76,26 @@ async def publish_result(ctx: EvaluationContext, actor: Actor, target: str, data
         raise InvalidRequest(f"评标编号 {target[:60]} 是第{lot}包的，请求却指定了分包 {str(asked)[:20]}")
     tender = await get(ctx.tenders, tender_id)
     if not tender.owned_by(actor):
-        raise NotPermitted(f"tender {tender_id} belongs to another agency")
+        raise NotPermitted(f"《{tender.spec.title}》属于另一家代理机构 the tender belongs to another agency")
     lot = evaluated_lot(tender.spec, lot if lot is not None else asked)
     if tender.state is not TenderState.EVALUATING:
-        raise ConflictError(f"tender {tender_id} is {tender.state.value}: a result is published after a signed report")
+        raise ConflictError(f"《{tender.spec.title}》现为「{TENDER_STATE_NAMES.get(tender.state.value, tender.state.value)}」："
+                            f"评标报告签署后才能公告结果 the tender is {tender.state.value}: a result is published after a signed report")
     session = await get_session(ctx, evaluation_id(tender_id, lot))
     if lot is not None and lot in await published_results(ctx, tender_id):
         raise ConflictError(f"第{lot}包的结果已经公告 the result of lot {lot} is published")
     if session.state is not SessionState.DONE or session.report is None:
-        raise ConflictError("the evaluation report is not signed by every member yet")
+        raise ConflictError("评标报告尚未经全体成员签署 the evaluation report is not signed by every member yet")
     candidates = list(session.report["recommendation"]["candidates"])
     if not candidates:
-        raise ConflictError("the report recommends no candidate")
+        raise ConflictError("评标报告没有推荐中标候选人 the report recommends no candidate")
     winner = data.get("winner") or candidates[0]
     if winner not in candidates:
-        raise InvalidRequest("the winner must be one of the report's recommended candidates (87号令 art. 68)")
+        raise InvalidRequest("中标人须为评标报告推荐的中标候选人之一（87号令第六十八条） "
+                             "the winner must be one of the report's recommended candidates")
     note = data.get("note") or ""
     if not isinstance(note, str) or len(note) > MAX_NOTE:
-        raise InvalidRequest(f"note must be text of at most {MAX_NOTE} characters")
+        raise InvalidRequest(f"备注不超过 {MAX_NOTE} 字 note must be text of at most {MAX_NOTE} characters")
     ranking = {r["bid"]: r for r in session.report["ranking"]}
     names = {b["bid"]: b["bidder_name"] for b in session.report["bids"]}
     now = ctx.tenders.now_us()

@@ -50,6 +50,11 @@ class SessionState(str, enum.Enum):
     FAILED = "failed"  # 废标: too few valid bids after the committee's review
 
 
+STATE_NAMES = {"checkin": "签到中", "election": "推选评标组长", "scoring": "独立评分", "review": "复核与修改",
+               "tally": "汇总中", "signing": "评标报告签署", "done": "评标结束", "failed": "废标"}
+"""A session's state as a message names it (the pages' labels are web/labels.py "session_state")."""
+
+
 TRANSITIONS: dict[SessionState, frozenset[SessionState]] = {
     SessionState.CHECKIN: frozenset({SessionState.ELECTION}),
     SessionState.ELECTION: frozenset({SessionState.SCORING}),
@@ -63,16 +68,23 @@ TRANSITIONS: dict[SessionState, frozenset[SessionState]] = {
 ORDER = [s for s in SessionState if s is not SessionState.FAILED]
 
 
-def check_transition(tender_id: str, old: SessionState, new: SessionState) -> None:
-    """Raise InvalidStateError unless ``old -> new`` is allowed."""
+def check_transition(title: str, old: SessionState, new: SessionState) -> None:
+    """Raise InvalidStateError unless ``old -> new`` is allowed; `title` names the evaluation
+    (Session.title)."""
     if new not in TRANSITIONS[old]:
-        raise InvalidStateError(f"evaluation of {tender_id} is {old.value}: it cannot become {new.value}")
+        raise InvalidStateError(f"{title}的评标当前为「{STATE_NAMES[old.value]}」，不能转为「{STATE_NAMES[new.value]}」 "
+                                f"the evaluation is {old.value}: it cannot become {new.value}")
 
 
-def require(tender_id: str, state: SessionState, *allowed: SessionState, doing: str) -> None:
-    """Raise InvalidStateError naming the current state unless it is one of `allowed`."""
+def require(title: str, state: SessionState, *allowed: SessionState, doing: str) -> None:
+    """Raise InvalidStateError naming the current state in words unless it is one of `allowed`.
+
+    `title` names the evaluation (Session.title); `doing` is what was asked, Chinese first and
+    without a space in its Chinese part: ``"提交评分表 submit sheets"``."""
     if state not in allowed:
-        raise InvalidStateError(f"evaluation of {tender_id} is {state.value}: cannot {doing}")
+        zh, _, en = doing.partition(" ")
+        raise InvalidStateError(f"{title}的评标当前为「{STATE_NAMES[state.value]}」，不能{zh} "
+                                f"the evaluation is {state.value}: cannot {en or zh}")
 
 
 def at_least(state: SessionState, floor: SessionState) -> bool:
@@ -186,13 +198,13 @@ def _enum(cls: type[enum.Enum], value: Any, name: str) -> Any:
 
 def _int(value: Any, name: str, low: int, high: int) -> int:
     if type(value) is not int or not low <= value <= high:
-        raise InvalidRequest(f"{name} must be a whole number in {low}..{high}, got {value!r}")
+        raise InvalidRequest(f"取值须为 {low} 至 {high} 的整数 {name} must be a whole number in {low}..{high}, got {str(value)[:40]!r}")
     return value
 
 
 def _bool(value: Any, name: str) -> bool:
     if not isinstance(value, bool):
-        raise InvalidRequest(f"{name} must be true or false, got {value!r}")
+        raise InvalidRequest(f"取值须为是或否 {name} must be true or false, got {str(value)[:40]!r}")
     return value
 
 
@@ -221,20 +233,21 @@ def criteria_from_json(items: Any) -> Criteria:
     """Criteria as an agency sends them (and as logged): ``[{code, kind, max_points, allowed?,
     minimum?, title?}]``; points as integers or exact strings. Raises ScoringError."""
     if not isinstance(items, list) or not items:
-        raise ScoringError("criteria must be a non-empty list")
+        raise ScoringError("请至少列出一项评分因素 criteria must be a non-empty list")
     out = []
     for i, item in enumerate(items):
         if not isinstance(item, dict):
-            raise ScoringError(f"criteria[{i}] must be an object")
+            raise ScoringError(f"第 {i + 1} 项评分因素无效 criteria[{i}] must be an object")
         code = item.get("code")
         if not isinstance(code, str) or not _CODE.fullmatch(code):
-            raise ScoringError(f"criteria[{i}].code must match {_CODE.pattern}")
+            raise ScoringError(f"第 {i + 1} 项评分因素的编号无效（字母开头，最多 32 个字母、数字或 _.-） "
+                               f"criteria[{i}].code must match {_CODE.pattern}")
         allowed = item.get("allowed", [])
         if not isinstance(allowed, list):
-            raise ScoringError(f"criteria[{i}].allowed must be a list")
+            raise ScoringError(f"第 {i + 1} 项评分因素的可选分值须为列表 criteria[{i}].allowed must be a list")
         title = item.get("title", "")
         if not isinstance(title, str) or len(title) > 200:
-            raise ScoringError(f"criteria[{i}].title must be text of at most 200 characters")
+            raise ScoringError(f"第 {i + 1} 项评分因素的名称不超过 200 字 criteria[{i}].title must be text of at most 200 characters")
         out.append(
             Criterion(
                 code,
@@ -314,14 +327,15 @@ def bids_from_record(rows: Sequence[Mapping[str, Any]], deduction_of: Any = None
         else:
             price = row["fields"].get("total_price")
         if price is None:
-            raise InvalidRequest(f"bid {row['bid_id']} has no total_price in the opening record")
+            raise InvalidRequest(f"开标记录中{row['bidder_name']}的投标没有投标总价 a bid has no total_price in the opening record")
         fen = yuan_to_fen(price)
         rate = Fraction(0) if deduction_of is None else deduction_of(row["fields"], list(row.get("documents", [])))
         bids.append({"bid": row["bid_id"], "bidder": row["bidder"], "bidder_name": row["bidder_name"],
                      "price_fen": fen, "deduction": str(rate), "evaluated_fen": str(evaluated_price(fen, rate)),
                      "invalid": None})
     if not bids:
-        raise InvalidRequest("the opening record has no valid bid to evaluate" + ("" if lot is None else f" in lot {lot} (第{lot}包)"))
+        raise InvalidRequest("开标记录中没有可评审的投标 the opening record has no valid bid to evaluate" if lot is None
+                             else f"开标记录中第{lot}包没有可评审的投标 the opening record has no valid bid in lot {lot}")
     return sorted(bids, key=lambda b: str(b["bid"]))
 
 
@@ -345,29 +359,30 @@ def avoidance_answers(bids: Sequence[Mapping[str, Any]], answers: Any) -> list[d
     conflict). Raises InvalidRequest naming the first problem."""
     bidders = bidders_of(bids)
     if not isinstance(answers, list) or len(answers) > len(bidders):
-        raise InvalidRequest("answer the avoidance question once for each bidder (avoidance: a list)")
+        raise InvalidRequest("请对每一家投标人回答一次回避问题 answer the avoidance question once for each bidder")
     names = {b["bidder"]: b["bidder_name"] for b in bidders}
     given: dict[str, dict[str, Any]] = {}
     for item in answers:
         if not isinstance(item, dict) or not isinstance(item.get("bidder"), str) or item["bidder"] not in names:
-            raise InvalidRequest("an avoidance answer names no bidder of this evaluation")
+            raise InvalidRequest("回避声明中有一项不是本次评标的投标人 an avoidance answer names no bidder of this evaluation")
         bidder = item["bidder"]
         if bidder in given:
-            raise InvalidRequest(f"two avoidance answers for {names[bidder]}")
+            raise InvalidRequest(f"对{names[bidder]}的回避问题回答了两次 two avoidance answers for one bidder")
         conflict = item.get("conflict")
         if not isinstance(conflict, bool):
-            raise InvalidRequest(f"answer yes or no for {names[bidder]} (conflict: true or false)")
+            raise InvalidRequest(f"请就{names[bidder]}回答“是”或“否” answer yes or no for each bidder")
         reason = item.get("reason", "")
         if not isinstance(reason, str) or len(reason) > AVOIDANCE_REASON_MAX:
-            raise InvalidRequest(f"the reason for {names[bidder]} must be text of at most {AVOIDANCE_REASON_MAX} characters")
+            raise InvalidRequest(f"与{names[bidder]}的关系说明不超过 {AVOIDANCE_REASON_MAX} 字 "
+                                 f"the reason must be at most {AVOIDANCE_REASON_MAX} characters")
         reason = " ".join(reason.split())
         if conflict and not reason:
-            raise InvalidRequest(f"say what ties you to {names[bidder]}")
+            raise InvalidRequest(f"请说明您与{names[bidder]}存在何种关系 say what ties you to the bidder")
         given[bidder] = {"bidder": bidder, "bidder_name": names[bidder], "conflict": conflict,
                          "reason": reason if conflict else ""}
     missing = [b["bidder_name"] for b in bidders if b["bidder"] not in given]
     if missing:
-        raise InvalidRequest(f"answer the avoidance question for {missing[0]} too")
+        raise InvalidRequest(f"请也就{missing[0]}回答回避问题 answer the avoidance question for every bidder")
     return [given[b["bidder"]] for b in bidders]
 
 
@@ -384,9 +399,10 @@ def waiting_on(bids: Sequence[Mapping[str, Any]]) -> str | None:
         if b.get("invalid"):
             continue
         if (b.get("correction") or {}).get("status") == "pending":
-            return f"bid {b['bid']}: the bidder has not yet answered the arithmetic correction (算术修正)"
+            return f"{b['bidder_name']}尚未答复算术修正 the bidder has not yet answered the arithmetic correction"
         if (b.get("low_price") or {}).get("status") in ("open", "justified"):
-            return f"bid {b['bid']}: the committee has not yet decided on the price justification (异常低价)"
+            return (f"评标委员会尚未就{b['bidder_name']}的异常低价说明作出决定 "
+                    "the committee has not yet decided on the price justification")
     return None
 
 
@@ -427,18 +443,19 @@ def parse_document(text: Any, kind: str, tender_id: str, signer: str) -> dict[st
     """A signed document as the browser sent it: canonical JSON (docs/evaluation.md) of an object
     with ``kind``, ``tender`` and ``signer`` matching. Raises InvalidRequest naming what is wrong."""
     if not isinstance(text, str) or len(text) > 1 << 20:
-        raise InvalidRequest("document must be a JSON text of at most 1 MiB")
+        raise InvalidRequest("签署的文件须为不超过 1 MiB 的 JSON 文本 document must be a JSON text of at most 1 MiB")
     try:
         doc = json.loads(text, parse_float=_no_float)
     except ValueError as exc:
-        raise InvalidRequest(f"document is not JSON: {exc}") from None
+        raise InvalidRequest(f"签署的文件不是有效的 JSON document is not JSON: {exc}") from None
     if not isinstance(doc, dict):
-        raise InvalidRequest("document must be a JSON object")
+        raise InvalidRequest("签署的文件须为 JSON 对象 document must be a JSON object")
     if canonical_json(doc) != text.encode():
-        raise InvalidRequest("document is not in canonical form (sorted keys, no spaces, UTF-8)")
+        raise InvalidRequest("签署的文件不是规范格式（键名排序、无空格、UTF-8） document is not in canonical form")
     for key, want in (("kind", kind), ("tender", tender_id), ("signer", signer)):
         if doc.get(key) != want:
-            raise InvalidRequest(f"document {key} must be {want!r}, got {doc.get(key)!r}")
+            raise InvalidRequest(f"签署的文件与本次评标或签署人不符，请刷新页面后重新签署 "
+                                 f"document {key} must be {want!r}, got {str(doc.get(key))[:60]!r}")
     return doc
 
 

@@ -45,13 +45,16 @@ class Category(Enum):
     WORKS = "works"  # 工程: MOF Order 87 does not apply; no least price weight here
 
 
+CATEGORY_NAMES = {"goods": "货物", "services": "服务", "works": "工程"}
+"""A category as a message names it (the pages' labels are web/labels.py "category")."""
+
 MIN_PRICE_WEIGHT = {Category.GOODS: Fraction(3, 10), Category.SERVICES: Fraction(1, 10), Category.WORKS: Fraction(0)}
 
 
 def points(value: int | str | Fraction) -> Fraction:
     """Exact points from an int, a Fraction or a decimal/fraction string ("2.5", "7/2"). Floats refused."""
     if isinstance(value, (bool, float)):
-        raise ScoringError(f"points must be exact (int, Fraction or string), got {value!r}")
+        raise ScoringError(f"分值须为精确数值（整数或文字，如 2.5） points must be exact (int, Fraction or string), got {value!r}")
     if isinstance(value, (int, Fraction)):
         return Fraction(value)
     if isinstance(value, str):  # bounded digits, no exponent: checked before any arithmetic
@@ -59,7 +62,8 @@ def points(value: int | str | Fraction) -> Fraction:
             return parse_exact(value, "points")
         except InputError as exc:
             raise ScoringError(exc.message) from None
-    raise ScoringError(f"points must be exact (int, Fraction or string), got {type(value).__name__}")
+    raise ScoringError(f"分值须为精确数值（整数或文字，如 2.5） points must be exact (int, Fraction or string), "
+                       f"got {type(value).__name__}")
 
 
 def display(value: Fraction, places: int = 2) -> str:
@@ -83,7 +87,7 @@ def evaluated_price(price_fen: int, deduction: Fraction) -> Fraction:
     `deduction` is the SME price deduction rate (小微企业价格扣除, 财库〔2020〕46号 art. 9) the bid
     qualifies for, 0 when none. The contract price stays the bid price."""
     if not 0 <= deduction < 1:
-        raise ScoringError(f"a price deduction must be in [0, 1), got {deduction}")
+        raise ScoringError(f"价格扣除比例须不小于 0 且小于 100% a price deduction must be in [0, 1), got {deduction}")
     return price_fen * (1 - deduction)
 
 
@@ -102,13 +106,15 @@ class Criterion:
 
     def __post_init__(self) -> None:
         if not self.code:
-            raise ScoringError("a criterion needs a code")
+            raise ScoringError("评分因素须有编号 a criterion needs a code")
         if self.max_points <= 0:
-            raise ScoringError(f"criterion {self.code}: maximum points must be positive")
+            raise ScoringError(f"评分因素“{self.title or self.code}”的满分须大于 0 maximum points must be positive")
         if not 0 <= self.minimum <= self.max_points:
-            raise ScoringError(f"criterion {self.code}: minimum must be within 0..{self.max_points}")
+            raise ScoringError(f"评分因素“{self.title or self.code}”的最低分须在 0 至 {self.max_points} 之间 "
+                               f"minimum must be within 0..{self.max_points}")
         if any(not 0 <= a <= self.max_points for a in self.allowed):
-            raise ScoringError(f"criterion {self.code}: allowed values must be within 0..{self.max_points}")
+            raise ScoringError(f"评分因素“{self.title or self.code}”的可选分值须在 0 至 {self.max_points} 之间 "
+                               f"allowed values must be within 0..{self.max_points}")
 
     @property
     def objective(self) -> bool:
@@ -136,9 +142,9 @@ class Criteria:
     def __post_init__(self) -> None:
         codes = [c.code for c in self.items]
         if len(set(codes)) != len(codes):
-            raise ScoringError("criterion codes must be unique")
+            raise ScoringError("评分因素的编号不能重复 criterion codes must be unique")
         if sum(c.kind is Kind.PRICE for c in self.items) > 1:
-            raise ScoringError("there can be only one price criterion")
+            raise ScoringError("只能有一项价格分 there can be only one price criterion")
 
     @property
     def price(self) -> Criterion | None:
@@ -153,7 +159,7 @@ class Criteria:
         for c in self.items:
             if c.code == code:
                 return c
-        raise ScoringError(f"no criterion {code!r}")
+        raise ScoringError(f"没有这个评分因素 no criterion {code[:40]!r}")
 
     @property
     def total_points(self) -> Fraction:
@@ -168,8 +174,9 @@ def check_price_weight(criteria: Criteria, category: Category) -> None:
     share = price.max_points / criteria.total_points
     if share < MIN_PRICE_WEIGHT[category]:
         raise ScoringError(
-            f"price is {display(share * 100)} % of the points; {category.value} need at least "
-            f"{display(MIN_PRICE_WEIGHT[category] * 100)} % (MOF Order 87 art. 55)"
+            f"价格分占总分的 {display(share * 100)}%，{CATEGORY_NAMES[category.value]}项目不得低于 "
+            f"{display(MIN_PRICE_WEIGHT[category] * 100)}%（87号令第五十五条） price is {display(share * 100)} % of the points; "
+            f"{category.value} need at least {display(MIN_PRICE_WEIGHT[category] * 100)} %"
         )
 
 
@@ -177,7 +184,7 @@ def check_prices(prices: Mapping[str, int]) -> None:
     """Raise unless every price is a positive whole number of fen (a zero or negative bid is refused)."""
     for bid, fen in prices.items():
         if type(fen) is not int or fen <= 0:
-            raise ScoringError(f"bid {bid}: price must be a positive whole number of fen, got {fen!r}")
+            raise ScoringError(f"投标 {bid} 的报价须为正数 price must be a positive whole number of fen, got {fen!r}")
 
 
 def price_scores(prices: Mapping[str, int | Fraction], price_points: Fraction) -> dict[str, Fraction]:
@@ -191,7 +198,7 @@ def price_scores(prices: Mapping[str, int | Fraction], price_points: Fraction) -
         if not isinstance(fen, Fraction):
             check_prices({bid: fen})  # type: ignore[dict-item]
         elif fen <= 0:
-            raise ScoringError(f"bid {bid}: price must be a positive number of fen, got {fen}")
+            raise ScoringError(f"投标 {bid} 的报价须为正数 price must be a positive number of fen, got {fen}")
     if not prices:
         return {}
     base = min(prices.values())
@@ -263,7 +270,7 @@ class Sheet:
                 None if total is None else points(total),
             )
         except (KeyError, TypeError, AttributeError) as exc:
-            raise ScoringError(f"score sheet is malformed: {exc!r}") from None
+            raise ScoringError(f"评分表格式无效 score sheet is malformed: {exc!r}") from None
 
     def items_sum(self) -> Fraction:
         return sum(self.scores.values(), Fraction(0))
@@ -300,14 +307,17 @@ def check_sheet(criteria: Criteria, sheet: Sheet) -> list[Finding]:
 
     for code in sorted(sheet.scores):
         if code not in scored:
-            add(Problem.UNKNOWN, code, f"{code} is not a scored criterion")
+            add(Problem.UNKNOWN, code, f"{code}不是需要评分的评分因素 {code} is not a scored criterion")
         elif not scored[code].in_scale(sheet.scores[code]):
-            add(Problem.OUT_OF_SCALE, code, f"{code} = {sheet.scores[code]} is not {scored[code].scale()}")
-    for code in scored:
+            c = scored[code]
+            add(Problem.OUT_OF_SCALE, code, f"“{c.title or code}”的 {sheet.scores[code]} 分超出范围 "
+                                            f"{code} = {sheet.scores[code]} is not {c.scale()}")
+    for code, c in scored.items():
         if code not in sheet.scores:
-            add(Problem.MISSING, code, f"{code} is not scored")
+            add(Problem.MISSING, code, f"“{c.title or code}”没有评分 {code} is not scored")
     if sheet.total is not None and sheet.total != sheet.items_sum():
-        add(Problem.SUM_ERROR, None, f"total {sheet.total} but the items sum to {sheet.items_sum()}")
+        add(Problem.SUM_ERROR, None, f"合计 {sheet.total} 分与各项之和 {sheet.items_sum()} 分不符 "
+                                     f"total {sheet.total} but the items sum to {sheet.items_sum()}")
     return found
 
 
@@ -319,7 +329,7 @@ def check_sheets(criteria: Criteria, sheets: Iterable[Sheet]) -> list[Finding]:
     sheets = list(sheets)
     keys = [(s.expert, s.bid) for s in sheets]
     if len(set(keys)) != len(keys):
-        raise ScoringError("an expert has two sheets for the same bid")
+        raise ScoringError("同一位专家对同一份投标有两张评分表 an expert has two sheets for the same bid")
     found = [f for s in sheets for f in check_sheet(criteria, s)]
     for c in criteria.scored:
         if not c.objective:
@@ -334,7 +344,7 @@ def check_sheets(criteria: Criteria, sheets: Iterable[Sheet]) -> list[Finding]:
                         None,
                         bid,
                         c.code,
-                        f"{c.code} differs across experts: {spread}",
+                        f"各专家对客观分“{c.title or c.code}”的评分不一致（{spread}） {c.code} differs across experts",
                     )
                 )
     return sorted(found, key=lambda f: (f.bid, f.expert or "", f.criterion or "", f.problem.value))

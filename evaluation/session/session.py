@@ -51,7 +51,9 @@ from evaluation.session.tally import enough_bids
 from evaluation.tenders import opening_record
 from evaluation.tenders.lots import evaluated_lot
 from evaluation.tenders.opening import record_rows
+from evaluation.tenders.rules import STATE_NAMES as TENDER_STATE_NAMES
 from evaluation.tenders.rules import TenderState, sme_deduction_of
+from evaluation.tenders.store import tender_table
 from evaluation.tenders.tender import NotPermitted, TenderContext, get, load_for_update, set_state
 
 log = logging.getLogger(__name__)
@@ -157,6 +159,8 @@ class Session:
     report_sha256: str | None
     members: tuple[Member, ...]
     lot: int | None = None
+    tender_name: str = ""  # the tender's title (招标项目名称), how messages name it
+
 
     def entry(self, kind: str, payload: dict[str, Any], actor: Actor) -> EntryDraft:
         """A log entry of this session: the tender's, naming the lot for a lot's session."""
@@ -164,8 +168,10 @@ class Session:
 
     @property
     def title(self) -> str:
-        """How a line names this evaluation: the tender id, with the lot (第2包) for a lot's."""
-        return self.tender_id if self.lot is None else f"{self.tender_id} 第{self.lot}包"
+        """How a line names this evaluation: the tender's title (《…》, its id when it has none),
+        with the lot (第2包) for a lot's."""
+        name = f"《{self.tender_name}》" if self.tender_name else self.tender_id
+        return name if self.lot is None else f"{name}第{self.lot}包"
 
     def member(self, account: str) -> Member | None:
         return next((m for m in self.members if m.account == account), None)
@@ -173,7 +179,7 @@ class Session:
     def require_member(self, actor: Actor) -> Member:
         found = self.member(actor.account)
         if found is None:
-            raise NotPermitted(f"you are not a member of the evaluation committee of {self.title}")
+            raise NotPermitted(f"您不是{self.title}评标委员会的成员 you are not a member of this evaluation committee")
         return found
 
     @property
@@ -197,7 +203,7 @@ class Session:
         """The acting member, refused when it withdrew (回避)."""
         found = self.require_member(actor)
         if found.recused_us is not None:
-            raise NotPermitted("you have withdrawn from this evaluation (回避)")
+            raise NotPermitted("您已申请回避，不再参加本次评标 you have withdrawn from this evaluation")
         return found
 
 
@@ -211,7 +217,7 @@ async def load(conn: AsyncConnection, session_id: str) -> Session:
             if lots is not None:
                 raise NotFoundError(f"项目 {tender_id[:60]} 分包评标：请打开各分包的评标（{lots[0]} …） "
                                     "this tender is evaluated lot by lot")
-        raise NotFoundError(f"the evaluation of {session_id[:60]} has not started")
+        raise NotFoundError(f"评标 {session_id[:60]} 尚未开始 the evaluation has not started")
     c = member_table.c
     members = tuple(
         Member(r.account, r.kind, r.expert_id, r.name, r.site, r.specialty, r.seat, r.public_key, r.checked_in_us,
@@ -219,12 +225,13 @@ async def load(conn: AsyncConnection, session_id: str) -> Session:
         for r in await conn.execute(sa.select(member_table).where(c.session_id == session_id).order_by(c.seat))
     )
     config = SessionConfig.from_json(json.loads(row.config))
+    spec = (await conn.execute(sa.select(tender_table.c.spec).where(tender_table.c.id == row.tender_id))).scalar()
     return Session(
         row.id, row.tender_id, SessionState(row.state), config,
         criteria_from_json(json.loads(row.criteria)), json.loads(row.bids), row.leader, row.vote_round,
         row.tie_round, None if row.tally is None else json.loads(row.tally),
         None if row.report is None else json.loads(row.report), row.report_sha256, members,
-        row.lot,
+        row.lot, str(json.loads(spec).get("title") or "") if spec else "",
     )
 
 
@@ -280,12 +287,12 @@ async def write_state(conn: AsyncConnection, session: Session, new: SessionState
         sa.update(session_table).where(c.id == session.id, c.state == session.state.value).values(**values)
     )
     if result.rowcount != 1:
-        raise Stale(f"the evaluation of {session.title} changed meanwhile: retry")
+        raise Stale(f"{session.title}的评标刚有变化，请重试 the evaluation changed meanwhile: retry")
 
 
 def _text(value: Any, name: str, maximum: int = 256) -> str:
     if not isinstance(value, str) or not value.strip() or len(value) > maximum:
-        raise InvalidRequest(f"{name} must be non-empty text of at most {maximum} characters")
+        raise InvalidRequest(f"请填写，不超过 {maximum} 字 {name} must be non-empty text of at most {maximum} characters")
     return value.strip()
 
 
@@ -309,7 +316,7 @@ async def start(ctx: EvaluationContext, actor: Actor, target: str, data: dict[st
     tender_id, named_lot = parse_evaluation_id(target)
     tender = await get(ctx.tenders, tender_id)
     if not tender.owned_by(actor):
-        raise NotPermitted(f"tender {tender_id} belongs to another agency")
+        raise NotPermitted(f"《{tender.spec.title}》属于另一家代理机构 the tender belongs to another agency")
     asked = data.get("lot", data.get("config", {}).get("lot") if isinstance(data.get("config"), dict) else None)
     if named_lot is not None and asked is not None and asked != named_lot:
         raise InvalidRequest(f"评标编号 {target[:60]} 是第{named_lot}包的，请求却指定了分包 {str(asked)[:20]}")
@@ -319,17 +326,18 @@ async def start(ctx: EvaluationContext, actor: Actor, target: str, data: dict[st
         tender = await opening_record.finalize(ctx.tenders, tender_id)  # the window may have closed
     later_lot = lot is not None and tender.state is TenderState.EVALUATING  # another lot is being evaluated
     if tender.state is not TenderState.CONFIRMED and not later_lot:
-        raise ConflictError(f"tender {tender_id} is {tender.state.value}: the evaluation starts once the record is confirmed")
+        raise ConflictError(f"《{tender.spec.title}》的开标记录尚未确认，不能开始评标（项目当前为「{TENDER_STATE_NAMES.get(tender.state.value, tender.state.value)}」） "
+                            f"the tender is {tender.state.value}: the evaluation starts once the record is confirmed")
     async with ctx.engine.connect() as conn:
         if (await conn.execute(sa.select(session_table.c.id).where(session_table.c.id == session_id))).first():
             raise ConflictError(f"第{lot}包的评标已经开始 the evaluation of lot {lot} has started" if lot is not None
-                                else f"the evaluation of {tender_id} has started")
+                                else f"《{tender.spec.title}》的评标已经开始 the evaluation has started")
     raw_config = data.get("config", {})
     if not isinstance(raw_config, dict):
-        raise InvalidRequest("config must be an object")
+        raise InvalidRequest("评标设置格式无效 config must be an object")
     raw_config = {k: v for k, v in raw_config.items() if k != "lot"}
     if "min_bids" in raw_config:
-        raise InvalidRequest("min_bids is the tender's (min_bids of the tender spec), not the session's")
+        raise InvalidRequest("最少有效投标数由招标文件规定，不能在评标时设置 min_bids is the tender's, not the session's")
     category = tender.spec.category.value
     config = SessionConfig.from_json({"method": tender.spec.evaluation_method.value, "category": category,
                                       "deviation_threshold": tender_threshold(tender.spec.deviation_threshold),
@@ -341,10 +349,11 @@ async def start(ctx: EvaluationContext, actor: Actor, target: str, data: dict[st
     check_criteria(criteria, config)
     committee = list(await ctx.committee(ctx.engine, tender_id))
     if not committee:
-        raise ConflictError(f"the committee of {tender_id} is not drawn yet")
+        raise ConflictError(f"《{tender.spec.title}》尚未抽取评标委员会 the committee is not drawn yet")
     unlinked = [m.name for m in committee if not m.account_id]
     if unlinked:
-        raise ConflictError(f"committee member {unlinked[0]} has no platform account: link one before the session")
+        raise ConflictError(f"评标委员会成员{unlinked[0]}没有平台账号，请先关联账号再开始评标 "
+                            "a committee member has no platform account: link one before the session")
     config = replace(config, lot=lot)
     async with ctx.engine.connect() as conn:
         bids = bids_from_record([r.to_json() for r in await record_rows(conn, tender_id)],
@@ -358,7 +367,7 @@ async def start(ctx: EvaluationContext, actor: Actor, target: str, data: dict[st
         for seat, m in enumerate(committee, start=1)
     ]
     if len({m["account"] for m in members}) != len(members):
-        raise ConflictError("two committee members share an account")
+        raise ConflictError("两名评标委员会成员关联了同一个账号 two committee members share an account")
     now = ctx.tenders.now_us()
 
     async def apply(conn: AsyncConnection) -> None:
@@ -366,7 +375,8 @@ async def start(ctx: EvaluationContext, actor: Actor, target: str, data: dict[st
         if now_state is TenderState.CONFIRMED:
             await set_state(conn, tender_id, TenderState.CONFIRMED, TenderState.EVALUATING)
         elif not (lot is not None and now_state is TenderState.EVALUATING):  # another lot's start came first: fine
-            raise ConflictError(f"tender {tender_id} is {now_state.value} now: the evaluation cannot start")
+            raise ConflictError(f"《{tender.spec.title}》现为「{TENDER_STATE_NAMES.get(now_state.value, now_state.value)}」，不能开始评标 "
+                                f"the tender is {now_state.value} now: the evaluation cannot start")
         if (await conn.execute(sa.select(session_table.c.id).where(session_table.c.id == session_id))).first():
             raise ConflictError(f"第{lot}包的评标已经开始 the evaluation of lot {lot} has started")
         await conn.execute(session_table.insert().values(
@@ -391,21 +401,22 @@ async def add_purchaser_rep(ctx: EvaluationContext, actor: Actor, session_id: st
     at least two thirds of the members (committee.minimum_experts)."""
     account = await get_account(ctx.engine, _text(account_id, "account"))
     if account.role.value not in ("agency", "expert"):
-        raise InvalidRequest(f"a purchaser's representative is an agency or expert account, not {account.role.value}")
+        raise InvalidRequest("采购人代表须为代理机构或评审专家账号 a purchaser's representative is an agency or expert account")
     session = await get_session(ctx, session_id)
     tender = await get(ctx.tenders, session.tender_id)
     if not tender.owned_by(actor):
-        raise NotPermitted(f"tender {session.tender_id} belongs to another agency")
+        raise NotPermitted(f"《{tender.spec.title}》属于另一家代理机构 the tender belongs to another agency")
 
     async def step() -> Session:
         session = await get_session(ctx, session_id)
-        require(session.title, session.state, SessionState.CHECKIN, doing="add members (only during check-in)")
+        require(session.title, session.state, SessionState.CHECKIN, doing="添加成员（仅限签到阶段） add members (only during check-in)")
         if session.member(account.id) is not None:
-            raise ConflictError(f"{account.display_name} is already a member")
+            raise ConflictError(f"{account.display_name or account.username}已是评标委员会成员 already a member")
         size = len(session.members) + 1
         experts = sum(m.kind == "expert" for m in session.members)
         if experts < minimum_experts(size):
-            raise ConflictError(f"experts must be at least two thirds of the members: {experts} of {size}")
+            raise ConflictError(f"评审专家须占成员总数的三分之二以上：{size} 名成员中专家只有 {experts} 名 "
+                                "experts must be at least two thirds of the members")
         seat = max(m.seat for m in session.members) + 1
         row = {"account": account.id, "kind": "purchaser_rep", "name": account.display_name or account.username, "seat": seat}
 
@@ -435,20 +446,20 @@ async def check_in(ctx: EvaluationContext, actor: Actor, session_id: str, data: 
     at check-in until the agency has the seat refilled (evaluation/session/refill.py): check-in
     completes when every seated member has checked in and no withdrawn member's seat is vacant."""
     if data.get("identity_confirmed") is not True:
-        raise InvalidRequest("confirm your identity (identity_confirmed: true)")
+        raise InvalidRequest("请确认您的身份 confirm your identity")
     if data.get("declaration_sha256") != DECLARATION_SHA256:
-        raise InvalidRequest(f"accept the current avoidance declaration ({DECLARATION_VERSION})")
+        raise InvalidRequest(f"请阅读并接受当前的回避声明 accept the current avoidance declaration ({DECLARATION_VERSION})")
     if data.get("commitment_sha256") != COMMITMENT_SHA256:
-        raise InvalidRequest(f"accept the current commitment ({COMMITMENT_VERSION})")
+        raise InvalidRequest(f"请阅读并接受当前的承诺书 accept the current commitment ({COMMITMENT_VERSION})")
 
     async def step() -> Session:
         session = await get_session(ctx, session_id)
         member = session.require_member(actor)
-        require(session.title, session.state, SessionState.CHECKIN, doing="check in")
+        require(session.title, session.state, SessionState.CHECKIN, doing="签到 check in")
         if member.checked_in_us is not None:
-            raise ConflictError("you have already checked in")
+            raise ConflictError("您已签到 you have already checked in")
         if member.recused_us is not None:
-            raise ConflictError("you have withdrawn from this evaluation (回避)")
+            raise ConflictError("您已申请回避，不能签到 you have withdrawn from this evaluation")
         answers = avoidance_answers(session.bids, data.get("avoidance"))
         declaration = {"version": DECLARATION_VERSION, "sha256": DECLARATION_SHA256}
         now = ctx.tenders.now_us()
@@ -507,17 +518,17 @@ async def vote(ctx: EvaluationContext, actor: Actor, session_id: str, candidate:
     async def step() -> Session:
         session = await get_session(ctx, session_id)
         session.require_seated(actor)
-        require(session.title, session.state, SessionState.ELECTION, doing="vote for the group leader")
+        require(session.title, session.state, SessionState.ELECTION, doing="推选评标组长 vote for the group leader")
         chosen = session.member(candidate)
         if chosen is None or chosen.recused_us is not None:
-            raise InvalidRequest(f"{candidate} is not a member of the committee")
+            raise InvalidRequest("所选的人不是评标委员会成员 the candidate is not a member of the committee")
         if chosen.kind != "expert":
-            raise InvalidRequest("the purchaser's representative cannot be the group leader")
+            raise InvalidRequest("采购人代表不能担任评标组长 the purchaser's representative cannot be the group leader")
         round = session.vote_round
         async with ctx.engine.connect() as conn:
             votes = await round_votes(conn, session_id, round)
         if actor.account in votes:
-            raise ConflictError(f"you have already voted in round {round}")
+            raise ConflictError(f"您已在第 {round} 轮投票 you have already voted in round {round}")
         before = len(votes)
         votes[actor.account] = candidate
         outcome = count_votes(len(session.seated), votes)
@@ -537,7 +548,7 @@ async def vote(ctx: EvaluationContext, actor: Actor, session_id: str, candidate:
 
         async def apply(conn: AsyncConnection) -> None:
             if len(await round_votes(conn, session_id, round)) != before:
-                raise Stale("votes changed meanwhile: retry")
+                raise Stale("投票刚有变化，请重试 votes changed meanwhile: retry")
             await write_state(conn, session, new, **values)
             await conn.execute(vote_table.insert().values(session_id=session_id, round=round, voter=actor.account, candidate=candidate))
 

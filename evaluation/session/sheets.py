@@ -144,30 +144,30 @@ async def submit_sheets(ctx: EvaluationContext, actor: Actor, session_id: str, d
     async def step() -> Session:
         session = await get_session(ctx, session_id)
         member = session.require_seated(actor)
-        require(session.title, session.state, SessionState.SCORING, doing="submit sheets")
+        require(session.title, session.state, SessionState.SCORING, doing="提交评分表 submit sheets")
         raw = doc.get("sheets")
         if not isinstance(raw, list):
-            raise InvalidRequest("document sheets must be a list")
+            raise InvalidRequest("签署的评分表格式无效 document sheets must be a list")
         try:
             sheets = [Sheet.from_json(s) for s in raw]
         except ScoringError as exc:
-            raise InvalidRequest(f"a sheet is malformed: {exc.message}") from None
+            raise InvalidRequest(f"评分表格式无效：{exc.message}") from None
         if any(s.expert != actor.account for s in sheets):
-            raise InvalidRequest("every sheet's expert must be you")
+            raise InvalidRequest("只能提交您本人的评分表 every sheet's expert must be you")
         if sorted(s.bid for s in sheets) != sorted(valid_prices(session.bids)):
-            raise InvalidRequest("submit exactly one sheet for every valid bid")
+            raise InvalidRequest("请为每一份有效投标各提交一张评分表 submit exactly one sheet for every valid bid")
         if [s.to_json() for s in sheets] != raw:
-            raise InvalidRequest("sheets must be in Sheet.to_json form (points as exact strings)")
+            raise InvalidRequest("评分表格式无效（分值须为精确的文字） sheets must be in Sheet.to_json form")
         for s in sheets:
             bad = [f for f in check_sheet(session.criteria, s) if f.problem in REFUSED_AT_SUBMISSION]
             if bad:
-                raise InvalidRequest(f"bid {s.bid}: {bad[0].message}")
+                raise InvalidRequest(f"{bidder_name(session, s.bid)}的评分表：{bad[0].message}")
         assert member.public_key is not None
         verify(member.public_key, document.encode(), signature)
         async with ctx.engine.connect() as conn:
             done = await submitted(conn, session_id)
         if actor.account in done:
-            raise ConflictError("you have already submitted your sheets")
+            raise ConflictError("您已提交评分表 you have already submitted your sheets")
         digest, now = sha256_hex(document.encode()), ctx.tenders.now_us()
         payload = {"sheets": raw, "sha256": digest, "signature": signature}
         drafts = [session.entry("evaluation.sheet_submitted", payload, actor)]
@@ -181,7 +181,7 @@ async def submit_sheets(ctx: EvaluationContext, actor: Actor, session_id: str, d
 
         async def apply(conn: AsyncConnection) -> None:
             if len(await submitted(conn, session_id)) != count:
-                raise Stale("sheets changed meanwhile: retry")
+                raise Stale("评分表刚有变化，请重试 sheets changed meanwhile: retry")
             await write_state(conn, session, SessionState.REVIEW if last else None)
             await conn.execute(sheet_table.insert().values(session_id=session_id, account=actor.account, document=document,
                                                            sha256=digest, signature=signature, submitted_us=now))
@@ -200,12 +200,13 @@ async def sheets_of(ctx: EvaluationContext, actor: Actor, session_id: str, accou
     session = await get_session(ctx, session_id)
     await require_reader(ctx, session, actor)
     if account != actor.account and actor.role != "supervisor" and not at_least(session.state, SessionState.REVIEW):
-        raise NotFoundError(f"no sheets of {account[:60]} to show before every member has submitted")
+        raise NotFoundError("全体成员提交评分表之前，不能查看其他成员的评分表 "
+                            "no sheets of another member to show before every member has submitted")
     async with ctx.engine.connect() as conn:
         row = (await conn.execute(sa.select(sheet_table).where(sheet_table.c.session_id == session_id,
                                                                sheet_table.c.account == account))).first()
     if row is None:
-        raise NotFoundError(f"{account[:60]} has not submitted sheets")
+        raise NotFoundError(f"{_member_name(session, account)}尚未提交评分表 the member has not submitted sheets")
     return {"account": account, "document": row.document, "sha256": row.sha256, "signature": row.signature,
             "submitted_us": row.submitted_us, "sheets": json.loads(row.document)["sheets"]}
 
@@ -216,7 +217,7 @@ async def require_reader(ctx: EvaluationContext, session: Session, actor: Actor)
         return
     tender = await get(ctx.tenders, session.tender_id)
     if not tender.owned_by(actor):
-        raise NotPermitted(f"you are not in the evaluation of {session.title}")
+        raise NotPermitted(f"您不参加{session.title}的评标 you are not in this evaluation")
 
 
 # -- changes --------------------------------------------------------------------------------------------------
@@ -230,18 +231,18 @@ async def change_score(ctx: EvaluationContext, actor: Actor, session_id: str, do
     assert isinstance(document, str)
     raw = doc.get("change")
     if not isinstance(raw, dict):
-        raise InvalidRequest("document change must be an object")
+        raise InvalidRequest("签署的评分修改格式无效 document change must be an object")
     try:
         change = change_from_json(raw)
     except (KeyError, TypeError, ScoringError) as exc:
-        raise InvalidRequest(f"change is malformed: {exc}") from None
+        raise InvalidRequest(f"评分修改格式无效 change is malformed: {exc}") from None
     if change.expert != actor.account:
-        raise NotPermitted("a member changes only its own scores")
+        raise NotPermitted("只能修改您本人的评分 a member changes only its own scores")
 
     async def step() -> Session:
         session = await get_session(ctx, session_id)
         member = session.require_seated(actor)
-        require(session.title, session.state, SessionState.REVIEW, doing="change scores (only during the review)")
+        require(session.title, session.state, SessionState.REVIEW, doing="修改评分（仅限复核阶段） change scores (only during the review)")
         async with ctx.engine.connect() as conn:
             done, before = await submitted(conn, session_id), await changes(conn, session_id)
         sheets = current_sheets(replay_view(session, done, before))
@@ -254,7 +255,7 @@ async def change_score(ctx: EvaluationContext, actor: Actor, session_id: str, do
 
         async def apply(conn: AsyncConnection) -> None:
             if len(await changes(conn, session_id)) != count:
-                raise Stale("changes happened meanwhile: retry")
+                raise Stale("评分刚有修改，请重试 changes happened meanwhile: retry")
             await write_state(conn, session)
             await conn.execute(change_table.insert().values(session_id=session_id, account=actor.account, at_us=now,
                                                             change=json.dumps(logged, ensure_ascii=False),
@@ -295,6 +296,16 @@ def open_deviations(session: Session, sheets: tuple[Sheet, ...], logged: list[di
     return unresolved(found, confirmed_keys(logged))
 
 
+def bidder_name(session: Session, bid: str) -> str:
+    """How a line names the bidder of `bid` (its name; the bid id when the session lacks it)."""
+    return next((str(b.get("bidder_name") or bid) for b in session.bids if b.get("bid") == bid), bid)
+
+
+def _member_name(session: Session, account: str) -> str:
+    member = session.member(account)
+    return member.name if member is not None else account[:60]
+
+
 def deviation_line(session: Session, d: Deviation, more: int = 0) -> str:
     """One plain Chinese line naming the expert, the bidder and the criterion of an open deviation."""
     member = session.member(d.expert)
@@ -328,7 +339,7 @@ async def confirm_deviation(ctx: EvaluationContext, actor: Actor, session_id: st
     async def step() -> Session:
         session = await get_session(ctx, session_id)
         session.require_member(actor)
-        require(session.title, session.state, SessionState.REVIEW, doing="confirm a deviating score (only during the review)")
+        require(session.title, session.state, SessionState.REVIEW, doing="确认畸高畸低评分（仅限复核阶段） confirm a deviating score (only during the review)")
         if not any(b.get("bid") == bid for b in session.bids):
             raise InvalidRequest("本次评标没有这个投标 (no such bid in this evaluation)")
         if not any(c.code == code for c in session.criteria.items):
@@ -347,7 +358,7 @@ async def confirm_deviation(ctx: EvaluationContext, actor: Actor, session_id: st
 
         async def apply(conn: AsyncConnection) -> None:
             if len(await changes(conn, session_id)) != count:
-                raise Stale("scores changed meanwhile: retry")
+                raise Stale("评分刚有变化，请重试 scores changed meanwhile: retry")
             await write_state(conn, session)
 
         await ctx.tenders.audit.append(session.entry(CONFIRMED_KIND, payload, actor), apply=apply)
@@ -375,17 +386,18 @@ async def compute_tally(ctx: EvaluationContext, actor: Actor, session_id: str) -
     tie order logs ``evaluation.tie_draw_requested`` first and uses the next beacon round."""
     session = await get_session(ctx, session_id)
     if session.leader != actor.account:
-        raise NotPermitted("only the group leader (评标组长) closes the review and tallies")
-    require(session.title, session.state, SessionState.REVIEW, doing="tally")
+        raise NotPermitted("只有评标组长可以结束复核并汇总 only the group leader closes the review and tallies")
+    require(session.title, session.state, SessionState.REVIEW, doing="汇总 tally")
     async with ctx.engine.connect() as conn:
         done, logged_changes = await submitted(conn, session_id), await changes(conn, session_id)
     sheets = current_sheets(replay_view(session, done, logged_changes))
     waiting = waiting_on(session.bids)
     if waiting:
-        raise ConflictError(f"not yet: {waiting}")
+        raise ConflictError(f"暂不能汇总：{waiting}")
     problems = blocking_findings(session, sheets)
     if problems:
-        raise ConflictError(f"fix the findings first ({len(problems)}): {problems[0].bid}: {problems[0].message}")
+        raise ConflictError(f"暂不能汇总：评分表有 {len(problems)} 处问题须先修改，"
+                            f"第一处：{bidder_name(session, problems[0].bid)}，{problems[0].message}")
     logged_confirmations = await confirmations(ctx, session)
     still_open = open_deviations(session, sheets, logged_confirmations)
     if still_open:
@@ -402,7 +414,7 @@ async def compute_tally(ctx: EvaluationContext, actor: Actor, session_id: str) -
             rule = TieRule.SHARED
         else:
             if ctx.beacon is None:
-                raise ConflictError("a drawn tie order needs the beacon, which this installation lacks")
+                raise ConflictError("抽签决定并列名次需要随机信标，本平台未配置 a drawn tie order needs the beacon, which this installation lacks")
             chain = ctx.tenders.chain
             round = chain.round_at(ctx.tenders.clock()) + 2
             draw = session.entry("evaluation.tie_draw_requested", {"round": round, "tied": tied}, actor)
@@ -440,7 +452,7 @@ async def compute_tally(ctx: EvaluationContext, actor: Actor, session_id: str) -
                                    .values(state=SessionState.SIGNING.value, tally=json.dumps(tally_payload),
                                            report=canonical_json(report).decode(), report_sha256=digest))
         if moved.rowcount != 1:
-            raise ConflictError(f"the evaluation of {session.title} changed meanwhile: reload")
+            raise ConflictError(f"{session.title}的评标刚有变化，请刷新页面 the evaluation changed meanwhile: reload")
 
     await ctx.tenders.audit.append_many(drafts, apply=apply)
     ctx.notify(session_id, {"type": "state", "state": SessionState.SIGNING.value})
@@ -467,15 +479,16 @@ async def sign_report(ctx: EvaluationContext, actor: Actor, session_id: str, doc
     async def step() -> Session:
         session = await get_session(ctx, session_id)
         member = session.require_seated(actor)
-        require(session.title, session.state, SessionState.SIGNING, doing="sign the report")
+        require(session.title, session.state, SessionState.SIGNING, doing="签署评标报告 sign the report")
         if doc.get("sha256") != session.report_sha256:
-            raise InvalidRequest(f"the report's SHA-256 is {session.report_sha256}: sign that one")
+            raise InvalidRequest(f"签署的不是当前的评标报告，请刷新页面后签署（SHA-256 {session.report_sha256}） "
+                                 "sign the current report")
         assert member.public_key is not None
         verify(member.public_key, document.encode(), signature)
         async with ctx.engine.connect() as conn:
             signers = await report_signers(conn, session_id)
         if actor.account in signers:
-            raise ConflictError("you have already signed the report")
+            raise ConflictError("您已签署评标报告 you have already signed the report")
         drafts = [session.entry("evaluation.report_signed", {"sha256": session.report_sha256, "signature": signature}, actor)]
         last = len(signers) + 1 == len(session.seated)
         if last:
@@ -485,7 +498,7 @@ async def sign_report(ctx: EvaluationContext, actor: Actor, session_id: str, doc
 
         async def apply(conn: AsyncConnection) -> None:
             if len(await report_signers(conn, session_id)) != count:
-                raise Stale("signatures changed meanwhile: retry")
+                raise Stale("签名刚有变化，请重试 signatures changed meanwhile: retry")
             await write_state(conn, session, SessionState.DONE if last else None)
             await conn.execute(report_signature_table.insert().values(session_id=session_id, account=actor.account,
                                                                       signature=signature, at_us=now))

@@ -56,6 +56,11 @@ class ChangeReason(Enum):
     ABNORMAL_HIGH_LOW = "abnormal_high_low"  # 畸高畸低
 
 
+REASON_NAMES = {"sum_error": "计算错误", "out_of_scale": "分值超出范围", "objective_inconsistent": "客观分不一致",
+                "abnormal_high_low": "畸高畸低"}
+"""A change reason as a message names it (the pages' labels are web/labels.py "change_reason")."""
+
+
 class NotEnoughBids(ScoringError):
     """Fewer valid bids than the tender's minimum: the procurement fails (废标), there is no ranking."""
 
@@ -149,7 +154,7 @@ def tally(
     """
     bids = sorted(bids, key=lambda b: b.id)
     if len({b.id for b in bids}) != len(bids):
-        raise ScoringError("bid ids must be unique")
+        raise ScoringError("投标编号不能重复 bid ids must be unique")
     check_prices({b.id: b.price_fen for b in bids})
     for b in bids:
         evaluated_price(b.price_fen, b.deduction)  # checks the rate
@@ -158,12 +163,12 @@ def tally(
     if failure:
         raise NotEnoughBids(failure)
     if tie_rule is TieRule.DRAW and (randomness is None or len(randomness) < 16):
-        raise ScoringError("a drawn tie order needs at least 16 bytes of logged randomness")
+        raise ScoringError("抽签决定并列名次须有已记录的随机数（至少 16 字节） a drawn tie order needs at least 16 bytes of logged randomness")
     every = {b.id for b in bids}
     ids = {b.id for b in valid}
     sheets = list(sheets)
     if any(s.bid not in every for s in sheets):
-        raise ScoringError("a sheet is for a bid that is not in the opening record")
+        raise ScoringError("有评分表所评的投标不在开标记录中 a sheet is for a bid that is not in the opening record")
     if method is Method.LOWEST_PRICE:
         if tie_rule is TieRule.TECHNICAL:
             raise ScoringError("最低评标价法 has no technical scores to order ties: use shared or draw")
@@ -172,12 +177,13 @@ def tally(
     problems = check_sheets(criteria, sheets)
     if problems:
         raise ScoringError(
-            f"sheets have {len(problems)} problem(s), first: {problems[0].bid}: {problems[0].message}"
+            f"评分表有 {len(problems)} 处问题，第一处：投标 {problems[0].bid}，{problems[0].message}"
         )
     experts = sorted({s.expert for s in sheets})
     if len(sheets) != len(experts) * len(valid):
         raise ScoringError(
-            f"every expert must score every bid: {len(sheets)} sheets for {len(experts)} × {len(valid)}"
+            f"每位专家须对每一份有效投标评分：现有评分表 {len(sheets)} 张，应为 {len(experts)} × {len(valid)} 张 "
+            "every expert must score every bid"
         )
     if method is Method.COMPREHENSIVE and (criteria.price is None or not experts):
         raise ScoringError("综合评分法 needs a price criterion and at least one expert's sheets")
@@ -239,7 +245,7 @@ def recommend(result: Tally, count: int, *, separated: bool = False) -> Recommen
     `separated` (评定分离): the same candidates, unranked, in bid-id order.
     """
     if count < 1:
-        raise ScoringError("recommend at least one candidate")
+        raise ScoringError("至少推荐一名中标候选人 recommend at least one candidate")
     chosen = [b for b in result.bids if b.rank is not None and b.rank <= count]
     if separated:
         return Recommendation(tuple(sorted(b.bid for b in chosen)), ranked=False)
@@ -266,7 +272,7 @@ class Deviation:
 def median(values: Sequence[Fraction]) -> Fraction:
     """The median of at least one value (the mean of the two middle ones for an even count)."""
     if not values:
-        raise ScoringError("the median of no scores")
+        raise ScoringError("没有评分，无法计算中位数 the median of no scores")
     ordered = sorted(values)
     mid = len(ordered) // 2
     return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
@@ -281,7 +287,7 @@ def deviations(criteria: Criteria, sheets: Iterable[Sheet], threshold: Fraction)
     by bid, criterion, expert.
     """
     if not 0 < threshold <= 1:
-        raise ScoringError(f"deviation threshold must be in (0, 1], got {threshold}")
+        raise ScoringError(f"畸高畸低偏差阈值须大于 0、不超过 100% deviation threshold must be in (0, 1], got {threshold}")
     sheets = list(sheets)
     found = []
     for c in criteria.scored:
@@ -341,33 +347,38 @@ def apply_change(
     When an item changes on a sheet whose written total was right, the total follows the item.
     """
     if not isinstance(change.reason, ChangeReason):
+        names = "、".join(REASON_NAMES[r.value] for r in ChangeReason)
         allowed = ", ".join(r.value for r in ChangeReason)
         raise ChangeRefused(
-            f"a score change needs one of the allowed reasons ({allowed}), got {change.reason!r}"
+            f"修改评分须选择允许的理由（{names}） a score change needs one of the allowed reasons ({allowed}), "
+            f"got {str(change.reason)[:40]}"
         )
     if not change.explanation.strip():
-        raise ChangeRefused("a score change needs a stated explanation")
+        raise ChangeRefused("修改评分须说明理由 a score change needs a stated explanation")
     index = next((i for i, s in enumerate(sheets) if s.expert == change.expert and s.bid == change.bid), None)
     if index is None:
-        raise ChangeRefused(f"expert {change.expert} has no sheet for bid {change.bid}")
+        raise ChangeRefused(f"专家 {change.expert} 没有投标 {change.bid} 的评分表 the expert has no sheet for this bid")
     sheet = sheets[index]
     reason = change.reason
     if change.criterion is None:
         if reason is not ChangeReason.SUM_ERROR:
-            raise ChangeRefused(f"only {ChangeReason.SUM_ERROR.value} may change a written total")
+            raise ChangeRefused(f"只有“计算错误”可以修改合计分 only {ChangeReason.SUM_ERROR.value} may change a written total")
         if sheet.total is None or sheet.total == sheet.items_sum() or change.new != sheet.items_sum():
             raise ChangeRefused(
+                f"计算错误的修改只能把有误的合计改为各项之和（{sheet.items_sum()} 分） "
                 f"a {reason.value} change sets a wrong total to the items' sum ({sheet.items_sum()})"
             )
         return _put(sheets, index, replace(sheet, total=change.new))
     crit = criteria.get(change.criterion)
     if crit.kind is Kind.PRICE or change.criterion not in sheet.scores:
-        raise ChangeRefused(f"{change.criterion} is not scored on this sheet")
+        raise ChangeRefused(f"这张评分表上没有“{crit.title or change.criterion}”的评分 {change.criterion} is not scored on this sheet")
     old = sheet.scores[change.criterion]
     if change.new == old or not crit.in_scale(change.new):
-        raise ChangeRefused(f"the new score {change.new} must differ from {old} and be {crit.scale()}")
+        raise ChangeRefused(f"新的分值 {change.new} 须与原分值 {old} 不同且在评分范围内 "
+                            f"the new score must differ from {old} and be {crit.scale()}")
     if not _reason_holds(criteria, sheets, sheet, change, threshold):
         raise ChangeRefused(
+            f"修改理由“{REASON_NAMES[reason.value]}”不适用于这项评分（“{crit.title or change.criterion}” {old} 分） "
             f"{reason.value} does not apply to {change.criterion} = {old} of {change.expert} on {change.bid}"
         )
     scores = dict(sheet.scores)

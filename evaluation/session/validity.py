@@ -135,7 +135,7 @@ async def declare_invalid(ctx: EvaluationContext, actor: Actor, session_id: str,
 
     async def step() -> Session:
         session = await get_session(ctx, session_id)
-        leader_step(session, actor, "find a bid invalid")
+        leader_step(session, actor, "认定投标无效 find a bid invalid")
         bid, ground, reason = parse_decision(session, data)
         if ground is Ground.CORRECTION_REFUSED:
             raise InvalidRequest("投标人不确认算术修正时投标自动无效，无需另行认定 a refused correction invalidates the bid by the bidder's answer (art. 59)")

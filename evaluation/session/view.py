@@ -138,7 +138,7 @@ async def report(ctx: EvaluationContext, actor: Actor, session_id: str) -> dict[
     session = await get_session(ctx, session_id)
     await require_reader(ctx, session, actor)
     if session.report is None:
-        raise NotFoundError(f"the evaluation report of {session.title} is not built yet")
+        raise NotFoundError(f"{session.title}的评标报告尚未生成 the evaluation report is not built yet")
     async with ctx.engine.connect() as conn:
         signatures = await report_signatures(conn, session_id)
     return {"report": session.report, "sha256": session.report_sha256,

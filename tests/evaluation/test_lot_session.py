@@ -139,7 +139,7 @@ async def test_both_lots_evaluated_to_signed_reports_and_results(ectx: Evaluatio
     assert {b["bidder"] for b in done1.bids} == {BIDDERS[0].account, BIDDERS[1].account, BIDDERS[2].account}
     assert (await sessions.get_session(ectx, lot2)).state.value == "scoring"  # lot 2 is its own session
 
-    with pytest.raises(ConflictError, match="not signed"):
+    with pytest.raises(ConflictError, match="^评标报告尚未经全体成员签署"):
         await result.publish_result(ectx, AGENCY, lot2, {})
     first = await result.publish_result(ectx, AGENCY, tender_id, {"lot": 1})
     assert first["lot"] == {"lot": 1, "name": "计算机"} and first["winner_bid"] in done1.report["recommendation"]["candidates"]

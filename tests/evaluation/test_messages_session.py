@@ -91,7 +91,30 @@ def test_files_exist(path: Path) -> None:
     assert path.is_file()
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12: the session's messages are not converted yet (138 English-first)")
 def test_every_session_error_is_chinese_first() -> None:
     found = list(english_first())
     assert not found, "messages not Chinese first:\n" + "\n".join(found)
+
+
+def test_states_and_reasons_are_named_as_the_pages_label_them() -> None:
+    from evaluation.session import rules, scoring, tally
+    from web.labels import LABELS
+
+    assert rules.STATE_NAMES == {k: v for k, v in LABELS["session_state"].items() if k != "none"}
+    assert set(rules.STATE_NAMES) == {s.value for s in rules.SessionState}
+    assert tally.REASON_NAMES == LABELS["change_reason"]
+    assert scoring.CATEGORY_NAMES == LABELS["category"]
+
+
+def test_a_refused_step_names_the_evaluation_and_its_state_in_words() -> None:
+    from evaluation.errors import InvalidStateError
+    from evaluation.session.rules import SessionState, check_transition, require
+
+    with pytest.raises(InvalidStateError) as refused:
+        require("《办公设备》第2包", SessionState.CHECKIN, SessionState.SCORING, doing="提交评分表 submit sheets")
+    assert refused.value.message == ("《办公设备》第2包的评标当前为「签到中」，不能提交评分表 "
+                                     "the evaluation is checkin: cannot submit sheets")
+    with pytest.raises(InvalidStateError) as refused:
+        check_transition("《办公设备》", SessionState.DONE, SessionState.SCORING)
+    assert refused.value.message == ("《办公设备》的评标当前为「评标结束」，不能转为「独立评分」 "
+                                     "the evaluation is done: it cannot become scoring")

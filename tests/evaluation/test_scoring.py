@@ -69,7 +69,7 @@ def test_price_scores(name: str, prices: dict[str, int], expected: dict[str, F])
 
 @pytest.mark.parametrize("bad", [0, -1, 1.5, True, "100"])
 def test_price_must_be_positive_whole_fen(bad: object) -> None:
-    with pytest.raises(ScoringError, match="bid x: price must be a positive whole number of fen"):
+    with pytest.raises(ScoringError, match="^投标 x 的报价须为正数"):
         price_scores({"a": 100, "x": bad}, F(30))  # type: ignore[dict-item]
 
 
@@ -159,13 +159,13 @@ def test_criteria_rules() -> None:
     )
     check_price_weight(CRITERIA, Category.GOODS)
     low = Criteria((Criterion("P", Kind.PRICE, F(9)), Criterion("T", Kind.TECHNICAL, F(91))))
-    with pytest.raises(ScoringError, match=r"price is 9.00 % of the points; services need at least 10.00 %"):
+    with pytest.raises(ScoringError, match="^价格分占总分的 9.00%，服务项目不得低于 10.00%"):
         check_price_weight(low, Category.SERVICES)
-    with pytest.raises(ScoringError, match="criterion codes must be unique"):
+    with pytest.raises(ScoringError, match="^评分因素的编号不能重复"):
         Criteria((Criterion("T", Kind.TECHNICAL, F(1)), Criterion("T", Kind.BUSINESS, F(1))))
-    with pytest.raises(ScoringError, match="only one price criterion"):
+    with pytest.raises(ScoringError, match="^只能有一项价格分"):
         Criteria((Criterion("P", Kind.PRICE, F(1)), Criterion("Q", Kind.PRICE, F(1))))
-    with pytest.raises(ScoringError, match="allowed values must be within 0..5"):
+    with pytest.raises(ScoringError, match="^评分因素“X”的可选分值须在 0 至 5 之间"):
         Criterion("X", Kind.TECHNICAL, F(5), allowed=(F(6),))
 
 
@@ -180,11 +180,11 @@ def test_sheet_problems() -> None:
     bad = Sheet("e1", "a", {"T1": F(9), "T2": F(4), "X": F(1)}, F(20))
     found = [(f.problem, f.criterion, f.message) for f in check_sheet(CRITERIA, bad)]
     assert found == [
-        (Problem.OUT_OF_SCALE, "T1", "T1 = 9 is not 10..40"),
-        (Problem.OUT_OF_SCALE, "T2", "T2 = 4 is not one of 0, 5, 10"),
-        (Problem.UNKNOWN, "X", "X is not a scored criterion"),
-        (Problem.MISSING, "B1", "B1 is not scored"),
-        (Problem.SUM_ERROR, None, "total 20 but the items sum to 14"),
+        (Problem.OUT_OF_SCALE, "T1", "“T1”的 9 分超出范围 T1 = 9 is not 10..40"),
+        (Problem.OUT_OF_SCALE, "T2", "“T2”的 4 分超出范围 T2 = 4 is not one of 0, 5, 10"),
+        (Problem.UNKNOWN, "X", "X不是需要评分的评分因素 X is not a scored criterion"),
+        (Problem.MISSING, "B1", "“B1”没有评分 B1 is not scored"),
+        (Problem.SUM_ERROR, None, "合计 20 分与各项之和 14 分不符 total 20 but the items sum to 14"),
     ]
 
 
@@ -197,9 +197,9 @@ def test_objective_scores_must_agree_across_experts() -> None:
     ]
     found = check_sheets(CRITERIA, sheets)
     assert [(f.problem, f.bid, f.criterion, f.message) for f in found] == [
-        (Problem.OBJECTIVE_INCONSISTENT, "a", "T2", "T2 differs across experts: e1=5, e2=10")
+        (Problem.OBJECTIVE_INCONSISTENT, "a", "T2", "各专家对客观分“T2”的评分不一致（e1=5, e2=10） T2 differs across experts")
     ]
-    with pytest.raises(ScoringError, match="two sheets for the same bid"):
+    with pytest.raises(ScoringError, match="^同一位专家对同一份投标有两张评分表"):
         check_sheets(CRITERIA, [sheets[0], sheets[0]])
 
 

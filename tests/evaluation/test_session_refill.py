@@ -65,7 +65,7 @@ async def test_a_withdrawn_seat_is_refilled_from_the_reserve(tctx: TenderContext
     keys = Keys()
     bids = (await sessions.get_session(ectx, tid)).bids
     gone = members[0]
-    with pytest.raises(ConflictError, match="has not withdrawn"):  # nobody withdrew yet
+    with pytest.raises(ConflictError, match="未回避：只有回避成员的席位才能补抽"):  # nobody withdrew yet
         await refill.refill(ectx, AGENCY, tid, gone.account)
     await sessions.check_in(ectx, gone, tid, tied(keys, gone.account, bids))
     for m in members[1:]:
@@ -73,11 +73,11 @@ async def test_a_withdrawn_seat_is_refilled_from_the_reserve(tctx: TenderContext
     assert session.state is SessionState.CHECKIN and [m.account for m in session.vacant()] == [gone.account]
 
     before = tctx.audit.size
-    with pytest.raises(NotPermitted, match="another agency"):
+    with pytest.raises(NotPermitted, match="属于另一家代理机构"):
         await refill.refill(ectx, OTHER_AGENCY, tid, gone.account)
-    with pytest.raises(NotFoundError, match="not a member"):
+    with pytest.raises(NotFoundError, match="不是.*评标委员会的成员"):
         await refill.refill(ectx, AGENCY, tid, "acc-nobody")
-    with pytest.raises(ConflictError, match="has not withdrawn"):
+    with pytest.raises(ConflictError, match="未回避：只有回避成员的席位才能补抽"):
         await refill.refill(ectx, AGENCY, tid, members[1].account)
     with pytest.raises(InvalidStateError, match="has started"):  # the plain decline stays closed after the start
         await draw_service.decline(tctx, AGENCY, tid, session.member(members[1].account).expert_id, "x", "avoidance", "y")
@@ -89,7 +89,7 @@ async def test_a_withdrawn_seat_is_refilled_from_the_reserve(tctx: TenderContext
     assert [e.kind for e in entries] == ["experts.declined", "experts.replaced"]
     recusal = [e for e in await tctx.audit.entries_for_tender(tid, kinds=["evaluation.member_recused"])][-1]
     assert entries[0].payload["ground"] == "avoidance" and entries[0].payload["evidence"] == f"evaluation.member_recused #{recusal.index}"
-    with pytest.raises(ConflictError, match="already refilled"):
+    with pytest.raises(ConflictError, match="^已为.+的席位补抽专家"):
         await refill.refill(ectx, AGENCY, tid, gone.account)
     assert await refill.join_replacement(ectx, members[1], tid) is None  # not a replacement: nothing joins
 
@@ -102,19 +102,19 @@ async def test_a_withdrawn_seat_is_refilled_from_the_reserve(tctx: TenderContext
     added = (await tctx.audit.entries(tctx.audit.size - 1, tctx.audit.size))[0]
     assert added.kind == "evaluation.member_added" and added.payload["replaces"] == gone.account
     assert await refill.join_replacement(ectx, newcomer, tid) is None  # idempotent
-    with pytest.raises(ConflictError, match="already filled"):
+    with pytest.raises(ConflictError, match="的席位已补足"):
         await refill.refill(ectx, AGENCY, tid, gone.account)
 
     session = await sessions.check_in(ectx, newcomer, tid, keys.checkin(newcomer.account, bids))
     assert session.state is SessionState.ELECTION
-    with pytest.raises(NotPermitted, match="withdrawn"):
+    with pytest.raises(NotPermitted, match="^您已申请回避"):
         await sessions.vote(ectx, gone, tid, members[1].account)
-    with pytest.raises(InvalidRequest, match="not a member"):  # a withdrawn member cannot be elected
+    with pytest.raises(InvalidRequest, match="^所选的人不是评标委员会成员"):  # a withdrawn member cannot be elected
         await sessions.vote(ectx, members[1], tid, gone.account)
     for m in [*members[1:3], newcomer]:  # 3 of the 5 seated is a majority
         session = await sessions.vote(ectx, m, tid, members[1].account)
     assert session.state is SessionState.SCORING and session.leader == members[1].account
-    with pytest.raises(InvalidStateError, match="scoring"):
+    with pytest.raises(InvalidStateError, match="「独立评分」"):
         await refill.refill(ectx, AGENCY, tid, gone.account)
 
     # The report lists the withdrawn member as 回避, with who filled its seat, not as absent.

@@ -99,7 +99,7 @@ async def test_invalid_bid_leaves_too_few_and_the_tender_fails(ectx: EvaluationC
     tender_id, experts, names = await sme_tender(ectx, beacon)
     leader = experts[0]
     decision = {"bid": names["C"], "ground": "conformity", "reason": "未按要求提供授权书 no letter of authority"}
-    with pytest.raises(NotPermitted, match="only the group leader"):
+    with pytest.raises(NotPermitted, match="^只有评标组长可以记录评标委员会的决定"):
         await validity.declare_invalid(ectx, experts[1], tender_id, decision)
     with pytest.raises(InvalidRequest, match="not flagged as abnormally low"):
         await validity.declare_invalid(ectx, leader, tender_id, {**decision, "ground": "abnormally_low"})
@@ -150,7 +150,7 @@ async def test_abnormally_low_bid_found_invalid_is_left_out_of_the_tally(ectx: E
     with pytest.raises(ConflictError, match="already invalid"):
         await bid_queries.decide_low_price(ectx, leader, tender_id, {"bid": d, "accepted": False, "reason": "again"})
     every = {b: {"c2": "40", "c3": "15"} for b in [*names.values(), d]}
-    with pytest.raises(InvalidRequest, match="one sheet for every valid bid"):
+    with pytest.raises(InvalidRequest, match="^请为每一份有效投标各提交一张评分表"):
         await scoring.submit_sheets(ectx, experts[1], tender_id, *sheets_doc(keys, tender_id, experts[1].account, every))
     for e in experts:
         same = {b: {"c2": "40", "c3": "15"} for b in names.values()}
@@ -179,7 +179,7 @@ async def test_arithmetic_correction_confirmed_changes_the_price_refused_invalid
     d = next(b for b in bidder if b not in names.values())
     # B wrote 壹拾万零伍仟元整 in words but 108,000.00 in figures: words prevail (art. 59 (2))
     fix = {"bid": names["B"], "rule": "words", "words": "壹拾万零伍仟元整", "explanation": "大写金额与小写金额不一致"}
-    with pytest.raises(NotPermitted, match="only the group leader"):
+    with pytest.raises(NotPermitted, match="^只有评标组长可以记录评标委员会的决定"):
         await bid_queries.correct_price(ectx, experts[1], tender_id, fix)
     with pytest.raises(InvalidRequest, match="not an amount in words"):
         await bid_queries.correct_price(ectx, leader, tender_id, {**fix, "words": "十万"})
@@ -187,7 +187,7 @@ async def test_arithmetic_correction_confirmed_changes_the_price_refused_invalid
     for e in experts:  # everyone scores all four bids; the review opens
         every = {x: {"c2": "40", "c3": "15"} for x in bidder}
         await scoring.submit_sheets(ectx, e, tender_id, *sheets_doc(keys, tender_id, e.account, every))
-    with pytest.raises(ConflictError, match="not yet: .* arithmetic correction"):
+    with pytest.raises(ConflictError, match="^暂不能汇总：.*尚未答复算术修正"):
         await scoring.compute_tally(ectx, leader, tender_id)  # the tally waits for the bidder
     with pytest.raises(NotPermitted, match="only the bidder of this bid"):
         await bid_queries.answer_correction(ectx, bidder[names["A"]], tender_id, {"bid": names["B"], "confirm": True})
@@ -237,18 +237,18 @@ def test_avoidance_is_answered_once_per_bidder_with_a_reason_for_a_tie() -> None
 
 
 @pytest.mark.parametrize(("answers", "error"), [
-    (None, "a list"),
-    ({"acct_a": False}, "a list"),
-    ([{"bidder": "acct_a", "conflict": False}], "乙公司 too"),
-    ([{"bidder": "acct_a", "conflict": False}, {"bidder": "acct_a", "conflict": False}], "two avoidance answers for 甲公司"),
-    ([{"bidder": "acct_x", "conflict": False}, {"bidder": "acct_b", "conflict": False}], "names no bidder"),
-    ([{"bidder": ["acct_a"], "conflict": False}], "names no bidder"),
-    ([{"bidder": "acct_a", "conflict": "no"}, {"bidder": "acct_b", "conflict": False}], "yes or no for 甲公司"),
-    ([{"bidder": "acct_a", "conflict": 0}, {"bidder": "acct_b", "conflict": False}], "yes or no for 甲公司"),
-    ([{"bidder": "acct_a", "conflict": True, "reason": "  "}, {"bidder": "acct_b", "conflict": False}], "what ties you to 甲公司"),
-    ([{"bidder": "acct_a", "conflict": True, "reason": "x" * 501}, {"bidder": "acct_b", "conflict": False}], "at most 500"),
-    ([{"bidder": "acct_a", "conflict": True, "reason": 1e999}, {"bidder": "acct_b", "conflict": False}], "text"),
-    ([{"bidder": "acct_a", "conflict": False}] * 3, "a list"),
+    (None, "^请对每一家投标人回答一次回避问题"),
+    ({"acct_a": False}, "^请对每一家投标人回答一次回避问题"),
+    ([{"bidder": "acct_a", "conflict": False}], "^请也就乙公司回答回避问题"),
+    ([{"bidder": "acct_a", "conflict": False}, {"bidder": "acct_a", "conflict": False}], "^对甲公司的回避问题回答了两次"),
+    ([{"bidder": "acct_x", "conflict": False}, {"bidder": "acct_b", "conflict": False}], "^回避声明中有一项不是本次评标的投标人"),
+    ([{"bidder": ["acct_a"], "conflict": False}], "^回避声明中有一项不是本次评标的投标人"),
+    ([{"bidder": "acct_a", "conflict": "no"}, {"bidder": "acct_b", "conflict": False}], "^请就甲公司回答“是”或“否”"),
+    ([{"bidder": "acct_a", "conflict": 0}, {"bidder": "acct_b", "conflict": False}], "^请就甲公司回答“是”或“否”"),
+    ([{"bidder": "acct_a", "conflict": True, "reason": "  "}, {"bidder": "acct_b", "conflict": False}], "^请说明您与甲公司存在何种关系"),
+    ([{"bidder": "acct_a", "conflict": True, "reason": "x" * 501}, {"bidder": "acct_b", "conflict": False}], "^与甲公司的关系说明不超过 500 字"),
+    ([{"bidder": "acct_a", "conflict": True, "reason": 1e999}, {"bidder": "acct_b", "conflict": False}], "^与甲公司的关系说明不超过 500 字"),
+    ([{"bidder": "acct_a", "conflict": False}] * 3, "^请对每一家投标人回答一次回避问题"),
 ])
 def test_avoidance_answers_refuse_what_is_not_one_clear_answer_per_bidder(answers: Any, error: str) -> None:
     with pytest.raises(InvalidRequest, match=error):
@@ -263,7 +263,7 @@ async def test_a_member_declaring_a_tie_withdraws_instead_of_checking_in(ectx: E
     tied = keys.checkin(experts[0].account, session.bids)
     tied["avoidance"][1] = {**tied["avoidance"][1], "conflict": True, "reason": "配偶在该公司任职"}
     before = tctx.audit.size
-    with pytest.raises(InvalidRequest, match="too"):  # an answer missing: nothing recorded
+    with pytest.raises(InvalidRequest, match="^请也就.*回答回避问题"):  # an answer missing: nothing recorded
         await sessions.check_in(ectx, experts[0], t.id, {**tied, "avoidance": tied["avoidance"][:1]})
     assert tctx.audit.size == before
     session = await sessions.check_in(ectx, experts[0], t.id, tied)
@@ -272,7 +272,7 @@ async def test_a_member_declaring_a_tie_withdraws_instead_of_checking_in(ectx: E
     assert [r["bidder_name"] for r in me.recusal] == [session.bids[1]["bidder_name"]]
     entry = (await tctx.audit.entries(before, tctx.audit.size))[-1]
     assert entry.kind == "evaluation.member_recused" and entry.payload["avoidance"][1]["reason"] == "配偶在该公司任职"
-    with pytest.raises(ConflictError, match="withdrawn"):
+    with pytest.raises(ConflictError, match="^您已申请回避"):
         await sessions.check_in(ectx, experts[0], t.id, keys.checkin(experts[0].account, session.bids))
     for e in experts[1:]:
         session = await sessions.check_in(ectx, e, t.id, keys.checkin(e.account, session.bids))

@@ -103,7 +103,7 @@ def test_tie_rules() -> None:
     drawn = tally(CRITERIA, Method.COMPREHENSIVE, bids, sheets, tie_rule=TieRule.DRAW, randomness=randomness)
     order = sorted("abc", key=lambda b: hashlib.sha256(b"pingbiao-tie-v1" + randomness + b.encode()).digest())
     assert [(b.bid, b.rank) for b in drawn.bids] == [(bid, n + 1) for n, bid in enumerate(order)]
-    with pytest.raises(ScoringError, match="drawn tie order needs"):
+    with pytest.raises(ScoringError, match="^抽签决定并列名次须有已记录的随机数"):
         tally(CRITERIA, Method.COMPREHENSIVE, bids, sheets, tie_rule=TieRule.DRAW)
 
 
@@ -121,11 +121,11 @@ def test_recommend_and_separated_mode() -> None:
 
 
 def test_incomplete_or_bad_sheets_refused() -> None:
-    with pytest.raises(ScoringError, match="every expert must score every bid: 8 sheets for 3 × 3"):
+    with pytest.raises(ScoringError, match="^每位专家须对每一份有效投标评分：现有评分表 8 张，应为 3 × 3 张"):
         tally(CRITERIA, Method.COMPREHENSIVE, BIDS, SHEETS[:-1])
-    with pytest.raises(ScoringError, match=r"sheets have 1 problem\(s\), first: a: T1 = 41 is not 0..40"):
+    with pytest.raises(ScoringError, match="^评分表有 1 处问题，第一处：投标 a，“T1”的 41 分超出范围"):
         tally(CRITERIA, Method.COMPREHENSIVE, BIDS, [sheet("e1", "a", 41, 10, 18), *SHEETS[1:]])
-    with pytest.raises(ScoringError, match="bid x: price must be a positive whole number of fen"):
+    with pytest.raises(ScoringError, match="^投标 x 的报价须为正数"):
         tally(CRITERIA, Method.LOWEST_PRICE, [Bid("x", 0)], [])
 
 
@@ -203,28 +203,29 @@ def test_allowed_change_for_abnormal_score() -> None:
     [
         (
             change(None),
-            "a score change needs one of the allowed reasons (sum_error, out_of_scale, objective_inconsistent, abnormal_high_low), got None",
+            ("修改评分须选择允许的理由（计算错误、分值超出范围、客观分不一致、畸高畸低） a score change needs one of the allowed reasons "
+             "(sum_error, out_of_scale, objective_inconsistent, abnormal_high_low), got None"),
         ),
-        (change("typo"), "a score change needs one of the allowed reasons"),
-        (change(ChangeReason.ABNORMAL_HIGH_LOW, why=" "), "a score change needs a stated explanation"),
+        (change("typo"), "修改评分须选择允许的理由"),
+        (change(ChangeReason.ABNORMAL_HIGH_LOW, why=" "), "修改评分须说明理由"),
         (
             change(ChangeReason.ABNORMAL_HIGH_LOW, expert="e2"),
-            "abnormal_high_low does not apply to T1 = 34 of e2 on a",
+            "修改理由“畸高畸低”不适用于这项评分（“T1” 34 分）",
         ),
-        (change(ChangeReason.OUT_OF_SCALE), "out_of_scale does not apply to T1 = 12 of e3 on a"),
+        (change(ChangeReason.OUT_OF_SCALE), "修改理由“分值超出范围”不适用于这项评分（“T1” 12 分）"),
         (
             change(ChangeReason.OBJECTIVE_INCONSISTENT, "T2", 5),
-            "objective_inconsistent does not apply to T2 = 10 of e3 on a",
+            "修改理由“客观分不一致”不适用于这项评分（“T2” 10 分）",
         ),
-        (change(ChangeReason.ABNORMAL_HIGH_LOW, new=41), "the new score 41 must differ from 12 and be 0..40"),
+        (change(ChangeReason.ABNORMAL_HIGH_LOW, new=41), "新的分值 41 须与原分值 12 不同且在评分范围内"),
         (
             change(ChangeReason.SUM_ERROR, None, 38),
-            "a sum_error change sets a wrong total to the items' sum (38)",
+            "计算错误的修改只能把有误的合计改为各项之和（38 分）",
         ),
-        (change(ChangeReason.OUT_OF_SCALE, None, 38), "only sum_error may change a written total"),
-        (change(ChangeReason.SUM_ERROR, "T1"), "sum_error does not apply to T1 = 12 of e3 on a"),
-        (change(ChangeReason.ABNORMAL_HIGH_LOW, "P"), "P is not scored on this sheet"),
-        (change(ChangeReason.ABNORMAL_HIGH_LOW, expert="e9"), "expert e9 has no sheet for bid a"),
+        (change(ChangeReason.OUT_OF_SCALE, None, 38), "只有“计算错误”可以修改合计分"),
+        (change(ChangeReason.SUM_ERROR, "T1"), "修改理由“计算错误”不适用于这项评分（“T1” 12 分）"),
+        (change(ChangeReason.ABNORMAL_HIGH_LOW, "P"), "这张评分表上没有“P”的评分"),
+        (change(ChangeReason.ABNORMAL_HIGH_LOW, expert="e9"), "专家 e9 没有投标 a 的评分表"),
     ],
 )
 def test_refused_changes(bad: ScoreChange, message: str) -> None:

@@ -62,7 +62,7 @@ async def test_api_rules_flow_and_replay(aiohttp_client: Any, tmp_path: Path) ->
     assert (await hall.call("expert", "GET", base))[0] == 403  # an expert not on this committee
     assert (await hall.call("supervisor", "POST", f"{base}/checkin", json={}))[0] == 403
     status, body = await hall.call("e0", "POST", f"{base}/checkin", json={**keys.checkin(acct["e0"], session_bids), "declaration_sha256": "0" * 64})
-    assert status == 400 and "avoidance declaration" in body["error"]
+    assert status == 400 and body["error"].startswith("请阅读并接受当前的回避声明")
     for n in experts:
         assert (await hall.call(n, "POST", f"{base}/checkin", json=keys.checkin(acct[n], session_bids)))[0] == 201
     for n in experts[:3]:
@@ -92,7 +92,7 @@ async def test_api_rules_flow_and_replay(aiohttp_client: Any, tmp_path: Path) ->
     text, _ = sheets_doc(keys, tender_id, acct["e0"], scores)
     size = hall.client.app[AUDIT_LOG].size
     status, body = await hall.call("e0", "POST", f"{base}/sheets", json={"document": text, "signature": Keys().sign(acct["e0"], text.encode())})
-    assert (status, body["error"]) == (400, "the signature does not verify with your registered key")
+    assert (status, body["error"]) == (400, "签名与您登记的签名密钥不符 the signature does not verify with your registered key")
     for hostile in ("1e10000000", "1e5000"):  # once 17.7 s of a frozen server, then a 500
         raw = [{"bid": b, "expert": acct["e0"], "scores": {"c2": hostile, "c3": "15"}, "total": None} for b in sorted(bid_ids)]
         text, sig = keys.document("pingbiao-sheets/1", tender_id, acct["e0"], sheets=raw)
@@ -112,7 +112,7 @@ async def test_api_rules_flow_and_replay(aiohttp_client: Any, tmp_path: Path) ->
     change = {"expert": acct["e4"], "bid": bid_ids[0], "criterion": "c2", "new": "39", "explanation": "核对 re-checked"}
     text, sig = keys.document("pingbiao-change/1", tender_id, acct["e4"], change={**change, "reason": "it felt low"})
     status, body = await hall.call("e4", "POST", f"{base}/changes", json={"document": text, "signature": sig})
-    assert status == 409 and "allowed reasons" in body["error"]
+    assert status == 409 and body["error"].startswith("修改评分须选择允许的理由")
     text, sig = keys.document("pingbiao-change/1", tender_id, acct["e4"], change={**change, "reason": "abnormal_high_low"})
     assert (await hall.call("e4", "POST", f"{base}/changes", json={"document": text, "signature": sig}))[0] == 201
     assert (await hall.call("e1", "POST", f"{base}/tally"))[0] == 403
