@@ -5,9 +5,6 @@ with a document; web/static/my_bid.js), and the justification's document, each r
 
 from __future__ import annotations
 
-from pathlib import Path
-from urllib.parse import quote
-
 from aiohttp import web
 
 from evaluation.errors import DomainError
@@ -19,7 +16,7 @@ from web.api.evaluation import ctx
 from web.api.tenders import current_actor
 from web.i18n import language_of
 from web.labels import labels_in
-from web.pages.evaluation import INLINE
+from web.pages.evaluation import document_response
 from web.rendering import render
 
 routes = web.RouteTableDef()
@@ -56,13 +53,4 @@ async def justification(request: web.Request) -> web.StreamResponse:
     else downloaded (``?download=1`` always downloads). The reading is logged first."""
     m = request.match_info
     doc = await justifications.open_justification(ctx(request), current_actor(request), m["id"], m["bid"])
-    suffix = Path(doc.name).suffix.lower()
-    inline = suffix in INLINE and not request.query.get("download")
-    headers = {
-        "Content-Type": INLINE.get(suffix, "application/octet-stream") if inline else "application/octet-stream",
-        "Content-Disposition": f"{'inline' if inline else 'attachment'}; filename*=UTF-8''{quote(doc.name)}",
-        "Cache-Control": "no-store",
-        "X-Content-Type-Options": "nosniff",
-        "Content-Security-Policy": "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'self'",
-    }
-    return web.FileResponse(doc.path, headers=headers)
+    return document_response(request, doc.name, doc.path)

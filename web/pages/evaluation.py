@@ -139,15 +139,20 @@ async def document(request: web.Request) -> web.StreamResponse:
     else downloaded (``?download=1`` always downloads). The opening is logged first."""
     m = request.match_info
     doc = await documents.open_document(ctx(request).tenders, current_actor(request), m["id"], m["bid"], m["sha256"])
-    suffix = Path(doc.name).suffix.lower()
+    return document_response(request, doc.name, doc.path)
+
+
+def document_response(request: web.Request, name: str, path: Path) -> web.FileResponse:
+    """A bidder's file as the browser gets it: shown in the page when it can (PDF, images, text),
+    else downloaded (``?download=1`` always downloads); nothing in it may run or load, and only
+    this site's pages may frame it."""
+    suffix = Path(name).suffix.lower()
     inline = suffix in INLINE and not request.query.get("download")
-    disposition = "inline" if inline else "attachment"
     headers = {
         "Content-Type": INLINE.get(suffix, "application/octet-stream") if inline else "application/octet-stream",
-        "Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(doc.name)}",
+        "Content-Disposition": f"{'inline' if inline else 'attachment'}; filename*=UTF-8''{quote(name)}",
         "Cache-Control": "no-store",
         "X-Content-Type-Options": "nosniff",
-        # A bidder's file: nothing in it may run or load; only this site's pages may frame it.
         "Content-Security-Policy": "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'self'",
     }
-    return web.FileResponse(doc.path, headers=headers)
+    return web.FileResponse(path, headers=headers)
