@@ -1,0 +1,348 @@
+"""Faults a booth session survives (评标舱故障演练), with signaling in several processes:
+
+* the Redis of the bus killed and started again while participants sit on both processes;
+* one app process killed (SIGKILL) behind nginx: its clients reconnect through the other one;
+* fuzzed frames from clients on two processes and in two rooms.
+
+Every service is a private one of the test, on free ports in a temporary directory (never the
+machine's shared Redis). Waiting is for events (a message, a log line, a key), bounded by deadlines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+
+from signaling.client import SignalingClient
+from signaling.codes import ErrorCode, Role
+from signaling.messages import (
+    Answer,
+    Error,
+    Offer,
+    PeerJoined,
+    PeerLeft,
+    RelayedAnswer,
+    RelayedOffer,
+    ServerMessage,
+)
+from signaling.tokens import TokenSigner
+from signaling.wire import Message
+
+from ..conftest import need
+
+ROOT = Path(__file__).resolve().parents[2]
+SECRET = bytes(range(7, 39))
+PREFIX = "pingbiao-faults:"
+SIGNER = TokenSigner(SECRET)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def _until(check: Callable[[], Awaitable[bool]] | Callable[[], bool], what: str, timeout: float = 10.0) -> None:
+    """Poll `check` until it holds (each poll waits for the loop, not for a guessed time)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = check()
+        if asyncio.iscoroutine(got):
+            got = await got
+        if got:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout} s: {what}")
+        await asyncio.sleep(0.02)
+
+
+# --- a private Redis --------------------------------------------------------------------------------
+
+
+@dataclass
+class PrivateRedis:
+    """redis-server on a free loopback port, data in memory only (a restart forgets everything)."""
+
+    exe: str
+    port: int
+    dir: Path
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def _spawn(self) -> None:
+        with open(self.dir / "redis.log", "ab") as log:
+            self.proc = subprocess.Popen(
+                [self.exe, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir), "--save", "",
+                 "--appendonly", "no", "--protected-mode", "yes"],
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )
+
+    async def start(self) -> None:
+        self._spawn()
+        client = aioredis.Redis.from_url(self.url, socket_connect_timeout=0.5)
+
+        async def answers() -> bool:
+            assert self.proc is not None
+            assert self.proc.poll() is None, (self.dir / "redis.log").read_text()[-2000:]
+            try:
+                return bool(await client.ping())
+            except (OSError, aioredis.RedisError):
+                return False
+
+        try:
+            await _until(answers, "redis-server answers PING")
+        finally:
+            await client.aclose()
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+@pytest.fixture
+async def private_redis(tmp_path: Path) -> AsyncIterator[PrivateRedis]:
+    exe = shutil.which("redis-server")
+    need(exe is not None, "redis-server is not installed (a private Redis is started for this test)")
+    assert exe is not None
+    redis = PrivateRedis(exe, _free_port(), tmp_path)
+    await redis.start()
+    try:
+        yield redis
+    finally:
+        redis.stop()
+
+
+# --- signaling processes whose log the test reads -----------------------------------------------------
+
+
+@dataclass
+class Proc:
+    """A `python -m signaling` process logging JSON lines to a file."""
+
+    name: str
+    port: int
+    log: Path
+    proc: asyncio.subprocess.Process
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    def events(self) -> list[dict[str, Any]]:
+        out = []
+        for line in self.log.read_text(errors="replace").splitlines():
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                out.append({"event": "unstructured", "line": line})
+        return out
+
+    def logged(self, event: str) -> int:
+        return sum(1 for e in self.events() if e.get("event") == event)
+
+    def tracebacks(self) -> list[str]:
+        text = self.log.read_text(errors="replace")
+        return [e.get("exc") or e.get("line", "") for e in self.events()
+                if "exc" in e or e.get("event") == "unstructured"] + (["Traceback"] if "Traceback" in text else [])
+
+
+@asynccontextmanager
+async def signaling_procs(tmp: Path, bus: str, n: int = 2, *args: str,
+                          ports: list[int] | None = None) -> AsyncIterator[list[Proc]]:
+    env = {**os.environ, "PINGBIAO_SIGNALING_SECRET": SECRET.hex(), "PYTHONPATH": str(ROOT)}
+    procs: list[Proc] = []
+    try:
+        for i in range(n):
+            log = tmp / f"signaling{i + 1}.log"
+            port = ports[i] if ports else 0
+            with log.open("ab") as err:
+                proc = await asyncio.create_subprocess_exec(
+                    sys.executable, "-m", "signaling", "--host", "127.0.0.1", "--port", str(port), "--bus", bus,
+                    "--prefix", PREFIX, "--log-level", "INFO", "--log-format", "json", *args,
+                    env=env, cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=err,
+                )
+            assert proc.stdout is not None
+            line = (await asyncio.wait_for(proc.stdout.readline(), 20.0)).decode().split()
+            assert line[:1] == ["listening"], f"signaling process did not start: {log.read_text()[-2000:]}"
+            procs.append(Proc(f"signaling{i + 1}", int(line[2]), log, proc))
+        yield procs
+    finally:
+        for p in procs:
+            if p.proc.returncode is None:
+                p.proc.terminate()
+        for p in procs:
+            try:
+                await asyncio.wait_for(p.proc.wait(), 10.0)
+            except TimeoutError:
+                p.proc.kill()
+                await p.proc.wait()
+
+
+def token(room: str, account: str, role: Role = Role.EXPERT) -> str:
+    return SIGNER.issue(room, account, role, account.title(), 120)
+
+
+# --- clients that remember everything they received -----------------------------------------------------
+
+
+@dataclass
+class Seat:
+    """One participant: its current client, and every message any of its sockets received."""
+
+    room: str
+    account: str
+    role: Role = Role.EXPERT
+    client: SignalingClient | None = None
+    got: list[ServerMessage] = field(default_factory=list)
+
+    async def connect(self, base: str, path: str = "/rooms/") -> SignalingClient:
+        self.client = await SignalingClient.connect(f"{base}{path}{self.room}", token(self.room, self.account, self.role))
+        return self.client
+
+    async def expect(self, kind: type[Any], check: Callable[[Any], bool] = lambda m: True, timeout: float = 10.0) -> Any:
+        """Read until a `kind` message satisfying `check` arrives; everything read is kept in `got`."""
+        assert self.client is not None
+        async with asyncio.timeout(timeout):
+            while True:
+                msg = await self.client.recv(timeout)
+                self.got.append(msg)
+                if type(msg) is kind and check(msg):
+                    return msg
+
+    async def send(self, msg: Message) -> None:
+        assert self.client is not None
+        await self.client.send(msg)
+
+    async def close(self) -> None:
+        if self.client is not None:
+            await self.client.close()
+
+
+def named(msg: ServerMessage) -> set[str]:
+    """The participants a server message names."""
+    out = {getattr(msg, a) for a in ("from_", "by", "id") if isinstance(getattr(msg, a, None), str)}
+    if isinstance(msg, PeerJoined):
+        out.add(msg.peer.id)
+    return out
+
+
+def assert_no_cross_room(seats: list[Seat]) -> None:
+    rooms: dict[str, set[str]] = {}
+    for s in seats:
+        rooms.setdefault(s.room, set()).add(s.account)
+    for s in seats:
+        for m in s.got + (s.client.skipped if s.client else []):
+            assert named(m) <= rooms[s.room], f"{s.account} in {s.room} got {m}: it crossed rooms"
+
+
+async def relay_both_ways(a: Seat, b: Seat, tag: str) -> None:
+    await a.send(Offer(b.account, f"v=0 {tag}"))
+    await b.expect(RelayedOffer, lambda m: m == RelayedOffer(a.account, f"v=0 {tag}"))
+    await b.send(Answer(a.account, f"v=0 {tag}"))
+    await a.expect(RelayedAnswer, lambda m: m == RelayedAnswer(b.account, f"v=0 {tag}"))
+
+
+# --- 1. Redis killed and started again during a session ------------------------------------------------
+
+
+@pytest.mark.redis
+@pytest.mark.timeout(120)
+async def test_booth_survives_a_redis_restart(private_redis: PrivateRedis, tmp_path: Path) -> None:
+    async with signaling_procs(tmp_path, private_redis.url, 2, "--grace", "30", "--lease", "3") as (one, two):
+        seats = [Seat("r1", "alice", Role.HOST), Seat("r1", "bob"), Seat("r2", "carol", Role.HOST), Seat("r2", "dave")]
+        alice, bob, carol, dave = seats
+        frank = Seat("r1", "frank")
+        redis = aioredis.Redis.from_url(private_redis.url)
+        try:
+            await alice.connect(one.url)
+            await bob.connect(two.url)
+            await alice.expect(PeerJoined, lambda m: m.peer.id == "bob")
+            await carol.connect(two.url)
+            await dave.connect(one.url)
+            await carol.expect(PeerJoined, lambda m: m.peer.id == "dave")
+            await relay_both_ways(alice, bob, "before")
+            await relay_both_ways(dave, carol, "before")
+
+            private_redis.kill()
+            await _until(lambda: one.logged("bus connection lost") and two.logged("bus connection lost"),
+                         "both processes log the lost bus")
+            # while it is down: a relay is refused with a documented error, the socket stays open
+            await alice.send(Offer("bob", "v=0 during"))
+            refused = await alice.expect(Error)
+            assert (refused.code, refused.ref) == (ErrorCode.PEER_UNAVAILABLE, "offer"), refused
+
+            await private_redis.start()  # empty: every place and subscription is gone from Redis
+            await _until(lambda: one.logged("bus connection restored") and two.logged("bus connection restored"),
+                         "both processes log the restored bus")
+
+            async def both_subscribed() -> bool:
+                subs = dict(await redis.pubsub_numsub(f"{PREFIX}room:r1", f"{PREFIX}room:r2"))
+                return set(subs.values()) == {2}
+
+            await _until(both_subscribed, "both processes subscribed to both rooms again")
+            members = {r: sorted(k.decode() for k in await redis.hkeys(f"{PREFIX}members:{r}"))  # type: ignore[misc]
+                       for r in ("r1", "r2")}
+            assert members == {"r1": ["alice", "bob"], "r2": ["carol", "dave"]}
+
+            # relays cross processes again, both ways, in both rooms
+            await relay_both_ways(alice, bob, "after")
+            await relay_both_ways(bob, alice, "after2")
+            await relay_both_ways(carol, dave, "after")
+            # presence: a newcomer through either process sees who is there; they see it
+            await frank.connect(two.url)
+            assert frank.client is not None and frank.client.welcome is not None
+            assert sorted(p.id for p in frank.client.welcome.participants) == ["alice", "bob"]
+            await alice.expect(PeerJoined, lambda m: m.peer.id == "frank")
+            await bob.expect(PeerJoined, lambda m: m.peer.id == "frank")
+            erin = Seat("r2", "erin")
+            await erin.connect(one.url)
+            assert erin.client is not None and erin.client.welcome is not None
+            assert sorted(p.id for p in erin.client.welcome.participants) == ["carol", "dave"]
+            await carol.expect(PeerJoined, lambda m: m.peer.id == "erin")
+            seats += [frank, erin]
+
+            for s in seats:  # read what is left, up to a pong, then check nothing crossed rooms
+                assert s.client is not None
+                await s.send(Offer("zed", "v=0"))
+                await s.expect(Error, lambda m: m.code is ErrorCode.UNKNOWN_PEER)
+            assert_no_cross_room(seats)
+            assert not [m for s in seats for m in s.got if isinstance(m, PeerLeft)]  # nobody lost a place
+
+            for p in (one, two):
+                assert p.proc.returncode is None, f"{p.name} exited"
+                lost = [e for e in p.events() if e.get("event") == "bus connection lost"]
+                assert lost and lost[0]["level"] == "error" and lost[0]["proc"] and lost[0]["error"], lost
+                assert p.logged("places restored after a bus outage") >= 1
+                assert p.tracebacks() == [], (p.name, p.tracebacks()[:3])
+        finally:
+            await redis.aclose()
+            for s in [*seats, frank]:
+                await s.close()
