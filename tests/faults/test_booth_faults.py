@@ -16,6 +16,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -25,15 +26,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 import redis.asyncio as aioredis
 
-from signaling.client import SignalingClient
+from signaling.client import Closed, SignalingClient
 from signaling.codes import ErrorCode, Role
 from signaling.messages import (
     Answer,
     Error,
     Offer,
+    PeerBack,
     PeerJoined,
     PeerLeft,
     RelayedAnswer,
@@ -223,8 +226,11 @@ class Seat:
     client: SignalingClient | None = None
     got: list[ServerMessage] = field(default_factory=list)
 
-    async def connect(self, base: str, path: str = "/rooms/") -> SignalingClient:
-        self.client = await SignalingClient.connect(f"{base}{path}{self.room}", token(self.room, self.account, self.role))
+    async def connect(self, base: str, session: aiohttp.ClientSession | None = None) -> SignalingClient:
+        if self.client is not None:
+            self.got += self.client.skipped
+        self.client = await SignalingClient.connect(
+            f"{base}/rooms/{self.room}", token(self.room, self.account, self.role), session=session)
         return self.client
 
     async def expect(self, kind: type[Any], check: Callable[[Any], bool] = lambda m: True, timeout: float = 10.0) -> Any:
@@ -346,3 +352,151 @@ async def test_booth_survives_a_redis_restart(private_redis: PrivateRedis, tmp_p
             await redis.aclose()
             for s in [*seats, frank]:
                 await s.close()
+
+
+# --- 2. one app process killed behind nginx -------------------------------------------------------------
+
+
+@dataclass
+class PrivateNginx:
+    """Debian's nginx with the production config (web/ops/stack.py nginx_conf) on a free port."""
+
+    port: int
+    cert: Path
+    proc: subprocess.Popen[bytes]
+
+    def ssl_context(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=str(self.cert))
+
+
+def _start_nginx(exe: str, root: Path, upstreams: list[str]) -> PrivateNginx:
+    from web.cli.stack import self_signed
+    from web.ops import stack
+
+    root.mkdir()
+    for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
+        (root / "tmp" / name).mkdir(parents=True)
+    cert, key = root / "cert.pem", root / "key.pem"
+    self_signed(cert, key, "127.0.0.1")
+    port = _free_port()
+    conf = root / "nginx.conf"
+    conf.write_text(stack.nginx_conf(stack.Nginx(
+        https_port=port, upstreams=tuple(upstreams), certificate=str(cert), certificate_key=str(key), prefix=str(root),
+        listen_host="127.0.0.1", run_as_root=os.geteuid() == 0,
+    )))
+    args = [exe, "-p", str(root), "-c", str(conf)]
+    checked = subprocess.run([*args, "-t"], capture_output=True, text=True, check=False)
+    assert checked.returncode == 0, checked.stderr
+    with (root / "nginx.out").open("ab") as out:
+        proc = subprocess.Popen([*args, "-g", "daemon off;"], stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    return PrivateNginx(port, cert, proc)
+
+
+def _joins(procs: list[Proc], account: str) -> list[Proc]:
+    """The processes that logged `account` joining, oldest first."""
+    out = [(e["ts"], i, p) for i, p in enumerate(procs) for e in p.events()
+           if e.get("event") == "joined" and e.get("account") == account]
+    return [p for _, _, p in sorted(out, key=lambda x: (x[0], x[1]))]
+
+
+async def _process_of(procs: list[Proc], account: str, joins: int = 1) -> Proc:
+    """The process holding `account`'s place after its `joins`-th join (once it has logged it)."""
+    await _until(lambda: len(_joins(procs, account)) >= joins, f"{account}'s join no. {joins} is logged")
+    return _joins(procs, account)[joins - 1]
+
+
+@pytest.mark.redis
+@pytest.mark.timeout(120)
+async def test_booth_clients_move_to_the_other_process_when_one_is_killed(
+    private_redis: PrivateRedis, tmp_path: Path
+) -> None:
+    nginx_exe = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+    need(nginx_exe is not None, "nginx is not installed (Debian package nginx)")
+    assert nginx_exe is not None
+    lease = 2.0
+    ports = [_free_port(), _free_port()]
+    async with signaling_procs(tmp_path, private_redis.url, 2, "--grace", "30", "--lease", str(lease),
+                               ports=ports) as procs:
+        nginx = _start_nginx(nginx_exe, tmp_path / "nginx", [f"127.0.0.1:{p}" for p in ports])
+        http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=nginx.ssl_context()))
+        base = f"wss://127.0.0.1:{nginx.port}"
+        seats = [Seat("r1", "alice", Role.HOST), Seat("r1", "bob"), Seat("r1", "carol"), Seat("r1", "dave")]
+        redis = aioredis.Redis.from_url(private_redis.url)
+        try:
+            async def nginx_up() -> bool:
+                assert nginx.proc.poll() is None, (tmp_path / "nginx" / "error.log").read_text()[-2000:]
+                try:
+                    await (await http.get(f"https://127.0.0.1:{nginx.port}/rooms/r1")).release()
+                    return True
+                except aiohttp.ClientConnectionError:
+                    return False
+
+            await _until(nginx_up, "nginx accepts TLS connections")
+            for s in seats:  # least connections: they spread over both processes
+                await s.connect(base, session=http)
+            held = {s.account: await _process_of(procs, s.account) for s in seats}
+            assert {p.name for p in held.values()} == {"signaling1", "signaling2"}, held
+            victim = held["bob"]
+            moving = [s for s in seats if held[s.account] is victim]
+            staying = [s for s in seats if held[s.account] is not victim]
+            await relay_both_ways(staying[0], moving[0], "before")
+
+            victim.proc.send_signal(signal.SIGKILL)  # no goodbye: its sockets just break
+            await victim.proc.wait()
+            killed = time.monotonic()
+            for s in moving:  # what booth.js does: the socket is lost, join again through nginx
+                assert s.client is not None
+                code = await s.client.closed(timeout=10.0)
+                assert code is None or code >= 1001, code
+                await s.close()
+
+                async def rejoined(s: Seat = s) -> bool:
+                    try:
+                        await s.connect(base, session=http)
+                        return True
+                    except (aiohttp.ClientError, Closed, TimeoutError):
+                        return False
+
+                await _until(rejoined, f"{s.account} rejoins through nginx", timeout=5.0)
+                assert s.client is not None and s.client.welcome is not None
+                assert s.client.welcome.resumed, s.account  # its place was kept, not taken anew
+                assert sorted(p.id for p in s.client.welcome.participants) == sorted(
+                    o.account for o in seats if o is not s)
+            print(f"clients of the killed process back through the other one after {time.monotonic() - killed:.2f} s")
+            survivor = next(p for p in procs if p is not victim)
+            for s in moving:
+                assert await _process_of(procs, s.account, 2) is survivor
+                for o in staying:
+                    await o.expect(PeerBack, lambda m, s=s: m.id == s.account)
+            for a in seats:  # every pair talks again
+                for b in seats:
+                    if a.room == b.room and a.account < b.account:
+                        await relay_both_ways(a, b, "after")
+
+            # once the dead process's lease is over, nothing of the session is released with it
+            async def victim_lease_over() -> bool:
+                return await redis.dbsize() > 0 and len(await redis.keys(f"{PREFIX}alive:*")) == 1
+
+            await _until(victim_lease_over, "the killed process's lease expires", timeout=3 * lease + 2)
+            erin = Seat("r1", "erin")  # a join reaps the room first
+            await erin.connect(base, session=http)
+            assert erin.client is not None and erin.client.welcome is not None
+            assert sorted(p.id for p in erin.client.welcome.participants) == sorted(s.account for s in seats)
+            assert all(p.state == "connected" for p in erin.client.welcome.participants)
+            seats.append(erin)
+            members = await redis.hgetall(f"{PREFIX}members:r1")  # type: ignore[misc]
+            assert sorted(k.decode() for k in members) == sorted(s.account for s in seats)
+            for s in seats:
+                await s.send(Offer("zed", "v=0"))
+                await s.expect(Error, lambda m: m.code is ErrorCode.UNKNOWN_PEER)
+                assert not [m for m in s.got if isinstance(m, PeerLeft)], (s.account, s.got)
+            assert survivor.proc.returncode is None
+            assert survivor.tracebacks() == [], survivor.tracebacks()[:3]
+        finally:
+            for s in seats:
+                await s.close()
+            await http.close()
+            await redis.aclose()
+            nginx.proc.terminate()
+            nginx.proc.wait(10)
