@@ -62,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rate", type=float, default=50.0)
     p.add_argument("--burst", type=int, default=200)
     p.add_argument("--capacity", type=int, default=12)
+    p.add_argument("--max-message-bytes", type=int, default=64 * 1024)
     p.add_argument("--lease", type=float, default=15.0, help="Redis: seconds a dead process's places outlive it")
     p.add_argument("--log-level", default="WARNING")
     p.add_argument("--log-format", choices=("text", "json"), default="text")
@@ -72,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         config = SignalingConfig(
             token_secret=secret, capacity=args.capacity, grace=args.grace, heartbeat=args.heartbeat,
             rate=args.rate, burst=args.burst, bus_url=args.bus, bus_prefix=args.prefix,
+            max_message_bytes=args.max_message_bytes,
             bus_lease=args.lease,
         )
         TokenSigner(secret)

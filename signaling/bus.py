@@ -282,7 +282,8 @@ class RedisBus(Bus):
             raise ValueError("the bus lease must be positive")
         # a few quick retries only: during an outage callers get BusUnavailable, the reader retries
         retry = Retry(ExponentialWithJitterBackoff(base=0.02, cap=0.2), retries=2)
-        self._redis = aioredis.Redis.from_url(url, retry=retry, socket_connect_timeout=2.0)
+        # a Redis that stops answering (cut off rather than stopped) counts as unavailable after 5 s
+        self._redis = aioredis.Redis.from_url(url, retry=retry, socket_connect_timeout=2.0, socket_timeout=5.0)
         self._prefix = prefix
         self.lease = lease
         self.proc = uuid.uuid4().hex[:16]  # this process, in member entries and its lease key

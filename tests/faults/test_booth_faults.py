@@ -11,6 +11,7 @@ machine's shared Redis). Waiting is for events (a message, a log line, a key), b
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import shutil
@@ -20,7 +21,8 @@ import ssl
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,24 +31,33 @@ from typing import Any
 import aiohttp
 import pytest
 import redis.asyncio as aioredis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from signaling.client import Closed, SignalingClient
-from signaling.codes import ErrorCode, Role
+from signaling.codes import CloseCode, ErrorCode, Role
 from signaling.messages import (
     Answer,
     Error,
+    MuteRequested,
     Offer,
     PeerBack,
     PeerJoined,
     PeerLeft,
+    PeerReconnecting,
+    Pong,
     RelayedAnswer,
+    RelayedCandidate,
+    RelayedIceRestart,
     RelayedOffer,
+    Removed,
     ServerMessage,
 )
 from signaling.tokens import TokenSigner
 from signaling.wire import Message
 
 from ..conftest import need
+from ..signaling import test_fuzz as fz  # its strategies and oracle (docs/signaling.md), not its test
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = bytes(range(7, 39))
@@ -304,6 +315,11 @@ async def test_booth_survives_a_redis_restart(private_redis: PrivateRedis, tmp_p
             await alice.send(Offer("bob", "v=0 during"))
             refused = await alice.expect(Error)
             assert (refused.code, refused.ref) == (ErrorCode.PEER_UNAVAILABLE, "offer"), refused
+            with pytest.raises(Closed) as joining:  # a join cannot take a place: "try again later"
+                await frank.connect(two.url)
+            assert joining.value.code == CloseCode.TRY_AGAIN_LATER
+            await dave.close()  # dave's network drops while the bus is down: he keeps his place
+            await _until(lambda: one.logged("socket lost while the bus is unavailable"), "dave's loss is noticed")
 
             await private_redis.start()  # empty: every place and subscription is gone from Redis
             await _until(lambda: one.logged("bus connection restored") and two.logged("bus connection restored"),
@@ -317,6 +333,10 @@ async def test_booth_survives_a_redis_restart(private_redis: PrivateRedis, tmp_p
             members = {r: sorted(k.decode() for k in await redis.hkeys(f"{PREFIX}members:{r}"))  # type: ignore[misc]
                        for r in ("r1", "r2")}
             assert members == {"r1": ["alice", "bob"], "r2": ["carol", "dave"]}
+            await carol.expect(PeerReconnecting, lambda m: m.id == "dave")  # told once the bus is back
+            await dave.connect(two.url)  # back through the other process, within his grace period
+            assert dave.client is not None and dave.client.welcome is not None and dave.client.welcome.resumed
+            await carol.expect(PeerBack, lambda m: m.id == "dave")
 
             # relays cross processes again, both ways, in both rooms
             await relay_both_ways(alice, bob, "after")
@@ -500,3 +520,154 @@ async def test_booth_clients_move_to_the_other_process_when_one_is_killed(
             await redis.aclose()
             nginx.proc.terminate()
             nginx.proc.wait(10)
+
+
+# --- 3. fuzzed frames with the room spread over two processes --------------------------------------------
+
+
+@dataclass
+class Spread:
+    """Two signaling processes on one private Redis, for every fuzz example (module-wide)."""
+
+    loop: asyncio.AbstractEventLoop
+    procs: list[Proc]
+    lines: dict[str, int] = field(default_factory=dict)  # log lines already checked, per process
+    rooms: Iterator[int] = field(default_factory=itertools.count)
+
+    def new_log_problems(self) -> list[str]:
+        """Errors, tracebacks and unstructured lines logged since the last call."""
+        out = []
+        for p in self.procs:
+            events = p.events()
+            fresh, self.lines[p.name] = events[self.lines.get(p.name, 0):], len(events)
+            out += [f"{p.name}: {e}" for e in fresh
+                    if e.get("level") in ("error", "critical") or "exc" in e or e.get("event") == "unstructured"]
+        return out
+
+
+@pytest.fixture(scope="module")
+def spread(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Spread]:
+    exe = shutil.which("redis-server")
+    need(exe is not None, "redis-server is not installed (a private Redis is started for this test)")
+    assert exe is not None
+    tmp = tmp_path_factory.mktemp("fuzz")
+    loop = asyncio.new_event_loop()
+    redis = PrivateRedis(exe, _free_port(), tmp)
+    loop.run_until_complete(redis.start())
+    procs = signaling_procs(tmp, redis.url, 2, "--max-message-bytes", str(fz.LIMIT), "--rate", "1000000",
+                            "--burst", "100000", "--heartbeat", "60", "--grace", "0.5", "--log-level", "WARNING")
+    try:
+        running = loop.run_until_complete(procs.__aenter__())
+        yield Spread(loop, running)
+    finally:
+        loop.run_until_complete(procs.__aexit__(None, None, None))
+        redis.stop()
+        loop.close()
+
+
+async def spread_scenario(h: Spread, sender: int, first_unjoined: bool, sent: list[str | bytes]) -> None:
+    """tests/signaling/test_fuzz.py's scenario with each room's two participants on different
+    processes (alice, dave on the first; bob, carol on the second), so relays cross Redis."""
+    n = next(h.rooms)
+    room_of = {pid: f"sp{n}-{i}" for i, members in enumerate(fz.ROOMS) for pid in members}
+    base = {pid: h.procs[0 if pid in ("alice", "dave") else 1].url + "/rooms/" for pid in fz.IDS}
+    clients: dict[str, SignalingClient] = {}
+    try:
+        for i, pid in enumerate(fz.IDS):
+            role = Role.HOST if i % 2 == 0 else Role.EXPERT
+            clients[pid] = await SignalingClient.connect(base[pid] + room_of[pid], token(room_of[pid], pid, role))
+        for a, b in (("alice", "bob"), ("carol", "dave")):  # the later joiner is known on the other process
+            while not any(isinstance(m, PeerJoined) and m.peer.id == b for m in clients[a].skipped):
+                clients[a].skipped.append(await clients[a].recv(5.0))
+        received: dict[str, list[ServerMessage]] = {pid: [] for pid in clients}
+        me = fz.IDS[sender]
+        mates = [p for p in fz.IDS if room_of[p] == room_of[me] and p != me]
+        deliveries: Counter[tuple[str, str]] = Counter()
+        frames_left = list(sent)
+        if first_unjoined:
+            frame = frames_left.pop(0)
+            fresh = await SignalingClient.connect(base[me] + room_of[me])
+            want = fz.expected(frame, joined=False)
+            try:
+                await (fresh.ws.send_bytes(frame) if isinstance(frame, bytes) else fresh.send_raw(frame))
+            except ConnectionError:
+                pass
+            assert await fresh.closed() in want.close, (frame, want)
+            await fresh.close()
+        open_ = True
+        for frame in frames_left:
+            want = fz.expected(frame, joined=True)
+            client = clients[me]
+            try:
+                await (client.ws.send_bytes(frame) if isinstance(frame, bytes) else client.send_raw(frame))
+            except ConnectionError:
+                pass
+            got, code = await fz._until_pong(client)
+            received[me].extend(got)
+            errors = [m for m in got if isinstance(m, Error)]
+            msg = want.value if isinstance(want.value, dict) else {}
+            kind = msg.get("type") if isinstance(msg.get("type"), str) else None
+            if want.close:
+                assert code in want.close, (frame[:200], code, got)
+                open_ = False
+                break
+            if want.error is not None:
+                assert [e.code for e in errors] == [want.error], (frame[:200], got)
+                if want.error is ErrorCode.BAD_JSON:
+                    text = errors[0].message
+                    assert text in fz.BAD_JSON_TEXTS or text.startswith("message is not valid Unicode: lone surrogate"), text
+            else:
+                assert len(errors) <= 1 and not {e.code for e in errors} & {ErrorCode.BAD_JSON, ErrorCode.TOO_LARGE}, (
+                    frame[:200], got)
+                assert {e.code for e in errors} <= set(ErrorCode), errors  # documented codes only
+                if not errors and kind in fz.RELAYED and msg.get("to") in mates:
+                    deliveries[(msg["to"], kind)] += 1
+                if not errors and kind == "ping":
+                    ts = msg.get("ts")
+                    assert Pong(None if ts is None else float(ts)) in got, (frame, got)
+            if code is not None:
+                assert (code, kind) == (1000, "leave"), (frame[:200], code)
+                open_ = False
+                break
+        mate = mates[0]
+        barrier = f"v=0 barrier {n}"
+        if open_ and not clients[mate].ws.closed:  # a last relay through Redis: what came before it is in
+            await clients[me].send(Offer(mate, barrier))
+        for pid in fz.IDS:
+            if pid == me:
+                continue
+            got, code = await fz._until_pong(clients[pid])
+            received[pid].extend(got)
+            if pid == mate and code is None and open_:
+                async with asyncio.timeout(5.0):
+                    while RelayedOffer(me, barrier) not in received[pid]:
+                        received[pid].append(await clients[pid].recv(5.0))
+        for pid, msgs in received.items():
+            room_mates = {p for p in fz.IDS if room_of[p] == room_of[pid]}
+            for m in msgs:
+                assert fz._named(m) <= room_mates, f"{pid} in {room_of[pid]} got {m}: it crossed rooms"
+                assert isinstance(m, DOCUMENTED_REPLIES), m
+        for (to, kind), count in deliveries.items():
+            arrived = [m for m in received[to] if isinstance(m, fz.RELAYED[kind]) and m.TYPE == kind and m.from_ == me]
+            assert len(arrived) >= count, (to, kind, count, arrived)
+    finally:
+        for client in clients.values():
+            await client.close()
+
+
+DOCUMENTED_REPLIES = (Error, Pong, RelayedOffer, RelayedCandidate, RelayedIceRestart, MuteRequested, Removed, PeerLeft,
+                      PeerJoined, PeerReconnecting)
+EXAMPLES = int(os.environ.get("PINGBIAO_FUZZ_EXAMPLES", "60"))  # a longer run: PINGBIAO_FUZZ_EXAMPLES=1000
+
+
+@pytest.mark.redis
+@settings(max_examples=EXAMPLES, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(sender=st.integers(0, 3), first_unjoined=st.booleans(), sent=st.lists(fz.frames(), min_size=1, max_size=5))
+def test_fuzzed_frames_across_processes_are_answered_and_stay_in_their_room(
+    spread: Spread, sender: int, first_unjoined: bool, sent: list[str | bytes]
+) -> None:
+    spread.loop.run_until_complete(spread_scenario(spread, sender, first_unjoined, sent))
+    for p in spread.procs:
+        assert p.proc.returncode is None, f"{p.name} exited"
+    assert spread.new_log_problems() == []
