@@ -72,6 +72,8 @@ class BusEvent:
     kind "send": deliver `text` to `to` (or to everyone but `exclude` when `to` is None).
     kind "replace": close `to`'s connection unless its epoch is `epoch` (a newer one took over).
     kind "remove": send `text` to `to`, then close it with 4005 and forget its place.
+    kind "restored": a process is back from a bus outage; each process tells the room again about
+    its places in their grace period (what it published before that process listened is lost).
     """
 
     kind: str

@@ -316,6 +316,8 @@ class Rooms:
                 if old is not None:
                     old.end_reason = "replaced"
                     self._spawn(self._close(old, CloseCode.REPLACED, "replaced by a newer connection", "replaced"))
+        for room in list(self.local):  # the others re-announce theirs, now that this process listens
+            await self.bus.publish(room, BusEvent("restored"))
         log.warning("places restored after a bus outage", extra={"restored": restored, "moved": moved})
 
     async def reap_all(self) -> None:
@@ -398,6 +400,11 @@ class Rooms:
             for p in list(places.values()):
                 if p.id != ev.exclude and p.conn is not None:
                     await p.conn.send(ev.text)
+            return
+        if ev.kind == "restored":
+            for p in list(places.values()):
+                if p.state is ParticipantState.RECONNECTING:
+                    await self.bus.publish(room, BusEvent("send", PeerReconnecting(p.id).to_json(), exclude=p.id))
             return
         p = places.get(ev.to or "")
         if p is None:

@@ -184,8 +184,9 @@ class Proc:
 
     def tracebacks(self) -> list[str]:
         text = self.log.read_text(errors="replace")
-        return [e.get("exc") or e.get("line", "") for e in self.events()
-                if "exc" in e or e.get("event") == "unstructured"] + (["Traceback"] if "Traceback" in text else [])
+        return [e["exc"] for e in self.events() if "exc" in e] + [
+            e["line"] for e in self.events() if e.get("event") == "unstructured" and "Traceback" in e["line"]
+        ] + (["a traceback outside a JSON line"] if "Traceback" in text and '"exc"' not in text else [])
 
 
 @asynccontextmanager
@@ -236,6 +237,7 @@ class Seat:
     room: str
     account: str
     role: Role = Role.EXPERT
+    signer: TokenSigner = SIGNER
     client: SignalingClient | None = None
     got: list[ServerMessage] = field(default_factory=list)
 
@@ -243,7 +245,8 @@ class Seat:
         if self.client is not None:
             self.got += self.client.skipped
         self.client = await SignalingClient.connect(
-            f"{base}/rooms/{self.room}", token(self.room, self.account, self.role), session=session)
+            f"{base}/rooms/{self.room}", self.signer.issue(self.room, self.account, self.role, self.account.title(), 120),
+            session=session)
         return self.client
 
     async def expect(self, kind: type[Any], check: Callable[[Any], bool] = lambda m: True, timeout: float = 10.0) -> Any:
@@ -428,37 +431,89 @@ async def _process_of(procs: list[Proc], account: str, joins: int = 1) -> Proc:
     return _joins(procs, account)[joins - 1]
 
 
+@asynccontextmanager
+async def app_processes(tmp: Path, bus: str, database: str, n: int = 2) -> AsyncIterator[list[Proc]]:
+    """`pingbiao serve` processes as `pingbiao stack` runs them (web/ops/stack.py app_environment;
+    one data directory), one after the other: the first creates the keys and migrates."""
+    from web.ops import stack
+
+    env = {**os.environ, **stack.app_environment(
+        database_url=database, bus_url=bus, turn_host="127.0.0.1", turn_port=_free_port(), turn_secret="t" * 24,
+        janus_url="off", public_url="https://localhost"), "PINGBIAO_DATA_DIR": str(tmp / "data"),
+        "PINGBIAO_BOOTH_GRACE": "30", "PYTHONPATH": str(ROOT)}
+    procs: list[Proc] = []
+    try:
+        async with aiohttp.ClientSession() as http:
+            for i in range(n):
+                port, log = _free_port(), tmp / f"app{i + 1}.log"
+                with log.open("ab") as err:
+                    proc = await asyncio.create_subprocess_exec(
+                        sys.executable, "-m", "web.cli", "serve", "--data-dir", str(tmp / "data"), "--host", "127.0.0.1",
+                        "--port", str(port), env=env, cwd=ROOT, stdout=asyncio.subprocess.DEVNULL, stderr=err)
+                procs.append(Proc(f"app{i + 1}", port, log, proc))
+
+                async def ready(proc: asyncio.subprocess.Process = proc, port: int = port, log: Path = log) -> bool:
+                    assert proc.returncode is None, log.read_text()[-3000:]
+                    try:
+                        async with http.get(f"http://127.0.0.1:{port}/readyz") as r:
+                            return r.status == 200
+                    except aiohttp.ClientConnectionError:
+                        return False
+
+                await _until(ready, f"app{i + 1} is ready", timeout=90.0)
+        yield procs
+    finally:
+        for p in procs:
+            if p.proc.returncode is None:
+                p.proc.terminate()
+        for p in procs:
+            try:
+                await asyncio.wait_for(p.proc.wait(), 20.0)
+            except TimeoutError:
+                p.proc.kill()
+                await p.proc.wait()
+
+
+@pytest.fixture
+async def database() -> AsyncIterator[str]:
+    from tests.pg import scratch_databases
+
+    async with scratch_databases("t_faults") as scratch:
+        yield scratch.url(await scratch.make())
+
+
 @pytest.mark.redis
-@pytest.mark.timeout(120)
-async def test_booth_clients_move_to_the_other_process_when_one_is_killed(
-    private_redis: PrivateRedis, tmp_path: Path
+@pytest.mark.postgres
+@pytest.mark.timeout(180)
+async def test_booth_clients_move_to_the_other_app_process_when_one_is_killed(
+    private_redis: PrivateRedis, database: str, tmp_path: Path
 ) -> None:
     nginx_exe = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
     need(nginx_exe is not None, "nginx is not installed (Debian package nginx)")
     assert nginx_exe is not None
-    lease = 5.0  # longer than the clients need to come back, even on a busy machine
-    ports = [_free_port(), _free_port()]
-    async with signaling_procs(tmp_path, private_redis.url, 2, "--grace", "30", "--lease", str(lease),
-                               ports=ports) as procs:
-        nginx = _start_nginx(nginx_exe, tmp_path / "nginx", [f"127.0.0.1:{p}" for p in ports])
+    lease = 15.0  # the apps' default (bus_lease): places of a dead process are released after it
+    async with app_processes(tmp_path, private_redis.url, database) as procs:
+        nginx = _start_nginx(nginx_exe, tmp_path / "nginx", [f"127.0.0.1:{p.port}" for p in procs])
+        signer = TokenSigner((tmp_path / "data" / "signaling.key").read_bytes())  # what web/ issues passes with
         http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=nginx.ssl_context()))
-        base = f"wss://127.0.0.1:{nginx.port}"
-        seats = [Seat("r1", "alice", Role.HOST), Seat("r1", "bob"), Seat("r1", "carol"), Seat("r1", "dave")]
-        redis = aioredis.Redis.from_url(private_redis.url)
+        base = f"wss://127.0.0.1:{nginx.port}/signaling"
+        room = "faults-booth"
+        seats = [Seat(room, "alice", Role.HOST, signer), Seat(room, "bob", signer=signer),
+                 Seat(room, "carol", signer=signer), Seat(room, "dave", Role.SUPERVISOR, signer)]
         try:
             async def nginx_up() -> bool:
                 assert nginx.proc.poll() is None, (tmp_path / "nginx" / "error.log").read_text()[-2000:]
                 try:
-                    await (await http.get(f"https://127.0.0.1:{nginx.port}/rooms/r1")).release()
-                    return True
+                    async with http.get(f"https://127.0.0.1:{nginx.port}/readyz") as r:
+                        return r.status == 200
                 except aiohttp.ClientConnectionError:
                     return False
 
-            await _until(nginx_up, "nginx accepts TLS connections")
+            await _until(nginx_up, "nginx serves the apps' /readyz over TLS")
             for s in seats:  # least connections: they spread over both processes
                 await s.connect(base, session=http)
             held = {s.account: await _process_of(procs, s.account) for s in seats}
-            assert {p.name for p in held.values()} == {"signaling1", "signaling2"}, held
+            assert {p.name for p in held.values()} == {"app1", "app2"}, held
             victim = held["bob"]
             moving = [s for s in seats if held[s.account] is victim]
             staying = [s for s in seats if held[s.account] is not victim]
@@ -485,7 +540,8 @@ async def test_booth_clients_move_to_the_other_process_when_one_is_killed(
                 assert s.client.welcome.resumed, s.account  # its place was kept, not taken anew
                 assert sorted(p.id for p in s.client.welcome.participants) == sorted(
                     o.account for o in seats if o is not s)
-            print(f"clients of the killed process back through the other one after {time.monotonic() - killed:.2f} s")
+            back = time.monotonic() - killed
+            print(f"clients of the killed app process back through the other one after {back:.2f} s (lease {lease:g} s)")
             survivor = next(p for p in procs if p is not victim)
             for s in moving:
                 assert await _process_of(procs, s.account, 2) is survivor
@@ -493,33 +549,34 @@ async def test_booth_clients_move_to_the_other_process_when_one_is_killed(
                     await o.expect(PeerBack, lambda m, s=s: m.id == s.account)
             for a in seats:  # every pair talks again
                 for b in seats:
-                    if a.room == b.room and a.account < b.account:
+                    if a.account < b.account:
                         await relay_both_ways(a, b, "after")
-
-            # once the dead process's lease is over, nothing of the session is released with it
-            async def victim_lease_over() -> bool:
-                return await redis.dbsize() > 0 and len(await redis.keys(f"{PREFIX}alive:*")) == 1
-
-            await _until(victim_lease_over, "the killed process's lease expires", timeout=3 * lease + 2)
-            erin = Seat("r1", "erin")  # a join reaps the room first
+            erin = Seat(room, "erin", signer=signer)  # a newcomer sees everyone, all connected
             await erin.connect(base, session=http)
             assert erin.client is not None and erin.client.welcome is not None
             assert sorted(p.id for p in erin.client.welcome.participants) == sorted(s.account for s in seats)
             assert all(p.state == "connected" for p in erin.client.welcome.participants)
             seats.append(erin)
-            members = await redis.hgetall(f"{PREFIX}members:r1")  # type: ignore[misc]
+            redis = aioredis.Redis.from_url(private_redis.url)
+            try:
+                members = await redis.hgetall(f"pingbiao:signaling:members:{room}")  # type: ignore[misc]
+            finally:
+                await redis.aclose()
             assert sorted(k.decode() for k in members) == sorted(s.account for s in seats)
+            procs_holding = {json.loads(v)["proc"] for v in members.values()}
+            assert len(procs_holding) == 1, members  # all on the survivor: nothing left to the dead lease
             for s in seats:
                 await s.send(Offer("zed", "v=0"))
                 await s.expect(Error, lambda m: m.code is ErrorCode.UNKNOWN_PEER)
                 assert not [m for m in s.got if isinstance(m, PeerLeft)], (s.account, s.got)
             assert survivor.proc.returncode is None
             assert survivor.tracebacks() == [], survivor.tracebacks()[:3]
+            problems = [e for e in survivor.events() if e.get("level") in ("error", "critical")]
+            assert problems == [], problems[:3]
         finally:
             for s in seats:
                 await s.close()
             await http.close()
-            await redis.aclose()
             nginx.proc.terminate()
             nginx.proc.wait(10)
 
