@@ -137,7 +137,10 @@ class SignalingServer:
             try:
                 if lease is not None and now >= next_reap:  # places held by dead server processes
                     next_reap = now + lease / 3
-                    await self.rooms.reap_all()
+                    try:
+                        await self.rooms.reap_all()
+                    except BusUnavailable:  # the bus's reader logs the outage; heartbeats are still checked
+                        pass
                 for conn in list(self.connections):
                     if conn.end_reason != "lost" or conn.ws.closed:
                         continue
