@@ -1,11 +1,12 @@
 """Faults a booth session survives (评标舱故障演练), with signaling in several processes:
 
 * the Redis of the bus killed and started again while participants sit on both processes;
-* one app process killed (SIGKILL) behind nginx: its clients reconnect through the other one;
+* one of two `pingbiao serve` processes killed (SIGKILL) behind nginx (the stack's config; a scratch
+  PostgreSQL database): its booth clients reconnect through the other one;
 * fuzzed frames from clients on two processes and in two rooms.
 
-Every service is a private one of the test, on free ports in a temporary directory (never the
-machine's shared Redis). Waiting is for events (a message, a log line, a key), bounded by deadlines.
+Every service is a private one of the test, on free ports in a temporary directory (never a Redis
+shared with anything else). Waiting is for events (a message, a log line, a key), bounded by deadlines.
 """
 
 from __future__ import annotations
@@ -705,7 +706,7 @@ async def spread_scenario(h: Spread, sender: int, first_unjoined: bool, sent: li
             room_mates = {p for p in fz.IDS if room_of[p] == room_of[pid]}
             for m in msgs:
                 assert fz._named(m) <= room_mates, f"{pid} in {room_of[pid]} got {m}: it crossed rooms"
-                assert isinstance(m, DOCUMENTED_REPLIES), m
+                assert isinstance(m, DOCUMENTED_REPLIES), m  # the client's parser read it: a documented message
         for (to, kind), count in deliveries.items():
             arrived = [m for m in received[to] if isinstance(m, fz.RELAYED[kind]) and m.TYPE == kind and m.from_ == me]
             assert len(arrived) >= count, (to, kind, count, arrived)
