@@ -13,18 +13,27 @@ from __future__ import annotations
 import abc
 import asyncio
 import enum
+import itertools
 import json
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, replace
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff
 
 from signaling.codes import Role
 
 log = logging.getLogger("pingbiao.signaling.bus")
 BAN_TTL_SECONDS = 24 * 3600
+RECONNECT_PAUSES = (0.05, 0.1, 0.2, 0.5, 1.0)  # seconds between attempts to reach Redis again (then 1 s)
+
+
+class BusUnavailable(Exception):
+    """The shared registry and bus (Redis) cannot be reached now; the operation did not happen."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +72,8 @@ class BusEvent:
     kind "send": deliver `text` to `to` (or to everyone but `exclude` when `to` is None).
     kind "replace": close `to`'s connection unless its epoch is `epoch` (a newer one took over).
     kind "remove": send `text` to `to`, then close it with 4005 and forget its place.
+    kind "restored": a process is back from a bus outage; each process tells the room again about
+    its places in their grace period (what it published before that process listened is lost).
     """
 
     kind: str
@@ -81,16 +92,26 @@ class BusEvent:
 
 
 Deliver = Callable[[str, BusEvent], Awaitable[None]]
+Restore = Callable[[], Awaitable[None]]
+
+
+async def _nothing() -> None:
+    return None
 
 
 class Bus(abc.ABC):
-    """Registry and pub/sub. `start(deliver)` first; `deliver(room, event)` gets subscribed rooms' events."""
+    """Registry and pub/sub. `start(deliver, restore)` first; `deliver(room, event)` gets subscribed
+    rooms' events; `restore()` is awaited after the bus came back from an outage (it re-registers
+    this process's places, which a restarted Redis no longer holds)."""
 
     deliver: Deliver
+    restore: Restore = staticmethod(_nothing)
     lease: float | None = None  # seconds a dead process's members outlive it (None: one process)
 
-    async def start(self, deliver: Deliver) -> None:
+    async def start(self, deliver: Deliver, restore: Restore | None = None) -> None:
         self.deliver = deliver
+        if restore is not None:
+            self.restore = restore
 
     async def close(self) -> None:
         return None
@@ -130,6 +151,11 @@ class Bus(abc.ABC):
     async def reap(self, room: str) -> list[Member]:
         """Release the places in `room` held by server processes that died; the released members."""
         return []
+
+    async def reinstate(self, room: str, member: Member) -> bool:
+        """After an outage: put `member` back as this process holds it, unless another connection
+        holds its place now (False). Capacity is not checked: the place was held before."""
+        return True
 
 
 class MemoryBus(Bus):
@@ -227,6 +253,12 @@ if ARGV[2] ~= '' and cjson.decode(old)['epoch'] ~= ARGV[2] then return false end
 redis.call('HDEL', KEYS[1], ARGV[1])
 return old
 """
+_REINSTATE = """
+local old = redis.call('HGET', KEYS[1], ARGV[1])
+if old and cjson.decode(old)['epoch'] ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+return 1
+"""
 
 
 class RedisBus(Bus):
@@ -240,12 +272,20 @@ class RedisBus(Bus):
     (TTL `lease`) every `lease / 3` seconds; once a process is gone (crashed, killed, cut off) its
     key expires and `reap` — run before each claim and periodically for the rooms this process
     serves — releases its members, so a crash does not keep places taken forever.
+
+    When Redis goes away (restarted, unreachable), every operation raises `BusUnavailable` at
+    once instead of waiting; the reader keeps trying to reach Redis again, and once it answers it
+    subscribes to the rooms again, renews the lease and awaits `restore` (a restarted Redis has
+    forgotten every place). The outage and the recovery are logged.
     """
 
     def __init__(self, url: str, prefix: str = "pingbiao:signaling:", lease: float = 15.0) -> None:
         if lease <= 0:
             raise ValueError("the bus lease must be positive")
-        self._redis = aioredis.Redis.from_url(url)
+        # a few quick retries only: during an outage callers get BusUnavailable, the reader retries
+        retry = Retry(ExponentialWithJitterBackoff(base=0.02, cap=0.2), retries=2)
+        # a Redis that stops answering (cut off rather than stopped) counts as unavailable after 5 s
+        self._redis = aioredis.Redis.from_url(url, retry=retry, socket_connect_timeout=2.0, socket_timeout=5.0)
         self._prefix = prefix
         self.lease = lease
         self.proc = uuid.uuid4().hex[:16]  # this process, in member entries and its lease key
@@ -257,6 +297,16 @@ class RedisBus(Bus):
         self._set_state = self._redis.register_script(_SET_STATE)
         self._release = self._redis.register_script(_RELEASE)
         self._reap = self._redis.register_script(_REAP)
+        self._reinstate = self._redis.register_script(_REINSTATE)
+        self.outages = 0  # times the reader lost Redis (tests and logs)
+
+    @asynccontextmanager
+    async def _guard(self) -> AsyncIterator[None]:
+        """Redis's connection errors as `BusUnavailable` (one exception for the rooms to handle)."""
+        try:
+            yield
+        except (OSError, aioredis.ConnectionError, aioredis.TimeoutError) as exc:
+            raise BusUnavailable(repr(exc)) from exc
 
     def _members_key(self, room: str) -> str:
         return f"{self._prefix}members:{room}"
@@ -276,10 +326,10 @@ class RedisBus(Bus):
             try:
                 await self._renew()
             except (OSError, aioredis.RedisError) as exc:  # retried at the next beat
-                log.error("lease renewal failed", extra={"proc": self.proc, "error": repr(exc)})
+                log.warning("lease renewal failed", extra={"proc": self.proc, "error": repr(exc)})
 
-    async def start(self, deliver: Deliver) -> None:
-        await super().start(deliver)
+    async def start(self, deliver: Deliver, restore: Restore | None = None) -> None:
+        await super().start(deliver, restore)
         await self._redis.ping()
         await self._renew()
         self._heartbeat = asyncio.create_task(self._keep_alive(), name="signaling-redis-lease")
@@ -298,6 +348,36 @@ class RedisBus(Bus):
         await self._redis.aclose()
 
     async def _read(self) -> None:
+        """Read the pub/sub connection for ever: through outages of Redis too (`_recover`)."""
+        while True:
+            try:
+                await self._read_messages()
+            except (OSError, aioredis.ConnectionError, aioredis.TimeoutError) as exc:
+                self.outages += 1
+                log.error("bus connection lost", extra={"proc": self.proc, "error": repr(exc)})
+            await self._recover()
+
+    async def _recover(self) -> None:
+        """Reach Redis again: resubscribe (redis-py does it on connecting), renew the lease, then
+        let the rooms put back their places. Retries until it succeeds; logs each step."""
+        started = asyncio.get_running_loop().time()
+        for attempt in itertools.count():
+            await asyncio.sleep(RECONNECT_PAUSES[min(attempt, len(RECONNECT_PAUSES) - 1)])
+            try:
+                await self._redis.ping()
+                await self._pubsub.connect()  # reconnects; its callback subscribes to every channel again
+                await self._renew()
+                await self.restore()
+            except (OSError, aioredis.ConnectionError, aioredis.TimeoutError, BusUnavailable) as exc:
+                if attempt % 20 == 0:
+                    log.warning("bus still unavailable", extra={"proc": self.proc, "error": repr(exc),
+                                                                 "attempts": attempt + 1})
+                continue
+            took = round(asyncio.get_running_loop().time() - started, 3)
+            log.warning("bus connection restored", extra={"proc": self.proc, "seconds": took})
+            return
+
+    async def _read_messages(self) -> None:
         room_at = len(self._prefix) + len("room:")
         while True:
             msg = await self._pubsub.get_message(ignore_subscribe_messages=False, timeout=1.0)
@@ -318,41 +398,60 @@ class RedisBus(Bus):
         channel = self._channel(room)
         fut = asyncio.get_running_loop().create_future()
         self._confirm[channel] = fut
-        await self._pubsub.subscribe(channel)
-        await asyncio.wait_for(fut, 5.0)
+        async with self._guard():
+            try:
+                await self._pubsub.subscribe(channel)
+                await asyncio.wait_for(fut, 5.0)
+            finally:
+                if self._confirm.get(channel) is fut:
+                    del self._confirm[channel]
 
     async def unsubscribe(self, room: str) -> None:
-        await self._pubsub.unsubscribe(self._channel(room))
+        async with self._guard():
+            await self._pubsub.unsubscribe(self._channel(room))
 
     async def publish(self, room: str, event: BusEvent) -> None:
-        await self._redis.publish(self._channel(room), event.encode())
+        async with self._guard():
+            await self._redis.publish(self._channel(room), event.encode())
 
     async def claim(self, room: str, member: Member, capacity: int) -> tuple[Claim, Member | None]:
         keys = [self._members_key(room), f"{self._prefix}ban:{room}"]
         member = replace(member, proc=self.proc)
-        out = await self._claim(keys=keys, args=[member.id, member.to_json(), capacity])
+        async with self._guard():
+            out = await self._claim(keys=keys, args=[member.id, member.to_json(), capacity])
         outcome = Claim(out[0].decode())
         return outcome, (Member.from_json(out[1]) if len(out) > 1 else None)
 
     async def set_state(self, room: str, id: str, epoch: str, state: str) -> bool:
-        return bool(await self._set_state(keys=[self._members_key(room)], args=[id, epoch, state]))
+        async with self._guard():
+            return bool(await self._set_state(keys=[self._members_key(room)], args=[id, epoch, state]))
 
     async def release(self, room: str, id: str, epoch: str = "") -> Member | None:
-        old = await self._release(keys=[self._members_key(room)], args=[id, epoch])
+        async with self._guard():
+            old = await self._release(keys=[self._members_key(room)], args=[id, epoch])
         return Member.from_json(old) if old else None
 
     async def member(self, room: str, id: str) -> Member | None:
-        raw = await self._redis.hget(self._members_key(room), id)  # type: ignore[misc]
+        async with self._guard():
+            raw = await self._redis.hget(self._members_key(room), id)  # type: ignore[misc]
         return Member.from_json(raw) if raw else None
 
     async def members(self, room: str) -> list[Member]:
-        raw = await self._redis.hgetall(self._members_key(room))  # type: ignore[misc]
+        async with self._guard():
+            raw = await self._redis.hgetall(self._members_key(room))  # type: ignore[misc]
         return [Member.from_json(v) for v in raw.values()]
 
     async def ban(self, room: str, id: str) -> None:
         key = f"{self._prefix}ban:{room}"
-        await self._redis.sadd(key, id)  # type: ignore[misc]
-        await self._redis.expire(key, BAN_TTL_SECONDS)
+        async with self._guard():
+            await self._redis.sadd(key, id)  # type: ignore[misc]
+            await self._redis.expire(key, BAN_TTL_SECONDS)
+
+    async def reinstate(self, room: str, member: Member) -> bool:
+        member = replace(member, proc=self.proc)
+        async with self._guard():
+            done = await self._reinstate(keys=[self._members_key(room)], args=[member.id, member.epoch, member.to_json()])
+        return bool(done)
 
     async def reap(self, room: str) -> list[Member]:
         members = await self.members(room)
@@ -361,7 +460,8 @@ class RedisBus(Bus):
             return []
         gone: list[Member] = []
         for proc in procs:  # the script re-checks the lease: a process alive after all keeps its members
-            out = await self._reap(keys=[self._members_key(room), self._alive_key(proc)], args=[proc])
+            async with self._guard():
+                out = await self._reap(keys=[self._members_key(room), self._alive_key(proc)], args=[proc])
             gone += [Member.from_json(raw) for raw in out]
         if gone:
             log.warning("released places of a dead server process", extra={"room": room, "ids": [m.id for m in gone]})

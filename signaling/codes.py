@@ -34,13 +34,14 @@ class CloseCode(enum.IntEnum):
     TOO_MANY_MESSAGES = 4009
     TOO_SLOW = 4010  # the client did not read: its outgoing backlog passed `send_backlog_bytes`
     TOO_MANY_JOINS = 4011  # this account joined this room too often (`join_rate`, `join_burst`)
+    TRY_AGAIN_LATER = 1013  # the shared bus (Redis) is unreachable: the join did not happen
 
     @property
     def may_reconnect(self) -> bool:
         """Whether a client should try again (with a fresh token) after this code."""
         return self in {
             CloseCode.EXPIRED_TOKEN, CloseCode.HEARTBEAT_TIMEOUT, CloseCode.TOO_MANY_MESSAGES, CloseCode.TOO_SLOW,
-            CloseCode.TOO_MANY_JOINS,
+            CloseCode.TOO_MANY_JOINS, CloseCode.TRY_AGAIN_LATER,
         }
 
 

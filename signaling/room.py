@@ -23,7 +23,7 @@ import uuid
 from collections.abc import Coroutine
 from typing import Any
 
-from signaling.bus import Bus, BusEvent, Claim, Member
+from signaling.bus import Bus, BusEvent, BusUnavailable, Claim, Member
 from signaling.codes import CloseCode, ErrorCode, LeaveReason, Role
 from signaling.config import SignalingConfig
 from signaling.connection import Connection
@@ -144,7 +144,10 @@ class Rooms:
             self.gone.append(p)
             if not places:
                 del self.local[p.room]
-                await self.bus.unsubscribe(p.room)
+                try:
+                    await self.bus.unsubscribe(p.room)
+                except BusUnavailable:  # stale events for the room are ignored (`deliver`)
+                    log.warning("unsubscribe failed: bus unavailable", extra={"room": p.room})
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         """Run a socket close apart: a dead client's close handshake must not hold anyone up."""
@@ -175,10 +178,20 @@ class Rooms:
         room, pid = grant.room, grant.account
         if room not in self.local:
             self.local[room] = {}
-            await self.bus.subscribe(room)
+            try:
+                await self.bus.subscribe(room)
+            except BaseException:  # not subscribed: the next join must try again
+                if not self.local.get(room):
+                    self.local.pop(room, None)
+                raise
         me = Member(pid, grant.name, grant.role, "connected", conn.epoch)
-        await self.reap(room)  # places held by a dead server process do not count
-        outcome, previous = await self.bus.claim(room, me, self.config.capacity)
+        try:
+            await self.reap(room)  # places held by a dead server process do not count
+            outcome, previous = await self.bus.claim(room, me, self.config.capacity)
+        except BaseException:
+            if not self.local.get(room):
+                self.local.pop(room, None)
+            raise
         if outcome in (Claim.FULL, Claim.BANNED):
             if not self.local.get(room):
                 self.local.pop(room, None)
@@ -227,14 +240,22 @@ class Rooms:
         if p is None or p.conn is not conn or p.state is not ParticipantState.CONNECTED:
             return
         p.conn = None
-        if not await self.bus.set_state(p.room, p.id, conn.epoch, "reconnecting"):
+        try:
+            held = await self.bus.set_state(p.room, p.id, conn.epoch, "reconnecting")
+        except BusUnavailable:  # its grace period runs here; `restore` tells the registry and the others
+            log.warning("socket lost while the bus is unavailable", extra={"room": p.room, "account": p.id})
+            held = True
+        if not held:
             p.set_state(ParticipantState.MOVED)
             await self._forget(p)
             return
         p.deadline = time.monotonic() + self.config.grace
         p.set_state(ParticipantState.RECONNECTING)
-        await self.bus.publish(p.room, BusEvent("send", PeerReconnecting(p.id).to_json(), exclude=p.id))
         await self._hook("on_reconnect", p.room, p.id, p.role, conn.end_reason)
+        try:
+            await self.bus.publish(p.room, BusEvent("send", PeerReconnecting(p.id).to_json(), exclude=p.id))
+        except BusUnavailable:
+            pass  # `restore` sends it once the bus is back
 
     async def leave(self, conn: Connection[Participant]) -> None:
         """`leave`: release the place now, no grace period."""
@@ -272,6 +293,32 @@ class Rooms:
         for m in await self.bus.reap(room):
             await self.bus.publish(room, BusEvent("send", PeerLeft(m.id, LeaveReason.TIMEOUT).to_json(), exclude=m.id))
             await self._hook("on_leave", room, m.id, m.role, "timeout")
+
+    async def restore(self) -> None:
+        """After a bus outage (Redis restarted or unreachable): put back in the registry every place
+        this process holds, as it holds them, and tell the rooms about places that went into their
+        grace period meanwhile. A place another connection took over in the meantime is left to it."""
+        restored = moved = 0
+        for room, places in list(self.local.items()):
+            for p in list(places.values()):
+                if p.state not in (ParticipantState.CONNECTED, ParticipantState.RECONNECTING):
+                    continue
+                state = "connected" if p.conn is not None else "reconnecting"
+                if await self.bus.reinstate(room, Member(p.id, p.name, p.role, state, p.epoch)):
+                    restored += 1
+                    if state == "reconnecting":
+                        await self.bus.publish(room, BusEvent("send", PeerReconnecting(p.id).to_json(), exclude=p.id))
+                    continue
+                moved += 1
+                old, p.conn = p.conn, None
+                p.set_state(ParticipantState.MOVED)
+                await self._forget(p)
+                if old is not None:
+                    old.end_reason = "replaced"
+                    self._spawn(self._close(old, CloseCode.REPLACED, "replaced by a newer connection", "replaced"))
+        for room in list(self.local):  # the others re-announce theirs, now that this process listens
+            await self.bus.publish(room, BusEvent("restored"))
+        log.warning("places restored after a bus outage", extra={"restored": restored, "moved": moved})
 
     async def reap_all(self) -> None:
         """`reap` every room this process has participants in."""
@@ -353,6 +400,11 @@ class Rooms:
             for p in list(places.values()):
                 if p.id != ev.exclude and p.conn is not None:
                     await p.conn.send(ev.text)
+            return
+        if ev.kind == "restored":
+            for p in list(places.values()):
+                if p.state is ParticipantState.RECONNECTING:
+                    await self.bus.publish(room, BusEvent("send", PeerReconnecting(p.id).to_json(), exclude=p.id))
             return
         p = places.get(ev.to or "")
         if p is None:

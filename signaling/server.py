@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from signaling.bus import make_bus
+from signaling.bus import BusUnavailable, make_bus
 from signaling.codes import CloseCode, ErrorCode
 from signaling.config import SignalingConfig
 from signaling.connection import Connection
@@ -39,6 +39,7 @@ from signaling.wire import ProtocolError
 log = logging.getLogger("pingbiao.signaling")
 ROOM_ROUTE = "/rooms/{room:[A-Za-z0-9._:@-]{1,64}}"
 CLOSE_TIMEOUT = 5.0  # seconds to wait for a client's close frame
+BUS_DOWN = "the signaling bus is unavailable: try again shortly"
 
 
 class _Socket(web.WebSocketResponse):
@@ -99,7 +100,7 @@ class SignalingServer:
         """Start the bus and the sweeper; on exit close every socket and stop them (cleanup_ctx)."""
         bus = make_bus(self.config.bus_url, self.config.bus_prefix, self.config.bus_lease)
         rooms = Rooms(self.config, bus, self.hooks)
-        await bus.start(rooms.deliver)
+        await bus.start(rooms.deliver, rooms.restore)
         self._rooms = rooms
         sweeper = asyncio.create_task(self._sweep(), name="signaling-sweeper")
         log.info("signaling started", extra={"bus": type(bus).__name__, "capacity": self.config.capacity})
@@ -136,7 +137,10 @@ class SignalingServer:
             try:
                 if lease is not None and now >= next_reap:  # places held by dead server processes
                     next_reap = now + lease / 3
-                    await self.rooms.reap_all()
+                    try:
+                        await self.rooms.reap_all()
+                    except BusUnavailable:  # the bus's reader logs the outage; heartbeats are still checked
+                        pass
                 for conn in list(self.connections):
                     if conn.end_reason != "lost" or conn.ws.closed:
                         continue
@@ -150,6 +154,8 @@ class SignalingServer:
                         self.rooms._spawn(conn.close(CloseCode.HEARTBEAT_TIMEOUT, "heartbeat timeout", "heartbeat"))
                 await self.rooms.expire(now)
                 self.joins.prune(now)
+            except BusUnavailable as exc:  # the bus's reader logs the outage; this sweep is retried
+                log.warning("sweep deferred: bus unavailable", extra={"error": str(exc)})
             except Exception:  # the sweeper must survive a bus hiccup
                 log.exception("sweep failed")
 
@@ -238,6 +244,9 @@ class SignalingServer:
                 raise ProtocolError(ErrorCode.ALREADY_JOINED, "already joined")
         except ProtocolError as exc:
             await conn.send(self.rooms.error(exc, msg.TYPE))
+        except BusUnavailable:
+            log.warning("refused: bus unavailable", extra={"room": conn.room, "type": msg.TYPE})
+            await conn.send(self.rooms.error(ProtocolError(ErrorCode.PEER_UNAVAILABLE, BUS_DOWN), msg.TYPE))
 
     async def _join(self, conn: Connection[Participant], msg: object) -> None:
         if not isinstance(msg, Join):
@@ -253,6 +262,11 @@ class SignalingServer:
             code = exc.close_code if isinstance(exc, TokenError) else exc.code
             log.info("join refused", extra={"room": conn.room, "code": int(code), "why": exc.message})
             await conn.close(code, exc.message, "refused")
+        except BusUnavailable as exc:
+            log.warning("join refused: bus unavailable", extra={"room": conn.room, "error": str(exc)})
+            if conn.participant is not None:  # claimed before the bus went: a lost socket, as any other
+                await self.rooms.ended(conn)
+            await conn.close(CloseCode.TRY_AGAIN_LATER, BUS_DOWN, "unavailable")
 
 
 SERVER = web.AppKey("signaling_server", SignalingServer)
