@@ -13,13 +13,17 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import os
 import shutil
 import subprocess
+import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 import pytest
 
+from signaling.janus.checkpoints import RecordingHasher
 from signaling.janus.client import JanusSession, VideoRoom
 from signaling.janus.launcher import JanusProcess
 from tests.conftest import need
@@ -142,3 +146,73 @@ async def test_archive_makes_playable_files_with_a_manifest(recordings, tmp_path
             f.unlink()
     fewer, changed = await archive_room(ROOM, "T-ARC-1", rec, target, who, 15)
     assert changed and len(fewer["recordings"]) == 1
+
+
+def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "web.cli", *args], cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}, timeout=120, check=False)
+
+
+@pytest.fixture
+async def installation(recordings, tmp_path: Path) -> AsyncIterator[Path]:  # type: ignore[no-untyped-def]
+    """A data directory with the recordings in <data>/recordings and their checkpoints in its audit log
+    (the entries the media plane writes, from the real files' hashes)."""
+    from evaluation.audit.entry import EntryDraft
+    from web.cli.installation import installation as opened
+    from web.config import Settings
+
+    rec, who = recordings
+    data = tmp_path / "data"
+    (data / "recordings").mkdir(parents=True)
+    shutil.move(str(rec), str(data / "recordings" / ROOM))
+    settings = Settings(data_dir=data)
+    async with opened(settings) as (_engine, log):
+        files = []
+        for cp in RecordingHasher(data / "recordings" / ROOM).scan(final=True):
+            account, source = who[cp.participant]
+            files.append({"file": cp.file, "account": account, "source": source, "stream": cp.stream,
+                          "length": cp.length, "sha256": cp.sha256})
+        await log.append(EntryDraft("booth.recording_checkpoint", {"room": ROOM, "final": True, "files": files},
+                                    "T-ARC-1"))
+    yield data
+
+
+async def test_cli_archives_lists_exports_and_verifies(installation: Path, tmp_path: Path) -> None:
+    data = installation
+    listed = cli("recordings", "list", "--data-dir", str(data))
+    assert listed.returncode == 0, listed.stderr
+    assert "acct_alice" in listed.stdout and "camera" in listed.stdout
+    rows = [line for line in listed.stdout.splitlines() if ROOM in line]
+    assert len(rows) == 2 and all(line.rstrip().endswith("no") for line in rows), listed.stdout
+
+    done = cli("recordings", "archive", "T-ARC-1", "--data-dir", str(data))
+    assert done.returncode == 0, done.stderr
+    assert "2 playable files" in done.stdout, done.stdout
+    manifest = json.loads((data / "archive" / "T-ARC-1" / ROOM / MANIFEST).read_text())
+    assert len(manifest["recordings"]) == 2
+
+    listed = cli("recordings", "list", "T-ARC-1", "--data-dir", str(data))
+    rows = [line for line in listed.stdout.splitlines() if ROOM in line]
+    assert len(rows) == 2 and all(line.rstrip().endswith("yes") for line in rows), listed.stdout
+
+    missing = cli("recordings", "archive", "T-NONE", "--data-dir", str(data))
+    assert missing.returncode == 1 and len(missing.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in missing.stderr and "T-NONE" in missing.stderr
+
+    bundle = tmp_path / "bundle"
+    export = cli("audit", "export", str(bundle), "--recordings", "--data-dir", str(data))
+    assert export.returncode == 0, export.stderr
+    assert (bundle / "recordings" / ROOM).is_dir() and (bundle / "archive" / "T-ARC-1" / ROOM / MANIFEST).is_file()
+    ok = cli("audit", "verify", str(bundle), "--recordings", str(bundle / "recordings"))
+    assert ok.returncode == 0, ok.stderr
+    assert "4 recordings in 1 booth rooms" in ok.stdout, ok.stdout
+    assert "2 archived files match" in ok.stdout, ok.stdout
+
+    # a changed byte in an archived copy is named
+    victim = bundle / "archive" / "T-ARC-1" / ROOM / manifest["recordings"][0]["file"]
+    raw = bytearray(victim.read_bytes())
+    raw[len(raw) // 2] ^= 0x01
+    victim.write_bytes(bytes(raw))
+    bad = cli("audit", "verify", str(bundle), "--recordings", str(bundle / "recordings"))
+    assert bad.returncode == 1 and victim.name in bad.stderr, bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1 and "Traceback" not in bad.stderr
