@@ -20,6 +20,10 @@ def N_(text: str) -> str:  # noqa: N802  (the gettext convention for "translate 
 
 
 LABELS: dict[str, dict[str, str]] = {
+    "booth_source": {
+        "camera": N_("摄像头"),
+        "screen": N_("屏幕共享"),
+    },
     "state": {
         "draft": N_("草稿"),
         "published": N_("已发布"),

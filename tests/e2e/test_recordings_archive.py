@@ -17,7 +17,6 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -32,8 +31,9 @@ from web.booth.archive import MANIFEST, archive_room
 
 ROOT = Path(__file__).resolve().parents[2]
 ROOM_SECRET = "room-secret-for-tests"
-ROOM = "eval-T-ARC-1"
-MIN_VIDEO_BYTES = 60_000  # a few seconds of the 640x360 pattern
+TENDER = "T-ARC-1"
+ROOM = f"eval-{TENDER}"
+MIN_VIDEO_BYTES = 30_000  # a few seconds of the 640x360 pattern (it compresses well)
 
 
 def need_tools() -> None:
@@ -61,55 +61,115 @@ async def until(predicate, timeout: float = 30.0) -> None:  # type: ignore[no-un
 
 
 @pytest.fixture(scope="module")
-def recorded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, tuple[str, str]]]:
-    """A room's real recordings: two publishers, camera and microphone each, a few seconds long."""
+def recorded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    """An installation whose booth room was really recorded: two publishers (camera and microphone
+    each) while the audit log takes their checkpoints every second, as the media plane does; Bob
+    drops first (a feed_stalled incident), Alice goes on a few seconds more. Returns the data
+    directory and the accounts by name."""
     need_tools()
+    from evaluation.accounts.account import Role, create_account
+    from evaluation.audit.entry import EntryDraft
+    from tests.web.signin import PASSWORD
+    from web.cli.installation import installation as opened
+    from web.config import Settings
+
     base = tmp_path_factory.mktemp("recorded")
-    rec = base / "recordings" / ROOM
+    data = base / "data"
+    rec = data / "recordings" / ROOM
     rec.mkdir(parents=True)
 
-    async def record() -> dict[str, tuple[str, str]]:
+    async def record() -> dict[str, str]:
         janus = JanusProcess.in_directory(base / "janus", "admin-secret-for-tests")
         await janus.start()
-        try:
-            async with aiohttp.ClientSession() as http:
-                session = await JanusSession.create(janus.url, http)
-                rooms = VideoRoom(await session.attach())
-                await rooms.create(4711, ROOM_SECRET, str(rec))
-                peers = [await Peer.start("publish", janus.url, "4711", name) for name in ("expert-a", "expert-b")]
-                try:
-                    feeds = [str(await p.line("feed")) for p in peers]
-                    for p in peers:
-                        assert await p.line("state") == "connected"
+        async with opened(Settings(data_dir=data)) as (_engine, log):
+            people = {}
+            for username, name, role in (("expert-alice", "王专家 Alice", Role.expert),
+                                         ("expert-bob", "李专家 Bob", Role.expert),
+                                         ("supervisor-carol", "赵监管 Carol", Role.supervisor)):
+                people[username] = (await create_account(log, username=username, password=PASSWORD, display_name=name,
+                                                         role=role, organization="测试单位")).id
+            hasher = RecordingHasher(rec)
+            who: dict[str, tuple[str, str]] = {}
 
-                    def grown() -> bool:
-                        videos = [f for f in rec.glob("*-video-*.mjr") if f.stat().st_size > MIN_VIDEO_BYTES]
-                        audios = list(rec.glob("*-audio-*.mjr"))
-                        return len(videos) == 2 and len(audios) == 2
-                    await until(grown)
-                finally:
-                    for p in peers:
-                        await p.close()
-                await rooms.destroy(4711, ROOM_SECRET)  # Janus closes the recordings
-                await session.destroy()
-        finally:
-            await janus.stop()
-        return {feeds[0]: ("acct_alice", "camera"), feeds[1]: ("acct_bob", "camera")}
+            async def checkpoint(final: bool = False) -> None:
+                cps = hasher.scan(final)
+                if cps:
+                    await log.append(EntryDraft("booth.recording_checkpoint", {"room": ROOM, "final": final, "files": [
+                        {"file": c.file, "account": who.get(c.participant, ("", ""))[0], "source": "camera",
+                         "stream": c.stream, "length": c.length, "sha256": c.sha256} for c in cps]}, TENDER))
 
-    return rec, asyncio.run(record())
+            try:
+                async with aiohttp.ClientSession() as http:
+                    session = await JanusSession.create(janus.url, http)
+                    rooms = VideoRoom(await session.attach())
+                    await rooms.create(4711, ROOM_SECRET, str(rec))
+                    alice, bob = [await Peer.start("publish", janus.url, "4711", name) for name in ("expert-alice", "expert-bob")]
+                    try:
+                        who[str(await alice.line("feed"))] = (people["expert-alice"], "camera")
+                        who[str(await bob.line("feed"))] = (people["expert-bob"], "camera")
+                        for p in (alice, bob):
+                            assert await p.line("state") == "connected"
+
+                        def videos() -> dict[str, int]:
+                            return {f.name.split("-user-")[1].split("-")[0]: f.stat().st_size for f in rec.glob("*-video-*.mjr")}
+
+                        async def grown(feeds: dict[str, int], by: int) -> None:
+                            while not all(videos().get(f, 0) > n + by for f, n in feeds.items()):
+                                await checkpoint()
+                                await asyncio.sleep(1)  # the checkpoint interval
+
+                        await grown({f: 0 for f in who}, MIN_VIDEO_BYTES)
+                        await bob.close()  # Bob drops; Alice goes on
+                        await checkpoint()
+                        bob_video = next(f.name for f in rec.glob("*-video-*.mjr") if who.get(
+                            f.name.split("-user-")[1].split("-")[0], ("",))[0] == people["expert-bob"])
+                        await log.append(EntryDraft("booth.media_incident", {
+                            "room": ROOM, "what": "feed_stalled", "detail": f"{bob_video} stopped growing"}, TENDER))
+                        alice_feed = next(f for f, (a, _) in who.items() if a == people["expert-alice"])
+                        await grown({alice_feed: videos()[alice_feed]}, MIN_VIDEO_BYTES)
+                    finally:
+                        await alice.close()
+                        await bob.close()
+                    await rooms.destroy(4711, ROOM_SECRET)  # Janus closes the recordings
+                    await session.destroy()
+                await checkpoint(final=True)
+            finally:
+                await janus.stop()
+        return people
+
+    return data, asyncio.run(record())
 
 
 @pytest.fixture
-def recordings(recorded: tuple[Path, dict[str, tuple[str, str]]], tmp_path: Path) -> tuple[Path, dict[str, tuple[str, str]]]:
-    """A private copy of the recorded room (tests may change files)."""
-    rec, who = recorded
-    copy = tmp_path / "recordings" / ROOM
-    shutil.copytree(rec, copy)
-    return copy, who
+def data_dir(recorded: tuple[Path, dict[str, str]], tmp_path: Path) -> Path:
+    """A private copy of the recorded installation (tests change files)."""
+    copy = tmp_path / "data"
+    shutil.copytree(recorded[0], copy)
+    return copy
 
 
-async def test_archive_makes_playable_files_with_a_manifest(recordings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    rec, who = recordings
+def who_of(people: dict[str, str], rec: Path) -> dict[str, tuple[str, str]]:
+    """feed → (account, source), as the checkpoints in the copy's log name them (read from the files here)."""
+    import sqlite3
+
+    from evaluation.audit.entry import decode_leaf
+
+    out: dict[str, tuple[str, str]] = {}
+    with sqlite3.connect(rec.parents[1] / "pingbiao.db") as db:
+        for (leaf,) in db.execute("select leaf from audit_entry order by idx"):
+            entry = decode_leaf(bytes(leaf))
+            if entry.kind == "booth.recording_checkpoint":
+                for f in entry.payload["files"]:
+                    out[f["file"].split("-user-")[1].split("-")[0]] = (f["account"], f["source"])
+    assert {a for a, _ in out.values()} == {people["expert-alice"], people["expert-bob"]}
+    return out
+
+
+async def test_archive_makes_playable_files_with_a_manifest(recorded, data_dir: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    people = recorded[1]
+    rec = data_dir / "recordings" / ROOM
+    who = who_of(people, rec)
+    alice, bob = people["expert-alice"], people["expert-bob"]
     originals = {f.name: sha256(f) for f in rec.glob("*.mjr")}
     assert len(originals) == 4
     target = tmp_path / "archive" / "T-ARC-1" / ROOM
@@ -119,7 +179,7 @@ async def test_archive_makes_playable_files_with_a_manifest(recordings, tmp_path
     assert on_disk == manifest
     assert on_disk["room"] == ROOM and on_disk["tender"] == "T-ARC-1" and on_disk["retention_years"] == 15
     assert len(on_disk["recordings"]) == 2
-    assert {(r["account"], r["source"]) for r in on_disk["recordings"]} == {("acct_alice", "camera"), ("acct_bob", "camera")}
+    assert {(r["account"], r["source"]) for r in on_disk["recordings"]} == {(alice, "camera"), (bob, "camera")}
     for entry in on_disk["recordings"]:
         out = target / entry["file"]
         assert out.name.startswith(f"{entry['account']}-camera-") and out.suffix == ".webm"
@@ -153,35 +213,12 @@ def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
                           env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}, timeout=120, check=False)
 
 
-@pytest.fixture
-async def installation(recordings, tmp_path: Path) -> AsyncIterator[Path]:  # type: ignore[no-untyped-def]
-    """A data directory with the recordings in <data>/recordings and their checkpoints in its audit log
-    (the entries the media plane writes, from the real files' hashes)."""
-    from evaluation.audit.entry import EntryDraft
-    from web.cli.installation import installation as opened
-    from web.config import Settings
-
-    rec, who = recordings
-    data = tmp_path / "data"
-    (data / "recordings").mkdir(parents=True)
-    shutil.move(str(rec), str(data / "recordings" / ROOM))
-    settings = Settings(data_dir=data)
-    async with opened(settings) as (_engine, log):
-        files = []
-        for cp in RecordingHasher(data / "recordings" / ROOM).scan(final=True):
-            account, source = who[cp.participant]
-            files.append({"file": cp.file, "account": account, "source": source, "stream": cp.stream,
-                          "length": cp.length, "sha256": cp.sha256})
-        await log.append(EntryDraft("booth.recording_checkpoint", {"room": ROOM, "final": True, "files": files},
-                                    "T-ARC-1"))
-    yield data
-
-
-async def test_cli_archives_lists_exports_and_verifies(installation: Path, tmp_path: Path) -> None:
-    data = installation
+async def test_cli_archives_lists_exports_and_verifies(data_dir: Path, tmp_path: Path) -> None:
+    data = data_dir
     listed = cli("recordings", "list", "--data-dir", str(data))
     assert listed.returncode == 0, listed.stderr
-    assert "acct_alice" in listed.stdout and "camera" in listed.stdout
+    print(listed.stdout)
+    assert "王专家 Alice" in listed.stdout and "李专家 Bob" in listed.stdout and "camera" in listed.stdout
     rows = [line for line in listed.stdout.splitlines() if ROOM in line]
     assert len(rows) == 2 and all(line.rstrip().endswith("no") for line in rows), listed.stdout
 
@@ -216,3 +253,80 @@ async def test_cli_archives_lists_exports_and_verifies(installation: Path, tmp_p
     bad = cli("audit", "verify", str(bundle), "--recordings", str(bundle / "recordings"))
     assert bad.returncode == 1 and victim.name in bad.stderr, bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1 and "Traceback" not in bad.stderr
+
+
+async def test_supervisor_replays_the_recordings_in_step_with_the_log(
+        recorded, data_dir: Path, make_app_server, new_page) -> None:  # type: ignore[no-untyped-def]
+    from tests.e2e.test_tender_flow import screenshot, sign_in
+    from tests.web.signin import session_headers
+    from web.booth.archive import archive_rooms
+    from web.keys import AUDIT_LOG
+
+    people = recorded[1]
+    server = await make_app_server(data_dir=data_dir)
+    app, base = server.app, server.url
+    (manifest,) = await archive_rooms(app[AUDIT_LOG], server.settings, [ROOM])
+    entries = await app[AUDIT_LOG].entries_for_tender(TENDER)
+    assert any(e.kind == "booth.recording_archived" for e in entries)
+    by_account = {e["account"]: e for e in manifest["recordings"]}
+    alice, bob = by_account[people["expert-alice"]], by_account[people["expert-bob"]]
+    both = next(e for e in entries if e.kind == "booth.recording_checkpoint"
+                and e.time.timestamp() < bob["start_us"] / 1e6 + bob["duration"] - 0.5
+                and e.time.timestamp() > max(alice["start_us"], bob["start_us"]) / 1e6 + 0.5)
+    stalled = next(e for e in entries if e.kind == "booth.media_incident")
+    assert alice["start_us"] / 1e6 + alice["duration"] > stalled.time.timestamp() + 0.5  # Alice still recording
+
+    url = f"{base}/audit/tenders/{TENDER}/recordings/{ROOM}/{alice['file']}"
+    async with aiohttp.ClientSession() as http:
+        async with http.get(url, headers={**await session_headers(app, await account(app, people["supervisor-carol"])),
+                                          "Range": "bytes=100-299"}) as r:
+            assert r.status == 206 and len(await r.read()) == 200 and r.headers["Content-Type"] == "video/webm"
+        async with http.get(url, headers=await session_headers(app, await account(app, people["expert-alice"]))) as r:
+            assert r.status == 403
+        async with http.get(url.replace(alice["file"], "manifest.json"),
+                            headers=await session_headers(app, await account(app, people["supervisor-carol"]))) as r:
+            assert r.status == 404
+
+    page = await new_page()
+    await sign_in(page, base, "supervisor-carol")
+    await page.goto(f"{base}/audit/tenders/{TENDER}")
+    players = page.locator(".tp-player")
+    assert await players.count() == 2
+    assert await page.locator(".tp-stall").count() == 1  # Bob's drop, on his track
+
+    def player(name: str):  # type: ignore[no-untyped-def]
+        return page.locator(".tp-player", has_text=name)
+
+    # an entry while both were recording: both players play from that moment
+    await page.click(f"#e{both.index} .tp-seek")
+    for name, entry in (("王专家 Alice", alice), ("李专家 Bob", bob)):
+        video = player(name).locator("video")
+        await video.evaluate("v => new Promise(ok => v.readyState >= 1 && !v.seeking ? ok() : v.addEventListener('seeked', ok, {once: true}))")
+        at = await video.evaluate("v => v.currentTime")
+        assert abs(at - (both.time.timestamp() - entry["start_us"] / 1e6)) < 0.5, (name, at)
+        assert await player(name).locator(".tp-gap").is_hidden()
+        assert await video.evaluate("v => v.duration") > 1.0
+    # the incident after Bob dropped: Alice plays on, Bob's player shows the gap
+    await page.click(f"#e{stalled.index} .tp-seek")
+    assert await player("李专家 Bob").locator(".tp-gap").is_visible()
+    assert await player("李专家 Bob").locator("video").is_hidden()
+    video = player("王专家 Alice").locator("video")
+    await video.evaluate("v => new Promise(ok => !v.seeking ? ok() : v.addEventListener('seeked', ok, {once: true}))")
+    at = await video.evaluate("v => v.currentTime")
+    assert abs(at - (stalled.time.timestamp() - alice["start_us"] / 1e6)) < 0.5, at
+    await page.locator("#recordings").scroll_into_view_if_needed()
+    await screenshot(page, "replay-recordings")
+    shot = Path(os.environ.get("PINGBIAO_E2E_SCREENSHOTS") or tmp_dir(data_dir)) / "replay-recordings-players.png"
+    await page.locator("#recordings").screenshot(path=str(shot))
+    assert shot.stat().st_size > 0
+
+
+async def account(app, account_id: str):  # type: ignore[no-untyped-def]
+    from evaluation.accounts.account import get_account
+    from web.keys import ENGINE
+
+    return await get_account(app[ENGINE], account_id)
+
+
+def tmp_dir(data_dir: Path) -> Path:
+    return data_dir.parent

@@ -11,7 +11,7 @@ Ogg) and ffmpeg puts a participant's picture and sound into one file without re-
     <tender>/<room>/<account>-<source>-<start>.webm     one per published camera or screen
     <tender>/<room>/manifest.json                       what each file is, its hashes, its retention
 
-``<start>`` is the UTC time of the first recorded stream, ``20261203T092800Z``. The manifest lists,
+``<start>`` is the UTC time of the first recorded packet (the playable file's 0 s), ``20261203T092800Z``. The manifest lists,
 per file: account, source, feed, start (µs and ISO UTC), duration (seconds, by ffprobe), size and
 SHA-256 of the playable file, and the original ``.mjr`` files it was made from with their length and
 SHA-256 — the hashes `pingbiao audit verify --recordings` checks against the log. The originals are
@@ -259,7 +259,7 @@ async def archive_room(room: str, tender: str, source: Path, target: Path,
     for recs in group(await asyncio.to_thread(recordings_in, source)):
         feed = recs[0].feed
         account, src = participants.get(feed, ("", ""))
-        start_us = min(r.start_us for r in recs)
+        start_us = min(r.first_us for r in recs)  # the playable file's 0 s: its first recorded packet
         base = f"{_safe(account) if account else 'feed' + _safe(feed)}-{_safe(src) or 'camera'}-{stamp(start_us)}"
         video = next((r for r in recs if r.kind == "video"), None)
         name = base + _extension(video)

@@ -234,7 +234,7 @@ async def _list(tender: str | None, settings: Settings) -> int:
                 duration = durations.get(recs[0].name) if done else max(
                     (d for r in recs if (d := _rtp_duration(r.path)) is not None), default=None)
                 rows.append(Row(t, title, room, names.get(account, account or f"feed {recs[0].feed}"),
-                                source or "camera", min(r.start_us for r in recs), duration,
+                                source or "camera", min(r.first_us for r in recs), duration,
                                 sum(r.path.stat().st_size for r in recs), done))
     if not rows:
         print("没有录音录像 no recordings" + (f" for tender {tender}" if tender else ""))
