@@ -213,31 +213,48 @@ def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
                           env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}, timeout=120, check=False)
 
 
-async def test_cli_archives_lists_exports_and_verifies(data_dir: Path, tmp_path: Path) -> None:
+def test_cli_archives_lists_exports_and_verifies(data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The commands through web.cli.main (parsing, dispatch, one-line errors) in this process; the
+    offline verification of the exported bundle as its own process, as an outside verifier runs it."""
     data = data_dir
-    listed = cli("recordings", "list", "--data-dir", str(data))
+
+    def pingbiao(*args: str) -> subprocess.CompletedProcess[str]:
+        from web.cli.main import main
+
+        code = main(list(args))
+        out = capsys.readouterr()
+        return subprocess.CompletedProcess(list(args), code, out.out, out.err)
+
+    listed = pingbiao("recordings", "list", "--data-dir", str(data))
     assert listed.returncode == 0, listed.stderr
     print(listed.stdout)
     assert "王专家 Alice" in listed.stdout and "李专家 Bob" in listed.stdout and "camera" in listed.stdout
     rows = [line for line in listed.stdout.splitlines() if ROOM in line]
     assert len(rows) == 2 and all(line.rstrip().endswith("no") for line in rows), listed.stdout
 
-    done = cli("recordings", "archive", "T-ARC-1", "--data-dir", str(data))
+    with monkeypatch.context() as m:
+        m.setenv("PATH", str(tmp_path))
+        bare = pingbiao("recordings", "archive", "T-ARC-1", "--data-dir", str(data))
+    assert bare.returncode == 1 and "janus-pp-rec" in bare.stderr and "未安装" in bare.stderr, bare.stderr
+    assert len(bare.stderr.strip().splitlines()) == 1 and not (data / "archive").exists()
+
+    done = pingbiao("recordings", "archive", "T-ARC-1", "--data-dir", str(data))
     assert done.returncode == 0, done.stderr
     assert "2 playable files" in done.stdout, done.stdout
     manifest = json.loads((data / "archive" / "T-ARC-1" / ROOM / MANIFEST).read_text())
     assert len(manifest["recordings"]) == 2
 
-    listed = cli("recordings", "list", "T-ARC-1", "--data-dir", str(data))
+    listed = pingbiao("recordings", "list", "T-ARC-1", "--data-dir", str(data))
     rows = [line for line in listed.stdout.splitlines() if ROOM in line]
     assert len(rows) == 2 and all(line.rstrip().endswith("yes") for line in rows), listed.stdout
 
-    missing = cli("recordings", "archive", "T-NONE", "--data-dir", str(data))
+    missing = pingbiao("recordings", "archive", "T-NONE", "--data-dir", str(data))
     assert missing.returncode == 1 and len(missing.stderr.strip().splitlines()) == 1
     assert "Traceback" not in missing.stderr and "T-NONE" in missing.stderr
 
     bundle = tmp_path / "bundle"
-    export = cli("audit", "export", str(bundle), "--recordings", "--data-dir", str(data))
+    export = pingbiao("audit", "export", str(bundle), "--recordings", "--data-dir", str(data))
     assert export.returncode == 0, export.stderr
     assert (bundle / "recordings" / ROOM).is_dir() and (bundle / "archive" / "T-ARC-1" / ROOM / MANIFEST).is_file()
     ok = cli("audit", "verify", str(bundle), "--recordings", str(bundle / "recordings"))
@@ -250,7 +267,7 @@ async def test_cli_archives_lists_exports_and_verifies(data_dir: Path, tmp_path:
     raw = bytearray(victim.read_bytes())
     raw[len(raw) // 2] ^= 0x01
     victim.write_bytes(bytes(raw))
-    bad = cli("audit", "verify", str(bundle), "--recordings", str(bundle / "recordings"))
+    bad = pingbiao("audit", "verify", str(bundle), "--recordings", str(bundle / "recordings"))
     assert bad.returncode == 1 and victim.name in bad.stderr, bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1 and "Traceback" not in bad.stderr
 
@@ -259,13 +276,14 @@ async def test_supervisor_replays_the_recordings_in_step_with_the_log(
         recorded, data_dir: Path, make_app_server, new_page) -> None:  # type: ignore[no-untyped-def]
     from tests.e2e.test_tender_flow import screenshot, sign_in
     from tests.web.signin import session_headers
-    from web.booth.archive import archive_rooms
+    from web.booth.archive import recording_ended
     from web.keys import AUDIT_LOG
 
     people = recorded[1]
     server = await make_app_server(data_dir=data_dir)
     app, base = server.app, server.url
-    (manifest,) = await archive_rooms(app[AUDIT_LOG], server.settings, [ROOM])
+    await recording_ended(app, [ROOM])  # what the media plane calls when the room's recording ends
+    manifest = json.loads((data_dir / "archive" / TENDER / ROOM / MANIFEST).read_text())
     entries = await app[AUDIT_LOG].entries_for_tender(TENDER)
     assert any(e.kind == "booth.recording_archived" for e in entries)
     by_account = {e["account"]: e for e in manifest["recordings"]}

@@ -39,6 +39,7 @@ from typing import Any
 
 from evaluation.audit.entry import EntryDraft
 from evaluation.audit.events import KINDS, register_kind
+from evaluation.errors import DomainError
 from signaling.janus.checkpoints import NAME
 from web.config import Settings
 
@@ -64,8 +65,8 @@ def register() -> None:
 register()
 
 
-class ArchiveError(Exception):
-    """A recording could not be archived (one line, Chinese first)."""
+class ArchiveError(DomainError):
+    """A recording could not be archived or read (one line, Chinese first; the CLI prints it as it is)."""
 
 
 def archive_root(settings: Settings) -> Path:

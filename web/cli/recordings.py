@@ -22,7 +22,6 @@ from typing import Any
 
 from evaluation.audit.bundle import ENTRIES_FILE
 from evaluation.audit.entry import decode_leaf
-from evaluation.errors import DomainError
 from signaling.janus.checkpoints import Checkpoint, parse_name, verify
 from web.config import Settings
 
@@ -142,14 +141,11 @@ async def _archive(tender: str, settings: Settings) -> int:
     if not rooms:
         raise NotFoundError(f"该项目没有录音录像 no recordings for tender {tender!r} in {recordings_root(settings)}")
     if tools_missing():
-        raise ArchiveFailed(tools_missing())
+        raise ArchiveError(tools_missing())
     async with existing_log(settings):
         pass  # a data directory without a log is an error, not a new log
-    try:
-        async with installation(settings) as (_engine, log):
-            manifests = await archive_rooms(log, settings, rooms)
-    except ArchiveError as exc:
-        raise ArchiveFailed(str(exc)) from None
+    async with installation(settings) as (_engine, log):
+        manifests = await archive_rooms(log, settings, rooms)
     for m in manifests:
         print(f"archived {m['room']}: {len(m['recordings'])} playable files, retained until {m['retain_until']}, "
               f"manifest {m['tender']}/{m['room']}/manifest.json")
@@ -264,9 +260,6 @@ def _size(n: int) -> str:
         n /= 1000  # type: ignore[assignment]
     return str(n)
 
-
-class ArchiveFailed(DomainError):
-    """Archiving failed (one line, printed by web.cli.main)."""
 
 
 def export_recordings(out: Path, settings: Settings) -> str:
