@@ -40,6 +40,7 @@ class Settings:
     signaling_bus_url: str = ""  # empty: in-process signaling bus; redis://host:6379/0 for several processes
     janus: str = ""  # the booth's media server: empty = start Janus if installed, "off" = mesh, or http://host:8088/janus
     recordings_dir: str = ""  # where the booth's recordings are kept; empty: <data_dir>/recordings
+    recordings_archive_dir: str = ""  # where playable copies of finished recordings go; empty: <data_dir>/archive
     recording_retention_years: int = 15  # years recordings are kept with the tender file (read by the archive, docs/media.md)
     recording_checkpoint_interval: int = 10  # seconds between recording checkpoints in the audit log (1-10)
     log_origin: str = "pingbiao.local/audit"  # origin line of the audit log's checkpoints

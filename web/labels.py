@@ -20,6 +20,10 @@ def N_(text: str) -> str:  # noqa: N802  (the gettext convention for "translate 
 
 
 LABELS: dict[str, dict[str, str]] = {
+    "booth_source": {
+        "camera": N_("摄像头"),
+        "screen": N_("屏幕共享"),
+    },
     "state": {
         "draft": N_("草稿"),
         "published": N_("已发布"),
@@ -238,6 +242,7 @@ LABELS: dict[str, dict[str, str]] = {
         "booth.removed": N_("移出评标舱"),
         "booth.recording_checkpoint": N_("录音录像校验点"),
         "booth.media_incident": N_("录音录像异常"),
+        "booth.recording_archived": N_("录音录像归档"),
     },
     "stage": {
         "notice": N_("公告"),

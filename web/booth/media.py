@@ -39,6 +39,7 @@ from signaling.janus.checkpoints import RecordingHasher
 from signaling.janus.client import JanusError, JanusSession, VideoRoom, keepalives
 from signaling.janus.launcher import JanusProcess, JanusUnavailable, janus_executable, wait_ready
 from signaling.janus.supervisor import JanusSupervisor
+from web.booth.archive import recording_ended
 from web.config import Settings
 from web.keys import AUDIT_LOG
 
@@ -351,6 +352,8 @@ class MediaPlane:
                     await self.checkpoint(final=True)
                 except Exception as exc:  # noqa: BLE001
                     log.error("final recording checkpoint failed", extra={"error": repr(exc)})
+                # the recording has ended: playable copies into the archive (web/booth/archive.py)
+                await recording_ended(self.app, list(self.rooms))
             if self._manager is not None:
                 self._manager.closed = True
                 self._manager._poll.cancel()

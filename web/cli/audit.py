@@ -21,6 +21,8 @@ def add_audit_commands(sub: Any, add_common: Callable[[argparse.ArgumentParser],
     p = asub.add_parser("export", help="write an offline bundle of the log at its latest checkpoint")
     add_common(p)
     p.add_argument("out", metavar="OUT", help="a new (or empty) directory for the bundle")
+    p.add_argument("--recordings", action="store_true",
+                   help="also copy the booth's recordings (OUT/recordings/<room>/) and their archive (OUT/archive/)")
     p = asub.add_parser("verify", help="verify a bundle offline: entries, root, signature, consistency")
     add_common(p)
     p.add_argument("bundle", metavar="BUNDLE", help="the bundle directory")
@@ -28,6 +30,8 @@ def add_audit_commands(sub: Any, add_common: Callable[[argparse.ArgumentParser],
     p.add_argument("--strict", action="store_true", help="also decode every leaf and require its canonical form")
     p.add_argument("--recordings", metavar="DIR",
                    help="also check the booth's recordings in DIR (one directory per room) against the logged checkpoints")
+    p.add_argument("--archive", metavar="DIR",
+                   help="with --recordings: also check the playable archive in DIR (default BUNDLE/archive, if there)")
     p = asub.add_parser("check", help="check the installation's stored log in full against its signed checkpoint")
     add_common(p)
     p = asub.add_parser("replay", help="recompute a tender's tally from the log and compare it with the stored one")
@@ -43,7 +47,12 @@ def run_audit_command(args: argparse.Namespace, settings: Settings) -> int:
 
     try:
         if args.audit_command == "export":
-            return asyncio.run(_export(Path(args.out), settings))
+            code = asyncio.run(_export(Path(args.out), settings))
+            if code == 0 and args.recordings:
+                from web.cli.recordings import export_recordings
+
+                print(export_recordings(Path(args.out), settings))
+            return code
         if args.audit_command == "check":
             return asyncio.run(_check(settings))
         if args.audit_command == "replay":
@@ -55,6 +64,13 @@ def run_audit_command(args: argparse.Namespace, settings: Settings) -> int:
             report = check_recordings(Path(args.bundle), Path(args.recordings))
             print(report.text, file=sys.stdout if report.ok else sys.stderr)
             code = 0 if report.ok else 1
+            archive = Path(args.archive) if args.archive else Path(args.bundle) / "archive"
+            if code == 0 and (args.archive or archive.is_dir()):
+                from web.cli.recordings import check_archive
+
+                report = check_archive(Path(args.bundle), archive)
+                print(report.text, file=sys.stdout if report.ok else sys.stderr)
+                code = 0 if report.ok else 1
         return code
     except DomainError as exc:
         print(f"pingbiao: error: {exc}", file=sys.stderr)

@@ -87,6 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     from web.cli.stack import add_stack_commands
 
     add_stack_commands(sub, _add_common)
+    from web.cli.recordings import add_recordings_commands
+
+    add_recordings_commands(sub, _add_common)
     return parser
 
 
@@ -139,6 +142,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from web.cli.stack import run_stack_command
 
         return run_stack_command(args, settings)
+    if args.command == "recordings":
+        from web.cli.recordings import run_recordings_command
+
+        return run_recordings_command(args, settings)
     if args.command == "accounts":
         from web.cli.accounts import run_accounts_command
 

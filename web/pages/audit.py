@@ -18,7 +18,7 @@ from web.errors import BadRequest, NotFound
 from web.i18n import language_of, translate
 from web.keys import AUDIT_LOG, ENGINE, LOG_VKEY, SETTINGS
 from web.labels import N_, label_in
-from web.pages import audit_lookup
+from web.pages import audit_lookup, audit_recordings
 from web.pages.audit_view import STAGES, Reader, entry_view, grouped, state_tables
 from web.rendering import render
 
@@ -105,7 +105,14 @@ async def audit_tender(request: web.Request) -> web.Response:
         selected=until,
         state=state_tables(replay(everything, until_index=until), reader),
         verified=await overview.verify_view(log, request.app[LOG_VKEY], everything),
+        recordings=audit_recordings.replay_recordings(request, tender_id, everything, reader.name),
     )
+
+
+@routes.get("/audit/tenders/{tender_id}/recordings/{room}/{file}", name="audit.recording")
+async def audit_recording(request: web.Request) -> web.StreamResponse:
+    """An archived recording of the tender, for the replay's players (Range requests: seekable)."""
+    return await audit_recordings.recording_file(request)
 
 
 def page_number(request: web.Request) -> int:

@@ -28,6 +28,7 @@ RULES: dict[str, Rule] = {
     "audit.receipt_page": Rule(READERS, "回执 an entry's receipt as a page, checked against the signed checkpoint"),
     "audit.home": Rule(READERS, "审计日志 the log overview page"),
     "audit.tender": Rule(READERS, "监管回放 a tender's replay page"),
+    "audit.recording": Rule(READERS, "监管回放录像 a tender's archived booth recording (seekable), for the replay's players"),
     # Accounts.
     "login": Rule(PUBLIC, "登录 the sign-in form"),
     "login.submit": Rule(PUBLIC, "sign in", self_service=True),
