@@ -7,6 +7,7 @@ killed and its log shown in the failure."""
 from __future__ import annotations
 
 import glob
+import json
 import os
 import signal
 import socket
@@ -53,54 +54,128 @@ def http_get(url: str, timeout: float = 5.0) -> tuple[int, bytes]:
         return 0, b""
 
 
-class Serve:
-    """One ``pingbiao serve`` process on a free loopback port; its stderr goes to `log_path`."""
+# The launcher: a Python process that has imported the platform once and forks a `pingbiao serve`
+# (web.cli.main.main(["serve", …]), exactly what `python -m web.cli serve` runs) per request, so a
+# restart costs a fork instead of seconds of imports on a busy 2-core machine. It starts no thread
+# and no event loop before forking. PINGBIAO_FAULT_EXEC=1 starts every process with exec instead.
+_LAUNCHER = r"""
+import json, os, signal, sys
+import web.app, web.cli.main, web.cli.serve  # noqa: the imports a serve process needs, done once
+signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel
+for line in sys.stdin:
+    order = json.loads(line)
+    pid = os.fork()
+    if pid == 0:
+        os.setsid()
+        fd = os.open(order["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+        os.environ.clear()
+        os.environ.update(order["env"])
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        code = web.cli.main.main(order["argv"])
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    print(pid, flush=True)
+"""
 
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+
+class Launcher:
+    """Forks `pingbiao serve` processes from one warmed-up parent (see _LAUNCHER)."""
+
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-c", _LAUNCHER], cwd=ROOT, stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+    def spawn(self, argv: list[str], env: dict[str, str], log_path: Path) -> int:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(json.dumps({"argv": argv, "env": env, "log": str(log_path)}) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        assert line.strip().isdigit(), f"the launcher did not fork: {line!r}"
+        return int(line)
+
+    def close(self) -> None:
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+class Serve:
+    """One ``pingbiao serve`` process on a free loopback port; its stderr goes to `log_path`.
+    Forked by `launcher` when given (and PINGBIAO_FAULT_EXEC is not set), else started with exec."""
+
+    def __init__(self, env: dict[str, str], log_path: Path, launcher: Launcher | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
         full = {**os.environ, **env, "PINGBIAO_HOST": "127.0.0.1", "PINGBIAO_PORT": str(self.port),
                 "PINGBIAO_JANUS": "off"}
         full.pop("PINGBIAO_CONFIG", None)
-        self._log = open(log_path, "ab")  # noqa: SIM115 — closed in wait()
-        self.proc = subprocess.Popen([sys.executable, "-m", "web.cli", "serve", "--port", str(self.port)],
-                                     cwd=ROOT, env=full, stdout=self._log, stderr=self._log, start_new_session=True)
+        argv = ["serve", "--port", str(self.port)]
+        self._popen: subprocess.Popen[bytes] | None = None
+        if launcher is not None and not os.environ.get("PINGBIAO_FAULT_EXEC"):
+            self.pid = launcher.spawn(argv, full, log_path)
+        else:
+            with open(log_path, "ab") as log:
+                self._popen = subprocess.Popen([sys.executable, "-m", "web.cli", *argv], cwd=ROOT, env=full,
+                                               stdout=log, stderr=log, start_new_session=True)
+            self.pid = self._popen.pid
+
+    def alive(self) -> bool:
+        if self._popen is not None:
+            return self._popen.poll() is None
+        return _alive(self.pid)
 
     def log_text(self) -> str:
-        return self.log_path.read_text(errors="replace")
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def wait_up(self, timeout: float = START_TIMEOUT) -> None:
         """Until /healthz answers (the app has started: its audit log checked, its jobs running)."""
         def up() -> bool:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"pingbiao serve exited with {self.proc.returncode}:\n{self.log_text()[-3000:]}")
+            if not self.alive():
+                raise AssertionError(f"pingbiao serve exited:\n{self.log_text()[-3000:]}")
             return http_get(self.url + "/healthz", timeout=1)[0] == 200
         try:
-            poll(up, timeout, "pingbiao serve to answer /healthz", interval=0.02)
+            poll(up, timeout, "pingbiao serve to answer /healthz", interval=0.01)
         except AssertionError:
             self.kill9()
             raise
 
     def kill9(self) -> None:
         """SIGKILL, as a crash or the OOM killer would: no shutdown code runs."""
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGKILL)
-        self.wait()
+        if self.alive():
+            os.kill(self.pid, signal.SIGKILL)
+        self._wait_gone()
 
     def stop(self) -> None:
         """SIGTERM and wait; SIGKILL if it does not end in time."""
-        if self.proc.poll() is None:
-            self.proc.terminate()
+        if self.alive():
+            os.kill(self.pid, signal.SIGTERM)
             try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
+                self._wait_gone(15)
+            except AssertionError:
                 pass
         self.kill9()
 
-    def wait(self) -> None:
-        self.proc.wait(timeout=15)
-        self._log.close()
+    def _wait_gone(self, timeout: float = 15) -> None:
+        if self._popen is not None:
+            self._popen.wait(timeout=timeout)
+            return
+        poll(lambda: not _alive(self.pid), timeout, f"process {self.pid} to end", interval=0.002)
 
 
 def postgres_bin() -> Path | None:
@@ -128,7 +203,7 @@ class PrivatePostgres:
         self.sockets = directory / "sock"
         self.sockets.mkdir(parents=True)
         done = subprocess.run([str(bin_dir / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust",
-                               "--no-sync", "-E", "UTF8", "--locale=C"], capture_output=True, text=True, timeout=120)
+                               "--no-sync", "-E", "UTF8", "--locale=C"], check=False, capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr
         self.url = f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/postgres"
 
@@ -137,7 +212,7 @@ class PrivatePostgres:
 
     def _ctl(self, *args: str) -> None:
         done = subprocess.run([str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.dir / "postgres.log"), *args],
-                              capture_output=True, text=True, timeout=60)
+                              check=False, capture_output=True, text=True, timeout=60)
         assert done.returncode == 0, f"pg_ctl {args[0]}: {done.stderr}{done.stdout}\n{self.log_tail()}"
 
     def log_tail(self) -> str:
@@ -154,4 +229,4 @@ class PrivatePostgres:
     def close(self) -> None:
         if (self.data / "postmaster.pid").exists():
             subprocess.run([str(self.bin / "pg_ctl"), "-D", str(self.data), "stop", "-m", "immediate", "-w"],
-                           capture_output=True, timeout=60)
+                           check=False, capture_output=True, timeout=60)
