@@ -266,9 +266,29 @@ async def _open_one(ctx: TenderContext, tender: Tender, beacon: Beacon, bid: Any
     except (DomainError, sa.exc.SQLAlchemyError, ValueError) as exc:
         if isinstance(exc, ConflictError):
             raise  # the tender left 'opening' meanwhile: nothing to record
+        if database_unavailable(exc):
+            raise  # not this bid's fault: it stays without a result and the job retries it
         message = exc.message if isinstance(exc, DomainError) else exc.__class__.__name__
         log.warning("opened bid cannot be recorded; recording it as failed", extra={"tender": tender.id, "bid": bid.id})
         return await _record(ctx, tender, bid, "failed", f"cannot be recorded: {printable(message)}", code="not_recorded")
+
+
+_UNAVAILABLE_SQLSTATES = ("08", "40", "53", "57", "58")
+"""SQLSTATE classes of a database that cannot do the work now: connection exception, transaction
+rollback (serialization failure, deadlock), insufficient resources, operator intervention (the
+server shutting down or starting), system error."""
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` says the database was unreachable or could not write now (a connection lost,
+    the server restarting, a lock, no resources) rather than that it refused what was written:
+    the same write can succeed later, so it must not be recorded as the bid's failure."""
+    if isinstance(exc, (OSError, TimeoutError, sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError)):
+        return True
+    if not isinstance(exc, sa.exc.DBAPIError):
+        return False
+    state = getattr(exc.orig, "sqlstate", None)
+    return exc.connection_invalidated or (isinstance(state, str) and state[:2] in _UNAVAILABLE_SQLSTATES)
 
 
 async def _record(

@@ -9,10 +9,13 @@ from __future__ import annotations
 import glob
 import json
 import os
+import pwd
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -187,46 +190,60 @@ def postgres_bin() -> Path | None:
 
 
 class PrivatePostgres:
-    """A PostgreSQL server of our own: initdb in `directory`, trust auth, loopback, a free port.
+    """A PostgreSQL server of our own: initdb in a new temporary directory, trust auth, loopback
+    only, a free port. ``start``/``stop`` may be repeated (stop is ``-m fast``: every session is cut
+    off, as in a restart of the server). ``close`` stops it and removes the directory.
 
-    ``start``/``stop`` may be repeated (stop is ``-m fast``: sessions are cut off, as in a restart).
-    Skips (fails under CI=true) when the server binaries are missing; refuses to run as root,
-    where initdb would refuse."""
+    Skips (fails under CI=true) when the server binaries are missing. As root (where initdb
+    refuses to run) the server runs as the ``postgres`` account, if there is one."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self) -> None:
         bin_dir = postgres_bin()
-        need(bin_dir is not None, "PostgreSQL server binaries (initdb, pg_ctl) are not installed")
-        need(os.geteuid() != 0, "initdb does not run as root")
+        need(bin_dir is not None, "PostgreSQL server binaries (initdb, pg_ctl under /usr/lib/postgresql) are not installed")
         assert bin_dir is not None
-        self.bin, self.dir, self.port = bin_dir, directory, free_port()
-        self.data = directory / "pgdata"
-        self.sockets = directory / "sock"
-        self.sockets.mkdir(parents=True)
-        done = subprocess.run([str(bin_dir / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust",
-                               "--no-sync", "-E", "UTF8", "--locale=C"], check=False, capture_output=True, text=True, timeout=120)
-        assert done.returncode == 0, done.stderr
+        self._user: tuple[int, int] | None = None
+        if os.geteuid() == 0:
+            try:
+                entry = pwd.getpwnam("postgres")
+            except KeyError:
+                need(False, "running as root without a postgres account: initdb does not run as root")
+                raise
+            self._user = (entry.pw_uid, entry.pw_gid)
+        self.bin, self.port = bin_dir, free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix="pingbiao-faults-pg-"))
+        if self._user is not None:
+            os.chown(self.dir, *self._user)
+        self.data = self.dir / "pgdata"
+        self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C")
         self.url = f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _as_user(self) -> None:
+        assert self._user is not None
+        os.setgid(self._user[1])
+        os.setuid(self._user[0])
+
+    def _run(self, exe: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run([str(self.bin / exe), *args], check=False, capture_output=True, text=True, timeout=60,
+                              cwd=self.dir, preexec_fn=self._as_user if self._user else None)
+        if check:
+            assert done.returncode == 0, f"{exe} {args[:1]}: {done.stderr}{done.stdout}\n{self.log_tail()}"
+        return done
 
     def database_url(self, name: str) -> str:
         return self.url.rsplit("/", 1)[0] + f"/{name}"
-
-    def _ctl(self, *args: str) -> None:
-        done = subprocess.run([str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.dir / "postgres.log"), *args],
-                              check=False, capture_output=True, text=True, timeout=60)
-        assert done.returncode == 0, f"pg_ctl {args[0]}: {done.stderr}{done.stdout}\n{self.log_tail()}"
 
     def log_tail(self) -> str:
         path = self.dir / "postgres.log"
         return path.read_text(errors="replace")[-2000:] if path.exists() else ""
 
     def start(self) -> None:
-        opts = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.sockets} -c fsync=off -c max_connections=50"
-        self._ctl("start", "-w", "-t", "30", "-o", opts)
+        opts = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.dir} -c fsync=off -c max_connections=40"
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.dir / "postgres.log"), "start", "-w", "-t", "30", "-o", opts)
 
     def stop(self) -> None:
-        self._ctl("stop", "-w", "-t", "30", "-m", "fast")
+        self._run("pg_ctl", "-D", str(self.data), "stop", "-w", "-t", "30", "-m", "fast")
 
     def close(self) -> None:
         if (self.data / "postmaster.pid").exists():
-            subprocess.run([str(self.bin / "pg_ctl"), "-D", str(self.data), "stop", "-m", "immediate", "-w"],
-                           check=False, capture_output=True, timeout=60)
+            self._run("pg_ctl", "-D", str(self.data), "stop", "-w", "-t", "30", "-m", "immediate", check=False)
+        shutil.rmtree(self.dir, ignore_errors=True)
