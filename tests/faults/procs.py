@@ -63,7 +63,15 @@ def http_get(url: str, timeout: float = 5.0) -> tuple[int, bytes]:
 # and no event loop before forking. PINGBIAO_FAULT_EXEC=1 starts every process with exec instead.
 _LAUNCHER = r"""
 import json, os, signal, sys
+import importlib
 import web.app, web.cli.main, web.cli.serve  # noqa: the imports a serve process needs, done once
+for name in ("alembic.command", "alembic.runtime.migration", "alembic.script", "mako.template", "pygments.lexers",
+             "prometheus_client", "aiosqlite", "asyncpg", "sqlalchemy.dialects.sqlite.aiosqlite",
+             "sqlalchemy.dialects.postgresql.asyncpg", "evaluation.migrations"):  # imported at start-up
+    try:
+        importlib.import_module(name)
+    except ImportError:
+        pass
 signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel
 for line in sys.stdin:
     order = json.loads(line)
