@@ -304,6 +304,21 @@ class MediaPlane:
                 if f.get("account"):
                     room.known[f["file"]] = (f["account"], f.get("source", ""))
 
+    async def _ask_participants(self, room: _Room) -> None:
+        """Learn the feeds of `room` from Janus: pingbiao gives every publisher the display
+        ``<account>/<source>`` (janus_proxy.py), whichever process it joined through."""
+        if self._rooms_api is None:
+            return
+        try:
+            reply = await self._rooms_api.handle.request({"request": "listparticipants", "room": room.janus_id})
+        except (TimeoutError, JanusError, aiohttp.ClientError, OSError) as exc:
+            log.warning("room participants not listed", extra={"room": room.name, "error": str(exc)})
+            return
+        for p in reply.get("participants", []):
+            account, _, source = str(p.get("display", "")).partition("/")
+            if account and source in SOURCES and isinstance(p.get("id"), int) and p["id"] == feed_id(room.name, account, source):
+                self.feeds[(room.name, p["id"])] = (account, source)
+
     async def _writes(self, room: _Room) -> bool:
         if self.lease is None:
             engine = self.app.get(ENGINE)
@@ -337,6 +352,8 @@ class MediaPlane:
                 await self._incident(room.name, "feed_stalled", f"{name} stopped growing")
             if not cps:
                 continue
+            if any(self._participant(room, cp.file, cp.participant) == ("", "") for cp in cps):
+                await self._ask_participants(room)  # published through another process
             files = []
             for cp in cps:
                 account, source = self._participant(room, cp.file, cp.participant)
