@@ -1,7 +1,7 @@
 """评标须全程录音录像 (docs/media.md, *No evaluation without recording*), over real HTTP: without a
 recorded booth the start is refused with one line and nothing written, unless the setting
 allow_unrecorded allows it — then it starts, the log says so, and the booth shows 本场评审未录音录像.
-Janus down: a real Janus at a URL, stopped and started again."""
+Janus down: a real Janus at a URL, stopped and started again. Booth participants in /metrics."""
 
 from __future__ import annotations
 
@@ -12,10 +12,14 @@ from typing import Any
 
 import pytest
 
+from signaling.client import SignalingClient
 from signaling.janus.launcher import JanusProcess
+from signaling.messages import Leave
 from tests.conftest import need
 from tests.web.tender_client import Hall, start
+from tests.web.test_booth_api import token_for, ws_url
 from tests.web.test_evaluation_api import seated
+from tests.web.test_ops_metrics import metrics, samples
 from web.booth.media import MEDIA
 from web.booth.recording_rule import REFUSAL, WAIVED
 from web.config import ConfigError, Settings, load_settings
@@ -67,6 +71,22 @@ async def test_allowed_unrecorded_start_is_logged_and_the_booth_says_so(aiohttp_
         assert 'id="unrecorded"' in page and "本场评审未录音录像" in page, who
     status, page = await hall.call(experts[0], "GET", f"/booth/eval-{tender_id}", headers={"Cookie": f"{hall.headers[experts[0]]['Cookie']}; lang=en"})
     assert "This evaluation is not recorded" in page
+
+    # Everyone in the booth: a participant joins over the real signaling, counted in /metrics.
+    async def participants() -> float:
+        return samples(await metrics(hall.client), "pingbiao_booth_participants")[""]
+    assert await participants() == 0
+    status, body = await token_for(hall.client, hall.headers[experts[0]], f"eval-{tender_id}")
+    assert status == 200 and body["media"]["recording"] is False
+    peer = await SignalingClient.connect(ws_url(hall.client, f"eval-{tender_id}"), body["token"])
+    assert await participants() == 1
+    await peer.send(Leave())
+    assert await peer.closed() == 1000
+    deadline = asyncio.get_running_loop().time() + 10
+    while await participants() != 0:
+        assert asyncio.get_running_loop().time() < deadline, "the participant is still counted"
+        await asyncio.sleep(0.1)
+    assert samples(await metrics(hall.client), "pingbiao_booth_recording_bytes")[""] == 0  # nothing recorded
 
 
 async def test_janus_down_refuses_the_start_and_back_up_it_starts_recorded(aiohttp_client: Any, tmp_path: Path) -> None:
