@@ -24,6 +24,7 @@ from evaluation.audit.events import KINDS, register_kind
 from evaluation.errors import ConflictError, DomainError
 from evaluation.session.ids import parse_evaluation_id
 from evaluation.tenders.tender import get
+from web.api.tenders import TENDERS
 from web.booth.media import MEDIA
 from web.keys import AUDIT_LOG, SETTINGS
 
@@ -70,10 +71,8 @@ async def waived(app: web.Application, tender_id: str) -> bool:
 
 async def _owner(request: web.Request) -> bool:
     """Does the tender belong to the caller? Anyone else gets the start's own refusal, not this one."""
-    from web.api.evaluation import ctx  # the start's own context (that module imports this one)
-
     try:
-        tender = await get(ctx(request).tenders, parse_evaluation_id(request.match_info["id"])[0])
+        tender = await get(request.app[TENDERS], parse_evaluation_id(request.match_info["id"])[0])
     except DomainError:
         return False
     account = request.get("account")
