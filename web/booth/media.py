@@ -149,7 +149,6 @@ class MediaPlane:
             await asyncio.wait_for(self.ensure_room(room), timeout)
             assert self._rooms_api is not None
             if not await asyncio.wait_for(self._rooms_api.exists(janus_room_id(room)), timeout):
-                self.rooms.pop(room, None)
                 return "录音录像服务中没有这个评标舱 the media server has no room for this booth"
         except JanusUnavailable as exc:
             return str(exc)
