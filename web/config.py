@@ -43,6 +43,7 @@ class Settings:
     recordings_archive_dir: str = ""  # where playable copies of finished recordings go; empty: <data_dir>/archive
     recording_retention_years: int = 15  # years recordings are kept with the tender file (read by the archive, docs/media.md)
     recording_checkpoint_interval: int = 10  # seconds between recording checkpoints in the audit log (1-10)
+    allow_unrecorded: str = "auto"  # start an evaluation the booth cannot record: "auto" (only without a production database), "true", "false"
     log_origin: str = "pingbiao.local/audit"  # origin line of the audit log's checkpoints
     log_format: str = "text"  # "text" or "json"
     log_level: str = "INFO"
@@ -85,6 +86,15 @@ class Settings:
         return not self.beacon_url
 
     @property
+    def unrecorded_allowed(self) -> bool:
+        """May an evaluation start while the booth cannot record it (docs/media.md)? ``auto``: only
+        on the demonstration set-up (SQLite), never with a production database."""
+        value = str(self.allow_unrecorded).strip().lower()
+        if value == "auto":
+            return not self.is_production
+        return value == "true"
+
+    @property
     def is_production(self) -> bool:
         """A server database (PostgreSQL) is the production set-up (docs/architecture.md)."""
         return bool(self.database_url) and not self.database_url.startswith("sqlite")
@@ -105,6 +115,15 @@ def _coerce(name: str, value: Any) -> Any:
         if str(value).strip().lower() in {"0", "false", "no", ""}:
             return False
         raise ConfigError(f"setting {name} must be true or false, got {value!r}")
+    if name == "allow_unrecorded":
+        text = str(value).strip().lower() if not isinstance(value, bool) else str(value).lower()
+        if text in {"auto", ""}:
+            return "auto"
+        if text in {"1", "true", "yes"}:
+            return "true"
+        if text in {"0", "false", "no"}:
+            return "false"
+        raise ConfigError(f"setting allow_unrecorded must be auto, true or false, got {value!r}")
     if name in _INT_FIELDS:
         try:
             number = int(value)

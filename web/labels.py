@@ -243,6 +243,7 @@ LABELS: dict[str, dict[str, str]] = {
         "booth.recording_checkpoint": N_("录音录像校验点"),
         "booth.media_incident": N_("录音录像异常"),
         "booth.recording_archived": N_("录音录像归档"),
+        "booth.recording_waived": N_("未录音录像（运营方设置允许）"),
     },
     "stage": {
         "notice": N_("公告"),

@@ -67,6 +67,15 @@ class RecordingHasher:
                 out.append(Checkpoint(path.name, *parsed, st.length, st.digest.hexdigest(), final))
         return out
 
+    def current(self) -> list[Checkpoint]:
+        """Every file hashed so far: its length and the SHA-256 of that prefix (nothing is read)."""
+        out = []
+        for name, st in sorted(self._files.items()):
+            parsed = parse_name(name)
+            if parsed is not None:
+                out.append(Checkpoint(name, *parsed, st.length, st.digest.hexdigest()))
+        return out
+
 
 async def checkpoint_loop(directory: Path, on_checkpoint: Callable[[Checkpoint], Awaitable[None]],
                           stop: asyncio.Event, interval: float = 10.0) -> RecordingHasher:

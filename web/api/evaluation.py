@@ -18,6 +18,7 @@ from evaluation.session.session import EvaluationContext
 from evaluation.tenders.blobstore import TooLarge
 from web.api.body import PayloadTooLarge, json_body
 from web.api.tenders import current_actor
+from web.booth.recording_rule import recording_required
 from web.errors import BadRequest, NotFound
 
 routes = web.RouteTableDef()
@@ -43,6 +44,7 @@ async def view(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/evaluation/{id}/start", name="evaluation.start")
+@recording_required
 async def start(request: web.Request) -> web.Response:
     """开始评标. `{id}` is the session to start: the tender, or one lot's ``<tender>.<lot>`` (or the
     tender with ``lot`` in the body); the view returned is the new session's (its ``id``)."""

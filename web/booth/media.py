@@ -26,7 +26,7 @@ import hashlib
 import logging
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +40,9 @@ from signaling.janus.client import JanusError, JanusSession, VideoRoom, keepaliv
 from signaling.janus.launcher import JanusProcess, JanusUnavailable, janus_executable, wait_ready
 from signaling.janus.supervisor import JanusSupervisor
 from web.booth.archive import recording_ended
+from web.booth.checkpoint_lease import CheckpointLease
 from web.config import Settings
-from web.keys import AUDIT_LOG
+from web.keys import AUDIT_LOG, ENGINE
 
 log = logging.getLogger("pingbiao.media")
 
@@ -96,6 +97,9 @@ class _Room:
     directory: Path
     hasher: RecordingHasher
     growing: set[str]
+    writing: bool = False  # this process wrote the room's last checkpoint pass (holds its lease)
+    logged: dict[str, int] | None = None  # file → length of its last checkpoint in the log
+    known: dict[str, tuple[str, str]] | None = None  # file → (account, source), from the log
 
 
 class MediaPlane:
@@ -116,6 +120,8 @@ class MediaPlane:
         self.feeds: dict[tuple[str, int], tuple[str, str]] = {}  # (room, feed) → (account, source)
         self.owners: dict[int, tuple[str, str]] = {}  # Janus session → (account, room)
         self.no_recording_logged: set[str] = set()
+        self.down = ""  # why Janus is not answering now (empty: it is, or it was never started)
+        self.lease: CheckpointLease | None = None  # which rooms this process writes checkpoints for
         self._http: aiohttp.ClientSession | None = None
         self._manager: JanusSession | None = None
         self._rooms_api: VideoRoom | None = None
@@ -132,6 +138,32 @@ class MediaPlane:
     @property
     def sfu(self) -> bool:
         return not self.unavailable
+
+    async def recording_ready(self, room: str, timeout: float = 10.0) -> str:
+        """Empty if `room` is being recorded now (its VideoRoom exists on a Janus that answers), else
+        why not, as one line. Starts Janus for the first room, like opening the booth does."""
+        if not self.sfu:
+            return self.unavailable
+        if self.down:
+            return self.down
+        try:
+            await asyncio.wait_for(self.ensure_room(room), timeout)
+            assert self._rooms_api is not None
+            if not await asyncio.wait_for(self._rooms_api.exists(janus_room_id(room)), timeout):
+                return "录音录像服务中没有这个评标舱 the media server has no room for this booth"
+        except JanusUnavailable as exc:
+            return str(exc)
+        except (TimeoutError, JanusError, aiohttp.ClientError, OSError, AssertionError) as exc:
+            return f"录音录像服务无响应 the media server did not answer: {str(exc)[:200] or type(exc).__name__}"
+        return ""
+
+    def recorded_bytes(self) -> int:
+        """Bytes of recordings whose checkpoints this process has written to the audit log."""
+        return sum(sum((r.logged or {}).values()) for r in self.rooms.values() if r.writing)
+
+    def written_rooms(self) -> int:
+        """Rooms whose checkpoints this process writes."""
+        return sum(1 for r in self.rooms.values() if r.writing)
 
     def grant(self, room: str) -> dict[str, Any]:
         if self.sfu:
@@ -198,6 +230,7 @@ class MediaPlane:
 
     async def _on_incident(self, what: str) -> None:
         log.error("media server incident", extra={"detail": what})
+        self.down = f"录音录像服务中断 the media server is down: {what[:200]}"
         for room in list(self.rooms):
             await self._incident(room, "janus_down", what)
 
@@ -209,6 +242,9 @@ class MediaPlane:
         for name, entry in old.items():
             new = await self.ensure_room(name)
             new.hasher = entry.hasher  # files already hashed keep their running hash
+            new.growing, new.writing, new.logged, new.known = entry.growing, entry.writing, entry.logged, entry.known
+        self.down = ""
+        for name in old:
             await self._incident(name, "janus_restarted", "rooms created again; recording continues in new files")
 
     async def _watch_external(self, every: float = 1.0) -> None:
@@ -246,31 +282,88 @@ class MediaPlane:
         self.no_recording_logged.add(room)
         await self._incident(room, "recording_unavailable", self.unavailable or "no media server configured")
 
-    def _participant(self, room: str, feed: str) -> tuple[str, str]:
+    def _participant(self, room: _Room, file: str, feed: str) -> tuple[str, str]:
         try:
-            return self.feeds.get((room, int(feed)), ("", ""))
+            found = self.feeds.get((room.name, int(feed)))
         except ValueError:
-            return ("", "")
+            found = None
+        return found or (room.known or {}).get(file, ("", ""))
+
+    async def _from_log(self, room: _Room) -> None:
+        """What the log already holds for `room`'s files (another process, or this one before a
+        restart, wrote it): each file's last logged length, and whose it is."""
+        tender = tender_of_room(room.name)
+        room.logged, room.known = {}, {}
+        if tender is None:
+            return
+        for entry in await self.app[AUDIT_LOG].entries_for_tender(tender, kinds=[CHECKPOINT]):
+            if entry.payload.get("room") != room.name:
+                continue
+            for f in entry.payload.get("files", []):
+                room.logged[f["file"]] = max(room.logged.get(f["file"], -1), int(f["length"]))
+                if f.get("account"):
+                    room.known[f["file"]] = (f["account"], f.get("source", ""))
+
+    async def _ask_participants(self, room: _Room) -> None:
+        """Learn the feeds of `room` from Janus: pingbiao gives every publisher the display
+        ``<account>/<source>`` (janus_proxy.py), whichever process it joined through."""
+        if self._rooms_api is None:
+            return
+        try:
+            reply = await self._rooms_api.handle.request({"request": "listparticipants", "room": room.janus_id})
+        except (TimeoutError, JanusError, aiohttp.ClientError, OSError) as exc:
+            log.warning("room participants not listed", extra={"room": room.name, "error": str(exc)})
+            return
+        for p in reply.get("participants", []):
+            account, _, source = str(p.get("display", "")).partition("/")
+            if account and source in SOURCES and isinstance(p.get("id"), int) and p["id"] == feed_id(room.name, account, source):
+                self.feeds[(room.name, p["id"])] = (account, source)
+
+    async def _writes(self, room: _Room) -> bool:
+        if self.lease is None:
+            engine = self.app.get(ENGINE)
+            self.lease = CheckpointLease(engine)
+        return await self.lease.writes(room.name)
 
     async def checkpoint(self, final: bool = False) -> int:
-        """Hash what every room's recordings added; one audit entry per room with news. Returns entries."""
+        """Hash what every room's recordings added; one audit entry per room with news. Returns entries.
+
+        Every process serving a room hashes its recordings; only the room's writer (checkpoint_lease.py)
+        logs them. A process that becomes the writer first reads what the log holds, and logs every
+        file longer than its last logged checkpoint: nothing twice, nothing the previous writer missed."""
         written = 0
         for room in list(self.rooms.values()):
             cps = await asyncio.to_thread(room.hasher.scan, final)
             grew = {cp.file for cp in cps}
+            if not await self._writes(room):
+                room.growing, room.writing = grew, False
+                continue
+            if not room.writing:  # this process takes the room over (or writes it for the first time)
+                if self.lease is not None and self.lease.shared:
+                    await self._from_log(room)
+                    cps = [cp for cp in room.hasher.current() if cp.length > (room.logged or {}).get(cp.file, -1)]
+                    cps = [replace(cp, final=final) for cp in cps]
+                else:
+                    room.logged, room.known = room.logged or {}, room.known or {}
+                room.writing = True
             stalled = sorted(room.growing - grew) if not final else []
             room.growing = grew
             for name in stalled:
                 await self._incident(room.name, "feed_stalled", f"{name} stopped growing")
             if not cps:
                 continue
+            if any(self._participant(room, cp.file, cp.participant) == ("", "") for cp in cps):
+                await self._ask_participants(room)  # published through another process
             files = []
             for cp in cps:
-                account, source = self._participant(room.name, cp.participant)
+                account, source = self._participant(room, cp.file, cp.participant)
                 files.append({"file": cp.file, "account": account, "source": source, "stream": cp.stream,
                               "length": cp.length, "sha256": cp.sha256})
             await self.app[AUDIT_LOG].append(EntryDraft(
                 CHECKPOINT, {"room": room.name, "final": final, "files": files}, tender_of_room(room.name)))
+            assert room.logged is not None
+            for cp in cps:
+                room.logged[cp.file] = cp.length
             written += 1
         return written
 
@@ -354,6 +447,8 @@ class MediaPlane:
                     log.error("final recording checkpoint failed", extra={"error": repr(exc)})
                 # the recording has ended: playable copies into the archive (web/booth/archive.py)
                 await recording_ended(self.app, list(self.rooms))
+            if self.lease is not None:
+                await self.lease.release()  # another process serving these rooms takes them over
             if self._manager is not None:
                 self._manager.closed = True
                 self._manager._poll.cancel()

@@ -39,11 +39,11 @@ from evaluation.session import booth_events
 from signaling.codes import Role as BoothRole
 from signaling.config import SignalingConfig
 from signaling.janus.launcher import JanusUnavailable
-from signaling.server import signaling_app
+from signaling.server import SERVER, SignalingServer, signaling_app
 from signaling.throttle import AccountBudget
 from signaling.tokens import TokenSigner
 from signaling.turn import IceConfig
-from web.booth import janus_proxy
+from web.booth import janus_proxy, recording_rule
 from web.booth.media import MEDIA, MediaPlane
 from web.config import Settings
 from web.errors import Forbidden, NotFound, error_response
@@ -68,6 +68,7 @@ TOKEN_RATE = 1 / 6  # ... and then per second; the signaling server also limits 
 AUDIT_QUEUE = 10_000  # presence events waiting for the audit log; beyond, they are dropped (logged)
 
 SIGNER = web.AppKey("booth_signer", TokenSigner)
+SIGNALING = web.AppKey("booth_signaling", SignalingServer)  # this process's signaling (metrics count its participants)
 TOKEN_BUDGET = web.AppKey("booth_token_budget", AccountBudget)
 
 
@@ -297,8 +298,10 @@ async def booth_page(request: web.Request) -> web.Response:
     room = request.match_info["room"]
     account, role = await _admitted(request, room)
     media = request.app[MEDIA]
-    return render(request, "booth.html", room=room, tender_id=tender_of(room), booth_role=role.value, account=account,
-                  recording=media.sfu)
+    tender_id = tender_of(room)
+    waived = tender_id is not None and await recording_rule.waived(request.app, tender_id)
+    return render(request, "booth.html", room=room, tender_id=tender_id, booth_role=role.value, account=account,
+                  recording=media.sfu, waived=waived)
 
 
 def install(app: web.Application) -> None:
@@ -319,4 +322,12 @@ def install(app: web.Application) -> None:
     app.cleanup_ctx.append(media.run)
     app.add_routes(routes)
     app.add_routes(janus_proxy.routes)
-    app.add_subapp("/signaling", signaling_app(config, hooks))
+    signaling = signaling_app(config, hooks)
+    app[SIGNALING] = signaling[SERVER]
+    app.add_subapp("/signaling", signaling)
+
+
+def participants(app: web.Application) -> int:
+    """Booth participants connected to this process now (joined a room)."""
+    server = app.get(SIGNALING)
+    return 0 if server is None else sum(1 for c in list(server.connections) if c.participant is not None)

@@ -8,6 +8,11 @@
 - ``pingbiao_websocket_connections{route}`` — WebSocket connections open now (booth signaling,
   the opening hall);
 - ``pingbiao_audit_log_entries`` — entries in the audit log as this process knows it;
+- ``pingbiao_booth_participants`` — booth participants connected to this process now;
+- ``pingbiao_booth_recording_bytes`` — bytes of booth recordings covered by the checkpoints this
+  process wrote to the audit log (docs/media.md);
+- ``pingbiao_booth_checkpoint_rooms`` — booth rooms whose recording checkpoints this process writes
+  (with several processes each room has one writer);
 - the client's standard ``process_*`` and ``python_*`` families.
 
 Access: with the setting ``metrics_token``, ``Authorization: Bearer <token>`` is accepted from
@@ -35,6 +40,8 @@ from prometheus_client import (
     process_collector,
 )
 
+from web.booth.media import MEDIA
+from web.booth.routes import participants
 from web.errors import Forbidden
 from web.keys import AUDIT_LOG, SETTINGS
 from web.ops.request_id import Handler
@@ -59,6 +66,12 @@ class Metrics:
         audit_entries = Gauge("pingbiao_audit_log_entries", "entries in the audit log",
                               registry=self.registry)
         audit_entries.set_function(lambda: log.size if (log := app.get(AUDIT_LOG)) is not None else 0)
+        Gauge("pingbiao_booth_participants", "booth participants connected to this process now",
+              registry=self.registry).set_function(lambda: participants(app))
+        Gauge("pingbiao_booth_recording_bytes", "bytes of booth recordings covered by checkpoints this process wrote",
+              registry=self.registry).set_function(lambda: m.recorded_bytes() if (m := app.get(MEDIA)) is not None else 0)
+        Gauge("pingbiao_booth_checkpoint_rooms", "booth rooms whose recording checkpoints this process writes",
+              registry=self.registry).set_function(lambda: m.written_rooms() if (m := app.get(MEDIA)) is not None else 0)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
