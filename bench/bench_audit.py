@@ -2,7 +2,7 @@
 
 Run from the repository root:
     python bench/bench_audit.py [--entries 1000000] [--sizes 10000,100000,1000000] [--with-10m]
-        [--rss-sizes 100000,1000000,10000000] [--pg URL]
+        [--rss-sizes 100000,1000000,10000000] [--pg URL] [--with-10m [sqlite]] [--only growth]
 
 Each figure is printed next to its limit measured in the same run: appends next to a bare INSERT
 of the same rows (the driver's executemany, as the writer uses it, in one transaction, rows
@@ -13,7 +13,8 @@ start-up next to one node lookup (one round trip to the database). The growth ta
 through the writer to each size and shows appends, inclusion- and consistency-proof latency, the
 start-up check (nothing new, and after the appends) and the full check (`pingbiao audit check`);
 on SQLite, export and verify of a bundle of that size run in a new process each, with their peak
-memory. 10^7 entries take long: add them with --with-10m. PostgreSQL parts are skipped, with the
+memory. 10^7 entries take long: add them with --with-10m (--with-10m sqlite: on SQLite alone; --only
+growth skips the other parts). PostgreSQL parts are skipped, with the
 reason, when the server cannot be reached. tests/evaluation/test_audit_bench.py runs a short form.
 """
 
@@ -379,7 +380,9 @@ async def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--entries", type=int, default=1_000_000, help="bundle size for the verification rate")
     parser.add_argument("--sizes", default="10000,100000,1000000", help="log sizes of the growth table")
-    parser.add_argument("--with-10m", action="store_true", help="add 10,000,000 to the growth table (long)")
+    parser.add_argument("--with-10m", nargs="?", const="all", choices=["all", "sqlite"],
+                        help="add 10,000,000 to the growth table (long): of every database, or of SQLite alone")
+    parser.add_argument("--only", choices=["growth"], help="run only the growth table (e.g. with --with-10m)")
     parser.add_argument("--rss-sizes", default="100000,1000000",
                         help="bundle sizes whose verification's peak memory is measured (10000000 for the 10 M figure)")
     parser.add_argument("--appends", type=int, default=2000, help="single appends measured at each size")
@@ -391,7 +394,7 @@ async def main(argv: list[str] | None = None) -> None:
     if args.child:
         await run_child(args.child)
         return
-    sizes = [int(x) for x in args.sizes.split(",")] + ([10_000_000] if args.with_10m else [])
+    sizes = [int(x) for x in args.sizes.split(",")]
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
         problem = "--no-pg" if args.no_pg else await pg_reachable(args.pg)
@@ -399,12 +402,14 @@ async def main(argv: list[str] | None = None) -> None:
         if problem:
             print(f"postgresql: skipped ({problem})" if args.no_pg else f"postgresql: skipped, {args.pg} unreachable ({problem})")
         try:
+            if args.only is None:
+                for label, url in databases:
+                    await bench_appends(label, url, tmp, min(300, args.bare), args.bare)
+                bench_verify(make_leaves(args.entries), tmp)
+                bench_verify_memory([int(x) for x in args.rss_sizes.split(",")], tmp)
             for label, url in databases:
-                await bench_appends(label, url, tmp, min(300, args.bare), args.bare)
-            bench_verify(make_leaves(args.entries), tmp)
-            bench_verify_memory([int(x) for x in args.rss_sizes.split(",")], tmp)
-            for label, url in databases:
-                await bench_growth(label, url, tmp, sizes, args.appends)
+                big = [10_000_000] if args.with_10m == "all" or (args.with_10m == "sqlite" and url is None) else []
+                await bench_growth(label, url, tmp, sizes + big, args.appends)
         finally:
             if not problem:
                 await drop_schemas(args.pg)

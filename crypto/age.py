@@ -19,10 +19,6 @@ import hmac
 from dataclasses import dataclass
 from typing import Protocol
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.hmac import HMAC
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
 from crypto.errors import FormatError, IntegrityError
 
 VERSION_LINE = b"age-encryption.org/v1\n"
@@ -77,14 +73,19 @@ def b64_decode_raw(text: bytes) -> bytes:
 
 
 def _hkdf(ikm: bytes, salt: bytes | None, info: bytes, length: int = 32) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=length, salt=salt, info=info).derive(ikm)
+    """HKDF-SHA-256 (RFC 5869) with the standard library's HMAC: the same bytes as any HKDF, without
+    the first-use set-up of another library's HKDF object (about a millisecond per process)."""
+    prk = hmac.digest(salt or bytes(32), ikm, "sha256")  # no salt: a string of HashLen zeros
+    okm, block = b"", b""
+    for counter in range(1, -(-length // 32) + 1):
+        block = hmac.digest(prk, block + info + bytes((counter,)), "sha256")
+        okm += block
+    return okm[:length]
 
 
 def header_mac(file_key: bytes, mac_input: bytes) -> bytes:
     """HMAC-SHA-256 of the header bytes under the file key's header MAC key."""
-    mac = HMAC(_hkdf(file_key, None, b"header"), hashes.SHA256())
-    mac.update(mac_input)
-    return mac.finalize()
+    return hmac.digest(_hkdf(file_key, None, b"header"), mac_input, "sha256")
 
 
 def verify_mac(header: Header, file_key: bytes) -> None:

@@ -181,8 +181,22 @@ def _key_generator_table(sig_on_g1: bool) -> FixedBase:
     return FixedBase(G2Point() if sig_on_g1 else G1Point())
 
 
+_ONE_MUL_DONE: set[bool] = set()
+"""Key groups (by ``sig_on_g1``) that had one multiplication without a table."""
+
+
 def key_generator_mul(scheme: Scheme, k: int) -> Point:
-    """k·P for the key-group generator P and a public scalar k (see FixedBase)."""
+    """k·P for the key-group generator P and a public scalar k (see FixedBase).
+
+    The first multiplication in a group is a plain one: building the table costs several of them
+    (for G2 about 4), which a process that opens one file (``pingbiao unseal``) would pay for
+    nothing; the table is built at the second, for an opening of many bids. Same point either way.
+    """
+    if scheme.sig_on_g1 not in _ONE_MUL_DONE:
+        _ONE_MUL_DONE.add(scheme.sig_on_g1)
+        if not 0 <= k < GROUP_ORDER:
+            raise ValueError("scalar out of range")
+        return (G2Point() if scheme.sig_on_g1 else G1Point()) * Scalar(k)
     return _key_generator_table(scheme.sig_on_g1).mul(k)
 
 
