@@ -14,9 +14,9 @@ While the server runs, one load generator (another process, on another CPU when 
 * **booths**: `--rooms` rooms (default 50) of `--per-room` participants (default 11). Each takes a
   room token from web/ (GET /api/booth/<room>/token), joins over the signaling WebSocket, offers
   (a real 5.5 KB Chromium offer) to everyone already in the room, who answer; then trickles
-  ICE-like candidates to random peers, renegotiates now and then, pings every 5 s, and churns:
-  after 8–40 s it leaves for good (`leave`) or drops its socket (grace period), and rejoins after
-  0.2–2 s. Messages go only to peers whose place is live and whose messages have all arrived before
+  ICE-like candidates to random peers (`--rate` in all, default 300/s), renegotiates now and then,
+  pings every 5 s, and churns: after 40–160 s (`--life`) it leaves for good (`leave`) or drops its
+  socket (grace period), and rejoins after 0.2–2 s. Messages go only to peers whose place is live and whose messages have all arrived before
   they leave, so every `error` frame, unexpected close, lost or misdelivered message is a defect.
 * **an opening** of `--bids` bids (default 200, `--bid-kb` each), sealed to the local beacon's
   round and uploaded by as many bidders; the platform's own opening job opens them at the round.
@@ -40,6 +40,7 @@ import io
 import json
 import os
 import random
+import re
 import socket
 import statistics
 import subprocess
@@ -59,7 +60,7 @@ sys.path.insert(0, str(HERE))
 import aiohttp
 from bench_signaling import OFFER, SESSION_ID, rss_kb
 
-LIFE = (8.0, 40.0)  # seconds a participant stays before leaving or dropping its socket
+LIFE = (40.0, 160.0)  # seconds a participant stays before leaving or dropping its socket (--life)
 PAUSE = (0.2, 2.0)  # seconds before it comes back
 RENEGOTIATE = 0.05  # share of the steady messages that are offers (answered) rather than candidates
 PING_S = 5.0
@@ -121,6 +122,7 @@ class Client:
     reader: asyncio.Task[None] | None = None
     incoming: Counter = field(default_factory=Counter)  # messages addressed to it, not yet received
     sending: Counter = field(default_factory=Counter)  # its own sends in progress
+    last_sent: float = 0.0  # when its last message went out (perf_counter)
 
     @property
     def id(self) -> str:
@@ -164,6 +166,7 @@ class Booths:
         self.stopping = asyncio.Event()
         self.templates = {k: json.dumps({"type": k, "to": "@@TO@@", "sdp": OFFER}) for k in ("offer", "answer")}
         self.tasks: list[asyncio.Task[Any]] = []
+        self.life = LIFE
 
     def room_name(self, r: int) -> str:
         return f"eval-soak-{r}"
@@ -176,6 +179,7 @@ class Booths:
         c.sending.up()
         try:
             await c.ws.send_str(text)
+            c.last_sent = time.perf_counter()
             return True
         except (ConnectionError, RuntimeError) as exc:
             self.fig.error(f"{c.id}: send failed: {exc!r}")
@@ -246,7 +250,8 @@ class Booths:
             elif kind not in ("pong", "welcome"):
                 self.fig.error(f"{c.id}: unexpected {msg.data[:200]}")
         if c.state != "leaving":
-            self.fig.error(f"{c.id}: socket closed unexpectedly (code {ws.close_code})")
+            self.fig.error(f"{c.id}: socket closed unexpectedly (code {ws.close_code}; its last message went "
+                           f"{time.perf_counter() - c.last_sent:.0f} s before)")
             c.state = "off"
 
     # joining and leaving
@@ -263,9 +268,13 @@ class Booths:
         else:
             url, join = f"{self.ws_base}/rooms/{room}", json.dumps({"type": "join", "room": room, "id": c.id})
         before = [p for p in self.rooms[c.room] if p.state == "on"]
-        ws = await self.session.ws_connect(url, max_msg_size=1 << 20, autoping=True)
-        await ws.send_str(join)
-        msg = await ws.receive(15.0)
+        try:
+            ws = await self.session.ws_connect(url, max_msg_size=1 << 20, autoping=True)
+            await ws.send_str(join)
+            msg = await ws.receive(15.0)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            self.fig.error(f"{c.id}: joining failed: {exc!r}")
+            return
         if msg.type is not aiohttp.WSMsgType.TEXT or json.loads(msg.data).get("type") != "welcome":
             self.fig.error(f"{c.id}: no welcome: {msg.type} {str(msg.data)[:200]}")
             await ws.close()
@@ -279,7 +288,7 @@ class Booths:
             if missing or c.id in listed:
                 self.fig.error(f"{c.id}: welcome's participants miss {missing} or list itself")
         self.fig.joins += 1
-        c.ws, c.state = ws, "on"
+        c.ws, c.state, c.last_sent = ws, "on", time.perf_counter()
         c.reader = asyncio.create_task(self.read(c, ws))
         for p in live:  # the newcomer offers to each participant; they answer
             await self.send(c, p, "offer")
@@ -308,7 +317,7 @@ class Booths:
     async def churn(self, c: Client) -> None:
         while not self.stopping.is_set():
             try:
-                await asyncio.wait_for(self.stopping.wait(), random.uniform(*LIFE))
+                await asyncio.wait_for(self.stopping.wait(), random.uniform(*self.life))
                 return
             except TimeoutError:
                 pass
@@ -360,11 +369,14 @@ class Booths:
         """Ramp up, then `duration` seconds of churn and steady messages (and `during`, a coroutine
         function given the start time), then stop, wait for every message, and leave."""
         sampler = asyncio.create_task(self.sample_rss())
+        pinger = asyncio.create_task(self.ping())  # from the first join: a ramp can outlast the heartbeat
+        ramp_start = time.perf_counter()
         await self.ramp()
         start = time.perf_counter()
+        self.ramp_s = start - ramp_start
         self.fig.window = (start, 0.0)
         self.fig.rss.append((start, rss_kb(self.pid)))
-        background = [asyncio.create_task(self.schedule(rate)), asyncio.create_task(self.ping())]
+        background = [asyncio.create_task(self.schedule(rate)), pinger]
         churners = [asyncio.create_task(self.churn(c)) for c in self.clients]
         extra = asyncio.create_task(during(start)) if during is not None else None
         await asyncio.sleep(duration)
@@ -402,13 +414,17 @@ class Api:
         self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
         self.latency: dict[str, list[float]] = defaultdict(list)
         self.errors: list[str] = []
+        self.slowest: dict[str, tuple[float, str]] = {}
 
     async def call(self, who: dict[str, Any], method: str, path: str, what: str, expect: int = 200, **kw: Any) -> Any:
         headers = {**who["headers"], **kw.pop("headers", {})}
         start = time.perf_counter()
         async with self.session.request(method, f"{self.base}{path}", headers=headers, **kw) as resp:
             body = await resp.json() if resp.content_type == "application/json" else await resp.text()
-        self.latency[what].append(time.perf_counter() - start)
+        took = time.perf_counter() - start
+        self.latency[what].append(took)
+        if took > self.slowest.get(what, (0.0, ""))[0]:
+            self.slowest[what] = (took, f"{method} {path}")
         if resp.status != expect:
             self.errors.append(f"{method} {path}: {resp.status} {body.get('error') if isinstance(body, dict) else body[:200]}")
             return None
@@ -612,11 +628,13 @@ async def wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path) -> None
     raise SystemExit("pingbiao serve did not become ready in 60 s")
 
 
-def server_problems(log: Path) -> list[str]:
-    """Lines the server logged at ERROR or above, and tracebacks."""
+def server_problems(log: Path) -> tuple[list[str], list[str]]:
+    """Lines the server logged at ERROR or above and tracebacks; and the first traceback in full."""
     lines = log.read_text(errors="replace").splitlines()
-    return [line for line in lines if " ERROR " in line or " CRITICAL " in line or "Traceback" in line
-            or line.startswith(("ERROR", "CRITICAL"))]
+    found = [line for line in lines if " ERROR " in line or " CRITICAL " in line or "Traceback" in line
+             or line.startswith(("ERROR", "CRITICAL"))]
+    first = next((i for i, line in enumerate(lines) if "Traceback" in line), None)
+    return found, [] if first is None else lines[max(0, first - 2): first + 60]
 
 
 # --- the run ------------------------------------------------------------------------------------
@@ -644,6 +662,7 @@ async def measure(args: argparse.Namespace, people: dict[str, Any], data_dir: Pa
     bare, port = spawn_bare()
     try:
         booths = Booths("bare", f"http://127.0.0.1:{port}", f"http://127.0.0.1:{port}", bare.pid, people["rooms"])
+        booths.life = args.life
         await booths.run(args.rate, args.bare_duration)
         out["bare"] = booths
     finally:
@@ -670,6 +689,7 @@ async def measure(args: argparse.Namespace, people: dict[str, Any], data_dir: Pa
         say("idle scoring measured")
         # 2b. the soak
         booths = Booths("ours", base, base.replace("http", "ws"), server.pid, people["rooms"])
+        booths.life = args.life
         results: dict[str, Any] = {"scored": 0}
 
         async def during(start: float) -> None:
@@ -688,7 +708,9 @@ async def measure(args: argparse.Namespace, people: dict[str, Any], data_dir: Pa
                     await asyncio.sleep(max(0.0, start + (i + 0.5) * args.duration / len(tenders) - time.perf_counter()))
                     results["scored"] += await scoring.play(tender_id, "soak")
 
-            await asyncio.gather(open_bids(), score())
+            for failed in await asyncio.gather(open_bids(), score(), return_exceptions=True):
+                if failed is not None:
+                    api.errors.append(f"the opening or the scoring stopped: {failed!r}")
             stop.set()
             await poller
 
@@ -705,7 +727,7 @@ async def measure(args: argparse.Namespace, people: dict[str, Any], data_dir: Pa
             server.kill()
             server.wait()
     out["load"].append(os.getloadavg()[0])
-    out["server_problems"] = server_problems(log)
+    out["server_problems"], out["traceback"] = server_problems(log)
     opened = out["results"].get("opening")
     out["decrypt_s"] = decrypt_alone(opened, data_dir / "beacon") if opened is not None and opened.blobs else float("nan")
     return out
@@ -729,7 +751,7 @@ def report(args: argparse.Namespace, out: dict[str, Any]) -> int:
 
     ms = 1000.0
     print(f"soak: {len(o.rooms)} rooms × {len(o.rooms[0])} participants = {n} booth clients, {args.rate:,.0f} steady messages/s "
-          f"offered, each leaving or dropping after {LIFE[0]:.0f}–{LIFE[1]:.0f} s; {args.duration:.0f} s on pingbiao serve "
+          f"offered, each leaving or dropping after {args.life[0]:.0f}–{args.life[1]:.0f} s; {args.duration:.0f} s on pingbiao serve "
           f"(PostgreSQL, local beacon), {args.bare_duration:.0f} s on the bare relay")
     if len(CORES) < 2:
         print("warning: fewer than 2 CPUs: server and load generator share one; compare ratios only")
@@ -741,6 +763,7 @@ def report(args: argparse.Namespace, out: dict[str, Any]) -> int:
     print(f"{'message latency p99, ms':40}{quantile(of.latencies, 99) * ms:12.2f}{quantile(bf.latencies, 99) * ms:12.2f}"
           f"   bare relay, same load and generator")
     print(f"{'relays/s (offers, answers, candidates)':40}{rate(of):12,.0f}{rate(bf):12,.0f}   bare relay, same schedule")
+    print(f"{'ramp: every client joined once, s':40}{o.ramp_s:12.1f}{b.ramp_s:12.1f}   (16 joining at a time)")
     print(f"{'joins / of them resumed':40}{of.joins:>12,}{bf.joins:>12,}   ({of.resumed} resumed; leaves {of.leaves}, "
           f"drops {of.drops}; presence events {sum(of.presence.values()):,})")
     if not op.blobs:
@@ -769,8 +792,21 @@ def report(args: argparse.Namespace, out: dict[str, Any]) -> int:
           f"server log errors)")
     print(f"{'cross-room / misdelivered / lost':40}{f'{of.cross_room}/{of.misdelivered}/{of.lost}':>12}"
           f"{f'{bf.cross_room}/{bf.misdelivered}/{bf.lost}':>12}   goal 0/0/0")
-    for line in (errors + bf.errors)[:20]:
-        print(f"  error: {line[:300]}")
+    kinds: dict[str, int] = defaultdict(int)
+    for line in errors + bf.errors:
+        kinds[re.sub(r"acct_[0-9a-f]+|T-[0-9a-f]+|\d+(\.\d+)?", "…", line)[:200]] += 1
+    for kind, count in sorted(kinds.items(), key=lambda k: -k[1])[:15]:
+        print(f"  {count:5} × {kind}")
+    examples: dict[str, str] = {}
+    for line in errors + bf.errors:
+        examples.setdefault(re.sub(r"acct_[0-9a-f]+|T-[0-9a-f]+|\d+(\.\d+)?", "…", line)[:200], line)
+    for kind, _ in sorted(kinds.items(), key=lambda k: -k[1])[:5]:
+        print(f"  e.g. {examples[kind][:300]}")
+    for line in out["traceback"]:
+        print(f"  server: {line[:300]}")
+    for what, (took, call) in sorted(api.slowest.items()):
+        if took > 1.0:
+            print(f"  slowest {what} request: {took:.1f} s, {call[:120]}")
     summary = {"errors": len(errors), "bare_errors": len(bf.errors), "cross_room": of.cross_room, "misdelivered": of.misdelivered,
                "lost": of.lost, "bids": len(op.blobs), "opened": op.opened, "rows": op.rows, "rss_middle_kb": om, "rss_end_kb": oe,
                "relays": of.relays, "joins": of.joins, "leaves": of.leaves, "drops": of.drops, "resumed": of.resumed,
@@ -787,11 +823,13 @@ def main() -> None:
     parser.add_argument("--per-room", type=int, default=11)
     parser.add_argument("--bids", type=int, default=200)
     parser.add_argument("--bid-kb", type=int, default=64)
-    parser.add_argument("--rate", type=float, default=1000.0, help="steady booth messages per second, all rooms together")
+    parser.add_argument("--rate", type=float, default=300.0, help="steady booth messages per second, all rooms together")
+    parser.add_argument("--life", type=float, nargs=2, default=LIFE, metavar=("MIN", "MAX"),
+                        help="seconds a participant stays before it leaves or drops its socket and rejoins")
     parser.add_argument("--scoring", type=int, default=6, help="evaluations played during the soak (one more alone before)")
     args = parser.parse_args()
     if args.short:
-        args.duration, args.rooms, args.bids, args.rate, args.scoring = 15.0, 4, 10, 150.0, 1
+        args.duration, args.rooms, args.bids, args.rate, args.scoring, args.life = 15.0, 4, 10, 150.0, 1, (5.0, 20.0)
     args.bare_duration = max(5.0, min(30.0, args.duration / 4))
     args.opening_lead = 20.0 + args.bids * 0.5  # the uploads must end before the opening, on a busy machine too
     pin(0, 1)
