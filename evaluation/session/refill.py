@@ -31,6 +31,7 @@ from evaluation.session.session import (
     Member,
     Session,
     get_session,
+    require_members_as_read,
     retrying,
     sessions_of,
     transition,
@@ -164,6 +165,7 @@ async def release(ctx: EvaluationContext, actor: Actor, session_id: str, account
         now = ctx.tenders.now_us()
 
         async def apply(conn: AsyncConnection) -> None:
+            await require_members_as_read(conn, session)
             await write_state(conn, session, SessionState.ELECTION if opens else None)
             c = member_table.c
             await conn.execute(sa.update(member_table).where(c.session_id == session_id, c.account == member.account)

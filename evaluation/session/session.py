@@ -290,6 +290,19 @@ async def write_state(conn: AsyncConnection, session: Session, new: SessionState
         raise Stale(f"{session.title}的评标刚有变化，请重试 the evaluation changed meanwhile: retry")
 
 
+async def require_members_as_read(conn: AsyncConnection, session: Session) -> None:
+    """Inside an apply: Stale unless the committee's members are still as `session` read them. A
+    write that decides from the whole committee (the last check-in opens the election, a released
+    seat may complete check-in) must not decide from a committee others changed meanwhile: members
+    checking in together would each see the others still waiting, and the election never open."""
+    c = member_table.c
+    rows = await conn.execute(sa.select(c.account, c.checked_in_us, c.recused_us, c.released_us, c.fills)
+                              .where(c.session_id == session.id).order_by(c.account))
+    read = sorted((m.account, m.checked_in_us, m.recused_us, m.released_us, m.fills) for m in session.members)
+    if [tuple(r) for r in rows] != read:
+        raise Stale(f"the committee of {session.title} changed meanwhile: retry")
+
+
 def _text(value: Any, name: str, maximum: int = 256) -> str:
     if not isinstance(value, str) or not value.strip() or len(value) > maximum:
         raise InvalidRequest(f"请填写，不超过 {maximum} 字 {name} must be non-empty text of at most {maximum} characters")
@@ -470,6 +483,7 @@ async def check_in(ctx: EvaluationContext, actor: Actor, session_id: str, data: 
             recusal = {"declaration": declaration, "avoidance": answers, "name": member.name, "seat": member.seat}
 
             async def withdraw(conn: AsyncConnection) -> None:
+                await require_members_as_read(conn, session)
                 await write_state(conn, session)
                 await conn.execute(mine.values(recused_us=now, recusal=json.dumps(ties, ensure_ascii=False)))
 
@@ -489,6 +503,7 @@ async def check_in(ctx: EvaluationContext, actor: Actor, session_id: str, data: 
             drafts.append(transition(session, SessionState.ELECTION, actor))
 
         async def apply(conn: AsyncConnection) -> None:
+            await require_members_as_read(conn, session)
             await write_state(conn, session, SessionState.ELECTION if last else None)
             await conn.execute(mine.values(public_key=public_key, checked_in_us=now))
 
