@@ -114,7 +114,7 @@ def _coerce(name: str, value: Any) -> Any:
             return True
         if str(value).strip().lower() in {"0", "false", "no", ""}:
             return False
-        raise ConfigError(f"setting {name} must be true or false, got {value!r}")
+        raise ConfigError(f"设置 {name} 须为 true 或 false setting {name} must be true or false, got {value!r}")
     if name == "allow_unrecorded":
         text = str(value).strip().lower() if not isinstance(value, bool) else str(value).lower()
         if text in {"auto", ""}:
@@ -123,28 +123,28 @@ def _coerce(name: str, value: Any) -> Any:
             return "true"
         if text in {"0", "false", "no"}:
             return "false"
-        raise ConfigError(f"setting allow_unrecorded must be auto, true or false, got {value!r}")
+        raise ConfigError(f"设置 allow_unrecorded 须为 auto、true 或 false setting allow_unrecorded must be auto, true or false, got {value!r}")
     if name in _INT_FIELDS:
         try:
             number = int(value)
         except (TypeError, ValueError):
-            raise ConfigError(f"setting {name} must be a whole number, got {value!r}") from None
+            raise ConfigError(f"设置 {name} 须为整数 setting {name} must be a whole number, got {value!r}") from None
         if name == "recording_checkpoint_interval" and not 1 <= number <= 10:
-            raise ConfigError(f"setting recording_checkpoint_interval must be 1 to 10 seconds, got {value!r}")
+            raise ConfigError(f"设置 recording_checkpoint_interval 须为 1 到 10 秒 setting recording_checkpoint_interval must be 1 to 10 seconds, got {value!r}")
         return number
     if name == "trusted_proxies":
         for part in (p.strip() for p in str(value).split(",")):
             try:
                 part and ipaddress.ip_network(part, strict=False)
             except ValueError:
-                raise ConfigError(f"setting trusted_proxies: {part!r} is not an IP address or network") from None
+                raise ConfigError(f"设置 trusted_proxies 中有无效的 IP 地址或网段 setting trusted_proxies: {part!r} is not an IP address or network") from None
     if name == "log_format" and value not in {"text", "json"}:
-        raise ConfigError(f"setting log_format must be 'text' or 'json', got {value!r}")
+        raise ConfigError(f"设置 log_format 须为 text 或 json setting log_format must be 'text' or 'json', got {value!r}")
     if name == "time_zone":
         try:
             ZoneInfo(str(value))
         except (ValueError, ZoneInfoNotFoundError):
-            raise ConfigError(f"setting time_zone must be an IANA time zone such as Asia/Shanghai, got {value!r}") from None
+            raise ConfigError(f"设置 time_zone 须为时区名称（如 Asia/Shanghai） setting time_zone must be an IANA time zone such as Asia/Shanghai, got {value!r}") from None
     return str(value)
 
 
@@ -165,13 +165,13 @@ def load_settings(overrides: dict[str, Any] | None = None, environ: dict[str, st
         try:
             from_file = tomllib.loads(config_path.read_text())
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{config_path} is not valid TOML: {exc}") from None
+            raise ConfigError(f"配置文件不是有效的 TOML {config_path} is not valid TOML: {exc}") from None
         unknown = set(from_file) - set(names)
         if unknown:
-            raise ConfigError(f"{config_path}: unknown setting(s) {', '.join(sorted(unknown))}")
+            raise ConfigError(f"配置文件中有无法识别的设置 {config_path}: unknown setting(s) {', '.join(sorted(unknown))}")
         given.update(from_file)
     elif env.get("PINGBIAO_CONFIG"):
-        raise ConfigError(f"config file {config_path} does not exist")
+        raise ConfigError(f"找不到配置文件 config file {config_path} does not exist")
     given.update(from_env)
     given.update(flags)
     given["data_dir"] = data_dir

@@ -130,7 +130,7 @@ def _role(value: str | Role) -> Role:
     try:
         return Role(value)
     except ValueError:
-        raise InvalidRequest(f"unknown role {str(value)!r}: use one of {', '.join(r.value for r in Role)}") from None
+        raise InvalidRequest(f"无法识别的角色 unknown role {str(value)!r}: use one of {', '.join(r.value for r in Role)}") from None
 
 
 def _account(row: Any) -> Account:
@@ -208,7 +208,7 @@ async def get_account(engine: AsyncEngine, account_id: str) -> Account:
     async with engine.connect() as conn:
         row = (await conn.execute(sa.select(account_table).where(account_table.c.id == account_id))).first()
     if row is None:
-        raise NotFoundError(f"no account {account_id!r}")
+        raise NotFoundError(f"找不到该账号 no account {account_id!r}")
     return _account(row)
 
 
@@ -279,7 +279,7 @@ async def change_password(
     async with engine.connect() as conn:
         row = (await conn.execute(sa.select(account_table).where(account_table.c.id == account.id))).first()
     if row is None:
-        raise NotFoundError(f"no account {account.id!r}")
+        raise NotFoundError(f"找不到该账号 no account {account.id!r}")
     if not await _verify(row.password_hash, current, hasher):
         raise InvalidRequest("当前密码错误 The current password is wrong")
     new_hash = await hash_password(new, hasher)

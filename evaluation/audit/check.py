@@ -48,10 +48,10 @@ def row_entry(row: Any) -> Entry:
     try:
         actor = Actor(row.actor_account, row.actor_role)
         if leaf_of_fields(row.idx, moment, row.tender_id, actor, row.kind, row.payload) != leaf:
-            raise LeafError("differs")
+            raise LeafError("不符 differs")
         payload = json.loads(row.payload)
     except (LeafError, ValueError, TypeError):
-        raise IntegrityFailure(f"entry {row.idx}: stored columns do not match its leaf") from None
+        raise IntegrityFailure(f"第 {row.idx} 条记录的存储内容与其签名数据不符 entry {row.idx}: stored columns do not match its leaf") from None
     return Entry(row.idx, moment, row.tender_id, actor, row.kind, payload, leaf)
 
 
@@ -69,9 +69,9 @@ def open_checkpoint(note: bytes, size: int, root: bytes, verifier: Verifier) -> 
     try:
         checkpoint = Checkpoint.parse(open_note(note, [verifier]).text)
     except CryptoError as exc:
-        raise IntegrityFailure(f"checkpoint at size {size} does not verify with the log's key: {exc}") from None
+        raise IntegrityFailure(f"检查点签名核验不通过 checkpoint at size {size} does not verify with the log's key: {exc}") from None
     if (checkpoint.origin, checkpoint.size, checkpoint.root) != (verifier.name, size, root):
-        raise IntegrityFailure(f"checkpoint row at size {size} does not match its signed note")
+        raise IntegrityFailure(f"检查点记录与其签名不符 checkpoint row at size {size} does not match its signed note")
     return Signed(size, root)
 
 
@@ -85,7 +85,7 @@ async def prove(conn: AsyncConnection, entries: Sequence[Entry], signed: Signed)
         proof = nodes.rehash([hashes[n] for n in nodes.ids])
         if root_from_inclusion_proof(entry.leaf_hash, entry.index, signed.size, proof) != signed.root:
             raise IntegrityFailure(
-                f"entry {entry.index}: its leaf is not in the tree of the signed checkpoint at size {signed.size}"
+                f"第 {entry.index} 条记录不在已签名的检查点中 entry {entry.index}: its leaf is not in the tree of the signed checkpoint at size {signed.size}"
             )
 
 
@@ -107,7 +107,7 @@ async def check_log(conn: AsyncConnection, signed: Signed, since: tuple[int, byt
         try:
             border = await store.node_hashes(conn, merkle.range_nodes(start))
             if merkle.fold_range(border) != since[1]:  # type: ignore[index]
-                raise IntegrityFailure("nodes changed")
+                raise IntegrityFailure("节点已改变 nodes changed")
             return await _check_from(conn, start, border, signed)
         except IntegrityFailure:
             pass  # something is wrong: check everything, to name the first bad entry
@@ -130,7 +130,7 @@ async def _check_from(conn: AsyncConnection, start: int, border: list[bytes], si
         computed: list[tuple[int, bytes]] = []
         for idx, time_us, tender_id, account, role, kind, payload_text, stored_leaf in rows:
             if idx != n:
-                raise IntegrityFailure(f"entry {n} is missing from the database (found {idx} after {n - 1})")
+                raise IntegrityFailure(f"数据库中缺少第 {n} 条记录 entry {n} is missing from the database (found {idx} after {n - 1})")
             if time_us != last_us:  # a batch shares one time: format it once
                 last_us, time_text = time_us, format_time(_moment(time_us))
             leaf = bytes(stored_leaf)
@@ -139,7 +139,7 @@ async def _check_from(conn: AsyncConnection, start: int, border: list[bytes], si
             except (TypeError, ValueError):
                 same = False
             if not same:
-                raise IntegrityFailure(f"entry {idx}: stored columns do not match its leaf")
+                raise IntegrityFailure(f"第 {idx} 条记录的存储内容与其签名数据不符 entry {idx}: stored columns do not match its leaf")
             h = sha256(b"\x00" + leaf).digest()
             computed.append((n << store.LEVEL_BITS, h))
             level, m = 0, n + 1
@@ -151,11 +151,11 @@ async def _check_from(conn: AsyncConnection, start: int, border: list[bytes], si
             border.append(h)
             n += 1
         if n < end:
-            raise IntegrityFailure(f"entry {n} is missing from the database (the checkpoint covers {size})")
+            raise IntegrityFailure(f"数据库中缺少第 {n} 条记录 entry {n} is missing from the database (the checkpoint covers {size})")
         if stored != computed:
             raise IntegrityFailure(_node_problem(stored, computed))
     if merkle.fold_range(border) != signed.root:
-        raise IntegrityFailure(f"the stored entries do not give the root of the signed checkpoint at size {size}")
+        raise IntegrityFailure(f"存储的记录与已签名的检查点不符，记录可能被改动 the stored entries do not give the root of the signed checkpoint at size {size}")
     return CheckReport(size, signed.root, start, border)
 
 

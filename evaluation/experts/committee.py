@@ -74,10 +74,10 @@ def minimum_committee_size(
     to 5 for budgets at or above it. Raises CommitteeError for single source (no committee).
     """
     if type(budget_yuan) is not int or budget_yuan < 0:
-        raise CommitteeError(f"budget must be a non-negative whole number of yuan, got {budget_yuan!r}")
+        raise CommitteeError(f"预算须为不小于零的整数（元） budget must be a non-negative whole number of yuan, got {budget_yuan!r}")
     if method is ProcurementMethod.SINGLE_SOURCE:
         raise CommitteeError(
-            "single source (单一来源) has no evaluation committee: professionals negotiate the price "
+            "单一来源采购不组建评标委员会，不抽取专家 single source (单一来源) has no evaluation committee: professionals negotiate the price "
             "(MOF Order 74 art. 39), nothing is drawn or scored"
         )
     if method in _TENDERS:
@@ -112,9 +112,9 @@ def validate_committee_plan(
     ``minimum_committee_size``.
     """
     if type(size) is not int or type(purchaser_reps) is not int:
-        raise CommitteeError("committee size and purchaser representatives must be whole numbers")
+        raise CommitteeError("评标委员会人数和采购人代表人数须为整数 committee size and purchaser representatives must be whole numbers")
     if purchaser_reps < 0:
-        raise CommitteeError(f"purchaser representatives cannot be negative, got {purchaser_reps}")
+        raise CommitteeError(f"采购人代表人数不能为负数 purchaser representatives cannot be negative, got {purchaser_reps}")
     least = minimum_committee_size(
         method,
         budget_yuan,
@@ -123,12 +123,12 @@ def validate_committee_plan(
     )
     name = f"{method.label_zh} ({method.value})"
     if size < least:
-        raise CommitteeError(f"{name} needs at least {least} members, the plan has {size}")
+        raise CommitteeError(f"评标委员会至少 {least} 人，方案为 {size} 人 {name} needs at least {least} members, the plan has {size}")
     if size % 2 == 0:
-        raise CommitteeError(f"{name} needs an odd number of members, the plan has {size}")
+        raise CommitteeError(f"评标委员会须为单数，方案为 {size} 人 {name} needs an odd number of members, the plan has {size}")
     experts = size - purchaser_reps
     if experts < minimum_experts(size):
         raise CommitteeError(
-            f"experts must be at least two thirds of the members: {experts} of {size} "
+            f"评审专家不得少于成员总数的三分之二 experts must be at least two thirds of the members: {experts} of {size} "
             f"(at most {size - minimum_experts(size)} purchaser representatives)"
         )

@@ -54,9 +54,9 @@ class SiteQuota:
 
     def __post_init__(self) -> None:
         if not self.site or not self.regions or any(not r for r in self.regions):
-            raise DrawError(f"site {self.site!r} needs an id and non-empty region prefixes")
+            raise DrawError(f"场地须有编号和地区代码 site {self.site!r} needs an id and non-empty region prefixes")
         if type(self.count) is not int or self.count < 0:
-            raise DrawError(f"site {self.site} quota must be a non-negative whole number, got {self.count!r}")
+            raise DrawError(f"场地「{self.site}」的名额须为不小于零的整数 site {self.site} quota must be a non-negative whole number, got {self.count!r}")
 
     def takes(self, region: str) -> bool:
         """True when an expert from `region` belongs to this site."""
@@ -78,30 +78,30 @@ class DrawCriteria:
 
     def __post_init__(self) -> None:
         if type(self.seats) is not int or self.seats < 1:
-            raise DrawError(f"seats must be a positive whole number, got {self.seats!r}")
+            raise DrawError(f"席位数须为正整数 seats must be a positive whole number, got {self.seats!r}")
         for code, n in self.specialties.items():
             if not code or type(n) is not int or n < 0:
                 raise DrawError(
-                    f"specialty quota {code!r}: {n!r} must be a code and a non-negative whole number"
+                    f"专业名额「{code}」须为专业代码和不小于零的整数 specialty quota {code!r}: {n!r} must be a code and a non-negative whole number"
                 )
         if self.specialties and sum(self.specialties.values()) != self.seats:
             raise DrawError(
-                f"specialty quotas sum to {sum(self.specialties.values())}, not the {self.seats} seats"
+                f"各专业名额之和与席位数不符 specialty quotas sum to {sum(self.specialties.values())}, not the {self.seats} seats"
             )
         if self.sites:
             if len({s.site for s in self.sites}) != len(self.sites):
-                raise DrawError("site ids must be unique")
+                raise DrawError("场地编号不能重复 site ids must be unique")
             if [s.role for s in self.sites].count(SiteRole.MAIN) != 1:
-                raise DrawError("exactly one site must be the main site (主场)")
+                raise DrawError("须有且只有一个主场 exactly one site must be the main site (主场)")
             if sum(s.count for s in self.sites) != self.seats:
                 raise DrawError(
-                    f"site quotas sum to {sum(s.count for s in self.sites)}, not the {self.seats} seats"
+                    f"各场地名额之和与席位数不符 site quotas sum to {sum(s.count for s in self.sites)}, not the {self.seats} seats"
                 )
             for a in self.sites:
                 for b in self.sites:
                     if a is not b and any(p.startswith(q) for p in a.regions for q in b.regions):
                         first, second = sorted((a.site, b.site))
-                        raise DrawError(f"sites {first} and {second} have overlapping region prefixes")
+                        raise DrawError(f"场地「{first}」和「{second}」的地区重叠 sites {first} and {second} have overlapping region prefixes")
 
     def site_of(self, region: str) -> str | None:
         """The site an expert from `region` sits at, or None when no site takes the region."""
@@ -182,16 +182,16 @@ class DrawRequest:
 
     def __post_init__(self) -> None:
         if not self.tender:
-            raise DrawError("draw request needs a tender id")
+            raise DrawError("抽取申请缺少项目 draw request needs a tender id")
         ids = [e.id for e in self.pool]
         if any(not i for i in ids) or len(set(ids)) != len(ids):
-            raise DrawError("pool expert ids must be non-empty and unique")
+            raise DrawError("专家库中的专家编号须非空且不重复 pool expert ids must be non-empty and unique")
         codes = frozenset(self.criteria.specialties)
         for e in self.pool:
             if not e.specialties <= codes or (codes and not e.specialties):
-                raise DrawError(f"pool expert {e.id} has no requested specialty or an unrequested one")
+                raise DrawError(f"专家「{e.id}」没有所需的专业，或有未申请的专业 pool expert {e.id} has no requested specialty or an unrequested one")
             if self.criteria.site_of(e.region) is None:
-                raise DrawError(f"pool expert {e.id} is from region {e.region!r}, which no site takes")
+                raise DrawError(f"专家「{e.id}」所在地区不属于任何场地 pool expert {e.id} is from region {e.region!r}, which no site takes")
 
     def to_json(self) -> dict[str, Any]:
         """The request as a canonical-JSON-ready object (the audit payload of the draw request)."""
@@ -214,7 +214,7 @@ class DrawRequest:
         """Parse ``to_json`` output (e.g. from an audit export). Raises DrawError when malformed."""
         try:
             if obj["v"] != REQUEST_VERSION:
-                raise DrawError(f"draw request version {obj['v']!r} is not supported")
+                raise DrawError(f"不支持此版本的抽取申请 draw request version {obj['v']!r} is not supported")
             c = obj["criteria"]
             sites = tuple(
                 SiteQuota(str(s["site"]), SiteRole(s["role"]), tuple(map(str, s["regions"])), s["count"])
@@ -227,7 +227,7 @@ class DrawRequest:
             )
             return cls(str(obj["tender"]), criteria, pool)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise DrawError(f"draw request is malformed: {exc!r}") from None
+            raise DrawError(f"抽取申请格式不对 draw request is malformed: {exc!r}") from None
 
 
 @dataclass(frozen=True)
@@ -283,7 +283,7 @@ def shortage(criteria: DrawCriteria, pool: Sequence[PoolExpert], excluded: Mappi
 def seed_of(request: DrawRequest, randomness: bytes) -> bytes:
     """SHA-256(DOMAIN ‖ request bytes ‖ randomness). Requires 32 bytes of beacon randomness."""
     if len(randomness) != RANDOMNESS_BYTES:
-        raise DrawError(f"beacon randomness must be {RANDOMNESS_BYTES} bytes, got {len(randomness)}")
+        raise DrawError(f"时间信标的随机数长度不对 beacon randomness must be {RANDOMNESS_BYTES} bytes, got {len(randomness)}")
     return hashlib.sha256(DOMAIN + request.to_bytes() + randomness).digest()
 
 
@@ -321,7 +321,7 @@ def refill(
     unknown = [i for i in members if i not in by_id]
     if unknown or len(set(members)) != len(members):
         raise DrawError(
-            f"members must be distinct pool experts; not in the pool: {', '.join(unknown) or 'none'}"
+            f"所列成员须为专家库中不同的专家 members must be distinct pool experts; not in the pool: {', '.join(unknown) or 'none'}"
         )
     skip = set(members) | set(declined)
     candidates = [by_id[i] for i in result.sequence if i not in skip]
@@ -329,7 +329,7 @@ def refill(
     chosen = _Quotas(request.criteria).fill(kept, candidates)
     if chosen is None:
         raise TooFewExperts(
-            f"cannot replace: the {len(candidates)} experts left in the sequence cannot refill the quotas "
+            f"抽取序列中剩余的专家不足以补足各项名额，无法替换 cannot replace: the {len(candidates)} experts left in the sequence cannot refill the quotas "
             f"around the {len(members)} remaining members"
         )
     return tuple(e.id for e in chosen[len(kept) :])

@@ -136,14 +136,14 @@ def _date(text: str, what: str) -> date:
     try:
         return date.fromisoformat(text.strip())
     except ValueError:
-        raise RowError(f"{what}：{text.strip()[:40]} 不是日期（应为 YYYY-MM-DD）") from None
+        raise RowError(f"{what}：{text.strip()[:40]} 不是日期（应为 YYYY-MM-DD） {text.strip()[:40]!r} is not a date (YYYY-MM-DD)") from None
 
 
 def _range(start: str, end: str, what: str) -> DateRange:
     first = _date(start, what)
     last = _date(end, what) if end.strip() else None
     if last is not None and last < first:
-        raise RowError(f"{what}：结束日期 {last} 早于开始日期 {first}")
+        raise RowError(f"{what}：结束日期 {last} 早于开始日期 {first} the period ends before it starts")
     return DateRange(first, last)
 
 
@@ -165,9 +165,9 @@ def _affiliations(cell: str) -> tuple[Affiliation, ...]:
     out = []
     for item in _items(cell):
         if len(item) not in (3, 4) or not item[0]:
-            raise RowError(f"工作单位 {'|'.join(item)[:80]} 的格式应为 单位代码|关系|起始日期|截止日期")
+            raise RowError(f"工作单位 {'|'.join(item)[:80]} 的格式应为 单位代码|关系|起始日期|截止日期 an employer is organisation|relation|from|to")
         if item[1] not in ROLES:
-            raise RowError(f"工作单位关系 {item[1][:20]} 应为 employee（任职）、director（董事）或 controller（控制）")
+            raise RowError(f"工作单位关系 {item[1][:20]} 应为 employee（任职）、director（董事）或 controller（控制） the relation must be employee, director or controller")
         out.append(Affiliation(item[0], ROLES[item[1]], _range(item[2], item[3] if len(item) == 4 else "", "工作单位")))
     return tuple(out)
 
@@ -177,7 +177,7 @@ def _relatives(cell: str) -> tuple[Relative, ...]:
     out = []
     for item in _items(cell):
         if len(item) != 2 or not item[0] or item[1] not in kinships:
-            raise RowError(f"亲属 {'|'.join(item)[:80]} 的格式应为 单位代码|{'/'.join(sorted(kinships))}")
+            raise RowError(f"亲属 {'|'.join(item)[:80]} 的格式应为 单位代码|{'/'.join(sorted(kinships))} a relative is organisation|kinship")
         out.append(Relative(item[0], Kinship(item[1])))
     return tuple(out)
 
@@ -186,7 +186,7 @@ def _unavailable(cell: str) -> tuple[DateRange, ...]:
     out = []
     for item in _items(cell):
         if len(item) not in (1, 2):
-            raise RowError(f"不可参加日期 {'|'.join(item)[:80]} 的格式应为 起始日期|截止日期")
+            raise RowError(f"不可参加日期 {'|'.join(item)[:80]} 的格式应为 起始日期|截止日期 an unavailable period is from|to")
         out.append(_range(item[0], item[1] if len(item) == 2 else "", "不可参加日期"))
     return tuple(out)
 
@@ -200,35 +200,35 @@ def parse_fields(row: dict[str, Any]) -> tuple[RowDraft | None, dict[str, str]]:
         raw = row.get(key)
         text = "" if raw is None else str(raw)
         if not is_text(text):
-            errors[key] = f"{LABEL[key]} 含有无效字符"
+            errors[key] = f"{LABEL[key]} 含有无效字符 {HEADERS[key][1]} holds characters that are not allowed"
         elif text.lstrip(" ").startswith(FORMULA_START):
-            errors[key] = f"{LABEL[key]} 以 {text.lstrip(' ')[0]!r} 开头，疑似表格公式，不予导入"
+            errors[key] = f"{LABEL[key]} 以 {text.lstrip(' ')[0]!r} 开头，疑似表格公式，不予导入 {HEADERS[key][1]} looks like a spreadsheet formula"
         elif len(text) > 4000:
-            errors[key] = f"{LABEL[key]} 过长（超过 4000 字）"
+            errors[key] = f"{LABEL[key]} 过长（超过 4000 字） {HEADERS[key][1]} is longer than 4000 characters"
         cell[key] = text.strip() if key not in errors else ""
     for key in REQUIRED:
         if key not in errors and not cell[key]:
-            errors[key] = f"缺少{LABEL[key]}"
+            errors[key] = f"缺少{LABEL[key]} {HEADERS[key][1]} is missing"
     code = cell["code"] or None
     if code is not None and not ID_RE.fullmatch(code):
-        errors["code"] = "专家编号应为 1–40 位字母、数字、“_”“.”“-”"
+        errors["code"] = "专家编号应为 1–40 位字母、数字、“_”“.”“-” the code must be 1-40 letters, digits, _ . or -"
     if len(cell["name"]) > 256:
-        errors["name"] = "姓名超过 256 字"
+        errors["name"] = "姓名超过 256 字 the name is longer than 256 characters"
     id_number = cell["id_number"].upper() or None
     if id_number is not None and not id_number_ok(id_number):
-        errors["id_number"] = "身份证号应为 18 位且校验位正确"
+        errors["id_number"] = "身份证号应为 18 位且校验位正确 the ID number must have 18 characters and a correct check digit"
     username = cell["username"] or None
     if username is not None and len(username) > USERNAME_MAX:
-        errors["username"] = f"平台账号超过 {USERNAME_MAX} 个字符"
+        errors["username"] = f"平台账号超过 {USERNAME_MAX} 个字符 the username is longer than {USERNAME_MAX} characters"
     if cell["region"] and not REGION_RE.fullmatch(cell["region"]):
-        errors["region"] = f"地区代码 {cell['region'][:20]} 应为 6、9 或 12 位数字（GB/T 2260，如 330102）"
+        errors["region"] = f"地区代码 {cell['region'][:20]} 应为 6、9 或 12 位数字（GB/T 2260，如 330102） the region code must be 6, 9 or 12 digits"
     codes = [c.strip() for c in cell["specialties"].replace("；", ";").split(";") if c.strip()]
     bad = [c for c in codes if not SPECIALTY_RE.fullmatch(c)]
     if bad:
-        errors["specialties"] = f"专业代码 {bad[0][:20]} 应为大写字母开头、2–12 位大写字母或数字（如 A01）"
+        errors["specialties"] = f"专业代码 {bad[0][:20]} 应为大写字母开头、2–12 位大写字母或数字（如 A01） a specialty code is 2-12 capital letters or digits, e.g. A01"
     sites = [SITE_WORDS.get(s.strip().lower(), "?") for s in (cell["sites"] or "main;remote").replace("；", ";").split(";") if s.strip()]
     if not sites or "?" in sites:
-        errors["sites"] = "场地应为 主场、副场 或 主场;副场"
+        errors["sites"] = "场地应为 主场、副场 或 主场;副场 the sites must be main, remote or main;remote"
     parts: dict[str, Any] = {}
     for key, read in (("employers", _affiliations), ("relatives", _relatives), ("unavailable", _unavailable)):
         try:
@@ -237,7 +237,7 @@ def parse_fields(row: dict[str, Any]) -> tuple[RowDraft | None, dict[str, str]]:
             errors[key] = exc.message
     active = cell["active"].lower()
     if active not in TRUE | FALSE:
-        errors["active"] = "状态应为 在库 或 暂停（1 或 0）"
+        errors["active"] = "状态应为 在库 或 暂停（1 或 0） the status must be active or paused (1 or 0)"
     if errors:
         return None, {k: errors[k] for k in COLUMNS if k in errors}
     record = ExpertRecord(

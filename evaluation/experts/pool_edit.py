@@ -46,7 +46,7 @@ async def get_expert(engine: AsyncEngine, code: str) -> tuple[ExpertRecord, str 
     async with engine.connect() as conn:
         row = (await conn.execute(query.where(e.id == code))).first()
     if row is None:
-        raise NotFoundError("专家库中没有这位专家")
+        raise NotFoundError("专家库中没有这位专家 there is no such expert in the pool")
     return record_from_row(row), row.username
 
 
@@ -56,12 +56,12 @@ async def _account(conn: AsyncConnection, username: str | None, code: str | None
         return None, None
     row = (await conn.execute(sa.select(account_table.c.id, account_table.c.role).where(account_table.c.username == username))).first()
     if row is None:
-        return None, "平台账号不存在"
+        return None, "平台账号不存在 there is no such account"
     if row.role != "expert":
-        return None, "平台账号不是评审专家账号"
+        return None, "平台账号不是评审专家账号 the account is not an expert account"
     other = (await conn.execute(sa.select(expert_table.c.id).where(expert_table.c.account_id == row.id))).scalar()
     if other is not None and other != code:
-        return None, "平台账号已关联其他专家"
+        return None, "平台账号已关联其他专家 the account is linked to another expert"
     return row.id, None
 
 
@@ -73,7 +73,7 @@ async def save_expert(engine: AsyncEngine, audit: AuditLog, by: Actor, code: str
         if code is not None:
             row = (await conn.execute(sa.select(expert_table).where(expert_table.c.id == code))).first()
             if row is None:
-                raise NotFoundError("专家库中没有这位专家")
+                raise NotFoundError("专家库中没有这位专家 there is no such expert in the pool")
             old = record_from_row(row)
         account, problem = await _account(conn, draft.username if draft else (str(form.get("username") or "").strip() or None), code)
         if problem:
@@ -82,7 +82,7 @@ async def save_expert(engine: AsyncEngine, audit: AuditLog, by: Actor, code: str
         if number:
             holder = (await conn.execute(sa.select(expert_table.c.id).where(expert_table.c.id_number == number))).scalar()
             if holder is not None and holder != code:
-                errors["id_number"] = "身份证号已登记在另一位专家名下"
+                errors["id_number"] = "身份证号已登记在另一位专家名下 the ID number belongs to another expert"
     if errors or draft is None:
         raise FormErrors(errors)
     record = replace(draft.record, id=code or new_code(), account_id=account,
@@ -113,9 +113,9 @@ async def set_active(engine: AsyncEngine, audit: AuditLog, by: Actor, code: str,
     async with engine.connect() as conn:
         now = (await conn.execute(sa.select(expert_table.c.active).where(expert_table.c.id == code))).first()
     if now is None:
-        raise NotFoundError("专家库中没有这位专家")
+        raise NotFoundError("专家库中没有这位专家 there is no such expert in the pool")
     if bool(now.active) == active:
-        raise ConflictError("这位专家已在库" if active else "这位专家已暂停")
+        raise ConflictError("这位专家已在库 the expert is already active" if active else "这位专家已暂停 the expert is already paused")
 
     async def apply(conn: AsyncConnection) -> None:
         await conn.execute(sa.update(expert_table).where(expert_table.c.id == code).values(active=active, updated_us=now_us()))

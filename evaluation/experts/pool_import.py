@@ -131,7 +131,7 @@ def read_text(text_or_path: str | Path) -> str:
         try:
             text = text_or_path.read_bytes().decode("utf-8")
         except UnicodeDecodeError:
-            raise InvalidRequest("CSV 文件不是 UTF-8 编码（可能是 GBK）：请在表格软件中另存为“CSV UTF-8”后再导入") from None
+            raise InvalidRequest("表格文件不是 UTF-8 编码（可能是 GBK），请在表格软件中另存为“CSV UTF-8”后再导入 the CSV file is not UTF-8 (perhaps GBK): save it as \"CSV UTF-8\" and import again") from None
     else:
         text = text_or_path
     return check_text(text.removeprefix("\ufeff"), "CSV 文件")
@@ -143,16 +143,16 @@ def header_keys(fieldnames: list[str] | None) -> list[str]:
     for raw in fieldnames or []:
         name = raw.strip().removeprefix("\ufeff")
         if name.lower() == "account":
-            raise InvalidRequest("列 account 已停用：请用“平台账号”列填写专家账号的用户名")
+            raise InvalidRequest("列 account 已停用，请用“平台账号”列填写专家账号的用户名 the account column is retired: give the expert's username in the 平台账号 column")
         key = ALIASES.get(name.lower())
         if key is None:
-            raise InvalidRequest(f"CSV 有无法识别的列“{printable(name, 40)}”；可用的列：{'、'.join(LABEL.values())}")
+            raise InvalidRequest(f"表格有无法识别的列“{printable(name, 40)}”，可用的列：{'、'.join(LABEL.values())} the CSV has an unknown column {printable(name, 40)!r}")
         if key in keys:
-            raise InvalidRequest(f"CSV 的列“{HEADERS[key][0]}”出现了两次")
+            raise InvalidRequest(f"表格的列“{HEADERS[key][0]}”出现了两次 the CSV has the column {HEADERS[key][1]!r} twice")
         keys.append(key)
     missing = [LABEL[k] for k in REQUIRED if k not in keys]
     if missing:
-        raise InvalidRequest(f"CSV 缺少必填列：{'、'.join(missing)}（可下载模板）")
+        raise InvalidRequest(f"表格缺少必填列：{'、'.join(missing)}（可下载模板） the CSV lacks required columns (download the template)")
     return keys
 
 
@@ -166,11 +166,11 @@ def read_rows(text: str) -> list[tuple[int, dict[str, str] | None]]:
             if not any(c.strip() for c in cells):
                 continue
             if len(rows) >= MAX_ROWS:
-                raise InvalidRequest(f"CSV 超过 {MAX_ROWS} 行：请拆分后分批导入")
+                raise InvalidRequest(f"表格超过 {MAX_ROWS} 行，请拆分后分批导入 the CSV has more than {MAX_ROWS} rows: split it and import the parts")
             line = reader.line_num
             rows.append((line, None if len(cells) > len(keys) else dict(zip(keys, cells, strict=False))))
     except csv.Error:
-        raise InvalidRequest(f"CSV 第 {reader.line_num} 行无法读取（引号不成对或单元格过长）") from None
+        raise InvalidRequest(f"表格第 {reader.line_num} 行无法读取（引号不成对或单元格过长） row {reader.line_num} of the CSV cannot be read (unpaired quotes or a cell too long)") from None
     return rows
 
 
@@ -194,7 +194,7 @@ async def import_csv(engine: AsyncEngine, audit: AuditLog, text_or_path: str | P
     rows: list[_Row] = []
     for line, cells in read_rows(read_text(text_or_path)):
         if cells is None:
-            rows.append(_Row(line, "", None, ["单元格比列多（可能有多余的逗号）"]))
+            rows.append(_Row(line, "", None, ["单元格比列多（可能有多余的逗号） the row has more cells than columns (a stray comma?)"]))
             continue
         draft, errors = parse_fields(cells)
         rows.append(_Row(line, printable(cells.get("name", "").strip(), 60), draft, list(errors.values()),
@@ -229,6 +229,9 @@ async def import_csv(engine: AsyncEngine, audit: AuditLog, text_or_path: str | P
     return report
 
 
+WHAT_EN = {"身份证号": "ID number", "专家编号": "code", "平台账号": "username"}
+
+
 def _refuse_repeats(rows: list[_Row]) -> None:
     """A later row naming the same ID number, code or username as an earlier one is refused, and
     so is a row repeating an earlier one cell for cell."""
@@ -238,14 +241,14 @@ def _refuse_repeats(rows: list[_Row]) -> None:
         if r.draft is None:
             continue
         if (first := whole.setdefault(r.cells, r.line)) != r.line:
-            r.reasons.append(f"与第 {first} 行完全相同（重复行）")
+            r.reasons.append(f"与第 {first} 行完全相同（重复行） the row repeats row {first}")
             continue
         for what, value in (("身份证号", r.draft.record.id_number), ("专家编号", r.draft.code), ("平台账号", r.draft.username)):
             if value is None:
                 continue
             first = seen.setdefault((what, value), r.line)
             if first != r.line:
-                r.reasons.append(f"与第 {first} 行重复（{what}相同）")
+                r.reasons.append(f"与第 {first} 行重复（{what}相同） the row has the same {WHAT_EN[what]} as row {first}")
 
 
 async def _match(conn: AsyncConnection, rows: list[_Row]) -> None:
@@ -262,9 +265,9 @@ async def _match(conn: AsyncConnection, rows: list[_Row]) -> None:
         number, code = r.draft.record.id_number, r.draft.code
         found = by_number.get(number) if number else None
         if found is not None and code is not None and code != found:
-            r.reasons.append(f"身份证号已属于专家 {found}，与专家编号 {code} 不符")
+            r.reasons.append(f"身份证号已属于专家 {found}，与专家编号 {code} 不符 the ID number belongs to expert {found}, not {code}")
         elif found is None and code is not None and code in known and known[code] and number:
-            r.reasons.append(f"专家 {code} 登记的身份证号与本行不同")
+            r.reasons.append(f"专家 {code} 登记的身份证号与本行不同 expert {code} has another ID number")
         else:
             r.existing = found or (code if code in known else None)
             r.number = number or (known.get(code) if code else None)
@@ -284,11 +287,11 @@ async def _link(conn: AsyncConnection, rows: list[_Row]) -> dict[str, str]:
             continue
         name = r.draft.username
         if name not in accounts:
-            r.reasons.append(f"平台账号 {printable(name, 40)} 不存在")
+            r.reasons.append(f"平台账号 {printable(name, 40)} 不存在 there is no account {printable(name, 40)}")
         elif accounts[name][1] != "expert":
-            r.reasons.append(f"平台账号 {printable(name, 40)} 不是评审专家账号")
+            r.reasons.append(f"平台账号 {printable(name, 40)} 不是评审专家账号 {printable(name, 40)} is not an expert account")
         elif (other := linked.get(accounts[name][0])) is not None and other != (r.existing or r.draft.code):
-            r.reasons.append(f"平台账号 {printable(name, 40)} 已关联其他专家")
+            r.reasons.append(f"平台账号 {printable(name, 40)} 已关联其他专家 {printable(name, 40)} is linked to another expert")
     return {u: i for u, (i, _) in accounts.items()}
 
 

@@ -42,7 +42,7 @@ def export_json(tender: str, records: list[ExpertRecord], bidders: list[str], ag
 
 
 def _no_float(text: str) -> float:
-    raise ExportError(f"the export holds a number {text}: no field is a fraction")
+    raise ExportError(f"导出文件中有小数，不应出现 the export holds a number {text}: no field is a fraction")
 
 
 def parse_export(text: str) -> tuple[str, list[ExpertRecord], list[str], str]:
@@ -50,15 +50,15 @@ def parse_export(text: str) -> tuple[str, list[ExpertRecord], list[str], str]:
     try:
         obj = json.loads(text, parse_float=_no_float, parse_constant=_no_float)
     except RecursionError:
-        raise ExportError("the export is nested too deeply") from None
+        raise ExportError("导出文件嵌套过深 the export is nested too deeply") from None
     except ValueError as exc:
-        raise ExportError(f"the export is not JSON: {exc}") from None
+        raise ExportError(f"导出文件不是有效的 JSON the export is not JSON: {exc}") from None
     if not isinstance(obj, dict) or obj.get("v") != EXPORT_VERSION:
-        raise ExportError(f"the export is not a {EXPORT_VERSION} object")
+        raise ExportError(f"导出文件的版本或格式不对 the export is not a {EXPORT_VERSION} object")
     tender, agency, bidders, rows = obj.get("tender"), obj.get("agency"), obj.get("bidders"), obj.get("experts")
     if not isinstance(tender, str) or not isinstance(agency, str) or not isinstance(bidders, list) \
             or not all(isinstance(b, str) for b in bidders) or not isinstance(rows, list):
-        raise ExportError("the export needs a tender, an agency, a list of bidders and a list of experts")
+        raise ExportError("导出文件须包含项目、代理机构、投标人列表和专家列表 the export needs a tender, an agency, a list of bidders and a list of experts")
     records = []
     for n, row in enumerate(rows):
         try:
@@ -66,11 +66,11 @@ def parse_export(text: str) -> tuple[str, list[ExpertRecord], list[str], str]:
                 raise TypeError("not an expert object with an id")
             records.append(ExpertRecord.from_json({**row, "name": ""}))
         except (DomainError, KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise ExportError(f"expert {n + 1} of the export is malformed: {exc}") from None
+            raise ExportError(f"导出文件第 {n + 1} 位专家的格式不对 expert {n + 1} of the export is malformed: {exc}") from None
     try:
         json.dumps(obj, ensure_ascii=False).encode()
     except UnicodeEncodeError:
-        raise ExportError("the export holds a lone surrogate") from None
+        raise ExportError("导出文件中有无效字符 the export holds a lone surrogate") from None
     return tender, records, bidders, agency
 
 
@@ -123,11 +123,11 @@ def rederive_pool(directory: Path, tender: str, export_text: str) -> PoolCheck:
     verify_bundle(directory)
     exported_tender, records, bidders, agency_org = parse_export(export_text)
     if exported_tender != tender:
-        raise ExportError(f"the export is of tender {exported_tender}, not {tender}")
+        raise ExportError(f"导出文件属于其他项目 the export is of tender {exported_tender}, not {tender}")
     entries = tender_entries(directory, tender)
     requests = [n for n, e in enumerate(entries) if e["kind"] == "experts.draw_requested"]
     if not requests:
-        raise DrawMismatch(f"the bundle has no experts.draw_requested entry for tender {tender}")
+        raise DrawMismatch(f"审计包中没有该项目的抽取申请 the bundle has no experts.draw_requested entry for tender {tender}")
     entry = entries[requests[-1]]
     p, where = entry["payload"], f"entry {entry['index']}"
     try:
@@ -139,11 +139,11 @@ def rederive_pool(directory: Path, tender: str, export_text: str) -> PoolCheck:
         if not isinstance(logged, list) or not all(isinstance(x, dict) for x in logged):
             raise TypeError("exclusions is not a list of objects")
     except (DomainError, KeyError, TypeError, ValueError) as exc:
-        raise DrawMismatch(f"{where}: the draw request lacks what re-deriving its pool needs: {exc}") from None
+        raise DrawMismatch(f"抽取申请缺少重算专家库所需的内容 {where}: the draw request lacks what re-deriving its pool needs: {exc}") from None
     declined = [str(e["payload"].get("expert")) for e in entries[:requests[-1]] if e["kind"] == "experts.declined"]
     ids = [r.id for r in records]
     if len(set(ids)) != len(ids):
-        raise ExportError("the export names an expert twice")
+        raise ExportError("导出文件中有重复的专家 the export names an expert twice")
     elig, _, facts = derive(tender, request.criteria, records, bidders, agency, on_date, declined)
     pool_of = {e["id"]: e for e in draw.DrawRequest(tender, request.criteria, elig.pool).to_json()["pool"]}
     mine = _state(pool_of, committed(tender, facts))
@@ -151,5 +151,5 @@ def rederive_pool(directory: Path, tender: str, export_text: str) -> PoolCheck:
     for i in sorted(set(mine) | set(theirs)):
         problem = _difference(i, theirs.get(i), mine.get(i))
         if problem:
-            raise DrawMismatch(f"{where}: {problem}")
+            raise DrawMismatch(f"由导出文件重算的专家库与抽取申请不符 {where}: {problem}")
     return PoolCheck(tender, len(elig.pool), len(logged))

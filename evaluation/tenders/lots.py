@@ -78,7 +78,7 @@ def check_bid_record(spec: TenderSpec, values: Any) -> tuple[dict[str, Any], lis
     if not is_multi_lot(spec):
         return check_record(spec.record_fields, values), []
     if not isinstance(values, dict):
-        raise InvalidRequest("record must be an object of field -> value")
+        raise InvalidRequest("开标记录格式不对 record must be an object of field -> value")
     rest = {k: v for k, v in values.items() if k != LOTS_KEY}
     if PRICE_FIELD in rest:
         raise InvalidRequest("多包项目按分包报价：总报价 total_price 请填在各分包的 price 中")

@@ -24,6 +24,7 @@ from evaluation.tenders.lots import bid_fields, lots_json
 from evaluation.tenders.opening import failure_of, record_rows
 from evaluation.tenders.rules import (
     LOCAL_BEACON_NOTE,
+    STATE_NAMES,
     InvalidStateError,
     TenderState,
     format_time,
@@ -52,13 +53,14 @@ from evaluation.tenders.tender import (
 AFTER_OPENING = (TenderState.OPENED, TenderState.FAILED, TenderState.CONFIRMING, TenderState.CONFIRMED, TenderState.EVALUATING,
                  TenderState.AWARDED)
 MAX_TEXT = 5000
+_WHAT_ZH = {"objection text": "异议内容", "answer text": "答复内容"}
 
 
 def _text(value: Any, what: str) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise InvalidRequest(f"{what} must be non-empty text")
+        raise InvalidRequest(f"{_WHAT_ZH.get(what, what)}不能为空 {what} must be non-empty text")
     if len(value) > MAX_TEXT:
-        raise InvalidRequest(f"{what} is longer than {MAX_TEXT} characters")
+        raise InvalidRequest(f"{_WHAT_ZH.get(what, what)}不能超过 {MAX_TEXT} 个字 {what} is longer than {MAX_TEXT} characters")
     return value.strip()
 
 
@@ -204,7 +206,7 @@ async def record(ctx: TenderContext, tender_id: str, *, partial: bool = False) -
     entries; the tables must agree, else IntegrityFailure). Only after the opening, unless `partial`."""
     tender = await get(ctx, tender_id)
     if not partial and tender.state not in AFTER_OPENING:
-        raise InvalidStateError(f"tender {tender_id} is {tender.state.value}: the record is published at the opening")
+        raise InvalidStateError(f"项目当前为「{STATE_NAMES.get(tender.state.value, tender.state.value)}」，开标记录在开标时公布 tender {tender_id} is {tender.state.value}: the record is published at the opening")
     async with ctx.engine.connect() as conn:
         table_rows = [r.to_json() for r in await record_rows(conn, tender_id)]
         table_confirmed = [r.bidder for r in await conn.execute(sa.select(confirmation_table).where(confirmation_table.c.tender_id == tender_id).order_by(confirmation_table.c.at_us))]
@@ -246,18 +248,18 @@ def _objection_json(r: Any) -> dict[str, Any]:
 
 async def _bidder_in_record(ctx: TenderContext, tender: Tender, actor: Actor) -> None:
     if actor.role != "bidder":
-        raise NotPermitted("only bidders in the opening record confirm or object")
+        raise NotPermitted("只有开标记录中的投标人可以确认或提出异议 only bidders in the opening record confirm or object")
     async with ctx.engine.connect() as conn:
         bid = await bid_of(conn, tender.id, actor.account)
         opened = {r.bid_id for r in await opening_rows(conn, tender.id)}
     if bid is None or bid.id not in opened:
-        raise NotPermitted(f"you have no bid in the opening record of tender {tender.id}")
+        raise NotPermitted(f"你在「{tender.spec.title}」的开标记录中没有投标 you have no bid in the opening record of tender {tender.id}")
 
 
 def _check_window(ctx: TenderContext, tender: Tender) -> None:
     require_state(tender.id, tender.state, TenderState.CONFIRMING, doing="confirm or object")
     if tender.confirm_until is not None and ctx.clock() >= tender.confirm_until:
-        raise ConflictError(f"the confirmation window closed at {format_time(tender.confirm_until)}")
+        raise ConflictError(f"开标记录的确认期已于 {format_time(tender.confirm_until)} 结束 the confirmation window closed at {format_time(tender.confirm_until)}")
 
 
 async def confirm(ctx: TenderContext, actor: Actor, tender_id: str) -> dict[str, Any]:
@@ -271,7 +273,7 @@ async def confirm(ctx: TenderContext, actor: Actor, tender_id: str) -> dict[str,
         _check_window(ctx, await load_for_update(conn, tender_id))
         c = confirmation_table.c
         if (await conn.execute(sa.select(c.bidder).where(c.tender_id == tender_id, c.bidder == actor.account))).first():
-            raise ConflictError("you have already confirmed the record")
+            raise ConflictError("你已确认过开标记录 you have already confirmed the record")
         await conn.execute(confirmation_table.insert().values(tender_id=tender_id, bidder=actor.account, at_us=at))
 
     await ctx.audit.append(EntryDraft("opening.confirmed", {}, tender_id, actor), apply=apply)
@@ -291,7 +293,7 @@ async def object_to(ctx: TenderContext, actor: Actor, tender_id: str, text: Any)
         _check_window(ctx, await load_for_update(conn, tender_id))
         c = confirmation_table.c
         if (await conn.execute(sa.select(c.bidder).where(c.tender_id == tender_id, c.bidder == actor.account))).first():
-            raise ConflictError("you have confirmed the record: no objection after a confirmation")
+            raise ConflictError("你已确认开标记录，确认后不能再提出异议 you have confirmed the record: no objection after a confirmation")
         await conn.execute(objection_table.insert().values(id=objection_id, tender_id=tender_id, bidder=actor.account, text=body, at_us=at))
 
     await ctx.audit.append(EntryDraft("opening.objection", {"objection_id": objection_id, "text": body}, tender_id, actor), apply=apply)
@@ -305,7 +307,7 @@ async def answer(ctx: TenderContext, actor: Actor, tender_id: str, objection_id:
     body = _text(text, "answer text")
     tender = await get(ctx, tender_id)
     if not tender.owned_by(actor):
-        raise NotPermitted(f"tender {tender_id} belongs to another agency")
+        raise NotPermitted(f"该项目属于其他采购代理机构 tender {tender_id} belongs to another agency")
     require_state(tender_id, tender.state, TenderState.CONFIRMING, TenderState.CONFIRMED, doing="answer objections")
     at = ctx.now_us()
 
@@ -313,9 +315,9 @@ async def answer(ctx: TenderContext, actor: Actor, tender_id: str, objection_id:
         c = objection_table.c
         row = (await conn.execute(sa.select(objection_table).where(c.id == objection_id, c.tender_id == tender_id))).first()
         if row is None:
-            raise NotFoundError(f"no objection {objection_id[:60]} in tender {tender_id}")
+            raise NotFoundError(f"找不到该异议 no objection {objection_id[:60]} in tender {tender_id}")
         if row.answer is not None:
-            raise ConflictError(f"objection {objection_id} is already answered")
+            raise ConflictError(f"该异议已答复 objection {objection_id} is already answered")
         await conn.execute(sa.update(objection_table).where(c.id == objection_id).values(answer=body, answered_by=actor.account, answered_us=at))
 
     await ctx.audit.append(EntryDraft("opening.answer", {"objection_id": objection_id, "text": body}, tender_id, actor), apply=apply)
@@ -349,7 +351,7 @@ async def collusion_leads(ctx: TenderContext, tender_id: str) -> list[dict[str, 
     """Leads over the current bids' uploads and opened documents. Only after the opening."""
     tender = await get(ctx, tender_id)
     if tender.state not in AFTER_OPENING:
-        raise InvalidStateError(f"tender {tender_id} is {tender.state.value}: leads exist only after the opening")
+        raise InvalidStateError(f"项目当前为「{STATE_NAMES.get(tender.state.value, tender.state.value)}」，开标后才有线索 tender {tender_id} is {tender.state.value}: leads exist only after the opening")
     async with ctx.engine.connect() as conn:
         current = {b.id: b.bidder for b in await bid_rows(conn, tender_id) if b.status == "submitted"}
         uploads = [

@@ -70,7 +70,7 @@ async def test_create_find_list_and_the_audit_entry(engine: AsyncEngine, audit_l
         ("username", "x", InvalidRequest, "Username must be"),
         ("username", "has space", InvalidRequest, "Username must be"),
         ("password", "short", InvalidRequest, "Password must have"),
-        ("role", "king", InvalidRequest, "unknown role 'king'"),
+        ("role", "king", InvalidRequest, "无法识别的角色 unknown role 'king'"),
         ("display_name", " ", InvalidRequest, "Display name is required"),
     ],
 )

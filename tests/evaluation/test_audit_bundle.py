@@ -18,6 +18,7 @@ from evaluation.audit.entry import Actor, EntryDraft
 from evaluation.audit.log import AuditLog
 from evaluation.db import create_schema, make_engine
 from tests.evaluation.conftest import ORIGIN
+from tests.messages import CHINESE_FIRST
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -45,7 +46,7 @@ def write(path: Path, rows: list[bytes]) -> None:
 def check_fails(path: Path, message: str, since: bytes | None = None) -> None:
     with pytest.raises(BundleError) as caught:
         verify_bundle(path, since)
-    assert str(caught.value).startswith(message), str(caught.value)
+    assert CHINESE_FIRST.match(str(caught.value)) and message in str(caught.value), str(caught.value)
 
 
 async def test_export_verifies(bundle: tuple[Path, bytes], audit_log: AuditLog) -> None:
@@ -153,7 +154,7 @@ async def test_cli_export_and_verify(tmp_path: Path) -> None:
     write(out, rows[:5] + rows[6:])
     r = pingbiao(data, "audit", "verify", str(out))
     assert r.returncode == 1
-    assert r.stderr == "pingbiao: error: entry 5 is missing: found 6 after 4\n"
+    assert r.stderr == "pingbiao: error: 缺少第 5 条记录 entry 5 is missing: found 6 after 4\n"
 
     r = pingbiao(data, "audit", "export", str(out))
     assert r.returncode == 1 and r.stderr.startswith("pingbiao: error: ") and "not empty" in r.stderr

@@ -43,7 +43,7 @@ async def restart(engine: AsyncEngine, signer: Signer) -> AuditLog:
 async def test_an_edited_payload_column_is_never_shown(audit_log: AuditLog, engine: AsyncEngine) -> None:
     made = await audit_log.append_many([bid(n) for n in range(5)])
     await edit(engine, 2, payload=json.dumps({"bid_id": "b-2", "fields": {"total_price": "1.00"}}))
-    with pytest.raises(IntegrityFailure, match=r"^entry 2: stored columns do not match its leaf$"):
+    with pytest.raises(IntegrityFailure, match=r"^第 2 条记录的存储内容与其签名数据不符 entry 2: stored columns do not match its leaf$"):
         await audit_log.entries(0, 5)
     with pytest.raises(IntegrityFailure, match="entry 2"):
         await audit_log.entries_for_tender("T-1")
@@ -63,7 +63,7 @@ async def test_a_rewritten_leaf_with_matching_columns_is_refused(audit_log: Audi
     made = await audit_log.append_many([bid(n) for n in range(6)])
     leaf = made[4].leaf.replace(b'"1000.00"', b'"1.00"')
     await edit(engine, 4, leaf=leaf, payload=json.dumps({"bid_id": "b-4", "fields": {"total_price": "1.00"}}, separators=(",", ":")))
-    with pytest.raises(IntegrityFailure, match="^entry 4: its leaf is not in the tree of the signed checkpoint"):
+    with pytest.raises(IntegrityFailure, match="^第 4 条记录不在已签名的检查点中 entry 4: its leaf is not in the tree of the signed checkpoint"):
         await audit_log.entries_for_tender("T-1")
     await audit_log.stop()
     with pytest.raises(IntegrityFailure, match="entry 4: its stored leaf hash does not match its leaf"):
@@ -78,7 +78,7 @@ async def test_start_up_refuses_a_changed_leaf_naming_it(audit_log: AuditLog, en
     with pytest.raises(IntegrityFailure) as caught:
         await restart(engine, signer)
     message = str(caught.value)
-    assert message.startswith("审计日志校验失败 the audit log does not match its signed checkpoint: entry 7: ")
+    assert message.startswith("审计日志校验失败 the audit log does not match its signed checkpoint: 第 7 条记录的存储内容与其签名数据不符 entry 7: ")
     assert "\n" not in message
 
 
@@ -119,7 +119,7 @@ async def test_a_change_below_the_checked_part_is_refused_on_read_and_by_the_ful
     log = AuditLog(engine, ORIGIN, signer)
     await log.start()
     try:
-        with pytest.raises(IntegrityFailure, match="^entry 12: its leaf is not in the tree of the signed checkpoint at size 40"):
+        with pytest.raises(IntegrityFailure, match="^第 12 条记录不在已签名的检查点中 entry 12: its leaf is not in the tree of the signed checkpoint at size 40"):
             await log.entries(10, 20)
         with pytest.raises(IntegrityFailure, match=r"^entries 12–13: the stored tree node over them \(level 1\) does not match"):
             await log.check_everything()

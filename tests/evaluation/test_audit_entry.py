@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 import pytest
 
 from evaluation.audit.entry import Actor, EntryDraft, LeafError, decode_leaf, encode_leaf
+from tests.messages import CHINESE_FIRST
 
 T = datetime(2026, 5, 1, 8, 0, 0, 5, tzinfo=timezone.utc)
 
@@ -38,7 +39,7 @@ def test_golden_leaf_bytes() -> None:
 def test_payload_refused(payload: dict, message: str) -> None:
     with pytest.raises(LeafError) as caught:
         EntryDraft("x.y", payload)
-    assert str(caught.value).startswith(message)
+    assert CHINESE_FIRST.match(str(caught.value)) and message in str(caught.value)
 
 
 @pytest.mark.parametrize(
@@ -58,7 +59,7 @@ def test_payload_refused(payload: dict, message: str) -> None:
 def test_decode_refuses(leaf: bytes, message: str) -> None:
     with pytest.raises(LeafError) as caught:
         decode_leaf(leaf)
-    assert str(caught.value).startswith(message)
+    assert CHINESE_FIRST.match(str(caught.value)) and message in str(caught.value)
 
 
 def test_member_by_member_encoding_equals_whole_object_encoding() -> None:

@@ -122,11 +122,11 @@ async def test_receipts_and_errors(audit_log: AuditLog, signer: Signer) -> None:
     assert body["entry"]["index"] == 6 and body["tree_size"] == 10
     assert body["checkpoint"].startswith(f"{ORIGIN}\n10\n")
 
-    with pytest.raises(NotFoundError, match=r"^entry 10 is beyond the log size 10$"):
+    with pytest.raises(NotFoundError, match=r"^第 10 条记录尚不存在 entry 10 is beyond the log size 10$"):
         await audit_log.inclusion_proof(10)
-    with pytest.raises(InvalidRequest, match=r"^tree size 11 is out of range: the log has 10 entries$"):
+    with pytest.raises(InvalidRequest, match=r"^所请求的条数超出审计日志 tree size 11 is out of range: the log has 10 entries$"):
         await audit_log.root_at(11)
-    with pytest.raises(InvalidRequest, match=r"^no consistency proof from size 0 to 5"):
+    with pytest.raises(InvalidRequest, match=r"^无法给出这两个条数之间的一致性证明 no consistency proof from size 0 to 5"):
         await audit_log.consistency_proof(0, 5)
     with pytest.raises(NotFoundError):
         await audit_log.receipt(10)

@@ -138,15 +138,15 @@ def test_quotas_that_only_fail_together() -> None:
 @pytest.mark.parametrize(
     ("build", "message"),
     [
-        (lambda: DrawCriteria(0), "seats must be a positive whole number, got 0"),
-        (lambda: DrawCriteria(3, {"A": 2}), "specialty quotas sum to 2, not the 3 seats"),
+        (lambda: DrawCriteria(0), "席位数须为正整数 seats must be a positive whole number, got 0"),
+        (lambda: DrawCriteria(3, {"A": 2}), "各专业名额之和与席位数不符 specialty quotas sum to 2, not the 3 seats"),
         (
             lambda: DrawCriteria(2, {}, (SiteQuota("m", SiteRole.MAIN, ("11",), 1),)),
-            "site quotas sum to 1, not the 2 seats",
+            "各场地名额之和与席位数不符 site quotas sum to 1, not the 2 seats",
         ),
         (
             lambda: DrawCriteria(2, {}, (SiteQuota("m", SiteRole.REMOTE, ("11",), 2),)),
-            "exactly one site must be the main site (主场)",
+            "须有且只有一个主场 exactly one site must be the main site (主场)",
         ),
         (
             lambda: DrawCriteria(
@@ -154,17 +154,17 @@ def test_quotas_that_only_fail_together() -> None:
                 {},
                 (SiteQuota("m", SiteRole.MAIN, ("11",), 1), SiteQuota("r", SiteRole.REMOTE, ("1101",), 1)),
             ),
-            "sites m and r have overlapping region prefixes",
+            "场地「m」和「r」的地区重叠 sites m and r have overlapping region prefixes",
         ),
         (
             lambda: DrawRequest("T", DrawCriteria(1), (PoolExpert("a", frozenset(), ""),) * 2),
-            "pool expert ids must be non-empty and unique",
+            "专家库中的专家编号须非空且不重复 pool expert ids must be non-empty and unique",
         ),
         (
             lambda: seed_of(DrawRequest("T", DrawCriteria(1), ()), b"short"),
-            "beacon randomness must be 32 bytes, got 5",
+            "时间信标的随机数长度不对 beacon randomness must be 32 bytes, got 5",
         ),
-        (lambda: DrawRequest.from_json({"v": 2}), "draw request version 2 is not supported"),
+        (lambda: DrawRequest.from_json({"v": 2}), "不支持此版本的抽取申请 draw request version 2 is not supported"),
     ],
 )
 def test_malformed(build: object, message: str) -> None:

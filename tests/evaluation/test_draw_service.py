@@ -119,7 +119,7 @@ async def test_declines_are_replaced_from_the_sequence(tctx: TenderContext, beac
     with pytest.raises(NotFoundError, match="no open invitation"):
         await draw_service.decline(tctx, who.agency.actor, tid, seated[0], "again", *ill)
     out = await draw_service.decline(tctx, who.agency.actor, tid, seated[1], "与投标人有利害关系", "avoidance", "回避申请 HB-7")
-    assert out["replacements"] == [] and out["problem"].startswith("cannot replace: the 0 experts left")
+    assert out["replacements"] == [] and out["problem"].startswith("抽取序列中剩余的专家不足以补足各项名额，无法替换 cannot replace: the 0 experts left")
     kinds = [e.kind for e in await tctx.audit.entries_for_tender(tid)]
     assert kinds[-5:] == ["experts.drawn", "experts.declined", "experts.replaced", "experts.declined", "experts.exhausted"]
     assert (await draw_status(tctx, SUPERVISOR, tid))["state"] == "exhausted"
@@ -176,7 +176,7 @@ async def test_verify_draw_from_the_bundle(tctx: TenderContext, beacon: LocalBea
     await tctx.audit.append(EntryDraft("experts.drawn", swapped, tid))
     code, line = verify(await export(tctx, signer, tmp_path / "swapped"), tid)
     assert code == 1 and line == (
-        f"pingbiao: error: logged committee {', '.join(swapped['committee'])} differs from the recomputed "
+        f"pingbiao: error: 记录的评标委员会与重算结果不符 logged committee {', '.join(swapped['committee'])} differs from the recomputed "
         f"{', '.join(drawn.payload['committee'])}"
     ), line
 
@@ -186,4 +186,4 @@ async def test_verify_draw_from_the_bundle(tctx: TenderContext, beacon: LocalBea
     await tctx.audit.append(EntryDraft("experts.draw_requested", (await tctx.audit.entries_for_tender(tid, kinds=["experts.draw_requested"]))[0].payload, tid))
     await tctx.audit.append(EntryDraft("experts.drawn", forged, tid))
     code, line = verify(await export(tctx, signer, tmp_path / "forged"), tid)
-    assert code == 1 and line.startswith("pingbiao: error: round "), line
+    assert code == 1 and line.startswith("pingbiao: error: 抽取所用的信标轮次不是申请后的第一轮 round "), line

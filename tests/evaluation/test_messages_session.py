@@ -11,16 +11,12 @@ it is written (the helpers that build it are in these modules too).
 from __future__ import annotations
 
 import ast
-import importlib
-import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from evaluation.errors import DomainError
+from tests.messages import CHINESE_FIRST, ROOT, _starts, english_first
 
-ROOT = Path(__file__).resolve().parents[2]
 FILES = sorted([
     *(ROOT / "evaluation/session").glob("*.py"),
     *(ROOT / "evaluation/notifications").glob("*.py"),
@@ -29,51 +25,6 @@ FILES = sorted([
     ROOT / "web/pages/decisions.py",
     ROOT / "web/booth/routes.py",
 ])
-CHINESE_FIRST = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
-
-
-def _module(path: Path) -> object:
-    parts = list(path.relative_to(ROOT).with_suffix("").parts)
-    return importlib.import_module(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
-
-
-def _is_domain_error(module: object, func: ast.expr) -> bool:
-    if isinstance(func, ast.Name):
-        found = getattr(module, func.id, None)
-    elif isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
-        found = getattr(getattr(module, func.value.id, None), func.attr, None)
-    else:
-        return False
-    return isinstance(found, type) and issubclass(found, DomainError)
-
-
-def _starts(node: ast.expr) -> Iterator[str | None]:
-    """How the text `node` builds starts: its first literal characters (after a leading name,
-    ``f"{name}的投标…"``), or None with no literal; nothing for a message passed in a variable."""
-    if isinstance(node, ast.Constant) and isinstance(node.value, str):
-        yield node.value
-    elif isinstance(node, ast.JoinedStr):
-        literals = [v.value for v in node.values if isinstance(v, ast.Constant) and isinstance(v.value, str)]
-        yield literals[0] if literals else None
-    elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
-        yield from _starts(node.left)
-    elif isinstance(node, ast.IfExp):
-        yield from _starts(node.body)
-        yield from _starts(node.orelse)
-
-
-def english_first() -> Iterator[str]:
-    for path in FILES:
-        module = _module(path)
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if not (isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call)):
-                continue
-            call = node.exc
-            if not call.args or not _is_domain_error(module, call.func):
-                continue
-            for start in _starts(call.args[0]):
-                if start is None or not CHINESE_FIRST.match(start):
-                    yield f"{path.relative_to(ROOT)}:{node.lineno}: {ast.unparse(call.args[0])[:80]}"
 
 
 def test_the_checker_sees_an_english_message() -> None:
@@ -92,7 +43,7 @@ def test_files_exist(path: Path) -> None:
 
 
 def test_every_session_error_is_chinese_first() -> None:
-    found = list(english_first())
+    found = list(english_first(FILES))
     assert not found, "messages not Chinese first:\n" + "\n".join(found)
 
 

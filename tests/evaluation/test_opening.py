@@ -69,7 +69,7 @@ async def test_opening_lists_failures_and_opens_the_rest(tctx: TenderContext, be
     assert by_bidder[BIDDERS[0].account]["fields"] == {"total_price": "1000.50", "delivery_days": 30}
     assert by_bidder[BIDDERS[3].account]["status"] == "opened"
     assert by_bidder[BIDDERS[1].account]["status"] == "failed"
-    assert by_bidder[BIDDERS[1].account]["reason"].startswith("not a valid bid: unsealed bid is not a pingbiao bid container")
+    assert by_bidder[BIDDERS[1].account]["reason"].startswith("not a valid bid: 解密后的内容不是本平台的投标文件 unsealed bid is not a pingbiao bid container")
     assert by_bidder[BIDDERS[2].account]["reason"].startswith("cannot be unsealed:")
     assert record["valid"] == 3 and sorted(r["seq"] for r in record["rows"]) == [1, 2, 3, 4, 5]
     kinds = [e.kind for e in await tctx.audit.entries_for_tender(t.id)]

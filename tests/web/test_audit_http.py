@@ -242,7 +242,7 @@ async def test_quiet_change_in_the_database_is_caught(client: TestClient) -> Non
     assert "条目与签名的日志树不一致" in text and "技术细节" in text and "stored columns" not in text
     resp = await client.get("/api/audit/entries", params={"start": "0", "end": "9"})
     body = await resp.json()
-    assert resp.status == 422 and body["error"] == "entry 2: stored columns do not match its leaf"
+    assert resp.status == 422 and body["error"] == "第 2 条记录的存储内容与其签名数据不符 entry 2: stored columns do not match its leaf"
     assert (await client.get("/api/audit/receipt/2")).status == 422
     assert (await client.get("/api/audit/entries", params={"start": "3", "end": "9"})).status == 200
 
@@ -282,8 +282,8 @@ async def test_the_server_refuses_to_start_on_a_changed_leaf(tmp_path: Path) -> 
     )
     assert done.returncode == 1
     errors = [line for line in done.stderr.decode().splitlines() if line.startswith("pingbiao: error:")]
-    assert errors == ["pingbiao: error: 审计日志校验失败 the audit log does not match its signed checkpoint: entry 3: "
-                      "stored columns do not match its leaf"]
+    assert errors == ["pingbiao: error: 审计日志校验失败 the audit log does not match its signed checkpoint: 第 3 条记录的存储内容与其签名数据不符 "
+                      "entry 3: stored columns do not match its leaf"]
     assert "Traceback" not in done.stderr.decode()
     check = subprocess.run([sys.executable, "-m", "web.cli", "audit", "check"], capture_output=True, env=env, cwd=root, timeout=120)
     assert check.returncode == 1 and b"entry 3" in check.stderr

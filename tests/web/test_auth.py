@@ -107,7 +107,7 @@ async def test_csrf_missing_or_wrong_is_403_and_changes_nothing(client: TestClie
     for headers in ({}, {"X-CSRF-Token": "forged"}):
         resp = await client.post("/admin/accounts", json=new, headers=headers)
         assert resp.status == 403
-        assert (await resp.json())["error"].startswith("CSRF 校验失败")
+        assert (await resp.json())["error"].startswith("安全校验失败，请刷新页面后重试 Missing or wrong CSRF token")
     resp = await client.post("/admin/accounts", data={**new, "csrf_token": "forged"})
     assert resp.status == 403
     assert await list_accounts(engine) == before and log.size == size

@@ -40,7 +40,7 @@ def parse_networks(text: str) -> tuple[Network, ...]:
         try:
             out.append(ipaddress.ip_network(part, strict=False))
         except ValueError:
-            raise ConfigError(f"setting trusted_proxies: {part!r} is not an IP address or network") from None
+            raise ConfigError(f"设置 trusted_proxies 中有无效的 IP 地址或网段 setting trusted_proxies: {part!r} is not an IP address or network") from None
     return tuple(out)
 
 

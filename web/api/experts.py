@@ -44,7 +44,7 @@ def decode_csv(raw: bytes) -> str:
     try:
         return check_text(raw.decode("utf-8-sig"), "CSV 文件")
     except UnicodeDecodeError:
-        raise BadRequest("CSV 文件不是 UTF-8 编码（可能是 GBK）：请在表格软件中另存为“CSV UTF-8”后再导入") from None
+        raise BadRequest("表格文件不是 UTF-8 编码（可能是 GBK），请在表格软件中另存为“CSV UTF-8”后再导入 the CSV file is not UTF-8 (perhaps GBK): save it as \"CSV UTF-8\" and import again") from None
 
 
 @routes.post("/api/experts/import", name="experts.csv_import")
@@ -54,15 +54,15 @@ async def import_pool(request: web.Request) -> web.Response:
         text = (await json_body(request)).get("csv")
     else:
         if request.content_length is not None and request.content_length > MAX_CSV:
-            raise PayloadTooLarge(f"CSV 文件超过 {MAX_CSV >> 20} MiB：请拆分后分批导入")
+            raise PayloadTooLarge(f"表格文件超过 {MAX_CSV >> 20} MiB，请拆分后分批导入 the CSV file is larger than {MAX_CSV >> 20} MiB: split it and import the parts")
         raw = bytearray()
         async for chunk in request.content.iter_chunked(1 << 16):
             raw += chunk
             if len(raw) > MAX_CSV:
-                raise PayloadTooLarge(f"CSV 文件超过 {MAX_CSV >> 20} MiB：请拆分后分批导入")
+                raise PayloadTooLarge(f"表格文件超过 {MAX_CSV >> 20} MiB，请拆分后分批导入 the CSV file is larger than {MAX_CSV >> 20} MiB: split it and import the parts")
         text = decode_csv(bytes(raw))
     if not isinstance(text, str) or not text.strip():
-        raise BadRequest("CSV 文件是空的：请选择填好的文件（可下载模板）")
+        raise BadRequest("表格文件是空的，请选择填好的文件（可下载模板） the CSV file is empty: choose a filled-in file (download the template)")
     report = await experts.import_csv(ctx(request).engine, ctx(request).audit, text, actor)
     return web.json_response(report.to_json())
 

@@ -52,7 +52,7 @@ async def visible_tender(request: web.Request, actor: Actor) -> tenders.Tender:
     """The tender in the path if `actor` may see it: drafts only for their owner and supervisors."""
     tender = await tenders.get(ctx(request), request.match_info["id"])
     if tender.state is TenderState.DRAFT and not (tender.owned_by(actor) or actor.role == "supervisor"):
-        raise NotFound(f"no tender {tender.id}")
+        raise NotFound(f"找不到该项目 no tender {tender.id}")
     return tender
 
 

@@ -46,11 +46,11 @@ def _password(path: str | None) -> str:
     if path:
         lines = Path(path).read_text(encoding="utf-8").splitlines()
         if not lines or not lines[0]:
-            raise UsageError(f"{path}: the first line must hold the password")
+            raise UsageError(f"密码文件的第一行须为密码 {path}: the first line must hold the password")
         return lines[0]
     first = getpass.getpass("密码 Password: ")
     if getpass.getpass("再次输入 Again: ") != first:
-        raise UsageError("the two passwords differ")
+        raise UsageError("两次输入的密码不一致 the two passwords differ")
     return first
 
 

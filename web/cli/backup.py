@@ -64,13 +64,13 @@ def _pg_url(url: str) -> str:
     """The libpq form of a SQLAlchemy PostgreSQL URL (the driver suffix dropped)."""
     scheme, sep, rest = url.partition("://")
     if not sep or not scheme.startswith("postgresql"):
-        raise UsageError(f"not a PostgreSQL URL: {scheme}://…")
+        raise UsageError(f"这不是 PostgreSQL 数据库地址 not a PostgreSQL URL: {scheme}://…")
     return f"postgresql://{rest}"
 
 
 def _empty_dir(path: Path, what: str) -> None:
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
-        raise UsageError(f"{what} {path} is not empty; give a new or empty directory")
+        raise UsageError(f"目标目录不是空的，请指定新的或空的目录 {what} {path} is not empty; give a new or empty directory")
 
 
 def _files(root: Path) -> list[Path]:
@@ -112,14 +112,14 @@ async def _log_figures(settings: Settings) -> tuple[int, str]:
             report = await log.check_everything()
     except (SQLAlchemyError, OSError) as exc:
         first = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise UsageError(f"the database holds no readable pingbiao audit log: {first[:200]}") from None
+        raise UsageError(f"数据库中没有可读取的审计日志 the database holds no readable pingbiao audit log: {first[:200]}") from None
     return report.size, report.root.hex()
 
 
 def backup(settings: Settings, dest: Path) -> int:
     src = settings.data_dir
     if not (src / "log.key").exists():
-        raise UsageError(f"{src} is not a data directory of an installation (no log.key)")
+        raise UsageError(f"这不是平台的数据目录（没有日志密钥） {src} is not a data directory of an installation (no log.key)")
     _empty_dir(dest, "backup directory")
     created = not dest.exists()
     dest.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -160,7 +160,7 @@ def _backup(settings: Settings, src: Path, dest: Path) -> int:
     else:
         pg_dump = shutil.which("pg_dump")
         if pg_dump is None:
-            raise UsageError("pg_dump is not installed; install the PostgreSQL client tools")
+            raise UsageError("未安装 pg_dump，请安装 PostgreSQL 客户端工具 pg_dump is not installed; install the PostgreSQL client tools")
         url = _pg_url(settings.effective_database_url)
         before = asyncio.run(_log_figures(settings))
         _say(f"dumping the PostgreSQL database ({before[0]} audit entries)")
@@ -168,7 +168,7 @@ def _backup(settings: Settings, src: Path, dest: Path) -> int:
         _run([pg_dump, "--format=custom", "--no-owner", "--no-privileges", f"--file={dump}", url], "pg_dump")
         after = asyncio.run(_log_figures(settings))
         if after != before:
-            raise UsageError("the audit log grew during the dump; run the backup again (or at a quieter time)")
+            raise UsageError("备份期间审计日志有新记录，请重新备份（或在空闲时备份） the audit log grew during the dump; run the backup again (or at a quieter time)")
         size, root = before
         manifest["database"] = "postgresql"
         manifest["database_sha256"] = _sha256(dump)
@@ -189,18 +189,18 @@ def _run(cmd: list[str], name: str) -> None:
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:
         lines = [ln for ln in (done.stderr or "").strip().splitlines() if ln.strip()]
-        raise UsageError(f"{name} failed: {lines[0] if lines else f'exit {done.returncode}'}")
+        raise UsageError(f"{name}执行失败 {name} failed: {lines[0] if lines else f'exit {done.returncode}'}")
 
 
 def _read_manifest(src: Path) -> dict[str, Any]:
     try:
         manifest = json.loads((src / MANIFEST).read_text())
     except FileNotFoundError:
-        raise UsageError(f"{src} is not a backup (no {MANIFEST})") from None
+        raise UsageError(f"这不是备份目录（没有备份清单） {src} is not a backup (no {MANIFEST})") from None
     except (ValueError, UnicodeDecodeError):
-        raise UsageError(f"{src / MANIFEST} is not valid JSON") from None
+        raise UsageError(f"备份清单不是有效的 JSON {src / MANIFEST} is not valid JSON") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise UsageError(f"{src / MANIFEST} is not a {FORMAT} manifest")
+        raise UsageError(f"备份清单的格式不对 {src / MANIFEST} is not a {FORMAT} manifest")
     return manifest
 
 
@@ -265,22 +265,22 @@ def restore(settings: Settings, src: Path) -> int:
     for rel, digest in files.items():  # the backup itself, before anything is written
         path = src / "data" / rel
         if ".." in Path(rel).parts or not path.is_file() or _sha256(path) != digest:
-            raise UsageError(f"backup file {rel} is missing or changed since the backup")
+            raise UsageError(f"备份文件缺失或在备份后被改动 backup file {rel} is missing or changed since the backup")
     sqlite = manifest.get("database") == "sqlite"
     db_copy = src / ("data/pingbiao.db" if sqlite else "database.pgdump")
     if not db_copy.is_file() or _sha256(db_copy) != manifest.get("database_sha256"):
-        raise UsageError("the database copy is missing or changed since the backup")
+        raise UsageError("数据库副本缺失或在备份后被改动 the database copy is missing or changed since the backup")
     if sqlite and settings.database_url and not _is_sqlite(settings):
-        raise UsageError("this backup holds a SQLite database; restore it into a data directory without database_url")
+        raise UsageError("此备份是 SQLite 数据库，请恢复到不设 database_url 的数据目录 this backup holds a SQLite database; restore it into a data directory without database_url")
     if not sqlite:
         if _is_sqlite(settings):
-            raise UsageError("this backup holds a PostgreSQL database; set database_url to an empty PostgreSQL database")
+            raise UsageError("此备份是 PostgreSQL 数据库，请将 database_url 设为一个空的 PostgreSQL 数据库 this backup holds a PostgreSQL database; set database_url to an empty PostgreSQL database")
         dump = db_copy
         if not asyncio.run(_pg_is_empty(settings.effective_database_url)):
-            raise UsageError("the target PostgreSQL database is not empty; restore into an empty one")
+            raise UsageError("目标 PostgreSQL 数据库不是空的，请恢复到空数据库 the target PostgreSQL database is not empty; restore into an empty one")
         pg_restore = shutil.which("pg_restore")
         if pg_restore is None:
-            raise UsageError("pg_restore is not installed; install the PostgreSQL client tools")
+            raise UsageError("未安装 pg_restore，请安装 PostgreSQL 客户端工具 pg_restore is not installed; install the PostgreSQL client tools")
     created = not target.exists()
     loaded = False  # the PostgreSQL dump is in the target database (to be undone on failure)
     try:
@@ -303,7 +303,7 @@ def restore(settings: Settings, src: Path) -> int:
         size, root = asyncio.run(_log_figures(settings))
         want = manifest.get("audit_log") or {}
         if (size, root) != (want.get("size"), want.get("root")):
-            raise UsageError(f"restored audit log ({size} entries, root {root}) differs from the backup's "
+            raise UsageError(f"恢复后的审计日志与备份不符，已全部撤销 restored audit log ({size} entries, root {root}) differs from the backup's "
                              f"({want.get('size')}, {want.get('root')}); nothing was kept")
     except BaseException:
         if created:

@@ -107,8 +107,8 @@ async def _import(settings: Settings, path: Path) -> int:
     async with installation(settings) as (engine, log):
         report = await import_csv(engine, log, path, SYSTEM)
     for line, reason in report.rejected:
-        print(f"{path}:{line}: rejected: {reason}", file=sys.stderr)
-    print(f"imported {report.accepted} experts, rejected {len(report.rejected)} rows")
+        print(f"{path}:{line}: 第 {line} 行未导入：{reason}", file=sys.stderr)
+    print(f"已导入 {report.accepted} 位专家，{len(report.rejected)} 行未导入 imported {report.accepted} experts, rejected {len(report.rejected)} rows")
     return 0
 
 

@@ -163,10 +163,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"pingbiao: error: {exc}", file=sys.stderr)
         return 1
     except FileNotFoundError as exc:
-        print(f"pingbiao: error: no such file: {exc.filename}", file=sys.stderr)
+        print(f"pingbiao: error: 找不到文件 no such file: {exc.filename}", file=sys.stderr)
         return 1
     except OSError as exc:
-        print(f"pingbiao: error: {exc.strerror or exc}{f': {exc.filename}' if exc.filename else ''}", file=sys.stderr)
+        print(f"pingbiao: error: 文件操作失败 {exc.strerror or exc}{f': {exc.filename}' if exc.filename else ''}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("pingbiao: interrupted", file=sys.stderr)

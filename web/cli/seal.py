@@ -43,7 +43,7 @@ def parse_time(text: str, now: float | None = None) -> float:
     try:
         return datetime.fromisoformat(text.strip()).timestamp()
     except ValueError:
-        raise UsageError(f"cannot read time {text!r}: use ISO 8601 (2026-12-01T09:30+08:00), unix seconds or +15m") from None
+        raise UsageError(f"无法识别时间 cannot read time {text!r}: use ISO 8601 (2026-12-01T09:30+08:00), unix seconds or +15m") from None
 
 
 def _progress(total: int | None) -> Callable[[int], None] | None:
@@ -89,9 +89,9 @@ def seal(args: argparse.Namespace, settings: Settings) -> int:
     now = time.time()
     round = args.round if args.round is not None else chain.round_not_before(parse_time(args.at, now))
     if round < 1:
-        raise UsageError("rounds start at 1")
+        raise UsageError("轮次从 1 开始 rounds start at 1")
     if chain.time_of(round) <= now and not args.force:
-        raise UsageError(f"round {round} has already been published: anyone could open this file now (--force to do it anyway)")
+        raise UsageError(f"该轮次已公布，任何人现在都能打开此文件（如仍要密封请加 --force） round {round} has already been published: anyone could open this file now (--force to do it anyway)")
     progress = _progress(_input_size(args.input))
     with _open_in(args.input) as src, _atomic_output(args.output) as dst:
         tlock.seal(src, dst, chain, round, armor=args.armor, progress=progress)
@@ -107,7 +107,7 @@ def unseal(args: argparse.Namespace, settings: Settings) -> int:
         header = tlock.inspect(src)
         src.seek(0)
         if not header.recipients:
-            raise UsageError("this age file has no tlock recipient: it was not sealed to a beacon round")
+            raise UsageError("此文件不是按时间信标轮次密封的 this age file has no tlock recipient: it was not sealed to a beacon round")
         recipient = header.recipients[0]
         chain, signature = _signature(args, settings, recipient)
         progress = _progress(_input_size(args.input))

@@ -93,7 +93,7 @@ def _read_state(root: Path) -> dict[str, Any]:
     try:
         return json.loads((root / STATE).read_text())
     except FileNotFoundError:
-        raise UsageError(f"no stack in {root} (no {STATE}); start one with `pingbiao stack up {root}`") from None
+        raise UsageError(f"该目录中没有运行的服务栈 no stack in {root} (no {STATE}); start one with `pingbiao stack up {root}`") from None
 
 
 def self_signed(cert: Path, key: Path, host: str) -> None:
@@ -128,7 +128,7 @@ def self_signed(cert: Path, key: Path, host: str) -> None:
 def _need(name: str) -> str:
     path = shutil.which(name) or (f"/usr/sbin/{name}" if Path(f"/usr/sbin/{name}").exists() else None)
     if path is None:
-        raise UsageError(f"{name} is not installed (Debian package {'coturn' if name == 'turnserver' else name})")
+        raise UsageError(f"未安装 {name}：{name} is not installed (Debian package {'coturn' if name == 'turnserver' else name})")
     return path
 
 
@@ -152,9 +152,9 @@ class Starter:
         deadline = time.monotonic() + START_TIMEOUT
         while not ready():
             if proc.poll() is not None:
-                raise UsageError(f"{name} exited with status {proc.returncode} while starting; see {self.root}/logs/{name}.log")
+                raise UsageError(f"{name}启动时退出 {name} exited with status {proc.returncode} while starting; see {self.root}/logs/{name}.log")
             if time.monotonic() > deadline:
-                raise UsageError(f"{name} did not answer within {START_TIMEOUT:g} s; see {self.root}/logs/{name}.log")
+                raise UsageError(f"{name}启动后未按时响应 {name} did not answer within {START_TIMEOUT:g} s; see {self.root}/logs/{name}.log")
             time.sleep(0.1)  # between readiness probes of a starting process
 
 
@@ -187,12 +187,12 @@ def up(root: Path, args: argparse.Namespace) -> int:
     if (root / STATE).exists():
         state = json.loads((root / STATE).read_text())
         if any(_alive(s["pid"]) for s in state["services"].values()):
-            raise UsageError(f"a stack already runs in {root}; stop it with `pingbiao stack down {root}`")
+            raise UsageError(f"该目录中已有服务栈在运行 a stack already runs in {root}; stop it with `pingbiao stack down {root}`")
         (root / STATE).unlink()
     if not args.database_url.startswith("postgresql"):
-        raise UsageError("--database-url must name a PostgreSQL database (postgresql+asyncpg://user@host/db)")
+        raise UsageError("参数 --database-url 须为 PostgreSQL 数据库地址 --database-url must name a PostgreSQL database (postgresql+asyncpg://user@host/db)")
     if bool(args.certificate) != bool(args.certificate_key):
-        raise UsageError("give --certificate and --certificate-key together")
+        raise UsageError("参数 --certificate 和 --certificate-key 须同时给出 give --certificate and --certificate-key together")
     for sub in ("logs", "tls", "nginx/tmp", "redis", "coturn", "janus"):
         (root / sub).mkdir(mode=0o700, parents=True, exist_ok=True)
     starter = Starter(root)
@@ -262,7 +262,7 @@ def _up(root: Path, args: argparse.Namespace, starter: Starter) -> dict[str, Any
     checked = subprocess.run([nginx, "-t", *prefix], capture_output=True, text=True)
     if checked.returncode != 0:
         lines = [ln for ln in checked.stderr.splitlines() if "emerg" in ln or "error" in ln] or checked.stderr.splitlines()
-        raise UsageError(f"nginx refused its config: {lines[0] if lines else checked.returncode}")
+        raise UsageError(f"网页服务器 nginx 拒绝了配置 nginx refused its config: {lines[0] if lines else checked.returncode}")
     proc = starter.start("nginx", [nginx, *prefix, "-g", "daemon off;"], port=https_port)
     context = ssl.create_default_context(cafile=str(cert))
     url = f"https://{'localhost' if host == '127.0.0.1' else host}:{https_port}"
