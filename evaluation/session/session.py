@@ -300,7 +300,7 @@ async def require_members_as_read(conn: AsyncConnection, session: Session) -> No
                               .where(c.session_id == session.id).order_by(c.account))
     read = sorted((m.account, m.checked_in_us, m.recused_us, m.released_us, m.fills) for m in session.members)
     if [tuple(r) for r in rows] != read:
-        raise Stale(f"the committee of {session.title} changed meanwhile: retry")
+        raise Stale(f"{session.title}的评标委员会刚有变化，请重试 the committee changed meanwhile: retry")
 
 
 def _text(value: Any, name: str, maximum: int = 256) -> str:

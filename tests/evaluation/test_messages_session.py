@@ -23,7 +23,7 @@ FILES = sorted([
     ROOT / "web/api/evaluation.py",
     ROOT / "web/pages/evaluation.py",
     ROOT / "web/pages/decisions.py",
-    ROOT / "web/booth/routes.py",
+    *(ROOT / "web/booth").glob("*.py"),
 ])
 
 
