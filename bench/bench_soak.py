@@ -5,7 +5,8 @@ Run: python bench/bench_soak.py [--duration 120]      (about duration + 1 minute
 
 Needs the test PostgreSQL (PINGBIAO_TEST_PG, default postgres@127.0.0.1:5432/test): the server runs
 on a scratch database made there and dropped at the end (tests/pg.py), with the embedded local
-beacon (period 1 s) and the mesh booth (janus off). The starting state (accounts and their sessions,
+beacon (period 1 s) and the mesh booth (janus off; allow_unrecorded, as the soak loads signaling,
+not media). The starting state (accounts and their sessions,
 the scoring tenders: bids opened, committees drawn) is made first through the domain on the same
 data directory and database (bench/soak_seed.py); then the server starts in its own process.
 
@@ -590,7 +591,7 @@ def free_port() -> int:
 
 def server_env(data_dir: Path, database_url: str) -> dict[str, str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PINGBIAO_DATA_DIR": str(data_dir), "PINGBIAO_DATABASE_URL": database_url,
-           "PINGBIAO_ALLOW_LOCAL_BEACON": "true", "PINGBIAO_JANUS": "off", "PINGBIAO_LOG_LEVEL": "WARNING",
+           "PINGBIAO_ALLOW_LOCAL_BEACON": "true", "PINGBIAO_JANUS": "off", "PINGBIAO_ALLOW_UNRECORDED": "true", "PINGBIAO_LOG_LEVEL": "WARNING",
            "PINGBIAO_LOG_ORIGIN": "soak.pingbiao.local/audit"}
     env.pop("PINGBIAO_CONFIG", None)
     return env

@@ -348,3 +348,25 @@ async def account(app, account_id: str):  # type: ignore[no-untyped-def]
 
 def tmp_dir(data_dir: Path) -> Path:
     return data_dir.parent
+
+
+async def test_an_evaluation_that_ends_archives_its_booth_without_a_restart(
+        recorded, data_dir: Path, make_app_server) -> None:  # type: ignore[no-untyped-def]
+    """The report's last signature ends the evaluation: the media plane archives the booth's
+    recordings so far in the background (the route calls ``evaluation_ended``), so the supervisor
+    can replay them while the platform keeps running."""
+    from web.booth.media import MEDIA
+    from web.keys import AUDIT_LOG
+
+    server = await make_app_server(data_dir=data_dir)
+    media = server.app[MEDIA]
+    media.evaluation_ended("T-NO-BOOTH")  # a tender whose booth never met: nothing to archive
+    assert not media._archiving
+    await media.ensure_room(ROOM)  # the booth met on this process (Janus started, the room recorded)
+    media.evaluation_ended(TENDER)
+    assert media._archiving
+    await asyncio.gather(*media._archiving)
+    manifest = json.loads((data_dir / "archive" / TENDER / ROOM / MANIFEST).read_text())
+    assert {e["account"] for e in manifest["recordings"]} == set(recorded[1][k] for k in ("expert-alice", "expert-bob"))
+    archived = [e for e in await server.app[AUDIT_LOG].entries_for_tender(TENDER) if e.kind == "booth.recording_archived"]
+    assert len(archived) == 1 and archived[0].payload["room"] == ROOM

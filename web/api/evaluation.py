@@ -14,10 +14,12 @@ from evaluation.session import bid_queries, justifications, member_keys, refill,
 from evaluation.session import session as sessions
 from evaluation.session import sheets as session_scoring
 from evaluation.session import view as session_view
+from evaluation.session.rules import SessionState
 from evaluation.session.session import EvaluationContext
 from evaluation.tenders.blobstore import TooLarge
 from web.api.body import PayloadTooLarge, json_body
 from web.api.tenders import current_actor
+from web.booth.media import MEDIA
 from web.booth.recording_rule import recording_required
 from web.errors import BadRequest, NotFound
 
@@ -278,6 +280,8 @@ async def report(request: web.Request) -> web.Response:
 
 @routes.post("/api/evaluation/{id}/report/signatures", name="evaluation.sign_report")
 async def sign_report(request: web.Request) -> web.Response:
-    await session_scoring.sign_report(ctx(request), current_actor(request), request.match_info["id"],
-                                      *_signed(await json_body(request)))
+    session = await session_scoring.sign_report(ctx(request), current_actor(request), request.match_info["id"],
+                                                *_signed(await json_body(request)))
+    if session.state is SessionState.DONE and MEDIA in request.app:
+        request.app[MEDIA].evaluation_ended(session.tender_id)  # the booth's recordings into the archive
     return await _view(request, 201)

@@ -130,6 +130,7 @@ class MediaPlane:
         self._stop = asyncio.Event()
         self._watch: asyncio.Task[None] | None = None
         self._checkpointing: asyncio.Task[None] | None = None
+        self._archiving: set[asyncio.Task[None]] = set()  # archives of finished evaluations, running
         # the account id a request may use `room` with (raises Forbidden/NotFound); set by routes.install
         self.admit: Callable[[web.Request, str], Awaitable[str]]
 
@@ -325,6 +326,18 @@ class MediaPlane:
             self.lease = CheckpointLease(engine)
         return await self.lease.writes(room.name)
 
+    def evaluation_ended(self, tender: str) -> None:
+        """An evaluation of `tender` is over (its report is final; a lot's, for a tender in lots):
+        the booth's recordings so far go into the archive now, in the background
+        (web/booth/archive.py), so a supervisor can replay them without waiting for the platform
+        to stop. Archiving is incremental: a later lot, or the shutdown, adds what came after."""
+        room = f"eval-{tender}"
+        if room not in self.rooms or not self.url or self._stop.is_set():
+            return
+        task = asyncio.create_task(recording_ended(self.app, [room]), name="recording-archive")
+        self._archiving.add(task)
+        task.add_done_callback(self._archiving.discard)
+
     async def checkpoint(self, final: bool = False) -> int:
         """Hash what every room's recordings added; one audit entry per room with news. Returns entries.
 
@@ -432,6 +445,8 @@ class MediaPlane:
             yield
         finally:
             self._stop.set()
+            if self._archiving:
+                await asyncio.gather(*self._archiving, return_exceptions=True)
             if self._checkpointing is not None:
                 await asyncio.gather(self._checkpointing, return_exceptions=True)
             if self._keepalive is not None:
