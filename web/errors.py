@@ -104,10 +104,11 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             raise
         return error_response(exc.status, exc.reason, request)
     except Exception as exc:
-        if isinstance(exc, sa.exc.DBAPIError) and is_contention(exc):
+        # a lock not got in time, or every pooled connection busy (QueuePool's timeout): not a fault
+        if (isinstance(exc, sa.exc.DBAPIError) and is_contention(exc)) or isinstance(exc, sa.exc.TimeoutError):
             log.warning("database busy", extra={"path": request.path, "method": request.method})
             response = error_response(503, "服务器繁忙 The database is busy: try again in a moment", request)
             response.headers["Retry-After"] = "1"
             return response
         log.exception("unhandled error", extra={"path": request.path, "method": request.method})
-        return error_response(500, "internal error: it has been logged", request)
+        return error_response(500, "服务器内部错误，已记录，请稍后再试 internal error: it has been logged", request)
