@@ -5,6 +5,8 @@ own code and label; older rows without a code read theirs from the reason."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from crypto.beacon import LocalBeacon
 from evaluation.tenders import opening, opening_record
 from evaluation.tenders import tender as tenders
@@ -19,11 +21,10 @@ beacon, tctx = tender_fixtures.beacon, tender_fixtures.tctx  # the fixtures: a l
 
 
 async def test_each_failure_kind_is_recorded_with_its_code(tctx: TenderContext, beacon: LocalBeacon) -> None:
-    t0 = await tenders.create(tctx, AGENCY, "x", spec(2))
-    round = beacon.chain.round_not_before(t0.spec.opening_time)
-    good = sealed(beacon.chain, round)
-    bad = {3: tampered(good), 4: sealed(beacon.chain, round, plaintext=b"garbage, not a container"),
-           5: sealed(beacon.chain, round, docs=[("空白.pdf", b"")])}
+    # Sealed to the round the tender gets (a round may pass between two tenders' creation).
+    bad: dict[int, Any] = {3: lambda r: tampered(sealed(beacon.chain, r)),
+                           4: lambda r: sealed(beacon.chain, r, plaintext=b"garbage, not a container"),
+                           5: lambda r: sealed(beacon.chain, r, docs=[("空白.pdf", b"")])}
     t = await tender_with_bids(tctx, beacon, 6, bad=bad)
     done = await opening.run(tctx, t.id, await the_beacon(beacon, t.opening_round or 0))
     assert done.state is TenderState.CONFIRMING

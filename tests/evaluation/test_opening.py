@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections import Counter
+from collections.abc import Callable
 
 import pytest
 
@@ -32,12 +33,17 @@ from tests.evaluation.tender_fixtures import (  # noqa: F401  (fixtures)
 SECRET = "技术方案 secret-marker".encode()
 
 
-async def tender_with_bids(tctx: TenderContext, beacon: LocalBeacon, n: int, *, bad: dict[int, bytes] | None = None, **over: object) -> tenders.Tender:
+async def tender_with_bids(tctx: TenderContext, beacon: LocalBeacon, n: int, *,
+                           bad: dict[int, bytes | Callable[[int], bytes]] | None = None, **over: object) -> tenders.Tender:
+    """A published tender with `n` bids; `bad` replaces bid i by given bytes, or by what a function
+    of the tender's opening round makes (sealed to the round the tender really got)."""
     t = await tenders.create(tctx, AGENCY, "采购中心", spec(2, **over))
     t = await tenders.publish(tctx, AGENCY, t.id)
     assert t.opening_round is not None
     for i in range(n):
-        data = (bad or {}).get(i) or sealed(beacon.chain, t.opening_round, {"total_price": f"{1000 + i}.5", "delivery_days": 30 + i})
+        given = (bad or {}).get(i)
+        data = (given(t.opening_round) if callable(given) else given) or sealed(
+            beacon.chain, t.opening_round, {"total_price": f"{1000 + i}.5", "delivery_days": 30 + i})
         await bids.submit(tctx, BIDDERS[i], t.id, chunks(data), meta(i, ip=f"10.0.0.{i}"))
     return t
 
@@ -53,9 +59,9 @@ def tampered(data: bytes) -> bytes:
 
 
 async def test_opening_lists_failures_and_opens_the_rest(tctx: TenderContext, beacon: LocalBeacon) -> None:
-    t0 = await tenders.create(tctx, AGENCY, "x", spec(2))
-    round = beacon.chain.round_not_before(t0.spec.opening_time)
-    bad = {1: sealed(beacon.chain, round, plaintext=b"garbage, not a container"), 2: tampered(sealed(beacon.chain, round))}
+    bad: dict[int, bytes | Callable[[int], bytes]] = {
+        1: lambda r: sealed(beacon.chain, r, plaintext=b"garbage, not a container"),
+        2: lambda r: tampered(sealed(beacon.chain, r))}
     t = await tender_with_bids(tctx, beacon, 5, bad=bad)
     stored = await dump_everything(tctx.engine)
     for blob in tctx.blobs.all_hashes():  # nothing server-side holds any plaintext before the opening
@@ -156,16 +162,14 @@ async def test_a_bid_with_text_the_log_refuses_fails_alone(tctx: TenderContext, 
     fields = [{"key": "total_price", "label_zh": "总报价", "label_en": "Total", "type": "money"},
               {"key": "delivery_days", "label_zh": "交货期", "label_en": "Delivery", "type": "days", "required": False},
               {"key": "note", "label_zh": "备注", "label_en": "Note", "type": "text", "required": False}]
-    t0 = await tenders.create(tctx, AGENCY, "x", spec(2))
-    round = beacon.chain.round_not_before(t0.spec.opening_time)
-    bad = {
-        1: sealed(beacon.chain, round, plaintext=hostile_container({"total_price": "1.00"}, "\ud800.pdf")),
-        2: sealed(beacon.chain, round, plaintext=hostile_container({"total_price": "1.00", "note": "x\udfffy"}, "a.pdf")),
-        3: sealed(beacon.chain, round, plaintext=hostile_container({"total_price": "1.00", "note": "nul\x00"}, "b.pdf")),
+    bad: dict[int, bytes | Callable[[int], bytes]] = {
+        1: lambda r: sealed(beacon.chain, r, plaintext=hostile_container({"total_price": "1.00"}, "\ud800.pdf")),
+        2: lambda r: sealed(beacon.chain, r, plaintext=hostile_container({"total_price": "1.00", "note": "x\udfffy"}, "a.pdf")),
+        3: lambda r: sealed(beacon.chain, r, plaintext=hostile_container({"total_price": "1.00", "note": "nul\x00"}, "b.pdf")),
     }
     pdf = b"%PDF-1.7\n1 0 obj << /Author (Li\x00Si) >> endobj\n%%EOF"  # metadata is text from a bid too
     for n in (0, 4, 5):  # three good bids: the tender's minimum of valid bids, so it opens
-        bad[n] = sealed(beacon.chain, round, {"total_price": "2.00"}, [(f"{n}.pdf", pdf + bytes([n]))])
+        bad[n] = lambda r, n=n: sealed(beacon.chain, r, {"total_price": "2.00"}, [(f"{n}.pdf", pdf + bytes([n]))])
     t = await tender_with_bids(tctx, beacon, 6, bad=bad, record_fields=fields)
     done = await opening.run(tctx, t.id, await the_beacon(beacon, t.opening_round or 0))
     assert done.state is TenderState.CONFIRMING
@@ -186,9 +190,8 @@ async def test_a_bid_with_text_the_log_refuses_fails_alone(tctx: TenderContext, 
 async def test_a_bid_without_a_non_empty_document_fails_at_the_opening(tctx: TenderContext, beacon: LocalBeacon) -> None:
     """A bid must hold at least one non-empty document: with none, or only empty ones, it is
     recorded as failed with the reason; the other bids open."""
-    t0 = await tenders.create(tctx, AGENCY, "x", spec(2))
-    round = beacon.chain.round_not_before(t0.spec.opening_time)
-    bad = {1: sealed(beacon.chain, round, docs=[]), 2: sealed(beacon.chain, round, docs=[("空白.pdf", b"")])}
+    bad: dict[int, bytes | Callable[[int], bytes]] = {
+        1: lambda r: sealed(beacon.chain, r, docs=[]), 2: lambda r: sealed(beacon.chain, r, docs=[("空白.pdf", b"")])}
     t = await tender_with_bids(tctx, beacon, 5, bad=bad)
     done = await opening.run(tctx, t.id, await the_beacon(beacon, t.opening_round or 0))
     assert done.state is TenderState.CONFIRMING

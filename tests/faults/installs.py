@@ -34,11 +34,12 @@ class Install:
 
     def settings(self) -> Settings:
         return Settings(data_dir=self.data_dir, database_url=self.database_url, beacon_period=1, log_origin=ORIGIN,
-                        allow_local_beacon=True, janus="off")
+                        allow_local_beacon=True, janus="off", allow_unrecorded="true")  # faults of the data, not the media
 
     def env(self) -> dict[str, str]:
         env = {"PINGBIAO_DATA_DIR": str(self.data_dir), "PINGBIAO_LOG_ORIGIN": ORIGIN, "PINGBIAO_BEACON_PERIOD": "1",
-               "PINGBIAO_ALLOW_LOCAL_BEACON": "true", "PINGBIAO_LOG_FORMAT": "json"}
+               "PINGBIAO_ALLOW_LOCAL_BEACON": "true", "PINGBIAO_LOG_FORMAT": "json",
+               "PINGBIAO_ALLOW_UNRECORDED": "true"}
         if self.database_url:
             env["PINGBIAO_DATABASE_URL"] = self.database_url
         return env

@@ -62,6 +62,17 @@ async def open_uninterrupted(install: Install, ids: list[str]) -> None:
             assert done.state.value == "confirming"
 
 
+async def with_reference(copier: Any, victim: str) -> tuple[list[str], int, dict[str, Any], Install]:
+    """A template tender (build_template), its uninterrupted outcome from one copy, and another
+    copy named `victim` for the test to interrupt: (bid ids, entries before, reference, victim)."""
+    template = await copier.new("template")
+    ids, base = await build_template(template)
+    reference_install = await copier.copy(template, "reference")
+    await open_uninterrupted(reference_install, ids)
+    reference = await outcome(reference_install, ids, base)
+    return ids, base, reference, await copier.copy(template, victim)
+
+
 def normal(kind: str, payload: dict[str, Any]) -> tuple[str, str]:
     """An entry without what differs between two correct openings: the 唱标 order (`seq`, checked
     apart) and the end of the objection window (a time)."""

@@ -33,10 +33,9 @@ from tests.faults.installs import Copier, log_size
 from tests.faults.openings import (
     BIDS,
     ENTRIES_PER_TENDER,
-    build_template,
-    open_uninterrupted,
     outcome,
     wait_for,
+    with_reference,
 )
 from tests.faults.procs import Launcher, PrivatePostgres, http_get, poll
 from web.cli.installation import installation
@@ -70,12 +69,7 @@ def readiness(url: str) -> tuple[int, dict[str, object]]:
 
 async def test_postgresql_restarted_during_an_opening(private_pg: tuple[PrivatePostgres, Copier], launcher: Launcher) -> None:
     server, copier = private_pg
-    template = await copier.new("template")
-    ids, base = await build_template(template)
-    reference_install = await copier.copy(template, "reference")
-    await open_uninterrupted(reference_install, ids)
-    reference = await outcome(reference_install, ids, base)
-    victim = await copier.copy(template, "restarted")
+    ids, base, reference, victim = await with_reference(copier, "restarted")
     engine = victim.engine()
     app = victim.serve("serve.log", launcher)
     try:
@@ -135,12 +129,7 @@ async def test_bids_being_unsealed_while_the_database_restarts_are_not_failed(
     without a result and the scheduler's retry opens it (before, every bid written first after
     the restart was recorded as failed for good, 'cannot be recorded: InterfaceError')."""
     server, copier = private_pg
-    template = await copier.new("template")
-    ids, base = await build_template(template)
-    reference_install = await copier.copy(template, "reference")
-    await open_uninterrupted(reference_install, ids)
-    reference = await outcome(reference_install, ids, base)
-    victim = await copier.copy(template, "restarted")
+    ids, base, reference, victim = await with_reference(copier, "restarted")
     settings = victim.settings()
     beacon = LocalBeacon.load(settings.beacon_dir)
     async with installation(settings) as (engine, log):

@@ -20,11 +20,7 @@ from __future__ import annotations
 
 import os
 import random
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from tests.faults.installs import Copier, log_size
 from tests.faults.openings import (
@@ -36,29 +32,12 @@ from tests.faults.openings import (
     wait_for,
 )
 from tests.faults.procs import Launcher
-from tests.pg import ScratchDatabases, reachable_admin
 from web.cli.installation import existing_log
 
 SEED = int(os.environ.get("PINGBIAO_FAULT_SEED", "15"))
 RUNS = {"postgresql": int(os.environ.get("PINGBIAO_FAULT_RUNS_PG", "14")),  # 20 runs in all
         "sqlite": int(os.environ.get("PINGBIAO_FAULT_RUNS_SQLITE", "6"))}
 DONE_TIMEOUT = 60.0
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def copier(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Copier]:
-    if request.param == "sqlite":
-        yield Copier(tmp_path, None)
-        return
-    admin = await reachable_admin(isolation_level="AUTOCOMMIT")
-    made = Copier(tmp_path, admin, ScratchDatabases.url)
-    try:
-        yield made
-    finally:
-        try:
-            await made.drop_all()
-        finally:
-            await admin.dispose()
 
 
 async def test_kill_9_during_openings_loses_and_doubles_nothing(copier: Copier, launcher: Launcher) -> None:

@@ -20,12 +20,9 @@ import asyncio
 import os
 import random
 from collections import Counter
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from evaluation.accounts.account import Role
@@ -36,7 +33,6 @@ from tests.evaluation.session_fixtures import Keys, sheets_doc
 from tests.faults.installs import Copier, Install, entries_after, log_size
 from tests.faults.openings import wait_for
 from tests.faults.procs import Launcher
-from tests.pg import ScratchDatabases, reachable_admin
 from tests.web.signin import make_account, session_headers
 from web.api.experts import DRAW_JOB
 from web.api.tenders import TENDERS
@@ -48,22 +44,6 @@ RUNS = {"postgresql": int(os.environ.get("PINGBIAO_FAULT_RUNS_SCORING_PG", "12")
 EXPERTS = 5
 TIMEOUT = 60.0
 SCORES = ({"c2": "40", "c3": "15"}, {"c2": "45", "c3": "12"}, {"c2": "30", "c3": "18"})
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def copier(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Copier]:
-    if request.param == "sqlite":
-        yield Copier(tmp_path, None)
-        return
-    admin = await reachable_admin(isolation_level="AUTOCOMMIT")
-    made = Copier(tmp_path, admin, ScratchDatabases.url)
-    try:
-        yield made
-    finally:
-        try:
-            await made.drop_all()
-        finally:
-            await admin.dispose()
 
 
 class Template:
