@@ -214,6 +214,10 @@ async def record(ctx: TenderContext, tender_id: str, *, partial: bool = False) -
     logged = logged_record(await ctx.audit.entries_for_tender(tender_id, kinds=RECORD_KINDS))
     check_tables(logged, table_rows, table_confirmed, table_objections)
     final = logged["final"]
+    if final is not None and tender.state is TenderState.OPENING:
+        # the record was published (its entries and the tender's new state commit together) after
+        # the tender was read: read it again, as of that commit, rather than compare it with the past
+        tender = await get(ctx, tender_id)
     confirm_until = None if tender.confirm_until is None else format_time(tender.confirm_until)
     if final is not None and final.get("confirm_until") != confirm_until:
         raise _mismatch(f"the confirmation deadline {confirm_until} is not the logged {final.get('confirm_until')}")

@@ -3,7 +3,9 @@ directly makes the record view refuse, naming the bid or objection, instead of p
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -65,3 +67,26 @@ async def test_other_edits_of_the_record_tables_are_refused(tctx: TenderContext,
             await conn.execute(sa.delete(table).where(*[table.c[k] == v for k, v in values.items()]))
             await conn.execute(table.insert().values(**old._asdict()))
         assert await opening_record.record(tctx, tender_id) == good
+
+
+async def test_a_record_read_while_the_opening_publishes_it_is_the_published_one(tctx: TenderContext, beacon: LocalBeacon) -> None:
+    """The hall reads the record (partial) while the opening publishes it: the tender was read
+    before the record's commit, the log after it. That is the record being published, not a
+    mismatch: the reader gets the published record, as a later read does."""
+    t = await tender_with_bids(tctx, beacon, 3)
+    b = await the_beacon(beacon, t.opening_round or 0)
+    await opening.start(tctx, t.id, b)
+    await opening.open_bids(tctx, t.id, b)
+    log = tctx.audit
+
+    class PublishedMeanwhile:  # the real log, read just after the opening published its record
+        def __getattr__(self, name: str) -> Any:
+            return getattr(log, name)
+
+        async def entries_for_tender(self, *args: Any, **kwargs: Any) -> Any:
+            await opening.finish(tctx, t.id)
+            return await log.entries_for_tender(*args, **kwargs)
+
+    seen = await opening_record.record(dataclasses.replace(tctx, audit=PublishedMeanwhile()), t.id, partial=True)  # type: ignore[arg-type]
+    assert seen["state"] == "confirming" and seen["confirm_until"] is not None
+    assert seen == await opening_record.record(tctx, t.id)
