@@ -788,6 +788,9 @@ def report(args: argparse.Namespace, out: dict[str, Any]) -> int:
           f"{f'{bs / 1024:.0f}/{bm / 1024:.0f}/{be / 1024:.0f}':>12}   bare relay (before its ramp: "
           f"{b.fig.rss[0][1] / 1024:.0f} MB; ours {out['rss_before_ramp'] / 1024:.0f} MB)")
     print(f"{'  RSS middle → end':40}{growth:12.1%}{bgrowth:12.1%}   goal ≤ {FLAT:.0%} ({'flat' if growth <= FLAT else 'GROWING'})")
+    start, end = o.fig.window
+    tenths = " ".join(f"{o.rss_at(start + k * (end - start) / 10) / 1024:.0f}" for k in range(11))
+    print(f"{'  RSS at each tenth of the soak, MB':40}   {tenths}")
     errors = of.errors + api.errors + out["server_problems"]
     print(f"{'errors':40}{len(errors):12}{len(bf.errors):12}   goal 0 (error frames, refusals, unexpected closes, lost, "
           f"server log errors)")

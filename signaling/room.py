@@ -20,8 +20,9 @@ import enum
 import logging
 import time
 import uuid
+from collections import deque
 from collections.abc import Coroutine
-from typing import Any
+from typing import Any, NamedTuple
 
 from signaling.bus import Bus, BusEvent, BusUnavailable, Claim, Member
 from signaling.codes import CloseCode, ErrorCode, LeaveReason, Role
@@ -118,6 +119,19 @@ class Participant:
         self.states.append(new)
 
 
+class EndedPlace(NamedTuple):
+    """What is kept of a place that ended in this process: who, where, the states it went through."""
+
+    room: str
+    id: str
+    states: tuple[ParticipantState, ...]
+
+
+ENDED_KEPT = 256
+"""Ended places remembered (tests and diagnostics read them): a bounded history, never the
+participant itself, which holds its socket and buffers (keeping those leaked ~5 KB a join)."""
+
+
 def _epoch() -> str:
     return uuid.uuid4().hex[:16]
 
@@ -130,7 +144,7 @@ class Rooms:
         self.bus = bus
         self.hooks = hooks
         self.local: dict[str, dict[str, Participant]] = {}  # room → id → participant held here
-        self.gone: list[Participant] = []  # every participant that ended here (tests read states)
+        self.gone: deque[EndedPlace] = deque(maxlen=ENDED_KEPT)  # the latest places that ended here
         self.background: set[asyncio.Task[None]] = set()  # closes in progress (cancelled at cleanup)
 
     new_epoch = staticmethod(_epoch)
@@ -141,7 +155,7 @@ class Rooms:
         places = self.local.get(p.room)
         if places is not None and places.get(p.id) is p:
             del places[p.id]
-            self.gone.append(p)
+            self.gone.append(EndedPlace(p.room, p.id, tuple(p.states)))
             if not places:
                 del self.local[p.room]
                 try:

@@ -6,9 +6,13 @@ an event (a message, a close, a hook call) bounded by a timeout, never a sleep i
 
 from __future__ import annotations
 
+import gc
+
 from signaling.client import SignalingClient
 from signaling.codes import CloseCode, LeaveReason, Role
-from signaling.messages import Offer, PeerBack, PeerJoined, PeerLeft, PeerReconnecting, RelayedOffer
+from signaling.connection import Connection
+from signaling.messages import Leave, Offer, PeerBack, PeerJoined, PeerLeft, PeerReconnecting, RelayedOffer
+from signaling.room import ENDED_KEPT
 from signaling.room import ParticipantState as S
 
 from .conftest import Running, StartServer
@@ -83,3 +87,22 @@ async def test_silent_client_is_dropped_by_heartbeat(start_server: StartServer) 
     await srv.hooks.wait_for(("on_reconnect", "r1", "bob", "expert", "heartbeat"))
     assert not alice.ws.closed  # the pinging client stays
     assert states(srv, "r1", "bob") == [["connected", "reconnecting"]]
+
+
+async def test_places_that_ended_hold_no_socket(srv: Running) -> None:
+    """A participant who left is forgotten with its socket and buffers: the server keeps only a
+    bounded history of ended places. It used to keep every participant that ever ended, with its
+    socket: the soak's memory grew with each join."""
+    room = "r-ended"
+    for i in range(ENDED_KEPT + 40):
+        client = await srv.join(room, f"p{i}")
+        await client.send(Leave())
+        assert await client.closed() == 1000
+        await client.close()
+    await srv.join(room, "last")  # (the room is served still: a join after all the leaves)
+    gc.collect()
+    kept = [o for o in gc.get_objects() if isinstance(o, Connection) and o.room == room and o.ws.closed]
+    assert kept == []
+    ended = srv.server.rooms.gone
+    assert len(ended) == ENDED_KEPT and ended[-1].id == f"p{ENDED_KEPT + 39}"
+    assert [s.value for s in ended[-1].states] == ["connected", "left"]
