@@ -8,6 +8,8 @@ chunk, with no I/O and no framing; a single cache-hot chunk is printed beside it
 (it never waits for memory, so no streaming cipher reaches it). Seal, unseal and the limit each
 run in a child process, so that peak RSS (ru_maxrss) is each one's own, and are timed in CPU
 seconds, best of --repeat runs taken alternately, to damp the noise of a shared machine.
+Beside each ratio is a second one whose limit adds what any reader of a file pays and the
+in-memory limit does not: taking the same file's chunks out of the page cache, timed alone.
 tests/test_bench_tlock.py runs a short form.
 """
 
@@ -94,6 +96,17 @@ def raw_aead(path: Path) -> tuple[float, float, float, float]:
     return enc, dec, hot_enc, hot_dec
 
 
+def read_only(path: Path, size: int) -> float:
+    """CPU seconds to take a file's chunks as seal and unseal do (crypto.stream's maps of the page
+    cache), with no cipher: what any reader of the file pays before the first byte is decrypted,
+    and what the in-memory limit does not include."""
+    with open(path, "rb", buffering=0) as f:
+        t = time.process_time()
+        for _chunk, _last in stream._chunks(f, size):
+            pass
+        return time.process_time() - t
+
+
 class Discard:
     """A writer that drops everything (isolates the payload engine from disk writeback)."""
 
@@ -109,6 +122,10 @@ def child(op: str, secret_hex: str, src: str, dst: str) -> None:
     """
     if op == "limit":
         print(json.dumps(dict(zip(("enc", "dec", "hot_enc", "hot_dec"), raw_aead(Path(src))))))
+        return
+    if op == "read":  # the plaintext is read in chunks as seal reads it, the sealed file as unseal does
+        size = stream.ENCRYPTED_CHUNK if src.endswith(".age") else stream.CHUNK
+        print(json.dumps({"read_s": read_only(Path(src), size)}))
         return
     secret = bytes.fromhex(secret_hex)
     chain = make_chain(secret)
@@ -205,6 +222,8 @@ def main() -> None:
         for _ in range(args.repeat):  # alternate limit and measurement; keep the best of each (shared machine)
             for key, value in run_child("limit", secret, plain, Path("-")).items():
                 best[key] = max(best.get(key, 0.0), value)
+            for key, src in (("read_plain", plain), ("read_sealed", sealed)):
+                best[key] = min(best.get(key, float("inf")), run_child("read", secret, src, Path("-"))["read_s"])
             for op, src in (("seal", plain), ("unseal", sealed)):
                 r = run_child(op, secret, src, Path("-"))
                 if op not in runs or r["cpu"] < runs[op]["cpu"]:
@@ -218,6 +237,10 @@ def main() -> None:
           f"{100 * seal_rate / best['enc']:.0f}%; one cache-hot chunk {best['hot_enc']:.1f} MB/s)")
     print(f"unseal: {unseal_rate:.1f} MB/s (raw AEAD on the same data in memory {best['dec']:.1f} MB/s, "
           f"{100 * unseal_rate / best['dec']:.0f}%; one cache-hot chunk {best['hot_dec']:.1f} MB/s)")
+    for op, rate, limit, read in (("seal", seal_rate, best["enc"], best["read_plain"]), ("unseal", unseal_rate, best["dec"], best["read_sealed"])):
+        floor = 1 / (1 / limit + read * MB / size)  # MB/s of the cipher plus the file's reading
+        print(f"  {op}: reading the file alone (the same maps, no cipher; not in the limit) {size / MB / read:,.0f} MB/s; "
+              f"AEAD plus that reading {floor:.1f} MB/s, {op} at {100 * rate / floor:.0f}% of it")
     print(
         f"file to file (output written to disk, wall clock, includes writeback): seal {size / MB / s_disk['seconds']:.1f} MB/s, "
         f"unseal {size / MB / u_disk['seconds']:.1f} MB/s" + (", output identical" if same else ", OUTPUT DIFFERS")

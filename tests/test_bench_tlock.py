@@ -22,5 +22,8 @@ def test_bench_tlock_short_form_prints_figures_beside_limits() -> None:
         assert line is not None, out
         rate, limit, percent = float(line[1]), float(line[2]), int(line[3])
         assert rate > 0 and limit > 0 and abs(percent - 100 * rate / limit) <= 1
+        beside = re.search(rf"^  {op}: reading the file alone .* AEAD plus that reading ([\d.]+) MB/s, {op} at (\d+)% of it", out, re.M)
+        assert beside is not None, out
+        assert float(beside[1]) < limit  # the reading adds to the cipher's time, never takes from it
     assert re.search(r"^seal peak RSS: [\d.]+ MB", out, re.M)
     assert re.search(r"^opening: 3 armored bids", out, re.M)
