@@ -141,23 +141,29 @@ class SignalingServer:
                         await self.rooms.reap_all()
                     except BusUnavailable:  # the bus's reader logs the outage; heartbeats are still checked
                         pass
-                for conn in list(self.connections):
-                    if conn.end_reason != "lost" or conn.ws.closed:
-                        continue
-                    if conn.participant is None and now - conn.opened > cfg.join_timeout:
-                        conn.end_reason = "join-timeout"
-                        self.rooms._spawn(conn.close(CloseCode.PROTOCOL_VIOLATION, "no join in time", "join-timeout"))
-                    elif conn.participant is not None and now - conn.last_seen > silent:
-                        conn.end_reason = "heartbeat"
-                        log.info("heartbeat timeout", extra={"room": conn.room, "account": conn.participant.id})
-                        await self.rooms.ended(conn)
-                        self.rooms._spawn(conn.close(CloseCode.HEARTBEAT_TIMEOUT, "heartbeat timeout", "heartbeat"))
+                await self._check_sockets(now, silent)
                 await self.rooms.expire(now)
                 self.joins.prune(now)
             except BusUnavailable as exc:  # the bus's reader logs the outage; this sweep is retried
                 log.warning("sweep deferred: bus unavailable", extra={"error": str(exc)})
             except Exception:  # the sweeper must survive a bus hiccup
                 log.exception("sweep failed")
+
+    async def _check_sockets(self, now: float, silent: float) -> None:
+        """One pass over the open sockets (its own frame: the loop's last socket is not kept alive
+        by the sweeper's sleep)."""
+        cfg = self.config
+        for conn in list(self.connections):
+            if conn.end_reason != "lost" or conn.ws.closed:
+                continue
+            if conn.participant is None and now - conn.opened > cfg.join_timeout:
+                conn.end_reason = "join-timeout"
+                self.rooms._spawn(conn.close(CloseCode.PROTOCOL_VIOLATION, "no join in time", "join-timeout"))
+            elif conn.participant is not None and now - conn.last_seen > silent:
+                conn.end_reason = "heartbeat"
+                log.info("heartbeat timeout", extra={"room": conn.room, "account": conn.participant.id})
+                await self.rooms.ended(conn)
+                self.rooms._spawn(conn.close(CloseCode.HEARTBEAT_TIMEOUT, "heartbeat timeout", "heartbeat"))
 
     # --- one socket ----------------------------------------------------------------------------------
 

@@ -92,7 +92,8 @@ async def test_silent_client_is_dropped_by_heartbeat(start_server: StartServer) 
 async def test_places_that_ended_hold_no_socket(srv: Running) -> None:
     """A participant who left is forgotten with its socket and buffers: the server keeps only a
     bounded history of ended places. It used to keep every participant that ever ended, with its
-    socket: the soak's memory grew with each join."""
+    socket: the soak's memory grew with each join. Nor does the sweeper's idle frame keep the last
+    socket it looked at."""
     room = "r-ended"
     for i in range(ENDED_KEPT + 40):
         client = await srv.join(room, f"p{i}")
