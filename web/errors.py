@@ -7,7 +7,6 @@ header and in the logs, so a person can quote it to the operator.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -19,6 +18,7 @@ from crypto.errors import CryptoError
 from evaluation.errors import DomainError, InvalidRequest, NotFoundError
 from web.keys import JINJA
 from web.ops.request_id import REQUEST_ID, current_request_id
+from web.replies import json_response
 
 log = logging.getLogger("pingbiao.web")
 
@@ -80,7 +80,7 @@ def error_response(status: int, message: str, request: web.Request | None = None
     body: dict[str, object] = {"ok": False, "status": status, "error": message, **extra}
     if request_id:
         body["request_id"] = request_id
-    return web.json_response(body, status=status, dumps=lambda v: json.dumps(v, ensure_ascii=False))
+    return json_response(body, status=status)
 
 
 def wants_page(request: web.Request) -> bool:

@@ -4,6 +4,7 @@ local beacon), for the tests of what comes after the draw."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,8 +37,11 @@ class Hall:
     async def call(self, who: str, method: str, path: str, **kw: Any) -> tuple[int, Any]:
         headers = {**self.headers[who], **kw.pop("headers", {})}
         resp = await self.client.request(method, path, headers=headers, **kw)
-        body = await resp.json() if resp.content_type == "application/json" else await resp.text()
-        return resp.status, body
+        text = await resp.text()
+        if resp.content_type != "application/json":
+            return resp.status, text
+        assert "\\u" not in text, f"{method} {path}: escaped text in the JSON a person reads: {text[:200]}"
+        return resp.status, json.loads(text)
 
     async def kinds_since(self, size: int) -> list[str]:
         log = self.client.app[AUDIT_LOG]

@@ -41,6 +41,7 @@ from web.api.body import form_or_json
 from web.errors import BadRequest, error_response
 from web.keys import AUDIT_LOG, ENGINE
 from web.rendering import render
+from web.replies import json_response
 
 log = logging.getLogger("pingbiao.auth")
 routes = web.RouteTableDef()
@@ -108,7 +109,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     value = CookieToken("s", token)
     if _is_json(request):
         csrf = csrf_token_for(request.app[COOKIE_KEYS], value)
-        response = web.json_response({"ok": True, "account": account.to_json(), "csrf_token": csrf})
+        response = json_response({"ok": True, "account": account.to_json(), "csrf_token": csrf})
     else:
         response = see_other(safe_next(form["next"] or "/"))
     set_cookie(request, response, value)
@@ -132,7 +133,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
     if (token := session_token(request)) is not None:
         await close_session(request.app[ENGINE], token)
         log.info("signed out", extra={"account": getattr(current_account(request), "id", None)})
-    response = web.json_response({"ok": True}) if _is_json(request) else see_other("/")
+    response = json_response({"ok": True}) if _is_json(request) else see_other("/")
     response.del_cookie("pingbiao_session", path="/")
     return response
 
@@ -140,7 +141,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
 @routes.get("/api/me", name="api.me")
 async def me(request: web.Request) -> web.Response:
     account = current_account(request)
-    response = web.json_response({"account": account.to_json() if account else None, "csrf_token": request["csrf_token"]})
+    response = json_response({"account": account.to_json() if account else None, "csrf_token": request["csrf_token"]})
     if request["cookie_token"].kind == "a" and "pingbiao_session" not in request.cookies:
         set_cookie(request, response, request["cookie_token"])  # a fetch client's first call
     return response
@@ -172,7 +173,7 @@ async def password(request: web.Request) -> web.StreamResponse:
         return response
     log.info("password changed; every session ended", extra={"account": account.id})
     token = await open_session(engine, account.id)  # this browser stays signed in, with a new session
-    response = web.json_response({"ok": True}) if _is_json(request) else see_other("/account?changed=1")
+    response = json_response({"ok": True}) if _is_json(request) else see_other("/account?changed=1")
     set_cookie(request, response, CookieToken("s", token))
     return response
 
@@ -188,7 +189,7 @@ async def admin_accounts(request: web.Request) -> web.Response:
 async def _admin_page(request: web.Request, error: str | None, status: int) -> web.Response:
     accounts = await list_accounts(request.app[ENGINE])
     if _is_json(request) or "application/json" in request.headers.get("Accept", ""):
-        return web.json_response({"accounts": [a.to_json() for a in accounts]}, status=status)
+        return json_response({"accounts": [a.to_json() for a in accounts]}, status=status)
     response = render(request, "admin_accounts.html", accounts=accounts, roles=list(Role), error=error)
     response.set_status(status)
     return response
@@ -215,7 +216,7 @@ async def admin_create(request: web.Request) -> web.StreamResponse:
         return await _admin_page(request, exc.message, exc.status)
     log.info("account created", extra={"account": created.id, "role": created.role.value, "by": admin.id})
     if _is_json(request):
-        return web.json_response({"ok": True, "account": created.to_json()}, status=201)
+        return json_response({"ok": True, "account": created.to_json()}, status=201)
     return see_other("/admin/accounts")
 
 
@@ -229,5 +230,5 @@ async def admin_role(request: web.Request) -> web.StreamResponse:
     )
     log.info("account role changed", extra={"account": changed.id, "role": changed.role.value, "by": admin.id})
     if _is_json(request):
-        return web.json_response({"ok": True, "account": changed.to_json()})
+        return json_response({"ok": True, "account": changed.to_json()})
     return see_other("/admin/accounts")

@@ -19,6 +19,7 @@ from evaluation.audit.bundle import export_bundle
 from evaluation.audit.entry import Entry
 from web.errors import BadRequest, NotFound
 from web.keys import AUDIT_LOG, LOG_VKEY
+from web.replies import json_response
 
 routes = web.RouteTableDef()
 MAX_PAGE = 1000
@@ -68,7 +69,7 @@ async def entries(request: web.Request) -> web.Response:
     if start > log.size:
         raise BadRequest(f"起始位置 {start} 超出日志长度 {log.size} start {start} is beyond the log size {log.size}")
     rows = await log.entries(start, max(start, end))
-    return web.json_response({"size": log.size, "entries": [entry_json(e) for e in rows]})
+    return json_response({"size": log.size, "entries": [entry_json(e) for e in rows]})
 
 
 @routes.get("/api/audit/proof/inclusion", name="audit.proof.inclusion")
@@ -83,7 +84,7 @@ async def inclusion(request: web.Request) -> web.Response:
     proof = await log.inclusion_proof(index, size)
     entry = (await log.entries(index, index + 1))[0]
     root = await log.root_at(size)
-    return web.json_response(
+    return json_response(
         {"index": index, "size": size, "leaf_hash": b64(entry.leaf_hash), "proof": [b64(p) for p in proof], "root": b64(root)}
     )
 
@@ -97,7 +98,7 @@ async def consistency(request: web.Request) -> web.Response:
         raise BadRequest(f"须满足 from ≤ to ≤ {log.size}，现为 from={size1}、to={size2} "
                          f"need from <= to <= {log.size}, got from={size1} to={size2}")
     proof = await log.consistency_proof(size1, size2)
-    return web.json_response(
+    return json_response(
         {
             "size1": size1,
             "size2": size2,
@@ -122,7 +123,7 @@ def entry_index(request: web.Request) -> int:
 @routes.get("/api/audit/receipt/{index}", name="audit.receipt")
 async def receipt(request: web.Request) -> web.Response:
     rec = await request.app[AUDIT_LOG].receipt(entry_index(request))
-    return web.json_response(rec.to_json())
+    return json_response(rec.to_json())
 
 
 @routes.get("/api/audit/bundle", name="audit.bundle")

@@ -17,6 +17,7 @@ from evaluation.tenders.opening_record import AFTER_OPENING
 from evaluation.tenders.store import bid_rows
 from web.api.tenders import ctx, current_actor, display_name, visible_tender
 from web.errors import AppError, Forbidden
+from web.replies import json_response
 
 routes = web.RouteTableDef()
 CHUNK = 1 << 20
@@ -50,7 +51,7 @@ async def upload(request: web.Request) -> web.Response:
     receipt = await bids.submit(
         ctx(request), actor, request.match_info["id"], body(), upload_meta(request), request.content_length
     )
-    return web.json_response(receipt.to_json(), status=201)
+    return json_response(receipt.to_json(), status=201)
 
 
 # --- the upload in parts ----------------------------------------------------------------------
@@ -151,7 +152,7 @@ async def upload_start(request: web.Request) -> web.Response:
     session.task.add_done_callback(lambda t: t.cancelled() or t.exception())  # retrieved by a part or lost
     sessions[token] = session
     session.touch(sessions, token)
-    return web.json_response({"upload": token, "size": size}, status=201)
+    return json_response({"upload": token, "size": size}, status=201)
 
 
 @routes.put("/api/tenders/{id}/bid/uploads/{upload}", name="bids.upload_part")
@@ -200,9 +201,9 @@ async def upload_part(request: web.Request) -> web.Response:
             receipt = session.task.result()  # raises what submit refused (limit, header, deadline)
             if not last:
                 raise InvalidRequest("上传在最后一段之前中断 the upload ended before its last part")
-            return web.json_response(receipt.to_json(), status=201)
+            return json_response(receipt.to_json(), status=201)
         session.touch(sessions, token)
-    return web.json_response({"received": session.received})
+    return json_response({"received": session.received})
 
 
 @routes.delete("/api/tenders/{id}/bid/uploads/{upload}", name="bids.upload_cancel")
@@ -215,21 +216,21 @@ async def upload_cancel(request: web.Request) -> web.Response:
     session.end(_sessions(request), token)
     if session.task is not None:
         await asyncio.wait({session.task})
-    return web.json_response({"cancelled": True})
+    return json_response({"cancelled": True})
 
 
 @routes.delete("/api/tenders/{id}/bid", name="bids.withdraw")
 async def withdraw(request: web.Request) -> web.Response:
     actor = current_actor(request)
     await visible_tender(request, actor)
-    return web.json_response((await bids.withdraw(ctx(request), actor, request.match_info["id"])).to_json())
+    return json_response((await bids.withdraw(ctx(request), actor, request.match_info["id"])).to_json())
 
 
 @routes.get("/api/tenders/{id}/bid", name="bids.mine")
 async def mine(request: web.Request) -> web.Response:
     actor = current_actor(request)
     await visible_tender(request, actor)
-    return web.json_response((await bids.my_bid(ctx(request), actor, request.match_info["id"])).to_json())
+    return json_response((await bids.my_bid(ctx(request), actor, request.match_info["id"])).to_json())
 
 
 @routes.get("/api/tenders/{id}/bids", name="bids.list")
@@ -240,4 +241,4 @@ async def list_bids(request: web.Request) -> web.Response:
         raise Forbidden("开标后代理机构才能看到投标 bids are shown to the agency only after the opening")
     async with ctx(request).engine.connect() as conn:
         rows = await bid_rows(conn, tender.id)
-    return web.json_response({"bids": [bids.bid_json(r) for r in rows]})
+    return json_response({"bids": [bids.bid_json(r) for r in rows]})

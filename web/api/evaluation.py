@@ -3,7 +3,6 @@ web/errors.py maps them once. Who may call each route: web/access/permissions/ev
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp import BodyPartReader, web
@@ -22,6 +21,7 @@ from web.api.tenders import current_actor
 from web.booth.media import MEDIA
 from web.booth.recording_rule import recording_required
 from web.errors import BadRequest, NotFound
+from web.replies import json_response
 
 routes = web.RouteTableDef()
 EVALUATION = web.AppKey("evaluation", EvaluationContext)
@@ -33,7 +33,7 @@ def ctx(request: web.Request) -> EvaluationContext:
 
 async def _view(request: web.Request, status: int = 200) -> web.Response:
     body = await session_view.view(ctx(request), current_actor(request), request.match_info["id"])
-    return web.json_response(body, status=status, headers={"Cache-Control": "no-store"})
+    return json_response(body, status=status, headers={"Cache-Control": "no-store"})
 
 
 def _signed(data: dict[str, Any]) -> tuple[Any, Any]:
@@ -52,7 +52,7 @@ async def start(request: web.Request) -> web.Response:
     tender with ``lot`` in the body); the view returned is the new session's (its ``id``)."""
     started = await sessions.start(ctx(request), current_actor(request), request.match_info["id"], await json_body(request))
     body = await session_view.view(ctx(request), current_actor(request), started.id)
-    return web.json_response(body, status=201, headers={"Cache-Control": "no-store", "Location": f"/evaluation/{started.id}"})
+    return json_response(body, status=201, headers={"Cache-Control": "no-store", "Location": f"/evaluation/{started.id}"})
 
 
 @routes.post("/api/evaluation/{id}/members", name="evaluation.add_member")
@@ -96,7 +96,7 @@ async def checkin(request: web.Request) -> web.Response:
 async def publish_result(request: web.Request) -> web.Response:
     """The agency publishes the result (结果公告) once the report is signed."""
     body = await result.publish_result(ctx(request), current_actor(request), request.match_info["id"], await json_body(request))
-    return web.json_response(body, status=201, dumps=lambda v: json.dumps(v, ensure_ascii=False))
+    return json_response(body, status=201)
 
 
 @routes.post("/api/evaluation/{id}/key", name="evaluation.replace_key")
@@ -117,7 +117,7 @@ async def vote(request: web.Request) -> web.Response:
 async def sheets(request: web.Request) -> web.Response:
     body = await session_scoring.sheets_of(ctx(request), current_actor(request), request.match_info["id"],
                                            request.match_info["account"])
-    return web.json_response(body, headers={"Cache-Control": "no-store"})
+    return json_response(body, headers={"Cache-Control": "no-store"})
 
 
 @routes.post("/api/evaluation/{id}/sheets", name="evaluation.submit")
@@ -172,7 +172,7 @@ async def _bidder_answer(request: web.Request, step: Any) -> web.Response:
     session = await step(ctx(request), actor, request.match_info["id"], data)
     if session.member(actor.account) is not None:
         return await _view(request, 201)
-    return web.json_response(bid_queries.bidder_view(session, actor, ctx(request).tenders.now_us()), status=201,
+    return json_response(bid_queries.bidder_view(session, actor, ctx(request).tenders.now_us()), status=201,
                              headers={"Cache-Control": "no-store"})
 
 
@@ -263,7 +263,7 @@ async def justification_form(request: web.Request, kept: list[dict[str, Any]]) -
 async def my_bid(request: web.Request) -> web.Response:
     session = await sessions.get_session(ctx(request), request.match_info["id"])
     body = bid_queries.bidder_view(session, current_actor(request), ctx(request).tenders.now_us())
-    return web.json_response(body, headers={"Cache-Control": "no-store"})
+    return json_response(body, headers={"Cache-Control": "no-store"})
 
 
 @routes.post("/api/evaluation/{id}/tally", name="evaluation.tally")
@@ -275,7 +275,7 @@ async def tally(request: web.Request) -> web.Response:
 @routes.get("/api/evaluation/{id}/report", name="evaluation.report")
 async def report(request: web.Request) -> web.Response:
     body = await session_view.report(ctx(request), current_actor(request), request.match_info["id"])
-    return web.json_response(body, headers={"Cache-Control": "no-store"})
+    return json_response(body, headers={"Cache-Control": "no-store"})
 
 
 @routes.post("/api/evaluation/{id}/report/signatures", name="evaluation.sign_report")

@@ -25,6 +25,7 @@ from web.api.evaluation import EVALUATION
 from web.api.tenders import ctx, current_actor
 from web.errors import BadRequest, error_response
 from web.rendering import render
+from web.replies import json_response
 
 routes = web.RouteTableDef()
 MAX_CSV = 8 << 20
@@ -36,7 +37,7 @@ DRAW_JOB = web.AppKey("draw_job", DrawJob)
 @routes.get("/api/experts", name="experts.list")
 async def list_pool(request: web.Request) -> web.Response:
     pool = await experts.list_experts(ctx(request).engine)
-    return web.json_response({"experts": [e.to_json() for e in pool]})
+    return json_response({"experts": [e.to_json() for e in pool]})
 
 
 def decode_csv(raw: bytes) -> str:
@@ -64,7 +65,7 @@ async def import_pool(request: web.Request) -> web.Response:
     if not isinstance(text, str) or not text.strip():
         raise BadRequest("表格文件是空的，请选择填好的文件（可下载模板） the CSV file is empty: choose a filled-in file (download the template)")
     report = await experts.import_csv(ctx(request).engine, ctx(request).audit, text, actor)
-    return web.json_response(report.to_json())
+    return json_response(report.to_json())
 
 
 @routes.get("/experts/template.csv", name="experts.template")
@@ -83,7 +84,7 @@ async def add_expert(request: web.Request) -> web.Response:
         record = await pool_edit.save_expert(ctx(request).engine, ctx(request).audit, current_actor(request), None, await json_body(request))
     except FormErrors as exc:
         return _form_errors(request, exc)
-    return web.json_response({"code": record.id}, status=201)
+    return json_response({"code": record.id}, status=201)
 
 
 @routes.post("/api/experts/{code}", name="experts.edit")
@@ -93,19 +94,19 @@ async def edit_expert(request: web.Request) -> web.Response:
         record = await pool_edit.save_expert(ctx(request).engine, ctx(request).audit, current_actor(request), code, await json_body(request))
     except FormErrors as exc:
         return _form_errors(request, exc)
-    return web.json_response({"code": record.id})
+    return json_response({"code": record.id})
 
 
 @routes.post("/api/experts/{code}/deactivate", name="experts.deactivate")
 async def deactivate(request: web.Request) -> web.Response:
     await pool_edit.set_active(ctx(request).engine, ctx(request).audit, current_actor(request), request.match_info["code"], False)
-    return web.json_response({"code": request.match_info["code"], "active": False})
+    return json_response({"code": request.match_info["code"], "active": False})
 
 
 @routes.post("/api/experts/{code}/reactivate", name="experts.reactivate")
 async def reactivate(request: web.Request) -> web.Response:
     await pool_edit.set_active(ctx(request).engine, ctx(request).audit, current_actor(request), request.match_info["code"], True)
-    return web.json_response({"code": request.match_info["code"], "active": True})
+    return json_response({"code": request.match_info["code"], "active": True})
 
 
 @routes.post("/api/tenders/{id}/draw", name="experts.draw.request")
@@ -113,18 +114,18 @@ async def request_draw(request: web.Request) -> web.Response:
     body = await draw_service.request_draw(ctx(request), current_actor(request), request.match_info["id"], await json_body(request))
     if DRAW_JOB in request.app:
         request.app[DRAW_JOB].kick()
-    return web.json_response(body, status=201)
+    return json_response(body, status=201)
 
 
 @routes.post("/api/tenders/{id}/draw/preview", name="experts.draw.preview")
 async def preview_draw(request: web.Request) -> web.Response:
     answer = await draw_service.preview_draw(ctx(request), current_actor(request), request.match_info["id"], await json_body(request))
-    return web.json_response(answer)
+    return json_response(answer)
 
 
 @routes.get("/api/tenders/{id}/draw", name="experts.draw.status")
 async def status(request: web.Request) -> web.Response:
-    return web.json_response(await draw_status(ctx(request), current_actor(request), request.match_info["id"]))
+    return json_response(await draw_status(ctx(request), current_actor(request), request.match_info["id"]))
 
 
 def _decline_answer(out: dict[str, Any]) -> dict[str, Any]:
@@ -140,12 +141,12 @@ async def record_decline(request: web.Request) -> web.Response:
     body = await json_body(request)
     out = await draw_service.decline(ctx(request), current_actor(request), request.match_info["id"], body.get("expert_id"),
                                      body.get("reason"), body.get("ground"), body.get("evidence"))
-    return web.json_response(_decline_answer(out))
+    return json_response(_decline_answer(out))
 
 
 @routes.get("/api/experts/me/invitations", name="experts.invitations")
 async def invitations(request: web.Request) -> web.Response:
-    return web.json_response({"invitations": await invitations_of(ctx(request), current_actor(request))})
+    return json_response({"invitations": await invitations_of(ctx(request), current_actor(request))})
 
 
 @routes.post("/api/experts/me/invitations/{id}/accept", name="experts.accept")
@@ -157,7 +158,7 @@ async def accept(request: web.Request) -> web.Response:
     evaluation = request.app.get(EVALUATION)
     joined = None if evaluation is None else await refill.join_replacement(evaluation, actor, request.match_info["id"])
     body = {"tender": request.match_info["id"], "status": "accepted"}
-    return web.json_response({**body, "joined": True} if joined is not None else body)
+    return json_response({**body, "joined": True} if joined is not None else body)
 
 
 @routes.post("/api/experts/me/invitations/{id}/decline", name="experts.decline")
@@ -167,7 +168,7 @@ async def decline(request: web.Request) -> web.Response:
     body = await optional_json_body(request)
     out = await draw_service.decline(ctx(request), actor, request.match_info["id"], None, body.get("reason"),
                                      body.get("ground"), body.get("evidence"))
-    return web.json_response(_decline_answer(out))
+    return json_response(_decline_answer(out))
 
 
 # -- pages -------------------------------------------------------------------------------------

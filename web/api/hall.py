@@ -24,6 +24,7 @@ from evaluation.tenders.tender import Tender
 from web.api.body import json_body, optional_json_body
 from web.api.tenders import ctx, current_actor, display_name, visible_tender
 from web.errors import Forbidden
+from web.replies import json_response
 
 log = logging.getLogger("pingbiao.hall")
 routes = web.RouteTableDef()
@@ -135,7 +136,7 @@ async def hall_snapshot(request: web.Request) -> web.Response:
     actor = current_actor(request)
     tender = await visible_tender(request, actor)
     await _may_enter(request, tender, actor)
-    return web.json_response(await snapshot(request, tender, actor))
+    return json_response(await snapshot(request, tender, actor))
 
 
 @routes.post("/api/tenders/{id}/hall/signin", name="hall.signin")
@@ -147,7 +148,7 @@ async def signin(request: web.Request) -> web.Response:
     if not isinstance(name, str) or len(name) > 200:
         name = display_name(request)
     row = await opening_record.sign_in(ctx(request), actor, request.match_info["id"], name)
-    return web.json_response(row, status=201)
+    return json_response(row, status=201)
 
 
 @routes.post("/api/tenders/{id}/hall/read-out", name="hall.read_out")
@@ -155,7 +156,7 @@ async def read_out(request: web.Request) -> web.Response:
     """唱标: the host reads the next bid of the record out (or the one named by ``bid_id``)."""
     data = await optional_json_body(request)
     event = await hall_host.read_out(ctx(request), current_actor(request), request.match_info["id"], data.get("bid_id"))
-    return web.json_response(event, status=201)
+    return json_response(event, status=201)
 
 
 @routes.post("/api/tenders/{id}/hall/announcements", name="hall.announce")
@@ -163,7 +164,7 @@ async def announce(request: web.Request) -> web.Response:
     """公告: the host posts a short text to everyone in the hall."""
     data = await json_body(request)
     event = await hall_host.announce(ctx(request), current_actor(request), request.match_info["id"], data.get("text"))
-    return web.json_response(event, status=201)
+    return json_response(event, status=201)
 
 
 @routes.get("/api/tenders/{id}/hall/ws", name="hall.ws")

@@ -19,6 +19,7 @@ from web.errors import Forbidden
 from web.formatting import local_when
 from web.keys import SETTINGS
 from web.labels import LABELS
+from web.replies import json_response
 
 routes = web.RouteTableDef()
 
@@ -27,7 +28,7 @@ routes = web.RouteTableDef()
 async def record(request: web.Request) -> web.Response:
     actor = current_actor(request)
     tender = await visible_tender(request, actor)
-    return web.json_response(await opening_record.record(ctx(request), tender.id))
+    return json_response(await opening_record.record(ctx(request), tender.id))
 
 
 STATUS = {"opened": "已开启", "failed": "未能开启"}
@@ -83,7 +84,7 @@ async def record_document(request: web.Request) -> web.Response:
     hash from ``document`` (canonical JSON) to check a signature (docs/tenders.md)."""
     actor = current_actor(request)
     tender = await visible_tender(request, actor)
-    return web.json_response(await record_signing.document(ctx(request), tender.id))
+    return json_response(await record_signing.document(ctx(request), tender.id))
 
 
 @routes.get("/api/tenders/{id}/record.pdf", name="opening.record_pdf")
@@ -109,14 +110,14 @@ async def sign(request: web.Request) -> web.Response:
     tender = await visible_tender(request, actor)
     data = await optional_json_body(request)
     signed = await record_signing.sign(ctx(request), actor, tender.id, display_name(request), data.get("sha256"))
-    return web.json_response(signed, status=201)
+    return json_response(signed, status=201)
 
 
 @routes.post("/api/tenders/{id}/record/confirm", name="opening.confirm")
 async def confirm(request: web.Request) -> web.Response:
     actor = current_actor(request)
     tender = await visible_tender(request, actor)
-    return web.json_response(await opening_record.confirm(ctx(request), actor, tender.id), status=201)
+    return json_response(await opening_record.confirm(ctx(request), actor, tender.id), status=201)
 
 
 @routes.post("/api/tenders/{id}/record/objections", name="opening.object")
@@ -124,7 +125,7 @@ async def object_to(request: web.Request) -> web.Response:
     actor = current_actor(request)
     tender = await visible_tender(request, actor)
     data = await json_body(request)
-    return web.json_response(await opening_record.object_to(ctx(request), actor, tender.id, data.get("text")), status=201)
+    return json_response(await opening_record.object_to(ctx(request), actor, tender.id, data.get("text")), status=201)
 
 
 @routes.post("/api/tenders/{id}/record/objections/{objection}/answer", name="opening.answer")
@@ -133,7 +134,7 @@ async def answer(request: web.Request) -> web.Response:
     tender = await visible_tender(request, actor)
     data = await json_body(request)
     result = await opening_record.answer(ctx(request), actor, tender.id, request.match_info["objection"], data.get("text"))
-    return web.json_response(result, status=201)
+    return json_response(result, status=201)
 
 
 @routes.get("/api/tenders/{id}/leads", name="opening.leads")
@@ -142,4 +143,4 @@ async def leads(request: web.Request) -> web.Response:
     tender = await visible_tender(request, actor)
     if actor.role != "supervisor" and not tender.owned_by(actor):
         raise Forbidden(f"「{tender.spec.title}」属于其他采购代理机构 tender {tender.id} belongs to another agency")
-    return web.json_response({"leads": await opening_record.collusion_leads(ctx(request), tender.id)})
+    return json_response({"leads": await opening_record.collusion_leads(ctx(request), tender.id)})

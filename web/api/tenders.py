@@ -18,6 +18,7 @@ from evaluation.tenders.rules import TenderState
 from evaluation.tenders.store import bid_of, bid_rows
 from web.api.body import json_body
 from web.errors import NotFound, Unauthorized
+from web.replies import json_response
 
 routes = web.RouteTableDef()
 TENDERS = web.AppKey("tenders", tenders.TenderContext)
@@ -81,21 +82,21 @@ async def list_tenders(request: web.Request) -> web.Response:
             continue
         row = t.to_json()
         items.append({k: row[k] for k in ("id", "title", "method", "state", "agency_name", "opening_time", "opening_round", "budget_fen")})
-    return web.json_response({"tenders": items})
+    return json_response({"tenders": items})
 
 
 @routes.post("/api/tenders", name="tenders.create")
 async def create(request: web.Request) -> web.Response:
     actor = current_actor(request)
     tender = await tenders.create(ctx(request), actor, display_name(request), await json_body(request))
-    return web.json_response(await tender_view(request, tender, actor), status=201)
+    return json_response(await tender_view(request, tender, actor), status=201)
 
 
 @routes.get("/api/tenders/{id}", name="tenders.detail")
 async def detail(request: web.Request) -> web.Response:
     actor = current_actor(request)
     tender = await visible_tender(request, actor)
-    return web.json_response(await tender_view(request, tender, actor))
+    return json_response(await tender_view(request, tender, actor))
 
 
 @routes.put("/api/tenders/{id}", name="tenders.edit_draft")
@@ -103,7 +104,7 @@ async def edit_draft(request: web.Request) -> web.Response:
     actor = current_actor(request)
     await visible_tender(request, actor)
     tender = await tenders.edit_draft(ctx(request), actor, request.match_info["id"], await json_body(request))
-    return web.json_response(await tender_view(request, tender, actor))
+    return json_response(await tender_view(request, tender, actor))
 
 
 @routes.post("/api/tenders/{id}/publish", name="tenders.publish")
@@ -112,7 +113,7 @@ async def publish(request: web.Request) -> web.Response:
     await visible_tender(request, actor)
     tender = await tenders.publish(ctx(request), actor, request.match_info["id"])
     request.app[SCHEDULER].kick()
-    return web.json_response(await tender_view(request, tender, actor))
+    return json_response(await tender_view(request, tender, actor))
 
 
 @routes.post("/api/tenders/{id}/amend", name="tenders.amend")
@@ -121,7 +122,7 @@ async def amend(request: web.Request) -> web.Response:
     await visible_tender(request, actor)
     data = await json_body(request)
     tender = await tenders.amend(ctx(request), actor, request.match_info["id"], data.get("changes"), data.get("reason"))
-    return web.json_response(await tender_view(request, tender, actor))
+    return json_response(await tender_view(request, tender, actor))
 
 
 @routes.post("/api/tenders/{id}/postpone", name="tenders.postpone")
@@ -131,5 +132,5 @@ async def postpone(request: web.Request) -> web.Response:
     data = await json_body(request)
     tender = await tenders.postpone(ctx(request), actor, request.match_info["id"], data.get("opening_time"), data.get("reason"))
     request.app[SCHEDULER].kick()
-    return web.json_response(await tender_view(request, tender, actor))
+    return json_response(await tender_view(request, tender, actor))
 

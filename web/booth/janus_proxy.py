@@ -23,6 +23,7 @@ from aiohttp import web
 from signaling.janus.launcher import JanusUnavailable
 from web.booth.media import MEDIA, SOURCES, MediaPlane, feed_id, janus_room_id
 from web.errors import NotFound
+from web.replies import json_response
 
 routes = web.RouteTableDef()
 
@@ -35,7 +36,7 @@ SESSIONS_PER_MEMBER = 4  # media sessions one member keeps in one room (a reload
 
 
 def _refuse(text: str) -> web.Response:
-    return web.json_response({"janus": "error", "error": {"code": 403, "reason": text}}, status=403)
+    return json_response({"janus": "error", "error": {"code": 403, "reason": text}}, status=403)
 
 
 async def _member(request: web.Request) -> tuple[str, str, MediaPlane]:
@@ -139,7 +140,7 @@ async def create(request: web.Request) -> web.Response:
         for sid in mine[: max(0, len(mine) - SESSIONS_PER_MEMBER + 1)]:
             media.owners.pop(sid, None)  # the oldest is forgotten here; Janus times it out
         media.owners[int(reply["data"]["id"])] = (account_id, room)
-    return web.json_response(reply)
+    return json_response(reply)
 
 
 @routes.post("/api/booth/{room}/janus/{session}", name="booth.janus_session")
@@ -160,7 +161,7 @@ async def session_request(request: web.Request) -> web.Response:
     reply = await _janus(media, f"/{session}", forward)
     if kind == "destroy":
         media.owners.pop(session, None)
-    return web.json_response(reply)
+    return json_response(reply)
 
 
 @routes.get("/api/booth/{room}/janus/{session}", name="booth.janus_events")
@@ -178,7 +179,7 @@ async def events(request: web.Request) -> web.Response:
         reply = {"janus": "error", "error": {"code": 503, "reason": "媒体服务器暂不可用 The media server is not answering"}}
     if isinstance(reply, dict) and reply.get("janus") == "error" and reply.get("error", {}).get("code") == 458:
         media.owners.pop(session, None)  # Janus forgot the session (timed out or restarted)
-    return web.json_response(reply)
+    return json_response(reply)
 
 
 @routes.post("/api/booth/{room}/janus/{session}/{handle}", name="booth.janus_handle")
@@ -207,4 +208,4 @@ async def handle_request(request: web.Request) -> web.Response:
         forward = {"janus": "detach", "transaction": tx}
     else:
         return _refuse(f"不允许的请求 Request {kind[:40]!r} is not allowed")
-    return web.json_response(await _janus(media, f"/{session}/{handle}", forward))
+    return json_response(await _janus(media, f"/{session}/{handle}", forward))

@@ -49,6 +49,7 @@ from web.config import Settings
 from web.errors import Forbidden, NotFound, error_response
 from web.keys import AUDIT_LOG, ENGINE, SETTINGS
 from web.rendering import render
+from web.replies import json_response
 
 log = logging.getLogger("pingbiao.booth")
 routes = web.RouteTableDef()
@@ -290,7 +291,7 @@ async def booth_token(request: web.Request) -> web.Response:
         "url": f"/signaling/rooms/{room}",
         "media": media.grant(room),
     }
-    return web.json_response(body, headers={"Cache-Control": "no-store"})
+    return json_response(body, headers={"Cache-Control": "no-store"})
 
 
 @routes.get("/booth/{room}", name="booth.page")

@@ -23,6 +23,7 @@ from web import keys
 from web.demo.data import ACCOUNTS, SAMPLE_BIDS
 from web.formatting import money
 from web.rendering import render
+from web.replies import json_response
 
 log = logging.getLogger("pingbiao.demo")
 
@@ -125,7 +126,7 @@ async def demo_page(request: web.Request) -> web.Response:
 
 
 async def demo_api(request: web.Request) -> web.Response:
-    return web.json_response({"now": time.time(), "bids": _bids_json(request.app)})
+    return json_response({"now": time.time(), "bids": _bids_json(request.app)})
 
 
 def install_demo(app: web.Application, delays: tuple[float, ...] = OPEN_AFTER, tender_in: float = 180) -> None:

@@ -4,7 +4,6 @@ and the evaluation report as printable HTML and as PDF."""
 from __future__ import annotations
 
 import asyncio
-import json
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -27,6 +26,7 @@ from web.i18n import language_of
 from web.keys import SETTINGS
 from web.labels import labels_in
 from web.rendering import render
+from web.replies import json_response
 
 routes = web.RouteTableDef()
 
@@ -130,7 +130,7 @@ INLINE = {".pdf": "application/pdf", ".png": "image/png", ".jpg": "image/jpeg", 
 @routes.get("/api/tenders/{id}/documents", name="evaluation.documents")
 async def documents_api(request: web.Request) -> web.Response:
     items = await documents.bid_documents(ctx(request).tenders, current_actor(request), request.match_info["id"])
-    return web.json_response({"bids": items}, dumps=lambda v: json.dumps(v, ensure_ascii=False))
+    return json_response({"bids": items})
 
 
 @routes.get("/tenders/{id}/bids/{bid}/documents/{sha256}", name="evaluation.document")

@@ -12,6 +12,7 @@ from web.access.auth import safe_next
 from web.i18n import COOKIE, LANGS
 from web.pages.workbench import workbench
 from web.rendering import render
+from web.replies import json_response
 
 routes = web.RouteTableDef()
 
@@ -43,7 +44,7 @@ async def index(request: web.Request) -> web.Response:
 
 @routes.get("/api/beacon", name="api.beacon")
 async def api_beacon(request: web.Request) -> web.Response:
-    return web.json_response(beacon_status(request.app))
+    return json_response(beacon_status(request.app))
 
 
 @routes.get("/lang", name="language")
