@@ -68,6 +68,16 @@ LABELS: dict[str, dict[str, str]] = {
         "same_creator_tool": N_("相同创建工具"),
         "same_producer": N_("相同 PDF 生成器"),
     },
+    "lead_detail": {  # the 说明 column: what the shared value means, in words
+        "same_ip": N_("这些投标文件从同一 IP 地址上传"),
+        "same_fingerprint": N_("这些投标文件从同一台客户端（相同指纹）上传"),
+        "same_document": N_("投标文件中有完全相同的文件（SHA-256 一致）"),
+        "same_author": N_("文档属性中的作者相同"),
+        "same_last_modified_by": N_("文档属性中的最后修改人相同"),
+        "same_company": N_("文档属性中的单位相同"),
+        "same_creator_tool": N_("文档由同一创建工具生成"),
+        "same_producer": N_("PDF 由同一生成器生成"),
+    },
     "role": {
         "agency": N_("采购人/代理机构"),
         "bidder": N_("供应商"),

@@ -115,7 +115,7 @@ async def test_pages_render_for_each_allowed_role(aiohttp_client: Any, tmp_path:
 
     await wait_state(hall, t, "confirming")
     await check_pages(hall, [
-        ("agency", f"/tenders/{t}", 200, ["开标记录表", "串标线索", "以下仅为线索，不是结论", "100.00", "200.00"]),
+        ("agency", f"/tenders/{t}", 200, ["开标记录表", "串标线索", "以下仅为线索，不是结论", "这些投标文件从同一 IP 地址上传", "100.00", "200.00"]),
         ("supervisor", f"/tenders/{t}", 200, ["开标记录表", "串标线索"]),
         ("bidder0", f"/tenders/{t}", 200, ["开标记录表", "200.00"]),
         ("bidder0", f"/tenders/{t}/bid", 200, ["投标已截止"]),
