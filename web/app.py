@@ -84,4 +84,10 @@ def create_app(settings: Settings) -> web.Application:
     booth.install(app)
     openapi.install(app)
     app.router.add_static("/static", HERE / "static", name="static")
+    app.router.add_get("/favicon.ico", _favicon, name="favicon")
     return app
+
+
+async def _favicon(request: web.Request) -> web.Response:
+    """Clients that ask for /favicon.ico without reading the page's icon link get the site's icon."""
+    raise web.HTTPMovedPermanently("/static/favicon.svg")

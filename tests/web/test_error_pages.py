@@ -34,3 +34,15 @@ async def test_pages_are_not_cached_static_files_may_be(aiohttp_client: Any, tmp
     assert api.headers["Cache-Control"] == "no-store"
     css = await hall.client.get("/static/site.css")
     assert css.status == 200 and "no-store" not in css.headers.get("Cache-Control", "")
+
+
+async def test_the_site_has_an_icon(aiohttp_client: Any, tmp_path: Path) -> None:
+    """Every page links the icon; it is served, and /favicon.ico (asked by clients that ignore the
+    link) leads to it instead of logging a 404 for each visit."""
+    hall = await start(aiohttp_client, tmp_path)
+    _, html = await hall.call("bidder0", "GET", "/tenders", headers=PAGE)
+    assert '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">' in html
+    icon = await hall.client.get("/static/favicon.svg")
+    assert icon.status == 200 and icon.content_type == "image/svg+xml" and "<svg" in await icon.text()
+    legacy = await hall.client.get("/favicon.ico")
+    assert legacy.status == 200 and legacy.content_type == "image/svg+xml" and str(legacy.url).endswith("/static/favicon.svg")

@@ -12,6 +12,7 @@ RULES: dict[str, Rule] = {
     "index": Rule(PUBLIC, "首页 the home page"),
     "language": Rule(PUBLIC, "界面语言 switch the pages between Chinese and English (a cookie)"),
     "static": Rule(PUBLIC, "stylesheets, scripts, images"),
+    "favicon": Rule(PUBLIC, "网站图标 the site icon (redirects to /static/favicon.svg)"),
     "api.beacon": Rule(PUBLIC, "the beacon's chain and current round (public data)"),
     "/beacon/*": Rule(PUBLIC, "the local beacon's drand HTTP API (public randomness)"),
     "demo.timelock": Rule(PUBLIC, "the timelock demo page (sample bids, no real data)"),
