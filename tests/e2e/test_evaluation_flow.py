@@ -241,13 +241,13 @@ async def test_evaluation_session_in_the_browser(make_app_server: MakeAppServer,
     # Signers by name with the time each signed, on the installation's clock; bidders by name.
     assert "签署人" in text and re.search(r"专家\d\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d（北京时间）", text), text
     assert "供应商 0" in text, text
-    assert not re.search(r"acct_[0-9a-f]{8}|B-[0-9a-f]{16}", text), text
+    assert not re.search(r"acct_[0-9a-f]{8}|B-[0-9a-f]{16}|\\u[0-9a-fA-F]{4}", text), text
     await pages[0].goto(f"{base}{page_url}/report")
     assert "评标报告" in await pages[0].text_content("#report")
     # The document a committee signs reads in names and words: no account or bid ids outside <code>.
     readable = await pages[0].evaluate("""() => { const r = document.querySelector('#report').cloneNode(true);
         r.querySelectorAll('code').forEach((e) => e.remove()); return r.innerText; }""")
-    assert not re.search(r"acct_[0-9a-f]|\bB-[0-9a-f]{8}|abnormal_high_low", readable), readable
+    assert not re.search(r"acct_[0-9a-f]|\bB-[0-9a-f]{8}|abnormal_high_low|\\u[0-9a-fA-F]{4}", readable), readable
     assert "畸高畸低" in readable and "评标组长" in readable
     signers = await pages[0].text_content("#report-signers")
     assert signers.count("北京时间") == 5 and re.search(r"专家\d", signers), signers

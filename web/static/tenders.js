@@ -159,10 +159,11 @@
 
   function fieldRow(f) {
     const tr = document.createElement("tr");
-    tr.innerHTML = `<td><input class="k" size="14" pattern="[a-z][a-z0-9_]{0,31}"></td><td><input class="zh" size="10"></td>
-      <td><input class="en" size="14"></td><td><select class="t"><option value="money">${t("金额")}</option>
+    tr.innerHTML = `<td data-label="${t("键")}"><input class="k" size="14" pattern="[a-z][a-z0-9_]{0,31}"></td>
+      <td data-label="${t("中文名")}"><input class="zh" size="10"></td><td data-label="${t("英文名")}"><input class="en" size="14"></td>
+      <td data-label="${t("类型")}"><select class="t"><option value="money">${t("金额")}</option>
       <option value="integer">${t("整数")}</option><option value="days">${t("天数")}</option><option value="text">${t("文字")}</option></select></td>
-      <td><input type="checkbox" class="r"></td><td><button type="button" class="rm" title="${t("删除")}">✕</button></td>`;
+      <td data-label="${t("必填")}"><input type="checkbox" class="r"></td><td><button type="button" class="rm" title="${t("删除")}">✕</button></td>`;
     tr.querySelector(".k").value = f.key || "";
     tr.querySelector(".zh").value = f.label_zh || "";
     tr.querySelector(".en").value = f.label_en || "";
@@ -174,7 +175,7 @@
 
   function lotRow(lot) {
     const tr = document.createElement("tr");
-    tr.innerHTML = `<td><input class="n" size="24"></td><td><input class="b" inputmode="decimal" size="14"></td>
+    tr.innerHTML = `<td data-label="${t("分包名称")}"><input class="n" size="24"></td><td data-label="${t("预算（元）")}"><input class="b" inputmode="decimal" size="14"></td>
       <td><button type="button" class="rm" title="${t("删除")}">✕</button></td>`;
     tr.querySelector(".n").value = lot.name || "";
     tr.querySelector(".b").value = lot.budget_fen === undefined ? "" : (lot.budget_fen / 100).toFixed(2);
@@ -187,11 +188,11 @@
 
   function criterionRow(c) {
     const tr = document.createElement("tr");
-    tr.innerHTML = `<td><input class="cn" size="16" maxlength="200"></td>
-      <td><select class="ck">${KINDS.map(([k, l]) => `<option value="${k}">${l()}</option>`).join("")}</select></td>
-      <td><input class="cp" type="number" min="1" max="100" step="1" size="4"></td>
-      <td><input class="ca" size="12" placeholder="0, 5, 10"></td>
-      <td><textarea class="cd" rows="1" cols="28" maxlength="2000"></textarea></td><td><button type="button" class="rm" title="${t("删除")}">✕</button></td>`;
+    tr.innerHTML = `<td data-label="${t("评分因素")}"><input class="cn" size="16" maxlength="200"></td>
+      <td data-label="${t("类型")}"><select class="ck">${KINDS.map(([k, l]) => `<option value="${k}">${l()}</option>`).join("")}</select></td>
+      <td data-label="${t("分值")}"><input class="cp" type="number" min="1" max="100" step="1" size="4"></td>
+      <td data-label="${t("可选分值（客观分）")}"><input class="ca" size="12" placeholder="0, 5, 10"></td>
+      <td data-label="${t("评分标准")}"><textarea class="cd" rows="1" cols="28" maxlength="2000"></textarea></td><td><button type="button" class="rm" title="${t("删除")}">✕</button></td>`;
     tr.querySelector(".cn").value = c.name || "";
     tr.querySelector(".ck").value = c.kind || "subjective";
     tr.querySelector(".cp").value = c.points === undefined ? "" : c.points;
