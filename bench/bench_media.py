@@ -26,6 +26,14 @@ other: P ingest + P x (P - 1) forwarded feeds) and how many full rooms the machi
 70% load — the limit beside it is the machine's core count measured in the same run
 (os.cpu_count). The load generators share the machine with Janus, so the figures are an estimate
 from measured per-feed costs, not a count of rooms that ran full.
+
+Part 4 (--mesh N, by default as many as --publishers; no janus needed) runs the same participants
+through today's mesh: N bench/mesh_peer.py processes, each sending its pattern and tone to every
+other one over its own connection (a browser in the mesh encodes and sends its camera once per
+peer). It prints frames delivered against sent, the upstream video copies and kbit/s per
+participant and each participant's CPU, and beside them part 1's figures measured in the same run:
+a publisher's one copy and its upstream (RTP into Janus), its CPU plus N-1 times the subscriber's
+CPU per received feed, and Janus's server CPU per forwarded feed.
 """
 
 from __future__ import annotations
@@ -41,6 +49,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -86,7 +95,8 @@ async def rtp_bytes(http: aiohttp.ClientSession, janus: JanusProcess) -> tuple[i
     return total_in, total_out
 
 
-async def media(publishers: int, seconds: float) -> None:
+async def media(publishers: int, seconds: float) -> dict[str, float]:
+    """Part 1; returns what the mesh part compares with (per publisher: upstream and CPU)."""
     from tests.signaling.janus_peer import Peer  # aiortc is needed only here
 
     with tempfile.TemporaryDirectory(prefix="bench-media-") as tmp:
@@ -117,9 +127,11 @@ async def media(publishers: int, seconds: float) -> None:
 
                 sent0, got0 = await mark()
                 cpu0, wall0 = cpu_seconds(janus.proc.pid), time.monotonic()
+                pub0, sub0 = [cpu_seconds(p.proc.pid) for p in pubs], cpu_seconds(sub.proc.pid)
                 await asyncio.sleep(seconds)  # the measurement window
                 sent1, got1 = await mark()
                 cpu1, wall1 = cpu_seconds(janus.proc.pid), time.monotonic()
+                pub1, sub1 = [cpu_seconds(p.proc.pid) for p in pubs], cpu_seconds(sub.proc.pid)
                 rtp_in, rtp_out = await rtp_bytes(http, janus)
                 mjr = sum(f.stat().st_size for f in rec.glob("*.mjr"))
                 run = time.monotonic() - started
@@ -148,22 +160,34 @@ async def media(publishers: int, seconds: float) -> None:
     print(f"janus cpu: {cpu:.2f} s over {window:.1f} s = {cpu / window:.1%} of one core, "
           f"{cpu / window / streams * 1000:.1f} ms CPU per second per forwarded feed (audio+video), "
           f"{streams} feeds")
+    return {
+        "publishers": publishers,
+        "kbit_s": rtp_in * 8 / run / publishers / 1000 if rtp_in else 0.0,
+        "publisher_cpu": (sum(pub1) - sum(pub0)) / window / publishers,
+        "receive_cpu_per_feed": (sub1 - sub0) / window / publishers,
+        "janus_cpu_per_feed": cpu / window / streams,
+    }
 
 
 LOAD = Path(__file__).resolve().parent / "media_load.py"
 
 
 class LoadPeer:
-    """A bench/media_load.py child process, read line by line."""
+    """A bench/media_load.py (or mesh_peer.py) child process, read line by line."""
 
     def __init__(self, proc: asyncio.subprocess.Process) -> None:
         self.proc = proc
 
     @classmethod
-    async def start(cls, *args: str) -> "LoadPeer":
-        proc = await asyncio.create_subprocess_exec(sys.executable, str(LOAD), *args, stdin=asyncio.subprocess.PIPE,
-                                                    stdout=asyncio.subprocess.PIPE)
+    async def start(cls, *args: str, script: Path = LOAD) -> "LoadPeer":
+        proc = await asyncio.create_subprocess_exec(sys.executable, str(script), *args, stdin=asyncio.subprocess.PIPE,
+                                                    stdout=asyncio.subprocess.PIPE, limit=1 << 20)
         return cls(proc)
+
+    async def send(self, msg: dict[str, object]) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps(msg).encode() + b"\n")
+        await self.proc.stdin.drain()
 
     async def line(self, key: str, timeout: float = 90.0) -> object:
         assert self.proc.stdout is not None
@@ -268,6 +292,76 @@ async def rooms(count: int, per_room: int, seconds: float) -> None:
           f"about {fit:.1f} full rooms at 70% load")
 
 
+MESH = Path(__file__).resolve().parent / "mesh_peer.py"
+
+
+async def mesh(n: int, seconds: float, sfu: dict[str, float] | None) -> None:
+    """Part 4: the same N participants through today's mesh (bench/mesh_peer.py, one process each,
+    every pair connected directly; this process relays the offers and answers as the signaling
+    server does), against part 1's publishers on the SFU."""
+    peers = [await LoadPeer.start(f"m{i}", script=MESH) for i in range(n)]
+    connected: set[tuple[int, str]] = set()
+    up = asyncio.Event()
+    stats: list[asyncio.Queue[dict[str, Any]]] = [asyncio.Queue() for _ in peers]
+
+    async def read(i: int) -> None:  # one participant's lines: relay its SDP, note its state
+        out = peers[i].proc.stdout
+        assert out is not None
+        while raw := await out.readline():
+            msg = json.loads(raw)
+            if "offer" in msg:
+                await peers[int(msg["to"][1:])].send({"offer": msg["offer"], "from": f"m{i}"})
+            elif "answer" in msg:
+                await peers[int(msg["to"][1:])].send({"answer": msg["answer"], "from": f"m{i}"})
+            elif "connected" in msg:
+                connected.add((i, msg["connected"]))
+                if len(connected) == n * (n - 1):
+                    up.set()
+            elif "stats" in msg:
+                await stats[i].put(msg["stats"])
+
+    async def snapshot() -> tuple[list[dict[str, Any]], list[float], float]:
+        for p in peers:
+            await p.send({"stats": True})
+        got = [await asyncio.wait_for(q.get(), 30) for q in stats]
+        return got, [cpu_seconds(p.proc.pid) for p in peers], time.monotonic()
+
+    readers = [asyncio.create_task(read(i)) for i in range(n)]
+    try:
+        for i in range(n):
+            for j in range(i + 1, n):
+                await peers[i].send({"call": f"m{j}"})
+        await asyncio.wait_for(up.wait(), 60)
+        async with asyncio.timeout(60):  # warm-up: every connection has delivered 30 frames
+            while min(min(s["received"].values()) for s in (await snapshot())[0]) < 30:
+                await asyncio.sleep(0.5)
+        s0, cpu0, t0 = await snapshot()
+        await asyncio.sleep(seconds)  # the measurement window
+        s1, cpu1, t1 = await snapshot()
+    finally:
+        for p in peers:
+            await p.close()
+        for r in readers:
+            r.cancel()
+    window = t1 - t0
+    sent = sum(b["sent"] - a["sent"] for a, b in zip(s0, s1)) * (n - 1)  # each frame is for every other one
+    got = sum(sum(b["received"].values()) - sum(a["received"].values()) for a, b in zip(s0, s1))
+    kbit = sum(b["bytes"] - a["bytes"] for a, b in zip(s0, s1)) * 8 / window / n / 1000
+    copies = sum(b["copies"] for b in s1) / n
+    cpu = (sum(cpu1) - sum(cpu0)) / window / n
+    print(f"mesh: {n} participants in a full mesh (640x360 + tone each, aiortc): {got} frames delivered / {sent} "
+          f"sent = {got / sent if sent else 0:.2%} over {window:.1f} s; upstream per participant: "
+          f"{copies:.0f} video copies, {kbit:.0f} kbit/s; CPU per participant {cpu:.1%} of a core "
+          f"(encoding {n - 1} copies, decoding {n - 1} feeds)")
+    if sfu:
+        sfu_cpu = sfu["publisher_cpu"] + sfu["receive_cpu_per_feed"] * (n - 1)
+        print(f"mesh vs sfu: upstream copies per participant {copies:.0f} vs 1; upstream {kbit:.0f} vs "
+              f"{sfu['kbit_s']:.0f} kbit/s ({kbit / sfu['kbit_s'] if sfu['kbit_s'] else 0:.1f}x); participant CPU "
+              f"{cpu:.1%} vs {sfu_cpu:.1%} of a core (SFU: part 1's publisher {sfu['publisher_cpu']:.1%} plus "
+              f"{n - 1} x its subscriber's {sfu['receive_cpu_per_feed']:.1%} per received feed), the SFU adding "
+              f"{sfu['janus_cpu_per_feed'] * 1000:.1f} ms/s of server CPU per forwarded feed")
+
+
 def hashing(total_mb: int, rounds: int) -> tuple[float, float, int]:
     """CPU seconds of (RecordingHasher scans, raw sha256 over the same appended block), bytes hashed."""
     names = [f"videoroom-1-user-{p}-1700000000-{k}-0.mjr" for p in range(SESSION_PUBLISHERS)
@@ -319,15 +413,21 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=3, help="part 2 runs; the best CPU time of each is kept")
     ap.add_argument("--rooms", type=int, default=0, help="part 3: rooms at once (0: not run)")
     ap.add_argument("--room-publishers", type=int, default=SESSION_PUBLISHERS, help="part 3: publishers per room")
+    ap.add_argument("--mesh", type=int, default=None,
+                    help="part 4: participants in the mesh comparison (default: --publishers; 0: not run)")
     args = ap.parse_args()
     # stopped from outside (timeout, Ctrl-C): unwind so that Janus and the peers are stopped too
     signal.signal(signal.SIGTERM, lambda *_: sys.exit("bench_media: terminated"))
+    sfu: dict[str, float] | None = None
     if janus_executable() is None:
         print("media: janus is not installed (Debian packages janus, janus-tools); room part not measured")
     else:
-        asyncio.run(media(args.publishers, args.seconds))
+        sfu = asyncio.run(media(args.publishers, args.seconds))
         if args.rooms:
             asyncio.run(rooms(args.rooms, args.room_publishers, args.seconds))
+    mesh_n = args.publishers if args.mesh is None else args.mesh
+    if mesh_n >= 2:  # the mesh needs no janus; its comparison line needs part 1
+        asyncio.run(mesh(mesh_n, args.seconds, sfu))
     report_hashing(args.hash_mb, args.rounds, args.repeat)
     return 0
 

@@ -28,6 +28,10 @@ def test_bench_media_short_form_prints_figures_beside_limits() -> None:
         rooms = re.search(r"^rooms: 1 recorded rooms x 2 publishers .*: (\d+) frames delivered / (\d+) sent", out, re.M)
         assert rooms is not None and int(rooms[1]) > 0 and int(rooms[2]) > 0, out
         assert re.search(r"^rooms capacity: .* limit: \d+ cores .* about [\d.]+ full rooms", out, re.M), out
+    mesh = re.search(r"^mesh: 2 participants in a full mesh .*: (\d+) frames delivered / (\d+) sent .* 1 video copies", out, re.M)
+    assert mesh is not None and int(mesh[1]) > 0 and int(mesh[2]) > 0, out
+    if shutil.which("janus") is not None:
+        assert re.search(r"^mesh vs sfu: upstream copies per participant 1 vs 1; upstream \d+ vs \d+ kbit/s", out, re.M), out
     line = re.search(r"^checkpoint hashing: ([\d.]+) MB/s .* in memory ([\d.]+) MB/s, (\d+)%\)", out, re.M)
     assert line is not None, out
     assert float(line[1]) > 0 and float(line[2]) > 0
