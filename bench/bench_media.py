@@ -309,10 +309,9 @@ async def mesh(n: int, seconds: float, sfu: dict[str, float] | None) -> None:
         assert out is not None
         while raw := await out.readline():
             msg = json.loads(raw)
-            if "offer" in msg:
-                await peers[int(msg["to"][1:])].send({"offer": msg["offer"], "from": f"m{i}"})
-            elif "answer" in msg:
-                await peers[int(msg["to"][1:])].send({"answer": msg["answer"], "from": f"m{i}"})
+            if "to" in msg:  # an offer or an answer, passed on as the signaling server does
+                to = peers[int(msg.pop("to")[1:])]
+                await to.send({**msg, "from": f"m{i}"})
             elif "connected" in msg:
                 connected.add((i, msg["connected"]))
                 if len(connected) == n * (n - 1):

@@ -30,11 +30,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription  #
 from aiortc.contrib.media import MediaRelay  # noqa: E402
 from aiortc.mediastreams import MediaStreamError  # noqa: E402
 
-from tests.signaling.janus_peer import Pattern, Tone  # noqa: E402
-
-
-def say(**fields: object) -> None:
-    print(json.dumps(fields), flush=True)
+from tests.signaling.janus_peer import Pattern, Tone, say  # noqa: E402
 
 
 class Participant:

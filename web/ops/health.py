@@ -19,7 +19,6 @@ probe is public. Concurrent probes share one run of the checks.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -31,6 +30,7 @@ from aiohttp import web
 
 from web.booth.media import MEDIA
 from web.keys import AUDIT_LOG, BEACON, CHAIN, ENGINE, SETTINGS
+from web.replies import json_response
 
 log = logging.getLogger("pingbiao.ops")
 routes = web.RouteTableDef()
@@ -136,7 +136,7 @@ _INFLIGHT = web.AppKey("readiness_inflight", dict)
 
 @routes.get("/healthz", name="healthz")
 async def healthz(request: web.Request) -> web.Response:
-    return web.json_response({"ok": True})
+    return json_response({"ok": True})
 
 
 @routes.get("/readyz", name="readyz")
@@ -154,11 +154,7 @@ async def readyz(request: web.Request) -> web.Response:
     }
     if failed:
         body["failed"] = failed
-    return web.json_response(body, status=503 if failed else 200, dumps=_dumps)
-
-
-def _dumps(value: object) -> str:
-    return json.dumps(value, ensure_ascii=False)
+    return json_response(body, status=503 if failed else 200)
 
 
 async def _close_clients(app: web.Application) -> None:
