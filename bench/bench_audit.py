@@ -380,8 +380,8 @@ async def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--entries", type=int, default=1_000_000, help="bundle size for the verification rate")
     parser.add_argument("--sizes", default="10000,100000,1000000", help="log sizes of the growth table")
-    parser.add_argument("--with-10m", nargs="?", const="all", choices=["all", "sqlite"],
-                        help="add 10,000,000 to the growth table (long): of every database, or of SQLite alone")
+    parser.add_argument("--with-10m", nargs="?", const="all", choices=["all", "sqlite", "postgresql"],
+                        help="add 10,000,000 to the growth table (long): of every database, or of one alone")
     parser.add_argument("--only", choices=["growth"], help="run only the growth table (e.g. with --with-10m)")
     parser.add_argument("--rss-sizes", default="100000,1000000",
                         help="bundle sizes whose verification's peak memory is measured (10000000 for the 10 M figure)")
@@ -408,7 +408,7 @@ async def main(argv: list[str] | None = None) -> None:
                 bench_verify(make_leaves(args.entries), tmp)
                 bench_verify_memory([int(x) for x in args.rss_sizes.split(",")], tmp)
             for label, url in databases:
-                big = [10_000_000] if args.with_10m == "all" or (args.with_10m == "sqlite" and url is None) else []
+                big = [10_000_000] if args.with_10m in ("all", label) else []
                 await bench_growth(label, url, tmp, sizes + big, args.appends)
         finally:
             if not problem:
