@@ -51,6 +51,8 @@ def _starts(node: ast.expr) -> Iterator[str | None]:
     elif isinstance(node, ast.IfExp):
         yield from _starts(node.body)
         yield from _starts(node.orelse)
+    elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "Text" and node.args:
+        yield from _starts(node.args[0])
 
 
 def english_first(files: Iterable[Path], also: tuple[type, ...] = ()) -> Iterator[str]:
@@ -67,3 +69,58 @@ def english_first(files: Iterable[Path], also: tuple[type, ...] = ()) -> Iterato
             for start in _starts(call.args[0]):
                 if start is None or not CHINESE_FIRST.match(start):
                     yield f"{path.relative_to(ROOT)}:{node.lineno}: {ast.unparse(call.args[0])[:80]}"
+
+
+# --- the catalogue of domain messages (web/i18n/en.json) ------------------------------------------
+
+# Three lowercase words in a row outside the placeholders: an English half left in a template.
+ENGLISH_RUN = re.compile(r"\b[a-z]+'?[a-z]* [a-z]+'?[a-z]* [a-z]+'?[a-z]*\b")
+
+
+def _message_nodes(files: Iterable[Path]) -> Iterator[tuple[Path, ast.expr, ast.expr]]:
+    """(file, call, message) of every raise of a DomainError with a message, of every ``Text(…)``
+    and ``Text.join(…, separator)``, and of every ``error_response(status, message)``, in `files`."""
+    for path in files:
+        module = _module(path)
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call) and node.exc.args \
+                    and _is_domain_error(module, node.exc.func):
+                yield path, node.exc, node.exc.args[0]
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "Text" \
+                    and node.args:
+                yield path, node, node.args[0]
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "error_response" \
+                    and len(node.args) > 1:
+                yield path, node, node.args[1]
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "join" \
+                    and isinstance(node.func.value, ast.Name) and node.func.value.id == "Text" and len(node.args) > 1:
+                yield path, node, node.args[1]
+
+
+def _where(path: Path, node: ast.AST) -> str:
+    return f"{path.relative_to(ROOT)}:{getattr(node, 'lineno', 0)}"
+
+
+def domain_templates(files: Iterable[Path]) -> dict[str, str]:
+    """Every literal message template of `files` (a DomainError's or a Text's), with one place."""
+    found: dict[str, str] = {}
+    for path, call, message in _message_nodes(files):
+        for node in (message.body, message.orelse) if isinstance(message, ast.IfExp) else (message,):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                found.setdefault(node.value, _where(path, call))
+    return found
+
+
+def not_templates(files: Iterable[Path]) -> Iterator[str]:
+    """``path:line: message`` of every message built in place (an f-string, a concatenation, a
+    %-format: the catalogue cannot hold it; the values go in as placeholders) and of every
+    template that still carries an English half."""
+    for path, call, message in _message_nodes(files):
+        nodes = (message.body, message.orelse) if isinstance(message, ast.IfExp) else (message,)
+        for node in nodes:
+            if isinstance(node, (ast.JoinedStr, ast.BinOp)):
+                yield f"{_where(path, call)}: built in place: {ast.unparse(node)[:90]}"
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+                bare = re.sub(r"\{[^{}]*\}", " ", node.value)
+                if ENGLISH_RUN.search(bare):
+                    yield f"{_where(path, call)}: English in the template: {node.value[:90]}"

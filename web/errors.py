@@ -15,7 +15,8 @@ import sqlalchemy as sa
 from aiohttp import web
 
 from crypto.errors import CryptoError
-from evaluation.errors import DomainError, InvalidRequest, NotFoundError
+from evaluation.errors import DomainError, InvalidRequest, NotFoundError, Text
+from web.i18n import language_of, localize
 from web.keys import JINJA
 from web.ops.request_id import REQUEST_ID, current_request_id
 from web.replies import json_response
@@ -65,12 +66,15 @@ def one_line(message: str) -> str:
     return _BREAKS.sub(" ", message).strip() or "error"
 
 
-def error_response(status: int, message: str, request: web.Request | None = None, **extra: object) -> web.Response:
+def error_response(status: int, message: str | Text, request: web.Request | None = None, **extra: object) -> web.Response:
     """The error as JSON (the API's shape), or as a page in the site's look when a browser asked
-    for a page: what happened, what to do, a way back (content negotiation on ``Accept``).
-    `extra` adds members to the JSON (e.g. a form's ``errors`` field by field)."""
+    for a page: what happened, what to do, a way back (content negotiation on ``Accept``). The
+    message is in the reader's language (web/i18n). `extra` adds members to the JSON (e.g. a
+    form's ``errors`` field by field)."""
     request_id = (request.get(REQUEST_ID) if request is not None else None) or current_request_id()
-    message = one_line(message)
+    lang = language_of(request) if request is not None else "zh"
+    message = one_line(localize(message, lang))
+    extra = {k: {f: localize(m, lang) for f, m in v.items()} if isinstance(v, dict) else v for k, v in extra.items()}
     if request is not None and wants_page(request):
         env = request.app.get(JINJA)
         if env is not None:
@@ -96,7 +100,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except DomainError as exc:
-        return error_response(exc.status, exc.message, request)
+        return error_response(exc.status, exc.text, request)
     except CryptoError as exc:
         return error_response(400, str(exc), request)
     except web.HTTPException as exc:

@@ -41,8 +41,12 @@ def catalogue() -> dict[str, str]:
 def used_keys() -> dict[str, str]:
     """Every catalogue key used, with one place that uses it."""
     from evaluation.notifications.rules import TEXTS
+    from tests.messages import domain_templates
+    from tests.test_message_catalogue import SOURCES
 
     found: dict[str, str] = dict.fromkeys(TEXTS, "evaluation/notifications/rules.py")
+    found.update(domain_templates(SOURCES))
+    found.setdefault("；", "evaluation/errors.py")  # Text.join's separator
     for pattern, files in ((TEMPLATE_KEYS, TEMPLATES), (SCRIPT_KEYS, SCRIPTS), (PYTHON_KEYS, PYTHON)):
         for path in files:
             for m in pattern.finditer(path.read_text(encoding="utf-8")):

@@ -20,6 +20,8 @@ from typing import Any
 import jinja2
 from aiohttp import web
 
+from evaluation.errors import Text
+
 LANGS = ("zh", "en")
 DEFAULT = "zh"
 COOKIE = "lang"
@@ -39,6 +41,17 @@ def translate(text: str, lang: str, **values: Any) -> str:
     if lang == "en":
         text = english().get(text, text)
     return text.format(**values) if values else text
+
+
+def localize(text: Text | str, lang: str) -> str:
+    """A message (a domain error's Text, or a plain Chinese line) in `lang`: its template and the
+    templates of the Texts it quotes looked up in the catalogue; Chinese where an entry is missing."""
+    if isinstance(text, str):
+        return translate(text, lang)
+    if lang != "en":
+        return text.render()
+    catalogue = english()
+    return text.render(lambda template: catalogue.get(template, template))
 
 
 def language_of(request: web.Request) -> str:
