@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 Lookup = Callable[[str], str]
 
 
-def _same(template: str) -> str:
+def unchanged(template: str) -> str:
     return template
 
 
@@ -33,7 +33,7 @@ class Text:
         self.template = template
         self.values: Mapping[str, object] = values
 
-    def render(self, lookup: Lookup = _same) -> str:
+    def render(self, lookup: Lookup = unchanged) -> str:
         template = lookup(self.template)
         if not self.values:
             return template
@@ -68,7 +68,7 @@ class _Joined(Text):
         super().__init__(separator)
         self.parts = parts
 
-    def render(self, lookup: Lookup = _same) -> str:
+    def render(self, lookup: Lookup = unchanged) -> str:
         return lookup(self.template).join(p.render(lookup) for p in self.parts)
 
     def __repr__(self) -> str:

@@ -12,7 +12,7 @@ Pure functions, applied once where input enters: the JSON API (web/api/body.py),
 - **Decimal numbers as text 数字文本**: at most ``MAX_NUMBER_DIGITS`` digits, no exponent, so no
   arithmetic ever starts on a number of unbounded size (``"1e10000000"`` is refused, not computed).
 
-Every refusal is InputError (400) with one line, Chinese first, naming where the input is wrong.
+Every refusal is InputError (400) with one line (a catalogue template), naming where the input is wrong.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def is_text(value: str) -> bool:
 def check_text(value: str, where: str) -> str:
     """`value` if it is valid text, else InputError naming `where`."""
     if not is_text(value):
-        raise InputError(f"含有无效字符 {where} holds characters that are not valid text (a lone surrogate or NUL)")
+        raise InputError("含有无效字符：{where}（孤立的代理字符或 NUL）", where=where)
     return value
 
 
@@ -62,28 +62,28 @@ def printable(value: str, limit: int = 300) -> str:
 
 
 def _refuse_float(token: str) -> Any:
-    raise InputError(f"数字必须是整数 numbers must be whole (got {token[:40]}): send decimals as strings")
+    raise InputError("数字必须是整数（收到 {got}），小数请以文字发送", got=token[:40])
 
 
 def _refuse_constant(token: str) -> Any:
-    raise InputError(f"不允许的数值 {token} is not allowed in JSON")
+    raise InputError("不允许的数值：{token}", token=token)
 
 
 def parse_json(raw: bytes, *, max_bytes: int = MAX_JSON_BYTES, max_depth: int = MAX_JSON_DEPTH, what: str = "request body") -> Any:
     """Read UTF-8 JSON under the rules above. Raises InputError with the first problem."""
     if len(raw) > max_bytes:
-        raise InputError(f"内容过大 {what} is larger than {max_bytes} bytes")
+        raise InputError("内容过大：{what} 超过 {limit} 字节", what=what, limit=max_bytes)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise InputError(f"不是 UTF-8 编码 {what} is not UTF-8") from None
+        raise InputError("不是 UTF-8 编码：{what}", what=what) from None
     _check_nesting(text, max_depth, what)
     try:
         value = json.loads(text, parse_float=_refuse_float, parse_constant=_refuse_constant)
     except InputError:
         raise
     except (ValueError, RecursionError):
-        raise InputError(f"不是有效的 JSON {what} is not valid JSON") from None
+        raise InputError("不是有效的 JSON：{what}", what=what) from None
     if b"\\u" in raw or _LONG_DIGITS.search(raw):  # else no string can hold a surrogate or NUL
         check_value(value, what, max_depth)          # (raw control characters are invalid JSON) and
     return value                                     # no integer can be out of range: skip the walk
@@ -107,7 +107,7 @@ def _check_nesting(text: str, max_depth: int, what: str) -> None:
             return  # unbalanced: not JSON, the parser says so
         brackets = peeled
     if brackets and _INNERMOST.search(brackets):
-        raise InputError(f"嵌套过深 {what} is nested deeper than {max_depth} levels")
+        raise InputError("嵌套过深：{what} 超过 {depth} 层", what=what, depth=max_depth)
 
 
 def check_value(value: Any, what: str = "value", max_depth: int = MAX_JSON_DEPTH) -> None:
@@ -122,12 +122,12 @@ def check_value(value: Any, what: str = "value", max_depth: int = MAX_JSON_DEPTH
         if kind is not dict and kind is not list and kind is not tuple:
             continue
         if depth >= max_depth:
-            raise InputError(f"嵌套过深 {what} is nested deeper than {max_depth} levels")
+            raise InputError("嵌套过深：{what} 超过 {depth} 层", what=what, depth=max_depth)
         pairs = item.items() if kind is dict else enumerate(item)
         for key, sub in pairs:
             if kind is dict and (type(key) is not str or not (key.isascii() and "\x00" not in key) and not is_text(key)):
                 if type(key) is not str:
-                    raise InputError(f"含有不支持的值 {_path(what, where)} has a key of type {type(key).__name__}")
+                    raise InputError("含有不支持的值：{where} 的键类型为 {type}", where=_path(what, where), type=type(key).__name__)
                 check_text(key, f"a key in {_path(what, where)}")
             sub_kind = type(sub)
             if sub_kind is dict or sub_kind is list or sub_kind is tuple:
@@ -149,10 +149,10 @@ def _scalar_fail(item: Any, what: str, where: Any) -> None:
     if isinstance(item, str):
         check_text(item, _path(what, where))
     if type(item) is int:
-        raise InputError(f"整数超出范围 {_path(what, where)} is outside ±(2**53 - 1): send it as a string")
+        raise InputError("整数超出范围：{where} 超出 ±(2**53 - 1)，请以文字发送", where=_path(what, where))
     if isinstance(item, float):
         _refuse_float(repr(item))
-    raise InputError(f"含有不支持的值 {_path(what, where)} holds a value of type {type(item).__name__}")
+    raise InputError("含有不支持的值：{where} 的类型为 {type}", where=_path(what, where), type=type(item).__name__)
 
 
 def _path(what: str, where: Any) -> str:
@@ -171,12 +171,12 @@ def parse_exact(text: str, where: str = "number") -> Fraction:
     """
     stripped = text.strip()
     if len(stripped) > 2 * MAX_NUMBER_DIGITS + 2:
-        raise InputError(f"数字过长 {where} {printable(stripped, 40)!r}… has more than {MAX_NUMBER_DIGITS} digits")
+        raise InputError("数字过长：{where} {got} 超过 {n} 位", where=where, got=f"{printable(stripped, 40)!r}…", n=MAX_NUMBER_DIGITS)
     if (m := _DECIMAL.fullmatch(stripped)) is not None or (m := _RATIO.fullmatch(stripped)) is not None:
         if all(len(part or "") <= MAX_NUMBER_DIGITS for part in m.groups()):
             try:
                 return Fraction(stripped)
             except ZeroDivisionError:
-                raise InputError(f"除以零 {where} {stripped!r} divides by zero") from None
-        raise InputError(f"数字过长 {where} {stripped[:40]!r} has more than {MAX_NUMBER_DIGITS} digits")
-    raise InputError(f"不是数字 {where} {printable(stripped, 40)!r} is not a number (write 2.5 or 7/2)")
+                raise InputError("除以零：{where} {got}", where=where, got=repr(stripped)) from None
+        raise InputError("数字过长：{where} {got} 超过 {n} 位", where=where, got=repr(stripped[:40]), n=MAX_NUMBER_DIGITS)
+    raise InputError("不是数字：{where} {got}（请写成 2.5 或 7/2）", where=where, got=repr(printable(stripped, 40)))

@@ -42,7 +42,7 @@ def _starts(node: ast.expr) -> Iterator[str | None]:
     """How the text `node` builds starts: its first literal characters (after a leading name,
     ``f"{name}的投标…"``), or None with no literal; nothing for a message passed in a variable."""
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
-        yield node.value
+        yield re.sub(r"^(?:\{\w+\}\s*)+", "", node.value)  # a template may start with a value: "{bidder}的投标…"
     elif isinstance(node, ast.JoinedStr):
         literals = [v.value for v in node.values if isinstance(v, ast.Constant) and isinstance(v.value, str)]
         yield literals[0] if literals else None

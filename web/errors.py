@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+from http import HTTPStatus
 from collections.abc import Awaitable, Callable
 
 import sqlalchemy as sa
@@ -95,24 +96,43 @@ def wants_page(request: web.Request) -> bool:
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+_HTTP_MESSAGES = {
+    404: Text("这个地址没有内容"),
+    405: Text("这个地址不接受这种请求"),
+    413: Text("请求的内容过大"),
+}
+
+
+def _http_message(exc: web.HTTPException) -> str | Text:
+    """What aiohttp's own refusals (an unknown path, a wrong method…) say, in the catalogue's words;
+    a reason a handler wrote itself is kept."""
+    try:
+        default = HTTPStatus(exc.status).phrase
+    except ValueError:
+        default = ""
+    if exc.reason != default:
+        return exc.reason
+    return _HTTP_MESSAGES.get(exc.status) or Text("请求无法完成（{status}）", status=exc.status)
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except DomainError as exc:
         return error_response(exc.status, exc.text, request)
-    except CryptoError as exc:
-        return error_response(400, str(exc), request)
+    except CryptoError as exc:  # crypto/ speaks English, technically; the line says what it means
+        return error_response(400, Text("数据未通过密码校验：{detail}", detail=str(exc)), request)
     except web.HTTPException as exc:
         if exc.status < 400 or exc.content_type == "application/json":
             raise
-        return error_response(exc.status, exc.reason, request)
+        return error_response(exc.status, _http_message(exc), request)
     except Exception as exc:
         # a lock not got in time, or every pooled connection busy (QueuePool's timeout): not a fault
         if (isinstance(exc, sa.exc.DBAPIError) and is_contention(exc)) or isinstance(exc, sa.exc.TimeoutError):
             log.warning("database busy", extra={"path": request.path, "method": request.method})
-            response = error_response(503, "服务器繁忙 The database is busy: try again in a moment", request)
+            response = error_response(503, "服务器繁忙，请稍后再试", request)
             response.headers["Retry-After"] = "1"
             return response
         log.exception("unhandled error", extra={"path": request.path, "method": request.method})
-        return error_response(500, "服务器内部错误，已记录，请稍后再试 internal error: it has been logged", request)
+        return error_response(500, "服务器内部错误，已记录，请稍后再试", request)

@@ -10,6 +10,7 @@ from datetime import datetime
 from functools import cache
 from zoneinfo import ZoneInfo
 
+from evaluation.errors import Lookup, Text, unchanged
 from evaluation.session.report import thousands as money  # a record's yuan text with separators
 
 __all__ = ["local_time", "money", "size_text", "yuan", "zone_name"]
@@ -45,11 +46,11 @@ def local_time(unix: float, zone: str) -> str:
     return datetime.fromtimestamp(unix, tz=_zone(zone)).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def local_when(zone: str) -> Callable[[float], str]:
+def local_when(zone: str, lookup: Lookup = unchanged) -> Callable[[float], str]:
     """Unix seconds as a document shows them: the local date and time with the zone named
-    ("2026-12-03 10:00:00（北京时间）")."""
+    ("2026-12-03 10:00:00（北京时间）"; in English through `lookup`, "… (Beijing time)")."""
     def when(unix: float) -> str:
-        return f"{local_time(unix, zone)}（{zone_name(zone, unix)}）"
+        return Text("{time}（{zone}）", time=local_time(unix, zone), zone=Text(zone_name(zone, unix))).render(lookup)
     return when
 
 

@@ -27,7 +27,7 @@ from evaluation.accounts.tables import account_table, session_table
 from evaluation.audit.entry import Actor, EntryDraft
 from evaluation.audit.events import register_kind
 from evaluation.audit.log import AuditLog
-from evaluation.errors import ConflictError, DomainError, InvalidRequest, NotFoundError
+from evaluation.errors import ConflictError, DomainError, InvalidRequest, NotFoundError, Text
 
 
 class Role(str, Enum):
@@ -85,7 +85,7 @@ class AuthenticationFailed(DomainError):
     status = 401
 
     def __init__(self) -> None:
-        super().__init__("用户名或密码错误 Wrong username or password")
+        super().__init__(Text("用户名或密码错误"))
 
 
 
@@ -123,14 +123,16 @@ def normalize_username(username: str) -> str:
 
 def _check_password(password: str) -> None:
     if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
-        raise InvalidRequest(f"密码长度 Password must have {MIN_PASSWORD} to {MAX_PASSWORD} characters")
+        raise InvalidRequest("密码长度须为 {min} 至 {max} 个字符", min=MIN_PASSWORD, max=MAX_PASSWORD)
 
 
 def _role(value: str | Role) -> Role:
     try:
         return Role(value)
     except ValueError:
-        raise InvalidRequest(f"无法识别的角色 unknown role {str(value)!r}: use one of {', '.join(r.value for r in Role)}") from None
+        raise InvalidRequest(
+            "无法识别的角色：{role}（可选 {roles}）", role=repr(str(value)), roles=", ".join(r.value for r in Role)
+        ) from None
 
 
 def _account(row: Any) -> Account:
@@ -170,17 +172,17 @@ async def create_account(
     """
     name = normalize_username(username)
     if not _USERNAME.fullmatch(name):
-        raise InvalidRequest("用户名 Username must be 2-64 letters, digits, '.', '_', '@' or '-'")
+        raise InvalidRequest("用户名须为 2–64 个字母、数字或 .、_、@、- 字符")
     display_name, organization = display_name.strip(), organization.strip()
     if not display_name or len(display_name) > 200 or len(organization) > 200:
-        raise InvalidRequest("姓名 Display name is required; name and organization at most 200 characters")
+        raise InvalidRequest("姓名不能为空，姓名和单位最多 200 个字符")
     _check_password(password)
     account = Account(f"acct_{secrets.token_hex(8)}", name, display_name, _role(role), organization)
     password_hash = await hash_password(password, hasher)
 
     async def insert(conn: AsyncConnection) -> None:
         if await _row_by_username(conn, name) is not None:
-            raise ConflictError(f"用户名已存在 Username {name!r} is taken")
+            raise ConflictError("用户名已存在：{name}", name=repr(name))
         stamp = now_us()
         await conn.execute(
             account_table.insert().values(
@@ -208,7 +210,7 @@ async def get_account(engine: AsyncEngine, account_id: str) -> Account:
     async with engine.connect() as conn:
         row = (await conn.execute(sa.select(account_table).where(account_table.c.id == account_id))).first()
     if row is None:
-        raise NotFoundError(f"找不到该账号 no account {account_id!r}")
+        raise NotFoundError("找不到该账号")
     return _account(row)
 
 
@@ -279,9 +281,9 @@ async def change_password(
     async with engine.connect() as conn:
         row = (await conn.execute(sa.select(account_table).where(account_table.c.id == account.id))).first()
     if row is None:
-        raise NotFoundError(f"找不到该账号 no account {account.id!r}")
+        raise NotFoundError("找不到该账号")
     if not await _verify(row.password_hash, current, hasher):
-        raise InvalidRequest("当前密码错误 The current password is wrong")
+        raise InvalidRequest("当前密码错误")
     new_hash = await hash_password(new, hasher)
 
     async def update(conn: AsyncConnection) -> None:

@@ -32,7 +32,7 @@ from crypto.errors import CryptoError
 from crypto.note import Verifier, open_note
 from evaluation.audit.entry import LeafError, decode_leaf
 from evaluation.audit.log import AuditLog
-from evaluation.errors import ConflictError, IntegrityFailure
+from evaluation.errors import ConflictError, IntegrityFailure, Text
 
 CHECKPOINT_FILE = "checkpoint"
 VKEY_FILE = "log.vkey"
@@ -85,7 +85,7 @@ async def export_bundle(log: AuditLog, out_dir: Path, verifier_key: str) -> Expo
     open_note(checkpoint.note, [verifier])  # refuse to write a bundle that cannot verify
     out_dir.mkdir(parents=True, exist_ok=True)
     if any(out_dir.iterdir()):
-        raise ConflictError(f"目标目录不是空的，请导出到新目录 {out_dir} is not empty: export into a new directory")
+        raise ConflictError("目标目录不是空的，请导出到新目录（{path}）", path=str(out_dir))
     entries_tmp = out_dir / (ENTRIES_FILE + ".part")
     with open(entries_tmp, "wb") as out:
         for start in range(0, checkpoint.size, EXPORT_PAGE):
@@ -112,16 +112,17 @@ def verify_bundle(
     checkpoint = _open_checkpoint((directory / CHECKPOINT_FILE).read_bytes(), verifier, "checkpoint")
     old = None if since is None else _open_checkpoint(since, verifier, "--since checkpoint")
     if old is not None and old.size > checkpoint.size:
-        raise BundleError(f"起点检查点的条目数多于审计包 --since checkpoint has {old.size} entries, more than the bundle's {checkpoint.size}")
+        raise BundleError("起点检查点的条目数多于审计包（--since 检查点含 {old} 条，审计包含 {size} 条）", old=old.size, size=checkpoint.size)
     root, old_root = _fold(directory / ENTRIES_FILE, checkpoint.size, old.size if old else None, progress, strict)
     if root != checkpoint.root:
         raise BundleError(
-            f"审计记录与检查点的根不符，记录可能被改动 root mismatch: the {checkpoint.size} entries give {root.hex()}, the checkpoint says {checkpoint.root.hex()}"
+            "审计记录与检查点的根不符，记录可能被改动：{size} 条记录给出的根为 {got}，检查点为 {want}",
+            size=checkpoint.size, got=root.hex(), want=checkpoint.root.hex(),
         )
     if old is not None and old_root != old.root:
         raise BundleError(
-            f"审计包与起点检查点不一致，记录可能被改动 not consistent with the --since checkpoint: the first {old.size} entries give root "
-            f"{(old_root or b'').hex()}, the --since checkpoint says {old.root.hex()}"
+            "审计包与起点检查点不一致，记录可能被改动：前 {size} 条记录给出的根为 {got}，--since 检查点为 {want}",
+            size=old.size, got=(old_root or b"").hex(), want=old.root.hex(),
         )
     signer = f"{verifier.name}+{verifier.key_id:08x}"
     return VerifyReport(checkpoint.size, root, checkpoint.origin, signer, None if old is None else old.size)
@@ -131,20 +132,23 @@ def _read_vkey(path: Path) -> Verifier:
     try:
         return Verifier.from_key_text(path.read_text().strip())
     except (CryptoError, UnicodeDecodeError) as exc:
-        raise BundleError(f"验证密钥文件无效 {VKEY_FILE} is not a verifier key: {exc}") from None
+        raise BundleError("验证密钥文件无效：{file}（{reason}）", file=VKEY_FILE, reason=str(exc)) from None
 
 
 def _open_checkpoint(note: bytes, verifier: Verifier, what: str) -> Checkpoint:
     try:
         text = open_note(note, [verifier]).text
     except CryptoError as exc:
-        raise BundleError(f"检查点签名核验不通过 {what} signature does not verify with {VKEY_FILE}: {exc}") from None
+        raise BundleError("检查点签名核验不通过：{what} 的签名不能用 {file} 核验（{reason}）", what=what, file=VKEY_FILE, reason=str(exc)) from None
     try:
         checkpoint = Checkpoint.parse(text)
     except CryptoError as exc:
-        raise BundleError(f"检查点文件无效 {what} is not a checkpoint: {exc}") from None
+        raise BundleError("检查点文件无效：{what}（{reason}）", what=what, reason=str(exc)) from None
     if checkpoint.origin != verifier.name:
-        raise BundleError(f"检查点所属的审计日志与验证密钥不符 {what} origin {checkpoint.origin!r} is not the log named by {VKEY_FILE} ({verifier.name!r})")
+        raise BundleError(
+            "检查点所属的审计日志与验证密钥不符：{what} 属于 {origin}，{file} 对应 {name}",
+            what=what, origin=repr(checkpoint.origin), file=VKEY_FILE, name=repr(verifier.name),
+        )
     return checkpoint
 
 
@@ -206,7 +210,7 @@ def _fold(
             if progress is not None:
                 progress(done, size)
     if done < size:
-        raise BundleError(f"审计包的记录不完整，缺少第 {done} 条 entries.jsonl ends after {done} entries: entry {done} is missing (the checkpoint covers {size})")
+        raise BundleError("审计包的记录不完整，缺少第 {n} 条（{file} 只有 {n} 条，检查点含 {size} 条）", n=done, file=ENTRIES_FILE, size=size)
     if old_size is not None and n < old_size:
         old_root = _root_after(stack, n, pending[: old_size - n])
     return _root_after(stack, n, pending), old_root
@@ -326,7 +330,7 @@ def _decode_all(leaves: list[bytes], n: int) -> None:
         try:
             decode_leaf(leaf)
         except LeafError as exc:
-            raise BundleError(f"第 {i} 条记录无效：entry {i}: {exc}") from None
+            raise BundleError("第 {n} 条记录无效：{problem}", n=i, problem=exc.text) from None
 
 
 def _new_head(head: bytes, heads: set[bytes]) -> bool:
@@ -373,7 +377,7 @@ def _check_lines(lines: list[bytes], n: int, size: int, strict: bool) -> list[by
     leaves = []
     for line in lines:
         if n >= size:
-            raise BundleError(f"审计包的记录多于检查点所含的条数 entry {n}: entries.jsonl has more entries than the checkpoint's {size}")
+            raise BundleError("审计包的记录多于检查点所含的条数（第 {n} 条多出，检查点含 {size} 条）", n=n, size=size)
         if not line.startswith(_PREFIX) or line[-1:] != b"\n":
             raise BundleError(_line_problem(n, line))
         end = line.find(b'"', 9)  # base64 holds no quote: the first one closes it
@@ -388,30 +392,30 @@ def _check_lines(lines: list[bytes], n: int, size: int, strict: bool) -> list[by
             try:
                 decode_leaf(leaf)
             except LeafError as exc:
-                raise BundleError(f"第 {n} 条记录无效：entry {n}: {exc}") from None
+                raise BundleError("第 {n} 条记录无效：{problem}", n=n, problem=exc.text) from None
         leaves.append(leaf)
         n += 1
     return leaves
 
 
-def _leaf_problem(n: int, text: bytes) -> str:
+def _leaf_problem(n: int, text: bytes) -> Text:
     try:
         binascii.a2b_base64(text, strict_mode=True)
     except binascii.Error:
-        return f"第 {n} 条记录的签名数据无效 entry {n}: leaf is not valid base64"
-    return f"第 {n} 条记录与其签名数据不符 entry {n}: leaf does not match its fields"
+        return Text("第 {n} 条记录的签名数据无效（不是有效的 base64）", n=n)
+    return Text("第 {n} 条记录与其签名数据不符", n=n)
 
 
-def _line_problem(n: int, line: bytes) -> str:
+def _line_problem(n: int, line: bytes) -> Text:
     if not line.endswith(b"\n"):
-        return f"第 {n} 条记录不完整 entry {n}: line is truncated (no newline at the end of entries.jsonl)"
-    return f"第 {n} 条记录格式不对 entry {n}: line is not a bundle entry (it must start with {_PREFIX.decode()})"
+        return Text("第 {n} 条记录不完整（{file} 的末尾没有换行）", n=n, file=ENTRIES_FILE)
+    return Text("第 {n} 条记录格式不对（每行须以 {prefix} 开头）", n=n, prefix=_PREFIX.decode())
 
 
-def _sequence_problem(expected: int, found: int | None) -> str:
-    after = f"after {expected - 1}" if expected else "at the start"
+def _sequence_problem(expected: int, found: int | None) -> Text:
     if found is None:
-        return f"第 {expected} 条记录缺少序号 entry {expected}: leaf has no index where the canonical encoding puts it"
+        return Text("第 {n} 条记录缺少序号（规范编码放序号的位置没有序号）", n=expected)
+    where = Text("在第 {prev} 条之后", prev=expected - 1) if expected else Text("在开头")
     if found > expected:
-        return f"缺少第 {expected} 条记录 entry {expected} is missing: found {found} {after}"
-    return f"第 {expected} 条记录顺序错乱 entry {expected} is out of order: found {found} {after}"
+        return Text("缺少第 {n} 条记录（{where}见到第 {found} 条）", n=expected, where=where, found=found)
+    return Text("第 {n} 条记录顺序错乱（{where}见到第 {found} 条）", n=expected, where=where, found=found)

@@ -30,7 +30,7 @@ from crypto.note import Verifier, open_note
 from crypto.proof import root_from_inclusion_proof
 from evaluation.audit import store
 from evaluation.audit.entry import Actor, Entry, LeafError, format_time, leaf_of_fields, leaf_of_text
-from evaluation.errors import IntegrityFailure
+from evaluation.errors import IntegrityFailure, Text
 
 PAGE = 10_000
 """Entries read per query by the start-up check."""
@@ -48,10 +48,10 @@ def row_entry(row: Any) -> Entry:
     try:
         actor = Actor(row.actor_account, row.actor_role)
         if leaf_of_fields(row.idx, moment, row.tender_id, actor, row.kind, row.payload) != leaf:
-            raise LeafError("不符 differs")
+            raise LeafError("不符")
         payload = json.loads(row.payload)
     except (LeafError, ValueError, TypeError):
-        raise IntegrityFailure(f"第 {row.idx} 条记录的存储内容与其签名数据不符 entry {row.idx}: stored columns do not match its leaf") from None
+        raise IntegrityFailure("第 {index} 条记录的存储内容与其签名数据不符", index=row.idx) from None
     return Entry(row.idx, moment, row.tender_id, actor, row.kind, payload, leaf)
 
 
@@ -69,9 +69,9 @@ def open_checkpoint(note: bytes, size: int, root: bytes, verifier: Verifier) -> 
     try:
         checkpoint = Checkpoint.parse(open_note(note, [verifier]).text)
     except CryptoError as exc:
-        raise IntegrityFailure(f"检查点签名核验不通过 checkpoint at size {size} does not verify with the log's key: {exc}") from None
+        raise IntegrityFailure("检查点签名核验不通过（检查点含 {size} 条）：{reason}", size=size, reason=str(exc)) from None
     if (checkpoint.origin, checkpoint.size, checkpoint.root) != (verifier.name, size, root):
-        raise IntegrityFailure(f"检查点记录与其签名不符 checkpoint row at size {size} does not match its signed note")
+        raise IntegrityFailure("检查点记录与其签名不符（检查点含 {size} 条）", size=size)
     return Signed(size, root)
 
 
@@ -84,9 +84,7 @@ async def prove(conn: AsyncConnection, entries: Sequence[Entry], signed: Signed)
     for entry, nodes in plans:
         proof = nodes.rehash([hashes[n] for n in nodes.ids])
         if root_from_inclusion_proof(entry.leaf_hash, entry.index, signed.size, proof) != signed.root:
-            raise IntegrityFailure(
-                f"第 {entry.index} 条记录不在已签名的检查点中 entry {entry.index}: its leaf is not in the tree of the signed checkpoint at size {signed.size}"
-            )
+            raise IntegrityFailure("第 {index} 条记录不在已签名的检查点中（检查点含 {size} 条）", index=entry.index, size=signed.size)
 
 
 @dataclass(frozen=True)
@@ -107,7 +105,7 @@ async def check_log(conn: AsyncConnection, signed: Signed, since: tuple[int, byt
         try:
             border = await store.node_hashes(conn, merkle.range_nodes(start))
             if merkle.fold_range(border) != since[1]:  # type: ignore[index]
-                raise IntegrityFailure("节点已改变 nodes changed")
+                raise IntegrityFailure("节点已改变")
             return await _check_from(conn, start, border, signed)
         except IntegrityFailure:
             pass  # something is wrong: check everything, to name the first bad entry
@@ -130,7 +128,7 @@ async def _check_from(conn: AsyncConnection, start: int, border: list[bytes], si
         computed: list[tuple[int, bytes]] = []
         for idx, time_us, tender_id, account, role, kind, payload_text, stored_leaf in rows:
             if idx != n:
-                raise IntegrityFailure(f"数据库中缺少第 {n} 条记录 entry {n} is missing from the database (found {idx} after {n - 1})")
+                raise IntegrityFailure("数据库中缺少第 {n} 条记录（第 {prev} 条之后是第 {found} 条）", n=n, prev=n - 1, found=idx)
             if time_us != last_us:  # a batch shares one time: format it once
                 last_us, time_text = time_us, format_time(_moment(time_us))
             leaf = bytes(stored_leaf)
@@ -139,7 +137,7 @@ async def _check_from(conn: AsyncConnection, start: int, border: list[bytes], si
             except (TypeError, ValueError):
                 same = False
             if not same:
-                raise IntegrityFailure(f"第 {idx} 条记录的存储内容与其签名数据不符 entry {idx}: stored columns do not match its leaf")
+                raise IntegrityFailure("第 {index} 条记录的存储内容与其签名数据不符", index=idx)
             h = sha256(b"\x00" + leaf).digest()
             computed.append((n << store.LEVEL_BITS, h))
             level, m = 0, n + 1
@@ -151,15 +149,15 @@ async def _check_from(conn: AsyncConnection, start: int, border: list[bytes], si
             border.append(h)
             n += 1
         if n < end:
-            raise IntegrityFailure(f"数据库中缺少第 {n} 条记录 entry {n} is missing from the database (the checkpoint covers {size})")
+            raise IntegrityFailure("数据库中缺少第 {n} 条记录（检查点含 {size} 条）", n=n, size=size)
         if stored != computed:
             raise IntegrityFailure(_node_problem(stored, computed))
     if merkle.fold_range(border) != signed.root:
-        raise IntegrityFailure(f"存储的记录与已签名的检查点不符，记录可能被改动 the stored entries do not give the root of the signed checkpoint at size {size}")
+        raise IntegrityFailure("存储的记录与已签名的检查点不符，记录可能被改动（检查点含 {size} 条）", size=size)
     return CheckReport(size, signed.root, start, border)
 
 
-def _node_problem(stored: list[tuple[int, bytes]], computed: list[tuple[int, bytes]]) -> str:
+def _node_problem(stored: list[tuple[int, bytes]], computed: list[tuple[int, bytes]]) -> Text:
     """Name the entry of the first node that differs between the stored and the recomputed ones."""
     for (got_key, got), (want_key, want) in zip(stored, computed):
         if got_key != want_key or got != want:
@@ -169,6 +167,6 @@ def _node_problem(stored: list[tuple[int, bytes]], computed: list[tuple[int, byt
         key = (stored if len(stored) > len(computed) else computed)[min(len(stored), len(computed))][0]
     leaf, level = key >> store.LEVEL_BITS, key & ((1 << store.LEVEL_BITS) - 1)
     if level == 0:
-        return f"entry {leaf}: its stored leaf hash does not match its leaf"
+        return Text("第 {index} 条记录存储的叶哈希与该记录不符", index=leaf)
     first = leaf - (1 << level) + 1
-    return f"entries {first}–{leaf}: the stored tree node over them (level {level}) does not match their leaves"
+    return Text("第 {first}–{last} 条记录之上存储的树节点（第 {level} 层）与这些记录不符", first=first, last=leaf, level=level)

@@ -44,7 +44,7 @@ class Actor:
 
     def __post_init__(self) -> None:
         if not self.account or not self.role:
-            raise LeafError("操作人的账号和角色不能为空 actor account and role must not be empty")
+            raise LeafError("操作人的账号和角色不能为空")
 
     def to_json(self) -> dict[str, str]:
         return {"account": self.account, "role": self.role}
@@ -64,9 +64,9 @@ class EntryDraft:
 
     def __post_init__(self) -> None:
         if not self.kind or any(ch.isspace() for ch in self.kind):
-            raise LeafError(f"记录类型不能为空或含空格 entry kind {self.kind!r} must be non-empty without spaces")
+            raise LeafError("记录类型不能为空或含空格（收到 {kind}）", kind=repr(self.kind))
         if self.tender_id == "":
-            raise LeafError("项目编号不能为空 tender_id must be None or non-empty")
+            raise LeafError("项目编号不能为空")
         check_payload(self.payload)
 
 
@@ -103,7 +103,7 @@ class Entry:
 def format_time(moment: datetime) -> str:
     """RFC 3339 UTC with microseconds, e.g. ``2026-05-01T08:00:00.000000Z``. Requires an aware datetime."""
     if moment.tzinfo is None:
-        raise LeafError("记录时间须带时区 entry time must be timezone-aware")
+        raise LeafError("记录时间须带时区")
     return moment.astimezone(timezone.utc).strftime(_TIME_FORMAT)
 
 
@@ -112,9 +112,9 @@ def parse_time(text: str) -> datetime:
     try:
         moment = datetime.strptime(text, _TIME_FORMAT).replace(tzinfo=timezone.utc)
     except ValueError:
-        raise LeafError(f"时间格式不对 time {text!r} is not RFC 3339 UTC with microseconds") from None
+        raise LeafError("时间格式不对：{time} 不是带微秒的 RFC 3339 UTC 时间", time=repr(text)) from None
     if format_time(moment) != text:
-        raise LeafError(f"时间格式不规范 time {text!r} is not in canonical form")
+        raise LeafError("时间格式不规范：{time}", time=repr(text))
     return moment
 
 
@@ -164,21 +164,21 @@ def _encodes(text: str) -> bool:
 def _explain(value: Any, path: str, depth: int) -> None:
     """The full check, with the path of the first offending value in the error."""
     if depth > MAX_DEPTH:
-        raise LeafError(f"内容嵌套过深 {path} is nested deeper than {MAX_DEPTH} levels")
+        raise LeafError("内容嵌套过深：{path} 超过 {depth} 层", path=path, depth=MAX_DEPTH)
     if value is None or isinstance(value, (bool, str)):
         if isinstance(value, str):
             _check_text(value, path)
         return
     if isinstance(value, int):
         if abs(value) > MAX_SAFE_INTEGER:
-            raise LeafError(f"整数过大，请改用文字 {path} is {value}: integers must be within ±(2**53 - 1); send a string")
+            raise LeafError("整数过大，请改用文字：{path} 为 {value}，整数须在 ±(2**53 - 1) 以内", path=path, value=value)
         return
     if isinstance(value, float):
-        raise LeafError(f"内容中不能有小数，请用整数或文字 {path} is a float ({value!r}): floats are not canonical; use an integer or a string")
+        raise LeafError("内容中不能有小数，请用整数或文字：{path} 为 {value}", path=path, value=repr(value))
     if isinstance(value, dict):
         for key, item in value.items():
             if not isinstance(key, str):
-                raise LeafError(f"内容中有非文字的键 {path} has a non-string key {key!r}")
+                raise LeafError("内容中有非文字的键：{path} 的键 {key}", path=path, key=repr(key))
             _check_text(key, path)
             _explain(item, f"{path}.{key}", depth + 1)
         return
@@ -186,14 +186,14 @@ def _explain(value: Any, path: str, depth: int) -> None:
         for i, item in enumerate(value):
             _explain(item, f"{path}[{i}]", depth + 1)
         return
-    raise LeafError(f"内容中有不允许的数据类型 {path} has a value of type {type(value).__name__}, not allowed in a leaf")
+    raise LeafError("内容中有不允许的数据类型：{path} 的类型为 {type}", path=path, type=type(value).__name__)
 
 
 def _check_text(text: str, path: str) -> None:
     try:
         text.encode()
     except UnicodeEncodeError:
-        raise LeafError(f"文字中有无效字符 {path} holds a string that is not valid Unicode (lone surrogate)") from None
+        raise LeafError("文字中有无效字符：{path}（孤立的代理字符）", path=path) from None
 
 
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
@@ -215,7 +215,7 @@ def encode_leaf(
 ) -> bytes:
     """The canonical leaf bytes of an entry. Requires ``index >= 0`` and a valid payload."""
     if index < 0:
-        raise LeafError(f"记录序号不能为负数 entry index must not be negative, got {index}")
+        raise LeafError("记录序号不能为负数（收到 {index}）", index=index)
     check_payload(payload)
     return _encode(index, format_time(time), tender_id, actor, kind, canonical_payload(payload))
 
@@ -259,7 +259,7 @@ def make_entries(start: int, time: datetime, drafts: Sequence[EntryDraft]) -> li
     """``make_entry`` for drafts at consecutive indices from `start`, all at `time`, each with its
     canonical payload text (the ``payload`` column). Payloads are checked again, as there."""
     if start < 0:
-        raise LeafError(f"记录序号不能为负数 entry index must not be negative, got {start}")
+        raise LeafError("记录序号不能为负数（收到 {index}）", index=start)
     time_text = format_time(time)
     out = []
     for index, draft in enumerate(drafts, start):
@@ -276,25 +276,25 @@ def decode_leaf(leaf: bytes) -> Entry:
     try:
         obj = json.loads(leaf.decode(), parse_float=_refuse_float)
     except (UnicodeDecodeError, ValueError) as exc:
-        raise LeafError(f"记录不是有效的 JSON leaf is not UTF-8 JSON: {exc}") from None
+        raise LeafError("记录不是有效的 JSON：{reason}", reason=str(exc)) from None
     if not isinstance(obj, dict) or tuple(sorted(obj)) != _LEAF_KEYS:
-        raise LeafError(f"记录格式不对 leaf must be an object with the members {', '.join(_LEAF_KEYS)}")
+        raise LeafError("记录格式不对：须是含成员 {members} 的对象", members=", ".join(_LEAF_KEYS))
     if obj["v"] != LEAF_VERSION:
-        raise LeafError(f"不支持此版本的记录 leaf version {obj['v']!r} is not supported (want {LEAF_VERSION})")
+        raise LeafError("不支持此版本的记录（版本 {version}，应为 {want}）", version=repr(obj["v"]), want=LEAF_VERSION)
     actor, index, kind, payload, tender = obj["actor"], obj["index"], obj["kind"], obj["payload"], obj["tender"]
     if not isinstance(actor, dict) or sorted(actor) != ["account", "role"]:
-        raise LeafError("记录的操作人格式不对 leaf actor must be an object with account and role")
+        raise LeafError("记录的操作人格式不对")
     if type(index) is not int or not isinstance(kind, str) or not isinstance(payload, dict):
-        raise LeafError("记录的序号、类型或内容格式不对 leaf index, kind or payload has the wrong type")
+        raise LeafError("记录的序号、类型或内容格式不对")
     if tender is not None and not isinstance(tender, str) or not isinstance(obj["time"], str):
-        raise LeafError("记录的项目或时间格式不对 leaf tender or time has the wrong type")
+        raise LeafError("记录的项目或时间格式不对")
     entry = Entry(
         index, parse_time(obj["time"]), tender, Actor(str(actor["account"]), str(actor["role"])), kind, payload, leaf
     )
     if encode_leaf(entry.index, entry.time, tender, entry.actor, kind, payload) != leaf:
-        raise LeafError(f"第 {index} 条记录的格式不规范 leaf of entry {index} is not in canonical form")
+        raise LeafError("第 {index} 条记录的格式不规范", index=index)
     return entry
 
 
 def _refuse_float(text: str) -> float:
-    raise LeafError(f"记录中含有小数，格式不规范 leaf holds a float ({text}): not canonical")
+    raise LeafError("记录中含有小数，格式不规范（{value}）", value=text)

@@ -38,5 +38,8 @@ def load_or_create_signer(path: Path, origin: str) -> tuple[Signer, str]:
         log.warning("audit log key is readable by others", extra={"path": str(path), "mode": oct(mode)})
     signer = Signer.from_key_text(path.read_text().strip())
     if signer.name != origin:
-        raise ConflictError(f"密钥文件属于其他审计日志 {path} holds the key of log {signer.name!r}, not of origin {origin!r}")
+        raise ConflictError(
+            "密钥文件属于其他审计日志：{path} 存的是日志 {name} 的密钥，而不是 {origin} 的",
+            path=str(path), name=repr(signer.name), origin=repr(origin),
+        )
     return signer, signer.verifier().to_key_text()

@@ -71,7 +71,7 @@ class Receipt:
         note = open_note(self.checkpoint.note, [verifier])
         checkpoint = Checkpoint.parse(note.text)
         if (checkpoint.size, checkpoint.root) != (self.checkpoint.size, self.checkpoint.root):
-            raise IntegrityFailure("回执的检查点与其签名不符 receipt checkpoint fields do not match its signed note")
+            raise IntegrityFailure("回执的检查点与其签名不符")
         verify_inclusion(self.entry.leaf_hash, self.entry.index, checkpoint.size, self.proof, checkpoint.root)
 
 
@@ -117,15 +117,15 @@ class AuditLog:
         raises NotFoundError if the log has never been started.
         """
         if self._task is not None:
-            raise ConflictError("审计日志已启动 audit log is already started")
+            raise ConflictError("审计日志已启动")
         try:
             await self._check(record=not readonly)
             await self._load(check_entries=not readonly)
         except IntegrityFailure as exc:
-            raise IntegrityFailure(f"审计日志校验失败 the audit log does not match its signed checkpoint: {exc}") from None
+            raise IntegrityFailure("审计日志校验失败：{problem}", problem=exc.text) from None
         if readonly:
             if self._checkpoint is None:
-                raise NotFoundError("审计日志还没有检查点，请先启动一次平台 the audit log has no checkpoint yet: start the platform once first")
+                raise NotFoundError("审计日志还没有检查点，请先启动一次平台")
             return
         if self._checkpoint is None:  # a new log: sign the empty tree
             async with self._engine.begin() as conn:
@@ -163,7 +163,7 @@ class AuditLog:
         every row against its leaf, every node recomputed, the root against the signed checkpoint.
         Reads only. Raises IntegrityFailure naming the first bad entry."""
         if self._checkpoint is None:
-            raise ConflictError("审计日志尚未启动 audit log is not started")
+            raise ConflictError("审计日志尚未启动")
         async with self._engine.connect() as conn:
             return await check_log(conn, self._signed(), None)
 
@@ -184,8 +184,8 @@ class AuditLog:
         root = merkle.fold_range(border)
         if stored != size or (row is not None and row.root != root):
             raise IntegrityFailure(
-                f"存储的审计日志与最新的检查点不符 stored audit log does not match its latest checkpoint: {stored} entries, nodes give "
-                f"root {root.hex()}, checkpoint has size {size}"
+                "存储的审计日志与最新的检查点不符：存有 {stored} 条记录，节点给出的根为 {root}，检查点含 {size} 条",
+                stored=stored, root=root.hex(), size=size,
             )
         self._size, self._range, self._last_us = size, border, last_us
         self._checkpoint = None if row is None else SignedCheckpoint(row.size, row.root, row.note.encode())
@@ -208,10 +208,10 @@ class AuditLog:
 
     async def _submit(self, drafts: list[EntryDraft], apply: Apply | None) -> list[Entry]:
         if self._task is None or self._task.done():
-            raise ConflictError("审计日志未在运行（未启动、已停止或只读） audit log is not running (not started, stopped, or read-only)")
+            raise ConflictError("审计日志未在运行（未启动、已停止或只读）")
         for draft in drafts:
             if not isinstance(draft, EntryDraft):
-                raise InvalidRequest(f"内部错误：记录草稿类型不对 expected an EntryDraft, got {type(draft).__name__}")
+                raise InvalidRequest("内部错误：记录草稿类型不对（收到 {type}）", type=type(draft).__name__)
         future: asyncio.Future[list[Entry]] = asyncio.get_running_loop().create_future()
         await self._queue.put(_Request(drafts, apply, future))
         return await future
@@ -330,7 +330,7 @@ class AuditLog:
     async def latest_checkpoint(self) -> SignedCheckpoint:
         """The newest signed checkpoint; it covers every committed entry. Requires a started log."""
         if self._checkpoint is None:
-            raise ConflictError("审计日志尚未启动 audit log is not started")
+            raise ConflictError("审计日志尚未启动")
         async with self._engine.connect() as conn:
             row = await store.latest_checkpoint(conn)
         current = self._checkpoint
@@ -344,7 +344,7 @@ class AuditLog:
     def _signed(self) -> Signed:
         """The checkpoint served entries are proven against (its note verified when it was set)."""
         if self._checkpoint is None:
-            raise ConflictError("审计日志尚未启动 audit log is not started")
+            raise ConflictError("审计日志尚未启动")
         return Signed(self._checkpoint.size, self._checkpoint.root)
 
     async def _checked(self, conn: AsyncConnection, rows: Sequence[Any], signed: Signed) -> list[Entry]:
@@ -359,17 +359,17 @@ class AuditLog:
         Requires ``0 <= start <= end <= size``. Raises IntegrityFailure naming a bad entry."""
         signed = self._signed()
         if not 0 <= start <= end <= signed.size:
-            raise InvalidRequest(f"所请求的记录范围超出审计日志 entry range [{start}, {end}) is not within the log of size {signed.size}")
+            raise InvalidRequest("所请求的记录范围超出审计日志（请求 [{start}, {end})，日志共 {size} 条）", start=start, end=end, size=signed.size)
         async with self._engine.connect() as conn:
             rows = await store.entry_rows(conn, start, end)
             if len(rows) != end - start:
-                raise IntegrityFailure(f"数据库中缺少所请求的记录 entries of [{start}, {end}) are missing from the database")
+                raise IntegrityFailure("数据库中缺少所请求的记录（[{start}, {end})）", start=start, end=end)
             return await self._checked(conn, rows, signed)
 
     async def leaves(self, start: int, end: int) -> list[bytes]:
         """Leaf bytes of entries ``start <= index < end``. Requires ``0 <= start <= end <= size``."""
         if not 0 <= start <= end <= self.size:
-            raise InvalidRequest(f"所请求的记录范围超出审计日志 entry range [{start}, {end}) is not within the log of size {self.size}")
+            raise InvalidRequest("所请求的记录范围超出审计日志（请求 [{start}, {end})，日志共 {size} 条）", start=start, end=end, size=self.size)
         async with self._engine.connect() as conn:
             return await store.leaves(conn, start, end)
 
@@ -398,7 +398,7 @@ class AuditLog:
         until_us = None
         if until_time is not None:
             if until_time.tzinfo is None:
-                raise InvalidRequest("截止时间须带时区 until_time must carry a timezone")
+                raise InvalidRequest("截止时间须带时区")
             until_us = _to_us(until_time)
         async with self._engine.connect() as conn:
             rows = await store.tender_rows(
@@ -409,7 +409,7 @@ class AuditLog:
     async def root_at(self, size: int) -> bytes:
         """Root of the first `size` entries. Requires ``0 <= size <= self.size``."""
         if not 0 <= size <= self.size:
-            raise InvalidRequest(f"所请求的条数超出审计日志 tree size {size} is out of range: the log has {self.size} entries")
+            raise InvalidRequest("所请求的条数超出审计日志（请求 {size} 条，日志共 {have} 条）", size=size, have=self.size)
         async with self._engine.connect() as conn:
             return merkle.fold_range(await store.node_hashes(conn, merkle.range_nodes(size)))
 
@@ -420,7 +420,7 @@ class AuditLog:
         """
         size = self.size if size is None else size
         if not 0 < size <= self.size:
-            raise InvalidRequest(f"所请求的条数超出审计日志 tree size {size} is out of range: the log has {self.size} entries")
+            raise InvalidRequest("所请求的条数超出审计日志（请求 {size} 条，日志共 {have} 条）", size=size, have=self.size)
         self._check_index(index, size)
         nodes = merkle.inclusion_nodes(index, size)
         async with self._engine.connect() as conn:
@@ -430,7 +430,8 @@ class AuditLog:
         """Consistency proof from `size1` to `size2`. Requires ``0 < size1 <= size2 <= self.size``."""
         if not 0 < size1 <= size2 <= self.size:
             raise InvalidRequest(
-                f"无法给出这两个条数之间的一致性证明 no consistency proof from size {size1} to {size2}: need 0 < size1 <= size2 <= {self.size}"
+                "无法给出这两个条数之间的一致性证明（{size1} 到 {size2}，须 0 < size1 <= size2 <= {size}）",
+                size1=size1, size2=size2, size=self.size,
             )
         nodes = merkle.consistency_nodes(size1, size2)
         async with self._engine.connect() as conn:
@@ -446,9 +447,9 @@ class AuditLog:
     @staticmethod
     def _check_index(index: int, size: int) -> None:
         if index < 0:
-            raise InvalidRequest(f"记录序号不能为负数 entry index must not be negative, got {index}")
+            raise InvalidRequest("记录序号不能为负数（收到 {index}）", index=index)
         if index >= size:
-            raise NotFoundError(f"第 {index} 条记录尚不存在 entry {index} is beyond the log size {size}")
+            raise NotFoundError("第 {index} 条记录尚不存在（日志共 {size} 条）", index=index, size=size)
 
 
 def _to_us(moment: datetime) -> int:

@@ -196,7 +196,7 @@ async def node_hashes(conn: AsyncConnection, ids: Sequence[NodeID]) -> list[byte
         for n, k in zip(ids, keys):
             if k not in found:
                 raise IntegrityFailure(
-                    f"数据库中缺少审计日志的节点 audit log node (level {n.level}, index {n.index}) is missing from the database"
+                    "数据库中缺少审计日志的节点（第 {level} 层第 {index} 个）", level=n.level, index=n.index
                 ) from None
         raise
 

@@ -77,7 +77,7 @@ class DateRange:
 
     def __post_init__(self) -> None:
         if self.end is not None and self.end < self.start:
-            raise AvoidanceError(f"日期范围的结束早于开始 date range ends ({self.end}) before it starts ({self.start})")
+            raise AvoidanceError("日期范围的结束早于开始（{start} 至 {end}）", start=self.start.isoformat(), end=self.end.isoformat())
 
     def meets(self, first: date, last: date) -> bool:
         """True when this range shares at least one day with ``[first, last]``."""
@@ -115,7 +115,7 @@ class Expert:
 
     def __post_init__(self) -> None:
         if not self.id:
-            raise AvoidanceError("专家编号不能为空 expert id must not be empty")
+            raise AvoidanceError("专家编号不能为空")
 
 
 @dataclass(frozen=True)
@@ -209,7 +209,7 @@ def eligible(
     excluded: dict[Rule, list[tuple[str, str]]] = {}
     for expert in experts:
         if expert.id in seen:
-            raise AvoidanceError(f"专家「{expert.id}」在专家库中出现了两次 expert {expert.id} appears twice in the pool")
+            raise AvoidanceError("专家「{expert}」在专家库中出现了两次", expert=expert.id)
         seen.add(expert.id)
         found = reasons(expert, bidder_orgs, agency, on_date)
         if not found:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from enum import Enum
 
-from evaluation.errors import InvalidRequest
+from evaluation.errors import InvalidRequest, Text
 
 LARGE_BUDGET_YUAN = 10_000_000
 """Budget from which an open or invited tender needs 7 or more members (MOF Order 87 art. 47)."""
@@ -74,12 +74,9 @@ def minimum_committee_size(
     to 5 for budgets at or above it. Raises CommitteeError for single source (no committee).
     """
     if type(budget_yuan) is not int or budget_yuan < 0:
-        raise CommitteeError(f"预算须为不小于零的整数（元） budget must be a non-negative whole number of yuan, got {budget_yuan!r}")
+        raise CommitteeError("预算须为不小于零的整数（元），收到 {got}", got=repr(budget_yuan)[:40])
     if method is ProcurementMethod.SINGLE_SOURCE:
-        raise CommitteeError(
-            "单一来源采购不组建评标委员会，不抽取专家 single source (单一来源) has no evaluation committee: professionals negotiate the price "
-            "(MOF Order 74 art. 39), nothing is drawn or scored"
-        )
+        raise CommitteeError("单一来源采购不组建评标委员会，不抽取专家（财政部令第74号第三十九条）")
     if method in _TENDERS:
         return 7 if budget_yuan >= LARGE_BUDGET_YUAN or complex_or_high_impact else 5
     if (
@@ -112,23 +109,21 @@ def validate_committee_plan(
     ``minimum_committee_size``.
     """
     if type(size) is not int or type(purchaser_reps) is not int:
-        raise CommitteeError("评标委员会人数和采购人代表人数须为整数 committee size and purchaser representatives must be whole numbers")
+        raise CommitteeError("评标委员会人数和采购人代表人数须为整数")
     if purchaser_reps < 0:
-        raise CommitteeError(f"采购人代表人数不能为负数 purchaser representatives cannot be negative, got {purchaser_reps}")
+        raise CommitteeError("采购人代表人数不能为负数，收到 {got}", got=purchaser_reps)
     least = minimum_committee_size(
         method,
         budget_yuan,
         complex_or_high_impact=complex_or_high_impact,
         open_tender_threshold_yuan=open_tender_threshold_yuan,
     )
-    name = f"{method.label_zh} ({method.value})"
+    name = Text(method.label_zh)
     if size < least:
-        raise CommitteeError(f"评标委员会至少 {least} 人，方案为 {size} 人 {name} needs at least {least} members, the plan has {size}")
+        raise CommitteeError("{method}评标委员会至少 {least} 人，方案为 {size} 人", method=name, least=least, size=size)
     if size % 2 == 0:
-        raise CommitteeError(f"评标委员会须为单数，方案为 {size} 人 {name} needs an odd number of members, the plan has {size}")
+        raise CommitteeError("{method}评标委员会须为单数，方案为 {size} 人", method=name, size=size)
     experts = size - purchaser_reps
     if experts < minimum_experts(size):
-        raise CommitteeError(
-            f"评审专家不得少于成员总数的三分之二 experts must be at least two thirds of the members: {experts} of {size} "
-            f"(at most {size - minimum_experts(size)} purchaser representatives)"
-        )
+        raise CommitteeError("评审专家不得少于成员总数的三分之二：{size} 人中专家 {experts} 人（采购人代表至多 {reps} 人）",
+                             size=size, experts=experts, reps=size - minimum_experts(size))

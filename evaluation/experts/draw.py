@@ -21,7 +21,7 @@ from enum import Enum
 from typing import Any, Protocol
 
 from evaluation.audit.entry import canonical_json
-from evaluation.errors import ConflictError, InvalidRequest
+from evaluation.errors import ConflictError, InvalidRequest, Text
 
 DOMAIN = b"pingbiao-draw-v1"
 REQUEST_VERSION = 1
@@ -54,9 +54,9 @@ class SiteQuota:
 
     def __post_init__(self) -> None:
         if not self.site or not self.regions or any(not r for r in self.regions):
-            raise DrawError(f"场地须有编号和地区代码 site {self.site!r} needs an id and non-empty region prefixes")
+            raise DrawError("场地须有编号和地区代码（场地 {site}）", site=repr(self.site)[:40])
         if type(self.count) is not int or self.count < 0:
-            raise DrawError(f"场地「{self.site}」的名额须为不小于零的整数 site {self.site} quota must be a non-negative whole number, got {self.count!r}")
+            raise DrawError("场地「{site}」的名额须为不小于零的整数，收到 {got}", site=self.site, got=repr(self.count)[:40])
 
     def takes(self, region: str) -> bool:
         """True when an expert from `region` belongs to this site."""
@@ -78,30 +78,26 @@ class DrawCriteria:
 
     def __post_init__(self) -> None:
         if type(self.seats) is not int or self.seats < 1:
-            raise DrawError(f"席位数须为正整数 seats must be a positive whole number, got {self.seats!r}")
+            raise DrawError("席位数须为正整数，收到 {got}", got=repr(self.seats)[:40])
         for code, n in self.specialties.items():
             if not code or type(n) is not int or n < 0:
-                raise DrawError(
-                    f"专业名额「{code}」须为专业代码和不小于零的整数 specialty quota {code!r}: {n!r} must be a code and a non-negative whole number"
-                )
+                raise DrawError("专业名额「{code}」须为专业代码和不小于零的整数，收到 {got}", code=code, got=repr(n)[:40])
         if self.specialties and sum(self.specialties.values()) != self.seats:
-            raise DrawError(
-                f"各专业名额之和与席位数不符 specialty quotas sum to {sum(self.specialties.values())}, not the {self.seats} seats"
-            )
+            raise DrawError("各专业名额之和（{total}）与席位数（{seats}）不符", total=sum(self.specialties.values()),
+                            seats=self.seats)
         if self.sites:
             if len({s.site for s in self.sites}) != len(self.sites):
-                raise DrawError("场地编号不能重复 site ids must be unique")
+                raise DrawError("场地编号不能重复")
             if [s.role for s in self.sites].count(SiteRole.MAIN) != 1:
-                raise DrawError("须有且只有一个主场 exactly one site must be the main site (主场)")
+                raise DrawError("须有且只有一个主场")
             if sum(s.count for s in self.sites) != self.seats:
-                raise DrawError(
-                    f"各场地名额之和与席位数不符 site quotas sum to {sum(s.count for s in self.sites)}, not the {self.seats} seats"
-                )
+                raise DrawError("各场地名额之和（{total}）与席位数（{seats}）不符", total=sum(s.count for s in self.sites),
+                                seats=self.seats)
             for a in self.sites:
                 for b in self.sites:
                     if a is not b and any(p.startswith(q) for p in a.regions for q in b.regions):
                         first, second = sorted((a.site, b.site))
-                        raise DrawError(f"场地「{first}」和「{second}」的地区重叠 sites {first} and {second} have overlapping region prefixes")
+                        raise DrawError("场地「{first}」和「{second}」的地区重叠", first=first, second=second)
 
     def site_of(self, region: str) -> str | None:
         """The site an expert from `region` sits at, or None when no site takes the region."""
@@ -182,16 +178,16 @@ class DrawRequest:
 
     def __post_init__(self) -> None:
         if not self.tender:
-            raise DrawError("抽取申请缺少项目 draw request needs a tender id")
+            raise DrawError("抽取申请缺少项目")
         ids = [e.id for e in self.pool]
         if any(not i for i in ids) or len(set(ids)) != len(ids):
-            raise DrawError("专家库中的专家编号须非空且不重复 pool expert ids must be non-empty and unique")
+            raise DrawError("专家库中的专家编号须非空且不重复")
         codes = frozenset(self.criteria.specialties)
         for e in self.pool:
             if not e.specialties <= codes or (codes and not e.specialties):
-                raise DrawError(f"专家「{e.id}」没有所需的专业，或有未申请的专业 pool expert {e.id} has no requested specialty or an unrequested one")
+                raise DrawError("专家「{expert}」没有所需的专业，或有未申请的专业", expert=e.id)
             if self.criteria.site_of(e.region) is None:
-                raise DrawError(f"专家「{e.id}」所在地区不属于任何场地 pool expert {e.id} is from region {e.region!r}, which no site takes")
+                raise DrawError("专家「{expert}」所在地区（{region}）不属于任何场地", expert=e.id, region=repr(e.region)[:40])
 
     def to_json(self) -> dict[str, Any]:
         """The request as a canonical-JSON-ready object (the audit payload of the draw request)."""
@@ -214,7 +210,7 @@ class DrawRequest:
         """Parse ``to_json`` output (e.g. from an audit export). Raises DrawError when malformed."""
         try:
             if obj["v"] != REQUEST_VERSION:
-                raise DrawError(f"不支持此版本的抽取申请 draw request version {obj['v']!r} is not supported")
+                raise DrawError("不支持此版本的抽取申请（版本 {version}）", version=repr(obj["v"])[:40])
             c = obj["criteria"]
             sites = tuple(
                 SiteQuota(str(s["site"]), SiteRole(s["role"]), tuple(map(str, s["regions"])), s["count"])
@@ -227,7 +223,7 @@ class DrawRequest:
             )
             return cls(str(obj["tender"]), criteria, pool)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise DrawError(f"抽取申请格式不对 draw request is malformed: {exc!r}") from None
+            raise DrawError("抽取申请格式不对（{problem}）", problem=repr(exc)[:80]) from None
 
 
 @dataclass(frozen=True)
@@ -263,27 +259,28 @@ def make_request(
     return request
 
 
-def shortage(criteria: DrawCriteria, pool: Sequence[PoolExpert], excluded: Mapping[str, int]) -> str:
+def shortage(criteria: DrawCriteria, pool: Sequence[PoolExpert], excluded: Mapping[str, int]) -> Text:
     """One line saying why `pool` cannot fill `criteria`, with the exclusion counts per rule."""
-    parts = [f"too few eligible experts: {len(pool)} for {criteria.seats} seats"]
+    parts = [Text("符合条件的专家不足：{n} 人，席位 {seats} 个", n=len(pool), seats=criteria.seats)]
     for code, need in sorted(criteria.specialties.items()):
         have = sum(code in e.specialties for e in pool)
         if have < need:
-            parts.append(f"specialty {code} needs {need}, {have} eligible")
+            parts.append(Text("专业 {code} 需 {need} 人，符合条件的 {have} 人", code=code, need=need, have=have))
     for site in criteria.sites:
         have = sum(site.takes(e.region) for e in pool)
         if have < site.count:
-            parts.append(f"site {site.site} needs {site.count}, {have} eligible")
+            parts.append(Text("场地 {site} 需 {need} 人，符合条件的 {have} 人", site=site.site, need=site.count, have=have))
     if len(parts) == 1 and len(pool) >= criteria.seats:
-        parts.append("no choice meets the specialty and site quotas together")
+        parts.append(Text("没有能同时满足专业名额和场地名额的组合"))
     ex = ", ".join(f"{rule} {n}" for rule, n in sorted(excluded.items()) if n)
-    return "; ".join(parts) + (f"; excluded: {ex}" if ex else "; none excluded")
+    parts.append(Text("已回避：{counts}", counts=ex) if ex else Text("无回避的专家"))
+    return Text.join(parts)
 
 
 def seed_of(request: DrawRequest, randomness: bytes) -> bytes:
     """SHA-256(DOMAIN ‖ request bytes ‖ randomness). Requires 32 bytes of beacon randomness."""
     if len(randomness) != RANDOMNESS_BYTES:
-        raise DrawError(f"时间信标的随机数长度不对 beacon randomness must be {RANDOMNESS_BYTES} bytes, got {len(randomness)}")
+        raise DrawError("时间信标的随机数长度不对：应为 {want} 字节，收到 {got} 字节", want=RANDOMNESS_BYTES, got=len(randomness))
     return hashlib.sha256(DOMAIN + request.to_bytes() + randomness).digest()
 
 
@@ -320,18 +317,15 @@ def refill(
     by_id = {e.id: e for e in request.pool}
     unknown = [i for i in members if i not in by_id]
     if unknown or len(set(members)) != len(members):
-        raise DrawError(
-            f"所列成员须为专家库中不同的专家 members must be distinct pool experts; not in the pool: {', '.join(unknown) or 'none'}"
-        )
+        raise DrawError("所列成员须为专家库中不同的专家（不在专家库中：{unknown}）" if unknown else "所列成员须为专家库中不同的专家",
+                        unknown=", ".join(unknown))
     skip = set(members) | set(declined)
     candidates = [by_id[i] for i in result.sequence if i not in skip]
     kept = [by_id[i] for i in members]
     chosen = _Quotas(request.criteria).fill(kept, candidates)
     if chosen is None:
-        raise TooFewExperts(
-            f"抽取序列中剩余的专家不足以补足各项名额，无法替换 cannot replace: the {len(candidates)} experts left in the sequence cannot refill the quotas "
-            f"around the {len(members)} remaining members"
-        )
+        raise TooFewExperts("抽取序列中剩余的专家不足以补足各项名额，无法替换（序列中剩余 {left} 人，在任成员 {members} 人）",
+                            left=len(candidates), members=len(members))
     return tuple(e.id for e in chosen[len(kept) :])
 
 

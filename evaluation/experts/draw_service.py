@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from crypto.drand import Beacon
 from evaluation.accounts.tables import account_table
 from evaluation.audit.entry import Actor, EntryDraft
-from evaluation.errors import ConflictError, InvalidRequest, NotFoundError
+from evaluation.errors import ConflictError, InvalidRequest, NotFoundError, Text
 from evaluation.experts import avoidance, draw, exclusions
 from evaluation.experts import events as experts_events  # noqa: F401  (registers the kinds)
 from evaluation.experts.plan import parse_plan, seat, site_role
@@ -59,12 +59,12 @@ def parse_decline(reason: Any, ground: Any, evidence: Any) -> tuple[str, str, st
     """A decline's reason, ground and evidence reference (e.g. the 回避申请's number or a document's
     SHA-256), each required. Raises InvalidRequest naming what is missing."""
     if not isinstance(reason, str) or not reason.strip() or len(reason) > MAX_REASON:
-        raise InvalidRequest(f"请填写理由（1–{MAX_REASON} 个字） reason 理由 must be text of 1–{MAX_REASON} characters")
+        raise InvalidRequest("请填写理由（1–{max} 个字）", max=MAX_REASON)
     if ground not in DECLINE_GROUNDS:
-        allowed = ", ".join(f"{k} ({v})" for k, v in DECLINE_GROUNDS.items())
-        raise InvalidRequest(f"请选择退出理由：回避申请或无法到场 ground must be one of {allowed}, got {str(ground)[:40]!r}")
+        raise InvalidRequest("请选择退出理由：回避申请或无法到场（ground 须为 {allowed}，收到 {got}）",
+                             allowed=", ".join(DECLINE_GROUNDS), got=repr(str(ground)[:40]))
     if not isinstance(evidence, str) or not evidence.strip() or len(evidence) > MAX_REASON:
-        raise InvalidRequest(f"请填写证明材料（1–{MAX_REASON} 个字） evidence 证明材料 must name the evidence (a reference of 1–{MAX_REASON} characters)")
+        raise InvalidRequest("请填写证明材料（1–{max} 个字）", max=MAX_REASON)
     return reason.strip(), str(ground), evidence.strip()
 
 
@@ -89,7 +89,7 @@ async def _agency_org(conn: AsyncConnection, account_id: str) -> str:
 
 def _owner(tender: Tender, actor: Actor) -> None:
     if not tender.owned_by(actor):
-        raise NotPermitted(f"只有「{tender.spec.title}」的采购代理机构可以办理 only the agency of tender {tender.id} may do this")
+        raise NotPermitted("只有「{title}」的采购代理机构可以办理", title=tender.spec.title)
 
 
 async def _eligible(ctx: TenderContext, tender: Tender, plan: Any) -> tuple[Any, dict[str, int], list[tuple[str, str, str]]]:
@@ -116,7 +116,7 @@ async def expert_export(engine: Any, tender_id: str) -> dict[str, Any]:
     async with engine.connect() as conn:
         agency = (await conn.execute(sa.select(tender_table.c.agency).where(tender_table.c.id == tender_id))).scalar()
         if agency is None:
-            raise NotFoundError(f"找不到该项目 no tender {tender_id}")
+            raise NotFoundError("找不到该项目（{tender}）", tender=tender_id)
         records = [record_from_row(r) for r in await expert_rows(conn)]
         return export_json(tender_id, records, await _bidder_orgs(conn, tender_id), await _agency_org(conn, agency))
 
@@ -127,7 +127,8 @@ async def preview_draw(ctx: TenderContext, actor: Actor, tender_id: str, body: A
     tender = await get(ctx, tender_id)
     _owner(tender, actor)
     if tender.state not in DRAWABLE:
-        raise InvalidStateError(f"项目当前为「{STATE_NAMES.get(tender.state.value, tender.state.value)}」，开标后才能抽取专家 tender {tender_id} is {tender.state.value}: experts are drawn once it is opened")
+        raise InvalidStateError("项目当前为「{state}」，开标后才能抽取专家",
+                                state=Text(STATE_NAMES.get(tender.state.value, tender.state.value)))
     plan = parse_plan(tender.spec, body, ctx.clock())
     elig, counts, _ = await _eligible(ctx, tender, plan)
     answer: dict[str, Any] = {"eligible": len(elig.pool), "seats": plan.criteria.seats, "enough": True}
@@ -148,12 +149,13 @@ async def request_draw(ctx: TenderContext, actor: Actor, tender_id: str, body: A
     tender = await get(ctx, tender_id)
     _owner(tender, actor)
     if tender.state not in DRAWABLE:
-        raise InvalidStateError(f"项目当前为「{STATE_NAMES.get(tender.state.value, tender.state.value)}」，开标后才能抽取专家 tender {tender_id} is {tender.state.value}: experts are drawn once it is opened")
+        raise InvalidStateError("项目当前为「{state}」，开标后才能抽取专家",
+                                state=Text(STATE_NAMES.get(tender.state.value, tender.state.value)))
     plan = parse_plan(tender.spec, body, ctx.clock())
     async with ctx.engine.connect() as conn:
         existing = await draw_row(conn, tender_id)
     if existing is not None and existing.state != EXHAUSTED:
-        raise ConflictError(f"该项目已抽取过专家 tender {tender_id} already has a draw ({existing.state})")
+        raise ConflictError("该项目已抽取过专家")
     elig, counts, facts = await _eligible(ctx, tender, plan)
     request = draw.make_request(tender_id, plan.criteria, elig.pool, counts)
     chain = ctx.chain.to_json()
@@ -164,7 +166,7 @@ async def request_draw(ctx: TenderContext, actor: Actor, tender_id: str, body: A
     async def apply(conn: AsyncConnection) -> None:
         row = await draw_row(conn, tender_id)
         if row is not None and row.state != EXHAUSTED:
-            raise ConflictError(f"该项目已抽取过专家 tender {tender_id} already has a draw ({row.state})")
+            raise ConflictError("该项目已抽取过专家")
         values = {
             "state": REQUESTED, "plan": json.dumps({"plan": plan.to_json(), "excluded": counts}),
             "request": json.dumps(request.to_json(), ensure_ascii=False), "request_leaf": -1, "request_us": 0,
@@ -188,7 +190,7 @@ async def fix_round(ctx: TenderContext, tender_id: str, index: int | None = None
     if index is None or at is None:
         entries = await ctx.audit.entries_for_tender(tender_id, kinds=[REQUESTED_KIND])
         if not entries:
-            raise NotFoundError(f"该项目没有抽取申请的记录 tender {tender_id} has no {REQUESTED_KIND} entry")
+            raise NotFoundError("该项目没有抽取申请的记录（{kind}）", kind=REQUESTED_KIND)
         index, at = entries[-1].index, entries[-1].time.timestamp()
     round = first_round_after(ctx, at)
     async with ctx.engine.begin() as conn:
@@ -246,7 +248,7 @@ async def complete_draw(ctx: TenderContext, tender_id: str, beacon: Beacon) -> N
     if row is None or row.state != REQUESTED:
         return
     if beacon.round != row.round:
-        raise ConflictError(f"时间信标的轮次与本次抽取不符 draw of tender {tender_id} needs round {row.round}, got {beacon.round}")
+        raise ConflictError("时间信标的轮次与本次抽取不符：应为第 {want} 轮，收到第 {got} 轮", want=row.round, got=beacon.round)
     request = _request(row)
     result = draw.draw(request, beacon.randomness)
     seated = list(result.committee)
@@ -260,7 +262,7 @@ async def complete_draw(ctx: TenderContext, tender_id: str, beacon: Beacon) -> N
             )
         )
         if changed.rowcount != 1:
-            raise ConflictError(f"本次抽取已同时完成 draw of tender {tender_id} was completed concurrently")
+            raise ConflictError("本次抽取已同时完成")
         start = int((await conn.execute(sa.select(sa.func.coalesce(sa.func.max(member_table.c.seat), -1)).where(member_table.c.tender_id == tender_id))).scalar_one()) + 1
         for n, i in enumerate(seated):
             await conn.execute(sa.insert(member_table).values(
@@ -286,18 +288,18 @@ async def _open_draw(conn: AsyncConnection, tender_id: str, in_session: bool = F
     """The drawn draw of `tender_id`; once the session has started, only for a refill (`in_session`)."""
     row = await draw_row(conn, tender_id)
     if row is None:
-        raise NotFoundError(f"该项目还没有抽取评标委员会 tender {tender_id} has no drawn committee")
+        raise NotFoundError("该项目还没有抽取评标委员会")
     if row.state != DRAWN:
-        raise InvalidStateError(f"该项目的专家抽取尚未完成 the draw of tender {tender_id} is {row.state}, not drawn")
+        raise InvalidStateError("该项目的专家抽取尚未完成")
     if not in_session and await is_revealed(conn, tender_id):
-        raise InvalidStateError(f"评标已开始，评标委员会不能再变动 the evaluation session of tender {tender_id} has started: the committee is fixed")
+        raise InvalidStateError("评标已开始，评标委员会不能再变动")
     return row
 
 
 async def _acting_expert(ctx: TenderContext, actor: Actor) -> str:
     expert = await expert_of_account(ctx.engine, actor.account)
     if expert is None:
-        raise NotFoundError("此账号未关联专家库中的专家 this account is not linked to an expert of the pool")
+        raise NotFoundError("此账号未关联专家库中的专家")
     return expert.id
 
 
@@ -309,7 +311,7 @@ async def accept(ctx: TenderContext, actor: Actor, tender_id: str) -> None:
         member = next((m for m in await member_rows(conn, tender_id, seated_only=True) if m.expert_id == expert_id), None)
         await _open_draw(conn, tender_id, in_session=member is not None and member.replaces is not None)
     if member is None:
-        raise NotFoundError(f"你没有该项目待答复的邀请 no open invitation to tender {tender_id}")
+        raise NotFoundError("你没有该项目待答复的邀请")
     if member.status == ACCEPTED:
         return
 
@@ -317,7 +319,7 @@ async def accept(ctx: TenderContext, actor: Actor, tender_id: str) -> None:
         c = member_table.c
         done = await conn.execute(sa.update(member_table).where(c.tender_id == tender_id, c.expert_id == expert_id, c.status == INVITED).values(status=ACCEPTED, updated_us=now_us()))
         if done.rowcount != 1:
-            raise ConflictError(f"邀请刚有变动，请刷新 the invitation to tender {tender_id} changed meanwhile")
+            raise ConflictError("邀请刚有变动，请刷新")
 
     await ctx.audit.append(EntryDraft("experts.accepted", {"expert": expert_id}, tender_id, actor), apply=apply)
 
@@ -341,13 +343,13 @@ async def decline(ctx: TenderContext, actor: Actor, tender_id: str, expert_id: s
     else:
         _owner(await get(ctx, tender_id), actor)
         if not isinstance(expert_id, str) or not expert_id:
-            raise InvalidRequest("请指定专家 expert_id is required")
+            raise InvalidRequest("请指定专家（expert_id）")
     async with ctx.engine.connect() as conn:
         row = await _open_draw(conn, tender_id, in_session)
         rows = await member_rows(conn, tender_id)
     seated = [m.expert_id for m in rows if m.status in SEATED]
     if expert_id not in seated:
-        raise NotFoundError(f"该专家没有该项目待答复的邀请 no open invitation of expert {expert_id} to tender {tender_id}")
+        raise NotFoundError("专家「{expert}」没有该项目待答复的邀请", expert=expert_id)
     members = [i for i in seated if i != expert_id]
     declined = sorted({m.expert_id for m in rows if m.status == DECLINED} | {expert_id})
     request, result = _request(row), _result(row)
@@ -356,7 +358,7 @@ async def decline(ctx: TenderContext, actor: Actor, tender_id: str, expert_id: s
         replacements = list(draw.refill(request, result, members, declined))
     except draw.TooFewExperts as exc:
         if in_session:
-            raise ConflictError(f"备选专家已用完，无法补足席位 the draw's reserve is exhausted, the seat cannot be refilled: {exc.message}") from exc
+            raise ConflictError("备选专家已用完，无法补足席位：{problem}", problem=exc.text) from exc
         replacements, problem = [], exc.message
     first_seat = max(m.seat for m in rows) + 1
 
@@ -364,7 +366,7 @@ async def decline(ctx: TenderContext, actor: Actor, tender_id: str, expert_id: s
         at, c = now_us(), member_table.c
         done = await conn.execute(sa.update(member_table).where(c.tender_id == tender_id, c.expert_id == expert_id, c.status.in_(SEATED)).values(status=DECLINED, reason=reason, updated_us=at))
         if done.rowcount != 1:
-            raise ConflictError(f"邀请刚有变动，请刷新 the invitation of expert {expert_id} to tender {tender_id} changed meanwhile")
+            raise ConflictError("邀请刚有变动，请刷新")
         for n, i in enumerate(replacements):
             await conn.execute(sa.insert(member_table).values(
                 tender_id=tender_id, expert_id=i, seat=first_seat + n, status=INVITED, site="", site_role="main",

@@ -52,21 +52,21 @@ class Plan:
 def _int(body: Mapping[str, Any], key: str, default: int | None = None) -> int:
     value = body.get(key, default)
     if type(value) is not int:
-        raise InvalidRequest(f"抽取条件「{key}」须为整数 {key} must be a whole number")
+        raise InvalidRequest("抽取条件「{key}」须为整数", key=key)
     return value
 
 
 def parse_plan(spec: TenderSpec, body: Any, now: float) -> Plan:
     """Check `body` against the tender's method and budget. Raises InvalidRequest (one line)."""
     if not isinstance(body, dict):
-        raise InvalidRequest("抽取条件格式不对 draw criteria must be a JSON object")
+        raise InvalidRequest("抽取条件格式不对（应为 JSON 对象）")
     extra = sorted(set(body) - _KEYS)
     if extra:
-        raise InvalidRequest(f"无法识别的抽取条件 unknown draw criterion {extra[0]!r}; known: {', '.join(sorted(_KEYS))}")
+        raise InvalidRequest("无法识别的抽取条件 {key}（可用：{known}）", key=repr(extra[0])[:40], known=", ".join(sorted(_KEYS)))
     size, reps = _int(body, "size"), _int(body, "purchaser_reps", 0)
     threshold = body.get("open_tender_threshold_fen")
     if threshold is not None and type(threshold) is not int:
-        raise InvalidRequest("公开招标限额须为整数（分） open_tender_threshold_fen must be a whole number of fen")
+        raise InvalidRequest("公开招标限额须为整数（分，open_tender_threshold_fen）")
     validate_committee_plan(
         METHODS[spec.method],
         spec.budget_fen // 100,
@@ -77,39 +77,37 @@ def parse_plan(spec: TenderSpec, body: Any, now: float) -> Plan:
     )
     specialties = body.get("specialties") or {}
     if not isinstance(specialties, dict):
-        raise InvalidRequest("专业名额须为「专业代码: 人数」 specialties must be an object of code -> count")
+        raise InvalidRequest("专业名额须为「专业代码: 人数」")
     sites_in = body.get("sites") or []
     if not isinstance(sites_in, list) or not all(isinstance(s, dict) for s in sites_in):
-        raise InvalidRequest("场地须为列表（场地、主副场、地区、人数） sites must be a list of {site, role, regions, count}")
+        raise InvalidRequest("场地须为列表（场地、主副场、地区、人数）")
     try:
         sites = tuple(_site(s) for s in sites_in)
         criteria = DrawCriteria(size - reps, {str(k): v for k, v in specialties.items()}, sites)
     except DrawError as exc:
-        raise InvalidRequest(exc.message) from None
+        raise InvalidRequest(exc.text) from None
     day = spec.scheduled_evaluation_date()
     asked = body.get("evaluation_date")
     if asked is not None and asked != day.isoformat():
-        raise InvalidRequest(
-            f"抽取只能按项目的评标日期进行回避，请在项目中设置评标日期 evaluation_date is the tender's scheduled evaluation day {day.isoformat()} (set evaluation_date on the "
-            f"tender); a draw cannot choose another, got {str(asked)[:20]!r}"
-        )
+        raise InvalidRequest("抽取只能按项目的评标日期（{day}）进行回避，请在项目中设置评标日期（收到 {got}）",
+                             day=day.isoformat(), got=repr(str(asked)[:20]))
     purchaser = body.get("purchaser")
     if not isinstance(purchaser, str) or not purchaser.strip() or len(purchaser) > 100:
-        raise InvalidRequest("请填写采购人的统一社会信用代码（用于回避） purchaser 采购人 is required: the purchaser's organisation identifier (统一社会信用代码), for 回避")
+        raise InvalidRequest("请填写采购人的统一社会信用代码（用于回避）")
     return Plan(size, reps, criteria, day, purchaser.strip())
 
 
 def _site(s: dict[str, Any]) -> SiteQuota:
     site = str(s.get("site", ""))
     if not _SITE_ID.fullmatch(site):
-        raise InvalidRequest(f"场地编号须为 1–40 位小写字母、数字、下划线或连字符 site id {site!r} must be 1-40 of a-z, 0-9, '_', '-'")
+        raise InvalidRequest("场地编号须为 1–40 位小写字母、数字、下划线或连字符（收到 {got}）", got=repr(site[:40]))
     try:
         role = SiteRole(s.get("role"))
     except ValueError:
-        raise InvalidRequest(f"场地「{site}」须为主场或副场 site {site} role must be main or remote") from None
+        raise InvalidRequest("场地「{site}」须为主场或副场（role 为 main 或 remote）", site=site) from None
     regions = s.get("regions")
     if not isinstance(regions, list) or not all(isinstance(r, str) and r.isdigit() for r in regions):
-        raise InvalidRequest(f"场地「{site}」的地区须为地区代码前缀（数字）的列表 site {site} regions must be a list of region-code prefixes (digits)")
+        raise InvalidRequest("场地「{site}」的地区须为地区代码前缀（数字）的列表", site=site)
     return SiteQuota(site, role, tuple(regions), s.get("count"))  # type: ignore[arg-type]
 
 

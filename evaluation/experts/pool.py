@@ -100,7 +100,7 @@ async def mark_revealed(conn: AsyncConnection, tender_id: str, at_us: int) -> No
 
     row = await draw_row(conn, tender_id)
     if row is None or row.state != DRAWN:
-        raise NotFoundError(f"该项目还没有抽取评标委员会 tender {tender_id} has no drawn committee to reveal")
+        raise NotFoundError("该项目还没有抽取评标委员会")
     if row.revealed_us is None:
         await conn.execute(sa.update(draw_table).where(draw_table.c.tender_id == tender_id).values(revealed_us=at_us))
         log.info("committee revealed", extra={"tender": tender_id})

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from evaluation.errors import InvalidRequest
+from evaluation.errors import InvalidRequest, Text
 from evaluation.experts.avoidance import Affiliation, DateRange, Expert, Kinship, Relation, Relative
 from evaluation.inputs import is_text
 
@@ -136,14 +136,14 @@ def _date(text: str, what: str) -> date:
     try:
         return date.fromisoformat(text.strip())
     except ValueError:
-        raise RowError(f"{what}：{text.strip()[:40]} 不是日期（应为 YYYY-MM-DD） {text.strip()[:40]!r} is not a date (YYYY-MM-DD)") from None
+        raise RowError("{what}：{text} 不是日期（应为 YYYY-MM-DD）", what=Text(what), text=text.strip()[:40]) from None
 
 
 def _range(start: str, end: str, what: str) -> DateRange:
     first = _date(start, what)
     last = _date(end, what) if end.strip() else None
     if last is not None and last < first:
-        raise RowError(f"{what}：结束日期 {last} 早于开始日期 {first} the period ends before it starts")
+        raise RowError("{what}：结束日期 {last} 早于开始日期 {first}", what=Text(what), last=last.isoformat(), first=first.isoformat())
     return DateRange(first, last)
 
 
@@ -165,9 +165,9 @@ def _affiliations(cell: str) -> tuple[Affiliation, ...]:
     out = []
     for item in _items(cell):
         if len(item) not in (3, 4) or not item[0]:
-            raise RowError(f"工作单位 {'|'.join(item)[:80]} 的格式应为 单位代码|关系|起始日期|截止日期 an employer is organisation|relation|from|to")
+            raise RowError("工作单位 {item} 的格式应为 单位代码|关系|起始日期|截止日期", item="|".join(item)[:80])
         if item[1] not in ROLES:
-            raise RowError(f"工作单位关系 {item[1][:20]} 应为 employee（任职）、director（董事）或 controller（控制） the relation must be employee, director or controller")
+            raise RowError("工作单位关系 {relation} 应为 employee（任职）、director（董事）或 controller（控制）", relation=item[1][:20])
         out.append(Affiliation(item[0], ROLES[item[1]], _range(item[2], item[3] if len(item) == 4 else "", "工作单位")))
     return tuple(out)
 
@@ -177,7 +177,7 @@ def _relatives(cell: str) -> tuple[Relative, ...]:
     out = []
     for item in _items(cell):
         if len(item) != 2 or not item[0] or item[1] not in kinships:
-            raise RowError(f"亲属 {'|'.join(item)[:80]} 的格式应为 单位代码|{'/'.join(sorted(kinships))} a relative is organisation|kinship")
+            raise RowError("亲属 {item} 的格式应为 单位代码|{kinships}", item="|".join(item)[:80], kinships="/".join(sorted(kinships)))
         out.append(Relative(item[0], Kinship(item[1])))
     return tuple(out)
 
@@ -186,58 +186,58 @@ def _unavailable(cell: str) -> tuple[DateRange, ...]:
     out = []
     for item in _items(cell):
         if len(item) not in (1, 2):
-            raise RowError(f"不可参加日期 {'|'.join(item)[:80]} 的格式应为 起始日期|截止日期 an unavailable period is from|to")
+            raise RowError("不可参加日期 {item} 的格式应为 起始日期|截止日期", item="|".join(item)[:80])
         out.append(_range(item[0], item[1] if len(item) == 2 else "", "不可参加日期"))
     return tuple(out)
 
 
-def parse_fields(row: dict[str, Any]) -> tuple[RowDraft | None, dict[str, str]]:
+def parse_fields(row: dict[str, Any]) -> tuple[RowDraft | None, dict[str, Text]]:
     """A row or a form (column key → cell text) as a RowDraft, or None with every problem found,
-    keyed by column (each one line in Chinese)."""
-    errors: dict[str, str] = {}
+    keyed by column (each one line, a Text)."""
+    errors: dict[str, Text] = {}
     cell: dict[str, str] = {}
     for key in COLUMNS:
         raw = row.get(key)
         text = "" if raw is None else str(raw)
         if not is_text(text):
-            errors[key] = f"{LABEL[key]} 含有无效字符 {HEADERS[key][1]} holds characters that are not allowed"
+            errors[key] = Text("{column} 含有无效字符", column=Text(LABEL[key]))
         elif text.lstrip(" ").startswith(FORMULA_START):
-            errors[key] = f"{LABEL[key]} 以 {text.lstrip(' ')[0]!r} 开头，疑似表格公式，不予导入 {HEADERS[key][1]} looks like a spreadsheet formula"
+            errors[key] = Text("{column} 以 {start} 开头，疑似表格公式，不予导入", column=Text(LABEL[key]), start=repr(text.lstrip(" ")[0]))
         elif len(text) > 4000:
-            errors[key] = f"{LABEL[key]} 过长（超过 4000 字） {HEADERS[key][1]} is longer than 4000 characters"
+            errors[key] = Text("{column} 过长（超过 4000 字）", column=Text(LABEL[key]))
         cell[key] = text.strip() if key not in errors else ""
     for key in REQUIRED:
         if key not in errors and not cell[key]:
-            errors[key] = f"缺少{LABEL[key]} {HEADERS[key][1]} is missing"
+            errors[key] = Text("缺少{column}", column=Text(LABEL[key]))
     code = cell["code"] or None
     if code is not None and not ID_RE.fullmatch(code):
-        errors["code"] = "专家编号应为 1–40 位字母、数字、“_”“.”“-” the code must be 1-40 letters, digits, _ . or -"
+        errors["code"] = Text("专家编号应为 1–40 位字母、数字、“_”“.”“-”")
     if len(cell["name"]) > 256:
-        errors["name"] = "姓名超过 256 字 the name is longer than 256 characters"
+        errors["name"] = Text("姓名超过 256 字")
     id_number = cell["id_number"].upper() or None
     if id_number is not None and not id_number_ok(id_number):
-        errors["id_number"] = "身份证号应为 18 位且校验位正确 the ID number must have 18 characters and a correct check digit"
+        errors["id_number"] = Text("身份证号应为 18 位且校验位正确")
     username = cell["username"] or None
     if username is not None and len(username) > USERNAME_MAX:
-        errors["username"] = f"平台账号超过 {USERNAME_MAX} 个字符 the username is longer than {USERNAME_MAX} characters"
+        errors["username"] = Text("平台账号超过 {max} 个字符", max=USERNAME_MAX)
     if cell["region"] and not REGION_RE.fullmatch(cell["region"]):
-        errors["region"] = f"地区代码 {cell['region'][:20]} 应为 6、9 或 12 位数字（GB/T 2260，如 330102） the region code must be 6, 9 or 12 digits"
+        errors["region"] = Text("地区代码 {region} 应为 6、9 或 12 位数字（GB/T 2260，如 330102）", region=cell["region"][:20])
     codes = [c.strip() for c in cell["specialties"].replace("；", ";").split(";") if c.strip()]
     bad = [c for c in codes if not SPECIALTY_RE.fullmatch(c)]
     if bad:
-        errors["specialties"] = f"专业代码 {bad[0][:20]} 应为大写字母开头、2–12 位大写字母或数字（如 A01） a specialty code is 2-12 capital letters or digits, e.g. A01"
+        errors["specialties"] = Text("专业代码 {code} 应为大写字母开头、2–12 位大写字母或数字（如 A01）", code=bad[0][:20])
     sites = [SITE_WORDS.get(s.strip().lower(), "?") for s in (cell["sites"] or "main;remote").replace("；", ";").split(";") if s.strip()]
     if not sites or "?" in sites:
-        errors["sites"] = "场地应为 主场、副场 或 主场;副场 the sites must be main, remote or main;remote"
+        errors["sites"] = Text("场地应为 主场、副场 或 主场;副场")
     parts: dict[str, Any] = {}
     for key, read in (("employers", _affiliations), ("relatives", _relatives), ("unavailable", _unavailable)):
         try:
             parts[key] = read(cell[key])
         except RowError as exc:
-            errors[key] = exc.message
+            errors[key] = exc.text
     active = cell["active"].lower()
     if active not in TRUE | FALSE:
-        errors["active"] = "状态应为 在库 或 暂停（1 或 0） the status must be active or paused (1 or 0)"
+        errors["active"] = Text("状态应为 在库 或 暂停（1 或 0）")
     if errors:
         return None, {k: errors[k] for k in COLUMNS if k in errors}
     record = ExpertRecord(
@@ -252,5 +252,5 @@ def parse_row(row: dict[str, Any]) -> RowDraft:
     """One row as a RowDraft; RowError with every problem, joined by "；"."""
     draft, errors = parse_fields(row)
     if draft is None:
-        raise RowError("；".join(errors.values()))
+        raise RowError(Text.join(errors.values()))
     return draft

@@ -17,7 +17,7 @@ from evaluation.accounts.tables import account_table
 from evaluation.audit.entry import Actor, EntryDraft
 from evaluation.audit.events import register_kind
 from evaluation.audit.log import AuditLog
-from evaluation.errors import ConflictError, InvalidRequest, NotFoundError
+from evaluation.errors import ConflictError, InvalidRequest, NotFoundError, Text
 from evaluation.experts.pool_csv import ExpertRecord, parse_fields
 from evaluation.experts.pool_import import new_code, now_us, record_from_row, record_values
 from evaluation.experts.store import expert_table
@@ -34,8 +34,8 @@ for _kind, _what in (
 class FormErrors(InvalidRequest):
     """Every problem of a form, by field; the message joins them."""
 
-    def __init__(self, errors: dict[str, str]) -> None:
-        super().__init__("；".join(errors.values()))
+    def __init__(self, errors: dict[str, Text]) -> None:
+        super().__init__(Text.join(errors.values()))
         self.errors = errors
 
 
@@ -46,22 +46,22 @@ async def get_expert(engine: AsyncEngine, code: str) -> tuple[ExpertRecord, str 
     async with engine.connect() as conn:
         row = (await conn.execute(query.where(e.id == code))).first()
     if row is None:
-        raise NotFoundError("专家库中没有这位专家 there is no such expert in the pool")
+        raise NotFoundError("专家库中没有这位专家")
     return record_from_row(row), row.username
 
 
-async def _account(conn: AsyncConnection, username: str | None, code: str | None) -> tuple[str | None, str | None]:
+async def _account(conn: AsyncConnection, username: str | None, code: str | None) -> tuple[str | None, Text | None]:
     """(account id, problem) for the username a form gives."""
     if not username:
         return None, None
     row = (await conn.execute(sa.select(account_table.c.id, account_table.c.role).where(account_table.c.username == username))).first()
     if row is None:
-        return None, "平台账号不存在 there is no such account"
+        return None, Text("平台账号不存在")
     if row.role != "expert":
-        return None, "平台账号不是评审专家账号 the account is not an expert account"
+        return None, Text("平台账号不是评审专家账号")
     other = (await conn.execute(sa.select(expert_table.c.id).where(expert_table.c.account_id == row.id))).scalar()
     if other is not None and other != code:
-        return None, "平台账号已关联其他专家 the account is linked to another expert"
+        return None, Text("平台账号已关联其他专家")
     return row.id, None
 
 
@@ -73,7 +73,7 @@ async def save_expert(engine: AsyncEngine, audit: AuditLog, by: Actor, code: str
         if code is not None:
             row = (await conn.execute(sa.select(expert_table).where(expert_table.c.id == code))).first()
             if row is None:
-                raise NotFoundError("专家库中没有这位专家 there is no such expert in the pool")
+                raise NotFoundError("专家库中没有这位专家")
             old = record_from_row(row)
         account, problem = await _account(conn, draft.username if draft else (str(form.get("username") or "").strip() or None), code)
         if problem:
@@ -82,7 +82,7 @@ async def save_expert(engine: AsyncEngine, audit: AuditLog, by: Actor, code: str
         if number:
             holder = (await conn.execute(sa.select(expert_table.c.id).where(expert_table.c.id_number == number))).scalar()
             if holder is not None and holder != code:
-                errors["id_number"] = "身份证号已登记在另一位专家名下 the ID number belongs to another expert"
+                errors["id_number"] = Text("身份证号已登记在另一位专家名下")
     if errors or draft is None:
         raise FormErrors(errors)
     record = replace(draft.record, id=code or new_code(), account_id=account,
@@ -113,9 +113,9 @@ async def set_active(engine: AsyncEngine, audit: AuditLog, by: Actor, code: str,
     async with engine.connect() as conn:
         now = (await conn.execute(sa.select(expert_table.c.active).where(expert_table.c.id == code))).first()
     if now is None:
-        raise NotFoundError("专家库中没有这位专家 there is no such expert in the pool")
+        raise NotFoundError("专家库中没有这位专家")
     if bool(now.active) == active:
-        raise ConflictError("这位专家已在库 the expert is already active" if active else "这位专家已暂停 the expert is already paused")
+        raise ConflictError("这位专家已在库" if active else "这位专家已暂停")
 
     async def apply(conn: AsyncConnection) -> None:
         await conn.execute(sa.update(expert_table).where(expert_table.c.id == code).values(active=active, updated_us=now_us()))

@@ -2,7 +2,7 @@
 
 A row updates the expert with its ID number (身份证号) or, failing that, its code (专家编号), else
 adds one; the linked platform account is named by its username (平台账号). Every row is reported:
-新增 added, 更新 updated or 拒绝 rejected with its reasons in Chinese. The good rows are written and
+新增 added, 更新 updated or 拒绝 rejected with its reasons (Texts, rendered by ``to_json``). The good rows are written and
 one ``experts.imported`` entry (counts only, no personal data) logged, in one transaction.
 """
 
@@ -13,6 +13,7 @@ import io
 import json
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from evaluation.accounts.tables import account_table
 from evaluation.audit.entry import Actor, EntryDraft
 from evaluation.audit.events import register_kind
 from evaluation.audit.log import AuditLog
-from evaluation.errors import InvalidRequest
+from evaluation.errors import InvalidRequest, Text
 from evaluation.experts.pool_csv import (
     ALIASES,
     HEADERS,
@@ -98,7 +99,7 @@ class RowResult:
     line: int
     name: str
     result: str
-    reason: str = ""
+    reason: Text | None = None
 
 
 @dataclass(frozen=True)
@@ -116,12 +117,14 @@ class ImportReport:
 
     @property
     def rejected(self) -> list[tuple[int, str]]:
-        return [(r.line, r.reason) for r in self.rows if r.result == REJECTED]
+        return [(r.line, str(r.reason or "")) for r in self.rows if r.result == REJECTED]
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, render: Callable[[Text], str] = str) -> dict[str, Any]:
+        """The report as JSON, each reason rendered by `render` (the Chinese by default)."""
         return {
             "added": self.count(ADDED), "updated": self.count(UPDATED), "rejected": self.count(REJECTED),
-            "rows": [{"line": r.line, "name": r.name, "result": r.result, "reason": r.reason} for r in self.rows],
+            "rows": [{"line": r.line, "name": r.name, "result": r.result, "reason": render(r.reason) if r.reason else ""}
+                     for r in self.rows],
         }
 
 
@@ -131,7 +134,7 @@ def read_text(text_or_path: str | Path) -> str:
         try:
             text = text_or_path.read_bytes().decode("utf-8")
         except UnicodeDecodeError:
-            raise InvalidRequest("表格文件不是 UTF-8 编码（可能是 GBK），请在表格软件中另存为“CSV UTF-8”后再导入 the CSV file is not UTF-8 (perhaps GBK): save it as \"CSV UTF-8\" and import again") from None
+            raise InvalidRequest("表格文件不是 UTF-8 编码（可能是 GBK），请在表格软件中另存为“CSV UTF-8”后再导入") from None
     else:
         text = text_or_path
     return check_text(text.removeprefix("\ufeff"), "CSV 文件")
@@ -143,16 +146,16 @@ def header_keys(fieldnames: list[str] | None) -> list[str]:
     for raw in fieldnames or []:
         name = raw.strip().removeprefix("\ufeff")
         if name.lower() == "account":
-            raise InvalidRequest("列 account 已停用，请用“平台账号”列填写专家账号的用户名 the account column is retired: give the expert's username in the 平台账号 column")
+            raise InvalidRequest("列 account 已停用，请用“平台账号”列填写专家账号的用户名")
         key = ALIASES.get(name.lower())
         if key is None:
-            raise InvalidRequest(f"表格有无法识别的列“{printable(name, 40)}”，可用的列：{'、'.join(LABEL.values())} the CSV has an unknown column {printable(name, 40)!r}")
+            raise InvalidRequest("表格有无法识别的列“{name}”，可用的列：{known}", name=printable(name, 40), known="、".join(LABEL.values()))
         if key in keys:
-            raise InvalidRequest(f"表格的列“{HEADERS[key][0]}”出现了两次 the CSV has the column {HEADERS[key][1]!r} twice")
+            raise InvalidRequest("表格的列“{column}”出现了两次", column=HEADERS[key][0])
         keys.append(key)
     missing = [LABEL[k] for k in REQUIRED if k not in keys]
     if missing:
-        raise InvalidRequest(f"表格缺少必填列：{'、'.join(missing)}（可下载模板） the CSV lacks required columns (download the template)")
+        raise InvalidRequest("表格缺少必填列：{columns}（可下载模板）", columns="、".join(missing))
     return keys
 
 
@@ -166,11 +169,11 @@ def read_rows(text: str) -> list[tuple[int, dict[str, str] | None]]:
             if not any(c.strip() for c in cells):
                 continue
             if len(rows) >= MAX_ROWS:
-                raise InvalidRequest(f"表格超过 {MAX_ROWS} 行，请拆分后分批导入 the CSV has more than {MAX_ROWS} rows: split it and import the parts")
+                raise InvalidRequest("表格超过 {max} 行，请拆分后分批导入", max=MAX_ROWS)
             line = reader.line_num
             rows.append((line, None if len(cells) > len(keys) else dict(zip(keys, cells, strict=False))))
     except csv.Error:
-        raise InvalidRequest(f"表格第 {reader.line_num} 行无法读取（引号不成对或单元格过长） row {reader.line_num} of the CSV cannot be read (unpaired quotes or a cell too long)") from None
+        raise InvalidRequest("表格第 {line} 行无法读取（引号不成对或单元格过长）", line=reader.line_num) from None
     return rows
 
 
@@ -179,7 +182,7 @@ class _Row:
     line: int
     name: str
     draft: RowDraft | None
-    reasons: list[str]
+    reasons: list[Text]
     existing: str | None = None  # the code of the expert this row updates
     number: str | None = None  # and the ID number it has (kept when the row gives none)
     cells: tuple[str, ...] = ()
@@ -194,7 +197,7 @@ async def import_csv(engine: AsyncEngine, audit: AuditLog, text_or_path: str | P
     rows: list[_Row] = []
     for line, cells in read_rows(read_text(text_or_path)):
         if cells is None:
-            rows.append(_Row(line, "", None, ["单元格比列多（可能有多余的逗号） the row has more cells than columns (a stray comma?)"]))
+            rows.append(_Row(line, "", None, [Text("单元格比列多（可能有多余的逗号）")]))
             continue
         draft, errors = parse_fields(cells)
         rows.append(_Row(line, printable(cells.get("name", "").strip(), 60), draft, list(errors.values()),
@@ -208,7 +211,7 @@ async def import_csv(engine: AsyncEngine, audit: AuditLog, text_or_path: str | P
     results: list[RowResult] = []
     for r in rows:
         if r.reasons or r.draft is None:
-            results.append(RowResult(r.line, r.name, REJECTED, "；".join(r.reasons)))
+            results.append(RowResult(r.line, r.name, REJECTED, Text.join(r.reasons)))
             continue
         code = r.existing or r.draft.code or new_code()
         account = accounts.get(r.draft.username) if r.draft.username else None
@@ -229,9 +232,6 @@ async def import_csv(engine: AsyncEngine, audit: AuditLog, text_or_path: str | P
     return report
 
 
-WHAT_EN = {"身份证号": "ID number", "专家编号": "code", "平台账号": "username"}
-
-
 def _refuse_repeats(rows: list[_Row]) -> None:
     """A later row naming the same ID number, code or username as an earlier one is refused, and
     so is a row repeating an earlier one cell for cell."""
@@ -241,14 +241,15 @@ def _refuse_repeats(rows: list[_Row]) -> None:
         if r.draft is None:
             continue
         if (first := whole.setdefault(r.cells, r.line)) != r.line:
-            r.reasons.append(f"与第 {first} 行完全相同（重复行） the row repeats row {first}")
+            r.reasons.append(Text("与第 {first} 行完全相同（重复行）", first=first))
             continue
-        for what, value in (("身份证号", r.draft.record.id_number), ("专家编号", r.draft.code), ("平台账号", r.draft.username)):
+        for what, value in ((Text("身份证号"), r.draft.record.id_number), (Text("专家编号"), r.draft.code),
+                            (Text("平台账号"), r.draft.username)):
             if value is None:
                 continue
-            first = seen.setdefault((what, value), r.line)
+            first = seen.setdefault((what.template, value), r.line)
             if first != r.line:
-                r.reasons.append(f"与第 {first} 行重复（{what}相同） the row has the same {WHAT_EN[what]} as row {first}")
+                r.reasons.append(Text("与第 {first} 行重复（{what}相同）", first=first, what=what))
 
 
 async def _match(conn: AsyncConnection, rows: list[_Row]) -> None:
@@ -265,9 +266,9 @@ async def _match(conn: AsyncConnection, rows: list[_Row]) -> None:
         number, code = r.draft.record.id_number, r.draft.code
         found = by_number.get(number) if number else None
         if found is not None and code is not None and code != found:
-            r.reasons.append(f"身份证号已属于专家 {found}，与专家编号 {code} 不符 the ID number belongs to expert {found}, not {code}")
+            r.reasons.append(Text("身份证号已属于专家 {found}，与专家编号 {code} 不符", found=found, code=code))
         elif found is None and code is not None and code in known and known[code] and number:
-            r.reasons.append(f"专家 {code} 登记的身份证号与本行不同 expert {code} has another ID number")
+            r.reasons.append(Text("专家 {code} 登记的身份证号与本行不同", code=code))
         else:
             r.existing = found or (code if code in known else None)
             r.number = number or (known.get(code) if code else None)
@@ -287,11 +288,11 @@ async def _link(conn: AsyncConnection, rows: list[_Row]) -> dict[str, str]:
             continue
         name = r.draft.username
         if name not in accounts:
-            r.reasons.append(f"平台账号 {printable(name, 40)} 不存在 there is no account {printable(name, 40)}")
+            r.reasons.append(Text("平台账号 {name} 不存在", name=printable(name, 40)))
         elif accounts[name][1] != "expert":
-            r.reasons.append(f"平台账号 {printable(name, 40)} 不是评审专家账号 {printable(name, 40)} is not an expert account")
+            r.reasons.append(Text("平台账号 {name} 不是评审专家账号", name=printable(name, 40)))
         elif (other := linked.get(accounts[name][0])) is not None and other != (r.existing or r.draft.code):
-            r.reasons.append(f"平台账号 {printable(name, 40)} 已关联其他专家 {printable(name, 40)} is linked to another expert")
+            r.reasons.append(Text("平台账号 {name} 已关联其他专家", name=printable(name, 40)))
     return {u: i for u, (i, _) in accounts.items()}
 
 

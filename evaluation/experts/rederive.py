@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from evaluation.audit.bundle import verify_bundle
-from evaluation.errors import DomainError, InvalidRequest
+from evaluation.errors import DomainError, InvalidRequest, Text
 from evaluation.experts import avoidance, draw
 from evaluation.experts.exclusions import committed, derive
 from evaluation.experts.pool_csv import ExpertRecord
@@ -42,7 +42,7 @@ def export_json(tender: str, records: list[ExpertRecord], bidders: list[str], ag
 
 
 def _no_float(text: str) -> float:
-    raise ExportError(f"导出文件中有小数，不应出现 the export holds a number {text}: no field is a fraction")
+    raise ExportError("导出文件中有小数，不应出现（{number}）", number=text[:40])
 
 
 def parse_export(text: str) -> tuple[str, list[ExpertRecord], list[str], str]:
@@ -50,15 +50,15 @@ def parse_export(text: str) -> tuple[str, list[ExpertRecord], list[str], str]:
     try:
         obj = json.loads(text, parse_float=_no_float, parse_constant=_no_float)
     except RecursionError:
-        raise ExportError("导出文件嵌套过深 the export is nested too deeply") from None
+        raise ExportError("导出文件嵌套过深") from None
     except ValueError as exc:
-        raise ExportError(f"导出文件不是有效的 JSON the export is not JSON: {exc}") from None
+        raise ExportError("导出文件不是有效的 JSON：{problem}", problem=str(exc)[:200]) from None
     if not isinstance(obj, dict) or obj.get("v") != EXPORT_VERSION:
-        raise ExportError(f"导出文件的版本或格式不对 the export is not a {EXPORT_VERSION} object")
+        raise ExportError("导出文件的版本或格式不对（应为 {version} 对象）", version=EXPORT_VERSION)
     tender, agency, bidders, rows = obj.get("tender"), obj.get("agency"), obj.get("bidders"), obj.get("experts")
     if not isinstance(tender, str) or not isinstance(agency, str) or not isinstance(bidders, list) \
             or not all(isinstance(b, str) for b in bidders) or not isinstance(rows, list):
-        raise ExportError("导出文件须包含项目、代理机构、投标人列表和专家列表 the export needs a tender, an agency, a list of bidders and a list of experts")
+        raise ExportError("导出文件须包含项目、代理机构、投标人列表和专家列表")
     records = []
     for n, row in enumerate(rows):
         try:
@@ -66,11 +66,12 @@ def parse_export(text: str) -> tuple[str, list[ExpertRecord], list[str], str]:
                 raise TypeError("not an expert object with an id")
             records.append(ExpertRecord.from_json({**row, "name": ""}))
         except (DomainError, KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise ExportError(f"导出文件第 {n + 1} 位专家的格式不对 expert {n + 1} of the export is malformed: {exc}") from None
+            raise ExportError("导出文件第 {n} 位专家的格式不对：{problem}", n=n + 1,
+                              problem=exc.text if isinstance(exc, DomainError) else str(exc)[:200]) from None
     try:
         json.dumps(obj, ensure_ascii=False).encode()
     except UnicodeEncodeError:
-        raise ExportError("导出文件中有无效字符 the export holds a lone surrogate") from None
+        raise ExportError("导出文件中有无效字符") from None
     return tender, records, bidders, agency
 
 
@@ -96,25 +97,34 @@ def _state(pool: dict[str, Any], exclusions: list[dict[str, Any]]) -> dict[str, 
     return out
 
 
-def _difference(i: str, logged: Any, mine: Any) -> str | None:
+def _rules(state: Any) -> str:
+    return ", ".join(sorted(state))
+
+
+def _difference(i: str, logged: Any, mine: Any) -> Text | None:
     if logged == mine:
         return None
     if logged is None:
-        what = "in the pool" if isinstance(mine, tuple) else f"excluded ({', '.join(sorted(mine))})"
-        return f"expert {i} is {what} by the export but neither in the logged pool nor excluded in the log (removed from the log)"
+        if isinstance(mine, tuple):
+            return Text("专家 {expert} 按导出文件在专家库中，但既不在记录的专家库中，也没有回避记录（记录中被删除）", expert=i)
+        return Text("专家 {expert} 按导出文件被回避（{rules}），但既不在记录的专家库中，也没有回避记录（记录中被删除）",
+                    expert=i, rules=_rules(mine))
     if mine is None:
-        what = "in the logged pool" if isinstance(logged, tuple) else f"excluded in the log ({', '.join(sorted(logged))})"
-        return f"expert {i} is {what} but not in the export (removed from the export)"
+        if isinstance(logged, tuple):
+            return Text("专家 {expert} 在记录的专家库中，但不在导出文件中（导出文件中被删除）", expert=i)
+        return Text("专家 {expert} 在记录中被回避（{rules}），但不在导出文件中（导出文件中被删除）", expert=i, rules=_rules(logged))
     if isinstance(logged, tuple) and isinstance(mine, tuple):
-        return f"expert {i} is in the logged pool with specialties/region {logged[1:]}, the export gives {mine[1:]}"
+        return Text("专家 {expert} 在记录的专家库中的专业和地区为 {logged}，导出文件为 {export}", expert=i,
+                    logged=logged[1:], export=mine[1:])
     if isinstance(logged, tuple):
-        return f"expert {i} is in the logged pool but the export excludes them ({', '.join(sorted(mine))})"
+        return Text("专家 {expert} 在记录的专家库中，但按导出文件被回避（{rules}）", expert=i, rules=_rules(mine))
     if isinstance(mine, tuple):
-        return f"expert {i} is excluded in the log ({', '.join(sorted(logged))}) but eligible by the export"
+        return Text("专家 {expert} 在记录中被回避（{rules}），但按导出文件符合条件", expert=i, rules=_rules(logged))
     if set(logged) != set(mine):
-        return f"expert {i} is excluded by rule {', '.join(sorted(logged))} in the log, by {', '.join(sorted(mine))} from the export (wrong rule)"
+        return Text("专家 {expert} 在记录中按规则 {logged} 回避，按导出文件为 {export}（规则不符）", expert=i,
+                    logged=_rules(logged), export=_rules(mine))
     rule = next(r for r in sorted(logged) if logged[r] != mine[r])
-    return f"expert {i}: the commitment of their {rule} exclusion does not match the export's fact (commitment mismatch)"
+    return Text("专家 {expert} 的 {rule} 回避承诺与导出文件的事实不符（承诺不符）", expert=i, rule=rule)
 
 
 def rederive_pool(directory: Path, tender: str, export_text: str) -> PoolCheck:
@@ -123,13 +133,13 @@ def rederive_pool(directory: Path, tender: str, export_text: str) -> PoolCheck:
     verify_bundle(directory)
     exported_tender, records, bidders, agency_org = parse_export(export_text)
     if exported_tender != tender:
-        raise ExportError(f"导出文件属于其他项目 the export is of tender {exported_tender}, not {tender}")
+        raise ExportError("导出文件属于其他项目（{exported}，而非 {tender}）", exported=exported_tender, tender=tender)
     entries = tender_entries(directory, tender)
     requests = [n for n, e in enumerate(entries) if e["kind"] == "experts.draw_requested"]
     if not requests:
-        raise DrawMismatch(f"审计包中没有该项目的抽取申请 the bundle has no experts.draw_requested entry for tender {tender}")
+        raise DrawMismatch("审计包中没有该项目的抽取申请（项目 {tender}）", tender=tender)
     entry = entries[requests[-1]]
-    p, where = entry["payload"], f"entry {entry['index']}"
+    p, where = entry["payload"], entry["index"]
     try:
         request = draw.DrawRequest.from_json(p["request"])
         plan = p["plan"]
@@ -139,11 +149,12 @@ def rederive_pool(directory: Path, tender: str, export_text: str) -> PoolCheck:
         if not isinstance(logged, list) or not all(isinstance(x, dict) for x in logged):
             raise TypeError("exclusions is not a list of objects")
     except (DomainError, KeyError, TypeError, ValueError) as exc:
-        raise DrawMismatch(f"抽取申请缺少重算专家库所需的内容 {where}: the draw request lacks what re-deriving its pool needs: {exc}") from None
+        raise DrawMismatch("抽取申请缺少重算专家库所需的内容（第 {entry} 条记录）：{problem}", entry=where,
+                           problem=exc.text if isinstance(exc, DomainError) else str(exc)[:200]) from None
     declined = [str(e["payload"].get("expert")) for e in entries[:requests[-1]] if e["kind"] == "experts.declined"]
     ids = [r.id for r in records]
     if len(set(ids)) != len(ids):
-        raise ExportError("导出文件中有重复的专家 the export names an expert twice")
+        raise ExportError("导出文件中有重复的专家")
     elig, _, facts = derive(tender, request.criteria, records, bidders, agency, on_date, declined)
     pool_of = {e["id"]: e for e in draw.DrawRequest(tender, request.criteria, elig.pool).to_json()["pool"]}
     mine = _state(pool_of, committed(tender, facts))
@@ -151,5 +162,5 @@ def rederive_pool(directory: Path, tender: str, export_text: str) -> PoolCheck:
     for i in sorted(set(mine) | set(theirs)):
         problem = _difference(i, theirs.get(i), mine.get(i))
         if problem:
-            raise DrawMismatch(f"由导出文件重算的专家库与抽取申请不符 {where}: {problem}")
+            raise DrawMismatch("由导出文件重算的专家库与抽取申请不符（第 {entry} 条记录）：{problem}", entry=where, problem=problem)
     return PoolCheck(tender, len(elig.pool), len(logged))

@@ -72,8 +72,8 @@ def _entries(directory: Path, tender: str) -> list[dict[str, Any]]:
             obj = json.loads(line)
             time = obj.get("time")  # RFC 3339, fixed width (six fractional digits, Z): compared as text
             if previous is not None and time < previous["time"]:
-                raise DrawMismatch(f"审计日志的时间倒退（疑似补记） entry {obj.get('index')}: its time {time} is earlier than entry {previous['index']}'s "
-                                   f"{previous['time']}; the log never goes back in time (a backdated entry)")
+                raise DrawMismatch("审计日志的时间倒退（疑似补记）：第 {entry} 条记录的时间 {time} 早于第 {previous} 条记录的 {previous_time}",
+                                   entry=obj.get("index"), time=time, previous=previous["index"], previous_time=previous["time"])
             previous = obj
             if obj.get("tender") == tender and obj.get("kind") in KINDS:
                 out.append(obj)
@@ -90,13 +90,13 @@ def verify_draw(directory: Path, tender: str, since: bytes | None = None) -> Dra
     entries = _entries(directory, tender)
     requests = [i for i, e in enumerate(entries) if e["kind"] == "experts.draw_requested"]
     if not requests:
-        raise DrawMismatch(f"审计包中没有该项目的抽取申请 the bundle has no experts.draw_requested entry for tender {tender}")
+        raise DrawMismatch("审计包中没有该项目的抽取申请（项目 {tender}）", tender=tender)
     published = [e for e in entries if e["kind"] == "tender.published"]
     if not published or published[0]["index"] > entries[requests[0]]["index"]:
-        raise DrawMismatch(f"审计包中抽取申请之前没有该项目的发布记录 the bundle has no tender.published entry of tender {tender} before its draw request")
+        raise DrawMismatch("审计包中抽取申请之前没有该项目的发布记录（项目 {tender}）", tender=tender)
     if len(published) > 1:
-        raise DrawMismatch(f"项目被发布了两次，核验不通过 entry {published[1]['index']}: tender {tender} is published a second time (first in entry "
-                           f"{published[0]['index']}); a tender is published once, with one beacon chain")
+        raise DrawMismatch("项目被发布了两次，核验不通过：第 {entry} 条记录再次发布项目 {tender}（首次在第 {first} 条记录）",
+                           entry=published[1]["index"], tender=tender, first=published[0]["index"])
     # A new request is only allowed once the previous draw's reserve ran out (draw_service.request_draw):
     # every earlier request must verify on its own and end in experts.exhausted, so a draw the
     # operator disliked cannot be silently replaced by another.
@@ -105,10 +105,8 @@ def verify_draw(directory: Path, tender: str, since: bytes | None = None) -> Dra
     check = _check_request(entries, bounds[-2], bounds[-1], published[0], tender, report.since_size)
     for start, end in zip(bounds[:-2], bounds[1:-1]):
         if not _check_request(entries, start, end, published[0], tender, report.since_size).exhausted:
-            raise DrawMismatch(
-                f"上一次抽取尚未用尽就有新的抽取申请 entry {entries[end]['index']}: a new draw request while the draw of entry {entries[start]['index']} "
-                f"was not exhausted (a new draw is only allowed once the reserve cannot refill the quotas)"
-            )
+            raise DrawMismatch("上一次抽取尚未用尽就有新的抽取申请：第 {entry} 条记录申请抽取时，第 {previous} 条记录的抽取尚未用尽",
+                               entry=entries[end]["index"], previous=entries[start]["index"])
     return check
 
 
@@ -120,31 +118,30 @@ def _check_request(entries: list[dict[str, Any]], start: int, end: int, publishe
     later = entries[start + 1 : end]
     drawn = next((e for e in later if e["kind"] == "experts.drawn"), None)
     if drawn is None:
-        raise DrawMismatch(f"审计包中抽取申请之后没有抽取结果 the bundle has no experts.drawn entry after the request (entry {req_entry['index']})")
+        raise DrawMismatch("审计包中抽取申请之后没有抽取结果（抽取申请为第 {entry} 条记录）", entry=req_entry["index"])
     p = req_entry["payload"]
     try:
         chain = ChainInfo.from_json(p["chain"])
         chain.check_hash()
     except (CryptoError, KeyError, TypeError) as exc:
-        raise DrawMismatch(f"抽取申请中的信标信息无法使用 the chain info in the request is not usable: {exc}") from None
+        raise DrawMismatch("抽取申请中的信标信息无法使用：{problem}", problem=str(exc)[:200]) from None
     pinned = published["payload"].get("chain")
     if chain.hash != pinned:
-        raise DrawMismatch(
-            f"抽取申请所用的时间信标与项目发布时不同 entry {req_entry['index']}: the draw request's beacon chain {chain.hash} is not the chain the tender was "
-            f"published with ({pinned}, entry {published['index']})"
-        )
+        raise DrawMismatch("抽取申请所用的时间信标与项目发布时不同：第 {entry} 条记录的信标链 {chain} 不是项目发布时的 {pinned}（第 {published} 条记录）",
+                           entry=req_entry["index"], chain=chain.hash, pinned=pinned, published=published["index"])
     try:
         request = draw.DrawRequest.from_json(p["request"])
     except DomainError as exc:
-        raise DrawMismatch(exc.message) from None
+        raise DrawMismatch(exc.text) from None
     if request.to_json() != p["request"] or request.tender != tender:
-        raise DrawMismatch(f"记录的抽取申请与项目应有的申请不符 the logged request is not the canonical request of tender {tender}")
+        raise DrawMismatch("记录的抽取申请与项目应有的申请不符（项目 {tender}）", tender=tender)
     _check_avoidance_inputs(req_entry, request, entries[:start])
     expected = chain.round_at(parse_time(req_entry["time"]).timestamp()) + 1
     draws = [e for e in later if e["kind"] == "experts.drawn"]
     result, round = [_check_drawn(e, chain, request, expected, req_entry["index"]) for e in draws][0]
     if len(draws) > 1:
-        raise DrawMismatch(f"同一抽取申请有两次抽取结果 entry {draws[1]['index']}: a second experts.drawn for the request of entry {req_entry['index']}")
+        raise DrawMismatch("同一抽取申请有两次抽取结果：第 {entry} 条记录是第 {request} 条记录的抽取申请的第二个抽取结果",
+                               entry=draws[1]["index"], request=req_entry["index"])
     committee, declined, replacements, exhausted = _check_declines(
         request, result, [e for e in later if e["index"] > drawn["index"]])
     return DrawCheck(tender, round, result.committee, tuple(replacements), tuple(declined), is_local_beacon(chain),
@@ -172,26 +169,29 @@ def _check_avoidance_inputs(entry: dict[str, Any], request: draw.DrawRequest, be
     """The 回避 inputs of the request as the log fixes them: the evaluation day is the tender's
     scheduled one, a purchaser is named, and every exclusion count is backed by one committed
     exclusion per expert, none of them in the pool."""
-    p, where = entry["payload"], f"entry {entry['index']}"
+    p, where = entry["payload"], entry["index"]
     plan = p.get("plan") or {}
     day = scheduled_day(before)
     if plan.get("evaluation_date") != day:
-        raise DrawMismatch(f"回避所用日期不是项目的评标日期 {where}: the 回避 date {plan.get('evaluation_date')} is not the tender's scheduled evaluation day {day}")
+        raise DrawMismatch("回避所用日期不是项目的评标日期：第 {entry} 条记录的回避日期为 {date}，项目的评标日期为 {day}",
+                           entry=where, date=plan.get("evaluation_date"), day=day)
     if not str(plan.get("purchaser") or "").strip():
-        raise DrawMismatch(f"抽取申请没有写明采购人，无法核验回避 {where}: the draw request names no purchaser (采购人) for 回避")
+        raise DrawMismatch("抽取申请没有写明采购人，无法核验回避（第 {entry} 条记录）", entry=where)
     exclusions = p.get("exclusions")
     if not isinstance(exclusions, list):
-        raise DrawMismatch(f"抽取申请缺少逐位专家的回避记录 {where}: the draw request has no per-expert exclusions (rule and commitment)")
+        raise DrawMismatch("抽取申请缺少逐位专家的回避记录（第 {entry} 条记录）", entry=where)
     counts: dict[str, int] = {}
     pool = {e.id for e in request.pool}
     for x in exclusions:
         if not isinstance(x, dict) or len(str(x.get("commitment", ""))) != 64:
-            raise DrawMismatch(f"回避记录缺少规则或承诺 {where}: an exclusion lacks its rule or commitment: {str(x)[:80]}")
+            raise DrawMismatch("回避记录缺少规则或承诺（第 {entry} 条记录）：{exclusion}", entry=where, exclusion=str(x)[:80])
         if x.get("expert") in pool:
-            raise DrawMismatch(f"被回避的专家仍在专家库中 {where}: expert {x.get('expert')} is excluded ({x.get('rule')}) and yet in the pool")
+            raise DrawMismatch("被回避的专家仍在专家库中：第 {entry} 条记录中专家 {expert} 被回避（{rule}）",
+                               entry=where, expert=x.get("expert"), rule=x.get("rule"))
         counts[str(x.get("rule"))] = counts.get(str(x.get("rule")), 0) + 1
     if counts != dict(p.get("excluded") or {}):
-        raise DrawMismatch(f"回避人数与承诺的回避记录不符 {where}: exclusion counts {p.get('excluded')} are not the committed exclusions {counts}")
+        raise DrawMismatch("回避人数与承诺的回避记录不符：第 {entry} 条记录的回避人数为 {counts}，回避记录为 {committed}",
+                           entry=where, counts=p.get("excluded"), committed=counts)
 
 
 def _check_declines(request: draw.DrawRequest, result: draw.DrawResult,
@@ -206,44 +206,49 @@ def _check_declines(request: draw.DrawRequest, result: draw.DrawResult,
         kind, r = e["kind"], e["payload"]
         if kind == "experts.declined":
             if pending is not None:
-                raise DrawMismatch(f"专家退出后未补抽就有下一位退出 entry {e['index']}: the decline of entry {pending['index']} has no refill before the next decline")
+                raise DrawMismatch("专家退出后未补抽就有下一位退出：第 {previous} 条记录的退出在第 {entry} 条记录之前没有补抽",
+                                   entry=e["index"], previous=pending["index"])
             who = r.get("expert")
             if who not in committee:
-                raise DrawMismatch(f"退出的专家当时不是评标委员会成员 entry {e['index']}: declined expert {who} was not a member of the committee at that moment")
+                raise DrawMismatch("退出的专家当时不是评标委员会成员：第 {entry} 条记录中的专家 {expert}", entry=e["index"], expert=who)
             if r.get("ground") not in DECLINE_GROUNDS or not str(r.get("evidence") or "").strip() or not str(r.get("reason") or "").strip():
-                raise DrawMismatch(f"专家退出缺少理由、原因或证明材料 entry {e['index']}: the decline of {who} lacks its reason, ground (回避申请/无法到场) or evidence")
+                raise DrawMismatch("专家退出缺少理由、原因或证明材料：第 {entry} 条记录中专家 {expert} 的退出", entry=e["index"], expert=who)
             declined.append(who)
             pending = e
             continue
         if kind not in ("experts.replaced", "experts.exhausted"):
             continue
         if pending is None:
-            raise DrawMismatch(f"补抽记录之前没有专家退出的记录 entry {e['index']}: {kind} follows no experts.declined entry (a decline is missing)")
+            raise DrawMismatch("补抽记录之前没有专家退出的记录：第 {entry} 条记录 {kind} 之前没有 experts.declined（缺少一条退出记录）",
+                               entry=e["index"], kind=kind)
         gone = pending["payload"]["expert"]
         if sorted(r.get("declined") or []) != sorted(declined):
-            raise DrawMismatch(f"退出的专家与记录不符 entry {e['index']}: decliners {', '.join(sorted(r.get('declined') or []))} are not the logged "
-                               f"declines {', '.join(sorted(declined))}")
+            raise DrawMismatch("退出的专家与记录不符：第 {entry} 条记录中的退出专家为 {listed}，记录的退出为 {logged}", entry=e["index"],
+                               listed=", ".join(sorted(r.get("declined") or [])), logged=", ".join(sorted(declined)))
         members = [i for i in committee if i != gone]
         if sorted(r.get("members") or []) != sorted(members):
-            raise DrawMismatch(f"评标委员会成员与抽取结果不符 entry {e['index']}: members {', '.join(r.get('members') or [])} do not follow from the "
-                               f"committee {', '.join(committee)} without {gone}")
+            raise DrawMismatch("评标委员会成员与抽取结果不符：第 {entry} 条记录中的成员为 {members}，应为评标委员会 {committee} 去掉 {gone}",
+                               entry=e["index"], members=", ".join(r.get("members") or []), committee=", ".join(committee), gone=gone)
         try:
             again = list(draw.refill(request, result, members, declined))
         except draw.TooFewExperts:
             again = None
         logged = r.get("replacements") if kind == "experts.replaced" else None
         if again != logged:
-            raise DrawMismatch(f"记录的替补专家与重算结果不符 entry {e['index']}: logged replacements {logged} differ from the recomputed {again}")
+            raise DrawMismatch("记录的替补专家与重算结果不符：第 {entry} 条记录为 {logged}，重算为 {again}",
+                               entry=e["index"], logged=logged, again=again)
         pending = None
         if logged is None:
             rest = [x for x in entries if x["index"] > e["index"] and x["kind"].startswith("experts.")]
             if rest:
-                raise DrawMismatch(f"备选专家用完后仍有记录 entry {rest[0]['index']}: {rest[0]['kind']} after the draw was exhausted (entry {e['index']})")
+                raise DrawMismatch("备选专家用完后仍有记录：第 {entry} 条记录 {kind} 在抽取用尽（第 {exhausted} 条记录）之后",
+                                   entry=rest[0]["index"], kind=rest[0]["kind"], exhausted=e["index"])
             return committee, declined, replacements, True
         committee = members + logged
         replacements.extend(logged)
     if pending is not None:
-        raise DrawMismatch(f"专家退出后没有补抽或用尽的记录 entry {pending['index']}: the decline of {pending['payload']['expert']} has no experts.replaced or experts.exhausted after it")
+        raise DrawMismatch("专家退出后没有补抽或用尽的记录：第 {entry} 条记录中专家 {expert} 的退出之后没有 experts.replaced 或 experts.exhausted",
+                           entry=pending["index"], expert=pending["payload"]["expert"])
     return committee, declined, replacements, False
 
 
@@ -253,27 +258,29 @@ def _check_drawn(entry: dict[str, Any], chain: ChainInfo, request: draw.DrawRequ
     d = entry["payload"]
     round = d.get("round")
     if round != expected:
-        raise DrawMismatch(f"抽取所用的信标轮次不是申请后的第一轮 round {round} is not the first round after the request entry {request_index} (expected {expected})")
+        raise DrawMismatch("抽取所用的信标轮次不是申请后的第一轮：第 {round} 轮，应为第 {expected} 轮（抽取申请为第 {entry} 条记录）",
+                           round=round, expected=expected, entry=request_index)
     try:
         signature = bytes.fromhex(d["signature"])
         bls.verify_beacon(chain, round, signature)
     except (CryptoError, ValueError, TypeError, KeyError) as exc:
-        raise DrawMismatch(f"信标签名核验不通过 beacon signature does not verify for round {round}: {exc}") from None
+        raise DrawMismatch("信标签名核验不通过（第 {round} 轮）：{problem}", round=round, problem=str(exc)[:200]) from None
     published = chain.time_of(round)
     if parse_time(entry["time"]).timestamp() < published:
-        raise DrawMismatch(f"抽取结果记录在信标轮次公布之前 entry {entry['index']}: experts.drawn is logged at {entry['time']}, before round {round} "
-                           f"was published ({datetime.fromtimestamp(published, timezone.utc).isoformat()})")
+        raise DrawMismatch("抽取结果记录在信标轮次公布之前：第 {entry} 条记录 experts.drawn 记于 {time}，第 {round} 轮公布于 {published}",
+                           entry=entry["index"], time=entry["time"], round=round,
+                           published=datetime.fromtimestamp(published, timezone.utc).isoformat())
     randomness = hashlib.sha256(signature).digest()
     if d.get("randomness") != randomness.hex():
-        raise DrawMismatch(f"记录的随机数与信标签名不符 entry {entry['index']}: logged randomness {d.get('randomness')} is not SHA-256 of the verified "
-                           f"beacon signature of round {round} ({randomness.hex()})")
+        raise DrawMismatch("记录的随机数与信标签名不符：第 {entry} 条记录的随机数 {logged} 不是第 {round} 轮已核验信标签名的 SHA-256（{expected}）",
+                           entry=entry["index"], logged=d.get("randomness"), round=round, expected=randomness.hex())
     result = draw.draw(request, randomness)
     if d.get("seed") != result.seed.hex():
-        raise DrawMismatch(f"记录的种子与重算结果不符 entry {entry['index']}: logged seed {d.get('seed')} differs from the recomputed {result.seed.hex()}")
+        raise DrawMismatch("记录的种子与重算结果不符：第 {entry} 条记录的种子为 {logged}，重算为 {expected}",
+                           entry=entry["index"], logged=d.get("seed"), expected=result.seed.hex())
     if list(result.committee) != d.get("committee"):
-        raise DrawMismatch(
-            f"记录的评标委员会与重算结果不符 logged committee {', '.join(d.get('committee') or [])} differs from the recomputed {', '.join(result.committee)}"
-        )
+        raise DrawMismatch("记录的评标委员会与重算结果不符：记录为 {logged}，重算为 {expected}",
+                           logged=", ".join(d.get("committee") or []), expected=", ".join(result.committee))
     if list(result.sequence) != d.get("sequence"):
-        raise DrawMismatch("记录的抽取序列与重算结果不符 logged sequence differs from the recomputed sequence")
+        raise DrawMismatch("记录的抽取序列与重算结果不符")
     return result, round

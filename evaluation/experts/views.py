@@ -26,7 +26,7 @@ async def draw_status(ctx: TenderContext, actor: Actor, tender_id: str) -> dict[
     tender = await get(ctx, tender_id)
     supervisor = actor.role == "supervisor"
     if not (supervisor or tender.owned_by(actor)):
-        raise NotPermitted(f"只有该项目的采购代理机构和监督人员可以查看专家抽取 only the agency of tender {tender_id} and supervisors see its draw")
+        raise NotPermitted("只有该项目的采购代理机构和监督人员可以查看专家抽取")
     async with ctx.engine.connect() as conn:
         row = await draw_row(conn, tender_id)
         revealed = await is_revealed(conn, tender_id)
@@ -72,7 +72,7 @@ async def invitations_of(ctx: TenderContext, actor: Actor) -> list[dict[str, Any
     """The signed-in expert's own invitations (never the other members), newest tender first."""
     expert = await expert_of_account(ctx.engine, actor.account)
     if expert is None:
-        raise NotFoundError("此账号未关联专家库中的专家 this account is not linked to an expert of the pool")
+        raise NotFoundError("此账号未关联专家库中的专家")
     c, t = member_table.c, tender_table.c
     query = (
         sa.select(member_table, t.spec, t.state.label("tender_state"))
@@ -96,4 +96,4 @@ async def visible_to_expert(ctx: TenderContext, actor: Actor, tender_id: str) ->
     """Raise NotFoundError unless the signed-in expert has an invitation to `tender_id`."""
     await get(ctx, tender_id)
     if not any(i["tender"] == tender_id for i in await invitations_of(ctx, actor)):
-        raise NotFoundError(f"你没有该项目的邀请 no invitation to tender {tender_id}")
+        raise NotFoundError("你没有该项目的邀请")

@@ -21,7 +21,7 @@ from fractions import Fraction
 from typing import Any
 
 from evaluation.audit.entry import Actor
-from evaluation.errors import ConflictError, InvalidRequest
+from evaluation.errors import ConflictError, InvalidRequest, Text
 from evaluation.session.rules import CorrectionRule, _enum, corrected_total, valid_prices
 from evaluation.session.scoring import abnormally_low, evaluated_price
 from evaluation.session.session import EvaluationContext, Session, get_session, retrying
@@ -29,26 +29,26 @@ from evaluation.session.validity import Ground, commit, leader_step
 from evaluation.tenders.tender import NotPermitted
 
 MAX_TEXT = 4000
-ENGLISH = {"修正理由": "explanation", "书面说明": "text", "决定理由": "reason"}
 MAX_MINUTES = 24 * 60
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 def _bid(session: Session, data: Any) -> dict[str, Any]:
     if not isinstance(data, dict):
-        raise InvalidRequest("请求须为 JSON 对象 send a JSON object")
+        raise InvalidRequest("请求须为 JSON 对象")
     bid = data.get("bid")
     found = next((b for b in session.bids if b["bid"] == bid), None) if isinstance(bid, str) else None
     if found is None:
-        raise InvalidRequest("所选投标不在本次评标中 the bid is not one of this evaluation")
+        raise InvalidRequest("所选投标不在本次评标中")
     if found.get("invalid"):
-        raise ConflictError(f"{found['bidder_name']}的投标已被认定无效 the bid is already invalid")
+        raise ConflictError("{bidder}的投标已被认定无效", bidder=found["bidder_name"])
     return found
 
 
 def _text(value: Any, name: str) -> str:
+    """`value` stripped, when it is 1–MAX_TEXT characters of text; `name` is the field's label (修正理由…)."""
     if not isinstance(value, str) or not value.strip() or len(value) > MAX_TEXT:
-        raise InvalidRequest(f"请填写{name}（1–{MAX_TEXT} 字） {ENGLISH.get(name, name)} must be text of 1–{MAX_TEXT} characters")
+        raise InvalidRequest("请填写{field}（1–{n} 字）", field=Text(name), n=MAX_TEXT)
     return value.strip()
 
 
@@ -58,7 +58,7 @@ def _replace(session: Session, bid: str, **values: Any) -> list[dict[str, Any]]:
 
 def _bidder_of(session: Session, actor: Actor, bid: dict[str, Any]) -> None:
     if actor.role != "bidder" or bid["bidder"] != actor.account:
-        raise NotPermitted(f"只有{bid['bidder_name']}本人可以答复 only the bidder of this bid answers for it")
+        raise NotPermitted("只有{bidder}本人可以答复", bidder=bid["bidder_name"])
 
 
 async def _run(ctx: EvaluationContext, tender_id: str, step: Any) -> Session:
@@ -78,10 +78,10 @@ async def correct_price(ctx: EvaluationContext, actor: Actor, tender_id: str, da
     """The leader records a correction ``{bid, rule, words? | items?, explanation}``."""
 
     async def step(session: Session) -> Session:
-        leader_step(session, actor, "记录算术修正 correct a price")
+        leader_step(session, actor, Text("不能记录算术修正"))
         bid = _bid(session, data)
         if (bid.get("correction") or {}).get("status") == "pending":
-            raise ConflictError(f"{bid['bidder_name']}已有一项算术修正待其确认 a correction already waits for the bidder")
+            raise ConflictError("{bidder}已有一项算术修正待其确认", bidder=bid["bidder_name"])
         rule = _enum(CorrectionRule, data.get("rule"), "rule")
         corrected = corrected_total(rule, data, int(bid["price_fen"]))
         explanation = _text(data.get("explanation"), "修正理由")
@@ -101,10 +101,10 @@ async def answer_correction(ctx: EvaluationContext, actor: Actor, tender_id: str
         _bidder_of(session, actor, bid)
         correction = bid.get("correction") or {}
         if correction.get("status") != "pending":
-            raise ConflictError(f"{bid['bidder_name']}没有待确认的算术修正 no correction waits for an answer")
+            raise ConflictError("{bidder}没有待确认的算术修正", bidder=bid["bidder_name"])
         confirm = data.get("confirm")
         if not isinstance(confirm, bool):
-            raise InvalidRequest("请选择确认或不确认修正后的报价 confirm must be true or false")
+            raise InvalidRequest("请选择确认或不确认修正后的报价（confirm 须为 true 或 false）")
         draft = session.entry("evaluation.price_correction_answered", {"bid": bid["bid"], "confirmed": confirm}, actor)
         answered = {**correction, "status": "confirmed" if confirm else "refused"}
         if not confirm:
@@ -127,16 +127,16 @@ async def query_low_price(ctx: EvaluationContext, actor: Actor, tender_id: str, 
     """The leader asks the bidder of a flagged bid to justify its price within ``minutes``."""
 
     async def step(session: Session) -> Session:
-        leader_step(session, actor, "要求投标人说明报价 ask for a price justification")
+        leader_step(session, actor, Text("不能要求投标人说明报价"))
         bid = _bid(session, data)
         flags = abnormally_low(valid_prices(session.bids), session.config.low_bid_rule)
         if bid["bid"] not in flags:
-            raise InvalidRequest(f"{bid['bidder_name']}的报价未被提示为异常低价 the bid is not flagged as abnormally low")
+            raise InvalidRequest("{bidder}的报价未被提示为异常低价", bidder=bid["bidder_name"])
         if bid.get("low_price"):
-            raise ConflictError(f"已要求{bid['bidder_name']}说明报价 the bidder was already asked to justify its price")
+            raise ConflictError("已要求{bidder}说明报价", bidder=bid["bidder_name"])
         minutes = data.get("minutes")
         if type(minutes) is not int or not 1 <= minutes <= MAX_MINUTES:
-            raise InvalidRequest(f"说明时限须为 1–{MAX_MINUTES} 的整数分钟 minutes must be a whole number in 1..{MAX_MINUTES}")
+            raise InvalidRequest("说明时限须为 1–{n} 的整数分钟（minutes）", n=MAX_MINUTES)
         due_us = ctx.tenders.now_us() + minutes * 60_000_000
         query = {"reason": flags[bid["bid"]], "due_us": due_us, "status": "open", "justification": None}
         draft = session.entry("evaluation.low_price_query", {"bid": bid["bid"], "reason": query["reason"], "due_us": due_us},
@@ -155,9 +155,9 @@ def justifiable(session: Session, actor: Actor, data: Any, now_us: int) -> tuple
         _bidder_of(session, actor, bid)
     query = bid.get("low_price") or {}
     if query.get("status") != "open":
-        raise ConflictError(f"{bid['bidder_name']}没有待提交的报价说明 no open request for a price justification")
+        raise ConflictError("{bidder}没有待提交的报价说明", bidder=bid["bidder_name"])
     if now_us > int(query["due_us"]):
-        raise ConflictError("说明期限已过，不再接收书面说明 the time to justify the price is over")
+        raise ConflictError("说明期限已过，不再接收书面说明")
     _text(data.get("text"), "书面说明")
     return bid, query, in_booth
 
@@ -172,7 +172,7 @@ async def justify_low_price(ctx: EvaluationContext, actor: Actor, tender_id: str
         bid, query, in_booth = justifiable(session, actor, data, ctx.tenders.now_us())
         document = None if stored is not None else data.get("document_sha256")
         if document is not None and (not isinstance(document, str) or not _SHA256.fullmatch(document)):
-            raise InvalidRequest("证明材料的哈希无效 document_sha256 must be 64 lowercase hex")
+            raise InvalidRequest("证明材料的哈希无效（document_sha256 须为 64 位小写十六进制）")
         said = {"text": _text(data.get("text"), "书面说明"), "document_sha256": document, "in_booth": in_booth,
                 "at_us": ctx.tenders.now_us()}
         if stored is not None:
@@ -189,20 +189,20 @@ async def decide_low_price(ctx: EvaluationContext, actor: Actor, tender_id: str,
     justification; without one the decision can only be taken once the deadline has passed."""
 
     async def step(session: Session) -> Session:
-        leader_step(session, actor, "对报价说明作出决定 decide on a price justification")
+        leader_step(session, actor, Text("不能对报价说明作出决定"))
         bid = _bid(session, data)
         query = bid.get("low_price") or {}
         if query.get("status") not in ("open", "justified"):
-            raise ConflictError(f"{bid['bidder_name']}没有待决定的报价说明 no price justification to decide on")
+            raise ConflictError("{bidder}没有待决定的报价说明", bidder=bid["bidder_name"])
         accepted = data.get("accepted")
         if not isinstance(accepted, bool):
-            raise InvalidRequest("请选择接受或不接受说明 accepted must be true or false")
+            raise InvalidRequest("请选择接受或不接受说明（accepted 须为 true 或 false）")
         reason = _text(data.get("reason"), "决定理由")
         if query["status"] == "open":
             if accepted:
-                raise ConflictError(f"{bid['bidder_name']}尚未提交说明，无可接受 has sent no justification to accept")
+                raise ConflictError("{bidder}尚未提交说明，无可接受", bidder=bid["bidder_name"])
             if ctx.tenders.now_us() <= int(query["due_us"]):
-                raise ConflictError(f"{bid['bidder_name']}的说明期限未到，尚不能认定 the time to justify is not over yet")
+                raise ConflictError("{bidder}的说明期限未到，尚不能认定", bidder=bid["bidder_name"])
         draft = session.entry("evaluation.low_price_decision", {"bid": bid["bid"], "accepted": accepted, "reason": reason},
                               actor)
         bids = _replace(session, bid["bid"], low_price={**query, "status": "accepted" if accepted else "rejected",
@@ -218,7 +218,7 @@ def bidder_view(session: Session, actor: Actor, now_us: int | None = None) -> di
     price as read at the opening, the evaluated price, and the server's clock for the deadline)."""
     mine = [b for b in session.bids if b["bidder"] == actor.account]
     if not mine:
-        raise NotPermitted("您在本次评标中没有投标 you have no bid in this evaluation")
+        raise NotPermitted("您在本次评标中没有投标")
     return {"tender": session.tender_id, "state": session.state.value, "now_us": now_us,
             "bids": [{"bid": b["bid"], "bidder_name": b["bidder_name"], "price_fen": b["price_fen"],
                       "correction": b.get("correction"), "low_price": b.get("low_price"), "invalid": b.get("invalid"),

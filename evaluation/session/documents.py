@@ -46,11 +46,11 @@ class Document:
 async def _check_reader(ctx: TenderContext, actor: Actor, tender_id: str) -> None:
     tender = await get(ctx, tender_id)
     if tender.state not in AFTER_OPENING:
-        raise NotPermitted(f"《{tender.spec.title}》尚未开标 the bids are not opened yet")
+        raise NotPermitted("《{title}》尚未开标", title=tender.spec.title)
     if actor.role == "supervisor":
         return
     if await booth_standing(ctx.engine, tender_id, actor.account) is None:
-        raise NotPermitted(f"您不参加《{tender.spec.title}》的评标 you are not in this evaluation")
+        raise NotPermitted("您不参加《{title}》的评标", title=tender.spec.title)
 
 
 async def _opened(ctx: TenderContext, tender_id: str, bid_id: str | None = None) -> list[Any]:
@@ -87,7 +87,7 @@ async def open_document(ctx: TenderContext, actor: Actor, tender_id: str, bid_id
     row = next(iter(await _opened(ctx, tender_id, bid_id)), None)
     found = next((d for d in json.loads(row.documents) if d["sha256"] == sha256), None) if row is not None else None
     if found is None or not ctx.blobs.exists(sha256):
-        raise NotFoundError(f"该投标没有这份文件 the bid has no document {sha256[:16]}")
+        raise NotFoundError("该投标没有这份文件")
     payload = {"bid_id": bid_id, "sha256": sha256, "name": found["name"]}
     await ctx.audit.append(EntryDraft("bid.document_opened", payload, tender_id, actor))
     return Document(bid_id, found["name"], sha256, int(found["size"]), ctx.blobs.path(sha256))

@@ -24,6 +24,5 @@ def parse_evaluation_id(text: str) -> tuple[str, int | None]:
     if not sep:
         return text, None
     if not tender_id or not _LOT.fullmatch(lot):
-        raise InvalidRequest(f"评标编号 {text[:60]!r} 无效：分包评标的编号为 项目编号.包号（如 T-….2） "
-                             "not an evaluation id")
+        raise InvalidRequest("评标编号 {got} 无效：分包评标的编号为 项目编号.包号（如 T-….2）", got=repr(text[:60]))
     return tender_id, int(lot)

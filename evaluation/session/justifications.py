@@ -34,7 +34,7 @@ register_kind(
 def document_name(raw: Any) -> str:
     """A file name as a browser sends it, reduced to its last part; InvalidRequest when there is none."""
     if not isinstance(raw, str) or not is_text(raw):
-        raise InvalidRequest("证明材料的文件名无效 the document's file name is not valid text")
+        raise InvalidRequest("证明材料的文件名无效")
     if re.search(r"%[0-9A-Fa-f]{2}", raw):  # some clients percent-encode a UTF-8 name (browsers send it as it is)
         try:
             raw = unquote(raw, errors="strict")
@@ -42,7 +42,7 @@ def document_name(raw: Any) -> str:
             pass
     name = PureWindowsPath(PurePosixPath(raw).name).name.strip()
     if not name or name in (".", "..") or len(name) > MAX_NAME or any(c < " " for c in name):
-        raise InvalidRequest(f"证明材料的文件名须为 1–{MAX_NAME} 个字符 the document needs a file name")
+        raise InvalidRequest("证明材料的文件名须为 1–{max} 个字符", max=MAX_NAME)
     return name
 
 
@@ -61,7 +61,7 @@ def _stored(session: Session, bid: Any) -> dict[str, Any]:
     found = next((b for b in session.bids if b["bid"] == bid), None) if isinstance(bid, str) else None
     said = ((found or {}).get("low_price") or {}).get("justification") or {}
     if found is None or not said.get("document_name"):
-        raise NotFoundError("该投标没有报价说明的证明材料 this bid sent no supporting document")
+        raise NotFoundError("该投标没有报价说明的证明材料")
     return {"bid": found["bid"], "bidder": found["bidder"], **said}
 
 
@@ -75,7 +75,7 @@ async def open_justification(ctx: EvaluationContext, actor: Actor, tender_id: st
     said = _stored(session, bid)
     sha256 = str(said["document_sha256"])
     if not ctx.tenders.blobs.exists(sha256):
-        raise NotFoundError("证明材料未找到 the supporting document is not stored")
+        raise NotFoundError("证明材料未找到")
     payload = {"bid": said["bid"], "sha256": sha256, "name": said["document_name"]}
     await ctx.tenders.audit.append(session.entry("evaluation.justification_opened", payload, actor))
     return Justification(said["bid"], said["document_name"], sha256, int(said["document_size"]), ctx.tenders.blobs.path(sha256))

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from evaluation.accounts.account import AuthenticationFailed, authenticate, get_account
 from evaluation.audit.entry import Actor
-from evaluation.errors import ConflictError, InvalidRequest
+from evaluation.errors import ConflictError, InvalidRequest, Text
 from evaluation.session.rules import SessionState, require
 from evaluation.session.session import EvaluationContext, Session, get_session, retrying
 from evaluation.session.signatures import key_fingerprint, load_public_key
@@ -35,9 +35,9 @@ async def replace_key(ctx: EvaluationContext, actor: Actor, session_id: str, dat
     load_public_key(public_key)
     assert isinstance(public_key, str)
     if not isinstance(password, str) or not password:
-        raise InvalidRequest("请输入登录密码以登记新的签名密钥 confirm your password to register a new signing key")
+        raise InvalidRequest("请输入登录密码以登记新的签名密钥")
     if not isinstance(reason, str) or len(reason) > MAX_REASON:
-        raise InvalidRequest(f"原因不超过 {MAX_REASON} 字 reason must be at most {MAX_REASON} characters")
+        raise InvalidRequest("原因不超过 {max} 字", max=MAX_REASON)
     account = await get_account(ctx.tenders.engine, actor.account)
     try:
         await authenticate(ctx.tenders.engine, account.username, password)
@@ -48,11 +48,11 @@ async def replace_key(ctx: EvaluationContext, actor: Actor, session_id: str, dat
         session = await get_session(ctx, session_id)
         member = session.require_member(actor)
         require(session.title, session.state, SessionState.CHECKIN, SessionState.ELECTION, SessionState.SCORING,
-                SessionState.REVIEW, SessionState.TALLY, SessionState.SIGNING, doing="登记新的签名密钥 register a new signing key")
+                SessionState.REVIEW, SessionState.TALLY, SessionState.SIGNING, doing=Text("不能登记新的签名密钥"))
         if member.public_key is None:
-            raise ConflictError("请先签到：签名密钥在签到时登记 check in first: the key is registered at check-in")
+            raise ConflictError("请先签到：签名密钥在签到时登记")
         if member.public_key == public_key:
-            raise ConflictError("这个密钥已经是登记的签名密钥 this key is already the registered one")
+            raise ConflictError("这个密钥已经是登记的签名密钥")
         payload = {"public_key": public_key, "key_sha256": key_fingerprint(public_key),
                    "old_key_sha256": key_fingerprint(member.public_key), "reason": reason}
 
@@ -62,7 +62,7 @@ async def replace_key(ctx: EvaluationContext, actor: Actor, session_id: str, dat
                 c.session_id == session_id, c.account == actor.account, c.public_key == member.public_key,
             ).values(public_key=public_key))
             if changed.rowcount != 1:
-                raise ConflictError("签名密钥刚有变化，请刷新页面 the signing key changed meanwhile: reload the page")
+                raise ConflictError("签名密钥刚有变化，请刷新页面")
 
         await ctx.tenders.audit.append(session.entry("evaluation.key_replaced", payload, actor), apply=apply)
         return await get_session(ctx, session_id)

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from evaluation.audit.entry import Actor
-from evaluation.errors import ConflictError, InvalidRequest, NotFoundError
+from evaluation.errors import ConflictError, InvalidRequest, NotFoundError, Text
 from evaluation.experts import draw, draw_service
 from evaluation.experts.committee import CommitteeError, validate_committee_plan
 from evaluation.experts.plan import METHODS
@@ -47,18 +47,18 @@ class ReserveExhausted(ConflictError):
     """The draw's reserve has no eligible expert left for a withdrawn member's seat (409)."""
 
 
-def exhausted_line(name: str, lawful_without: bool) -> str:
+def exhausted_line(name: str, lawful_without: bool) -> Text:
     """What the agency reads when the reserve cannot refill `name`'s seat. 87号令 art. 48: a
     committee whose composition no longer conforms (art. 47) is completed, else the evaluation
     stops and a new committee is formed; one that still conforms may go on without the seat."""
     if lawful_without:
-        return (f"备选专家已用尽，无法补足{name}的席位；现有成员仍符合评标委员会组成要求，可选择“不再补足”按现有成员"
-                f"继续评标，否则请停止本次评标，重新申请抽取专家 (the draw's reserve is exhausted)")
-    return (f"备选专家已用尽，无法补足{name}的席位：依87号令第四十八条，请停止本次评标，封存投标文件和评标资料，"
-            f"重新申请抽取专家组建评标委员会后再评标 (the draw's reserve is exhausted: a new committee must be drawn)")
+        return Text("备选专家已用尽，无法补足{name}的席位；现有成员仍符合评标委员会组成要求，可选择“不再补足”按现有成员"
+                    "继续评标，否则请停止本次评标，重新申请抽取专家", name=name)
+    return Text("备选专家已用尽，无法补足{name}的席位：依87号令第四十八条，请停止本次评标，封存投标文件和评标资料，"
+                "重新申请抽取专家组建评标委员会后再评标", name=name)
 
 
-def composition_problem(spec: Any, seated: Sequence[Member]) -> str | None:
+def composition_problem(spec: Any, seated: Sequence[Member]) -> Text | None:
     """Why the members `seated` are not a lawful committee for the tender `spec` (87号令 art. 47,
     evaluation/experts/committee.py: the minimum of its method and budget, an odd number, experts
     at least two thirds), in one Chinese line; None when they are."""
@@ -66,7 +66,8 @@ def composition_problem(spec: Any, seated: Sequence[Member]) -> str | None:
     try:
         validate_committee_plan(METHODS[spec.method], spec.budget_fen // 100, len(seated), reps)
     except CommitteeError as exc:
-        return f"现有 {len(seated)} 名成员（其中专家 {len(seated) - reps} 名）不符合评标委员会组成要求：{exc.message}"
+        return Text("现有 {n} 名成员（其中专家 {experts} 名）不符合评标委员会组成要求：{problem}", n=len(seated),
+                    experts=len(seated) - reps, problem=exc.text)
     return None
 
 
@@ -75,7 +76,7 @@ async def _recusal_evidence(ctx: EvaluationContext, session: Session, member: Me
     entries = await ctx.tenders.audit.entries_for_tender(session.tender_id, kinds=[RECUSED_KIND])
     mine = [e for e in lot_entries(entries, session.lot) if e.actor.account == member.account]
     if not mine:
-        raise ConflictError(f"日志中没有{member.name}的回避记录 the log has no {RECUSED_KIND} entry of this member")
+        raise ConflictError("日志中没有{name}的回避记录（{kind}）", name=member.name, kind=RECUSED_KIND)
     return f"{RECUSED_KIND} #{mine[-1].index}"
 
 
@@ -86,28 +87,26 @@ async def refill(ctx: EvaluationContext, actor: Actor, session_id: str, account:
     (404), not withdrawn, not a drawn expert, already refilled, not at check-in or the reserve
     exhausted (409, ReserveExhausted: one line saying a new committee must be drawn)."""
     if not isinstance(account, str) or not account.strip() or len(account) > 256:
-        raise InvalidRequest("请指明成员账号 account must be non-empty text of at most 256 characters")
+        raise InvalidRequest("请指明成员账号（account，不超过 256 字）")
     session = await get_session(ctx, session_id)
     tender_id = session.tender_id
     tender = await get(ctx.tenders, tender_id)
     if not tender.owned_by(actor):
-        raise NotPermitted(f"《{tender.spec.title}》属于另一家代理机构 the tender belongs to another agency")
-    require(session.title, session.state, SessionState.CHECKIN, doing="补抽专家（仅限签到阶段） refill a seat (only during check-in)")
+        raise NotPermitted("《{title}》属于另一家代理机构", title=tender.spec.title)
+    require(session.title, session.state, SessionState.CHECKIN, doing=Text("不能补抽专家（仅限签到阶段）"))
     member = session.member(account)
     if member is None:
-        raise NotFoundError(f"{account[:60]}不是{session.title}评标委员会的成员 not a member of this evaluation committee")
+        raise NotFoundError("{account}不是{title}评标委员会的成员", account=account[:60], title=session.title)
     if member.recused_us is None:
-        raise ConflictError(f"{member.name}未回避：只有回避成员的席位才能补抽 only a withdrawn member's seat is refilled")
+        raise ConflictError("{name}未回避：只有回避成员的席位才能补抽", name=member.name)
     if member.kind != "expert" or member.expert_id is None:
-        raise ConflictError(f"{member.name}不是抽取的专家，其席位不能从备选专家中补抽 "
-                            "not a drawn expert: its seat is not refilled from the draw")
+        raise ConflictError("{name}不是抽取的专家，其席位不能从备选专家中补抽", name=member.name)
     if member not in session.vacant():
-        raise ConflictError(f"{member.name}的席位已补足 the seat is already filled")
+        raise ConflictError("{name}的席位已补足", name=member.name)
     async with ctx.engine.connect() as conn:
         rows = await member_rows(conn, tender_id)
     if any(r.expert_id == member.expert_id and r.status == DECLINED for r in rows):
-        raise ConflictError(f"已为{member.name}的席位补抽专家，请等待替补专家接受邀请 "
-                            "the seat is already refilled: waiting for the replacement to accept")
+        raise ConflictError("已为{name}的席位补抽专家，请等待替补专家接受邀请", name=member.name)
     evidence = await _recusal_evidence(ctx, session, member)
     try:
         out = await draw_service.decline(ctx.tenders, actor, tender_id, member.expert_id, "签到时申请回避 withdrew at check-in",
@@ -129,32 +128,32 @@ async def release(ctx: EvaluationContext, actor: Actor, session_id: str, account
     already filled or released, a replacement already invited, not at check-in, or the committee
     without the seat not lawful (409, one line naming the rule)."""
     if not isinstance(account, str) or not account.strip() or len(account) > 256:
-        raise InvalidRequest("请指明成员账号 account must be non-empty text of at most 256 characters")
+        raise InvalidRequest("请指明成员账号（account，不超过 256 字）")
     if not isinstance(reason, str) or not reason.strip() or len(reason) > 500:
-        raise InvalidRequest("请说明不再补足的理由，不超过 500 字 (reason)")
+        raise InvalidRequest("请说明不再补足的理由，不超过 500 字")
     session = await get_session(ctx, session_id)
     tender = await get(ctx.tenders, session.tender_id)
     if not tender.owned_by(actor):
-        raise NotPermitted(f"《{tender.spec.title}》属于另一家代理机构 the tender belongs to another agency")
+        raise NotPermitted("《{title}》属于另一家代理机构", title=tender.spec.title)
 
     async def step() -> Session:
         session = await get_session(ctx, session_id)
-        require(session.title, session.state, SessionState.CHECKIN, doing="不再补足席位（仅限签到阶段） leave a seat unfilled (only during check-in)")
+        require(session.title, session.state, SessionState.CHECKIN, doing=Text("不能不再补足席位（仅限签到阶段）"))
         member = session.member(account)
         if member is None:
-            raise NotFoundError(f"{account[:60]}不是{session.title}评标委员会的成员 not a member of this evaluation committee")
+            raise NotFoundError("{account}不是{title}评标委员会的成员", account=account[:60], title=session.title)
         if member.recused_us is None:
-            raise ConflictError(f"{member.name}未回避：只有回避成员的席位可以不再补足 ({member.name} has not withdrawn)")
+            raise ConflictError("{name}未回避：只有回避成员的席位可以不再补足", name=member.name)
         if member not in session.vacant():
-            raise ConflictError(f"{member.name}的席位已补足或已确认不再补足")
+            raise ConflictError("{name}的席位已补足或已确认不再补足", name=member.name)
         if member.expert_id is not None:
             async with ctx.engine.connect() as conn:
                 rows = await member_rows(conn, session.tender_id)
             if any(r.replaces == member.expert_id and r.status != DECLINED for r in rows):
-                raise ConflictError(f"已为{member.name}的席位补抽专家，请等待替补专家接受邀请 (a replacement is invited)")
+                raise ConflictError("已为{name}的席位补抽专家，请等待替补专家接受邀请", name=member.name)
         problem = composition_problem(tender.spec, session.seated)
         if problem:
-            raise ConflictError(f"不能不再补足：{problem}；请补抽专家或重新组建评标委员会（87号令第四十八条）")
+            raise ConflictError("不能不再补足：{problem}；请补抽专家或重新组建评标委员会（87号令第四十八条）", problem=problem)
         payload = {"account": member.account, "name": member.name, "seat": member.seat,
                    "seated": len(session.seated), "reason": reason.strip()}
         drafts = [session.entry("evaluation.seat_released", payload, actor)]
@@ -217,7 +216,7 @@ async def _join(ctx: EvaluationContext, actor: Actor, session_id: str, expert: A
             taken = await conn.execute(sa.select(sa.func.count()).select_from(member_table).where(
                 c.session_id == session_id, c.fills == withdrawn.seat))
             if taken.scalar_one():
-                raise ConflictError(f"{withdrawn.name}的席位已补足 the seat is already filled")
+                raise ConflictError("{name}的席位已补足", name=withdrawn.name)
             await conn.execute(member_table.insert().values(session_id=session_id, **row))
 
         payload = {**row, "replaces": withdrawn.account}

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from evaluation.audit.bundle import ENTRIES_FILE
 from evaluation.audit.entry import Entry, decode_leaf
 from evaluation.audit.events import replay
-from evaluation.errors import DomainError, NotFoundError
+from evaluation.errors import DomainError, NotFoundError, Text
 from evaluation.session.events import first_difference, lot_entries, recompute_tally, register, session_state
 from evaluation.session.ids import parse_evaluation_id
 from evaluation.session.scoring import display
@@ -56,13 +56,13 @@ async def stored_tally(engine: AsyncEngine, session_id: str) -> dict[str, Any] |
     return None if text is None else dict(json.loads(text))["tally"]
 
 
-def _tender_name(entries: Sequence[Entry]) -> str:
+def _tender_name(entries: Sequence[Entry]) -> Text:
     """How a line names the tender of `entries`: its title as last logged (《…》), else its id."""
     for e in reversed(entries):
         spec = e.payload.get("spec") if isinstance(e.payload, dict) else None
         if isinstance(spec, dict) and isinstance(spec.get("title"), str) and spec["title"]:
-            return f"《{spec['title']}》"
-    return f"项目 {entries[0].tender_id} "
+            return Text("《{title}》", title=spec["title"])
+    return Text("项目 {tender} ", tender=entries[0].tender_id)
 
 
 def check(entries: Sequence[Entry], stored: dict[str, Any] | None, lot: int | None = None) -> ReplayResult:
@@ -70,12 +70,13 @@ def check(entries: Sequence[Entry], stored: dict[str, Any] | None, lot: int | No
     entries of that session alone and compare. The text lists the ranking and ends with "ok" or
     the first difference."""
     if not entries:
-        raise NotFoundError("日志中没有该项目的记录 the log has no entry for this tender")
+        raise NotFoundError("日志中没有该项目的记录")
     state = replay(lot_entries(entries, lot))
     ev = session_state(state, lot)
     if ev is None or ev.get("tally") is None:
-        which = "" if lot is None else f"第{lot}包"
-        raise NotFoundError(f"{_tender_name(entries)}{which}尚无记录的汇总结果 no logged tally yet")
+        if lot is None:
+            raise NotFoundError("{tender}尚无记录的汇总结果", tender=_tender_name(entries))
+        raise NotFoundError("{tender}第{lot}包尚无记录的汇总结果", tender=_tender_name(entries), lot=lot)
     try:
         recomputed = recompute_tally(ev).to_json()
     except DomainError as exc:

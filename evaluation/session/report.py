@@ -14,6 +14,7 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 from evaluation.audit.entry import canonical_json
+from evaluation.errors import Lookup, Text, unchanged
 from evaluation.pdf import Pdf
 from evaluation.session.scoring import Sheet, display
 from evaluation.tenders.rules import LOCAL_BEACON_NOTE
@@ -129,23 +130,25 @@ def member_row(m: Any, session: Session) -> dict[str, Any]:
     return row
 
 
-def attendance(m: Mapping[str, Any]) -> str:
+def attendance(m: Mapping[str, Any], lookup: Lookup = unchanged) -> str:
     """The attendance line of a report's member (the PDF's; the page says the same)."""
     recused = m.get("recused")
     if recused:
         by = recused.get("replaced_by")
-        return "回避" + (f"（由 {by['name']} 补抽替补）" if by else "（席位未补）")
-    text = "是" if m["present"] else "未签到"
-    return text + (f"（替补第 {m['fills']} 席）" if m.get("fills") else "")
+        text = Text("回避（由 {name} 补抽替补）", name=by["name"]) if by else Text("回避（席位未补）")
+        return text.render(lookup)
+    if m.get("fills"):
+        return Text("是（替补第 {seat} 席）" if m["present"] else "未签到（替补第 {seat} 席）", seat=m["fills"]).render(lookup)
+    return lookup("是" if m["present"] else "未签到")
 
 
 SITES = {"main": "主场", "remote": "副场"}
 
 
-def _spread(d: Mapping[str, Any]) -> list[str]:
+def _spread(d: Mapping[str, Any], lookup: Lookup) -> list[str]:
     """The median and the other experts' range of a deviation (older reports: the others' mean)."""
     if "median" not in d:
-        return ["—", "均值 " + display(Fraction(d["others_mean"]))]
+        return ["—", Text("均值 {mean}", mean=display(Fraction(d["others_mean"]))).render(lookup)]
     return [display(Fraction(d["median"])), f"{display(Fraction(d['others_low']))}–{display(Fraction(d['others_high']))}"]
 
 
@@ -155,26 +158,32 @@ CORRECTION_STATUS = {"pending": "待投标人确认", "confirmed": "投标人已
 QUERY_STATUS = {"open": "待投标人说明", "justified": "已提交说明，待决定", "accepted": "说明已接受", "rejected": "说明未被接受"}
 
 
-def _correction_text(d: Mapping[str, Any]) -> str:
+def _word(words: Mapping[str, str], code: str, lookup: Lookup) -> str:
+    """A code's word in the report's language (the code itself if it has none)."""
+    return lookup(words[code]) if code in words else code
+
+
+def _correction_text(d: Mapping[str, Any], lookup: Lookup = unchanged) -> str:
     c = d.get("correction")
     if not c:
         return "—"
-    return (f"修正后 {thousands(c['corrected_price'])} 元（{CORRECTION_RULES.get(c['rule'], c['rule'])}）：{c['explanation']}；"
-            f"{CORRECTION_STATUS.get(c['status'], c['status'])}")
+    return Text("修正后 {price} 元（{rule}）：{explanation}；{status}", price=thousands(c["corrected_price"]),
+                rule=_word(CORRECTION_RULES, c["rule"], lookup), explanation=c["explanation"],
+                status=_word(CORRECTION_STATUS, c["status"], lookup)).render(lookup)
 
 
-def _query_text(d: Mapping[str, Any]) -> str:
+def _query_text(d: Mapping[str, Any], lookup: Lookup = unchanged) -> str:
     q = d.get("low_price")
     if not q:
         return "—"
-    parts = [QUERY_STATUS.get(q["status"], q["status"])]
+    parts = [Text(QUERY_STATUS.get(q["status"], q["status"]))]
     if q.get("text"):
-        parts.append(f"说明：{q['text']}")
+        parts.append(Text("说明：{text}", text=q["text"]))
     if q.get("document_name"):
-        parts.append(f"材料：{q['document_name']}（SHA-256 {q['document_sha256']}）")
+        parts.append(Text("材料：{name}（SHA-256 {sha256}）", name=q["document_name"], sha256=q["document_sha256"]))
     if q.get("decision"):
-        parts.append(f"决定理由：{q['decision']}")
-    return "；".join(parts)
+        parts.append(Text("决定理由：{reason}", reason=q["decision"]))
+    return Text.join(parts).render(lookup)
 
 
 def digest(report: Mapping[str, Any]) -> str:
@@ -209,13 +218,14 @@ def thousands(yuan_text: Any) -> str:
 
 def render_pdf(report: Mapping[str, Any], sha256: str, signatures: Sequence[Mapping[str, Any]],
                names: Mapping[str, Mapping[str, str]] | None = None,
-               when: Callable[[float], str] | None = None) -> bytes:
-    """The report as a PDF (A4), the document a committee signs: in Chinese, with people, bidders
-    and criteria by name (`names`: "people" by account, "bids" by bid id, "criteria" by code), the
-    signatures (``{"account", "at_us"}``) with their times as `when` shows unix seconds (the
-    installation's clock with its zone; UTC without it).
-    Chinese text in reportlab's CID font STSong-Light (no font files; evaluation/pdf.py)."""
-    pdf = Pdf()
+               when: Callable[[float], str] | None = None, lookup: Lookup = unchanged) -> bytes:
+    """The report as a PDF (A4), the document a committee signs: with people, bidders and criteria
+    by name (`names`: "people" by account, "bids" by bid id, "criteria" by code), the signatures
+    (``{"account", "at_us"}``) with their times as `when` shows unix seconds (the installation's
+    clock with its zone; UTC without it). In Chinese; `lookup` (the catalogue's, web/i18n) gives
+    a reader's copy in English — the signed content (names, texts, the hash) stays as signed.
+    Text in reportlab's CID font STSong-Light (no font files; evaluation/pdf.py)."""
+    pdf = Pdf(lookup, by_words=Text("评标报告").render(lookup) != "评标报告")
     p, table, head, title = pdf.p, pdf.table, pdf.head, pdf.title
 
     tender = report["tender"]
@@ -230,56 +240,65 @@ def render_pdf(report: Mapping[str, Any], sha256: str, signatures: Sequence[Mapp
         return bids.get(bid, bid)
 
     def criterion(code: str | None) -> str:
-        return criteria.get(code, code) if code else "总分"
+        return criteria.get(code, code) if code else Text("总分").render(lookup)
 
     def at(us: int) -> str:
         if when is not None:
             return when(us / 1e6)
         return datetime.fromtimestamp(us / 1e6, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
+    def word(words: Mapping[str, str], code: str) -> str:
+        return _word(words, code, lookup)
+
+    recommendation = report["recommendation"]
+    candidates = "、".join(bidder(b) for b in recommendation["candidates"])
+    low = [Text("{bidder}（{why}）", bidder=bidder(k), why=v) for k, v in report["abnormally_low"].items()]
     flow: list[Any] = [
-        p("评标报告", title),
-        p(f"项目名称：{tender['title']}（编号 {tender['id']}）"),
-        p(f"采购人：{tender['agency_name']}"),
-        *([p(f"分包：第{tender['lot']['lot']}包 {tender['lot']['name']}")] if tender.get("lot") else []),
-        p(f"报告哈希（SHA-256，各成员签署的即此值）：{sha256}"),
+        p(Text("评标报告"), title),
+        p(Text("项目名称：{title}（编号 {id}）", title=tender["title"], id=tender["id"])),
+        p(Text("采购人：{agency}", agency=tender["agency_name"])),
+        *([p(Text("分包：第{lot}包 {name}", lot=tender["lot"]["lot"], name=tender["lot"]["name"]))] if tender.get("lot") else []),
+        p(Text("报告哈希（SHA-256，各成员签署的即此值）：{sha256}", sha256=sha256)),
         *([p(report["local_beacon"], head)] if report.get("local_beacon") else []),
-        p("评标委员会与出席", head),
-        table([["席位", "姓名", "身份", "场地", "专业", "签到"]]
-              + [[m["seat"], m["name"] + ("（评标组长）" if m["leader"] else ""), MEMBER_KINDS.get(m["kind"], m["kind"]),
-                  SITES.get(m["site"], m["site"]) or "—", m["specialty"] or "—", attendance(m)] for m in report["members"]]),
-        p("评分", head),
-        table([["投标人", "专家", *[criterion(c) for c in codes]]]
+        p(Text("评标委员会与出席"), head),
+        table([[Text("席位"), Text("姓名"), Text("身份"), Text("场地"), Text("专业"), Text("签到")]]
+              + [[m["seat"], m["name"] + (Text("（评标组长）").render(lookup) if m["leader"] else ""), word(MEMBER_KINDS, m["kind"]),
+                  word(SITES, m["site"]) if m["site"] else "—", m["specialty"] or "—", attendance(m, lookup)]
+                 for m in report["members"]]),
+        p(Text("评分"), head),
+        table([[Text("投标人"), Text("专家"), *[criterion(c) for c in codes]]]
               + [[s["bidder_name"], person(s["expert"]), *[points(s["scores"].get(c, "")) for c in codes]] for s in report["scores"]]),
-        p("偏差", head),
-        table([["投标人", "专家", "评分因素", "分值", "中位数", "其他专家评分", "确认理由"]]
-              + [[bidder(d["bid"]), person(d["expert"]), criterion(d["criterion"]), points(d["score"]), *_spread(d),
+        p(Text("偏差"), head),
+        table([[Text("投标人"), Text("专家"), Text("评分因素"), Text("分值"), Text("中位数"), Text("其他专家评分"), Text("确认理由")]]
+              + [[bidder(d["bid"]), person(d["expert"]), criterion(d["criterion"]), points(d["score"]), *_spread(d, lookup),
                   d.get("reason") or "—"]
                  for d in report["deviations"]]),
-        p("修改及理由", head),
-        table([["投标人", "专家", "评分因素", "新分值", "修改理由", "说明"]]
-              + [[bidder(c["bid"]), person(c["expert"]), criterion(c["criterion"]), points(c["new"]), CHANGE_REASONS.get(c["reason"], c["reason"]),
-                  c["explanation"]] for c in report["changes"]]),
-        p("排序", head),
-        table([["名次", "投标人", "投标报价（元）", "价格扣除", "评审价格（元）", "价格分", "总分"]]
-              + [[r["rank"] or "无效", r["bidder_name"], thousands(r["price"]), f"{r['deduction_percent']}%" if r["deducted"] else "—",
-                  thousands(r["evaluated_price"]), display(Fraction(r["price_score"])), r["total_display"] if r["rank"] else r["invalid"]]
+        p(Text("修改及理由"), head),
+        table([[Text("投标人"), Text("专家"), Text("评分因素"), Text("新分值"), Text("修改理由"), Text("说明")]]
+              + [[bidder(c["bid"]), person(c["expert"]), criterion(c["criterion"]), points(c["new"]),
+                  word(CHANGE_REASONS, c["reason"]), c["explanation"]] for c in report["changes"]]),
+        p(Text("排序"), head),
+        table([[Text("名次"), Text("投标人"), Text("投标报价（元）"), Text("价格扣除"), Text("评审价格（元）"), Text("价格分"), Text("总分")]]
+              + [[r["rank"] or Text("无效").render(lookup), r["bidder_name"], thousands(r["price"]),
+                  f"{r['deduction_percent']}%" if r["deducted"] else "—", thousands(r["evaluated_price"]),
+                  display(Fraction(r["price_score"])), r["total_display"] if r["rank"] else r["invalid"]]
                  for r in report["ranking"]]),
-        p("推荐中标候选人：" + ("、".join(bidder(b) for b in report["recommendation"]["candidates"]) or "无")
-          + ("" if report["recommendation"]["ranked"] else "（评定分离，不排序）")),
-        p("异常低价：" + ("；".join(f"{bidder(k)}（{v}）" for k, v in report["abnormally_low"].items()) or "无")),
+        p(Text("推荐中标候选人：{candidates}" if recommendation["ranked"] else "推荐中标候选人：{candidates}（评定分离，不排序）",
+               candidates=candidates or Text("无").render(lookup))),
+        p(Text("异常低价：{bids}", bids=Text.join(low) if low else Text("无"))),
         p(report.get("rounding") or ""),
-        p("评审决定（算术修正、异常低价、投标无效）", head),
-        *([table([["投标人", "开标报价（元）", "算术修正", "异常低价说明", "有效性"]]
-                 + [[d["bidder_name"], thousands(d["opened_price"]), _correction_text(d), _query_text(d),
-                     d.get("invalid") or "有效"] for d in report.get("decisions", [])])]
-          if report.get("decisions") else [p("无")]),
-        p("开标异议", head),
-        *([p(f"{person(o['bidder'])}：{o['text']} — 答复：{o['answer'] or '未答复'}") for o in report["objections"]] or [p("无")]),
+        p(Text("评审决定（算术修正、异常低价、投标无效）"), head),
+        *([table([[Text("投标人"), Text("开标报价（元）"), Text("算术修正"), Text("异常低价说明"), Text("有效性")]]
+                 + [[d["bidder_name"], thousands(d["opened_price"]), _correction_text(d, lookup), _query_text(d, lookup),
+                     d.get("invalid") or Text("有效").render(lookup)] for d in report.get("decisions", [])])]
+          if report.get("decisions") else [p(Text("无"))]),
+        p(Text("开标异议"), head),
+        *([p(Text("{bidder}：{text} — 答复：{answer}", bidder=person(o["bidder"]), text=o["text"],
+                  answer=o["answer"] or Text("未答复"))) for o in report["objections"]] or [p(Text("无"))]),
         pdf.space(),
-        p("签署", head),
-        *([table([["签署人", "签署时间"]] + [[person(s["account"]), at(s["at_us"])] for s in signatures])]
-          if signatures else [p("尚未签署")]),
-        p("验证：用审计日志导出包运行 pingbiao audit replay，可离线重算汇总并核对上述哈希。"),
+        p(Text("签署"), head),
+        *([table([[Text("签署人"), Text("签署时间")]] + [[person(s["account"]), at(s["at_us"])] for s in signatures])]
+          if signatures else [p(Text("尚未签署"))]),
+        p(Text("验证：用审计日志导出包运行 {command}，可离线重算汇总并核对上述哈希。", command="pingbiao audit replay")),
     ]
-    return pdf.build(flow, "评标报告")
+    return pdf.build(flow, Text("评标报告").render(lookup))

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from evaluation.audit.entry import Actor, EntryDraft
 from evaluation.audit.events import reducer
-from evaluation.errors import ConflictError, InvalidRequest
+from evaluation.errors import ConflictError, InvalidRequest, Text
 from evaluation.session.events import every_lot, lot_of
 from evaluation.session.ids import evaluation_id, parse_evaluation_id
 from evaluation.session.rules import SessionState
@@ -73,29 +73,30 @@ async def publish_result(ctx: EvaluationContext, actor: Actor, target: str, data
     tender_id, lot = parse_evaluation_id(target)
     asked = data.get("lot")
     if asked is not None and lot is not None and asked != lot:
-        raise InvalidRequest(f"评标编号 {target[:60]} 是第{lot}包的，请求却指定了分包 {str(asked)[:20]}")
+        raise InvalidRequest("评标编号 {target} 是第{lot}包的，请求却指定了分包 {asked}", target=target[:60], lot=lot,
+                             asked=str(asked)[:20])
     tender = await get(ctx.tenders, tender_id)
     if not tender.owned_by(actor):
-        raise NotPermitted(f"《{tender.spec.title}》属于另一家代理机构 the tender belongs to another agency")
+        raise NotPermitted("《{title}》属于另一家代理机构", title=tender.spec.title)
     lot = evaluated_lot(tender.spec, lot if lot is not None else asked)
     if tender.state is not TenderState.EVALUATING:
-        raise ConflictError(f"《{tender.spec.title}》现为「{TENDER_STATE_NAMES.get(tender.state.value, tender.state.value)}」："
-                            f"评标报告签署后才能公告结果 the tender is {tender.state.value}: a result is published after a signed report")
+        state = tender.state.value
+        raise ConflictError("《{title}》现为「{state}」：评标报告签署后才能公告结果", title=tender.spec.title,
+                            state=Text(TENDER_STATE_NAMES[state]) if state in TENDER_STATE_NAMES else state)
     session = await get_session(ctx, evaluation_id(tender_id, lot))
     if lot is not None and lot in await published_results(ctx, tender_id):
-        raise ConflictError(f"第{lot}包的结果已经公告 the result of lot {lot} is published")
+        raise ConflictError("第{lot}包的结果已经公告", lot=lot)
     if session.state is not SessionState.DONE or session.report is None:
-        raise ConflictError("评标报告尚未经全体成员签署 the evaluation report is not signed by every member yet")
+        raise ConflictError("评标报告尚未经全体成员签署")
     candidates = list(session.report["recommendation"]["candidates"])
     if not candidates:
-        raise ConflictError("评标报告没有推荐中标候选人 the report recommends no candidate")
+        raise ConflictError("评标报告没有推荐中标候选人")
     winner = data.get("winner") or candidates[0]
     if winner not in candidates:
-        raise InvalidRequest("中标人须为评标报告推荐的中标候选人之一（87号令第六十八条） "
-                             "the winner must be one of the report's recommended candidates")
+        raise InvalidRequest("中标人须为评标报告推荐的中标候选人之一（87号令第六十八条）")
     note = data.get("note") or ""
     if not isinstance(note, str) or len(note) > MAX_NOTE:
-        raise InvalidRequest(f"备注不超过 {MAX_NOTE} 字 note must be text of at most {MAX_NOTE} characters")
+        raise InvalidRequest("备注不超过 {n} 字", n=MAX_NOTE)
     ranking = {r["bid"]: r for r in session.report["ranking"]}
     names = {b["bid"]: b["bidder_name"] for b in session.report["bids"]}
     now = ctx.tenders.now_us()

@@ -18,7 +18,7 @@ from fractions import Fraction
 from typing import Any
 
 from evaluation.audit.entry import canonical_json
-from evaluation.errors import InvalidRequest, InvalidStateError
+from evaluation.errors import InvalidRequest, InvalidStateError, Text
 from evaluation.session.scoring import (
     Category,
     Criteria,
@@ -72,19 +72,18 @@ def check_transition(title: str, old: SessionState, new: SessionState) -> None:
     """Raise InvalidStateError unless ``old -> new`` is allowed; `title` names the evaluation
     (Session.title)."""
     if new not in TRANSITIONS[old]:
-        raise InvalidStateError(f"{title}的评标当前为「{STATE_NAMES[old.value]}」，不能转为「{STATE_NAMES[new.value]}」 "
-                                f"the evaluation is {old.value}: it cannot become {new.value}")
+        raise InvalidStateError("{title}的评标当前为「{old}」，不能转为「{new}」", title=title,
+                                old=Text(STATE_NAMES[old.value]), new=Text(STATE_NAMES[new.value]))
 
 
-def require(title: str, state: SessionState, *allowed: SessionState, doing: str) -> None:
+def require(title: str, state: SessionState, *allowed: SessionState, doing: Text) -> None:
     """Raise InvalidStateError naming the current state in words unless it is one of `allowed`.
 
-    `title` names the evaluation (Session.title); `doing` is what was asked, Chinese first and
-    without a space in its Chinese part: ``"提交评分表 submit sheets"``."""
+    `title` names the evaluation (Session.title); `doing` is what is refused, a catalogue Text
+    that ends the line: ``Text("不能提交评分表")``."""
     if state not in allowed:
-        zh, _, en = doing.partition(" ")
-        raise InvalidStateError(f"{title}的评标当前为「{STATE_NAMES[state.value]}」，不能{zh} "
-                                f"the evaluation is {state.value}: cannot {en or zh}")
+        raise InvalidStateError("{title}的评标当前为「{state}」，{refused}", title=title,
+                                state=Text(STATE_NAMES[state.value]), refused=doing)
 
 
 def at_least(state: SessionState, floor: SessionState) -> bool:
@@ -173,9 +172,8 @@ class SessionConfig:
 
     def __post_init__(self) -> None:
         if not 0 < self.deviation_threshold <= 1:
-            raise InvalidRequest(
-                f"畸高畸低偏差阈值须大于 0、不超过 100% (deviation_threshold in (0, 1]), 现为 {self.deviation_threshold}"
-            )
+            raise InvalidRequest("畸高畸低偏差阈值须大于 0、不超过 100%，现为 {value}",
+                                 value=str(self.deviation_threshold))
 
     @property
     def low_bid_rule(self) -> LowBidRule:
@@ -193,18 +191,20 @@ def _enum(cls: type[enum.Enum], value: Any, name: str) -> Any:
         return cls(value)
     except ValueError:
         allowed = ", ".join(str(m.value) for m in cls)
-        raise InvalidRequest(f"取值无效 {name} must be one of {allowed}, got {str(value)[:40]!r}") from None
+        raise InvalidRequest("取值无效：{name} 须为 {allowed} 之一（收到 {got}）", name=name, allowed=allowed,
+                             got=repr(str(value)[:40])) from None
 
 
 def _int(value: Any, name: str, low: int, high: int) -> int:
     if type(value) is not int or not low <= value <= high:
-        raise InvalidRequest(f"取值须为 {low} 至 {high} 的整数 {name} must be a whole number in {low}..{high}, got {str(value)[:40]!r}")
+        raise InvalidRequest("{name} 的取值须为 {low} 至 {high} 的整数（收到 {got}）", name=name, low=low, high=high,
+                             got=repr(str(value)[:40]))
     return value
 
 
 def _bool(value: Any, name: str) -> bool:
     if not isinstance(value, bool):
-        raise InvalidRequest(f"取值须为是或否 {name} must be true or false, got {str(value)[:40]!r}")
+        raise InvalidRequest("{name} 的取值须为是或否（收到 {got}）", name=name, got=repr(str(value)[:40]))
     return value
 
 
@@ -233,21 +233,20 @@ def criteria_from_json(items: Any) -> Criteria:
     """Criteria as an agency sends them (and as logged): ``[{code, kind, max_points, allowed?,
     minimum?, title?}]``; points as integers or exact strings. Raises ScoringError."""
     if not isinstance(items, list) or not items:
-        raise ScoringError("请至少列出一项评分因素 criteria must be a non-empty list")
+        raise ScoringError("请至少列出一项评分因素")
     out = []
     for i, item in enumerate(items):
         if not isinstance(item, dict):
-            raise ScoringError(f"第 {i + 1} 项评分因素无效 criteria[{i}] must be an object")
+            raise ScoringError("第 {n} 项评分因素无效", n=i + 1)
         code = item.get("code")
         if not isinstance(code, str) or not _CODE.fullmatch(code):
-            raise ScoringError(f"第 {i + 1} 项评分因素的编号无效（字母开头，最多 32 个字母、数字或 _.-） "
-                               f"criteria[{i}].code must match {_CODE.pattern}")
+            raise ScoringError("第 {n} 项评分因素的编号无效（字母开头，最多 32 个字母、数字或 _.-）", n=i + 1)
         allowed = item.get("allowed", [])
         if not isinstance(allowed, list):
-            raise ScoringError(f"第 {i + 1} 项评分因素的可选分值须为列表 criteria[{i}].allowed must be a list")
+            raise ScoringError("第 {n} 项评分因素的可选分值须为列表", n=i + 1)
         title = item.get("title", "")
         if not isinstance(title, str) or len(title) > 200:
-            raise ScoringError(f"第 {i + 1} 项评分因素的名称不超过 200 字 criteria[{i}].title must be text of at most 200 characters")
+            raise ScoringError("第 {n} 项评分因素的名称不超过 200 字", n=i + 1)
         out.append(
             Criterion(
                 code,
@@ -268,7 +267,7 @@ def criteria_from_tender(items: Sequence[Mapping[str, Any]]) -> Criteria:
     ``0..points``. An item stored before kinds existed is the price item when its name says price
     (价格, 报价, price), else subjective. Raises ScoringError when the tender has no criteria."""
     if not items:
-        raise ScoringError("招标项目没有评分因素：请先在招标文件中设置评分因素 (the tender has no criteria)")
+        raise ScoringError("招标项目没有评分因素：请先在招标文件中设置评分因素")
     out = []
     for i, item in enumerate(items, start=1):
         name = str(item.get("name", ""))
@@ -290,7 +289,7 @@ def check_criteria(criteria: Criteria, config: SessionConfig) -> None:
     if config.method is Method.COMPREHENSIVE:
         check_price_weight(criteria, config.category)
     elif config.tie_rule is TieRule.TECHNICAL:
-        raise ScoringError("最低评标价法 ranks by price alone: tie_rule must be shared or draw")
+        raise ScoringError("最低评标价法只按价格排序：并列处理（tie_rule）须为 shared 或 draw")
 
 
 # -- bids from the opening record --------------------------------------------------------------------
@@ -300,9 +299,9 @@ def yuan_to_fen(text: Any) -> int:
     """A record's money value (decimal yuan, ≤ 2 decimals, commas allowed) in fen. Raises InvalidRequest."""
     fen = money_fen(text)
     if fen is None:
-        raise InvalidRequest(f"金额须为元，最多两位小数 price {str(text)[:40]!r} must be an amount in yuan with at most 2 decimals")
+        raise InvalidRequest("金额须为元，最多两位小数（收到 {got}）", got=repr(str(text)[:40]))
     if fen <= 0:
-        raise InvalidRequest(f"金额须大于零 price {str(text)[:40]!r} must be positive")
+        raise InvalidRequest("金额须大于零（收到 {got}）", got=repr(str(text)[:40]))
     return fen
 
 
@@ -319,7 +318,7 @@ def bids_from_record(rows: Sequence[Mapping[str, Any]], deduction_of: Any = None
         if row["status"] != "opened":
             continue
         if lot is None and row.get("lots"):
-            raise InvalidRequest("多包项目按分包评审：请指定评审的分包 lot (a multi-lot record is evaluated one lot at a time)")
+            raise InvalidRequest("多包项目按分包评审：请指定评审的分包")
         if lot is not None:
             price = lot_price(dict(row), lot)
             if price is None:
@@ -327,15 +326,16 @@ def bids_from_record(rows: Sequence[Mapping[str, Any]], deduction_of: Any = None
         else:
             price = row["fields"].get("total_price")
         if price is None:
-            raise InvalidRequest(f"开标记录中{row['bidder_name']}的投标没有投标总价 a bid has no total_price in the opening record")
+            raise InvalidRequest("开标记录中{bidder}的投标没有投标总价", bidder=row["bidder_name"])
         fen = yuan_to_fen(price)
         rate = Fraction(0) if deduction_of is None else deduction_of(row["fields"], list(row.get("documents", [])))
         bids.append({"bid": row["bid_id"], "bidder": row["bidder"], "bidder_name": row["bidder_name"],
                      "price_fen": fen, "deduction": str(rate), "evaluated_fen": str(evaluated_price(fen, rate)),
                      "invalid": None})
     if not bids:
-        raise InvalidRequest("开标记录中没有可评审的投标 the opening record has no valid bid to evaluate" if lot is None
-                             else f"开标记录中第{lot}包没有可评审的投标 the opening record has no valid bid in lot {lot}")
+        if lot is None:
+            raise InvalidRequest("开标记录中没有可评审的投标")
+        raise InvalidRequest("开标记录中第{lot}包没有可评审的投标", lot=lot)
     return sorted(bids, key=lambda b: str(b["bid"]))
 
 
@@ -359,30 +359,29 @@ def avoidance_answers(bids: Sequence[Mapping[str, Any]], answers: Any) -> list[d
     conflict). Raises InvalidRequest naming the first problem."""
     bidders = bidders_of(bids)
     if not isinstance(answers, list) or len(answers) > len(bidders):
-        raise InvalidRequest("请对每一家投标人回答一次回避问题 answer the avoidance question once for each bidder")
+        raise InvalidRequest("请对每一家投标人回答一次回避问题")
     names = {b["bidder"]: b["bidder_name"] for b in bidders}
     given: dict[str, dict[str, Any]] = {}
     for item in answers:
         if not isinstance(item, dict) or not isinstance(item.get("bidder"), str) or item["bidder"] not in names:
-            raise InvalidRequest("回避声明中有一项不是本次评标的投标人 an avoidance answer names no bidder of this evaluation")
+            raise InvalidRequest("回避声明中有一项不是本次评标的投标人")
         bidder = item["bidder"]
         if bidder in given:
-            raise InvalidRequest(f"对{names[bidder]}的回避问题回答了两次 two avoidance answers for one bidder")
+            raise InvalidRequest("对{bidder}的回避问题回答了两次", bidder=names[bidder])
         conflict = item.get("conflict")
         if not isinstance(conflict, bool):
-            raise InvalidRequest(f"请就{names[bidder]}回答“是”或“否” answer yes or no for each bidder")
+            raise InvalidRequest("请就{bidder}回答“是”或“否”", bidder=names[bidder])
         reason = item.get("reason", "")
         if not isinstance(reason, str) or len(reason) > AVOIDANCE_REASON_MAX:
-            raise InvalidRequest(f"与{names[bidder]}的关系说明不超过 {AVOIDANCE_REASON_MAX} 字 "
-                                 f"the reason must be at most {AVOIDANCE_REASON_MAX} characters")
+            raise InvalidRequest("与{bidder}的关系说明不超过 {max} 字", bidder=names[bidder], max=AVOIDANCE_REASON_MAX)
         reason = " ".join(reason.split())
         if conflict and not reason:
-            raise InvalidRequest(f"请说明您与{names[bidder]}存在何种关系 say what ties you to the bidder")
+            raise InvalidRequest("请说明您与{bidder}存在何种关系", bidder=names[bidder])
         given[bidder] = {"bidder": bidder, "bidder_name": names[bidder], "conflict": conflict,
                          "reason": reason if conflict else ""}
     missing = [b["bidder_name"] for b in bidders if b["bidder"] not in given]
     if missing:
-        raise InvalidRequest(f"请也就{missing[0]}回答回避问题 answer the avoidance question for every bidder")
+        raise InvalidRequest("请也就{bidder}回答回避问题", bidder=missing[0])
     return [given[b["bidder"]] for b in bidders]
 
 
@@ -392,17 +391,16 @@ def tally_bids(bids: Sequence[Mapping[str, Any]]) -> list[Bid]:
             for b in bids]
 
 
-def waiting_on(bids: Sequence[Mapping[str, Any]]) -> str | None:
+def waiting_on(bids: Sequence[Mapping[str, Any]]) -> Text | None:
     """Why the tally must wait: a correction the bidder has not answered (算术修正, art. 59), or a
     price justification the committee has not decided on (异常低价, art. 60). None: nothing."""
     for b in bids:
         if b.get("invalid"):
             continue
         if (b.get("correction") or {}).get("status") == "pending":
-            return f"{b['bidder_name']}尚未答复算术修正 the bidder has not yet answered the arithmetic correction"
+            return Text("{bidder}尚未答复算术修正", bidder=b["bidder_name"])
         if (b.get("low_price") or {}).get("status") in ("open", "justified"):
-            return (f"评标委员会尚未就{b['bidder_name']}的异常低价说明作出决定 "
-                    "the committee has not yet decided on the price justification")
+            return Text("评标委员会尚未就{bidder}的异常低价说明作出决定", bidder=b["bidder_name"])
     return None
 
 
@@ -443,24 +441,32 @@ def parse_document(text: Any, kind: str, tender_id: str, signer: str) -> dict[st
     """A signed document as the browser sent it: canonical JSON (docs/evaluation.md) of an object
     with ``kind``, ``tender`` and ``signer`` matching. Raises InvalidRequest naming what is wrong."""
     if not isinstance(text, str) or len(text) > 1 << 20:
-        raise InvalidRequest("签署的文件须为不超过 1 MiB 的 JSON 文本 document must be a JSON text of at most 1 MiB")
+        raise InvalidRequest("签署的文件须为不超过 1 MiB 的 JSON 文本")
     try:
         doc = json.loads(text, parse_float=_no_float)
-    except ValueError as exc:
-        raise InvalidRequest(f"签署的文件不是有效的 JSON document is not JSON: {exc}") from None
+    except _Float as exc:
+        raise InvalidRequest("签署的文件中有小数 {number}：分值请写成字符串", number=str(exc)[:40]) from None
+    except json.JSONDecodeError as exc:
+        raise InvalidRequest("签署的文件不是有效的 JSON（第 {line} 行第 {column} 列）",
+                             line=exc.lineno, column=exc.colno) from None
+    except ValueError:
+        raise InvalidRequest("签署的文件不是有效的 JSON") from None
     if not isinstance(doc, dict):
-        raise InvalidRequest("签署的文件须为 JSON 对象 document must be a JSON object")
+        raise InvalidRequest("签署的文件须为 JSON 对象")
     if canonical_json(doc) != text.encode():
-        raise InvalidRequest("签署的文件不是规范格式（键名排序、无空格、UTF-8） document is not in canonical form")
+        raise InvalidRequest("签署的文件不是规范格式（键名排序、无空格、UTF-8）")
     for key, want in (("kind", kind), ("tender", tender_id), ("signer", signer)):
         if doc.get(key) != want:
-            raise InvalidRequest(f"签署的文件与本次评标或签署人不符，请刷新页面后重新签署 "
-                                 f"document {key} must be {want!r}, got {str(doc.get(key))[:60]!r}")
+            raise InvalidRequest("签署的文件与本次评标或签署人不符，请刷新页面后重新签署")
     return doc
 
 
+class _Float(ValueError):
+    """A number with a fraction or an exponent in a signed document (points are exact strings)."""
+
+
 def _no_float(text: str) -> Any:
-    raise ValueError(f"floats are not allowed ({text}); send points as strings")
+    raise _Float(text)
 
 
 # -- 算术修正 arithmetic correction of a bid's price (87号令 art. 59) ----------------------------------
@@ -484,26 +490,26 @@ def capital_yuan_to_fen(text: Any) -> int:
     """An amount in Chinese capital numerals (大写金额), e.g. ``壹拾万零捌仟元整`` or ``叁佰元伍角陆分``,
     in fen. Raises InvalidRequest for anything else."""
     if not isinstance(text, str) or not text.strip() or len(text) > 60:
-        raise InvalidRequest("请填写大写金额，例如 壹拾万零捌仟元整 the amount in words must be text")
+        raise InvalidRequest("请填写大写金额，例如 壹拾万零捌仟元整")
     s = text.strip().replace("圆", "元").removeprefix("人民币").rstrip("整正")
     if "元" in s:
         yuan_part, _, rest = s.partition("元")
     elif s.endswith(("角", "分")):
         yuan_part, rest = "", s
     else:
-        raise InvalidRequest(f"不是有效的大写金额 {text[:40]!r} is not an amount in words (it needs 元)")
+        raise InvalidRequest("不是有效的大写金额：{got}（须有“元”）", got=repr(text[:40]))
     fen = _capital_integer(yuan_part, text) * 100 if yuan_part else 0
     for unit, value in (("角", 10), ("分", 1)):
         if unit in rest:
             head, _, rest = rest.partition(unit)
             head = head.lstrip("零")
             if len(head) != 1 or head not in _DIGITS:
-                raise InvalidRequest(f"不是有效的大写金额 {text[:40]!r} is not an amount in words ({unit})")
+                raise InvalidRequest("不是有效的大写金额：{got}（“{unit}”前须为一个数字）", got=repr(text[:40]), unit=unit)
             fen += _DIGITS[head] * value
     if rest.strip("零"):
-        raise InvalidRequest(f"不是有效的大写金额 {text[:40]!r} is not an amount in words: {rest[:10]!r} is left over")
+        raise InvalidRequest("不是有效的大写金额：{got}（多出 {rest}）", got=repr(text[:40]), rest=repr(rest[:10]))
     if fen <= 0:
-        raise InvalidRequest(f"不是有效的大写金额 {text[:40]!r} is not a positive amount")
+        raise InvalidRequest("不是有效的大写金额：{got}（须大于零）", got=repr(text[:40]))
     return fen
 
 
@@ -522,7 +528,7 @@ def _capital_integer(s: str, text: str) -> int:
             total += (section + (digit or 0)) * _BIG_UNITS[ch]
             section, digit = 0, None
         else:
-            raise InvalidRequest(f"不是有效的大写金额 {text[:40]!r} is not an amount in words: {ch!r}")
+            raise InvalidRequest("不是有效的大写金额：{got}（{char} 不是大写数字）", got=repr(text[:40]), char=repr(ch))
     return total + section + (digit or 0)
 
 
@@ -535,16 +541,16 @@ def corrected_total(rule: CorrectionRule, data: Mapping[str, Any], price_fen: in
     if rule is CorrectionRule.UNIT_SUM:
         items = data.get("items")
         if not isinstance(items, list) or not items or len(items) > 500:
-            raise InvalidRequest("请列出分项单价与数量（最多 500 项） items must list the bid's [{unit_price, quantity}]")
+            raise InvalidRequest("请列出分项单价与数量（最多 500 项）")
         total = 0
         for n, item in enumerate(items):
             if not isinstance(item, dict):
-                raise InvalidRequest(f"第 {n + 1} 项无效 items[{n}] must be an object {{unit_price, quantity}}")
+                raise InvalidRequest("第 {n} 项无效", n=n + 1)
             q = item.get("quantity")
             if type(q) is not int or not 0 < q <= MAX_FEN:
-                raise InvalidRequest(f"第 {n + 1} 项的数量须为正整数 items[{n}].quantity must be a positive whole number")
+                raise InvalidRequest("第 {n} 项的数量须为正整数", n=n + 1)
             total += yuan_to_fen(item.get("unit_price")) * q
             if total > MAX_FEN:
-                raise InvalidRequest("修正后总价超出上限 the corrected total is larger than any price a bid can carry")
+                raise InvalidRequest("修正后总价超出上限")
         return total
     return price_fen

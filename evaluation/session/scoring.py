@@ -14,7 +14,7 @@ from enum import Enum
 from fractions import Fraction
 from typing import Any
 
-from evaluation.errors import InvalidRequest
+from evaluation.errors import InvalidRequest, Text
 from evaluation.inputs import InputError, parse_exact
 
 
@@ -54,16 +54,15 @@ MIN_PRICE_WEIGHT = {Category.GOODS: Fraction(3, 10), Category.SERVICES: Fraction
 def points(value: int | str | Fraction) -> Fraction:
     """Exact points from an int, a Fraction or a decimal/fraction string ("2.5", "7/2"). Floats refused."""
     if isinstance(value, (bool, float)):
-        raise ScoringError(f"分值须为精确数值（整数或文字，如 2.5） points must be exact (int, Fraction or string), got {value!r}")
+        raise ScoringError("分值须为精确数值（整数或文字，如 2.5），收到 {got}", got=repr(value)[:40])
     if isinstance(value, (int, Fraction)):
         return Fraction(value)
     if isinstance(value, str):  # bounded digits, no exponent: checked before any arithmetic
         try:
             return parse_exact(value, "points")
         except InputError as exc:
-            raise ScoringError(exc.message) from None
-    raise ScoringError(f"分值须为精确数值（整数或文字，如 2.5） points must be exact (int, Fraction or string), "
-                       f"got {type(value).__name__}")
+            raise ScoringError(exc.text) from None
+    raise ScoringError("分值须为精确数值（整数或文字，如 2.5），收到 {got}", got=type(value).__name__)
 
 
 def display(value: Fraction, places: int = 2) -> str:
@@ -87,7 +86,7 @@ def evaluated_price(price_fen: int, deduction: Fraction) -> Fraction:
     `deduction` is the SME price deduction rate (小微企业价格扣除, 财库〔2020〕46号 art. 9) the bid
     qualifies for, 0 when none. The contract price stays the bid price."""
     if not 0 <= deduction < 1:
-        raise ScoringError(f"价格扣除比例须不小于 0 且小于 100% a price deduction must be in [0, 1), got {deduction}")
+        raise ScoringError("价格扣除比例须不小于 0 且小于 100%（收到 {got}）", got=str(deduction)[:40])
     return price_fen * (1 - deduction)
 
 
@@ -106,15 +105,15 @@ class Criterion:
 
     def __post_init__(self) -> None:
         if not self.code:
-            raise ScoringError("评分因素须有编号 a criterion needs a code")
+            raise ScoringError("评分因素须有编号")
         if self.max_points <= 0:
-            raise ScoringError(f"评分因素“{self.title or self.code}”的满分须大于 0 maximum points must be positive")
+            raise ScoringError("评分因素“{criterion}”的满分须大于 0", criterion=self.title or self.code)
         if not 0 <= self.minimum <= self.max_points:
-            raise ScoringError(f"评分因素“{self.title or self.code}”的最低分须在 0 至 {self.max_points} 之间 "
-                               f"minimum must be within 0..{self.max_points}")
+            raise ScoringError("评分因素“{criterion}”的最低分须在 0 至 {max} 之间", criterion=self.title or self.code,
+                               max=str(self.max_points))
         if any(not 0 <= a <= self.max_points for a in self.allowed):
-            raise ScoringError(f"评分因素“{self.title or self.code}”的可选分值须在 0 至 {self.max_points} 之间 "
-                               f"allowed values must be within 0..{self.max_points}")
+            raise ScoringError("评分因素“{criterion}”的可选分值须在 0 至 {max} 之间", criterion=self.title or self.code,
+                               max=str(self.max_points))
 
     @property
     def objective(self) -> bool:
@@ -126,11 +125,11 @@ class Criterion:
             return score in self.allowed
         return self.minimum <= score <= self.max_points
 
-    def scale(self) -> str:
+    def scale(self) -> Text:
         """The scale in words, for messages."""
         if self.objective:
-            return "one of " + ", ".join(str(a) for a in self.allowed)
-        return f"{self.minimum}..{self.max_points}"
+            return Text("可选 {values}", values=", ".join(str(a) for a in self.allowed))
+        return Text("{low} 至 {high}", low=str(self.minimum), high=str(self.max_points))
 
 
 @dataclass(frozen=True)
@@ -142,9 +141,9 @@ class Criteria:
     def __post_init__(self) -> None:
         codes = [c.code for c in self.items]
         if len(set(codes)) != len(codes):
-            raise ScoringError("评分因素的编号不能重复 criterion codes must be unique")
+            raise ScoringError("评分因素的编号不能重复")
         if sum(c.kind is Kind.PRICE for c in self.items) > 1:
-            raise ScoringError("只能有一项价格分 there can be only one price criterion")
+            raise ScoringError("只能有一项价格分")
 
     @property
     def price(self) -> Criterion | None:
@@ -159,7 +158,7 @@ class Criteria:
         for c in self.items:
             if c.code == code:
                 return c
-        raise ScoringError(f"没有这个评分因素 no criterion {code[:40]!r}")
+        raise ScoringError("没有这个评分因素：{code}", code=code[:40])
 
     @property
     def total_points(self) -> Fraction:
@@ -170,21 +169,19 @@ def check_price_weight(criteria: Criteria, category: Category) -> None:
     """Raise unless price points are at least the least share for `category` of all points."""
     price = criteria.price
     if price is None:
-        raise ScoringError("综合评分法 needs a price criterion")
+        raise ScoringError("综合评分法须有一项价格分")
     share = price.max_points / criteria.total_points
     if share < MIN_PRICE_WEIGHT[category]:
-        raise ScoringError(
-            f"价格分占总分的 {display(share * 100)}%，{CATEGORY_NAMES[category.value]}项目不得低于 "
-            f"{display(MIN_PRICE_WEIGHT[category] * 100)}%（87号令第五十五条） price is {display(share * 100)} % of the points; "
-            f"{category.value} need at least {display(MIN_PRICE_WEIGHT[category] * 100)} %"
-        )
+        raise ScoringError("价格分占总分的 {share}%，{category}项目不得低于 {least}%（87号令第五十五条）",
+                           share=display(share * 100), category=Text(CATEGORY_NAMES[category.value]),
+                           least=display(MIN_PRICE_WEIGHT[category] * 100))
 
 
 def check_prices(prices: Mapping[str, int]) -> None:
     """Raise unless every price is a positive whole number of fen (a zero or negative bid is refused)."""
     for bid, fen in prices.items():
         if type(fen) is not int or fen <= 0:
-            raise ScoringError(f"投标 {bid} 的报价须为正数 price must be a positive whole number of fen, got {fen!r}")
+            raise ScoringError("投标 {bid} 的报价须为正数（收到 {got}）", bid=bid, got=repr(fen)[:40])
 
 
 def price_scores(prices: Mapping[str, int | Fraction], price_points: Fraction) -> dict[str, Fraction]:
@@ -198,7 +195,7 @@ def price_scores(prices: Mapping[str, int | Fraction], price_points: Fraction) -
         if not isinstance(fen, Fraction):
             check_prices({bid: fen})  # type: ignore[dict-item]
         elif fen <= 0:
-            raise ScoringError(f"投标 {bid} 的报价须为正数 price must be a positive number of fen, got {fen}")
+            raise ScoringError("投标 {bid} 的报价须为正数（收到 {got}）", bid=bid, got=str(fen)[:40])
     if not prices:
         return {}
     base = min(prices.values())
@@ -270,7 +267,7 @@ class Sheet:
                 None if total is None else points(total),
             )
         except (KeyError, TypeError, AttributeError) as exc:
-            raise ScoringError(f"评分表格式无效 score sheet is malformed: {exc!r}") from None
+            raise ScoringError("评分表格式无效（{problem}）", problem=repr(exc)[:80]) from None
 
     def items_sum(self) -> Fraction:
         return sum(self.scores.values(), Fraction(0))
@@ -294,7 +291,7 @@ class Finding:
     expert: str | None
     bid: str
     criterion: str | None
-    message: str
+    message: Text
 
 
 def check_sheet(criteria: Criteria, sheet: Sheet) -> list[Finding]:
@@ -302,22 +299,22 @@ def check_sheet(criteria: Criteria, sheet: Sheet) -> list[Finding]:
     found: list[Finding] = []
     scored = {c.code: c for c in criteria.scored}
 
-    def add(problem: Problem, code: str | None, message: str) -> None:
+    def add(problem: Problem, code: str | None, message: Text) -> None:
         found.append(Finding(problem, sheet.expert, sheet.bid, code, message))
 
     for code in sorted(sheet.scores):
         if code not in scored:
-            add(Problem.UNKNOWN, code, f"{code}不是需要评分的评分因素 {code} is not a scored criterion")
+            add(Problem.UNKNOWN, code, Text("{code}不是需要评分的评分因素", code=code))
         elif not scored[code].in_scale(sheet.scores[code]):
             c = scored[code]
-            add(Problem.OUT_OF_SCALE, code, f"“{c.title or code}”的 {sheet.scores[code]} 分超出范围 "
-                                            f"{code} = {sheet.scores[code]} is not {c.scale()}")
+            add(Problem.OUT_OF_SCALE, code, Text("“{criterion}”的 {score} 分超出范围（{scale}）",
+                                                 criterion=c.title or code, score=str(sheet.scores[code]), scale=c.scale()))
     for code, c in scored.items():
         if code not in sheet.scores:
-            add(Problem.MISSING, code, f"“{c.title or code}”没有评分 {code} is not scored")
+            add(Problem.MISSING, code, Text("“{criterion}”没有评分", criterion=c.title or code))
     if sheet.total is not None and sheet.total != sheet.items_sum():
-        add(Problem.SUM_ERROR, None, f"合计 {sheet.total} 分与各项之和 {sheet.items_sum()} 分不符 "
-                                     f"total {sheet.total} but the items sum to {sheet.items_sum()}")
+        add(Problem.SUM_ERROR, None, Text("合计 {total} 分与各项之和 {sum} 分不符", total=str(sheet.total),
+                                          sum=str(sheet.items_sum())))
     return found
 
 
@@ -329,7 +326,7 @@ def check_sheets(criteria: Criteria, sheets: Iterable[Sheet]) -> list[Finding]:
     sheets = list(sheets)
     keys = [(s.expert, s.bid) for s in sheets]
     if len(set(keys)) != len(keys):
-        raise ScoringError("同一位专家对同一份投标有两张评分表 an expert has two sheets for the same bid")
+        raise ScoringError("同一位专家对同一份投标有两张评分表")
     found = [f for s in sheets for f in check_sheet(criteria, s)]
     for c in criteria.scored:
         if not c.objective:
@@ -344,7 +341,8 @@ def check_sheets(criteria: Criteria, sheets: Iterable[Sheet]) -> list[Finding]:
                         None,
                         bid,
                         c.code,
-                        f"各专家对客观分“{c.title or c.code}”的评分不一致（{spread}） {c.code} differs across experts",
+                        Text("各专家对客观分“{criterion}”的评分不一致（{spread}）", criterion=c.title or c.code,
+                             spread=spread),
                     )
                 )
     return sorted(found, key=lambda f: (f.bid, f.expert or "", f.criterion or "", f.problem.value))

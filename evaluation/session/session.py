@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from crypto.drand import BeaconSource
 from evaluation.accounts.account import get_account
 from evaluation.audit.entry import Actor, EntryDraft
-from evaluation.errors import ConflictError, InvalidRequest, NotFoundError
+from evaluation.errors import ConflictError, InvalidRequest, NotFoundError, Text
 from evaluation.experts.committee import minimum_experts
 from evaluation.session import events as session_events
 from evaluation.session.ids import evaluation_id, parse_evaluation_id
@@ -47,7 +47,7 @@ from evaluation.session.rules import (
 from evaluation.session.scoring import Criteria
 from evaluation.session.signatures import key_fingerprint, load_public_key
 from evaluation.session.store import member_table, session_table, vote_table
-from evaluation.session.tally import enough_bids
+from evaluation.session.tally import too_few_bids
 from evaluation.tenders import opening_record
 from evaluation.tenders.lots import evaluated_lot
 from evaluation.tenders.opening import record_rows
@@ -179,7 +179,7 @@ class Session:
     def require_member(self, actor: Actor) -> Member:
         found = self.member(actor.account)
         if found is None:
-            raise NotPermitted(f"您不是{self.title}评标委员会的成员 you are not a member of this evaluation committee")
+            raise NotPermitted("您不是{title}评标委员会的成员", title=self.title)
         return found
 
     @property
@@ -203,7 +203,7 @@ class Session:
         """The acting member, refused when it withdrew (回避)."""
         found = self.require_member(actor)
         if found.recused_us is not None:
-            raise NotPermitted("您已申请回避，不再参加本次评标 you have withdrawn from this evaluation")
+            raise NotPermitted("您已申请回避，不再参加本次评标")
         return found
 
 
@@ -215,9 +215,9 @@ async def load(conn: AsyncConnection, session_id: str) -> Session:
         if lot is None:
             lots = (await conn.execute(sa.select(session_table.c.id).where(session_table.c.tender_id == tender_id))).first()
             if lots is not None:
-                raise NotFoundError(f"项目 {tender_id[:60]} 分包评标：请打开各分包的评标（{lots[0]} …） "
-                                    "this tender is evaluated lot by lot")
-        raise NotFoundError(f"评标 {session_id[:60]} 尚未开始 the evaluation has not started")
+                raise NotFoundError("项目 {tender} 分包评标：请打开各分包的评标（{first} …）",
+                                    tender=tender_id[:60], first=lots[0])
+        raise NotFoundError("评标 {evaluation} 尚未开始", evaluation=session_id[:60])
     c = member_table.c
     members = tuple(
         Member(r.account, r.kind, r.expert_id, r.name, r.site, r.specialty, r.seat, r.public_key, r.checked_in_us,
@@ -287,7 +287,7 @@ async def write_state(conn: AsyncConnection, session: Session, new: SessionState
         sa.update(session_table).where(c.id == session.id, c.state == session.state.value).values(**values)
     )
     if result.rowcount != 1:
-        raise Stale(f"{session.title}的评标刚有变化，请重试 the evaluation changed meanwhile: retry")
+        raise Stale("{title}的评标刚有变化，请重试", title=session.title)
 
 
 async def require_members_as_read(conn: AsyncConnection, session: Session) -> None:
@@ -300,12 +300,17 @@ async def require_members_as_read(conn: AsyncConnection, session: Session) -> No
                               .where(c.session_id == session.id).order_by(c.account))
     read = sorted((m.account, m.checked_in_us, m.recused_us, m.released_us, m.fills) for m in session.members)
     if [tuple(r) for r in rows] != read:
-        raise Stale(f"{session.title}的评标委员会刚有变化，请重试 the committee changed meanwhile: retry")
+        raise Stale("{title}的评标委员会刚有变化，请重试", title=session.title)
+
+
+def _tender_state(state: TenderState) -> Text:
+    """A tender's state as a message names it, in the reader's language (tenders.rules.STATE_NAMES)."""
+    return Text(TENDER_STATE_NAMES.get(state.value, state.value))
 
 
 def _text(value: Any, name: str, maximum: int = 256) -> str:
     if not isinstance(value, str) or not value.strip() or len(value) > maximum:
-        raise InvalidRequest(f"请填写，不超过 {maximum} 字 {name} must be non-empty text of at most {maximum} characters")
+        raise InvalidRequest("请填写 {name}，不超过 {max} 字", name=name, max=maximum)
     return value.strip()
 
 
@@ -329,28 +334,30 @@ async def start(ctx: EvaluationContext, actor: Actor, target: str, data: dict[st
     tender_id, named_lot = parse_evaluation_id(target)
     tender = await get(ctx.tenders, tender_id)
     if not tender.owned_by(actor):
-        raise NotPermitted(f"《{tender.spec.title}》属于另一家代理机构 the tender belongs to another agency")
+        raise NotPermitted("《{title}》属于另一家代理机构", title=tender.spec.title)
     asked = data.get("lot", data.get("config", {}).get("lot") if isinstance(data.get("config"), dict) else None)
     if named_lot is not None and asked is not None and asked != named_lot:
-        raise InvalidRequest(f"评标编号 {target[:60]} 是第{named_lot}包的，请求却指定了分包 {str(asked)[:20]}")
+        raise InvalidRequest("评标编号 {target} 是第{lot}包的，请求却指定了分包 {asked}", target=target[:60], lot=named_lot,
+                             asked=str(asked)[:20])
     lot = evaluated_lot(tender.spec, named_lot if named_lot is not None else asked)
     session_id = evaluation_id(tender_id, lot)
     if tender.state is TenderState.CONFIRMING:
         tender = await opening_record.finalize(ctx.tenders, tender_id)  # the window may have closed
     later_lot = lot is not None and tender.state is TenderState.EVALUATING  # another lot is being evaluated
     if tender.state is not TenderState.CONFIRMED and not later_lot:
-        raise ConflictError(f"《{tender.spec.title}》的开标记录尚未确认，不能开始评标（项目当前为「{TENDER_STATE_NAMES.get(tender.state.value, tender.state.value)}」） "
-                            f"the tender is {tender.state.value}: the evaluation starts once the record is confirmed")
+        raise ConflictError("《{title}》的开标记录尚未确认，不能开始评标（项目当前为「{state}」）", title=tender.spec.title,
+                            state=_tender_state(tender.state))
     async with ctx.engine.connect() as conn:
         if (await conn.execute(sa.select(session_table.c.id).where(session_table.c.id == session_id))).first():
-            raise ConflictError(f"第{lot}包的评标已经开始 the evaluation of lot {lot} has started" if lot is not None
-                                else f"《{tender.spec.title}》的评标已经开始 the evaluation has started")
+            if lot is not None:
+                raise ConflictError("第{lot}包的评标已经开始", lot=lot)
+            raise ConflictError("《{title}》的评标已经开始", title=tender.spec.title)
     raw_config = data.get("config", {})
     if not isinstance(raw_config, dict):
-        raise InvalidRequest("评标设置格式无效 config must be an object")
+        raise InvalidRequest("评标设置格式无效")
     raw_config = {k: v for k, v in raw_config.items() if k != "lot"}
     if "min_bids" in raw_config:
-        raise InvalidRequest("最少有效投标数由招标文件规定，不能在评标时设置 min_bids is the tender's, not the session's")
+        raise InvalidRequest("最少有效投标数由招标文件规定，不能在评标时设置")
     category = tender.spec.category.value
     config = SessionConfig.from_json({"method": tender.spec.evaluation_method.value, "category": category,
                                       "deviation_threshold": tender_threshold(tender.spec.deviation_threshold),
@@ -362,17 +369,16 @@ async def start(ctx: EvaluationContext, actor: Actor, target: str, data: dict[st
     check_criteria(criteria, config)
     committee = list(await ctx.committee(ctx.engine, tender_id))
     if not committee:
-        raise ConflictError(f"《{tender.spec.title}》尚未抽取评标委员会 the committee is not drawn yet")
+        raise ConflictError("《{title}》尚未抽取评标委员会", title=tender.spec.title)
     unlinked = [m.name for m in committee if not m.account_id]
     if unlinked:
-        raise ConflictError(f"评标委员会成员{unlinked[0]}没有平台账号，请先关联账号再开始评标 "
-                            "a committee member has no platform account: link one before the session")
+        raise ConflictError("评标委员会成员{name}没有平台账号，请先关联账号再开始评标", name=unlinked[0])
     config = replace(config, lot=lot)
     async with ctx.engine.connect() as conn:
         bids = bids_from_record([r.to_json() for r in await record_rows(conn, tender_id)],
                                 lambda fields, docs: sme_deduction_of(tender.spec, fields, docs), lot)
-    failure = enough_bids(len(bids), config.min_bids)
-    if failure:
+    failure = too_few_bids(len(bids), config.min_bids)
+    if failure is not None:
         raise ConflictError(failure)
     members = [
         {"account": m.account_id, "kind": "expert", "expert_id": m.expert_id, "name": m.name, "site": m.site,
@@ -380,7 +386,7 @@ async def start(ctx: EvaluationContext, actor: Actor, target: str, data: dict[st
         for seat, m in enumerate(committee, start=1)
     ]
     if len({m["account"] for m in members}) != len(members):
-        raise ConflictError("两名评标委员会成员关联了同一个账号 two committee members share an account")
+        raise ConflictError("两名评标委员会成员关联了同一个账号")
     now = ctx.tenders.now_us()
 
     async def apply(conn: AsyncConnection) -> None:
@@ -388,10 +394,10 @@ async def start(ctx: EvaluationContext, actor: Actor, target: str, data: dict[st
         if now_state is TenderState.CONFIRMED:
             await set_state(conn, tender_id, TenderState.CONFIRMED, TenderState.EVALUATING)
         elif not (lot is not None and now_state is TenderState.EVALUATING):  # another lot's start came first: fine
-            raise ConflictError(f"《{tender.spec.title}》现为「{TENDER_STATE_NAMES.get(now_state.value, now_state.value)}」，不能开始评标 "
-                                f"the tender is {now_state.value} now: the evaluation cannot start")
+            raise ConflictError("《{title}》现为「{state}」，不能开始评标", title=tender.spec.title,
+                                state=_tender_state(now_state))
         if (await conn.execute(sa.select(session_table.c.id).where(session_table.c.id == session_id))).first():
-            raise ConflictError(f"第{lot}包的评标已经开始 the evaluation of lot {lot} has started")
+            raise ConflictError("第{lot}包的评标已经开始", lot=lot)
         await conn.execute(session_table.insert().values(
             id=session_id, tender_id=tender_id, lot=lot, state=SessionState.CHECKIN.value, config=json.dumps(config.to_json()),
             criteria=json.dumps(criteria_json(criteria), ensure_ascii=False), bids=json.dumps(bids, ensure_ascii=False),
@@ -414,22 +420,21 @@ async def add_purchaser_rep(ctx: EvaluationContext, actor: Actor, session_id: st
     at least two thirds of the members (committee.minimum_experts)."""
     account = await get_account(ctx.engine, _text(account_id, "account"))
     if account.role.value not in ("agency", "expert"):
-        raise InvalidRequest("采购人代表须为代理机构或评审专家账号 a purchaser's representative is an agency or expert account")
+        raise InvalidRequest("采购人代表须为代理机构或评审专家账号")
     session = await get_session(ctx, session_id)
     tender = await get(ctx.tenders, session.tender_id)
     if not tender.owned_by(actor):
-        raise NotPermitted(f"《{tender.spec.title}》属于另一家代理机构 the tender belongs to another agency")
+        raise NotPermitted("《{title}》属于另一家代理机构", title=tender.spec.title)
 
     async def step() -> Session:
         session = await get_session(ctx, session_id)
-        require(session.title, session.state, SessionState.CHECKIN, doing="添加成员（仅限签到阶段） add members (only during check-in)")
+        require(session.title, session.state, SessionState.CHECKIN, doing=Text("不能添加成员（仅限签到阶段）"))
         if session.member(account.id) is not None:
-            raise ConflictError(f"{account.display_name or account.username}已是评标委员会成员 already a member")
+            raise ConflictError("{name}已是评标委员会成员", name=account.display_name or account.username)
         size = len(session.members) + 1
         experts = sum(m.kind == "expert" for m in session.members)
         if experts < minimum_experts(size):
-            raise ConflictError(f"评审专家须占成员总数的三分之二以上：{size} 名成员中专家只有 {experts} 名 "
-                                "experts must be at least two thirds of the members")
+            raise ConflictError("评审专家须占成员总数的三分之二以上：{size} 名成员中专家只有 {experts} 名", size=size, experts=experts)
         seat = max(m.seat for m in session.members) + 1
         row = {"account": account.id, "kind": "purchaser_rep", "name": account.display_name or account.username, "seat": seat}
 
@@ -459,20 +464,20 @@ async def check_in(ctx: EvaluationContext, actor: Actor, session_id: str, data: 
     at check-in until the agency has the seat refilled (evaluation/session/refill.py): check-in
     completes when every seated member has checked in and no withdrawn member's seat is vacant."""
     if data.get("identity_confirmed") is not True:
-        raise InvalidRequest("请确认您的身份 confirm your identity")
+        raise InvalidRequest("请确认您的身份")
     if data.get("declaration_sha256") != DECLARATION_SHA256:
-        raise InvalidRequest(f"请阅读并接受当前的回避声明 accept the current avoidance declaration ({DECLARATION_VERSION})")
+        raise InvalidRequest("请阅读并接受当前的回避声明（{version}）", version=DECLARATION_VERSION)
     if data.get("commitment_sha256") != COMMITMENT_SHA256:
-        raise InvalidRequest(f"请阅读并接受当前的承诺书 accept the current commitment ({COMMITMENT_VERSION})")
+        raise InvalidRequest("请阅读并接受当前的承诺书（{version}）", version=COMMITMENT_VERSION)
 
     async def step() -> Session:
         session = await get_session(ctx, session_id)
         member = session.require_member(actor)
-        require(session.title, session.state, SessionState.CHECKIN, doing="签到 check in")
+        require(session.title, session.state, SessionState.CHECKIN, doing=Text("不能签到"))
         if member.checked_in_us is not None:
-            raise ConflictError("您已签到 you have already checked in")
+            raise ConflictError("您已签到")
         if member.recused_us is not None:
-            raise ConflictError("您已申请回避，不能签到 you have withdrawn from this evaluation")
+            raise ConflictError("您已申请回避，不能签到")
         answers = avoidance_answers(session.bids, data.get("avoidance"))
         declaration = {"version": DECLARATION_VERSION, "sha256": DECLARATION_SHA256}
         now = ctx.tenders.now_us()
@@ -533,17 +538,17 @@ async def vote(ctx: EvaluationContext, actor: Actor, session_id: str, candidate:
     async def step() -> Session:
         session = await get_session(ctx, session_id)
         session.require_seated(actor)
-        require(session.title, session.state, SessionState.ELECTION, doing="推选评标组长 vote for the group leader")
+        require(session.title, session.state, SessionState.ELECTION, doing=Text("不能推选评标组长"))
         chosen = session.member(candidate)
         if chosen is None or chosen.recused_us is not None:
-            raise InvalidRequest("所选的人不是评标委员会成员 the candidate is not a member of the committee")
+            raise InvalidRequest("所选的人不是评标委员会成员")
         if chosen.kind != "expert":
-            raise InvalidRequest("采购人代表不能担任评标组长 the purchaser's representative cannot be the group leader")
+            raise InvalidRequest("采购人代表不能担任评标组长")
         round = session.vote_round
         async with ctx.engine.connect() as conn:
             votes = await round_votes(conn, session_id, round)
         if actor.account in votes:
-            raise ConflictError(f"您已在第 {round} 轮投票 you have already voted in round {round}")
+            raise ConflictError("您已在第 {round} 轮投票", round=round)
         before = len(votes)
         votes[actor.account] = candidate
         outcome = count_votes(len(session.seated), votes)
@@ -563,7 +568,7 @@ async def vote(ctx: EvaluationContext, actor: Actor, session_id: str, candidate:
 
         async def apply(conn: AsyncConnection) -> None:
             if len(await round_votes(conn, session_id, round)) != before:
-                raise Stale("投票刚有变化，请重试 votes changed meanwhile: retry")
+                raise Stale("投票刚有变化，请重试")
             await write_state(conn, session, new, **values)
             await conn.execute(vote_table.insert().values(session_id=session_id, round=round, voter=actor.account, candidate=candidate))
 

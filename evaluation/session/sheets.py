@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from evaluation.audit.entry import Actor, EntryDraft, canonical_json
-from evaluation.errors import ConflictError, InvalidRequest, NotFoundError
+from evaluation.errors import ConflictError, InvalidRequest, NotFoundError, Text
 from evaluation.session import report as session_report
 from evaluation.session.events import change_from_json, current_sheets, lot_entries
 from evaluation.session.rules import (
@@ -62,9 +62,9 @@ from evaluation.session.tally import (
     TieRule,
     apply_change,
     deviations,
-    enough_bids,
     recommend,
     tally,
+    too_few_bids,
     unresolved,
 )
 from evaluation.tenders.opening_record import record as opening_record
@@ -103,7 +103,8 @@ def deviation_json(d: Deviation) -> dict[str, Any]:
 
 
 def finding_json(f: Finding) -> dict[str, Any]:
-    return {"problem": f.problem.value, "expert": f.expert, "bid": f.bid, "criterion": f.criterion, "message": f.message}
+    return {"problem": f.problem.value, "expert": f.expert, "bid": f.bid, "criterion": f.criterion,
+            "message": str(f.message)}
 
 
 def review_of(session: Session, sheets: tuple[Sheet, ...]) -> dict[str, Any]:
@@ -144,30 +145,31 @@ async def submit_sheets(ctx: EvaluationContext, actor: Actor, session_id: str, d
     async def step() -> Session:
         session = await get_session(ctx, session_id)
         member = session.require_seated(actor)
-        require(session.title, session.state, SessionState.SCORING, doing="提交评分表 submit sheets")
+        require(session.title, session.state, SessionState.SCORING, doing=Text("不能提交评分表"))
         raw = doc.get("sheets")
         if not isinstance(raw, list):
-            raise InvalidRequest("签署的评分表格式无效 document sheets must be a list")
+            raise InvalidRequest("签署的评分表格式无效（sheets 须为列表）")
         try:
             sheets = [Sheet.from_json(s) for s in raw]
         except ScoringError as exc:
-            raise InvalidRequest(f"评分表格式无效：{exc.message}") from None
+            raise InvalidRequest("评分表格式无效：{problem}", problem=exc.text) from None
         if any(s.expert != actor.account for s in sheets):
-            raise InvalidRequest("只能提交您本人的评分表 every sheet's expert must be you")
+            raise InvalidRequest("只能提交您本人的评分表")
         if sorted(s.bid for s in sheets) != sorted(valid_prices(session.bids)):
-            raise InvalidRequest("请为每一份有效投标各提交一张评分表 submit exactly one sheet for every valid bid")
+            raise InvalidRequest("请为每一份有效投标各提交一张评分表")
         if [s.to_json() for s in sheets] != raw:
-            raise InvalidRequest("评分表格式无效（分值须为精确的文字） sheets must be in Sheet.to_json form")
+            raise InvalidRequest("评分表格式无效（分值须为精确的文字）")
         for s in sheets:
             bad = [f for f in check_sheet(session.criteria, s) if f.problem in REFUSED_AT_SUBMISSION]
             if bad:
-                raise InvalidRequest(f"{bidder_name(session, s.bid)}的评分表：{bad[0].message}")
+                raise InvalidRequest("{bidder}的评分表：{problem}", bidder=bidder_name(session, s.bid),
+                                     problem=bad[0].message)
         assert member.public_key is not None
         verify(member.public_key, document.encode(), signature)
         async with ctx.engine.connect() as conn:
             done = await submitted(conn, session_id)
         if actor.account in done:
-            raise ConflictError("您已提交评分表 you have already submitted your sheets")
+            raise ConflictError("您已提交评分表")
         digest, now = sha256_hex(document.encode()), ctx.tenders.now_us()
         payload = {"sheets": raw, "sha256": digest, "signature": signature}
         drafts = [session.entry("evaluation.sheet_submitted", payload, actor)]
@@ -181,7 +183,7 @@ async def submit_sheets(ctx: EvaluationContext, actor: Actor, session_id: str, d
 
         async def apply(conn: AsyncConnection) -> None:
             if len(await submitted(conn, session_id)) != count:
-                raise Stale("评分表刚有变化，请重试 sheets changed meanwhile: retry")
+                raise Stale("评分表刚有变化，请重试")
             await write_state(conn, session, SessionState.REVIEW if last else None)
             await conn.execute(sheet_table.insert().values(session_id=session_id, account=actor.account, document=document,
                                                            sha256=digest, signature=signature, submitted_us=now))
@@ -200,13 +202,12 @@ async def sheets_of(ctx: EvaluationContext, actor: Actor, session_id: str, accou
     session = await get_session(ctx, session_id)
     await require_reader(ctx, session, actor)
     if account != actor.account and actor.role != "supervisor" and not at_least(session.state, SessionState.REVIEW):
-        raise NotFoundError("全体成员提交评分表之前，不能查看其他成员的评分表 "
-                            "no sheets of another member to show before every member has submitted")
+        raise NotFoundError("全体成员提交评分表之前，不能查看其他成员的评分表")
     async with ctx.engine.connect() as conn:
         row = (await conn.execute(sa.select(sheet_table).where(sheet_table.c.session_id == session_id,
                                                                sheet_table.c.account == account))).first()
     if row is None:
-        raise NotFoundError(f"{_member_name(session, account)}尚未提交评分表 the member has not submitted sheets")
+        raise NotFoundError("{member}尚未提交评分表", member=_member_name(session, account))
     return {"account": account, "document": row.document, "sha256": row.sha256, "signature": row.signature,
             "submitted_us": row.submitted_us, "sheets": json.loads(row.document)["sheets"]}
 
@@ -217,7 +218,7 @@ async def require_reader(ctx: EvaluationContext, session: Session, actor: Actor)
         return
     tender = await get(ctx.tenders, session.tender_id)
     if not tender.owned_by(actor):
-        raise NotPermitted(f"您不参加{session.title}的评标 you are not in this evaluation")
+        raise NotPermitted("您不参加{title}的评标", title=session.title)
 
 
 # -- changes --------------------------------------------------------------------------------------------------
@@ -231,18 +232,19 @@ async def change_score(ctx: EvaluationContext, actor: Actor, session_id: str, do
     assert isinstance(document, str)
     raw = doc.get("change")
     if not isinstance(raw, dict):
-        raise InvalidRequest("签署的评分修改格式无效 document change must be an object")
+        raise InvalidRequest("签署的评分修改格式无效（change 须为对象）")
     try:
         change = change_from_json(raw)
     except (KeyError, TypeError, ScoringError) as exc:
-        raise InvalidRequest(f"评分修改格式无效 change is malformed: {exc}") from None
+        problem = exc.text if isinstance(exc, ScoringError) else str(exc)[:80]
+        raise InvalidRequest("评分修改格式无效：{problem}", problem=problem) from None
     if change.expert != actor.account:
-        raise NotPermitted("只能修改您本人的评分 a member changes only its own scores")
+        raise NotPermitted("只能修改您本人的评分")
 
     async def step() -> Session:
         session = await get_session(ctx, session_id)
         member = session.require_seated(actor)
-        require(session.title, session.state, SessionState.REVIEW, doing="修改评分（仅限复核阶段） change scores (only during the review)")
+        require(session.title, session.state, SessionState.REVIEW, doing=Text("不能修改评分（仅限复核阶段）"))
         async with ctx.engine.connect() as conn:
             done, before = await submitted(conn, session_id), await changes(conn, session_id)
         sheets = current_sheets(replay_view(session, done, before))
@@ -255,7 +257,7 @@ async def change_score(ctx: EvaluationContext, actor: Actor, session_id: str, do
 
         async def apply(conn: AsyncConnection) -> None:
             if len(await changes(conn, session_id)) != count:
-                raise Stale("评分刚有修改，请重试 changes happened meanwhile: retry")
+                raise Stale("评分刚有修改，请重试")
             await write_state(conn, session)
             await conn.execute(change_table.insert().values(session_id=session_id, account=actor.account, at_us=now,
                                                             change=json.dumps(logged, ensure_ascii=False),
@@ -306,15 +308,18 @@ def _member_name(session: Session, account: str) -> str:
     return member.name if member is not None else account[:60]
 
 
-def deviation_line(session: Session, d: Deviation, more: int = 0) -> str:
-    """One plain Chinese line naming the expert, the bidder and the criterion of an open deviation."""
+def deviation_line(session: Session, d: Deviation, more: int = 0) -> Text:
+    """One plain line naming the expert, the bidder and the criterion of an open deviation."""
     member = session.member(d.expert)
     bidder = next((b.get("bidder_name") or "" for b in session.bids if b.get("bid") == d.bid), "")
-    title = session.criteria.get(d.criterion).title or d.criterion
-    name = member.name if member else "一位专家"
-    return (f"暂不能汇总：{name}对{bidder or '一家投标人'}的“{title}”评分畸{'高' if d.high else '低'}"
-            f"（{display(d.score)} 分，中位数 {display(d.median)} 分），须由{name}确认并说明理由或修改评分"
-            + (f"；另有 {more} 项畸高畸低待处理" if more else ""))
+    values = {"expert": member.name if member else Text("一位专家"), "bidder": bidder or Text("一家投标人"),
+              "criterion": session.criteria.get(d.criterion).title or d.criterion,
+              "score": display(d.score), "median": display(d.median)}
+    line = (Text("暂不能汇总：{expert}对{bidder}的“{criterion}”评分畸高（{score} 分，中位数 {median} 分），"
+                 "须由{expert}确认并说明理由或修改评分", **values) if d.high else
+            Text("暂不能汇总：{expert}对{bidder}的“{criterion}”评分畸低（{score} 分，中位数 {median} 分），"
+                 "须由{expert}确认并说明理由或修改评分", **values))
+    return Text.join([line, Text("另有 {n} 项畸高畸低待处理", n=more)]) if more else line
 
 
 def with_reasons(review: dict[str, Any], logged: list[dict[str, Any]]) -> dict[str, Any]:
@@ -330,20 +335,20 @@ async def confirm_deviation(ctx: EvaluationContext, actor: Actor, session_id: st
     later change that still deviates must be confirmed again (or changed with reason abnormal_high_low)."""
     bid, code, reason = data.get("bid"), data.get("criterion"), data.get("reason")
     if not isinstance(bid, str) or not bid or len(bid) > 64:
-        raise InvalidRequest("请指明投标 (bid must be the id of a bid in this evaluation)")
+        raise InvalidRequest("请指明投标")
     if not isinstance(code, str) or not code or len(code) > 64:
-        raise InvalidRequest("请指明评分因素 (criterion must be the code of a criterion)")
+        raise InvalidRequest("请指明评分因素")
     if not isinstance(reason, str) or not reason.strip() or len(reason) > MAX_REASON:
-        raise InvalidRequest(f"请填写确认理由，不超过 {MAX_REASON} 字 (reason must be non-empty text)")
+        raise InvalidRequest("请填写确认理由，不超过 {n} 字", n=MAX_REASON)
 
     async def step() -> Session:
         session = await get_session(ctx, session_id)
         session.require_member(actor)
-        require(session.title, session.state, SessionState.REVIEW, doing="确认畸高畸低评分（仅限复核阶段） confirm a deviating score (only during the review)")
+        require(session.title, session.state, SessionState.REVIEW, doing=Text("不能确认畸高畸低评分（仅限复核阶段）"))
         if not any(b.get("bid") == bid for b in session.bids):
-            raise InvalidRequest("本次评标没有这个投标 (no such bid in this evaluation)")
+            raise InvalidRequest("本次评标没有这个投标")
         if not any(c.code == code for c in session.criteria.items):
-            raise InvalidRequest("没有这个评分因素 (no such criterion)")
+            raise InvalidRequest("没有这个评分因素")
         async with ctx.engine.connect() as conn:
             done, logged_changes = await submitted(conn, session_id), await changes(conn, session_id)
         sheets = current_sheets(replay_view(session, done, logged_changes))
@@ -351,14 +356,14 @@ async def confirm_deviation(ctx: EvaluationContext, actor: Actor, session_id: st
         mine = [d for d in open_deviations(session, sheets, logged)
                 if d.expert == actor.account and d.bid == bid and d.criterion == code]
         if not mine:
-            raise InvalidRequest("您在这一项上没有待确认的畸高畸低评分 (no open deviation of yours on this bid and criterion)")
+            raise InvalidRequest("您在这一项上没有待确认的畸高畸低评分")
         d = mine[0]
         payload = {**deviation_json(d), "reason": reason.strip()}
         count = len(logged_changes)
 
         async def apply(conn: AsyncConnection) -> None:
             if len(await changes(conn, session_id)) != count:
-                raise Stale("评分刚有变化，请重试 scores changed meanwhile: retry")
+                raise Stale("评分刚有变化，请重试")
             await write_state(conn, session)
 
         await ctx.tenders.audit.append(session.entry(CONFIRMED_KIND, payload, actor), apply=apply)
@@ -386,24 +391,24 @@ async def compute_tally(ctx: EvaluationContext, actor: Actor, session_id: str) -
     tie order logs ``evaluation.tie_draw_requested`` first and uses the next beacon round."""
     session = await get_session(ctx, session_id)
     if session.leader != actor.account:
-        raise NotPermitted("只有评标组长可以结束复核并汇总 only the group leader closes the review and tallies")
-    require(session.title, session.state, SessionState.REVIEW, doing="汇总 tally")
+        raise NotPermitted("只有评标组长可以结束复核并汇总")
+    require(session.title, session.state, SessionState.REVIEW, doing=Text("不能汇总"))
     async with ctx.engine.connect() as conn:
         done, logged_changes = await submitted(conn, session_id), await changes(conn, session_id)
     sheets = current_sheets(replay_view(session, done, logged_changes))
     waiting = waiting_on(session.bids)
     if waiting:
-        raise ConflictError(f"暂不能汇总：{waiting}")
+        raise ConflictError("暂不能汇总：{waiting}", waiting=waiting)
     problems = blocking_findings(session, sheets)
     if problems:
-        raise ConflictError(f"暂不能汇总：评分表有 {len(problems)} 处问题须先修改，"
-                            f"第一处：{bidder_name(session, problems[0].bid)}，{problems[0].message}")
+        raise ConflictError("暂不能汇总：评分表有 {n} 处问题须先修改，第一处：{bidder}，{problem}", n=len(problems),
+                            bidder=bidder_name(session, problems[0].bid), problem=problems[0].message)
     logged_confirmations = await confirmations(ctx, session)
     still_open = open_deviations(session, sheets, logged_confirmations)
     if still_open:
         raise ConflictError(deviation_line(session, still_open[0], len(still_open) - 1))
     bids = tally_bids(session.bids)
-    failure = enough_bids(sum(b.invalid is None for b in bids), session.config.min_bids)
+    failure = too_few_bids(sum(b.invalid is None for b in bids), session.config.min_bids)
     if failure:
         raise ConflictError(failure)  # the decision that made it so failed the session already
     rule, round, randomness = session.config.tie_rule, None, None
@@ -414,7 +419,7 @@ async def compute_tally(ctx: EvaluationContext, actor: Actor, session_id: str) -
             rule = TieRule.SHARED
         else:
             if ctx.beacon is None:
-                raise ConflictError("抽签决定并列名次需要随机信标，本平台未配置 a drawn tie order needs the beacon, which this installation lacks")
+                raise ConflictError("抽签决定并列名次需要随机信标，本平台未配置")
             chain = ctx.tenders.chain
             round = chain.round_at(ctx.tenders.clock()) + 2
             draw = session.entry("evaluation.tie_draw_requested", {"round": round, "tied": tied}, actor)
@@ -452,7 +457,7 @@ async def compute_tally(ctx: EvaluationContext, actor: Actor, session_id: str) -
                                    .values(state=SessionState.SIGNING.value, tally=json.dumps(tally_payload),
                                            report=canonical_json(report).decode(), report_sha256=digest))
         if moved.rowcount != 1:
-            raise ConflictError(f"{session.title}的评标刚有变化，请刷新页面 the evaluation changed meanwhile: reload")
+            raise ConflictError("{title}的评标刚有变化，请刷新页面", title=session.title)
 
     await ctx.tenders.audit.append_many(drafts, apply=apply)
     ctx.notify(session_id, {"type": "state", "state": SessionState.SIGNING.value})
@@ -479,16 +484,15 @@ async def sign_report(ctx: EvaluationContext, actor: Actor, session_id: str, doc
     async def step() -> Session:
         session = await get_session(ctx, session_id)
         member = session.require_seated(actor)
-        require(session.title, session.state, SessionState.SIGNING, doing="签署评标报告 sign the report")
+        require(session.title, session.state, SessionState.SIGNING, doing=Text("不能签署评标报告"))
         if doc.get("sha256") != session.report_sha256:
-            raise InvalidRequest(f"签署的不是当前的评标报告，请刷新页面后签署（SHA-256 {session.report_sha256}） "
-                                 "sign the current report")
+            raise InvalidRequest("签署的不是当前的评标报告，请刷新页面后签署（SHA-256 {sha256}）", sha256=session.report_sha256)
         assert member.public_key is not None
         verify(member.public_key, document.encode(), signature)
         async with ctx.engine.connect() as conn:
             signers = await report_signers(conn, session_id)
         if actor.account in signers:
-            raise ConflictError("您已签署评标报告 you have already signed the report")
+            raise ConflictError("您已签署评标报告")
         drafts = [session.entry("evaluation.report_signed", {"sha256": session.report_sha256, "signature": signature}, actor)]
         last = len(signers) + 1 == len(session.seated)
         if last:
@@ -498,7 +502,7 @@ async def sign_report(ctx: EvaluationContext, actor: Actor, session_id: str, doc
 
         async def apply(conn: AsyncConnection) -> None:
             if len(await report_signers(conn, session_id)) != count:
-                raise Stale("签名刚有变化，请重试 signatures changed meanwhile: retry")
+                raise Stale("签名刚有变化，请重试")
             await write_state(conn, session, SessionState.DONE if last else None)
             await conn.execute(report_signature_table.insert().values(session_id=session_id, account=actor.account,
                                                                       signature=signature, at_us=now))

@@ -16,23 +16,23 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
-from evaluation.errors import InvalidRequest
+from evaluation.errors import InvalidRequest, Text
 
 
 class BadSignature(InvalidRequest):
     """A signature does not verify with the member's registered key."""
 
 
-WHAT = {"public_key": "签名公钥", "signature": "签名"}
+WHAT = {"public_key": Text("签名公钥"), "signature": Text("签名")}
 
 
 def _b64(text: object, what: str) -> bytes:
     if not isinstance(text, str) or not text or len(text) > 4096:
-        raise InvalidRequest(f"{WHAT.get(what, what)}须为 base64 文本 {what} must be base64 text")
+        raise InvalidRequest("{what}须为 base64 文本", what=WHAT.get(what, what))
     try:
         return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
-        raise InvalidRequest(f"{WHAT.get(what, what)}不是有效的 base64 {what} is not valid base64") from None
+        raise InvalidRequest("{what}不是有效的 base64", what=WHAT.get(what, what)) from None
 
 
 def load_public_key(spki_b64: object) -> ec.EllipticCurvePublicKey:
@@ -41,9 +41,9 @@ def load_public_key(spki_b64: object) -> ec.EllipticCurvePublicKey:
     try:
         key = serialization.load_der_public_key(der)
     except (ValueError, TypeError):
-        raise InvalidRequest("签名公钥格式无效 public_key is not an SPKI public key") from None
+        raise InvalidRequest("签名公钥格式无效") from None
     if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != "secp256r1":
-        raise InvalidRequest("签名公钥须为 ECDSA P-256 密钥 public_key must be an ECDSA P-256 key")
+        raise InvalidRequest("签名公钥须为 ECDSA P-256 密钥")
     return key
 
 
@@ -61,4 +61,4 @@ def verify(spki_b64: str, message: bytes, signature_b64: object) -> None:
     try:
         key.verify(raw, message, ec.ECDSA(hashes.SHA256()))
     except (InvalidSignature, ValueError):
-        raise BadSignature("签名与您登记的签名密钥不符 the signature does not verify with your registered key") from None
+        raise BadSignature("签名与您登记的签名密钥不符") from None

@@ -16,7 +16,7 @@ from enum import Enum
 from fractions import Fraction
 from typing import Any
 
-from evaluation.errors import ConflictError
+from evaluation.errors import ConflictError, Text
 from evaluation.session.scoring import (
     Criteria,
     Kind,
@@ -123,12 +123,18 @@ class Tally:
         return {"method": self.method.value, "bids": [b.to_json() for b in self.bids]}
 
 
-def enough_bids(valid: int, minimum: int) -> str | None:
+def too_few_bids(valid: int, minimum: int) -> Text | None:
     """Why the procurement fails with `valid` bids passing the review, or None when there are enough
     (87号令 arts. 43–44, 政府采购法 art. 36: fewer than the minimum → 废标)."""
     if valid >= max(minimum, 1):
         return None
-    return f"废标：通过资格审查和符合性审查的投标只有 {valid} 家，少于 {max(minimum, 1)} 家 (only {valid} valid bid(s), at least {max(minimum, 1)} required)"
+    return Text("废标：通过资格审查和符合性审查的投标只有 {valid} 家，少于 {least} 家", valid=valid, least=max(minimum, 1))
+
+
+def enough_bids(valid: int, minimum: int) -> str | None:
+    """`too_few_bids` as the Chinese line the log and the tender keep, or None when there are enough."""
+    failure = too_few_bids(valid, minimum)
+    return None if failure is None else str(failure)
 
 
 def tally(
@@ -154,39 +160,36 @@ def tally(
     """
     bids = sorted(bids, key=lambda b: b.id)
     if len({b.id for b in bids}) != len(bids):
-        raise ScoringError("投标编号不能重复 bid ids must be unique")
+        raise ScoringError("投标编号不能重复")
     check_prices({b.id: b.price_fen for b in bids})
     for b in bids:
         evaluated_price(b.price_fen, b.deduction)  # checks the rate
     valid = [b for b in bids if b.invalid is None]
-    failure = enough_bids(len(valid), min_valid)
+    failure = too_few_bids(len(valid), min_valid)
     if failure:
         raise NotEnoughBids(failure)
     if tie_rule is TieRule.DRAW and (randomness is None or len(randomness) < 16):
-        raise ScoringError("抽签决定并列名次须有已记录的随机数（至少 16 字节） a drawn tie order needs at least 16 bytes of logged randomness")
+        raise ScoringError("抽签决定并列名次须有已记录的随机数（至少 16 字节）")
     every = {b.id for b in bids}
     ids = {b.id for b in valid}
     sheets = list(sheets)
     if any(s.bid not in every for s in sheets):
-        raise ScoringError("有评分表所评的投标不在开标记录中 a sheet is for a bid that is not in the opening record")
+        raise ScoringError("有评分表所评的投标不在开标记录中")
     if method is Method.LOWEST_PRICE:
         if tie_rule is TieRule.TECHNICAL:
-            raise ScoringError("最低评标价法 has no technical scores to order ties: use shared or draw")
+            raise ScoringError("最低评标价法没有技术分，不能按技术分决定并列名次：请选择并列（shared）或抽签（draw）")
         sheets = []  # 最低评标价法: sheets play no part in the result (docs/scoring.md)
     sheets = [s for s in sheets if s.bid in ids]
     problems = check_sheets(criteria, sheets)
     if problems:
-        raise ScoringError(
-            f"评分表有 {len(problems)} 处问题，第一处：投标 {problems[0].bid}，{problems[0].message}"
-        )
+        raise ScoringError("评分表有 {n} 处问题，第一处：投标 {bid}，{problem}", n=len(problems), bid=problems[0].bid,
+                           problem=problems[0].message)
     experts = sorted({s.expert for s in sheets})
     if len(sheets) != len(experts) * len(valid):
-        raise ScoringError(
-            f"每位专家须对每一份有效投标评分：现有评分表 {len(sheets)} 张，应为 {len(experts)} × {len(valid)} 张 "
-            "every expert must score every bid"
-        )
+        raise ScoringError("每位专家须对每一份有效投标评分：现有评分表 {n} 张，应为 {experts} × {bids} 张", n=len(sheets),
+                           experts=len(experts), bids=len(valid))
     if method is Method.COMPREHENSIVE and (criteria.price is None or not experts):
-        raise ScoringError("综合评分法 needs a price criterion and at least one expert's sheets")
+        raise ScoringError("综合评分法须有一项价格分，并至少有一位专家的评分表")
 
     price = criteria.price
     evaluated = {b.id: b.evaluated_fen for b in valid}
@@ -245,7 +248,7 @@ def recommend(result: Tally, count: int, *, separated: bool = False) -> Recommen
     `separated` (评定分离): the same candidates, unranked, in bid-id order.
     """
     if count < 1:
-        raise ScoringError("至少推荐一名中标候选人 recommend at least one candidate")
+        raise ScoringError("至少推荐一名中标候选人")
     chosen = [b for b in result.bids if b.rank is not None and b.rank <= count]
     if separated:
         return Recommendation(tuple(sorted(b.bid for b in chosen)), ranked=False)
@@ -272,7 +275,7 @@ class Deviation:
 def median(values: Sequence[Fraction]) -> Fraction:
     """The median of at least one value (the mean of the two middle ones for an even count)."""
     if not values:
-        raise ScoringError("没有评分，无法计算中位数 the median of no scores")
+        raise ScoringError("没有评分，无法计算中位数")
     ordered = sorted(values)
     mid = len(ordered) // 2
     return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
@@ -287,7 +290,7 @@ def deviations(criteria: Criteria, sheets: Iterable[Sheet], threshold: Fraction)
     by bid, criterion, expert.
     """
     if not 0 < threshold <= 1:
-        raise ScoringError(f"畸高畸低偏差阈值须大于 0、不超过 100% deviation threshold must be in (0, 1], got {threshold}")
+        raise ScoringError("畸高畸低偏差阈值须大于 0、不超过 100%（收到 {got}）", got=str(threshold)[:40])
     sheets = list(sheets)
     found = []
     for c in criteria.scored:
@@ -347,40 +350,32 @@ def apply_change(
     When an item changes on a sheet whose written total was right, the total follows the item.
     """
     if not isinstance(change.reason, ChangeReason):
-        names = "、".join(REASON_NAMES[r.value] for r in ChangeReason)
-        allowed = ", ".join(r.value for r in ChangeReason)
-        raise ChangeRefused(
-            f"修改评分须选择允许的理由（{names}） a score change needs one of the allowed reasons ({allowed}), "
-            f"got {str(change.reason)[:40]}"
-        )
+        names = [Text(REASON_NAMES[r.value]) for r in ChangeReason]
+        raise ChangeRefused("修改评分须选择允许的理由（{names}），收到 {got}", names=Text.join(names, "、"),
+                            got=str(change.reason)[:40])
     if not change.explanation.strip():
-        raise ChangeRefused("修改评分须说明理由 a score change needs a stated explanation")
+        raise ChangeRefused("修改评分须说明理由")
     index = next((i for i, s in enumerate(sheets) if s.expert == change.expert and s.bid == change.bid), None)
     if index is None:
-        raise ChangeRefused(f"专家 {change.expert} 没有投标 {change.bid} 的评分表 the expert has no sheet for this bid")
+        raise ChangeRefused("专家 {expert} 没有投标 {bid} 的评分表", expert=change.expert, bid=change.bid)
     sheet = sheets[index]
     reason = change.reason
     if change.criterion is None:
         if reason is not ChangeReason.SUM_ERROR:
-            raise ChangeRefused(f"只有“计算错误”可以修改合计分 only {ChangeReason.SUM_ERROR.value} may change a written total")
+            raise ChangeRefused("只有“计算错误”可以修改合计分")
         if sheet.total is None or sheet.total == sheet.items_sum() or change.new != sheet.items_sum():
-            raise ChangeRefused(
-                f"计算错误的修改只能把有误的合计改为各项之和（{sheet.items_sum()} 分） "
-                f"a {reason.value} change sets a wrong total to the items' sum ({sheet.items_sum()})"
-            )
+            raise ChangeRefused("计算错误的修改只能把有误的合计改为各项之和（{sum} 分）", sum=str(sheet.items_sum()))
         return _put(sheets, index, replace(sheet, total=change.new))
     crit = criteria.get(change.criterion)
     if crit.kind is Kind.PRICE or change.criterion not in sheet.scores:
-        raise ChangeRefused(f"这张评分表上没有“{crit.title or change.criterion}”的评分 {change.criterion} is not scored on this sheet")
+        raise ChangeRefused("这张评分表上没有“{criterion}”的评分", criterion=crit.title or change.criterion)
     old = sheet.scores[change.criterion]
     if change.new == old or not crit.in_scale(change.new):
-        raise ChangeRefused(f"新的分值 {change.new} 须与原分值 {old} 不同且在评分范围内 "
-                            f"the new score must differ from {old} and be {crit.scale()}")
+        raise ChangeRefused("新的分值 {new} 须与原分值 {old} 不同且在评分范围内（{scale}）", new=str(change.new), old=str(old),
+                            scale=crit.scale())
     if not _reason_holds(criteria, sheets, sheet, change, threshold):
-        raise ChangeRefused(
-            f"修改理由“{REASON_NAMES[reason.value]}”不适用于这项评分（“{crit.title or change.criterion}” {old} 分） "
-            f"{reason.value} does not apply to {change.criterion} = {old} of {change.expert} on {change.bid}"
-        )
+        raise ChangeRefused("修改理由“{reason}”不适用于这项评分（“{criterion}” {old} 分）",
+                            reason=Text(REASON_NAMES[reason.value]), criterion=crit.title or change.criterion, old=str(old))
     scores = dict(sheet.scores)
     scores[change.criterion] = change.new
     total = sheet.total

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from evaluation.audit.entry import Actor, EntryDraft
-from evaluation.errors import ConflictError, InvalidRequest
+from evaluation.errors import ConflictError, InvalidRequest, Text
 from evaluation.session.result import published_results
 from evaluation.session.rules import SessionState, require, valid_prices
 from evaluation.session.scoring import abnormally_low
@@ -64,31 +64,32 @@ def parse_decision(session: Session, data: Any) -> tuple[str, Ground, str]:
     """``{bid, ground, reason}`` checked against the session: a valid bid of it, a known ground, a
     stated reason; ``abnormally_low`` only for a bid flagged as abnormally low. Raises InvalidRequest."""
     if not isinstance(data, dict):
-        raise InvalidRequest("请求须为 JSON 对象 a decision must be an object {bid, ground, reason}")
+        raise InvalidRequest("请求须为 JSON 对象（含 bid、ground、reason）")
     bid, reason = data.get("bid"), data.get("reason")
     try:
         ground = Ground(data.get("ground"))
     except ValueError:
         allowed = ", ".join(g.value for g in Ground)
-        raise InvalidRequest(f"请选择无效理由 ground must be one of {allowed}") from None
+        raise InvalidRequest("请选择无效理由（ground 须为 {allowed} 之一）", allowed=allowed) from None
     if not isinstance(reason, str) or not reason.strip() or len(reason) > 2000:
-        raise InvalidRequest("请填写评标委员会的理由（不超过 2000 字） state the committee's reason (reason: text of at most 2000 characters)")
+        raise InvalidRequest("请填写评标委员会的理由（不超过 2000 字）")
     valid = valid_prices(session.bids)
     if not isinstance(bid, str) or bid not in valid:
         known = {str(b["bid"]) for b in session.bids}
         if isinstance(bid, str) and bid in known:
             name = next(b["bidder_name"] for b in session.bids if b["bid"] == bid)
-            raise ConflictError(f"{name}的投标已被认定无效 the bid is already invalid")
-        raise InvalidRequest("所选投标不在本次评标中 the bid is not one of this evaluation")
+            raise ConflictError("{bidder}的投标已被认定无效", bidder=name)
+        raise InvalidRequest("所选投标不在本次评标中")
     if ground is Ground.ABNORMALLY_LOW and bid not in abnormally_low(valid, session.config.low_bid_rule):
-        raise InvalidRequest("该投标的报价未被提示为异常低价 the bid is not flagged as abnormally low")
+        raise InvalidRequest("该投标的报价未被提示为异常低价")
     return bid, ground, reason.strip()
 
 
-def leader_step(session: Session, actor: Actor, doing: str) -> None:
-    """Raise unless `actor` is the group leader and the session is scoring or in review."""
+def leader_step(session: Session, actor: Actor, doing: Text) -> None:
+    """Raise unless `actor` is the group leader and the session is scoring or in review; `doing` is
+    the refusal otherwise (``Text("不能认定投标无效")``, rules.require)."""
     if session.leader != actor.account:
-        raise NotPermitted("只有评标组长可以记录评标委员会的决定 only the group leader (评标组长) records the committee's decisions")
+        raise NotPermitted("只有评标组长可以记录评标委员会的决定")
     require(session.title, session.state, SessionState.SCORING, SessionState.REVIEW, doing=doing)
 
 
@@ -135,13 +136,12 @@ async def declare_invalid(ctx: EvaluationContext, actor: Actor, session_id: str,
 
     async def step() -> Session:
         session = await get_session(ctx, session_id)
-        leader_step(session, actor, "认定投标无效 find a bid invalid")
+        leader_step(session, actor, Text("不能认定投标无效"))
         bid, ground, reason = parse_decision(session, data)
         if ground is Ground.CORRECTION_REFUSED:
-            raise InvalidRequest("投标人不确认算术修正时投标自动无效，无需另行认定 a refused correction invalidates the bid by the bidder's answer (art. 59)")
+            raise InvalidRequest("投标人不确认算术修正时投标自动无效，无需另行认定（87号令第五十九条）")
         if ground is Ground.ABNORMALLY_LOW:
-            raise InvalidRequest("异常低价须先要求投标人说明，不接受说明才认定无效 an abnormally low bid is invalid only "
-                                 "after its justification was not accepted: use the low-price query (art. 60)")
+            raise InvalidRequest("异常低价须先要求投标人说明，不接受说明才认定无效（87号令第六十条）")
         return await commit(ctx, session, actor, list(session.bids), [], (bid, ground, reason))
 
     result: Session = await retrying(step)

@@ -53,31 +53,31 @@ def parse_manifest(line: bytes) -> Manifest:
     try:
         obj = parse_json(line, max_bytes=MAX_MANIFEST, what="bid manifest")
     except InputError as exc:
-        raise ContainerError(exc.message) from None
+        raise ContainerError(exc.text) from None
     if not isinstance(obj, dict) or not isinstance(obj.get("record"), dict):
-        raise ContainerError("投标文件的清单格式不对 bid manifest must be an object with a 'record' object")
+        raise ContainerError("投标文件的清单格式不对")
     docs = obj.get("documents", [])
     if not isinstance(docs, list) or len(docs) > MAX_DOCUMENTS:
-        raise ContainerError(f"投标文件最多包含 {MAX_DOCUMENTS} 份文档 bid manifest 'documents' must be a list of at most {MAX_DOCUMENTS}")
+        raise ContainerError("投标文件最多包含 {n} 份文档", n=MAX_DOCUMENTS)
     entries: list[DocumentEntry] = []
     for n, d in enumerate(docs):
         if not isinstance(d, dict):
-            raise ContainerError(f"投标文件第 {n + 1} 份文档的信息格式不对 document {n} is not an object")
+            raise ContainerError("投标文件第 {n} 份文档的信息格式不对", n=n + 1)
         name, size, digest = d.get("name"), d.get("size"), d.get("sha256")
         if not isinstance(name, str) or not name or len(name) > 255 or "/" in name or "\\" in name:
-            raise ContainerError(f"投标文件第 {n + 1} 份文档的文件名无效（不能含斜杠，最多 255 个字符） document {n} needs a file name without slashes (at most 255 characters)")
+            raise ContainerError("投标文件第 {n} 份文档的文件名无效（不能含斜杠，最多 255 个字符）", n=n + 1)
         if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-            raise ContainerError(f"文档「{name}」缺少文件大小 document {name!r} needs a size in bytes")
+            raise ContainerError("文档「{name}」缺少文件大小", name=name)
         if digest is not None and (not isinstance(digest, str) or not _HEX.match(digest)):
-            raise ContainerError(f"文档「{name}」的校验值格式不对 document {name!r} sha256 must be 64 lowercase hex characters")
+            raise ContainerError("文档「{name}」的校验值格式不对（sha256 须为 64 位小写十六进制字符）", name=name)
         entries.append(DocumentEntry(name, size, digest))
     return Manifest(obj["record"], tuple(entries))
 
 
-def _read_line(src: BinaryIO, limit: int, what: str) -> bytes:
+def _read_line(src: BinaryIO, limit: int) -> bytes:
     line = src.readline(limit + 1)
     if not line.endswith(b"\n"):
-        raise ContainerError(f"投标文件的清单缺失或过长 bid {what} is missing or longer than {limit} bytes")
+        raise ContainerError("投标文件的清单缺失或过长")
     return line[:-1]
 
 
@@ -112,8 +112,8 @@ def read_container(
     (bad magic, manifest, a short or surplus document, a hash mismatch).
     """
     if src.read(len(MAGIC)) != MAGIC:
-        raise ContainerError("解密后的内容不是本平台的投标文件 unsealed bid is not a pingbiao bid container (magic 'pingbiao-bid/1' missing)")
-    manifest = parse_manifest(_read_line(src, MAX_MANIFEST, "manifest line"))
+        raise ContainerError("解密后的内容不是本平台的投标文件")
+    manifest = parse_manifest(_read_line(src, MAX_MANIFEST))
     if check is not None:
         check(manifest)
     digests: list[str] = []
@@ -125,20 +125,20 @@ def read_container(
             while left:
                 chunk = src.read(min(CHUNK, left))
                 if not chunk:
-                    raise ContainerError(f"文档「{entry.name}」不完整 document {entry.name!r} is truncated: {left} of {entry.size} bytes missing")
+                    raise ContainerError("文档「{name}」不完整（缺少 {left} 字节，共 {size} 字节）", name=entry.name, left=left, size=entry.size)
                 h.update(chunk)
                 out.write(chunk)
                 left -= len(chunk)
             digest = h.hexdigest()
             if entry.sha256 is not None and entry.sha256 != digest:
-                raise ContainerError(f"文档「{entry.name}」与其校验值不符，内容已损坏 document {entry.name!r} does not match its sha256")
+                raise ContainerError("文档「{name}」与其校验值不符，内容已损坏", name=entry.name)
         except BaseException:
             out.abort()
             raise
         out.finish()
         digests.append(digest)
     if src.read(1):
-        raise ContainerError("投标文件在最后一份文档之后还有多余内容 bid container has bytes after its last document")
+        raise ContainerError("投标文件在最后一份文档之后还有多余内容")
     return manifest, digests
 
 

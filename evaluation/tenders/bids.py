@@ -67,23 +67,24 @@ def check_header(prefix: bytes, complete: bool, round: int, chain_hash: str, sch
         header = age.read_header(reader)
     except CryptoError as exc:
         if not complete and "truncated" in str(exc):
-            raise InvalidRequest(f"这不是有效的密封投标文件 not a sealed bid: the age header is not complete in the first {len(prefix)} bytes") from None
-        raise InvalidRequest(f"这不是有效的密封投标文件 not a sealed bid: {exc}") from None
+            raise InvalidRequest("这不是有效的密封投标文件：前 {n} 字节内没有完整的文件头", n=len(prefix)) from None
+        raise InvalidRequest("这不是有效的密封投标文件：{problem}", problem=str(exc)) from None
     if len(header.stanzas) != 1:
-        raise InvalidRequest(f"这不是有效的密封投标文件（应恰好有一个接收方） a sealed bid must have exactly one recipient stanza, this one has {len(header.stanzas)}")
+        raise InvalidRequest("这不是有效的密封投标文件（应恰好有一个接收方，此文件有 {n} 个）", n=len(header.stanzas))
     stanza = header.stanzas[0]
     if stanza.type != STANZA_TYPE:
-        raise InvalidRequest(f"这不是按开标时间密封的投标文件 the bid's only stanza is {stanza.type!r}, not a tlock stanza")
+        raise InvalidRequest("这不是按开标时间密封的投标文件")
     if len(stanza.args) != 2 or not (stanza.args[0].isascii() and stanza.args[0].isdigit()):
-        raise InvalidRequest("投标文件的密封信息不完整 the tlock stanza does not name a round and a chain")
+        raise InvalidRequest("投标文件的密封信息不完整")
     sealed_round, sealed_chain = int(stanza.args[0]), stanza.args[1]
     if sealed_chain != chain_hash:
-        raise InvalidRequest(f"投标文件密封所用的时间信标与本项目不同，请重新密封 the bid is sealed to chain {sealed_chain[:16]}…, this tender uses chain {chain_hash[:16]}…")
+        raise InvalidRequest("投标文件密封所用的时间信标与本项目不同，请重新密封")
     if sealed_round != round:
-        raise InvalidRequest(f"投标文件密封的开标时间与本项目不同，请重新密封 the bid is sealed to round {sealed_round}, this tender opens at round {round}")
+        raise InvalidRequest("投标文件密封的开标时间与本项目不同，请重新密封（密封轮次 {sealed}，本项目开标轮次 {round}）",
+                             sealed=sealed_round, round=round)
     expected = bls.scheme_for(scheme_id).key_len + 2 * age.FILE_KEY_SIZE
     if len(stanza.body) != expected:
-        raise InvalidRequest(f"投标文件的密封信息已损坏 the tlock stanza body has {len(stanza.body)} bytes, expected {expected}: the header is damaged")
+        raise InvalidRequest("投标文件的密封信息已损坏")
 
 
 def may_bid(tender: Tender, actor: Actor, now: float) -> bool:
@@ -97,13 +98,13 @@ def may_bid(tender: Tender, actor: Actor, now: float) -> bool:
 
 def _check_open_for_bids(tender: Tender, actor: Actor, now: float) -> None:
     if actor.role != "bidder":
-        raise NotPermitted("只有投标人账号可以投标 only bidder accounts submit bids")
+        raise NotPermitted("只有投标人账号可以投标")
     if tender.state is TenderState.DRAFT:
-        raise NotFoundError(f"找不到该项目 no tender {tender.id}")
+        raise NotFoundError("找不到该项目")
     if tender.spec.invited and actor.account not in tender.spec.invited:
-        raise NotPermitted(f"「{tender.spec.title}」为邀请采购，你未受邀 tender {tender.id} is by invitation and {actor.account} is not invited")
+        raise NotPermitted("「{title}」为邀请采购，你未受邀", title=tender.spec.title)
     if now >= tender.spec.opening_time:
-        raise ConflictError(f"投标截止时间已过 the bid deadline {format_time(tender.spec.opening_time)} has passed")
+        raise ConflictError("投标截止时间 {time} 已过", time=format_time(tender.spec.opening_time))
     require_state(tender.id, tender.state, TenderState.PUBLISHED, doing="accept bids")
 
 
@@ -128,7 +129,7 @@ async def _receive(
 ) -> StoredBlob:
     limit = tender.spec.max_bid_bytes
     if content_length is not None and content_length > limit:
-        raise TooLarge(f"投标文件超过本项目的大小上限 bid of {content_length} bytes is larger than this tender's limit of {limit} bytes")
+        raise TooLarge("投标文件超过本项目的大小上限（{limit} 字节）", limit=limit)
     prefix = bytearray()
     iterator = body.__aiter__()
     complete = False
@@ -139,7 +140,7 @@ async def _receive(
             complete = True
             break
         if len(prefix) > limit:
-            raise TooLarge(f"投标文件超过本项目的大小上限 bid is larger than this tender's limit of {limit} bytes")
+            raise TooLarge("投标文件超过本项目的大小上限（{limit} 字节）", limit=limit)
     assert tender.opening_round is not None and tender.chain_hash is not None
     check_header(bytes(prefix), complete, tender.opening_round, tender.chain_hash, ctx.chain.scheme_id)
     writer = ctx.blobs.writer(limit)
@@ -183,10 +184,10 @@ async def submit(
         current = await load_for_update(conn, tender_id)
         _check_open_for_bids(current, actor, ctx.clock())
         if current.opening_round != tender.opening_round:
-            raise ConflictError("上传期间项目已延期，请按新的开标时间重新密封 the tender was postponed during the upload: seal again to the new round")
+            raise ConflictError("上传期间项目已延期，请按新的开标时间重新密封")
         row = await bid_of(conn, tender_id, actor.account)
         if (row is None) != (existing is None) or (row is not None and (row.status == "submitted") != replacing):
-            raise ConflictError("上传期间你的投标已有变动，请刷新后重试 your bid changed during this upload: reload and retry")
+            raise ConflictError("上传期间你的投标已有变动，请刷新后重试")
         values = dict(
             bidder_name=meta.bidder_name, status="submitted", sha256=blob.sha256, size=blob.size,
             round=tender.opening_round, updated_us=now,
@@ -230,7 +231,7 @@ async def withdraw(ctx: TenderContext, actor: Actor, tender_id: str) -> BidRecei
     async with ctx.engine.connect() as conn:
         row = await bid_of(conn, tender_id, actor.account)
     if row is None or row.status != "submitted":
-        raise NotFoundError(f"你在该项目中没有已提交的投标 you have no submitted bid in tender {tender_id}")
+        raise NotFoundError("你在该项目中没有已提交的投标")
 
     async def apply(conn: AsyncConnection) -> None:
         current = await load_for_update(conn, tender_id)
@@ -240,7 +241,7 @@ async def withdraw(ctx: TenderContext, actor: Actor, tender_id: str) -> BidRecei
             .values(status="withdrawn", updated_us=ctx.now_us())
         )
         if result.rowcount != 1:
-            raise ConflictError("你的投标已有变动，请刷新 your bid changed meanwhile: reload")
+            raise ConflictError("你的投标已有变动，请刷新")
 
     entry = await ctx.audit.append(EntryDraft("bid.withdrawn", {"bid_id": row.id}, tender_id, actor), apply=apply)
     return await _receipt(ctx, tender_id, actor, entry.index)
@@ -251,7 +252,7 @@ async def my_bid(ctx: TenderContext, actor: Actor, tender_id: str) -> BidReceipt
     async with ctx.engine.connect() as conn:
         row = await bid_of(conn, tender_id, actor.account)
     if row is None:
-        raise NotFoundError(f"你在该项目中没有投标 you have no bid in tender {tender_id}")
+        raise NotFoundError("你在该项目中没有投标")
     kinds = ["bid.submitted", "bid.replaced", "bid.withdrawn", "bid.voided"]
     entries = [e for e in await ctx.audit.entries_for_tender(tender_id, kinds=kinds) if e.payload.get("bid_id") == row.id]
     return BidReceipt(bid_json(row), await ctx.audit.receipt(entries[-1].index))

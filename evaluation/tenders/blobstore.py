@@ -74,7 +74,7 @@ class BlobWriter:
         self.size += len(chunk)
         if self.size > self._limit:
             self.abort()
-            raise TooLarge(f"投标文件超过本项目的大小上限 bid is larger than this tender's limit of {self._limit} bytes")
+            raise TooLarge("投标文件超过本项目的大小上限（{limit} 字节）", limit=self._limit)
         if self._error is not None:
             error = self._error
             self.abort()
@@ -233,7 +233,7 @@ class BlobStore:
 
     def path(self, sha256: str) -> Path:
         if not _HEX.match(sha256):
-            raise NotFoundError(f"文件校验值格式不对 {sha256[:70]!r} is not a SHA-256 hex digest")
+            raise NotFoundError("文件校验值格式不对（收到 {got}）", got=repr(sha256[:70]))
         return self.root / "sha256" / sha256[:2] / sha256[2:4] / sha256
 
     def writer(self, limit: int) -> BlobWriter:
@@ -259,7 +259,7 @@ class BlobStore:
         try:
             return open(self.path(sha256), "rb")
         except FileNotFoundError:
-            raise NotFoundError(f"找不到该文件 blob {sha256[:16]}… is not stored") from None
+            raise NotFoundError("找不到该文件（{sha256}…）", sha256=sha256[:16]) from None
 
     def delete(self, sha256: str) -> None:
         """Remove a blob (used only to erase ciphertexts that must not outlive their lock)."""

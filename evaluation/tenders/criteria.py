@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from evaluation.errors import InvalidRequest
+from evaluation.errors import InvalidRequest, Text
 
 
 class Kind(str, enum.Enum):
@@ -82,64 +82,64 @@ def _short(value: Any) -> str:
     return text[:20].encode("utf-8", "replace").decode("utf-8")
 
 
-def _kind(raw: Any, name: str, where: str, errors: list[str]) -> Kind:
+def _kind(raw: Any, name: str, where: Text, errors: list[Text]) -> Kind:
     if raw is None:  # stored before kinds: the name tells the price item, as the session did
         return Kind.PRICE if any(w in name.lower() for w in PRICE_WORDS) else Kind.SUBJECTIVE
     try:
         return Kind(raw)
     except ValueError:
-        errors.append(f"{where}的类型须为 价格分、客观分 或 主观分")
+        errors.append(Text("{where}的类型须为 价格分、客观分 或 主观分", where=where))
         return Kind.SUBJECTIVE
 
 
-def _allowed(raw: Any, kind: Kind, points: int | None, where: str, errors: list[str]) -> tuple[str, ...]:
+def _allowed(raw: Any, kind: Kind, points: int | None, where: Text, errors: list[Text]) -> tuple[str, ...]:
     if raw is None or raw == []:
         return ()
     if not isinstance(raw, list) or len(raw) > MAX_ALLOWED:
-        errors.append(f"{where}的可选分值须为至多 {MAX_ALLOWED} 个分值")
+        errors.append(Text("{where}的可选分值须为至多 {n} 个分值", where=where, n=MAX_ALLOWED))
         return ()
     if kind is not Kind.OBJECTIVE:
-        errors.append(f"{where}不是客观分，不能列出可选分值")
+        errors.append(Text("{where}不是客观分，不能列出可选分值", where=where))
         return ()
     values: list[Fraction] = []
     before = len(errors)
     for value in raw:
         score = _score(value)
         if score is None or (points is not None and score > points):
-            errors.append(f"{where}的可选分值 {_short(value)} 须为 0 到该项分值之间、最多两位小数的数")
+            errors.append(Text("{where}的可选分值 {got} 须为 0 到该项分值之间、最多两位小数的数", where=where, got=_short(value)))
         elif score not in values:
             values.append(score)
     if len(errors) == before and len(values) < 2:
-        errors.append(f"{where}的可选分值至少要有两个不同的分值")
+        errors.append(Text("{where}的可选分值至少要有两个不同的分值", where=where))
     return tuple(percent_text(v) for v in sorted(values))
 
 
-def _one(n: int, item: Any, errors: list[str]) -> Criterion | None:
+def _one(n: int, item: Any, errors: list[Text]) -> Criterion | None:
     """Criterion `n` (from 1), or None with its mistakes appended to `errors`."""
-    where = f"第 {n} 项评分因素"
+    where = Text("第 {n} 项评分因素", n=n)
     if not isinstance(item, dict):
-        errors.append(f"{where}须为对象")
+        errors.append(Text("{where}须为对象", where=where))
         return None
     before = len(errors)
     unknown = set(item) - {"name", "points", "description", "kind", "allowed"}
     if unknown:
-        errors.append(f"{where}有未知字段 {_short(', '.join(sorted(map(str, unknown))))}")
+        errors.append(Text("{where}有未知字段 {fields}", where=where, fields=_short(", ".join(sorted(map(str, unknown))))))
     name = item.get("name")
     if not isinstance(name, str) or not name.strip():
-        errors.append(f"{where}没有名称")
+        errors.append(Text("{where}没有名称", where=where))
         name = ""
     elif len(name) > 200:
-        errors.append(f"{where}的名称超过 200 字")
+        errors.append(Text("{where}的名称超过 200 字", where=where))
     else:
         name = name.strip()
-        where = f"{where}（{name}）"
+        where = Text("第 {n} 项评分因素（{name}）", n=n, name=name)
     description = item.get("description", "")
     if not isinstance(description, str) or len(description) > 2000:
-        errors.append(f"{where}的评分标准须为不超过 2000 字的文字")
+        errors.append(Text("{where}的评分标准须为不超过 2000 字的文字", where=where))
         description = ""
     points = item.get("points")
     if not isinstance(points, int) or isinstance(points, bool) or not 1 <= points <= 100:
-        errors.append(f"{where}的分值须为 1–100 的整数，现为 {_short(points)}")
+        errors.append(Text("{where}的分值须为 1–100 的整数，现为 {got}", where=where, got=_short(points)))
         points = None
     kind = _kind(item.get("kind"), name, where, errors)
     allowed = _allowed(item.get("allowed"), kind, points, where, errors)
@@ -157,26 +157,27 @@ def parse_criteria(items: Any, evaluation_method: str, category: str, *, whole: 
     if not isinstance(items, list):
         raise InvalidRequest("评分因素 criteria 须为列表")
     if len(items) > MAX_CRITERIA:
-        raise InvalidRequest(f"评分因素不能超过 {MAX_CRITERIA} 项")
-    errors: list[str] = []
+        raise InvalidRequest("评分因素不能超过 {n} 项", n=MAX_CRITERIA)
+    errors: list[Text] = []
     parsed = [_one(n, item, errors) for n, item in enumerate(items, start=1)]
     good = [c for c in parsed if c is not None]
     names = [c.name for c in good]
     for name in sorted({x for x in names if names.count(x) > 1}):
-        errors.append(f"评分因素“{name}”重复")
+        errors.append(Text("评分因素“{name}”重复", name=name))
     if whole and items and evaluation_method == "comprehensive" and len(good) == len(items):
         total = sum(c.points for c in good)
         if total != 100:
-            errors.append(f"综合评分法的分值合计须为 100，现为 {total}")
+            errors.append(Text("综合评分法的分值合计须为 100，现为 {total}", total=total))
         prices = [c for c in good if c.kind is Kind.PRICE]
         if len(prices) != 1:
-            errors.append(f"综合评分法须有且只有一项价格分，现有 {len(prices)} 项")
+            errors.append(Text("综合评分法须有且只有一项价格分，现有 {n} 项", n=len(prices)))
         elif prices[0].points < LEAST_PRICE_WEIGHT.get(category, 0):
-            errors.append(f"价格分权重不得低于 {LEAST_PRICE_WEIGHT[category]}%（87号令第五十五条），现为 {prices[0].points}%")
+            errors.append(Text("价格分权重不得低于 {least}%（87号令第五十五条），现为 {got}%",
+                               least=LEAST_PRICE_WEIGHT[category], got=prices[0].points))
     if whole and evaluation_method == "lowest_price" and sum(c.kind is Kind.PRICE for c in good) > 1:
-        errors.append("只能有一项价格分")
+        errors.append(Text("只能有一项价格分"))
     if errors:
-        raise InvalidRequest("；".join(errors))
+        raise InvalidRequest(Text.join(errors))
     return tuple(good)
 
 
@@ -187,5 +188,5 @@ def parse_deviation_threshold(value: Any) -> Fraction | None:
         return None
     score = _score(value)
     if score is None or not 0 < score <= 100:
-        raise InvalidRequest(f"畸高畸低偏差阈值须为大于 0、不超过 100 的百分比（最多两位小数），现为 {_short(value)}")
+        raise InvalidRequest("畸高畸低偏差阈值须为大于 0、不超过 100 的百分比（最多两位小数），现为 {got}", got=_short(value))
     return score

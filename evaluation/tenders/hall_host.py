@@ -12,7 +12,7 @@ from typing import Any
 
 from evaluation.audit.entry import Actor, Entry, EntryDraft
 from evaluation.audit.events import register_kind
-from evaluation.errors import InvalidRequest, NotFoundError
+from evaluation.errors import InvalidRequest, NotFoundError, Text
 from evaluation.tenders.opening import record_rows
 from evaluation.tenders.rules import TenderState, require_state
 from evaluation.tenders.tender import NotPermitted, TenderContext, get
@@ -36,12 +36,12 @@ def announcement_text(value: Any) -> str:
     """An announcement as posted (pure): text of 1..MAX_ANNOUNCEMENT characters after trimming,
     no control characters but line breaks, no lone surrogates."""
     if not isinstance(value, str) or not value.strip():
-        raise InvalidRequest("公告内容不能为空 the announcement must be non-empty text")
+        raise InvalidRequest("公告内容不能为空")
     text = value.strip()
     if len(text) > MAX_ANNOUNCEMENT:
-        raise InvalidRequest(f"公告最多 {MAX_ANNOUNCEMENT} 字 the announcement is longer than {MAX_ANNOUNCEMENT} characters")
+        raise InvalidRequest("公告最多 {n} 字", n=MAX_ANNOUNCEMENT)
     if any(unicodedata.category(ch) in ("Cc", "Cs") and ch != "\n" for ch in text):
-        raise InvalidRequest("公告含有控制字符 the announcement contains control characters")
+        raise InvalidRequest("公告含有控制字符")
     return text
 
 
@@ -65,24 +65,24 @@ async def read_out(ctx: TenderContext, actor: Actor, tender_id: str, bid_id: Any
     """唱标: read bid `bid_id` of the record out, or (None) the first line not read out yet."""
     tender = await get(ctx, tender_id)
     if not tender.owned_by(actor):
-        raise NotPermitted("只有本项目的采购人（主持人）可以唱标 only the tender's agency reads the bids out")
-    require_state(tender_id, tender.state, *READ_OUT_STATES, doing="read the bids out", doing_zh="唱标（开标记录公布后才能唱标）")
+        raise NotPermitted("只有本项目的采购人（主持人）可以唱标")
+    require_state(tender_id, tender.state, *READ_OUT_STATES, doing="read the bids out", doing_zh=Text("唱标（开标记录公布后才能唱标）"))
     if bid_id is not None and not isinstance(bid_id, str):
-        raise InvalidRequest("请指明要唱标的投标 bid_id must be text")
+        raise InvalidRequest("请指明要唱标的投标")
     async with ctx.engine.connect() as conn:
         rows = sorted(await record_rows(conn, tender_id), key=lambda r: r.seq)
     if not rows:
-        raise NotFoundError("开标记录中没有投标 the opening record has no bid to read out")
+        raise NotFoundError("开标记录中没有投标")
     if bid_id is None:
         done = {r["bid_id"] for r in (await logged_host_events(ctx, tender_id))["read_out"]}
         left = [r for r in rows if r.bid_id not in done]
         if not left:
-            raise InvalidRequest("所有投标均已唱标 every bid has been read out")
+            raise InvalidRequest("所有投标均已唱标")
         row = left[0]
     else:
         found = [r for r in rows if r.bid_id == bid_id]
         if not found:
-            raise NotFoundError("开标记录中没有该投标 no such bid in the opening record")
+            raise NotFoundError("开标记录中没有该投标")
         row = found[0]
     entry = await ctx.audit.append(EntryDraft(
         "hall.read_out", {"bid_id": row.bid_id, "seq": row.seq, "bidder_name": row.bidder_name}, tender_id, actor))
@@ -95,8 +95,8 @@ async def announce(ctx: TenderContext, actor: Actor, tender_id: str, text: Any) 
     """公告: a short text from the host to everyone in the hall."""
     tender = await get(ctx, tender_id)
     if not tender.owned_by(actor):
-        raise NotPermitted("只有本项目的采购人（主持人）可以发布公告 only the tender's agency posts announcements in the hall")
-    require_state(tender_id, tender.state, *ANNOUNCE_STATES, doing="post an announcement", doing_zh="发布公告")
+        raise NotPermitted("只有本项目的采购人（主持人）可以发布公告")
+    require_state(tender_id, tender.state, *ANNOUNCE_STATES, doing="post an announcement", doing_zh=Text("发布公告"))
     body = announcement_text(text)
     entry = await ctx.audit.append(EntryDraft("hall.announcement", {"text": body}, tender_id, actor))
     event = {"text": body, "at_us": _us(entry), "index": entry.index}

@@ -45,28 +45,29 @@ def check_lots(spec: TenderSpec, value: Any) -> list[dict[str, Any]]:
     """The lot rows of a multi-lot bid, in lot order: ``[{"lot": n, "name": …, "price": "1268000.00"}]``.
     Raises InvalidRequest with one line in Chinese naming the lot."""
     if not isinstance(value, list) or not value:
-        raise InvalidRequest("请至少选择一个分包并填写报价 a multi-lot bid must take part in at least one lot (lots)")
+        raise InvalidRequest("请至少选择一个分包并填写报价")
     if len(value) > len(spec.lots):
-        raise InvalidRequest(f"所投分包多于本项目的 {len(spec.lots)} 个分包")
+        raise InvalidRequest("所投分包多于本项目的 {n} 个分包", n=len(spec.lots))
     rows: dict[int, dict[str, Any]] = {}
     for item in value:
         if not isinstance(item, dict) or set(item) - {"lot", "price"}:
-            raise InvalidRequest("每个分包须为 {\"lot\": 包号, \"price\": 报价} each lot must be {lot, price}")
+            raise InvalidRequest("每个分包须为 {\"lot\": 包号, \"price\": 报价}")
         number = item.get("lot")
         if not isinstance(number, int) or isinstance(number, bool) or not 1 <= number <= len(spec.lots):
-            raise InvalidRequest(f"分包 {str(number)[:20]} 不在本项目中（本项目共 {len(spec.lots)} 个分包）")
+            raise InvalidRequest("分包 {lot} 不在本项目中（本项目共 {n} 个分包）", lot=str(number)[:20], n=len(spec.lots))
         if number in rows:
-            raise InvalidRequest(f"第{number}包重复报价 lot {number} is given twice")
+            raise InvalidRequest("第{lot}包重复报价", lot=number)
         lot = spec.lots[number - 1]
         price = item.get("price")
         fen = money_fen(price)
         if fen is None:
-            raise InvalidRequest(f"第{number}包报价须为以元为单位、最多两位小数的金额，收到 {str(price)[:40]!r}")
+            raise InvalidRequest("第{lot}包报价须为以元为单位、最多两位小数的金额，收到 {got}", lot=number, got=repr(str(price)[:40]))
         if fen <= 0:
-            raise InvalidRequest(f"第{number}包报价须大于零")
+            raise InvalidRequest("第{lot}包报价须大于零", lot=number)
         if lot.budget_fen > 0 and fen > lot.budget_fen:
             raise InvalidRequest(
-                f"第{number}包报价 {_yuan_text(fen)} 元超过该包预算 {_yuan_text(lot.budget_fen)} 元（87号令第六十三条：投标无效）"
+                "第{lot}包报价 {price} 元超过该包预算 {budget} 元（87号令第六十三条：投标无效）",
+                lot=number, price=_yuan_text(fen), budget=_yuan_text(lot.budget_fen),
             )
         rows[number] = {"lot": number, "name": lot.name, "price": f"{fen // 100}.{fen % 100:02d}"}
     return [rows[n] for n in sorted(rows)]
@@ -78,7 +79,7 @@ def check_bid_record(spec: TenderSpec, values: Any) -> tuple[dict[str, Any], lis
     if not is_multi_lot(spec):
         return check_record(spec.record_fields, values), []
     if not isinstance(values, dict):
-        raise InvalidRequest("开标记录格式不对 record must be an object of field -> value")
+        raise InvalidRequest("开标记录格式不对")
     rest = {k: v for k, v in values.items() if k != LOTS_KEY}
     if PRICE_FIELD in rest:
         raise InvalidRequest("多包项目按分包报价：总报价 total_price 请填在各分包的 price 中")
@@ -101,7 +102,7 @@ def evaluated_lot(spec: TenderSpec, value: Any) -> int | None:
             raise InvalidRequest("本项目不分包：评审无需指定分包 lot")
         return None
     if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= len(spec.lots):
-        raise InvalidRequest(f"多包项目须指定评审的分包 lot（1 至 {len(spec.lots)}），收到 {str(value)[:20]!r}")
+        raise InvalidRequest("多包项目须指定评审的分包 lot（1 至 {n}），收到 {got}", n=len(spec.lots), got=repr(str(value)[:20]))
     return value
 
 

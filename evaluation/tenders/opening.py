@@ -107,8 +107,6 @@ class _BlobSink(DocumentSink):
         self._writer.abort()
 
 
-NO_DOCUMENT = "投标文件不含任何非空文档：至少须附一个非空文件"
-
 FAILURES = {
     "tampered": "密文被篡改",
     "truncated": "文件不完整",
@@ -184,7 +182,7 @@ def unseal_bid(
 
     def check(manifest: Manifest) -> None:
         if not any(d.size > 0 for d in manifest.documents):
-            raise NoDocument(NO_DOCUMENT)
+            raise NoDocument("投标文件不含任何非空文档：至少须附一个非空文件")
         values, rows = check_bid_record(spec, manifest.record)
         record.update(values)
         lots.extend(rows)
@@ -207,7 +205,8 @@ async def start(ctx: TenderContext, tender_id: str, beacon: Beacon) -> Tender:
     if tender.state is not TenderState.PUBLISHED:
         return tender
     if beacon.round != tender.opening_round:
-        raise InvalidRequest(f"时间信标的轮次与本项目的开标时间不符 beacon is for round {beacon.round}, tender {tender_id} opens at round {tender.opening_round}")
+        raise InvalidRequest("时间信标的轮次与本项目的开标时间不符（信标轮次 {got}，本项目开标轮次 {round}）",
+                             got=beacon.round, round=tender.opening_round)
     bls.verify_beacon(ctx.chain, beacon.round, beacon.signature)
     async with ctx.engine.connect() as conn:
         signins = [r.name for r in await conn.execute(sa.select(signin_table.c.name).where(signin_table.c.tender_id == tender_id).order_by(signin_table.c.at_us))]
@@ -355,7 +354,7 @@ async def finish(ctx: TenderContext, tender_id: str) -> Tender:
         current = {b.id for b in await bid_rows(conn, tender_id, status="submitted")}
     missing = current - {r.bid_id for r in rows}
     if missing:
-        raise ConflictError(f"还有 {len(missing)} 份投标未解密 {len(missing)} bid(s) of tender {tender_id} are not opened yet")
+        raise ConflictError("还有 {n} 份投标未解密", n=len(missing))
     valid = [r for r in rows if r.status == "opened"]
     now = ctx.clock()
     failed = len(valid) < tender.spec.min_bids

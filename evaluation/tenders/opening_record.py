@@ -18,18 +18,18 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from evaluation.audit.entry import SYSTEM, Actor, Entry, EntryDraft
-from evaluation.errors import ConflictError, IntegrityFailure, InvalidRequest, NotFoundError
+from evaluation.errors import ConflictError, IntegrityFailure, InvalidRequest, NotFoundError, Text
 from evaluation.tenders import collusion
 from evaluation.tenders.lots import bid_fields, lots_json
 from evaluation.tenders.opening import failure_of, record_rows
 from evaluation.tenders.rules import (
     LOCAL_BEACON_NOTE,
-    STATE_NAMES,
     InvalidStateError,
     TenderState,
     format_time,
     is_local_beacon,
     require_state,
+    state_name,
 )
 from evaluation.tenders.store import (
     bid_of,
@@ -53,14 +53,13 @@ from evaluation.tenders.tender import (
 AFTER_OPENING = (TenderState.OPENED, TenderState.FAILED, TenderState.CONFIRMING, TenderState.CONFIRMED, TenderState.EVALUATING,
                  TenderState.AWARDED)
 MAX_TEXT = 5000
-_WHAT_ZH = {"objection text": "异议内容", "answer text": "答复内容"}
 
 
-def _text(value: Any, what: str) -> str:
+def _text(value: Any, what: Text) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise InvalidRequest(f"{_WHAT_ZH.get(what, what)}不能为空 {what} must be non-empty text")
+        raise InvalidRequest("{what}不能为空", what=what)
     if len(value) > MAX_TEXT:
-        raise InvalidRequest(f"{_WHAT_ZH.get(what, what)}不能超过 {MAX_TEXT} 个字 {what} is longer than {MAX_TEXT} characters")
+        raise InvalidRequest("{what}不能超过 {n} 个字", what=what, n=MAX_TEXT)
     return value.strip()
 
 
@@ -68,14 +67,14 @@ async def sign_in(ctx: TenderContext, actor: Actor, tender_id: str, name: str) -
     """签到 in the hall: a bidder with a current bid, or the owning agency; before the record is out."""
     tender = await get(ctx, tender_id)
     require_state(tender_id, tender.state, TenderState.PUBLISHED, TenderState.OPENING, doing="sign in",
-                  doing_zh="签到（签到在开标记录公布前进行）")
+                  doing_zh=Text("签到（签到在开标记录公布前进行）"))
     if actor.role == "bidder":
         async with ctx.engine.connect() as conn:
             bid = await bid_of(conn, tender_id, actor.account)
         if bid is None or bid.status != "submitted":
-            raise NotPermitted("只有已递交投标的投标人可以在本大厅签到 only bidders with a submitted bid sign in to this hall")
+            raise NotPermitted("只有已递交投标的投标人可以在本大厅签到")
     elif not tender.owned_by(actor):
-        raise NotPermitted("只有本项目的投标人和采购人可以签到 only the tender's bidders and its agency sign in")
+        raise NotPermitted("只有本项目的投标人和采购人可以签到")
     at = ctx.now_us()
 
     async def apply(conn: AsyncConnection) -> None:
@@ -83,7 +82,7 @@ async def sign_in(ctx: TenderContext, actor: Actor, tender_id: str, name: str) -
             sa.select(signin_table.c.account).where(signin_table.c.tender_id == tender_id, signin_table.c.account == actor.account)
         )
         if found.first() is not None:
-            raise ConflictError("您已签到 you have already signed in")
+            raise ConflictError("您已签到")
         await conn.execute(signin_table.insert().values(tender_id=tender_id, account=actor.account, role=actor.role, name=name, at_us=at))
 
     await ctx.audit.append(EntryDraft("hall.signin", {"name": name}, tender_id, actor), apply=apply)
@@ -174,8 +173,8 @@ def logged_record(entries: list[Entry]) -> dict[str, Any]:
     return {"rows": rows, "entry_of": entry_of, "final": final, "confirmations": confirmations, "objections": objections}
 
 
-def _mismatch(what: str) -> IntegrityFailure:
-    return IntegrityFailure(f"开标记录与审计日志不符 the stored opening record does not match the audit log: {what}")
+def _mismatch(what: Text) -> IntegrityFailure:
+    return IntegrityFailure(Text("开标记录与审计日志不符：{what}", what=what))
 
 
 def check_tables(logged: dict[str, Any], rows: list[dict[str, Any]], confirmed: list[str], objections: list[dict[str, Any]]) -> None:
@@ -185,20 +184,21 @@ def check_tables(logged: dict[str, Any], rows: list[dict[str, Any]], confirmed: 
     for row in rows:
         if by_bid.get(row["bid_id"]) != row:
             at = logged["entry_of"].get(row["bid_id"])
-            raise _mismatch(f"bid {row['bid_id']}" + ("" if at is None else f" (audit entry {at})"))
+            raise _mismatch(Text("投标 {bid}", bid=row["bid_id"]) if at is None
+                            else Text("投标 {bid}（审计日志第 {entry} 条）", bid=row["bid_id"], entry=at))
     final = logged["final"]
     if final is not None and final.get("rows") != logged["rows"]:
-        raise _mismatch("the logged opening.record differs from the logged bids")
+        raise _mismatch(Text("日志中的开标记录（opening.record）与日志中的各投标不符"))
     for bidder in confirmed:
         if bidder not in logged["confirmations"]:
-            raise _mismatch(f"confirmation by {bidder} is not in the log")
+            raise _mismatch(Text("{bidder} 的确认不在日志中", bidder=bidder))
     for objection in objections:
         found = logged["objections"].get(objection["id"])
         if found is None or (found["bidder"], found["text"]) != (objection["bidder"], objection["text"]) or (
             objection["answer"] is not None and (found["answer"], found["answered_by"]) != (objection["answer"], objection["answered_by"])
         ):
-            at = "" if found is None else f" (audit entry {found['entry']})"
-            raise _mismatch(f"objection {objection['id']}{at}")
+            raise _mismatch(Text("异议 {objection}", objection=objection["id"]) if found is None
+                            else Text("异议 {objection}（审计日志第 {entry} 条）", objection=objection["id"], entry=found["entry"]))
 
 
 async def record(ctx: TenderContext, tender_id: str, *, partial: bool = False) -> dict[str, Any]:
@@ -206,7 +206,7 @@ async def record(ctx: TenderContext, tender_id: str, *, partial: bool = False) -
     entries; the tables must agree, else IntegrityFailure). Only after the opening, unless `partial`."""
     tender = await get(ctx, tender_id)
     if not partial and tender.state not in AFTER_OPENING:
-        raise InvalidStateError(f"项目当前为「{STATE_NAMES.get(tender.state.value, tender.state.value)}」，开标记录在开标时公布 tender {tender_id} is {tender.state.value}: the record is published at the opening")
+        raise InvalidStateError("项目当前为「{state}」，开标记录在开标时公布", state=state_name(tender.state))
     async with ctx.engine.connect() as conn:
         table_rows = [r.to_json() for r in await record_rows(conn, tender_id)]
         table_confirmed = [r.bidder for r in await conn.execute(sa.select(confirmation_table).where(confirmation_table.c.tender_id == tender_id).order_by(confirmation_table.c.at_us))]
@@ -220,7 +220,7 @@ async def record(ctx: TenderContext, tender_id: str, *, partial: bool = False) -
         tender = await get(ctx, tender_id)
     confirm_until = None if tender.confirm_until is None else format_time(tender.confirm_until)
     if final is not None and final.get("confirm_until") != confirm_until:
-        raise _mismatch(f"the confirmation deadline {confirm_until} is not the logged {final.get('confirm_until')}")
+        raise _mismatch(Text("确认截止时间 {time} 与日志中的 {logged} 不同", time=confirm_until, logged=final.get("confirm_until")))
     rows = [{**r, "code": failure_of(r)} if r["status"] == "failed" else r  # older rows: the code their reason reads as
             for r in (logged["rows"] if final is None else final["rows"])]
     confirmed = logged["confirmations"]
@@ -252,18 +252,18 @@ def _objection_json(r: Any) -> dict[str, Any]:
 
 async def _bidder_in_record(ctx: TenderContext, tender: Tender, actor: Actor) -> None:
     if actor.role != "bidder":
-        raise NotPermitted("只有开标记录中的投标人可以确认或提出异议 only bidders in the opening record confirm or object")
+        raise NotPermitted("只有开标记录中的投标人可以确认或提出异议")
     async with ctx.engine.connect() as conn:
         bid = await bid_of(conn, tender.id, actor.account)
         opened = {r.bid_id for r in await opening_rows(conn, tender.id)}
     if bid is None or bid.id not in opened:
-        raise NotPermitted(f"你在「{tender.spec.title}」的开标记录中没有投标 you have no bid in the opening record of tender {tender.id}")
+        raise NotPermitted("你在「{title}」的开标记录中没有投标", title=tender.spec.title)
 
 
 def _check_window(ctx: TenderContext, tender: Tender) -> None:
     require_state(tender.id, tender.state, TenderState.CONFIRMING, doing="confirm or object")
     if tender.confirm_until is not None and ctx.clock() >= tender.confirm_until:
-        raise ConflictError(f"开标记录的确认期已于 {format_time(tender.confirm_until)} 结束 the confirmation window closed at {format_time(tender.confirm_until)}")
+        raise ConflictError("开标记录的确认期已于 {time} 结束", time=format_time(tender.confirm_until))
 
 
 async def confirm(ctx: TenderContext, actor: Actor, tender_id: str) -> dict[str, Any]:
@@ -277,7 +277,7 @@ async def confirm(ctx: TenderContext, actor: Actor, tender_id: str) -> dict[str,
         _check_window(ctx, await load_for_update(conn, tender_id))
         c = confirmation_table.c
         if (await conn.execute(sa.select(c.bidder).where(c.tender_id == tender_id, c.bidder == actor.account))).first():
-            raise ConflictError("你已确认过开标记录 you have already confirmed the record")
+            raise ConflictError("你已确认过开标记录")
         await conn.execute(confirmation_table.insert().values(tender_id=tender_id, bidder=actor.account, at_us=at))
 
     await ctx.audit.append(EntryDraft("opening.confirmed", {}, tender_id, actor), apply=apply)
@@ -287,7 +287,7 @@ async def confirm(ctx: TenderContext, actor: Actor, tender_id: str) -> dict[str,
 
 async def object_to(ctx: TenderContext, actor: Actor, tender_id: str, text: Any) -> dict[str, Any]:
     """A bidder raises an objection (异议) to the record, within the window, unless it confirmed."""
-    body = _text(text, "objection text")
+    body = _text(text, Text("异议内容"))
     tender = await get(ctx, tender_id)
     await _bidder_in_record(ctx, tender, actor)
     _check_window(ctx, tender)
@@ -297,7 +297,7 @@ async def object_to(ctx: TenderContext, actor: Actor, tender_id: str, text: Any)
         _check_window(ctx, await load_for_update(conn, tender_id))
         c = confirmation_table.c
         if (await conn.execute(sa.select(c.bidder).where(c.tender_id == tender_id, c.bidder == actor.account))).first():
-            raise ConflictError("你已确认开标记录，确认后不能再提出异议 you have confirmed the record: no objection after a confirmation")
+            raise ConflictError("你已确认开标记录，确认后不能再提出异议")
         await conn.execute(objection_table.insert().values(id=objection_id, tender_id=tender_id, bidder=actor.account, text=body, at_us=at))
 
     await ctx.audit.append(EntryDraft("opening.objection", {"objection_id": objection_id, "text": body}, tender_id, actor), apply=apply)
@@ -308,10 +308,10 @@ async def object_to(ctx: TenderContext, actor: Actor, tender_id: str, text: Any)
 
 async def answer(ctx: TenderContext, actor: Actor, tender_id: str, objection_id: str, text: Any) -> dict[str, Any]:
     """The owning agency answers an objection (once), while confirming or after the record is final."""
-    body = _text(text, "answer text")
+    body = _text(text, Text("答复内容"))
     tender = await get(ctx, tender_id)
     if not tender.owned_by(actor):
-        raise NotPermitted(f"该项目属于其他采购代理机构 tender {tender_id} belongs to another agency")
+        raise NotPermitted("该项目属于其他采购代理机构")
     require_state(tender_id, tender.state, TenderState.CONFIRMING, TenderState.CONFIRMED, doing="answer objections")
     at = ctx.now_us()
 
@@ -319,9 +319,9 @@ async def answer(ctx: TenderContext, actor: Actor, tender_id: str, objection_id:
         c = objection_table.c
         row = (await conn.execute(sa.select(objection_table).where(c.id == objection_id, c.tender_id == tender_id))).first()
         if row is None:
-            raise NotFoundError(f"找不到该异议 no objection {objection_id[:60]} in tender {tender_id}")
+            raise NotFoundError("找不到该异议")
         if row.answer is not None:
-            raise ConflictError(f"该异议已答复 objection {objection_id} is already answered")
+            raise ConflictError("该异议已答复")
         await conn.execute(sa.update(objection_table).where(c.id == objection_id).values(answer=body, answered_by=actor.account, answered_us=at))
 
     await ctx.audit.append(EntryDraft("opening.answer", {"objection_id": objection_id, "text": body}, tender_id, actor), apply=apply)
@@ -355,7 +355,7 @@ async def collusion_leads(ctx: TenderContext, tender_id: str) -> list[dict[str, 
     """Leads over the current bids' uploads and opened documents. Only after the opening."""
     tender = await get(ctx, tender_id)
     if tender.state not in AFTER_OPENING:
-        raise InvalidStateError(f"项目当前为「{STATE_NAMES.get(tender.state.value, tender.state.value)}」，开标后才有线索 tender {tender_id} is {tender.state.value}: leads exist only after the opening")
+        raise InvalidStateError("项目当前为「{state}」，开标后才有线索", state=state_name(tender.state))
     async with ctx.engine.connect() as conn:
         current = {b.id: b.bidder for b in await bid_rows(conn, tender_id) if b.status == "submitted"}
         uploads = [

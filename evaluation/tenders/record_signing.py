@@ -50,15 +50,14 @@ async def sign(ctx: TenderContext, actor: Actor, tender_id: str, name: str, sha2
     must be the current document's (what the signer saw), once per signer and version."""
     tender = await get(ctx, tender_id)
     if not (tender.owned_by(actor) or actor.role == "supervisor"):
-        raise NotPermitted("只有本项目的采购人（主持人）和监督人可以签署开标记录表 "
-                           "only the tender's agency (the host) and supervisors sign the opening record")
+        raise NotPermitted("只有本项目的采购人（主持人）和监督人可以签署开标记录表")
     if not isinstance(sha256, str) or len(sha256) != 64:
-        raise InvalidRequest("请提供开标记录表的哈希 sha256 the record's SHA-256 (64 hex characters) is required")
+        raise InvalidRequest("请提供开标记录表的哈希 sha256（64 位十六进制字符）")
     current = await document(ctx, tender_id)
     if sha256 != current["sha256"]:
-        raise ConflictError("开标记录表已更新，请重新查看后签署 the opening record changed since it was shown: review it and sign again")
+        raise ConflictError("开标记录表已更新，请重新查看后签署")
     if any(s["account"] == actor.account and s["sha256"] == sha256 for s in current["signatures"]):
-        raise ConflictError("您已签署此版本的开标记录表 you have already signed this version of the opening record")
+        raise ConflictError("您已签署此版本的开标记录表")
     entry = await ctx.audit.append(EntryDraft(SIGNED_KIND, {"sha256": sha256, "version": current["document"]["version"],
                                                             "name": name}, tender_id, actor))
     signed = signatures([entry])[0]

@@ -19,7 +19,7 @@ from typing import Any
 
 from crypto.beacon import BEACON_ID
 from crypto.chain import ChainInfo
-from evaluation.errors import InvalidRequest, InvalidStateError
+from evaluation.errors import InvalidRequest, InvalidStateError, Text
 from evaluation.tenders.criteria import Criterion, parse_criteria, parse_deviation_threshold, percent_text
 
 __all__ = ["Criterion"]  # re-exported: the criteria rules live in evaluation/tenders/criteria.py
@@ -56,6 +56,10 @@ class Category(str, enum.Enum):
     GOODS = "goods"  # 货物
     SERVICES = "services"  # 服务
     WORKS = "works"  # 工程
+
+
+CATEGORY_NAMES = {Category.GOODS: Text("货物"), Category.SERVICES: Text("服务"), Category.WORKS: Text("工程")}
+"""What is bought, as a message names it."""
 
 
 SME_DEDUCTION_RANGE = {
@@ -115,36 +119,45 @@ TRANSITIONS: dict[TenderState, frozenset[TenderState]] = {
 def check_transition(tender_id: str, old: TenderState, new: TenderState) -> None:
     """Raise InvalidStateError unless ``old -> new`` is an allowed transition."""
     if new not in TRANSITIONS[old]:
-        raise InvalidStateError(f"项目当前为「{STATE_NAMES.get(old.value, old.value)}」，不能变为「{STATE_NAMES.get(new.value, new.value)}」 tender {tender_id} is {old.value}: it cannot become {new.value}")
+        raise InvalidStateError("项目当前为「{state}」，不能变为「{new}」", state=state_name(old), new=state_name(new))
 
 
 STATE_NAMES = {"draft": "草稿", "published": "已发布", "opening": "开标中", "opened": "已开标", "failed": "流标",
                "confirming": "确认中", "confirmed": "已确认", "evaluating": "评标中", "awarded": "结果已公告"}
 """A tender's state as a message names it (the pages' labels are web/labels.py "state")."""
 
-FIELD_NAMES = {"title": "项目名称", "description": "项目说明", "method": "采购方式", "budget_fen": "预算金额",
-               "opening_time": "开标时间", "lots": "分包", "record_fields": "开标记录表", "evaluation_method": "评标方法",
-               "criteria": "评审因素", "min_bids": "最少投标人数", "max_bid_bytes": "投标文件大小上限",
-               "objection_window_s": "异议期", "invited": "受邀投标人", "category": "采购类别",
-               "sme_reserved": "专门面向中小企业", "sme_deduction": "小微企业价格扣除", "evaluation_date": "评标日期",
-               "deviation_threshold": "偏离阈值", "name": "名称", "label_zh": "中文名称", "label_en": "英文名称",
-               "type": "类型"}
-"""A field of a tender as a message names it to the agency's clerk."""
+
+def state_name(state: TenderState) -> Text:
+    """The state in words, as a message quotes it (translated with the message)."""
+    return Text(STATE_NAMES.get(state.value, state.value))
 
 
-def field_zh(name: str) -> str:
-    """「项目名称」 for ``title``: the field's name in words, in corner brackets (its key when unnamed)."""
-    return f"「{FIELD_NAMES.get(name.partition('[')[0], name)}」"
+FIELD_NAMES = {"title": Text("「项目名称」"), "description": Text("「项目说明」"), "method": Text("「采购方式」"),
+               "budget_fen": Text("「预算金额」"), "opening_time": Text("「开标时间」"), "lots": Text("「分包」"),
+               "record_fields": Text("「开标记录表」"), "evaluation_method": Text("「评标方法」"),
+               "criteria": Text("「评审因素」"), "min_bids": Text("「最少投标人数」"),
+               "max_bid_bytes": Text("「投标文件大小上限」"), "objection_window_s": Text("「异议期」"),
+               "invited": Text("「受邀投标人」"), "category": Text("「采购类别」"),
+               "sme_reserved": Text("「专门面向中小企业」"), "sme_deduction": Text("「小微企业价格扣除」"),
+               "evaluation_date": Text("「评标日期」"), "deviation_threshold": Text("「偏离阈值」"),
+               "name": Text("「名称」"), "label_zh": Text("「中文名称」"), "label_en": Text("「英文名称」"),
+               "type": Text("「类型」")}
+"""A field of a tender as a message names it: to the agency's clerk in words, in corner brackets;
+in English by its key, as the API spells it."""
 
 
-def require_state(tender_id: str, state: TenderState, *allowed: TenderState, doing: str, doing_zh: str | None = None) -> None:
-    """Raise InvalidStateError naming the current state unless it is one of `allowed`; with
-    `doing_zh`, the line is Chinese first and names the state in words (no id)."""
+def field_name(name: str) -> Text:
+    """「项目名称」 (English ``title``) for ``title``: the field as a message names it (its key when unnamed)."""
+    return FIELD_NAMES.get(name.partition("[")[0]) or Text("「{name}」", name=name)
+
+
+def require_state(tender_id: str, state: TenderState, *allowed: TenderState, doing: str, doing_zh: Text | None = None) -> None:
+    """Raise InvalidStateError naming the current state in words unless it is one of `allowed`;
+    `doing_zh` says what cannot be done (`doing` is the same for logs and callers' reading)."""
     if state not in allowed:
         if doing_zh is not None:
-            raise InvalidStateError(f"项目当前为「{STATE_NAMES.get(state.value, state.value)}」，不能{doing_zh} "
-                                    f"the tender is {state.value}: cannot {doing}")
-        raise InvalidStateError(f"项目当前为「{STATE_NAMES.get(state.value, state.value)}」，不能办理此事 tender {tender_id} is {state.value}: cannot {doing}")
+            raise InvalidStateError("项目当前为「{state}」，不能{doing}", state=state_name(state), doing=doing_zh)
+        raise InvalidStateError("项目当前为「{state}」，不能办理此事", state=state_name(state))
 
 
 @dataclass(frozen=True)
@@ -256,8 +269,8 @@ def check_evaluation_date(opening_time: int, day: date | None) -> None:
     first = opening_day(opening_time)
     if not first <= day <= first + timedelta(days=EVALUATION_WINDOW_DAYS):
         raise InvalidRequest(
-            f"评标日期须在开标当天至开标后 {EVALUATION_WINDOW_DAYS} 天之内 evaluation_date 评标日期 {day.isoformat()} must be from the opening day {first.isoformat()} to "
-            f"{EVALUATION_WINDOW_DAYS} days after it"
+            "评标日期须在开标当天至开标后 {n} 天之内（开标日为 {first}，收到 {day}）",
+            n=EVALUATION_WINDOW_DAYS, first=first.isoformat(), day=day.isoformat(),
         )
 
 
@@ -270,7 +283,7 @@ def parse_date(value: Any, name: str) -> date | None:
             return date.fromisoformat(value)
         except ValueError:
             pass
-    raise InvalidRequest(f"{field_zh(name)}不是有效日期（格式为 年-月-日） {name} {str(value)[:20]!r} is not a date (YYYY-MM-DD)")
+    raise InvalidRequest("{field}不是有效日期（格式为 年-月-日），收到 {got}", field=field_name(name), got=repr(str(value)[:20]))
 
 
 def _percent_text(value: Fraction) -> str:
@@ -287,17 +300,18 @@ def parse_sme_deduction(value: Any, category: Category, reserved: bool) -> Fract
     if value is None:
         return None
     if reserved:
-        raise InvalidRequest("专门面向中小企业的项目不设小微企业价格扣除 a tender reserved for SMEs (sme_reserved) has no price deduction (sme_deduction)")
+        raise InvalidRequest("专门面向中小企业的项目不设小微企业价格扣除")
     if isinstance(value, bool) or not isinstance(value, (int, str)):
-        raise InvalidRequest("小微企业价格扣除须为百分比数字，如 10 或 12.5 sme_deduction must be a percentage, e.g. 10 or \"12.5\"")
+        raise InvalidRequest("小微企业价格扣除须为百分比数字，如 10 或 12.5")
     try:
         rate = Fraction(value.strip()) if isinstance(value, str) else Fraction(value)
     except (ValueError, ZeroDivisionError):
-        raise InvalidRequest(f"小微企业价格扣除不是有效的百分比 sme_deduction {str(value)[:20]!r} is not a percentage") from None
+        raise InvalidRequest("小微企业价格扣除不是有效的百分比，收到 {got}", got=repr(str(value)[:20])) from None
     low, high = SME_DEDUCTION_RANGE[category]
     if not low <= rate <= high:
         raise InvalidRequest(
-            f"小微企业价格扣除 for {category.value} must be {low}%–{high}% (财库〔2020〕46号 art. 9), got {_percent_text(rate)}%"
+            "{category}项目的小微企业价格扣除须为 {low}%–{high}%（财库〔2020〕46号第九条），现为 {got}%",
+            category=CATEGORY_NAMES[category], low=low, high=high, got=_percent_text(rate),
         )
     return rate
 
@@ -334,39 +348,39 @@ def format_time(unix: int) -> str:
 def parse_time(value: Any, name: str = "opening_time") -> int:
     """Unix seconds from an integer or an RFC 3339 string carrying a timezone."""
     if isinstance(value, bool):
-        raise InvalidRequest(f"{field_zh(name)}须为带时区的时间 {name} must be an RFC 3339 time with a timezone or unix seconds")
+        raise InvalidRequest("{field}须为带时区的时间", field=field_name(name))
     if isinstance(value, int):
         unix = value
     elif isinstance(value, str):
         try:
             moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
-            raise InvalidRequest(f"{field_zh(name)}不是有效的时间 {name} {value[:40]!r} is not an RFC 3339 time") from None
+            raise InvalidRequest("{field}不是有效的时间，收到 {got}", field=field_name(name), got=repr(value[:40])) from None
         if moment.tzinfo is None:
-            raise InvalidRequest(f"{field_zh(name)}缺少时区（请加上 +08:00 或 Z） {name} {value[:40]!r} has no timezone (add +08:00 or Z)")
+            raise InvalidRequest("{field}缺少时区（请加上 +08:00 或 Z），收到 {got}", field=field_name(name), got=repr(value[:40]))
         unix = int(moment.timestamp())
     else:
-        raise InvalidRequest(f"{field_zh(name)}须为带时区的时间 {name} must be an RFC 3339 time with a timezone or unix seconds")
+        raise InvalidRequest("{field}须为带时区的时间", field=field_name(name))
     if not 0 <= unix <= MAX_TIME:
-        raise InvalidRequest(f"时间超出范围 {name} must be between 1970 and 9999 ({str(value)[:40]!r} is not)")
+        raise InvalidRequest("{field}超出范围（须在 1970 至 9999 年之间），收到 {got}", field=field_name(name), got=repr(str(value)[:40]))
     return unix
 
 
 def _text(data: dict[str, Any], name: str, *, maximum: int, required: bool = True, default: str = "") -> str:
     value = data.get(name, None if required else default)
     if not isinstance(value, str) or (required and not value.strip()):
-        raise InvalidRequest(f"{field_zh(name)}不能为空 {name} must be a non-empty string" if required else f"{field_zh(name)}须为文字 {name} must be a string")
+        raise InvalidRequest("{field}不能为空" if required else "{field}须为文字", field=field_name(name))
     if len(value) > maximum:
-        raise InvalidRequest(f"{field_zh(name)}不能超过 {maximum} 个字 {name} is longer than {maximum} characters")
+        raise InvalidRequest("{field}不能超过 {n} 个字", field=field_name(name), n=maximum)
     return value.strip()
 
 
 def _int(data: dict[str, Any], name: str, *, default: int | None, low: int, high: int) -> int:
     value = data.get(name, default)
     if not isinstance(value, int) or isinstance(value, bool):
-        raise InvalidRequest(f"{field_zh(name)}须为整数 {name} must be a whole number")
+        raise InvalidRequest("{field}须为整数", field=field_name(name))
     if not low <= value <= high:
-        raise InvalidRequest(f"{field_zh(name)}须在 {low} 到 {high} 之间 {name} must be between {low} and {high}, got {value}")
+        raise InvalidRequest("{field}须在 {low} 到 {high} 之间，现为 {got}", field=field_name(name), low=low, high=high, got=value)
     return value
 
 
@@ -376,18 +390,19 @@ def _enum(cls: type[enum.Enum], data: dict[str, Any], name: str, default: Any = 
         return cls(value)
     except ValueError:
         allowed = ", ".join(m.value for m in cls)  # type: ignore[attr-defined]
-        raise InvalidRequest(f"{field_zh(name)}的取值无效 {name} must be one of {allowed}, got {str(value)[:40]!r}") from None
+        raise InvalidRequest("{field}的取值无效（可选 {allowed}），收到 {got}", field=field_name(name), allowed=allowed,
+                             got=repr(str(value)[:40])) from None
 
 
 def _list(data: dict[str, Any], name: str, maximum: int) -> list[Any]:
     value = data.get(name, [])
     if not isinstance(value, list):
-        raise InvalidRequest(f"{field_zh(name)}须为列表 {name} must be a list")
+        raise InvalidRequest("{field}须为列表", field=field_name(name))
     if len(value) > maximum:
-        raise InvalidRequest(f"{field_zh(name)}最多 {maximum} 项 {name} has more than {maximum} items")
+        raise InvalidRequest("{field}最多 {n} 项", field=field_name(name), n=maximum)
     for n, item in enumerate(value):
         if not isinstance(item, (dict, str)):
-            raise InvalidRequest(f"{field_zh(name)}第 {n + 1} 项格式不对 {name}[{n}] must be an object")
+            raise InvalidRequest("{field}第 {n} 项格式不对", field=field_name(name), n=n + 1)
     return value
 
 
@@ -395,17 +410,17 @@ def parse_record_fields(items: list[Any]) -> tuple[RecordField, ...]:
     fields: list[RecordField] = []
     for n, item in enumerate(items):
         if not isinstance(item, dict):
-            raise InvalidRequest(f"开标记录表第 {n + 1} 栏格式不对 record_fields[{n}] must be an object")
+            raise InvalidRequest("开标记录表第 {n} 栏格式不对", n=n + 1)
         key = item.get("key")
         if not isinstance(key, str) or not _KEY.match(key):
-            raise InvalidRequest(f"开标记录表第 {n + 1} 栏的代号须以小写字母开头，只含小写字母、数字和下划线，最多 32 个 record_fields[{n}].key must match [a-z][a-z0-9_]{{0,31}}")
+            raise InvalidRequest("开标记录表第 {n} 栏的代号须以小写字母开头，只含小写字母、数字和下划线，最多 32 个", n=n + 1)
         if key in {f.key for f in fields}:
-            raise InvalidRequest(f"开标记录表第 {n + 1} 栏的代号「{key}」重复 record_fields[{n}].key {key!r} is repeated")
+            raise InvalidRequest("开标记录表第 {n} 栏的代号「{key}」重复", n=n + 1, key=key)
         if key == "lots":
-            raise InvalidRequest(f"开标记录表的栏目代号「lots」留给分包报价使用 record_fields[{n}].key 'lots' is reserved for the lot prices of a multi-lot bid (分包报价)")
+            raise InvalidRequest("开标记录表的栏目代号「lots」留给分包报价使用")
         required = item.get("required", True)
         if not isinstance(required, bool):
-            raise InvalidRequest(f"开标记录表第 {n + 1} 栏的「必填」须为是或否 record_fields[{n}].required must be true or false")
+            raise InvalidRequest("开标记录表第 {n} 栏的「必填」须为是或否", n=n + 1)
         fields.append(
             RecordField(
                 key,
@@ -416,7 +431,7 @@ def parse_record_fields(items: list[Any]) -> tuple[RecordField, ...]:
             )
         )
     if not fields:
-        raise InvalidRequest("开标记录表至少要有一个栏目 record_fields must name at least one field")
+        raise InvalidRequest("开标记录表至少要有一个栏目")
     return tuple(fields)
 
 
@@ -425,10 +440,10 @@ def parse_spec(data: Any, *, stored: bool = False) -> TenderSpec:
     (for the criteria: every mistake in them). `stored`: read back from the database, where a tender
     saved before the criteria rules of evaluation/tenders/criteria.py still loads."""
     if not isinstance(data, dict):
-        raise InvalidRequest("项目内容格式不对 a tender must be a JSON object")
+        raise InvalidRequest("项目内容格式不对")
     unknown = set(data) - SPEC_KEYS
     if unknown:
-        raise InvalidRequest(f"项目中有无法识别的内容 unknown tender field(s): {', '.join(sorted(unknown))}")
+        raise InvalidRequest("项目中有无法识别的内容：{fields}", fields=", ".join(sorted(unknown)))
     method = _enum(Method, data, "method", Method.OPEN.value)
     lots = tuple(
         Lot(_text(item, "name", maximum=200), _int(item, "budget_fen", default=0, low=0, high=10**15))
@@ -439,14 +454,14 @@ def parse_spec(data: Any, *, stored: bool = False) -> TenderSpec:
     criteria = parse_criteria(data.get("criteria"), evaluation.value, category.value, whole=not stored)
     invited = data.get("invited", [])
     if not isinstance(invited, list) or not all(isinstance(x, str) and x for x in invited) or len(invited) > 500:
-        raise InvalidRequest("受邀投标人须为投标人账号名称的列表 invited must be a list of bidder account names")
+        raise InvalidRequest("受邀投标人须为投标人账号名称的列表")
     if method in (Method.INVITED, Method.SINGLE_SOURCE) and not invited:
-        raise InvalidRequest(f"此采购方式须列出受邀投标人 a {method.value} tender must list the invited bidders")
+        raise InvalidRequest("此采购方式须列出受邀投标人")
     raw_fields = data.get("record_fields")
     fields = DEFAULT_FIELDS if raw_fields is None else parse_record_fields(_list(data, "record_fields", 50))
     reserved = data.get("sme_reserved", False)
     if not isinstance(reserved, bool):
-        raise InvalidRequest("「专门面向中小企业」须为是或否 sme_reserved must be true or false")
+        raise InvalidRequest("「专门面向中小企业」须为是或否")
     deduction = parse_sme_deduction(data.get("sme_deduction"), category, reserved)
     if deduction is not None and SME_FIELD not in {f.key for f in fields}:
         fields = (*fields, SME_RECORD_FIELD)
@@ -475,7 +490,8 @@ def parse_spec(data: Any, *, stored: bool = False) -> TenderSpec:
     least = DEFAULT_MIN_BIDS[method]
     if spec.min_bids < least:
         raise InvalidRequest(
-            f"此采购方式的最少投标人数不能少于 {least} 家 min_bids 最少投标人数 of a {method.value} tender is at least {least} (87号令 arts. 41, 43–44; 政府采购法 art. 36), got {spec.min_bids}"
+            "此采购方式的最少投标人数不能少于 {least} 家（87号令第四十一、四十三、四十四条，政府采购法第三十六条），现为 {got} 家",
+            least=least, got=spec.min_bids,
         )
     check_evaluation_date(spec.opening_time, spec.evaluation_date)
     return spec
@@ -497,12 +513,12 @@ def amend_spec(spec: TenderSpec, changes: Any) -> tuple[TenderSpec, dict[str, An
     Raises InvalidRequest for fields that cannot be amended or an empty change.
     """
     if not isinstance(changes, dict) or not changes:
-        raise InvalidRequest("请填写要变更的内容 changes must be a non-empty object")
+        raise InvalidRequest("请填写要变更的内容")
     fixed = set(changes) - AMENDABLE
     if fixed:
         raise InvalidRequest(
-            f"这些内容发布后不能变更 {', '.join(sorted(fixed))} cannot be amended after publication"
-            + (" (use postpone for the opening time)" if "opening_time" in fixed else "")
+            "这些内容发布后不能变更：{fields}（开标时间请办理延期）" if "opening_time" in fixed else "这些内容发布后不能变更：{fields}",
+            fields=", ".join(sorted(fixed)),
         )
     merged = {**spec.to_json(), **changes}
     new = parse_spec(merged)
@@ -510,11 +526,11 @@ def amend_spec(spec: TenderSpec, changes: Any) -> tuple[TenderSpec, dict[str, An
     before, after = spec.to_json(), new.to_json()
     diff = {k: after[k] for k in after if after[k] != before[k]}
     if "record_fields" in diff:
-        raise InvalidRequest("小微企业价格扣除需要投标人密封的「是否小微企业」栏目，请在发布前设置 an SME deduction needs the sme record field bidders seal: set it before publication")
+        raise InvalidRequest("小微企业价格扣除需要投标人密封的「是否小微企业」栏目，请在发布前设置")
     if "lots" in diff and [lot.name for lot in new.lots] != [lot.name for lot in spec.lots]:
-        raise InvalidRequest("分包的数量和名称在发布后不能变更（投标人按包号密封报价）, only a lot's budget can be amended")
+        raise InvalidRequest("分包的数量和名称在发布后不能变更（投标人按包号密封报价），只能变更分包预算")
     if not diff:
-        raise InvalidRequest("变更内容与原项目相同 the changes leave the tender as it is")
+        raise InvalidRequest("变更内容与原项目相同")
     return new, diff
 
 
@@ -526,37 +542,36 @@ def spec_from_json(data: dict[str, Any]) -> TenderSpec:
 
 def check_value(f: RecordField, value: Any) -> Any:
     """The canonical form of a bidder's value for field `f`; raises InvalidRequest naming the field."""
-    where = f"field {f.key} ({f.label_zh})"
-    where_zh = f"「{f.label_zh}」"
+    label = f.label_zh
     if value is None or value == "":
         if f.required:
-            raise InvalidRequest(f"{where_zh}未填写 {where} is missing")
+            raise InvalidRequest("「{label}」未填写", label=label)
         return None
     if f.type is FieldType.MONEY:
         fen = money_fen(str(value) if isinstance(value, int) and not isinstance(value, bool) else value)
         if fen is None:
-            raise InvalidRequest(f"{where_zh}须为以元为单位、最多两位小数的金额 {where} must be an amount in yuan with at most 2 decimals, got {str(value)[:40]!r}")
+            raise InvalidRequest("「{label}」须为以元为单位、最多两位小数的金额，收到 {got}", label=label, got=repr(str(value)[:40]))
         return f"{fen // 100}.{fen % 100:02d}"
     if f.type in (FieldType.INTEGER, FieldType.DAYS):
         if isinstance(value, str) and re.fullmatch(r"-?[0-9]{1,15}", value.strip()):
             value = int(value.strip())
         if not isinstance(value, int) or isinstance(value, bool) or abs(value) > 2**53 - 1:
-            raise InvalidRequest(f"{where_zh}须为整数 {where} must be a whole number, got {str(value)[:40]!r}")
+            raise InvalidRequest("「{label}」须为整数，收到 {got}", label=label, got=repr(str(value)[:40]))
         if f.type is FieldType.DAYS and value < 0:
-            raise InvalidRequest(f"{where_zh}不能为负数 {where} must not be negative")
+            raise InvalidRequest("「{label}」不能为负数", label=label)
         return value
     if not isinstance(value, str):
-        raise InvalidRequest(f"{where_zh}须为文字 {where} must be text")
+        raise InvalidRequest("「{label}」须为文字", label=label)
     if len(value) > 500:
-        raise InvalidRequest(f"{where_zh}不能超过 500 个字 {where} is longer than 500 characters")
+        raise InvalidRequest("「{label}」不能超过 500 个字", label=label)
     return value.strip()
 
 
 def check_record(fields: tuple[RecordField, ...], values: Any) -> dict[str, Any]:
     """Validate a bidder's whole record against the tender's fields. Unknown keys are refused."""
     if not isinstance(values, dict):
-        raise InvalidRequest("开标记录格式不对 record must be an object of field -> value")
+        raise InvalidRequest("开标记录格式不对")
     unknown = set(values) - {f.key for f in fields}
     if unknown:
-        raise InvalidRequest(f"开标记录中有无法识别的栏目 record has unknown field(s): {', '.join(sorted(unknown))[:200]}")
+        raise InvalidRequest("开标记录中有无法识别的栏目：{fields}", fields=", ".join(sorted(unknown))[:200])
     return {f.key: check_value(f, values.get(f.key)) for f in fields}

@@ -25,7 +25,6 @@ from evaluation.audit.log import AuditLog
 from evaluation.errors import ConflictError, DomainError, InvalidRequest, NotFoundError
 from evaluation.tenders.blobstore import BlobStore
 from evaluation.tenders.rules import (
-    STATE_NAMES,
     TenderSpec,
     TenderState,
     amend_spec,
@@ -37,6 +36,7 @@ from evaluation.tenders.rules import (
     parse_time,
     require_state,
     spec_from_json,
+    state_name,
 )
 from evaluation.tenders.store import bid_rows, bid_table, tender_row, tender_table, upload_table
 
@@ -147,7 +147,7 @@ async def set_state(conn: AsyncConnection, tender_id: str, old: TenderState, new
         .values(state=new.value, **values)
     )
     if result.rowcount != 1:
-        raise ConflictError(f"项目已不是「{STATE_NAMES.get(old.value, old.value)}」状态，请刷新 tender {tender_id} is no longer {old.value}")
+        raise ConflictError("项目已不是「{state}」状态，请刷新", state=state_name(old))
     log.info("tender state", extra={"tender": tender_id, "old": old.value, "new": new.value})
 
 
@@ -156,7 +156,7 @@ async def get(ctx: TenderContext, tender_id: str) -> Tender:
     async with ctx.engine.connect() as conn:
         row = await tender_row(conn, tender_id)
     if row is None:
-        raise NotFoundError(f"找不到该项目 no tender {tender_id[:60]}")
+        raise NotFoundError("找不到该项目")
     return Tender.from_row(row)
 
 
@@ -167,7 +167,7 @@ async def load_for_update(conn: AsyncConnection, tender_id: str) -> Tender:
         query = query.with_for_update()
     row = (await conn.execute(query)).first()
     if row is None:
-        raise NotFoundError(f"找不到该项目 no tender {tender_id[:60]}")
+        raise NotFoundError("找不到该项目")
     return Tender.from_row(row)
 
 
@@ -181,7 +181,7 @@ async def list_all(ctx: TenderContext, states: set[TenderState] | None = None) -
 
 def _owner(tender: Tender, actor: Actor) -> None:
     if not tender.owned_by(actor):
-        raise NotPermitted(f"「{tender.spec.title}」属于其他采购代理机构 tender {tender.id} belongs to another agency")
+        raise NotPermitted("「{title}」属于其他采购代理机构", title=tender.spec.title)
 
 
 def _spec_text(spec: TenderSpec) -> str:
@@ -248,7 +248,7 @@ async def edit_draft(ctx: TenderContext, actor: Actor, tender_id: str, data: Any
 
 def _check_future(ctx: TenderContext, opening_time: int, chain: ChainInfo) -> int:
     if opening_time <= ctx.clock():
-        raise InvalidRequest(f"开标时间须在将来 opening time {format_time(opening_time)} is not in the future")
+        raise InvalidRequest("开标时间须在将来，现为 {time}", time=format_time(opening_time))
     return chain.round_not_before(opening_time)
 
 
@@ -282,19 +282,19 @@ async def publish(ctx: TenderContext, actor: Actor, tender_id: str) -> Tender:
 async def amend(ctx: TenderContext, actor: Actor, tender_id: str, changes: Any, reason: Any) -> Tender:
     """A 变更公告 before the deadline. Logs ``tender.amended`` with the changed fields."""
     if not isinstance(reason, str) or not reason.strip():
-        raise InvalidRequest("请填写理由 reason must be a non-empty string")
+        raise InvalidRequest("请填写理由")
     tender = await get(ctx, tender_id)
     _owner(tender, actor)
     require_state(tender_id, tender.state, TenderState.PUBLISHED, doing="amend")
     new_spec, diff = amend_spec(tender.spec, changes)
     if ctx.clock() >= tender.spec.opening_time:
-        raise ConflictError(f"投标截止时间已过，不能再变更 the bid deadline {format_time(tender.spec.opening_time)} has passed: no more amendments")
+        raise ConflictError("投标截止时间 {time} 已过，不能再变更", time=format_time(tender.spec.opening_time))
 
     async def apply(conn: AsyncConnection) -> None:
         current = await load_for_update(conn, tender_id)
         require_state(tender_id, current.state, TenderState.PUBLISHED, doing="amend")
         if current.amendments != tender.amendments:
-            raise ConflictError(f"项目刚被变更，请刷新后重试 tender {tender_id} was amended meanwhile: reload and retry")
+            raise ConflictError("项目刚被变更，请刷新后重试")
         await conn.execute(
             sa.update(tender_table)
             .where(tender_table.c.id == tender_id)
@@ -315,18 +315,18 @@ async def postpone(ctx: TenderContext, actor: Actor, tender_id: str, new_time: A
     new round, or it has no bid at the opening.
     """
     if not isinstance(reason, str) or not reason.strip():
-        raise InvalidRequest("请填写理由 reason must be a non-empty string")
+        raise InvalidRequest("请填写理由")
     chain = ctx.chain
     opening = parse_time(new_time)
     tender = await get(ctx, tender_id)
     _owner(tender, actor)
     require_state(tender_id, tender.state, TenderState.PUBLISHED, doing="postpone")
     if chain.hash != tender.chain_hash:
-        raise ConflictError(f"本项目所用的时间信标已更换，不能延期 tender {tender_id} is locked to chain {str(tender.chain_hash)[:16]}…, the platform now uses another")
+        raise ConflictError("本项目所用的时间信标已更换，不能延期")
     if ctx.clock() >= tender.spec.opening_time:
-        raise ConflictError(f"开标时间已过，不能再延期 the opening time {format_time(tender.spec.opening_time)} has passed: too late to postpone")
+        raise ConflictError("开标时间 {time} 已过，不能再延期", time=format_time(tender.spec.opening_time))
     if opening <= tender.spec.opening_time:
-        raise InvalidRequest(f"延期后的开标时间须晚于原开标时间 a postponement must move the opening time later than {format_time(tender.spec.opening_time)}")
+        raise InvalidRequest("延期后的开标时间须晚于原开标时间 {time}", time=format_time(tender.spec.opening_time))
     round = _check_future(ctx, opening, chain)
     old_round = tender.opening_round
     spec = TenderSpec(**{**tender.spec.__dict__, "opening_time": opening})
@@ -357,7 +357,7 @@ async def postpone(ctx: TenderContext, actor: Actor, tender_id: str, new_time: A
         require_state(tender_id, current.state, TenderState.PUBLISHED, doing="postpone")
         now_stale = {r.id for r in await bid_rows(conn, tender_id, status="submitted") if r.round != round}
         if now_stale != set(stale_ids):
-            raise ConflictError("延期期间投标有变动，请重试 bids changed while postponing: retry")
+            raise ConflictError("延期期间投标有变动，请重试")
         await conn.execute(
             sa.update(tender_table)
             .where(tender_table.c.id == tender_id)

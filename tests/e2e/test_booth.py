@@ -300,6 +300,11 @@ async def test_booth_mesh_with_aiortc_and_a_dropped_socket(
         for other in (bob, carol):
             await a.until("id => window.booth.quality(id) !== 'unknown'", other.id)
         await a.page.screenshot(path=str(shot), full_page=True)
+        # On a phone the booth's tiles and score panel stack: nothing scrolls sideways.
+        await a.page.set_viewport_size({"width": 390, "height": 844})
+        await a.page.screenshot(path=str(tmp_path / "booth-390.png"), full_page=True)
+        assert await a.page.evaluate("document.documentElement.scrollWidth") <= 390
+        await a.page.set_viewport_size({"width": 1280, "height": 860})
 
         # Alice's WebSocket drops; she comes back within the grace period.
         pc_of_alice_at_bob = await b.call("id => window.booth.pcId(id)", alice.id)

@@ -67,11 +67,11 @@ async def test_create_find_list_and_the_audit_entry(engine: AsyncEngine, audit_l
 @pytest.mark.parametrize(
     "field, value, error, message",
     [
-        ("username", "x", InvalidRequest, "Username must be"),
-        ("username", "has space", InvalidRequest, "Username must be"),
-        ("password", "short", InvalidRequest, "Password must have"),
-        ("role", "king", InvalidRequest, "无法识别的角色 unknown role 'king'"),
-        ("display_name", " ", InvalidRequest, "Display name is required"),
+        ("username", "x", InvalidRequest, "用户名须为 2–64 个字母"),
+        ("username", "has space", InvalidRequest, "用户名须为 2–64 个字母"),
+        ("password", "short", InvalidRequest, "密码长度须为 10 至 1024 个字符"),
+        ("role", "king", InvalidRequest, "无法识别的角色：'king'"),
+        ("display_name", " ", InvalidRequest, "姓名不能为空"),
     ],
 )
 async def test_bad_fields_are_refused_and_nothing_is_stored(
@@ -91,7 +91,7 @@ async def test_bad_fields_are_refused_and_nothing_is_stored(
 
 async def test_taken_username_conflicts_atomically(engine: AsyncEngine, audit_log: AuditLog) -> None:
     await make(audit_log)
-    with pytest.raises(ConflictError, match="is taken"):
+    with pytest.raises(ConflictError, match="用户名已存在：'zhang.san'"):
         await make(audit_log, "ZHANG.san")
     assert audit_log.size == 1 and len(await list_accounts(engine)) == 1
 
@@ -103,7 +103,7 @@ async def test_authenticate_one_message_for_both_failures(engine: AsyncEngine, a
         await authenticate(engine, "zhang.san", PW + "x")
     with pytest.raises(AuthenticationFailed) as unknown:
         await authenticate(engine, "nobody", PW)
-    assert wrong.value.message == unknown.value.message == "用户名或密码错误 Wrong username or password"
+    assert wrong.value.message == unknown.value.message == "用户名或密码错误"
     assert wrong.value.status == 401
 
 
@@ -139,7 +139,7 @@ async def test_sessions_end_on_logout_password_change_and_idle(engine: AsyncEngi
     assert await session_account(engine, a) == account and await count_sessions(engine, account.id) == 2
     await close_session(engine, a)
     assert await session_account(engine, a) is None and await session_account(engine, b) == account
-    with pytest.raises(InvalidRequest, match="current password is wrong"):
+    with pytest.raises(InvalidRequest, match="当前密码错误"):
         await change_password(audit_log, engine, account, "not it at all", "another-secret")
     assert await session_account(engine, b) == account
     await change_password(audit_log, engine, account, PW, "another-secret")

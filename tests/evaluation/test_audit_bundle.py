@@ -68,33 +68,33 @@ async def test_tampering_is_caught(bundle: tuple[Path, bytes]) -> None:
     original = lines(path)
 
     write(path, original[:17] + [_flip_leaf_byte(original[17])] + original[18:])
-    check_fails(path, "entry 17: leaf does not match its fields")
+    check_fails(path, "第 17 条记录与其签名数据不符")
 
     write(path, original[:17] + [original[17].replace(b'"n":17', b'"n":71')] + original[18:])
-    check_fails(path, "entry 17: leaf does not match its fields")
+    check_fails(path, "第 17 条记录与其签名数据不符")
 
     write(path, original[:40] + original[41:])
-    check_fails(path, "entry 40 is missing: found 41 after 39")
+    check_fails(path, "缺少第 40 条记录（在第 39 条之后见到第 41 条）")
 
     write(path, original[:30] + [original[31], original[30]] + original[32:])
-    check_fails(path, "entry 30 is missing: found 31 after 29")
+    check_fails(path, "缺少第 30 条记录（在第 29 条之后见到第 31 条）")
 
     write(path, original[:50])
-    check_fails(path, "entries.jsonl ends after 50 entries: entry 50 is missing")
+    check_fails(path, "审计包的记录不完整，缺少第 50 条（entries.jsonl 只有 50 条")
 
     write(path, original[:-1] + [original[-1][:-20]])
-    check_fails(path, "entry 59: line is truncated")
+    check_fails(path, "第 59 条记录不完整（entries.jsonl 的末尾没有换行）")
 
     write(path, original)
     verify_bundle(path)
     vkey = (path / "log.vkey").read_text()
     (path / "log.vkey").write_text(generate_key(ORIGIN)[1] + "\n")
-    check_fails(path, "checkpoint signature does not verify with log.vkey")
+    check_fails(path, "检查点签名核验不通过：checkpoint 的签名不能用 log.vkey 核验")
     (path / "log.vkey").write_text(vkey)
 
     foreign = sign_note(Checkpoint(ORIGIN, 25, bytes(32)).to_bytes(), [Signer.from_key_text(generate_key(ORIGIN)[0])])
-    check_fails(path, "--since checkpoint signature does not verify with log.vkey", since=foreign)
-    check_fails(path, "--since checkpoint is not a checkpoint", since=_resign(b"not a checkpoint\n", old))
+    check_fails(path, "检查点签名核验不通过：--since checkpoint 的签名不能用 log.vkey 核验", since=foreign)
+    check_fails(path, "检查点文件无效：--since checkpoint（", since=_resign(b"not a checkpoint\n", old))
 
 
 def _resign(text: bytes, like: bytes) -> bytes:
@@ -118,7 +118,7 @@ async def test_rewritten_history_fails_since(audit_log: AuditLog, signer, tmp_pa
     await forked.stop()
     await engine.dispose()
     verify_bundle(tmp_path / "b")  # consistent by itself
-    check_fails(tmp_path / "b", "not consistent with the --since checkpoint: the first 10 entries give root", published)
+    check_fails(tmp_path / "b", "审计包与起点检查点不一致，记录可能被改动：前 10 条记录给出的根为 ", published)
 
 
 def pingbiao(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -154,7 +154,7 @@ async def test_cli_export_and_verify(tmp_path: Path) -> None:
     write(out, rows[:5] + rows[6:])
     r = pingbiao(data, "audit", "verify", str(out))
     assert r.returncode == 1
-    assert r.stderr == "pingbiao: error: 缺少第 5 条记录 entry 5 is missing: found 6 after 4\n"
+    assert r.stderr == "pingbiao: error: 缺少第 5 条记录（在第 4 条之后见到第 6 条）\n"
 
     r = pingbiao(data, "audit", "export", str(out))
-    assert r.returncode == 1 and r.stderr.startswith("pingbiao: error: ") and "not empty" in r.stderr
+    assert r.returncode == 1 and r.stderr.startswith("pingbiao: error: ") and "目标目录不是空的" in r.stderr

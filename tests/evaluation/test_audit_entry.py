@@ -29,11 +29,11 @@ def test_golden_leaf_bytes() -> None:
 @pytest.mark.parametrize(
     ("payload", "message"),
     [
-        ({"price": 1.5}, "payload.price is a float (1.5): floats are not canonical"),
-        ({"n": [1, 2**53]}, "payload.n[1] is 9007199254740992: integers must be within"),
-        ({1: "x"}, "payload has a non-string key 1"),
-        ({"s": "\ud800"}, "payload.s holds a string that is not valid Unicode"),
-        ({"b": b"x"}, "payload.b has a value of type bytes"),
+        ({"price": 1.5}, "内容中不能有小数，请用整数或文字：payload.price 为 1.5"),
+        ({"n": [1, 2**53]}, "整数过大，请改用文字：payload.n[1] 为 9007199254740992"),
+        ({1: "x"}, "内容中有非文字的键：payload 的键 1"),
+        ({"s": "\ud800"}, "文字中有无效字符：payload.s"),
+        ({"b": b"x"}, "内容中有不允许的数据类型：payload.b 的类型为 bytes"),
     ],
 )
 def test_payload_refused(payload: dict, message: str) -> None:
@@ -46,14 +46,14 @@ def test_payload_refused(payload: dict, message: str) -> None:
     ("leaf", "message"),
     [
         (b'{"actor":{"account":"a","role":"r"}, "index":0,"kind":"k","payload":{},"tender":null,'
-         b'"time":"2026-05-01T08:00:00.000000Z","v":1}', "leaf of entry 0 is not in canonical form"),
+         b'"time":"2026-05-01T08:00:00.000000Z","v":1}', "第 0 条记录的格式不规范"),
         (b'{"actor":{"account":"a","role":"r"},"index":0,"kind":"k","payload":{"p":1.0},"tender":null,'
-         b'"time":"2026-05-01T08:00:00.000000Z","v":1}', "leaf holds a float (1.0)"),
+         b'"time":"2026-05-01T08:00:00.000000Z","v":1}', "记录中含有小数，格式不规范（1.0）"),
         (b'{"actor":{"account":"a","role":"r"},"index":0,"kind":"k","payload":{},"tender":null,'
-         b'"time":"2026-05-01T08:00:00Z","v":1}', "time '2026-05-01T08:00:00Z' is not RFC 3339 UTC"),
+         b'"time":"2026-05-01T08:00:00Z","v":1}', "时间格式不对：'2026-05-01T08:00:00Z' 不是带微秒的 RFC 3339 UTC 时间"),
         (b'{"actor":{"account":"a","role":"r"},"index":0,"kind":"k","payload":{},"tender":null,'
-         b'"time":"2026-05-01T08:00:00.000000Z","v":2}', "leaf version 2 is not supported"),
-        (b"[1]", "leaf must be an object with the members"),
+         b'"time":"2026-05-01T08:00:00.000000Z","v":2}', "不支持此版本的记录（版本 2，应为 1）"),
+        (b"[1]", "记录格式不对：须是含成员 actor, index, kind, payload, tender, time, v 的对象"),
     ],
 )
 def test_decode_refuses(leaf: bytes, message: str) -> None:

@@ -122,11 +122,11 @@ async def test_receipts_and_errors(audit_log: AuditLog, signer: Signer) -> None:
     assert body["entry"]["index"] == 6 and body["tree_size"] == 10
     assert body["checkpoint"].startswith(f"{ORIGIN}\n10\n")
 
-    with pytest.raises(NotFoundError, match=r"^第 10 条记录尚不存在 entry 10 is beyond the log size 10$"):
+    with pytest.raises(NotFoundError, match=r"^第 10 条记录尚不存在（日志共 10 条）$"):
         await audit_log.inclusion_proof(10)
-    with pytest.raises(InvalidRequest, match=r"^所请求的条数超出审计日志 tree size 11 is out of range: the log has 10 entries$"):
+    with pytest.raises(InvalidRequest, match=r"^所请求的条数超出审计日志（请求 11 条，日志共 10 条）$"):
         await audit_log.root_at(11)
-    with pytest.raises(InvalidRequest, match=r"^无法给出这两个条数之间的一致性证明 no consistency proof from size 0 to 5"):
+    with pytest.raises(InvalidRequest, match=r"^无法给出这两个条数之间的一致性证明（0 到 5，"):
         await audit_log.consistency_proof(0, 5)
     with pytest.raises(NotFoundError):
         await audit_log.receipt(10)
@@ -159,7 +159,7 @@ async def test_node_keys_and_a_missing_node(audit_log: AuditLog, engine: AsyncEn
     assert store.node_key(1, 2) == 5 * 64 + 1 and store.node_key(2, 0) == 3 * 64 + 2
     async with engine.begin() as conn:
         await conn.execute(sa.delete(store.node_table).where(store.node_table.c.id == store.node_key(1, 0)))
-    with pytest.raises(IntegrityFailure, match=r"node \(level 1, index 0\) is missing"):
+    with pytest.raises(IntegrityFailure, match=r"数据库中缺少审计日志的节点（第 1 层第 0 个）"):
         await audit_log.inclusion_proof(3, 7)
 
 

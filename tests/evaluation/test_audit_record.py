@@ -35,7 +35,7 @@ async def test_an_edited_price_in_the_opening_table_is_refused(tctx: TenderConte
             sa.update(opening_table).where(opening_table.c.bid_id == row["bid_id"])
             .values(fields=json.dumps({**row["fields"], "total_price": "1.00"}))
         )
-    with pytest.raises(IntegrityFailure, match=f"^开标记录与审计日志不符 .*: bid {row['bid_id']} \\(audit entry \\d+\\)$"):
+    with pytest.raises(IntegrityFailure, match=f"^开标记录与审计日志不符：投标 {row['bid_id']}（审计日志第 \\d+ 条）$"):
         await opening_record.record(tctx, tender_id)
     async with tctx.engine.begin() as conn:  # put it back: the record is the logged one again
         await conn.execute(
@@ -51,10 +51,10 @@ async def test_other_edits_of_the_record_tables_are_refused(tctx: TenderContext,
     good = await opening_record.record(tctx, tender_id)
     assert good["confirmations"] == [BIDDERS[0].account] and good["objections"][0]["text"] == "报价有误"
     edits = [
-        (objection_table, objection_table.c.id == objection["id"], {"text": "我方同意"}, f"objection {objection['id']}"),
-        (confirmation_table, confirmation_table.c.bidder == BIDDERS[0].account, {"bidder": BIDDERS[2].account}, "confirmation by"),
-        (opening_table, opening_table.c.seq == 1, {"seq": 7}, "bid "),
-        (opening_table, opening_table.c.seq == 2, {"status": "failed"}, "bid "),
+        (objection_table, objection_table.c.id == objection["id"], {"text": "我方同意"}, f"异议 {objection['id']}"),
+        (confirmation_table, confirmation_table.c.bidder == BIDDERS[0].account, {"bidder": BIDDERS[2].account}, "的确认不在日志中"),
+        (opening_table, opening_table.c.seq == 1, {"seq": 7}, "：投标 "),
+        (opening_table, opening_table.c.seq == 2, {"status": "failed"}, "：投标 "),
     ]
     for table, where, values, named in edits:
         async with tctx.engine.begin() as conn:

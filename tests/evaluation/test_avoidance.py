@@ -144,9 +144,9 @@ def test_eligible_splits_and_counts() -> None:
 
 
 def test_duplicate_ids_and_bad_ranges() -> None:
-    with pytest.raises(AvoidanceError, match="expert e appears twice"):
+    with pytest.raises(AvoidanceError, match="专家「e」在专家库中出现了两次"):
         eligible([Expert("e"), Expert("e")], BIDDERS, AGENCY, DAY)
-    with pytest.raises(AvoidanceError, match="ends .* before it starts"):
+    with pytest.raises(AvoidanceError, match="日期范围的结束早于开始"):
         DateRange(date(2026, 1, 2), date(2026, 1, 1))
 
 

@@ -52,13 +52,13 @@ def tamper_header(data: bytes) -> bytes:
 
 
 CASES: list[tuple[str, Callable[[LocalBeacon, int], bytes], type[DomainError], str]] = [
-    ("wrong round", lambda b, r: sealed(b.chain, r + 1), InvalidRequest, "sealed to round"),
-    ("wrong chain", lambda b, r: sealed(local_beacon().chain, r), InvalidRequest, "sealed to chain"),
-    ("two stanzas", lambda b, r: two_stanzas(sealed(b.chain, r)), InvalidRequest, "exactly one recipient stanza, this one has 2"),
-    ("not age", lambda b, r: b"PK\x03\x04 this is a zip, not a sealed bid" * 10, InvalidRequest, "not a sealed bid"),
-    ("empty", lambda b, r: b"", InvalidRequest, "not a sealed bid"),
-    ("tampered header", lambda b, r: tamper_header(sealed(b.chain, r)), InvalidRequest, "the header is damaged|not canonical base64"),
-    ("too big", lambda b, r: sealed(b.chain, r, plaintext=b"x" * 5000), TooLarge, "larger than this tender's limit of 2048 bytes"),
+    ("wrong round", lambda b, r: sealed(b.chain, r + 1), InvalidRequest, "投标文件密封的开标时间与本项目不同，请重新密封"),
+    ("wrong chain", lambda b, r: sealed(local_beacon().chain, r), InvalidRequest, "投标文件密封所用的时间信标与本项目不同，请重新密封"),
+    ("two stanzas", lambda b, r: two_stanzas(sealed(b.chain, r)), InvalidRequest, "应恰好有一个接收方，此文件有 2 个"),
+    ("not age", lambda b, r: b"PK\x03\x04 this is a zip, not a sealed bid" * 10, InvalidRequest, "^这不是有效的密封投标文件"),
+    ("empty", lambda b, r: b"", InvalidRequest, "^这不是有效的密封投标文件"),
+    ("tampered header", lambda b, r: tamper_header(sealed(b.chain, r)), InvalidRequest, "投标文件的密封信息已损坏|not canonical base64"),
+    ("too big", lambda b, r: sealed(b.chain, r, plaintext=b"x" * 5000), TooLarge, "投标文件超过本项目的大小上限（2048 字节）"),
 ]
 
 
@@ -83,7 +83,7 @@ async def test_after_deadline_is_409_with_the_deadline(tctx: TenderContext, beac
     tender = await published(tctx)
     late = dataclasses.replace(tctx, clock=lambda: time.time() + 120)
     before = await dump_everything(tctx.engine)
-    with pytest.raises(ConflictError, match=r"the bid deadline \d{4}-\d\d-\d\dT.*Z has passed"):
+    with pytest.raises(ConflictError, match=r"投标截止时间 \d{4}-\d\d-\d\dT.*Z 已过"):
         await bids.submit(late, BIDDERS[0], tender.id, chunks(sealed(beacon.chain, tender.opening_round or 0)), meta())
     assert await dump_everything(tctx.engine) == before and tctx.blobs.all_hashes() == []
 
@@ -115,9 +115,9 @@ async def test_only_bidders_and_only_invited(tctx: TenderContext, beacon: LocalB
     await register(tctx.engine, BIDDERS[1])
     tender = await published(tctx, method="invited", invited=[BIDDERS[1].account])
     data = sealed(beacon.chain, tender.opening_round or 0)
-    with pytest.raises(NotPermitted, match="not invited"):
+    with pytest.raises(NotPermitted, match="为邀请采购，你未受邀"):
         await bids.submit(tctx, BIDDERS[0], tender.id, chunks(data), meta())
-    with pytest.raises(NotPermitted, match="only bidder accounts"):
+    with pytest.raises(NotPermitted, match="只有投标人账号可以投标"):
         await bids.submit(tctx, AGENCY, tender.id, chunks(data), meta())
     ok = await bids.submit(tctx, BIDDERS[1], tender.id, chunks(data), meta())
     assert ok.bid["bidder"] == BIDDERS[1].account
@@ -131,7 +131,7 @@ async def test_postponement_voids_and_erases_old_ciphertexts(tctx: TenderContext
     mine = await bids.my_bid(tctx, BIDDERS[0], tender.id)
     assert mine.bid["status"] == "void" and mine.bid["needs_reseal"] is True
     assert not tctx.blobs.exists(old.bid["sha256"])  # openable at the old round: erased
-    with pytest.raises(InvalidRequest, match="sealed to round"):
+    with pytest.raises(InvalidRequest, match="投标文件密封的开标时间与本项目不同"):
         await bids.submit(tctx, BIDDERS[0], tender.id, chunks(sealed(beacon.chain, tender.opening_round or 0)), meta())
     resealed = await bids.submit(tctx, BIDDERS[0], tender.id, chunks(sealed(beacon.chain, later.opening_round or 0)), meta())
     assert resealed.bid["status"] == "submitted" and resealed.receipt.entry.kind == "bid.submitted"
@@ -145,5 +145,5 @@ def test_header_check_accepts_armored_and_binary(beacon: LocalBeacon) -> None:
         bids.check_header(data[:4000], len(data) <= 4000, 500, beacon.chain.hash, beacon.chain.scheme_id)
     out = io.BytesIO()
     tlock.seal(io.BytesIO(b"x"), out, beacon.chain, 500)
-    with pytest.raises(InvalidRequest, match="round 500, this tender opens at round 501"):
+    with pytest.raises(InvalidRequest, match="密封轮次 500，本项目开标轮次 501"):
         bids.check_header(out.getvalue(), True, 501, beacon.chain.hash, beacon.chain.scheme_id)

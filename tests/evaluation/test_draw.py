@@ -38,6 +38,7 @@ from evaluation.experts.draw import (
     refill,
     seed_of,
 )
+from web.i18n import localize
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "draw.md"
 
@@ -72,7 +73,7 @@ def test_worked_example_of_the_doc() -> None:
     for expert in result.ranking:
         assert hashlib.sha256(result.seed + expert.encode()).hexdigest() in doc
     assert refill(request, result, ["E001", "E005"], ["E006"]) == ("E002",)
-    with pytest.raises(TooFewExperts, match="cannot replace"):  # E005 was the only B02 expert at cd
+    with pytest.raises(TooFewExperts, match="抽取序列中剩余的专家不足以补足各项名额，无法替换"):  # E005 was the only B02 expert at cd
         refill(request, result, ["E006", "E001"], ["E005"])
 
 
@@ -110,7 +111,11 @@ def test_too_few_names_the_rules() -> None:
     with pytest.raises(TooFewExperts) as err:
         make_request("T", EXAMPLE_CRITERIA, chosen.pool, exclusion_counts(excluded) | chosen.counts())
     assert err.value.message == (
-        "too few eligible experts: 2 for 3 seats; specialty A01 needs 2, 1 eligible; site hz needs 2, 1 eligible; "
+        "符合条件的专家不足：2 人，席位 3 个；专业 A01 需 2 人，符合条件的 1 人；场地 hz 需 2 人，符合条件的 1 人；"
+        "已回避：agency_staff 1, employment 1, region 1, specialty 1"
+    )
+    assert localize(err.value.text, "en") == (
+        "Too few eligible experts: 2 for 3 seats; specialty A01 needs 2, 1 eligible; site hz needs 2, 1 eligible; "
         "excluded: agency_staff 1, employment 1, region 1, specialty 1"
     )
     assert err.value.status == 409
@@ -129,7 +134,7 @@ def test_quotas_that_only_fail_together() -> None:
     ]
     with pytest.raises(
         TooFewExperts,
-        match="3 for 2 seats; no choice meets the specialty and site quotas together; none excluded",
+        match="3 人，席位 2 个；没有能同时满足专业名额和场地名额的组合；无回避的专家",
     ):
         make_request("T", criteria, pool)  # each quota alone could be met, not both
     make_request("T", criteria, [*pool, PoolExpert("d", frozenset({"A", "B"}), "1103")])
@@ -138,15 +143,15 @@ def test_quotas_that_only_fail_together() -> None:
 @pytest.mark.parametrize(
     ("build", "message"),
     [
-        (lambda: DrawCriteria(0), "席位数须为正整数 seats must be a positive whole number, got 0"),
-        (lambda: DrawCriteria(3, {"A": 2}), "各专业名额之和与席位数不符 specialty quotas sum to 2, not the 3 seats"),
+        (lambda: DrawCriteria(0), "席位数须为正整数，收到 0"),
+        (lambda: DrawCriteria(3, {"A": 2}), "各专业名额之和（2）与席位数（3）不符"),
         (
             lambda: DrawCriteria(2, {}, (SiteQuota("m", SiteRole.MAIN, ("11",), 1),)),
-            "各场地名额之和与席位数不符 site quotas sum to 1, not the 2 seats",
+            "各场地名额之和（1）与席位数（2）不符",
         ),
         (
             lambda: DrawCriteria(2, {}, (SiteQuota("m", SiteRole.REMOTE, ("11",), 2),)),
-            "须有且只有一个主场 exactly one site must be the main site (主场)",
+            "须有且只有一个主场",
         ),
         (
             lambda: DrawCriteria(
@@ -154,17 +159,17 @@ def test_quotas_that_only_fail_together() -> None:
                 {},
                 (SiteQuota("m", SiteRole.MAIN, ("11",), 1), SiteQuota("r", SiteRole.REMOTE, ("1101",), 1)),
             ),
-            "场地「m」和「r」的地区重叠 sites m and r have overlapping region prefixes",
+            "场地「m」和「r」的地区重叠",
         ),
         (
             lambda: DrawRequest("T", DrawCriteria(1), (PoolExpert("a", frozenset(), ""),) * 2),
-            "专家库中的专家编号须非空且不重复 pool expert ids must be non-empty and unique",
+            "专家库中的专家编号须非空且不重复",
         ),
         (
             lambda: seed_of(DrawRequest("T", DrawCriteria(1), ()), b"short"),
-            "时间信标的随机数长度不对 beacon randomness must be 32 bytes, got 5",
+            "时间信标的随机数长度不对：应为 32 字节，收到 5 字节",
         ),
-        (lambda: DrawRequest.from_json({"v": 2}), "不支持此版本的抽取申请 draw request version 2 is not supported"),
+        (lambda: DrawRequest.from_json({"v": 2}), "不支持此版本的抽取申请（版本 2）"),
     ],
 )
 def test_malformed(build: object, message: str) -> None:

@@ -77,12 +77,12 @@ async def test_too_few_names_the_rules(tctx: TenderContext) -> None:
     with pytest.raises(TooFewExperts) as info:
         await draw_service.request_draw(tctx, who.agency.actor, t.id, criteria)
     assert info.value.message == (
-        "too few eligible experts: 6 for 5 seats; specialty B02 needs 4, 3 eligible; "
-        "excluded: agency_staff 1, employment 1, relative 1"
+        "符合条件的专家不足：6 人，席位 5 个；专业 B02 需 4 人，符合条件的 3 人；"
+        "已回避：agency_staff 1, employment 1, relative 1"
     )
     with pytest.raises(NotPermitted):
         await draw_service.request_draw(tctx, AGENCY, t.id, CRITERIA)
-    with pytest.raises(Exception, match="needs at least 5 members, the plan has 3"):
+    with pytest.raises(Exception, match="评标委员会至少 5 人，方案为 3 人"):
         await draw_service.request_draw(tctx, who.agency.actor, t.id, {**CRITERIA, "size": 3})
     assert not await tctx.audit.entries_for_tender(t.id, kinds=["experts.draw_requested"])
 
@@ -93,7 +93,7 @@ async def test_a_draw_needs_the_bidders_known(tctx: TenderContext) -> None:
 
     who = await people(tctx)
     t = await tenders.create(tctx, who.agency.actor, "采购中心", spec(120))
-    with pytest.raises(InvalidStateError, match="is draft: experts are drawn once it is opened"):
+    with pytest.raises(InvalidStateError, match="项目当前为「草稿」，开标后才能抽取专家"):
         await draw_service.request_draw(tctx, who.agency.actor, t.id, CRITERIA)
 
 
@@ -104,11 +104,11 @@ async def test_declines_are_replaced_from_the_sequence(tctx: TenderContext, beac
     seated = [m["expert_id"] for m in status["committee"]]
     reserve = sorted({"E01", "E02", "E03", "E07", "E08", "E09"} - set(seated))
     ill = ("unavailable", "病假条 sick note 2026-05-09")
-    with pytest.raises(InvalidRequest, match="ground must be one of avoidance"):
+    with pytest.raises(InvalidRequest, match="请选择退出理由：回避申请或无法到场（ground 须为 avoidance, unavailable"):
         await draw_service.decline(tctx, who.agency.actor, tid, seated[0], "生病 ill", "bored", "x")
-    with pytest.raises(InvalidRequest, match="evidence"):
+    with pytest.raises(InvalidRequest, match="请填写证明材料"):
         await draw_service.decline(tctx, who.agency.actor, tid, seated[0], "生病 ill", "unavailable", " ")
-    with pytest.raises(NotFoundError, match="no open invitation"):  # only a seated member can decline
+    with pytest.raises(NotFoundError, match="没有该项目待答复的邀请"):  # only a seated member can decline
         await draw_service.decline(tctx, who.agency.actor, tid, reserve[0], "生病 ill", *ill)
     out = await draw_service.decline(tctx, who.agency.actor, tid, seated[0], "生病 ill", *ill)
     assert out == {"declined": seated[0], "replacements": reserve}
@@ -116,14 +116,14 @@ async def test_declines_are_replaced_from_the_sequence(tctx: TenderContext, beac
     assert [m["expert_id"] for m in after["committee"]] == [*seated[1:], *reserve]
     assert after["committee"][-1]["replaces"] == seated[0]
     assert after["declined"] == [{"expert_id": seated[0], "name": after["declined"][0]["name"], "reason": "生病 ill"}]
-    with pytest.raises(NotFoundError, match="no open invitation"):
+    with pytest.raises(NotFoundError, match="没有该项目待答复的邀请"):
         await draw_service.decline(tctx, who.agency.actor, tid, seated[0], "again", *ill)
     out = await draw_service.decline(tctx, who.agency.actor, tid, seated[1], "与投标人有利害关系", "avoidance", "回避申请 HB-7")
-    assert out["replacements"] == [] and out["problem"].startswith("抽取序列中剩余的专家不足以补足各项名额，无法替换 cannot replace: the 0 experts left")
+    assert out["replacements"] == [] and out["problem"].startswith("抽取序列中剩余的专家不足以补足各项名额，无法替换（序列中剩余 0 人")
     kinds = [e.kind for e in await tctx.audit.entries_for_tender(tid)]
     assert kinds[-5:] == ["experts.drawn", "experts.declined", "experts.replaced", "experts.declined", "experts.exhausted"]
     assert (await draw_status(tctx, SUPERVISOR, tid))["state"] == "exhausted"
-    with pytest.raises(TooFewExperts, match="too few eligible experts: 4 for 5 seats; excluded: agency_staff 1, declined 2, employment 1, relative 1"):
+    with pytest.raises(TooFewExperts, match="符合条件的专家不足：4 人，席位 5 个；已回避：agency_staff 1, declined 2, employment 1, relative 1"):
         await draw_service.request_draw(tctx, who.agency.actor, tid, plain)
 
 
@@ -134,7 +134,7 @@ async def test_sealed_until_the_session_starts(tctx: TenderContext, beacon: Loca
     assert "excluded" not in agency_view and "signature" not in agency_view
     await experts.reveal_committee(tctx.engine, tid)
     assert len((await draw_status(tctx, who.agency.actor, tid))["committee"]) == 5
-    with pytest.raises(InvalidStateError, match="session of tender .* has started"):
+    with pytest.raises(InvalidStateError, match="评标已开始，评标委员会不能再变动"):
         await draw_service.decline(tctx, who.agency.actor, tid, "E01", "出差 away", "unavailable", "说明 note-1")
 
 
@@ -169,14 +169,14 @@ async def test_verify_draw_from_the_bundle(tctx: TenderContext, beacon: LocalBea
     lines[index] = lines[index].replace(committee[0].encode(), committee[1].encode(), 1)
     (tampered / "entries.jsonl").write_bytes(b"".join(lines))
     code, line = verify(tampered, tid)
-    assert code == 1 and line.startswith("pingbiao: error: ") and "\n" not in line and f"entry {index}" in line, line
+    assert code == 1 and line.startswith("pingbiao: error: ") and "\n" not in line and f"第 {index} 条记录" in line, line
 
     drawn = (await tctx.audit.entries_for_tender(tid, kinds=["experts.drawn"]))[0]
     swapped = {**drawn.payload, "committee": [*drawn.payload["committee"][1:], drawn.payload["committee"][0]]}
     await tctx.audit.append(EntryDraft("experts.drawn", swapped, tid))
     code, line = verify(await export(tctx, signer, tmp_path / "swapped"), tid)
     assert code == 1 and line == (
-        f"pingbiao: error: 记录的评标委员会与重算结果不符 logged committee {', '.join(swapped['committee'])} differs from the recomputed "
+        f"pingbiao: error: 记录的评标委员会与重算结果不符：记录为 {', '.join(swapped['committee'])}，重算为 "
         f"{', '.join(drawn.payload['committee'])}"
     ), line
 
@@ -186,4 +186,4 @@ async def test_verify_draw_from_the_bundle(tctx: TenderContext, beacon: LocalBea
     await tctx.audit.append(EntryDraft("experts.draw_requested", (await tctx.audit.entries_for_tender(tid, kinds=["experts.draw_requested"]))[0].payload, tid))
     await tctx.audit.append(EntryDraft("experts.drawn", forged, tid))
     code, line = verify(await export(tctx, signer, tmp_path / "forged"), tid)
-    assert code == 1 and line.startswith("pingbiao: error: 抽取所用的信标轮次不是申请后的第一轮 round "), line
+    assert code == 1 and line.startswith("pingbiao: error: 抽取所用的信标轮次不是申请后的第一轮：第 "), line

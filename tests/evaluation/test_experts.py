@@ -18,6 +18,7 @@ from evaluation.experts import pool_edit
 from evaluation.experts.pool_csv import id_number_ok, mask_id_number, parse_row
 from evaluation.experts.pool_import import template_csv
 from tests.evaluation.experts_fixtures import HEADER, POOL
+from web.i18n import localize
 
 ADMIN = Actor("acc-admin", "admin")
 FAST = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
@@ -26,7 +27,7 @@ ID1, ID2 = "11010519491231002X", "110105194912310038"
 
 
 def results(report: experts.ImportReport) -> list[tuple[int, str, str, str]]:
-    return [(r.line, r.name, r.result, r.reason) for r in report.rows]
+    return [(r.line, r.name, r.result, str(r.reason or "")) for r in report.rows]
 
 
 async def test_import_reports_rejected_rows_and_upserts(engine: AsyncEngine, audit_log: AuditLog, tmp_path: Path) -> None:
@@ -46,16 +47,19 @@ async def test_import_reports_rejected_rows_and_upserts(engine: AsyncEngine, aud
     report = await experts.import_csv(engine, audit_log, path, ADMIN)
     assert report.accepted == 9 and report.count("added") == 9
     assert report.rejected == [
-        (11, "专业代码 a01 应为大写字母开头、2–12 位大写字母或数字（如 A01） a specialty code is 2-12 capital letters or digits, e.g. A01"),
-        (12, "工作单位关系 boss 应为 employee（任职）、director（董事）或 controller（控制） the relation must be employee, director or controller"),
-        (13, "工作单位：2020-13-01 不是日期（应为 YYYY-MM-DD） '2020-13-01' is not a date (YYYY-MM-DD)"),
-        (14, "与第 2 行重复（专家编号相同） the row has the same code as row 2"),
-        (15, "缺少姓名 name is missing；地区代码 3301 应为 6、9 或 12 位数字（GB/T 2260，如 330102） the region code must be 6, 9 or 12 digits"),
-        (16, "平台账号 nobody 不存在 there is no account nobody"),
-        (17, "亲属 org|cousin 的格式应为 单位代码|collateral/in_law/lineal/spouse a relative is organisation|kinship"),
-        (18, "不可参加日期：结束日期 2026-05-01 早于开始日期 2026-05-10 the period ends before it starts"),
-        (19, "姓名 以 '=' 开头，疑似表格公式，不予导入 name looks like a spreadsheet formula"),
+        (11, "专业代码 a01 应为大写字母开头、2–12 位大写字母或数字（如 A01）"),
+        (12, "工作单位关系 boss 应为 employee（任职）、director（董事）或 controller（控制）"),
+        (13, "工作单位：2020-13-01 不是日期（应为 YYYY-MM-DD）"),
+        (14, "与第 2 行重复（专家编号相同）"),
+        (15, "缺少姓名；地区代码 3301 应为 6、9 或 12 位数字（GB/T 2260，如 330102）"),
+        (16, "平台账号 nobody 不存在"),
+        (17, "亲属 org|cousin 的格式应为 单位代码|collateral/in_law/lineal/spouse"),
+        (18, "不可参加日期：结束日期 2026-05-01 早于开始日期 2026-05-10"),
+        (19, "姓名 以 '=' 开头，疑似表格公式，不予导入"),
     ]
+    english = [row["reason"] for row in report.to_json(lambda text: localize(text, "en"))["rows"] if row["reason"]]
+    assert english[3:5] == ["The row has the same Expert code as row 2",
+                            "Name is missing; Region code 3301 must be 6, 9 or 12 digits (GB/T 2260, e.g. 330102)"]
     entry = await audit_log.entry(audit_log.size - 1)
     assert (entry.kind, entry.payload) == ("experts.imported", {"added": 9, "updated": 0, "rejected": 9, "rows": 18})
     again = await experts.import_csv(engine, audit_log, HEADER + "E01,张一改,,330102,main,A01;B02,,,,0\n", ADMIN)
@@ -88,12 +92,12 @@ async def test_chinese_headers_match_by_id_number_and_link_by_username(engine: A
     report = await experts.import_csv(engine, audit_log, second, ADMIN)
     assert results(report) == [
         (2, "王五（改名）", "updated", ""),
-        (3, "赵六", "rejected", "与第 2 行重复（平台账号相同） the row has the same username as row 2"),
-        (4, "钱七", "rejected", "身份证号应为 18 位且校验位正确 the ID number must have 18 characters and a correct check digit"),
-        (5, "孙八", "rejected", "平台账号 agency.li 不是评审专家账号 agency.li is not an expert account"),
-        (6, "王五again", "rejected", "与第 2 行重复（身份证号相同） the row has the same ID number as row 2"),
-        (7, "周九", "rejected", "场地应为 主场、副场 或 主场;副场 the sites must be main, remote or main;remote"),
-        (8, "", "rejected", "单元格比列多（可能有多余的逗号） the row has more cells than columns (a stray comma?)"),
+        (3, "赵六", "rejected", "与第 2 行重复（平台账号相同）"),
+        (4, "钱七", "rejected", "身份证号应为 18 位且校验位正确"),
+        (5, "孙八", "rejected", "平台账号 agency.li 不是评审专家账号"),
+        (6, "王五again", "rejected", "与第 2 行重复（身份证号相同）"),
+        (7, "周九", "rejected", "场地应为 主场、副场 或 主场;副场"),
+        (8, "", "rejected", "单元格比列多（可能有多余的逗号）"),
     ]
     pool = {e.id: e for e in await experts.list_experts(engine)}
     assert len(pool) == 2
@@ -106,16 +110,16 @@ async def test_chinese_headers_match_by_id_number_and_link_by_username(engine: A
     zhao2 = (await pool_edit.get_expert(engine, zhao.id))[0]
     assert zhao2.region == "510105" and zhao2.id_number == ID2  # a row without the number keeps it
     clash = f"专家编号,姓名,身份证号,地区代码,专业\n{zhao.id},赵六,{ID1},510104,B02\n"
-    assert (await experts.import_csv(engine, audit_log, clash, ADMIN)).rejected == [(2, f"身份证号已属于专家 {wang.id}，与专家编号 {zhao.id} 不符 the ID number belongs to expert {wang.id}, not {zhao.id}")]
+    assert (await experts.import_csv(engine, audit_log, clash, ADMIN)).rejected == [(2, f"身份证号已属于专家 {wang.id}，与专家编号 {zhao.id} 不符")]
 
 
 @pytest.mark.parametrize(("text", "message"), [
-    ("id,name\nE1,x\n", "表格缺少必填列：地区代码、专业（可下载模板） the CSV lacks required columns (download the template)"),
-    ("id,name,account,region,specialties\n", "列 account 已停用，请用“平台账号”列填写专家账号的用户名 the account column is retired: give the expert's username in the 平台账号 column"),
-    ("姓名,地区代码,专业,电话\n", "表格有无法识别的列“电话”，可用的列：专家编号、姓名、身份证号、平台账号、地区代码、场地、专业、工作单位、亲属、不可参加日期、状态 the CSV has an unknown column '电话'"),
-    ("姓名,name,地区代码,专业\n", "表格的列“姓名”出现了两次 the CSV has the column 'name' twice"),
-    ("姓名,地区代码,专业\n\ud800,330102,A01\n", "含有无效字符 CSV 文件 holds characters that are not valid text (a lone surrogate or NUL)"),
-    ('姓名,地区代码,专业\n"' + "x" * 200_000 + '",330102,A01\n', "表格第 2 行无法读取（引号不成对或单元格过长） row 2 of the CSV cannot be read (unpaired quotes or a cell too long)"),
+    ("id,name\nE1,x\n", "表格缺少必填列：地区代码、专业（可下载模板）"),
+    ("id,name,account,region,specialties\n", "列 account 已停用，请用“平台账号”列填写专家账号的用户名"),
+    ("姓名,地区代码,专业,电话\n", "表格有无法识别的列“电话”，可用的列：专家编号、姓名、身份证号、平台账号、地区代码、场地、专业、工作单位、亲属、不可参加日期、状态"),
+    ("姓名,name,地区代码,专业\n", "表格的列“姓名”出现了两次"),
+    ("姓名,地区代码,专业\n\ud800,330102,A01\n", "含有无效字符：CSV 文件（孤立的代理字符或 NUL）"),
+    ('姓名,地区代码,专业\n"' + "x" * 200_000 + '",330102,A01\n', "表格第 2 行无法读取（引号不成对或单元格过长）"),
 ])
 async def test_a_bad_file_is_refused_whole(engine: AsyncEngine, audit_log: AuditLog, text: str, message: str) -> None:
     before = audit_log.size
@@ -141,19 +145,21 @@ async def test_the_form_adds_edits_pauses_and_resumes_each_logged(engine: AsyncE
     with pytest.raises(pool_edit.FormErrors) as caught:
         await pool_edit.save_expert(engine, audit_log, ADMIN, None, {"name": "", "region": "33", "specialties": "a", "id_number": "123",
                                                                    "username": "nobody", "sites": "x"})
-    assert caught.value.errors == {
-        "name": "缺少姓名 name is missing", "id_number": "身份证号应为 18 位且校验位正确 the ID number must have 18 characters and a correct check digit",
-        "region": "地区代码 33 应为 6、9 或 12 位数字（GB/T 2260，如 330102） the region code must be 6, 9 or 12 digits",
-        "specialties": "专业代码 a 应为大写字母开头、2–12 位大写字母或数字（如 A01） a specialty code is 2-12 capital letters or digits, e.g. A01",
-        "sites": "场地应为 主场、副场 或 主场;副场 the sites must be main, remote or main;remote", "username": "平台账号不存在 there is no such account",
+    assert {k: str(v) for k, v in caught.value.errors.items()} == {
+        "name": "缺少姓名", "id_number": "身份证号应为 18 位且校验位正确",
+        "region": "地区代码 33 应为 6、9 或 12 位数字（GB/T 2260，如 330102）",
+        "specialties": "专业代码 a 应为大写字母开头、2–12 位大写字母或数字（如 A01）",
+        "sites": "场地应为 主场、副场 或 主场;副场", "username": "平台账号不存在",
     }
+    assert caught.value.message == "；".join(str(v) for v in caught.value.errors.values())
+    assert localize(caught.value.errors["username"], "en") == "There is no such account"
     size = audit_log.size
     added = await pool_edit.save_expert(engine, audit_log, ADMIN, None, {"name": "李四", "region": "330102", "specialties": "A01", "id_number": ID1})
     entry = await audit_log.entry(size)
     assert (entry.kind, entry.payload) == ("experts.added", {"expert": added.id})
     with pytest.raises(pool_edit.FormErrors) as caught:
         await pool_edit.save_expert(engine, audit_log, ADMIN, None, {"name": "另一人", "region": "330102", "specialties": "A01", "id_number": ID1})
-    assert caught.value.errors == {"id_number": "身份证号已登记在另一位专家名下 the ID number belongs to another expert"}
+    assert {k: str(v) for k, v in caught.value.errors.items()} == {"id_number": "身份证号已登记在另一位专家名下"}
     await pool_edit.save_expert(engine, audit_log, ADMIN, added.id, {"name": "李四", "region": "330106", "specialties": "A01;B02", "id_number": ID1})
     entry = await audit_log.entry(audit_log.size - 1)
     assert (entry.kind, entry.payload) == ("experts.updated", {"expert": added.id, "fields": ["region", "specialties"]})

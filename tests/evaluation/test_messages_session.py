@@ -58,14 +58,18 @@ def test_states_and_reasons_are_named_as_the_pages_label_them() -> None:
 
 
 def test_a_refused_step_names_the_evaluation_and_its_state_in_words() -> None:
-    from evaluation.errors import InvalidStateError
+    from evaluation.errors import InvalidStateError, Text
     from evaluation.session.rules import SessionState, check_transition, require
+    from web.i18n import localize
 
     with pytest.raises(InvalidStateError) as refused:
-        require("《办公设备》第2包", SessionState.CHECKIN, SessionState.SCORING, doing="提交评分表 submit sheets")
-    assert refused.value.message == ("《办公设备》第2包的评标当前为「签到中」，不能提交评分表 "
-                                     "the evaluation is checkin: cannot submit sheets")
+        require("《办公设备》第2包", SessionState.CHECKIN, SessionState.SCORING, doing=Text("不能提交评分表"))
+    assert refused.value.message == "《办公设备》第2包的评标当前为「签到中」，不能提交评分表"
+    english = localize(refused.value.text, "en")
+    assert english.startswith("The evaluation of 《办公设备》第2包 is at the stage “checking in”"), english
+    assert english.endswith("cannot submit sheets"), english
     with pytest.raises(InvalidStateError) as refused:
         check_transition("《办公设备》", SessionState.DONE, SessionState.SCORING)
-    assert refused.value.message == ("《办公设备》的评标当前为「评标结束」，不能转为「独立评分」 "
-                                     "the evaluation is done: it cannot become scoring")
+    assert refused.value.message == "《办公设备》的评标当前为「评标结束」，不能转为「独立评分」"
+    assert localize(refused.value.text, "en") == \
+        "The evaluation of 《办公设备》 is at the stage “finished”: it cannot move to “scoring”"

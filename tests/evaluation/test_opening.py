@@ -75,7 +75,7 @@ async def test_opening_lists_failures_and_opens_the_rest(tctx: TenderContext, be
     assert by_bidder[BIDDERS[0].account]["fields"] == {"total_price": "1000.50", "delivery_days": 30}
     assert by_bidder[BIDDERS[3].account]["status"] == "opened"
     assert by_bidder[BIDDERS[1].account]["status"] == "failed"
-    assert by_bidder[BIDDERS[1].account]["reason"].startswith("not a valid bid: 解密后的内容不是本平台的投标文件 unsealed bid is not a pingbiao bid container")
+    assert by_bidder[BIDDERS[1].account]["reason"] == "not a valid bid: 解密后的内容不是本平台的投标文件"
     assert by_bidder[BIDDERS[2].account]["reason"].startswith("cannot be unsealed:")
     assert record["valid"] == 3 and sorted(r["seq"] for r in record["rows"]) == [1, 2, 3, 4, 5]
     kinds = [e.kind for e in await tctx.audit.entries_for_tender(t.id)]
@@ -122,19 +122,19 @@ async def test_confirm_object_answer_and_final(tctx: TenderContext, beacon: Loca
     t = await tender_with_bids(tctx, beacon, 3)
     await opening.run(tctx, t.id, await the_beacon(beacon, t.opening_round or 0))
     await opening_record.confirm(tctx, BIDDERS[0], t.id)
-    with pytest.raises(ConflictError, match="already confirmed"):
+    with pytest.raises(ConflictError, match="你已确认过开标记录"):
         await opening_record.confirm(tctx, BIDDERS[0], t.id)
-    with pytest.raises(ConflictError, match="no objection after a confirmation"):
+    with pytest.raises(ConflictError, match="确认后不能再提出异议"):
         await opening_record.object_to(tctx, BIDDERS[0], t.id, "改主意")
     objection = await opening_record.object_to(tctx, BIDDERS[1], t.id, "我方报价应为 1001.50")
     with pytest.raises(NotPermitted):
         await opening_record.answer(tctx, BIDDERS[2], t.id, objection["id"], "x")
     await opening_record.answer(tctx, AGENCY, t.id, objection["id"], "经核实，记录无误")
-    with pytest.raises(ConflictError, match="already answered"):
+    with pytest.raises(ConflictError, match="该异议已答复"):
         await opening_record.answer(tctx, AGENCY, t.id, objection["id"], "again")
     assert (await opening_record.finalize(tctx, t.id)).state is TenderState.CONFIRMING  # window still open
     late = dataclasses.replace(tctx, clock=lambda: time.time() + 3600)
-    with pytest.raises(ConflictError, match="confirmation window closed"):
+    with pytest.raises(ConflictError, match="开标记录的确认期已于 .* 结束"):
         await opening_record.confirm(late, BIDDERS[2], t.id)
     assert (await opening_record.finalize(late, t.id)).state is TenderState.CONFIRMED
     record = await opening_record.record(tctx, t.id)
@@ -176,7 +176,7 @@ async def test_a_bid_with_text_the_log_refuses_fails_alone(tctx: TenderContext, 
     record = await opening_record.record(tctx, t.id)
     by_bidder = {r["bidder"]: r for r in record["rows"]}
     assert [by_bidder[b.account]["status"] for b in BIDDERS[:6]] == ["opened", "failed", "failed", "failed", "opened", "opened"]
-    assert "not valid text" in by_bidder[BIDDERS[1].account]["reason"]
+    assert "含有无效字符" in by_bidder[BIDDERS[1].account]["reason"]
     failed = [e for e in await tctx.audit.entries_for_tender(t.id) if e.kind == "bid.open_failed"]
     async with tctx.engine.connect() as conn:
         from evaluation.tenders.store import bid_rows

@@ -61,47 +61,46 @@ async def test_the_pool_re_derives_and_changes_are_named(tctx: TenderContext, be
 
     drawn_pool = [e["id"] for e in export["experts"] if e["id"] not in ("E04", "E05", "E06")]
     # a pool shrunk: an expert of the logged pool missing from the export, an excluded one too
-    mismatch(edited(export, drawn_pool[0], lambda e: None), rf"expert {drawn_pool[0]} is in the logged pool but not in the export")
-    mismatch(edited(export, "E04", lambda e: None), r"expert E04 is excluded in the log \(employment\) but not in the export")
+    mismatch(edited(export, drawn_pool[0], lambda e: None), rf"专家 {drawn_pool[0]} 在记录的专家库中，但不在导出文件中")
+    mismatch(edited(export, "E04", lambda e: None), r"专家 E04 在记录中被回避（employment），但不在导出文件中")
 
     # a pool shrunk in the log: an eligible expert dropped from the request, the bundle re-signed
     def drop(p: dict[str, Any]) -> None:
         p["request"]["pool"] = [e for e in p["request"]["pool"] if e["id"] != drawn_pool[0]]
     shrunk = resign(good, tmp_path / "shrunk", signer, payload_of("experts.draw_requested", drop))
-    mismatch(text, rf"expert {drawn_pool[0]} is in the pool by the export but neither in the logged pool nor excluded in the log",
-             shrunk)
+    mismatch(text, rf"专家 {drawn_pool[0]} 按导出文件在专家库中，但既不在记录的专家库中，也没有回避记录", shrunk)
     # ... or moved from the pool to a made-up exclusion
     def exclude(p: dict[str, Any]) -> None:
         drop(p)
         p["exclusions"].append({"expert": drawn_pool[0], "rule": "relative", "commitment": "00" * 32})
     moved = resign(good, tmp_path / "moved", signer, payload_of("experts.draw_requested", exclude))
-    mismatch(text, rf"expert {drawn_pool[0]} is excluded in the log \(relative\) but eligible by the export", moved)
+    mismatch(text, rf"专家 {drawn_pool[0]} 在记录中被回避（relative），但按导出文件符合条件", moved)
 
     # a changed fact: E04's employment at the bidder ended a day earlier: same rule, other fact
     mismatch(edited(export, "E04", lambda e: {**e, "employers": [{**e["employers"][0], "to": "2024-12-30"}]}),
-             r"expert E04: the commitment of their employment exclusion does not match the export's fact")
+             r"专家 E04 的 employment 回避承诺与导出文件的事实不符")
     # E04 a director instead of an employee: wrong rule
     mismatch(edited(export, "E04", lambda e: {**e, "employers": [{**e["employers"][0], "role": "director"}]}),
-             r"expert E04 is excluded by rule employment in the log, by directorship from the export \(wrong rule\)")
+             r"专家 E04 在记录中按规则 employment 回避，按导出文件为 directorship（规则不符）")
     # E05's relative no longer at a bidder: now eligible, yet excluded in the log
     mismatch(edited(export, "E05", lambda e: {**e, "relatives": []}),
-             r"expert E05 is excluded in the log \(relative\) but eligible by the export")
+             r"专家 E05 在记录中被回避（relative），但按导出文件符合条件")
     # an expert the export adds (imported after the draw, or hidden from the log)
     extra = json.loads(text)
     extra["experts"].append({**json.loads(text)["experts"][0], "id": "E99"})
-    mismatch(json.dumps(extra), r"expert E99 is in the pool by the export but neither in the logged pool nor excluded in the log")
+    mismatch(json.dumps(extra), r"专家 E99 按导出文件在专家库中，但既不在记录的专家库中，也没有回避记录")
 
 
 @pytest.mark.parametrize("text, message", [
-    ("{", "the export is not JSON"),
+    ("{", "导出文件不是有效的 JSON"),
     ('{"v": "pingbiao-experts-export-v1", "tender": "T", "agency": "a", "bidders": [], "experts": [{"id": 1e999}]}',
-     "no field is a fraction"),
-    ('[' * 100000 + ']' * 100000, "nested too deeply|not JSON"),
+     "导出文件中有小数，不应出现"),
+    ('[' * 100000 + ']' * 100000, "导出文件嵌套过深|导出文件不是有效的 JSON"),
     ('{"v": "pingbiao-experts-export-v1", "tender": "T", "agency": "a", "bidders": ["\\ud800"], "experts": []}',
-     "lone surrogate"),
+     "导出文件中有无效字符"),
     ('{"v": "pingbiao-experts-export-v1", "tender": "T", "agency": "a", "bidders": [], "experts": [{"id": "E1"}]}',
-     "expert 1 of the export is malformed"),
-    ('{"v": "other"}', "is not a pingbiao-experts-export-v1 object"),
+     "导出文件第 1 位专家的格式不对"),
+    ('{"v": "other"}', "导出文件的版本或格式不对（应为 pingbiao-experts-export-v1 对象）"),
 ])
 def test_a_malformed_export_is_one_line(text: str, message: str, tmp_path: Path) -> None:
     from evaluation.experts.rederive import parse_export

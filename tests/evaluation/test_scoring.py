@@ -178,13 +178,13 @@ def test_a_clean_sheet() -> None:
 
 def test_sheet_problems() -> None:
     bad = Sheet("e1", "a", {"T1": F(9), "T2": F(4), "X": F(1)}, F(20))
-    found = [(f.problem, f.criterion, f.message) for f in check_sheet(CRITERIA, bad)]
+    found = [(f.problem, f.criterion, str(f.message)) for f in check_sheet(CRITERIA, bad)]
     assert found == [
-        (Problem.OUT_OF_SCALE, "T1", "“T1”的 9 分超出范围 T1 = 9 is not 10..40"),
-        (Problem.OUT_OF_SCALE, "T2", "“T2”的 4 分超出范围 T2 = 4 is not one of 0, 5, 10"),
-        (Problem.UNKNOWN, "X", "X不是需要评分的评分因素 X is not a scored criterion"),
-        (Problem.MISSING, "B1", "“B1”没有评分 B1 is not scored"),
-        (Problem.SUM_ERROR, None, "合计 20 分与各项之和 14 分不符 total 20 but the items sum to 14"),
+        (Problem.OUT_OF_SCALE, "T1", "“T1”的 9 分超出范围（10 至 40）"),
+        (Problem.OUT_OF_SCALE, "T2", "“T2”的 4 分超出范围（可选 0, 5, 10）"),
+        (Problem.UNKNOWN, "X", "X不是需要评分的评分因素"),
+        (Problem.MISSING, "B1", "“B1”没有评分"),
+        (Problem.SUM_ERROR, None, "合计 20 分与各项之和 14 分不符"),
     ]
 
 
@@ -196,8 +196,8 @@ def test_objective_scores_must_agree_across_experts() -> None:
         sheet("e2", "b", 30, 5, 12),
     ]
     found = check_sheets(CRITERIA, sheets)
-    assert [(f.problem, f.bid, f.criterion, f.message) for f in found] == [
-        (Problem.OBJECTIVE_INCONSISTENT, "a", "T2", "各专家对客观分“T2”的评分不一致（e1=5, e2=10） T2 differs across experts")
+    assert [(f.problem, f.bid, f.criterion, str(f.message)) for f in found] == [
+        (Problem.OBJECTIVE_INCONSISTENT, "a", "T2", "各专家对客观分“T2”的评分不一致（e1=5, e2=10）")
     ]
     with pytest.raises(ScoringError, match="^同一位专家对同一份投标有两张评分表"):
         check_sheets(CRITERIA, [sheets[0], sheets[0]])

@@ -79,7 +79,7 @@ async def test_a_withdrawn_seat_is_refilled_from_the_reserve(tctx: TenderContext
         await refill.refill(ectx, AGENCY, tid, "acc-nobody")
     with pytest.raises(ConflictError, match="未回避：只有回避成员的席位才能补抽"):
         await refill.refill(ectx, AGENCY, tid, members[1].account)
-    with pytest.raises(InvalidStateError, match="has started"):  # the plain decline stays closed after the start
+    with pytest.raises(InvalidStateError, match="评标已开始，评标委员会不能再变动"):  # the plain decline stays closed after the start
         await draw_service.decline(tctx, AGENCY, tid, session.member(members[1].account).expert_id, "x", "avoidance", "y")
     assert tctx.audit.size == before
 

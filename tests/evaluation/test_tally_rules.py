@@ -48,11 +48,11 @@ def test_tender_states_its_deduction_within_the_range() -> None:
     assert parse_spec(spec(category="services", sme_deduction="20")).sme_rate() == F(1, 5)
     assert parse_spec(spec(category="works", sme_deduction="3")).sme_rate() == F(3, 100)
     assert parse_spec(spec(sme_deduction="12.5")).to_json()["sme_deduction"] == "12.5"
-    for bad, message in ((spec(sme_deduction="9"), "must be 10%–20%"), (spec(sme_deduction="21"), "must be 10%–20%"),
-                         (spec(category="works", sme_deduction="6"), "must be 3%–5%"),
-                         (spec(sme_deduction=10, sme_reserved=True), "reserved for SMEs"),
-                         (spec(sme_deduction=1.5), "must be a percentage"),
-                         (spec(sme_deduction="x"), "is not a percentage")):
+    for bad, message in ((spec(sme_deduction="9"), "^货物项目的小微企业价格扣除须为 10%–20%"), (spec(sme_deduction="21"), "^货物项目的小微企业价格扣除须为 10%–20%"),
+                         (spec(category="works", sme_deduction="6"), "^工程项目的小微企业价格扣除须为 3%–5%"),
+                         (spec(sme_deduction=10, sme_reserved=True), "专门面向中小企业的项目不设小微企业价格扣除"),
+                         (spec(sme_deduction=1.5), "小微企业价格扣除须为百分比数字"),
+                         (spec(sme_deduction="x"), "小微企业价格扣除不是有效的百分比")):
         with pytest.raises(InvalidRequest, match=message):
             parse_spec(bad)
 
@@ -71,7 +71,7 @@ def test_only_a_declared_small_enterprise_with_its_letter_is_deducted() -> None:
 
 
 def test_min_bids_below_the_methods_minimum_is_refused() -> None:
-    with pytest.raises(InvalidRequest, match="min_bids 最少投标人数 of a open tender is at least 3"):
+    with pytest.raises(InvalidRequest, match="此采购方式的最少投标人数不能少于 3 家.*现为 2 家"):
         parse_spec(spec(min_bids=2))
     assert parse_spec(spec(min_bids=4)).min_bids == 4
     assert parse_spec({**spec(), "method": "single_source", "invited": ["b"], "min_bids": 1}).min_bids == 1
@@ -79,9 +79,9 @@ def test_min_bids_below_the_methods_minimum_is_refused() -> None:
 
 def test_too_few_valid_bids_fail_never_rank() -> None:
     bids = [Bid("a", 100), Bid("b", 120), Bid("c", 90, invalid="符合性审查不通过")]
-    with pytest.raises(NotEnoughBids, match="废标.*only 2 valid bid"):
+    with pytest.raises(NotEnoughBids, match="废标：.*投标只有 2 家，少于 3 家"):
         tally(CRITERIA, Method.COMPREHENSIVE, bids, same_scores(bids), min_valid=3)
-    with pytest.raises(NotEnoughBids, match="only 0 valid bid"):  # 最低评标价法 without a valid bid: 废标
+    with pytest.raises(NotEnoughBids, match="投标只有 0 家"):  # 最低评标价法 without a valid bid: 废标
         tally(Criteria(()), Method.LOWEST_PRICE, [Bid("a", 100, invalid="资格审查不通过")], [])
     with pytest.raises(NotEnoughBids):
         tally(Criteria(()), Method.LOWEST_PRICE, [], [])
@@ -119,7 +119,7 @@ def test_lowest_price_ignores_sheets_even_with_findings() -> None:
     wrong = [Sheet("e1", "a", {"T": F(99)}, total=F(1)), Sheet("e1", "b", {})]  # off scale, wrong sum, missing
     result = tally(CRITERIA, Method.LOWEST_PRICE, bids, wrong)
     assert [(b.bid, b.rank, b.means, b.total) for b in result.bids] == [("b", 1, {}, 0), ("a", 2, {}, 0)]
-    with pytest.raises(ScoringError, match="最低评标价法 has no technical scores"):
+    with pytest.raises(ScoringError, match="最低评标价法没有技术分"):
         tally(CRITERIA, Method.LOWEST_PRICE, bids, [], tie_rule=TieRule.TECHNICAL)
 
 
@@ -253,5 +253,5 @@ def test_money_from_a_client_is_checked_before_any_arithmetic() -> None:
         with pytest.raises(InvalidRequest):
             yuan_to_fen(text)
     huge = {"items": [{"unit_price": "999999999999999.99", "quantity": 2**40}]}
-    with pytest.raises(InvalidRequest, match="larger than any price"):
+    with pytest.raises(InvalidRequest, match="^修正后总价超出上限"):
         corrected_total(CorrectionRule.UNIT_SUM, huge, 1)

@@ -93,9 +93,9 @@ async def test_tampered_and_resigned_bundles_are_rejected(tctx: TenderContext, b
             verify_draw(resign(good, tmp_path / name, signer, edit), tid)
 
     rejected("seed", payload_of("experts.drawn", lambda p: p.update(seed="00" * 32)),
-             r"logged seed 0{64} differs from the recomputed [0-9a-f]{64}")
+             r"记录的种子与重算结果不符：第 \d+ 条记录的种子为 0{64}，重算为 [0-9a-f]{64}")
     rejected("randomness", payload_of("experts.drawn", lambda p: p.update(randomness="00" * 32)),
-             r"logged randomness 0{64} is not SHA-256 of the verified beacon signature")
+             r"第 \d+ 条记录的随机数 0{64} 不是第 \d+ 轮已核验信标签名的 SHA-256")
     # the operator's own beacon, same rounds, with valid signatures it made itself: only the pin catches it
     own = LocalBeacon.create(period=tctx.chain.period, genesis_time=tctx.chain.genesis_time)
 
@@ -111,19 +111,19 @@ async def test_tampered_and_resigned_bundles_are_rejected(tctx: TenderContext, b
             committee=list(again.committee), sequence=list(again.sequence)))(entries)
 
     rejected("chain", lambda es: [e for e in own_chain(es) if e["kind"] not in ("experts.declined", "experts.replaced")],
-             "the draw request's beacon chain [0-9a-f]{64} is not the chain the tender was published with")
+             "第 \\d+ 条记录的信标链 [0-9a-f]{64} 不是项目发布时的 [0-9a-f]{64}")
     rejected("non-member", payload_of("experts.declined", lambda p: p.update(expert=reserve[0])),
-             f"declined expert {reserve[0]} was not a member of the committee at that moment")
+             f"退出的专家当时不是评标委员会成员：第 \\d+ 条记录中的专家 {reserve[0]}")
     rejected("no-evidence", payload_of("experts.declined", lambda p: p.update(evidence="")),
-             "lacks its reason, ground .* or evidence")
+             "专家退出缺少理由、原因或证明材料：第 \\d+ 条记录中专家 .* 的退出")
     rejected("deleted-decline", lambda es: [e for e in es if e["kind"] != "experts.declined"],
-             r"experts.replaced follows no experts.declined entry \(a decline is missing\)")
+             r"第 \d+ 条记录 experts.replaced 之前没有 experts.declined（缺少一条退出记录）")
     rejected("date", payload_of("experts.draw_requested", lambda p: p["plan"].update(evaluation_date="2020-01-01")),
-             "the 回避 date 2020-01-01 is not the tender's scheduled evaluation day")
+             "第 \\d+ 条记录的回避日期为 2020-01-01，项目的评标日期为 ")
     rejected("no-purchaser", payload_of("experts.draw_requested", lambda p: p["plan"].update(purchaser="")),
-             "names no purchaser")
+             "抽取申请没有写明采购人，无法核验回避")
     rejected("dropped-exclusion", payload_of("experts.draw_requested", lambda p: p.update(exclusions=p["exclusions"][1:])),
-             "exclusion counts .* are not the committed exclusions")
+             "回避人数与承诺的回避记录不符：第 \\d+ 条记录的回避人数为 .*，回避记录为 ")
     # times: the log never goes back, and the randomness cannot be logged before its round existed
     def entry_time(kind: str, to: Callable[[Entries, dict[str, Any]], str]) -> Callable[[Entries], Entries]:
         def edit(entries: Entries) -> Entries:
@@ -133,11 +133,11 @@ async def test_tampered_and_resigned_bundles_are_rejected(tctx: TenderContext, b
         return edit
 
     rejected("backdated", entry_time("experts.draw_requested", lambda es, e: "2020-01-01T00:00:00.000000Z"),
-             r"its time 2020-01-01T00:00:00.000000Z is earlier than entry \d+'s .*the log never goes back in time")
+             r"审计日志的时间倒退（疑似补记）：第 \d+ 条记录的时间 2020-01-01T00:00:00.000000Z 早于第 \d+ 条记录的 ")
     rejected("early-drawn", entry_time("experts.drawn", lambda es, e: next(x for x in es if x["kind"] == "experts.draw_requested")["time"]),
-             rf"experts.drawn is logged at .*, before round {drawn['round']} was published")
+             rf"抽取结果记录在信标轮次公布之前：第 \d+ 条记录 experts.drawn 记于 .*，第 {drawn['round']} 轮公布于 ")
     rejected("other-refill", payload_of("experts.replaced", lambda p: p.update(replacements=[committee[0]])),
-             "logged replacements .* differ from the recomputed")
+             "记录的替补专家与重算结果不符：第 \\d+ 条记录为 .*，重算为 ")
 
     # A rewrite from the request on: the first member struck from the pool, the draw re-run with the
     # same beacon round. Consistent in itself, so it verifies alone …
@@ -153,10 +153,10 @@ async def test_tampered_and_resigned_bundles_are_rejected(tctx: TenderContext, b
     assert committee[0] not in verify_draw(rewritten, tid).committee
     # … but not against the checkpoint the auditor kept from the first export.
     kept = (tmp_path / "before" / "checkpoint").read_bytes()
-    with pytest.raises(BundleError, match="not consistent with the --since checkpoint"):
+    with pytest.raises(BundleError, match="审计包与起点检查点不一致"):
         verify_draw(rewritten, tid, since=kept)
     code, line = cli(rewritten, tid, "--since", str(tmp_path / "before" / "checkpoint"))
-    assert code == 1 and "\n" not in line and "not consistent with the --since checkpoint" in line, line
+    assert code == 1 and "\n" not in line and "审计包与起点检查点不一致" in line, line
     code, out = cli(good, tid, "--since", str(tmp_path / "before" / "checkpoint"))
     assert code == 0 and "consistent with the checkpoint of" in out and LOCAL_BEACON_NOTE in out, out
 
@@ -170,14 +170,14 @@ async def test_the_avoidance_day_is_the_tenders_and_the_purchaser_is_required(tc
     who = await people(tctx)
     t = await opened_tender(tctx, who)
     day = opening_day(t.spec.opening_time).isoformat()
-    with pytest.raises(InvalidRequest, match=f"scheduled evaluation day {day}"):
+    with pytest.raises(InvalidRequest, match=f"抽取只能按项目的评标日期（{day}）进行回避"):
         await draw_service.request_draw(tctx, who.agency.actor, t.id, {**PLAIN, "evaluation_date": "2026-05-10"})
-    with pytest.raises(InvalidRequest, match="purchaser 采购人 is required"):
+    with pytest.raises(InvalidRequest, match="请填写采购人的统一社会信用代码（用于回避）"):
         await draw_service.request_draw(tctx, who.agency.actor, t.id, {"size": 5})
     assert not await tctx.audit.entries_for_tender(t.id, kinds=["experts.draw_requested"])
-    with pytest.raises(InvalidRequest, match="evaluation_date 评标日期 2020-01-01 must be from the opening day"):
+    with pytest.raises(InvalidRequest, match="评标日期须在开标当天至开标后 30 天之内（开标日为 .*，收到 2020-01-01）"):
         parse_spec(spec(evaluation_date="2020-01-01"))
-    with pytest.raises(InvalidRequest, match="is not a date"):
+    with pytest.raises(InvalidRequest, match="「评标日期」不是有效日期"):
         parse_spec(spec(evaluation_date="tomorrow"))
 
 
@@ -209,7 +209,7 @@ async def test_a_new_draw_only_after_the_reserve_ran_out(tctx: TenderContext, be
         last_decline = [e for e in entries if e["kind"] == "experts.declined"][-1]
         return [e for e in entries if e is not last_decline and e["kind"] != "experts.exhausted"]
 
-    with pytest.raises(DrawMismatch, match=r"a new draw request while the draw of entry \d+ was not exhausted"):
+    with pytest.raises(DrawMismatch, match=r"上一次抽取尚未用尽就有新的抽取申请：第 \d+ 条记录申请抽取时，第 \d+ 条记录的抽取尚未用尽"):
         verify_draw(resign(good, tmp_path / "redraw", signer, without_exhaustion), tid)
 
     def published_again(entries: Entries) -> Entries:
@@ -217,5 +217,5 @@ async def test_a_new_draw_only_after_the_reserve_ran_out(tctx: TenderContext, be
         at = entries.index(first)
         return [*entries[: at + 1], json.loads(json.dumps(first)), *entries[at + 1 :]]
 
-    with pytest.raises(DrawMismatch, match="is published a second time"):
+    with pytest.raises(DrawMismatch, match="项目被发布了两次，核验不通过：第 \\d+ 条记录再次发布项目 "):
         verify_draw(resign(good, tmp_path / "republished", signer, published_again), tid)

@@ -42,7 +42,11 @@ async def test_errors_have_one_shape(aiohttp_client: Any, settings: Settings) ->
     resp = await client.get("/no/such/page")
     assert resp.status == 404
     body = await resp.json()
-    assert body == {"ok": False, "status": 404, "error": "Not Found", "request_id": resp.headers["X-Request-Id"]}
+    assert body == {"ok": False, "status": 404, "error": "这个地址没有内容", "request_id": resp.headers["X-Request-Id"]}
+    english = await client.get("/no/such/page", cookies={"lang": "en"})
+    assert (await english.json())["error"] == "There is nothing at this address"
+    wrong_method = await client.get("/logout")  # a form posts it; nothing answers a GET
+    assert wrong_method.status == 405 and (await wrong_method.json())["error"] == "这个地址不接受这种请求"
 
 
 async def test_demo_bids_open_by_themselves(aiohttp_client: Any, settings: Settings) -> None:

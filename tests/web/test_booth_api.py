@@ -255,7 +255,7 @@ async def test_token_and_join_churn_is_throttled_and_the_audit_log_stays_small(
     burst = JOIN_BURST
     assert outcomes == [1000] * burst + [CloseCode.TOO_MANY_JOINS] * (TOKEN_BURST - burst) + [429]
     status, body = await token_for(client, headers["expert1"], room)
-    assert status == 429 and body["error"].startswith("请求入场凭证过于频繁") and "try again in" in body["error"]
+    assert status == 429 and body["error"].startswith("请求入场凭证过于频繁，请 ") and "秒后再试" in body["error"]
     resp = await client.get(f"/api/booth/{room}/token", headers={**headers["expert1"], "Accept": "application/json"})
     assert resp.status == 429 and 1 <= int(resp.headers["Retry-After"]) <= 6
     entries = [e for e in await log.entries(start_size, log.size) if e.kind.startswith("booth.")]

@@ -50,5 +50,5 @@ async def test_experts_export_feeds_rederive_pool(aiohttp_client: Any, tmp_path:
     missing = tmp_path / "none.json"
     refused = run_cli(data_dir, "experts", "export", "--tender", "T-nope", str(missing))
     lines = refused.stderr.strip().splitlines()
-    assert refused.returncode == 1 and lines == ["pingbiao: error: 找不到该项目 no tender T-nope"], refused.stderr
+    assert refused.returncode == 1 and lines == ["pingbiao: error: 找不到该项目（T-nope）"], refused.stderr
     assert not missing.exists() and refused.stdout == ""

@@ -216,7 +216,20 @@ async def test_decisions_and_answers_over_http(aiohttp_client: Any, tmp_path: Pa
     (tmp_path / "report.pdf").write_bytes(pdf)
     text = subprocess.run([need_executable("pdftotext"), str(tmp_path / "report.pdf"), "-"], capture_output=True, text=True,
                           check=True, timeout=60).stdout
+    text = "".join(text.split())  # the table's cells wrap their lines
     assert "评审决定" in text and "说明已接受" in text and "缺少法定代表人授权书" in text, text
+    # A reader who chose English gets an English copy: the labels translated, the signed content as signed.
+    english_pdf = await (await hall.client.get(f"/evaluation/{tender_id}/report.pdf",
+                                               headers={**hall.headers["supervisor"], "Cookie": hall.headers["supervisor"]["Cookie"] + "; lang=en"})).read()
+    (tmp_path / "report-en.pdf").write_bytes(english_pdf)
+    english = subprocess.run([need_executable("pdftotext"), str(tmp_path / "report-en.pdf"), "-"], capture_output=True,
+                             text=True, check=True, timeout=60).stdout
+    words = " ".join(english.split())
+    for label in ("Evaluation report", "Committee decisions", "Justification accepted", "Confirmed by the bidder",
+                  "Report hash (SHA-256"):
+        assert label in words, label
+    flat = "".join(english.split())
+    assert digest in flat and "缺少法定代表人授权书" in flat and "评审决定" not in flat and "说明已接受" not in flat
 
 
 async def test_justification_form_refusals_keep_nothing(aiohttp_client: Any, tmp_path: Path) -> None:

@@ -104,7 +104,7 @@ async def test_each_lot_has_its_own_session_over_http(aiohttp_client: Any, tmp_p
 
     size = log.size
     status, body = await hall.call("agency", "POST", f"/api/tenders/{tid}/result", json={"lot": 1})
-    assert status == 409 and "not signed" in one_line(body)
+    assert status == 409 and "评标报告尚未经全体成员签署" in one_line(body)
     for bad in ({"lot": 5}, {"lot": "1"}, {}):
         status, body = await hall.call("agency", "POST", f"/api/tenders/{tid}/result", json=bad)
         assert status == 400, (bad, body)

@@ -46,6 +46,11 @@ def used_keys() -> dict[str, str]:
 
     found: dict[str, str] = dict.fromkeys(TEXTS, "evaluation/notifications/rules.py")
     found.update(domain_templates(SOURCES))
+    from evaluation.session import report  # the PDF's words for the report's codes (its English copy)
+
+    for words in (report.SITES, report.MEMBER_KINDS, report.CHANGE_REASONS, report.CORRECTION_RULES,
+                  report.CORRECTION_STATUS, report.QUERY_STATUS):
+        found.update(dict.fromkeys(words.values(), "evaluation/session/report.py"))
     found.setdefault("；", "evaluation/errors.py")  # Text.join's separator
     for pattern, files in ((TEMPLATE_KEYS, TEMPLATES), (SCRIPT_KEYS, SCRIPTS), (PYTHON_KEYS, PYTHON)):
         for path in files:

@@ -123,7 +123,7 @@ async def test_unnamed_route_is_denied_and_logged(aiohttp_client: Any, tmp_path:
     app.router.add_get("/undeclared", secret)
     client: TestClient = await aiohttp_client(app)
     resp = await client.get("/undeclared")
-    assert resp.status == 403 and "No access rule" in (await resp.json())["error"]
+    assert resp.status == 403 and (await resp.json())["error"] == "此路径未声明权限"
     assert any("no permission rule" in r.getMessage() for r in caplog.records)
 
 
@@ -134,14 +134,14 @@ async def test_signed_out_html_redirects_and_api_gets_401(app_client: TestClient
     resp = await app_client.get("/api/audit/entries")
     body = await resp.json()
     assert resp.status == 401 and body.pop("request_id") == resp.headers["X-Request-Id"]
-    assert body == {"ok": False, "status": 401, "error": "请先登录 Sign in first"}
+    assert body == {"ok": False, "status": 401, "error": "请先登录"}
 
 
 async def test_wrong_role_and_supervisor_writes_are_one_line_403(app_client: TestClient) -> None:
     bidder = await make_account(app_client.app, Role.bidder)
     resp = await app_client.get("/api/audit/entries", headers=await session_headers(app_client.app, bidder))
     body = await resp.json()
-    assert resp.status == 403 and body["error"].startswith("无权访问 Your role (bidder) may not do this; allowed: 监管")
+    assert resp.status == 403 and body["error"].startswith("无权访问：供应商不能进行此操作，允许：监管")
     supervisor = await make_account(app_client.app, Role.supervisor)
     assert decide(Rule(frozenset({Role.supervisor})), supervisor, "POST") is Decision.read_only
     assert decide(Rule(frozenset({Role.supervisor})), supervisor, "GET") is Decision.allow

@@ -36,7 +36,7 @@ async def refused_and_nothing_written(hall: Hall, tender_id: str, experts: list[
     size = log.size
     status, body = await hall.call("agency", "POST", f"/api/evaluation/{tender_id}/start", json={})
     assert status == 409, body
-    assert body["error"] == REFUSAL and body["error"].startswith("评标须全程录音录像：录制服务不可用，请联系运维")
+    assert body["error"] == str(REFUSAL) and body["error"].startswith("评标须全程录音录像：录制服务不可用，请联系运维")
     assert "\n" not in body["error"] and "Traceback" not in body["error"]
     status, _ = await hall.call("agency2", "POST", f"/api/evaluation/{tender_id}/start", json={})
     assert status == 403  # another agency gets the start's own refusal, not this one

@@ -141,7 +141,7 @@ async def refused(hall: Hall, who: str, method: str, path: str, **kw: Any) -> No
         headers = {**without_token(hall, who, token), **extra}
         resp = await hall.client.request(method, path, headers=headers, **kw)
         body = await resp.text()
-        assert resp.status == 403 and "CSRF" in body, f"{method} {path} as {who} with token {token!r}: {resp.status} {body}"
+        assert resp.status == 403 and "安全校验失败" in body, f"{method} {path} as {who} with token {token!r}: {resp.status} {body}"
         assert log.size == size, f"{method} {path} appended to the audit log"
 
 

@@ -26,46 +26,46 @@ def seal(hall: Hall, round: int, price: str) -> bytes:
 
 # (who, method, path, json body or "bid:<price>", status, expected text in body, audit kinds appended)
 BEFORE_OPENING: list[tuple[str, str, str, Any, int, str, list[str]]] = [
-    ("anonymous", "GET", "/api/tenders", None, 401, "Sign in first", []),
-    ("bidder0", "POST", "/api/tenders", tender_body(), 403, "may not do this", []),
-    ("supervisor", "POST", "/api/tenders", tender_body(), 403, "may not do this", []),
-    ("supervisor", "POST", f"/api/tenders/{T}/publish", None, 403, "may not do this", []),
-    ("agency", "POST", "/api/tenders", {"title": ""}, 400, "title must be a non-empty string", []),
-    ("bidder0", "GET", f"/api/tenders/{T}", None, 404, "no tender", []),  # a draft is the agency's
-    ("agency2", "POST", f"/api/tenders/{T}/publish", None, 404, "no tender", []),  # another agency's draft
+    ("anonymous", "GET", "/api/tenders", None, 401, "请先登录", []),
+    ("bidder0", "POST", "/api/tenders", tender_body(), 403, "无权访问", []),
+    ("supervisor", "POST", "/api/tenders", tender_body(), 403, "无权访问", []),
+    ("supervisor", "POST", f"/api/tenders/{T}/publish", None, 403, "无权访问", []),
+    ("agency", "POST", "/api/tenders", {"title": ""}, 400, "「项目名称」不能为空", []),
+    ("bidder0", "GET", f"/api/tenders/{T}", None, 404, "找不到该项目", []),  # a draft is the agency's
+    ("agency2", "POST", f"/api/tenders/{T}/publish", None, 404, "找不到该项目", []),  # another agency's draft
     ("agency", "POST", f"/api/tenders/{T}/publish", None, 200, '"state": "published"', ["tender.published"]),
     ("agency", "POST", f"/api/tenders/{T}/amend", {"changes": {"budget_fen": 90_000_000}, "reason": "预算"}, 200, '"amendments": 1', ["tender.amended"]),
-    ("agency", "POST", f"/api/tenders/{T}/amend", {"changes": {"record_fields": []}, "reason": "x"}, 400, "cannot be amended", []),
+    ("agency", "POST", f"/api/tenders/{T}/amend", {"changes": {"record_fields": []}, "reason": "x"}, 400, "这些内容发布后不能变更：record_fields", []),
     ("bidder0", "PUT", f"/api/tenders/{T}/bid", "bid:100.00", 201, '"status": "submitted"', ["bid.submitted"]),
     ("bidder1", "PUT", f"/api/tenders/{T}/bid", "bid:200.00", 201, '"status": "submitted"', ["bid.submitted"]),
     ("bidder1", "PUT", f"/api/tenders/{T}/bid", "bid:190.00", 201, '"kind": "bid.replaced"', ["bid.replaced"]),
     ("bidder2", "PUT", f"/api/tenders/{T}/bid", "bid:300.00", 201, '"status": "submitted"', ["bid.submitted"]),
     ("bidder2", "DELETE", f"/api/tenders/{T}/bid", None, 200, '"status": "withdrawn"', ["bid.withdrawn"]),
     ("bidder2", "PUT", f"/api/tenders/{T}/bid", "bid:310.00", 201, '"status": "submitted"', ["bid.submitted"]),  # a third bid: 公开招标 needs three
-    ("bidder3", "PUT", f"/api/tenders/{T}/bid", "raw:not a sealed bid at all", 400, "not a sealed bid", []),
-    ("agency", "PUT", f"/api/tenders/{T}/bid", "bid:1.00", 403, "may not do this", []),
+    ("bidder3", "PUT", f"/api/tenders/{T}/bid", "raw:not a sealed bid at all", 400, "这不是有效的密封投标文件", []),
+    ("agency", "PUT", f"/api/tenders/{T}/bid", "bid:1.00", 403, "无权访问", []),
     ("bidder0", "GET", f"/api/tenders/{T}/bid", None, 200, '"checkpoint"', []),
-    ("bidder3", "GET", f"/api/tenders/{T}/bid", None, 404, "you have no bid", []),
-    ("agency", "GET", f"/api/tenders/{T}/bids", None, 403, "only after the opening", []),
+    ("bidder3", "GET", f"/api/tenders/{T}/bid", None, 404, "你在该项目中没有投标", []),
+    ("agency", "GET", f"/api/tenders/{T}/bids", None, 403, "开标后代理机构才能看到投标", []),
     ("supervisor", "GET", f"/api/tenders/{T}/bids", None, 200, '"bidder": ', []),
     ("bidder0", "POST", f"/api/tenders/{T}/hall/signin", {"name": "供应商零"}, 201, "供应商零", ["hall.signin"]),
-    ("bidder3", "POST", f"/api/tenders/{T}/hall/signin", {}, 403, "with a submitted bid", []),
-    ("agency", "GET", f"/api/tenders/{T}/record", None, 409, "the record is published at the opening", []),
-    ("agency", "GET", f"/api/tenders/{T}/leads", None, 409, "only after the opening", []),
+    ("bidder3", "POST", f"/api/tenders/{T}/hall/signin", {}, 403, "只有已递交投标的投标人可以在本大厅签到", []),
+    ("agency", "GET", f"/api/tenders/{T}/record", None, 409, "开标记录在开标时公布", []),
+    ("agency", "GET", f"/api/tenders/{T}/leads", None, 409, "开标后才有线索", []),
     ("bidder0", "GET", f"/api/tenders/{T}/hall", None, 200, "供应商零", []),
     ("bidder1", "GET", f"/api/tenders/{T}/hall", None, 200, '"signins": []', []),  # nobody else's sign-in before the opening
     ("bidder3", "GET", f"/api/tenders/{T}/hall", None, 403, "开标大厅仅对其采购人、投标人和监督人开放", []),
 ]
 
 AFTER_OPENING: list[tuple[str, str, str, Any, int, str, list[str]]] = [
-    ("bidder3", "PUT", f"/api/tenders/{T}/bid", "bid:1.00", 409, "the bid deadline", []),
+    ("bidder3", "PUT", f"/api/tenders/{T}/bid", "bid:1.00", 409, "投标截止时间", []),
     ("agency", "GET", f"/api/tenders/{T}/record", None, 200, '"total_price": "190.00"', []),
     ("bidder0", "POST", f"/api/tenders/{T}/record/confirm", None, 201, "bidder", ["opening.confirmed"]),
-    ("bidder3", "POST", f"/api/tenders/{T}/record/confirm", None, 403, "no bid in the opening record", []),
+    ("bidder3", "POST", f"/api/tenders/{T}/record/confirm", None, 403, "的开标记录中没有投标", []),
     ("bidder1", "POST", f"/api/tenders/{T}/record/objections", {"text": "报价读错"}, 201, "报价读错", ["opening.objection"]),
     ("agency", "GET", f"/api/tenders/{T}/leads", None, 200, '"same_ip"', []),
     ("supervisor", "GET", f"/api/tenders/{T}/leads", None, 200, '"leads"', []),
-    ("agency2", "GET", f"/api/tenders/{T}/leads", None, 403, "another agency", []),
+    ("agency2", "GET", f"/api/tenders/{T}/leads", None, 403, "属于其他采购代理机构", []),
     ("agency", "GET", f"/api/tenders/{T}/bids", None, 200, '"bidder": ', []),
 ]
 

@@ -67,5 +67,5 @@ async def test_a_result_is_published_only_by_its_agency_after_the_signed_report(
     status, body = await hall.call("agency2", "POST", f"/api/tenders/{t['id']}/result", json={})
     assert status == 403, body
     status, body = await hall.call("agency", "POST", f"/api/tenders/{t['id']}/result", json={})
-    assert status == 409 and "signed report" in body["error"], body
+    assert status == 409 and "评标报告签署后才能公告结果" in body["error"], body
     assert hall.client.app[AUDIT_LOG].size == size  # nothing logged

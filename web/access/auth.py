@@ -23,7 +23,7 @@ from evaluation.accounts.account import (
     now_us,
 )
 from evaluation.accounts.logins import close_session, open_session, release_attempt, reserve_attempt
-from evaluation.errors import DomainError
+from evaluation.errors import DomainError, Text
 from web.access import throttle
 from web.access.csrf import csrf_middleware
 from web.access.permissions import install_permissions, permission_middleware
@@ -39,6 +39,7 @@ from web.access.sessions import (
 )
 from web.api.body import form_or_json
 from web.errors import BadRequest, error_response
+from web.i18n import language_of, localize
 from web.keys import AUDIT_LOG, ENGINE
 from web.rendering import render
 from web.replies import json_response
@@ -87,7 +88,7 @@ async def login_page(request: web.Request) -> web.Response:
 async def login(request: web.Request) -> web.StreamResponse:
     form = await _fields(request, "username", "password", "next")
     if not form["username"] or not form["password"]:
-        return _login_failed(request, form, 400, "请填写用户名和密码 Username and password are required")
+        return _login_failed(request, form, 400, Text("请填写用户名和密码"))
     engine = request.app[ENGINE]
     address = request.remote or ""
     attempt, until = await reserve_attempt(engine, throttle.sign_in_keys(address, form["username"]))
@@ -100,7 +101,7 @@ async def login(request: web.Request) -> web.StreamResponse:
         log.info("sign-in failed", extra={"username": form["username"][:64], "remote": address})
         if (until := attempt.locked_until()) is not None:
             return _login_failed(request, form, 429, *throttle.retry_message(until, attempt.at_us))
-        return _login_failed(request, form, 401, exc.message)
+        return _login_failed(request, form, 401, exc.text)
     await release_attempt(engine, attempt)
     if (old := session_token(request)) is not None:
         await close_session(engine, old)
@@ -116,11 +117,12 @@ async def login(request: web.Request) -> web.StreamResponse:
     return response
 
 
-def _login_failed(request: web.Request, form: dict[str, str], status: int, message: str, retry: int = 0) -> web.Response:
+def _login_failed(request: web.Request, form: dict[str, str], status: int, message: str | Text, retry: int = 0) -> web.Response:
     response = (
-        error_response(status, message)
+        error_response(status, message, request)
         if _is_json(request)
-        else render(request, "login.html", next=safe_next(form["next"] or "/"), error=message, username=form["username"])
+        else render(request, "login.html", next=safe_next(form["next"] or "/"),
+                    error=localize(message, language_of(request)), username=form["username"])
     )
     response.set_status(status)
     if retry:
@@ -162,13 +164,14 @@ async def password(request: web.Request) -> web.StreamResponse:
     form = await _fields(request, "current", "new", "confirm")
     try:
         if form["new"] != form["confirm"]:
-            raise BadRequest("两次输入的新密码不一致 The new password and its confirmation differ")
+            raise BadRequest("两次输入的新密码不一致")
         engine = request.app[ENGINE]
         await change_password(request.app[AUDIT_LOG], engine, account, form["current"], form["new"])
     except (DomainError, BadRequest) as exc:
         if _is_json(request):
             raise
-        response = render(request, "account.html", account=account, error=exc.message, changed=False)
+        response = render(request, "account.html", account=account, error=localize(exc.text, language_of(request)),
+                          changed=False)
         response.set_status(exc.status)
         return response
     log.info("password changed; every session ended", extra={"account": account.id})
@@ -213,7 +216,7 @@ async def admin_create(request: web.Request) -> web.StreamResponse:
     except DomainError as exc:
         if _is_json(request):
             raise
-        return await _admin_page(request, exc.message, exc.status)
+        return await _admin_page(request, localize(exc.text, language_of(request)), exc.status)
     log.info("account created", extra={"account": created.id, "role": created.role.value, "by": admin.id})
     if _is_json(request):
         return json_response({"ok": True, "account": created.to_json()}, status=201)

@@ -48,10 +48,10 @@ async def csrf_middleware(request: web.Request, handler: Handler) -> web.StreamR
         presented = await _presented(request)
         if not hmac.compare_digest(presented.encode(), str(request["csrf_token"]).encode()):
             log.warning("csrf check failed", extra={"path": request.path, "method": request.method, "given": bool(presented)})
-            raise Forbidden("安全校验失败，请刷新页面后重试 Missing or wrong CSRF token: reload the page and try again")
+            raise Forbidden("安全校验失败，请刷新页面后重试")
     elif request.headers.get("Upgrade", "").lower() == "websocket" and not _same_origin(request):
         log.warning("cross-origin websocket refused", extra={"path": request.path, "origin": request.headers.get("Origin")})
-        raise Forbidden("跨站连接被拒绝 WebSocket connections must come from this site's own pages")
+        raise Forbidden("跨站连接被拒绝")
     return await handler(request)
 
 

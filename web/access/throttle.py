@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 
 from evaluation.accounts.account import normalize_username
 from evaluation.accounts.logins import SignInKeys
+from evaluation.errors import Text
 
 
 def sign_in_keys(address: str, username: str) -> SignInKeys:
@@ -25,10 +26,9 @@ def sign_in_keys(address: str, username: str) -> SignInKeys:
     return SignInKeys(pair=f"pair:{user}|{addr}", address=f"ip:{addr}", account=f"user:{user}")
 
 
-def retry_message(until_us: int, at_us: int) -> tuple[str, int]:
+def retry_message(until_us: int, at_us: int) -> tuple[Text, int]:
     """The one-line 429 message and the Retry-After seconds."""
     seconds = max(1, math.ceil((until_us - at_us) / 1_000_000))
-    wait = f"{seconds // 60} min {seconds % 60} s" if seconds >= 60 else f"{seconds} s"
+    wait = Text("{m} 分 {s} 秒", m=seconds // 60, s=seconds % 60) if seconds >= 60 else Text("{s} 秒", s=seconds)
     at = datetime.fromtimestamp(until_us / 1_000_000, tz=UTC).strftime("%H:%M:%S UTC")
-    text = f"登录失败次数过多 Too many failed sign-ins for this account or address: try again in {wait} (at {at})"
-    return text, seconds
+    return Text("登录失败次数过多，请 {wait}后再试（{at}）", wait=wait, at=at), seconds

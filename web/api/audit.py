@@ -37,13 +37,13 @@ def int_param(request: web.Request, name: str, default: int | None = None, minim
     raw = request.query.get(name)
     if raw is None:
         if default is None:
-            raise BadRequest(f"缺少查询参数 {name} query parameter '{name}' is required")
+            raise BadRequest("缺少查询参数 {name}", name=name)
         return default
     if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:  # "²".isdigit() is True, int("²") fails
-        raise BadRequest(f"查询参数 {name} 须为非负整数 query parameter '{name}' must be a whole number, got {raw[:20]!r}")
+        raise BadRequest("查询参数 {name} 须为非负整数（收到 {got}）", name=name, got=repr(raw[:20]))
     value = int(raw)
     if value < minimum:
-        raise BadRequest(f"查询参数 {name} 不能小于 {minimum} query parameter '{name}' must be at least {minimum}")
+        raise BadRequest("查询参数 {name} 不能小于 {minimum}", name=name, minimum=minimum)
     return value
 
 
@@ -67,7 +67,7 @@ async def entries(request: web.Request) -> web.Response:
     start = int_param(request, "start", 0)
     end = min(int_param(request, "end", start + 100), start + MAX_PAGE, log.size)
     if start > log.size:
-        raise BadRequest(f"起始位置 {start} 超出日志长度 {log.size} start {start} is beyond the log size {log.size}")
+        raise BadRequest("起始位置 {start} 超出日志长度 {size}", start=start, size=log.size)
     rows = await log.entries(start, max(start, end))
     return json_response({"size": log.size, "entries": [entry_json(e) for e in rows]})
 
@@ -78,9 +78,9 @@ async def inclusion(request: web.Request) -> web.Response:
     index = int_param(request, "index")
     size = int_param(request, "size", log.size, minimum=1)
     if size > log.size:
-        raise BadRequest(f"树大小 {size} 超出日志长度 {log.size} size {size} is beyond the log size {log.size}")
+        raise BadRequest("树大小 {size} 超出日志长度 {length}", size=size, length=log.size)
     if index >= size:
-        raise BadRequest(f"第 {index} 条不在大小为 {size} 的日志树中 index {index} is not in a tree of size {size}")
+        raise BadRequest("第 {index} 条不在大小为 {size} 的日志树中", index=index, size=size)
     proof = await log.inclusion_proof(index, size)
     entry = (await log.entries(index, index + 1))[0]
     root = await log.root_at(size)
@@ -95,8 +95,8 @@ async def consistency(request: web.Request) -> web.Response:
     size1 = int_param(request, "from")
     size2 = int_param(request, "to", log.size)
     if not size1 <= size2 <= log.size:
-        raise BadRequest(f"须满足 from ≤ to ≤ {log.size}，现为 from={size1}、to={size2} "
-                         f"need from <= to <= {log.size}, got from={size1} to={size2}")
+        raise BadRequest("须满足 from ≤ to ≤ {size}，现为 from={first}、to={second}", size=log.size, first=size1,
+                         second=size2)
     proof = await log.consistency_proof(size1, size2)
     return json_response(
         {
@@ -113,10 +113,10 @@ def entry_index(request: web.Request) -> int:
     """The ``{index}`` of the route: a whole number naming an entry of the log (400, 404 otherwise)."""
     raw = request.match_info["index"]
     if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:  # "²".isdigit() is True, int("²") fails
-        raise BadRequest("条目编号须为非负整数 entry index must be a whole number")
+        raise BadRequest("条目编号须为非负整数")
     size = request.app[AUDIT_LOG].size
     if int(raw) >= size:
-        raise NotFound(f"没有第 {raw} 条：日志共 {size} 条 no entry {raw}: the log has {size} entries")
+        raise NotFound("没有第 {index} 条：日志共 {size} 条", index=raw, size=size)
     return int(raw)
 
 

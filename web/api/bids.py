@@ -41,7 +41,7 @@ async def upload(request: web.Request) -> web.Response:
     """The sealed bid as the raw body (application/octet-stream), streamed to disk."""
     actor = current_actor(request)
     if request.content_type != "application/octet-stream":
-        raise UnsupportedMediaType("请以原始内容上传密封好的投标文件 send the sealed bid as the raw body with Content-Type application/octet-stream")
+        raise UnsupportedMediaType("请以原始内容（Content-Type application/octet-stream）上传密封好的投标文件")
     await visible_tender(request, actor)
 
     async def body() -> AsyncIterator[bytes]:
@@ -125,7 +125,7 @@ def _session(request: web.Request, actor_account: str) -> tuple[str, UploadSessi
     token = request.match_info["upload"]
     session = _sessions(request).get(token)
     if session is None or session.account != actor_account or session.tender_id != request.match_info["id"]:
-        raise NotFoundError("找不到这次上传（已完成、已取消或已超时），请重新密封并上传投标文件 no such upload: it was finished, cancelled or timed out; seal and send the bid again")
+        raise NotFoundError("找不到这次上传（已完成、已取消或已超时），请重新密封并上传投标文件")
     return token, session
 
 
@@ -137,9 +137,9 @@ async def upload_start(request: web.Request) -> web.Response:
     try:
         size = (await request.json())["size"]
     except (ValueError, KeyError, TypeError):
-        raise InvalidRequest('请说明密封投标文件的大小 send {"size": <bytes of the sealed bid>} as JSON') from None
+        raise InvalidRequest('请以 JSON 说明密封投标文件的大小：{"size": 字节数}') from None
     if not isinstance(size, int) or isinstance(size, bool) or size <= 0:
-        raise InvalidRequest("文件大小须为大于零的整数（字节） size must be a whole number of bytes above zero")
+        raise InvalidRequest("文件大小（size）须为大于零的整数（字节）")
     sessions = _sessions(request)
     for token, old in list(sessions.items()):  # one session per bidder and tender: a new one replaces it
         if old.account == actor.account and old.tender_id == tender.id:
@@ -160,23 +160,24 @@ async def upload_part(request: web.Request) -> web.Response:
     """Bytes `offset`.. of the sealed bid; the part with `last=1` ends it and answers the receipt."""
     actor = current_actor(request)
     if request.content_type != "application/octet-stream":
-        raise UnsupportedMediaType("请以原始内容上传每一段 send each part as the raw body with Content-Type application/octet-stream")
+        raise UnsupportedMediaType("请以原始内容（Content-Type application/octet-stream）上传每一段")
     token, session = _session(request, actor.account)
     sessions = _sessions(request)
     try:
         offset = int(request.query.get("offset", ""))
     except ValueError:
-        raise InvalidRequest("本段的起点须为此前已发送的字节数 offset must be the whole number of bytes sent before this part") from None
+        raise InvalidRequest("本段的起点（offset）须为此前已发送的字节数") from None
     last = request.query.get("last") == "1"
     assert session.task is not None
     async with session.lock:
         if offset != session.received:
-            raise ConflictError(f"本段的起点与已上传的位置不符 this part starts at byte {offset}, the upload is at byte {session.received}")
+            raise ConflictError("本段的起点与已上传的位置不符：本段从第 {offset} 字节开始，已上传到第 {received} 字节",
+                                offset=offset, received=session.received)
         session.touch(sessions, token)
         try:
             async for chunk in request.content.iter_chunked(CHUNK):
                 if session.received + len(chunk) > session.size:
-                    raise InvalidRequest(f"上传的内容超过了声明的大小 the parts are longer than the {session.size} bytes announced")
+                    raise InvalidRequest("上传的内容超过了声明的大小（{size} 字节）", size=session.size)
                 await session.feed(chunk)
                 if session.task.done():
                     break
@@ -187,7 +188,8 @@ async def upload_part(request: web.Request) -> web.Response:
                 joined.cancel()
             if not session.task.done() and last:
                 if session.received != session.size:
-                    raise InvalidRequest(f"上传的内容少于声明的大小 the upload ended at byte {session.received} of the {session.size} announced")
+                    raise InvalidRequest("上传的内容少于声明的大小：只有 {received} 字节，声明为 {size} 字节",
+                                             received=session.received, size=session.size)
                 session.finishing = True
                 await session.feed(None)
                 await asyncio.wait({session.task})
@@ -197,10 +199,10 @@ async def upload_part(request: web.Request) -> web.Response:
         if session.task.done():
             session.end(sessions, token)
             if session.task.cancelled():
-                raise NotFoundError("上传已取消 the upload was cancelled")
+                raise NotFoundError("上传已取消")
             receipt = session.task.result()  # raises what submit refused (limit, header, deadline)
             if not last:
-                raise InvalidRequest("上传在最后一段之前中断 the upload ended before its last part")
+                raise InvalidRequest("上传在最后一段之前中断")
             return json_response(receipt.to_json(), status=201)
         session.touch(sessions, token)
     return json_response({"received": session.received})
@@ -212,7 +214,7 @@ async def upload_cancel(request: web.Request) -> web.Response:
     actor = current_actor(request)
     token, session = _session(request, actor.account)
     if session.finishing:
-        raise ConflictError("投标文件正在保存，请在「我的投标」查看回执，或撤回投标 the bid is already being stored: see 我的投标 for its receipt, or withdraw it")
+        raise ConflictError("投标文件正在保存，请在「我的投标」查看回执，或撤回投标")
     session.end(_sessions(request), token)
     if session.task is not None:
         await asyncio.wait({session.task})
@@ -238,7 +240,7 @@ async def list_bids(request: web.Request) -> web.Response:
     actor = current_actor(request)
     tender = await visible_tender(request, actor)
     if actor.role != "supervisor" and not (tender.owned_by(actor) and tender.state in AFTER_OPENING):
-        raise Forbidden("开标后代理机构才能看到投标 bids are shown to the agency only after the opening")
+        raise Forbidden("开标后代理机构才能看到投标")
     async with ctx(request).engine.connect() as conn:
         rows = await bid_rows(conn, tender.id)
     return json_response({"bids": [bids.bid_json(r) for r in rows]})

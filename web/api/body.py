@@ -23,18 +23,18 @@ class PayloadTooLarge(AppError):
 
 async def _raw(request: web.Request) -> bytes:
     if request.content_length is not None and request.content_length > MAX_JSON_BYTES:
-        raise PayloadTooLarge(f"请求正文过大 the request body is larger than {MAX_JSON_BYTES} bytes")
+        raise PayloadTooLarge("请求正文过大（超过 {limit} 字节）", limit=MAX_JSON_BYTES)
     try:
         return await request.read()
     except web.HTTPRequestEntityTooLarge:
-        raise PayloadTooLarge(f"请求正文过大 the request body is larger than {MAX_JSON_BYTES} bytes") from None
+        raise PayloadTooLarge("请求正文过大（超过 {limit} 字节）", limit=MAX_JSON_BYTES) from None
 
 
 async def json_value(request: web.Request) -> Any:
     """The request's JSON, any shape (InputError 400 for what breaks the rules)."""
     raw = await _raw(request)
     if not raw.strip():
-        raise BadRequest("请求正文为空 the request body is empty: send a JSON object")
+        raise BadRequest("请求正文为空，请发送 JSON 对象")
     if len(raw) > INLINE_PARSE_BYTES:  # a large body is read in a worker thread: the loop keeps serving
         return await asyncio.to_thread(parse_json, raw, what="request body")
     return parse_json(raw, what="request body")
@@ -44,7 +44,7 @@ async def json_body(request: web.Request) -> dict[str, Any]:
     """The request's JSON object."""
     data = await json_value(request)
     if not isinstance(data, dict):
-        raise BadRequest("请求正文必须是 JSON 对象 the request body must be a JSON object")
+        raise BadRequest("请求正文必须是 JSON 对象")
     return data
 
 

@@ -206,7 +206,7 @@ async def _next_part(reader: Any) -> Any:
     try:
         return await reader.next()
     except (ValueError, AssertionError):
-        raise BadRequest("表单格式无效 the form is not valid multipart/form-data") from None
+        raise BadRequest("表单格式无效（须为 multipart/form-data）") from None
 
 
 async def justification_form(request: web.Request, kept: list[dict[str, Any]]) -> tuple[dict[str, str], dict[str, Any] | None]:
@@ -219,13 +219,13 @@ async def justification_form(request: web.Request, kept: list[dict[str, Any]]) -
     try:
         reader = await request.multipart()
     except (ValueError, AssertionError, KeyError):  # no boundary, or a Content-Type aiohttp cannot read
-        raise BadRequest("表单格式无效 the form is not valid multipart/form-data") from None
+        raise BadRequest("表单格式无效（须为 multipart/form-data）") from None
     while (part := await _next_part(reader)) is not None:
         if not isinstance(part, BodyPartReader):
-            raise BadRequest("表单格式无效 the form must not nest parts")
+            raise BadRequest("表单格式无效：不能嵌套分段")
         if part.name == "document" and part.filename is not None:
             if stored is not None:
-                raise BadRequest("只能附一份证明材料 send one supporting document")
+                raise BadRequest("只能附一份证明材料")
             name = justifications.document_name(part.filename)
             session = await sessions.get_session(ctx(request), tender_id)
             bid_queries.justifiable(session, actor, fields, ctx(request).tenders.now_us())
@@ -234,11 +234,11 @@ async def justification_form(request: web.Request, kept: list[dict[str, Any]]) -
                 while chunk := await part.read_chunk(1 << 16):
                     writer.write(chunk)
                 if writer.size == 0:
-                    raise BadRequest("证明材料是空文件 the supporting document is empty")
+                    raise BadRequest("证明材料是空文件")
                 blob = await writer.commit()
             except TooLarge:
-                raise PayloadTooLarge(f"证明材料不能超过 {justifications.MAX_DOCUMENT_BYTES >> 20} MiB "
-                                      "the supporting document is too large") from None
+                raise PayloadTooLarge("证明材料不能超过 {mib} MiB",
+                                      mib=justifications.MAX_DOCUMENT_BYTES >> 20) from None
             except BaseException:
                 writer.abort()
                 raise
@@ -246,16 +246,16 @@ async def justification_form(request: web.Request, kept: list[dict[str, Any]]) -
             kept.append(stored)
             continue
         if part.name not in ("bid", "text"):
-            raise BadRequest("表单字段无效 the form holds an unknown field")
+            raise BadRequest("表单字段无效")
         raw = b""
         while chunk := await part.read_chunk(1 << 14):
             raw += chunk
             if len(raw) > FORM_TEXT_BYTES:
-                raise BadRequest("表单字段过长 a form field is too long")
+                raise BadRequest("表单字段过长")
         try:
             fields[part.name] = check_text(raw.decode("utf-8"), f"form field {part.name}")
         except UnicodeDecodeError:
-            raise BadRequest(f"含有无效字符 form field {part.name} is not UTF-8") from None
+            raise BadRequest("表单字段 {field} 含有无效字符（须为 UTF-8）", field=part.name) from None
     return fields, stored
 
 

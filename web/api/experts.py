@@ -45,7 +45,7 @@ def decode_csv(raw: bytes) -> str:
     try:
         return check_text(raw.decode("utf-8-sig"), "CSV 文件")
     except UnicodeDecodeError:
-        raise BadRequest("表格文件不是 UTF-8 编码（可能是 GBK），请在表格软件中另存为“CSV UTF-8”后再导入 the CSV file is not UTF-8 (perhaps GBK): save it as \"CSV UTF-8\" and import again") from None
+        raise BadRequest("表格文件不是 UTF-8 编码（可能是 GBK），请在表格软件中另存为“CSV UTF-8”后再导入") from None
 
 
 @routes.post("/api/experts/import", name="experts.csv_import")
@@ -55,15 +55,15 @@ async def import_pool(request: web.Request) -> web.Response:
         text = (await json_body(request)).get("csv")
     else:
         if request.content_length is not None and request.content_length > MAX_CSV:
-            raise PayloadTooLarge(f"表格文件超过 {MAX_CSV >> 20} MiB，请拆分后分批导入 the CSV file is larger than {MAX_CSV >> 20} MiB: split it and import the parts")
+            raise PayloadTooLarge("表格文件超过 {mib} MiB，请拆分后分批导入", mib=MAX_CSV >> 20)
         raw = bytearray()
         async for chunk in request.content.iter_chunked(1 << 16):
             raw += chunk
             if len(raw) > MAX_CSV:
-                raise PayloadTooLarge(f"表格文件超过 {MAX_CSV >> 20} MiB，请拆分后分批导入 the CSV file is larger than {MAX_CSV >> 20} MiB: split it and import the parts")
+                raise PayloadTooLarge("表格文件超过 {mib} MiB，请拆分后分批导入", mib=MAX_CSV >> 20)
         text = decode_csv(bytes(raw))
     if not isinstance(text, str) or not text.strip():
-        raise BadRequest("表格文件是空的，请选择填好的文件（可下载模板） the CSV file is empty: choose a filled-in file (download the template)")
+        raise BadRequest("表格文件是空的，请选择填好的文件（可下载模板）")
     report = await experts.import_csv(ctx(request).engine, ctx(request).audit, text, actor)
     return json_response(report.to_json())
 
@@ -75,7 +75,7 @@ async def template(request: web.Request) -> web.Response:
 
 
 def _form_errors(request: web.Request, exc: FormErrors) -> web.Response:
-    return error_response(400, exc.message, request, errors=exc.errors)
+    return error_response(400, exc.text, request, errors=exc.errors)
 
 
 @routes.post("/api/experts", name="experts.add")

@@ -16,6 +16,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from evaluation.audit.entry import Actor
+from evaluation.errors import Text
 from evaluation.tenders import hall_host, opening_record
 from evaluation.tenders.lots import bid_fields, lots_json
 from evaluation.tenders.rules import TenderState, format_time, is_local_beacon
@@ -89,10 +90,9 @@ async def _may_enter(request: web.Request, tender: Tender, actor: Actor) -> None
     raise Forbidden(hall_closed(tender))
 
 
-def hall_closed(tender: Tender) -> str:
+def hall_closed(tender: Tender) -> Text:
     """Who may enter a tender's hall, in one line naming the tender by its title."""
-    return (f"「{tender.spec.title[:60]}」的开标大厅仅对其采购人、投标人和监督人开放 "
-            "the hall is for the tender's agency, its bidders and supervisors")
+    return Text("「{title}」的开标大厅仅对其采购人、投标人和监督人开放", title=tender.spec.title[:60])
 
 
 async def snapshot(request: web.Request, tender: Tender, actor: Actor) -> dict[str, Any]:

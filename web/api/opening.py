@@ -142,5 +142,5 @@ async def leads(request: web.Request) -> web.Response:
     actor = current_actor(request)
     tender = await visible_tender(request, actor)
     if actor.role != "supervisor" and not tender.owned_by(actor):
-        raise Forbidden(f"「{tender.spec.title}」属于其他采购代理机构 tender {tender.id} belongs to another agency")
+        raise Forbidden("「{title}」属于其他采购代理机构", title=tender.spec.title)
     return json_response({"leads": await opening_record.collusion_leads(ctx(request), tender.id)})

@@ -35,7 +35,7 @@ def current_actor(request: web.Request) -> Actor:
     """The signed-in account as an audit Actor (roles are enforced by web/access/permissions/tenders.py)."""
     account = request.get("account")
     if account is None:
-        raise Unauthorized("请先登录 Sign in first")
+        raise Unauthorized("请先登录")
     actor: Actor = account.actor
     return actor
 
@@ -53,7 +53,7 @@ async def visible_tender(request: web.Request, actor: Actor) -> tenders.Tender:
     """The tender in the path if `actor` may see it: drafts only for their owner and supervisors."""
     tender = await tenders.get(ctx(request), request.match_info["id"])
     if tender.state is TenderState.DRAFT and not (tender.owned_by(actor) or actor.role == "supervisor"):
-        raise NotFound(f"找不到该项目 no tender {tender.id}")
+        raise NotFound("找不到该项目")
     return tender
 
 

@@ -39,7 +39,7 @@ from typing import Any
 
 from evaluation.audit.entry import EntryDraft
 from evaluation.audit.events import KINDS, register_kind
-from evaluation.errors import DomainError
+from evaluation.errors import DomainError, Text
 from signaling.janus.checkpoints import NAME
 from web.config import Settings
 
@@ -77,13 +77,12 @@ def recordings_root(settings: Settings) -> Path:
     return Path(settings.recordings_dir) if settings.recordings_dir else settings.data_dir / "recordings"
 
 
-def tools_missing() -> str:
-    """Why nothing can be converted here ('' when janus-pp-rec, ffmpeg and ffprobe are installed)."""
+def tools_missing() -> Text | None:
+    """Why nothing can be converted here (None when janus-pp-rec, ffmpeg and ffprobe are installed)."""
     missing = [t for t in ("janus-pp-rec", "ffmpeg", "ffprobe") if shutil.which(t) is None]
     if not missing:
-        return ""
-    return (f"未安装录像转换工具 {', '.join(missing)}（Debian 软件包 janus-tools、ffmpeg） "
-            f"cannot archive recordings: {', '.join(missing)} not installed (Debian packages janus-tools, ffmpeg)")
+        return None
+    return Text("未安装录像转换工具 {tools}（Debian 软件包 janus-tools、ffmpeg）", tools=", ".join(missing))
 
 
 def sha256_file(path: Path) -> str:
@@ -116,12 +115,12 @@ def read_header(path: Path) -> dict[str, Any]:
     with open(path, "rb") as f:
         magic = f.read(8)
         if magic != b"MJR00002":
-            raise ArchiveError(f"不是 Janus 录像文件 not a Janus recording (MJR00002): {path.name}")
+            raise ArchiveError("不是 Janus 录像文件（MJR00002）：{name}", name=path.name)
         (length,) = struct.unpack(">H", f.read(2))
         try:
             return json.loads(f.read(length))
         except ValueError:
-            raise ArchiveError(f"录像文件头无法读取 unreadable recording header: {path.name}") from None
+            raise ArchiveError("录像文件头无法读取：{name}", name=path.name) from None
 
 
 def recordings_in(directory: Path) -> list[Recording]:
@@ -182,7 +181,7 @@ async def _run(*cmd: str) -> str:
     out, err = await proc.communicate()
     if proc.returncode != 0:
         last = (err or out).decode(errors="replace").strip().splitlines()[-1:] or [""]
-        raise ArchiveError(f"录像转换失败 recording conversion failed: {Path(cmd[0]).name}: {last[0][:200]}")
+        raise ArchiveError("录像转换失败：{tool}：{output}", tool=Path(cmd[0]).name, output=last[0][:200])
     return out.decode(errors="replace")
 
 
@@ -240,7 +239,7 @@ def read_manifest(directory: Path) -> dict[str, Any] | None:
     except FileNotFoundError:
         return None
     except ValueError:
-        raise ArchiveError(f"归档清单无法读取 unreadable archive manifest: {directory / MANIFEST}") from None
+        raise ArchiveError("归档清单无法读取：{path}", path=directory / MANIFEST) from None
 
 
 async def archive_room(room: str, tender: str, source: Path, target: Path,
@@ -250,7 +249,7 @@ async def archive_room(room: str, tender: str, source: Path, target: Path,
     (<archive>/<tender>/<room>). `participants` maps a feed id to (account, source). Returns the
     manifest and whether it changed."""
     missing = tools_missing()
-    if missing:
+    if missing is not None:
         raise ArchiveError(missing)
     target.mkdir(parents=True, exist_ok=True)
     old = read_manifest(target) or {}
@@ -364,8 +363,8 @@ async def recording_ended(app: Any, rooms: Iterable[str]) -> None:
     rooms = list(rooms)
     if not rooms:
         return
-    if tools_missing():
-        log.warning("recordings not archived", extra={"reason": tools_missing()})
+    if (missing := tools_missing()) is not None:
+        log.warning("recordings not archived", extra={"reason": str(missing)})
         return
     try:
         await archive_rooms(app[AUDIT_LOG], app[SETTINGS], rooms)

@@ -20,9 +20,11 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from evaluation.errors import Text
 from signaling.janus.launcher import JanusUnavailable
 from web.booth.media import MEDIA, SOURCES, MediaPlane, feed_id, janus_room_id
 from web.errors import NotFound
+from web.i18n import language_of, localize
 from web.replies import json_response
 
 routes = web.RouteTableDef()
@@ -35,8 +37,9 @@ MAX_STREAMS = 64
 SESSIONS_PER_MEMBER = 4  # media sessions one member keeps in one room (a reload or two, another tab)
 
 
-def _refuse(text: str) -> web.Response:
-    return json_response({"janus": "error", "error": {"code": 403, "reason": text}}, status=403)
+def _refuse(request: web.Request, text: Text) -> web.Response:
+    reason = localize(text, language_of(request))
+    return json_response({"janus": "error", "error": {"code": 403, "reason": reason}}, status=403)
 
 
 async def _member(request: web.Request) -> tuple[str, str, MediaPlane]:
@@ -44,11 +47,11 @@ async def _member(request: web.Request) -> tuple[str, str, MediaPlane]:
     media = request.app[MEDIA]
     account = await media.admit(request, room)  # the booth's one entry rule (web/booth/routes.py)
     if not media.sfu:
-        raise NotFound(f"这个评标舱没有录音录像服务 No media server for booth room {room}")
+        raise NotFound("这个评标舱没有录音录像服务")
     try:
         await media.ensure_room(room)
     except JanusUnavailable:
-        raise NotFound(f"这个评标舱没有录音录像服务 No media server for booth room {room}") from None
+        raise NotFound("这个评标舱没有录音录像服务") from None
     return account, room, media
 
 
@@ -56,9 +59,9 @@ def _own_session(request: web.Request, media: MediaPlane, account: str, room: st
     try:
         session = int(request.match_info["session"])
     except ValueError:
-        raise NotFound("没有这个媒体会话 No such media session") from None
+        raise NotFound("没有这个媒体会话") from None
     if media.owners.get(session) != (account, room):
-        raise NotFound("没有这个媒体会话 No such media session")
+        raise NotFound("没有这个媒体会话")
     return session
 
 
@@ -66,7 +69,7 @@ def _handle(request: web.Request) -> int:
     try:
         return int(request.match_info["handle"])
     except ValueError:
-        raise NotFound("没有这个媒体连接 No such media handle") from None
+        raise NotFound("没有这个媒体连接") from None
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
@@ -133,7 +136,7 @@ async def create(request: web.Request) -> web.Response:
     account_id, room, media = await _member(request)
     body = await _body(request)
     if body["janus"] != "create":
-        return _refuse("只能创建媒体会话 Only 'create' is accepted here")
+        return _refuse(request, Text("只能创建媒体会话（create）"))
     reply = await _janus(media, "", {"janus": "create", "transaction": str(body.get("transaction", ""))[:64]})
     if reply.get("janus") == "success":
         mine = [sid for sid, owner in media.owners.items() if owner == (account_id, room)]
@@ -152,12 +155,12 @@ async def session_request(request: web.Request) -> web.Response:
     kind = body["janus"]
     if kind == "attach":
         if body.get("plugin") != "janus.plugin.videoroom":
-            return _refuse("只能使用视频会议插件 Only the VideoRoom plugin")
+            return _refuse(request, Text("只能使用视频会议插件（VideoRoom）"))
         forward = {"janus": "attach", "plugin": "janus.plugin.videoroom", "transaction": tx}
     elif kind in ("keepalive", "destroy"):
         forward = {"janus": kind, "transaction": tx}
     else:
-        return _refuse(f"不允许的请求 Request {kind[:40]!r} is not allowed")
+        return _refuse(request, Text("不允许的请求 {kind}", kind=repr(kind[:40])))
     reply = await _janus(media, f"/{session}", forward)
     if kind == "destroy":
         media.owners.pop(session, None)
@@ -194,7 +197,7 @@ async def handle_request(request: web.Request) -> web.Response:
         try:
             plugin = await plugin_body(media, account_id, room, body.get("body"))
         except ValueError:
-            return _refuse("不允许的媒体请求 This media request is not allowed")
+            return _refuse(request, Text("不允许的媒体请求"))
         forward: dict[str, Any] = {"janus": "message", "body": plugin, "transaction": tx}
         jsep = body.get("jsep")
         if isinstance(jsep, dict) and jsep.get("type") in ("offer", "answer") and isinstance(jsep.get("sdp"), str):
@@ -207,5 +210,5 @@ async def handle_request(request: web.Request) -> web.Response:
     elif kind == "detach":
         forward = {"janus": "detach", "transaction": tx}
     else:
-        return _refuse(f"不允许的请求 Request {kind[:40]!r} is not allowed")
+        return _refuse(request, Text("不允许的请求 {kind}", kind=repr(kind[:40])))
     return json_response(await _janus(media, f"/{session}/{handle}", forward))

@@ -21,7 +21,7 @@ from aiohttp import web
 
 from evaluation.audit.entry import EntryDraft
 from evaluation.audit.events import KINDS, register_kind
-from evaluation.errors import ConflictError, DomainError
+from evaluation.errors import ConflictError, DomainError, Text
 from evaluation.session.ids import parse_evaluation_id
 from evaluation.tenders.tender import get
 from web.api.tenders import TENDERS
@@ -36,8 +36,7 @@ WAIVED_DOC = (
     "setting allow_unrecorded allows it (本场评审未录音录像). Payload: room, session, setting "
     "('true', or 'auto' on a demonstration database), reason (why nothing is recorded)."
 )
-REFUSAL = ("评标须全程录音录像：录制服务不可用，请联系运维 The evaluation must be recorded throughout: "
-           "the recording service is unavailable, contact operations")
+REFUSAL = Text("评标须全程录音录像：录制服务不可用，请联系运维")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

@@ -35,7 +35,9 @@ from aiohttp import web
 from evaluation.accounts.account import Account
 from evaluation.accounts.account import Role as AccountRole
 from evaluation.audit.entry import Actor, EntryDraft
+from evaluation.errors import DomainError, Text
 from evaluation.session import booth_events
+from evaluation.tenders.tender import get as get_tender
 from signaling.codes import Role as BoothRole
 from signaling.config import SignalingConfig
 from signaling.janus.launcher import JanusUnavailable
@@ -43,6 +45,7 @@ from signaling.server import SERVER, SignalingServer, signaling_app
 from signaling.throttle import AccountBudget
 from signaling.tokens import TokenSigner
 from signaling.turn import IceConfig
+from web.api.tenders import TENDERS
 from web.booth import janus_proxy, recording_rule
 from web.booth.media import MEDIA, MediaPlane
 from web.config import Settings
@@ -240,7 +243,7 @@ PRESENCE = web.AppKey("booth_presence", AuditHooks)
 def _account(request: web.Request) -> Account:
     account: Account | None = request.get("account")
     if account is None:  # the permission rules require sign-in; this is a second lock
-        raise Forbidden("请先登录 Sign in first")
+        raise Forbidden("请先登录")
     return account
 
 
@@ -248,10 +251,10 @@ async def _admitted(request: web.Request, room: str) -> tuple[Account, BoothRole
     """The signed-in account and its role in `room`; NotFound for no such room, Forbidden if it may not join."""
     account = _account(request)
     if tender_of(room) is None:
-        raise NotFound(f"没有这个评标舱 No booth room {room}")
+        raise NotFound("没有评标舱 {room}", room=room)
     role = await may_join(request, account, room)
     if role is None:
-        raise Forbidden(f"无权进入评标舱 You may not join the booth room {room}")
+        raise Forbidden("无权进入评标舱 {room}", room=room)
     return account, role
 
 
@@ -267,9 +270,7 @@ async def booth_token(request: web.Request) -> web.Response:
     wait = budget.take("", account.id, now)  # per account, whatever the room
     if wait:
         log.info("room tokens throttled", extra={"account": account.id, "room": room})
-        refused = error_response(
-            429, f"请求入场凭证过于频繁，请 {wait} 秒后再试 Too many room passes requested: try again in {wait} s"
-        )
+        refused = error_response(429, Text("请求入场凭证过于频繁，请 {wait} 秒后再试", wait=wait), request)
         refused.headers["Retry-After"] = str(wait)
         return refused
     media = request.app[MEDIA]
@@ -302,7 +303,17 @@ async def booth_page(request: web.Request) -> web.Response:
     tender_id = tender_of(room)
     waived = tender_id is not None and await recording_rule.waived(request.app, tender_id)
     return render(request, "booth.html", room=room, tender_id=tender_id, booth_role=role.value, account=account,
-                  recording=media.sfu, waived=waived)
+                  recording=media.sfu, waived=waived, title=await _tender_title(request.app, tender_id))
+
+
+async def _tender_title(app: web.Application, tender_id: str | None) -> str:
+    """The project's name, which the booth's heading shows (the room code stays beside it, small)."""
+    if tender_id is None:
+        return ""
+    try:
+        return (await get_tender(app[TENDERS], tender_id)).spec.title
+    except DomainError:
+        return ""
 
 
 def install(app: web.Application) -> None:

@@ -79,7 +79,7 @@ def _rederive(tender: str, bundle: Path, experts: Path) -> int:
     try:
         text = experts.read_text(encoding="utf-8")
     except UnicodeDecodeError:
-        raise ExportError(f"{experts} is not UTF-8") from None
+        raise ExportError("文件不是 UTF-8 编码：{path}", path=experts) from None
     print(rederive_pool(bundle, tender, text).summary())
     return 0
 

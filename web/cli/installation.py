@@ -66,7 +66,7 @@ async def existing_log(settings: Settings) -> AsyncIterator[tuple[AsyncEngine, A
 
     key_path = settings.data_dir / "log.key"
     if not key_path.exists():
-        raise NotFoundError(f"no audit log key at {key_path}: this data directory has no audit log")
+        raise NotFoundError("此数据目录没有审计日志（找不到密钥 {path}）", path=key_path)
     # An existing log's origin is the one its key was made for (the setting only names a new log),
     # so a data directory made with another origin (pingbiao demo --fast) is read as it is.
     origin = Signer.from_key_text(key_path.read_text().strip()).name

@@ -139,9 +139,10 @@ async def _archive(tender: str, settings: Settings) -> int:
 
     rooms = rooms_of_tender(recordings_root(settings), tender)
     if not rooms:
-        raise NotFoundError(f"该项目没有录音录像 no recordings for tender {tender!r} in {recordings_root(settings)}")
-    if tools_missing():
-        raise ArchiveError(tools_missing())
+        raise NotFoundError("该项目没有录音录像：{path} 中没有项目 {tender} 的录像", path=recordings_root(settings),
+                            tender=repr(tender))
+    if (missing := tools_missing()) is not None:
+        raise ArchiveError(missing)
     async with existing_log(settings):
         pass  # a data directory without a log is an error, not a new log
     async with installation(settings) as (_engine, log):

@@ -13,6 +13,7 @@ or not; the default is Chinese.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -43,15 +44,20 @@ def translate(text: str, lang: str, **values: Any) -> str:
     return text.format(**values) if values else text
 
 
+def lookup_in(lang: str) -> Callable[[str], str]:
+    """A template's translation into `lang` (the catalogue's; Chinese as written, and where an entry is missing)."""
+    if lang != "en":
+        return lambda template: template
+    catalogue = english()
+    return lambda template: catalogue.get(template, template)
+
+
 def localize(text: Text | str, lang: str) -> str:
     """A message (a domain error's Text, or a plain Chinese line) in `lang`: its template and the
     templates of the Texts it quotes looked up in the catalogue; Chinese where an entry is missing."""
     if isinstance(text, str):
         return translate(text, lang)
-    if lang != "en":
-        return text.render()
-    catalogue = english()
-    return text.render(lambda template: catalogue.get(template, template))
+    return text.render(lookup_in(lang))
 
 
 def language_of(request: web.Request) -> str:

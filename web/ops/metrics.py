@@ -137,7 +137,7 @@ def may_read(request: web.Request, token: str) -> bool:
 @routes.get("/metrics", name="metrics")
 async def metrics_page(request: web.Request) -> web.Response:
     if not may_read(request, request.app[SETTINGS].metrics_token):
-        raise Forbidden("监控指标仅限本机或持令牌访问 /metrics: only from this machine, or with the metrics token")
+        raise Forbidden("监控指标仅限本机或持令牌访问")
     body = request.app[METRICS].render()
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 

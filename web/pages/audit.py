@@ -15,7 +15,7 @@ from evaluation.audit.events import replay
 from evaluation.errors import IntegrityFailure
 from web.api.audit import entry_index, int_param
 from web.errors import BadRequest, NotFound
-from web.i18n import language_of, translate
+from web.i18n import language_of, localize, translate
 from web.keys import AUDIT_LOG, ENGINE, LOG_VKEY, SETTINGS
 from web.labels import N_, label_in
 from web.pages import audit_lookup, audit_recordings
@@ -32,7 +32,8 @@ async def audit_home(request: web.Request) -> web.Response:
         entries = await overview.platform_entries(log)
         verified = await overview.verify_view(log, request.app[LOG_VKEY], entries)
     except IntegrityFailure as exc:
-        entries, verified = [], overview.Verification(False, exc.message, reason="integrity")
+        detail = localize(exc.text, language_of(request))
+        entries, verified = [], overview.Verification(False, detail, reason="integrity")
     cp = verified.checkpoint
     checkpoint = {
         "origin": log.origin,
@@ -70,7 +71,8 @@ async def audit_tender(request: web.Request) -> web.Response:
     except IntegrityFailure as exc:
         return render(
             request, "audit_tender.html", **common, groups=[], kinds=[], actors=[], stage_counts={}, query={},
-            selected=None, state=None, verified=overview.Verification(False, exc.message, reason="integrity"),
+            selected=None, state=None,
+            verified=overview.Verification(False, localize(exc.text, language_of(request)), reason="integrity"),
         )
     if not everything:
         raise NotFound(translate(N_("此项目在审计日志中没有条目。"), language_of(request)))

@@ -22,7 +22,7 @@ from web.api.evaluation import ctx
 from web.api.tenders import current_actor
 from web.errors import NotFound
 from web.formatting import local_when
-from web.i18n import language_of
+from web.i18n import language_of, lookup_in
 from web.keys import SETTINGS
 from web.labels import labels_in
 from web.rendering import render
@@ -63,7 +63,7 @@ def lot_of_tender(tender: Any, lot: int | None) -> str | None:
     if lot is None:
         return None
     if tender is None or not 1 <= lot <= len(tender.spec.lots) or len(tender.spec.lots) < 2:
-        raise NotFound(f"本项目没有第{lot}包 no lot {lot} in this tender")
+        raise NotFound("本项目没有第{lot}包", lot=lot)
     return str(tender.spec.lots[lot - 1].name)
 
 
@@ -116,8 +116,10 @@ async def report_page(request: web.Request) -> web.Response:
 async def report_pdf(request: web.Request) -> web.Response:
     body = await session_view.report(ctx(request), current_actor(request), request.match_info["id"])
     names = await report_names(request, body["report"])
-    when = local_when(request.app[SETTINGS].time_zone)
-    pdf = await asyncio.to_thread(session_report.render_pdf, body["report"], body["sha256"], body["signatures"], names, when)
+    lookup = lookup_in(language_of(request))  # a reader's English copy; the signed content stays as signed
+    when = local_when(request.app[SETTINGS].time_zone, lookup)
+    pdf = await asyncio.to_thread(session_report.render_pdf, body["report"], body["sha256"], body["signatures"], names,
+                                  when, lookup)
     name = f"evaluation-report-{request.match_info['id']}.pdf"
     return web.Response(body=pdf, content_type="application/pdf",
                         headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})

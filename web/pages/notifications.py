@@ -46,6 +46,6 @@ async def email(request: web.Request) -> web.Response:
     form = await form_or_json(request)
     address = str(form.get("email") or "").strip()
     if address and (len(address) > 254 or not EMAIL.fullmatch(address)):
-        raise InvalidRequest(f"电子邮件地址“{address[:80]}”无效 {address[:80]!r} is not a valid email address")
+        raise InvalidRequest("电子邮件地址“{address}”无效", address=address[:80])
     await set_email(request.app[ENGINE], actor.account, address)
     raise web.HTTPSeeOther("/notifications?saved=1")

@@ -94,7 +94,7 @@ async def tender_edit(request: web.Request) -> web.Response:
     actor = current_actor(request)
     tender = await visible_tender(request, actor)
     if not tender.owned_by(actor):
-        raise Forbidden(f"「{tender.spec.title}」属于其他采购代理机构 tender {tender.id} belongs to another agency")
+        raise Forbidden("「{title}」属于其他采购代理机构", title=tender.spec.title)
     if tender.state is not TenderState.DRAFT:
         raise web.HTTPSeeOther(f"/tenders/{tender.id}")
     return _form_page(request, await tender_view(request, tender, actor))

@@ -34,7 +34,9 @@ from aiohttp import web
 from yarl import URL
 
 from evaluation.accounts.account import Account, Role
+from evaluation.errors import Text
 from web.errors import Forbidden, Handler, Unauthorized
+from web.labels import LABELS
 
 log = logging.getLogger("pingbiao.permissions")
 
@@ -104,6 +106,16 @@ def describe(rule: Rule) -> str:
     return ", ".join(r.label for r in Role if r in rule.roles)
 
 
+def allowed(rule: Rule) -> Text:
+    """Who may use the rule's route, as a message quotes it (each role name translated)."""
+    if rule.roles == PUBLIC:
+        return Text("任何人")
+    if rule.roles == SIGNED_IN:
+        return Text("已登录的账户")
+    assert isinstance(rule.roles, frozenset)
+    return Text.join([Text(LABELS["role"][r.value]) for r in Role if r in rule.roles], "、")
+
+
 def _collect() -> dict[str, Rule]:
     found: dict[str, Rule] = {}
     for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
@@ -163,7 +175,7 @@ async def permission_middleware(request: web.Request, handler: Handler) -> web.S
     rule = RULES.get(key) if key else None
     if rule is None:
         log.error("route has no permission rule: denied", extra={"route": key, "path": request.path, "method": request.method})
-        raise Forbidden("此路径未声明权限 No access rule is declared for this route")
+        raise Forbidden("此路径未声明权限")
     account: Account | None = request.get("account")
     decision = decide(rule, account, request.method)
     if decision is Decision.allow:
@@ -173,11 +185,12 @@ async def permission_middleware(request: web.Request, handler: Handler) -> web.S
     if decision is Decision.sign_in:
         if _wants_html(request):
             raise web.HTTPFound(str(URL("/login").with_query(next=request.path_qs)))
-        raise Unauthorized("请先登录 Sign in first")
+        raise Unauthorized("请先登录")
     assert account is not None
     if decision is Decision.read_only:
-        raise Forbidden("监管账户只读 Supervisors can read everything but change nothing")
-    raise Forbidden(f"无权访问 Your role ({account.role.value}) may not do this; allowed: {describe(rule)}")
+        raise Forbidden("监管账户只读")
+    raise Forbidden("无权访问：{role}不能进行此操作，允许：{allowed}", role=Text(LABELS["role"][account.role.value]),
+                    allowed=allowed(rule))
 
 
 def install_permissions(app: web.Application) -> None:
