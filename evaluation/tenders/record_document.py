@@ -17,6 +17,7 @@ from fractions import Fraction
 from typing import Any
 
 from evaluation.audit.entry import Entry, canonical_json
+from evaluation.errors import Lookup, Text, unchanged
 from evaluation.tenders.opening import FAILURES
 
 DOCUMENT_VERSION = "pingbiao-opening-record/1"
@@ -161,17 +162,22 @@ def signatures(entries: Sequence[Entry]) -> list[dict[str, Any]]:
 
 
 def render_pdf(document: Mapping[str, Any], sha256: str, signed: Sequence[Mapping[str, Any]],
-               when: Callable[[float], str], method: str = "") -> bytes:
+               when: Callable[[float], str], method: str = "", lookup: Lookup = unchanged) -> bytes:
     """The record as a PDF (A4) in Chinese: `signed` are the signatures (``signatures``), `when`
     shows unix seconds on the installation's clock with its zone (北京时间), `method` is the
-    procurement method's name."""
+    procurement method's name. `lookup` (the catalogue's, web/i18n) gives a reader's copy in
+    English; what was signed (names, amounts with their 大写, the fields' labels) stays as signed."""
     from evaluation.pdf import Pdf
 
-    pdf = Pdf()
+    english = Text("开标记录表").render(lookup) != "开标记录表"
+    pdf = Pdf(lookup, by_words=english)
     p, table = pdf.p, pdf.table
     tender = document["tender"]
     fields = document["fields"]
     lots = {lot["lot"]: lot["name"] for lot in document["lots"]}
+
+    def say(words: Mapping[str, str], code: str) -> str:
+        return lookup(words[code]) if code in words else code
 
     def at(us: int | None) -> str:
         return "—" if us is None else when(us / 1e6)
@@ -179,64 +185,77 @@ def render_pdf(document: Mapping[str, Any], sha256: str, signed: Sequence[Mappin
     def value(f: Mapping[str, Any], v: Any) -> str:
         if v is None or v == "":
             return "—"
-        return money_text(v, "\n") if f["type"] == "money" else f"{v} 天" if f["type"] == "days" else str(v)
+        if f["type"] == "money":
+            return money_text(v, "\n")
+        return Text("{n} 天", n=v).render(lookup) if f["type"] == "days" else str(v)
 
-    lines = [["序号", "投标人", *(["分包及报价（元）"] if lots else []), *(f["label"] for f in fields), "投标文件", "解密状态"]]
+    lines: list[list[Any]] = [[Text("序号"), Text("投标人"), *([Text("分包及报价（元）")] if lots else []),
+                               *(f["label"] for f in fields), Text("投标文件"), Text("解密状态")]]
     for r in document["rows"]:
-        status = STATUS.get(r["status"], r["status"])
+        status = Text(STATUS.get(r["status"], r["status"]))
         if r["status"] != "opened":
-            status += "：" + FAILURES.get(r.get("code") or "", "无法解密")
-        lot_cell = "；".join(f"第{lot['lot']}包 {lots.get(lot['lot'], '')}：{money_text(lot['price'], chr(10))}" for lot in r["lots"])
-        docs = "；".join(f"{d['name']}（{d['size']:,} 字节）" for d in r["documents"]) or "—"
-        lines.append([r["seq"], r["bidder_name"], *([lot_cell or "—"] if lots else []),
-                      *(value(f, r["fields"].get(f["key"])) for f in fields), docs, status])
+            status = Text("{status}：{why}", status=status, why=Text(FAILURES.get(r.get("code") or "", "无法解密")))
+        lot_cell = Text.join([Text("第{lot}包 {name}：{price}", lot=lot["lot"], name=lots.get(lot["lot"], ""),
+                                   price=money_text(lot["price"], chr(10))) for lot in r["lots"]])
+        docs = Text.join([Text("{name}（{size} 字节）", name=d["name"], size=f"{d['size']:,}") for d in r["documents"]])
+        lines.append([r["seq"], r["bidder_name"], *([lot_cell if r["lots"] else "—"] if lots else []),
+                      *(value(f, r["fields"].get(f["key"])) for f in fields), docs if r["documents"] else "—", status])
     signed_here = [s for s in signed if s["sha256"] == sha256]
     earlier = [s for s in signed if s["sha256"] != sha256]
-    state = {"failed": "流标", "confirming": "确认中", "confirmed": "已确认", "evaluating": "评标中",
-             "awarded": "结果已公告", "opened": "已开标"}.get(document["state"], document["state"])
+    state = say(RECORD_STATES, document["state"])
     confirm_until = document.get("confirm_until")
+    status_line = Text("状态：{state}　有效投标 {valid} 家（最少 {least} 家）", state=state, valid=document["valid"],
+                       least=document["min_bids"])
     flow: list[Any] = [
-        p("开标记录表", pdf.title),
-        p(f"项目名称：{tender['title']}"),
-        p(f"项目编号：{tender['id']}　采购方式：{method or tender['method']}"),
-        p(f"采购人／代理机构：{tender['agency_name']}　预算（元）：{fen_text(tender['budget_fen'])}"),
-        p(f"开标时间：{when(tender['opening_time'])}　时间锁轮次：{tender['round']}"),
-        p(f"状态：{state}　有效投标 {document['valid']} 家（最少 {document['min_bids']} 家）"
-          + (f"　确认截止：{when(_unix(confirm_until))}" if confirm_until else "")),
-        *([p(f"流标原因：{document['failed_reason']}")] if document.get("failed_reason") else []),
+        p(Text("开标记录表"), pdf.title),
+        p(Text("项目名称：{title}", title=tender["title"])),
+        p(Text("项目编号：{id}　采购方式：{method}", id=tender["id"], method=method or tender["method"])),
+        p(Text("采购人／代理机构：{agency}　预算（元）：{budget}", agency=tender["agency_name"],
+               budget=fen_text(tender["budget_fen"]))),
+        p(Text("开标时间：{time}　时间锁轮次：{round}", time=when(tender["opening_time"]), round=tender["round"])),
+        p(Text("{line}　确认截止：{until}", line=status_line, until=when(_unix(confirm_until))) if confirm_until
+          else status_line),
+        *([p(Text("流标原因：{reason}", reason=document["failed_reason"]))] if document.get("failed_reason") else []),
         *([p(document["local_beacon"], pdf.head)] if document.get("local_beacon") else []),
-        p("投标与报价", pdf.head),
+        p(Text("投标与报价"), pdf.head),
         table(lines, _widths(bool(lots), [f["type"] for f in fields])),
-        p("签到", pdf.head),
-        table([["投标人", "签到", "时间"]]
-              + [[a["name"], "已签到" if a["signed_in"] else "未签到", at(a["at_us"])] for a in document["attendance"]]
-              + [[f"{h['name']}（{ROLES.get(h['role'], h['role'])}）", "已签到", at(h["at_us"])] for h in document["hosts"]]),
-        p("主持人唱标", pdf.head),
-        *([table([["次序", "序号", "投标人", "时间"]]
+        p(Text("签到"), pdf.head),
+        table([[Text("投标人"), Text("签到"), Text("时间")]]
+              + [[a["name"], Text("已签到" if a["signed_in"] else "未签到"), at(a["at_us"])] for a in document["attendance"]]
+              + [[Text("{name}（{role}）", name=h["name"], role=say(ROLES, h["role"])), Text("已签到"), at(h["at_us"])]
+                 for h in document["hosts"]]),
+        p(Text("主持人唱标"), pdf.head),
+        *([table([[Text("次序"), Text("序号"), Text("投标人"), Text("时间")]]
                  + [[n, r["seq"], r["bidder_name"], at(r["at_us"])] for n, r in enumerate(document["read_out"], start=1)])]
-          or [p("未唱标")]),
-        p("确认", pdf.head),
-        *([table([["投标人", "确认时间"]] + [[c["bidder_name"], at(c["at_us"])] for c in document["confirmations"]])]
-          or [p("无投标人确认")]),
-        p("异议与答复", pdf.head),
-        *([table([["投标人", "异议", "提出时间", "答复", "答复时间"]]
-                 + [[o["bidder_name"], o["text"], at(o["at_us"]), o["answer"] or "未答复", at(o["answered_us"])]
-                    for o in document["objections"]])] or [p("无异议")]),
-        p("签署", pdf.head),
-        *([table([["签署人", "身份", "签署时间", "审计日志条目"]]
-                 + [[s["name"] or "—", ROLES.get(s["role"], s["role"]), at(s["at_us"]), f"第 {s['index']} 条"]
-                    for s in signed_here])] or [p("尚未签署")]),
-        *([p("已签署较早版本（其后记录有新的确认、异议或唱标）：" + "；".join(
-            f"{s['name'] or '—'} {at(s['at_us'])}（第 {s['index']} 条，哈希 {s['sha256'][:16]}…）" for s in earlier))]
+          or [p(Text("未唱标"))]),
+        p(Text("确认"), pdf.head),
+        *([table([[Text("投标人"), Text("确认时间")]] + [[c["bidder_name"], at(c["at_us"])] for c in document["confirmations"]])]
+          or [p(Text("无投标人确认"))]),
+        p(Text("异议与答复"), pdf.head),
+        *([table([[Text("投标人"), Text("异议"), Text("提出时间"), Text("答复"), Text("答复时间")]]
+                 + [[o["bidder_name"], o["text"], at(o["at_us"]), o["answer"] or Text("未答复"), at(o["answered_us"])]
+                    for o in document["objections"]])] or [p(Text("无异议"))]),
+        p(Text("签署"), pdf.head),
+        *([table([[Text("签署人"), Text("身份"), Text("签署时间"), Text("审计日志条目")]]
+                 + [[s["name"] or "—", say(ROLES, s["role"]), at(s["at_us"]), Text("第 {n} 条", n=s["index"])]
+                    for s in signed_here])] or [p(Text("尚未签署"))]),
+        *([p(Text("已签署较早版本（其后记录有新的确认、异议或唱标）：{list}", list=Text.join(
+            [Text("{name} {time}（第 {n} 条，哈希 {hash}…）", name=s["name"] or "—", time=at(s["at_us"]), n=s["index"],
+                  hash=s["sha256"][:16]) for s in earlier])))]
           if earlier else []),
         pdf.space(),
-        p(f"本表哈希（SHA-256）：{sha256}"),
-        p("验证方法：① 取本表内容 GET /api/tenders/{id}/record/document（字段 document），按规范 JSON（键排序、"
-          "无空白、UTF-8）求 SHA-256，应与上述哈希一致；② 每个签署是审计日志中的一条 opening.record_signed 条目，"
-          "载有签署人与此哈希：在 /audit/receipt/条目号 查看其回执（包含证明与日志签名检查点），或以 pingbiao audit "
-          "export 导出日志包后用 pingbiao audit verify 离线核对。".replace("{id}", tender["id"]), pdf.small),
+        p(Text("本表哈希（SHA-256）：{sha256}", sha256=sha256)),
+        p(Text("验证方法：① 取本表内容 GET {url}（字段 document），按规范 JSON（键排序、无空白、UTF-8）求 SHA-256，"
+               "应与上述哈希一致；② 每个签署是审计日志中的一条 {kind} 条目，载有签署人与此哈希：在 {receipt} "
+               "查看其回执（包含证明与日志签名检查点），或以 {export} 导出日志包后用 {verify} 离线核对。",
+               url=f"/api/tenders/{tender['id']}/record/document", kind="opening.record_signed",
+               receipt=Text("/audit/receipt/条目号"), export="pingbiao audit export", verify="pingbiao audit verify"), pdf.small),
     ]
-    return pdf.build(flow, "开标记录表")
+    return pdf.build(flow, Text("开标记录表").render(lookup))
+
+
+RECORD_STATES = {"failed": "流标", "confirming": "确认中", "confirmed": "已确认", "evaluating": "评标中",
+                 "awarded": "结果已公告", "opened": "已开标"}
 
 
 WIDTH = 451.0  # A4 less the default margins, in points
@@ -244,7 +263,7 @@ WIDTH = 451.0  # A4 less the default margins, in points
 
 def _widths(lots: bool, types: list[str]) -> list[float]:
     """The bid table's columns: number, bidder, [lots], the fields (amounts twice as wide), documents, status."""
-    fixed = [24.0, 88.0]
+    fixed = [30.0, 84.0]
     tail = [76.0, 88.0]
     shares = ([3] if lots else []) + [2 if t in ("money", "text") else 1 for t in types]
     unit = (WIDTH - sum(fixed) - sum(tail)) / max(1, sum(shares))

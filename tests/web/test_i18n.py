@@ -46,11 +46,13 @@ def used_keys() -> dict[str, str]:
 
     found: dict[str, str] = dict.fromkeys(TEXTS, "evaluation/notifications/rules.py")
     found.update(domain_templates(SOURCES))
-    from evaluation.session import report  # the PDF's words for the report's codes (its English copy)
+    from evaluation.session import report  # the PDFs' words for their documents' codes (their English copies)
+    from evaluation.tenders import opening, record_document
 
     for words in (report.SITES, report.MEMBER_KINDS, report.CHANGE_REASONS, report.CORRECTION_RULES,
-                  report.CORRECTION_STATUS, report.QUERY_STATUS):
-        found.update(dict.fromkeys(words.values(), "evaluation/session/report.py"))
+                  report.CORRECTION_STATUS, report.QUERY_STATUS, record_document.STATUS, record_document.ROLES,
+                  record_document.RECORD_STATES, opening.FAILURES):
+        found.update({w: "evaluation/…/report.py, record_document.py" for w in words.values() if w not in found})
     found.setdefault("；", "evaluation/errors.py")  # Text.join's separator
     for pattern, files in ((TEMPLATE_KEYS, TEMPLATES), (SCRIPT_KEYS, SCRIPTS), (PYTHON_KEYS, PYTHON)):
         for path in files:

@@ -124,6 +124,18 @@ async def test_the_record_is_a_signed_pdf_people_read(aiohttp_client: Any, tmp_p
     assert "已签署较早版本" in flat and "测试单位" in flat and "监督人" in flat  # the signers by name (the test accounts' organisation)
     assert not re.search(r"acct_[0-9a-f]{8}|B-[0-9a-f]{8}|\\u[0-9a-f]{4}", text), text
     assert "\ufffd" not in text
+    # A reader who chose English downloads an English copy: labels, states and reasons translated,
+    # what was signed (names, amounts with their 大写, the hash) as signed.
+    english_pdf = await (await hall.client.get(f"/api/tenders/{tid}/record.pdf", headers={
+        **hall.headers["co3"], "Cookie": hall.headers["co3"]["Cookie"] + "; lang=en"})).read()
+    (tmp_path / "english").mkdir()
+    english = pdf_text(english_pdf, tmp_path / "english")
+    words, flat = " ".join(english.split()), re.sub(r"\s+", "", english)
+    for label in ("Opening record", "Decrypted, opened", "Decryption failed, not opened: ", "Beijing time",
+                  "Host reads a bid out", "Hash of this record (SHA-256): ", "Signed an earlier version"):
+        assert label.split()[0] in words and re.sub(r"\s+", "", label) in flat, label
+    assert "大写：壹佰贰拾陆万捌仟元整" in flat and body["sha256"] in flat and "报价读错了" in flat
+    assert not re.search(r"开标记录表|已解密|主持人唱标|验证方法|北京时间", flat), english
 
 
 async def test_the_record_document_and_pdf_wait_for_the_opening(aiohttp_client: Any, tmp_path: Path) -> None:

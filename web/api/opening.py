@@ -17,6 +17,7 @@ from web.api.body import json_body, optional_json_body
 from web.api.tenders import ctx, current_actor, display_name, visible_tender
 from web.errors import Forbidden
 from web.formatting import local_when
+from web.i18n import language_of, lookup_in, translate
 from web.keys import SETTINGS
 from web.labels import LABELS
 from web.replies import json_response
@@ -94,9 +95,11 @@ async def record_pdf(request: web.Request) -> web.Response:
     actor = current_actor(request)
     tender = await visible_tender(request, actor)
     body = await record_signing.document(ctx(request), tender.id)
-    when = local_when(request.app[SETTINGS].time_zone)
-    method = LABELS["method"].get(tender.spec.method.value, "")
-    pdf = await asyncio.to_thread(render_pdf, body["document"], body["sha256"], body["signatures"], when, method)
+    lang = language_of(request)  # a reader's English copy; the signed content stays as signed
+    when = local_when(request.app[SETTINGS].time_zone, lookup_in(lang))
+    method = translate(LABELS["method"].get(tender.spec.method.value, ""), lang)
+    pdf = await asyncio.to_thread(render_pdf, body["document"], body["sha256"], body["signatures"], when, method,
+                                  lookup_in(lang))
     name = quote(f"开标记录表-{tender.spec.title}.pdf")
     return web.Response(body=pdf, content_type="application/pdf",
                         headers={"Content-Disposition": f"attachment; filename*=UTF-8''{name}"})
