@@ -22,12 +22,16 @@ import re
 from fractions import Fraction
 from typing import Any
 
-from evaluation.errors import InvalidRequest
+from evaluation.errors import InvalidRequest, Text
 
 MAX_JSON_BYTES = 1 << 20
 MAX_JSON_DEPTH = 20
 MAX_SAFE_INTEGER = 2**53 - 1
 MAX_NUMBER_DIGITS = 30
+# Where an input is, as a refusal names it (the callers name theirs: a form field, a header…)
+REQUEST_BODY = Text("请求内容")
+VALUE = Text("值")
+NUMBER = Text("数字")
 _DECIMAL = re.compile(r"[+-]?(\d+)(?:\.(\d+))?")
 _RATIO = re.compile(r"[+-]?(\d+)/(\d+)")
 
@@ -49,7 +53,7 @@ def is_text(value: str) -> bool:
     return True
 
 
-def check_text(value: str, where: str) -> str:
+def check_text(value: str, where: str | Text) -> str:
     """`value` if it is valid text, else InputError naming `where`."""
     if not is_text(value):
         raise InputError("含有无效字符：{where}（孤立的代理字符或 NUL）", where=where)
@@ -69,7 +73,8 @@ def _refuse_constant(token: str) -> Any:
     raise InputError("不允许的数值：{token}", token=token)
 
 
-def parse_json(raw: bytes, *, max_bytes: int = MAX_JSON_BYTES, max_depth: int = MAX_JSON_DEPTH, what: str = "request body") -> Any:
+def parse_json(raw: bytes, *, max_bytes: int = MAX_JSON_BYTES, max_depth: int = MAX_JSON_DEPTH,
+               what: str | Text = REQUEST_BODY) -> Any:
     """Read UTF-8 JSON under the rules above. Raises InputError with the first problem."""
     if len(raw) > max_bytes:
         raise InputError("内容过大：{what} 超过 {limit} 字节", what=what, limit=max_bytes)
@@ -110,7 +115,7 @@ def _check_nesting(text: str, max_depth: int, what: str) -> None:
         raise InputError("嵌套过深：{what} 超过 {depth} 层", what=what, depth=max_depth)
 
 
-def check_value(value: Any, what: str = "value", max_depth: int = MAX_JSON_DEPTH) -> None:
+def check_value(value: Any, what: str | Text = VALUE, max_depth: int = MAX_JSON_DEPTH) -> None:
     """Every string (and key) in a parsed JSON value is valid text, ints bounded, depth bounded.
     Iterative (a deep value cannot exhaust the stack); the path of a bad value is built only then."""
     if not _scalar_ok(value):
@@ -128,7 +133,7 @@ def check_value(value: Any, what: str = "value", max_depth: int = MAX_JSON_DEPTH
             if kind is dict and (type(key) is not str or not (key.isascii() and "\x00" not in key) and not is_text(key)):
                 if type(key) is not str:
                     raise InputError("含有不支持的值：{where} 的键类型为 {type}", where=_path(what, where), type=type(key).__name__)
-                check_text(key, f"a key in {_path(what, where)}")
+                check_text(key, Text("{where} 中的键", where=_path(what, where)))
             sub_kind = type(sub)
             if sub_kind is dict or sub_kind is list or sub_kind is tuple:
                 stack.append((sub, depth + 1, (where, key)))
@@ -145,7 +150,7 @@ def _scalar_ok(item: Any) -> bool:
     return item is None or kind is bool or kind is dict or kind is list or kind is tuple
 
 
-def _scalar_fail(item: Any, what: str, where: Any) -> None:
+def _scalar_fail(item: Any, what: str | Text, where: Any) -> None:
     if isinstance(item, str):
         check_text(item, _path(what, where))
     if type(item) is int:
@@ -155,16 +160,16 @@ def _scalar_fail(item: Any, what: str, where: Any) -> None:
     raise InputError("含有不支持的值：{where} 的类型为 {type}", where=_path(what, where), type=type(item).__name__)
 
 
-def _path(what: str, where: Any) -> str:
-    """``request body.lots[2].name`` from the (parent, key) chain check_value keeps."""
+def _path(what: str | Text, where: Any) -> str | Text:
+    """``请求内容.lots[2].name`` from the (parent, key) chain check_value keeps."""
     parts: list[str] = []
     while where is not None:
         where, key = where
         parts.append(f"[{key}]" if isinstance(key, int) else f".{key}")
-    return what + "".join(reversed(parts))
+    return Text("{what}{path}", what=what, path=printable("".join(reversed(parts)), 200)) if parts else what
 
 
-def parse_exact(text: str, where: str = "number") -> Fraction:
+def parse_exact(text: str, where: str | Text = NUMBER) -> Fraction:
     """An exact number from a decimal ("2.5", "-1") or a ratio ("7/2") string of bounded size.
 
     At most MAX_NUMBER_DIGITS digits in each part and no exponent; checked before any arithmetic.

@@ -59,7 +59,7 @@ def points(value: int | str | Fraction) -> Fraction:
         return Fraction(value)
     if isinstance(value, str):  # bounded digits, no exponent: checked before any arithmetic
         try:
-            return parse_exact(value, "points")
+            return parse_exact(value, Text("分值"))
         except InputError as exc:
             raise ScoringError(exc.text) from None
     raise ScoringError("分值须为精确数值（整数或文字，如 2.5），收到 {got}", got=type(value).__name__)

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-from evaluation.errors import InvalidRequest
+from evaluation.errors import InvalidRequest, Text
 from evaluation.inputs import InputError, parse_json
 
 MAGIC = b"pingbiao-bid/1\n"
@@ -51,7 +51,7 @@ class Manifest:
 def parse_manifest(line: bytes) -> Manifest:
     """Parse the manifest line (without its newline). Raises ContainerError with the reason."""
     try:
-        obj = parse_json(line, max_bytes=MAX_MANIFEST, what="bid manifest")
+        obj = parse_json(line, max_bytes=MAX_MANIFEST, what=Text("投标文件清单"))
     except InputError as exc:
         raise ContainerError(exc.text) from None
     if not isinstance(obj, dict) or not isinstance(obj.get("record"), dict):

@@ -19,15 +19,15 @@ def test_text_is_unicode_scalar_values_without_nul() -> None:
 @pytest.mark.parametrize(
     ("raw", "message"),
     [
-        (b'{"a": {"b": [1, "\\ud800"]}}', "含有无效字符：request body.a.b[1]"),
-        (b'{"a": {"\\u0000": 1}}', "含有无效字符：a key in request body.a"),
+        (b'{"a": {"b": [1, "\\ud800"]}}', "含有无效字符：请求内容.a.b[1]"),
+        (b'{"a": {"\\u0000": 1}}', "含有无效字符：请求内容.a 中的键"),
         (b'{"a": "\\ud83d\\ude00 \\u00e9"}', None),  # a surrogate pair is one valid character
-        (b'{"n": 9007199254740992}', "整数超出范围：request body.n"),
+        (b'{"n": 9007199254740992}', "整数超出范围：请求内容.n"),
         (b'{"n": -9007199254740991}', None),
         (b'{"n": 1.0}', "数字必须是整数（收到 1.0）"),
         (b'{"n": 1e400}', "数字必须是整数"),
         (b'{"n": Infinity}', "不允许的数值：Infinity"),
-        (b'[' * 21 + b']' * 21, "嵌套过深：request body 超过 20 层"),
+        (b'[' * 21 + b']' * 21, "嵌套过深：请求内容 超过 20 层"),
         (b'[' * 20 + b']' * 20, None),
         (b'"[[[[[[[[[[[[[[[[[[[[[[[[[["', None),  # brackets inside a string are text
         (b'{"a": 1', "不是有效的 JSON"),
@@ -47,7 +47,7 @@ def test_json_size_and_values_already_parsed() -> None:
     with pytest.raises(InputError, match="内容过大"):
         parse_json(b" " * 11, max_bytes=10)
     check_value({"ok": [MAX_SAFE_INTEGER, None, True, "x"]})
-    with pytest.raises(InputError, match=r"value\.a\[0\] 的类型为 object"):
+    with pytest.raises(InputError, match=r"值\.a\[0\] 的类型为 object"):
         check_value({"a": [object()]})
     assert parse_json(json.dumps({"标题": "采购"}, ensure_ascii=False).encode()) == {"标题": "采购"}
 

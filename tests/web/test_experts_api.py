@@ -100,7 +100,7 @@ async def test_hostile_csv_gets_one_clear_error_and_changes_nothing(aiohttp_clie
     for body, content_type, want in [
         (good.encode("gbk"), "text/csv", (400, "表格文件不是 UTF-8 编码（可能是 GBK），请在表格软件中另存为“CSV UTF-8”后再导入")),
         (b"\xed\xa0\x80,330102,A01", "text/csv", (400, "表格文件不是 UTF-8 编码（可能是 GBK），请在表格软件中另存为“CSV UTF-8”后再导入")),
-        (b'{"csv": "\\ud800"}', "application/json", (400, "含有无效字符：request body.csv（孤立的代理字符或 NUL）")),
+        (b'{"csv": "\\ud800"}', "application/json", (400, "含有无效字符：请求内容.csv（孤立的代理字符或 NUL）")),
         (b"", "text/csv", (400, "表格文件是空的，请选择填好的文件（可下载模板）")),
         (b"x" * (9 << 20), "text/csv", (413, "表格文件超过 8 MiB，请拆分后分批导入")),
         (b"id,name,account,region,specialties\n", "text/csv", (400, "列 account 已停用，请用“平台账号”列填写专家账号的用户名")),

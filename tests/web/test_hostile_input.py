@@ -34,9 +34,9 @@ def hostile_bodies(hall: Hall) -> list[tuple[str, bytes, int, str]]:
         ("a float", body(budget_fen=1.5), 400, "数字必须是整数（收到 1.5）"),
         ("an exponent", body(budget_fen="X").replace(b'"X"', b"1e5000"), 400, "数字必须是整数（收到 1e5000）"),
         ("NaN", body(budget_fen="X").replace(b'"X"', b"NaN"), 400, "不允许的数值：NaN"),
-        ("a lone surrogate", body(title="X").replace(b'"X"', b'"\\ud800"'), 400, "含有无效字符：request body.title"),
+        ("a lone surrogate", body(title="X").replace(b'"X"', b'"\\ud800"'), 400, "含有无效字符：请求内容.title"),
         ("a surrogate key", body().replace(b'"title"', b'"t\\udfff"', 1), 400, "含有无效字符"),
-        ("NUL", body(description="a\x00b"), 400, "含有无效字符：request body.description"),
+        ("NUL", body(description="a\x00b"), 400, "含有无效字符：请求内容.description"),
         ("not UTF-8", b'{"title": "\xff"}', 400, "不是 UTF-8 编码"),
         ("not JSON", b"{", 400, "不是有效的 JSON"),
         ("a list", b"[]", 400, "必须是 JSON 对象"),
@@ -80,7 +80,7 @@ async def test_a_header_with_invalid_text_is_refused(aiohttp_client: Any, tmp_pa
     answer = await reader.read()
     writer.close()
     head, _, body = answer.partition(b"\r\n\r\n")
-    assert head.startswith(b"HTTP/1.1 400") and "header User-Agent" in json.loads(body)["error"]
+    assert head.startswith(b"HTTP/1.1 400") and "请求头 User-Agent" in json.loads(body)["error"]
 
 
 async def test_login_form_and_json_follow_the_same_rule(aiohttp_client: Any, tmp_path: Path) -> None:
@@ -89,4 +89,4 @@ async def test_login_form_and_json_follow_the_same_rule(aiohttp_client: Any, tmp
     status, body = await hall.call("anonymous", "POST", "/login", data=raw, headers={"Content-Type": "application/json"})
     assert status == 400 and "含有无效字符" in body["error"]
     status, body = await hall.call("anonymous", "POST", "/login", data={"username": "a\x00", "password": "x"})
-    assert status == 400 and "form field username" in body["error"]
+    assert status == 400 and "表单字段 username" in body["error"]

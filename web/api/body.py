@@ -9,7 +9,8 @@ from typing import Any
 
 from aiohttp import web
 
-from evaluation.inputs import MAX_JSON_BYTES, check_text, parse_json
+from evaluation.errors import Text
+from evaluation.inputs import MAX_JSON_BYTES, check_text, parse_json, printable
 from web.errors import AppError, BadRequest, Handler
 
 INLINE_PARSE_BYTES = 64 << 10
@@ -36,8 +37,8 @@ async def json_value(request: web.Request) -> Any:
     if not raw.strip():
         raise BadRequest("请求正文为空，请发送 JSON 对象")
     if len(raw) > INLINE_PARSE_BYTES:  # a large body is read in a worker thread: the loop keeps serving
-        return await asyncio.to_thread(parse_json, raw, what="request body")
-    return parse_json(raw, what="request body")
+        return await asyncio.to_thread(parse_json, raw)
+    return parse_json(raw)
 
 
 async def json_body(request: web.Request) -> dict[str, Any]:
@@ -59,7 +60,7 @@ async def form_or_json(request: web.Request) -> dict[str, Any]:
     if request.content_type == "application/json":
         return await json_body(request)
     form = await request.post()
-    return {check_text(str(k), "a form field name"): check_text(v, f"form field {k}") if isinstance(v, str) else v
+    return {check_text(str(k), Text("表单字段名")): check_text(v, Text("表单字段 {name}", name=printable(str(k), 80))) if isinstance(v, str) else v
             for k, v in form.items()}
 
 
@@ -69,13 +70,13 @@ HEADERS_READ = ("User-Agent", "X-Client-Fingerprint", "X-Forwarded-For", "X-Forw
 
 def check_request_text(request: web.Request) -> None:
     """The path, every query parameter and the headers pingbiao reads hold valid text (400 otherwise)."""
-    check_text(request.path, "the path")
+    check_text(request.path, Text("请求路径"))
     for key, value in request.query.items():
-        check_text(key, "a query parameter name")
-        check_text(value, f"query parameter {key}")
+        check_text(key, Text("查询参数名"))
+        check_text(value, Text("查询参数 {name}", name=printable(key, 80)))
     for name in HEADERS_READ:
         if (value := request.headers.get(name)) is not None:
-            check_text(value, f"header {name}")
+            check_text(value, Text("请求头 {name}", name=printable(name, 80)))
 
 
 @web.middleware

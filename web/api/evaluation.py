@@ -8,7 +8,8 @@ from typing import Any
 from aiohttp import BodyPartReader, web
 
 from evaluation.accounts.account import find_by_username
-from evaluation.inputs import check_text
+from evaluation.errors import Text
+from evaluation.inputs import check_text, printable
 from evaluation.session import bid_queries, justifications, member_keys, refill, result, validity
 from evaluation.session import session as sessions
 from evaluation.session import sheets as session_scoring
@@ -253,7 +254,7 @@ async def justification_form(request: web.Request, kept: list[dict[str, Any]]) -
             if len(raw) > FORM_TEXT_BYTES:
                 raise BadRequest("表单字段过长")
         try:
-            fields[part.name] = check_text(raw.decode("utf-8"), f"form field {part.name}")
+            fields[part.name] = check_text(raw.decode("utf-8"), Text("表单字段 {name}", name=printable(part.name or "", 80)))
         except UnicodeDecodeError:
             raise BadRequest("表单字段 {field} 含有无效字符（须为 UTF-8）", field=part.name) from None
     return fields, stored
