@@ -135,7 +135,7 @@ async def preview_draw(ctx: TenderContext, actor: Actor, tender_id: str, body: A
     try:
         draw.make_request(tender_id, plan.criteria, elig.pool, counts)
     except draw.TooFewExperts as exc:
-        answer.update(enough=False, problem=exc.message)
+        answer.update(enough=False, problem=exc.text)  # a Text: the web layer says it in the reader's language
     return answer
 
 
@@ -359,7 +359,7 @@ async def decline(ctx: TenderContext, actor: Actor, tender_id: str, expert_id: s
     except draw.TooFewExperts as exc:
         if in_session:
             raise ConflictError("备选专家已用完，无法补足席位：{problem}", problem=exc.text) from exc
-        replacements, problem = [], exc.message
+        replacements, problem, problem_text = [], exc.message, exc.text
     first_seat = max(m.seat for m in rows) + 1
 
     async def apply(conn: AsyncConnection) -> None:
@@ -388,5 +388,5 @@ async def decline(ctx: TenderContext, actor: Actor, tender_id: str, expert_id: s
     log.info("expert declined", extra={"tender": tender_id, "replacements": len(replacements), "exhausted": bool(problem)})
     out: dict[str, Any] = {"declined": expert_id, "replacements": replacements}
     if problem:
-        out["problem"] = problem
+        out["problem"] = problem_text  # the log keeps the Chinese line; the answer translates
     return out

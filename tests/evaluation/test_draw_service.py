@@ -119,7 +119,7 @@ async def test_declines_are_replaced_from_the_sequence(tctx: TenderContext, beac
     with pytest.raises(NotFoundError, match="没有该项目待答复的邀请"):
         await draw_service.decline(tctx, who.agency.actor, tid, seated[0], "again", *ill)
     out = await draw_service.decline(tctx, who.agency.actor, tid, seated[1], "与投标人有利害关系", "avoidance", "回避申请 HB-7")
-    assert out["replacements"] == [] and out["problem"].startswith("抽取序列中剩余的专家不足以补足各项名额，无法替换（序列中剩余 0 人")
+    assert out["replacements"] == [] and str(out["problem"]).startswith("抽取序列中剩余的专家不足以补足各项名额，无法替换（序列中剩余 0 人")
     kinds = [e.kind for e in await tctx.audit.entries_for_tender(tid)]
     assert kinds[-5:] == ["experts.drawn", "experts.declined", "experts.replaced", "experts.declined", "experts.exhausted"]
     assert (await draw_status(tctx, SUPERVISOR, tid))["state"] == "exhausted"

@@ -4,6 +4,8 @@ and an expert's own invitation."""
 
 from __future__ import annotations
 
+import re
+
 import asyncio
 from pathlib import Path
 from typing import Any
@@ -48,6 +50,10 @@ async def test_draw_sealed_invitation_and_roles(aiohttp_client: Any, tmp_path: P
     status, preview = await hall.call("agency", "POST", f"/api/tenders/{tid}/draw/preview",
                                       json={"size": 5, "purchaser": "91330100PURCHASER01", "specialties": {"A01": 3, "B02": 2}})
     assert status == 200 and (preview["eligible"], preview["enough"]) == (6, False) and "专业 B02 需 2 人，符合条件的 0 人" in preview["problem"], preview
+    status, english = await hall.call("agency", "POST", f"/api/tenders/{tid}/draw/preview",
+                                      json={"size": 5, "purchaser": "91330100PURCHASER01", "specialties": {"A01": 3, "B02": 2}},
+                                      headers={"Cookie": hall.headers["agency"]["Cookie"] + "; lang=en"})
+    assert status == 200 and "B02" in english["problem"] and not re.search(r"[\u4e00-\u9fff]", english["problem"]), english
     assert (await hall.call("agency2", "POST", f"/api/tenders/{tid}/draw/preview", json={"size": 5, "purchaser": "91330100PURCHASER01"}))[0] == 403
     assert (await hall.call("agency", "POST", f"/api/tenders/{tid}/draw/preview", json={"size": 1e999}))[0] == 400
     assert (await hall.call("agency2", "POST", f"/api/tenders/{tid}/draw", json={"size": 5, "purchaser": "91330100PURCHASER01"}))[0] == 403

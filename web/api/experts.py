@@ -24,6 +24,7 @@ from web.api.body import PayloadTooLarge, json_body, optional_json_body
 from web.api.evaluation import EVALUATION
 from web.api.tenders import ctx, current_actor
 from web.errors import BadRequest, error_response
+from web.i18n import language_of, localize
 from web.rendering import render
 from web.replies import json_response
 
@@ -65,7 +66,8 @@ async def import_pool(request: web.Request) -> web.Response:
     if not isinstance(text, str) or not text.strip():
         raise BadRequest("表格文件是空的，请选择填好的文件（可下载模板）")
     report = await experts.import_csv(ctx(request).engine, ctx(request).audit, text, actor)
-    return json_response(report.to_json())
+    lang = language_of(request)
+    return json_response(report.to_json(lambda reason: localize(reason, lang)))
 
 
 @routes.get("/experts/template.csv", name="experts.template")
@@ -120,6 +122,8 @@ async def request_draw(request: web.Request) -> web.Response:
 @routes.post("/api/tenders/{id}/draw/preview", name="experts.draw.preview")
 async def preview_draw(request: web.Request) -> web.Response:
     answer = await draw_service.preview_draw(ctx(request), current_actor(request), request.match_info["id"], await json_body(request))
+    if "problem" in answer:
+        answer["problem"] = localize(answer["problem"], language_of(request))
     return json_response(answer)
 
 
@@ -128,11 +132,11 @@ async def status(request: web.Request) -> web.Response:
     return json_response(await draw_status(ctx(request), current_actor(request), request.match_info["id"]))
 
 
-def _decline_answer(out: dict[str, Any]) -> dict[str, Any]:
+def _decline_answer(out: dict[str, Any], lang: str) -> dict[str, Any]:
     """Neither the agency nor the expert learns who replaced the decliner (the list is sealed)."""
     answer: dict[str, Any] = {"declined": out["declined"], "replaced": len(out["replacements"])}
     if "problem" in out:
-        answer["problem"] = out["problem"]
+        answer["problem"] = localize(out["problem"], lang)
     return answer
 
 
@@ -141,7 +145,7 @@ async def record_decline(request: web.Request) -> web.Response:
     body = await json_body(request)
     out = await draw_service.decline(ctx(request), current_actor(request), request.match_info["id"], body.get("expert_id"),
                                      body.get("reason"), body.get("ground"), body.get("evidence"))
-    return json_response(_decline_answer(out))
+    return json_response(_decline_answer(out, language_of(request)))
 
 
 @routes.get("/api/experts/me/invitations", name="experts.invitations")
@@ -168,7 +172,7 @@ async def decline(request: web.Request) -> web.Response:
     body = await optional_json_body(request)
     out = await draw_service.decline(ctx(request), actor, request.match_info["id"], None, body.get("reason"),
                                      body.get("ground"), body.get("evidence"))
-    return json_response(_decline_answer(out))
+    return json_response(_decline_answer(out, language_of(request)))
 
 
 # -- pages -------------------------------------------------------------------------------------
