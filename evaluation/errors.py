@@ -3,8 +3,8 @@
 The web layer maps them once to its JSON error shape; the command line prints the message.
 Every message is one plain line a person can act on, written once in Chinese as a template whose
 ``{placeholders}`` take the values: ``InvalidRequest("第{lot}包重复报价", lot=3)``. The template is
-the key of the catalogue (web/i18n/en.json) that gives the English; tests/messages.py fails on a
-message that is not in it.
+the key of the catalogue (web/i18n/en.json) that gives the English; tests/test_message_catalogue.py
+fails on a message that is not in it.
 """
 
 from __future__ import annotations
@@ -38,10 +38,12 @@ class Text:
         if not self.values:
             return template
         values = {k: v.render(lookup) if isinstance(v, Text) else v for k, v in self.values.items()}
-        try:
-            return template.format(**values)
-        except (KeyError, IndexError, ValueError):  # a translation that lost a placeholder: the source
-            return self.template.format(**values) if template != self.template else template
+        for candidate in (template, self.template):  # a translation that lost a placeholder: the source
+            try:
+                return candidate.format(**values)
+            except (KeyError, IndexError, ValueError):
+                continue
+        return self.template
 
     def __str__(self) -> str:
         return self.render()

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import logging
 import re
-from http import HTTPStatus
 from collections.abc import Awaitable, Callable
+from http import HTTPStatus
 
 import sqlalchemy as sa
 from aiohttp import web
@@ -75,7 +75,8 @@ def error_response(status: int, message: str | Text, request: web.Request | None
     request_id = (request.get(REQUEST_ID) if request is not None else None) or current_request_id()
     lang = language_of(request) if request is not None else "zh"
     message = one_line(localize(message, lang))
-    extra = {k: {f: localize(m, lang) for f, m in v.items()} if isinstance(v, dict) else v for k, v in extra.items()}
+    extra = {k: {f: localize(m, lang) if isinstance(m, (str, Text)) else m for f, m in v.items()} if isinstance(v, dict) else v
+             for k, v in extra.items()}  # a form's errors, field by field, in the same language
     if request is not None and wants_page(request):
         env = request.app.get(JINJA)
         if env is not None:
