@@ -11,16 +11,19 @@ from typing import Any
 from evaluation.errors import Lookup, Text, unchanged
 
 FONT = "STSong-Light"
+TRANSLATION_PROBE = "评标报告"  # a word every catalogue translates
 FRAME_WIDTH = 595.27 - 2 * 72  # A4 less reportlab's default margins of an inch each side, in points
 
 
 class Pdf:
     """Paragraph and table makers in the documents' styles; ``build`` gives the PDF's bytes. A
     Text in a paragraph or a cell is rendered through `lookup` (a translation; as written by
-    default); `by_words` wraps lines between words, for a copy in English."""
+    default). A lookup that translates makes a copy in another language (English), whose lines
+    wrap between words."""
 
-    def __init__(self, lookup: Lookup = unchanged, *, by_words: bool = False) -> None:
+    def __init__(self, lookup: Lookup = unchanged) -> None:
         self.lookup = lookup
+        by_words = lookup(TRANSLATION_PROBE) != TRANSLATION_PROBE
         from reportlab.lib.styles import ParagraphStyle  # type: ignore[import-untyped]
         from reportlab.pdfbase import pdfmetrics  # type: ignore[import-untyped]
         from reportlab.pdfbase.cidfonts import UnicodeCIDFont  # type: ignore[import-untyped]

@@ -9,11 +9,9 @@ still carries an English half, and on a template missing from the catalogue
 
 from __future__ import annotations
 
-from pathlib import Path
-
+from evaluation.errors import DomainError, InvalidRequest, Text
 from tests.messages import ROOT, domain_templates, not_templates
 from web.i18n import english, localize
-from evaluation.errors import DomainError, InvalidRequest, Text
 
 SOURCES = sorted(p for folder in ("evaluation", "web") for p in (ROOT / folder).rglob("*.py")
                  if p.name != "__main__.py" and "migrations" not in p.parts)

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from crypto.drand import Beacon
 from evaluation.accounts.tables import account_table
 from evaluation.audit.entry import Actor, EntryDraft
-from evaluation.errors import ConflictError, InvalidRequest, NotFoundError, Text
+from evaluation.errors import ConflictError, InvalidRequest, NotFoundError
 from evaluation.experts import avoidance, draw, exclusions
 from evaluation.experts import events as experts_events  # noqa: F401  (registers the kinds)
 from evaluation.experts.plan import parse_plan, seat, site_role
@@ -42,7 +42,7 @@ from evaluation.experts.store import (
     member_table,
 )
 from evaluation.experts.views import draw_status
-from evaluation.tenders.rules import STATE_NAMES, InvalidStateError, TenderState
+from evaluation.tenders.rules import InvalidStateError, TenderState, state_name
 from evaluation.tenders.store import bid_table
 from evaluation.tenders.tender import NotPermitted, Tender, TenderContext, get
 
@@ -128,7 +128,7 @@ async def preview_draw(ctx: TenderContext, actor: Actor, tender_id: str, body: A
     _owner(tender, actor)
     if tender.state not in DRAWABLE:
         raise InvalidStateError("项目当前为「{state}」，开标后才能抽取专家",
-                                state=Text(STATE_NAMES.get(tender.state.value, tender.state.value)))
+                                state=state_name(tender.state))
     plan = parse_plan(tender.spec, body, ctx.clock())
     elig, counts, _ = await _eligible(ctx, tender, plan)
     answer: dict[str, Any] = {"eligible": len(elig.pool), "seats": plan.criteria.seats, "enough": True}
@@ -150,7 +150,7 @@ async def request_draw(ctx: TenderContext, actor: Actor, tender_id: str, body: A
     _owner(tender, actor)
     if tender.state not in DRAWABLE:
         raise InvalidStateError("项目当前为「{state}」，开标后才能抽取专家",
-                                state=Text(STATE_NAMES.get(tender.state.value, tender.state.value)))
+                                state=state_name(tender.state))
     plan = parse_plan(tender.spec, body, ctx.clock())
     async with ctx.engine.connect() as conn:
         existing = await draw_row(conn, tender_id)

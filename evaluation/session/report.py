@@ -225,7 +225,7 @@ def render_pdf(report: Mapping[str, Any], sha256: str, signatures: Sequence[Mapp
     clock with its zone; UTC without it). In Chinese; `lookup` (the catalogue's, web/i18n) gives
     a reader's copy in English — the signed content (names, texts, the hash) stays as signed.
     Text in reportlab's CID font STSong-Light (no font files; evaluation/pdf.py)."""
-    pdf = Pdf(lookup, by_words=Text("评标报告").render(lookup) != "评标报告")
+    pdf = Pdf(lookup)
     p, table, head, title = pdf.p, pdf.table, pdf.head, pdf.title
 
     tender = report["tender"]

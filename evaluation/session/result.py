@@ -21,14 +21,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from evaluation.audit.entry import Actor, EntryDraft
 from evaluation.audit.events import reducer
-from evaluation.errors import ConflictError, InvalidRequest, Text
+from evaluation.errors import ConflictError, InvalidRequest
 from evaluation.session.events import every_lot, lot_of
 from evaluation.session.ids import evaluation_id, parse_evaluation_id
 from evaluation.session.rules import SessionState
 from evaluation.session.session import EvaluationContext, get_session, other_lots
 from evaluation.tenders.lots import evaluated_lot
-from evaluation.tenders.rules import STATE_NAMES as TENDER_STATE_NAMES
-from evaluation.tenders.rules import TenderState
+from evaluation.tenders.rules import TenderState, state_name
 from evaluation.tenders.tender import NotPermitted, get, load_for_update, set_state
 
 KIND = "tender.result_published"
@@ -80,9 +79,8 @@ async def publish_result(ctx: EvaluationContext, actor: Actor, target: str, data
         raise NotPermitted("《{title}》属于另一家代理机构", title=tender.spec.title)
     lot = evaluated_lot(tender.spec, lot if lot is not None else asked)
     if tender.state is not TenderState.EVALUATING:
-        state = tender.state.value
         raise ConflictError("《{title}》现为「{state}」：评标报告签署后才能公告结果", title=tender.spec.title,
-                            state=Text(TENDER_STATE_NAMES[state]) if state in TENDER_STATE_NAMES else state)
+                            state=state_name(tender.state))
     session = await get_session(ctx, evaluation_id(tender_id, lot))
     if lot is not None and lot in await published_results(ctx, tender_id):
         raise ConflictError("第{lot}包的结果已经公告", lot=lot)

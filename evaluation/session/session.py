@@ -51,8 +51,7 @@ from evaluation.session.tally import too_few_bids
 from evaluation.tenders import opening_record
 from evaluation.tenders.lots import evaluated_lot
 from evaluation.tenders.opening import record_rows
-from evaluation.tenders.rules import STATE_NAMES as TENDER_STATE_NAMES
-from evaluation.tenders.rules import TenderState, sme_deduction_of
+from evaluation.tenders.rules import TenderState, sme_deduction_of, state_name
 from evaluation.tenders.store import tender_table
 from evaluation.tenders.tender import NotPermitted, TenderContext, get, load_for_update, set_state
 
@@ -303,11 +302,6 @@ async def require_members_as_read(conn: AsyncConnection, session: Session) -> No
         raise Stale("{title}的评标委员会刚有变化，请重试", title=session.title)
 
 
-def _tender_state(state: TenderState) -> Text:
-    """A tender's state as a message names it, in the reader's language (tenders.rules.STATE_NAMES)."""
-    return Text(TENDER_STATE_NAMES.get(state.value, state.value))
-
-
 def _text(value: Any, name: str, maximum: int = 256) -> str:
     if not isinstance(value, str) or not value.strip() or len(value) > maximum:
         raise InvalidRequest("请填写 {name}，不超过 {max} 字", name=name, max=maximum)
@@ -346,7 +340,7 @@ async def start(ctx: EvaluationContext, actor: Actor, target: str, data: dict[st
     later_lot = lot is not None and tender.state is TenderState.EVALUATING  # another lot is being evaluated
     if tender.state is not TenderState.CONFIRMED and not later_lot:
         raise ConflictError("《{title}》的开标记录尚未确认，不能开始评标（项目当前为「{state}」）", title=tender.spec.title,
-                            state=_tender_state(tender.state))
+                            state=state_name(tender.state))
     async with ctx.engine.connect() as conn:
         if (await conn.execute(sa.select(session_table.c.id).where(session_table.c.id == session_id))).first():
             if lot is not None:
@@ -395,7 +389,7 @@ async def start(ctx: EvaluationContext, actor: Actor, target: str, data: dict[st
             await set_state(conn, tender_id, TenderState.CONFIRMED, TenderState.EVALUATING)
         elif not (lot is not None and now_state is TenderState.EVALUATING):  # another lot's start came first: fine
             raise ConflictError("《{title}》现为「{state}」，不能开始评标", title=tender.spec.title,
-                                state=_tender_state(now_state))
+                                state=state_name(now_state))
         if (await conn.execute(sa.select(session_table.c.id).where(session_table.c.id == session_id))).first():
             raise ConflictError("第{lot}包的评标已经开始", lot=lot)
         await conn.execute(session_table.insert().values(

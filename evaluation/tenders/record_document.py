@@ -169,8 +169,7 @@ def render_pdf(document: Mapping[str, Any], sha256: str, signed: Sequence[Mappin
     English; what was signed (names, amounts with their 大写, the fields' labels) stays as signed."""
     from evaluation.pdf import Pdf
 
-    english = Text("开标记录表").render(lookup) != "开标记录表"
-    pdf = Pdf(lookup, by_words=english)
+    pdf = Pdf(lookup)
     p, table = pdf.p, pdf.table
     tender = document["tender"]
     fields = document["fields"]
